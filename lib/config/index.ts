@@ -1,0 +1,438 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { cidrsOverlap, parseCidr, vxlanCidr } from "../net";
+import { ConfigError, ConfigProblem, configSetCommand, shellQuote } from "./errors";
+import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
+import { ClusterFacts, IssueParams, VpnSettings, clusterSchema, coreStackName, namespaceName, vpnSchema } from "./schema";
+
+export { ConfigError } from "./errors";
+export type { ConfigProblem } from "./errors";
+export type { ClusterFacts, VpnSettings } from "./schema";
+export type { Role } from "./keys";
+
+/** Everything the loader needs from the Pulumi runtime, so it can be tested without one. */
+export interface ConfigSource {
+    readonly stack: string;
+    readonly project: string;
+    readonly organization: string;
+    /** Raw config as the CLI hands it over: full keys (`charmarr:cluster`) to strings (objects as JSON). */
+    readonly values: Readonly<Record<string, string>>;
+    /** Whether the CLI holds the key as a secret. */
+    isSecret(key: string): boolean;
+}
+
+export interface CoreConfig {
+    readonly role: "core";
+    readonly stack: string;
+    /** Namespace of the arr apps, the media server and the ingress gateways. */
+    readonly namespace: string;
+    readonly cluster: ClusterFacts;
+}
+
+/** VPN credentials, present only when configured; values stay Pulumi secrets. */
+export interface VpnSecrets {
+    readonly privateKey?: pulumi.Output<string>;
+    readonly presharedKey?: pulumi.Output<string>;
+    readonly user?: pulumi.Output<string>;
+    readonly password?: pulumi.Output<string>;
+}
+
+export interface DownloadsConfig {
+    readonly role: "downloads";
+    readonly stack: string;
+    /** Namespace of the download clients. */
+    readonly namespace: string;
+    /** The core stack to read cluster facts and gateway references from. */
+    readonly coreStack: string;
+    readonly vpn: VpnSettings;
+    readonly vpnSecrets: VpnSecrets;
+}
+
+export type StackConfig = CoreConfig | DownloadsConfig;
+
+const SECRET_FIELDS = {
+    vpnPrivateKey: "privateKey",
+    vpnPresharedKey: "presharedKey",
+    vpnUser: "user",
+    vpnPassword: "password",
+} as const satisfies Partial<Record<ConfigKeyName, keyof VpnSecrets>>;
+
+const ROLE_SCHEMAS = {
+    core: z.strictObject({
+        namespace: namespaceName.default("charmarr-core"),
+        cluster: clusterSchema,
+    }),
+    downloads: z
+        .strictObject({
+            namespace: namespaceName.default("charmarr-downloads"),
+            coreStack: coreStackName.optional(),
+            vpn: vpnSchema,
+        })
+        .superRefine((downloads, ctx) => {
+            if (downloads.vpn.namespace === downloads.namespace) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["vpn", "namespace"],
+                    message: `"${downloads.vpn.namespace}" is also the download clients' namespace; the VPN gateway needs a namespace of its own that stays out of the mesh`,
+                    params: { suggest: "charmarr-vpn" } satisfies IssueParams,
+                });
+            }
+        }),
+};
+
+// The SDK's own record of which keys the CLI decrypted. It is marked internal (absent from the
+// typings), so it is probed rather than assumed: without it the plain-text check is skipped.
+const runtimeSecrets = pulumi.runtime as { isConfigSecret?: (key: string) => boolean };
+
+/** Reads the stack's configuration from the Pulumi runtime. */
+export function readConfigSource(): ConfigSource {
+    return {
+        stack: pulumi.getStack(),
+        project: pulumi.getProject(),
+        organization: pulumi.getOrganization(),
+        values: pulumi.runtime.allConfig(),
+        isSecret: (key) => runtimeSecrets.isConfigSecret?.(key) ?? true,
+    };
+}
+
+/**
+ * Validates the whole configuration of a stack and returns it typed, or throws one
+ * {@link ConfigError} listing every problem. Nothing may be created before this returns.
+ */
+export function loadConfig(source: ConfigSource): StackConfig {
+    const problems: ConfigProblem[] = [];
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    const raw = (name: ConfigKeyName): string | undefined => source.values[prefix + name];
+
+    const role = resolveRole(source, raw("role"), problems);
+    if (role === undefined) {
+        throw new ConfigError(source.stack, problems);
+    }
+
+    const input: Record<string, unknown> = {};
+    for (const [fullKey, value] of Object.entries(source.values)) {
+        if (!fullKey.startsWith(prefix)) {
+            continue;
+        }
+        const name = fullKey.slice(prefix.length);
+        if (!isConfigKeyName(name)) {
+            problems.push(unknownKeyProblem(fullKey, name, role));
+            continue;
+        }
+        const spec = CONFIG_KEYS[name];
+        if (!(spec.roles as readonly Role[]).includes(role)) {
+            problems.push(wrongRoleProblem(fullKey, name, role));
+            continue;
+        }
+        if ("secret" in spec && spec.secret && !source.isSecret(fullKey)) {
+            problems.push({
+                key: fullKey,
+                problem: "is stored in plain text in the stack file; it is a credential and must be a Pulumi secret",
+                fix: `${configSetCommand(fullKey, "<value>", true)}  (then check Pulumi.${source.stack}.yaml shows 'secure:')`,
+            });
+            continue;
+        }
+        if (name === "role") {
+            continue;
+        }
+        if (spec.value === "json") {
+            const parsed = parseJsonValue(value);
+            if (parsed === undefined) {
+                problems.push({
+                    key: fullKey,
+                    problem: `must be an object, not the text ${JSON.stringify(value)}`,
+                    fix: `set its fields one by one, e.g. ${configSetCommand(`${fullKey}.${firstExampleField(name)}`, exampleFor(`${name}.${firstExampleField(name)}`) ?? "<value>")}`,
+                });
+                continue;
+            }
+            input[name] = parsed;
+        } else if (!(name in SECRET_FIELDS)) {
+            input[name] = value;
+        }
+    }
+
+    const schema = ROLE_SCHEMAS[role];
+    const result = schema.safeParse(input, { reportInput: true });
+    if (!result.success) {
+        problems.push(...result.error.issues.flatMap((issue) => issueToProblems(issue, schema)));
+    }
+    if (problems.length > 0 || !result.success) {
+        throw new ConfigError(source.stack, problems);
+    }
+
+    if (role === "core") {
+        const data = result.data as z.output<(typeof ROLE_SCHEMAS)["core"]>;
+        return { role, stack: source.stack, namespace: data.namespace, cluster: data.cluster };
+    }
+    const data = result.data as z.output<(typeof ROLE_SCHEMAS)["downloads"]>;
+    const vpnSecrets: { -readonly [K in keyof VpnSecrets]: VpnSecrets[K] } = {};
+    for (const [key, field] of Object.entries(SECRET_FIELDS)) {
+        const value = source.values[prefix + key];
+        if (value !== undefined && value !== "") {
+            vpnSecrets[field] = pulumi.secret(value);
+        }
+    }
+    return {
+        role,
+        stack: source.stack,
+        namespace: data.namespace,
+        coreStack: data.coreStack ?? `${source.organization}/${source.project}/core`,
+        vpn: data.vpn,
+        vpnSecrets,
+    };
+}
+
+function resolveRole(source: ConfigSource, configured: string | undefined, problems: ConfigProblem[]): Role | undefined {
+    const role = configured ?? source.stack;
+    if ((ROLES as readonly string[]).includes(role)) {
+        return role as Role;
+    }
+    const key = `${CONFIG_NAMESPACE}:role`;
+    problems.push(
+        configured === undefined
+            ? {
+                  key,
+                  problem: `is not set, and the stack's name "${source.stack}" is not a role (${ROLES.join(" or ")}), so the program cannot tell which stack this is`,
+                  fix: `${configSetCommand(key, "core")}  (or downloads)`,
+              }
+            : {
+                  key,
+                  problem: `"${configured}" is not a role; use ${ROLES.join(" or ")}`,
+                  fix: `${configSetCommand(key, closest(configured, ROLES) ?? "core")}`,
+              },
+    );
+    return undefined;
+}
+
+function unknownKeyProblem(fullKey: string, name: string, role: Role): ConfigProblem {
+    const known = Object.keys(CONFIG_KEYS).filter((key) =>
+        (CONFIG_KEYS[key as ConfigKeyName].roles as readonly Role[]).includes(role),
+    );
+    const guess = closest(name, known);
+    return {
+        key: fullKey,
+        problem: `is not a setting of the ${role} stack${guess ? ` (did you mean ${CONFIG_NAMESPACE}:${guess}?)` : ""}; it would be silently ignored`,
+        fix: `pulumi config rm ${shellQuote(fullKey)}${guess ? ` and set ${CONFIG_NAMESPACE}:${guess} instead` : ""}`,
+    };
+}
+
+function wrongRoleProblem(fullKey: string, name: ConfigKeyName, role: Role): ConfigProblem {
+    const owner = CONFIG_KEYS[name].roles.join(" and ");
+    const reason =
+        name === "cluster"
+            ? "; the downloads stack reads the cluster facts from the core stack's outputs"
+            : "";
+    return {
+        key: fullKey,
+        problem: `belongs to the ${owner} stack, not to this ${role} stack${reason}`,
+        fix: `pulumi config rm ${shellQuote(fullKey)}`,
+    };
+}
+
+function parseJsonValue(text: string): unknown {
+    try {
+        const value: unknown = JSON.parse(text);
+        return typeof value === "object" && value !== null && !Array.isArray(value) ? value : undefined;
+    } catch {
+        return undefined;
+    }
+}
+
+function firstExampleField(name: string): string {
+    const field = Object.keys(CONFIG_EXAMPLES).find((path) => path.startsWith(`${name}.`));
+    return field ? field.slice(name.length + 1) : "field";
+}
+
+function exampleFor(path: string): string | undefined {
+    return CONFIG_EXAMPLES[path];
+}
+
+/** `["cluster", "podCidr"]` → `charmarr:cluster.podCidr`; list indexes as `[0]`. */
+function keyFor(path: readonly PropertyKey[]): string {
+    let key = CONFIG_NAMESPACE + ":";
+    path.forEach((segment, index) => {
+        if (typeof segment === "number") {
+            key += `[${segment}]`;
+        } else {
+            key += (index === 0 ? "" : ".") + String(segment);
+        }
+    });
+    return key;
+}
+
+function describe(value: unknown): string {
+    if (value === undefined) {
+        return "nothing";
+    }
+    if (typeof value === "string") {
+        return JSON.stringify(value);
+    }
+    if (Array.isArray(value)) {
+        return "a list";
+    }
+    return typeof value === "object" && value !== null ? "an object" : `${typeof value} ${String(value)}`;
+}
+
+const EXPECTED_NAMES: Readonly<Record<string, string>> = {
+    string: "text",
+    number: "a number",
+    array: "a list",
+    object: "an object",
+    boolean: "true or false",
+};
+
+function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProblem[] {
+    const key = keyFor(issue.path);
+    const examplePath = issue.path.filter((segment) => typeof segment === "string").join(".");
+    const example = exampleFor(examplePath);
+    const input = "input" in issue ? issue.input : undefined;
+
+    switch (issue.code) {
+        case "unrecognized_keys": {
+            const known = knownFields(schema, issue.path);
+            return issue.keys.map((field) => {
+                const guess = closest(field, known);
+                const fieldKey = keyFor([...issue.path, field]);
+                return {
+                    key: fieldKey,
+                    problem: `is not a known setting${guess ? ` (did you mean ${guess}?)` : ""}; known settings here: ${known.join(", ")}`,
+                    fix: `pulumi config rm --path ${shellQuote(fieldKey)}${guess ? ` and set ${keyFor([...issue.path, guess])} instead` : ""}`,
+                };
+            });
+        }
+        case "invalid_type": {
+            if (input === undefined) {
+                return [{ key, problem: "is required but not set", fix: configSetCommand(key, example ?? "<value>") }];
+            }
+            const expected = EXPECTED_NAMES[issue.expected] ?? issue.expected;
+            return [{ key, problem: `must be ${expected}, not ${describe(input)}`, fix: example ? configSetCommand(key, example) : undefined }];
+        }
+        case "invalid_value": {
+            const options = issue.values.map(String);
+            const guess = typeof input === "string" ? closest(input, options) : undefined;
+            return [
+                {
+                    key,
+                    problem: `${describe(input)} is not one of: ${options.map((o) => JSON.stringify(o)).join(", ")}${guess ? ` (did you mean "${guess}"?)` : ""}`,
+                    fix: configSetCommand(key, guess ?? options[0]),
+                },
+            ];
+        }
+        default: {
+            const params = ("params" in issue ? issue.params : undefined) as IssueParams | undefined;
+            const message = /^(must|is) /.test(issue.message) ? `${describe(input)} ${issue.message}` : issue.message;
+            const suggestion = params?.suggest ?? example;
+            return [{ key, problem: message, fix: params?.fix ?? (suggestion ? configSetCommand(key, suggestion) : undefined) }];
+        }
+    }
+}
+
+/** Field names of the object schema at `path`, for "did you mean" hints. */
+function knownFields(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+    let current: z.core.$ZodType | undefined = schema;
+    for (const segment of path) {
+        current = unwrap(current);
+        const def: z.core.$ZodTypeDef | undefined = current?._zod.def;
+        if (def?.type === "object") {
+            current = (def as z.core.$ZodObjectDef).shape[String(segment)];
+        } else if (def?.type === "array") {
+            current = (def as z.core.$ZodArrayDef).element;
+        } else {
+            return [];
+        }
+    }
+    const def = unwrap(current)?._zod.def;
+    return def?.type === "object" ? Object.keys((def as z.core.$ZodObjectDef).shape) : [];
+}
+
+function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefined {
+    let current = schema;
+    for (;;) {
+        const def = current?._zod.def as { type?: string; innerType?: z.core.$ZodType; in?: z.core.$ZodType } | undefined;
+        if (def?.innerType) {
+            current = def.innerType;
+        } else if (def?.type === "pipe" && def.in) {
+            current = def.in;
+        } else {
+            return current;
+        }
+    }
+}
+
+/** The candidate within edit distance 3 of `word` (case-insensitive), if any: for "did you mean". */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+    let best: { candidate: string; distance: number } | undefined;
+    for (const candidate of candidates) {
+        const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
+        if (distance <= 3 && distance < word.length && (!best || distance < best.distance)) {
+            best = { candidate, distance };
+        }
+    }
+    return best?.candidate;
+}
+
+function editDistance(a: string, b: string): number {
+    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[b.length];
+}
+
+/**
+ * The rules that need the core stack's facts: run by the downloads program as soon as it has read
+ * them, still before it creates anything.
+ */
+export function checkAgainstCore(config: DownloadsConfig, cluster: ClusterFacts, coreNamespace: string): void {
+    const problems: ConfigProblem[] = [];
+    const vxlan = parseCidr(vxlanCidr(config.vpn.vxlanNetwork));
+    const ranges = [
+        ["podCidr", cluster.podCidr],
+        ["serviceCidr", cluster.serviceCidr],
+        ["lanCidr", cluster.lanCidr],
+    ] as const;
+    for (const [name, range] of ranges) {
+        const block = range === undefined ? undefined : parseCidr(range);
+        if (vxlan && block && cidrsOverlap(vxlan, block)) {
+            problems.push({
+                key: `${CONFIG_NAMESPACE}:vpn.vxlanNetwork`,
+                problem: `${vxlanCidr(config.vpn.vxlanNetwork)} overlaps the cluster's ${name} ${range} (from the core stack); the VXLAN overlay needs addresses no pod, Service or LAN host uses`,
+                fix: configSetCommand(`${CONFIG_NAMESPACE}:vpn.vxlanNetwork`, suggestVxlanNetwork(cluster)),
+            });
+        }
+    }
+    for (const [key, namespace] of [["namespace", config.namespace], ["vpn.namespace", config.vpn.namespace]] as const) {
+        if (namespace === coreNamespace) {
+            problems.push({
+                key: `${CONFIG_NAMESPACE}:${key}`,
+                problem: `"${namespace}" is the core stack's namespace; each stack owns its namespaces`,
+                fix: configSetCommand(`${CONFIG_NAMESPACE}:${key}`, key === "namespace" ? "charmarr-downloads" : "charmarr-vpn"),
+            });
+        }
+    }
+    if (problems.length > 0) {
+        throw new ConfigError(config.stack, problems);
+    }
+}
+
+/** The first 172.16–31.x /24 clear of every cluster range, to suggest in a fix. */
+function suggestVxlanNetwork(cluster: ClusterFacts): string {
+    const taken = [cluster.podCidr, cluster.serviceCidr, cluster.lanCidr].flatMap((range) => {
+        const block = range === undefined ? undefined : parseCidr(range);
+        return block ? [block] : [];
+    });
+    for (let second = 16; second < 32; second++) {
+        for (let third = 0; third < 256; third++) {
+            const candidate = `172.${second}.${third}`;
+            const block = parseCidr(vxlanCidr(candidate));
+            if (block && !taken.some((range) => cidrsOverlap(range, block))) {
+                return candidate;
+            }
+        }
+    }
+    return "<a.b.c>";
+}

@@ -1,0 +1,69 @@
+/**
+ * Every config key the program reads, as data: which stack role reads it, how its raw value is
+ * parsed, whether it must be a Pulumi secret, and the example used in suggested fixes. The loader,
+ * the Pulumi.yaml declarations and the README reference are all checked against this table.
+ */
+
+export const CONFIG_NAMESPACE = "charmarr";
+
+export const ROLES = ["core", "downloads"] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface ConfigKeySpec {
+    /** The stack roles that read this key; setting it on another role's stack is an error. */
+    readonly roles: readonly Role[];
+    /** `json` keys hold objects or lists (set with `--path`); `string` keys hold plain text. */
+    readonly value: "string" | "json";
+    /** Must be set with `pulumi config set --secret`. */
+    readonly secret?: boolean;
+}
+
+export const CONFIG_KEYS = {
+    role: { roles: ROLES, value: "string" },
+    namespace: { roles: ROLES, value: "string" },
+    cluster: { roles: ["core"], value: "json" },
+    coreStack: { roles: ["downloads"], value: "string" },
+    vpn: { roles: ["downloads"], value: "json" },
+    vpnPrivateKey: { roles: ["downloads"], value: "string", secret: true },
+    vpnPresharedKey: { roles: ["downloads"], value: "string", secret: true },
+    vpnUser: { roles: ["downloads"], value: "string", secret: true },
+    vpnPassword: { roles: ["downloads"], value: "string", secret: true },
+} as const satisfies Record<string, ConfigKeySpec>;
+
+export type ConfigKeyName = keyof typeof CONFIG_KEYS;
+
+export function isConfigKeyName(name: string): name is ConfigKeyName {
+    return Object.prototype.hasOwnProperty.call(CONFIG_KEYS, name);
+}
+
+/**
+ * Example values for fields, by dotted path without list indexes. Used to suggest a concrete
+ * `pulumi config set` when a value is missing or malformed.
+ */
+export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
+    role: "core",
+    namespace: "charmarr-core",
+    "cluster.podCidr": "10.42.0.0/16",
+    "cluster.serviceCidr": "10.43.0.0/16",
+    "cluster.lanCidr": "192.168.1.0/24",
+    "cluster.dnsServiceIp": "10.43.0.10",
+    "cluster.domain": "cluster.local",
+    coreStack: "organization/charmarr/core",
+    "vpn.namespace": "charmarr-vpn",
+    "vpn.provider": "mullvad",
+    "vpn.type": "wireguard",
+    "vpn.addresses": "10.64.0.2/32",
+    "vpn.serverCountries": "Netherlands",
+    "vpn.serverCities": "Amsterdam",
+    "vpn.serverHostnames": "nl-ams-wg-001",
+    "vpn.endpointIp": "203.0.113.10",
+    "vpn.endpointPort": "51820",
+    "vpn.publicKey": "<server public key>",
+    "vpn.vxlanId": "42",
+    "vpn.vxlanNetwork": "172.16.0",
+    "vpn.mtu": "1320",
+    vpnPrivateKey: "<private key>",
+    vpnPresharedKey: "<preshared key>",
+    vpnUser: "<user>",
+    vpnPassword: "<password>",
+};

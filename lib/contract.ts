@@ -1,0 +1,64 @@
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { clusterSchema, namespaceName } from "./config/schema";
+
+/**
+ * What the core stack exports and the downloads stack reads through its StackReference. One
+ * interface for both sides; bump {@link CORE_CONTRACT_VERSION} on any incompatible change so a
+ * downloads stack never runs against a core stack deployed by an older program.
+ */
+export const CORE_CONTRACT_VERSION = 1;
+
+const coreOutputsSchema = z.object({
+    contractVersion: z.literal(CORE_CONTRACT_VERSION),
+    cluster: clusterSchema,
+    namespace: namespaceName,
+});
+
+export type CoreStackOutputs = z.output<typeof coreOutputsSchema>;
+
+/** The core program's return value: the contract, each field possibly still an Output. */
+export type CoreStackExports = { [K in keyof CoreStackOutputs]: pulumi.Input<CoreStackOutputs[K]> };
+
+const OUTPUT_NAMES = Object.keys(coreOutputsSchema.shape) as (keyof CoreStackOutputs)[];
+
+/** A core stack that is missing, stale or shaped unlike this program's contract. */
+export class CoreStackError extends pulumi.RunError {
+    constructor(message: string) {
+        super(message);
+        this.name = "CoreStackError";
+    }
+}
+
+/**
+ * Reads and checks every contract output of the core stack. Awaited before the downloads program
+ * creates anything, so a missing or stale core stack fails cleanly instead of half-deploying.
+ */
+export async function readCoreOutputs(reference: pulumi.StackReference, coreStack: string): Promise<CoreStackOutputs> {
+    const values: Record<string, unknown> = {};
+    const missing: string[] = [];
+    for (const name of OUTPUT_NAMES) {
+        const { value, secretValue } = await reference.getOutputDetails(name);
+        const resolved = value ?? secretValue;
+        if (resolved === undefined) {
+            missing.push(name);
+        }
+        values[name] = resolved;
+    }
+    if (missing.length > 0) {
+        throw new CoreStackError(
+            `The core stack "${coreStack}" has no output${missing.length > 1 ? "s" : ""} ${missing.map((n) => `"${n}"`).join(", ")}. ` +
+                `Deploy the core stack with this version of the program first (pulumi up --stack core), ` +
+                `or point charmarr:coreStack at the right stack (pulumi config set charmarr:coreStack <organization>/charmarr/<stack>).`,
+        );
+    }
+    const parsed = coreOutputsSchema.safeParse(values);
+    if (!parsed.success) {
+        const details = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
+        throw new CoreStackError(
+            `The core stack "${coreStack}" exports outputs this program cannot use (${details}). ` +
+                `Update the core stack with this version of the program first (pulumi up --stack core).`,
+        );
+    }
+    return parsed.data;
+}

@@ -1,0 +1,130 @@
+import * as pulumi from "@pulumi/pulumi";
+
+/** One resource the program registered, as the engine would have received it. */
+export interface RecordedResource {
+    readonly urn: string;
+    readonly type: string;
+    readonly name: string;
+    /** URN of the parent resource; undefined for top-level resources. */
+    readonly parent?: string;
+    /** URNs this resource waits for: `dependsOn` plus the resources its inputs came from. */
+    readonly dependencies: readonly string[];
+    readonly custom: boolean;
+    /** Inputs as serialized for the engine; Pulumi secrets are still wrapped (see {@link isSecretValue}). */
+    readonly inputs: Record<string, unknown>;
+}
+
+/** Stack outputs handed to a `pulumi:pulumi:StackReference`, as a backend would return them. */
+export interface ReferencedStack {
+    readonly outputs: Record<string, unknown>;
+    readonly secretOutputNames: readonly string[];
+}
+
+export interface MockRuntimeOptions {
+    readonly project: string;
+    readonly stack: string;
+    readonly organization: string;
+    /** Stacks a StackReference may read, by the name it is given. */
+    readonly referencedStacks?: Readonly<Record<string, ReferencedStack>>;
+}
+
+/** Everything recorded since the runtime was installed, in registration order. */
+export interface Recorder {
+    readonly resources: RecordedResource[];
+}
+
+interface RegisterRequest {
+    getType(): string;
+    getName(): string;
+    getParent(): string;
+    getDependenciesList(): string[];
+}
+
+interface MockMonitorInternals {
+    registerResource(request: RegisterRequest, callback: unknown): unknown;
+    readResource(request: RegisterRequest, callback: unknown): unknown;
+    newUrn(parent: string, type: string, name: string): string;
+}
+
+const SECRET_SIGNATURE = pulumi.runtime.specialSecretSig;
+const SIGNATURE_KEY = pulumi.runtime.specialSigKey;
+
+/** True for a Pulumi secret as it appears in serialized inputs. */
+export function isSecretValue(value: unknown): value is { value: unknown } {
+    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIGNATURE_KEY] === SECRET_SIGNATURE;
+}
+
+/**
+ * Provider results the mocks cannot know: values a real provider computes. Kept small and
+ * deterministic so plans are reproducible.
+ */
+function computedState(type: string, name: string): Record<string, unknown> {
+    switch (type) {
+        case "random:index/randomPassword:RandomPassword":
+        case "random:index/randomString:RandomString":
+            return { result: `plan-${name}-0123456789abcdef` };
+        default:
+            return {};
+    }
+}
+
+/**
+ * Installs Pulumi's mock runtime for one stack and records every resource registration,
+ * including the parent and dependency URNs that `Mocks.newResource` alone does not see.
+ */
+export function installMockRuntime(options: MockRuntimeOptions): Recorder {
+    const recorder: Recorder = { resources: [] };
+    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[] }>();
+    const metaKey = (type: string, name: string) => `${type}\u0000${name}`;
+
+    pulumi.runtime.setMocks(
+        {
+            newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+                const seen = meta.get(metaKey(args.type, args.name));
+                recorder.resources.push({
+                    urn: seen?.urn ?? `${args.type}::${args.name}`,
+                    type: args.type,
+                    name: args.name,
+                    parent: seen?.parent,
+                    dependencies: seen?.dependencies ?? [],
+                    custom: args.custom ?? false,
+                    inputs: args.inputs,
+                });
+                if (args.type === "pulumi:pulumi:StackReference") {
+                    const referenced = options.referencedStacks?.[args.inputs.name as string];
+                    return {
+                        id: args.inputs.name as string,
+                        state: {
+                            name: args.inputs.name,
+                            outputs: referenced?.outputs ?? {},
+                            secretOutputNames: referenced?.secretOutputNames ?? [],
+                        },
+                    };
+                }
+                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name) } };
+            },
+            call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+                return args.inputs;
+            },
+        },
+        options.project,
+        options.stack,
+        false,
+        options.organization,
+    );
+
+    const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
+    for (const method of ["registerResource", "readResource"] as const) {
+        const original = monitor[method].bind(monitor);
+        monitor[method] = (request: RegisterRequest, callback: unknown) => {
+            const parent = request.getParent() || undefined;
+            meta.set(metaKey(request.getType(), request.getName()), {
+                urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
+                parent,
+                dependencies: request.getDependenciesList(),
+            });
+            return original(request, callback);
+        };
+    }
+    return recorder;
+}
