@@ -71,7 +71,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
             outputs[name] = resolved;
         }
     }
-    await pulumi.runtime.waitForRPCs();
+    await allRegistrationsSettled();
 
     const rawResources = [...recorder.resources];
     const resources = rawResources.map((resource) => ({ ...resource, inputs: redact(resource.inputs) as Record<string, unknown> }));
@@ -83,6 +83,17 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         secretOutputNames,
         rawResources,
     };
+}
+
+// Registrations run asynchronously after the program returns; the SDK's own drain (used by the
+// real language host at exit) is internal, so it is probed and a missing one is a loud error.
+const runtimeInternals = pulumi.runtime as { waitForRPCs?: () => Promise<void> };
+
+async function allRegistrationsSettled(): Promise<void> {
+    if (!runtimeInternals.waitForRPCs) {
+        throw new Error("@pulumi/pulumi no longer provides runtime.waitForRPCs; the plan cannot tell when registrations finish");
+    }
+    await runtimeInternals.waitForRPCs();
 }
 
 /** Replaces every Pulumi secret inside a value with {@link SECRET_PLACEHOLDER}. */

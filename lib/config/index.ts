@@ -3,11 +3,22 @@ import { z } from "zod";
 import { cidrsOverlap, parseCidr, vxlanCidr } from "../net";
 import { ConfigError, ConfigProblem, configSetCommand, shellQuote } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
-import { ClusterFacts, IssueParams, VpnSettings, clusterSchema, coreStackName, namespaceName, vpnSchema } from "./schema";
+import {
+    ClusterFacts,
+    GatewaysSettings,
+    IssueParams,
+    VpnSettings,
+    clusterSchema,
+    coreStackName,
+    gatewaysSchema,
+    namespaceName,
+    vpnSchema,
+} from "./schema";
 
 export { ConfigError } from "./errors";
 export type { ConfigProblem } from "./errors";
-export type { ClusterFacts, VpnSettings } from "./schema";
+export type { ClusterFacts, GatewayDomain, GatewaySettings, GatewaysSettings, VpnSettings } from "./schema";
+export { GATEWAY_DOMAINS } from "./schema";
 export type { Role } from "./keys";
 
 /** Everything the loader needs from the Pulumi runtime, so it can be tested without one. */
@@ -27,6 +38,8 @@ export interface CoreConfig {
     /** Namespace of the arr apps, the media server and the ingress gateways. */
     readonly namespace: string;
     readonly cluster: ClusterFacts;
+    /** LAN IP and tailnet exposure of the arr, media and admin gateways. */
+    readonly gateways: GatewaysSettings;
 }
 
 /** VPN credentials, present only when configured; values stay Pulumi secrets. */
@@ -61,6 +74,7 @@ const ROLE_SCHEMAS = {
     core: z.strictObject({
         namespace: namespaceName.default("charmarr-core"),
         cluster: clusterSchema,
+        gateways: gatewaysSchema,
     }),
     downloads: z
         .strictObject({
@@ -162,7 +176,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
 
     if (role === "core") {
         const data = result.data as z.output<(typeof ROLE_SCHEMAS)["core"]>;
-        return { role, stack: source.stack, namespace: data.namespace, cluster: data.cluster };
+        return { role, stack: source.stack, namespace: data.namespace, cluster: data.cluster, gateways: data.gateways };
     }
     const data = result.data as z.output<(typeof ROLE_SCHEMAS)["downloads"]>;
     const vpnSecrets: { -readonly [K in keyof VpnSecrets]: VpnSecrets[K] } = {};

@@ -137,6 +137,51 @@ export const vpnSchema = z.strictObject({
     mtu: integer(1280, 9000).default(1320),
 });
 
+/** The three security domains, one Istio ingress gateway each (design ADR-001). */
+export const GATEWAY_DOMAINS = ["arr", "media", "admin"] as const;
+export type GatewayDomain = (typeof GATEWAY_DOMAINS)[number];
+
+const TAILSCALE_TAG = /^tag:[A-Za-z0-9][A-Za-z0-9-]*$/;
+const TAILSCALE_HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function gatewaySchema(domain: GatewayDomain, onTailnetByDefault: boolean) {
+    return z
+        .strictObject({
+            /** LAN address MetalLB gives the gateway's Service; unset leaves the choice to MetalLB. */
+            lanIp: ipv4Address.optional(),
+            tailscale: z
+                .strictObject({
+                    expose: z.boolean().default(onTailnetByDefault),
+                    hostname: z
+                        .string()
+                        .regex(TAILSCALE_HOSTNAME, { message: "is not a tailnet machine name (lower-case letters, digits and '-')" })
+                        .default(`charmarr-${domain}`),
+                    tags: z
+                        .array(
+                            z.string().regex(TAILSCALE_TAG, {
+                                message: "is not a Tailscale tag: tags start with 'tag:' followed by letters, digits or '-'",
+                            }),
+                        )
+                        .min(1, { message: "needs at least one tag, which the tailnet policy must own" })
+                        .default([`tag:charmarr-${domain}`]),
+                })
+                .prefault({}),
+        })
+        .prefault({});
+}
+
+/** Per gateway: LAN IP and tailnet exposure. The admin gateway stays off the tailnet unless asked. */
+export const gatewaysSchema = z
+    .strictObject({
+        arr: gatewaySchema("arr", true),
+        media: gatewaySchema("media", true),
+        admin: gatewaySchema("admin", false),
+    })
+    .prefault({});
+
+export type GatewaysSettings = z.output<typeof gatewaysSchema>;
+export type GatewaySettings = GatewaysSettings[GatewayDomain];
+
 export const coreStackName = z
     .string()
     .regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/, {

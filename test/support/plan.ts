@@ -1,0 +1,92 @@
+import { strict as assert } from "node:assert";
+import { ConfigError } from "../../lib/config";
+import { ORGANIZATION, PROJECT, PlanConfig, StackPlan, evaluateStack, Manifest } from "../../plan/evaluate";
+import { ReferencedStack } from "../../plan/runtime";
+import { readStackFile } from "../../plan/stackFile";
+
+/** The shipped example configurations: what a newcomer plans first. */
+export const CORE_EXAMPLE = readStackFile("Pulumi.core.yaml");
+export const DOWNLOADS_EXAMPLE = readStackFile("Pulumi.downloads.yaml");
+
+/** `undefined` removes the key, like `pulumi config rm --path`. */
+export type ConfigChanges = Readonly<Record<string, unknown>>;
+
+/**
+ * Applies changes the way `pulumi config set --path` would: `charmarr:vpn.provider` edits a field
+ * inside the `charmarr:vpn` object, `charmarr:vpnUser` a whole key. Keys listed in `secrets` are
+ * marked as Pulumi secrets.
+ */
+export function withConfig(base: PlanConfig, changes: ConfigChanges = {}, secrets: readonly string[] = []): PlanConfig {
+    const values: Record<string, string> = { ...base.values };
+    const secretKeys = new Set([...base.secretKeys, ...secrets]);
+    for (const [path, value] of Object.entries(changes)) {
+        const dot = path.indexOf(".");
+        if (dot === -1) {
+            if (value === undefined) {
+                delete values[path];
+            } else {
+                values[path] = typeof value === "string" ? value : JSON.stringify(value);
+            }
+            continue;
+        }
+        const key = path.slice(0, dot);
+        const object = JSON.parse(values[key] ?? "{}") as Record<string, unknown>;
+        const fields = path.slice(dot + 1).split(".");
+        let target = object;
+        for (const field of fields.slice(0, -1)) {
+            target[field] = (target[field] as Record<string, unknown> | undefined) ?? {};
+            target = target[field] as Record<string, unknown>;
+        }
+        const last = fields[fields.length - 1];
+        if (value === undefined) {
+            delete target[last];
+        } else {
+            target[last] = value;
+        }
+        values[key] = JSON.stringify(object);
+    }
+    return { values, secretKeys: [...secretKeys] };
+}
+
+export async function planCore(changes: ConfigChanges = {}): Promise<StackPlan> {
+    return evaluateStack({ stack: "core", config: withConfig(CORE_EXAMPLE, changes) });
+}
+
+export function referenceTo(plan: StackPlan): ReferencedStack {
+    return { outputs: plan.outputs, secretOutputNames: plan.secretOutputNames };
+}
+
+/** Plans core (with `coreChanges`), then downloads against core's outputs, as a deployment would. */
+export async function planDownloads(changes: ConfigChanges = {}, coreChanges: ConfigChanges = {}, secrets: readonly string[] = []): Promise<StackPlan> {
+    const core = await planCore(coreChanges);
+    return evaluateStack({
+        stack: "downloads",
+        config: withConfig(DOWNLOADS_EXAMPLE, changes, secrets),
+        referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) },
+    });
+}
+
+/** Asserts that planning fails with a ConfigError whose message contains every fragment. */
+export async function assertConfigError(plan: Promise<unknown>, ...fragments: string[]): Promise<ConfigError> {
+    try {
+        await plan;
+    } catch (error) {
+        assert.ok(error instanceof ConfigError, `expected a ConfigError, got: ${String(error)}`);
+        for (const fragment of fragments) {
+            assert.ok(error.message.includes(fragment), `message lacks ${JSON.stringify(fragment)}:\n${error.message}`);
+        }
+        return error;
+    }
+    assert.fail("expected the plan to be refused with a ConfigError, but it succeeded");
+}
+
+/** The manifests of a kind (and name, when given). */
+export function manifestsOf(plan: StackPlan, kind: string, name?: string): Manifest[] {
+    return plan.manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+}
+
+export function manifestOf(plan: StackPlan, kind: string, name: string): Manifest {
+    const found = manifestsOf(plan, kind, name);
+    assert.equal(found.length, 1, `expected one ${kind} named ${name}, found ${found.length}`);
+    return found[0];
+}
