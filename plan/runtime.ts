@@ -68,12 +68,20 @@ function computedState(type: string, name: string): Record<string, unknown> {
     }
 }
 
+let activeRecorder: Recorder | undefined;
+
+/** The recorder of the most recently installed runtime: what the last evaluation registered. */
+export function currentRecorder(): Recorder | undefined {
+    return activeRecorder;
+}
+
 /**
  * Installs Pulumi's mock runtime for one stack and records every resource registration,
  * including the parent and dependency URNs that `Mocks.newResource` alone does not see.
  */
 export function installMockRuntime(options: MockRuntimeOptions): Recorder {
     const recorder: Recorder = { resources: [] };
+    activeRecorder = recorder;
     const meta = new Map<string, { urn: string; parent?: string; dependencies: string[] }>();
     const metaKey = (type: string, name: string) => `${type}\u0000${name}`;
 

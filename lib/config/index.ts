@@ -290,6 +290,7 @@ function describe(value: unknown): string {
 const EXPECTED_NAMES: Readonly<Record<string, string>> = {
     string: "text",
     number: "a number",
+    int: "a whole number",
     array: "a list",
     object: "an object",
     boolean: "true or false",
