@@ -20,6 +20,8 @@ const WITHOUT_UPSTREAM_MODEL: Readonly<Record<string, string>> = {};
 function modelFor(apiVersion: string, kind: string): ModelClass | undefined {
     for (const pkg of MODEL_PACKAGES) {
         try {
+            // The module path is computed from the manifest, which static imports cannot express.
+            // eslint-disable-next-line @typescript-eslint/no-require-imports
             const module = require(`${pkg}/${apiVersion}/${kind}`) as Record<string, ModelClass>;
             if (module[kind]) {
                 return module[kind];

@@ -45,7 +45,8 @@ describe("core → downloads StackReference", () => {
 
     it("refuses a core stack without the contract's outputs, naming them and the stack", async () => {
         const core = await planCore();
-        const { cluster: _cluster, ...withoutCluster } = core.outputs;
+        const { cluster, ...withoutCluster } = core.outputs;
+        assert.ok(cluster);
         const error = await refusedWith(planDownloadsAgainst(withoutCluster));
         assert.equal(
             error.message,
