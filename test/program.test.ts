@@ -1,0 +1,32 @@
+import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
+import entryPoint from "../index";
+import { ConfigError } from "../lib/config";
+import { evaluateStack } from "../plan/evaluate";
+import { installMockRuntime } from "../plan/runtime";
+import { CORE_EXAMPLE, withConfig } from "./support/plan";
+
+describe("index.ts, the entry point `pulumi up` runs", () => {
+    it("exports the program as a function the Pulumi CLI invokes and awaits", async () => {
+        assert.equal(typeof entryPoint, "function");
+        installMockRuntime({ project: "charmarr", stack: "core", organization: "organization" });
+        pulumi.runtime.setAllConfig({ ...CORE_EXAMPLE.values }, [...CORE_EXAMPLE.secretKeys]);
+        const outputs = await entryPoint();
+        assert.equal(outputs.contractVersion, 1);
+        assert.equal(await (pulumi.output(outputs.namespace) as unknown as { promise(): Promise<unknown> }).promise(), "charmarr-core");
+        assert.equal((outputs.cluster as { podCidr: string }).podCidr, "10.42.0.0/16");
+    });
+
+    it("runs the program charmarr:role names, whatever the stack is called", async () => {
+        const plan = await evaluateStack({ stack: "homelab-core", config: withConfig(CORE_EXAMPLE, { "charmarr:role": "core" }) });
+        assert.equal(plan.outputs.namespace, "charmarr-core");
+        assert.ok(plan.resources.every((r) => r.urn.startsWith("urn:pulumi:homelab-core::charmarr::")));
+    });
+
+    it("refuses to guess a role from a stack name that is none", async () => {
+        await assert.rejects(
+            evaluateStack({ stack: "homelab", config: withConfig(CORE_EXAMPLE, { "charmarr:role": undefined }) }),
+            (error: unknown) => error instanceof ConfigError && /charmarr:role/.test(error.message),
+        );
+    });
+});
