@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { clusterSchema, namespaceName } from "./config/schema";
+import { GATEWAY_DOMAINS, appEnvironmentSchema, clusterSchema, namespaceName, storageSchema } from "./config/schema";
 
 /**
  * What the core stack exports and the downloads stack reads through its StackReference. One
@@ -9,10 +9,40 @@ import { clusterSchema, namespaceName } from "./config/schema";
  */
 export const CORE_CONTRACT_VERSION = 1;
 
+/** One core gateway, as a route in another namespace needs it to attach (FACTS §5). */
+const gatewayReferenceSchema = z.object({
+    /** The Gateway's name (its domain: arr, media, admin). */
+    name: z.string(),
+    namespace: namespaceName,
+    /** The shared port-80 listener other namespaces' routes attach to. */
+    sectionName: z.string(),
+    port: z.number(),
+    /** The gateway's mesh identity, `cluster.local/ns/<ns>/sa/<gateway>-istio`, for AuthorizationPolicies. */
+    principal: z.string(),
+    /** The LAN IP MetalLB gives it, when pinned. */
+    lanIp: z.string().optional(),
+    /** Its tailnet machine name, when exposed on the tailnet. */
+    tailnetHostname: z.string().optional(),
+    /** Path prefixes the core stack already serves on the shared listener, to app name. */
+    paths: z.record(z.string(), z.string()),
+});
+
+export type GatewayReference = z.output<typeof gatewayReferenceSchema>;
+
 const coreOutputsSchema = z.object({
     contractVersion: z.literal(CORE_CONTRACT_VERSION),
     cluster: clusterSchema,
     namespace: namespaceName,
+    /** The enabled gateways, by domain. */
+    gateways: z.partialRecord(z.enum(GATEWAY_DOMAINS), gatewayReferenceSchema),
+    /** Mesh identity (SPIFFE principal) of each enabled core app, by app name. */
+    identities: z.record(z.string(), z.string()),
+    /** What every app of both stacks shares: /config storage class, media library, PUID/PGID/TZ. */
+    media: z.object({
+        storageClassName: z.string().optional(),
+        library: storageSchema.shape.library,
+        environment: appEnvironmentSchema,
+    }),
 });
 
 export type CoreStackOutputs = z.output<typeof coreOutputsSchema>;

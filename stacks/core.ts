@@ -1,17 +1,130 @@
 import * as k8s from "@pulumi/kubernetes";
-import { CoreConfig } from "../lib/config";
+import { CoreConfig, GATEWAY_DOMAINS, GatewayDomain } from "../lib/config";
 import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
 import { charmarrLabels } from "../lib/k8s/labels";
+import { Platform } from "../components/platform";
+import { Tailnet } from "../components/tailnet";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import { SHARED_LISTENER } from "../lib/ingress/gateways";
+import { buildTailnetPolicy } from "../lib/tailnet";
+import * as pulumi from "@pulumi/pulumi";
+import { IngressGateways } from "../components/ingressGateways";
+import { MediaApp } from "../components/mediaApp";
+import { MeshEnrollment } from "../components/meshEnrollment";
+import { routeAccessLabels } from "../lib/ingress/gateways";
+import { listenerFor } from "../lib/ingress/routes";
+import { meshNamespaceLabels } from "../lib/mesh/enrollment";
 
 /** The core stack: arr apps, the media server and the three ingress gateways, in one namespace. */
-export function coreProgram(config: CoreConfig): CoreStackExports {
+export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatformOutputs & CoreAppOutputs {
+    // First the cluster add-ons: everything that needs their CRDs or controllers (Gateways,
+    // HTTPRoutes, AuthorizationPolicies, PeerAuthentication) passes `dependsOn: platform.dependencies`.
+    const platform = installPlatform(config);
+
     const namespace = new k8s.core.v1.Namespace("core-namespace", {
-        metadata: { name: config.namespace, labels: charmarrLabels("core") },
+        // In the ambient mesh, and allowed to attach routes to all three gateways.
+        metadata: { name: config.namespace, labels: { ...charmarrLabels("core"), ...meshNamespaceLabels(), ...routeAccessLabels(GATEWAY_DOMAINS) } },
     });
+    const apps = deployCoreApps(config, namespace, platform.dependencies);
 
     return {
         contractVersion: CORE_CONTRACT_VERSION,
         cluster: config.cluster,
         namespace: namespace.metadata.name,
+        tailnetPolicy: platform.tailnetPolicy,
+        ...apps,
     };
+}
+
+/** Core outputs about the apps: the contract's gateway, identity and media fields, plus the API keys. */
+type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media"> & {
+    /** Generated Servarr API keys by app (secret): paste into Prowlarr, Overseerr and the download clients. */
+    apiKeys: pulumi.Output<Record<string, string>>;
+};
+
+/** The gateways, every enabled core app with its route, and the namespace's mTLS and authorization. */
+function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, crdDependencies: pulumi.Resource[]): CoreAppOutputs {
+    const labels = charmarrLabels("core");
+    const ingress = new IngressGateways(
+        "ingress",
+        { namespace: config.namespace, gateways: config.gateways, apps: config.apps, labels, crdDependencies },
+        { dependsOn: [namespace] },
+    );
+    const mediaApps = config.apps.map(
+        (app) =>
+            new MediaApp(
+                app.name,
+                {
+                    app,
+                    namespace: config.namespace,
+                    labels,
+                    storageClassName: config.storage.className,
+                    library: config.storage.library,
+                    environment: config.appEnvironment,
+                    listener: listenerFor(app, config.namespace),
+                    crdDependencies: [...crdDependencies, ...Object.values(ingress.gateways)],
+                },
+                { dependsOn: [namespace] },
+            ),
+    );
+    const identities = Object.fromEntries(mediaApps.map((mediaApp, index) => [config.apps[index].name, mediaApp.principal]));
+    new MeshEnrollment(
+        "mesh",
+        {
+            stack: config.stack,
+            namespace: config.namespace,
+            enrolled: [{ namespace: config.namespace, source: "the core namespace (charmarr:namespace)" }],
+            outOfMesh: [],
+            coreNamespace: config.namespace,
+            apps: config.apps,
+            identities,
+            labels,
+            crdDependencies,
+        },
+        { dependsOn: [namespace] },
+    );
+    const apiKeys = Object.fromEntries(
+        mediaApps.flatMap((mediaApp, index) => (mediaApp.apiKey ? [[config.apps[index].name, mediaApp.apiKey]] : [])),
+    );
+    return {
+        gateways: ingress.references,
+        identities,
+        media: { storageClassName: config.storage.className, library: config.storage.library, environment: config.appEnvironment },
+        apiKeys: pulumi.secret(pulumi.output(apiKeys)),
+    };
+}
+
+/** Core outputs beyond the downloads contract. */
+export interface CorePlatformOutputs {
+    /** The generated tailnet policy file (JSON): paste it into the admin console unless acl.manage applies it. */
+    tailnetPolicy: string;
+}
+
+/** The cluster add-ons `charmarr:platform` switches on, and the tailnet with its generated policy. */
+function installPlatform(config: CoreConfig): { dependencies: Platform["dependencies"]; tailnetPolicy: string } {
+    const { tailscale } = config.platform;
+    const policy = buildTailnetPolicy({
+        gateways: config.gateways,
+        groups: tailscale.acl.groups,
+        listenerPorts: gatewayListenerPorts(config.apps),
+    });
+    const tailnet =
+        tailscale.acl.manage || tailscale.operator.install
+            ? new Tailnet("tailnet", { policy, managePolicy: tailscale.acl.manage, createOperatorClient: tailscale.operator.install })
+            : undefined;
+    const platform = new Platform("platform", {
+        settings: config.platform,
+        labels: charmarrLabels("core", "platform"),
+        operatorClient: tailnet?.operatorClient,
+    });
+    return { dependencies: platform.dependencies, tailnetPolicy: JSON.stringify(policy, null, 2) };
+}
+
+/** Each gateway's listener ports: the shared one plus one per app that must own `/` (see IngressGateways). */
+function gatewayListenerPorts(apps: readonly ResolvedApp[]): Record<GatewayDomain, number[]> {
+    const ports = (domain: GatewayDomain) => [
+        SHARED_LISTENER.port,
+        ...apps.filter((app) => app.domain === domain && app.path === undefined).map((app) => app.port),
+    ];
+    return Object.fromEntries(GATEWAY_DOMAINS.map((domain) => [domain, ports(domain)])) as Record<GatewayDomain, number[]>;
 }

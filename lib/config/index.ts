@@ -1,25 +1,40 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { cidrsOverlap, parseCidr, vxlanCidr } from "../net";
+import { ResolvedApp, resolveApps } from "../apps/resolve";
+import { VpnCredentialName, providerProblems, wireguardAddresses } from "../vpn/providers";
 import { ConfigError, ConfigProblem, configSetCommand, shellQuote } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import {
+    AppEnvironment,
     ClusterFacts,
     GatewaysSettings,
     IssueParams,
+    StorageSettings,
+    appEnvironmentSchema,
+    appsSchema,
+    mediaServerSchema,
+    refineApps,
+    refineCoreApps,
+    storageSchema,
+    PlatformSettings,
     VpnSettings,
     clusterSchema,
     coreStackName,
+    checkPlatformAgainstGateways,
     gatewaysSchema,
     namespaceName,
+    platformSchema,
     vpnSchema,
 } from "./schema";
 
 export { ConfigError } from "./errors";
 export type { ConfigProblem } from "./errors";
 export type { ClusterFacts, GatewayDomain, GatewaySettings, GatewaysSettings, VpnSettings } from "./schema";
+export type { PlatformSettings, TailnetGroups } from "./schema";
 export { GATEWAY_DOMAINS } from "./schema";
 export type { Role } from "./keys";
+export type { AppEnvironment, MediaLibrary, StorageSettings } from "./schema";
 
 /** Everything the loader needs from the Pulumi runtime, so it can be tested without one. */
 export interface ConfigSource {
@@ -40,6 +55,14 @@ export interface CoreConfig {
     readonly cluster: ClusterFacts;
     /** LAN IP and tailnet exposure of the arr, media and admin gateways. */
     readonly gateways: GatewaysSettings;
+    /** Cluster add-ons this stack installs (Gateway API, Istio, MetalLB, Tailscale) and the tailnet policy. */
+    readonly platform: PlatformSettings;
+    /** The enabled arr apps, Overseerr and the chosen media server, overrides applied. */
+    readonly apps: readonly ResolvedApp[];
+    /** The apps' /config storage class and the shared media library (both stacks mount it). */
+    readonly storage: StorageSettings;
+    /** PUID/PGID/TZ of every app of both stacks. */
+    readonly appEnvironment: AppEnvironment;
 }
 
 /** VPN credentials, present only when configured; values stay Pulumi secrets. */
@@ -59,6 +82,8 @@ export interface DownloadsConfig {
     readonly coreStack: string;
     readonly vpn: VpnSettings;
     readonly vpnSecrets: VpnSecrets;
+    /** The enabled download clients, overrides applied. */
+    readonly apps: readonly ResolvedApp[];
 }
 
 export type StackConfig = CoreConfig | DownloadsConfig;
@@ -75,14 +100,21 @@ const ROLE_SCHEMAS = {
         namespace: namespaceName.default("charmarr-core"),
         cluster: clusterSchema,
         gateways: gatewaysSchema,
-    }),
+        platform: platformSchema,
+        apps: appsSchema("core"),
+        mediaServer: mediaServerSchema,
+        storage: storageSchema,
+        appEnvironment: appEnvironmentSchema,
+    }).superRefine(checkPlatformAgainstGateways).superRefine(refineCoreApps),
     downloads: z
         .strictObject({
             namespace: namespaceName.default("charmarr-downloads"),
             coreStack: coreStackName.optional(),
             vpn: vpnSchema,
+            apps: appsSchema("downloads"),
         })
         .superRefine((downloads, ctx) => {
+            refineApps(resolveApps("downloads", downloads.apps), undefined, ctx);
             if (downloads.vpn.namespace === downloads.namespace) {
                 ctx.addIssue({
                     code: "custom",
@@ -170,13 +202,17 @@ export function loadConfig(source: ConfigSource): StackConfig {
     if (!result.success) {
         problems.push(...result.error.issues.flatMap((issue) => issueToProblems(issue, schema)));
     }
+    if (result.success && role === "core") {
+        problems.push(...tailscaleCredentialProblems(source, (result.data as z.output<(typeof ROLE_SCHEMAS)["core"]>).platform));
+    }
     if (problems.length > 0 || !result.success) {
         throw new ConfigError(source.stack, problems);
     }
 
     if (role === "core") {
         const data = result.data as z.output<(typeof ROLE_SCHEMAS)["core"]>;
-        return { role, stack: source.stack, namespace: data.namespace, cluster: data.cluster, gateways: data.gateways };
+        return { role, stack: source.stack, namespace: data.namespace, cluster: data.cluster, gateways: data.gateways, platform: data.platform,
+            apps: resolveApps("core", data.apps, data.mediaServer), storage: data.storage, appEnvironment: data.appEnvironment };
     }
     const data = result.data as z.output<(typeof ROLE_SCHEMAS)["downloads"]>;
     const vpnSecrets: { -readonly [K in keyof VpnSecrets]: VpnSecrets[K] } = {};
@@ -186,6 +222,10 @@ export function loadConfig(source: ConfigSource): StackConfig {
             vpnSecrets[field] = pulumi.secret(value);
         }
     }
+    const vpnProblems = providerProblems(data.vpn, new Set(Object.keys(vpnSecrets) as VpnCredentialName[]));
+    if (vpnProblems.length > 0) {
+        throw new ConfigError(source.stack, vpnProblems);
+    }
     return {
         role,
         stack: source.stack,
@@ -193,6 +233,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
         coreStack: data.coreStack ?? `${source.organization}/${source.project}/core`,
         vpn: data.vpn,
         vpnSecrets,
+        apps: resolveApps("downloads", data.apps),
     };
 }
 
@@ -399,6 +440,29 @@ function editDistance(a: string, b: string): number {
 }
 
 /**
+ * Tailscale features create resources through the Tailscale provider, which reads its credentials
+ * from the standard `tailscale:` config: an API key, or an OAuth client's id and secret.
+ */
+function tailscaleCredentialProblems(source: ConfigSource, platform: PlatformSettings): ConfigProblem[] {
+    const features = [
+        platform.tailscale.operator.install ? "platform.tailscale.operator.install (creates the operator's OAuth client)" : undefined,
+        platform.tailscale.acl.manage ? "platform.tailscale.acl.manage (applies the tailnet policy)" : undefined,
+    ].filter((feature): feature is string => feature !== undefined);
+    const has = (key: string) => (source.values[key] ?? "") !== "";
+    const hasApiKey = has("tailscale:apiKey");
+    const hasOauth = has("tailscale:oauthClientId") && has("tailscale:oauthClientSecret");
+    if (features.length === 0 || hasApiKey || hasOauth) {
+        return [];
+    }
+    const partial = has("tailscale:oauthClientId") ? "tailscale:oauthClientId is set but tailscale:oauthClientSecret is not; " : "";
+    return features.map((feature) => ({
+        key: `${CONFIG_NAMESPACE}:${feature.split(" ")[0]}`,
+        problem: `needs the Tailscale provider's credentials, and none are configured (${partial}see README "platform" for the scopes they need)`,
+        fix: `pulumi config set --secret tailscale:oauthClientSecret <secret> && pulumi config set tailscale:oauthClientId <id>  (or: pulumi config set --secret tailscale:apiKey <key>), or turn it off: ${configSetCommand(`${CONFIG_NAMESPACE}:${feature.split(" ")[0]}`, "false")}`,
+    }));
+}
+
+/**
  * The rules that need the core stack's facts: run by the downloads program as soon as it has read
  * them, still before it creates anything.
  */
@@ -429,9 +493,38 @@ export function checkAgainstCore(config: DownloadsConfig, cluster: ClusterFacts,
             });
         }
     }
+    problems.push(...vpnProblemsAgainstCluster(config, cluster));
     if (problems.length > 0) {
         throw new ConfigError(config.stack, problems);
     }
+}
+
+/** VPN settings that only the cluster's ranges can rule out. */
+function vpnProblemsAgainstCluster(config: DownloadsConfig, cluster: ClusterFacts): ConfigProblem[] {
+    const problems: ConfigProblem[] = [];
+    if (config.vpn.killSwitch.allowLan && cluster.lanCidr === undefined) {
+        problems.push({
+            key: `${CONFIG_NAMESPACE}:vpn.killSwitch.allowLan`,
+            problem: "is true, but the core stack has no cluster.lanCidr, so there is no LAN range to allow",
+            fix: `set it on the core stack: pulumi config set --path --stack core charmarr:cluster.lanCidr 192.168.1.0/24 (then pulumi up --stack core), or ${configSetCommand(`${CONFIG_NAMESPACE}:vpn.killSwitch.allowLan`, "false")}`,
+        });
+    }
+    // gluetun refuses FIREWALL_OUTBOUND_SUBNETS that overlap the tunnel's own addresses (FACTS §1).
+    const ranges = [["podCidr", cluster.podCidr], ["serviceCidr", cluster.serviceCidr], ["lanCidr", cluster.lanCidr]] as const;
+    for (const address of config.vpn.type === "wireguard" ? wireguardAddresses(config.vpn) : []) {
+        const tunnel = parseCidr(address);
+        for (const [name, range] of ranges) {
+            const block = range === undefined ? undefined : parseCidr(range);
+            if (tunnel && block && cidrsOverlap(tunnel, block)) {
+                problems.push({
+                    key: `${CONFIG_NAMESPACE}:vpn.addresses`,
+                    problem: `the VPN interface address ${address} lies inside the cluster's ${name} ${range} (from the core stack); gluetun cannot route the cluster and the tunnel through the same addresses`,
+                    fix: "use the address your VPN provider assigned to your key: pulumi config set --path 'charmarr:vpn.addresses[0]' <address>/32",
+                });
+            }
+        }
+    }
+    return problems;
 }
 
 /** The first 172.16–31.x /24 clear of every cluster range, to suggest in a fix. */

@@ -2,6 +2,14 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { canonicalCidr, cidrContains, cidrsOverlap, isCanonicalCidr, parseCidr, parseIpv4 } from "../net";
 import { VPN_PROVIDERS, VPN_TYPES } from "../vpn/providers";
+import { firstPoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "../platform/addresses";
+import { ISTIO_PLATFORM_NAMES } from "../platform/istio";
+import { DEFAULT_VERSIONS } from "../platform/versions";
+import { OPERATOR_TAG, PROXY_TAG } from "../tailnet/tags";
+import { configSetCommand } from "./errors";
+import { CONFIG_NAMESPACE } from "./keys";
+import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, MediaServer, isAppName } from "../apps/catalog";
+import { ResolvedApp, pathConflicts, resolveApps } from "../apps/resolve";
 
 /**
  * `params` of a custom issue: `suggest` is a value to put in the suggested `pulumi config set`,
@@ -113,6 +121,21 @@ export const clusterSchema = z
         }
     });
 
+/** An image reference pinned to a version tag or a digest; `latest` and untagged are refused. */
+export const pinnedImage = z.string().superRefine((value, ctx) => {
+    const [reference, digest, ...rest] = value.split("@");
+    const lastSegment = reference.slice(reference.lastIndexOf("/") + 1);
+    const tag = lastSegment.includes(":") ? lastSegment.slice(lastSegment.indexOf(":") + 1) : undefined;
+    if (rest.length > 0 || !/^[a-z0-9]+([._/:-][a-z0-9]+)*$/.test(reference.replace(/:[^/]*$/, "")) || (digest !== undefined && !/^sha256:[a-f0-9]{64}$/.test(digest))) {
+        ctx.addIssue({ code: "custom", message: `"${value}" is not an image reference (registry/repository:tag)` });
+    } else if (digest === undefined && (tag === undefined || tag === "" || tag === "latest")) {
+        ctx.addIssue({
+            code: "custom",
+            message: `"${value}" is not pinned to a version; use a version tag such as ${reference.replace(/:[^/]*$/, "")}:<version>, never latest, so an upgrade is always a config change`,
+        });
+    }
+});
+
 export const vpnSchema = z.strictObject({
     namespace: namespaceName.default("charmarr-vpn"),
     provider: z.enum(VPN_PROVIDERS),
@@ -135,6 +158,23 @@ export const vpnSchema = z.strictObject({
         })
         .default("172.16.0"),
     mtu: integer(1280, 9000).default(1320),
+    /** Container images of the gateway and the routing containers, pinned (FACTS §1). */
+    images: z
+        .strictObject({
+            gluetun: pinnedImage.default("ghcr.io/qdm12/gluetun:v3.41.1"),
+            podGateway: pinnedImage.default("ghcr.io/angelnu/pod-gateway:v1.13.0"),
+        })
+        .prefault({}),
+    killSwitch: z
+        .strictObject({
+            /** Let routed clients reach cluster.lanCidr directly (not through the VPN). */
+            allowLan: z.boolean().default(false),
+            /** The gateway pod's own egress NetworkPolicy: out only to the VPN server port, the cluster and DNS. */
+            gatewayEgressPolicy: z.boolean().default(true),
+            /** UNSAFE: routed clients without their egress NetworkPolicy; a routing failure then leaks the real IP. */
+            unsafeDisable: z.boolean().default(false),
+        })
+        .prefault({}),
 });
 
 /** The three security domains, one Istio ingress gateway each (design ADR-001). */
@@ -147,6 +187,8 @@ const TAILSCALE_HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 function gatewaySchema(domain: GatewayDomain, onTailnetByDefault: boolean) {
     return z
         .strictObject({
+            /** false: no gateway for this domain; every app of the domain must then be disabled. */
+            enabled: z.boolean().default(true),
             /** LAN address MetalLB gives the gateway's Service; unset leaves the choice to MetalLB. */
             lanIp: ipv4Address.optional(),
             tailscale: z
@@ -177,10 +219,216 @@ export const gatewaysSchema = z
         media: gatewaySchema("media", true),
         admin: gatewaySchema("admin", false),
     })
+    .superRefine((gateways, ctx) => {
+        const lanIps = new Map<string, GatewayDomain>();
+        const hostnames = new Map<string, GatewayDomain>();
+        for (const domain of GATEWAY_DOMAINS) {
+            const gateway = gateways[domain];
+            if (!gateway.enabled) {
+                continue;
+            }
+            const sameIp = gateway.lanIp === undefined ? undefined : lanIps.get(gateway.lanIp);
+            if (sameIp) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [domain, "lanIp"],
+                    message: `${gateway.lanIp} is also the ${sameIp} gateway's LAN IP; each gateway needs its own address (MetalLB gives one Service per IP)`,
+                    params: { suggest: "<a free LAN address>" } satisfies IssueParams,
+                });
+            } else if (gateway.lanIp !== undefined) {
+                lanIps.set(gateway.lanIp, domain);
+            }
+            const sameHost = gateway.tailscale.expose ? hostnames.get(gateway.tailscale.hostname) : undefined;
+            if (sameHost) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [domain, "tailscale", "hostname"],
+                    message: `"${gateway.tailscale.hostname}" is also the ${sameHost} gateway's tailnet name; each gateway is its own tailnet machine`,
+                    params: { suggest: `charmarr-${domain}` } satisfies IssueParams,
+                });
+            } else if (gateway.tailscale.expose) {
+                hostnames.set(gateway.tailscale.hostname, domain);
+            }
+        }
+    })
     .prefault({});
 
 export type GatewaysSettings = z.output<typeof gatewaysSchema>;
 export type GatewaySettings = GatewaysSettings[GatewayDomain];
+
+// ---- Platform add-ons and the tailnet policy (issue 5) ----
+
+const pinnedVersion = (example: string) =>
+    z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, { message: `is not a pinned release version (e.g. ${example})` });
+
+const poolAddress = z.string().refine((value) => parsePoolAddress(value) !== undefined, {
+    error: (issue) => `"${String(issue.input)}" is not a CIDR (192.168.1.240/28) or an address range (192.168.1.240-192.168.1.250)`,
+});
+
+const GROUP_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+// Tailscale logins: email addresses, and `name@github` / `name@passkey` for those identity providers.
+const TAILNET_LOGIN = /^[^@\s]+@[^@\s]+$/;
+
+const tailnetGroupSchema = z.strictObject({
+    /** Tailnet logins in the group. */
+    members: z.array(z.string().regex(TAILNET_LOGIN, { message: "is not a tailnet login (an email address, or name@github)" })).default([]),
+    /** The gateways the group may reach. */
+    domains: z.array(z.enum(GATEWAY_DOMAINS)).min(1, { message: "is empty; name the gateways the group may reach (arr, media, admin)" }),
+});
+
+/** Family reaches the arr and media gateways, viewers the media gateway, admins everything (design ADR-001). */
+export function defaultTailnetGroups(): Record<string, { members: string[]; domains: GatewayDomain[] }> {
+    return {
+        admins: { members: [], domains: ["arr", "media", "admin"] },
+        family: { members: [], domains: ["arr", "media"] },
+        viewers: { members: [], domains: ["media"] },
+    };
+}
+
+/** `charmarr:platform`: what this stack installs besides Charmarr itself. Everything is off by default. */
+export const platformSchema = z
+    .strictObject({
+        gatewayApi: z
+            .strictObject({
+                install: z.boolean().default(false),
+                version: pinnedVersion("v1.3.0").default(DEFAULT_VERSIONS.gatewayApi),
+            })
+            .prefault({}),
+        istio: z
+            .strictObject({
+                install: z.boolean().default(false),
+                version: pinnedVersion("1.27.3").default(DEFAULT_VERSIONS.istio),
+                platform: z.enum(ISTIO_PLATFORM_NAMES).default("default"),
+            })
+            .prefault({}),
+        metallb: z
+            .strictObject({
+                install: z.boolean().default(false),
+                version: pinnedVersion("0.15.2").default(DEFAULT_VERSIONS.metallb),
+                addresses: z.array(poolAddress).default([]),
+            })
+            .superRefine((metallb, ctx) => {
+                if (metallb.install && metallb.addresses.length === 0) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["addresses"],
+                        message: "is empty, so MetalLB would have no LAN addresses to give the gateways",
+                        params: { fix: "pulumi config set --path 'charmarr:platform.metallb.addresses[0]' 192.168.1.240/28" } satisfies IssueParams,
+                    });
+                }
+            })
+            .prefault({}),
+        tailscale: z
+            .strictObject({
+                operator: z
+                    .strictObject({
+                        install: z.boolean().default(false),
+                        version: pinnedVersion("1.86.4").default(DEFAULT_VERSIONS.tailscaleOperator),
+                    })
+                    .prefault({}),
+                acl: z
+                    .strictObject({
+                        /** Apply the generated policy with a tailscale.Acl: it replaces the whole tailnet policy. */
+                        manage: z.boolean().default(false),
+                        groups: z
+                            .record(z.string().regex(GROUP_NAME, { message: "is not a group name (lower-case letters, digits and '-')" }), tailnetGroupSchema)
+                            .default(defaultTailnetGroups),
+                    })
+                    .superRefine((acl, ctx) => {
+                        if (!acl.manage) {
+                            return;
+                        }
+                        for (const [name, group] of Object.entries(acl.groups)) {
+                            if (group.members.length === 0) {
+                                ctx.addIssue({
+                                    code: "custom",
+                                    path: ["groups", name, "members"],
+                                    message: `is empty: with acl.manage the applied policy would let nobody in group:${name} reach its gateways, and its tests would check an empty group`,
+                                    params: { fix: `pulumi config set --path 'charmarr:platform.tailscale.acl.groups.${name}.members[0]' alice@example.com` } satisfies IssueParams,
+                                });
+                            }
+                        }
+                    })
+                    .prefault({}),
+            })
+            .prefault({}),
+    })
+    .prefault({});
+
+export type PlatformSettings = z.output<typeof platformSchema>;
+export type TailnetGroups = PlatformSettings["tailscale"]["acl"]["groups"];
+
+/**
+ * Rules between `charmarr:gateways` and `charmarr:platform` (and the cluster's LAN): run on the
+ * core stack's whole config.
+ */
+export function checkPlatformAgainstGateways(
+    config: { gateways: GatewaysSettings; platform: PlatformSettings; cluster: { lanCidr?: string } },
+    ctx: z.core.$RefinementCtx,
+): void {
+    const { gateways, platform, cluster } = config;
+    if (platform.metallb.install) {
+        const suggestion = firstPoolAddress(platform.metallb.addresses);
+        for (const domain of GATEWAY_DOMAINS) {
+            const { enabled, lanIp } = gateways[domain];
+            if (enabled && lanIp !== undefined && !poolContains(platform.metallb.addresses, lanIp)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["gateways", domain, "lanIp"],
+                    message: `${lanIp} is outside the MetalLB pool (charmarr:platform.metallb.addresses = ${platform.metallb.addresses.join(", ")}), so MetalLB would never assign it`,
+                    params: {
+                        fix: `pick an address inside the pool (${configSetCommand(`${CONFIG_NAMESPACE}:gateways.${domain}.lanIp`, suggestion ?? "<address>")}) or add a range holding ${lanIp} to charmarr:platform.metallb.addresses`,
+                    } satisfies IssueParams,
+                });
+            }
+        }
+        platform.metallb.addresses.forEach((entry, index) => {
+            const range = parsePoolAddress(entry);
+            if (cluster.lanCidr !== undefined && range !== undefined && !rangeInsideCidr(range, cluster.lanCidr)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["platform", "metallb", "addresses", index],
+                    message: `"${entry}" is not inside lanCidr ${cluster.lanCidr}; MetalLB announces pool addresses on the LAN by ARP, so they must belong to it`,
+                });
+            }
+        });
+    }
+    const owners = new Map<string, GatewayDomain>();
+    for (const domain of GATEWAY_DOMAINS) {
+        const { enabled, tailscale } = gateways[domain];
+        if (!enabled || !tailscale.expose) {
+            continue;
+        }
+        tailscale.tags.forEach((tag, index) => {
+            const path = ["gateways", domain, "tailscale", "tags", index];
+            const fix = configSetCommand(`${CONFIG_NAMESPACE}:gateways.${domain}.tailscale.tags[${index}]`, `tag:charmarr-${domain}`);
+            if (tag === OPERATOR_TAG) {
+                ctx.addIssue({
+                    code: "custom",
+                    path,
+                    message: `${tag} is the operator's own tag; the tailnet policy lets only admins own it, so the operator could not tag the gateway's proxy with it`,
+                    params: { fix } satisfies IssueParams,
+                });
+            } else if (tag === PROXY_TAG) {
+                ctx.addIssue({
+                    code: "custom",
+                    path,
+                    message: `${tag} is the tag of every other proxy the operator runs; a grant to it would open them all, so the gateway needs a tag of its own`,
+                    params: { fix } satisfies IssueParams,
+                });
+            } else if (owners.has(tag) && owners.get(tag) !== domain) {
+                ctx.addIssue({
+                    code: "custom",
+                    path,
+                    message: `${tag} is also a tag of the ${owners.get(tag)} gateway; grants go to tags, so sharing one would let the ${owners.get(tag)} gateway's users reach the ${domain} gateway`,
+                    params: { fix } satisfies IssueParams,
+                });
+            } else {
+                owners.set(tag, domain);
+            }
+        });
+    }
+}
 
 export const coreStackName = z
     .string()
@@ -190,3 +438,198 @@ export const coreStackName = z
 
 export type ClusterFacts = z.output<typeof clusterSchema>;
 export type VpnSettings = z.output<typeof vpnSchema>;
+
+// ---- Apps, storage and the shared media library (MediaApp, issue 4) ----
+
+const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
+export const quantity = z.string().regex(QUANTITY, { message: "is not a Kubernetes quantity (e.g. 100m, 512Mi, 2Gi)" });
+
+const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: "is not an absolute path (e.g. /data)" });
+
+const appOverrideSchema = z.strictObject({
+    /** false removes the app (and its route and policy); the media server is chosen with charmarr:mediaServer. */
+    enabled: z.boolean().optional(),
+    /** Image repository without tag, e.g. ghcr.io/hotio/radarr. */
+    image: z
+        .string()
+        .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*$/, { message: "is not an image repository (e.g. lscr.io/linuxserver/radarr), without a tag" })
+        .optional(),
+    /** Pinned image tag; `latest` is refused so an upgrade is always a config change. */
+    tag: z
+        .string()
+        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: "is not an image tag (letters, digits, '.', '_', '-')" })
+        .refine((tag) => tag !== "latest", { message: "is a moving tag; pin a version so upgrades happen only when you change it" })
+        .optional(),
+    /** Path prefix the app is served under on its gateway's port 80, e.g. /movies. */
+    path: z
+        .string()
+        .regex(/^\/[a-z0-9][a-z0-9._-]*$/, { message: "is not a one-segment path prefix (e.g. /radarr)" })
+        .optional(),
+    /** Size of the app's /config volume claim. */
+    configSize: quantity.optional(),
+    resources: z
+        .strictObject({
+            requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
+            limits: z.strictObject({ memory: quantity.optional() }).optional(),
+        })
+        .optional(),
+});
+
+export type AppOverride = z.output<typeof appOverrideSchema>;
+
+/**
+ * `charmarr:apps`: per app, enable/disable and image/tag/path/resource overrides. Only the apps the
+ * stack runs are accepted; anything else is named as unknown or as the other stack's.
+ */
+export function appsSchema(stack: "core" | "downloads") {
+    return z
+        .record(z.string(), appOverrideSchema)
+        .superRefine((apps, ctx) => {
+            for (const name of Object.keys(apps)) {
+                if (!isAppName(name)) {
+                    const guess = closestAppName(name);
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name],
+                        message: `is not an app Charmarr runs${guess ? ` (did you mean ${guess}?)` : ""}; the apps are ${APP_NAMES.join(", ")}`,
+                        params: { fix: `pulumi config rm --path 'charmarr:apps.${name}'${guess ? ` and set charmarr:apps.${guess} instead` : ""}` } satisfies IssueParams,
+                    });
+                } else if (APP_CATALOG[name].stack !== stack) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name],
+                        message: `${name} runs in the ${APP_CATALOG[name].stack} stack, not in this ${stack} stack`,
+                        params: { fix: `pulumi config rm --path 'charmarr:apps.${name}' and set it on the ${APP_CATALOG[name].stack} stack` } satisfies IssueParams,
+                    });
+                } else if (APP_CATALOG[name].pathStyle === "root" && apps[name].path !== undefined) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name, "path"],
+                        message: `${name} can only serve at "/" of a listener of its own, so it takes no path`,
+                        params: { fix: `pulumi config rm --path 'charmarr:apps.${name}.path'` } satisfies IssueParams,
+                    });
+                }
+            }
+        })
+        .prefault({})
+        .transform((apps) => apps as Partial<Record<AppName, AppOverride>>);
+}
+
+export type AppsSettings = Partial<Record<AppName, AppOverride>>;
+
+export const mediaServerSchema = z.enum(MEDIA_SERVERS).default("plex");
+
+/** `charmarr:storage`: the /config claims' class and the media library every app mounts. */
+export const storageSchema = z.strictObject({
+    /** StorageClass of the apps' /config claims; unset uses the cluster default. */
+    className: z.string().regex(DNS_SUBDOMAIN, { message: "is not a StorageClass name" }).optional(),
+    library: z
+        .strictObject({
+            nfs: z.strictObject({ server: z.string().min(1, { message: "is empty; give the NFS server's address" }), path: absolutePath }).optional(),
+            hostPath: z.strictObject({ path: absolutePath }).optional(),
+            /** Where every app of both stacks sees the library, so paths match between them. */
+            mountPath: absolutePath.default("/data"),
+        })
+        .superRefine((library, ctx) => {
+            if ((library.nfs === undefined) === (library.hostPath === undefined)) {
+                ctx.addIssue({
+                    code: "custom",
+                    message: `needs exactly one of nfs or hostPath (it has ${library.nfs && library.hostPath ? "both" : "neither"}); every app of both stacks mounts it`,
+                    params: {
+                        fix: "pulumi config set --path 'charmarr:storage.library.nfs.server' 192.168.1.10 && pulumi config set --path 'charmarr:storage.library.nfs.path' /export/media",
+                    } satisfies IssueParams,
+                });
+            }
+        }),
+});
+
+export type StorageSettings = z.output<typeof storageSchema>;
+export type MediaLibrary = StorageSettings["library"];
+
+/** `charmarr:appEnvironment`: file ownership and time zone of every app, so both stacks agree on the library. */
+export const appEnvironmentSchema = z
+    .strictObject({
+        puid: integer(0, 2147483647).default(1000),
+        pgid: integer(0, 2147483647).default(1000),
+        timezone: z
+            .string()
+            .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, { message: "is not a tz database name (e.g. Europe/Amsterdam)" })
+            .default("Etc/UTC"),
+    })
+    .prefault({});
+
+export type AppEnvironment = z.output<typeof appEnvironmentSchema>;
+
+function closestAppName(name: string): string | undefined {
+    let best: { candidate: string; distance: number } | undefined;
+    for (const candidate of APP_NAMES) {
+        const distance = levenshtein(name.toLowerCase(), candidate);
+        if (distance <= 3 && (!best || distance < best.distance)) {
+            best = { candidate, distance };
+        }
+    }
+    return best?.candidate;
+}
+
+function levenshtein(a: string, b: string): number {
+    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+    for (let i = 1; i <= a.length; i++) {
+        const current = [i];
+        for (let j = 1; j <= b.length; j++) {
+            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+        }
+        previous = current;
+    }
+    return previous[b.length];
+}
+
+/** The rules between `charmarr:apps`, `charmarr:mediaServer` and `charmarr:gateways` of the core stack. */
+export function refineCoreApps(
+    core: { apps: AppsSettings; mediaServer: MediaServer; gateways: GatewaysSettings },
+    ctx: z.core.$RefinementCtx,
+): void {
+    for (const server of MEDIA_SERVERS) {
+        if (server !== core.mediaServer && core.apps[server]?.enabled === true) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["apps", server, "enabled"],
+                message: `${server} is not the chosen media server (charmarr:mediaServer is ${core.mediaServer}); one media server runs at a time`,
+                params: { fix: `pulumi config set charmarr:mediaServer ${server} && pulumi config rm --path 'charmarr:apps.${server}.enabled'` } satisfies IssueParams,
+            });
+        }
+    }
+    refineApps(resolveApps("core", core.apps, core.mediaServer), core.gateways, ctx);
+}
+
+/**
+ * Every enabled app needs its domain's gateway (checked when `gateways` is known), and a path of its
+ * own on it. `taken` lists paths already used on each gateway by the other stack
+ * (`"<domain> <path>"` → app).
+ */
+export function refineApps(
+    apps: readonly ResolvedApp[],
+    gateways: Readonly<Record<GatewayDomain, { enabled: boolean }>> | undefined,
+    ctx: z.core.$RefinementCtx,
+    taken: ReadonlyMap<string, string> = new Map(),
+): void {
+    for (const app of apps) {
+        if (gateways && !gateways[app.domain].enabled) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["apps", app.name],
+                message: `${app.name} is enabled but no gateway serves it: it belongs to the ${app.domain} domain and charmarr:gateways.${app.domain}.enabled is false`,
+                params: {
+                    fix: `pulumi config set --path 'charmarr:apps.${app.name}.enabled' false  (or, on the core stack: pulumi config set --path 'charmarr:gateways.${app.domain}.enabled' true)`,
+                } satisfies IssueParams,
+            });
+        }
+    }
+    for (const { app, holder } of pathConflicts(apps, taken)) {
+        ctx.addIssue({
+            code: "custom",
+            path: ["apps", app.name, "path"],
+            message: `${app.name} would be served at ${app.path} on the ${app.domain} gateway, which ${holder} already uses; each app needs a path of its own`,
+            params: { suggest: `/${app.name}` } satisfies IssueParams,
+        });
+    }
+}

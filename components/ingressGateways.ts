@@ -1,0 +1,63 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../lib/config";
+import type { GatewayReference } from "../lib/contract";
+import { SHARED_LISTENER, buildGateway } from "../lib/ingress/gateways";
+import { gatewayPrincipal } from "../lib/mesh/policies";
+
+export interface IngressGatewaysArgs {
+    /** The core namespace: the gateways run here and Istio creates `<gateway>-istio` here. */
+    namespace: string;
+    /** LAN IP, tailnet exposure and `enabled` per gateway (`charmarr:gateways`). */
+    gateways: GatewaysSettings;
+    /** The core stack's enabled apps: each root-only app gets a listener of its own on its gateway. */
+    apps: readonly ResolvedApp[];
+    /** Labels for every Gateway. */
+    labels?: Record<string, string>;
+    /** Resources that install the Gateway API CRDs and Istio; the Gateways wait for them. */
+    crdDependencies?: pulumi.Resource[];
+}
+
+/**
+ * The arr, media and admin ingress gateways (design ADR-001), one Gateway API `Gateway` each with
+ * class `istio`. Each admits routes only from namespaces labelled for it (see `routeAccessLabels`).
+ */
+export class IngressGateways extends pulumi.ComponentResource {
+    /** The Gateway of each enabled domain. */
+    readonly gateways: Partial<Record<GatewayDomain, k8s.apiextensions.CustomResource>>;
+    /** What an app's route needs to attach, and what the downloads stack reads through the contract. */
+    readonly references: Partial<Record<GatewayDomain, GatewayReference>>;
+
+    constructor(name: string, args: IngressGatewaysArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("charmarr:ingress:IngressGateways", name, {}, opts);
+        this.gateways = {};
+        this.references = {};
+        for (const domain of GATEWAY_DOMAINS) {
+            const settings = args.gateways[domain];
+            if (!settings.enabled) {
+                continue;
+            }
+            const domainApps = args.apps.filter((app) => app.domain === domain);
+            const spec = buildGateway({
+                domain,
+                namespace: args.namespace,
+                settings,
+                dedicated: domainApps.filter((app) => app.path === undefined).map((app) => ({ app: app.name, port: app.port })),
+                labels: args.labels,
+            });
+            this.gateways[domain] = new k8s.apiextensions.CustomResource(`${name}-${domain}`, { ...spec }, { parent: this, dependsOn: args.crdDependencies });
+            this.references[domain] = {
+                name: domain,
+                namespace: args.namespace,
+                sectionName: SHARED_LISTENER.name,
+                port: SHARED_LISTENER.port,
+                principal: gatewayPrincipal(args.namespace, domain),
+                lanIp: settings.lanIp,
+                tailnetHostname: settings.tailscale.expose ? settings.tailscale.hostname : undefined,
+                paths: Object.fromEntries(domainApps.flatMap((app) => (app.path === undefined ? [] : [[app.path, app.name]]))),
+            };
+        }
+        this.registerOutputs({ gateways: Object.keys(this.gateways) });
+    }
+}

@@ -1,0 +1,122 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import {
+    API_KEY_SECRET_KEY,
+    AppWorkloadInput,
+    apiKeySecretName,
+    appSelector,
+    buildPodTemplate,
+    buildService,
+    buildServiceAccount,
+    buildSettingsConfigMap,
+    buildStatefulSet,
+} from "../lib/apps/workload";
+import type { AppEnvironment, MediaLibrary } from "../lib/config";
+import type { ListenerRef } from "../lib/ingress/gateways";
+import { buildHttpRoute } from "../lib/ingress/routes";
+import { principal } from "../lib/mesh/policies";
+
+export type PodTemplate = k8s.types.input.core.v1.PodTemplateSpec;
+
+export interface MediaAppArgs {
+    /** The app: catalog defaults with `charmarr:apps` overrides applied. */
+    app: ResolvedApp;
+    /** The app's namespace (core or downloads); it must exist first (pass the Namespace in `dependsOn`). */
+    namespace: string;
+    /** Labels for every object of the app (e.g. `charmarrLabels("core")`); the app label is added. */
+    labels: Record<string, string>;
+    /** StorageClass of the /config claim; unset uses the cluster default. */
+    storageClassName?: string;
+    /** The shared media library, mounted at the same path in every app of both stacks. */
+    library: MediaLibrary;
+    /** PUID, PGID and TZ. */
+    environment: AppEnvironment;
+    /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
+    hostnames?: string[];
+    /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
+    listener?: ListenerRef;
+    /**
+     * Rewrites the pod template before the StatefulSet is created, e.g. `VpnEgress.routePodTemplate`
+     * to send the app's traffic through the VPN gateway.
+     */
+    podTemplate?: (template: PodTemplate) => pulumi.Input<PodTemplate>;
+    /** Extra resources the StatefulSet waits for, e.g. `VpnEgress.routedDependencies`. */
+    workloadDependencies?: pulumi.Resource[];
+    /** Resources installing the Gateway API CRDs (and the Gateway itself); the HTTPRoute waits for them. */
+    crdDependencies?: pulumi.Resource[];
+}
+
+/**
+ * One app of the media stack: a single-replica StatefulSet with its own ServiceAccount (its mesh
+ * identity), a Service, a /config claim, the shared library, probes on its health endpoint, a
+ * generated API key for Servarr apps and its HTTPRoute on its gateway.
+ */
+export class MediaApp extends pulumi.ComponentResource {
+    readonly statefulSet: k8s.apps.v1.StatefulSet;
+    readonly service: k8s.core.v1.Service;
+    readonly serviceAccount: k8s.core.v1.ServiceAccount;
+    readonly route?: k8s.apiextensions.CustomResource;
+    /** The generated Servarr API key (a secret), for Servarr apps only. */
+    readonly apiKey?: pulumi.Output<string>;
+    /** The app's mesh identity, `cluster.local/ns/<ns>/sa/<app>`. */
+    readonly principal: string;
+    /** `matchLabels` selecting exactly the app's pods. */
+    readonly podSelector: Record<string, string>;
+
+    constructor(name: string, args: MediaAppArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("charmarr:apps:MediaApp", name, {}, opts);
+        const { app } = args;
+        const input: AppWorkloadInput = {
+            app,
+            namespace: args.namespace,
+            labels: args.labels,
+            storageClassName: args.storageClassName,
+            library: args.library,
+            environment: args.environment,
+            hostnames: args.hostnames ?? [],
+        };
+
+        this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, buildServiceAccount(input), { parent: this });
+        this.service = new k8s.core.v1.Service(`${name}-service`, buildService(input), { parent: this });
+
+        const workloadDependencies: pulumi.Resource[] = [this.serviceAccount, ...(args.workloadDependencies ?? [])];
+        if (app.servarrApiKey) {
+            const key = new random.RandomString(`${name}-api-key`, { length: 32, special: false, upper: false }, { parent: this });
+            this.apiKey = pulumi.secret(key.result);
+            workloadDependencies.push(
+                new k8s.core.v1.Secret(
+                    `${name}-api-key`,
+                    {
+                        metadata: { name: apiKeySecretName(app), namespace: args.namespace, labels: args.labels },
+                        type: "Opaque",
+                        stringData: { [API_KEY_SECRET_KEY]: this.apiKey },
+                    },
+                    { parent: this },
+                ),
+            );
+        }
+        const settings = buildSettingsConfigMap(input);
+        if (settings) {
+            workloadDependencies.push(new k8s.core.v1.ConfigMap(`${name}-settings`, settings, { parent: this }));
+        }
+
+        const template = buildPodTemplate(input);
+        const statefulSet = buildStatefulSet(input, template);
+        this.statefulSet = new k8s.apps.v1.StatefulSet(
+            `${name}-statefulset`,
+            { ...statefulSet, spec: { ...statefulSet.spec, template: args.podTemplate ? args.podTemplate(template) : template } },
+            { parent: this, dependsOn: workloadDependencies },
+        );
+
+        if (args.listener) {
+            const route = buildHttpRoute(app, args.namespace, args.listener, args.labels);
+            this.route = new k8s.apiextensions.CustomResource(`${name}-route`, { ...route }, { parent: this, dependsOn: [this.service, ...(args.crdDependencies ?? [])] });
+        }
+
+        this.principal = principal(args.namespace, app.name);
+        this.podSelector = appSelector(input);
+        this.registerOutputs({ service: this.service.metadata.name, principal: this.principal });
+    }
+}

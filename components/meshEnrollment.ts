@@ -1,0 +1,59 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { AppName } from "../lib/apps/catalog";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment } from "../lib/mesh/enrollment";
+import { buildAppPolicy, buildDenyByDefault, buildNamespacePeerAuthentication, buildPeerPortException } from "../lib/mesh/policies";
+
+export interface MeshEnrollmentArgs {
+    /** The stack's name, for the error raised when a namespace that must stay out would be enrolled. */
+    stack: string;
+    /** The app namespace this enrolment covers; the stack labels it with `meshNamespaceLabels()`. */
+    namespace: string;
+    /** Every namespace either stack enrols, so a clash with `outOfMesh` is refused. */
+    enrolled: MeshNamespace[];
+    /** Namespaces that must never be enrolled (the VPN gateway's), with the config key that sets each. */
+    outOfMesh: OutOfMeshNamespace[];
+    /** The core namespace, where the gateways (and their identities) live. */
+    coreNamespace: string;
+    /** The enabled apps of this namespace; each gets an L4 ALLOW policy. */
+    apps: readonly ResolvedApp[];
+    /** Mesh identities of the enabled apps of both stacks, by app, to allow callers by. */
+    identities: Partial<Record<AppName, string>>;
+    /** Labels for every policy. */
+    labels?: Record<string, string>;
+    /** Resources that install Istio's CRDs; the policies wait for them. */
+    crdDependencies?: pulumi.Resource[];
+}
+
+/**
+ * Ambient mTLS and L4 authorization for one app namespace (FACTS §4): PeerAuthentication STRICT
+ * (with a port exception only for peers arriving plaintext over the VPN), a deny-by-default
+ * policy and one ALLOW policy per app for its gateway and the apps that call it.
+ */
+export class MeshEnrollment extends pulumi.ComponentResource {
+    readonly peerAuthentications: k8s.apiextensions.CustomResource[];
+    /** The deny-by-default policy first, then one per app. */
+    readonly authorizationPolicies: k8s.apiextensions.CustomResource[];
+
+    constructor(name: string, args: MeshEnrollmentArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("charmarr:mesh:MeshEnrollment", name, {}, opts);
+        assertMeshEnrollment(args.stack, args.enrolled, args.outOfMesh);
+        const childOpts = { parent: this, dependsOn: args.crdDependencies };
+
+        this.peerAuthentications = [new k8s.apiextensions.CustomResource(`${name}-strict`, { ...buildNamespacePeerAuthentication(args.namespace, args.labels) }, childOpts)];
+        for (const app of args.apps) {
+            const exception = buildPeerPortException(app, args.namespace, args.labels);
+            if (exception) {
+                this.peerAuthentications.push(new k8s.apiextensions.CustomResource(`${name}-${app.name}-peers`, { ...exception }, childOpts));
+            }
+        }
+
+        this.authorizationPolicies = [new k8s.apiextensions.CustomResource(`${name}-deny-by-default`, { ...buildDenyByDefault(args.namespace, args.labels) }, childOpts)];
+        for (const app of args.apps) {
+            const policy = buildAppPolicy({ app, namespace: args.namespace, coreNamespace: args.coreNamespace, identities: args.identities, labels: args.labels });
+            this.authorizationPolicies.push(new k8s.apiextensions.CustomResource(`${name}-${app.name}`, { ...policy }, childOpts));
+        }
+        this.registerOutputs({ policies: this.authorizationPolicies.length });
+    }
+}

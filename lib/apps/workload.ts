@@ -1,0 +1,237 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { AppEnvironment, MediaLibrary } from "../config/schema";
+import { APP_LABEL } from "../mesh/policies";
+import type { ResolvedApp } from "./resolve";
+
+// Plain (already resolved) Kubernetes shapes: the Pulumi input types, so a built pod template can
+// pass through a `PodTemplateSpec` hook such as VpnEgress.routePodTemplate unchanged.
+type IStatefulSet = pulumi.Unwrap<k8s.types.input.apps.v1.StatefulSet>;
+type IConfigMap = pulumi.Unwrap<k8s.types.input.core.v1.ConfigMap>;
+type IContainer = pulumi.Unwrap<k8s.types.input.core.v1.Container>;
+type IEnvVar = pulumi.Unwrap<k8s.types.input.core.v1.EnvVar>;
+export type IPodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;
+type IService = pulumi.Unwrap<k8s.types.input.core.v1.Service>;
+type IServiceAccount = pulumi.Unwrap<k8s.types.input.core.v1.ServiceAccount>;
+type IVolume = pulumi.Unwrap<k8s.types.input.core.v1.Volume>;
+
+/** Everything the workload builders need about one app's deployment. */
+export interface AppWorkloadInput {
+    readonly app: ResolvedApp;
+    readonly namespace: string;
+    /** Labels every object of the app carries (stack, part-of, ...); the app label is added. */
+    readonly labels: Readonly<Record<string, string>>;
+    /** StorageClass of the /config claim; unset uses the cluster default. */
+    readonly storageClassName?: string;
+    readonly library: MediaLibrary;
+    readonly environment: AppEnvironment;
+    /** Host names the app is reached by (SABnzbd refuses others): gateway LAN IP, tailnet name, Service names. */
+    readonly hostnames: readonly string[];
+}
+
+export const API_KEY_SECRET_KEY = "apiKey";
+const CONFIG_VOLUME = "config";
+const LIBRARY_VOLUME = "media";
+const SETTINGS_VOLUME = "settings";
+
+export function apiKeySecretName(app: ResolvedApp): string {
+    return `${app.name}-api-key`;
+}
+
+export function settingsConfigMapName(app: ResolvedApp): string {
+    return `${app.name}-settings`;
+}
+
+/** The labels that select the app's pods: its name plus the stack labels. */
+export function appSelector(input: AppWorkloadInput): Record<string, string> {
+    return { [APP_LABEL]: input.app.name, "charmarr.io/stack": input.labels["charmarr.io/stack"] ?? "" };
+}
+
+function appLabels(input: AppWorkloadInput): Record<string, string> {
+    return { ...input.labels, [APP_LABEL]: input.app.name };
+}
+
+/** The app's own identity in the mesh: `cluster.local/ns/<ns>/sa/<app>`. */
+export function buildServiceAccount(input: AppWorkloadInput): IServiceAccount {
+    return {
+        apiVersion: "v1",
+        kind: "ServiceAccount",
+        metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
+        // The apps never talk to the Kubernetes API.
+        automountServiceAccountToken: false,
+    };
+}
+
+export function buildService(input: AppWorkloadInput): IService {
+    return {
+        apiVersion: "v1",
+        kind: "Service",
+        metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
+        spec: {
+            type: "ClusterIP",
+            selector: appSelector(input),
+            ports: [{ name: "http", port: input.app.port, targetPort: input.app.port, protocol: "TCP", appProtocol: "http" }],
+        },
+    };
+}
+
+/** SABnzbd keeps url_base and host_whitelist in sabnzbd.ini, not env: an init step sets them. */
+const SABNZBD_SETTINGS_SCRIPT = `#!/bin/sh
+# Sets url_base and host_whitelist in sabnzbd.ini before SABnzbd starts, keeping every other setting.
+set -eu
+ini=/config/sabnzbd.ini
+[ -f "$ini" ] || printf '[misc]\\n' > "$ini"
+grep -q '^\\[misc\\]' "$ini" || printf '[misc]\\n' >> "$ini"
+set_misc() {
+  if grep -q "^$1 *=" "$ini"; then
+    sed -i "s|^$1 *=.*|$1 = $2|" "$ini"
+  else
+    sed -i "/^\\[misc\\]/a $1 = $2" "$ini"
+  fi
+}
+set_misc url_base "$SABNZBD_URL_BASE"
+set_misc host_whitelist "$SABNZBD_HOST_WHITELIST"
+`;
+
+/** The settings script ConfigMap, for apps configured through a file before they start. */
+export function buildSettingsConfigMap(input: AppWorkloadInput): IConfigMap | undefined {
+    if (input.app.pathStyle !== "sabnzbd") {
+        return undefined;
+    }
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: settingsConfigMapName(input.app), namespace: input.namespace, labels: appLabels(input) },
+        data: { "settings.sh": SABNZBD_SETTINGS_SCRIPT },
+    };
+}
+
+/** The env name prefix Servarr apps read: `RADARR__...`. */
+function servarrPrefix(app: ResolvedApp): string {
+    return app.name.toUpperCase();
+}
+
+function appEnv(input: AppWorkloadInput): IEnvVar[] {
+    const { app, environment } = input;
+    const env: IEnvVar[] = [
+        { name: "PUID", value: String(environment.puid) },
+        { name: "PGID", value: String(environment.pgid) },
+        { name: "TZ", value: environment.timezone },
+    ];
+    if (app.pathStyle === "servarr" && app.path !== undefined) {
+        env.push({ name: `${servarrPrefix(app)}__SERVER__URLBASE`, value: app.path });
+    }
+    if (app.servarrApiKey) {
+        env.push({
+            name: `${servarrPrefix(app)}__AUTH__APIKEY`,
+            valueFrom: { secretKeyRef: { name: apiKeySecretName(app), key: API_KEY_SECRET_KEY } },
+        });
+    }
+    if (app.pathStyle === "rewrite") {
+        env.push({ name: "WEBUI_PORT", value: String(app.port) });
+    }
+    return env;
+}
+
+/** The health URL path: under the base path for apps that serve there. */
+export function healthPath(app: ResolvedApp): string {
+    const servesUnderPath = app.pathStyle === "servarr" || app.pathStyle === "sabnzbd";
+    return servesUnderPath && app.path !== undefined ? `${app.path}${app.healthPath}` : app.healthPath;
+}
+
+function libraryVolume(library: MediaLibrary): IVolume {
+    return library.nfs
+        ? { name: LIBRARY_VOLUME, nfs: { server: library.nfs.server, path: library.nfs.path } }
+        : { name: LIBRARY_VOLUME, hostPath: { path: library.hostPath?.path ?? library.mountPath, type: "Directory" } };
+}
+
+function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
+    if (input.app.pathStyle !== "sabnzbd") {
+        return [];
+    }
+    return [
+        {
+            name: "sabnzbd-settings",
+            image: input.app.image,
+            command: ["/bin/sh", "/settings/settings.sh"],
+            env: [
+                { name: "SABNZBD_URL_BASE", value: input.app.path ?? "" },
+                { name: "SABNZBD_HOST_WHITELIST", value: input.hostnames.join(", ") },
+            ],
+            volumeMounts: [
+                { name: CONFIG_VOLUME, mountPath: "/config" },
+                { name: SETTINGS_VOLUME, mountPath: "/settings", readOnly: true },
+            ],
+        },
+    ];
+}
+
+/** The app's pod: one container with /config, the library, PUID/PGID/TZ and probes on its health endpoint. */
+export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
+    const { app } = input;
+    const probe = { httpGet: { path: healthPath(app), port: app.port } };
+    const volumes: IVolume[] = [libraryVolume(input.library)];
+    if (app.pathStyle === "sabnzbd") {
+        volumes.push({ name: SETTINGS_VOLUME, configMap: { name: settingsConfigMapName(app), defaultMode: 0o555 } });
+    }
+    return {
+        metadata: { labels: appLabels(input) },
+        spec: {
+            serviceAccountName: app.name,
+            automountServiceAccountToken: false,
+            initContainers: settingsInitContainers(input),
+            containers: [
+                {
+                    name: app.name,
+                    image: app.image,
+                    env: appEnv(input),
+                    ports: [
+                        { name: "http", containerPort: app.port, protocol: "TCP" },
+                        ...app.inboundPeerPorts.flatMap((port) => [
+                            { name: `peers-tcp-${port}`.slice(0, 15), containerPort: port, protocol: "TCP" as const },
+                            { name: `peers-udp-${port}`.slice(0, 15), containerPort: port, protocol: "UDP" as const },
+                        ]),
+                    ],
+                    resources: {
+                        requests: { cpu: app.resources.requests.cpu, memory: app.resources.requests.memory },
+                        limits: { memory: app.resources.limits.memory },
+                    },
+                    // First start migrates databases and can take minutes; the startup probe covers it.
+                    startupProbe: { ...probe, periodSeconds: 10, failureThreshold: 30 },
+                    readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
+                    livenessProbe: { ...probe, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
+                    volumeMounts: [
+                        { name: CONFIG_VOLUME, mountPath: "/config" },
+                        { name: LIBRARY_VOLUME, mountPath: input.library.mountPath },
+                    ],
+                },
+            ],
+            volumes,
+        },
+    };
+}
+
+/** A single-replica StatefulSet around `template`, with the /config claim as a volume claim template. */
+export function buildStatefulSet(input: AppWorkloadInput, template: IPodTemplateSpec): IStatefulSet {
+    return {
+        apiVersion: "apps/v1",
+        kind: "StatefulSet",
+        metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
+        spec: {
+            replicas: 1,
+            serviceName: input.app.name,
+            selector: { matchLabels: appSelector(input) },
+            template,
+            volumeClaimTemplates: [
+                {
+                    metadata: { name: CONFIG_VOLUME, labels: appLabels(input) },
+                    spec: {
+                        accessModes: ["ReadWriteOnce"],
+                        storageClassName: input.storageClassName,
+                        resources: { requests: { storage: input.app.configSize } },
+                    },
+                },
+            ],
+        },
+    };
+}

@@ -1,0 +1,49 @@
+import { ConfigError, ConfigProblem } from "../config/errors";
+import { AMBIENT_LABELS } from "./policies";
+
+/** A namespace the program enrols in the ambient mesh, and the config key that names it. */
+export interface MeshNamespace {
+    readonly namespace: string;
+    /** e.g. `charmarr:namespace`, or a description of where it comes from. */
+    readonly source: string;
+}
+
+/** A namespace that must stay out of the mesh, with the key that sets it and a safe default. */
+export interface OutOfMeshNamespace {
+    readonly namespace: string;
+    readonly key: string;
+    readonly suggestion: string;
+    readonly reason: string;
+}
+
+/**
+ * The enrolment problems: any namespace that must stay out of the mesh but is one the program
+ * enrols (FACTS §4: the VPN gateway's namespace is never enrolled).
+ */
+export function meshEnrollmentProblems(enrolled: readonly MeshNamespace[], outOfMesh: readonly OutOfMeshNamespace[]): ConfigProblem[] {
+    return outOfMesh.flatMap((excluded) => {
+        const clash = enrolled.find((candidate) => candidate.namespace === excluded.namespace);
+        return clash
+            ? [
+                  {
+                      key: excluded.key,
+                      problem: `"${excluded.namespace}" is ${clash.source}, which is enrolled in the Istio ambient mesh; ${excluded.reason}`,
+                      fix: `pulumi config set --path '${excluded.key}' ${excluded.suggestion}`,
+                  },
+              ]
+            : [];
+    });
+}
+
+/** Throws a ConfigError when {@link meshEnrollmentProblems} finds any. */
+export function assertMeshEnrollment(stack: string, enrolled: readonly MeshNamespace[], outOfMesh: readonly OutOfMeshNamespace[]): void {
+    const problems = meshEnrollmentProblems(enrolled, outOfMesh);
+    if (problems.length > 0) {
+        throw new ConfigError(stack, problems);
+    }
+}
+
+/** Labels that enrol a namespace's pods in ambient mode. */
+export function meshNamespaceLabels(): Record<string, string> {
+    return { ...AMBIENT_LABELS };
+}

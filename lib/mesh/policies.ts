@@ -1,0 +1,121 @@
+import type { IAuthorizationPolicy } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
+import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication";
+import type { AppName } from "../apps/catalog";
+import type { ResolvedApp } from "../apps/resolve";
+import { gatewayServiceAccount } from "../ingress/gateways";
+import type { GatewayDomain } from "../config/schema";
+
+/** Namespace label that puts every pod of the namespace in the ambient mesh (FACTS §4). */
+export const AMBIENT_LABELS: Readonly<Record<string, string>> = { "istio.io/dataplane-mode": "ambient" };
+
+/** Istio's default trust domain; SPIFFE identities are `<trust domain>/ns/<ns>/sa/<sa>`. */
+export const TRUST_DOMAIN = "cluster.local";
+
+/** The pod label every app's workload carries; policies select on it. */
+export const APP_LABEL = "app.kubernetes.io/name";
+
+export function principal(namespace: string, serviceAccount: string): string {
+    return `${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
+}
+
+export function gatewayPrincipal(coreNamespace: string, domain: GatewayDomain): string {
+    return principal(coreNamespace, gatewayServiceAccount(domain));
+}
+
+/**
+ * Who calls whom inside the cluster (besides each app's own gateway). Indexers flow both ways
+ * between Prowlarr and the arr apps; Overseerr asks the arr apps and reads the media server's
+ * library; the arr apps hand releases to the download clients and poll them.
+ */
+export const CALLERS: Readonly<Record<AppName, readonly AppName[]>> = {
+    radarr: ["prowlarr", "overseerr"],
+    sonarr: ["prowlarr", "overseerr"],
+    lidarr: ["prowlarr"],
+    prowlarr: ["radarr", "sonarr", "lidarr"],
+    overseerr: [],
+    plex: ["overseerr"],
+    jellyfin: ["overseerr"],
+    qbittorrent: ["radarr", "sonarr", "lidarr"],
+    sabnzbd: ["radarr", "sonarr", "lidarr"],
+};
+
+/** `STRICT` mTLS for the namespace: no plaintext from outside the mesh. */
+export function buildNamespacePeerAuthentication(namespace: string, labels?: Record<string, string>): IPeerAuthentication {
+    return {
+        apiVersion: "security.istio.io/v1beta1",
+        kind: "PeerAuthentication",
+        metadata: { name: "default", namespace, labels },
+        spec: { mtls: { mode: "STRICT" } },
+    };
+}
+
+/**
+ * The one exception to STRICT: ports of a VPN-routed app that take peers forwarded in over
+ * `vxlan0`, which reach ztunnel as plaintext (FACTS §4). Undefined when the app has none.
+ */
+export function buildPeerPortException(app: ResolvedApp, namespace: string, labels?: Record<string, string>): IPeerAuthentication | undefined {
+    if (app.inboundPeerPorts.length === 0) {
+        return undefined;
+    }
+    return {
+        apiVersion: "security.istio.io/v1beta1",
+        kind: "PeerAuthentication",
+        metadata: { name: `${app.name}-peers`, namespace, labels },
+        spec: {
+            selector: { matchLabels: { [APP_LABEL]: app.name } },
+            mtls: { mode: "STRICT" },
+            portLevelMtls: Object.fromEntries(app.inboundPeerPorts.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
+        },
+    };
+}
+
+/**
+ * An ALLOW policy with no rules: denies every workload of the namespace that no other policy
+ * allows, so an app without a policy of its own is closed rather than open.
+ */
+export function buildDenyByDefault(namespace: string, labels?: Record<string, string>): IAuthorizationPolicy {
+    return {
+        apiVersion: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: { name: "deny-by-default", namespace, labels },
+        spec: {},
+    };
+}
+
+export interface AppPolicyInput {
+    readonly app: ResolvedApp;
+    readonly namespace: string;
+    /** The core namespace, where the gateways run. */
+    readonly coreNamespace: string;
+    /** Principals of the enabled apps of both stacks, by app. */
+    readonly identities: Readonly<Partial<Record<AppName, string>>>;
+    readonly labels?: Record<string, string>;
+}
+
+/**
+ * L4-only ALLOW policy for one app (ztunnel enforces it without a waypoint; L7 fields would drop
+ * everything): its gateway and its callers, on its port. Peer ports stay open to anyone, since
+ * forwarded peers have no mesh identity.
+ */
+export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
+    const { app } = input;
+    const callers = CALLERS[app.name].flatMap((caller) => {
+        const identity = input.identities[caller];
+        return identity === undefined ? [] : [identity];
+    });
+    const rules: NonNullable<NonNullable<IAuthorizationPolicy["spec"]>["rules"]> = [
+        {
+            from: [{ source: { principals: [gatewayPrincipal(input.coreNamespace, app.domain), ...callers] } }],
+            to: [{ operation: { ports: [String(app.port)] } }],
+        },
+    ];
+    if (app.inboundPeerPorts.length > 0) {
+        rules.push({ to: [{ operation: { ports: app.inboundPeerPorts.map(String) } }] });
+    }
+    return {
+        apiVersion: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: { name: app.name, namespace: input.namespace, labels: input.labels },
+        spec: { action: "ALLOW", selector: { matchLabels: { [APP_LABEL]: app.name } }, rules },
+    };
+}
