@@ -1,8 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterFacts, DownloadsConfig, checkAgainstCore } from "../lib/config";
-import { readCoreOutputs } from "../lib/contract";
+import { ClusterFacts, DownloadsConfig, checkAgainstCore, checkAppsAgainstCore } from "../lib/config";
+import { CoreStackOutputs, GatewayReference, readCoreOutputs } from "../lib/contract";
+import { MediaApp } from "../components/mediaApp";
+import { MeshEnrollment } from "../components/meshEnrollment";
+import { domainsOfStack } from "../lib/apps/catalog";
+import { routeAccessLabels } from "../lib/ingress/gateways";
+import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment, meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { charmarrLabels } from "../lib/k8s/labels";
+import { KillSwitch } from "../components/killSwitch";
+import { VpnEgress } from "../components/vpnEgress";
 
 export interface DownloadsStackExports {
     /** The core stack this stack was deployed against. */
@@ -13,6 +20,82 @@ export interface DownloadsStackExports {
     coreNamespace: string;
     /** Namespace of the download clients. */
     namespace: pulumi.Input<string>;
+    /** FQDN of the VPN gateway's headless Service, which routed clients resolve. */
+    vpnGateway: string;
+}
+
+/**
+ * The download clients (qBittorrent, SABnzbd): each routed through the VPN gateway with its kill
+ * switch, served on core's admin gateway, in the mesh with L4 authorization.
+ */
+function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress): void {
+    const labels = charmarrLabels("downloads");
+    const clients = config.apps.map((app) => {
+        // checkAppsAgainstCore has refused any app whose gateway core does not run.
+        const gateway = core.gateways[app.domain] as GatewayReference;
+        const serviceNames = [app.name, `${app.name}.${config.namespace}`, `${app.name}.${config.namespace}.svc`, `${app.name}.${config.namespace}.svc.${core.cluster.domain}`];
+        const client = new MediaApp(
+            app.name,
+            {
+                app,
+                namespace: config.namespace,
+                labels,
+                storageClassName: core.media.storageClassName,
+                library: core.media.library,
+                environment: core.media.environment,
+                hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames].filter((name): name is string => name !== undefined),
+                listener: { gateway: app.domain, namespace: gateway.namespace, sectionName: gateway.sectionName, port: gateway.port },
+                podTemplate: (template) => egress.routePodTemplate(template),
+                workloadDependencies: egress.routedDependencies,
+            },
+            { dependsOn: [namespace] },
+        );
+        if (!config.vpn.killSwitch.unsafeDisable) {
+            new KillSwitch(
+                app.name,
+                {
+                    namespace: config.namespace,
+                    podSelector: client.podSelector,
+                    gateway: egress.gatewayPeer,
+                    cluster: core.cluster,
+                    allowLan: config.vpn.killSwitch.allowLan,
+                    labels,
+                },
+                { dependsOn: [namespace, ...egress.routedDependencies] },
+            );
+        }
+        return client;
+    });
+    new MeshEnrollment(
+        "mesh",
+        {
+            stack: config.stack,
+            namespace: config.namespace,
+            enrolled: meshNamespaces(config, core),
+            outOfMesh: [vpnOutOfMesh(config)],
+            coreNamespace: core.namespace,
+            apps: config.apps,
+            identities: { ...core.identities, ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])) },
+            labels,
+        },
+        { dependsOn: [namespace] },
+    );
+}
+
+function meshNamespaces(config: DownloadsConfig, core: CoreStackOutputs): MeshNamespace[] {
+    return [
+        { namespace: config.namespace, source: "the download clients' namespace (charmarr:namespace)" },
+        { namespace: core.namespace, source: "the core stack's namespace" },
+    ];
+}
+
+function vpnOutOfMesh(config: DownloadsConfig): OutOfMeshNamespace {
+    return {
+        namespace: config.vpn.namespace,
+        key: "charmarr:vpn.namespace",
+        suggestion: "charmarr-vpn",
+        reason: "the VPN gateway's namespace must stay out of the mesh (ztunnel would capture its tunnel traffic)",
+    };
 }
 
 /**
@@ -22,16 +105,38 @@ export interface DownloadsStackExports {
 export async function downloadsProgram(config: DownloadsConfig): Promise<DownloadsStackExports> {
     const coreReference = new pulumi.StackReference("core", { name: config.coreStack });
     const core = await readCoreOutputs(coreReference, config.coreStack);
+    assertMeshEnrollment(config.stack, meshNamespaces(config, core), [vpnOutOfMesh(config)]);
     checkAgainstCore(config, core.cluster, core.namespace);
+    checkAppsAgainstCore(config, core.gateways);
 
     const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
-        metadata: { name: config.namespace, labels: charmarrLabels("downloads") },
+        // In the ambient mesh, and allowed to attach routes to the gateways of its apps' domains.
+        metadata: {
+            name: config.namespace,
+            labels: { ...charmarrLabels("downloads"), ...meshNamespaceLabels(), ...routeAccessLabels(domainsOfStack("downloads")) },
+        },
     });
+
+    const egress = new VpnEgress("vpn", {
+        vpn: config.vpn,
+        credentials: config.vpnSecrets,
+        cluster: core.cluster,
+        clientNamespace: namespace.metadata.name,
+        labels: charmarrLabels("downloads", "vpn"),
+    });
+    if (config.vpn.killSwitch.unsafeDisable) {
+        pulumi.log.warn(
+            "charmarr:vpn.killSwitch.unsafeDisable is true: routed download clients have no egress NetworkPolicy, " +
+                "so if their tunnel fails they reach the internet with your real IP. Unset it: pulumi config rm --path charmarr:vpn.killSwitch.unsafeDisable",
+        );
+    }
+    deployDownloadClients(config, core, namespace, egress);
 
     return {
         coreStack: config.coreStack,
         cluster: core.cluster,
         coreNamespace: core.namespace,
         namespace: namespace.metadata.name,
+        vpnGateway: egress.gatewayFqdn,
     };
 }

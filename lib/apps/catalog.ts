@@ -155,3 +155,8 @@ export function appsOfStack(stack: "core" | "downloads"): AppName[] {
 export function defaultPath(name: AppName): string {
     return `/${name}`;
 }
+
+/** The security domains of a stack's apps: the gateways its namespace may attach routes to. */
+export function domainsOfStack(stack: "core" | "downloads"): GatewayDomain[] {
+    return [...new Set(appsOfStack(stack).map((name) => APP_CATALOG[name].domain))];
+}

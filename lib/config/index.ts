@@ -8,6 +8,9 @@ import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, R
 import {
     AppEnvironment,
     ClusterFacts,
+    GATEWAY_DOMAINS,
+    GatewayDomain,
+    appIssues,
     GatewaysSettings,
     IssueParams,
     StorageSettings,
@@ -525,6 +528,27 @@ function vpnProblemsAgainstCluster(config: DownloadsConfig, cluster: ClusterFact
         }
     }
     return problems;
+}
+
+/**
+ * The download clients against the core stack's gateways: each needs its domain's gateway to exist
+ * there, and a path that core's apps do not already use on it.
+ */
+export function checkAppsAgainstCore(
+    config: DownloadsConfig,
+    gateways: Readonly<Partial<Record<GatewayDomain, { paths: Readonly<Record<string, string>> }>>>,
+): void {
+    const enabled = Object.fromEntries(GATEWAY_DOMAINS.map((domain) => [domain, { enabled: gateways[domain] !== undefined }]));
+    const taken = new Map(
+        GATEWAY_DOMAINS.flatMap((domain) => Object.entries(gateways[domain]?.paths ?? {}).map(([path, app]) => [`${domain} ${path}`, `${app} (core stack)`] as const)),
+    );
+    const problems = appIssues(config.apps, enabled, taken).map((issue) => {
+        const key = keyFor(issue.path);
+        return { key, problem: issue.message, fix: issue.params.fix ?? configSetCommand(key, issue.params.suggest ?? "<value>") };
+    });
+    if (problems.length > 0) {
+        throw new ConfigError(config.stack, problems);
+    }
 }
 
 /** The first 172.16–31.x /24 clear of every cluster range, to suggest in a fix. */

@@ -601,35 +601,51 @@ export function refineCoreApps(
     refineApps(resolveApps("core", core.apps, core.mediaServer), core.gateways, ctx);
 }
 
+/** A rule an app breaks, located by its path inside the stack's config. */
+export interface AppIssue {
+    readonly path: (string | number)[];
+    readonly message: string;
+    readonly params: IssueParams;
+}
+
 /**
  * Every enabled app needs its domain's gateway (checked when `gateways` is known), and a path of its
  * own on it. `taken` lists paths already used on each gateway by the other stack
  * (`"<domain> <path>"` → app).
  */
-export function refineApps(
+export function appIssues(
     apps: readonly ResolvedApp[],
-    gateways: Readonly<Record<GatewayDomain, { enabled: boolean }>> | undefined,
-    ctx: z.core.$RefinementCtx,
+    gateways: Readonly<Partial<Record<GatewayDomain, { enabled: boolean }>>> | undefined,
     taken: ReadonlyMap<string, string> = new Map(),
-): void {
+): AppIssue[] {
+    const issues: AppIssue[] = [];
     for (const app of apps) {
-        if (gateways && !gateways[app.domain].enabled) {
-            ctx.addIssue({
-                code: "custom",
+        if (gateways && !gateways[app.domain]?.enabled) {
+            issues.push({
                 path: ["apps", app.name],
-                message: `${app.name} is enabled but no gateway serves it: it belongs to the ${app.domain} domain and charmarr:gateways.${app.domain}.enabled is false`,
+                message: `${app.name} is enabled but no gateway serves it: it belongs to the ${app.domain} domain and charmarr:gateways.${app.domain}.enabled is false on the core stack`,
                 params: {
                     fix: `pulumi config set --path 'charmarr:apps.${app.name}.enabled' false  (or, on the core stack: pulumi config set --path 'charmarr:gateways.${app.domain}.enabled' true)`,
-                } satisfies IssueParams,
+                },
             });
         }
     }
     for (const { app, holder } of pathConflicts(apps, taken)) {
-        ctx.addIssue({
-            code: "custom",
+        issues.push({
             path: ["apps", app.name, "path"],
             message: `${app.name} would be served at ${app.path} on the ${app.domain} gateway, which ${holder} already uses; each app needs a path of its own`,
-            params: { suggest: `/${app.name}` } satisfies IssueParams,
+            params: { suggest: `/${app.name}` },
         });
+    }
+    return issues;
+}
+
+export function refineApps(
+    apps: readonly ResolvedApp[],
+    gateways: Readonly<Record<GatewayDomain, { enabled: boolean }>> | undefined,
+    ctx: z.core.$RefinementCtx,
+): void {
+    for (const issue of appIssues(apps, gateways)) {
+        ctx.addIssue({ code: "custom", ...issue });
     }
 }
