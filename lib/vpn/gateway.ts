@@ -1,0 +1,210 @@
+import type * as k8s from "@pulumi/kubernetes";
+import type * as pulumi from "@pulumi/pulumi";
+import type { ClusterFacts, VpnSettings } from "../config/schema";
+import { GluetunEnvValue, VPN_INTERFACES, VpnCredentialName, providerEnvironment, vpnServerPort } from "./providers";
+import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
+
+type Plain<T> = pulumi.Unwrap<T>;
+export type PodSpec = Plain<k8s.types.input.core.v1.PodSpec>;
+export type EnvVar = Plain<k8s.types.input.core.v1.EnvVar>;
+
+/** UDP port of the VXLAN overlay on both sides; never the image default 0 (kernel 8472, FACTS §1). */
+export const VXLAN_PORT = 4789;
+/** DHCP pool start on the overlay; addresses below it are left for static leases. */
+export const VXLAN_FIRST_DYNAMIC_IP = 20;
+/** Source of kubelet probes to Istio ambient pods; routed clients keep it on eth0 (FACTS §4). */
+export const AMBIENT_PROBE_SOURCE = "169.254.7.127/32";
+/** gluetun's control server (`/v1/publicip/ip`, `/v1/vpn/status`). */
+export const CONTROL_SERVER_PORT = 8000;
+/** Where pod-gateway sources its settings from, and gluetun reads `post-rules.txt` from. */
+export const POD_GATEWAY_CONFIG_DIR = "/config";
+export const GLUETUN_IPTABLES_DIR = "/iptables";
+
+/** Names of the Kubernetes objects that make up one gateway, fixed so clients can find it. */
+export interface GatewayNames {
+    readonly namespace: string;
+    /** The Deployment, the headless Service and the `app.kubernetes.io/instance` label. */
+    readonly gateway: string;
+    readonly settingsConfigMap: string;
+    readonly postRulesConfigMap: string;
+    readonly credentialsSecret: string;
+    readonly controlServerSecret: string;
+}
+
+export function gatewayNames(namespace: string, gateway = "vpn-gateway"): GatewayNames {
+    return {
+        namespace,
+        gateway,
+        settingsConfigMap: `${gateway}-settings`,
+        postRulesConfigMap: `${gateway}-post-rules`,
+        credentialsSecret: `${gateway}-credentials`,
+        controlServerSecret: `${gateway}-control-server`,
+    };
+}
+
+/** Labels of the gateway pod: what clients' kill switches and the headless Service select. */
+export function gatewayPodLabels(names: GatewayNames): Record<string, string> {
+    return { "app.kubernetes.io/name": "vpn-gateway", "app.kubernetes.io/instance": names.gateway };
+}
+
+/** The headless Service's FQDN, which clients resolve to the gateway pod's IP. */
+export function gatewayFqdn(names: GatewayNames, cluster: ClusterFacts): string {
+    return `${names.gateway}.${names.namespace}.svc.${cluster.domain}`;
+}
+
+/** Cluster ranges that never go through the tunnel: pods, Services and, when known, the LAN. */
+export function clusterLocalCidrs(cluster: ClusterFacts): string[] {
+    return [cluster.podCidr, cluster.serviceCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
+}
+
+/** pod-gateway's gateway-side `settings.sh` values (FACTS §1 table). */
+export function gatewaySettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
+    return {
+        VXLAN_ID: vpn.vxlanId,
+        VXLAN_PORT,
+        VXLAN_IP_NETWORK: vpn.vxlanNetwork,
+        VXLAN_GATEWAY_FIRST_DYNAMIC_IP: VXLAN_FIRST_DYNAMIC_IP,
+        VPN_INTERFACE: VPN_INTERFACES[vpn.type],
+        VPN_INTERFACE_MTU: vpn.mtu,
+        VPN_BLOCK_OTHER_TRAFFIC: true,
+        VPN_TRAFFIC_PORT: vpnServerPort(vpn),
+        VPN_LOCAL_CIDRS: clusterLocalCidrs(cluster).join(" "),
+        DNS_LOCAL_CIDRS: cluster.domain,
+        DNS_LOCAL_SERVER: cluster.dnsServiceIp,
+    };
+}
+
+/** The files of the gateway's settings ConfigMap, mounted at /config. */
+export function gatewaySettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Record<string, string> {
+    return {
+        "settings.sh": renderShellSettings(gatewaySettings(vpn, cluster)),
+        // gateway_init.sh reads it under `set -e`, so it must exist; no static leases are needed.
+        "nat.conf": "",
+    };
+}
+
+/**
+ * gluetun's `/iptables/post-rules.txt`: its INPUT policy drops what pod-gateway needs on eth0
+ * (client VXLAN and pings from the pod CIDR; probes from the node/LAN range) on CNIs that give
+ * the pod a /32 route (FACTS §1).
+ */
+export function gluetunPostRules(cluster: ClusterFacts): string {
+    const sources = [cluster.podCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
+    return sources.map((source) => `iptables -I INPUT -i eth0 -s ${source} -j ACCEPT\n`).join("");
+}
+
+/** How gluetun reaches its credentials and the control-server role. */
+export interface GluetunSecretRefs {
+    /** Secret holding the VPN credentials under the keys of `VPN_SETTINGS[*].secretKey`. */
+    readonly credentialsSecret: string;
+    /** Secret holding the control server's auth role (it embeds the generated API key). */
+    readonly controlServerSecret: string;
+}
+
+/** Key in the control-server Secret: the whole role JSON, since it contains the API key. */
+export const CONTROL_SERVER_ROLE_KEY = "auth-default-role";
+/** Key in the control-server Secret: the bare API key, for `X-API-Key` when checking by hand. */
+export const CONTROL_SERVER_API_KEY = "api-key";
+
+/** gluetun's role JSON for `HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE`: API-key auth (FACTS §1). */
+export function controlServerRole(apiKey: string): string {
+    return JSON.stringify({ auth: "apikey", apikey: apiKey });
+}
+
+/** gluetun's whole environment: provider settings, firewall, MTU, control server. */
+export function gluetunEnvironment(
+    vpn: VpnSettings,
+    cluster: ClusterFacts,
+    credentials: ReadonlySet<VpnCredentialName>,
+    refs: GluetunSecretRefs,
+): EnvVar[] {
+    const values: Record<string, GluetunEnvValue> = {
+        ...providerEnvironment(vpn, credentials),
+        // Comma-separated, no spaces: a space crashes gluetun's start-up (FACTS §1).
+        FIREWALL_OUTBOUND_SUBNETS: { value: clusterLocalCidrs(cluster).join(",") },
+        ...(vpn.type === "wireguard" ? { WIREGUARD_MTU: { value: String(vpn.mtu) } } : {}),
+        HTTP_CONTROL_SERVER_ADDRESS: { value: `:${CONTROL_SERVER_PORT}` },
+    };
+    const env: EnvVar[] = Object.entries(values).map(([name, value]) =>
+        "value" in value
+            ? { name, value: value.value }
+            : { name, valueFrom: { secretKeyRef: { name: refs.credentialsSecret, key: value.secretKey } } },
+    );
+    env.push({
+        name: "HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE",
+        valueFrom: { secretKeyRef: { name: refs.controlServerSecret, key: CONTROL_SERVER_ROLE_KEY } },
+    });
+    return env;
+}
+
+/** Everything the gateway pod is built from; all plain values known at plan time. */
+export interface GatewayPodInputs {
+    readonly vpn: VpnSettings;
+    readonly cluster: ClusterFacts;
+    readonly credentials: ReadonlySet<VpnCredentialName>;
+    readonly names: GatewayNames;
+}
+
+const SETTINGS_VOLUME = "pod-gateway-settings";
+const POST_RULES_VOLUME = "gluetun-post-rules";
+
+/** The gateway pod: pod-gateway init + sidecar, gluetun; see FACTS §1 for every choice. */
+export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodInputs): PodSpec {
+    const podGateway = vpn.images.podGateway;
+    const healthcheck = { exec: { command: ["/gluetun-entrypoint", "healthcheck"] } };
+    return {
+        // The gateway talks to no Kubernetes API; a token would only widen what a compromise reaches.
+        automountServiceAccountToken: false,
+        initContainers: [
+            {
+                name: "gateway-init",
+                image: podGateway,
+                command: ["/bin/gateway_init.sh"],
+                // Writes net.ipv4.ip_forward, which needs a privileged container.
+                securityContext: { privileged: true },
+                volumeMounts: [{ name: SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
+            },
+        ],
+        containers: [
+            {
+                name: "gateway-sidecar",
+                image: podGateway,
+                command: ["/bin/gateway_sidecar.sh"],
+                securityContext: { capabilities: { add: ["NET_ADMIN"] } },
+                volumeMounts: [{ name: SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
+            },
+            {
+                name: "gluetun",
+                image: vpn.images.gluetun,
+                env: gluetunEnvironment(vpn, cluster, credentials, {
+                    credentialsSecret: names.credentialsSecret,
+                    controlServerSecret: names.controlServerSecret,
+                }),
+                ports: [{ name: "control", containerPort: CONTROL_SERVER_PORT, protocol: "TCP" }],
+                // /dev/net/tun needs privileged on current containerd/runc without a device plugin.
+                securityContext: { privileged: true, capabilities: { add: ["NET_ADMIN"] } },
+                volumeMounts: [{ name: POST_RULES_VOLUME, mountPath: GLUETUN_IPTABLES_DIR, readOnly: true }],
+                // The health server listens on 127.0.0.1 only, so probes must exec. No readiness
+                // probe: a short tunnel blip must not pull the pod out of the headless Service.
+                startupProbe: { ...healthcheck, periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 },
+                livenessProbe: { ...healthcheck, periodSeconds: 30, failureThreshold: 5, timeoutSeconds: 5 },
+            },
+        ],
+        volumes: [
+            { name: SETTINGS_VOLUME, configMap: { name: names.settingsConfigMap } },
+            { name: POST_RULES_VOLUME, configMap: { name: names.postRulesConfigMap } },
+        ],
+    };
+}
+
+/** Annotation whose change rolls the gateway pod when any of its settings change. */
+export const GATEWAY_SETTINGS_HASH_ANNOTATION = "charmarr.io/vpn-gateway-settings-hash";
+
+/** Hash over everything the gateway's behaviour depends on, secrets excluded. */
+export function gatewaySettingsHash(inputs: GatewayPodInputs): string {
+    return settingsHash(
+        ...Object.values(gatewaySettingsFiles(inputs.vpn, inputs.cluster)),
+        gluetunPostRules(inputs.cluster),
+        JSON.stringify(gatewayPodSpec(inputs)),
+    );
+}

@@ -1,0 +1,213 @@
+/**
+ * A test-side model of Kubernetes NetworkPolicy egress semantics
+ * (https://kubernetes.io/docs/concepts/services-networking/network-policies/): which policies
+ * isolate a pod, how `to` peers (podSelector, namespaceSelector, ipBlock with except) and `ports`
+ * (protocol, number, name, endPort) match, and that a pod no policy selects is not isolated.
+ * Independent of the builders it judges: it reads the manifests as the plan records them.
+ */
+import { cidrContains, parseCidr, parseIpv4 } from "../../lib/net";
+
+export type Labels = Readonly<Record<string, string>>;
+
+interface LabelSelectorRequirement {
+    key: string;
+    operator: "In" | "NotIn" | "Exists" | "DoesNotExist";
+    values?: string[];
+}
+
+interface LabelSelector {
+    matchLabels?: Record<string, string>;
+    matchExpressions?: LabelSelectorRequirement[];
+}
+
+interface PolicyPort {
+    protocol?: string;
+    port?: number | string;
+    endPort?: number;
+}
+
+interface PolicyPeer {
+    podSelector?: LabelSelector;
+    namespaceSelector?: LabelSelector;
+    ipBlock?: { cidr: string; except?: string[] };
+}
+
+interface EgressRule {
+    to?: PolicyPeer[];
+    ports?: PolicyPort[];
+}
+
+/** The parts of a NetworkPolicy manifest the model reads. */
+export interface NetworkPolicyManifest {
+    kind: string;
+    metadata: { name?: string; namespace?: string };
+    spec?: {
+        podSelector?: LabelSelector;
+        policyTypes?: string[];
+        egress?: EgressRule[];
+        ingress?: unknown[];
+    };
+}
+
+/** A pod as policies see it. */
+export interface Pod {
+    readonly namespace: string;
+    readonly labels: Labels;
+    /** Labels of the pod's namespace besides `kubernetes.io/metadata.name`, which is implied. */
+    readonly namespaceLabels?: Labels;
+    /** Named container ports, for policies that name ports. */
+    readonly namedPorts?: Readonly<Record<string, number>>;
+}
+
+export type Protocol = "TCP" | "UDP" | "SCTP" | "ICMP";
+
+/** Where a packet goes: an address, the pod behind it (if any), protocol and port. */
+export interface Destination {
+    readonly ip: string;
+    /** Set when the address is a pod's; selectors match only pods. */
+    readonly pod?: Pod;
+    readonly protocol: Protocol;
+    /** Destination port; absent for ICMP. */
+    readonly port?: number;
+}
+
+export interface EvaluationOptions {
+    /**
+     * Whether `ipBlock` peers match pod IPs. True on Calico and most CNIs; false on Cilium, which
+     * matches pods only by selector (FACTS §3), so a policy must not depend on ipBlock for pods.
+     */
+    readonly ipBlockMatchesPods?: boolean;
+}
+
+export interface Verdict {
+    readonly allowed: boolean;
+    /** Policies that select the source pod for egress; empty means the pod is not isolated. */
+    readonly isolatedBy: readonly string[];
+    /** `policy#rule` entries that allow the packet. */
+    readonly allowedBy: readonly string[];
+}
+
+export function selectorMatches(selector: LabelSelector | undefined, labels: Labels): boolean {
+    if (!selector) {
+        return true;
+    }
+    for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {
+        if (labels[key] !== value) {
+            return false;
+        }
+    }
+    for (const requirement of selector.matchExpressions ?? []) {
+        const has = Object.prototype.hasOwnProperty.call(labels, requirement.key);
+        const values = requirement.values ?? [];
+        switch (requirement.operator) {
+            case "In":
+                if (!has || !values.includes(labels[requirement.key])) return false;
+                break;
+            case "NotIn":
+                if (has && values.includes(labels[requirement.key])) return false;
+                break;
+            case "Exists":
+                if (!has) return false;
+                break;
+            case "DoesNotExist":
+                if (has) return false;
+                break;
+            default:
+                throw new Error(`unknown selector operator ${String((requirement as LabelSelectorRequirement).operator)}`);
+        }
+    }
+    return true;
+}
+
+function namespaceLabelsOf(pod: Pod): Labels {
+    return { ...(pod.namespaceLabels ?? {}), "kubernetes.io/metadata.name": pod.namespace };
+}
+
+function ipInCidr(ip: string, cidr: string): boolean {
+    const address = parseIpv4(ip);
+    const block = parseCidr(cidr);
+    if (address === undefined || block === undefined) {
+        throw new Error(`cannot evaluate ${ip} against ${cidr}`);
+    }
+    return cidrContains(block, address);
+}
+
+function peerMatches(peer: PolicyPeer, policyNamespace: string, destination: Destination, options: EvaluationOptions): boolean {
+    if (peer.ipBlock) {
+        if (peer.podSelector || peer.namespaceSelector) {
+            throw new Error("a NetworkPolicy peer may not combine ipBlock with selectors");
+        }
+        if (destination.pod && options.ipBlockMatchesPods === false) {
+            return false;
+        }
+        return ipInCidr(destination.ip, peer.ipBlock.cidr) && !(peer.ipBlock.except ?? []).some((cidr) => ipInCidr(destination.ip, cidr));
+    }
+    const pod = destination.pod;
+    if (!pod) {
+        return false;
+    }
+    if (peer.namespaceSelector) {
+        if (!selectorMatches(peer.namespaceSelector, namespaceLabelsOf(pod))) {
+            return false;
+        }
+    } else if (pod.namespace !== policyNamespace) {
+        return false;
+    }
+    return selectorMatches(peer.podSelector, pod.labels);
+}
+
+function portMatches(ports: PolicyPort[] | undefined, destination: Destination): boolean {
+    if (!ports || ports.length === 0) {
+        return true;
+    }
+    // `ports` names TCP, UDP and SCTP only: a rule that lists ports never admits ICMP.
+    return ports.some((entry) => {
+        if ((entry.protocol ?? "TCP") !== destination.protocol) {
+            return false;
+        }
+        if (entry.port === undefined) {
+            return true;
+        }
+        if (typeof entry.port === "string") {
+            const named = destination.pod?.namedPorts?.[entry.port];
+            return named !== undefined && named === destination.port;
+        }
+        if (destination.port === undefined) {
+            return false;
+        }
+        const end = entry.endPort ?? entry.port;
+        return destination.port >= entry.port && destination.port <= end;
+    });
+}
+
+function appliesToEgress(policy: NetworkPolicyManifest): boolean {
+    const types = policy.spec?.policyTypes ?? (policy.spec?.egress ? ["Ingress", "Egress"] : ["Ingress"]);
+    return types.includes("Egress");
+}
+
+/** Whether `source` may send to `destination` under `policies` (any namespace; filtered here). */
+export function evaluateEgress(
+    policies: readonly NetworkPolicyManifest[],
+    source: Pod,
+    destination: Destination,
+    options: EvaluationOptions = {},
+): Verdict {
+    const selecting = policies.filter(
+        (policy) =>
+            policy.kind === "NetworkPolicy" &&
+            policy.metadata.namespace === source.namespace &&
+            appliesToEgress(policy) &&
+            selectorMatches(policy.spec?.podSelector ?? {}, source.labels),
+    );
+    const allowedBy: string[] = [];
+    for (const policy of selecting) {
+        (policy.spec?.egress ?? []).forEach((rule, index) => {
+            const toMatches = !rule.to || rule.to.length === 0 || rule.to.some((peer) => peerMatches(peer, policy.metadata.namespace ?? "", destination, options));
+            if (toMatches && portMatches(rule.ports, destination)) {
+                allowedBy.push(`${policy.metadata.name}#${index}`);
+            }
+        });
+    }
+    const isolatedBy = selecting.map((policy) => policy.metadata.name ?? "");
+    return { allowed: selecting.length === 0 || allowedBy.length > 0, isolatedBy, allowedBy };
+}
