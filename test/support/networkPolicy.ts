@@ -211,3 +211,96 @@ export function evaluateEgress(
     const isolatedBy = selecting.map((policy) => policy.metadata.name ?? "");
     return { allowed: selecting.length === 0 || allowedBy.length > 0, isolatedBy, allowedBy };
 }
+
+// ---- Reading the VPN path out of a plan (shared by the vpn* and killSwitch* tests) ----
+
+import type { StackPlan } from "../../plan/evaluate";
+
+export interface Container {
+    name: string;
+    image?: string;
+    env?: { name: string; value?: string; valueFrom?: unknown }[];
+    volumeMounts?: { name: string; mountPath: string }[];
+    securityContext?: { privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
+    startupProbe?: { exec?: { command?: string[] } };
+    readinessProbe?: unknown;
+}
+
+export interface PodTemplate {
+    metadata: { labels?: Record<string, string>; annotations?: Record<string, string> };
+    spec: {
+        initContainers?: Container[];
+        containers: Container[];
+        volumes?: { name: string; configMap?: { name: string } }[];
+    };
+}
+
+/** A Deployment or StatefulSet as the plan records it. */
+export interface Workload {
+    kind: string;
+    metadata: { name: string; namespace: string; labels?: Record<string, string> };
+    spec: { replicas?: number; strategy?: unknown; selector: { matchLabels?: Record<string, string> }; template: PodTemplate };
+}
+
+function workloads(plan: StackPlan): Workload[] {
+    return plan.manifests.filter((m) => ["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"].includes(m.kind)) as unknown as Workload[];
+}
+
+export function podSpecOf(workload: Workload): PodTemplate["spec"] {
+    return workload.spec.template.spec;
+}
+
+/** Every workload whose pods are routed through the gateway (they run `vpn-route-init`). */
+export function routedWorkloads(plan: StackPlan): Workload[] {
+    return workloads(plan).filter((w) => (w.spec.template.spec.initContainers ?? []).some((c) => c.name === "vpn-route-init"));
+}
+
+/** The one workload running gluetun. */
+export function gatewayWorkload(plan: StackPlan): Workload {
+    const found = workloads(plan).filter((w) => w.spec.template.spec.containers.some((c) => c.name === "gluetun"));
+    if (found.length !== 1) {
+        throw new Error(`expected one gateway workload, found ${found.length}`);
+    }
+    return found[0];
+}
+
+/** A workload's pods as the policy model sees them. */
+export function podOf(workload: Workload): Pod {
+    return { namespace: workload.metadata.namespace, labels: workload.spec.template.metadata.labels ?? {} };
+}
+
+/** Literal env values by name; references to Secrets as the text "secretKeyRef". */
+export function envOf(container: Container): Record<string, string> {
+    return Object.fromEntries(
+        (container.env ?? []).map((e) => [e.name, e.value ?? ((e.valueFrom as { secretKeyRef?: unknown } | undefined)?.secretKeyRef ? "secretKeyRef" : "valueFrom")]),
+    );
+}
+
+export function configMapFile(plan: StackPlan, namespace: string, name: string, file: string): string {
+    const configMap = plan.manifests.find((m) => m.kind === "ConfigMap" && m.metadata.name === name && m.metadata.namespace === namespace) as
+        | { data?: Record<string, string> }
+        | undefined;
+    const text = configMap?.data?.[file];
+    if (text === undefined) {
+        throw new Error(`no ConfigMap ${namespace}/${name} with ${file}`);
+    }
+    return text;
+}
+
+/** Reads `KEY="value"` lines the way pod-gateway's `.` would, for the values this program writes. */
+export function parseShellSettings(text: string): Record<string, string> {
+    const settings: Record<string, string> = {};
+    for (const line of text.split("\n")) {
+        const match = /^([A-Z0-9_]+)="([^"]*)"$/.exec(line);
+        if (match) {
+            settings[match[1]] = match[2];
+        } else if (line.trim() !== "" && !line.startsWith("#")) {
+            throw new Error(`unexpected line in settings.sh: ${line}`);
+        }
+    }
+    return settings;
+}
+
+export function networkPoliciesOf(plan: StackPlan): NetworkPolicyManifest[] {
+    return plan.manifests.filter((m) => m.kind === "NetworkPolicy") as unknown as NetworkPolicyManifest[];
+}
