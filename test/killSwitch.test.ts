@@ -1,0 +1,299 @@
+import { strict as assert } from "node:assert";
+import type { StackPlan } from "../plan/evaluate";
+import { clientKillSwitchSpec } from "../lib/vpn/killSwitch";
+import { assertConfigError, planDownloads } from "./support/plan";
+import {
+    Destination,
+    EvaluationOptions,
+    NetworkPolicyManifest,
+    Pod,
+    Workload,
+    configMapFile,
+    envOf,
+    evaluateEgress,
+    gatewayWorkload,
+    networkPoliciesOf,
+    parseShellSettings,
+    podOf,
+    routedWorkloads,
+} from "./support/networkPolicy";
+
+// Addresses of the shipped example cluster: pods 10.42.0.0/16, Services 10.43.0.0/16, LAN
+// 192.168.1.0/24, kube-dns 10.43.0.10. Pod IPs below are arbitrary addresses in the pod CIDR.
+
+const KUBE_DNS_POD: Pod = { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } };
+const CORE_APP_POD: Pod = { namespace: "charmarr-core", labels: { "app.kubernetes.io/name": "radarr" }, namespaceLabels: { "istio.io/dataplane-mode": "ambient" } };
+
+function gatewayPod(plan: StackPlan): Pod {
+    return podOf(gatewayWorkload(plan));
+}
+
+/** A packet from a routed pod, named, with the verdict FACTS §3 requires. */
+interface Case {
+    readonly name: string;
+    readonly destination: (plan: StackPlan) => Destination;
+    readonly allowed: boolean;
+}
+
+const TRUTH_TABLE: readonly Case[] = [
+    { name: "1.1.1.1 (HTTPS, direct)", destination: () => ({ ip: "1.1.1.1", protocol: "TCP", port: 443 }), allowed: false },
+    { name: "8.8.8.8 (DNS, direct)", destination: () => ({ ip: "8.8.8.8", protocol: "UDP", port: 53 }), allowed: false },
+    { name: "a LAN host", destination: () => ({ ip: "192.168.1.50", protocol: "TCP", port: 445 }), allowed: false },
+    { name: "the gateway pod, UDP 4789 (VXLAN)", destination: (plan) => ({ ip: "10.42.3.7", pod: gatewayPod(plan), protocol: "UDP", port: 4789 }), allowed: true },
+    { name: "the gateway pod, ICMP (client ping)", destination: (plan) => ({ ip: "10.42.3.7", pod: gatewayPod(plan), protocol: "ICMP" }), allowed: true },
+    { name: "kube-dns pod, UDP 53", destination: () => ({ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }), allowed: true },
+    { name: "kube-dns pod, TCP 53", destination: () => ({ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "TCP", port: 53 }), allowed: true },
+    { name: "kube-dns Service IP, UDP 53 (before DNAT)", destination: () => ({ ip: "10.43.0.10", protocol: "UDP", port: 53 }), allowed: true },
+    { name: "a core app pod (radarr:7878)", destination: () => ({ ip: "10.42.1.20", pod: CORE_APP_POD, protocol: "TCP", port: 7878 }), allowed: true },
+    { name: "169.254.7.127 (ambient probe address)", destination: () => ({ ip: "169.254.7.127", protocol: "TCP", port: 15021 }), allowed: true },
+];
+
+const CNIS: readonly [string, EvaluationOptions][] = [
+    ["a CNI that matches pod IPs by ipBlock (Calico)", { ipBlockMatchesPods: true }],
+    ["a CNI that matches pods only by selector (Cilium)", { ipBlockMatchesPods: false }],
+];
+
+function routedPods(plan: StackPlan): [Workload, Pod][] {
+    const routed = routedWorkloads(plan);
+    assert.ok(routed.length >= 1, "the plan routes at least one workload");
+    return routed.map((workload) => [workload, podOf(workload)]);
+}
+
+describe("kill switch layer 1: the egress truth table of every routed pod", () => {
+    let plan: StackPlan;
+    let policies: NetworkPolicyManifest[];
+    before(async () => {
+        plan = await planDownloads();
+        policies = networkPoliciesOf(plan);
+    });
+
+    it("every routed pod is isolated for egress by a policy", () => {
+        for (const [workload, pod] of routedPods(plan)) {
+            const verdict = evaluateEgress(policies, pod, { ip: "1.1.1.1", protocol: "TCP", port: 443 });
+            assert.ok(verdict.isolatedBy.length > 0, `${workload.metadata.name} has no egress NetworkPolicy`);
+        }
+    });
+
+    for (const [cni, options] of CNIS) {
+        describe(`on ${cni}`, () => {
+            for (const testCase of TRUTH_TABLE) {
+                it(`${testCase.name} → ${testCase.allowed ? "allowed" : "denied"}`, () => {
+                    for (const [workload, pod] of routedPods(plan)) {
+                        const verdict = evaluateEgress(policies, pod, testCase.destination(plan), options);
+                        assert.equal(verdict.allowed, testCase.allowed, `${workload.metadata.name}: ${JSON.stringify(verdict)}`);
+                    }
+                });
+            }
+        });
+    }
+
+    it("the gateway is found by selector, not address: a gateway pod with a new IP is still allowed", () => {
+        for (const [workload, pod] of routedPods(plan)) {
+            for (const ip of ["10.42.3.7", "10.42.200.9"]) {
+                assert.ok(evaluateEgress(policies, pod, { ip, pod: gatewayPod(plan), protocol: "UDP", port: 4789 }, { ipBlockMatchesPods: false }).allowed, workload.metadata.name);
+            }
+        }
+    });
+
+    it("nothing beyond the cluster and 169.254.7.127 is reachable, whatever the port", () => {
+        for (const [, pod] of routedPods(plan)) {
+            for (const ip of ["0.0.0.1", "100.64.0.1", "172.16.0.1", "203.0.113.10", "255.255.255.254", "169.254.169.254"]) {
+                for (const [protocol, port] of [["TCP", 80], ["UDP", 4789], ["UDP", 51820], ["TCP", 6881]] as const) {
+                    assert.equal(evaluateEgress(policies, pod, { ip, protocol, port }).allowed, false, `${ip} ${protocol}/${port}`);
+                }
+            }
+        }
+    });
+});
+
+/**
+ * A model of layer 2 (FACTS §1, §3): pod-gateway with VPN_BLOCK_OTHER_TRAFFIC=true sets FORWARD to
+ * DROP and accepts only `-o $VPN_INTERFACE`; gluetun's own FORWARD policy is DROP. A forwarded
+ * packet leaves through the tunnel device when it exists, otherwise it would take eth0.
+ */
+function gatewayForwards(settings: Record<string, string>, gluetun: Record<string, string>, tunnelUp: boolean): { forwarded: boolean; via: string } {
+    const via = tunnelUp ? gluetun.VPN_INTERFACE : "eth0";
+    const accepted = settings.VPN_BLOCK_OTHER_TRAFFIC === "true" && via === settings.VPN_INTERFACE;
+    return { forwarded: accepted, via };
+}
+
+describe("kill switch: FACTS §3 failure matrix", () => {
+    let plan: StackPlan;
+    let policies: NetworkPolicyManifest[];
+    let gatewaySettings: Record<string, string>;
+    let gluetun: Record<string, string>;
+    before(async () => {
+        plan = await planDownloads();
+        policies = networkPoliciesOf(plan);
+        const gateway = gatewayWorkload(plan);
+        gatewaySettings = parseShellSettings(configMapFile(plan, gateway.metadata.namespace, "vpn-gateway-settings", "settings.sh"));
+        const container = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
+        assert.ok(container);
+        gluetun = envOf(container);
+    });
+
+    const vxlanToGateway = (p: StackPlan): Destination => ({ ip: "10.42.3.7", pod: gatewayPod(p), protocol: "UDP", port: 4789 });
+    const direct: Destination[] = [
+        { ip: "1.1.1.1", protocol: "TCP", port: 443 },
+        { ip: "93.184.216.34", protocol: "TCP", port: 6881 },
+        { ip: "93.184.216.34", protocol: "UDP", port: 6881 },
+        { ip: "8.8.8.8", protocol: "UDP", port: 53 },
+    ];
+
+    it("normal: VXLAN to the gateway passes layer 1 and layer 2 forwards it through the tunnel", () => {
+        for (const [workload, pod] of routedPods(plan)) {
+            assert.ok(evaluateEgress(policies, pod, vxlanToGateway(plan)).allowed, workload.metadata.name);
+        }
+        assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, true), { forwarded: true, via: "wg0" });
+    });
+
+    it("client init never ran / vxlan0 down / routes deleted: packets leaving eth0 directly are dropped", () => {
+        for (const [workload, pod] of routedPods(plan)) {
+            for (const destination of direct) {
+                assert.equal(evaluateEgress(policies, pod, destination).allowed, false, `${workload.metadata.name} → ${destination.ip}:${destination.port}`);
+            }
+        }
+    });
+
+    it("gateway pod restarts: one replica recreated, clients' sidecar rebuilds the tunnel, nothing leaks meanwhile", () => {
+        const gateway = gatewayWorkload(plan);
+        assert.equal(gateway.spec.replicas, 1);
+        assert.deepEqual(gateway.spec.strategy, { type: "Recreate" });
+        for (const [workload, pod] of routedPods(plan)) {
+            assert.ok(workload.spec.template.spec.containers.some((c) => c.name === "vpn-route-sidecar"), `${workload.metadata.name} keeps a sidecar that rebuilds the tunnel`);
+            // While the gateway is away the client's default route still points into vxlan0;
+            // anything that falls back to eth0 meets layer 1.
+            for (const destination of direct) {
+                assert.equal(evaluateEgress(policies, pod, destination).allowed, false);
+            }
+            assert.ok(evaluateEgress(policies, pod, { ip: "10.42.77.1", pod: gatewayPod(plan), protocol: "UDP", port: 4789 }, { ipBlockMatchesPods: false }).allowed);
+        }
+    });
+
+    it("tunnel down, gateway pod alive: layer 1 allows VXLAN, layer 2 forwards nothing", () => {
+        for (const [, pod] of routedPods(plan)) {
+            assert.ok(evaluateEgress(policies, pod, vxlanToGateway(plan)).allowed);
+        }
+        assert.equal(gatewaySettings.VPN_INTERFACE, gluetun.VPN_INTERFACE, "pod-gateway keys its rules on gluetun's device");
+        assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, false), { forwarded: false, via: "eth0" });
+        // Belt and braces: the gateway's own egress policy drops non-VPN traffic on eth0 as well.
+        const gateway = gatewayPod(plan);
+        assert.equal(evaluateEgress(policies, gateway, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).allowed, false);
+    });
+
+    it("DNS lookups: only kube-dns (or the gateway's dnsmasq, inside VXLAN) answer; DNS capture is off", () => {
+        for (const [workload, pod] of routedPods(plan)) {
+            for (const destination of [
+                { ip: "8.8.8.8", protocol: "UDP", port: 53 },
+                { ip: "1.1.1.1", protocol: "TCP", port: 53 },
+                { ip: "1.1.1.1", protocol: "TCP", port: 853 },
+                { ip: "9.9.9.9", protocol: "TCP", port: 443 },
+            ] as const) {
+                assert.equal(evaluateEgress(policies, pod, destination).allowed, false, `${destination.ip}:${destination.port}`);
+            }
+            assert.ok(evaluateEgress(policies, pod, { ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }).allowed);
+            assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
+        }
+    });
+});
+
+describe("kill switch: the gateway's own egress", () => {
+    let plan: StackPlan;
+    before(async () => {
+        plan = await planDownloads();
+    });
+
+    const clientPod: Pod = { namespace: "charmarr-downloads", labels: { "app.kubernetes.io/name": "qbittorrent" } };
+
+    it("reaches the VPN server port anywhere on the internet, and nothing else there", () => {
+        const policies = networkPoliciesOf(plan);
+        const gateway = gatewayPod(plan);
+        const cases: [Destination, boolean][] = [
+            [{ ip: "185.65.134.1", protocol: "UDP", port: 51820 }, true],
+            [{ ip: "185.65.134.1", protocol: "TCP", port: 51820 }, false],
+            [{ ip: "185.65.134.1", protocol: "TCP", port: 443 }, false],
+            [{ ip: "8.8.8.8", protocol: "UDP", port: 53 }, false],
+            [{ ip: "192.168.1.20", protocol: "UDP", port: 51820 }, false],
+            [{ ip: "192.168.1.20", protocol: "TCP", port: 22 }, false],
+            [{ ip: "10.42.8.8", pod: clientPod, protocol: "UDP", port: 4789 }, true],
+            [{ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }, true],
+            [{ ip: "10.43.0.10", protocol: "UDP", port: 53 }, true],
+        ];
+        for (const [destination, allowed] of cases) {
+            assert.equal(evaluateEgress(policies, gateway, destination).allowed, allowed, `${destination.ip} ${destination.protocol}/${destination.port}`);
+        }
+        for (const [destination, allowed] of cases.filter(([d]) => d.pod)) {
+            assert.equal(evaluateEgress(policies, gateway, destination, { ipBlockMatchesPods: false }).allowed, allowed, "by selector too");
+        }
+    });
+
+    it("follows the server port: a custom WireGuard port, or OpenVPN's", async () => {
+        const custom = await planDownloads({ "charmarr:vpn.endpointPort": 443 });
+        const gateway = gatewayPod(custom);
+        assert.ok(evaluateEgress(networkPoliciesOf(custom), gateway, { ip: "185.65.134.1", protocol: "UDP", port: 443 }).allowed);
+        assert.equal(evaluateEgress(networkPoliciesOf(custom), gateway, { ip: "185.65.134.1", protocol: "UDP", port: 51820 }).allowed, false);
+        const openvpn = await planDownloads(
+            { "charmarr:vpn.provider": "nordvpn", "charmarr:vpn.type": "openvpn", "charmarr:vpn.addresses": undefined, "charmarr:vpnPrivateKey": undefined, "charmarr:vpnUser": "u", "charmarr:vpnPassword": "p" },
+            {},
+            ["charmarr:vpnUser", "charmarr:vpnPassword"],
+        );
+        assert.ok(evaluateEgress(networkPoliciesOf(openvpn), gatewayPod(openvpn), { ip: "185.65.134.1", protocol: "UDP", port: 1194 }).allowed);
+    });
+
+    it("can be switched off, leaving the gateway unrestricted by NetworkPolicy", async () => {
+        const off = await planDownloads({ "charmarr:vpn.killSwitch.gatewayEgressPolicy": false });
+        const gateway = gatewayPod(off);
+        assert.deepEqual(evaluateEgress(networkPoliciesOf(off), gateway, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).isolatedBy, []);
+        // The routed clients' kill switches are untouched.
+        for (const [, pod] of routedPods(off)) {
+            assert.equal(evaluateEgress(networkPoliciesOf(off), pod, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).allowed, false);
+        }
+    });
+});
+
+describe("kill switch: options", () => {
+    it("allowLan lets routed pods reach the LAN, and only the LAN", async () => {
+        const plan = await planDownloads({ "charmarr:vpn.killSwitch.allowLan": true });
+        for (const [, pod] of routedPods(plan)) {
+            const policies = networkPoliciesOf(plan);
+            assert.ok(evaluateEgress(policies, pod, { ip: "192.168.1.50", protocol: "TCP", port: 445 }).allowed);
+            assert.equal(evaluateEgress(policies, pod, { ip: "192.168.2.50", protocol: "TCP", port: 445 }).allowed, false);
+            assert.equal(evaluateEgress(policies, pod, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).allowed, false);
+        }
+    });
+
+    it("allowLan without a LAN CIDR in the core stack is refused", async () => {
+        await assertConfigError(
+            planDownloads({ "charmarr:vpn.killSwitch.allowLan": true }, { "charmarr:cluster.lanCidr": undefined }),
+            "charmarr:vpn.killSwitch.allowLan",
+            "is true, but the core stack has no cluster.lanCidr, so there is no LAN range to allow",
+            "pulumi config set --path charmarr:vpn.killSwitch.allowLan false",
+        );
+    });
+
+    it("unsafeDisable: routed pods are left without a kill switch, only when explicitly asked", async () => {
+        const plan = await planDownloads({ "charmarr:vpn.killSwitch.unsafeDisable": true });
+        const policies = networkPoliciesOf(plan);
+        for (const [workload, pod] of routedPods(plan)) {
+            const verdict = evaluateEgress(policies, pod, { ip: "1.1.1.1", protocol: "TCP", port: 443 });
+            assert.deepEqual(verdict.isolatedBy, [], `${workload.metadata.name} is unprotected, as documented`);
+        }
+    });
+
+    it("the builder refuses allowLan without a LAN CIDR and adds extra rules verbatim", () => {
+        const gateway = { namespace: "charmarr-vpn", podLabels: { app: "gw" }, vxlanPort: 4789 };
+        const cluster = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local" };
+        assert.throws(() => clientKillSwitchSpec({ podSelector: { app: "x" }, gateway, cluster, allowLan: true }), /allowLan needs cluster.lanCidr/);
+        const spec = clientKillSwitchSpec({
+            podSelector: { app: "x" },
+            gateway,
+            cluster,
+            allowLan: false,
+            extraRules: [{ to: [{ ipBlock: { cidr: "192.168.1.10/32" } }], ports: [{ protocol: "TCP", port: 2049 }] }],
+        });
+        const policy: NetworkPolicyManifest = { kind: "NetworkPolicy", metadata: { name: "x", namespace: "d" }, spec: spec as NetworkPolicyManifest["spec"] };
+        const pod: Pod = { namespace: "d", labels: { app: "x" } };
+        assert.ok(evaluateEgress([policy], pod, { ip: "192.168.1.10", protocol: "TCP", port: 2049 }).allowed);
+        assert.equal(evaluateEgress([policy], pod, { ip: "192.168.1.10", protocol: "TCP", port: 22 }).allowed, false);
+    });
+});
