@@ -53,8 +53,8 @@ export class IngressGateways extends pulumi.ComponentResource {
                 sectionName: SHARED_LISTENER.name,
                 port: SHARED_LISTENER.port,
                 principal: gatewayPrincipal(args.namespace, domain),
-                lanIp: settings.lanIp,
-                tailnetHostname: settings.tailscale.expose ? settings.tailscale.hostname : undefined,
+                ...(settings.lanIp !== undefined ? { lanIp: settings.lanIp } : {}),
+                ...(settings.tailscale.expose ? { tailnetHostname: settings.tailscale.hostname } : {}),
                 paths: Object.fromEntries(domainApps.flatMap((app) => (app.path === undefined ? [] : [[app.path, app.name]]))),
             };
         }

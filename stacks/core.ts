@@ -89,7 +89,11 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, cr
     return {
         gateways: ingress.references,
         identities,
-        media: { storageClassName: config.storage.className, library: config.storage.library, environment: config.appEnvironment },
+        media: {
+            ...(config.storage.className !== undefined ? { storageClassName: config.storage.className } : {}),
+            library: config.storage.library,
+            environment: config.appEnvironment,
+        },
         apiKeys: pulumi.secret(pulumi.output(apiKeys)),
     };
 }

@@ -396,6 +396,8 @@ function knownFields(schema: z.ZodType, path: readonly PropertyKey[]): string[] 
             current = (def as z.core.$ZodObjectDef).shape[String(segment)];
         } else if (def?.type === "array") {
             current = (def as z.core.$ZodArrayDef).element;
+        } else if (def?.type === "record") {
+            current = (def as z.core.$ZodRecordDef).valueType;
         } else {
             return [];
         }

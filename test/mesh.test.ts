@@ -1,0 +1,232 @@
+import { strict as assert } from "node:assert";
+import type { Manifest, StackPlan } from "../plan/evaluate";
+import { meshEnrollmentProblems } from "../lib/mesh/enrollment";
+import { AuthorizationModel, Workload, l7Fields } from "./support/authz";
+import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
+
+const CORE = "charmarr-core";
+const DOWNLOADS = "charmarr-downloads";
+const principalOf = (namespace: string, serviceAccount: string) => `cluster.local/ns/${namespace}/sa/${serviceAccount}`;
+
+/** Every app's pods as the plans deploy them: namespace, pod labels and web port. */
+function appWorkloads(manifests: readonly Manifest[]): Map<string, Workload & { port: number; serviceAccount: string }> {
+    const workloads = new Map<string, Workload & { port: number; serviceAccount: string }>();
+    for (const statefulSet of manifests.filter((m) => m.kind === "StatefulSet")) {
+        const template = (statefulSet.spec as { template: { metadata: { labels: Record<string, string> }; spec: { serviceAccountName: string; containers: { name: string; ports?: { name: string; containerPort: number }[] }[] } } }).template;
+        const app = template.spec.containers.find((c) => c.name === statefulSet.metadata.name);
+        workloads.set(statefulSet.metadata.name as string, {
+            namespace: statefulSet.metadata.namespace as string,
+            labels: template.metadata.labels,
+            port: app?.ports?.find((p) => p.name === "http")?.containerPort as number,
+            serviceAccount: template.spec.serviceAccountName,
+        });
+    }
+    return workloads;
+}
+
+/** Who may reach whom, per the design's security domains; every other pair is denied. */
+const INTENDED: Readonly<Record<string, readonly string[]>> = {
+    "gateway:arr": ["radarr", "sonarr", "lidarr", "prowlarr"],
+    "gateway:media": ["plex", "overseerr"],
+    "gateway:admin": ["qbittorrent", "sabnzbd"],
+    prowlarr: ["radarr", "sonarr", "lidarr"],
+    radarr: ["prowlarr", "qbittorrent", "sabnzbd"],
+    sonarr: ["prowlarr", "qbittorrent", "sabnzbd"],
+    lidarr: ["prowlarr", "qbittorrent", "sabnzbd"],
+    overseerr: ["radarr", "sonarr", "plex"],
+    plex: [],
+    qbittorrent: [],
+    sabnzbd: [],
+    "outsider:default": [],
+    "outsider:vpn-gateway": [],
+};
+
+function sourcePrincipal(source: string, workloads: ReturnType<typeof appWorkloads>): string {
+    if (source.startsWith("gateway:")) {
+        return principalOf(CORE, `${source.slice("gateway:".length)}-istio`);
+    }
+    if (source === "outsider:default") {
+        return principalOf("default", "default");
+    }
+    if (source === "outsider:vpn-gateway") {
+        return principalOf("charmarr-vpn", "default");
+    }
+    const workload = workloads.get(source);
+    assert.ok(workload, `no workload ${source}`);
+    return principalOf(workload.namespace, workload.serviceAccount);
+}
+
+describe("mesh: ambient enrolment and mTLS", () => {
+    let core: StackPlan;
+    let downloads: StackPlan;
+    before(async () => {
+        core = await planCore();
+        downloads = await planDownloads();
+    });
+
+    it("enrols the core and downloads namespaces in ambient mode, never the VPN namespace", () => {
+        const labelsOf = (plan: StackPlan, name: string) => (manifestOf(plan, "Namespace", name).metadata.labels ?? {}) as Record<string, string>;
+        assert.equal(labelsOf(core, CORE)["istio.io/dataplane-mode"], "ambient");
+        assert.equal(labelsOf(downloads, DOWNLOADS)["istio.io/dataplane-mode"], "ambient");
+        assert.equal(labelsOf(downloads, "charmarr-vpn")["istio.io/dataplane-mode"], undefined);
+        const enrolled = [...core.manifests, ...downloads.manifests].filter(
+            (m) => m.kind === "Namespace" && (m.metadata.labels as Record<string, string> | undefined)?.["istio.io/dataplane-mode"] === "ambient",
+        );
+        assert.deepEqual(enrolled.map((m) => m.metadata.name).sort(), [CORE, DOWNLOADS]);
+    });
+
+    it("runs STRICT mTLS in both app namespaces, PERMISSIVE only on qBittorrent's peer port", () => {
+        const peerAuthentications = [...manifestsOf(core, "PeerAuthentication"), ...manifestsOf(downloads, "PeerAuthentication")];
+        const namespaceWide = peerAuthentications.filter((pa) => (pa.spec as { selector?: unknown }).selector === undefined);
+        assert.deepEqual(
+            namespaceWide.map((pa) => [pa.metadata.namespace, (pa.spec as { mtls: { mode: string } }).mtls.mode]),
+            [[CORE, "STRICT"], [DOWNLOADS, "STRICT"]],
+        );
+        const exceptions = peerAuthentications.filter((pa) => (pa.spec as { portLevelMtls?: unknown }).portLevelMtls !== undefined);
+        assert.deepEqual(
+            exceptions.map((pa) => ({ namespace: pa.metadata.namespace, spec: pa.spec })),
+            [
+                {
+                    namespace: DOWNLOADS,
+                    spec: {
+                        selector: { matchLabels: { "app.kubernetes.io/name": "qbittorrent" } },
+                        mtls: { mode: "STRICT" },
+                        portLevelMtls: { "6881": { mode: "PERMISSIVE" } },
+                    },
+                },
+            ],
+        );
+    });
+
+    it("uses only L4 fields ztunnel enforces, in security.istio.io/v1", () => {
+        for (const policy of [...manifestsOf(core, "AuthorizationPolicy"), ...manifestsOf(downloads, "AuthorizationPolicy")]) {
+            assert.equal(policy.apiVersion, "security.istio.io/v1");
+            assert.deepEqual(l7Fields(policy), [], `${policy.metadata.namespace}/${policy.metadata.name}`);
+        }
+    });
+
+    it("lets each app be reached only by its gateway and the apps that call it", () => {
+        const manifests = [...core.manifests, ...downloads.manifests];
+        const workloads = appWorkloads(manifests);
+        const model = new AuthorizationModel(manifests);
+        assert.deepEqual([...workloads.keys()].sort(), ["lidarr", "overseerr", "plex", "prowlarr", "qbittorrent", "radarr", "sabnzbd", "sonarr"]);
+        const wrong: string[] = [];
+        for (const [source, allowed] of Object.entries(INTENDED)) {
+            const principal = sourcePrincipal(source, workloads);
+            for (const [destination, workload] of workloads) {
+                const verdict = model.allows({ principal, destination: workload, port: workload.port });
+                if (verdict !== allowed.includes(destination)) {
+                    wrong.push(`${source} → ${destination}: ${verdict ? "allowed" : "denied"}`);
+                }
+                // Only the app's own port: another port of an allowed destination stays closed.
+                if (model.allows({ principal, destination: workload, port: 9999 })) {
+                    wrong.push(`${source} → ${destination}:9999 allowed`);
+                }
+            }
+        }
+        assert.deepEqual(wrong, []);
+    });
+
+    it("leaves qBittorrent's peer port open to plaintext peers, and nothing else", () => {
+        const manifests = [...core.manifests, ...downloads.manifests];
+        const workloads = appWorkloads(manifests);
+        const model = new AuthorizationModel(manifests);
+        const qbittorrent = workloads.get("qbittorrent") as Workload & { port: number };
+        assert.equal(model.allows({ destination: qbittorrent, port: 6881 }), true);
+        assert.equal(model.allows({ destination: qbittorrent, port: qbittorrent.port }), false);
+        for (const [name, workload] of workloads) {
+            assert.equal(model.allows({ destination: workload, port: workload.port }), false, `plaintext to ${name}`);
+        }
+    });
+
+    it("denies by default any workload of an app namespace that has no policy of its own", () => {
+        const manifests = [...core.manifests, ...downloads.manifests];
+        const model = new AuthorizationModel(manifests);
+        for (const namespace of [CORE, DOWNLOADS]) {
+            const stray = { namespace, labels: { "app.kubernetes.io/name": "something-else" } };
+            assert.equal(model.allows({ principal: principalOf(CORE, "arr-istio"), destination: stray, port: 80 }), false, namespace);
+        }
+    });
+
+    it("exports the core apps' identities, which the download clients' policies allow", () => {
+        const identities = core.outputs.identities as Record<string, string>;
+        assert.equal(identities.radarr, principalOf(CORE, "radarr"));
+        assert.equal(identities.jellyfin, undefined, "only enabled apps");
+        const sabnzbd = manifestOf(downloads, "AuthorizationPolicy", "sabnzbd");
+        const principals = (sabnzbd.spec as { rules: { from: { source: { principals: string[] } }[] }[] }).rules[0].from[0].source.principals;
+        assert.deepEqual(principals, [principalOf(CORE, "admin-istio"), identities.radarr, identities.sonarr, identities.lidarr]);
+    });
+});
+
+describe("mesh: variants", () => {
+    it("lets Overseerr reach Jellyfin when Jellyfin is the media server", async () => {
+        const core = await planCore({ "charmarr:mediaServer": "jellyfin" });
+        const workloads = appWorkloads(core.manifests);
+        const model = new AuthorizationModel(core.manifests);
+        const jellyfin = workloads.get("jellyfin") as Workload & { port: number };
+        assert.equal(model.allows({ principal: principalOf(CORE, "overseerr"), destination: jellyfin, port: 8096 }), true);
+        assert.equal(model.allows({ principal: principalOf(CORE, "media-istio"), destination: jellyfin, port: 8096 }), true);
+        assert.equal(model.allows({ principal: principalOf(CORE, "radarr"), destination: jellyfin, port: 8096 }), false);
+    });
+
+    it("drops a disabled app from its callers' policies", async () => {
+        const downloads = await planDownloads({}, { "charmarr:apps.lidarr.enabled": false });
+        const qbittorrent = manifestOf(downloads, "AuthorizationPolicy", "qbittorrent");
+        const principals = (qbittorrent.spec as { rules: { from?: { source: { principals: string[] } }[] }[] }).rules[0].from?.[0].source.principals;
+        assert.ok(!principals?.includes(principalOf(CORE, "lidarr")));
+    });
+});
+
+describe("mesh: the VPN namespace stays out", () => {
+    it("refuses the download clients' namespace as the VPN namespace", async () => {
+        await assertConfigError(planDownloads({ "charmarr:vpn.namespace": DOWNLOADS }), "charmarr:vpn.namespace", "stays out of the mesh");
+    });
+
+    it("refuses the core namespace as the VPN namespace, naming the mesh", async () => {
+        await assertConfigError(
+            planDownloads({ "charmarr:vpn.namespace": CORE }),
+            "charmarr:vpn.namespace",
+            `"${CORE}" is the core stack's namespace, which is enrolled in the Istio ambient mesh`,
+            "pulumi config set --path 'charmarr:vpn.namespace' charmarr-vpn",
+        );
+    });
+
+    it("finds no problem when the VPN namespace is its own", () => {
+        const reason = "must stay out";
+        assert.deepEqual(
+            meshEnrollmentProblems([{ namespace: DOWNLOADS, source: "x" }], [{ namespace: "charmarr-vpn", key: "charmarr:vpn.namespace", suggestion: "charmarr-vpn", reason }]),
+            [],
+        );
+    });
+});
+
+describe("mesh: the authorization evaluator itself", () => {
+    const policy = (name: string, spec: Record<string, unknown>): Manifest => ({
+        apiVersion: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: { name, namespace: "ns" },
+        spec,
+    });
+    const destination = { namespace: "ns", labels: { app: "a" } };
+    const alice = principalOf("ns", "alice");
+
+    it("allows everything with no policy, nothing with an allow-nothing policy", () => {
+        assert.equal(new AuthorizationModel([]).allows({ principal: alice, destination, port: 1 }), true);
+        assert.equal(new AuthorizationModel([policy("nothing", {})]).allows({ principal: alice, destination, port: 1 }), false);
+    });
+
+    it("lets DENY win over ALLOW, and ignores policies for other workloads", () => {
+        const allowAll = policy("all", { action: "ALLOW", rules: [{}] });
+        const denyAlice = policy("deny", { action: "DENY", rules: [{ from: [{ source: { principals: [alice] } }] }] });
+        const otherWorkload = policy("other", { selector: { matchLabels: { app: "b" } } });
+        const model = new AuthorizationModel([allowAll, denyAlice, otherWorkload]);
+        assert.equal(model.allows({ principal: alice, destination, port: 1 }), false);
+        assert.equal(model.allows({ principal: principalOf("ns", "bob"), destination, port: 1 }), true);
+    });
+
+    it("treats a policy with L7 fields as dropping everything, as ztunnel does without a waypoint", () => {
+        const l7 = policy("l7", { action: "ALLOW", rules: [{ to: [{ operation: { paths: ["/api"] } }] }] });
+        assert.deepEqual(l7Fields(l7), ["paths"]);
+        assert.equal(new AuthorizationModel([l7]).allows({ principal: alice, destination, port: 1 }), false);
+    });
+});
