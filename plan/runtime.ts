@@ -63,6 +63,9 @@ function computedState(type: string, name: string): Record<string, unknown> {
         case "random:index/randomPassword:RandomPassword":
         case "random:index/randomString:RandomString":
             return { result: `plan-${name}-0123456789abcdef` };
+        case "tailscale:index/oauthClient:OauthClient":
+            // The client secret Tailscale returns once, at creation.
+            return { key: `tskey-client-plan-${name}-0123456789abcdef`, userId: "plan-user" };
         default:
             return {};
     }

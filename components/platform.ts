@@ -1,0 +1,117 @@
+import * as k8s from "@pulumi/kubernetes";
+import * as pulumi from "@pulumi/pulumi";
+import type { PlatformSettings } from "../lib/config";
+import { PLATFORM_NAMESPACES, PlatformNamespace, PlatformStep, metallbPoolSpecs, platformInstallPlan } from "../lib/platform";
+import type { OperatorClientCredentials } from "./tailnet";
+
+export interface PlatformArgs {
+    /** What to install (`charmarr:platform`); steps switched off are assumed present in the cluster. */
+    settings: PlatformSettings;
+    /** Labels for the objects this component creates directly (namespaces, pools, the OAuth Secret). */
+    labels: Record<string, string>;
+    /** The operator's OAuth client; required when the settings install the Tailscale operator. */
+    operatorClient?: OperatorClientCredentials;
+}
+
+/**
+ * The cluster add-ons Charmarr stands on, installed in dependency order: Gateway API CRDs, Istio
+ * ambient (base → istiod → cni → ztunnel), MetalLB with its address pool, the Tailscale operator.
+ * Charts are `helm.v3.Release`s, which Pulumi awaits until their workloads are ready.
+ */
+export class Platform extends pulumi.ComponentResource {
+    /**
+     * What resources using the installed CRDs and controllers (Gateways, HTTPRoutes,
+     * AuthorizationPolicies, PeerAuthentication, gateway Services) must `dependsOn`, so one
+     * `pulumi up` on an empty cluster succeeds. Empty when this stack installs nothing.
+     */
+    readonly dependencies: pulumi.Resource[];
+
+    constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
+        super("charmarr:platform:Platform", name, {}, opts);
+        const plan = platformInstallPlan(args.settings);
+        const installed = new Map<PlatformStep, pulumi.Resource>();
+
+        if (plan.gatewayApiCrds) {
+            installed.set(
+                "gateway-api-crds",
+                new k8s.yaml.v2.ConfigFile(`${name}-gateway-api-crds`, { file: plan.gatewayApiCrds.url }, { parent: this }),
+            );
+        }
+
+        const namespaces = new Map<PlatformNamespace, k8s.core.v1.Namespace>();
+        for (const namespace of plan.namespaces) {
+            const level = PLATFORM_NAMESPACES[namespace];
+            namespaces.set(
+                namespace,
+                new k8s.core.v1.Namespace(
+                    `${name}-${namespace}`,
+                    {
+                        metadata: {
+                            name: namespace,
+                            labels: { ...args.labels, "pod-security.kubernetes.io/enforce": level, "pod-security.kubernetes.io/warn": level },
+                        },
+                    },
+                    { parent: this },
+                ),
+            );
+        }
+
+        const releasePrerequisites = new Map<PlatformStep, pulumi.Resource[]>();
+        if (args.settings.tailscale.operator.install) {
+            if (!args.operatorClient) {
+                throw new Error("Platform: installing the Tailscale operator needs operatorClient credentials");
+            }
+            // The chart reads this Secret when its `oauth` values are unset, keeping the client
+            // secret out of the release's stored values.
+            const oauthSecret = new k8s.core.v1.Secret(
+                `${name}-tailscale-operator-oauth`,
+                {
+                    metadata: { name: "operator-oauth", namespace: "tailscale", labels: args.labels },
+                    stringData: { client_id: args.operatorClient.clientId, client_secret: args.operatorClient.clientSecret },
+                },
+                { parent: this, dependsOn: [namespaces.get("tailscale") as k8s.core.v1.Namespace] },
+            );
+            releasePrerequisites.set("tailscale-operator", [oauthSecret]);
+        }
+
+        for (const release of plan.releases) {
+            const after = release.after.map((step) => installed.get(step)).filter((step): step is pulumi.Resource => step !== undefined);
+            installed.set(
+                release.step,
+                new k8s.helm.v3.Release(
+                    `${name}-${release.step}`,
+                    {
+                        name: release.step,
+                        chart: release.chart,
+                        version: release.version,
+                        repositoryOpts: { repo: release.repo },
+                        namespace: release.namespace,
+                        values: release.values,
+                    },
+                    {
+                        parent: this,
+                        dependsOn: [namespaces.get(release.namespace) as k8s.core.v1.Namespace, ...after, ...(releasePrerequisites.get(release.step) ?? [])],
+                    },
+                ),
+            );
+        }
+
+        const pools: pulumi.Resource[] = [];
+        if (plan.metallbAddresses) {
+            // MetalLB validates pools with a webhook served by its controller: apply them only once
+            // the release (which Pulumi awaits until the controller is ready) is up.
+            const metallb = installed.get("metallb") as pulumi.Resource;
+            const specs = metallbPoolSpecs("metallb-system", plan.metallbAddresses, args.labels);
+            const pool = new k8s.apiextensions.CustomResource(`${name}-metallb-pool`, { ...specs.pool }, { parent: this, dependsOn: [metallb] });
+            const advertisement = new k8s.apiextensions.CustomResource(
+                `${name}-metallb-l2-advertisement`,
+                { ...specs.advertisement },
+                { parent: this, dependsOn: [pool] },
+            );
+            pools.push(pool, advertisement);
+        }
+
+        this.dependencies = [...installed.values(), ...pools];
+        this.registerOutputs({});
+    }
+}

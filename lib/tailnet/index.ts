@@ -1,0 +1,3 @@
+export { OPERATOR_OAUTH_SCOPES, OPERATOR_TAG, PROXY_TAG } from "./tags";
+export { buildTailnetPolicy, groupRef } from "./policy";
+export type { TailnetGrant, TailnetPolicy, TailnetPolicyInput, TailnetTest } from "./policy";
