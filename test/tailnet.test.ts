@@ -164,3 +164,12 @@ describe("tailnet policy: disabled gateways", () => {
         assert.equal(JSON.stringify(policy).indexOf("charmarr-admin"), -1);
     });
 });
+
+describe("tailnet policy: nothing on the tailnet", () => {
+    it("owns only the operator tags and has no grants or tests", () => {
+        const policy = policyFor(defaultTailnetGroups(), gateways({ arr: { tailscale: { expose: false } }, media: { tailscale: { expose: false } } }));
+        assert.deepEqual(policy.tagOwners, { "tag:k8s-operator": [], "tag:k8s": ["tag:k8s-operator"] });
+        assert.deepEqual(policy.grants, []);
+        assert.deepEqual(policy.tests, []);
+    });
+});
