@@ -78,6 +78,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(gluetun.VPN_INTERFACE, "tun0");
         assert.equal(settings.VPN_INTERFACE, "tun0");
         assert.equal(settings.VPN_TRAFFIC_PORT, "1194");
+        assert.equal(gluetun.OPENVPN_PROTOCOL, "udp", "the protocol the gateway's firewall opens");
         assert.equal(gluetun.WIREGUARD_MTU, undefined);
     });
 

@@ -246,6 +246,8 @@ export function providerEnvironment(vpn: VpnSettings, credentials: ReadonlySet<V
         VPN_SERVICE_PROVIDER: { value: vpn.provider },
         VPN_TYPE: { value: vpn.type },
         VPN_INTERFACE: { value: VPN_INTERFACES[vpn.type] },
+        // Pinned to UDP: the server port the gateway's firewall and egress policy open is a UDP port.
+        ...(vpn.type === "openvpn" ? { OPENVPN_PROTOCOL: { value: "udp" } } : {}),
     };
     for (const setting of Object.keys(rules.settings) as VpnSettingName[]) {
         const spec = VPN_SETTINGS[setting];
