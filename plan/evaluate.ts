@@ -78,7 +78,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
     return {
         stack: options.stack,
         resources,
-        manifests: resources.flatMap((resource) => manifestOf(resource)),
+        manifests: rawResources.flatMap((resource) => manifestOf(resource)),
         outputs,
         secretOutputNames,
         rawResources,
@@ -119,11 +119,13 @@ function manifestOf(resource: RecordedResource): Manifest[] {
     const manifest = { ...inputs } as Record<string, unknown>;
     if (inputs.kind === "Secret") {
         for (const field of ["data", "stringData"]) {
-            const data = manifest[field];
+            // @pulumi/kubernetes wraps a Secret's whole data/stringData in a secret: keep its keys.
+            const wrapped = manifest[field];
+            const data = isSecretValue(wrapped) ? wrapped.value : wrapped;
             if (data && typeof data === "object") {
                 manifest[field] = Object.fromEntries(Object.keys(data).map((key) => [key, SECRET_PLACEHOLDER]));
             }
         }
     }
-    return [manifest as unknown as Manifest];
+    return [redact(manifest) as Manifest];
 }

@@ -150,9 +150,9 @@ export class RouteTable {
         for (const route of this.attachedRoutes(gatewayName, port)) {
             for (const rule of (route.spec as RouteSpec).rules ?? []) {
                 const matches = rule.matches?.length ? rule.matches : [{ path: { type: "PathPrefix" as const, value: "/" } }];
-                for (const { path: match = { type: "PathPrefix", value: "/" } } of matches) {
-                    const value = match.value ?? "/";
-                    const type = match.type ?? "PathPrefix";
+                for (const { path: match } of matches) {
+                    const value = match?.value ?? "/";
+                    const type = match?.type ?? "PathPrefix";
                     if (type === "Exact" ? path === value : type === "PathPrefix" ? prefixMatches(value, path) : false) {
                         candidates.push({ route, rule, match: { type, value }, exact: type === "Exact", length: value.length });
                     }
