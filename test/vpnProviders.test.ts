@@ -103,6 +103,57 @@ describe("vpn providers: every provider × type against FACTS §1", () => {
     }
 });
 
+/** FACTS §1: what each provider refuses with WireGuard beyond the other type's settings. */
+const WIREGUARD_FORBIDDEN: Record<VpnProviderName, string[]> = {
+    mullvad: ["publicKey", "endpointIp"],
+    protonvpn: ["publicKey", "endpointIp", "endpointPort"],
+    nordvpn: ["publicKey", "endpointIp", "endpointPort"],
+    surfshark: ["publicKey", "endpointIp", "endpointPort"],
+    ivpn: ["publicKey", "endpointIp"],
+    windscribe: ["publicKey", "endpointIp"],
+    airvpn: ["publicKey", "endpointIp"],
+    "private internet access": [],
+    custom: [],
+};
+const FORBIDDEN_VALUES: Record<string, unknown> = { publicKey: PUBLIC_KEY, endpointIp: "203.0.113.10", endpointPort: 51820 };
+
+const TITLES: Record<VpnType, string> = { wireguard: "WireGuard", openvpn: "OpenVPN" };
+
+describe("vpn providers: each required setting missing, each forbidden setting present", () => {
+    for (const provider of VPN_PROVIDERS) {
+        for (const type of VPN_TYPES) {
+            const minimal = MINIMAL[provider][type];
+            if (!minimal) {
+                continue;
+            }
+            for (const key of Object.keys(minimal).filter((k) => k !== "charmarr:vpn.type")) {
+                it(`${provider} with ${type} without ${key}`, () => {
+                    const problem = only(refusal(changesFor(provider, { "charmarr:vpn.type": type, ...minimal, [key]: undefined })));
+                    assert.equal(problem.key, key);
+                    assert.ok(
+                        problem.problem.startsWith(`is required for provider "${provider}" with ${TITLES[type]}: gluetun refuses to start without it`),
+                        problem.problem,
+                    );
+                    assert.ok(problem.fix?.startsWith("pulumi config set "), problem.fix);
+                });
+            }
+            if (type === "wireguard") {
+                for (const setting of WIREGUARD_FORBIDDEN[provider]) {
+                    it(`${provider} with WireGuard and vpn.${setting}`, () => {
+                        const problem = only(refusal(changesFor(provider, { ...minimal, [`charmarr:vpn.${setting}`]: FORBIDDEN_VALUES[setting] })));
+                        assert.equal(problem.key, `charmarr:vpn.${setting}`);
+                        assert.ok(problem.problem.startsWith(`must not be set for provider "${provider}" with WireGuard: `), problem.problem);
+                        assert.equal(problem.fix, `pulumi config rm --path charmarr:vpn.${setting}`);
+                    });
+                }
+                it(`${provider} with WireGuard accepts an optional preshared key`, () => {
+                    assert.equal(load(changesFor(provider, { ...minimal, "charmarr:vpnPresharedKey": "plan-psk" })).role, "downloads");
+                });
+            }
+        }
+    }
+});
+
 describe("vpn providers: the messages users see", () => {
     it("surfshark without vpn.addresses", () => {
         const problem = only(refusal(changesFor("surfshark", WG_KEY)));
