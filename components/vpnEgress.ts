@@ -68,7 +68,7 @@ export class VpnEgress extends pulumi.ComponentResource {
     readonly controlServerSecret: k8s.core.v1.Secret;
     /** FQDN of the headless Service, e.g. `vpn-gateway.charmarr-vpn.svc.cluster.local`. */
     readonly gatewayFqdn: string;
-    /** How kill switches select the gateway pod; pass to {@link KillSwitchArgs.gateway}. */
+    /** How kill switches select the gateway pod; pass it as `gateway` to a KillSwitch. */
     readonly gatewayPeer: VpnGatewayPeer;
     /** What a routed workload (and its kill switch) must `dependsOn`: the client ConfigMap and the gateway. */
     readonly routedDependencies: pulumi.Resource[];
@@ -82,7 +82,10 @@ export class VpnEgress extends pulumi.ComponentResource {
         const { vpn, cluster } = args;
         const labels = args.labels ?? {};
         const names: GatewayNames = gatewayNames(vpn.namespace);
-        const credentialNames = new Set(Object.keys(args.credentials) as VpnCredentialName[]);
+        const credentials = (Object.entries(args.credentials) as [VpnCredentialName, pulumi.Output<string> | undefined][]).filter(
+            (entry): entry is [VpnCredentialName, pulumi.Output<string>] => entry[1] !== undefined,
+        );
+        const credentialNames = new Set(credentials.map(([credential]) => credential));
         const podInputs = { vpn, cluster, credentials: credentialNames, names };
         const podLabels = gatewayPodLabels(names);
 
@@ -110,9 +113,7 @@ export class VpnEgress extends pulumi.ComponentResource {
             {
                 metadata: { name: names.credentialsSecret, namespace, labels },
                 type: "Opaque",
-                stringData: Object.fromEntries(
-                    [...credentialNames].map((credential) => [VPN_SETTINGS[credential].secretKey, pulumi.secret(args.credentials[credential] as pulumi.Output<string>)]),
-                ),
+                stringData: Object.fromEntries(credentials.map(([credential, value]) => [VPN_SETTINGS[credential].secretKey, pulumi.secret(value)])),
             },
             { parent: this },
         );
