@@ -3,6 +3,7 @@ import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { APP_CATALOG, APP_NAMES } from "../lib/apps/catalog";
 import { resolveApps } from "../lib/apps/resolve";
+import { appIssues } from "../lib/config/schema";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 
 interface Container {
@@ -252,5 +253,12 @@ describe("apps: resolving the catalog", () => {
         const apps = Object.fromEntries(resolveApps("core", {}, "plex").map((app) => [app.name, app.path]));
         assert.deepEqual(apps, { radarr: "/radarr", sonarr: "/sonarr", lidarr: "/lidarr", prowlarr: "/prowlarr", overseerr: undefined, plex: undefined });
     });
-});
 
+    it("refuses a download client's path that a core app already serves on the same gateway", () => {
+        const issues = appIssues(resolveApps("downloads", {}), { arr: { enabled: true }, media: { enabled: true }, admin: { enabled: true } }, new Map([["admin /sabnzbd", "someapp (core stack)"]]));
+        assert.deepEqual(
+            issues.map((issue) => [issue.path.join("."), issue.message]),
+            [["apps.sabnzbd.path", "sabnzbd would be served at /sabnzbd on the admin gateway, which someapp (core stack) already uses; each app needs a path of its own"]],
+        );
+    });
+});

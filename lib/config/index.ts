@@ -3,7 +3,7 @@ import { z } from "zod";
 import { cidrsOverlap, parseCidr, vxlanCidr } from "../net";
 import { ResolvedApp, resolveApps } from "../apps/resolve";
 import { VpnCredentialName, providerProblems, wireguardAddresses } from "../vpn/providers";
-import { ConfigError, ConfigProblem, configSetCommand, shellQuote } from "./errors";
+import { ConfigError, ConfigProblem, closest, configSetCommand, shellQuote } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import {
     AppEnvironment,
@@ -420,29 +420,7 @@ function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefine
     }
 }
 
-/** The candidate within edit distance 3 of `word` (case-insensitive), if any: for "did you mean". */
-export function closest(word: string, candidates: readonly string[]): string | undefined {
-    let best: { candidate: string; distance: number } | undefined;
-    for (const candidate of candidates) {
-        const distance = editDistance(word.toLowerCase(), candidate.toLowerCase());
-        if (distance <= 3 && distance < word.length && (!best || distance < best.distance)) {
-            best = { candidate, distance };
-        }
-    }
-    return best?.candidate;
-}
-
-function editDistance(a: string, b: string): number {
-    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        const current = [i];
-        for (let j = 1; j <= b.length; j++) {
-            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        }
-        previous = current;
-    }
-    return previous[b.length];
-}
+export { closest } from "./errors";
 
 /**
  * Tailscale features create resources through the Tailscale provider, which reads its credentials

@@ -10,6 +10,7 @@ import { configSetCommand } from "./errors";
 import { CONFIG_NAMESPACE } from "./keys";
 import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, MediaServer, isAppName } from "../apps/catalog";
 import { ResolvedApp, pathConflicts, resolveApps } from "../apps/resolve";
+import { closest } from "./errors";
 
 /**
  * `params` of a custom issue: `suggest` is a value to put in the suggested `pulumi config set`,
@@ -487,7 +488,7 @@ export function appsSchema(stack: "core" | "downloads") {
         .superRefine((apps, ctx) => {
             for (const name of Object.keys(apps)) {
                 if (!isAppName(name)) {
-                    const guess = closestAppName(name);
+                    const guess = closest(name, APP_NAMES);
                     ctx.addIssue({
                         code: "custom",
                         path: [name],
@@ -559,29 +560,6 @@ export const appEnvironmentSchema = z
     .prefault({});
 
 export type AppEnvironment = z.output<typeof appEnvironmentSchema>;
-
-function closestAppName(name: string): string | undefined {
-    let best: { candidate: string; distance: number } | undefined;
-    for (const candidate of APP_NAMES) {
-        const distance = levenshtein(name.toLowerCase(), candidate);
-        if (distance <= 3 && (!best || distance < best.distance)) {
-            best = { candidate, distance };
-        }
-    }
-    return best?.candidate;
-}
-
-function levenshtein(a: string, b: string): number {
-    let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
-    for (let i = 1; i <= a.length; i++) {
-        const current = [i];
-        for (let j = 1; j <= b.length; j++) {
-            current[j] = Math.min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-        }
-        previous = current;
-    }
-    return previous[b.length];
-}
 
 /** The rules between `charmarr:apps`, `charmarr:mediaServer` and `charmarr:gateways` of the core stack. */
 export function refineCoreApps(
