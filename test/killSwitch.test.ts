@@ -74,6 +74,15 @@ describe("kill switch layer 1: the egress truth table of every routed pod", () =
         }
     });
 
+    it("each kill switch selects exactly one routed workload's pods", () => {
+        const killSwitches = policies.filter((p) => p.metadata.name?.endsWith("-vpn-kill-switch"));
+        assert.equal(killSwitches.length, routedPods(plan).length);
+        for (const killSwitch of killSwitches) {
+            const selected = routedPods(plan).filter(([, pod]) => evaluateEgress([killSwitch], pod, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).isolatedBy.length > 0);
+            assert.equal(selected.length, 1, `${killSwitch.metadata.name} selects ${selected.map(([w]) => w.metadata.name).join(", ")}`);
+        }
+    });
+
     for (const [cni, options] of CNIS) {
         describe(`on ${cni}`, () => {
             for (const testCase of TRUTH_TABLE) {
