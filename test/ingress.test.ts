@@ -1,6 +1,8 @@
 import { strict as assert } from "node:assert";
 import type { Manifest, StackPlan } from "../plan/evaluate";
-import { gatewayServiceAnnotations } from "../lib/ingress/gateways";
+import { resolveApps } from "../lib/apps/resolve";
+import { buildGateway, gatewayServiceAnnotations } from "../lib/ingress/gateways";
+import { buildHttpRoute, listenerFor } from "../lib/ingress/routes";
 import { gatewaysSchema } from "../lib/config/schema";
 import { RouteTable } from "./support/routes";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
@@ -305,5 +307,37 @@ describe("ingress: refused configurations", () => {
             "charmarr:gateways.arr.tailscale.tags[0]",
             "tags start with 'tag:'",
         );
+    });
+});
+
+describe("ingress: pure builders", () => {
+    const [radarr, plex] = resolveApps("core", {}, "plex").filter((app) => app.name === "radarr" || app.name === "plex");
+    const [qbittorrent] = resolveApps("downloads", {});
+
+    it("builds a gateway with the shared listener and one per root-only app", () => {
+        const settings = gatewaysSchema.parse({}).media;
+        const gateway = buildGateway({ domain: "media", namespace: "ns", settings, dedicated: [{ app: "plex", port: 32400 }] });
+        assert.deepEqual(gateway.spec.listeners.map((l) => [l.name, l.port, l.protocol]), [["http", 80, "HTTP"], ["plex", 32400, "HTTP"]]);
+        assert.deepEqual(gateway.spec.infrastructure?.annotations, {
+            "tailscale.com/expose": "true",
+            "tailscale.com/hostname": "charmarr-media",
+            "tailscale.com/tags": "tag:charmarr-media",
+        });
+    });
+
+    it("routes a root-only app on its own listener, a Servarr app by prefix on the shared one", () => {
+        assert.deepEqual(listenerFor(plex, "core"), { gateway: "media", namespace: "core", sectionName: "plex", port: 32400 });
+        assert.deepEqual(listenerFor(radarr, "core"), { gateway: "arr", namespace: "core", sectionName: "http", port: 80 });
+        const route = buildHttpRoute(radarr, "core", listenerFor(radarr, "core"));
+        assert.deepEqual(route.spec.rules, [{ matches: [{ path: { type: "PathPrefix", value: "/radarr" } }], backendRefs: [{ kind: "Service", name: "radarr", port: 7878 }] }]);
+    });
+
+    it("redirects /qbittorrent and rewrites /qbittorrent/ to /", () => {
+        const route = buildHttpRoute(qbittorrent, "downloads", listenerFor(qbittorrent, "core"));
+        assert.deepEqual(route.spec.parentRefs, [{ group: "gateway.networking.k8s.io", kind: "Gateway", name: "admin", namespace: "core", sectionName: "http" }]);
+        assert.deepEqual(route.spec.rules?.map((rule) => [rule.matches?.[0].path, rule.filters?.[0].type]), [
+            [{ type: "Exact", value: "/qbittorrent" }, "RequestRedirect"],
+            [{ type: "PathPrefix", value: "/qbittorrent/" }, "URLRewrite"],
+        ]);
     });
 });

@@ -1,6 +1,9 @@
 import { strict as assert } from "node:assert";
 import type { Manifest, StackPlan } from "../plan/evaluate";
+import { APP_NAMES } from "../lib/apps/catalog";
+import { resolveApps } from "../lib/apps/resolve";
 import { meshEnrollmentProblems } from "../lib/mesh/enrollment";
+import { CALLERS, buildAppPolicy, buildPeerPortException } from "../lib/mesh/policies";
 import { AuthorizationModel, Workload, l7Fields } from "./support/authz";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 
@@ -228,5 +231,28 @@ describe("mesh: the authorization evaluator itself", () => {
         const l7 = policy("l7", { action: "ALLOW", rules: [{ to: [{ operation: { paths: ["/api"] } }] }] });
         assert.deepEqual(l7Fields(l7), ["paths"]);
         assert.equal(new AuthorizationModel([l7]).allows({ principal: alice, destination, port: 1 }), false);
+    });
+});
+
+describe("mesh: pure builders", () => {
+    const [qbittorrent] = resolveApps("downloads", {});
+    const [radarr] = resolveApps("core", {}, "plex");
+
+    it("allows the gateway and only the callers that are enabled", () => {
+        const policy = buildAppPolicy({ app: qbittorrent, namespace: DOWNLOADS, coreNamespace: CORE, identities: { radarr: principalOf(CORE, "radarr") } });
+        assert.deepEqual(policy.spec?.rules, [
+            { from: [{ source: { principals: [principalOf(CORE, "admin-istio"), principalOf(CORE, "radarr")] } }], to: [{ operation: { ports: ["8080"] } }] },
+            { to: [{ operation: { ports: ["6881"] } }] },
+        ]);
+        assert.deepEqual(policy.spec?.selector, { matchLabels: { "app.kubernetes.io/name": "qbittorrent" } });
+    });
+
+    it("makes a port exception only for apps with inbound peer ports", () => {
+        assert.equal(buildPeerPortException(radarr, CORE), undefined);
+        assert.deepEqual(buildPeerPortException(qbittorrent, DOWNLOADS)?.spec?.portLevelMtls, { "6881": { mode: "PERMISSIVE" } });
+    });
+
+    it("lists every app in the who-calls-whom table", () => {
+        assert.deepEqual(Object.keys(CALLERS).sort(), [...APP_NAMES].sort());
     });
 });

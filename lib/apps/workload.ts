@@ -42,9 +42,12 @@ export function settingsConfigMapName(app: ResolvedApp): string {
     return `${app.name}-settings`;
 }
 
-/** The labels that select the app's pods: its name plus the stack labels. */
+const STACK_LABEL = "charmarr.io/stack";
+
+/** The labels that select the app's pods: its name, and its stack when labelled with one. */
 export function appSelector(input: AppWorkloadInput): Record<string, string> {
-    return { [APP_LABEL]: input.app.name, "charmarr.io/stack": input.labels["charmarr.io/stack"] ?? "" };
+    const stack = input.labels[STACK_LABEL];
+    return { [APP_LABEL]: input.app.name, ...(stack !== undefined ? { [STACK_LABEL]: stack } : {}) };
 }
 
 function appLabels(input: AppWorkloadInput): Record<string, string> {
