@@ -3,7 +3,13 @@ import * as pulumi from "@pulumi/pulumi";
 import type { AppName } from "../lib/apps/catalog";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment } from "../lib/mesh/enrollment";
-import { buildAppPolicy, buildDenyByDefault, buildNamespacePeerAuthentication, buildPeerPortException } from "../lib/mesh/policies";
+import {
+    buildAppPolicy,
+    buildDenyByDefault,
+    buildGatewayEntryPolicy,
+    buildNamespacePeerAuthentication,
+    buildPeerPortException,
+} from "../lib/mesh/policies";
 
 export interface MeshEnrollmentArgs {
     /** The stack's name, for the error raised when a namespace that must stay out would be enrolled. */
@@ -18,6 +24,8 @@ export interface MeshEnrollmentArgs {
     coreNamespace: string;
     /** The enabled apps of this namespace; each gets an L4 ALLOW policy. */
     apps: readonly ResolvedApp[];
+    /** Names of the Gateways whose pods run in this namespace; each is opened as an entry point. */
+    gateways?: string[];
     /** Mesh identities of the enabled apps of both stacks, by app, to allow callers by. */
     identities: Partial<Record<AppName, string>>;
     /** Labels for every policy. */
@@ -29,11 +37,12 @@ export interface MeshEnrollmentArgs {
 /**
  * Ambient mTLS and L4 authorization for one app namespace (FACTS §4): PeerAuthentication STRICT
  * (with a port exception only for peers arriving plaintext over the VPN), a deny-by-default
- * policy and one ALLOW policy per app for its gateway and the apps that call it.
+ * policy, an entry policy per gateway running in the namespace, and one ALLOW policy per app for
+ * its gateway and the apps that call it.
  */
 export class MeshEnrollment extends pulumi.ComponentResource {
     readonly peerAuthentications: k8s.apiextensions.CustomResource[];
-    /** The deny-by-default policy first, then one per app. */
+    /** The deny-by-default policy first, then one per gateway, then one per app. */
     readonly authorizationPolicies: k8s.apiextensions.CustomResource[];
 
     constructor(name: string, args: MeshEnrollmentArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -50,6 +59,10 @@ export class MeshEnrollment extends pulumi.ComponentResource {
         }
 
         this.authorizationPolicies = [new k8s.apiextensions.CustomResource(`${name}-deny-by-default`, { ...buildDenyByDefault(args.namespace, args.labels) }, childOpts)];
+        for (const gateway of args.gateways ?? []) {
+            const policy = buildGatewayEntryPolicy(args.namespace, gateway, args.labels);
+            this.authorizationPolicies.push(new k8s.apiextensions.CustomResource(`${name}-${gateway}-gateway-entry`, { ...policy }, childOpts));
+        }
         for (const app of args.apps) {
             const policy = buildAppPolicy({ app, namespace: args.namespace, coreNamespace: args.coreNamespace, identities: args.identities, labels: args.labels });
             this.authorizationPolicies.push(new k8s.apiextensions.CustomResource(`${name}-${app.name}`, { ...policy }, childOpts));

@@ -76,6 +76,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, cr
             enrolled: [{ namespace: config.namespace, source: "the core namespace (charmarr:namespace)" }],
             outOfMesh: [],
             coreNamespace: config.namespace,
+            gateways: Object.keys(ingress.gateways),
             apps: config.apps,
             identities,
             labels,

@@ -151,6 +151,18 @@ describe("mesh: ambient enrolment and mTLS", () => {
         }
     });
 
+    it("lets anyone reach the gateways' own pods, which Envoy guards with the namespace's policies", () => {
+        const model = new AuthorizationModel([...core.manifests, ...downloads.manifests]);
+        for (const gateway of ["arr", "media", "admin"]) {
+            // Labels Istio's gateway controller gives the pods it deploys for a Gateway.
+            const pods = { namespace: CORE, labels: { "gateway.networking.k8s.io/gateway-name": gateway, "gateway.istio.io/managed": "istio.io-gateway-controller" } };
+            assert.equal(model.allows({ destination: pods, port: 80 }), true, `LAN or tailnet client (plaintext) to the ${gateway} gateway`);
+            assert.equal(model.allows({ principal: principalOf("tailscale", "default"), destination: pods, port: 80 }), true, `tailnet proxy to ${gateway}`);
+        }
+        const notAGateway = { namespace: CORE, labels: { "gateway.networking.k8s.io/gateway-name": "unknown" } };
+        assert.equal(model.allows({ destination: notAGateway, port: 80 }), false, "only the planned gateways are opened");
+    });
+
     it("exports the core apps' identities, which the download clients' policies allow", () => {
         const identities = core.outputs.identities as Record<string, string>;
         assert.equal(identities.radarr, principalOf(CORE, "radarr"));

@@ -82,6 +82,24 @@ export function buildDenyByDefault(namespace: string, labels?: Record<string, st
     };
 }
 
+/** The label Istio's gateway controller puts on the pods it deploys for a Gateway. */
+export const GATEWAY_POD_LABEL = "gateway.networking.k8s.io/gateway-name";
+
+/**
+ * Opens one gateway's own pods to anyone. They are Envoy proxies running in the core namespace,
+ * and Envoy enforces the namespace's policies too — the deny-by-default included — so without this
+ * every request from the LAN or the tailnet would be refused at the gateway itself. The gateway is
+ * the entry point; what it may reach behind it is each app's own policy.
+ */
+export function buildGatewayEntryPolicy(namespace: string, gatewayName: string, labels?: Record<string, string>): IAuthorizationPolicy {
+    return {
+        apiVersion: "security.istio.io/v1",
+        kind: "AuthorizationPolicy",
+        metadata: { name: `${gatewayName}-gateway-entry`, namespace, labels },
+        spec: { action: "ALLOW", selector: { matchLabels: { [GATEWAY_POD_LABEL]: gatewayName } }, rules: [{}] },
+    };
+}
+
 export interface AppPolicyInput {
     readonly app: ResolvedApp;
     readonly namespace: string;
