@@ -48,8 +48,8 @@ export function withConfig(base: PlanConfig, changes: ConfigChanges = {}, secret
     return { values, secretKeys: [...secretKeys] };
 }
 
-export async function planCore(changes: ConfigChanges = {}): Promise<StackPlan> {
-    return evaluateStack({ stack: "core", config: withConfig(CORE_EXAMPLE, changes) });
+export async function planCore(changes: ConfigChanges = {}, secrets: readonly string[] = []): Promise<StackPlan> {
+    return evaluateStack({ stack: "core", config: withConfig(CORE_EXAMPLE, changes, secrets) });
 }
 
 export function referenceTo(plan: StackPlan): ReferencedStack {
@@ -57,8 +57,13 @@ export function referenceTo(plan: StackPlan): ReferencedStack {
 }
 
 /** Plans core (with `coreChanges`), then downloads against core's outputs, as a deployment would. */
-export async function planDownloads(changes: ConfigChanges = {}, coreChanges: ConfigChanges = {}, secrets: readonly string[] = []): Promise<StackPlan> {
-    const core = await planCore(coreChanges);
+export async function planDownloads(
+    changes: ConfigChanges = {},
+    coreChanges: ConfigChanges = {},
+    secrets: readonly string[] = [],
+    coreSecrets: readonly string[] = [],
+): Promise<StackPlan> {
+    const core = await planCore(coreChanges, coreSecrets);
     return evaluateStack({
         stack: "downloads",
         config: withConfig(DOWNLOADS_EXAMPLE, changes, secrets),
