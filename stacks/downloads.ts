@@ -5,6 +5,7 @@ import { CoreStackOutputs, GatewayReference, readCoreOutputs } from "../lib/cont
 import { MediaApp } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
 import { domainsOfStack } from "../lib/apps/catalog";
+import { appSelector } from "../lib/apps/workload";
 import { routeAccessLabels } from "../lib/ingress/gateways";
 import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment, meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { charmarrLabels } from "../lib/k8s/labels";
@@ -34,6 +35,21 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
         // checkAppsAgainstCore has refused any app whose gateway core does not run.
         const gateway = core.gateways[app.domain] as GatewayReference;
         const serviceNames = [app.name, `${app.name}.${config.namespace}`, `${app.name}.${config.namespace}.svc`, `${app.name}.${config.namespace}.svc.${core.cluster.domain}`];
+        // The kill switch exists before the workload it guards: no client pod ever runs unfenced.
+        const killSwitch = config.vpn.killSwitch.unsafeDisable
+            ? undefined
+            : new KillSwitch(
+                  app.name,
+                  {
+                      namespace: config.namespace,
+                      podSelector: appSelector({ app, labels }),
+                      gateway: egress.gatewayPeer,
+                      cluster: core.cluster,
+                      allowLan: config.vpn.killSwitch.allowLan,
+                      labels,
+                  },
+                  { dependsOn: [namespace, ...egress.routedDependencies] },
+              );
         const client = new MediaApp(
             app.name,
             {
@@ -46,24 +62,10 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
                 hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames].filter((name): name is string => name !== undefined),
                 listener: { gateway: app.domain, namespace: gateway.namespace, sectionName: gateway.sectionName, port: gateway.port },
                 podTemplate: (template) => egress.routePodTemplate(template),
-                workloadDependencies: egress.routedDependencies,
+                workloadDependencies: [...egress.routedDependencies, ...(killSwitch ? [killSwitch.policy] : [])],
             },
             { dependsOn: [namespace] },
         );
-        if (!config.vpn.killSwitch.unsafeDisable) {
-            new KillSwitch(
-                app.name,
-                {
-                    namespace: config.namespace,
-                    podSelector: client.podSelector,
-                    gateway: egress.gatewayPeer,
-                    cluster: core.cluster,
-                    allowLan: config.vpn.killSwitch.allowLan,
-                    labels,
-                },
-                { dependsOn: [namespace, ...egress.routedDependencies] },
-            );
-        }
         return client;
     });
     new MeshEnrollment(

@@ -207,6 +207,18 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
             assert.ok(resource.dependencies.includes(clientSettingsUrn), `${workload.metadata.name} waits for the client settings`);
         }
     });
+
+    it("routed workloads are created only after their own kill switch, so no pod ever runs unfenced", () => {
+        for (const { workload } of clientSide(plan)) {
+            const name = workload.metadata.name as string;
+            const resource = plan.resources.find((r) => r.type.startsWith("kubernetes:apps/v1:") && (r.inputs.metadata as { name?: string }).name === name);
+            const killSwitch = plan.resources.find(
+                (r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && (r.inputs.metadata as { name?: string }).name === `${name}-vpn-kill-switch`,
+            );
+            assert.ok(resource && killSwitch, name);
+            assert.ok(resource.dependencies.includes(killSwitch.urn), `${name} waits for ${name}-vpn-kill-switch`);
+        }
+    });
 });
 
 describe("vpn gateway: secrets never leave Secrets", () => {

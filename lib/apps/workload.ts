@@ -45,7 +45,7 @@ export function settingsConfigMapName(app: ResolvedApp): string {
 const STACK_LABEL = "charmarr.io/stack";
 
 /** The labels that select the app's pods: its name, and its stack when labelled with one. */
-export function appSelector(input: AppWorkloadInput): Record<string, string> {
+export function appSelector(input: Pick<AppWorkloadInput, "app" | "labels">): Record<string, string> {
     const stack = input.labels[STACK_LABEL];
     return { [APP_LABEL]: input.app.name, ...(stack !== undefined ? { [STACK_LABEL]: stack } : {}) };
 }
