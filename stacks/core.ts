@@ -1,19 +1,18 @@
 import * as k8s from "@pulumi/kubernetes";
-import { CoreConfig, GATEWAY_DOMAINS, GatewayDomain } from "../lib/config";
-import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
-import { charmarrLabels } from "../lib/k8s/labels";
-import { Platform } from "../components/platform";
-import { Tailnet } from "../components/tailnet";
-import type { ResolvedApp } from "../lib/apps/resolve";
-import { SHARED_LISTENER } from "../lib/ingress/gateways";
-import { buildTailnetPolicy } from "../lib/tailnet";
 import * as pulumi from "@pulumi/pulumi";
 import { IngressGateways } from "../components/ingressGateways";
 import { MediaApp } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
-import { routeAccessLabels } from "../lib/ingress/gateways";
+import { Platform } from "../components/platform";
+import { Tailnet } from "../components/tailnet";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import { CoreConfig, GATEWAY_DOMAINS, GatewayDomain } from "../lib/config";
+import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
+import { SHARED_LISTENER, routeAccessLabels } from "../lib/ingress/gateways";
 import { listenerFor } from "../lib/ingress/routes";
+import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
+import { buildTailnetPolicy } from "../lib/tailnet";
 
 /** The core stack: arr apps, the media server and the three ingress gateways, in one namespace. */
 export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatformOutputs & CoreAppOutputs {
