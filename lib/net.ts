@@ -72,3 +72,14 @@ export function cidrsOverlap(a: Cidr, b: Cidr): boolean {
 export function vxlanCidr(network: string): string {
     return `${network}.0/24`;
 }
+
+/** Address space never routed on the internet: RFC 1918, and RFC 6598 shared space (CGNAT). */
+export const PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"] as const;
+
+/** True when the whole block lies inside one of {@link PRIVATE_RANGES}. */
+export function isPrivateCidr(cidr: Cidr): boolean {
+    return PRIVATE_RANGES.some((range) => {
+        const block = parseCidr(range) as Cidr;
+        return block.prefix <= cidr.prefix && cidrContains(block, cidr.network);
+    });
+}

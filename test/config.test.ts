@@ -95,6 +95,29 @@ describe("config: the core stack", () => {
         assert.match(problem.problem, /lanCidr 10\.0\.0\.0\/8 overlaps podCidr/);
     });
 
+    for (const [field, value] of [
+        ["podCidr", "100.0.0.0/8"],
+        ["serviceCidr", "11.43.0.0/16"],
+        ["lanCidr", "64.0.0.0/2"],
+    ] as const) {
+        it(`refuses a public ${field} (${value}): traffic to cluster ranges bypasses the VPN`, () => {
+            const changes: Record<string, unknown> = { [`charmarr:cluster.${field}`]: value };
+            if (field === "serviceCidr") {
+                changes["charmarr:cluster.dnsServiceIp"] = "11.43.0.10";
+            }
+            const problem = problemFor(refusal("core", CORE_EXAMPLE, changes), `charmarr:cluster.${field}`);
+            assert.equal(
+                problem.problem,
+                `${value} is not private address space (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10); traffic to the cluster's ranges bypasses the VPN, so a public range here would leave with your real IP`,
+            );
+        });
+    }
+
+    it("accepts private and shared (CGNAT) address space for the cluster", () => {
+        const config = load("core", CORE_EXAMPLE, { "charmarr:cluster.podCidr": "100.64.0.0/16", "charmarr:cluster.lanCidr": "172.20.0.0/16" });
+        assert.equal(config.role === "core" && config.cluster.podCidr, "100.64.0.0/16");
+    });
+
     it("requires the cluster facts", () => {
         const error = refusal("core", CORE_EXAMPLE, { "charmarr:cluster": undefined });
         const problem = problemFor(error, "charmarr:cluster");
@@ -241,6 +264,25 @@ describe("config: rules that need the core stack's facts", () => {
             planDownloads({ "charmarr:vpn.vxlanNetwork": "172.16.0" }, { "charmarr:cluster.lanCidr": "172.16.0.0/23" }),
             "overlaps the cluster's lanCidr 172.16.0.0/23",
             "vxlanNetwork 172.16.2",
+        );
+    });
+
+    for (const network of ["169.254.7", "8.8.8", "127.0.0"]) {
+        it(`refuses a VXLAN network outside private address space (${network})`, async () => {
+            await assertConfigError(
+                planDownloads({ "charmarr:vpn.vxlanNetwork": network }),
+                "charmarr:vpn.vxlanNetwork",
+                `${network}.0/24 is not private address space`,
+                "pulumi config set --path charmarr:vpn.vxlanNetwork 172.16.0",
+            );
+        });
+    }
+
+    it("refuses a VXLAN network that contains the tunnel's own address, suggesting one clear of it", async () => {
+        await assertConfigError(
+            planDownloads({ "charmarr:vpn.vxlanNetwork": "172.16.0", "charmarr:vpn.addresses": ["172.16.0.9/32"] }),
+            "172.16.0.0/24 contains the VPN interface address 172.16.0.9/32; the overlay and the tunnel need separate addresses",
+            "pulumi config set --path charmarr:vpn.vxlanNetwork 172.16.1",
         );
     });
 

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { cidrsOverlap, parseCidr, vxlanCidr } from "../net";
+import { PRIVATE_RANGES, cidrsOverlap, isPrivateCidr, parseCidr, vxlanCidr } from "../net";
 import { ResolvedApp, resolveApps } from "../apps/resolve";
 import { VpnCredentialName, providerProblems, wireguardAddresses } from "../vpn/providers";
 import { ConfigError, ConfigProblem, closest, configSetCommand, shellQuote } from "./errors";
@@ -476,10 +476,44 @@ export function checkAgainstCore(config: DownloadsConfig, cluster: ClusterFacts,
             });
         }
     }
+    problems.push(...vxlanNetworkProblems(config, cluster));
     problems.push(...vpnProblemsAgainstCluster(config, cluster));
     if (problems.length > 0) {
         throw new ConfigError(config.stack, problems);
     }
+}
+
+/**
+ * The overlay must be private address space (clients route it on vxlan0, never to the internet)
+ * and clear of the tunnel's own addresses, which gluetun routes through wg0.
+ */
+function vxlanNetworkProblems(config: DownloadsConfig, cluster: ClusterFacts): ConfigProblem[] {
+    const key = `${CONFIG_NAMESPACE}:vpn.vxlanNetwork`;
+    const overlay = parseCidr(vxlanCidr(config.vpn.vxlanNetwork));
+    if (!overlay) {
+        return [];
+    }
+    const tunnelAddresses = config.vpn.type === "wireguard" ? wireguardAddresses(config.vpn) : [];
+    const fix = configSetCommand(key, suggestVxlanNetwork(cluster, tunnelAddresses));
+    const problems: ConfigProblem[] = [];
+    if (!isPrivateCidr(overlay)) {
+        problems.push({
+            key,
+            problem: `${vxlanCidr(config.vpn.vxlanNetwork)} is not private address space (${PRIVATE_RANGES.join(", ")}); the overlay between clients and the gateway must not shadow internet or link-local addresses`,
+            fix,
+        });
+    }
+    for (const address of tunnelAddresses) {
+        const tunnel = parseCidr(address);
+        if (tunnel && cidrsOverlap(tunnel, overlay)) {
+            problems.push({
+                key,
+                problem: `${vxlanCidr(config.vpn.vxlanNetwork)} contains the VPN interface address ${address}; the overlay and the tunnel need separate addresses`,
+                fix,
+            });
+        }
+    }
+    return problems;
 }
 
 /** VPN settings that only the cluster's ranges can rule out. */
@@ -532,8 +566,8 @@ export function checkAppsAgainstCore(
 }
 
 /** The first 172.16–31.x /24 clear of every cluster range, to suggest in a fix. */
-function suggestVxlanNetwork(cluster: ClusterFacts): string {
-    const taken = [cluster.podCidr, cluster.serviceCidr, cluster.lanCidr].flatMap((range) => {
+function suggestVxlanNetwork(cluster: ClusterFacts, tunnelAddresses: readonly string[] = []): string {
+    const taken = [cluster.podCidr, cluster.serviceCidr, cluster.lanCidr, ...tunnelAddresses].flatMap((range) => {
         const block = range === undefined ? undefined : parseCidr(range);
         return block ? [block] : [];
     });

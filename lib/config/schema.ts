@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { z } from "zod";
-import { canonicalCidr, cidrContains, cidrsOverlap, isCanonicalCidr, parseCidr, parseIpv4 } from "../net";
+import { PRIVATE_RANGES, canonicalCidr, cidrContains, cidrsOverlap, isCanonicalCidr, isPrivateCidr, parseCidr, parseIpv4 } from "../net";
 import { VPN_PROVIDERS, VPN_TYPES } from "../vpn/providers";
 import { firstPoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "../platform/addresses";
 import { ISTIO_PLATFORM_NAMES } from "../platform/istio";
@@ -94,6 +94,17 @@ export const clusterSchema = z
         const services = parseCidr(cluster.serviceCidr);
         const lan = cluster.lanCidr === undefined ? undefined : parseCidr(cluster.lanCidr);
         const dns = parseIpv4(cluster.dnsServiceIp);
+        // Traffic to these ranges never enters the tunnel (clients route them on eth0, the gateway
+        // forwards to them unencrypted), so a public range here would reach the internet unprotected.
+        for (const [name, block] of [["podCidr", pods], ["serviceCidr", services], ["lanCidr", lan]] as const) {
+            if (block && !isPrivateCidr(block)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [name],
+                    message: `${cluster[name]} is not private address space (${PRIVATE_RANGES.join(", ")}); traffic to the cluster's ranges bypasses the VPN, so a public range here would leave with your real IP`,
+                });
+            }
+        }
         if (!pods || !services || dns === undefined) {
             return;
         }
