@@ -185,7 +185,7 @@ export class VpnEgress extends pulumi.ComponentResource {
                 `${name}-gateway-egress`,
                 {
                     metadata: { name: `${names.gateway}-egress`, namespace, labels },
-                    spec: gatewayEgressSpec({ podLabels, cluster, vpnServerPort: vpnServerPort(vpn) }),
+                    spec: gatewayEgressSpec({ podLabels, cluster, vpnServerPort: vpnServerPort(vpn), vpnServerIp: vpn.endpointIp }),
                 },
                 { parent: this },
             );

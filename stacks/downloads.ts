@@ -11,6 +11,7 @@ import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment, meshNamespaceL
 import { charmarrLabels } from "../lib/k8s/labels";
 import { KillSwitch } from "../components/killSwitch";
 import { VpnEgress } from "../components/vpnEgress";
+import { killSwitchWarnings } from "../lib/vpn/killSwitch";
 
 export interface DownloadsStackExports {
     /** The core stack this stack was deployed against. */
@@ -126,11 +127,8 @@ export async function downloadsProgram(config: DownloadsConfig): Promise<Downloa
         clientNamespace: namespace.metadata.name,
         labels: charmarrLabels("downloads", "vpn"),
     });
-    if (config.vpn.killSwitch.unsafeDisable) {
-        pulumi.log.warn(
-            "charmarr:vpn.killSwitch.unsafeDisable is true: routed download clients have no egress NetworkPolicy, " +
-                "so if their tunnel fails they reach the internet with your real IP. Unset it: pulumi config rm --path charmarr:vpn.killSwitch.unsafeDisable",
-        );
+    for (const warning of killSwitchWarnings(config.vpn.killSwitch)) {
+        pulumi.log.warn(warning);
     }
     deployDownloadClients(config, core, namespace, egress);
 

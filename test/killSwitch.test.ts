@@ -1,12 +1,14 @@
 import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "../plan/evaluate";
-import { clientKillSwitchSpec } from "../lib/vpn/killSwitch";
+import { clientKillSwitchSpec, killSwitchWarnings } from "../lib/vpn/killSwitch";
 import { assertConfigError, planDownloads } from "./support/plan";
 import {
     Destination,
     EvaluationOptions,
     NetworkPolicyManifest,
     Pod,
+    Protocol,
     Workload,
     configMapFile,
     envOf,
@@ -203,6 +205,90 @@ describe("kill switch: FACTS §3 failure matrix", () => {
             assert.ok(evaluateEgress(policies, pod, { ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }).allowed);
             assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
         }
+    });
+});
+
+const CUSTOM_WIREGUARD = {
+    "charmarr:vpn.provider": "custom",
+    "charmarr:vpn.serverCountries": undefined,
+    "charmarr:vpn.endpointIp": "203.0.113.10",
+    "charmarr:vpn.endpointPort": 51820,
+    "charmarr:vpn.publicKey": "uLhRPiUgK1oYyb8yhTcVSUTdXbLBOkfhL4jlGvVFJnE=",
+};
+
+/** Internet hosts a gateway without its own firewall might try, VPN servers included. */
+const INTERNET_HOSTS = ["1.1.1.1", "8.8.8.8", "93.184.216.34", "185.65.134.1", "203.0.113.10", "203.0.113.11"];
+/** Both ends of the range, well-known and VPN ports, the VXLAN port, torrent ports, and neighbours of 51820. */
+const PORTS = [1, 22, 53, 80, 123, 443, 853, 1194, 1197, 1637, 4789, 6881, 8080, 41893, 51819, 51820, 51821, 58237, 65535];
+
+/** Every internet packet (host, protocol, port) the gateway pod's egress policies let out. */
+function gatewayInternetEgress(plan: StackPlan, hosts: readonly string[]): string[] {
+    const policies = networkPoliciesOf(plan);
+    const gateway = gatewayPod(plan);
+    const open: string[] = [];
+    for (const ip of hosts) {
+        for (const protocol of ["TCP", "UDP"] as Protocol[]) {
+            for (const port of PORTS) {
+                if (evaluateEgress(policies, gateway, { ip, protocol, port }).allowed) {
+                    open.push(`${ip} ${protocol}/${port}`);
+                }
+            }
+        }
+    }
+    return open;
+}
+
+describe("kill switch: gluetun's firewall failed and fell back to ACCEPT (FACTS §3, extended)", () => {
+    // gluetun flushes its rules and sets INPUT/OUTPUT/FORWARD to ACCEPT when enabling its firewall
+    // fails; pod-gateway's FORWARD rules go with them, NAT and ip_forward stay. Only the gateway's
+    // egress NetworkPolicy is left between forwarded client traffic and the internet.
+    it("built-in provider: the gateway pod reaches no internet host on TCP/UDP on any port except UDP to the VPN port", async () => {
+        const plan = await planDownloads();
+        const open = gatewayInternetEgress(plan, INTERNET_HOSTS);
+        assert.deepEqual(open, INTERNET_HOSTS.map((ip) => `${ip} UDP/51820`));
+    });
+
+    it("known server (vpn.endpointIp): only UDP to that one address on the VPN port", async () => {
+        const plan = await planDownloads(CUSTOM_WIREGUARD);
+        assert.deepEqual(gatewayInternetEgress(plan, INTERNET_HOSTS), ["203.0.113.10 UDP/51820"]);
+    });
+});
+
+describe("kill switch: warnings for every layer switched off", () => {
+    async function warningsOf(changes: Record<string, unknown>): Promise<string[]> {
+        const warnings: string[] = [];
+        const original = pulumi.log.warn;
+        pulumi.log.warn = (message: string) => {
+            warnings.push(message);
+            return Promise.resolve();
+        };
+        try {
+            await planDownloads(changes);
+        } finally {
+            pulumi.log.warn = original;
+        }
+        return warnings;
+    }
+
+    it("gatewayEgressPolicy false: the plan warns that the policy is the only guard when gluetun's firewall fails, and how to turn it back on", async () => {
+        const warnings = (await warningsOf({ "charmarr:vpn.killSwitch.gatewayEgressPolicy": false })).filter((w) => w.includes("gatewayEgressPolicy"));
+        assert.equal(warnings.length, 1, warnings.join("\n"));
+        assert.match(warnings[0], /gluetun's firewall fails/);
+        assert.match(warnings[0], /only guard/);
+        assert.match(warnings[0], /pulumi config set --path charmarr:vpn\.killSwitch\.gatewayEgressPolicy true/);
+    });
+
+    it("unsafeDisable: the plan warns that routed clients leak when their tunnel fails", async () => {
+        const warnings = (await warningsOf({ "charmarr:vpn.killSwitch.unsafeDisable": true })).filter((w) => w.includes("unsafeDisable"));
+        assert.equal(warnings.length, 1);
+        assert.match(warnings[0], /real IP/);
+        assert.match(warnings[0], /pulumi config rm --path charmarr:vpn\.killSwitch\.unsafeDisable/);
+    });
+
+    it("the defaults warn about nothing", async () => {
+        assert.deepEqual((await warningsOf({})).filter((w) => w.includes("charmarr:vpn")), []);
+        assert.deepEqual(killSwitchWarnings({ gatewayEgressPolicy: true, unsafeDisable: false }), []);
+        assert.equal(killSwitchWarnings({ gatewayEgressPolicy: false, unsafeDisable: true }).length, 2);
     });
 });
 

@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ClusterFacts } from "../config/schema";
-import { AMBIENT_PROBE_SOURCE } from "./gateway";
+import type { ClusterFacts, VpnSettings } from "../config/schema";
+import { AMBIENT_PROBE_SOURCE, clusterLocalCidrs } from "./gateway";
 
 export type NetworkPolicySpec = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicySpec>;
 export type NetworkPolicyEgressRule = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicyEgressRule>;
@@ -83,27 +83,36 @@ export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPol
 }
 
 export interface GatewayEgressInputs {
+    /** Labels of the gateway pod, which the policy selects. */
     readonly podLabels: Readonly<Record<string, string>>;
+    /** Cluster facts from the core stack: the ranges the gateway may reach inside the cluster. */
     readonly cluster: ClusterFacts;
     /** UDP port of the VPN server. */
     readonly vpnServerPort: number;
+    /**
+     * The VPN server's IPv4 address when it is known at plan time (`vpn.endpointIp`). The VPN-port
+     * rule then opens that one host instead of every address outside the cluster.
+     */
+    readonly vpnServerIp?: string;
 }
 
 /**
- * The gateway pod's own egress: the VPN server port anywhere outside the cluster and LAN, the
- * cluster itself (VXLAN to clients starts new flows, so it is not reply traffic) and kube-dns.
+ * The gateway pod's own egress: the VPN server port (on the server's address when known,
+ * otherwise anywhere outside the cluster and LAN), the cluster itself (VXLAN to clients starts new
+ * flows, so it is not reply traffic) and kube-dns. When gluetun's firewall fails to start, gluetun
+ * falls back to accepting everything and pod-gateway's FORWARD rules are gone with it; this policy
+ * is then the only thing between the routed clients and the internet.
  */
 export function gatewayEgressSpec(inputs: GatewayEgressInputs): NetworkPolicySpec {
     const { cluster } = inputs;
-    const internalRanges = [cluster.podCidr, cluster.serviceCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
+    const vpnServer: NetworkPolicyPeer = inputs.vpnServerIp
+        ? { ipBlock: { cidr: `${inputs.vpnServerIp}/32` } }
+        : { ipBlock: { cidr: "0.0.0.0/0", except: clusterLocalCidrs(cluster) } };
     return {
         podSelector: { matchLabels: { ...inputs.podLabels } },
         policyTypes: ["Egress"],
         egress: [
-            {
-                to: [{ ipBlock: { cidr: "0.0.0.0/0", except: internalRanges } }],
-                ports: [{ protocol: "UDP", port: inputs.vpnServerPort }],
-            },
+            { to: [vpnServer], ports: [{ protocol: "UDP", port: inputs.vpnServerPort }] },
             {
                 to: [
                     { namespaceSelector: {}, podSelector: {} },
@@ -114,4 +123,30 @@ export function gatewayEgressSpec(inputs: GatewayEgressInputs): NetworkPolicySpe
             { to: [KUBE_DNS_PEER], ports: DNS_PORTS },
         ],
     };
+}
+
+/** Kill-switch settings a user may turn off, each of which opens a way to leak the real IP. */
+export type KillSwitchSettings = Readonly<Pick<VpnSettings["killSwitch"], "gatewayEgressPolicy" | "unsafeDisable">>;
+
+/**
+ * Warnings to print at every `pulumi up` for each kill-switch layer the user switched off: each
+ * says what can leak and how to turn the layer back on.
+ */
+export function killSwitchWarnings(settings: KillSwitchSettings): string[] {
+    const warnings: string[] = [];
+    if (settings.unsafeDisable) {
+        warnings.push(
+            "charmarr:vpn.killSwitch.unsafeDisable is true: routed download clients have no egress NetworkPolicy, " +
+                "so if their tunnel fails they reach the internet with your real IP. Unset it: pulumi config rm --path charmarr:vpn.killSwitch.unsafeDisable",
+        );
+    }
+    if (!settings.gatewayEgressPolicy) {
+        warnings.push(
+            "charmarr:vpn.killSwitch.gatewayEgressPolicy is false: the VPN gateway pod has no egress NetworkPolicy. " +
+                "If gluetun's firewall fails to start, gluetun falls back to accepting all traffic and pod-gateway's forwarding rules are gone, " +
+                "and this policy is the only guard left: without it the gateway and the clients it forwards for can reach the internet outside the tunnel. " +
+                "Turn it back on: pulumi config set --path charmarr:vpn.killSwitch.gatewayEgressPolicy true",
+        );
+    }
+    return warnings;
 }
