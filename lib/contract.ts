@@ -13,7 +13,7 @@ export const CORE_CONTRACT_VERSION = 1;
 const gatewayReferenceSchema = z.object({
     /** The Gateway's name (its domain: arr, media, admin). */
     name: z.string(),
-    namespace: namespaceName,
+    namespace: namespaceName("charmarr-core"),
     /** The shared port-80 listener other namespaces' routes attach to. */
     sectionName: z.string(),
     port: z.number(),
@@ -32,7 +32,7 @@ export type GatewayReference = z.output<typeof gatewayReferenceSchema>;
 const coreOutputsSchema = z.object({
     contractVersion: z.literal(CORE_CONTRACT_VERSION),
     cluster: clusterSchema,
-    namespace: namespaceName,
+    namespace: namespaceName("charmarr-core"),
     /** The enabled gateways, by domain. */
     gateways: z.partialRecord(z.enum(GATEWAY_DOMAINS), gatewayReferenceSchema),
     /** Mesh identity (SPIFFE principal) of each enabled core app, by app name. */

@@ -155,6 +155,23 @@ describe("config: the core stack", () => {
         assert.match(problem.problem, /"Charmarr_Core" is not a valid Kubernetes namespace name/);
     });
 
+    for (const [namespace, owner] of [
+        ["kube-system", "Kubernetes' own components"],
+        ["default", "Kubernetes' default namespace"],
+        ["tailscale", "a platform add-on (charmarr:platform)"],
+        ["istio-system", "a platform add-on (charmarr:platform)"],
+    ] as const) {
+        it(`refuses the reserved namespace ${namespace} for any of the stacks' namespaces`, () => {
+            const core = problemFor(refusal("core", CORE_EXAMPLE, { "charmarr:namespace": namespace }), "charmarr:namespace");
+            assert.equal(core.problem, `"${namespace}" is reserved for ${owner}; Charmarr needs a namespace of its own`);
+            assert.equal(core.fix, "pulumi config set charmarr:namespace charmarr-core");
+            const downloads = problemFor(refusal("downloads", DOWNLOADS_EXAMPLE, { "charmarr:namespace": namespace }), "charmarr:namespace");
+            assert.equal(downloads.fix, "pulumi config set charmarr:namespace charmarr-downloads");
+            const vpn = problemFor(refusal("downloads", DOWNLOADS_EXAMPLE, { "charmarr:vpn.namespace": namespace }), "charmarr:vpn.namespace");
+            assert.equal(vpn.fix, "pulumi config set --path charmarr:vpn.namespace charmarr-vpn");
+        });
+    }
+
     it("ignores other namespaces' keys (providers read their own)", () => {
         assert.equal(load("core", CORE_EXAMPLE, { "kubernetes:context": "homelab" }).role, "core");
     });

@@ -100,7 +100,7 @@ const SECRET_FIELDS = {
 
 const ROLE_SCHEMAS = {
     core: z.strictObject({
-        namespace: namespaceName.default("charmarr-core"),
+        namespace: namespaceName("charmarr-core").default("charmarr-core"),
         cluster: clusterSchema,
         gateways: gatewaysSchema,
         platform: platformSchema,
@@ -111,7 +111,7 @@ const ROLE_SCHEMAS = {
     }).superRefine(checkPlatformAgainstGateways).superRefine(refineCoreApps),
     downloads: z
         .strictObject({
-            namespace: namespaceName.default("charmarr-downloads"),
+            namespace: namespaceName("charmarr-downloads").default("charmarr-downloads"),
             coreStack: coreStackName.optional(),
             vpn: vpnSchema,
             apps: appsSchema("downloads"),

@@ -4,6 +4,7 @@ import { PRIVATE_RANGES, canonicalCidr, cidrContains, cidrsOverlap, isCanonicalC
 import { VPN_PROVIDERS, VPN_TYPES } from "../vpn/providers";
 import { firstPoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "../platform/addresses";
 import { ISTIO_PLATFORM_NAMES } from "../platform/istio";
+import { PLATFORM_NAMESPACES } from "../platform/plan";
 import { DEFAULT_VERSIONS } from "../platform/versions";
 import { OPERATOR_TAG, PROXY_TAG } from "../tailnet/tags";
 import { configSetCommand } from "./errors";
@@ -24,12 +25,37 @@ export interface IssueParams {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
-export const namespaceName = z
-    .string()
-    .max(63, { message: "is longer than 63 characters, the limit for a Kubernetes namespace name" })
-    .regex(DNS_LABEL, {
-        message: "is not a valid Kubernetes namespace name (lower-case letters, digits and '-', starting and ending with a letter or digit)",
-    });
+/** Namespaces that belong to Kubernetes or to the add-ons the core stack may install. */
+const RESERVED_NAMESPACES: Readonly<Record<string, string>> = {
+    default: "Kubernetes' default namespace",
+    "kube-system": "Kubernetes' own components",
+    "kube-public": "Kubernetes' public cluster information",
+    "kube-node-lease": "Kubernetes' node heartbeats",
+    ...Object.fromEntries(Object.keys(PLATFORM_NAMESPACES).map((name) => [name, "a platform add-on (charmarr:platform)"])),
+};
+
+/**
+ * A namespace Charmarr creates and owns: a valid name, and none that belongs to Kubernetes or an
+ * add-on (enrolling kube-system in the mesh, or creating `tailscale` twice, breaks the cluster).
+ */
+export function namespaceName(suggestion: string) {
+    return z
+        .string()
+        .max(63, { message: "is longer than 63 characters, the limit for a Kubernetes namespace name" })
+        .regex(DNS_LABEL, {
+            message: "is not a valid Kubernetes namespace name (lower-case letters, digits and '-', starting and ending with a letter or digit)",
+        })
+        .superRefine((name, ctx) => {
+            const owner = RESERVED_NAMESPACES[name];
+            if (owner !== undefined) {
+                ctx.addIssue({
+                    code: "custom",
+                    message: `"${name}" is reserved for ${owner}; Charmarr needs a namespace of its own`,
+                    params: { suggest: suggestion } satisfies IssueParams,
+                });
+            }
+        });
+}
 
 export const ipv4Cidr = z.string().superRefine((value, ctx) => {
     if (parseCidr(value) === undefined) {
@@ -149,7 +175,7 @@ export const pinnedImage = z.string().superRefine((value, ctx) => {
 });
 
 export const vpnSchema = z.strictObject({
-    namespace: namespaceName.default("charmarr-vpn"),
+    namespace: namespaceName("charmarr-vpn").default("charmarr-vpn"),
     provider: z.enum(VPN_PROVIDERS),
     type: z.enum(VPN_TYPES).default("wireguard"),
     addresses: z.array(interfaceAddress).default([]),
@@ -270,8 +296,26 @@ export type GatewaySettings = GatewaysSettings[GatewayDomain];
 
 // ---- Platform add-ons and the tailnet policy (issue 5) ----
 
-const pinnedVersion = (example: string) =>
-    z.string().regex(/^v?\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/, { message: `is not a pinned release version (e.g. ${example})` });
+/**
+ * A pinned version, spelled the way its upstream publishes it: Gateway API release tags carry a `v`
+ * (the manifest URL 404s without it), Helm chart versions do not (Helm finds no chart with it).
+ * A version with the wrong prefix is refused with the corrected spelling as the fix.
+ */
+const pinnedVersion = (what: string, spelling: { prefix: "v" | ""; example: string }) => {
+    const pattern = new RegExp(`^${spelling.prefix}\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]+)?$`);
+    const rule = spelling.prefix === "v" ? 'release tags start with "v"' : 'chart versions have no "v" prefix';
+    return z.string().superRefine((value, ctx) => {
+        if (pattern.test(value)) {
+            return;
+        }
+        const respelled = spelling.prefix + value.replace(/^v/, "");
+        ctx.addIssue({
+            code: "custom",
+            message: `is not a pinned ${what} version: ${rule} (e.g. ${spelling.example})`,
+            params: { suggest: pattern.test(respelled) ? respelled : spelling.example } satisfies IssueParams,
+        });
+    });
+};
 
 const poolAddress = z.string().refine((value) => parsePoolAddress(value) !== undefined, {
     error: (issue) => `"${String(issue.input)}" is not a CIDR (192.168.1.240/28) or an address range (192.168.1.240-192.168.1.250)`,
@@ -303,20 +347,20 @@ export const platformSchema = z
         gatewayApi: z
             .strictObject({
                 install: z.boolean().default(false),
-                version: pinnedVersion("v1.3.0").default(DEFAULT_VERSIONS.gatewayApi),
+                version: pinnedVersion("Gateway API release", { prefix: "v", example: DEFAULT_VERSIONS.gatewayApi }).default(DEFAULT_VERSIONS.gatewayApi),
             })
             .prefault({}),
         istio: z
             .strictObject({
                 install: z.boolean().default(false),
-                version: pinnedVersion("1.27.3").default(DEFAULT_VERSIONS.istio),
+                version: pinnedVersion("Istio chart", { prefix: "", example: DEFAULT_VERSIONS.istio }).default(DEFAULT_VERSIONS.istio),
                 platform: z.enum(ISTIO_PLATFORM_NAMES).default("default"),
             })
             .prefault({}),
         metallb: z
             .strictObject({
                 install: z.boolean().default(false),
-                version: pinnedVersion("0.15.2").default(DEFAULT_VERSIONS.metallb),
+                version: pinnedVersion("MetalLB chart", { prefix: "", example: DEFAULT_VERSIONS.metallb }).default(DEFAULT_VERSIONS.metallb),
                 addresses: z.array(poolAddress).default([]),
             })
             .superRefine((metallb, ctx) => {
@@ -335,7 +379,7 @@ export const platformSchema = z
                 operator: z
                     .strictObject({
                         install: z.boolean().default(false),
-                        version: pinnedVersion("1.86.4").default(DEFAULT_VERSIONS.tailscaleOperator),
+                        version: pinnedVersion("Tailscale operator chart", { prefix: "", example: DEFAULT_VERSIONS.tailscaleOperator }).default(DEFAULT_VERSIONS.tailscaleOperator),
                     })
                     .prefault({}),
                 acl: z
