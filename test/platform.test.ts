@@ -399,13 +399,49 @@ describe("platform: refused configurations", () => {
 
     it("refuses unknown platforms, unpinned versions, empty domains and typos", async () => {
         await assertConfigError(planCore({ "charmarr:platform.istio.platform": "k3" }), "charmarr:platform.istio.platform", '(did you mean "k3s"?)');
-        await assertConfigError(planCore({ "charmarr:platform.istio.version": "latest" }), "charmarr:platform.istio.version", "is not a pinned release version");
+        await assertConfigError(planCore({ "charmarr:platform.istio.version": "latest" }), "charmarr:platform.istio.version", '"latest" is not a pinned Istio chart version like 1.27.3');
         await assertConfigError(
             planCore({ "charmarr:platform.tailscale.acl.groups": { kids: { domains: [] } } }),
             "charmarr:platform.tailscale.acl.groups.kids.domains",
             "name the gateways the group may reach",
         );
         await assertConfigError(planCore({ "charmarr:platform.metalb": { install: true } }), "charmarr:platform.metalb", "did you mean metallb?");
+    });
+
+    it("refuses a Gateway API version without the 'v' its release tags carry (the download URL would 404)", async () => {
+        await assertConfigError(
+            planCore({ "charmarr:platform.gatewayApi.version": "1.3.0" }),
+            "charmarr:platform.gatewayApi.version",
+            '"1.3.0" is not a pinned Gateway API release',
+            'release tags start with "v"',
+            "pulumi config set --path charmarr:platform.gatewayApi.version v1.3.0",
+        );
+    });
+
+    const charts = [
+        ["istio", "Istio", "v1.27.3", "1.27.3"],
+        ["metallb", "MetalLB", "v0.15.2", "0.15.2"],
+        ["tailscale.operator", "Tailscale operator", "v1.86.4", "1.86.4"],
+    ] as const;
+    for (const [path, what, prefixed, bare] of charts) {
+        it(`refuses ${what} chart versions with a 'v' prefix (Helm would ask for a chart that does not exist)`, async () => {
+            await assertConfigError(
+                planCore({ [`charmarr:platform.${path}.version`]: prefixed }),
+                `charmarr:platform.${path}.version`,
+                `"${prefixed}" is not a pinned ${what} chart version`,
+                'chart versions have no "v" prefix',
+                `pulumi config set --path charmarr:platform.${path}.version ${bare}`,
+            );
+        });
+    }
+
+    it("accepts each upstream's own spelling of a version, pre-releases included", () => {
+        accepts({
+            "charmarr:platform.gatewayApi.version": "v1.2.1",
+            "charmarr:platform.istio.version": "1.28.0-beta.1",
+            "charmarr:platform.metallb.version": "0.14.9",
+            "charmarr:platform.tailscale.operator.version": "1.84.0",
+        });
     });
 
     it("refuses charmarr:platform on the downloads stack", async () => {

@@ -184,12 +184,46 @@ describe("vpn providers: the messages users see", () => {
         });
     }
 
-    for (const provider of ["mullvad", "ivpn", "windscribe", "airvpn"] as const) {
-        it(`${provider} accepts a custom vpn.endpointPort`, () => {
-            const config = load(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": 443 }));
-            assert.ok(config.role === "downloads" && config.vpn.endpointPort === 443);
+    // gluetun v3.41.1 internal/configuration/settings/wireguardselection.go: the custom WireGuard
+    // endpoint ports each provider accepts (mullvad: any; custom: any, and required).
+    const ENDPOINT_PORTS: readonly [VpnProviderName, readonly number[] | "any", readonly number[]][] = [
+        ["airvpn", [1637, 47107], [443, 51820, 1638]],
+        ["ivpn", [2049, 2050, 53, 30587, 41893, 48574, 58237], [443, 51820, 2051]],
+        ["windscribe", [53, 80, 123, 443, 1194, 65142], [51820, 1195, 8443]],
+        ["mullvad", "any", []],
+        ["custom", "any", []],
+    ];
+    for (const [provider, accepted, refused] of ENDPOINT_PORTS) {
+        const ports = accepted === "any" ? [53, 443, 4000, 51820, 65535] : accepted;
+        it(`${provider} accepts vpn.endpointPort ${accepted === "any" ? "of any value" : accepted.join(", ")}`, () => {
+            for (const port of ports) {
+                const config = load(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": port }));
+                assert.ok(config.role === "downloads" && config.vpn.endpointPort === port, `${provider} ${port}`);
+            }
+        });
+        if (accepted === "any") {
+            continue;
+        }
+        it(`${provider} refuses vpn.endpointPort ${refused.join(", ")}, naming the ports it accepts`, () => {
+            const sorted = [...accepted].sort((a, b) => a - b).join(", ");
+            for (const port of refused) {
+                const problem = only(refusal(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": port })));
+                assert.equal(problem.key, "charmarr:vpn.endpointPort");
+                assert.equal(problem.problem, `${port} is not a WireGuard port of provider "${provider}": gluetun accepts only ${sorted}`);
+                assert.match(problem.fix ?? "", /^pulumi config set --path charmarr:vpn\.endpointPort \d+ \(or another of /);
+                assert.match(problem.fix ?? "", /pulumi config rm --path charmarr:vpn\.endpointPort$/);
+            }
         });
     }
+
+    it("the endpoint port refusal fails the plan with the whole message", async () => {
+        await assertConfigError(
+            planDownloads(changesFor("ivpn", { ...MINIMAL.ivpn.wireguard, "charmarr:vpn.endpointPort": 51820 }), {}, SECRET_KEYS),
+            "charmarr:vpn.endpointPort",
+            '51820 is not a WireGuard port of provider "ivpn": gluetun accepts only 53, 2049, 2050, 30587, 41893, 48574, 58237',
+            "pulumi config set --path charmarr:vpn.endpointPort 58237 (or another of 53, 2049, 2050, 30587, 41893, 48574, 58237), or use the provider's default: pulumi config rm --path charmarr:vpn.endpointPort",
+        );
+    });
 
     it("private internet access with WireGuard", () => {
         const error = refusal(changesFor("private internet access", WG_KEY));

@@ -311,7 +311,7 @@ const pinnedVersion = (what: string, spelling: { prefix: "v" | ""; example: stri
         const respelled = spelling.prefix + value.replace(/^v/, "");
         ctx.addIssue({
             code: "custom",
-            message: `is not a pinned ${what} version: ${rule} (e.g. ${spelling.example})`,
+            message: `is not a pinned ${what} version like ${spelling.example} (${rule})`,
             params: { suggest: pattern.test(respelled) ? respelled : spelling.example } satisfies IssueParams,
         });
     });

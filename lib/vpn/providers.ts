@@ -50,6 +50,11 @@ export type TypeRules =
           readonly settings: Readonly<Partial<Record<VpnSettingName, Requirement>>>;
           /** The server port gluetun connects to unless `vpn.endpointPort` overrides it (UDP). */
           readonly defaultPort?: number;
+          /**
+           * The only values gluetun accepts for `vpn.endpointPort`, where it restricts them
+           * (`wireguardselection.go`); absent means any port, where the setting is allowed at all.
+           */
+          readonly endpointPorts?: readonly number[];
       }
     | { readonly supported: false; readonly reason: string };
 
@@ -62,8 +67,8 @@ export interface ProviderRules {
 
 const OPENVPN_CREDENTIALS = { user: "required", password: "required" } as const;
 
-function wireguard(settings: Readonly<Partial<Record<VpnSettingName, Requirement>>>, defaultPort?: number): TypeRules {
-    return { supported: true, settings: { privateKey: "required", ...settings }, defaultPort };
+function wireguard(settings: Readonly<Partial<Record<VpnSettingName, Requirement>>>, defaultPort?: number, endpointPorts?: readonly number[]): TypeRules {
+    return { supported: true, settings: { privateKey: "required", ...settings }, defaultPort, endpointPorts };
 }
 
 function openvpn(defaultPort: number): TypeRules {
@@ -72,7 +77,8 @@ function openvpn(defaultPort: number): TypeRules {
 
 /**
  * gluetun v3.41.1's requirements (`internal/configuration/settings/wireguard.go`, `openvpn.go`,
- * `provider.go`) and its default server ports (`internal/provider/<name>/connection.go`). The
+ * `provider.go`), the WireGuard endpoint ports it accepts (`wireguardselection.go`) and its
+ * default server ports (`internal/provider/<name>/connection.go`). The
  * server's public key and endpoint IP are built into gluetun for every provider but `custom`.
  */
 export const PROVIDER_RULES: Readonly<Record<VpnProviderName, ProviderRules>> = {
@@ -94,15 +100,15 @@ export const PROVIDER_RULES: Readonly<Record<VpnProviderName, ProviderRules>> = 
         openvpn: openvpn(1194),
     },
     ivpn: {
-        wireguard: wireguard({ addresses: "required", presharedKey: "optional", publicKey: "forbidden", endpointIp: "forbidden", endpointPort: "optional" }, 58237),
+        wireguard: wireguard({ addresses: "required", presharedKey: "optional", publicKey: "forbidden", endpointIp: "forbidden", endpointPort: "optional" }, 58237, [2049, 2050, 53, 30587, 41893, 48574, 58237]),
         openvpn: openvpn(1194),
     },
     windscribe: {
-        wireguard: wireguard({ addresses: "required", presharedKey: "optional", publicKey: "forbidden", endpointIp: "forbidden", endpointPort: "optional" }, 1194),
+        wireguard: wireguard({ addresses: "required", presharedKey: "optional", publicKey: "forbidden", endpointIp: "forbidden", endpointPort: "optional" }, 1194, [53, 80, 123, 443, 1194, 65142]),
         openvpn: openvpn(1194),
     },
     airvpn: {
-        wireguard: wireguard({ addresses: "required", presharedKey: "required", publicKey: "forbidden", endpointIp: "forbidden", endpointPort: "optional" }, 1637),
+        wireguard: wireguard({ addresses: "required", presharedKey: "required", publicKey: "forbidden", endpointIp: "forbidden", endpointPort: "optional" }, 1637, [1637, 47107]),
         openvpn: { supported: false, reason: "AirVPN's OpenVPN authenticates with client certificates, which this program does not mount" },
     },
     "private internet access": {
@@ -201,6 +207,15 @@ export function providerProblems(vpn: VpnSettings, credentials: ReadonlySet<VpnC
                 fix: removeCommand(setting),
             });
         }
+    }
+    const port = vpn.type === "wireguard" ? vpn.endpointPort : undefined;
+    if (port !== undefined && rules.endpointPorts && !rules.endpointPorts.includes(port)) {
+        const allowed = [...rules.endpointPorts].sort((a, b) => a - b);
+        problems.push({
+            key: VPN_SETTINGS.endpointPort.key,
+            problem: `${port} is not a WireGuard port of provider "${provider}": gluetun accepts only ${allowed.join(", ")}`,
+            fix: `${configSetCommand(VPN_SETTINGS.endpointPort.key, String(rules.defaultPort ?? allowed[0]))} (or another of ${allowed.join(", ")}), or use the provider's default: ${removeCommand("endpointPort")}`,
+        });
     }
     return problems;
 }
