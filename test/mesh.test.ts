@@ -32,10 +32,10 @@ const INTENDED: Readonly<Record<string, readonly string[]>> = {
     "gateway:arr": ["radarr", "sonarr", "lidarr", "prowlarr"],
     "gateway:media": ["plex", "overseerr"],
     "gateway:admin": ["qbittorrent", "sabnzbd"],
-    prowlarr: ["radarr", "sonarr", "lidarr"],
-    radarr: ["prowlarr", "qbittorrent", "sabnzbd"],
-    sonarr: ["prowlarr", "qbittorrent", "sabnzbd"],
-    lidarr: ["prowlarr", "qbittorrent", "sabnzbd"],
+    prowlarr: ["radarr", "sonarr", "lidarr", "qbittorrent", "sabnzbd"],
+    radarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
+    sonarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
+    lidarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
     overseerr: ["radarr", "sonarr", "plex"],
     plex: [],
     qbittorrent: [],
@@ -169,19 +169,20 @@ describe("mesh: ambient enrolment and mTLS", () => {
         assert.equal(identities.jellyfin, undefined, "only enabled apps");
         const sabnzbd = manifestOf(downloads, "AuthorizationPolicy", "sabnzbd");
         const principals = (sabnzbd.spec as { rules: { from: { source: { principals: string[] } }[] }[] }).rules[0].from[0].source.principals;
-        assert.deepEqual(principals, [principalOf(CORE, "admin-istio"), identities.radarr, identities.sonarr, identities.lidarr]);
+        assert.deepEqual(principals, [principalOf(CORE, "admin-istio"), identities.radarr, identities.sonarr, identities.lidarr, identities.prowlarr]);
     });
 });
 
 describe("mesh: variants", () => {
-    it("lets Overseerr reach Jellyfin when Jellyfin is the media server", async () => {
+    it("lets Overseerr and the arr apps reach Jellyfin when Jellyfin is the media server", async () => {
         const core = await planCore({ "charmarr:mediaServer": "jellyfin" });
         const workloads = appWorkloads(core.manifests);
         const model = new AuthorizationModel(core.manifests);
         const jellyfin = workloads.get("jellyfin") as Workload & { port: number };
         assert.equal(model.allows({ principal: principalOf(CORE, "overseerr"), destination: jellyfin, port: 8096 }), true);
         assert.equal(model.allows({ principal: principalOf(CORE, "media-istio"), destination: jellyfin, port: 8096 }), true);
-        assert.equal(model.allows({ principal: principalOf(CORE, "radarr"), destination: jellyfin, port: 8096 }), false);
+        assert.equal(model.allows({ principal: principalOf(CORE, "radarr"), destination: jellyfin, port: 8096 }), true, "library refresh after an import");
+        assert.equal(model.allows({ principal: principalOf(CORE, "prowlarr"), destination: jellyfin, port: 8096 }), false);
     });
 
     it("drops a disabled app from its callers' policies", async () => {

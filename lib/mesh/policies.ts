@@ -25,7 +25,9 @@ export function gatewayPrincipal(coreNamespace: string, domain: GatewayDomain): 
 /**
  * Who calls whom inside the cluster (besides each app's own gateway). Indexers flow both ways
  * between Prowlarr and the arr apps; Overseerr asks the arr apps and reads the media server's
- * library; the arr apps hand releases to the download clients and poll them.
+ * library; the arr apps tell the media server to rescan after an import (their "Connect"
+ * notifications), hand releases to the download clients and poll them; Prowlarr can send a
+ * manual grab to a download client.
  */
 export const CALLERS: Readonly<Record<AppName, readonly AppName[]>> = {
     radarr: ["prowlarr", "overseerr"],
@@ -33,10 +35,10 @@ export const CALLERS: Readonly<Record<AppName, readonly AppName[]>> = {
     lidarr: ["prowlarr"],
     prowlarr: ["radarr", "sonarr", "lidarr"],
     overseerr: [],
-    plex: ["overseerr"],
-    jellyfin: ["overseerr"],
-    qbittorrent: ["radarr", "sonarr", "lidarr"],
-    sabnzbd: ["radarr", "sonarr", "lidarr"],
+    plex: ["overseerr", "radarr", "sonarr", "lidarr"],
+    jellyfin: ["overseerr", "radarr", "sonarr", "lidarr"],
+    qbittorrent: ["radarr", "sonarr", "lidarr", "prowlarr"],
+    sabnzbd: ["radarr", "sonarr", "lidarr", "prowlarr"],
 };
 
 /** `STRICT` mTLS for the namespace: no plaintext from outside the mesh. */
