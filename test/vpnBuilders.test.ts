@@ -47,6 +47,14 @@ describe("vpn builders", () => {
         assert.deepEqual(env.SERVER_CITIES, { value: "Amsterdam" });
         assert.equal(env.WIREGUARD_PRESHARED_KEY, undefined);
         assert.deepEqual(env.WIREGUARD_ADDRESSES, { value: "10.5.0.2/32" });
+        assert.equal(env.SERVER_REGIONS, undefined);
+    });
+
+    it("vpn.serverRegions becomes SERVER_REGIONS, for providers that select by region", () => {
+        const pia = providerEnvironment(vpn({ provider: "private internet access", type: "openvpn", serverRegions: ["DE Frankfurt", "Netherlands"] }), new Set<VpnCredentialName>(["user", "password"]));
+        assert.deepEqual(pia.SERVER_REGIONS, { value: "DE Frankfurt,Netherlands" });
+        const surfshark = providerEnvironment(vpn({ provider: "surfshark", addresses: ["10.14.0.2/16"], serverRegions: ["Europe"] }), new Set<VpnCredentialName>(["privateKey"]));
+        assert.deepEqual(surfshark.SERVER_REGIONS, { value: "Europe" });
     });
 
     it("gluetun's firewall subnets are comma-separated without spaces; the control-server role comes from a Secret", () => {

@@ -351,6 +351,17 @@ describe("vpn providers: the messages users see", () => {
 });
 
 describe("vpn providers: plans", () => {
+    it("plans Private Internet Access with vpn.serverRegions and passes the regions to gluetun", async () => {
+        const plan = await planDownloads(changesFor("private internet access", { ...OVPN, "charmarr:vpn.serverRegions": ["DE Frankfurt"] }), {}, SECRET_KEYS);
+        const gateway = manifestOf(plan, "Deployment", "vpn-gateway") as unknown as { spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } } };
+        const gluetun = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
+        assert.equal(gluetun?.env?.find((e) => e.name === "SERVER_REGIONS")?.value, "DE Frankfurt");
+    });
+
+    it("refuses an empty region name, naming the key", async () => {
+        await assertConfigError(planDownloads({ "charmarr:vpn.serverRegions": [""] }), "charmarr:vpn.serverRegions");
+    });
+
     for (const provider of VPN_PROVIDERS) {
         for (const type of VPN_TYPES) {
             const minimal = MINIMAL[provider][type];

@@ -97,6 +97,7 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
     "vpn.addresses": "10.64.0.2/32",
     "vpn.serverCountries": "Netherlands",
     "vpn.serverCities": "Amsterdam",
+    "vpn.serverRegions": "Europe",
     "vpn.serverHostnames": "nl-ams-wg-001",
     "vpn.endpointIp": "203.0.113.10",
     "vpn.endpointPort": "51820",

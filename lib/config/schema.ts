@@ -182,6 +182,8 @@ export const vpnSchema = z.strictObject({
     serverCountries: z.array(z.string().min(1)).default([]),
     serverCities: z.array(z.string().min(1)).default([]),
     serverHostnames: z.array(z.string().min(1)).default([]),
+    /** gluetun SERVER_REGIONS (e.g. Private Internet Access, Surfshark); gluetun checks the names at start. */
+    serverRegions: z.array(z.string().min(1)).default([]),
     endpointIp: ipv4Address.optional(),
     endpointPort: port.optional(),
     publicKey: z

@@ -124,7 +124,7 @@ export const PROVIDER_RULES: Readonly<Record<VpnProviderName, ProviderRules>> = 
 /** Why gluetun needs or refuses a setting, in the words of the messages. */
 const FORBIDDEN_REASONS: Readonly<Partial<Record<VpnSettingName, string>>> = {
     publicKey: "gluetun has the server's public key built in and refuses another",
-    endpointIp: "gluetun picks the server from its built-in list; choose servers with vpn.serverCountries, vpn.serverCities or vpn.serverHostnames",
+    endpointIp: "gluetun picks the server from its built-in list; choose servers with vpn.serverCountries, vpn.serverCities, vpn.serverRegions or vpn.serverHostnames",
     endpointPort: "gluetun uses the provider's fixed WireGuard port and refuses a custom one",
 };
 
@@ -277,7 +277,12 @@ export function providerEnvironment(vpn: VpnSettings, credentials: ReadonlySet<V
             env[spec.gluetunEnv] = { value: String(value) };
         }
     }
-    const selection = { SERVER_COUNTRIES: vpn.serverCountries, SERVER_CITIES: vpn.serverCities, SERVER_HOSTNAMES: vpn.serverHostnames };
+    const selection = {
+        SERVER_COUNTRIES: vpn.serverCountries,
+        SERVER_CITIES: vpn.serverCities,
+        SERVER_REGIONS: vpn.serverRegions,
+        SERVER_HOSTNAMES: vpn.serverHostnames,
+    };
     for (const [name, values] of Object.entries(selection)) {
         if (values.length > 0) {
             env[name] = { value: values.join(",") };
