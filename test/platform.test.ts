@@ -346,7 +346,7 @@ describe("platform: refused configurations", () => {
 
     it("refuses ACL management without Tailscale provider credentials", async () => {
         const error = await assertConfigError(
-            planCore({ "charmarr:platform.tailscale.acl.manage": true, "charmarr:platform.tailscale.acl.groups": { admins: { members: ["a@example.com"], domains: ["admin"] } } }),
+            planCore({ "charmarr:platform.tailscale.acl.manage": true, "charmarr:platform.tailscale.acl.groups": { admins: { members: ["a@example.com"], domains: ["arr"] } } }),
             "charmarr:platform.tailscale.acl.manage",
             "needs the Tailscale provider's credentials",
             "pulumi config set --secret tailscale:oauthClientSecret",
@@ -395,6 +395,72 @@ describe("platform: refused configurations", () => {
             "charmarr:platform.tailscale.acl.groups.viewers.members",
             "would let nobody in group:viewers reach its gateways",
         );
+    });
+
+    it("refuses a managed policy with no grants, which would cut every device off the tailnet", async () => {
+        // admin is LAN-only (tailscale.expose false), so the only group reaches nothing.
+        const error = await assertConfigError(
+            planAllOn({
+                "charmarr:gateways.admin.tailscale.expose": false,
+                "charmarr:platform.tailscale.acl.groups": { admins: { members: ["a@example.com"], domains: ["admin"] } },
+            }),
+            "charmarr:platform.tailscale.acl.manage",
+            "would apply a tailnet policy with no grants",
+            "group:admins (admin)",
+            "gateways on the tailnet: arr, media",
+            "pulumi config set --path 'charmarr:platform.tailscale.acl.groups.admins.domains[1]' arr",
+            "pulumi config set --path charmarr:platform.tailscale.acl.manage false",
+        );
+        assert.equal(error.problems.length, 1);
+        await assertConfigError(
+            planAllOn({ "charmarr:platform.tailscale.acl.groups": {} }),
+            "charmarr:platform.tailscale.acl.manage",
+            "would apply a tailnet policy with no grants",
+            "no groups are configured",
+            "pulumi config set --path 'charmarr:platform.tailscale.acl.groups.admins.members[0]' you@example.com",
+        );
+        await assertConfigError(
+            planAllOn({
+                "charmarr:gateways.arr.tailscale.expose": false,
+                "charmarr:gateways.media.tailscale.expose": false,
+                "charmarr:gateways.admin.tailscale.expose": false,
+            }),
+            "charmarr:platform.tailscale.acl.manage",
+            "would apply a tailnet policy with no grants",
+            "no gateway is on the tailnet",
+            "pulumi config set --path charmarr:gateways.arr.tailscale.expose true",
+        );
+    });
+
+    it("refuses a managed policy where a group with members reaches no gateway on the tailnet", async () => {
+        const error = await assertConfigError(
+            planAllOn({
+                "charmarr:gateways.admin.tailscale.expose": false,
+                "charmarr:platform.tailscale.acl.groups.ops": { members: ["ops@example.com"], domains: ["admin"] },
+            }),
+            "charmarr:platform.tailscale.acl.groups.ops.domains",
+            "group:ops reaches no gateway: its domains (admin) are not on the tailnet",
+            "pulumi config set --path charmarr:gateways.admin.tailscale.expose true",
+        );
+        assert.equal(error.problems.length, 1);
+        // A disabled gateway is not on the tailnet either, whatever its expose setting.
+        await assertConfigError(
+            planAllOn({
+                "charmarr:gateways.admin.enabled": false,
+                "charmarr:platform.tailscale.acl.groups.ops": { members: ["ops@example.com"], domains: ["admin"] },
+            }),
+            "charmarr:platform.tailscale.acl.groups.ops.domains",
+            "group:ops reaches no gateway",
+            "pulumi config set --path charmarr:gateways.admin.enabled true && pulumi config set --path charmarr:gateways.admin.tailscale.expose true",
+        );
+    });
+
+    it("accepts unreachable groups when the policy is only generated, not applied", () => {
+        accepts({
+            "charmarr:platform.tailscale.acl.manage": false,
+            "charmarr:gateways.admin.tailscale.expose": false,
+            "charmarr:platform.tailscale.acl.groups.ops": { members: ["ops@example.com"], domains: ["admin"] },
+        });
     });
 
     it("refuses unknown platforms, unpinned versions, empty domains and typos", async () => {

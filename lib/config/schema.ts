@@ -7,6 +7,7 @@ import { ISTIO_PLATFORM_NAMES } from "../platform/istio";
 import { PLATFORM_NAMESPACES } from "../platform/plan";
 import { DEFAULT_VERSIONS } from "../platform/versions";
 import { OPERATOR_TAG, PROXY_TAG } from "../tailnet/tags";
+import { onTailnet } from "../tailnet/exposure";
 import { configSetCommand } from "./errors";
 import { CONFIG_NAMESPACE } from "./keys";
 import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, MediaServer, isAppName } from "../apps/catalog";
@@ -236,6 +237,7 @@ function gatewaySchema(domain: GatewayDomain, onTailnetByDefault: boolean) {
                     expose: z.boolean().default(onTailnetByDefault),
                     hostname: z
                         .string()
+                        .max(63, { message: "is longer than 63 characters, the limit for a tailnet machine name" })
                         .regex(TAILSCALE_HOSTNAME, { message: "is not a tailnet machine name (lower-case letters, digits and '-')" })
                         .default(`charmarr-${domain}`),
                     tags: z
@@ -484,6 +486,65 @@ export function checkPlatformAgainstGateways(
             } else {
                 owners.set(tag, domain);
             }
+        });
+    }
+    if (platform.tailscale.acl.manage) {
+        checkManagedPolicyReach(gateways, platform.tailscale.acl.groups, ctx);
+    }
+}
+
+/**
+ * An applied policy replaces the whole tailnet policy file: with no grants every device loses all
+ * access, and a group whose gateways are all off the tailnet loses access too. Both are refused
+ * before a `tailscale.Acl` could apply them. Groups without members are refused by the acl schema.
+ */
+function checkManagedPolicyReach(gateways: GatewaysSettings, groups: TailnetGroups, ctx: z.core.$RefinementCtx): void {
+    const reachable = GATEWAY_DOMAINS.filter((domain) => onTailnet(gateways[domain]));
+    const key = (path: string) => `${CONFIG_NAMESPACE}:${path}`;
+    const bringOnTailnet = (domain: GatewayDomain) =>
+        [
+            ...(gateways[domain].enabled ? [] : [configSetCommand(key(`gateways.${domain}.enabled`), "true")]),
+            configSetCommand(key(`gateways.${domain}.tailscale.expose`), "true"),
+        ].join(" && ");
+    const stopApplying = `stop applying the policy (${configSetCommand(key("platform.tailscale.acl.manage"), "false")})`;
+    const names = Object.keys(groups).sort();
+    const reaches = (name: string) => groups[name].domains.some((domain) => reachable.includes(domain));
+
+    if (!names.some(reaches)) {
+        const why =
+            names.length === 0
+                ? "no groups are configured"
+                : reachable.length === 0
+                  ? "no gateway is on the tailnet"
+                  : `no group may reach a gateway on the tailnet (gateways on the tailnet: ${reachable.join(", ")}; ${names.map((name) => `group:${name} (${groups[name].domains.join(", ")})`).join(", ")})`;
+        const firstOff = GATEWAY_DOMAINS.find((domain) => gateways[domain].enabled && !onTailnet(gateways[domain])) ?? "arr";
+        const remedy =
+            reachable.length === 0
+                ? `put a gateway on the tailnet (${bringOnTailnet(firstOff)})`
+                : names.length === 0
+                  ? `add a group (${configSetCommand(key("platform.tailscale.acl.groups.admins.members[0]"), "you@example.com")} && ${configSetCommand(key("platform.tailscale.acl.groups.admins.domains[0]"), reachable[0])})`
+                  : `give a group a gateway on the tailnet (${configSetCommand(key(`platform.tailscale.acl.groups.${names[0]}.domains[${groups[names[0]].domains.length}]`), reachable[0])})`;
+        ctx.addIssue({
+            code: "custom",
+            path: ["platform", "tailscale", "acl", "manage"],
+            message: `would apply a tailnet policy with no grants: ${why}. The policy replaces the tailnet's whole policy file, so every device would lose all access`,
+            params: { fix: `${remedy}, or ${stopApplying}` } satisfies IssueParams,
+        });
+        return;
+    }
+    for (const name of names) {
+        const group = groups[name];
+        if (group.members.length === 0 || reaches(name)) {
+            continue;
+        }
+        const remedies = group.domains.map((domain) => bringOnTailnet(domain));
+        ctx.addIssue({
+            code: "custom",
+            path: ["platform", "tailscale", "acl", "groups", name, "domains"],
+            message: `group:${name} reaches no gateway: its domains (${group.domains.join(", ")}) are not on the tailnet (gateways on the tailnet: ${reachable.join(", ")}), so the applied policy would cut its members off`,
+            params: {
+                fix: `put one of its gateways on the tailnet (${remedies.join("; or ")}), give it a domain on the tailnet (${configSetCommand(key(`platform.tailscale.acl.groups.${name}.domains[${group.domains.length}]`), reachable[0])}), or ${stopApplying}`,
+            } satisfies IssueParams,
         });
     }
 }

@@ -1,5 +1,6 @@
 import type { GatewayDomain, GatewaysSettings, TailnetGroups } from "../config";
 import { GATEWAY_DOMAINS } from "../config/schema";
+import { onTailnet } from "./exposure";
 import { OPERATOR_TAG, PROXY_TAG } from "./tags";
 
 /** A network-layer grant of the tailnet policy file: `src` may reach `dst` on `ip` (`tcp:80`). */
@@ -41,7 +42,7 @@ export const groupRef = (name: string): string => `group:${name}`;
  * a test per group asserts that, both ways, so Tailscale rejects a policy that drifts from it.
  */
 export function buildTailnetPolicy(input: TailnetPolicyInput): TailnetPolicy {
-    const exposed = GATEWAY_DOMAINS.filter((domain) => input.gateways[domain].enabled && input.gateways[domain].tailscale.expose);
+    const exposed = GATEWAY_DOMAINS.filter((domain) => onTailnet(input.gateways[domain]));
     const groupNames = Object.keys(input.groups).sort();
 
     const tagOwners: Record<string, string[]> = { [OPERATOR_TAG]: [], [PROXY_TAG]: [OPERATOR_TAG] };

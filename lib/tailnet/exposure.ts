@@ -1,0 +1,9 @@
+import type { GatewaySettings } from "../config";
+
+/**
+ * Whether a gateway is a machine on the tailnet: only an enabled gateway with `tailscale.expose`
+ * gets a tailnet proxy, so only those appear in the policy's owners, grants and tests.
+ */
+export function onTailnet(gateway: GatewaySettings): boolean {
+    return gateway.enabled && gateway.tailscale.expose;
+}
