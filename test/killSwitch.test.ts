@@ -192,7 +192,7 @@ describe("kill switch: FACTS §3 failure matrix", () => {
         assert.equal(evaluateEgress(policies, gateway, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).allowed, false);
     });
 
-    it("DNS lookups: only kube-dns (or the gateway's dnsmasq, inside VXLAN) answer; DNS capture is off", () => {
+    it("DNS lookups: only kube-dns answers (routed pods' K8S_DNS_IPS, off the tunnel); no other resolver is reachable; DNS capture is off", () => {
         for (const [workload, pod] of routedPods(plan)) {
             for (const destination of [
                 { ip: "8.8.8.8", protocol: "UDP", port: 53 },
@@ -205,6 +205,11 @@ describe("kill switch: FACTS §3 failure matrix", () => {
             assert.ok(evaluateEgress(policies, pod, { ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }).allowed);
             assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
         }
+        // The client's resolver is the kube-dns Service, which stays on eth0 (service CIDR is not
+        // routed to the gateway); the gateway's dnsmasq is not what routed pods query.
+        const clientSettings = parseShellSettings(configMapFile(plan, "charmarr-downloads", "vpn-gateway-client", "settings.sh"));
+        assert.equal(clientSettings.K8S_DNS_IPS, "10.43.0.10");
+        assert.ok(clientSettings.NOT_ROUTED_TO_GATEWAY_CIDRS.split(" ").includes("10.43.0.0/16"));
     });
 });
 

@@ -74,6 +74,7 @@ describe("vpn builders", () => {
             VXLAN_ID: 99,
             VXLAN_PORT: 4789,
             VXLAN_IP_NETWORK: "172.31.9",
+            VPN_INTERFACE_MTU: 1320,
         });
         const gateway = gatewaySettings(settings, CLUSTER);
         assert.equal(gateway.VPN_LOCAL_CIDRS, "10.244.0.0/16 10.96.0.0/12");

@@ -66,6 +66,10 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(settings.VPN_INTERFACE_MTU, gluetun.WIREGUARD_MTU);
         assert.equal(gluetun.WIREGUARD_MTU, "1320");
         assert.equal(settings.VPN_TRAFFIC_PORT, "51820");
+        for (const client of clientSide(plan)) {
+            assert.equal(client.settings.VPN_INTERFACE_MTU, gluetun.WIREGUARD_MTU, `${client.workload.metadata.name}: client vxlan0 MTU`);
+            assert.equal(client.settings.VPN_INTERFACE, undefined, `${client.workload.metadata.name}: VPN_INTERFACE is the gateway's device name, not the client's`);
+        }
     });
 
     it("switching to OpenVPN switches the interface on both sides", async () => {
@@ -91,6 +95,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(gluetun.WIREGUARD_MTU, "1280");
         assert.equal(settings.VPN_INTERFACE_MTU, "1280");
         for (const client of clientSide(changed)) {
+            assert.equal(client.settings.VPN_INTERFACE_MTU, "1280");
             assert.equal(client.settings.VXLAN_ID, "7");
             assert.equal(client.settings.VXLAN_IP_NETWORK, "172.20.5");
         }

@@ -15,6 +15,9 @@ export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSe
         VXLAN_ID: vpn.vxlanId,
         VXLAN_PORT,
         VXLAN_IP_NETWORK: vpn.vxlanNetwork,
+        // Newer client_init.sh sizes vxlan0 from it; older ones ignore it. VPN_INTERFACE itself is a
+        // gateway-side name and stays unset here.
+        VPN_INTERFACE_MTU: vpn.mtu,
     };
 }
 
