@@ -114,7 +114,13 @@ describe("config: the core stack", () => {
     }
 
     it("accepts private and shared (CGNAT) address space for the cluster", () => {
-        const config = load("core", CORE_EXAMPLE, { "charmarr:cluster.podCidr": "100.64.0.0/16", "charmarr:cluster.lanCidr": "172.20.0.0/16" });
+        const config = load("core", CORE_EXAMPLE, {
+            "charmarr:cluster.podCidr": "100.64.0.0/16",
+            "charmarr:cluster.lanCidr": "172.20.0.0/16",
+            "charmarr:gateways.arr.lanIp": "172.20.0.240",
+            "charmarr:gateways.media.lanIp": "172.20.0.241",
+            "charmarr:gateways.admin.lanIp": "172.20.0.242",
+        });
         assert.equal(config.role === "core" && config.cluster.podCidr, "100.64.0.0/16");
     });
 
@@ -171,6 +177,24 @@ describe("config: the core stack", () => {
             assert.equal(vpn.fix, "pulumi config set --path charmarr:vpn.namespace charmarr-vpn");
         });
     }
+
+    it("refuses a gateway LAN IP inside the cluster's Service range", () => {
+        const problem = problemFor(refusal("core", CORE_EXAMPLE, { "charmarr:gateways.admin.lanIp": "10.43.0.10" }), "charmarr:gateways.admin.lanIp");
+        assert.equal(problem.problem, "10.43.0.10 lies in the cluster's serviceCidr 10.43.0.0/16; a gateway's LAN IP must be a free address on your LAN");
+        assert.equal(problem.fix, "pulumi config set --path charmarr:gateways.admin.lanIp 192.168.1.242");
+    });
+
+    it("refuses a gateway LAN IP outside the LAN, and accepts any when the LAN is not configured", () => {
+        const problem = problemFor(refusal("core", CORE_EXAMPLE, { "charmarr:gateways.arr.lanIp": "192.168.2.240" }), "charmarr:gateways.arr.lanIp");
+        assert.equal(problem.problem, "192.168.2.240 is outside lanCidr 192.168.1.0/24; MetalLB announces the gateway's IP on your LAN, so it must belong to it");
+        assert.equal(problem.fix, "pick a free address of 192.168.1.0/24 outside your router's DHCP range: pulumi config set --path charmarr:gateways.arr.lanIp <address>");
+        assert.equal(load("core", CORE_EXAMPLE, { "charmarr:gateways.arr.lanIp": "192.168.2.240", "charmarr:cluster.lanCidr": undefined }).role, "core");
+    });
+
+    it("refuses a tailnet machine name longer than 63 characters", () => {
+        const problem = problemFor(refusal("core", CORE_EXAMPLE, { "charmarr:gateways.arr.tailscale.hostname": "a".repeat(64) }), "charmarr:gateways.arr.tailscale.hostname");
+        assert.match(problem.problem, /is longer than 63 characters, the limit for a tailnet machine name/);
+    });
 
     it("ignores other namespaces' keys (providers read their own)", () => {
         assert.equal(load("core", CORE_EXAMPLE, { "kubernetes:context": "homelab" }).role, "core");
@@ -278,7 +302,7 @@ describe("config: rules that need the core stack's facts", () => {
             "overlaps the cluster's lanCidr 192.168.1.0/24",
         );
         await assertConfigError(
-            planDownloads({ "charmarr:vpn.vxlanNetwork": "172.16.0" }, { "charmarr:cluster.lanCidr": "172.16.0.0/23" }),
+            planDownloads({ "charmarr:vpn.vxlanNetwork": "172.16.0" }, { "charmarr:cluster.lanCidr": "172.16.0.0/23", "charmarr:gateways": {} }),
             "overlaps the cluster's lanCidr 172.16.0.0/23",
             "vxlanNetwork 172.16.2",
         );

@@ -24,6 +24,7 @@ import {
     VpnSettings,
     clusterSchema,
     coreStackName,
+    checkGatewayAddresses,
     checkPlatformAgainstGateways,
     gatewaysSchema,
     namespaceName,
@@ -108,7 +109,10 @@ const ROLE_SCHEMAS = {
         mediaServer: mediaServerSchema,
         storage: storageSchema,
         appEnvironment: appEnvironmentSchema,
-    }).superRefine(checkPlatformAgainstGateways).superRefine(refineCoreApps),
+    })
+        .superRefine(checkGatewayAddresses)
+        .superRefine(checkPlatformAgainstGateways)
+        .superRefine(refineCoreApps),
     downloads: z
         .strictObject({
             namespace: namespaceName("charmarr-downloads").default("charmarr-downloads"),

@@ -182,9 +182,9 @@ export const vpnSchema = z.strictObject({
     addresses: z.array(interfaceAddress).default([]),
     serverCountries: z.array(z.string().min(1)).default([]),
     serverCities: z.array(z.string().min(1)).default([]),
-    serverHostnames: z.array(z.string().min(1)).default([]),
     /** gluetun SERVER_REGIONS (e.g. Private Internet Access, Surfshark); gluetun checks the names at start. */
     serverRegions: z.array(z.string().min(1)).default([]),
+    serverHostnames: z.array(z.string().min(1)).default([]),
     endpointIp: ipv4Address.optional(),
     endpointPort: port.optional(),
     publicKey: z
@@ -296,6 +296,44 @@ export const gatewaysSchema = z
     .prefault({});
 
 export type GatewaysSettings = z.output<typeof gatewaysSchema>;
+
+/**
+ * A gateway's LAN IP is announced on the LAN (MetalLB, by ARP): it must be a LAN address when the
+ * LAN is known, and never one the cluster uses for pods or Services.
+ */
+export function checkGatewayAddresses(config: { gateways: GatewaysSettings; cluster: ClusterFacts }, ctx: z.core.$RefinementCtx): void {
+    const { gateways, cluster } = config;
+    const ranges = [["podCidr", cluster.podCidr], ["serviceCidr", cluster.serviceCidr]] as const;
+    const lan = cluster.lanCidr === undefined ? undefined : parseCidr(cluster.lanCidr);
+    for (const domain of GATEWAY_DOMAINS) {
+        const { enabled, lanIp } = gateways[domain];
+        const address = lanIp === undefined ? undefined : parseIpv4(lanIp);
+        if (!enabled || address === undefined) {
+            continue;
+        }
+        const path = [domain, "lanIp"];
+        const inCluster = ranges.find(([, range]) => {
+            const block = parseCidr(range);
+            return block !== undefined && cidrContains(block, address);
+        });
+        if (inCluster) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["gateways", ...path],
+                message: `${lanIp} lies in the cluster's ${inCluster[0]} ${inCluster[1]}; a gateway's LAN IP must be a free address on your LAN`,
+            });
+        } else if (lan && !cidrContains(lan, address)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["gateways", ...path],
+                message: `${lanIp} is outside lanCidr ${cluster.lanCidr}; MetalLB announces the gateway's IP on your LAN, so it must belong to it`,
+                params: {
+                    fix: `pick a free address of ${cluster.lanCidr} outside your router's DHCP range: pulumi config set --path ${CONFIG_NAMESPACE}:gateways.${domain}.lanIp <address>`,
+                } satisfies IssueParams,
+            });
+        }
+    }
+}
 export type GatewaySettings = GatewaysSettings[GatewayDomain];
 
 // ---- Platform add-ons and the tailnet policy (issue 5) ----
