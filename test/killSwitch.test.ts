@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "../plan/evaluate";
+import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../lib/net";
 import { clientKillSwitchSpec, killSwitchWarnings } from "../lib/vpn/killSwitch";
 import { assertConfigError, planDownloads } from "./support/plan";
 import {
@@ -117,16 +118,55 @@ describe("kill switch layer 1: the egress truth table of every routed pod", () =
     });
 });
 
+/** A FORWARD rule as pod-gateway's gateway_init.sh writes it: match an out-interface or a destination. */
+type ForwardRule = { readonly outInterface: string } | { readonly destination: string };
+
 /**
- * A model of layer 2 (FACTS §1, §3): pod-gateway with VPN_BLOCK_OTHER_TRAFFIC=true sets FORWARD to
- * DROP and accepts only `-o $VPN_INTERFACE`; gluetun's own FORWARD policy is DROP. A forwarded
- * packet leaves through the tunnel device when it exists, otherwise it would take eth0.
+ * pod-gateway's FORWARD chain for traffic arriving from clients on vxlan0, read from the planned
+ * settings.sh the way gateway_init.sh (v1.13.0) builds it: with VPN_BLOCK_OTHER_TRAFFIC=true the
+ * policy is DROP, `-I FORWARD -o $VPN_INTERFACE -j ACCEPT`, then `-A FORWARD -d <cidr> -j ACCEPT`
+ * for each word of VPN_LOCAL_CIDRS. Without it the policy stays ACCEPT.
  */
-function gatewayForwards(settings: Record<string, string>, gluetun: Record<string, string>, tunnelUp: boolean): { forwarded: boolean; via: string } {
-    const via = tunnelUp ? gluetun.VPN_INTERFACE : "eth0";
-    const accepted = settings.VPN_BLOCK_OTHER_TRAFFIC === "true" && via === settings.VPN_INTERFACE;
-    return { forwarded: accepted, via };
+function podGatewayForwardChain(settings: Record<string, string>): { policy: "ACCEPT" | "DROP"; rules: ForwardRule[] } {
+    if (settings.VPN_BLOCK_OTHER_TRAFFIC !== "true") {
+        return { policy: "ACCEPT", rules: [] };
+    }
+    const locals = settings.VPN_LOCAL_CIDRS.split(" ").filter((cidr) => cidr !== "");
+    return { policy: "DROP", rules: [{ outInterface: settings.VPN_INTERFACE }, ...locals.map((destination) => ({ destination }))] };
 }
+
+/**
+ * Layer 2 (FACTS §1, §3): where the gateway routes a packet a client sent into vxlan0, and whether
+ * the FORWARD chain lets it out. gateway_init.sh routes each VPN_LOCAL_CIDRS entry via eth0;
+ * everything else takes the default route, which is gluetun's tunnel device while the tunnel is up
+ * and eth0 otherwise.
+ */
+function gatewayForwards(settings: Record<string, string>, gluetun: Record<string, string>, destinationIp: string, tunnelUp: boolean): { forwarded: boolean; via: string } {
+    const chain = podGatewayForwardChain(settings);
+    const local = settings.VPN_LOCAL_CIDRS.split(" ").some((cidr) => cidr !== "" && ipInCidr(destinationIp, cidr));
+    const via = local || !tunnelUp ? "eth0" : gluetun.VPN_INTERFACE;
+    const accepted = chain.rules.some((rule) => ("outInterface" in rule ? rule.outInterface === via : ipInCidr(destinationIp, rule.destination)));
+    return { forwarded: accepted || chain.policy === "ACCEPT", via };
+}
+
+function ipInCidr(ip: string, cidr: string): boolean {
+    const block = parseCidr(cidr);
+    const address = parseIpv4(ip);
+    assert.ok(block && address !== undefined, `${ip} in ${cidr}`);
+    return cidrContains(block, address);
+}
+
+/** RFC 1918 and RFC 6598 (CGNAT): never routed on the internet. */
+const PRIVATE_SPACE = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"];
+
+function isPrivateBlock(cidr: string): boolean {
+    const block = parseCidr(cidr);
+    assert.ok(block, cidr);
+    const last = formatIpv4(block.network + 2 ** (32 - block.prefix) - 1);
+    return PRIVATE_SPACE.some((range) => ipInCidr(formatIpv4(block.network), range) && ipInCidr(last, range));
+}
+
+const INTERNET_DESTINATIONS = ["1.1.1.1", "8.8.8.8", "93.184.216.34", "185.65.134.1"];
 
 describe("kill switch: FACTS §3 failure matrix", () => {
     let plan: StackPlan;
@@ -155,7 +195,11 @@ describe("kill switch: FACTS §3 failure matrix", () => {
         for (const [workload, pod] of routedPods(plan)) {
             assert.ok(evaluateEgress(policies, pod, vxlanToGateway(plan)).allowed, workload.metadata.name);
         }
-        assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, true), { forwarded: true, via: "wg0" });
+        for (const ip of INTERNET_DESTINATIONS) {
+            assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, ip, true), { forwarded: true, via: "wg0" }, ip);
+        }
+        // Replies to Radarr and DNS stay on the pod network.
+        assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, "10.42.1.20", true), { forwarded: true, via: "eth0" });
     });
 
     it("client init never ran / vxlan0 down / routes deleted: packets leaving eth0 directly are dropped", () => {
@@ -181,15 +225,35 @@ describe("kill switch: FACTS §3 failure matrix", () => {
         }
     });
 
-    it("tunnel down, gateway pod alive: layer 1 allows VXLAN, layer 2 forwards nothing", () => {
+    it("tunnel down, gateway pod alive: layer 1 allows VXLAN, layer 2 forwards nothing to the internet", () => {
         for (const [, pod] of routedPods(plan)) {
             assert.ok(evaluateEgress(policies, pod, vxlanToGateway(plan)).allowed);
         }
         assert.equal(gatewaySettings.VPN_INTERFACE, gluetun.VPN_INTERFACE, "pod-gateway keys its rules on gluetun's device");
-        assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, false), { forwarded: false, via: "eth0" });
+        for (const ip of INTERNET_DESTINATIONS) {
+            assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, ip, false), { forwarded: false, via: "eth0" }, ip);
+        }
         // Belt and braces: the gateway's own egress policy drops non-VPN traffic on eth0 as well.
         const gateway = gatewayPod(plan);
         assert.equal(evaluateEgress(policies, gateway, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).allowed, false);
+    });
+
+    it("layer 2's only non-tunnel exits (VPN_LOCAL_CIDRS) are private address space, so no internet host is forwarded around the tunnel", () => {
+        const locals = gatewaySettings.VPN_LOCAL_CIDRS.split(" ");
+        assert.deepEqual(locals, ["10.42.0.0/16", "10.43.0.0/16", "192.168.1.0/24"]);
+        for (const cidr of locals) {
+            assert.ok(isPrivateBlock(cidr), `${cidr} is public: pod-gateway would forward internet traffic to it via eth0`);
+        }
+        assert.equal(podGatewayForwardChain(gatewaySettings).policy, "DROP");
+    });
+
+    it("the model catches what pod-gateway would leak: a public VPN_LOCAL_CIDRS entry or VPN_BLOCK_OTHER_TRAFFIC unset forwards around a down tunnel", () => {
+        const publicLocal = { ...gatewaySettings, VPN_LOCAL_CIDRS: `${gatewaySettings.VPN_LOCAL_CIDRS} 1.0.0.0/8` };
+        assert.deepEqual(gatewayForwards(publicLocal, gluetun, "1.1.1.1", false), { forwarded: true, via: "eth0" });
+        assert.equal(isPrivateBlock("1.0.0.0/8"), false);
+        assert.equal(isPrivateBlock("172.0.0.0/8"), false, "a block only partly private is not private");
+        const notBlocking = { ...gatewaySettings, VPN_BLOCK_OTHER_TRAFFIC: "false" };
+        assert.deepEqual(gatewayForwards(notBlocking, gluetun, "1.1.1.1", false), { forwarded: true, via: "eth0" });
     });
 
     it("DNS lookups: only kube-dns answers (routed pods' K8S_DNS_IPS, off the tunnel); no other resolver is reachable; DNS capture is off", () => {
