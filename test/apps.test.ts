@@ -1,4 +1,8 @@
 import { strict as assert } from "node:assert";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { APP_CATALOG, APP_NAMES } from "../lib/apps/catalog";
@@ -130,9 +134,37 @@ describe("apps: the default plans", () => {
         const names = (env.SABNZBD_HOST_WHITELIST as string).split(", ");
         assert.ok(names.includes("192.168.1.242"), "the admin gateway's LAN IP");
         assert.ok(names.includes("sabnzbd.charmarr-downloads.svc.cluster.local"), "the Service name the arr apps call");
+    });
+
+    it("writes url_base and host_whitelist into sabnzbd.ini, keeping every other setting", () => {
         const script = (manifestOf(downloads, "ConfigMap", "sabnzbd-settings").data as Record<string, string>)["settings.sh"];
-        assert.match(script, /url_base/);
-        assert.match(script, /host_whitelist/);
+        const dir = mkdtempSync(join(tmpdir(), "sabnzbd-"));
+        const scriptFile = join(dir, "settings.sh");
+        writeFileSync(scriptFile, script.replace(/\/config\/sabnzbd\.ini/g, join(dir, "sabnzbd.ini")));
+        const run = () =>
+            execFileSync("sh", [scriptFile], { env: { PATH: process.env.PATH, SABNZBD_URL_BASE: "/sabnzbd", SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd" } });
+        run();
+        assert.equal(readFileSync(join(dir, "sabnzbd.ini"), "utf8"), "[misc]\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n", "a first start");
+        writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");
+        run();
+        const ini = readFileSync(join(dir, "sabnzbd.ini"), "utf8");
+        assert.match(ini, /^url_base = \/sabnzbd$/m);
+        assert.match(ini, /^host_whitelist = charmarr-admin, sabnzbd$/m);
+        assert.match(ini, /^api_key = abc$/m, "other settings stay");
+        assert.match(ini, /\[servers\]\nhost = news\.example/, "other sections stay");
+        assert.equal(ini.match(/url_base/g)?.length, 1, "replaced, not appended");
+    });
+
+    it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that do not check Host", async () => {
+        const plan = await planDownloads({ "charmarr:apps": { sabnzbd: { hostnames: ["charmarr-admin.tail1234.ts.net", "sab.home.lan"] } } });
+        const init = specOf(plan, "sabnzbd").template.spec.initContainers?.find((c) => c.name === "sabnzbd-settings");
+        const whitelist = (init?.env?.find((e) => e.name === "SABNZBD_HOST_WHITELIST")?.value ?? "").split(", ");
+        assert.ok(whitelist.includes("charmarr-admin.tail1234.ts.net") && whitelist.includes("sab.home.lan"), whitelist.join(", "));
+        await assertConfigError(
+            planDownloads({ "charmarr:apps": { qbittorrent: { hostnames: ["qb.home.lan"] } } }),
+            "charmarr:apps.qbittorrent.hostnames",
+            "qbittorrent does not check the Host header, so it takes no host names (only sabnzbd does)",
+        );
     });
 
     it("routes the download clients through the VPN gateway behind a kill switch", () => {

@@ -16,6 +16,8 @@ export interface ResolvedApp {
     readonly inboundPeerPorts: readonly number[];
     readonly configSize: string;
     readonly resources: ResourceSettings;
+    /** Host names configured beyond the ones the program derives (gateway, Services). */
+    readonly extraHostnames: readonly string[];
 }
 
 /**
@@ -47,6 +49,7 @@ function resolveApp(name: AppName, definition: AppDefinition, override: AppOverr
         servarrApiKey: definition.servarrApiKey,
         inboundPeerPorts: definition.inboundPeerPorts,
         configSize: override.configSize ?? definition.configSize,
+        extraHostnames: override.hostnames ?? [],
         resources: {
             requests: {
                 cpu: override.resources?.requests?.cpu ?? definition.resources.requests.cpu,

@@ -622,6 +622,14 @@ const appOverrideSchema = z.strictObject({
         .string()
         .regex(/^\/[a-z0-9][a-z0-9._-]*$/, { message: "is not a one-segment path prefix (e.g. /radarr)" })
         .optional(),
+    /**
+     * More host names the app is reached by. Only SABnzbd checks them (it refuses any Host header
+     * not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
+     * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name.
+     */
+    hostnames: z
+        .array(z.string().regex(DNS_SUBDOMAIN, { message: "is not a host name (lower-case DNS name, e.g. charmarr-admin.tail1234.ts.net)" }))
+        .optional(),
     /** Size of the app's /config volume claim. */
     configSize: quantity.optional(),
     resources: z
@@ -657,6 +665,13 @@ export function appsSchema(stack: "core" | "downloads") {
                         path: [name],
                         message: `${name} runs in the ${APP_CATALOG[name].stack} stack, not in this ${stack} stack`,
                         params: { fix: `pulumi config rm --path 'charmarr:apps.${name}' and set it on the ${APP_CATALOG[name].stack} stack` } satisfies IssueParams,
+                    });
+                } else if (APP_CATALOG[name].pathStyle !== "sabnzbd" && apps[name].hostnames !== undefined) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name, "hostnames"],
+                        message: `${name} does not check the Host header, so it takes no host names (only sabnzbd does)`,
+                        params: { fix: `pulumi config rm --path 'charmarr:apps.${name}.hostnames'` } satisfies IssueParams,
                     });
                 } else if (APP_CATALOG[name].pathStyle === "root" && apps[name].path !== undefined) {
                     ctx.addIssue({
