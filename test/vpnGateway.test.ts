@@ -301,6 +301,21 @@ describe("vpn gateway: config-time refusals", () => {
     });
 });
 
+describe("vpn gateway: tunnel MTU", () => {
+    it("refuses an MTU above 1420 and says why; accepts 1280 to 1420", async () => {
+        await assertConfigError(
+            planDownloads({ "charmarr:vpn.mtu": 1421 }),
+            "charmarr:vpn.mtu",
+            "must be at most 1420: WireGuard over a 1500-byte link leaves 1420 bytes for the tunnel",
+            "pulumi config set --path charmarr:vpn.mtu 1320",
+        );
+        await assertConfigError(planDownloads({ "charmarr:vpn.mtu": 1500 }), "charmarr:vpn.mtu", "must be at most 1420");
+        await assertConfigError(planDownloads({ "charmarr:vpn.mtu": 1279 }), "charmarr:vpn.mtu", "must be at least 1280");
+        const largest = await planDownloads({ "charmarr:vpn.mtu": 1420 });
+        assert.equal(gatewaySide(largest).settings.VPN_INTERFACE_MTU, "1420");
+    });
+});
+
 describe("vpn gateway: routePodTemplate (pure builder)", () => {
     const route: ClientRoute = { image: "ghcr.io/angelnu/pod-gateway:v1.13.0", configMapName: "vpn-gateway-client", gatewayFqdn: "vpn-gateway.charmarr-vpn.svc.cluster.local", settingsHash: "abc" };
     const template = {
@@ -316,6 +331,12 @@ describe("vpn gateway: routePodTemplate (pure builder)", () => {
         assert.deepEqual(routed.metadata?.annotations, { keep: "me", "charmarr.io/vpn-client-settings-hash": "abc", "ambient.istio.io/dns-capture": "false" });
         assert.deepEqual(routed.metadata?.labels, { app: "x", "charmarr.io/vpn-routed": "true" });
         assert.deepEqual(template.spec.initContainers.map((c) => c.name), ["fetch"], "the input is not modified");
+    });
+
+    it("refuses a host-network pod: routing would replace the node's default route, and NetworkPolicy does not bind host-network pods", () => {
+        const hostNetwork = { ...template, spec: { ...template.spec, hostNetwork: true } };
+        assert.throws(() => routePodTemplate(hostNetwork, route), /hostNetwork: true/);
+        assert.ok(routePodTemplate({ ...template, spec: { ...template.spec, hostNetwork: false } }, route));
     });
 
     it("refuses to route a template twice", () => {

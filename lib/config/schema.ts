@@ -175,6 +175,18 @@ export const pinnedImage = z.string().superRefine((value, ctx) => {
     }
 });
 
+/**
+ * The largest tunnel MTU: WireGuard over a 1500-byte link carries at most 1420 bytes (80 bytes of
+ * IPv6, UDP and WireGuard headers). Too large an MTU hangs TLS while ping and DNS still work.
+ */
+export const VPN_MTU_MAX = 1420;
+
+const vpnMtu = integer(1280, 65535).pipe(
+    z.number().max(VPN_MTU_MAX, {
+        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (the default 1320 also leaves room for VXLAN on a 1450-byte overlay)`,
+    }),
+);
+
 export const vpnSchema = z.strictObject({
     namespace: namespaceName("charmarr-vpn").default("charmarr-vpn"),
     provider: z.enum(VPN_PROVIDERS),
@@ -198,7 +210,7 @@ export const vpnSchema = z.strictObject({
             error: (issue) => `"${String(issue.input)}" is not the first three octets of an IPv4 /24 (e.g. 172.16.0)`,
         })
         .default("172.16.0"),
-    mtu: integer(1280, 9000).default(1320),
+    mtu: vpnMtu.default(1320),
     /** Container images of the gateway and the routing containers, pinned (FACTS §1). */
     images: z
         .strictObject({

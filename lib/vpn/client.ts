@@ -69,6 +69,11 @@ export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute):
     if (!spec) {
         throw new Error("cannot route a pod template without a spec");
     }
+    if (spec.hostNetwork) {
+        // client_init.sh deletes the default route of the network namespace it runs in: here the
+        // node's. And NetworkPolicy does not apply to host-network pods, so no kill switch would hold.
+        throw new Error("cannot route a pod template with hostNetwork: true: routing would replace the node's default route, and no kill switch applies to host-network pods");
+    }
     const taken = [...(spec.initContainers ?? []), ...spec.containers].map((c) => c.name);
     const clash = RESERVED_NAMES.find((name) => taken.includes(name));
     if (clash) {
