@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../lib/config";
 import type { GatewayReference } from "../lib/contract";
-import { SHARED_LISTENER, buildGateway } from "../lib/ingress/gateways";
+import { SHARED_LISTENER, buildGateway, gatewayListeners } from "../lib/ingress/gateways";
 import { gatewayPrincipal } from "../lib/mesh/policies";
 
 export interface IngressGatewaysArgs {
@@ -43,7 +43,7 @@ export class IngressGateways extends pulumi.ComponentResource {
                 domain,
                 namespace: args.namespace,
                 settings,
-                dedicated: domainApps.filter((app) => app.path === undefined).map((app) => ({ app: app.name, port: app.port })),
+                listeners: gatewayListeners(domain, args.apps),
                 labels: args.labels,
             });
             this.gateways[domain] = new k8s.apiextensions.CustomResource(`${name}-${domain}`, { ...spec }, { parent: this, dependsOn: args.crdDependencies });

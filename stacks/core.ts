@@ -8,7 +8,7 @@ import { Tailnet } from "../components/tailnet";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import { CoreConfig, GATEWAY_DOMAINS, GatewayDomain } from "../lib/config";
 import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
-import { SHARED_LISTENER, routeAccessLabels } from "../lib/ingress/gateways";
+import { gatewayListeners, routeAccessLabels } from "../lib/ingress/gateways";
 import { listenerFor } from "../lib/ingress/routes";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
@@ -124,11 +124,7 @@ function installPlatform(config: CoreConfig): { dependencies: Platform["dependen
     return { dependencies: platform.dependencies, tailnetPolicy: JSON.stringify(policy, null, 2) };
 }
 
-/** Each gateway's listener ports: the shared one plus one per app that must own `/` (see IngressGateways). */
+/** Each gateway's listener ports, for the tailnet grants. */
 function gatewayListenerPorts(apps: readonly ResolvedApp[]): Record<GatewayDomain, number[]> {
-    const ports = (domain: GatewayDomain) => [
-        SHARED_LISTENER.port,
-        ...apps.filter((app) => app.domain === domain && app.path === undefined).map((app) => app.port),
-    ];
-    return Object.fromEntries(GATEWAY_DOMAINS.map((domain) => [domain, ports(domain)])) as Record<GatewayDomain, number[]>;
+    return Object.fromEntries(GATEWAY_DOMAINS.map((domain) => [domain, gatewayListeners(domain, apps).map((listener) => listener.port)])) as Record<GatewayDomain, number[]>;
 }

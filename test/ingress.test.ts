@@ -316,7 +316,7 @@ describe("ingress: pure builders", () => {
 
     it("builds a gateway with the shared listener and one per root-only app", () => {
         const settings = gatewaysSchema.parse({}).media;
-        const gateway = buildGateway({ domain: "media", namespace: "ns", settings, dedicated: [{ app: "plex", port: 32400 }] });
+        const gateway = buildGateway({ domain: "media", namespace: "ns", settings, listeners: [{ name: "http", port: 80 }, { name: "plex", port: 32400 }] });
         assert.deepEqual(gateway.spec.listeners.map((l) => [l.name, l.port, l.protocol]), [["http", 80, "HTTP"], ["plex", 32400, "HTTP"]]);
         assert.deepEqual(gateway.spec.infrastructure?.annotations, {
             "tailscale.com/expose": "true",

@@ -1,5 +1,5 @@
 import type { IGateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
-import type { AppName } from "../apps/catalog";
+import type { ResolvedApp } from "../apps/resolve";
 import type { GatewayDomain, GatewaySettings } from "../config/schema";
 
 /** The listener every gateway has: port 80, apps side by side by path prefix. */
@@ -21,12 +21,6 @@ export function routeAccessLabel(domain: GatewayDomain): string {
 /** The labels a namespace needs for its routes to attach to each of `domains`. */
 export function routeAccessLabels(domains: readonly GatewayDomain[]): Record<string, string> {
     return Object.fromEntries(domains.map((domain) => [routeAccessLabel(domain), "true"]));
-}
-
-/** A listener for an app that must own `/` of its port (Plex, Overseerr, Jellyfin). */
-export interface DedicatedListener {
-    readonly app: AppName;
-    readonly port: number;
 }
 
 /** Where an app's route attaches: the gateway, its namespace and the listener (section) name. */
@@ -66,12 +60,29 @@ export interface GatewaySpecInput {
     readonly domain: GatewayDomain;
     readonly namespace: string;
     readonly settings: GatewaySettings;
-    /** Root-only apps of this domain, each on its own port. */
-    readonly dedicated: readonly DedicatedListener[];
+    /** The gateway's listeners, from {@link gatewayListeners}. */
+    readonly listeners: readonly Listener[];
     readonly labels?: Record<string, string>;
 }
 
-/** A `Gateway` with the shared port-80 listener plus one listener per root-only app. */
+/** A listener of a gateway: its section name and port. */
+export interface Listener {
+    readonly name: string;
+    readonly port: number;
+}
+
+/** The listener an app is served on: a port of its own when it must own `/`, the shared port 80 otherwise. */
+export function appListener(app: ResolvedApp): Listener {
+    return app.path === undefined ? { name: app.name, port: app.port } : SHARED_LISTENER;
+}
+
+/** A gateway's listeners: the shared port 80 first, then one per app of its domain that must own `/`. */
+export function gatewayListeners(domain: GatewayDomain, apps: readonly ResolvedApp[]): Listener[] {
+    const own = apps.filter((app) => app.domain === domain).map(appListener).filter((listener) => listener !== SHARED_LISTENER);
+    return [SHARED_LISTENER, ...own];
+}
+
+/** A `Gateway` with the given listeners, each admitting routes only from namespaces labelled for its domain. */
 export function buildGateway(input: GatewaySpecInput): IGateway {
     const allowedRoutes: NonNullable<IGateway["spec"]["listeners"][number]["allowedRoutes"]> = {
         kinds: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute" }],
@@ -84,10 +95,7 @@ export function buildGateway(input: GatewaySpecInput): IGateway {
         spec: {
             gatewayClassName: "istio",
             infrastructure: { annotations: gatewayServiceAnnotations(input.settings) },
-            listeners: [
-                { name: SHARED_LISTENER.name, port: SHARED_LISTENER.port, protocol: "HTTP", allowedRoutes },
-                ...input.dedicated.map((listener) => ({ name: listener.app, port: listener.port, protocol: "HTTP" as const, allowedRoutes })),
-            ],
+            listeners: input.listeners.map((listener) => ({ name: listener.name, port: listener.port, protocol: "HTTP" as const, allowedRoutes })),
         },
     };
 }

@@ -1,15 +1,14 @@
 import type { IHTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
 import type { PathStyle } from "../apps/catalog";
 import type { ResolvedApp } from "../apps/resolve";
-import { ListenerRef, SHARED_LISTENER } from "./gateways";
+import { ListenerRef, appListener } from "./gateways";
 
 type RouteRule = NonNullable<IHTTPRoute["spec"]["rules"]>[number];
 
-/** The listener an app's route attaches to: its own for root-only apps, the shared port 80 otherwise. */
+/** Where an app's route attaches: its domain's gateway, on the listener {@link appListener} gives it. */
 export function listenerFor(app: ResolvedApp, coreNamespace: string): ListenerRef {
-    return app.path === undefined
-        ? { gateway: app.domain, namespace: coreNamespace, sectionName: app.name, port: app.port }
-        : { gateway: app.domain, namespace: coreNamespace, sectionName: SHARED_LISTENER.name, port: SHARED_LISTENER.port };
+    const { name, port } = appListener(app);
+    return { gateway: app.domain, namespace: coreNamespace, sectionName: name, port };
 }
 
 /** The route rules for each way of serving an app (FACTS §5), as a table. */
