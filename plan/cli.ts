@@ -68,6 +68,8 @@ async function planStack(stack: StackName, configFile: string, core?: Referenced
         stack,
         config: readStackFile(configFile),
         referencedStacks: core ? { [`${ORGANIZATION}/${PROJECT}/core`]: core, core } : undefined,
+        // Like `pulumi up`, which runs the program (and the Tailscale provider) in the shell's environment.
+        env: process.env,
     });
 }
 

@@ -40,6 +40,11 @@ export interface EvaluateOptions {
     readonly config: PlanConfig;
     /** Stacks the program may read through a StackReference, by name. */
     readonly referencedStacks?: Readonly<Record<string, ReferencedStack>>;
+    /**
+     * The environment the program sees (it reads the Tailscale provider's credential variables from
+     * it). None unless given, so the caller's own variables never change a plan.
+     */
+    readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /**
@@ -55,7 +60,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
     });
     pulumi.runtime.setAllConfig({ ...options.config.values }, [...options.config.secretKeys]);
 
-    const exported = await runCharmarr();
+    const exported = await runCharmarr({ env: options.env ?? {} });
     const outputs: Record<string, unknown> = {};
     const secretOutputNames: string[] = [];
     for (const [name, value] of Object.entries(exported)) {

@@ -49,6 +49,11 @@ export interface ConfigSource {
     readonly values: Readonly<Record<string, string>>;
     /** Whether the CLI holds the key as a secret. */
     isSecret(key: string): boolean;
+    /**
+     * The Tailscale provider's credential variables (only the {@link TAILSCALE_CREDENTIALS} ones) from
+     * the environment `pulumi up` runs in: the provider reads them too. Absent means none.
+     */
+    readonly env?: Readonly<Record<string, string>>;
 }
 
 export interface CoreConfig {
@@ -137,14 +142,22 @@ const ROLE_SCHEMAS = {
 // typings), so it is probed rather than assumed: without it the plain-text check is skipped.
 const runtimeSecrets = pulumi.runtime as { isConfigSecret?: (key: string) => boolean };
 
-/** Reads the stack's configuration from the Pulumi runtime. */
-export function readConfigSource(): ConfigSource {
+/**
+ * Reads the stack's configuration from the Pulumi runtime, and from `env` (the process's
+ * environment unless given) the Tailscale provider's credential variables, nothing else.
+ */
+export function readConfigSource(env: Readonly<Record<string, string | undefined>> = process.env): ConfigSource {
+    const tailscaleEnv = Object.values(TAILSCALE_CREDENTIALS).flatMap(({ env: name }) => {
+        const value = env[name];
+        return value !== undefined && value !== "" ? [[name, value] as const] : [];
+    });
     return {
         stack: pulumi.getStack(),
         project: pulumi.getProject(),
         organization: pulumi.getOrganization(),
         values: pulumi.runtime.allConfig(),
         isSecret: (key) => runtimeSecrets.isConfigSecret?.(key) ?? true,
+        env: Object.fromEntries(tailscaleEnv),
     };
 }
 
@@ -427,26 +440,59 @@ function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefine
 export { closest } from "./errors";
 
 /**
- * Tailscale features create resources through the Tailscale provider, which reads its credentials
- * from the standard `tailscale:` config: an API key, or an OAuth client's id and secret.
+ * Where the Tailscale provider takes each credential from: its `tailscale:` config key, or else its
+ * environment variable (@pulumi/tailscale provider.d.ts).
+ */
+export const TAILSCALE_CREDENTIALS = {
+    apiKey: { config: "tailscale:apiKey", env: "TAILSCALE_API_KEY" },
+    oauthClientId: { config: "tailscale:oauthClientId", env: "TAILSCALE_OAUTH_CLIENT_ID" },
+    oauthClientSecret: { config: "tailscale:oauthClientSecret", env: "TAILSCALE_OAUTH_CLIENT_SECRET" },
+    identityToken: { config: "tailscale:identityToken", env: "TAILSCALE_IDENTITY_TOKEN" },
+    audience: { config: "tailscale:audience", env: "TAILSCALE_AUDIENCE" },
+} as const;
+
+type TailscaleCredential = keyof typeof TAILSCALE_CREDENTIALS;
+
+/**
+ * The credential sets the provider accepts: an API key; an OAuth client's id and secret; or a
+ * federated identity, the client id with an identity token or an OIDC audience to fetch one for.
+ */
+const TAILSCALE_CREDENTIAL_SETS: readonly (readonly TailscaleCredential[])[] = [
+    ["apiKey"],
+    ["oauthClientId", "oauthClientSecret"],
+    ["oauthClientId", "identityToken"],
+    ["oauthClientId", "audience"],
+];
+
+/**
+ * Tailscale features create resources through the Tailscale provider, which needs one of
+ * {@link TAILSCALE_CREDENTIAL_SETS}, each credential from stack config or the environment.
  */
 function tailscaleCredentialProblems(source: ConfigSource, platform: PlatformSettings): ConfigProblem[] {
     const features = [
-        platform.tailscale.operator.install ? "platform.tailscale.operator.install (creates the operator's OAuth client)" : undefined,
-        platform.tailscale.acl.manage ? "platform.tailscale.acl.manage (applies the tailnet policy)" : undefined,
+        platform.tailscale.operator.install ? "platform.tailscale.operator.install" : undefined,
+        platform.tailscale.acl.manage ? "platform.tailscale.acl.manage" : undefined,
     ].filter((feature): feature is string => feature !== undefined);
-    const has = (key: string) => (source.values[key] ?? "") !== "";
-    const hasApiKey = has("tailscale:apiKey");
-    const hasOauth = has("tailscale:oauthClientId") && has("tailscale:oauthClientSecret");
-    if (features.length === 0 || hasApiKey || hasOauth) {
+    const fromConfig = (credential: TailscaleCredential) => (source.values[TAILSCALE_CREDENTIALS[credential].config] ?? "") !== "";
+    const fromEnv = (credential: TailscaleCredential) => (source.env?.[TAILSCALE_CREDENTIALS[credential].env] ?? "") !== "";
+    const has = (credential: TailscaleCredential) => fromConfig(credential) || fromEnv(credential);
+    if (features.length === 0 || TAILSCALE_CREDENTIAL_SETS.some((set) => set.every(has))) {
         return [];
     }
-    const partial = has("tailscale:oauthClientId") ? "tailscale:oauthClientId is set but tailscale:oauthClientSecret is not; " : "";
-    return features.map((feature) => ({
-        key: `${CONFIG_NAMESPACE}:${feature.split(" ")[0]}`,
-        problem: `needs the Tailscale provider's credentials, and none are configured (${partial}see README "platform" for the scopes they need)`,
-        fix: `pulumi config set --secret tailscale:oauthClientSecret <secret> && pulumi config set tailscale:oauthClientId <id>  (or: pulumi config set --secret tailscale:apiKey <key>), or turn it off: ${configSetCommand(`${CONFIG_NAMESPACE}:${feature.split(" ")[0]}`, "false")}`,
-    }));
+    const { oauthClientId: id, oauthClientSecret: secret } = TAILSCALE_CREDENTIALS;
+    const partial = has("oauthClientId")
+        ? `: ${fromConfig("oauthClientId") ? id.config : `${id.env} (environment)`} is set but the OAuth client's secret is not (${secret.config} or ${secret.env})`
+        : "";
+    return features.map((feature) => {
+        const key = `${CONFIG_NAMESPACE}:${feature}`;
+        return {
+            key,
+            problem: `needs the Tailscale provider's credentials, and neither the stack config nor the environment holds a complete set${partial}. README "platform" lists the sets and the scopes they need`,
+            fix: has("oauthClientId")
+                ? `pulumi config set --secret ${secret.config} <secret>  (or: export ${secret.env}=<secret>), or turn it off: ${configSetCommand(key, "false")}`
+                : `pulumi config set ${id.config} <id> && pulumi config set --secret ${secret.config} <secret>  (or: pulumi config set --secret tailscale:apiKey <key>; or export ${id.env} and ${secret.env}, or ${TAILSCALE_CREDENTIALS.apiKey.env}), or turn it off: ${configSetCommand(key, "false")}`,
+        };
+    });
 }
 
 /**
