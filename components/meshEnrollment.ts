@@ -2,7 +2,6 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AppName } from "../lib/apps/catalog";
 import type { ResolvedApp } from "../lib/apps/resolve";
-import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment } from "../lib/mesh/enrollment";
 import {
     buildAppPolicy,
     buildDenyByDefault,
@@ -12,14 +11,8 @@ import {
 } from "../lib/mesh/policies";
 
 export interface MeshEnrollmentArgs {
-    /** The stack's name, for the error raised when a namespace that must stay out would be enrolled. */
-    stack: string;
     /** The app namespace this enrolment covers; the stack labels it with `meshNamespaceLabels()`. */
     namespace: string;
-    /** Every namespace either stack enrols, so a clash with `outOfMesh` is refused. */
-    enrolled: MeshNamespace[];
-    /** Namespaces that must never be enrolled (the VPN gateway's), with the config key that sets each. */
-    outOfMesh: OutOfMeshNamespace[];
     /** The core namespace, where the gateways (and their identities) live. */
     coreNamespace: string;
     /** The enabled apps of this namespace; each gets an L4 ALLOW policy. */
@@ -47,7 +40,6 @@ export class MeshEnrollment extends pulumi.ComponentResource {
 
     constructor(name: string, args: MeshEnrollmentArgs, opts?: pulumi.ComponentResourceOptions) {
         super("charmarr:mesh:MeshEnrollment", name, {}, opts);
-        assertMeshEnrollment(args.stack, args.enrolled, args.outOfMesh);
         const childOpts = { parent: this, dependsOn: args.crdDependencies };
 
         this.peerAuthentications = [new k8s.apiextensions.CustomResource(`${name}-strict`, { ...buildNamespacePeerAuthentication(args.namespace, args.labels) }, childOpts)];

@@ -70,10 +70,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, cr
     new MeshEnrollment(
         "mesh",
         {
-            stack: config.stack,
             namespace: config.namespace,
-            enrolled: [{ namespace: config.namespace, source: "the core namespace (charmarr:namespace)" }],
-            outOfMesh: [],
             coreNamespace: config.namespace,
             gateways: Object.keys(ingress.gateways),
             apps: config.apps,

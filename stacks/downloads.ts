@@ -72,10 +72,7 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
     new MeshEnrollment(
         "mesh",
         {
-            stack: config.stack,
             namespace: config.namespace,
-            enrolled: meshNamespaces(config, core),
-            outOfMesh: [vpnOutOfMesh(config)],
             coreNamespace: core.namespace,
             apps: config.apps,
             identities: { ...core.identities, ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])) },
