@@ -199,7 +199,7 @@ export class VpnEgress extends pulumi.ComponentResource {
             { parent: this },
         );
         this.route = clientRoute(vpn, cluster, clientConfigMapName, this.gatewayFqdn);
-        this.gatewayPeer = { namespace: vpn.namespace, podLabels, vxlanPort: VXLAN_PORT };
+        this.gatewayPeer = { namespace: vpn.namespace, podLabels };
         this.routedDependencies = [this.clientSettings, this.gateway, this.service];
 
         this.registerOutputs({

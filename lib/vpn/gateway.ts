@@ -22,12 +22,17 @@ export const GLUETUN_IPTABLES_DIR = "/iptables";
 
 /** Names of the Kubernetes objects that make up one gateway, fixed so clients can find it. */
 export interface GatewayNames {
+    /** The gateway's own namespace (`vpn.namespace`), where all of the objects below live. */
     readonly namespace: string;
     /** The Deployment, the headless Service and the `app.kubernetes.io/instance` label. */
     readonly gateway: string;
+    /** ConfigMap with pod-gateway's `settings.sh` and `nat.conf`, mounted at /config. */
     readonly settingsConfigMap: string;
+    /** ConfigMap with gluetun's `post-rules.txt`, mounted at /iptables. */
     readonly postRulesConfigMap: string;
+    /** Secret with the VPN credentials that are set, one key per credential. */
     readonly credentialsSecret: string;
+    /** Secret with gluetun's control-server API key and the auth role embedding it. */
     readonly controlServerSecret: string;
 }
 
@@ -139,9 +144,13 @@ export function gluetunEnvironment(
 
 /** Everything the gateway pod is built from; all plain values known at plan time. */
 export interface GatewayPodInputs {
+    /** Validated VPN settings: provider, type, MTU, VXLAN values, images. */
     readonly vpn: VpnSettings;
+    /** Cluster facts from the core stack: CIDRs, kube-dns IP, domain. */
     readonly cluster: ClusterFacts;
+    /** Which credentials are set; only those are referenced from gluetun's env. */
     readonly credentials: ReadonlySet<VpnCredentialName>;
+    /** Names of the gateway's objects, which the pod mounts and references. */
     readonly names: GatewayNames;
 }
 

@@ -24,8 +24,6 @@ export interface VpnGatewayPeer {
     readonly namespace: string;
     /** Labels of the gateway pod. */
     readonly podLabels: Readonly<Record<string, string>>;
-    /** UDP port of the VXLAN overlay. */
-    readonly vxlanPort: number;
 }
 
 function gatewayPeer(gateway: VpnGatewayPeer): NetworkPolicyPeer {
@@ -38,7 +36,9 @@ function gatewayPeer(gateway: VpnGatewayPeer): NetworkPolicyPeer {
 export interface ClientKillSwitchInputs {
     /** Labels selecting exactly the routed workload's pods. */
     readonly podSelector: Readonly<Record<string, string>>;
+    /** The gateway pod the routed pods tunnel to; the only peer reached on any port and by ICMP. */
     readonly gateway: VpnGatewayPeer;
+    /** Cluster facts from the core stack: the pod, Service and LAN ranges. */
     readonly cluster: ClusterFacts;
     /** Let the pods reach `cluster.lanCidr` directly. Off unless the user asks for it. */
     readonly allowLan: boolean;

@@ -45,6 +45,7 @@ export type Requirement = "required" | "optional" | "forbidden" | { readonly def
 /** What one provider needs for one VPN type, or why this program cannot use that combination. */
 export type TypeRules =
     | {
+          /** This program can run the provider with this type. */
           readonly supported: true;
           /** Requirement per setting of this type; settings of the other type are always refused. */
           readonly settings: Readonly<Partial<Record<VpnSettingName, Requirement>>>;
@@ -56,10 +57,17 @@ export type TypeRules =
            */
           readonly endpointPorts?: readonly number[];
       }
-    | { readonly supported: false; readonly reason: string };
+    | {
+          /** This program cannot run the provider with this type. */
+          readonly supported: false;
+          /** Why, in words for the refusal message. */
+          readonly reason: string;
+      };
 
 export interface ProviderRules {
+    /** Rules for `vpn.type: wireguard`. */
     readonly wireguard: TypeRules;
+    /** Rules for `vpn.type: openvpn`. */
     readonly openvpn: TypeRules;
     /** Extra help appended to a message about this provider's credentials. */
     readonly hint?: string;
