@@ -2,6 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AppName } from "../lib/apps/catalog";
 import type { ResolvedApp } from "../lib/apps/resolve";
+import type { GatewayDomain } from "../lib/config";
 import {
     buildAppPolicy,
     buildDenyByDefault,
@@ -13,8 +14,8 @@ import {
 export interface MeshEnrollmentArgs {
     /** The app namespace this enrolment covers; the stack labels it with `meshNamespaceLabels()`. */
     namespace: string;
-    /** The core namespace, where the gateways (and their identities) live. */
-    coreNamespace: string;
+    /** Identities of the gateways that serve this namespace's apps, by domain. */
+    gatewayPrincipals: Partial<Record<GatewayDomain, string>>;
     /** The enabled apps of this namespace; each gets an L4 ALLOW policy. */
     apps: readonly ResolvedApp[];
     /** Names of the Gateways whose pods run in this namespace; each is opened as an entry point. */
@@ -56,7 +57,7 @@ export class MeshEnrollment extends pulumi.ComponentResource {
             this.authorizationPolicies.push(new k8s.apiextensions.CustomResource(`${name}-${gateway}-gateway-entry`, { ...policy }, childOpts));
         }
         for (const app of args.apps) {
-            const policy = buildAppPolicy({ app, namespace: args.namespace, coreNamespace: args.coreNamespace, identities: args.identities, labels: args.labels });
+            const policy = buildAppPolicy({ app, namespace: args.namespace, gatewayPrincipals: args.gatewayPrincipals, identities: args.identities, labels: args.labels });
             this.authorizationPolicies.push(new k8s.apiextensions.CustomResource(`${name}-${app.name}`, { ...policy }, childOpts));
         }
         this.registerOutputs({ policies: this.authorizationPolicies.length });

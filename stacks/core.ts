@@ -12,6 +12,7 @@ import { gatewayListeners, routeAccessLabels } from "../lib/ingress/gateways";
 import { listenerFor } from "../lib/ingress/routes";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
+import { gatewayPrincipals } from "../lib/mesh/policies";
 import { buildTailnetPolicy } from "../lib/tailnet";
 
 /** The core stack: arr apps, the media server and the three ingress gateways, in one namespace. */
@@ -71,7 +72,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, cr
         "mesh",
         {
             namespace: config.namespace,
-            coreNamespace: config.namespace,
+            gatewayPrincipals: gatewayPrincipals(ingress.references),
             gateways: Object.keys(ingress.gateways),
             apps: config.apps,
             identities,

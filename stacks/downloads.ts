@@ -8,6 +8,7 @@ import { domainsOfStack } from "../lib/apps/catalog";
 import { appSelector } from "../lib/apps/workload";
 import { routeAccessLabels } from "../lib/ingress/gateways";
 import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment, meshNamespaceLabels } from "../lib/mesh/enrollment";
+import { gatewayPrincipals } from "../lib/mesh/policies";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { KillSwitch } from "../components/killSwitch";
 import { VpnEgress } from "../components/vpnEgress";
@@ -73,7 +74,7 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
         "mesh",
         {
             namespace: config.namespace,
-            coreNamespace: core.namespace,
+            gatewayPrincipals: gatewayPrincipals(core.gateways),
             apps: config.apps,
             identities: { ...core.identities, ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])) },
             labels,

@@ -252,7 +252,7 @@ describe("mesh: pure builders", () => {
     const [radarr] = resolveApps("core", {}, "plex");
 
     it("allows the gateway and only the callers that are enabled", () => {
-        const policy = buildAppPolicy({ app: qbittorrent, namespace: DOWNLOADS, coreNamespace: CORE, identities: { radarr: principalOf(CORE, "radarr") } });
+        const policy = buildAppPolicy({ app: qbittorrent, namespace: DOWNLOADS, gatewayPrincipals: { admin: principalOf(CORE, "admin-istio") }, identities: { radarr: principalOf(CORE, "radarr") } });
         assert.deepEqual(policy.spec?.rules, [
             { from: [{ source: { principals: [principalOf(CORE, "admin-istio"), principalOf(CORE, "radarr")] } }], to: [{ operation: { ports: ["8080"] } }] },
             { to: [{ operation: { ports: ["6881"] } }] },

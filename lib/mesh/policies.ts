@@ -102,11 +102,16 @@ export function buildGatewayEntryPolicy(namespace: string, gatewayName: string, 
     };
 }
 
+/** The gateways' mesh identities by domain, from their references (IngressGateways, or core's outputs). */
+export function gatewayPrincipals(gateways: Readonly<Partial<Record<GatewayDomain, { principal: string }>>>): Partial<Record<GatewayDomain, string>> {
+    return Object.fromEntries(Object.entries(gateways).map(([domain, gateway]) => [domain, gateway.principal]));
+}
+
 export interface AppPolicyInput {
     readonly app: ResolvedApp;
     readonly namespace: string;
-    /** The core namespace, where the gateways run. */
-    readonly coreNamespace: string;
+    /** Identities of the gateways by domain; the app's own gateway must be among them. */
+    readonly gatewayPrincipals: Readonly<Partial<Record<GatewayDomain, string>>>;
     /** Principals of the enabled apps of both stacks, by app. */
     readonly identities: Readonly<Partial<Record<AppName, string>>>;
     readonly labels?: Record<string, string>;
@@ -123,9 +128,14 @@ export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
         const identity = input.identities[caller];
         return identity === undefined ? [] : [identity];
     });
+    const gateway = input.gatewayPrincipals[app.domain];
+    if (gateway === undefined) {
+        // The config rules refuse an enabled app whose gateway is disabled, so this is a program error.
+        throw new Error(`no ${app.domain} gateway identity for ${app.name}'s authorization policy`);
+    }
     const rules: NonNullable<NonNullable<IAuthorizationPolicy["spec"]>["rules"]> = [
         {
-            from: [{ source: { principals: [gatewayPrincipal(input.coreNamespace, app.domain), ...callers] } }],
+            from: [{ source: { principals: [gateway, ...callers] } }],
             to: [{ operation: { ports: [String(app.port)] } }],
         },
     ];
