@@ -54,7 +54,7 @@ describe("core → downloads StackReference", () => {
         );
     });
 
-    it("refuses a core stack that does not exist (no outputs at all)", async () => {
+    it("refuses a core stack that exports nothing (initialised but never deployed)", async () => {
         const error = await refusedWith(planDownloadsAgainst({}, { "charmarr:coreStack": "organization/charmarr/typo" }));
         assert.match(error.message, /^The core stack "organization\/charmarr\/typo" has no outputs "contractVersion", "cluster", "namespace"/);
     });
