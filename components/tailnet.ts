@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tailscale from "@pulumi/tailscale";
-import { OPERATOR_OAUTH_SCOPES, OPERATOR_TAG, TailnetPolicy } from "../lib/tailnet";
+import { OPERATOR_OAUTH_SCOPES, OPERATOR_TAG, TailnetPolicy, unmanagedTagOwnersWarning } from "../lib/tailnet";
 
 export interface TailnetArgs {
     /** The generated tailnet policy (tag owners, per-domain grants, tests). */
@@ -44,6 +44,9 @@ export class Tailnet extends pulumi.ComponentResource {
               )
             : undefined;
 
+        if (args.createOperatorClient && !acl) {
+            void pulumi.log.warn(unmanagedTagOwnersWarning(args.policy), this);
+        }
         if (args.createOperatorClient) {
             // Tailscale refuses a client whose tag no policy defines: with a managed policy, create
             // the client after the policy that owns the tag.

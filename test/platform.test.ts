@@ -3,6 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
+import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ISTIO_PLATFORM_NAMES, istioChartValues, metallbPoolSpecs, parsePoolAddress, platformInstallPlan, poolContains } from "../lib/platform";
 import { PlatformSettings, loadConfig, readConfigSource } from "../lib/config";
@@ -306,6 +307,45 @@ describe("platform: the core plan", () => {
         const plan = await planAllOn({ "charmarr:platform.tailscale.acl.manage": false, "charmarr:platform.tailscale.operator.install": false });
         assert.equal(plan.resources.filter((r) => r.type.startsWith("tailscale:")).length, 0);
         assert.ok(JSON.parse(plan.outputs.tailnetPolicy as string));
+    });
+
+    describe("the operator with a policy this stack does not apply", () => {
+        async function warningsOf(changes: ConfigChanges): Promise<string[]> {
+            const warnings: string[] = [];
+            const original = pulumi.log.warn;
+            pulumi.log.warn = (message: string) => {
+                warnings.push(message);
+                return Promise.resolve();
+            };
+            try {
+                await planAllOn(changes);
+            } finally {
+                pulumi.log.warn = original;
+            }
+            return warnings.filter((warning) => warning.includes("tagOwners"));
+        }
+
+        it("warns which tagOwners to merge into the admin console before `pulumi up`", async () => {
+            const warnings = await warningsOf({ "charmarr:platform.tailscale.acl.manage": false });
+            assert.equal(warnings.length, 1, warnings.join("\n"));
+            const [warning] = warnings;
+            assert.match(warning, /charmarr:platform\.tailscale\.acl\.manage is false/);
+            assert.match(warning, /Before `pulumi up`, merge these tagOwners into the tailnet policy in the admin console/);
+            for (const entry of [
+                '"tag:k8s-operator": []',
+                '"tag:k8s": ["tag:k8s-operator"]',
+                '"tag:charmarr-arr": ["tag:k8s-operator"]',
+                '"tag:charmarr-media": ["tag:k8s-operator"]',
+                '"tag:charmarr-admin": ["tag:k8s-operator"]',
+            ]) {
+                assert.ok(warning.includes(entry), `the warning lacks ${entry}:\n${warning}`);
+            }
+        });
+
+        it("does not warn when the stack applies the policy, or installs no operator", async () => {
+            assert.deepEqual(await warningsOf({}), []);
+            assert.deepEqual(await warningsOf({ "charmarr:platform.tailscale.acl.manage": false, "charmarr:platform.tailscale.operator.install": false }), []);
+        });
     });
 
     it("lets the downloads stack plan against a core stack with every toggle on", async () => {

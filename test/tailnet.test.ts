@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings, TailnetGroups } from "../lib/config";
 import { defaultTailnetGroups, gatewaysSchema } from "../lib/config/schema";
-import { TailnetPolicy, TailnetTest, buildTailnetPolicy } from "../lib/tailnet";
+import { TailnetPolicy, TailnetTest, buildTailnetPolicy, unmanagedTagOwnersWarning } from "../lib/tailnet";
 
 const PORTS: Record<GatewayDomain, number[]> = { arr: [80], media: [80, 32400], admin: [80] };
 
@@ -171,5 +171,21 @@ describe("tailnet policy: nothing on the tailnet", () => {
         assert.deepEqual(policy.tagOwners, { "tag:k8s-operator": [], "tag:k8s": ["tag:k8s-operator"] });
         assert.deepEqual(policy.grants, []);
         assert.deepEqual(policy.tests, []);
+    });
+});
+
+describe("tailnet policy: the warning for a policy left to the admin console", () => {
+    it("lists every tagOwners entry of the generated policy, as policy-file JSON lines", () => {
+        const policy = policyFor(defaultTailnetGroups(), gateways({ admin: { tailscale: { expose: true, tags: ["tag:ops"] } } }));
+        const lines = unmanagedTagOwnersWarning(policy).split("\n");
+        const entries = lines.filter((line) => line.startsWith("  "));
+        assert.deepEqual(entries, [
+            '  "tag:k8s-operator": [],',
+            '  "tag:k8s": ["tag:k8s-operator"],',
+            '  "tag:charmarr-arr": ["tag:k8s-operator"],',
+            '  "tag:charmarr-media": ["tag:k8s-operator"],',
+            '  "tag:ops": ["tag:k8s-operator"],',
+        ]);
+        assert.ok(lines.some((line) => line.includes("pulumi config set --path charmarr:platform.tailscale.acl.manage true")));
     });
 });

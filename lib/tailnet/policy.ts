@@ -84,6 +84,21 @@ export function buildTailnetPolicy(input: TailnetPolicyInput): TailnetPolicy {
     return { groups, tagOwners, grants, tests };
 }
 
+/**
+ * What to tell the operator of a stack that installs the Tailscale operator but leaves the policy
+ * to the admin console: the OAuth client is refused unless the live policy owns its tag, and the
+ * gateway proxies unless it owns theirs, so these tagOwners must be merged in before `pulumi up`.
+ */
+export function unmanagedTagOwnersWarning(policy: TailnetPolicy): string {
+    const entries = Object.entries(policy.tagOwners).map(([tag, owners]) => `  ${JSON.stringify(tag)}: [${owners.map((owner) => JSON.stringify(owner)).join(", ")}],`);
+    return [
+        "charmarr:platform.tailscale.acl.manage is false, so this stack does not apply the tailnet policy, yet it installs the Tailscale operator.",
+        `Before \`pulumi up\`, merge these tagOwners into the tailnet policy in the admin console (Access controls), or Tailscale refuses the operator's OAuth client (${OPERATOR_TAG}) and the gateways' proxies:`,
+        ...entries,
+        "The whole generated policy (groups, grants, tests) is the stack output tailnetPolicy. Or let this stack apply it, replacing the tailnet's policy: pulumi config set --path charmarr:platform.tailscale.acl.manage true",
+    ].join("\n");
+}
+
 /** A port the gateway does not listen on (SSH when free): reaching it would mean the grant is too wide. */
 function portOutside(ports: readonly number[]): number {
     let port = 22;
