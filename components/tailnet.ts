@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as tailscale from "@pulumi/tailscale";
-import { OPERATOR_OAUTH_SCOPES, OPERATOR_TAG, TailnetPolicy, unmanagedTagOwnersWarning } from "../lib/tailnet";
+import { OPERATOR_OAUTH_SCOPES, OPERATOR_TAG, TailnetPolicy, policyFileJson, unmanagedTagOwnersWarning } from "../lib/tailnet";
 
 export interface TailnetArgs {
     /** The generated tailnet policy (tag owners, per-domain grants, tests). */
@@ -25,21 +25,17 @@ export interface OperatorClientCredentials {
  * the operator's OAuth client. Uses the default Tailscale provider, configured by `tailscale:` keys.
  */
 export class Tailnet extends pulumi.ComponentResource {
-    /** The policy file as JSON: apply it in the admin console when this stack does not manage it. */
-    readonly policyJson: string;
     /** Present when {@link TailnetArgs.createOperatorClient}. */
     readonly operatorClient?: OperatorClientCredentials;
 
     constructor(name: string, args: TailnetArgs, opts?: pulumi.ComponentResourceOptions) {
         super("charmarr:tailnet:Tailnet", name, {}, opts);
-        this.policyJson = JSON.stringify(args.policy, null, 2);
-
         const acl = args.managePolicy
             ? new tailscale.Acl(
                   `${name}-policy`,
                   // Without overwriteExistingContent the provider refuses to replace a policy it did
                   // not import; acl.manage is the opt-in to exactly that replacement.
-                  { acl: this.policyJson, overwriteExistingContent: true },
+                  { acl: policyFileJson(args.policy), overwriteExistingContent: true },
                   { parent: this },
               )
             : undefined;
@@ -58,6 +54,6 @@ export class Tailnet extends pulumi.ComponentResource {
             this.operatorClient = { clientId: client.id, clientSecret: pulumi.secret(client.key) };
         }
 
-        this.registerOutputs({ policyJson: this.policyJson });
+        this.registerOutputs({});
     }
 }

@@ -13,7 +13,7 @@ import { listenerFor } from "../lib/ingress/routes";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
-import { buildTailnetPolicy } from "../lib/tailnet";
+import { buildTailnetPolicy, policyFileJson } from "../lib/tailnet";
 
 /** The core stack: arr apps, the media server and the three ingress gateways, in one namespace. */
 export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatformOutputs & CoreAppOutputs {
@@ -119,7 +119,7 @@ function installPlatform(config: CoreConfig): { dependencies: Platform["dependen
         labels: charmarrLabels("core", "platform"),
         operatorClient: tailnet?.operatorClient,
     });
-    return { dependencies: platform.dependencies, tailnetPolicy: JSON.stringify(policy, null, 2) };
+    return { dependencies: platform.dependencies, tailnetPolicy: policyFileJson(policy) };
 }
 
 /** Each gateway's listener ports, for the tailnet grants. */

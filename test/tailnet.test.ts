@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings, TailnetGroups } from "../lib/config";
 import { defaultTailnetGroups, gatewaysSchema } from "../lib/config/schema";
-import { TailnetPolicy, TailnetTest, buildTailnetPolicy, unmanagedTagOwnersWarning } from "../lib/tailnet";
+import { TailnetPolicy, TailnetTest, buildTailnetPolicy, policyFileJson, unmanagedTagOwnersWarning } from "../lib/tailnet";
 
 const PORTS: Record<GatewayDomain, number[]> = { arr: [80], media: [80, 32400], admin: [80] };
 
@@ -187,5 +187,14 @@ describe("tailnet policy: the warning for a policy left to the admin console", (
             '  "tag:ops": ["tag:k8s-operator"],',
         ]);
         assert.ok(lines.some((line) => line.includes("pulumi config set --path charmarr:platform.tailscale.acl.manage true")));
+    });
+});
+
+describe("tailnet policy: the policy file", () => {
+    it("is one JSON text, indented for pasting into the admin console, that reads back as the policy", () => {
+        const policy = policyFor(defaultTailnetGroups());
+        const text = policyFileJson(policy);
+        assert.deepEqual(JSON.parse(text), policy);
+        assert.ok(text.startsWith('{\n  "groups": {'), text.slice(0, 40));
     });
 });

@@ -85,6 +85,14 @@ export function buildTailnetPolicy(input: TailnetPolicyInput): TailnetPolicy {
 }
 
 /**
+ * The policy file as the tailnet takes it: what the `tailscale.Acl` applies and what the stack
+ * outputs for the admin console are this one text, so they can never differ.
+ */
+export function policyFileJson(policy: TailnetPolicy): string {
+    return JSON.stringify(policy, null, 2);
+}
+
+/**
  * What to tell the operator of a stack that installs the Tailscale operator but leaves the policy
  * to the admin console: the OAuth client is refused unless the live policy owns its tag, and the
  * gateway proxies unless it owns theirs, so these tagOwners must be merged in before `pulumi up`.
