@@ -35,7 +35,7 @@ import {
     gatewaySettingsHash,
     gluetunPostRules,
 } from "../lib/vpn/gateway";
-import { VpnGatewayPeer, gatewayEgressSpec } from "../lib/vpn/killSwitch";
+import { VpnGatewayPeer, gatewayEgressSpec, gatewayIngressSpec } from "../lib/vpn/killSwitch";
 import { VPN_SETTINGS, VpnCredentialName, vpnServerPort } from "../lib/vpn/providers";
 
 export interface VpnEgressArgs {
@@ -74,6 +74,8 @@ export class VpnEgress extends pulumi.ComponentResource {
     readonly routedDependencies: pulumi.Resource[];
     /** The gateway's own egress NetworkPolicy, unless `vpn.killSwitch.gatewayEgressPolicy` is false. */
     readonly gatewayEgressPolicy?: k8s.networking.v1.NetworkPolicy;
+    /** The gateway's ingress NetworkPolicy: only routed pods of `clientNamespace` reach it. */
+    readonly gatewayIngressPolicy: k8s.networking.v1.NetworkPolicy;
 
     private readonly route: ClientRoute;
 
@@ -190,6 +192,15 @@ export class VpnEgress extends pulumi.ComponentResource {
                 { parent: this },
             );
         }
+
+        this.gatewayIngressPolicy = new k8s.networking.v1.NetworkPolicy(
+            `${name}-gateway-ingress`,
+            {
+                metadata: { name: `${names.gateway}-ingress`, namespace, labels },
+                spec: pulumi.output(args.clientNamespace).apply((clientNamespace) => gatewayIngressSpec({ podLabels, clientNamespace })),
+            },
+            { parent: this },
+        );
 
         this.gatewayFqdn = gatewayFqdn(names, cluster);
         const clientConfigMapName = `${names.gateway}-client`;

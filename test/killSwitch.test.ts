@@ -14,6 +14,7 @@ import {
     configMapFile,
     envOf,
     evaluateEgress,
+    evaluateIngress,
     gatewayWorkload,
     networkPoliciesOf,
     parseShellSettings,
@@ -411,6 +412,55 @@ describe("kill switch: the gateway's own egress", () => {
         // The routed clients' kill switches are untouched.
         for (const [, pod] of routedPods(off)) {
             assert.equal(evaluateEgress(networkPoliciesOf(off), pod, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).allowed, false);
+        }
+    });
+});
+
+describe("vpn gateway ingress: only routed clients reach the gateway pod", () => {
+    let plan: StackPlan;
+    let policies: NetworkPolicyManifest[];
+    before(async () => {
+        plan = await planDownloads();
+        policies = networkPoliciesOf(plan);
+    });
+
+    const UNROUTED_DOWNLOADS_POD: Pod = { namespace: "charmarr-downloads", labels: { "app.kubernetes.io/name": "something-else" } };
+    const IMPOSTOR: Pod = { namespace: "charmarr-core", labels: { "charmarr.io/vpn-routed": "true" } };
+
+    for (const [cni, options] of CNIS) {
+        it(`on ${cni}: every routed client reaches the gateway on VXLAN and by ICMP`, () => {
+            for (const [workload, pod] of routedPods(plan)) {
+                for (const packet of [
+                    { ip: "10.42.8.8", pod, protocol: "UDP", port: 4789 },
+                    { ip: "10.42.8.8", pod, protocol: "ICMP" },
+                ] as const) {
+                    assert.ok(evaluateIngress(policies, gatewayPod(plan), packet, options).allowed, `${workload.metadata.name} ${packet.protocol}`);
+                }
+            }
+        });
+
+        it(`on ${cni}: nothing else does — another pod in the clients' namespace, a labelled pod elsewhere, a core app, a LAN host (nodes included), the internet`, () => {
+            for (const [name, packet] of [
+                ["unrouted pod in charmarr-downloads", { ip: "10.42.8.9", pod: UNROUTED_DOWNLOADS_POD, protocol: "UDP", port: 4789 }],
+                ["pod labelled routed in charmarr-core", { ip: "10.42.1.21", pod: IMPOSTOR, protocol: "UDP", port: 4789 }],
+                ["radarr → control server", { ip: "10.42.1.20", pod: CORE_APP_POD, protocol: "TCP", port: 8000 }],
+                ["LAN host → VXLAN", { ip: "192.168.1.50", protocol: "UDP", port: 4789 }],
+                ["LAN host → control server", { ip: "192.168.1.50", protocol: "TCP", port: 8000 }],
+                ["internet host", { ip: "1.1.1.1", protocol: "UDP", port: 4789 }],
+            ] as const) {
+                assert.equal(evaluateIngress(policies, gatewayPod(plan), packet, options).allowed, false, name);
+            }
+        });
+    }
+
+    it("the gateway needs no kubelet network access: its probes are exec", () => {
+        const gluetun = gatewayWorkload(plan).spec.template.spec.containers.find((c) => c.name === "gluetun");
+        assert.ok(gluetun?.startupProbe?.exec, "startup probe is exec");
+        for (const container of gatewayWorkload(plan).spec.template.spec.containers) {
+            const probes = container as { livenessProbe?: { httpGet?: unknown; tcpSocket?: unknown }; readinessProbe?: { httpGet?: unknown; tcpSocket?: unknown } };
+            for (const probe of [probes.livenessProbe, probes.readinessProbe]) {
+                assert.ok(!probe?.httpGet && !probe?.tcpSocket, `${container.name} has a network probe the ingress policy would block`);
+            }
         }
     });
 });

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { NetworkPolicyManifest, Pod, evaluateEgress, selectorMatches } from "./support/networkPolicy";
+import { NetworkPolicyManifest, Pod, evaluateEgress, evaluateIngress, selectorMatches } from "./support/networkPolicy";
 
 // The evaluator the kill-switch tests rely on, checked against the documented semantics
 // (kubernetes.io/docs/concepts/services-networking/network-policies).
@@ -110,5 +110,47 @@ describe("NetworkPolicy evaluator", () => {
         const p = policy({ podSelector: { matchExpressions: [{ key: "tier", operator: "In", values: ["download"] }] }, policyTypes: ["Egress"] });
         assert.equal(evaluateEgress([p], SOURCE, EXTERNAL).allowed, false);
         assert.equal(evaluateEgress([p], { namespace: "apps", labels: { tier: "web" } }, EXTERNAL).allowed, true);
+    });
+
+    describe("ingress", () => {
+        const TARGET: Pod = { namespace: "vpn", labels: { app: "gw" }, namedPorts: { vxlan: 4789 } };
+        const CLIENT: Pod = { namespace: "apps", labels: { routed: "true" } };
+        const fromClient = { ip: "10.0.0.9", pod: CLIENT, protocol: "UDP", port: 4789 } as const;
+
+        it("a pod no ingress policy selects accepts everything; an egress-only policy isolates nothing for ingress", () => {
+            assert.equal(evaluateIngress([], TARGET, fromClient).allowed, true);
+            assert.equal(evaluateIngress([policy({ podSelector: {}, policyTypes: ["Egress"] }, "vpn")], TARGET, fromClient).allowed, true);
+        });
+
+        it("without policyTypes a policy is an ingress policy; with no rules it denies every sender", () => {
+            assert.deepEqual(evaluateIngress([policy({ podSelector: {} }, "vpn", "deny")], TARGET, fromClient), { allowed: false, isolatedBy: ["deny"], allowedBy: [] });
+        });
+
+        it("from peers: namespace + pod selector together, ipBlock for non-pods; ports are the target's, named ports too", () => {
+            const p = policy(
+                {
+                    podSelector: { matchLabels: { app: "gw" } },
+                    policyTypes: ["Ingress"],
+                    ingress: [
+                        { from: [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "apps" } }, podSelector: { matchLabels: { routed: "true" } } }] },
+                        { from: [{ ipBlock: { cidr: "192.168.1.0/24" } }], ports: [{ protocol: "UDP", port: "vxlan" }] },
+                    ],
+                },
+                "vpn",
+            );
+            assert.equal(evaluateIngress([p], TARGET, fromClient).allowed, true);
+            assert.equal(evaluateIngress([p], TARGET, { ...fromClient, protocol: "ICMP", port: undefined }).allowed, true);
+            assert.equal(evaluateIngress([p], TARGET, { ...fromClient, pod: { namespace: "apps", labels: {} } }).allowed, false);
+            assert.equal(evaluateIngress([p], TARGET, { ...fromClient, pod: { namespace: "other", labels: { routed: "true" } } }).allowed, false);
+            assert.equal(evaluateIngress([p], TARGET, { ip: "192.168.1.7", protocol: "UDP", port: 4789 }).allowed, true);
+            assert.equal(evaluateIngress([p], TARGET, { ip: "192.168.1.7", protocol: "UDP", port: 4790 }).allowed, false);
+            assert.equal(evaluateIngress([p], TARGET, { ip: "192.168.2.7", protocol: "UDP", port: 4789 }).allowed, false);
+        });
+
+        it("a podSelector alone in from means the policy's namespace", () => {
+            const p = policy({ podSelector: {}, policyTypes: ["Ingress"], ingress: [{ from: [{ podSelector: { matchLabels: { routed: "true" } } }] }] }, "vpn");
+            assert.equal(evaluateIngress([p], TARGET, fromClient).allowed, false);
+            assert.equal(evaluateIngress([p], TARGET, { ...fromClient, pod: { namespace: "vpn", labels: { routed: "true" } } }).allowed, true);
+        });
     });
 });

@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts, VpnSettings } from "../config/schema";
+import { ROUTED_LABEL } from "./client";
 import { AMBIENT_PROBE_SOURCE, clusterLocalCidrs } from "./gateway";
 
 export type NetworkPolicySpec = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicySpec>;
@@ -121,6 +122,37 @@ export function gatewayEgressSpec(inputs: GatewayEgressInputs): NetworkPolicySpe
                 ],
             },
             { to: [KUBE_DNS_PEER], ports: DNS_PORTS },
+        ],
+    };
+}
+
+export interface GatewayIngressInputs {
+    /** Labels of the gateway pod, which the policy selects. */
+    readonly podLabels: Readonly<Record<string, string>>;
+    /** Namespace of the routed workloads: the only namespace the gateway accepts traffic from. */
+    readonly clientNamespace: string;
+}
+
+/**
+ * The gateway pod accepts new connections only from routed pods (label `charmarr.io/vpn-routed`)
+ * in the clients' namespace, on any port: VXLAN (UDP 4789, which carries DHCP and DNS to
+ * dnsmasq) and the clients' ICMP pings, which NetworkPolicy cannot name. Nothing else in the
+ * cluster can inject traffic into the tunnel. Probes are `exec`, so the kubelet needs no way in;
+ * replies to the gateway's own connections are not new connections and pass.
+ */
+export function gatewayIngressSpec(inputs: GatewayIngressInputs): NetworkPolicySpec {
+    return {
+        podSelector: { matchLabels: { ...inputs.podLabels } },
+        policyTypes: ["Ingress"],
+        ingress: [
+            {
+                from: [
+                    {
+                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inputs.clientNamespace } },
+                        podSelector: { matchLabels: { [ROUTED_LABEL]: "true" } },
+                    },
+                ],
+            },
         ],
     };
 }

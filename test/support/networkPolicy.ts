@@ -1,8 +1,9 @@
 /**
- * A test-side model of Kubernetes NetworkPolicy egress semantics
- * (https://kubernetes.io/docs/concepts/services-networking/network-policies/): which policies
- * isolate a pod, how `to` peers (podSelector, namespaceSelector, ipBlock with except) and `ports`
- * (protocol, number, name, endPort) match, and that a pod no policy selects is not isolated.
+ * A test-side model of Kubernetes NetworkPolicy semantics
+ * (https://kubernetes.io/docs/concepts/services-networking/network-policies/), egress and ingress:
+ * which policies isolate a pod, how `to`/`from` peers (podSelector, namespaceSelector, ipBlock with
+ * except) and `ports` (protocol, number, name, endPort) match, and that a pod no policy selects is
+ * not isolated.
  * Independent of the builders it judges: it reads the manifests as the plan records them.
  */
 import { cidrContains, parseCidr, parseIpv4 } from "../../lib/net";
@@ -37,6 +38,11 @@ interface EgressRule {
     ports?: PolicyPort[];
 }
 
+interface IngressRule {
+    from?: PolicyPeer[];
+    ports?: PolicyPort[];
+}
+
 /** The parts of a NetworkPolicy manifest the model reads. */
 export interface NetworkPolicyManifest {
     kind: string;
@@ -45,7 +51,7 @@ export interface NetworkPolicyManifest {
         podSelector?: LabelSelector;
         policyTypes?: string[];
         egress?: EgressRule[];
-        ingress?: unknown[];
+        ingress?: IngressRule[];
     };
 }
 
@@ -132,7 +138,10 @@ function ipInCidr(ip: string, cidr: string): boolean {
     return cidrContains(block, address);
 }
 
-function peerMatches(peer: PolicyPeer, policyNamespace: string, destination: Destination, options: EvaluationOptions): boolean {
+/** The other end of a connection as a peer rule sees it: its address and, if it is a pod, the pod. */
+type PeerEndpoint = Pick<Destination, "ip" | "pod">;
+
+function peerMatches(peer: PolicyPeer, policyNamespace: string, destination: PeerEndpoint, options: EvaluationOptions): boolean {
     if (peer.ipBlock) {
         if (peer.podSelector || peer.namespaceSelector) {
             throw new Error("a NetworkPolicy peer may not combine ipBlock with selectors");
@@ -183,6 +192,49 @@ function portMatches(ports: PolicyPort[] | undefined, destination: Destination):
 function appliesToEgress(policy: NetworkPolicyManifest): boolean {
     const types = policy.spec?.policyTypes ?? (policy.spec?.egress ? ["Ingress", "Egress"] : ["Ingress"]);
     return types.includes("Egress");
+}
+
+function appliesToIngress(policy: NetworkPolicyManifest): boolean {
+    return (policy.spec?.policyTypes ?? ["Ingress"]).includes("Ingress");
+}
+
+/** A connection arriving at a pod: who sends it (address, pod if any), protocol and the pod's port. */
+export interface Source {
+    readonly ip: string;
+    /** Set when the sender is a pod; selectors match only pods. */
+    readonly pod?: Pod;
+    readonly protocol: Protocol;
+    /** Destination port on the receiving pod; absent for ICMP. */
+    readonly port?: number;
+}
+
+/** Whether `target` accepts a new connection from `source` under `policies` (any namespace; filtered here). */
+export function evaluateIngress(
+    policies: readonly NetworkPolicyManifest[],
+    target: Pod,
+    source: Source,
+    options: EvaluationOptions = {},
+): Verdict {
+    const selecting = policies.filter(
+        (policy) =>
+            policy.kind === "NetworkPolicy" &&
+            policy.metadata.namespace === target.namespace &&
+            appliesToIngress(policy) &&
+            selectorMatches(policy.spec?.podSelector ?? {}, target.labels),
+    );
+    const allowedBy: string[] = [];
+    // Named ports in an ingress rule name the receiving pod's ports.
+    const arriving: Destination = { ip: source.ip, pod: target, protocol: source.protocol, port: source.port };
+    for (const policy of selecting) {
+        (policy.spec?.ingress ?? []).forEach((rule, index) => {
+            const fromMatches = !rule.from || rule.from.length === 0 || rule.from.some((peer) => peerMatches(peer, policy.metadata.namespace ?? "", source, options));
+            if (fromMatches && portMatches(rule.ports, arriving)) {
+                allowedBy.push(`${policy.metadata.name}#${index}`);
+            }
+        });
+    }
+    const isolatedBy = selecting.map((policy) => policy.metadata.name ?? "");
+    return { allowed: selecting.length === 0 || allowedBy.length > 0, isolatedBy, allowedBy };
 }
 
 /** Whether `source` may send to `destination` under `policies` (any namespace; filtered here). */
