@@ -1,7 +1,15 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformSettings } from "../lib/config";
-import { PLATFORM_NAMESPACES, PlatformNamespace, PlatformStep, metallbPoolSpecs, platformInstallPlan } from "../lib/platform";
+import {
+    PLATFORM_NAMESPACES,
+    PLATFORM_PREREQUISITES,
+    PlatformDependent,
+    PlatformNamespace,
+    PlatformStep,
+    metallbPoolSpecs,
+    platformInstallPlan,
+} from "../lib/platform";
 import type { OperatorClientCredentials } from "./tailnet";
 
 export interface PlatformArgs {
@@ -20,11 +28,11 @@ export interface PlatformArgs {
  */
 export class Platform extends pulumi.ComponentResource {
     /**
-     * What resources using the installed CRDs and controllers (Gateways, HTTPRoutes,
-     * AuthorizationPolicies, PeerAuthentication, gateway Services) must `dependsOn`, so one
-     * `pulumi up` on an empty cluster succeeds. Empty when this stack installs nothing.
+     * What each kind of resource built on the platform must `dependsOn` (see
+     * PLATFORM_PREREQUISITES): `routes` for HTTPRoutes, `gateways` for Gateways, `meshPolicies`
+     * for AuthorizationPolicies and PeerAuthentication. Empty lists when this stack installs none of it.
      */
-    readonly dependencies: pulumi.Resource[];
+    readonly dependencies: Readonly<Record<PlatformDependent, pulumi.Resource[]>>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("charmarr:platform:Platform", name, {}, opts);
@@ -96,22 +104,22 @@ export class Platform extends pulumi.ComponentResource {
             );
         }
 
-        const pools: pulumi.Resource[] = [];
         if (plan.metallbAddresses) {
             // MetalLB validates pools with a webhook served by its controller: apply them only once
             // the release (which Pulumi awaits until the controller is ready) is up.
             const metallb = installed.get("metallb") as pulumi.Resource;
             const specs = metallbPoolSpecs("metallb-system", plan.metallbAddresses, args.labels);
             const pool = new k8s.apiextensions.CustomResource(`${name}-metallb-pool`, { ...specs.pool }, { parent: this, dependsOn: [metallb] });
-            const advertisement = new k8s.apiextensions.CustomResource(
-                `${name}-metallb-l2-advertisement`,
-                { ...specs.advertisement },
-                { parent: this, dependsOn: [pool] },
-            );
-            pools.push(pool, advertisement);
+            new k8s.apiextensions.CustomResource(`${name}-metallb-l2-advertisement`, { ...specs.advertisement }, { parent: this, dependsOn: [pool] });
         }
 
-        this.dependencies = [...installed.values(), ...pools];
+        const installedOf = (steps: readonly PlatformStep[]) =>
+            steps.map((step) => installed.get(step)).filter((resource): resource is pulumi.Resource => resource !== undefined);
+        this.dependencies = {
+            routes: installedOf(PLATFORM_PREREQUISITES.routes),
+            gateways: installedOf(PLATFORM_PREREQUISITES.gateways),
+            meshPolicies: installedOf(PLATFORM_PREREQUISITES.meshPolicies),
+        };
         this.registerOutputs({});
     }
 }

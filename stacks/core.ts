@@ -18,7 +18,7 @@ import { buildTailnetPolicy, policyFileJson } from "../lib/tailnet";
 /** The core stack: arr apps, the media server and the three ingress gateways, in one namespace. */
 export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatformOutputs & CoreAppOutputs {
     // First the cluster add-ons: everything that needs their CRDs or controllers (Gateways,
-    // HTTPRoutes, AuthorizationPolicies, PeerAuthentication) passes `dependsOn: platform.dependencies`.
+    // HTTPRoutes, AuthorizationPolicies, PeerAuthentication) depends on what its kind needs of them.
     const platform = installPlatform(config);
 
     const namespace = new k8s.core.v1.Namespace("core-namespace", {
@@ -43,11 +43,11 @@ type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media"
 };
 
 /** The gateways, every enabled core app with its route, and the namespace's mTLS and authorization. */
-function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, crdDependencies: pulumi.Resource[]): CoreAppOutputs {
+function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, prerequisites: Platform["dependencies"]): CoreAppOutputs {
     const labels = charmarrLabels("core");
     const ingress = new IngressGateways(
         "ingress",
-        { namespace: config.namespace, gateways: config.gateways, apps: config.apps, labels, crdDependencies },
+        { namespace: config.namespace, gateways: config.gateways, apps: config.apps, labels, crdDependencies: prerequisites.gateways },
         { dependsOn: [namespace] },
     );
     const mediaApps = config.apps.map(
@@ -62,7 +62,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, cr
                     library: config.storage.library,
                     environment: config.appEnvironment,
                     listener: listenerFor(app, config.namespace),
-                    crdDependencies: [...crdDependencies, ...Object.values(ingress.gateways)],
+                    crdDependencies: [...prerequisites.routes, ...Object.values(ingress.gateways)],
                 },
                 { dependsOn: [namespace] },
             ),
@@ -77,7 +77,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, cr
             apps: config.apps,
             identities,
             labels,
-            crdDependencies,
+            crdDependencies: prerequisites.meshPolicies,
         },
         { dependsOn: [namespace] },
     );

@@ -243,12 +243,32 @@ describe("platform: the core plan", () => {
             }
         });
 
-        it("makes every Gateway, HTTPRoute, AuthorizationPolicy and PeerAuthentication wait for the CRDs and the mesh", () => {
-            const users = plan.resources.filter((r) => /:(Gateway|HTTPRoute|AuthorizationPolicy|PeerAuthentication)$/.test(r.type));
-            assert.ok(users.some((r) => r.type.endsWith(":Gateway")) && users.some((r) => r.type.endsWith(":AuthorizationPolicy")));
-            for (const user of users) {
-                for (const prerequisite of [crds(), release("istiod"), release("ztunnel")]) {
-                    assert.ok(waitsFor(plan, user, prerequisite), `${user.type} ${user.name} does not wait for ${prerequisite.name}`);
+        it("makes each Gateway, HTTPRoute, AuthorizationPolicy and PeerAuthentication wait for what it needs, and nothing else", () => {
+            const istio = [crds(), release("istio-base"), release("istiod"), release("istio-cni"), release("ztunnel")];
+            const needs: Record<string, RecordedResource[]> = {
+                // The kind, and istiod, the controller that deploys each Gateway's proxy.
+                Gateway: [crds(), release("istiod")],
+                HTTPRoute: [crds()],
+                AuthorizationPolicy: istio,
+                PeerAuthentication: istio,
+            };
+            const unrelated = [
+                release("metallb"),
+                resource(plan, "kubernetes:metallb.io/v1beta1:IPAddressPool", "platform-metallb-pool"),
+                resource(plan, "kubernetes:metallb.io/v1beta1:L2Advertisement", "platform-metallb-l2-advertisement"),
+                release("tailscale-operator"),
+                resource(plan, "kubernetes:core/v1:Secret", "platform-tailscale-operator-oauth"),
+            ];
+            for (const [kind, prerequisites] of Object.entries(needs)) {
+                const users = plan.resources.filter((r) => r.type.endsWith(`:${kind}`) && r.custom);
+                assert.ok(users.length > 0, `the plan has no ${kind}`);
+                for (const user of users) {
+                    for (const prerequisite of prerequisites) {
+                        assert.ok(waitsFor(plan, user, prerequisite), `${kind} ${user.name} does not wait for ${prerequisite.name}`);
+                    }
+                    for (const other of unrelated) {
+                        assert.ok(!waitsFor(plan, user, other), `${kind} ${user.name} needlessly waits for ${other.name}`);
+                    }
                 }
             }
         });

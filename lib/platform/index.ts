@@ -7,10 +7,11 @@ export { firstPoolAddress, parsePoolAddress, poolContains } from "./addresses";
 export {
     CHART_SOURCES,
     PLATFORM_NAMESPACES,
+    PLATFORM_PREREQUISITES,
     PLATFORM_STEPS,
     gatewayApiManifestUrl,
     istioChartValues,
     platformInstallPlan,
     tailscaleOperatorValues,
 } from "./plan";
-export type { ChartRelease, ChartStep, PlatformInstallPlan, PlatformNamespace, PlatformStep } from "./plan";
+export type { ChartRelease, ChartStep, PlatformDependent, PlatformInstallPlan, PlatformNamespace, PlatformStep } from "./plan";

@@ -6,6 +6,27 @@ import { ISTIO_PLATFORMS } from "./istio";
 export const PLATFORM_STEPS = ["gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel", "metallb", "tailscale-operator"] as const;
 export type PlatformStep = (typeof PLATFORM_STEPS)[number];
 
+/**
+ * What the resources built on the platform must wait for, when this stack installs it, so one
+ * `pulumi up` on an empty cluster succeeds without making anything wait longer than it needs.
+ * MetalLB and the Tailscale operator are in no list: they act on the gateways' Services whenever
+ * they come up, and nothing is refused while they are missing.
+ */
+export const PLATFORM_PREREQUISITES = {
+    /** HTTPRoutes: their kind comes with the Gateway API CRDs. */
+    routes: ["gateway-api-crds"],
+    /** Gateways: their kind, and istiod, the controller that deploys each Gateway's proxy. */
+    gateways: ["gateway-api-crds", "istiod"],
+    /**
+     * AuthorizationPolicies and PeerAuthentication: the Istio install, from the CRDs (istio-base,
+     * itself after the Gateway API CRDs) and istiod's validation to the ambient data plane that
+     * enforces them (istio-cni, ztunnel).
+     */
+    meshPolicies: ["gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel"],
+} as const satisfies Record<string, readonly PlatformStep[]>;
+
+export type PlatformDependent = keyof typeof PLATFORM_PREREQUISITES;
+
 const ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts";
 
 /** Where each chart comes from and where it goes: the upstream install guides' names and namespaces. */
