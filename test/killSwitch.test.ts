@@ -43,6 +43,9 @@ const TRUTH_TABLE: readonly Case[] = [
     { name: "1.1.1.1 (HTTPS, direct)", destination: () => ({ ip: "1.1.1.1", protocol: "TCP", port: 443 }), allowed: false },
     { name: "8.8.8.8 (DNS, direct)", destination: () => ({ ip: "8.8.8.8", protocol: "UDP", port: 53 }), allowed: false },
     { name: "a LAN host", destination: () => ({ ip: "192.168.1.50", protocol: "TCP", port: 445 }), allowed: false },
+    { name: "2606:4700:4700::1111 (IPv6 HTTPS, direct)", destination: () => ({ ip: "2606:4700:4700::1111", protocol: "TCP", port: 443 }), allowed: false },
+    { name: "2001:4860:4860::8888 (IPv6 DNS, direct)", destination: () => ({ ip: "2001:4860:4860::8888", protocol: "UDP", port: 53 }), allowed: false },
+    { name: "an IPv6 torrent peer (UDP 6881)", destination: () => ({ ip: "2a01:4f8::1", protocol: "UDP", port: 6881 }), allowed: false },
     { name: "the gateway pod, UDP 4789 (VXLAN)", destination: (plan) => ({ ip: "10.42.3.7", pod: gatewayPod(plan), protocol: "UDP", port: 4789 }), allowed: true },
     { name: "the gateway pod, ICMP (client ping)", destination: (plan) => ({ ip: "10.42.3.7", pod: gatewayPod(plan), protocol: "ICMP" }), allowed: true },
     { name: "kube-dns pod, UDP 53", destination: () => ({ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }), allowed: true },
@@ -288,6 +291,8 @@ const CUSTOM_WIREGUARD = {
 
 /** Internet hosts a gateway without its own firewall might try, VPN servers included. */
 const INTERNET_HOSTS = ["1.1.1.1", "8.8.8.8", "93.184.216.34", "185.65.134.1", "203.0.113.10", "203.0.113.11"];
+/** The same over IPv6: the VPN-port rule is an IPv4 block, so none of these may be reachable at all. */
+const INTERNET_HOSTS_V6 = ["2606:4700:4700::1111", "2001:4860:4860::8888", "2a07:b944::2:1"];
 /** Both ends of the range, well-known and VPN ports, the VXLAN port, torrent ports, and neighbours of 51820. */
 const PORTS = [1, 22, 53, 80, 123, 443, 853, 1194, 1197, 1637, 4789, 6881, 8080, 41893, 51819, 51820, 51821, 58237, 65535];
 
@@ -316,6 +321,7 @@ describe("kill switch: gluetun's firewall failed and fell back to ACCEPT (FACTS 
         const plan = await planDownloads();
         const open = gatewayInternetEgress(plan, INTERNET_HOSTS);
         assert.deepEqual(open, INTERNET_HOSTS.map((ip) => `${ip} UDP/51820`));
+        assert.deepEqual(gatewayInternetEgress(plan, INTERNET_HOSTS_V6), [], "no IPv6 internet host, not even on the VPN port");
     });
 
     it("known server (vpn.endpointIp): only UDP to that one address on the VPN port", async () => {

@@ -112,6 +112,18 @@ describe("NetworkPolicy evaluator", () => {
         assert.equal(evaluateEgress([p], { namespace: "apps", labels: { tier: "web" } }, EXTERNAL).allowed, true);
     });
 
+    it("IPv6: an address matches only IPv6 blocks; 0.0.0.0/0 admits no IPv6 and ::/0 no IPv4", () => {
+        const v4All = policy({ podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "0.0.0.0/0" } }] }] });
+        const v6Some = policy({ podSelector: {}, policyTypes: ["Egress"], egress: [{ to: [{ ipBlock: { cidr: "::/0", except: ["2606:4700::/32"] } }] }] });
+        const v6 = { ip: "2001:4860:4860::8888", protocol: "UDP", port: 53 } as const;
+        assert.equal(evaluateEgress([v4All], SOURCE, v6).allowed, false);
+        assert.equal(evaluateEgress([v4All], SOURCE, EXTERNAL).allowed, true);
+        assert.equal(evaluateEgress([v6Some], SOURCE, v6).allowed, true);
+        assert.equal(evaluateEgress([v6Some], SOURCE, { ...v6, ip: "2606:4700:4700::1111" }).allowed, false);
+        assert.equal(evaluateEgress([v6Some], SOURCE, EXTERNAL).allowed, false);
+        assert.throws(() => evaluateEgress([v4All], SOURCE, { ...v6, ip: "not-an-ip" }), /cannot evaluate/);
+    });
+
     describe("ingress", () => {
         const TARGET: Pod = { namespace: "vpn", labels: { app: "gw" }, namedPorts: { vxlan: 4789 } };
         const CLIENT: Pod = { namespace: "apps", labels: { routed: "true" } };

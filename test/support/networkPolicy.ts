@@ -6,7 +6,7 @@
  * not isolated.
  * Independent of the builders it judges: it reads the manifests as the plan records them.
  */
-import { cidrContains, parseCidr, parseIpv4 } from "../../lib/net";
+import { BlockList, isIP } from "node:net";
 
 export type Labels = Readonly<Record<string, string>>;
 
@@ -129,13 +129,24 @@ function namespaceLabelsOf(pod: Pod): Labels {
     return { ...(pod.namespaceLabels ?? {}), "kubernetes.io/metadata.name": pod.namespace };
 }
 
+const FAMILIES = { 4: "ipv4", 6: "ipv6" } as const;
+
+/** IPv4 or IPv6; an address never matches a block of the other family (0.0.0.0/0 admits no IPv6). */
 function ipInCidr(ip: string, cidr: string): boolean {
-    const address = parseIpv4(ip);
-    const block = parseCidr(cidr);
-    if (address === undefined || block === undefined) {
+    const [network, prefix, ...rest] = cidr.split("/");
+    const addressFamily = isIP(ip);
+    const blockFamily = isIP(network ?? "");
+    const bits = Number(prefix);
+    if (addressFamily === 0 || blockFamily === 0 || rest.length > 0 || !/^\d+$/.test(prefix ?? "") || bits > (blockFamily === 4 ? 32 : 128)) {
         throw new Error(`cannot evaluate ${ip} against ${cidr}`);
     }
-    return cidrContains(block, address);
+    if (addressFamily !== blockFamily) {
+        return false;
+    }
+    const block = new BlockList();
+    const family = FAMILIES[blockFamily as 4 | 6];
+    block.addSubnet(network, bits, family);
+    return block.check(ip, family);
 }
 
 /** The other end of a connection as a peer rule sees it: its address and, if it is a pod, the pod. */
