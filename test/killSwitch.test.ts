@@ -1,9 +1,8 @@
 import { strict as assert } from "node:assert";
-import * as pulumi from "@pulumi/pulumi";
 import type { StackPlan } from "../plan/evaluate";
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../lib/net";
 import { clientKillSwitchSpec, killSwitchWarnings } from "../lib/vpn/killSwitch";
-import { assertConfigError, planDownloads } from "./support/plan";
+import { assertConfigError, planDownloads, warningsWhile } from "./support/plan";
 import {
     Destination,
     EvaluationOptions,
@@ -331,20 +330,7 @@ describe("kill switch: gluetun's firewall failed and fell back to ACCEPT (FACTS 
 });
 
 describe("kill switch: warnings for every layer switched off", () => {
-    async function warningsOf(changes: Record<string, unknown>): Promise<string[]> {
-        const warnings: string[] = [];
-        const original = pulumi.log.warn;
-        pulumi.log.warn = (message: string) => {
-            warnings.push(message);
-            return Promise.resolve();
-        };
-        try {
-            await planDownloads(changes);
-        } finally {
-            pulumi.log.warn = original;
-        }
-        return warnings;
-    }
+    const warningsOf = (changes: Record<string, unknown>) => warningsWhile(() => planDownloads(changes));
 
     it("gatewayEgressPolicy false: the plan warns that the policy is the only guard when gluetun's firewall fails, and how to turn it back on", async () => {
         const warnings = (await warningsOf({ "charmarr:vpn.killSwitch.gatewayEgressPolicy": false })).filter((w) => w.includes("gatewayEgressPolicy"));

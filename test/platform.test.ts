@@ -3,7 +3,6 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ISTIO_PLATFORM_NAMES, istioChartValues, metallbPoolSpecs, parsePoolAddress, platformInstallPlan, poolContains } from "../lib/platform";
 import { PlatformSettings, loadConfig, readConfigSource } from "../lib/config";
@@ -11,7 +10,7 @@ import { platformSchema } from "../lib/config/schema";
 import { runPlan } from "../plan/cli";
 import { StackPlan, evaluateStack } from "../plan/evaluate";
 import { RecordedResource, isSecretValue } from "../plan/runtime";
-import { CORE_EXAMPLE, ConfigChanges, assertConfigError, manifestOf, manifestsOf, planCore, planDownloads, withConfig } from "./support/plan";
+import { CORE_EXAMPLE, ConfigChanges, assertConfigError, manifestOf, manifestsOf, planCore, planDownloads, warningsWhile, withConfig } from "./support/plan";
 import { PLATFORM_ALL_ON } from "./support/variants";
 
 /** A config value as the CLI holds it (objects and lists as JSON) back to what a stack file would hold. */
@@ -331,17 +330,7 @@ describe("platform: the core plan", () => {
 
     describe("the operator with a policy this stack does not apply", () => {
         async function warningsOf(changes: ConfigChanges): Promise<string[]> {
-            const warnings: string[] = [];
-            const original = pulumi.log.warn;
-            pulumi.log.warn = (message: string) => {
-                warnings.push(message);
-                return Promise.resolve();
-            };
-            try {
-                await planAllOn(changes);
-            } finally {
-                pulumi.log.warn = original;
-            }
+            const warnings = await warningsWhile(() => planAllOn(changes));
             return warnings.filter((warning) => warning.includes("tagOwners"));
         }
 

@@ -1,4 +1,5 @@
 import { strict as assert } from "node:assert";
+import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../lib/config";
 import { ORGANIZATION, PROJECT, PlanConfig, StackPlan, evaluateStack, Manifest } from "../../plan/evaluate";
 import { ReferencedStack } from "../../plan/runtime";
@@ -94,4 +95,20 @@ export function manifestOf(plan: StackPlan, kind: string, name: string): Manifes
     const found = manifestsOf(plan, kind, name);
     assert.equal(found.length, 1, `expected one ${kind} named ${name}, found ${found.length}`);
     return found[0];
+}
+
+/** The warnings the program logs (`pulumi.log.warn`, shown at every preview and up) while `run` runs. */
+export async function warningsWhile(run: () => Promise<unknown>): Promise<string[]> {
+    const warnings: string[] = [];
+    const original = pulumi.log.warn;
+    pulumi.log.warn = (message: string) => {
+        warnings.push(message);
+        return Promise.resolve();
+    };
+    try {
+        await run();
+    } finally {
+        pulumi.log.warn = original;
+    }
+    return warnings;
 }
