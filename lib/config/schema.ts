@@ -355,20 +355,24 @@ export type GatewaySettings = GatewaysSettings[GatewayDomain];
  * (the manifest URL 404s without it), Helm chart versions do not (Helm finds no chart with it).
  * A version with the wrong prefix is refused with the corrected spelling as the fix.
  */
-const pinnedVersion = (what: string, spelling: { prefix: "v" | ""; example: string }) => {
+/** A pinned version spelled as its upstream spells it, defaulting to the one this program was tested with. */
+const pinnedVersion = (what: string, spelling: { prefix: "v" | ""; tested: string }) => {
     const pattern = new RegExp(`^${spelling.prefix}\\d+\\.\\d+\\.\\d+([-+][0-9A-Za-z.-]+)?$`);
     const rule = spelling.prefix === "v" ? 'release tags start with "v"' : 'chart versions have no "v" prefix';
-    return z.string().superRefine((value, ctx) => {
-        if (pattern.test(value)) {
-            return;
-        }
-        const respelled = spelling.prefix + value.replace(/^v/, "");
-        ctx.addIssue({
-            code: "custom",
-            message: `is not a pinned ${what} version like ${spelling.example} (${rule})`,
-            params: { suggest: pattern.test(respelled) ? respelled : spelling.example } satisfies IssueParams,
-        });
-    });
+    return z
+        .string()
+        .superRefine((value, ctx) => {
+            if (pattern.test(value)) {
+                return;
+            }
+            const respelled = spelling.prefix + value.replace(/^v/, "");
+            ctx.addIssue({
+                code: "custom",
+                message: `is not a pinned ${what} version like ${spelling.tested} (${rule})`,
+                params: { suggest: pattern.test(respelled) ? respelled : spelling.tested } satisfies IssueParams,
+            });
+        })
+        .default(spelling.tested);
 };
 
 const poolAddress = z.string().refine((value) => parsePoolAddress(value) !== undefined, {
@@ -401,20 +405,20 @@ export const platformSchema = z
         gatewayApi: z
             .strictObject({
                 install: z.boolean().default(false),
-                version: pinnedVersion("Gateway API release", { prefix: "v", example: DEFAULT_VERSIONS.gatewayApi }).default(DEFAULT_VERSIONS.gatewayApi),
+                version: pinnedVersion("Gateway API release", { prefix: "v", tested: DEFAULT_VERSIONS.gatewayApi }),
             })
             .prefault({}),
         istio: z
             .strictObject({
                 install: z.boolean().default(false),
-                version: pinnedVersion("Istio chart", { prefix: "", example: DEFAULT_VERSIONS.istio }).default(DEFAULT_VERSIONS.istio),
+                version: pinnedVersion("Istio chart", { prefix: "", tested: DEFAULT_VERSIONS.istio }),
                 platform: z.enum(ISTIO_PLATFORM_NAMES).default("default"),
             })
             .prefault({}),
         metallb: z
             .strictObject({
                 install: z.boolean().default(false),
-                version: pinnedVersion("MetalLB chart", { prefix: "", example: DEFAULT_VERSIONS.metallb }).default(DEFAULT_VERSIONS.metallb),
+                version: pinnedVersion("MetalLB chart", { prefix: "", tested: DEFAULT_VERSIONS.metallb }),
                 addresses: z.array(poolAddress).default([]),
             })
             .superRefine((metallb, ctx) => {
@@ -433,7 +437,7 @@ export const platformSchema = z
                 operator: z
                     .strictObject({
                         install: z.boolean().default(false),
-                        version: pinnedVersion("Tailscale operator chart", { prefix: "", example: DEFAULT_VERSIONS.tailscaleOperator }).default(DEFAULT_VERSIONS.tailscaleOperator),
+                        version: pinnedVersion("Tailscale operator chart", { prefix: "", tested: DEFAULT_VERSIONS.tailscaleOperator }),
                     })
                     .prefault({}),
                 acl: z

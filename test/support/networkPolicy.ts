@@ -200,79 +200,61 @@ function portMatches(ports: PolicyPort[] | undefined, destination: Destination):
     });
 }
 
-function appliesToEgress(policy: NetworkPolicyManifest): boolean {
+type Direction = "Ingress" | "Egress";
+
+/** Whether a policy isolates its pods in `direction`; without policyTypes, Egress only if it has egress rules. */
+function appliesTo(policy: NetworkPolicyManifest, direction: Direction): boolean {
     const types = policy.spec?.policyTypes ?? (policy.spec?.egress ? ["Ingress", "Egress"] : ["Ingress"]);
-    return types.includes("Egress");
+    return types.includes(direction);
 }
 
-function appliesToIngress(policy: NetworkPolicyManifest): boolean {
-    return (policy.spec?.policyTypes ?? ["Ingress"]).includes("Ingress");
-}
+/** A connection arriving at a pod: who sends it (address, pod if any), protocol and the receiving pod's port. */
+export type Source = Destination;
 
-/** A connection arriving at a pod: who sends it (address, pod if any), protocol and the pod's port. */
-export interface Source {
-    readonly ip: string;
-    /** Set when the sender is a pod; selectors match only pods. */
-    readonly pod?: Pod;
-    readonly protocol: Protocol;
-    /** Destination port on the receiving pod; absent for ICMP. */
-    readonly port?: number;
+/**
+ * Whether the policies selecting `pod` let one connection through in `direction`: `peer` is the
+ * other end, `traffic` the protocol and port as the pod's rules see them.
+ */
+function evaluate(
+    policies: readonly NetworkPolicyManifest[],
+    pod: Pod,
+    direction: Direction,
+    peer: PeerEndpoint,
+    traffic: Destination,
+    options: EvaluationOptions,
+): Verdict {
+    const selecting = policies.filter(
+        (policy) =>
+            policy.kind === "NetworkPolicy" &&
+            policy.metadata.namespace === pod.namespace &&
+            appliesTo(policy, direction) &&
+            selectorMatches(policy.spec?.podSelector ?? {}, pod.labels),
+    );
+    const allowedBy: string[] = [];
+    for (const policy of selecting) {
+        const rules = direction === "Ingress"
+            ? (policy.spec?.ingress ?? []).map((rule) => ({ peers: rule.from, ports: rule.ports }))
+            : (policy.spec?.egress ?? []).map((rule) => ({ peers: rule.to, ports: rule.ports }));
+        rules.forEach((rule, index) => {
+            const peerAllowed = !rule.peers || rule.peers.length === 0 || rule.peers.some((candidate) => peerMatches(candidate, policy.metadata.namespace ?? "", peer, options));
+            if (peerAllowed && portMatches(rule.ports, traffic)) {
+                allowedBy.push(`${policy.metadata.name}#${index}`);
+            }
+        });
+    }
+    const isolatedBy = selecting.map((policy) => policy.metadata.name ?? "");
+    return { allowed: selecting.length === 0 || allowedBy.length > 0, isolatedBy, allowedBy };
 }
 
 /** Whether `target` accepts a new connection from `source` under `policies` (any namespace; filtered here). */
-export function evaluateIngress(
-    policies: readonly NetworkPolicyManifest[],
-    target: Pod,
-    source: Source,
-    options: EvaluationOptions = {},
-): Verdict {
-    const selecting = policies.filter(
-        (policy) =>
-            policy.kind === "NetworkPolicy" &&
-            policy.metadata.namespace === target.namespace &&
-            appliesToIngress(policy) &&
-            selectorMatches(policy.spec?.podSelector ?? {}, target.labels),
-    );
-    const allowedBy: string[] = [];
+export function evaluateIngress(policies: readonly NetworkPolicyManifest[], target: Pod, source: Source, options: EvaluationOptions = {}): Verdict {
     // Named ports in an ingress rule name the receiving pod's ports.
-    const arriving: Destination = { ip: source.ip, pod: target, protocol: source.protocol, port: source.port };
-    for (const policy of selecting) {
-        (policy.spec?.ingress ?? []).forEach((rule, index) => {
-            const fromMatches = !rule.from || rule.from.length === 0 || rule.from.some((peer) => peerMatches(peer, policy.metadata.namespace ?? "", source, options));
-            if (fromMatches && portMatches(rule.ports, arriving)) {
-                allowedBy.push(`${policy.metadata.name}#${index}`);
-            }
-        });
-    }
-    const isolatedBy = selecting.map((policy) => policy.metadata.name ?? "");
-    return { allowed: selecting.length === 0 || allowedBy.length > 0, isolatedBy, allowedBy };
+    return evaluate(policies, target, "Ingress", source, { ...source, pod: target }, options);
 }
 
 /** Whether `source` may send to `destination` under `policies` (any namespace; filtered here). */
-export function evaluateEgress(
-    policies: readonly NetworkPolicyManifest[],
-    source: Pod,
-    destination: Destination,
-    options: EvaluationOptions = {},
-): Verdict {
-    const selecting = policies.filter(
-        (policy) =>
-            policy.kind === "NetworkPolicy" &&
-            policy.metadata.namespace === source.namespace &&
-            appliesToEgress(policy) &&
-            selectorMatches(policy.spec?.podSelector ?? {}, source.labels),
-    );
-    const allowedBy: string[] = [];
-    for (const policy of selecting) {
-        (policy.spec?.egress ?? []).forEach((rule, index) => {
-            const toMatches = !rule.to || rule.to.length === 0 || rule.to.some((peer) => peerMatches(peer, policy.metadata.namespace ?? "", destination, options));
-            if (toMatches && portMatches(rule.ports, destination)) {
-                allowedBy.push(`${policy.metadata.name}#${index}`);
-            }
-        });
-    }
-    const isolatedBy = selecting.map((policy) => policy.metadata.name ?? "");
-    return { allowed: selecting.length === 0 || allowedBy.length > 0, isolatedBy, allowedBy };
+export function evaluateEgress(policies: readonly NetworkPolicyManifest[], source: Pod, destination: Destination, options: EvaluationOptions = {}): Verdict {
+    return evaluate(policies, source, "Egress", destination, destination, options);
 }
 
 // ---- Reading the VPN path out of a plan (shared by the vpn* and killSwitch* tests) ----
