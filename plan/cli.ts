@@ -2,7 +2,7 @@
  * `npm run plan -- [core|downloads] [--config FILE] [--out DIR]`
  *
  * Evaluates a stack's program on Pulumi's mock runtime — no cluster, no Pulumi CLI, no network —
- * and writes every Kubernetes object it would create. See README "Offline plan".
+ * and writes every Kubernetes object it would create. See README "Try it — no cluster needed".
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -15,10 +15,10 @@ const project = parse(readFileSync("Pulumi.yaml", "utf8")) as {
     config?: unknown;
     template: { config: Record<string, TemplateEntry> };
 };
-const readme = readFileSync("README.md", "utf8");
+const readme = readFileSync("docs/configuration.md", "utf8");
 const declared = project.template.config;
 
-describe("Pulumi.yaml and README document every config key", () => {
+describe("Pulumi.yaml and docs/configuration.md document every config key", () => {
     it("is the charmarr nodejs project", () => {
         assert.equal(project.name, CONFIG_NAMESPACE);
         assert.equal(project.runtime.name, "nodejs");
@@ -36,7 +36,7 @@ describe("Pulumi.yaml and README document every config key", () => {
             assert.match(entry.description ?? "", /^(secret )?[a-z]+.*, (core|downloads|both stacks)\. .+ Default: .+\.$/);
             assert.equal(entry.secret ?? false, "secret" in spec && spec.secret, `${key}: secret flag`);
             assert.ok(entry.default === undefined || typeof entry.default === "string", `${key}: the CLI reads template defaults as strings`);
-            assert.ok(readme.includes(`\`${key}`), `document ${key} in the README's configuration reference`);
+            assert.ok(readme.includes(`\`${key}`), `document ${key} in docs/configuration.md`);
         });
     }
 

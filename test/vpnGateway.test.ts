@@ -227,7 +227,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
 });
 
 describe("vpn gateway: secrets never leave Secrets", () => {
-    it("a rotated credential changes the Secret only, not the gateway's pod template (README: roll it by hand)", async () => {
+    it("a rotated credential changes the Secret only, not the gateway's pod template (docs/vpn.md: roll it by hand)", async () => {
         const before = await planDownloads();
         const rotated = await planDownloads({ "charmarr:vpnPrivateKey": "plan-rotated-key-31b7" }, {}, SECRET_KEYS);
         assert.deepEqual(gatewaySide(rotated).gateway.spec.template, gatewaySide(before).gateway.spec.template);

@@ -487,7 +487,7 @@ function tailscaleCredentialProblems(source: ConfigSource, platform: PlatformSet
         const key = `${CONFIG_NAMESPACE}:${feature}`;
         return {
             key,
-            problem: `needs the Tailscale provider's credentials, and neither the stack config nor the environment holds a complete set${partial}. README "platform" lists the sets and the scopes they need`,
+            problem: `needs the Tailscale provider's credentials, and neither the stack config nor the environment holds a complete set${partial}. docs/platform.md lists the sets and the scopes they need`,
             fix: has("oauthClientId")
                 ? `pulumi config set --secret ${secret.config} <secret>  (or: export ${secret.env}=<secret>), or turn it off: ${configSetCommand(key, "false")}`
                 : `pulumi config set ${id.config} <id> && pulumi config set --secret ${secret.config} <secret>  (or: pulumi config set --secret tailscale:apiKey <key>; or export ${id.env} and ${secret.env}, or ${TAILSCALE_CREDENTIALS.apiKey.env}), or turn it off: ${configSetCommand(key, "false")}`,

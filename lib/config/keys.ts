@@ -1,7 +1,7 @@
 /**
  * Every config key the program reads, as data: which stack role reads it, how its raw value is
  * parsed, whether it must be a Pulumi secret, and the example used in suggested fixes. The loader,
- * the Pulumi.yaml declarations and the README reference are all checked against this table.
+ * the Pulumi.yaml declarations and the configuration reference (docs/configuration.md) are all checked against this table.
  */
 
 export const CONFIG_NAMESPACE = "charmarr";
