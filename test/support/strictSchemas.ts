@@ -10,8 +10,11 @@ import { CrdSchemas, RuleCounts } from "./crdSchemas";
  * program installs by default, with their CEL rules.
  */
 
-/** Where the published CRDs live: `shared/upstream/schemas` beside the repository. */
-export const UPSTREAM_SCHEMAS = path.resolve(__dirname, "../../../shared/upstream/schemas");
+/**
+ * Where the published CRDs live: `shared/upstream/schemas` in the directory that holds the
+ * repository (CI lays the shared upstream artifacts beside its clone).
+ */
+export const UPSTREAM_SCHEMAS = path.resolve(__dirname, "..", "..", "..", "shared", "upstream", "schemas");
 
 /** The CRD directory of each component at the version the program installs. */
 export const INSTALLED_CRD_DIRECTORIES = {
