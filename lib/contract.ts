@@ -19,7 +19,10 @@ export const coreStackName = z
         message: "is not a stack name (<stack>, or <organization>/<project>/<stack>)",
     });
 
-/** One core gateway, as a route in another namespace needs it to attach (FACTS §5). */
+/**
+ * One core gateway, as a route in another namespace needs it to attach (Gateway API `allowedRoutes`,
+ * docs/upstream.md#gateway-api-and-istios-gateways).
+ */
 const gatewayReferenceSchema = z.object({
     /** The Gateway's name (its domain: arr, media, admin). */
     name: z.string(),

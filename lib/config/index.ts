@@ -78,7 +78,6 @@ export type StackConfig = CoreConfig | DownloadsConfig;
 
 // The SDK's own record of which keys the CLI decrypted. It is marked internal (absent from the
 // typings), so it is probed rather than assumed: without it the plain-text check is skipped.
-// test/sdkInternals.test.ts fails if an SDK upgrade removes it.
 const runtimeSecrets = pulumi.runtime as { isConfigSecret?: (key: string) => boolean };
 
 /**

@@ -25,7 +25,7 @@ export type VpnSettingName = keyof typeof VPN_SETTINGS;
 /** The settings held as Pulumi secrets and passed to gluetun only through a Kubernetes Secret. */
 export type VpnCredentialName = { [K in VpnSettingName]: (typeof VPN_SETTINGS)[K]["secret"] extends true ? K : never }[VpnSettingName];
 
-/** ✅ required, ➖ optional, ⛔ must not be set, or a value gluetun falls back to (FACTS §1). */
+/** ✅ required, ➖ optional, ⛔ must not be set, or a value gluetun falls back to (docs/upstream.md#gluetun). */
 export type Requirement = "required" | "optional" | "forbidden" | { readonly default: string };
 
 /** What one provider needs for one VPN type, or why this program cannot use that combination. */

@@ -96,7 +96,8 @@ function vpnProblemsAgainstCluster(vpn: VpnSettings, cluster: ClusterFacts): Con
             fix: `set it on the core stack: pulumi config set --path --stack core charmarr:cluster.lanCidr 192.168.1.0/24 (then pulumi up --stack core), or ${configSetCommand(allowLanKey, "false")}`,
         });
     }
-    // gluetun v3.41.1 refuses FIREWALL_OUTBOUND_SUBNETS that overlap the tunnel's own addresses.
+    // gluetun refuses FIREWALL_OUTBOUND_SUBNETS that overlap the tunnel's own addresses
+    // (docs/upstream.md#gluetun).
     for (const address of vpn.type === "wireguard" ? wireguardAddresses(vpn) : []) {
         const tunnel = parseCidr(address);
         for (const [name, range] of clusterRanges(cluster)) {

@@ -4,7 +4,10 @@ import { parseIpv4 } from "../net";
 import { charmarrNamespace } from "../platform/settings";
 import { integer, interfaceAddress, ipv4Address, pinnedImage, port } from "../settings";
 
-/** VPN service providers this program knows gluetun's requirements for (lib/vpn/providers.ts). */
+/**
+ * VPN service providers this program knows gluetun's requirements for (gluetun v3.41.1
+ * internal/configuration/settings, docs/upstream.md#gluetun; the rules are in ./providers.ts).
+ */
 export const VPN_PROVIDERS = [
     "mullvad",
     "protonvpn",
@@ -60,7 +63,7 @@ export const vpnSchema = z.strictObject({
         })
         .default("172.16.0"),
     mtu: vpnMtu.default(1320),
-    /** Container images of the gateway and the routing containers, pinned to the versions this program was tested with. */
+    /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
     images: z
         .strictObject({
             gluetun: pinnedImage.default("ghcr.io/qdm12/gluetun:v3.41.1"),
