@@ -20,6 +20,7 @@ interface CelRule {
     readonly message?: string;
     readonly messageExpression?: string;
     readonly fieldPath?: string;
+    readonly optionalOldSelf?: boolean;
 }
 
 /** A CRD's OpenAPI v3 schema node, with the Kubernetes extensions this checker reads. */
@@ -185,6 +186,17 @@ export class CrdSchemas {
         return kind;
     }
 
+    /** The message of a failed rule: its `messageExpression` when that yields a string, else `message`, else the rule. */
+    private message(rule: CelRule, self: unknown): string {
+        if (rule.messageExpression) {
+            const result = compileRule(rule.messageExpression)(self);
+            if (typeof result.value === "string" && result.value !== "") {
+                return result.value;
+            }
+        }
+        return rule.message ?? `failed rule: ${rule.rule}`;
+    }
+
     /** `x-kubernetes-list-type: set | map`: duplicate items (sets) or duplicate keys (maps) are refused. */
     private checkLists(node: SchemaNode | undefined, value: unknown, at: string, problems: string[]): void {
         if (!node || value === null || typeof value !== "object") {
@@ -217,17 +229,24 @@ export class CrdSchemas {
             return;
         }
         for (const rule of node["x-kubernetes-validations"] ?? []) {
-            if (isTransitionRule(rule.rule)) {
+            const where = `${at}${rule.fieldPath ?? ""}` || ".";
+            if (isTransitionRule(rule.rule) && !rule.optionalOldSelf) {
                 counts.transition++;
                 continue;
             }
+            if (rule.optionalOldSelf) {
+                // On create the API server runs these with oldSelf as an empty optional, which this
+                // checker does not model: say so rather than pass the object.
+                problems.push(`${where}: rule ${JSON.stringify(rule.rule)} uses optionalOldSelf, which this checker cannot evaluate`);
+                continue;
+            }
             counts.evaluated++;
-            const result = compileRule(rule.rule)(toCel(node, value));
-            const where = `${at}${rule.fieldPath ?? ""}` || ".";
+            const self = toCel(node, value);
+            const result = compileRule(rule.rule)(self);
             if (result.error !== undefined) {
                 problems.push(`${where}: Invalid value: rule ${JSON.stringify(rule.rule)} could not be evaluated: ${result.error}`);
             } else if (result.value !== true) {
-                problems.push(`${where}: Invalid value: ${rule.message ?? `failed rule: ${rule.rule}`}`);
+                problems.push(`${where}: Invalid value: ${this.message(rule, self)}`);
             }
         }
         if (value === null || typeof value !== "object") {
