@@ -12,7 +12,7 @@ import { KubeTarget, KubectlError, KubectlTransport, pickPod } from "./kubectl";
 import { runProcess } from "./process";
 import { ProbeResult, dnsPath, drill, gluetunPublicAddress, killSwitchCoverage, publicAddress } from "./probes";
 import { renderReport } from "./report";
-import { Clock, SYSTEM_CLOCK } from "./transport";
+import { Clock, RoutedPod, SYSTEM_CLOCK } from "./transport";
 import { Verdict, addressVerdicts, dnsVerdict, drillVerdict, exitStatus, killSwitchVerdicts } from "./verdicts";
 
 export const USAGE = `usage: npm run verify -- [--stack NAME | --outputs FILE] [--context NAME]
@@ -236,10 +236,11 @@ export async function verifyDeployment(
         `clients: namespace ${deployment.namespace}; gateway: ${deployment.vpnNamespace}/${deployment.gateway}; echo: ${args.echoUrl}`,
     ];
 
-    let routedPods: Awaited<ReturnType<KubectlTransport["routedPods"]>> = [];
+    let routedPods: RoutedPod[] = [];
     try {
-        routedPods = await kubectl.routedPods(deployment.namespace);
-        verdicts.push(...killSwitchVerdicts(deployment.namespace, await killSwitchCoverage(kubectl, deployment.namespace)));
+        const coverage = await killSwitchCoverage(kubectl, deployment.namespace);
+        routedPods = coverage.map(({ pod }) => pod);
+        verdicts.push(...killSwitchVerdicts(deployment.namespace, coverage));
     } catch (error) {
         verdicts.push({ check: "kill switch", subject: deployment.namespace, status: "unknown", message: `could not list pods and NetworkPolicies: ${(error as Error).message}` });
     }
