@@ -488,7 +488,7 @@ describe("kill switch: options", () => {
 
     it("the builder refuses allowLan without a LAN CIDR and adds extra rules verbatim", () => {
         const gateway = { namespace: "charmarr-vpn", podLabels: { app: "gw" } };
-        const cluster = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local" };
+        const cluster = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local", podMtu: 1450 };
         assert.throws(() => clientKillSwitchSpec({ podSelector: { app: "x" }, gateway, cluster, allowLan: true }), /allowLan needs cluster.lanCidr/);
         const spec = clientKillSwitchSpec({
             podSelector: { app: "x" },

@@ -323,7 +323,13 @@ describe("vpn gateway: tunnel MTU", () => {
 });
 
 describe("vpn gateway: routePodTemplate (pure builder)", () => {
-    const route: ClientRoute = { image: "ghcr.io/angelnu/pod-gateway:v1.13.0", configMapName: "vpn-gateway-client", gatewayFqdn: "vpn-gateway.charmarr-vpn.svc.cluster.local", settingsHash: "abc" };
+    const route: ClientRoute = {
+        image: "ghcr.io/angelnu/pod-gateway:v1.13.0",
+        configMapName: "vpn-gateway-client",
+        gatewayFqdn: "vpn-gateway.charmarr-vpn.svc.cluster.local",
+        settingsHash: "abc",
+        dns: { nameservers: ["172.16.0.1"], searches: ["d.svc.cluster.local", "svc.cluster.local", "cluster.local"], options: [{ name: "ndots", value: "5" }] },
+    };
     const template = {
         metadata: { labels: { app: "x" }, annotations: { keep: "me" } },
         spec: { initContainers: [{ name: "fetch", image: "busybox:1.36" }], containers: [{ name: "app", image: "app:1.0" }], volumes: [{ name: "data", emptyDir: {} }] },

@@ -3,6 +3,7 @@ import { z } from "zod";
 import { PRIVATE_RANGES, cidrsOverlap, isPrivateCidr, parseCidr, vxlanCidr } from "../net";
 import { ResolvedApp, resolveApps } from "../apps/resolve";
 import { VpnCredentialName, providerProblems, wireguardAddresses } from "../vpn/providers";
+import { vpnClusterProblems } from "../vpn/settings";
 import { ConfigError, ConfigProblem, closest, configSetCommand, shellQuote } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import {
@@ -527,7 +528,7 @@ export function checkAgainstCore(config: DownloadsConfig, cluster: ClusterFacts,
         }
     }
     problems.push(...vxlanNetworkProblems(config, cluster));
-    problems.push(...vpnProblemsAgainstCluster(config, cluster));
+    problems.push(...vpnProblemsAgainstCluster(config, cluster), ...vpnClusterProblems(config.vpn, cluster));
     if (problems.length > 0) {
         throw new ConfigError(config.stack, problems);
     }

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { z } from "zod";
 import { PRIVATE_RANGES, canonicalCidr, cidrContains, cidrsOverlap, isCanonicalCidr, isPrivateCidr, parseCidr, parseIpv4 } from "../net";
 import { VPN_PROVIDERS, VPN_TYPES } from "../vpn/providers";
+import { VPN_MTU_MAX } from "../vpn/settings";
 import { firstPoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "../platform/addresses";
 import { ISTIO_PLATFORM_NAMES } from "../platform/istio";
 import { PLATFORM_NAMESPACES } from "../platform/plan";
@@ -115,6 +116,8 @@ export const clusterSchema = z
             .string()
             .regex(DNS_SUBDOMAIN, { message: "is not a DNS domain (e.g. cluster.local)" })
             .default("cluster.local"),
+        /** MTU of the pod network (eth0 in a pod); 1450 is flannel's and Calico's VXLAN default. */
+        podMtu: integer(1280, 9216).default(1450),
     })
     .superRefine((cluster, ctx) => {
         const pods = parseCidr(cluster.podCidr);
@@ -175,15 +178,9 @@ export const pinnedImage = z.string().superRefine((value, ctx) => {
     }
 });
 
-/**
- * The largest tunnel MTU: WireGuard over a 1500-byte link carries at most 1420 bytes (80 bytes of
- * IPv6, UDP and WireGuard headers). Too large an MTU hangs TLS while ping and DNS still work.
- */
-export const VPN_MTU_MAX = 1420;
-
 const vpnMtu = integer(1280, 65535).pipe(
     z.number().max(VPN_MTU_MAX, {
-        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (the default 1320 also leaves room for VXLAN on a 1450-byte overlay)`,
+        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (unset, the program picks the largest value the pod network's MTU allows)`,
     }),
 );
 
@@ -210,7 +207,10 @@ export const vpnSchema = z.strictObject({
             error: (issue) => `"${String(issue.input)}" is not the first three octets of an IPv4 /24 (e.g. 172.16.0)`,
         })
         .default("172.16.0"),
-    mtu: vpnMtu.default(1320),
+    /** Tunnel and vxlan0 MTU; unset: the largest the pod network allows (lib/vpn/settings.ts). */
+    mtu: vpnMtu.optional(),
+    /** The resolver gluetun and the gateway's dnsmasq send internet lookups to, through the tunnel only. */
+    dnsAddress: ipv4Address.default("1.1.1.1"),
     /** Container images of the gateway and the routing containers, pinned (FACTS §1). */
     images: z
         .strictObject({
