@@ -1,6 +1,6 @@
 /**
  * VpnEgress: the VPN gateway (gluetun + pod-gateway) that routed download clients reach the
- * internet through, over VXLAN (angelnu/pod-gateway v1.13.0 and qdm12/gluetun v3.41.1).
+ * internet through, over VXLAN (pod-gateway v1.13.0, docs/upstream.md#pod-gateway).
  *
  * How to route a workload (e.g. a StatefulSet in the downloads namespace):
  *

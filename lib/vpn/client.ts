@@ -9,7 +9,10 @@ import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile
 export type PodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;
 export type PodDnsConfig = pulumi.Unwrap<k8s.types.input.core.v1.PodDNSConfig>;
 
-/** pod-gateway v1.13.0's client-side `settings.sh` values; the VXLAN values equal the gateway's. */
+/**
+ * pod-gateway's client-side `settings.sh` values (pod-gateway v1.13.0 bin/client_init.sh,
+ * docs/upstream.md#client-side); VXLAN values equal the gateway's.
+ */
 export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
     return {
         // client_init.sh resolves the gateway with `dig @` the first of these.
@@ -109,6 +112,7 @@ export const ROUTED_LABEL = "charmarr.io/vpn-routed";
 const RESERVED_NAMES = [ROUTE_INIT_CONTAINER, ROUTE_SIDECAR_CONTAINER];
 
 /**
+/**
  * Pod Security labels for a namespace whose pods carry the route containers (or the gateway).
  * Their NET_ADMIN and NET_RAW capabilities are outside the `baseline` level, and the gateway runs
  * privileged containers, so only `privileged` admits them; clusters that enforce `baseline` by
@@ -121,11 +125,12 @@ export const ROUTED_NAMESPACE_POD_SECURITY: Readonly<Record<string, string>> = {
 };
 
 /**
- * Returns `template` routed through the gateway: `vpn-route-init` runs first of all init
- * containers, so nothing in the pod reaches the network before its default route is the tunnel;
- * `vpn-route-sidecar` keeps the tunnel up; both mount the client settings at /config and retry
- * pod-gateway's scripts instead of leaving it to the kubelet's back-off. The pod resolves through
- * the gateway (`dnsPolicy: None`). The input is not modified.
+ * Returns `template` routed through the gateway (pod-gateway v1.13.0 bin/client_init.sh,
+ * docs/upstream.md#client-side): `vpn-route-init` runs first of all init containers, so nothing
+ * in the pod reaches the network before its default route is the tunnel; `vpn-route-sidecar`
+ * keeps the tunnel up; both mount the client settings at /config and retry pod-gateway's scripts
+ * instead of leaving it to the kubelet's back-off. The pod resolves through the gateway
+ * (`dnsPolicy: None`). The input is not modified.
  */
 export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute): PodTemplateSpec {
     const spec = template.spec;

@@ -13,7 +13,10 @@ export type EnvVar = Plain<k8s.types.input.core.v1.EnvVar>;
 
 /** DHCP pool start on the overlay; addresses below it are left for static leases. */
 export const VXLAN_FIRST_DYNAMIC_IP = 20;
-/** Source of kubelet probes to Istio ambient pods; routed clients keep it on eth0. */
+/**
+ * Source of kubelet probes to Istio ambient pods; routed clients keep it on eth0
+ * (docs/upstream.md#istio-ambient).
+ */
 export const AMBIENT_PROBE_SOURCE = "169.254.7.127/32";
 /** gluetun's control server (`/v1/publicip/ip`, `/v1/vpn/status`). */
 export const CONTROL_SERVER_PORT = 8000;
@@ -58,7 +61,7 @@ export function gatewayFqdn(names: GatewayNames, cluster: ClusterFacts): string 
     return `${names.gateway}.${names.namespace}.svc.${cluster.domain}`;
 }
 
-/** pod-gateway v1.13.0's gateway-side `settings.sh` values (its `config/settings.sh` lists them all). */
+/** pod-gateway's gateway-side `settings.sh` values (docs/upstream.md#settings). */
 export function gatewaySettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
     return {
         VXLAN_ID: vpn.vxlanId,
@@ -101,7 +104,9 @@ export const CONTROL_SERVER_ROLE_KEY = "auth-default-role";
 /** Key in the control-server Secret: the bare API key, for `X-API-Key` when checking by hand. */
 export const CONTROL_SERVER_API_KEY = "api-key";
 
-/** gluetun's role JSON for `HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE`: API-key auth (newer gluetun answers 401 without a role). */
+/**
+ * gluetun's role JSON for `HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE`: API-key auth (docs/upstream.md#gluetun).
+ */
 export function controlServerRole(apiKey: string): string {
     return JSON.stringify({ auth: "apikey", apikey: apiKey });
 }
@@ -115,7 +120,7 @@ export function gluetunEnvironment(
 ): EnvVar[] {
     const values: Record<string, GluetunEnvValue> = {
         ...providerEnvironment(vpn, credentials),
-        // Comma-separated, no spaces: a space crashes gluetun's start-up.
+        // Comma-separated, no spaces: a space crashes gluetun's start-up (docs/upstream.md#gluetun).
         FIREWALL_OUTBOUND_SUBNETS: { value: clusterLocalCidrs(cluster).join(",") },
         ...(vpn.type === "wireguard" ? { WIREGUARD_MTU: { value: String(tunnelMtu(vpn, cluster)) } } : {}),
         // gluetun's DNS server would listen on :53, where the gateway sidecar's dnsmasq serves the
@@ -166,7 +171,10 @@ export const FORWARD_GUARD_CONTAINER = "vpn-forward-guard";
  */
 const WIREGUARD_RULE_CLEANUP = "ip rule del table 51820 2>/dev/null; ip -6 rule del table 51820 2>/dev/null; exec /gluetun-entrypoint";
 
-/** The gateway pod: forward guard, pod-gateway init and sidecar, gluetun. */
+/**
+ * The gateway pod: forward guard, pod-gateway init and sidecar, gluetun; docs/upstream.md#gluetun
+ * and #gateway-side give every choice's reason.
+ */
 export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodInputs): PodSpec {
     const podGateway = vpn.images.podGateway;
     const healthcheck = { exec: { command: ["/gluetun-entrypoint", "healthcheck"] } };

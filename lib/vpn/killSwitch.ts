@@ -20,7 +20,10 @@ const DNS_PORTS = [
     { protocol: "TCP", port: 53 },
 ];
 
-/** How a routed client finds the gateway pod: by selector, which every CNI honours (Cilium never matches pod IPs with ipBlock). */
+/**
+ * How a routed client finds the gateway pod: by selector, which every CNI honours
+ * (docs/upstream.md#networkpolicy-across-cnis).
+ */
 export interface VpnGatewayPeer {
     /** The gateway's namespace. */
     readonly namespace: string;
@@ -49,10 +52,11 @@ export interface ClientKillSwitchInputs {
 }
 
 /**
- * Layer 1 of the kill switch: the routed pods may send only to the gateway pod, to kube-dns
- * (which `client_init.sh` asks for the gateway's address), inside the cluster and to the ambient
- * probe address. Anything that does not leave
- * through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
+/**
+ * Layer 1 of the kill switch (docs/vpn.md#the-two-kill-switch-layers): the routed pods may send only to
+ * the gateway pod, to kube-dns (which `client_init.sh` asks for the gateway's address), inside the
+ * cluster and to the ambient probe address. Anything that does not
+ * leave through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
  * dropped by the CNI.
  */
 export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPolicySpec {
