@@ -47,7 +47,7 @@ function outputRules(vpn: VpnSettings, cluster: ClusterFacts, tunnel: string): R
         { args: `-o ${tunnel} -j RETURN`, why: "everything through the tunnel" },
         { args: `-d ${vpn.dnsAddress} -j DROP`, why: "the resolver only through the tunnel: no lookup leaves from the node's address" },
         { args: `-o ${OVERLAY_DEVICE} -j RETURN`, why: "DHCP and DNS answers to the clients" },
-        ...clusterLocalCidrs(cluster).map((cidr) => ({ args: `-d ${cidr} -j RETURN`, why: "the cluster: VXLAN to clients, kube-dns for the cluster domain" })),
+        ...clusterLocalCidrs(cluster).map((cidr) => ({ args: `-d ${cidr} -j RETURN`, why: "pod, Service or LAN range (pod-gateway's VPN_LOCAL_CIDRS): VXLAN to clients, kube-dns" })),
         { args: `-p udp${server} --dport ${vpnServerPort(vpn)} -j RETURN`, why: "the tunnel's own packets to the VPN server" },
         { args: "-j DROP", why: "anything else leaving outside the tunnel" },
     ];
