@@ -1,4 +1,4 @@
-import type { IGateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
+import type { IGateway } from "../k8s/gatewayApi";
 import type { ResolvedApp } from "../apps/resolve";
 import type { GatewayDomain, GatewaySettings } from "../config/schema";
 
