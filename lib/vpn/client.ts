@@ -1,9 +1,10 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ClusterFacts, VpnSettings } from "../config/schema";
+import type { ClusterFacts } from "../cluster/settings";
+import type { VpnSettings } from "./settings";
 import { AMBIENT_PROBE_SOURCE, POD_GATEWAY_CONFIG_DIR } from "./gateway";
+import { tunnelMtu } from "./mtu";
 import { VXLAN_PORT, clusterLocalCidrs, overlayGatewayAddress } from "./overlay";
-import { tunnelMtu } from "./settings";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
 
 export type PodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;

@@ -1,10 +1,11 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ClusterFacts, VpnSettings } from "../config/schema";
+import type { ClusterFacts } from "../cluster/settings";
+import type { VpnSettings } from "./settings";
 import { GluetunEnvValue, VPN_INTERFACES, VpnCredentialName, providerEnvironment, vpnServerPort } from "./providers";
 import { forwardGuardScript, gluetunPostRules } from "./guard";
 import { VXLAN_PORT, clusterLocalCidrs } from "./overlay";
-import { tunnelMtu } from "./settings";
+import { tunnelMtu } from "./mtu";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
 
 type Plain<T> = pulumi.Unwrap<T>;

@@ -17,7 +17,8 @@
  *   (`runUserPostRules`), so pod-gateway's filter rules are back whenever gluetun's firewall is,
  *   and a gluetun restart after a fallback does not leave clients black-holed.
  */
-import type { ClusterFacts, VpnSettings } from "../config/schema";
+import type { ClusterFacts } from "../cluster/settings";
+import type { VpnSettings } from "./settings";
 import { OVERLAY_DEVICE, VXLAN_PORT, clusterLocalCidrs } from "./overlay";
 import { VPN_INTERFACES, vpnServerPort } from "./providers";
 

@@ -1,4 +1,4 @@
-import type { ClusterFacts } from "../config/schema";
+import type { ClusterFacts } from "../cluster/settings";
 
 /** The overlay device pod-gateway creates on both sides (`bin/gateway_init.sh`, `bin/client_init.sh`). */
 export const OVERLAY_DEVICE = "vxlan0";

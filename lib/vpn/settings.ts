@@ -1,11 +1,30 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { parseIpv4 } from "../net";
+import { charmarrNamespace } from "../platform/settings";
+import { integer, interfaceAddress, ipv4Address, pinnedImage, port } from "../settings";
+
 /**
- * VPN rules that need the cluster's facts (read from the core stack): the tunnel MTU against the
- * pod network's MTU, and the resolver the gateway sends internet lookups to.
+ * VPN service providers this program knows gluetun's requirements for (gluetun v3.41.1
+ * internal/configuration/settings, docs/upstream.md#gluetun; the rules are in ./providers.ts).
  */
-import { ConfigProblem, configSetCommand } from "../config/errors";
-import type { ClusterFacts, VpnSettings } from "../config/schema";
-import { cidrContains, parseCidr, parseIpv4, vxlanCidr } from "../net";
-import type { VpnType } from "./providers";
+export const VPN_PROVIDERS = [
+    "mullvad",
+    "protonvpn",
+    "nordvpn",
+    "surfshark",
+    "ivpn",
+    "windscribe",
+    "airvpn",
+    "private internet access",
+    "custom",
+] as const;
+export type VpnProviderName = (typeof VPN_PROVIDERS)[number];
+
+export const VPN_TYPES = ["wireguard", "openvpn"] as const;
+export type VpnType = (typeof VPN_TYPES)[number];
+
+const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
 
 /**
  * The largest tunnel MTU: WireGuard over a 1500-byte link carries at most 1420 bytes (80 bytes of
@@ -13,91 +32,101 @@ import type { VpnType } from "./providers";
  */
 export const VPN_MTU_MAX = 1420;
 
-/** What VXLAN adds to a client's packet on the pod network: outer IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14. */
-export const VXLAN_OVERHEAD = 50;
+const vpnMtu = integer(1280, 65535).pipe(
+    z.number().max(VPN_MTU_MAX, {
+        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (unset, the program picks the largest value the pod network's MTU allows)`,
+    }),
+);
 
-/**
- * What the tunnel adds to a packet leaving the gateway. WireGuard: outer IPv6 40 (IPv4 20), UDP 8,
- * WireGuard 32. OpenVPN over UDP: IPv4 20 and UDP 8, plus a data-channel header of up to 69 bytes
- * with the CBC/HMAC-SHA256 ciphers some providers still use (24 with AES-GCM), rounded up.
- */
-export const TUNNEL_OVERHEAD: Readonly<Record<VpnType, number>> = { wireguard: 80, openvpn: 100 };
+/** `charmarr:vpn`: the VPN gateway (gluetun + pod-gateway) of the downloads stack. */
+export const vpnSchema = z.strictObject({
+    namespace: charmarrNamespace("charmarr-vpn").default("charmarr-vpn"),
+    provider: z.enum(VPN_PROVIDERS),
+    type: z.enum(VPN_TYPES).default("wireguard"),
+    addresses: z.array(interfaceAddress).default([]),
+    serverCountries: z.array(z.string().min(1)).default([]),
+    serverCities: z.array(z.string().min(1)).default([]),
+    /** gluetun SERVER_REGIONS (e.g. Private Internet Access, Surfshark); gluetun checks the names at start. */
+    serverRegions: z.array(z.string().min(1)).default([]),
+    serverHostnames: z.array(z.string().min(1)).default([]),
+    endpointIp: ipv4Address.optional(),
+    endpointPort: port.optional(),
+    publicKey: z
+        .string()
+        .regex(WIREGUARD_KEY, { message: "is not a WireGuard public key (44 characters of base64 ending in '=')" })
+        .optional(),
+    vxlanId: integer(1, 16777215).default(42),
+    vxlanNetwork: z
+        .string()
+        .refine((value) => /^\d+\.\d+\.\d+$/.test(value) && parseIpv4(`${value}.0`) !== undefined, {
+            error: (issue) => `"${String(issue.input)}" is not the first three octets of an IPv4 /24 (e.g. 172.16.0)`,
+        })
+        .default("172.16.0"),
+    /** Tunnel and vxlan0 MTU; unset: the largest the pod network allows (./mtu.ts). */
+    mtu: vpnMtu.optional(),
+    /** The resolver gluetun and the gateway's dnsmasq send internet lookups to, through the tunnel only. */
+    dnsAddress: ipv4Address.default("1.1.1.1"),
+    /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
+    images: z
+        .strictObject({
+            gluetun: pinnedImage.default("ghcr.io/qdm12/gluetun:v3.41.1"),
+            podGateway: pinnedImage.default("ghcr.io/angelnu/pod-gateway:v1.13.0"),
+        })
+        .prefault({}),
+    killSwitch: z
+        .strictObject({
+            /** Let routed clients reach cluster.lanCidr directly (not through the VPN). */
+            allowLan: z.boolean().default(false),
+            /** The gateway pod's own egress NetworkPolicy: out only to the VPN server port, the cluster and DNS. */
+            gatewayEgressPolicy: z.boolean().default(true),
+            /** UNSAFE: routed clients without their egress NetworkPolicy; a routing failure then leaks the real IP. */
+            unsafeDisable: z.boolean().default(false),
+        })
+        .prefault({}),
+});
 
-const TUNNEL_TITLES: Readonly<Record<VpnType, string>> = { wireguard: "WireGuard", openvpn: "OpenVPN" };
+export type VpnSettings = z.output<typeof vpnSchema>;
 
-/**
- * The largest MTU that fits the pod network with room for both encapsulations a client's packet
- * gets: VXLAN from the client to the gateway, then the tunnel from the gateway out.
- */
-export function mtuLimit(type: VpnType, podMtu: number): number {
-    return podMtu - VXLAN_OVERHEAD - TUNNEL_OVERHEAD[type];
+/** VPN credentials, present only when configured; values stay Pulumi secrets. */
+export interface VpnSecrets {
+    readonly privateKey?: pulumi.Output<string>;
+    readonly presharedKey?: pulumi.Output<string>;
+    readonly user?: pulumi.Output<string>;
+    readonly password?: pulumi.Output<string>;
 }
 
-/**
- * The MTU of the tunnel and of `vxlan0` on both sides: `vpn.mtu`, or the largest safe value for
- * the pod network. pod-gateway v1.13.0 (`bin/gateway_init.sh`, `bin/client_init.sh`) sets
- * `vxlan0` to `VPN_INTERFACE_MTU` as given — its clamp `[ ${VPN_INTERFACE_MTU} >= ... ]` is a
- * shell redirection, not a comparison — so this value must already be safe.
- */
-export function tunnelMtu(vpn: VpnSettings, cluster: ClusterFacts): number {
-    return vpn.mtu ?? Math.min(VPN_MTU_MAX, mtuLimit(vpn.type, cluster.podMtu));
-}
+/** The config keys (without namespace) holding the VPN credentials, and where each goes. */
+export const VPN_SECRET_KEYS = {
+    vpnPrivateKey: "privateKey",
+    vpnPresharedKey: "presharedKey",
+    vpnUser: "user",
+    vpnPassword: "password",
+} as const satisfies Record<string, keyof VpnSecrets>;
 
-const MTU_KEY = "charmarr:vpn.mtu";
-const DNS_KEY = "charmarr:vpn.dnsAddress";
-
-/** Ranges a resolver must not be in: the gateway reaches them on eth0, outside the tunnel. */
-function localRanges(vpn: VpnSettings, cluster: ClusterFacts): [string, string][] {
-    return [
-        ["the cluster's podCidr", cluster.podCidr],
-        ["the cluster's serviceCidr", cluster.serviceCidr],
-        ...(cluster.lanCidr ? [["the cluster's lanCidr", cluster.lanCidr] as [string, string]] : []),
-        ["the VXLAN overlay (vpn.vxlanNetwork)", vxlanCidr(vpn.vxlanNetwork)],
-        ["loopback", "127.0.0.0/8"],
-        ["link-local", "169.254.0.0/16"],
-        ["\"this network\"", "0.0.0.0/8"],
-        ["multicast or reserved space", "224.0.0.0/3"],
-    ];
-}
-
-/**
- * Every way the VPN settings conflict with the cluster's facts (the MTU and the resolver). Run by
- * the downloads program as soon as it has read the core stack, before anything is created.
- */
-export function vpnClusterProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    const limit = mtuLimit(vpn.type, cluster.podMtu);
-    if (vpn.mtu !== undefined && vpn.mtu > limit) {
-        problems.push({
-            key: MTU_KEY,
-            problem:
-                `${vpn.mtu} does not fit the pod network's MTU ${cluster.podMtu} (cluster.podMtu, from the core stack): a client's packet crosses the pod network ` +
-                `inside VXLAN (${VXLAN_OVERHEAD} bytes) and leaves the gateway inside ${TUNNEL_TITLES[vpn.type]} (${TUNNEL_OVERHEAD[vpn.type]} bytes), so at most ${limit} bytes fit; ` +
-                `pod-gateway sets vxlan0 to this value without lowering it, and larger packets fragment or hang TLS while ping and DNS still work`,
-            fix:
-                `pulumi config rm --path ${MTU_KEY}  (the program then uses ${Math.min(limit, VPN_MTU_MAX)}), ` +
-                `or if ${cluster.podMtu} is not your pod network's MTU (ip link show eth0 in any pod), set it on the core stack: pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>`,
-        });
-    }
-    const resolver = parseIpv4(vpn.dnsAddress);
-    if (resolver !== undefined) {
-        for (const [name, range] of localRanges(vpn, cluster)) {
-            const block = parseCidr(range);
-            if (block && cidrContains(block, resolver)) {
-                problems.push({
-                    key: DNS_KEY,
-                    problem: `${vpn.dnsAddress} lies in ${name} ${range}; the gateway must reach its resolver only through the tunnel, or internet lookups leave from your home address`,
-                    fix: configSetCommand(DNS_KEY, vpn.dnsAddress === "1.1.1.1" ? "9.9.9.9" : "1.1.1.1"),
-                });
-            }
-        }
-        if (vpn.endpointIp === vpn.dnsAddress) {
-            problems.push({
-                key: DNS_KEY,
-                problem: `${vpn.dnsAddress} is also the VPN server's address (vpn.endpointIp); the gateway drops everything to its resolver outside the tunnel, which would drop the tunnel itself`,
-                fix: `use the resolver's address inside the tunnel your provider gives, or a public one: ${configSetCommand(DNS_KEY, vpn.dnsAddress === "1.1.1.1" ? "9.9.9.9" : "1.1.1.1")}`,
-            });
-        }
-    }
-    return problems;
-}
+/** Example values, by path, for suggested fixes. */
+export const VPN_EXAMPLES: Readonly<Record<string, string>> = {
+    "vpn.namespace": "charmarr-vpn",
+    "vpn.provider": "mullvad",
+    "vpn.type": "wireguard",
+    "vpn.addresses": "10.64.0.2/32",
+    "vpn.serverCountries": "Netherlands",
+    "vpn.serverCities": "Amsterdam",
+    "vpn.serverRegions": "Europe",
+    "vpn.serverHostnames": "nl-ams-wg-001",
+    "vpn.endpointIp": "203.0.113.10",
+    "vpn.endpointPort": "51820",
+    "vpn.publicKey": "<server public key>",
+    "vpn.vxlanId": "42",
+    "vpn.vxlanNetwork": "172.16.0",
+    "vpn.mtu": "1320",
+    "vpn.dnsAddress": "1.1.1.1",
+    "vpn.images.gluetun": "ghcr.io/qdm12/gluetun:v3.41.1",
+    "vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway:v1.13.0",
+    "vpn.killSwitch.allowLan": "true",
+    "vpn.killSwitch.gatewayEgressPolicy": "true",
+    "vpn.killSwitch.unsafeDisable": "false",
+    vpnPrivateKey: "<private key>",
+    vpnPresharedKey: "<preshared key>",
+    vpnUser: "<user>",
+    vpnPassword: "<password>",
+};
