@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PRIVATE_RANGES, cidrContains, cidrsOverlap, isPrivateCidr, parseCidr, parseIpv4 } from "../net";
-import { DNS_SUBDOMAIN, ipv4Address, ipv4Cidr } from "../settings";
+import { DNS_SUBDOMAIN, integer, ipv4Address, ipv4Cidr } from "../settings";
 
 /** `charmarr:cluster`: facts about the cluster the program cannot look up, copied from its settings. */
 export const clusterSchema = z
@@ -14,6 +14,10 @@ export const clusterSchema = z
             .regex(DNS_SUBDOMAIN, { message: "is not a DNS domain (e.g. cluster.local)" })
             .default("cluster.local")
             .describe("The cluster's DNS domain."),
+        /** MTU of the pod network (eth0 in a pod); 1450 is flannel's and Calico's VXLAN default. */
+        podMtu: integer(1280, 9216)
+            .default(1450)
+            .describe("MTU of the pod network (ip link show eth0 in any pod; 1450 is flannel's and Calico's VXLAN default); the VPN tunnel's MTU is checked against it."),
     })
     .superRefine((cluster, ctx) => {
         const pods = parseCidr(cluster.podCidr);
@@ -68,4 +72,5 @@ export const CLUSTER_EXAMPLES: Readonly<Record<string, string>> = {
     "cluster.lanCidr": "192.168.1.0/24",
     "cluster.dnsServiceIp": "10.43.0.10",
     "cluster.domain": "cluster.local",
+    "cluster.podMtu": "1450",
 };

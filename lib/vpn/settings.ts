@@ -34,7 +34,7 @@ export const VPN_MTU_MAX = 1420;
 
 const vpnMtu = integer(1280, 65535).pipe(
     z.number().max(VPN_MTU_MAX, {
-        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (the default 1320 also leaves room for VXLAN on a 1450-byte overlay)`,
+        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (unset, the program picks the largest value the pod network's MTU allows)`,
     }),
 );
 
@@ -66,7 +66,16 @@ export const vpnSchema = z.strictObject({
         })
         .default("172.16.0")
         .describe("The overlay /24 as three octets; must not overlap pod, Service or LAN ranges."),
-    mtu: vpnMtu.default(1320).describe("Tunnel MTU, shared by gluetun and pod-gateway (1280 to 1420)."),
+    /** Tunnel and vxlan0 MTU; unset: the largest the pod network allows (./mtu.ts). */
+    mtu: vpnMtu.optional().describe(
+        "Tunnel and vxlan0 MTU, shared by gluetun and pod-gateway (1280 to 1420); unset: the largest that fits, cluster.podMtu - 50 (VXLAN) - 80 (WireGuard) or 100 (OpenVPN).",
+    ),
+    /** The resolver gluetun and the gateway's dnsmasq send internet lookups to, through the tunnel only. */
+    dnsAddress: ipv4Address
+        .default("1.1.1.1")
+        .describe(
+            "The resolver for internet names (gluetun DNS_ADDRESS, the gateway's dnsmasq), reached only through the tunnel; not a cluster, LAN or overlay address.",
+        ),
     /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
     images: z
         .strictObject({
@@ -123,6 +132,7 @@ export const VPN_EXAMPLES: Readonly<Record<string, string>> = {
     "vpn.vxlanId": "42",
     "vpn.vxlanNetwork": "172.16.0",
     "vpn.mtu": "1320",
+    "vpn.dnsAddress": "1.1.1.1",
     "vpn.images.gluetun": "ghcr.io/qdm12/gluetun:v3.41.1",
     "vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway:v1.13.0",
     "vpn.killSwitch.allowLan": "true",
