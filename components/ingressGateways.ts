@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedApp } from "../lib/apps/resolve";
-import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../lib/config";
+import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../lib/ingress/settings";
 import type { GatewayReference } from "../lib/contract";
 import { SHARED_LISTENER, buildGateway, gatewayListeners } from "../lib/ingress/gateways";
 import { gatewayPrincipal } from "../lib/mesh/policies";
@@ -20,7 +20,7 @@ export interface IngressGatewaysArgs {
 }
 
 /**
- * The arr, media and admin ingress gateways (design ADR-001), one Gateway API `Gateway` each with
+ * The arr, media and admin ingress gateways, one Gateway API `Gateway` each with
  * class `istio`. Each admits routes only from namespaces labelled for it (see `routeAccessLabels`).
  */
 export class IngressGateways extends pulumi.ComponentResource {

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ClusterFacts } from "../lib/config";
+import type { ClusterFacts } from "../lib/cluster/settings";
 import { NetworkPolicyEgressRule, VpnGatewayPeer, clientKillSwitchSpec } from "../lib/vpn/killSwitch";
 
 export interface KillSwitchArgs {
@@ -21,9 +21,9 @@ export interface KillSwitchArgs {
 }
 
 /**
- * Layer 1 of the kill switch for one routed workload (FACTS §3): an egress NetworkPolicy that lets
- * its pods reach only the gateway pod, kube-dns, the cluster and ambient's probe address, so
- * traffic that bypasses the tunnel is dropped. Layer 2 lives in the gateway ({@link VpnEgress}).
+ * Layer 1 of the kill switch for one routed workload (docs/vpn.md#the-two-kill-switch-layers): an egress
+ * NetworkPolicy that lets its pods reach only the gateway pod, kube-dns, the cluster and ambient's probe
+ * address, so traffic that bypasses the tunnel is dropped. Layer 2 lives in the gateway ({@link VpnEgress}).
  */
 export class KillSwitch extends pulumi.ComponentResource {
     /** The egress NetworkPolicy, named `<name>-vpn-kill-switch`. */

@@ -4,7 +4,15 @@
  * the Pulumi.yaml declarations and the configuration reference (docs/configuration.md) are all checked against this table.
  */
 
-export const CONFIG_NAMESPACE = "charmarr";
+import { APP_EXAMPLES } from "../apps/settings";
+import { CLUSTER_EXAMPLES } from "../cluster/settings";
+import { GATEWAY_EXAMPLES } from "../ingress/settings";
+import { PLATFORM_EXAMPLES } from "../platform/settings";
+import { CONFIG_NAMESPACE } from "../settings";
+import { TAILNET_EXAMPLES } from "../tailnet/settings";
+import { VPN_EXAMPLES } from "../vpn/settings";
+
+export { CONFIG_NAMESPACE };
 
 export const ROLES = ["core", "downloads"] as const;
 export type Role = (typeof ROLES)[number];
@@ -16,24 +24,42 @@ export interface ConfigKeySpec {
     readonly value: "string" | "json";
     /** Must be set with `pulumi config set --secret`. */
     readonly secret?: boolean;
+    /** What the key is, for the configuration reference and the stack-file schema. */
+    readonly description: string;
+    /** The default in words, where the schema cannot state it (it depends on the stack). */
+    readonly defaultText?: string;
 }
 
 export const CONFIG_KEYS = {
-    role: { roles: ROLES, value: "string" },
-    namespace: { roles: ROLES, value: "string" },
-    cluster: { roles: ["core"], value: "json" },
-    gateways: { roles: ["core"], value: "json" },
-    platform: { roles: ["core"], value: "json" },
-    apps: { roles: ROLES, value: "json" },
-    mediaServer: { roles: ["core"], value: "string" },
-    storage: { roles: ["core"], value: "json" },
-    appEnvironment: { roles: ["core"], value: "json" },
-    coreStack: { roles: ["downloads"], value: "string" },
-    vpn: { roles: ["downloads"], value: "json" },
-    vpnPrivateKey: { roles: ["downloads"], value: "string", secret: true },
-    vpnPresharedKey: { roles: ["downloads"], value: "string", secret: true },
-    vpnUser: { roles: ["downloads"], value: "string", secret: true },
-    vpnPassword: { roles: ["downloads"], value: "string", secret: true },
+    role: { roles: ROLES, value: "string", description: "Which program the stack runs: core or downloads.", defaultText: "the stack's name" },
+    namespace: { roles: ROLES, value: "string", description: "Namespace of the stack's apps, enrolled in the mesh." },
+    cluster: { roles: ["core"], value: "json", description: "The cluster's ranges, kube-dns address and DNS domain; downloads reads them from core's outputs." },
+    gateways: { roles: ["core"], value: "json", description: "The arr, media and admin ingress gateways: whether each runs, its LAN IP and its tailnet exposure." },
+    platform: {
+        roles: ["core"],
+        value: "json",
+        description: "Cluster add-ons to install (Gateway API CRDs, Istio ambient, MetalLB, the Tailscale operator) and the generated tailnet policy.",
+    },
+    apps: {
+        roles: ROLES,
+        value: "json",
+        description:
+            "Per app (core: radarr, sonarr, lidarr, prowlarr, overseerr, plex, jellyfin; downloads: qbittorrent, sabnzbd): enable, disable, re-image or resize it.",
+    },
+    mediaServer: { roles: ["core"], value: "string", description: "The media server core runs: plex or jellyfin." },
+    storage: { roles: ["core"], value: "json", description: "The apps' /config claims and the media library every app of both stacks mounts (nfs or hostPath, exactly one)." },
+    appEnvironment: { roles: ["core"], value: "json", description: "File ownership and time zone of every app of both stacks." },
+    coreStack: {
+        roles: ["downloads"],
+        value: "string",
+        description: "The core stack to read cluster facts, gateways and identities from.",
+        defaultText: "<organization>/charmarr/core",
+    },
+    vpn: { roles: ["downloads"], value: "json", description: "The VPN gateway (gluetun + pod-gateway) and the kill switch; gluetun's provider rules are checked before anything is deployed." },
+    vpnPrivateKey: { roles: ["downloads"], value: "string", secret: true, description: "WireGuard private key." },
+    vpnPresharedKey: { roles: ["downloads"], value: "string", secret: true, description: "WireGuard preshared key (airvpn requires one)." },
+    vpnUser: { roles: ["downloads"], value: "string", secret: true, description: "OpenVPN user name." },
+    vpnPassword: { roles: ["downloads"], value: "string", secret: true, description: "OpenVPN password." },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKeyName = keyof typeof CONFIG_KEYS;
@@ -43,75 +69,17 @@ export function isConfigKeyName(name: string): name is ConfigKeyName {
 }
 
 /**
- * Example values for fields, by dotted path without list indexes. Used to suggest a concrete
- * `pulumi config set` when a value is missing or malformed.
+ * Example values for fields, by dotted path without list indexes, from each domain's table. Used to
+ * suggest a concrete `pulumi config set` when a value is missing or malformed.
  */
 export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
     role: "core",
     namespace: "charmarr-core",
-    "cluster.podCidr": "10.42.0.0/16",
-    "cluster.serviceCidr": "10.43.0.0/16",
-    "cluster.lanCidr": "192.168.1.0/24",
-    "cluster.dnsServiceIp": "10.43.0.10",
-    "cluster.domain": "cluster.local",
-    "gateways.arr.lanIp": "192.168.1.240",
-    "gateways.media.lanIp": "192.168.1.241",
-    "gateways.admin.lanIp": "192.168.1.242",
-    "gateways.admin.tailscale.expose": "true",
-    "gateways.arr.tailscale.hostname": "charmarr-arr",
-    "gateways.arr.tailscale.tags": "tag:charmarr-arr",
-    "platform.gatewayApi.install": "true",
-    "platform.gatewayApi.version": "v1.3.0",
-    "platform.istio.install": "true",
-    "platform.istio.version": "1.27.3",
-    "platform.istio.platform": "k3s",
-    "platform.metallb.install": "true",
-    "platform.metallb.version": "0.15.2",
-    "platform.metallb.addresses": "192.168.1.240/28",
-    "platform.tailscale.operator.install": "true",
-    "platform.tailscale.operator.version": "1.86.4",
-    "platform.tailscale.acl.manage": "true",
-    "platform.tailscale.acl.groups.family.members": "alice@example.com",
-    "platform.tailscale.acl.groups.family.domains": "media",
-    "apps.radarr.enabled": "false",
-    "apps.radarr.tag": "5.27.5.10198-ls283",
-    "apps.radarr.image": "lscr.io/linuxserver/radarr",
-    "apps.radarr.path": "/radarr",
-    "apps.radarr.configSize": "2Gi",
-    "apps.radarr.resources.requests.cpu": "100m",
-    "apps.radarr.resources.requests.memory": "512Mi",
-    "apps.radarr.resources.limits.memory": "2Gi",
-    mediaServer: "plex",
-    "storage.className": "local-path",
-    "storage.library.nfs.server": "192.168.1.10",
-    "storage.library.nfs.path": "/export/media",
-    "storage.library.hostPath.path": "/srv/media",
-    "storage.library.mountPath": "/data",
-    "appEnvironment.puid": "1000",
-    "appEnvironment.pgid": "1000",
-    "appEnvironment.timezone": "Europe/Amsterdam",
     coreStack: "organization/charmarr/core",
-    "vpn.namespace": "charmarr-vpn",
-    "vpn.provider": "mullvad",
-    "vpn.type": "wireguard",
-    "vpn.addresses": "10.64.0.2/32",
-    "vpn.serverCountries": "Netherlands",
-    "vpn.serverCities": "Amsterdam",
-    "vpn.serverRegions": "Europe",
-    "vpn.serverHostnames": "nl-ams-wg-001",
-    "vpn.endpointIp": "203.0.113.10",
-    "vpn.endpointPort": "51820",
-    "vpn.publicKey": "<server public key>",
-    "vpn.vxlanId": "42",
-    "vpn.vxlanNetwork": "172.16.0",
-    "vpn.mtu": "1320",
-    "vpn.images.gluetun": "ghcr.io/qdm12/gluetun:v3.41.1",
-    "vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway:v1.13.0",
-    "vpn.killSwitch.allowLan": "true",
-    "vpn.killSwitch.gatewayEgressPolicy": "true",
-    "vpn.killSwitch.unsafeDisable": "false",
-    vpnPrivateKey: "<private key>",
-    vpnPresharedKey: "<preshared key>",
-    vpnUser: "<user>",
-    vpnPassword: "<password>",
+    ...CLUSTER_EXAMPLES,
+    ...GATEWAY_EXAMPLES,
+    ...PLATFORM_EXAMPLES,
+    ...TAILNET_EXAMPLES,
+    ...APP_EXAMPLES,
+    ...VPN_EXAMPLES,
 };

@@ -1,22 +1,8 @@
-import { ConfigProblem, configSetCommand, shellQuote } from "../config/errors";
-import type { VpnSettings } from "../config/schema";
+import { ConfigProblem, configRemoveCommand, configSetCommand } from "../settings";
+import { VPN_PROVIDERS, VPN_TYPES, VpnProviderName, VpnSettings, VpnType } from "./settings";
 
-/** VPN service providers this program knows gluetun's requirements for (see FACTS §1). */
-export const VPN_PROVIDERS = [
-    "mullvad",
-    "protonvpn",
-    "nordvpn",
-    "surfshark",
-    "ivpn",
-    "windscribe",
-    "airvpn",
-    "private internet access",
-    "custom",
-] as const;
-export type VpnProviderName = (typeof VPN_PROVIDERS)[number];
-
-export const VPN_TYPES = ["wireguard", "openvpn"] as const;
-export type VpnType = (typeof VPN_TYPES)[number];
+export { VPN_PROVIDERS, VPN_TYPES };
+export type { VpnProviderName, VpnType };
 
 /** The tunnel device gluetun creates; set explicitly in gluetun and pod-gateway so they always agree. */
 export const VPN_INTERFACES: Readonly<Record<VpnType, string>> = { wireguard: "wg0", openvpn: "tun0" };
@@ -39,7 +25,7 @@ export type VpnSettingName = keyof typeof VPN_SETTINGS;
 /** The settings held as Pulumi secrets and passed to gluetun only through a Kubernetes Secret. */
 export type VpnCredentialName = { [K in VpnSettingName]: (typeof VPN_SETTINGS)[K]["secret"] extends true ? K : never }[VpnSettingName];
 
-/** ✅ required, ➖ optional, ⛔ must not be set, or a value gluetun falls back to (FACTS §1). */
+/** ✅ required, ➖ optional, ⛔ must not be set, or a value gluetun falls back to (docs/upstream.md#gluetun). */
 export type Requirement = "required" | "optional" | "forbidden" | { readonly default: string };
 
 /** What one provider needs for one VPN type, or why this program cannot use that combination. */
@@ -160,7 +146,7 @@ function setCommand(setting: VpnSettingName): string {
 
 function removeCommand(setting: VpnSettingName): string {
     const spec = VPN_SETTINGS[setting];
-    return spec.secret ? `pulumi config rm ${spec.key}` : `pulumi config rm --path ${shellQuote(spec.key)}`;
+    return configRemoveCommand(spec.key);
 }
 
 function typeCommand(type: VpnType): string {

@@ -80,7 +80,8 @@ export interface Destination {
 export interface EvaluationOptions {
     /**
      * Whether `ipBlock` peers match pod IPs. True on Calico and most CNIs; false on Cilium, which
-     * matches pods only by selector (FACTS §3), so a policy must not depend on ipBlock for pods.
+     * matches pods only by selector (docs/upstream.md#networkpolicy-across-cnis), so a policy must not depend
+     * on ipBlock for pods.
      */
     readonly ipBlockMatchesPods?: boolean;
 }
@@ -264,6 +265,7 @@ import type { StackPlan } from "../../plan/evaluate";
 export interface Container {
     name: string;
     image?: string;
+    command?: string[];
     env?: { name: string; value?: string; valueFrom?: unknown }[];
     volumeMounts?: { name: string; mountPath: string }[];
     securityContext?: { privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
@@ -277,6 +279,8 @@ export interface PodTemplate {
         initContainers?: Container[];
         containers: Container[];
         volumes?: { name: string; configMap?: { name: string } }[];
+        dnsPolicy?: string;
+        dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] };
     };
 }
 
