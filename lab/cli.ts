@@ -5,10 +5,9 @@
  * docs/lab.md), runs every scenario, prints the table and exits non-zero on any leak or a broken
  * baseline. Needs root.
  */
-import { execFileSync } from "node:child_process";
 import { accessSync, constants, existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { ORGANIZATION, PROJECT, evaluateStack } from "../plan/evaluate";
 import { readStackFile } from "../plan/stackFile";
 import { labAddresses } from "./addresses";
@@ -125,15 +124,18 @@ function canCreateNetns(): string | undefined {
 }
 
 /**
- * The shared upstream artifacts: `../shared/upstream` beside the repository, or beside the main
- * worktree of the same repository (a linked git worktree).
+ * The pinned upstream artifacts: `shared/upstream` in the directory that holds the repository
+ * (CI lays them beside its clone).
  */
-export function findUpstream(repoRoot: string, gitCommonDir?: string): string | undefined {
-    const candidates = [join(repoRoot, "..", "shared", "upstream")];
-    if (gitCommonDir) {
-        candidates.push(join(dirname(resolve(repoRoot, gitCommonDir)), "..", "shared", "upstream"));
-    }
-    return candidates.find((dir) => existsSync(join(dir, "pod-gateway-v1.13.0", "bin", "client_init.sh")) && existsSync(join(dir, "alpine-udhcpc-default.script")));
+export function upstreamDir(repoRoot: string): string {
+    return join(repoRoot, "..", "shared", "upstream");
+}
+
+/** What is missing from the upstream directory, or undefined when it has everything the lab runs. */
+export function missingUpstream(dir: string, exists: (path: string) => boolean = existsSync): string | undefined {
+    const needed = [join("pod-gateway-v1.13.0", "bin", "client_init.sh"), join("pod-gateway-v1.13.0", "config", "settings.sh"), "alpine-udhcpc-default.script"];
+    const missing = needed.filter((file) => !exists(join(dir, file)));
+    return missing.length > 0 ? `npm run lab needs the pinned upstream artifacts in ${dir} (shared/upstream beside the repository); missing: ${missing.join(", ")}` : undefined;
 }
 
 async function planFor(args: LabArguments): Promise<LabPlan> {
@@ -159,16 +161,10 @@ export async function runLab(argv: readonly string[], log: (line: string) => voi
         log(`npm run lab cannot run here:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
         return 2;
     }
-    const repoRoot = resolve(__dirname, "..");
-    let commonDir: string | undefined;
-    try {
-        commonDir = execFileSync("git", ["rev-parse", "--git-common-dir"], { cwd: repoRoot, encoding: "utf8" }).trim();
-    } catch {
-        commonDir = undefined;
-    }
-    const upstream = findUpstream(repoRoot, commonDir);
-    if (!upstream) {
-        log(`npm run lab needs the pinned upstream artifacts in ../shared/upstream beside the repository (${join(repoRoot, "..", "shared", "upstream")}): pod-gateway-v1.13.0/ and alpine-udhcpc-default.script`);
+    const upstream = upstreamDir(resolve(__dirname, ".."));
+    const notThere = missingUpstream(upstream);
+    if (notThere) {
+        log(notThere);
         return 2;
     }
     const started = Date.now();

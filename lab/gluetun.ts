@@ -8,11 +8,14 @@
  * health checker's VPN restarts, the control and health servers, DNS over TLS (the DNS server
  * stand-in forwards plain DNS through the tunnel to the lab's resolver), block lists, port
  * forwarding, IPv6 (the lab's pods have IPv6 disabled, so gluetun's IPv6 support check is false).
+ * The lab's VPN server answers DNS sent through the tunnel to any address with the lab's resolver.
  */
 
 /** gluetun's fixed WireGuard values (internal/provider/utils/wireguard.go, internal/configuration/settings/wireguard.go). */
 export const WIREGUARD_FIREWALL_MARK = 51820;
 export const WIREGUARD_RULE_PRIORITY = 101;
+/** gluetun's default DNS upstream, Cloudflare: its plain IPv4 address (qdm12/dns v2 provider list). */
+export const CLOUDFLARE_PLAIN_IPV4 = "1.1.1.1";
 
 export interface GluetunLabInputs {
     /** The gluetun container's literal env from the plan. */
@@ -23,8 +26,7 @@ export interface GluetunLabInputs {
     readonly serverPublicKey: string;
     /** The lab's client private key (stands in for the WIREGUARD_PRIVATE_KEY Secret). */
     readonly privateKeyFile: string;
-    /** The lab's resolver, standing in for gluetun's default upstream (Cloudflare). */
-    readonly plaintextDns: string;
+
     /** Path of the DNS server stand-in script inside the container. */
     readonly dnsServerScript: string;
 }
@@ -83,7 +85,7 @@ export function gluetunScript(inputs: GluetunLabInputs): string {
     const wg = s.interfaceName;
     // Plain DNS address gluetun writes before the tunnel is up (internal/configuration/settings/dns.go
     // GetFirstPlaintextIPv4): DNS_ADDRESS unless 127.0.0.1, else the first upstream provider's.
-    const plaintext = s.dnsAddress ?? inputs.plaintextDns;
+    const plaintext = s.dnsAddress ?? CLOUDFLARE_PLAIN_IPV4;
     const fallback = FALLBACK_COMMANDS.map((argv) => `  ${argv.join(" ")} || true`).join("\n");
     return `#!/bin/bash
 # gluetun v3.41.1 start-up, reproduced for the lab (see lab/gluetun.ts). Runs as the gluetun

@@ -322,7 +322,7 @@ export class World {
         ].join("\n"));
         // The resolver answers every name with the web server's address and logs who asked.
         this.registry.start("internet/resolver", ["ip", "netns", "exec", this.internet, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--user=root",
-            `--listen-address=${a.resolver}`, "--bind-interfaces", `--address=/#/${a.web}`, "--log-queries=extra", `--log-facility=${this.resolverLog}`, "--cache-size=0", `--pid-file=${join(this.dir, "resolver.pid")}`], join(this.dir, "resolver.out"));
+            `--listen-address=${a.resolver}`, "--bind-interfaces", `--address=/#/${a.web}`, "--local=/#/", "--log-queries=extra", `--log-facility=${this.resolverLog}`, "--cache-size=0", `--pid-file=${join(this.dir, "resolver.pid")}`], join(this.dir, "resolver.out"));
         const www = join(this.dir, "www", "cgi-bin");
         mkdirSync(www, { recursive: true });
         writeFileSync(join(www, "ip"), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n');
@@ -366,7 +366,11 @@ export class World {
             `wg set wg0 listen-port ${port} private-key ${join(keyDir, "server.key")} peer ${this.keys.clientPublic} allowed-ips ${clientAddresses.join(",")}`,
             "ip link set wg0 up",
             ...clientAddresses.map((cidr) => `ip route add ${cidr} dev wg0`),
-            `iptables -t nat -A POSTROUTING -o wan ${clientAddresses.map(() => "").join("")}-s ${clientAddresses[0]} -j SNAT --to-source ${a.vpnExit}`,
+            ...clientAddresses.map((cidr) => `iptables -t nat -A POSTROUTING -o wan -s ${cidr} -j SNAT --to-source ${a.vpnExit}`),
+            // Whatever resolver address gluetun uses (DNS_ADDRESS, default Cloudflare's), the VPN
+            // server answers it with the lab's resolver, as providers do for their own DNS addresses.
+            `iptables -t nat -A PREROUTING -i wg0 -p udp --dport 53 -j DNAT --to-destination ${a.resolver}`,
+            `iptables -t nat -A PREROUTING -i wg0 -p tcp --dport 53 -j DNAT --to-destination ${a.resolver}`,
             "touch /run/wireguard/ready",
             "wait $pid",
         ].join("\n");
@@ -459,8 +463,9 @@ export class World {
 
     /** Prepares a container's root and returns the launcher script that mounts it and execs the command. */
     prepareContainer(pod: Pod, spec: LabContainer, dir: string): string {
-        // gluetun's image entrypoint is the reproduction; an app's (not run) is a process probes can enter.
-        const command = GLUETUN_IMAGE.test(spec.image) ? ["/usr/lib/gluetun-lab/gluetun.sh"] : spec.command.length > 0 ? spec.command : ["sleep", "infinity"];
+        // gluetun's image entrypoint (/gluetun-entrypoint) is the reproduction; an app's image (not
+        // run) gets a process the probes can enter.
+        const command = spec.command.length > 0 ? spec.command : GLUETUN_IMAGE.test(spec.image) ? ["/gluetun-entrypoint"] : ["sleep", "infinity"];
         const image = POD_GATEWAY_IMAGE.test(spec.image) ? this.podGatewayImage() : GLUETUN_IMAGE.test(spec.image) ? this.gluetunImage() : this.appImage();
         const root = join(dir, "root");
         for (const sub of ["usr", "etc", "proc", "sys", "dev", "run", "tmp", "var"]) {
@@ -489,6 +494,10 @@ export class World {
         });
         if (POD_GATEWAY_IMAGE.test(spec.image)) {
             mounts.push(`mkdir -p ${root}/default_config && mount --bind -o ro ${join(this.upstream, "pod-gateway-v1.13.0", "config")} ${root}/default_config`);
+        }
+        if (GLUETUN_IMAGE.test(spec.image)) {
+            writeFileSync(join(root, "gluetun-entrypoint"), "");
+            mounts.push(`mount --bind -o ro ${join(image, "usr", "lib", "gluetun-lab", "gluetun.sh")} ${root}/gluetun-entrypoint`);
         }
         for (const path of spec.otherMounts) {
             mounts.push(`mkdir -p ${root}${path} && mount -t tmpfs tmpfs ${root}${path}`);
@@ -566,6 +575,21 @@ export class World {
         mkdirSync(join(etc, "udhcpc"), { recursive: true });
         // Alpine's dnsmasq package: /etc/dnsmasq.conf reads /etc/dnsmasq.d/*.conf, where the sidecar writes its config.
         writeFileSync(join(etc, "dnsmasq.conf"), "conf-dir=/etc/dnsmasq.d/,*.conf\n");
+        // The lab's internet has no signed root zone, so DNSSEC validation (on by pod-gateway's
+        // default GATEWAY_ENABLE_DNSSEC) could only fail: the image's dnsmasq runs with the
+        // sidecar's generated configuration minus its two DNSSEC lines.
+        const sbin = join(image, "usr", "local", "sbin");
+        mkdirSync(sbin, { recursive: true });
+        writeFileSync(join(sbin, "dnsmasq"), [
+            "#!/bin/bash",
+            "mkdir -p /run/dnsmasq-lab.d",
+            "for f in /etc/dnsmasq.d/*.conf; do",
+            "  grep -vE '^[[:space:]]*(dnssec|conf-file=.*trust-anchors)' \"$f\" > \"/run/dnsmasq-lab.d/${f##*/}\"",
+            "done",
+            'exec /usr/sbin/dnsmasq --conf-file=/dev/null "--conf-dir=/run/dnsmasq-lab.d/,*.conf" "$@"',
+            "",
+        ].join("\n"));
+        chmodSync(join(sbin, "dnsmasq"), 0o755);
         // Alpine's udhcpc event script, where Debian's busybox udhcpc looks for its default script.
         copyFileSync(join(this.upstream, "alpine-udhcpc-default.script"), join(etc, "udhcpc", "default.script"));
         chmodSync(join(etc, "udhcpc", "default.script"), 0o755);
@@ -593,7 +617,6 @@ export class World {
                 endpointPort: Number(this.plan.gatewaySettings.VPN_TRAFFIC_PORT),
                 serverPublicKey: this.keys!.serverPublic,
                 privateKeyFile: "/usr/lib/gluetun-lab/client.key",
-                plaintextDns: this.addresses.resolver,
                 dnsServerScript: "/usr/lib/gluetun-lab/dns.js",
             }),
         );
