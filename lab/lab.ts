@@ -6,13 +6,15 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
-import { echoAddress, Exec, resolve, sendUdp } from "./probes";
+import { GLUETUN_IMAGE } from "./plan";
+import { NetnsTarget, NetnsTransport } from "../verify/netns";
+import { publicAddress } from "../verify/probes";
+import { Exec, resolve, sendUdp } from "./probes";
 import { leakedPackets, queriesFrom, ScenarioResult } from "./report";
 import { Scenario } from "./scenarios";
 import { LabError, run, runAsync, sleep } from "./sys";
 import { Pod, World } from "./world";
 
-const GLUETUN = /(^|\/)gluetun:/;
 
 export interface Observation {
     /** Addresses the echo server reported to the client, one per round (undefined: no answer). */
@@ -28,6 +30,7 @@ export class Lab {
     client!: Pod;
     private gatewayCount = 0;
     private lookups = 0;
+    readonly transport = new NetnsTransport();
 
     constructor(readonly world: World) {}
 
@@ -48,6 +51,21 @@ export class Lab {
         return (argv, timeoutMs) => runAsync(["nsenter", "-t", String(app.daemon!.pid), "-n", "-m", "-u", "-r", "-w", "--", ...argv], timeoutMs);
     }
 
+    /** The routed client as the verifier's netns transport reaches it: its app container. */
+    clientTarget(): NetnsTarget {
+        const app = [...this.client.containers.values()].find((c) => !c.spec.name.startsWith("vpn-route"));
+        if (!app?.daemon) {
+            throw new LabError("the routed pod has no app container running");
+        }
+        return { role: "routed", name: `${this.client.spec.namespace}/${this.client.hostname}`, netns: this.client.netns, wrapper: app.wrapper() };
+    }
+
+    /** The address the internet's echo server reports for the client, probed by the verifier's own probe. */
+    async seenAddress(timeoutMs: number): Promise<string | undefined> {
+        const seen = await publicAddress(this.transport, this.clientTarget(), `http://${this.addresses.web}/cgi-bin/ip`, timeoutMs);
+        return seen.ok ? seen.value : undefined;
+    }
+
     /**
      * Creates a gateway pod at `ip` and waits (bounded) for gluetun's startup probe; publishes its
      * DNS record when ready. `probePeriodMs` is the startup probe's period: the plan's when the
@@ -62,7 +80,7 @@ export class Lab {
         await pod.start();
         const deadline = Date.now() + 40_000;
         for (let i = 0; Date.now() < deadline; i++) {
-            const gluetun = [...pod.containers.values()].find((c) => GLUETUN.test(c.spec.image));
+            const gluetun = [...pod.containers.values()].find((c) => GLUETUN_IMAGE.test(c.spec.image));
             if (gluetun?.running && existsSync(`/proc/${gluetun.daemon!.pid}/root/run/gluetun-tunnel-up`)) {
                 pod.ready = true;
                 this.world.writeClusterRecords(ip);
@@ -75,7 +93,7 @@ export class Lab {
 
     /** gluetun's startup probe period from the plan (what delays the gateway's DNS record). */
     startupProbePeriodMs(): number {
-        const gluetun = this.world.plan.gateway.containers.find((c) => GLUETUN.test(c.image));
+        const gluetun = this.world.plan.gateway.containers.find((c) => GLUETUN_IMAGE.test(c.image));
         return (gluetun?.startupProbePeriodSeconds ?? 0) * 1000 || 1000;
     }
 
@@ -86,6 +104,15 @@ export class Lab {
         this.world.setLayer1(this.world.layer1, this.pods());
         await pod.start();
         return pod;
+    }
+
+    /** Kills every process of the pod's container whose image matches, as a container runtime would. */
+    async killContainer(pod: Pod, image: RegExp): Promise<void> {
+        const container = [...pod.containers.values()].find((c) => image.test(c.spec.image) && c.running);
+        if (!container) {
+            throw new LabError(`pod ${pod.name} has no running container with image ${image}`);
+        }
+        await this.world.registry.stop(container.daemon!, "SIGKILL", 1000);
     }
 
     pods(): Pod[] {
@@ -115,7 +142,7 @@ export class Lab {
             run(["ip", "netns", "exec", this.client.netns, "ip", "neigh", "flush", "to", this.addresses.gateway]);
             run(["ip", "netns", "exec", this.client.netns, "ip", "route", "flush", "cache"]);
             run(["ip", "netns", "exec", this.world.node, "ip", "neigh", "flush", "to", this.addresses.gateway]);
-            await this.waitForTraffic(8_000);
+            await this.waitForTraffic(2_500);
         }
     }
 
@@ -123,8 +150,7 @@ export class Lab {
     private async waitForTraffic(limitMs: number): Promise<void> {
         const end = Date.now() + limitMs;
         while (Date.now() < end) {
-            const seen = await echoAddress(this.clientExec(), `http://${this.addresses.web}/cgi-bin/ip`, 1);
-            if (seen.ok && seen.value === this.addresses.vpnExit) {
+            if ((await this.seenAddress(1000)) === this.addresses.vpnExit) {
                 return;
             }
             await sleep(250);
@@ -148,12 +174,8 @@ export class Lab {
         const exec = this.clientExec();
         const name = this.nextName();
         observation.names.push(name);
-        const [seen, answer] = await Promise.all([
-            echoAddress(exec, `http://${this.addresses.web}/cgi-bin/ip`, 2),
-            resolve(exec, name, 1),
-            sendUdp(exec, this.addresses.web, this.vpnPort),
-        ]);
-        observation.seen.push(seen.ok ? seen.value : undefined);
+        const [seen, answer] = await Promise.all([this.seenAddress(2000), resolve(exec, name, 2), sendUdp(exec, this.addresses.web, this.vpnPort)]);
+        observation.seen.push(seen);
         observation.internetAnswers.push(answer.ok ? answer.value : undefined);
     }
 

@@ -1,8 +1,8 @@
 /**
- * What a routed client sees, probed from inside its app container: the address the internet's
- * echo server reports, DNS answers (through the pod's own resolv.conf, as the app resolves), and a
- * UDP datagram to the VPN port of an internet host. Each probe is one command with its own
- * timeout; none retries.
+ * The lab's own probes, beside the verifier's (verify/probes.ts, which the lab runs for the
+ * address and DNS-path checks): a DNS lookup of a fresh name through the pod's own resolv.conf
+ * (fresh, so no cache hides a query from the resolver's log) and one UDP datagram to the VPN port
+ * of an internet host. Each is one command with its own timeout; none retries.
  */
 import type { RunResult } from "./sys";
 
@@ -13,16 +13,6 @@ export type Probe<T> = { ok: true; value: T } | { ok: false; message: string };
 
 function firstLine(text: string): string {
     return text.split("\n").map((l) => l.trim()).find((l) => l.length > 0) ?? "";
-}
-
-/** The body of an HTTP echo service (the caller's address), from curl. */
-export async function echoAddress(exec: Exec, url: string, timeoutSeconds: number): Promise<Probe<string>> {
-    const result = await exec(["curl", "-fsS", "--max-time", String(timeoutSeconds), url], (timeoutSeconds + 1) * 1000);
-    const body = result.stdout.trim();
-    if (result.code === 0 && /^\d+\.\d+\.\d+\.\d+$/.test(body)) {
-        return { ok: true, value: body };
-    }
-    return { ok: false, message: result.timedOut ? "no answer" : firstLine(result.stderr) || `exit ${result.code}` };
 }
 
 /** A/ANSWER lines from `dig +short`; the first IPv4 address is the answer. */

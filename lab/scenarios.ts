@@ -3,8 +3,11 @@
  * checks), then the same probes from the routed client. Data, not control flow: lab/lab.ts runs
  * every one the same way.
  */
+import { dnsPath } from "../verify/probes";
+import { dnsVerdict } from "../verify/verdicts";
 import type { Lab, Observation } from "./lab";
 import { resolve } from "./probes";
+import { GLUETUN_IMAGE } from "./plan";
 import { must } from "./sys";
 
 export interface Check {
@@ -59,8 +62,13 @@ export const SCENARIOS: readonly Scenario[] = [
             const exit = lab.addresses.vpnExit;
             const resolved = seen.internetAnswers.every((a) => a === lab.addresses.web);
             const throughTunnel = dnsSources.length > 0 && dnsSources.every((s) => s === exit);
-            const cluster = await resolve(lab.clientExec(), `kubernetes.default.svc.${lab.world.plan.cluster.domain}`, 2);
+            const clusterName = `kubernetes.default.svc.${lab.world.plan.cluster.domain}`;
+            const cluster = await resolve(lab.clientExec(), clusterName, 2);
+            // The verifier's DNS-path check, run on this client through its netns transport.
+            const path = await dnsPath(lab.transport, lab.clientTarget(), { internet: lab.nextName(), cluster: clusterName }, 2000);
+            const verdict = dnsVerdict(lab.clientTarget().name, path, { gatewayDns: `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1`, kubeDns: lab.world.plan.cluster.dnsServiceIp });
             return [
+                { ok: verdict.status === "pass", text: `npm run verify's DNS check: ${verdict.status.toUpperCase()} ${verdict.message}` },
                 { ok: resolved, text: resolved ? "internet names resolved" : `internet names answered ${seen.internetAnswers.map((a) => a ?? "nothing").join(", ")}` },
                 { ok: throughTunnel, text: throughTunnel ? `the resolver saw the queries from the VPN exit ${exit}` : `the resolver saw the queries from ${dnsSources.join(", ") || "nowhere"}` },
                 {
@@ -79,7 +87,9 @@ export const SCENARIOS: readonly Scenario[] = [
     {
         name: "VPN process killed",
         layer2MustHold: true,
-        inject: (lab) => inGateway(lab, "sh", "-c", "kill -KILL $(pidof wireguard-go)"),
+        // The gluetun container's processes die at once (WireGuard lives in gluetun's process):
+        // the tunnel device goes with them, the WireGuard routing rule stays behind.
+        inject: (lab) => lab.killContainer(lab.gateway, GLUETUN_IMAGE),
         checks: (_lab, seen) => [noTraffic(seen)],
     },
     {
