@@ -142,7 +142,7 @@ export class Lab {
             run(["ip", "netns", "exec", this.client.netns, "ip", "neigh", "flush", "to", this.addresses.gateway]);
             run(["ip", "netns", "exec", this.client.netns, "ip", "route", "flush", "cache"]);
             run(["ip", "netns", "exec", this.world.node, "ip", "neigh", "flush", "to", this.addresses.gateway]);
-            await this.waitForTraffic(2_500);
+            await this.waitForTraffic(6_000);
         }
     }
 
@@ -204,10 +204,10 @@ export class Lab {
         }
         await scenario.inject?.(this);
         this.world.setLayer1(true, this.pods());
-        const on = await this.measure(scenario.rounds ?? 2);
+        const on = await this.measure(scenario.rounds ?? 1);
         const checks = scenario.checks ? await scenario.checks(this, on.observation, on.dnsSources) : [];
         this.world.setLayer1(false, this.pods());
-        const off = await this.measure(scenario.rounds ?? 2);
+        const off = await this.measure(scenario.rounds ?? 1);
         this.world.setLayer1(true, this.pods());
         if (scenario.inject) {
             await this.recreate({ gateway: scenario.breaks !== "client", client: scenario.breaks === "client" });

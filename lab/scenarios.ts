@@ -23,7 +23,7 @@ export interface Scenario {
     readonly inject?: (lab: Lab) => void | Promise<void>;
     /** Which pod the fault breaks (default the gateway). */
     readonly breaks?: "gateway" | "client";
-    /** Probe rounds per layer setting (default 2). */
+    /** Probe rounds per layer setting (default 1). */
     readonly rounds?: number;
     /** Assertions on what the client saw with both layers on. */
     readonly checks?: (lab: Lab, seen: Observation, dnsSources: readonly string[]) => Promise<Check[]> | Check[];
@@ -49,6 +49,7 @@ export const SCENARIOS: readonly Scenario[] = [
     {
         name: "baseline",
         layer2MustHold: true,
+        rounds: 2,
         checks: (lab, seen) => {
             const exit = lab.addresses.vpnExit;
             const all = seen.seen.every((s) => s === exit);
@@ -58,6 +59,7 @@ export const SCENARIOS: readonly Scenario[] = [
     {
         name: "DNS: internet and cluster names",
         layer2MustHold: true,
+        rounds: 2,
         checks: async (lab, seen, dnsSources) => {
             const exit = lab.addresses.vpnExit;
             const resolved = seen.internetAnswers.every((a) => a === lab.addresses.web);
@@ -126,6 +128,6 @@ export const SCENARIOS: readonly Scenario[] = [
         name: "gateway pod replaced (new address)",
         layer2MustHold: true,
         recovery: true,
-        recoveryLimitSeconds: 30,
+        recoveryLimitSeconds: 60,
     },
 ];
