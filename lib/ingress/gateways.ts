@@ -1,4 +1,4 @@
-import type { IGateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
+import type { IGateway } from "../k8s/gatewayApi";
 import type { ResolvedApp } from "../apps/resolve";
 import type { GatewayDomain, GatewaySettings } from "../config/schema";
 
@@ -39,8 +39,9 @@ export const TAILSCALE_ANNOTATIONS = {
 export const METALLB_IPS_ANNOTATION = "metallb.io/loadBalancerIPs";
 
 /**
- * Annotations Istio copies onto the gateway's generated Service (FACTS §5): the MetalLB address and
- * Tailscale exposure. The LAN IP goes only in the annotation — `spec.addresses` would also set
+ * Annotations Istio copies onto the gateway's generated Service
+ * (docs/upstream.md#gateway-api-and-istios-gateways): the MetalLB address and Tailscale exposure. The LAN IP
+ * goes only in the annotation — `spec.addresses` would also set
  * `spec.loadBalancerIP`, and MetalLB rejects a Service with both.
  */
 export function gatewayServiceAnnotations(settings: GatewaySettings): Record<string, string> {

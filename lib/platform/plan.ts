@@ -81,7 +81,10 @@ export function gatewayApiManifestUrl(version: string): string {
     return `https://github.com/kubernetes-sigs/gateway-api/releases/download/${version}/standard-install.yaml`;
 }
 
-/** Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform (FACTS §4). */
+/**
+ * Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform
+ * (docs/upstream.md#istio-ambient).
+ */
 export function istioChartValues(settings: PlatformSettings["istio"]): Record<"istio-base" | "istiod" | "istio-cni" | "ztunnel", Record<string, unknown>> {
     const globalPlatform = ISTIO_PLATFORMS[settings.platform].globalPlatform;
     return {
@@ -106,8 +109,8 @@ export function tailscaleOperatorValues(): Record<string, unknown> {
 
 /**
  * What to install and in which order. Gateway API CRDs come first, since Istio's control plane
- * watches them; the Istio charts follow FACTS §4 (base → istiod → cni → ztunnel). When this stack
- * does not install an earlier step, the later one assumes the cluster already has it.
+ * watches them; the Istio charts follow Istio's Helm install guide (base → istiod → cni → ztunnel). When this
+ * stack does not install an earlier step, the later one assumes the cluster already has it.
  */
 export function platformInstallPlan(settings: PlatformSettings): PlatformInstallPlan {
     const releases: ChartRelease[] = [];
