@@ -39,6 +39,8 @@ export interface MediaAppArgs {
     environment: AppEnvironment;
     /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
     hostnames?: string[];
+    /** Library folders the app's relations point at, made before it starts. */
+    libraryFolders?: string[];
     /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
     listener?: ListenerRef;
     /**
@@ -85,6 +87,7 @@ export class MediaApp extends pulumi.ComponentResource {
             library: args.library,
             environment: args.environment,
             hostnames: args.hostnames ?? [],
+            libraryFolders: args.libraryFolders ?? [],
         };
 
         this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, buildServiceAccount(input), { parent: this });

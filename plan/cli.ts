@@ -55,10 +55,10 @@ export function parseArguments(argv: readonly string[]): PlanArguments {
     return { stacks: stacks.length > 0 ? stacks : [...STACKS], configFile, outDir };
 }
 
-/** What a backend would return for the core stack, from a plan's outputs.json. */
-function referenceFromOutputs(outputs: Record<string, unknown>): ReferencedStack {
+/** What a backend would return for the core stack, from a plan's outputs.json and secret-outputs.json. */
+function referenceFromOutputs(outputs: Record<string, unknown>, secretOutputs: Record<string, unknown>): ReferencedStack {
     return {
-        outputs,
+        outputs: { ...outputs, ...secretOutputs },
         secretOutputNames: Object.keys(outputs).filter((name) => outputs[name] === SECRET_PLACEHOLDER),
     };
 }
@@ -84,6 +84,7 @@ export async function runPlan(argv: readonly string[], log: (line: string) => vo
     }
     try {
         let coreOutputs: Record<string, unknown> | undefined;
+        let coreSecretOutputs: Record<string, unknown> = {};
         for (const stack of args.stacks) {
             const configFile = args.configFile ?? `Pulumi.${stack}.yaml`;
             if (stack === "downloads" && coreOutputs === undefined) {
@@ -91,17 +92,21 @@ export async function runPlan(argv: readonly string[], log: (line: string) => vo
                 if (existsSync(saved)) {
                     log(`Using core stack outputs from ${saved}`);
                     coreOutputs = JSON.parse(readFileSync(saved, "utf8")) as Record<string, unknown>;
+                    const savedSecrets = join(args.outDir, "core", "secret-outputs.json");
+                    coreSecretOutputs = existsSync(savedSecrets) ? (JSON.parse(readFileSync(savedSecrets, "utf8")) as Record<string, unknown>) : {};
                 } else {
                     log(`No ${saved}: planning core first with Pulumi.core.yaml`);
                     const corePlan = await planStack("core", "Pulumi.core.yaml");
                     log(summarize(corePlan, writePlan(corePlan, args.outDir)));
                     coreOutputs = corePlan.outputs;
+                    coreSecretOutputs = corePlan.secretOutputs;
                 }
             }
-            const plan = await planStack(stack, configFile, coreOutputs && referenceFromOutputs(coreOutputs));
+            const plan = await planStack(stack, configFile, coreOutputs && referenceFromOutputs(coreOutputs, coreSecretOutputs));
             log(summarize(plan, writePlan(plan, args.outDir)));
             if (stack === "core") {
                 coreOutputs = plan.outputs;
+                coreSecretOutputs = plan.secretOutputs;
             }
         }
         return 0;

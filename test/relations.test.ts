@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { fetchClient } from "../lib/relations/http";
 import { AppGoneError, Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
 import { CoreRelationsInput, DownloadClients, KeyedEndpoint, PlannedRelation, coreRelations, downloadsRelations } from "../lib/relations/plan";
-import { relationsSchema } from "../lib/relations/settings";
+import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
 import { FakeApp, FakeOverseerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
@@ -74,7 +74,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
     this.timeout(10000);
     let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, qbittorrent: FakeQbittorrent, sabnzbd: FakeSabnzbd;
     let deployment: Deployment;
-    const settings = relationsSchema.parse({});
+    const settings = downloadsRelationsSchema.parse({});
     const clients = (sabPath = "/sabnzbd", qbitPort = 8080): DownloadClients => ({
         qbittorrent: { namespace: "charmarr-downloads", host: "qbittorrent.charmarr-downloads.svc.cluster.local", port: qbitPort, basePath: "", ...QBIT },
         sabnzbd: { ...core("sabnzbd", 8080, sabPath, "charmarr-downloads") },
@@ -191,7 +191,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
     this.timeout(10000);
     let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, overseerr: FakeOverseerr;
     let deployment: Deployment;
-    const settings = relationsSchema.parse({});
+    const settings = coreRelationsSchema.parse({});
     const input = (overrides: Partial<CoreRelationsInput> = {}): CoreRelationsInput => ({
         arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr"), lidarr: core("lidarr", 8686, "/lidarr") },
         prowlarr: core("prowlarr", 9696, "/prowlarr"),
@@ -250,7 +250,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
 
     it("change: Radarr's new path and root folder reach Prowlarr and Overseerr; the old root folder it added goes, the user's stays", async () => {
         radarr.basePath = "/movies";
-        const changed = input({ plexToken: PLEX_TOKEN, arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") }, settings: relationsSchema.parse({ rootFolders: { radarr: "films" } }) });
+        const changed = input({ plexToken: PLEX_TOKEN, arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") }, settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }) });
         const touched = await deployment.up(coreRelations(changed));
         assert.deepEqual(touched, ["update radarr-root-folder", "update prowlarr-applications", "update overseerr-services"]);
         assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/old-movies", "/data/films"]);
@@ -261,13 +261,13 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
     });
 
     it("removal: disabling Lidarr removes its Prowlarr application; turning relations off removes every entry, the user's stay", async () => {
-        const base = input({ plexToken: PLEX_TOKEN, arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") }, settings: relationsSchema.parse({ rootFolders: { radarr: "films" } }) });
+        const base = input({ plexToken: PLEX_TOKEN, arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") }, settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }) });
         const withoutLidarr = coreRelations({ ...base, arr: { radarr: base.arr.radarr, sonarr: base.arr.sonarr } });
         assert.deepEqual(await deployment.up(withoutLidarr), ["update prowlarr-applications", "delete lidarr-root-folder"]);
         assert.equal(prowlarr.entry("applications", "Lidarr (Charmarr)"), undefined);
         assert.deepEqual(lidarr.collections.rootfolder, []);
 
-        assert.deepEqual(coreRelations({ ...base, settings: relationsSchema.parse({ enabled: false }) }), []);
+        assert.deepEqual(coreRelations({ ...base, settings: coreRelationsSchema.parse({ enabled: false }) }), []);
         await deployment.up([]);
         assert.deepEqual(prowlarr.collections.applications.map((a) => a.name), ["Readarr"]);
         assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/old-movies"]);

@@ -28,6 +28,11 @@ export interface AppWorkloadInput {
     readonly environment: AppEnvironment;
     /** Host names the app is reached by (SABnzbd refuses others): gateway LAN IP, tailnet name, Service names. */
     readonly hostnames: readonly string[];
+    /**
+     * Folders of the library the app's relations point at (a root folder, download save paths): made
+     * before the app starts, owned by PUID:PGID. Servarr refuses a root folder that does not exist.
+     */
+    readonly libraryFolders?: readonly string[];
 }
 
 export const API_KEY_SECRET_KEY = "apiKey";
@@ -246,6 +251,26 @@ function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
     ];
 }
 
+/** Makes the relations' library folders and gives them to PUID:PGID, before the app starts. */
+function libraryFoldersInitContainers(input: AppWorkloadInput): IContainer[] {
+    const folders = input.libraryFolders ?? [];
+    if (folders.length === 0) {
+        return [];
+    }
+    return [
+        {
+            name: "library-folders",
+            image: input.app.image,
+            command: ["/bin/sh", "-c", 'mkdir -p "$@" && chown "$PUID:$PGID" "$@"', "library-folders", ...folders],
+            env: [
+                { name: "PUID", value: String(input.environment.puid) },
+                { name: "PGID", value: String(input.environment.pgid) },
+            ],
+            volumeMounts: [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }],
+        },
+    ];
+}
+
 /** The app's pod: one container with /config, the library, PUID/PGID/TZ and probes on its health endpoint. */
 export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
     const { app } = input;
@@ -259,7 +284,7 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
         spec: {
             serviceAccountName: app.name,
             automountServiceAccountToken: false,
-            initContainers: settingsInitContainers(input),
+            initContainers: [...settingsInitContainers(input), ...libraryFoldersInitContainers(input)],
             containers: [
                 {
                     name: app.name,

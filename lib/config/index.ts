@@ -4,6 +4,7 @@ import { PRIVATE_RANGES, cidrsOverlap, isPrivateCidr, parseCidr, vxlanCidr } fro
 import { ResolvedApp, resolveApps } from "../apps/resolve";
 import { VpnCredentialName, providerProblems, wireguardAddresses } from "../vpn/providers";
 import { ConfigError, ConfigProblem, closest, configSetCommand, shellQuote } from "./errors";
+import { CoreRelationsSettings, DownloadsRelationsSettings, coreRelationsSchema, downloadsRelationsSchema } from "../relations/settings";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import {
     AppEnvironment,
@@ -72,6 +73,10 @@ export interface CoreConfig {
     readonly storage: StorageSettings;
     /** PUID/PGID/TZ of every app of both stacks. */
     readonly appEnvironment: AppEnvironment;
+    /** Which relations the stack wires, the arr apps' root folders, the readiness wait. */
+    readonly relations: CoreRelationsSettings;
+    /** The Plex account token that lets the program set Overseerr up (a secret), when configured. */
+    readonly plexToken?: pulumi.Output<string>;
 }
 
 /** VPN credentials, present only when configured; values stay Pulumi secrets. */
@@ -93,6 +98,8 @@ export interface DownloadsConfig {
     readonly vpnSecrets: VpnSecrets;
     /** The enabled download clients, overrides applied. */
     readonly apps: readonly ResolvedApp[];
+    /** Which relations the stack wires, where the download clients save, the readiness wait. */
+    readonly relations: DownloadsRelationsSettings;
 }
 
 export type StackConfig = CoreConfig | DownloadsConfig;
@@ -114,6 +121,7 @@ const ROLE_SCHEMAS = {
         mediaServer: mediaServerSchema,
         storage: storageSchema,
         appEnvironment: appEnvironmentSchema,
+        relations: coreRelationsSchema,
     })
         .superRefine(checkGatewayAddresses)
         .superRefine(checkPlatformAgainstGateways)
@@ -124,6 +132,7 @@ const ROLE_SCHEMAS = {
             coreStack: coreStackName.optional(),
             vpn: vpnSchema,
             apps: appsSchema("downloads"),
+            relations: downloadsRelationsSchema,
         })
         .superRefine((downloads, ctx) => {
             refineApps(resolveApps("downloads", downloads.apps), undefined, ctx);
@@ -212,7 +221,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
                 continue;
             }
             input[name] = parsed;
-        } else if (!(name in SECRET_FIELDS)) {
+        } else if (!(name in SECRET_FIELDS) && name !== "plexToken") {
             input[name] = value;
         }
     }
@@ -232,7 +241,8 @@ export function loadConfig(source: ConfigSource): StackConfig {
     if (role === "core") {
         const data = result.data as z.output<(typeof ROLE_SCHEMAS)["core"]>;
         return { role, stack: source.stack, namespace: data.namespace, cluster: data.cluster, gateways: data.gateways, platform: data.platform,
-            apps: resolveApps("core", data.apps, data.mediaServer), storage: data.storage, appEnvironment: data.appEnvironment };
+            apps: resolveApps("core", data.apps, data.mediaServer), storage: data.storage, appEnvironment: data.appEnvironment, relations: data.relations,
+            ...(source.values[`${prefix}plexToken`] ? { plexToken: pulumi.secret(source.values[`${prefix}plexToken`]) } : {}) };
     }
     const data = result.data as z.output<(typeof ROLE_SCHEMAS)["downloads"]>;
     const vpnSecrets: { -readonly [K in keyof VpnSecrets]: VpnSecrets[K] } = {};
@@ -254,6 +264,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
         vpn: data.vpn,
         vpnSecrets,
         apps: resolveApps("downloads", data.apps),
+        relations: data.relations,
     };
 }
 

@@ -34,6 +34,8 @@ export const CONFIG_KEYS = {
     vpnPresharedKey: { roles: ["downloads"], value: "string", secret: true },
     vpnUser: { roles: ["downloads"], value: "string", secret: true },
     vpnPassword: { roles: ["downloads"], value: "string", secret: true },
+    relations: { roles: ROLES, value: "json" },
+    plexToken: { roles: ["core"], value: "string", secret: true },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKeyName = keyof typeof CONFIG_KEYS;
@@ -114,4 +116,9 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
     vpnPresharedKey: "<preshared key>",
     vpnUser: "<user>",
     vpnPassword: "<password>",
+    "relations.enabled": "false",
+    "relations.rootFolders.radarr": "movies",
+    "relations.downloads": "downloads",
+    "relations.readiness.attempts": "60",
+    plexToken: "<Plex token>",
 };

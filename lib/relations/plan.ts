@@ -1,8 +1,9 @@
 import type { AppName } from "../apps/catalog";
+import type { ResolvedApp } from "../apps/resolve";
 import type { Category } from "./downloadClients";
 import type { RelationSpec } from "./reconcile";
 import type { ProviderEntry, ServarrApp, ServarrTarget } from "./servarr";
-import { DEFAULT_ROOT_FOLDERS, RelationsSettings, libraryPath } from "./settings";
+import { CoreRelationsSettings, DownloadsRelationsSettings, libraryPath } from "./settings";
 
 /** The arr apps that take download clients and a root folder. */
 export const ARR_APPS = ["radarr", "sonarr", "lidarr"] as const satisfies readonly ServarrApp[];
@@ -60,6 +61,20 @@ export interface PlannedRelation {
     readonly spec: RelationSpec;
 }
 
+/** How other apps reach an enabled app: its Service, port and URL base (none for apps served at `/`). */
+export function appEndpoint(app: ResolvedApp, namespace: string, clusterDomain: string): AppEndpoint {
+    const servesUnderPath = app.pathStyle === "servarr" || app.pathStyle === "sabnzbd";
+    return { namespace, host: `${app.name}.${namespace}.svc.${clusterDomain}`, port: app.port, basePath: servesUnderPath ? (app.path ?? "") : "" };
+}
+
+/** A stand-in for every secret while planning which relations exist: their number and names never depend on a secret's value. */
+export const PLANNING_SECRET = "<secret>";
+
+/** The relation specs by relation name, for {@link Relations} to apply once the secrets resolve. */
+export function specsByName(relations: readonly PlannedRelation[]): Record<string, RelationSpec> {
+    return Object.fromEntries(relations.map((relation) => [relation.name, relation.spec]));
+}
+
 export function reachOf(app: AppName, endpoint: AppEndpoint): Reach {
     return { namespace: endpoint.namespace, pod: `${app}-0`, port: endpoint.port };
 }
@@ -77,7 +92,7 @@ function servarrTarget(app: ServarrApp, endpoint: KeyedEndpoint): ServarrTarget 
 export type RelationGraph = Partial<Record<AppName, AppName[]>>;
 
 /** The downloads stack: each enabled arr app of core takes each enabled download client. */
-export function downloadsGraph(arrApps: readonly AppName[], clients: readonly AppName[], settings: RelationsSettings): RelationGraph {
+export function downloadsGraph(arrApps: readonly AppName[], clients: readonly AppName[], settings: { readonly enabled: boolean }): RelationGraph {
     if (!settings.enabled || clients.length === 0) {
         return {};
     }
@@ -88,7 +103,7 @@ export function downloadsGraph(arrApps: readonly AppName[], clients: readonly Ap
  * The core stack: Prowlarr syncs its indexers to the arr apps; Overseerr sends requests to Radarr
  * and Sonarr, and reads Plex when a Plex token lets the program set it up.
  */
-export function coreGraph(apps: readonly AppName[], settings: RelationsSettings, plexLinked: boolean): RelationGraph {
+export function coreGraph(apps: readonly AppName[], settings: { readonly enabled: boolean }, plexLinked: boolean): RelationGraph {
     if (!settings.enabled) {
         return {};
     }
@@ -105,13 +120,13 @@ export function coreGraph(apps: readonly AppName[], settings: RelationsSettings,
 }
 
 /** The save path of an arr app's downloads: `<mountPath>/<downloads>/<app>`. */
-export function downloadPath(mountPath: string, settings: RelationsSettings, app: ArrApp): string {
+export function downloadPath(mountPath: string, settings: DownloadsRelationsSettings, app: ArrApp): string {
     return libraryPath(mountPath, `${settings.downloads}/${app}`);
 }
 
 /** The arr app's root folder: `<mountPath>/<rootFolders.app>`. */
-export function rootFolderPath(mountPath: string, settings: RelationsSettings, app: ArrApp): string {
-    return libraryPath(mountPath, settings.rootFolders[app] ?? DEFAULT_ROOT_FOLDERS[app]);
+export function rootFolderPath(mountPath: string, settings: CoreRelationsSettings, app: ArrApp): string {
+    return libraryPath(mountPath, settings.rootFolders[app]);
 }
 
 /** The download clients as the downloads stack knows them, with their generated credentials. */
@@ -151,7 +166,7 @@ export function downloadsRelations(input: {
     readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
     readonly clients: DownloadClients;
     readonly mountPath: string;
-    readonly settings: RelationsSettings;
+    readonly settings: DownloadsRelationsSettings;
 }): PlannedRelation[] {
     const clientNames = (["qbittorrent", "sabnzbd"] as const).filter((name) => input.clients[name] !== undefined);
     const graph = downloadsGraph(Object.keys(input.arr) as AppName[], clientNames, input.settings);
@@ -186,7 +201,7 @@ export interface CoreRelationsInput {
     /** The Plex account token (secret config) that lets the program set Overseerr up. */
     readonly plexToken?: string;
     readonly mountPath: string;
-    readonly settings: RelationsSettings;
+    readonly settings: CoreRelationsSettings;
 }
 
 /** The core stack's relations: root folders, Prowlarr's applications, Overseerr's services. */

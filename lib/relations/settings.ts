@@ -1,4 +1,5 @@
 import { z } from "zod";
+import type { ConfigProblem } from "../config/errors";
 
 /** A folder of the shared library, relative to its mount path: `movies`, `media/tv`. */
 const libraryFolder = z
@@ -8,17 +9,30 @@ const libraryFolder = z
 
 /** The root folders' defaults, by arr app. */
 export const DEFAULT_ROOT_FOLDERS = { radarr: "movies", sonarr: "tv", lidarr: "music" } as const;
+export const DEFAULT_DOWNLOADS_FOLDER = "downloads";
 
-/**
- * `charmarr:relations`, in both stacks: whether the program wires the apps to each other, where in the
- * shared library each arr app keeps its media and the download clients save, and how long a relation
- * waits for an app to answer.
- */
-export const relationsSchema = z
+/** Whether one library folder is, holds or lies in the other. */
+function overlaps(a: string, b: string): boolean {
+    return a === b || a.startsWith(`${b}/`) || b.startsWith(`${a}/`);
+}
+
+const common = {
+    /** false: the stack wires nothing (and removes what it wired) on the next `pulumi up`. */
+    enabled: z.boolean().default(true),
+    /** How long a relation waits for its app: `attempts` tries `intervalSeconds` apart. */
+    readiness: z
+        .strictObject({
+            attempts: z.number().int().min(1).max(720).default(60),
+            intervalSeconds: z.number().int().min(1).max(60).default(5),
+        })
+        .prefault({}),
+};
+
+/** `charmarr:relations` of the core stack: the relations' switch, each arr app's root folder, the readiness wait. */
+export const coreRelationsSchema = z
     .strictObject({
-        /** false: the stack wires nothing (and removes what it wired) on the next `pulumi up`. */
-        enabled: z.boolean().default(true),
-        /** Each arr app's root folder, under the library's mount path. */
+        ...common,
+        /** Each arr app's root folder, under the library's mount path; the downloads stack saves beside them. */
         rootFolders: z
             .strictObject({
                 radarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.radarr),
@@ -26,37 +40,51 @@ export const relationsSchema = z
                 lidarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.lidarr),
             })
             .prefault({}),
-        /** Where the download clients save, under the library's mount path: `<downloads>/<arr app>`. */
-        downloads: libraryFolder.default("downloads"),
-        /** How long a relation waits for its app: `attempts` tries `intervalSeconds` apart. */
-        readiness: z
-            .strictObject({
-                attempts: z.number().int().min(1).max(720).default(60),
-                intervalSeconds: z.number().int().min(1).max(60).default(5),
-            })
-            .prefault({}),
     })
     .superRefine((relations, ctx) => {
-        const folders = Object.entries(relations.rootFolders);
-        for (const [app, folder] of folders as [keyof typeof DEFAULT_ROOT_FOLDERS, string][]) {
-            const nested = [relations.downloads, ...folders.filter(([other]) => other !== app).map(([, path]) => path)].find(
-                (other) => other === folder || other.startsWith(`${folder}/`) || folder.startsWith(`${other}/`),
-            );
-            if (nested !== undefined) {
+        const folders = Object.entries(relations.rootFolders) as [keyof typeof DEFAULT_ROOT_FOLDERS, string][];
+        folders.forEach(([app, folder], index) => {
+            const other = folders.slice(0, index).find(([, earlier]) => overlaps(folder, earlier));
+            if (other !== undefined) {
                 ctx.addIssue({
                     code: "custom",
                     path: ["rootFolders", app],
-                    message: `"${folder}" overlaps "${nested}"; each arr app's root folder and the download folder must be apart, or an app would import another's files`,
+                    message: `"${folder}" overlaps ${other[0]}'s "${other[1]}"; each arr app needs a root folder of its own, or it would import the other's files`,
                     params: { fix: `pulumi config set --path 'charmarr:relations.rootFolders.${app}' ${folder === DEFAULT_ROOT_FOLDERS[app] ? `${app}-media` : DEFAULT_ROOT_FOLDERS[app]}` },
                 });
             }
-        }
+        });
     })
     .prefault({});
 
-export type RelationsSettings = z.output<typeof relationsSchema>;
+/** `charmarr:relations` of the downloads stack: the relations' switch, where the download clients save, the readiness wait. */
+export const downloadsRelationsSchema = z
+    .strictObject({
+        ...common,
+        /** Where the download clients save, under the library's mount path: `<downloads>/<arr app>`. */
+        downloads: libraryFolder.default(DEFAULT_DOWNLOADS_FOLDER),
+    })
+    .prefault({});
+
+export type CoreRelationsSettings = z.output<typeof coreRelationsSchema>;
+export type DownloadsRelationsSettings = z.output<typeof downloadsRelationsSchema>;
 
 /** `/data` + `movies` → `/data/movies`. */
 export function libraryPath(mountPath: string, folder: string): string {
     return `${mountPath.replace(/\/+$/, "")}/${folder}`;
+}
+
+/**
+ * The download folder must lie beside the arr apps' root folders (core's offers), not in or around
+ * one: an arr app would otherwise import unfinished downloads as library files.
+ */
+export function downloadFolderProblems(settings: DownloadsRelationsSettings, mountPath: string, rootFolders: Readonly<Record<string, string>>): ConfigProblem[] {
+    const base = `${mountPath.replace(/\/+$/, "")}/`;
+    return Object.entries(rootFolders)
+        .filter(([, path]) => path.startsWith(base) && overlaps(settings.downloads, path.slice(base.length)))
+        .map(([app, path]) => ({
+            key: "charmarr:relations.downloads",
+            problem: `"${settings.downloads}" overlaps ${app}'s root folder ${path} (from the core stack); the download clients must save beside the library folders, not in them`,
+            fix: `pulumi config set --path 'charmarr:relations.downloads' ${settings.downloads === DEFAULT_DOWNLOADS_FOLDER ? "incoming" : DEFAULT_DOWNLOADS_FOLDER}`,
+        }));
 }

@@ -1,25 +1,22 @@
 // The apps' published API documents, read from the shared folder beside the repository (the project
 // does not copy them into its tree), and request validators built from them.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import OpenAPIBackend from "openapi-backend";
 import type { Document } from "openapi-backend";
 import { parse } from "yaml";
 
-/** The first `shared/servarr` folder in the repository's ancestors (CI clones the repository beside shared/). */
+/**
+ * Where the apps' API documents live: `shared/servarr` in the directory that holds the repository
+ * (CI lays the shared artifacts beside its clone), as the published CRDs (strictSchemas.ts).
+ */
+export const API_DOCUMENTS = resolve(__dirname, "..", "..", "..", "shared", "servarr");
+
 export function apiDocumentsDir(): string {
-    let dir = resolve(__dirname, "..", "..");
-    for (;;) {
-        const candidate = join(dir, "shared", "servarr");
-        if (existsSync(join(candidate, "radarr-v3.openapi.json"))) {
-            return candidate;
-        }
-        const parent = dirname(dir);
-        if (parent === dir) {
-            throw new Error("no shared/servarr folder with the apps' API documents beside the repository or above it");
-        }
-        dir = parent;
+    if (!existsSync(join(API_DOCUMENTS, "radarr-v3.openapi.json"))) {
+        throw new Error(`the apps' API documents are not at ${API_DOCUMENTS} (the shared artifacts must sit beside the repository)`);
     }
+    return API_DOCUMENTS;
 }
 
 export type DocumentName = "radarr-v3.openapi.json" | "sonarr-v3.openapi.json" | "lidarr-v1.openapi.json" | "prowlarr-v1.openapi.json" | "overseerr-api.yml";
