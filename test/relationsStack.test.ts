@@ -54,6 +54,15 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
         assert.ok(!rendered.includes(String(sabSpec.entries[0].fields.password)), "no qBittorrent password in the rendered plans");
     });
 
+    it("serializes the relation provider, as Pulumi's dynamic provider host loads it", () => {
+        for (const relation of [...relationsOf(core), ...relationsOf(downloads)]) {
+            const provider = relation.inputs.__provider;
+            assert.equal(typeof provider, "string", relation.name);
+            assert.match(provider as string, /exports\.handler/);
+            assert.match(provider as string, /@kubernetes\/client-node/, "the Kubernetes client is required at run time, not inlined");
+        }
+    });
+
     it("runs each relation after the workloads of its stack, so destroy removes the entries before the apps", () => {
         for (const plan of [core, downloads]) {
             for (const relation of relationsOf(plan)) {
