@@ -1,6 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterFacts, ConfigError, DownloadsConfig, checkAgainstCore, checkAppsAgainstCore } from "../lib/config";
+import type { ClusterFacts } from "../lib/cluster/settings";
+import { DownloadsConfig, problemsAgainstCore, throwIfProblems } from "../lib/config";
 import { downloadFolderProblems } from "../lib/relations/settings";
 import { CoreStackOutputs, GatewayReference, readCoreOutputs } from "../lib/contract";
 import { MediaApp } from "../components/mediaApp";
@@ -8,7 +9,7 @@ import { MeshEnrollment } from "../components/meshEnrollment";
 import { domainsOfStack } from "../lib/apps/catalog";
 import { appSelector } from "../lib/apps/workload";
 import { routeAccessLabels } from "../lib/ingress/gateways";
-import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment, meshNamespaceLabels } from "../lib/mesh/enrollment";
+import { MeshNamespace, OutOfMeshNamespace, meshEnrollmentProblems, meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { KillSwitch } from "../components/killSwitch";
@@ -17,6 +18,7 @@ import { killSwitchWarnings } from "../lib/vpn/killSwitch";
 import { Relations } from "../components/relations";
 import { ARR_APPS, AppEndpoint, downloadPath, ArrApp, DownloadClients, KeyedEndpoint, PLANNING_SECRET, RelationGraph, appEndpoint, downloadsGraph, downloadsRelations, specsByName } from "../lib/relations/plan";
 import type { AppName } from "../lib/apps/catalog";
+import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
 
 export interface DownloadsStackExports {
     /** The core stack this stack was deployed against. */
@@ -40,7 +42,7 @@ export interface DownloadsStackExports {
 function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress): RelationGraph {
     const labels = charmarrLabels("downloads");
     const clients = config.apps.map((app) => {
-        // checkAppsAgainstCore has refused any app whose gateway core does not run.
+        // problemsAgainstCore has refused any app whose gateway core does not run.
         const gateway = core.gateways[app.domain] as GatewayReference;
         const serviceNames = [app.name, `${app.name}.${config.namespace}`, `${app.name}.${config.namespace}.svc`, `${app.name}.${config.namespace}.svc.${core.cluster.domain}`];
         // The kill switch exists before the workload it guards: no client pod ever runs unfenced.
@@ -147,21 +149,25 @@ function vpnOutOfMesh(config: DownloadsConfig): OutOfMeshNamespace {
 export async function downloadsProgram(config: DownloadsConfig): Promise<DownloadsStackExports> {
     const coreReference = new pulumi.StackReference("core", { name: config.coreStack });
     const core = await readCoreOutputs(coreReference, config.coreStack);
-    assertMeshEnrollment(config.stack, meshNamespaces(config, core), [vpnOutOfMesh(config)]);
-    checkAgainstCore(config, core.cluster, core.namespace);
-    checkAppsAgainstCore(config, core.gateways);
-    const folderProblems = config.relations.enabled
-        ? downloadFolderProblems(config.relations, core.media.library.mountPath, Object.fromEntries(Object.entries(core.offers).map(([app, offer]) => [app, offer.rootFolder])))
-        : [];
-    if (folderProblems.length > 0) {
-        throw new ConfigError(config.stack, folderProblems);
-    }
+    throwIfProblems(config.stack, [
+        ...meshEnrollmentProblems(meshNamespaces(config, core), [vpnOutOfMesh(config)]),
+        ...problemsAgainstCore(config, core),
+        ...(config.relations.enabled ? downloadFolderProblems(config.relations, core.media.library.mountPath, Object.fromEntries(Object.entries(core.offers).map(([app, offer]) => [app, offer.rootFolder]))) : []),
+    ]);
 
     const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
-        // In the ambient mesh, and allowed to attach routes to the gateways of its apps' domains.
+        // In the ambient mesh, allowed to attach routes to the gateways of its apps' domains, and
+        // Pod Security `privileged`: the download clients are routed, and their route containers
+        // need NET_ADMIN and NET_RAW, which `baseline` (enforced by default on Talos and hardened
+        // k3s/RKE2) refuses.
         metadata: {
             name: config.namespace,
-            labels: { ...charmarrLabels("downloads"), ...meshNamespaceLabels(), ...routeAccessLabels(domainsOfStack("downloads")) },
+            labels: {
+                ...charmarrLabels("downloads"),
+                ...meshNamespaceLabels(),
+                ...routeAccessLabels(domainsOfStack("downloads")),
+                ...ROUTED_NAMESPACE_POD_SECURITY,
+            },
         },
     });
 

@@ -7,7 +7,7 @@ import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { APP_CATALOG, APP_NAMES } from "../lib/apps/catalog";
 import { resolveApps } from "../lib/apps/resolve";
-import { appIssues } from "../lib/config/schema";
+import { appIssues } from "../lib/apps/rules";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 
 interface Container {
@@ -249,7 +249,7 @@ describe("apps: configuration", () => {
     });
 
     it("refuses an app on the other stack", async () => {
-        await assertConfigError(planCore({ "charmarr:apps.qbittorrent.tag": "5.1.2-r2-ls415" }), "charmarr:apps.qbittorrent", "runs in the downloads stack");
+        await assertConfigError(planCore({ "charmarr:apps.qbittorrent.tag": "5.1.2-r4-ls426" }), "charmarr:apps.qbittorrent", "runs in the downloads stack");
         await assertConfigError(planDownloads({ "charmarr:apps.radarr.enabled": false }), "charmarr:apps.radarr", "runs in the core stack");
     });
 

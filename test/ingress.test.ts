@@ -3,7 +3,7 @@ import type { Manifest, StackPlan } from "../plan/evaluate";
 import { resolveApps } from "../lib/apps/resolve";
 import { buildGateway, gatewayServiceAnnotations } from "../lib/ingress/gateways";
 import { buildHttpRoute, listenerFor } from "../lib/ingress/routes";
-import { gatewaysSchema } from "../lib/config/schema";
+import { gatewaysSchema } from "../lib/ingress/settings";
 import { RouteTable } from "./support/routes";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 

@@ -125,7 +125,7 @@ describe("relations in the stacks: configuration", () => {
             planCore({ "charmarr:relations.rootFolders.sonarr": "movies/tv" }),
             "charmarr:relations.rootFolders.sonarr",
             `"movies/tv" overlaps radarr's "movies"`,
-            "pulumi config set --path 'charmarr:relations.rootFolders.sonarr' tv",
+            "pulumi config set --path charmarr:relations.rootFolders.sonarr tv",
         );
         await assertConfigError(planDownloads({ "charmarr:relations.readiness.attempts": 0 }), "charmarr:relations.readiness.attempts");
     });
@@ -135,7 +135,7 @@ describe("relations in the stacks: configuration", () => {
             planDownloads({ "charmarr:relations.downloads": "music/incoming" }),
             "charmarr:relations.downloads",
             `"music/incoming" overlaps lidarr's root folder /data/music (from the core stack)`,
-            "pulumi config set --path 'charmarr:relations.downloads' downloads",
+            "pulumi config set --path charmarr:relations.downloads downloads",
         );
         await assertConfigError(planDownloads({ "charmarr:relations.rootFolders.radarr": "films" }), "charmarr:relations.rootFolders");
         await assertConfigError(planCore({ "charmarr:relations.downloads": "incoming" }), "charmarr:relations.downloads");

@@ -2,7 +2,8 @@ import type { IAuthorizationPolicy, IPeerAuthentication } from "../k8s/istioSecu
 import type { AppName } from "../apps/catalog";
 import type { ResolvedApp } from "../apps/resolve";
 import { gatewayServiceAccount } from "../ingress/gateways";
-import type { GatewayDomain } from "../config/schema";
+import { APP_LABEL } from "../k8s/labels";
+import type { GatewayDomain } from "../ingress/settings";
 
 /**
  * Namespace label that puts every pod of the namespace in the ambient mesh (docs/upstream.md#istio-ambient).
@@ -11,9 +12,6 @@ export const AMBIENT_LABELS: Readonly<Record<string, string>> = { "istio.io/data
 
 /** Istio's default trust domain; SPIFFE identities are `<trust domain>/ns/<ns>/sa/<sa>`. */
 export const TRUST_DOMAIN = "cluster.local";
-
-/** The pod label every app's workload carries; policies select on it. */
-export const APP_LABEL = "app.kubernetes.io/name";
 
 export function principal(namespace: string, serviceAccount: string): string {
     return `${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;

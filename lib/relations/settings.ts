@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { ConfigProblem } from "../config/errors";
+import { ConfigProblem, IssueParams, configSetCommand } from "../settings";
 
 /** A folder of the shared library, relative to its mount path: `movies`, `media/tv`. */
 const libraryFolder = z
@@ -50,7 +50,7 @@ export const coreRelationsSchema = z
                     code: "custom",
                     path: ["rootFolders", app],
                     message: `"${folder}" overlaps ${other[0]}'s "${other[1]}"; each arr app needs a root folder of its own, or it would import the other's files`,
-                    params: { fix: `pulumi config set --path 'charmarr:relations.rootFolders.${app}' ${folder === DEFAULT_ROOT_FOLDERS[app] ? `${app}-media` : DEFAULT_ROOT_FOLDERS[app]}` },
+                    params: { fix: configSetCommand(`charmarr:relations.rootFolders.${app}`, folder === DEFAULT_ROOT_FOLDERS[app] ? `${app}-media` : DEFAULT_ROOT_FOLDERS[app]) } satisfies IssueParams,
                 });
             }
         });
@@ -69,6 +69,15 @@ export const downloadsRelationsSchema = z
 export type CoreRelationsSettings = z.output<typeof coreRelationsSchema>;
 export type DownloadsRelationsSettings = z.output<typeof downloadsRelationsSchema>;
 
+/** Example values for `pulumi config set` suggestions, by dotted path. */
+export const RELATION_EXAMPLES: Readonly<Record<string, string>> = {
+    "relations.enabled": "false",
+    "relations.rootFolders.radarr": "movies",
+    "relations.downloads": "downloads",
+    "relations.readiness.attempts": "60",
+    plexToken: "<Plex token>",
+};
+
 /** `/data` + `movies` → `/data/movies`. */
 export function libraryPath(mountPath: string, folder: string): string {
     return `${mountPath.replace(/\/+$/, "")}/${folder}`;
@@ -85,6 +94,6 @@ export function downloadFolderProblems(settings: DownloadsRelationsSettings, mou
         .map(([app, path]) => ({
             key: "charmarr:relations.downloads",
             problem: `"${settings.downloads}" overlaps ${app}'s root folder ${path} (from the core stack); the download clients must save beside the library folders, not in them`,
-            fix: `pulumi config set --path 'charmarr:relations.downloads' ${settings.downloads === DEFAULT_DOWNLOADS_FOLDER ? "incoming" : DEFAULT_DOWNLOADS_FOLDER}`,
+            fix: configSetCommand("charmarr:relations.downloads", settings.downloads === DEFAULT_DOWNLOADS_FOLDER ? "incoming" : DEFAULT_DOWNLOADS_FOLDER),
         }));
 }
