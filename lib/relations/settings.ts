@@ -18,14 +18,15 @@ function overlaps(a: string, b: string): boolean {
 
 const common = {
     /** false: the stack wires nothing (and removes what it wired) on the next `pulumi up`. */
-    enabled: z.boolean().default(true),
+    enabled: z.boolean().default(true).describe("Wire the apps to each other on pulumi up; false removes what this stack wired."),
     /** How long a relation waits for its app: `attempts` tries `intervalSeconds` apart. */
     readiness: z
         .strictObject({
-            attempts: z.number().int().min(1).max(720).default(60),
-            intervalSeconds: z.number().int().min(1).max(60).default(5),
+            attempts: z.number().int().min(1).max(720).default(60).describe("Tries before a relation fails naming its app and the request that did not answer."),
+            intervalSeconds: z.number().int().min(1).max(60).default(5).describe("Seconds between two tries."),
         })
-        .prefault({}),
+        .prefault({})
+        .describe("How long a relation waits for its app to answer."),
 };
 
 /** `charmarr:relations` of the core stack: the relations' switch, each arr app's root folder, the readiness wait. */
@@ -35,11 +36,12 @@ export const coreRelationsSchema = z
         /** Each arr app's root folder, under the library's mount path; the downloads stack saves beside them. */
         rootFolders: z
             .strictObject({
-                radarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.radarr),
-                sonarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.sonarr),
-                lidarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.lidarr),
+                radarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.radarr).describe("Radarr's root folder, under the library's mountPath."),
+                sonarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.sonarr).describe("Sonarr's root folder, under the library's mountPath."),
+                lidarr: libraryFolder.default(DEFAULT_ROOT_FOLDERS.lidarr).describe("Lidarr's root folder, under the library's mountPath."),
             })
-            .prefault({}),
+            .prefault({})
+            .describe("Each arr app's root folder; no two may overlap."),
     })
     .superRefine((relations, ctx) => {
         const folders = Object.entries(relations.rootFolders) as [keyof typeof DEFAULT_ROOT_FOLDERS, string][];
@@ -62,7 +64,9 @@ export const downloadsRelationsSchema = z
     .strictObject({
         ...common,
         /** Where the download clients save, under the library's mount path: `<downloads>/<arr app>`. */
-        downloads: libraryFolder.default(DEFAULT_DOWNLOADS_FOLDER),
+        downloads: libraryFolder
+            .default(DEFAULT_DOWNLOADS_FOLDER)
+            .describe("Where the download clients save, under the library's mountPath, one folder per arr app; must lie beside core's root folders."),
     })
     .prefault({});
 
