@@ -38,9 +38,12 @@ const vpnMtu = integer(1280, 65535).pipe(
     }),
 );
 
+/** The VPN gateway's namespace unless `vpn.namespace` names another. */
+export const VPN_DEFAULT_NAMESPACE = "charmarr-vpn";
+
 /** `charmarr:vpn`: the VPN gateway (gluetun + pod-gateway) of the downloads stack. */
 export const vpnSchema = z.strictObject({
-    namespace: charmarrNamespace("charmarr-vpn").default("charmarr-vpn"),
+    namespace: charmarrNamespace(VPN_DEFAULT_NAMESPACE).default(VPN_DEFAULT_NAMESPACE),
     provider: z.enum(VPN_PROVIDERS),
     type: z.enum(VPN_TYPES).default("wireguard"),
     addresses: z.array(interfaceAddress).default([]),
