@@ -189,7 +189,7 @@ describe("config problems: every problem in one pass", () => {
             source("downloads", withConfig(DOWNLOADS_EXAMPLE, { "charmarr:vpn.vxlanNetwork": "10.42.3", "charmarr:namespace": "charmarr-core", "charmarr:apps.sabnzbd.path": "/radarr" })),
         ) as DownloadsConfig;
         const problems = problemsAgainstCore(loaded, {
-            cluster: { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local" },
+            cluster: { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local", podMtu: 1450 },
             namespace: "charmarr-core",
             gateways: {
                 admin: { name: "admin", namespace: "charmarr-core", sectionName: "http", port: 80, principal: "p", paths: { "/radarr": "radarr" } },
