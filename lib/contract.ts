@@ -7,7 +7,7 @@ import { GATEWAY_DOMAINS, appEnvironmentSchema, clusterSchema, namespaceName, st
  * interface for both sides; bump {@link CORE_CONTRACT_VERSION} on any incompatible change so a
  * downloads stack never runs against a core stack deployed by an older program.
  */
-export const CORE_CONTRACT_VERSION = 1;
+export const CORE_CONTRACT_VERSION = 2;
 
 /** One core gateway, as a route in another namespace needs it to attach (FACTS §5). */
 const gatewayReferenceSchema = z.object({
@@ -17,7 +17,7 @@ const gatewayReferenceSchema = z.object({
     /** The shared port-80 listener other namespaces' routes attach to. */
     sectionName: z.string(),
     port: z.number(),
-    /** The gateway's mesh identity, `cluster.local/ns/<ns>/sa/<gateway>-istio`, for AuthorizationPolicies. */
+    /** The gateway's mesh identity, `<trust domain>/ns/<ns>/sa/<gateway>-istio`, for AuthorizationPolicies. */
     principal: z.string(),
     /** The LAN IP MetalLB gives it, when pinned. */
     lanIp: z.string().optional(),
@@ -35,6 +35,8 @@ const coreOutputsSchema = z.object({
     namespace: namespaceName("charmarr-core"),
     /** The enabled gateways, by domain. */
     gateways: z.partialRecord(z.enum(GATEWAY_DOMAINS), gatewayReferenceSchema),
+    /** The mesh the core stack's apps are in: its trust domain, which the downloads apps' principals share. */
+    mesh: z.object({ trustDomain: z.string() }),
     /** Mesh identity (SPIFFE principal) of each enabled core app, by app name. */
     identities: z.record(z.string(), z.string()),
     /** What every app of both stacks shares: /config storage class, media library, PUID/PGID/TZ. */

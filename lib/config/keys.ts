@@ -65,6 +65,7 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
     "platform.istio.install": "true",
     "platform.istio.version": "1.27.3",
     "platform.istio.platform": "k3s",
+    "platform.istio.trustDomain": "cluster.local",
     "platform.metallb.install": "true",
     "platform.metallb.version": "0.15.2",
     "platform.metallb.addresses": "192.168.1.240/28",

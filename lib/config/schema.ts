@@ -4,6 +4,7 @@ import { PRIVATE_RANGES, canonicalCidr, cidrContains, cidrsOverlap, isCanonicalC
 import { VPN_PROVIDERS, VPN_TYPES } from "../vpn/providers";
 import { firstPoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "../platform/addresses";
 import { ISTIO_PLATFORM_NAMES } from "../platform/istio";
+import { trustDomainSchema } from "../mesh/settings";
 import { PLATFORM_NAMESPACES } from "../platform/plan";
 import { DEFAULT_VERSIONS } from "../platform/versions";
 import { OPERATOR_TAG, PROXY_TAG } from "../tailnet/tags";
@@ -413,6 +414,7 @@ export const platformSchema = z
                 install: z.boolean().default(false),
                 version: pinnedVersion("Istio chart", { prefix: "", tested: DEFAULT_VERSIONS.istio }),
                 platform: z.enum(ISTIO_PLATFORM_NAMES).default("default"),
+                trustDomain: trustDomainSchema,
             })
             .prefault({}),
         metallb: z

@@ -8,18 +8,20 @@ import type { GatewayDomain } from "../config/schema";
 /** Namespace label that puts every pod of the namespace in the ambient mesh (FACTS §4). */
 export const AMBIENT_LABELS: Readonly<Record<string, string>> = { "istio.io/dataplane-mode": "ambient" };
 
-/** Istio's default trust domain; SPIFFE identities are `<trust domain>/ns/<ns>/sa/<sa>`. */
-export const TRUST_DOMAIN = "cluster.local";
-
 /** The pod label every app's workload carries; policies select on it. */
 export const APP_LABEL = "app.kubernetes.io/name";
 
-export function principal(namespace: string, serviceAccount: string): string {
-    return `${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
+/**
+ * A workload's SPIFFE identity as ztunnel checks it: `<trust domain>/ns/<ns>/sa/<sa>`. The trust
+ * domain is the mesh's (`charmarr:platform.istio.trustDomain`), not a constant: with any other
+ * than the one Istio issues certificates for, no principal matches and every call is denied.
+ */
+export function principal(trustDomain: string, namespace: string, serviceAccount: string): string {
+    return `${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
-export function gatewayPrincipal(coreNamespace: string, domain: GatewayDomain): string {
-    return principal(coreNamespace, gatewayServiceAccount(domain));
+export function gatewayPrincipal(trustDomain: string, coreNamespace: string, domain: GatewayDomain): string {
+    return principal(trustDomain, coreNamespace, gatewayServiceAccount(domain));
 }
 
 /**

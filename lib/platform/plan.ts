@@ -9,8 +9,10 @@ export type PlatformStep = (typeof PLATFORM_STEPS)[number];
 /**
  * What the resources built on the platform must wait for, when this stack installs it, so one
  * `pulumi up` on an empty cluster succeeds without making anything wait longer than it needs.
- * MetalLB and the Tailscale operator are in no list: they act on the gateways' Services whenever
- * they come up, and nothing is refused while they are missing.
+ * MetalLB is in no list: it acts on the gateways' Services whenever it comes up. The Tailscale
+ * operator is in the tailnet lists for `pulumi destroy`, not for creation: Pulumi deletes in reverse
+ * dependency order, and the operator puts a finalizer on every Service it exposes that only it
+ * removes, so whatever holds such a Service must be deleted while the operator still runs.
  */
 export const PLATFORM_PREREQUISITES = {
     /** HTTPRoutes: their kind comes with the Gateway API CRDs. */
@@ -23,6 +25,14 @@ export const PLATFORM_PREREQUISITES = {
      * enforces them (istio-cni, ztunnel).
      */
     meshPolicies: ["gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel"],
+    /** Gateways on the tailnet: as Gateways, and the Tailscale operator (their Service carries its finalizer). */
+    tailnetGateways: ["gateway-api-crds", "istiod", "tailscale-operator"],
+    /**
+     * The core namespace: the Tailscale operator. Pulumi awaits a namespace's deletion until
+     * everything in it is gone, finalized Services included, so with the operator deleted only
+     * after it no exposed Service can outlive the operator that must release it.
+     */
+    exposedNamespace: ["tailscale-operator"],
 } as const satisfies Record<string, readonly PlatformStep[]>;
 
 export type PlatformDependent = keyof typeof PLATFORM_PREREQUISITES;
@@ -81,14 +91,23 @@ export function gatewayApiManifestUrl(version: string): string {
     return `https://github.com/kubernetes-sigs/gateway-api/releases/download/${version}/standard-install.yaml`;
 }
 
-/** Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform (FACTS §4). */
-export function istioChartValues(settings: PlatformSettings["istio"]): Record<"istio-base" | "istiod" | "istio-cni" | "ztunnel", Record<string, unknown>> {
+/**
+ * Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform,
+ * and the cluster's DNS domain and the mesh's trust domain wherever a chart takes them (Istio 1.27.3
+ * charts): istiod as `global.proxy.clusterDomain` and `meshConfig.trustDomain`, ztunnel as its
+ * `CLUSTER_DOMAIN` and `TRUST_DOMAIN` environment (ztunnel src/config.rs; the chart's `env` map).
+ * The base and cni charts have no such values: neither resolves names nor issues identities.
+ */
+export function istioChartValues(
+    settings: PlatformSettings["istio"],
+    clusterDomain: string,
+): Record<"istio-base" | "istiod" | "istio-cni" | "ztunnel", Record<string, unknown>> {
     const globalPlatform = ISTIO_PLATFORMS[settings.platform].globalPlatform;
     return {
         "istio-base": {},
-        istiod: { profile: "ambient" },
+        istiod: { profile: "ambient", global: { proxy: { clusterDomain } }, meshConfig: { trustDomain: settings.trustDomain } },
         "istio-cni": { profile: "ambient", ...(globalPlatform ? { global: { platform: globalPlatform } } : {}) },
-        ztunnel: {},
+        ztunnel: { env: { CLUSTER_DOMAIN: clusterDomain, TRUST_DOMAIN: settings.trustDomain } },
     };
 }
 
@@ -109,7 +128,7 @@ export function tailscaleOperatorValues(): Record<string, unknown> {
  * watches them; the Istio charts follow FACTS §4 (base → istiod → cni → ztunnel). When this stack
  * does not install an earlier step, the later one assumes the cluster already has it.
  */
-export function platformInstallPlan(settings: PlatformSettings): PlatformInstallPlan {
+export function platformInstallPlan(settings: PlatformSettings, clusterDomain: string): PlatformInstallPlan {
     const releases: ChartRelease[] = [];
     const release = (step: ChartStep, version: string, values: Record<string, unknown>, after: PlatformStep[]) => {
         const source = CHART_SOURCES[step];
@@ -118,7 +137,7 @@ export function platformInstallPlan(settings: PlatformSettings): PlatformInstall
     const crds: PlatformStep[] = settings.gatewayApi.install ? ["gateway-api-crds"] : [];
 
     if (settings.istio.install) {
-        const values = istioChartValues(settings.istio);
+        const values = istioChartValues(settings.istio, clusterDomain);
         release("istio-base", settings.istio.version, values["istio-base"], crds);
         release("istiod", settings.istio.version, values.istiod, ["istio-base"]);
         release("istio-cni", settings.istio.version, values["istio-cni"], ["istiod"]);
