@@ -21,9 +21,9 @@ export interface KillSwitchArgs {
 }
 
 /**
- * Layer 1 of the kill switch for one routed workload (FACTS §3): an egress NetworkPolicy that lets
- * its pods reach only the gateway pod, kube-dns, the cluster and ambient's probe address, so
- * traffic that bypasses the tunnel is dropped. Layer 2 lives in the gateway ({@link VpnEgress}).
+ * Layer 1 of the kill switch for one routed workload (docs/vpn.md#the-two-kill-switch-layers): an egress
+ * NetworkPolicy that lets its pods reach only the gateway pod, kube-dns, the cluster and ambient's probe
+ * address, so traffic that bypasses the tunnel is dropped. Layer 2 lives in the gateway ({@link VpnEgress}).
  */
 export class KillSwitch extends pulumi.ComponentResource {
     /** The egress NetworkPolicy, named `<name>-vpn-kill-switch`. */

@@ -29,10 +29,10 @@ export interface MeshEnrollmentArgs {
 }
 
 /**
- * Ambient mTLS and L4 authorization for one app namespace (FACTS §4): PeerAuthentication STRICT
- * (with a port exception only for peers arriving plaintext over the VPN), a deny-by-default
- * policy, an entry policy per gateway running in the namespace, and one ALLOW policy per app for
- * its gateway and the apps that call it.
+ * Ambient mTLS and L4 authorization for one app namespace (docs/upstream.md#istio-ambient):
+ * PeerAuthentication STRICT (with a port exception only for peers arriving plaintext over the VPN), a
+ * deny-by-default policy, an entry policy per gateway running in the namespace, and one ALLOW policy per app
+ * for its gateway and the apps that call it.
  */
 export class MeshEnrollment extends pulumi.ComponentResource {
     readonly peerAuthentications: k8s.apiextensions.CustomResource[];

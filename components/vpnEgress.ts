@@ -1,6 +1,6 @@
 /**
  * VpnEgress: the VPN gateway (gluetun + pod-gateway) that routed download clients reach the
- * internet through, over VXLAN (FACTS §1–§2).
+ * internet through, over VXLAN (pod-gateway v1.13.0, docs/upstream.md#pod-gateway).
  *
  * How to route a workload (e.g. a StatefulSet in the downloads namespace):
  *

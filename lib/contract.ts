@@ -9,7 +9,10 @@ import { GATEWAY_DOMAINS, appEnvironmentSchema, clusterSchema, namespaceName, st
  */
 export const CORE_CONTRACT_VERSION = 2;
 
-/** One core gateway, as a route in another namespace needs it to attach (FACTS §5). */
+/**
+ * One core gateway, as a route in another namespace needs it to attach (Gateway API `allowedRoutes`,
+ * docs/upstream.md#gateway-api-and-istios-gateways).
+ */
 const gatewayReferenceSchema = z.object({
     /** The Gateway's name (its domain: arr, media, admin). */
     name: z.string(),

@@ -31,7 +31,7 @@ function gatewayPod(plan: StackPlan): Pod {
     return podOf(gatewayWorkload(plan));
 }
 
-/** A packet from a routed pod, named, with the verdict FACTS §3 requires. */
+/** A packet from a routed pod, named, with the verdict the kill switch must reach. */
 interface Case {
     readonly name: string;
     readonly destination: (plan: StackPlan) => Destination;
@@ -139,10 +139,10 @@ function podGatewayForwardChain(settings: Record<string, string>): { policy: "AC
 }
 
 /**
- * Layer 2 (FACTS §1, §3): where the gateway routes a packet a client sent into vxlan0, and whether
- * the FORWARD chain lets it out. gateway_init.sh routes each VPN_LOCAL_CIDRS entry via eth0;
- * everything else takes the default route, which is gluetun's tunnel device while the tunnel is up
- * and eth0 otherwise.
+ * Layer 2 (docs/vpn.md#the-two-kill-switch-layers): where the gateway routes a packet a client sent into
+ * vxlan0, and whether the FORWARD chain lets it out. gateway_init.sh routes each VPN_LOCAL_CIDRS entry via
+ * eth0; everything else takes the default route, which is gluetun's tunnel device while the tunnel is up and
+ * eth0 otherwise.
  */
 function gatewayForwards(settings: Record<string, string>, gluetun: Record<string, string>, destinationIp: string, tunnelUp: boolean): { forwarded: boolean; via: string } {
     const chain = podGatewayForwardChain(settings);
@@ -171,7 +171,7 @@ function isPrivateBlock(cidr: string): boolean {
 
 const INTERNET_DESTINATIONS = ["1.1.1.1", "8.8.8.8", "93.184.216.34", "185.65.134.1"];
 
-describe("kill switch: FACTS §3 failure matrix", () => {
+describe("kill switch: failure matrix", () => {
     let plan: StackPlan;
     let policies: NetworkPolicyManifest[];
     let gatewaySettings: Record<string, string>;
@@ -312,7 +312,7 @@ function gatewayInternetEgress(plan: StackPlan, hosts: readonly string[]): strin
     return open;
 }
 
-describe("kill switch: gluetun's firewall failed and fell back to ACCEPT (FACTS §3, extended)", () => {
+describe("kill switch: gluetun's firewall fell back to ACCEPT (gluetun v3.41.1 internal/firewall/enable.go)", () => {
     // gluetun flushes its rules and sets INPUT/OUTPUT/FORWARD to ACCEPT when enabling its firewall
     // fails; pod-gateway's FORWARD rules go with them, NAT and ip_forward stay. Only the gateway's
     // egress NetworkPolicy is left between forwarded client traffic and the internet.

@@ -1,7 +1,7 @@
 // Loaded by mocha before any test module (.mocharc.json `require`): installs Pulumi's mock runtime
-// with a recorder before anything can read config or register a resource (FACTS §7). Each plan a
-// test makes re-installs it for its own stack through plan/evaluate.ts, which records every
-// registered resource with its parent and dependencies.
+// with a recorder before anything can read config or register a resource
+// (docs/upstream.md#pulumi-mock-runtime). Each plan a test makes re-installs it for its own stack through
+// plan/evaluate.ts, which records every registered resource with its parent and dependencies.
 import { installMockRuntime } from "../plan/runtime";
 import { ORGANIZATION, PROJECT } from "../plan/evaluate";
 

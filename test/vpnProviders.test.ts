@@ -3,8 +3,8 @@ import { ConfigError, ConfigSource, loadConfig } from "../lib/config";
 import { PROVIDER_RULES, VPN_PROVIDERS, VPN_TYPES, VpnProviderName, VpnType } from "../lib/vpn/providers";
 import { DOWNLOADS_EXAMPLE, assertConfigError, manifestOf, planDownloads, withConfig } from "./support/plan";
 
-// Expectations written from FACTS §1's table, independently of lib/vpn/providers.ts, so the data
-// table is checked against the reference rather than against itself.
+// Expectations written from gluetun v3.41.1's provider rules (docs/upstream.md#gluetun), independently of
+// lib/vpn/providers.ts, so the data table is checked against the reference rather than against itself.
 
 const SECRET_KEYS = ["charmarr:vpnPrivateKey", "charmarr:vpnPresharedKey", "charmarr:vpnUser", "charmarr:vpnPassword"];
 const PUBLIC_KEY = "xScVkH3fUGUv4RrJFfmcqm8rs3SEHr41km6+yffAHw4=";
@@ -23,7 +23,7 @@ const WG_KEY = { "charmarr:vpnPrivateKey": "plan-private-key" };
 const WG_ADDRESS = { "charmarr:vpn.addresses": ["10.64.0.2/32"] };
 const OVPN = { "charmarr:vpn.type": "openvpn", "charmarr:vpnUser": "plan-user", "charmarr:vpnPassword": "plan-password" };
 
-/** The smallest configuration FACTS §1 accepts, per provider and type; undefined where unsupported. */
+/** The smallest configuration gluetun v3.41.1 accepts, per provider and type; undefined where unsupported. */
 const MINIMAL: Record<VpnProviderName, Record<VpnType, Record<string, unknown> | undefined>> = {
     mullvad: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
     protonvpn: { wireguard: WG_KEY, openvpn: OVPN },
@@ -76,7 +76,7 @@ function only(error: ConfigError) {
     return error.problems[0];
 }
 
-describe("vpn providers: every provider × type against FACTS §1", () => {
+describe("vpn providers: every provider × type against gluetun v3.41.1's rules", () => {
     it("the matrix covers every provider and type", () => {
         assert.deepEqual(Object.keys(MINIMAL).sort(), [...VPN_PROVIDERS].sort());
         assert.deepEqual(Object.keys(PROVIDER_RULES).sort(), [...VPN_PROVIDERS].sort());
@@ -103,7 +103,7 @@ describe("vpn providers: every provider × type against FACTS §1", () => {
     }
 });
 
-/** FACTS §1: what each provider refuses with WireGuard beyond the other type's settings. */
+/** gluetun v3.41.1: what each provider refuses with WireGuard beyond the other type's settings. */
 const WIREGUARD_FORBIDDEN: Record<VpnProviderName, string[]> = {
     mullvad: ["publicKey", "endpointIp"],
     protonvpn: ["publicKey", "endpointIp", "endpointPort"],

@@ -15,7 +15,8 @@ export type MediaServer = (typeof MEDIA_SERVERS)[number];
  * - `servarr`: serves under a prefix once `<APP>__SERVER__URLBASE` is set; routed by prefix, no rewrite;
  * - `sabnzbd`: serves under `url_base` in sabnzbd.ini, and only for Host names in `host_whitelist`;
  * - `rewrite`: cannot serve under a prefix (qBittorrent): the gateway strips the prefix and
- *   redirects the bare prefix to its trailing-slash form (FACTS §5);
+ *   redirects the bare prefix to its trailing-slash form
+ *   (docs/upstream.md#servarr-apps-and-the-download-clients);
  * - `root`: needs `/` of a listener of its own (Plex, Overseerr, Jellyfin's base URL lives in its
  *   UI-managed network.xml, which the program cannot set before first start).
  */

@@ -576,7 +576,8 @@ function vpnProblemsAgainstCluster(config: DownloadsConfig, cluster: ClusterFact
             fix: `set it on the core stack: pulumi config set --path --stack core charmarr:cluster.lanCidr 192.168.1.0/24 (then pulumi up --stack core), or ${configSetCommand(`${CONFIG_NAMESPACE}:vpn.killSwitch.allowLan`, "false")}`,
         });
     }
-    // gluetun refuses FIREWALL_OUTBOUND_SUBNETS that overlap the tunnel's own addresses (FACTS §1).
+    // gluetun refuses FIREWALL_OUTBOUND_SUBNETS that overlap the tunnel's own addresses
+    // (docs/upstream.md#gluetun).
     const ranges = [["podCidr", cluster.podCidr], ["serviceCidr", cluster.serviceCidr], ["lanCidr", cluster.lanCidr]] as const;
     for (const address of config.vpn.type === "wireguard" ? wireguardAddresses(config.vpn) : []) {
         const tunnel = parseCidr(address);

@@ -212,7 +212,7 @@ export const vpnSchema = z.strictObject({
         })
         .default("172.16.0"),
     mtu: vpnMtu.default(1320),
-    /** Container images of the gateway and the routing containers, pinned (FACTS §1). */
+    /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
     images: z
         .strictObject({
             gluetun: pinnedImage.default("ghcr.io/qdm12/gluetun:v3.41.1"),
@@ -349,7 +349,7 @@ export function checkGatewayAddresses(config: { gateways: GatewaysSettings; clus
 }
 export type GatewaySettings = GatewaysSettings[GatewayDomain];
 
-// ---- Platform add-ons and the tailnet policy (issue 5) ----
+// ---- Platform add-ons and the tailnet policy ----
 
 /**
  * A pinned version, spelled the way its upstream publishes it: Gateway API release tags carry a `v`
@@ -614,7 +614,7 @@ export const coreStackName = z
 export type ClusterFacts = z.output<typeof clusterSchema>;
 export type VpnSettings = z.output<typeof vpnSchema>;
 
-// ---- Apps, storage and the shared media library (MediaApp, issue 4) ----
+// ---- Apps, storage and the shared media library (MediaApp) ----
 
 const QUANTITY = /^\d+(\.\d+)?(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/;
 export const quantity = z.string().regex(QUANTITY, { message: "is not a Kubernetes quantity (e.g. 100m, 512Mi, 2Gi)" });

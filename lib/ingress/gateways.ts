@@ -41,8 +41,9 @@ export const TAILSCALE_ANNOTATIONS = {
 export const METALLB_IPS_ANNOTATION = "metallb.io/loadBalancerIPs";
 
 /**
- * Annotations Istio copies onto the gateway's generated Service (FACTS §5): the MetalLB address and
- * Tailscale exposure. The LAN IP goes only in the annotation — `spec.addresses` would also set
+ * Annotations Istio copies onto the gateway's generated Service
+ * (docs/upstream.md#gateway-api-and-istios-gateways): the MetalLB address and Tailscale exposure. The LAN IP
+ * goes only in the annotation — `spec.addresses` would also set
  * `spec.loadBalancerIP`, and MetalLB rejects a Service with both.
  */
 export function gatewayServiceAnnotations(settings: GatewaySettings): Record<string, string> {

@@ -11,7 +11,10 @@ export function listenerFor(app: ResolvedApp, coreNamespace: string): ListenerRe
     return { gateway: app.domain, namespace: coreNamespace, sectionName: name, port };
 }
 
-/** The route rules for each way of serving an app (FACTS §5), as a table. */
+/**
+ * The route rules for each way of serving an app (docs/upstream.md#servarr-apps-and-the-download-clients), as
+ * a table.
+ */
 const RULES: Readonly<Record<PathStyle, (app: ResolvedApp, backend: RouteRule["backendRefs"]) => RouteRule[]>> = {
     // The app serves under its prefix itself: pass the path through untouched.
     servarr: (app, backendRefs) => [{ matches: [{ path: { type: "PathPrefix", value: app.path } }], backendRefs }],

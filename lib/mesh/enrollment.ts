@@ -18,7 +18,7 @@ export interface OutOfMeshNamespace {
 
 /**
  * The enrolment problems: any namespace that must stay out of the mesh but is one the program
- * enrols (FACTS §4: the VPN gateway's namespace is never enrolled).
+ * enrols (the VPN gateway's namespace is never enrolled, docs/upstream.md#istio-ambient).
  */
 export function meshEnrollmentProblems(enrolled: readonly MeshNamespace[], outOfMesh: readonly OutOfMeshNamespace[]): ConfigProblem[] {
     return outOfMesh.flatMap((excluded) => {

@@ -5,7 +5,9 @@ import type { ResolvedApp } from "../apps/resolve";
 import { gatewayServiceAccount } from "../ingress/gateways";
 import type { GatewayDomain } from "../config/schema";
 
-/** Namespace label that puts every pod of the namespace in the ambient mesh (FACTS §4). */
+/**
+ * Namespace label that puts every pod of the namespace in the ambient mesh (docs/upstream.md#istio-ambient).
+ */
 export const AMBIENT_LABELS: Readonly<Record<string, string>> = { "istio.io/dataplane-mode": "ambient" };
 
 /** The pod label every app's workload carries; policies select on it. */
@@ -55,7 +57,8 @@ export function buildNamespacePeerAuthentication(namespace: string, labels?: Rec
 
 /**
  * The one exception to STRICT: ports of a VPN-routed app that take peers forwarded in over
- * `vxlan0`, which reach ztunnel as plaintext (FACTS §4). Undefined when the app has none.
+ * `vxlan0`, which reach ztunnel as plaintext (docs/upstream.md#istio-ambient). Undefined when the app has
+ * none.
  */
 export function buildPeerPortException(app: ResolvedApp, namespace: string, labels?: Record<string, string>): IPeerAuthentication | undefined {
     if (app.inboundPeerPorts.length === 0) {

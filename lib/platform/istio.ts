@@ -1,7 +1,8 @@
 /**
  * Kubernetes distributions that keep the CNI configuration and binaries somewhere other than the
  * kubeadm defaults (`/etc/cni/net.d`, `/opt/cni/bin`). Istio's `cni` chart knows their paths under
- * `global.platform` (FACTS §4); on any other cluster the value stays unset.
+ * `global.platform` (Istio's Helm install guide, docs/upstream.md#istio-ambient); on any other cluster the
+ * value stays unset.
  */
 export const ISTIO_PLATFORMS = {
     /** kubeadm, kind, cloud clusters: the kubeadm CNI paths. */

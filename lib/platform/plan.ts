@@ -125,8 +125,8 @@ export function tailscaleOperatorValues(): Record<string, unknown> {
 
 /**
  * What to install and in which order. Gateway API CRDs come first, since Istio's control plane
- * watches them; the Istio charts follow FACTS §4 (base → istiod → cni → ztunnel). When this stack
- * does not install an earlier step, the later one assumes the cluster already has it.
+ * watches them; the Istio charts follow Istio's Helm install guide (base → istiod → cni → ztunnel). When this
+ * stack does not install an earlier step, the later one assumes the cluster already has it.
  */
 export function platformInstallPlan(settings: PlatformSettings, clusterDomain: string): PlatformInstallPlan {
     const releases: ChartRelease[] = [];

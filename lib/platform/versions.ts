@@ -1,7 +1,7 @@
 /**
  * Pinned upstream versions installed when `charmarr:platform` does not name one. Chosen to work
  * together: Istio 1.27 supports Gateway API v1.3 and ambient mode with `profile=ambient`; MetalLB
- * ≥ 0.14.9 honours the `metallb.io/loadBalancerIPs` annotation the gateways use (FACTS §5).
+ * ≥ 0.14.9 honours the `metallb.io/loadBalancerIPs` annotation the gateways use (docs/upstream.md#metallb).
  */
 export const DEFAULT_VERSIONS = {
     gatewayApi: "v1.3.0",

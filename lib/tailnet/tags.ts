@@ -1,5 +1,5 @@
 /**
- * The Tailscale operator's tags (FACTS §6): its own device and OAuth client carry
+ * The Tailscale operator's tags (docs/upstream.md#tailscale-operator): its own device and OAuth client carry
  * {@link OPERATOR_TAG}; proxies without tags of their own get {@link PROXY_TAG}. The operator chart's
  * `operatorConfig.defaultTags` must equal the OAuth client's tags.
  */

@@ -6,7 +6,10 @@ import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile
 
 export type PodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;
 
-/** pod-gateway's client-side `settings.sh` values (FACTS §2); VXLAN values equal the gateway's. */
+/**
+ * pod-gateway's client-side `settings.sh` values (pod-gateway v1.13.0 bin/client_init.sh,
+ * docs/upstream.md#client-side); VXLAN values equal the gateway's.
+ */
 export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
     return {
         K8S_DNS_IPS: cluster.dnsServiceIp,
@@ -59,8 +62,9 @@ export const ROUTED_LABEL = "charmarr.io/vpn-routed";
 const RESERVED_NAMES = [ROUTE_INIT_CONTAINER, ROUTE_SIDECAR_CONTAINER];
 
 /**
- * Returns `template` routed through the gateway (FACTS §2): `vpn-route-init` runs first of all init
- * containers, so nothing in the pod reaches the network before its default route is the tunnel;
+ * Returns `template` routed through the gateway (pod-gateway v1.13.0 bin/client_init.sh,
+ * docs/upstream.md#client-side): `vpn-route-init` runs first of all init containers, so nothing in the pod
+ * reaches the network before its default route is the tunnel;
  * `vpn-route-sidecar` keeps the tunnel up; both mount the client settings at /config. The input is
  * not modified.
  */

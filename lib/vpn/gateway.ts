@@ -8,11 +8,17 @@ type Plain<T> = pulumi.Unwrap<T>;
 export type PodSpec = Plain<k8s.types.input.core.v1.PodSpec>;
 export type EnvVar = Plain<k8s.types.input.core.v1.EnvVar>;
 
-/** UDP port of the VXLAN overlay on both sides; never the image default 0 (kernel 8472, FACTS §1). */
+/**
+ * UDP port of the VXLAN overlay on both sides; never the image default 0 (kernel 8472;
+ * docs/upstream.md#settings).
+ */
 export const VXLAN_PORT = 4789;
 /** DHCP pool start on the overlay; addresses below it are left for static leases. */
 export const VXLAN_FIRST_DYNAMIC_IP = 20;
-/** Source of kubelet probes to Istio ambient pods; routed clients keep it on eth0 (FACTS §4). */
+/**
+ * Source of kubelet probes to Istio ambient pods; routed clients keep it on eth0
+ * (docs/upstream.md#istio-ambient).
+ */
 export const AMBIENT_PROBE_SOURCE = "169.254.7.127/32";
 /** gluetun's control server (`/v1/publicip/ip`, `/v1/vpn/status`). */
 export const CONTROL_SERVER_PORT = 8000;
@@ -62,7 +68,7 @@ export function clusterLocalCidrs(cluster: ClusterFacts): string[] {
     return [cluster.podCidr, cluster.serviceCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
 }
 
-/** pod-gateway's gateway-side `settings.sh` values (FACTS §1 table). */
+/** pod-gateway's gateway-side `settings.sh` values (docs/upstream.md#settings). */
 export function gatewaySettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
     return {
         VXLAN_ID: vpn.vxlanId,
@@ -91,7 +97,7 @@ export function gatewaySettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): R
 /**
  * gluetun's `/iptables/post-rules.txt`: its INPUT policy drops what pod-gateway needs on eth0
  * (client VXLAN and pings from the pod CIDR; probes from the node/LAN range) on CNIs that give
- * the pod a /32 route (FACTS §1).
+ * the pod a /32 route (gluetun v3.41.1, docs/upstream.md#gluetun).
  */
 export function gluetunPostRules(cluster: ClusterFacts): string {
     const sources = [cluster.podCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
@@ -111,7 +117,9 @@ export const CONTROL_SERVER_ROLE_KEY = "auth-default-role";
 /** Key in the control-server Secret: the bare API key, for `X-API-Key` when checking by hand. */
 export const CONTROL_SERVER_API_KEY = "api-key";
 
-/** gluetun's role JSON for `HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE`: API-key auth (FACTS §1). */
+/**
+ * gluetun's role JSON for `HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE`: API-key auth (docs/upstream.md#gluetun).
+ */
 export function controlServerRole(apiKey: string): string {
     return JSON.stringify({ auth: "apikey", apikey: apiKey });
 }
@@ -125,7 +133,7 @@ export function gluetunEnvironment(
 ): EnvVar[] {
     const values: Record<string, GluetunEnvValue> = {
         ...providerEnvironment(vpn, credentials),
-        // Comma-separated, no spaces: a space crashes gluetun's start-up (FACTS §1).
+        // Comma-separated, no spaces: a space crashes gluetun's start-up (docs/upstream.md#gluetun).
         FIREWALL_OUTBOUND_SUBNETS: { value: clusterLocalCidrs(cluster).join(",") },
         ...(vpn.type === "wireguard" ? { WIREGUARD_MTU: { value: String(vpn.mtu) } } : {}),
         HTTP_CONTROL_SERVER_ADDRESS: { value: `:${CONTROL_SERVER_PORT}` },
@@ -157,7 +165,10 @@ export interface GatewayPodInputs {
 const SETTINGS_VOLUME = "pod-gateway-settings";
 const POST_RULES_VOLUME = "gluetun-post-rules";
 
-/** The gateway pod: pod-gateway init + sidecar, gluetun; see FACTS §1 for every choice. */
+/**
+ * The gateway pod: pod-gateway init + sidecar, gluetun; docs/upstream.md#gluetun and #gateway-side give every
+ * choice's reason.
+ */
 export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodInputs): PodSpec {
     const podGateway = vpn.images.podGateway;
     const healthcheck = { exec: { command: ["/gluetun-entrypoint", "healthcheck"] } };

@@ -19,7 +19,10 @@ const DNS_PORTS = [
     { protocol: "TCP", port: 53 },
 ];
 
-/** How a routed client finds the gateway pod: by selector, which every CNI honours (FACTS §3). */
+/**
+ * How a routed client finds the gateway pod: by selector, which every CNI honours
+ * (docs/upstream.md#networkpolicy-across-cnis).
+ */
 export interface VpnGatewayPeer {
     /** The gateway's namespace. */
     readonly namespace: string;
@@ -48,9 +51,9 @@ export interface ClientKillSwitchInputs {
 }
 
 /**
- * Layer 1 of the kill switch (FACTS §3): the routed pods may send only to the gateway pod, to
- * kube-dns, inside the cluster and to the ambient probe address. Anything that does not leave
- * through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
+ * Layer 1 of the kill switch (docs/vpn.md#the-two-kill-switch-layers): the routed pods may send only to
+ * the gateway pod, to kube-dns, inside the cluster and to the ambient probe address. Anything that does not
+ * leave through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
  * dropped by the CNI.
  */
 export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPolicySpec {

@@ -1,7 +1,10 @@
 import { ConfigProblem, configSetCommand, shellQuote } from "../config/errors";
 import type { VpnSettings } from "../config/schema";
 
-/** VPN service providers this program knows gluetun's requirements for (see FACTS §1). */
+/**
+ * VPN service providers this program knows gluetun's requirements for (gluetun v3.41.1
+ * internal/configuration/settings, docs/upstream.md#gluetun).
+ */
 export const VPN_PROVIDERS = [
     "mullvad",
     "protonvpn",
@@ -39,7 +42,7 @@ export type VpnSettingName = keyof typeof VPN_SETTINGS;
 /** The settings held as Pulumi secrets and passed to gluetun only through a Kubernetes Secret. */
 export type VpnCredentialName = { [K in VpnSettingName]: (typeof VPN_SETTINGS)[K]["secret"] extends true ? K : never }[VpnSettingName];
 
-/** ✅ required, ➖ optional, ⛔ must not be set, or a value gluetun falls back to (FACTS §1). */
+/** ✅ required, ➖ optional, ⛔ must not be set, or a value gluetun falls back to (docs/upstream.md#gluetun). */
 export type Requirement = "required" | "optional" | "forbidden" | { readonly default: string };
 
 /** What one provider needs for one VPN type, or why this program cannot use that combination. */

@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 
-/** pod-gateway settings: shell variables, lists already joined with spaces (FACTS §1). */
+/** pod-gateway settings: shell variables, lists already joined with spaces (docs/upstream.md#settings). */
 export type ShellSettings = Readonly<Record<string, string | number | boolean>>;
 
 const SAFE_VALUE = /^[A-Za-z0-9 ./:_,-]*$/;

@@ -6,7 +6,7 @@
  *   request must match one of their rules; with no ALLOW policy the request is allowed;
  * - an ALLOW policy with no rules matches nothing (allow-nothing);
  * - a policy using L7-only fields cannot be enforced by ztunnel and denies everything it selects
- *   (FACTS §4), so it is modelled that way.
+ *   (docs/upstream.md#istio-ambient), so it is modelled that way.
  * PeerAuthentication is not modelled: sources here are mesh identities (mTLS).
  */
 import type { Manifest } from "../../plan/evaluate";

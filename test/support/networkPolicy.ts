@@ -80,7 +80,8 @@ export interface Destination {
 export interface EvaluationOptions {
     /**
      * Whether `ipBlock` peers match pod IPs. True on Calico and most CNIs; false on Cilium, which
-     * matches pods only by selector (FACTS §3), so a policy must not depend on ipBlock for pods.
+     * matches pods only by selector (docs/upstream.md#networkpolicy-across-cnis), so a policy must not depend
+     * on ipBlock for pods.
      */
     readonly ipBlockMatchesPods?: boolean;
 }
