@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import type { Manifest, StackPlan } from "../plan/evaluate";
 import { resolveApps } from "../lib/apps/resolve";
-import { GatewayManifest, buildGateway, gatewayServiceAnnotations } from "../lib/ingress/gateways";
+import { buildGateway, gatewayServiceAnnotations } from "../lib/ingress/gateways";
+import type { IGateway } from "../lib/k8s/gatewayApi";
 import { parse } from "yaml";
 import { buildHttpRoute, listenerFor } from "../lib/ingress/routes";
 import { gatewaysSchema } from "../lib/config/schema";
@@ -120,7 +121,8 @@ describe("ingress: gateways and routes", () => {
 
     it("makes every gateway's Service single-stack IPv4 through Istio's parameters ConfigMap, created before the Gateway", () => {
         for (const gateway of manifestsOf(core, "Gateway")) {
-            const ref = (gateway.spec as GatewayManifest["spec"]).infrastructure.parametersRef;
+            const ref = (gateway.spec as IGateway["spec"]).infrastructure?.parametersRef;
+            assert.ok(ref, `${gateway.metadata.name} has no parametersRef`);
             assert.deepEqual({ group: ref.group, kind: ref.kind }, { group: "", kind: "ConfigMap" }, "Istio takes only a core/v1 ConfigMap");
             const parameters = manifestOf(core, "ConfigMap", ref.name);
             assert.equal(parameters.metadata.namespace, gateway.metadata.namespace, "Istio looks in the Gateway's own namespace");

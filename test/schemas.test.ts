@@ -1,90 +1,147 @@
 import { strict as assert } from "node:assert";
+import * as path from "node:path";
 import { Manifest } from "../plan/evaluate";
+import { CrdSchemas } from "./support/crdSchemas";
+import { unboundFunctions } from "./support/kubernetesCel";
 import { planCore, planDownloads } from "./support/plan";
+import { INSTALLED_CRD_DIRECTORIES, StrictValidator, UPSTREAM_SCHEMAS, installedCrds } from "./support/strictSchemas";
 import { PLAN_VARIANTS } from "./support/variants";
 
-interface Model {
-    validate(): void;
-}
-type ModelClass = new (data: object) => Model;
+/** The manifests of every plan variant, core then downloads, planned once for this file. */
+const plans: { name: string; manifests: readonly Manifest[] }[] = [];
+let validator: StrictValidator;
 
-const MODEL_PACKAGES = ["kubernetes-models", "@kubernetes-models/gateway-api", "@kubernetes-models/istio"];
-
-/**
- * Kinds no installed upstream model package describes, each with the reason and what checks it
- * instead. Anything else without a model fails the test.
- */
-const WITHOUT_UPSTREAM_MODEL: Readonly<Record<string, string>> = {
-    "metallb.io/v1beta1/IPAddressPool":
-        "MetalLB publishes no model package; test/platform.test.ts validates it against the schema of MetalLB's own CRD (config/crd/bases/metallb.io_ipaddresspools.yaml)",
-    "metallb.io/v1beta1/L2Advertisement":
-        "MetalLB publishes no model package; test/platform.test.ts validates it against the schema of MetalLB's own CRD (config/crd/bases/metallb.io_l2advertisements.yaml)",
-};
-
-/** The upstream model class for an apiVersion/kind, from whichever package ships it. */
-function modelFor(apiVersion: string, kind: string): ModelClass | undefined {
-    for (const pkg of MODEL_PACKAGES) {
-        try {
-            // The module path is computed from the manifest, which static imports cannot express.
-            // eslint-disable-next-line @typescript-eslint/no-require-imports
-            const module = require(`${pkg}/${apiVersion}/${kind}`) as Record<string, ModelClass>;
-            if (module[kind]) {
-                return module[kind];
-            }
-        } catch (error) {
-            if (!["MODULE_NOT_FOUND", "ERR_PACKAGE_PATH_NOT_EXPORTED"].includes((error as { code?: string }).code ?? "")) {
-                throw error;
-            }
-        }
-    }
-    return undefined;
-}
-
-function label(manifest: Manifest): string {
-    return `${manifest.apiVersion} ${manifest.kind} ${manifest.metadata.namespace ?? ""}/${manifest.metadata.name}`;
-}
-
-function assertValid(manifests: readonly Manifest[]): void {
-    const seen = new Set<string>();
-    for (const manifest of manifests) {
-        assert.ok(manifest.metadata.name, `${label(manifest)} has no name`);
-        const identity = `${manifest.apiVersion.split("/")[0]}/${manifest.kind}/${manifest.metadata.namespace ?? ""}/${manifest.metadata.name}`;
-        assert.ok(!seen.has(identity), `${label(manifest)} is declared twice`);
-        seen.add(identity);
-
-        const key = `${manifest.apiVersion}/${manifest.kind}`;
-        const Model = modelFor(manifest.apiVersion, manifest.kind);
-        if (!Model) {
-            assert.ok(key in WITHOUT_UPSTREAM_MODEL, `no upstream schema for ${key}; add a model or justify it in WITHOUT_UPSTREAM_MODEL`);
-            continue;
-        }
-        try {
-            new Model(manifest).validate();
-        } catch (error) {
-            assert.fail(`${label(manifest)} does not validate against the upstream schema: ${(error as Error).message}`);
-        }
-    }
-}
-
-describe("every manifest validates against the upstream schemas", () => {
-    it("finds models in all three packages", () => {
-        assert.ok(modelFor("v1", "Namespace"));
-        assert.ok(modelFor("gateway.networking.k8s.io/v1", "HTTPRoute"));
-        assert.ok(modelFor("security.istio.io/v1", "AuthorizationPolicy"));
-        assert.equal(modelFor("v1", "NoSuchKind"), undefined);
-    });
-
-    it("rejects an invalid manifest (the check can fail)", () => {
-        const Model = modelFor("networking.k8s.io/v1", "NetworkPolicy") as ModelClass;
-        assert.throws(() => new Model({ metadata: { name: "x" }, spec: { podSelector: {}, policyTypes: ["Sideways"] } }).validate());
-    });
-
+before(async () => {
     for (const variant of PLAN_VARIANTS) {
-        it(`core and downloads: ${variant.name}`, async () => {
-            const core = await planCore(variant.core, variant.coreSecrets);
-            assertValid(core.manifests);
-            const downloads = await planDownloads(variant.downloads, variant.core, variant.downloadsSecrets, variant.coreSecrets);
-            assertValid(downloads.manifests);
+        const core = await planCore(variant.core, variant.coreSecrets);
+        const downloads = await planDownloads(variant.downloads, variant.core, variant.downloadsSecrets, variant.coreSecrets);
+        plans.push({ name: variant.name, manifests: [...core.manifests, ...downloads.manifests] });
+    }
+    validator = new StrictValidator(plans.flatMap((plan) => plan.manifests));
+});
+
+/** A copy of a planned manifest, to break. */
+function planned(kind: string, name?: string): Manifest {
+    const found = plans.flatMap((plan) => plan.manifests).find((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+    assert.ok(found, `no planned ${kind} ${name ?? ""}`);
+    return structuredClone(found);
+}
+
+/** Asserts that the validator refuses `manifest` with a problem containing every fragment. */
+function assertRefused(manifest: Manifest, ...fragments: string[]): void {
+    const problems = validator.problems(manifest);
+    assert.ok(
+        problems.some((problem) => fragments.every((fragment) => problem.includes(fragment))),
+        `expected a problem with ${JSON.stringify(fragments)}, got:\n${problems.join("\n")}`,
+    );
+}
+
+describe("strict schemas: every manifest of every plan variant", () => {
+    for (const variant of PLAN_VARIANTS) {
+        it(`the API server would accept every object of: ${variant.name}`, () => {
+            const plan = plans.find((entry) => entry.name === variant.name) as (typeof plans)[number];
+            const seen = new Set<string>();
+            for (const manifest of plan.manifests) {
+                const identity = `${manifest.apiVersion.split("/")[0]}/${manifest.kind}/${manifest.metadata.namespace ?? ""}/${manifest.metadata.name}`;
+                assert.ok(!seen.has(identity), `${identity} is declared twice`);
+                seen.add(identity);
+            }
+            assert.deepEqual(plan.manifests.flatMap((manifest) => validator.problems(manifest)), []);
         });
     }
+
+    it("evaluates the CEL rules of the Gateways and HTTPRoutes, none left as a transition rule", () => {
+        const gateway = planned("Gateway");
+        const route = planned("HTTPRoute", "qbittorrent");
+        const fresh = new StrictValidator([gateway, route]);
+        assert.deepEqual([...fresh.problems(gateway), ...fresh.problems(route)], []);
+        assert.ok(fresh.counts.evaluated >= 20, `evaluated ${fresh.counts.evaluated} rules`);
+        assert.equal(fresh.counts.transition, 0);
+    });
+});
+
+describe("strict schemas: what the API server refuses is refused", () => {
+    it("an unknown field of a custom resource (Gateway `infrastructur`)", () => {
+        const gateway = planned("Gateway");
+        const spec = gateway.spec as Record<string, unknown>;
+        spec.infrastructur = spec.infrastructure;
+        delete spec.infrastructure;
+        assertRefused(gateway, "Gateway", ".spec.infrastructur: unknown field");
+    });
+
+    it("an unknown field of a built-in kind (NetworkPolicy `egres`)", () => {
+        const policy = planned("NetworkPolicy");
+        const spec = policy.spec as Record<string, unknown>;
+        spec.egres = spec.egress ?? [];
+        assertRefused(policy, "NetworkPolicy", ".spec.egres: unknown field");
+    });
+
+    it("an unknown field deep in a built-in kind (a container's `imagePullPolicyy`)", () => {
+        const statefulSet = planned("StatefulSet");
+        const containers = (statefulSet.spec as { template: { spec: { containers: Record<string, unknown>[] } } }).template.spec.containers;
+        containers[0].imagePullPolicyy = "Always";
+        assertRefused(statefulSet, ".spec.template.spec.containers[0].imagePullPolicyy: unknown field");
+    });
+
+    it("an unknown field in a custom resource's metadata", () => {
+        const route = planned("HTTPRoute");
+        (route.metadata as Record<string, unknown>).label = { app: "x" };
+        assertRefused(route, ".metadata.label: unknown field");
+    });
+
+    it("a value outside a built-in kind's enum (the package's own validator)", () => {
+        const policy = planned("NetworkPolicy");
+        (policy.spec as Record<string, unknown>).policyTypes = ["Sideways"];
+        assertRefused(policy, "policyTypes", "allowed values");
+    });
+
+    it("a value outside a CRD's enum (HTTPRoute path type)", () => {
+        const route = planned("HTTPRoute");
+        const rules = (route.spec as { rules: { matches: { path: { type: string } }[] }[] }).rules;
+        rules[0].matches[0].path.type = "Prefix";
+        assertRefused(route, ".spec.rules[0].matches[0].path.type: must be equal to one of the allowed values");
+    });
+
+    it("a Gateway breaking a CEL rule, with the rule's message (two listeners of one name)", () => {
+        const gateway = planned("Gateway");
+        const listeners = (gateway.spec as { listeners: Record<string, unknown>[] }).listeners;
+        listeners.push({ ...listeners[0], port: 8081 });
+        assertRefused(gateway, ".spec.listeners: Invalid value: Listener name must be unique within the Gateway");
+        assertRefused(gateway, ".spec.listeners[1]: Duplicate value");
+    });
+
+    it("an HTTPRoute breaking a CEL rule, with the rule's message (a Service backend without a port, after defaulting)", () => {
+        const route = planned("HTTPRoute");
+        const backend = (route.spec as { rules: { backendRefs: Record<string, unknown>[] }[] }).rules[0].backendRefs[0];
+        delete backend.port;
+        assertRefused(route, ".spec.rules[0].backendRefs[0]: Invalid value: Must have port for Service reference");
+    });
+
+    it("an Istio policy breaking a CEL rule (selector and targetRefs together)", () => {
+        const policy = planned("AuthorizationPolicy", "radarr");
+        (policy.spec as Record<string, unknown>).targetRefs = [{ kind: "Service", name: "radarr" }];
+        assertRefused(policy, ".spec: Invalid value: only one of targetRefs or selector can be set");
+    });
+
+    it("a kind no schema describes", () => {
+        const unknown: Manifest = { apiVersion: "gateway.networking.k8s.io/v1alpha2", kind: "TCPRoute", metadata: { name: "x" } };
+        assert.throws(() => new StrictValidator([unknown]), /no schema for gateway.networking.k8s.io\/v1alpha2 TCPRoute/);
+    });
+
+    it("fails clearly when the published CRDs are absent", () => {
+        assert.throws(() => new CrdSchemas([path.join(UPSTREAM_SCHEMAS, "istio-0.0.0")]), /published CRDs not found: .*istio-0.0.0/);
+    });
+});
+
+describe("strict schemas: CEL", () => {
+    it("reads the CRDs of the versions the program installs", () => {
+        assert.deepEqual(Object.values(INSTALLED_CRD_DIRECTORIES).sort(), ["gateway-api-v1.3.0", "istio-1.27.3", "metallb-v0.15.2", "tailscale-v1.86.4"]);
+    });
+
+    it("every rule of the installed CRDs calls only functions the evaluator has", () => {
+        const rules = installedCrds().allRules();
+        assert.ok(rules.length > 100, `only ${rules.length} rules found`);
+        const missing = rules.flatMap(({ kind, at, rule }) => unboundFunctions(rule.rule).map((name) => `${kind}${at}: ${name}`));
+        assert.deepEqual(missing, []);
+    });
 });

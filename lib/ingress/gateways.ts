@@ -1,6 +1,6 @@
-import type { IGateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
 import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { stringify } from "yaml";
+import type { IGateway } from "../k8s/gatewayApi";
 import type { ResolvedApp } from "../apps/resolve";
 import type { GatewayDomain, GatewaySettings } from "../config/schema";
 
@@ -114,20 +114,8 @@ export function buildGatewayParameters(domain: GatewayDomain, namespace: string,
     };
 }
 
-/** Gateway API v1.1+ `spec.infrastructure.parametersRef` (a LocalParametersReference), absent from the v1.0 typings. */
-interface LocalParametersReference {
-    group: string;
-    kind: string;
-    name: string;
-}
-
-/** A Gateway as Gateway API v1.3 defines it, as far as this program uses it. */
-export type GatewayManifest = IGateway & {
-    spec: IGateway["spec"] & { infrastructure: NonNullable<IGateway["spec"]["infrastructure"]> & { parametersRef: LocalParametersReference } };
-};
-
 /** A `Gateway` with the given listeners, each admitting routes only from namespaces labelled for its domain. */
-export function buildGateway(input: GatewaySpecInput): GatewayManifest {
+export function buildGateway(input: GatewaySpecInput): IGateway {
     const allowedRoutes: NonNullable<IGateway["spec"]["listeners"][number]["allowedRoutes"]> = {
         kinds: [{ group: "gateway.networking.k8s.io", kind: "HTTPRoute" }],
         namespaces: { from: "Selector", selector: { matchLabels: routeAccessLabels([input.domain]) } },

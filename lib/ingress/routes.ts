@@ -1,4 +1,4 @@
-import type { IHTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import type { IHTTPRoute } from "../k8s/gatewayApi";
 import type { PathStyle } from "../apps/catalog";
 import type { ResolvedApp } from "../apps/resolve";
 import { ListenerRef, appListener } from "./gateways";

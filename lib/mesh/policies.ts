@@ -1,5 +1,4 @@
-import type { IAuthorizationPolicy } from "@kubernetes-models/istio/security.istio.io/v1/AuthorizationPolicy";
-import type { IPeerAuthentication } from "@kubernetes-models/istio/security.istio.io/v1beta1/PeerAuthentication";
+import type { IAuthorizationPolicy, IPeerAuthentication } from "../k8s/istioSecurity";
 import type { AppName } from "../apps/catalog";
 import type { ResolvedApp } from "../apps/resolve";
 import { gatewayServiceAccount } from "../ingress/gateways";
