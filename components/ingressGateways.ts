@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedApp } from "../lib/apps/resolve";
-import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../lib/config";
+import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../lib/ingress/settings";
 import type { GatewayReference } from "../lib/contract";
 import { SHARED_LISTENER, buildGateway, buildGatewayParameters, gatewayListeners } from "../lib/ingress/gateways";
 import { gatewayPrincipal } from "../lib/mesh/policies";

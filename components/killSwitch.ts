@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { ClusterFacts } from "../lib/config";
+import type { ClusterFacts } from "../lib/cluster/settings";
 import { NetworkPolicyEgressRule, VpnGatewayPeer, clientKillSwitchSpec } from "../lib/vpn/killSwitch";
 
 export interface KillSwitchArgs {

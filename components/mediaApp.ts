@@ -13,7 +13,7 @@ import {
     buildSettingsConfigMap,
     buildStatefulSet,
 } from "../lib/apps/workload";
-import type { AppEnvironment, MediaLibrary } from "../lib/config";
+import type { AppEnvironment, MediaLibrary } from "../lib/apps/settings";
 import type { ListenerRef } from "../lib/ingress/gateways";
 import { buildHttpRoute } from "../lib/ingress/routes";
 import { principal } from "../lib/mesh/policies";

@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { AppName } from "../lib/apps/catalog";
 import type { ResolvedApp } from "../lib/apps/resolve";
-import type { GatewayDomain } from "../lib/config";
+import type { GatewayDomain } from "../lib/ingress/settings";
 import {
     buildAppPolicy,
     buildDenyByDefault,

@@ -1,6 +1,6 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { PlatformSettings } from "../lib/config";
+import type { PlatformSettings } from "../lib/platform/settings";
 import {
     PLATFORM_NAMESPACES,
     PLATFORM_PREREQUISITES,

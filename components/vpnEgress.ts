@@ -17,7 +17,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
-import type { ClusterFacts, VpnSecrets, VpnSettings } from "../lib/config";
+import type { ClusterFacts } from "../lib/cluster/settings";
+import type { VpnSecrets, VpnSettings } from "../lib/vpn/settings";
 import { ClientRoute, PodTemplateSpec, clientRoute, clientSettingsFiles, routePodTemplate } from "../lib/vpn/client";
 import {
     CONTROL_SERVER_API_KEY,

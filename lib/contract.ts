@@ -1,6 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { GATEWAY_DOMAINS, appEnvironmentSchema, clusterSchema, namespaceName, storageSchema } from "./config/schema";
+import { appEnvironmentSchema, storageSchema } from "./apps/settings";
+import { clusterSchema } from "./cluster/settings";
+import { GATEWAY_DOMAINS } from "./ingress/settings";
+import { charmarrNamespace } from "./platform/settings";
 
 /**
  * What the core stack exports and the downloads stack reads through its StackReference. One
@@ -9,6 +12,13 @@ import { GATEWAY_DOMAINS, appEnvironmentSchema, clusterSchema, namespaceName, st
  */
 export const CORE_CONTRACT_VERSION = 2;
 
+/** `charmarr:coreStack`: the core stack a downloads stack reads, as a StackReference names it. */
+export const coreStackName = z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/){0,2}[A-Za-z0-9_.-]+$/, {
+        message: "is not a stack name (<stack>, or <organization>/<project>/<stack>)",
+    });
+
 /**
  * One core gateway, as a route in another namespace needs it to attach (Gateway API `allowedRoutes`,
  * docs/upstream.md#gateway-api-and-istios-gateways).
@@ -16,7 +26,7 @@ export const CORE_CONTRACT_VERSION = 2;
 const gatewayReferenceSchema = z.object({
     /** The Gateway's name (its domain: arr, media, admin). */
     name: z.string(),
-    namespace: namespaceName("charmarr-core"),
+    namespace: charmarrNamespace("charmarr-core"),
     /** The shared port-80 listener other namespaces' routes attach to. */
     sectionName: z.string(),
     port: z.number(),
@@ -35,7 +45,7 @@ export type GatewayReference = z.output<typeof gatewayReferenceSchema>;
 const coreOutputsSchema = z.object({
     contractVersion: z.literal(CORE_CONTRACT_VERSION),
     cluster: clusterSchema,
-    namespace: namespaceName("charmarr-core"),
+    namespace: charmarrNamespace("charmarr-core"),
     /** The enabled gateways, by domain. */
     gateways: z.partialRecord(z.enum(GATEWAY_DOMAINS), gatewayReferenceSchema),
     /** The mesh the core stack's apps are in: its trust domain, which the downloads apps' principals share. */

@@ -1,13 +1,14 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import { ClusterFacts, DownloadsConfig, checkAgainstCore, checkAppsAgainstCore } from "../lib/config";
+import type { ClusterFacts } from "../lib/cluster/settings";
+import { DownloadsConfig, problemsAgainstCore, throwIfProblems } from "../lib/config";
 import { CoreStackOutputs, GatewayReference, readCoreOutputs } from "../lib/contract";
 import { MediaApp } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
 import { domainsOfStack } from "../lib/apps/catalog";
 import { appSelector } from "../lib/apps/workload";
 import { routeAccessLabels } from "../lib/ingress/gateways";
-import { MeshNamespace, OutOfMeshNamespace, assertMeshEnrollment, meshNamespaceLabels } from "../lib/mesh/enrollment";
+import { MeshNamespace, OutOfMeshNamespace, meshEnrollmentProblems, meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { KillSwitch } from "../components/killSwitch";
@@ -34,7 +35,7 @@ export interface DownloadsStackExports {
 function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress): void {
     const labels = charmarrLabels("downloads");
     const clients = config.apps.map((app) => {
-        // checkAppsAgainstCore has refused any app whose gateway core does not run.
+        // problemsAgainstCore has refused any app whose gateway core does not run.
         const gateway = core.gateways[app.domain] as GatewayReference;
         const serviceNames = [app.name, `${app.name}.${config.namespace}`, `${app.name}.${config.namespace}.svc`, `${app.name}.${config.namespace}.svc.${core.cluster.domain}`];
         // The kill switch exists before the workload it guards: no client pod ever runs unfenced.
@@ -107,9 +108,7 @@ function vpnOutOfMesh(config: DownloadsConfig): OutOfMeshNamespace {
 export async function downloadsProgram(config: DownloadsConfig): Promise<DownloadsStackExports> {
     const coreReference = new pulumi.StackReference("core", { name: config.coreStack });
     const core = await readCoreOutputs(coreReference, config.coreStack);
-    assertMeshEnrollment(config.stack, meshNamespaces(config, core), [vpnOutOfMesh(config)]);
-    checkAgainstCore(config, core.cluster, core.namespace);
-    checkAppsAgainstCore(config, core.gateways);
+    throwIfProblems(config.stack, [...meshEnrollmentProblems(meshNamespaces(config, core), [vpnOutOfMesh(config)]), ...problemsAgainstCore(config, core)]);
 
     const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
         // In the ambient mesh, and allowed to attach routes to the gateways of its apps' domains.

@@ -7,7 +7,7 @@ import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { APP_CATALOG, APP_NAMES } from "../lib/apps/catalog";
 import { resolveApps } from "../lib/apps/resolve";
-import { appIssues } from "../lib/config/schema";
+import { appIssues } from "../lib/apps/rules";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 
 interface Container {

@@ -5,7 +5,7 @@ import { buildGateway, gatewayServiceAnnotations } from "../lib/ingress/gateways
 import type { IGateway } from "../lib/k8s/gatewayApi";
 import { parse } from "yaml";
 import { buildHttpRoute, listenerFor } from "../lib/ingress/routes";
-import { gatewaysSchema } from "../lib/config/schema";
+import { gatewaysSchema } from "../lib/ingress/settings";
 import { RouteTable } from "./support/routes";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 

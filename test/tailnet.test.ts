@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
-import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings, TailnetGroups } from "../lib/config";
-import { defaultTailnetGroups, gatewaysSchema } from "../lib/config/schema";
+import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings, gatewaysSchema } from "../lib/ingress/settings";
+import { TailnetGroups, defaultTailnetGroups } from "../lib/tailnet/settings";
 import { TailnetPolicy, TailnetTest, buildTailnetPolicy, policyFileJson, unmanagedTagOwnersWarning } from "../lib/tailnet";
 
 const PORTS: Record<GatewayDomain, number[]> = { arr: [80], media: [80, 32400], admin: [80] };

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
-import { ClusterFacts, vpnSchema } from "../lib/config/schema";
+import type { ClusterFacts } from "../lib/cluster/settings";
+import { vpnSchema } from "../lib/vpn/settings";
 import { clientSettings } from "../lib/vpn/client";
 import { gatewaySettings, gluetunEnvironment, gluetunPostRules } from "../lib/vpn/gateway";
 import { VpnCredentialName, providerEnvironment, vpnServerPort } from "../lib/vpn/providers";

@@ -265,7 +265,7 @@ describe("vpn providers: the messages users see", () => {
             {
                 key: "charmarr:vpn.publicKey",
                 problem: 'is required for provider "custom" with WireGuard: gluetun refuses to start without it',
-                fix: "pulumi config set --path charmarr:vpn.publicKey '<the server'\\''s WireGuard public key>'",
+                fix: `pulumi config set --path charmarr:vpn.publicKey '<the server'"'"'s WireGuard public key>'`,
             },
             {
                 key: "charmarr:vpn.endpointIp",

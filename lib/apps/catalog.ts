@@ -1,4 +1,4 @@
-import type { GatewayDomain } from "../config/schema";
+import type { GatewayDomain } from "../domains";
 
 /**
  * The apps Charmarr runs, as data: every per-app rule (image, port, health endpoint, security domain,

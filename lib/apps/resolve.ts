@@ -1,5 +1,6 @@
-import type { AppOverride, AppsSettings, GatewayDomain } from "../config/schema";
+import type { GatewayDomain } from "../domains";
 import { APP_CATALOG, AppDefinition, AppName, MEDIA_SERVERS, MediaServer, PathStyle, ResourceSettings, appsOfStack, defaultPath } from "./catalog";
+import type { AppOverride, AppsSettings } from "./settings";
 
 /** One enabled app: catalog defaults with the stack's `charmarr:apps` overrides applied. */
 export interface ResolvedApp {

@@ -1,7 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { AppEnvironment, MediaLibrary } from "../config/schema";
-import { APP_LABEL } from "../mesh/policies";
+import type { AppEnvironment, MediaLibrary } from "./settings";
+import { APP_LABEL } from "../k8s/labels";
 import type { ResolvedApp } from "./resolve";
 
 // Plain (already resolved) Kubernetes shapes: the Pulumi input types, so a built pod template can

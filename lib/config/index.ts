@@ -1,44 +1,31 @@
+/**
+ * Reads a stack's configuration once from the Pulumi runtime (the {@link ConfigSource}) and
+ * validates it against the role's settings (./roles.ts), composed from the domains' own schemas
+ * and rules. Every problem is collected in one pass and reported as one {@link ConfigError}.
+ */
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { PRIVATE_RANGES, cidrsOverlap, isPrivateCidr, parseCidr, vxlanCidr } from "../net";
+import { appIssues } from "../apps/rules";
 import { ResolvedApp, resolveApps } from "../apps/resolve";
-import { VpnCredentialName, providerProblems, wireguardAddresses } from "../vpn/providers";
-import { ConfigError, ConfigProblem, closest, configSetCommand, shellQuote } from "./errors";
+import type { AppEnvironment, StorageSettings } from "../apps/settings";
+import type { ClusterFacts } from "../cluster/settings";
+import type { CoreStackOutputs } from "../contract";
+import { GATEWAY_DOMAINS, GatewaysSettings } from "../ingress/settings";
+import type { PlatformSettings } from "../platform/settings";
+import { ConfigProblem, SettingsIssue, closest, configKey, configRemoveCommand, configSetCommand } from "../settings";
+import { TAILSCALE_CREDENTIAL_VARIABLES } from "../tailnet/credentials";
+import { vpnClusterProblems } from "../vpn/rules";
+import { VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
+import { ConfigError } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
-import {
-    AppEnvironment,
-    ClusterFacts,
-    GATEWAY_DOMAINS,
-    GatewayDomain,
-    appIssues,
-    GatewaysSettings,
-    IssueParams,
-    StorageSettings,
-    appEnvironmentSchema,
-    appsSchema,
-    mediaServerSchema,
-    refineApps,
-    refineCoreApps,
-    storageSchema,
-    PlatformSettings,
-    VpnSettings,
-    clusterSchema,
-    coreStackName,
-    checkGatewayAddresses,
-    checkPlatformAgainstGateways,
-    gatewaysSchema,
-    namespaceName,
-    platformSchema,
-    vpnSchema,
-} from "./schema";
+import { ROLE_RULES, ROLE_SCHEMAS, RoleSettings, RuleContext, SettingsRule } from "./roles";
 
-export { ConfigError } from "./errors";
+export { ConfigError, formatProblems, throwIfProblems } from "./errors";
 export type { ConfigProblem } from "./errors";
-export type { ClusterFacts, GatewayDomain, GatewaySettings, GatewaysSettings, VpnSettings } from "./schema";
-export type { PlatformSettings, TailnetGroups } from "./schema";
-export { GATEWAY_DOMAINS } from "./schema";
-export type { Role } from "./keys";
-export type { AppEnvironment, MediaLibrary, StorageSettings } from "./schema";
+export { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ROLES } from "./keys";
+export type { ConfigKeyName, ConfigKeySpec, Role } from "./keys";
+export { ROLE_RULES, ROLE_SCHEMAS } from "./roles";
+export type { RoleSettings, SettingsRule } from "./roles";
 
 /** Everything the loader needs from the Pulumi runtime, so it can be tested without one. */
 export interface ConfigSource {
@@ -50,8 +37,8 @@ export interface ConfigSource {
     /** Whether the CLI holds the key as a secret. */
     isSecret(key: string): boolean;
     /**
-     * The Tailscale provider's credential variables (only the {@link TAILSCALE_CREDENTIALS} ones) from
-     * the environment `pulumi up` runs in: the provider reads them too. Absent means none.
+     * The Tailscale provider's credential variables (only those) from the environment `pulumi up`
+     * runs in: the provider reads them too. Absent means none.
      */
     readonly env?: Readonly<Record<string, string>>;
 }
@@ -74,14 +61,6 @@ export interface CoreConfig {
     readonly appEnvironment: AppEnvironment;
 }
 
-/** VPN credentials, present only when configured; values stay Pulumi secrets. */
-export interface VpnSecrets {
-    readonly privateKey?: pulumi.Output<string>;
-    readonly presharedKey?: pulumi.Output<string>;
-    readonly user?: pulumi.Output<string>;
-    readonly password?: pulumi.Output<string>;
-}
-
 export interface DownloadsConfig {
     readonly role: "downloads";
     readonly stack: string;
@@ -97,47 +76,6 @@ export interface DownloadsConfig {
 
 export type StackConfig = CoreConfig | DownloadsConfig;
 
-const SECRET_FIELDS = {
-    vpnPrivateKey: "privateKey",
-    vpnPresharedKey: "presharedKey",
-    vpnUser: "user",
-    vpnPassword: "password",
-} as const satisfies Partial<Record<ConfigKeyName, keyof VpnSecrets>>;
-
-const ROLE_SCHEMAS = {
-    core: z.strictObject({
-        namespace: namespaceName("charmarr-core").default("charmarr-core"),
-        cluster: clusterSchema,
-        gateways: gatewaysSchema,
-        platform: platformSchema,
-        apps: appsSchema("core"),
-        mediaServer: mediaServerSchema,
-        storage: storageSchema,
-        appEnvironment: appEnvironmentSchema,
-    })
-        .superRefine(checkGatewayAddresses)
-        .superRefine(checkPlatformAgainstGateways)
-        .superRefine(refineCoreApps),
-    downloads: z
-        .strictObject({
-            namespace: namespaceName("charmarr-downloads").default("charmarr-downloads"),
-            coreStack: coreStackName.optional(),
-            vpn: vpnSchema,
-            apps: appsSchema("downloads"),
-        })
-        .superRefine((downloads, ctx) => {
-            refineApps(resolveApps("downloads", downloads.apps), undefined, ctx);
-            if (downloads.vpn.namespace === downloads.namespace) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: ["vpn", "namespace"],
-                    message: `"${downloads.vpn.namespace}" is also the download clients' namespace; the VPN gateway needs a namespace of its own that stays out of the mesh`,
-                    params: { suggest: "charmarr-vpn" } satisfies IssueParams,
-                });
-            }
-        }),
-};
-
 // The SDK's own record of which keys the CLI decrypted. It is marked internal (absent from the
 // typings), so it is probed rather than assumed: without it the plain-text check is skipped.
 const runtimeSecrets = pulumi.runtime as { isConfigSecret?: (key: string) => boolean };
@@ -147,7 +85,7 @@ const runtimeSecrets = pulumi.runtime as { isConfigSecret?: (key: string) => boo
  * environment unless given) the Tailscale provider's credential variables, nothing else.
  */
 export function readConfigSource(env: Readonly<Record<string, string | undefined>> = process.env): ConfigSource {
-    const tailscaleEnv = Object.values(TAILSCALE_CREDENTIALS).flatMap(({ env: name }) => {
+    const tailscaleEnv = TAILSCALE_CREDENTIAL_VARIABLES.flatMap((name) => {
         const value = env[name];
         return value !== undefined && value !== "" ? [[name, value] as const] : [];
     });
@@ -161,20 +99,66 @@ export function readConfigSource(env: Readonly<Record<string, string | undefined
     };
 }
 
+/** The role a stack plays: `charmarr:role`, else the stack's name when that is a role. */
+export function stackRole(stack: string, configured: string | undefined): Role | undefined {
+    const role = configured ?? stack;
+    return (ROLES as readonly string[]).includes(role) ? (role as Role) : undefined;
+}
+
 /**
  * Validates the whole configuration of a stack and returns it typed, or throws one
  * {@link ConfigError} listing every problem. Nothing may be created before this returns.
  */
 export function loadConfig(source: ConfigSource): StackConfig {
-    const problems: ConfigProblem[] = [];
     const prefix = `${CONFIG_NAMESPACE}:`;
-    const raw = (name: ConfigKeyName): string | undefined => source.values[prefix + name];
-
-    const role = resolveRole(source, raw("role"), problems);
+    const configuredRole = source.values[`${prefix}role`];
+    const role = stackRole(source.stack, configuredRole);
     if (role === undefined) {
+        throw new ConfigError(source.stack, [roleProblem(source.stack, configuredRole)]);
+    }
+    const { input, problems } = readKeys(source, role);
+    const context: RuleContext = { values: source.values, env: source.env ?? {} };
+    const settings = role === "core" ? validate("core", input, context, problems) : validate("downloads", input, context, problems);
+    if (problems.length > 0 || settings === undefined) {
         throw new ConfigError(source.stack, problems);
     }
+    if (settings.role === "core") {
+        const data = settings.data;
+        return {
+            role: "core",
+            stack: source.stack,
+            namespace: data.namespace,
+            cluster: data.cluster,
+            gateways: data.gateways,
+            platform: data.platform,
+            apps: resolveApps("core", data.apps, data.mediaServer),
+            storage: data.storage,
+            appEnvironment: data.appEnvironment,
+        };
+    }
+    const data = settings.data;
+    const vpnSecrets: { -readonly [K in keyof VpnSecrets]: VpnSecrets[K] } = {};
+    for (const [key, field] of Object.entries(VPN_SECRET_KEYS)) {
+        const value = source.values[prefix + key];
+        if (value !== undefined && value !== "") {
+            vpnSecrets[field] = pulumi.secret(value);
+        }
+    }
+    return {
+        role: "downloads",
+        stack: source.stack,
+        namespace: data.namespace,
+        coreStack: data.coreStack ?? `${source.organization}/${source.project}/core`,
+        vpn: data.vpn,
+        vpnSecrets,
+        apps: resolveApps("downloads", data.apps),
+    };
+}
 
+/** The `charmarr:` keys of the role as schema input, and the problems of keys that cannot be read. */
+function readKeys(source: ConfigSource, role: Role): { input: Record<string, unknown>; problems: ConfigProblem[] } {
+    const prefix = `${CONFIG_NAMESPACE}:`;
+    const problems: ConfigProblem[] = [];
     const input: Record<string, unknown> = {};
     for (const [fullKey, value] of Object.entries(source.values)) {
         if (!fullKey.startsWith(prefix)) {
@@ -198,109 +182,89 @@ export function loadConfig(source: ConfigSource): StackConfig {
             });
             continue;
         }
-        if (name === "role") {
+        if (name === "role" || "secret" in spec) {
             continue;
         }
         if (spec.value === "json") {
             const parsed = parseJsonValue(value);
             if (parsed === undefined) {
+                const field = firstExampleField(name);
                 problems.push({
                     key: fullKey,
                     problem: `must be an object, not the text ${JSON.stringify(value)}`,
-                    fix: `set its fields one by one, e.g. ${configSetCommand(`${fullKey}.${firstExampleField(name)}`, exampleFor(`${name}.${firstExampleField(name)}`) ?? "<value>")}`,
+                    fix: `set its fields one by one, e.g. ${configSetCommand(`${fullKey}.${field}`, CONFIG_EXAMPLES[`${name}.${field}`] ?? "<value>")}`,
                 });
                 continue;
             }
             input[name] = parsed;
-        } else if (!(name in SECRET_FIELDS)) {
+        } else {
             input[name] = value;
         }
     }
-
-    const schema = ROLE_SCHEMAS[role];
-    const result = schema.safeParse(input, { reportInput: true });
-    if (!result.success) {
-        problems.push(...result.error.issues.flatMap((issue) => issueToProblems(issue, schema)));
-    }
-    if (result.success && role === "core") {
-        problems.push(...tailscaleCredentialProblems(source, (result.data as z.output<(typeof ROLE_SCHEMAS)["core"]>).platform));
-    }
-    if (problems.length > 0 || !result.success) {
-        throw new ConfigError(source.stack, problems);
-    }
-
-    if (role === "core") {
-        const data = result.data as z.output<(typeof ROLE_SCHEMAS)["core"]>;
-        return { role, stack: source.stack, namespace: data.namespace, cluster: data.cluster, gateways: data.gateways, platform: data.platform,
-            apps: resolveApps("core", data.apps, data.mediaServer), storage: data.storage, appEnvironment: data.appEnvironment };
-    }
-    const data = result.data as z.output<(typeof ROLE_SCHEMAS)["downloads"]>;
-    const vpnSecrets: { -readonly [K in keyof VpnSecrets]: VpnSecrets[K] } = {};
-    for (const [key, field] of Object.entries(SECRET_FIELDS)) {
-        const value = source.values[prefix + key];
-        if (value !== undefined && value !== "") {
-            vpnSecrets[field] = pulumi.secret(value);
-        }
-    }
-    const vpnProblems = providerProblems(data.vpn, new Set(Object.keys(vpnSecrets) as VpnCredentialName[]));
-    if (vpnProblems.length > 0) {
-        throw new ConfigError(source.stack, vpnProblems);
-    }
-    return {
-        role,
-        stack: source.stack,
-        namespace: data.namespace,
-        coreStack: data.coreStack ?? `${source.organization}/${source.project}/core`,
-        vpn: data.vpn,
-        vpnSecrets,
-        apps: resolveApps("downloads", data.apps),
-    };
+    return { input, problems };
 }
 
-function resolveRole(source: ConfigSource, configured: string | undefined, problems: ConfigProblem[]): Role | undefined {
-    const role = configured ?? source.stack;
-    if ((ROLES as readonly string[]).includes(role)) {
-        return role as Role;
+type Validated = { role: "core"; data: RoleSettings<"core"> } | { role: "downloads"; data: RoleSettings<"downloads"> };
+
+/**
+ * Parses each key on its own, then runs every rule whose keys all parsed: a broken key hides
+ * neither another key's problems nor the rules that do not need it.
+ */
+function validate<R extends Role>(role: R, input: Record<string, unknown>, context: RuleContext, problems: ConfigProblem[]): Validated | undefined {
+    const schema = ROLE_SCHEMAS[role];
+    const shape = schema.shape as Record<string, z.ZodType>;
+    const data: Record<string, unknown> = {};
+    const valid = new Set<string>();
+    for (const [key, field] of Object.entries(shape)) {
+        const result = field.safeParse(input[key], { reportInput: true });
+        if (result.success) {
+            data[key] = result.data;
+            valid.add(key);
+        } else {
+            problems.push(...result.error.issues.flatMap((issue) => issueToProblems({ ...issue, path: [key, ...issue.path] }, schema)));
+        }
     }
+    const rules = ROLE_RULES[role] as readonly SettingsRule<R>[];
+    for (const { needs, check } of rules) {
+        if (needs.every((key) => valid.has(String(key)))) {
+            problems.push(...check(data as RoleSettings<R>, context).map(toProblem));
+        }
+    }
+    return valid.size === Object.keys(shape).length ? ({ role, data } as Validated) : undefined;
+}
+
+function roleProblem(stack: string, configured: string | undefined): ConfigProblem {
     const key = `${CONFIG_NAMESPACE}:role`;
-    problems.push(
-        configured === undefined
-            ? {
-                  key,
-                  problem: `is not set, and the stack's name "${source.stack}" is not a role (${ROLES.join(" or ")}), so the program cannot tell which stack this is`,
-                  fix: `${configSetCommand(key, "core")}  (or downloads)`,
-              }
-            : {
-                  key,
-                  problem: `"${configured}" is not a role; use ${ROLES.join(" or ")}`,
-                  fix: `${configSetCommand(key, closest(configured, ROLES) ?? "core")}`,
-              },
-    );
-    return undefined;
+    return configured === undefined
+        ? {
+              key,
+              problem: `is not set, and the stack's name "${stack}" is not a role (${ROLES.join(" or ")}), so the program cannot tell which stack this is`,
+              fix: `${configSetCommand(key, "core")}  (or downloads)`,
+          }
+        : {
+              key,
+              problem: `"${configured}" is not a role; use ${ROLES.join(" or ")}`,
+              fix: `${configSetCommand(key, closest(configured, ROLES) ?? "core")}`,
+          };
 }
 
 function unknownKeyProblem(fullKey: string, name: string, role: Role): ConfigProblem {
-    const known = Object.keys(CONFIG_KEYS).filter((key) =>
-        (CONFIG_KEYS[key as ConfigKeyName].roles as readonly Role[]).includes(role),
-    );
+    const known = Object.keys(CONFIG_KEYS).filter((key) => (CONFIG_KEYS[key as ConfigKeyName].roles as readonly Role[]).includes(role));
     const guess = closest(name, known);
     return {
         key: fullKey,
         problem: `is not a setting of the ${role} stack${guess ? ` (did you mean ${CONFIG_NAMESPACE}:${guess}?)` : ""}; it would be silently ignored`,
-        fix: `pulumi config rm ${shellQuote(fullKey)}${guess ? ` and set ${CONFIG_NAMESPACE}:${guess} instead` : ""}`,
+        fix: `${configRemoveCommand(fullKey)}${guess ? ` and set ${CONFIG_NAMESPACE}:${guess} instead` : ""}`,
     };
 }
 
 function wrongRoleProblem(fullKey: string, name: ConfigKeyName, role: Role): ConfigProblem {
     const owner = CONFIG_KEYS[name].roles.join(" and ");
-    const reason =
-        name === "cluster"
-            ? "; the downloads stack reads the cluster facts from the core stack's outputs"
-            : "";
+    const reason = name === "cluster" ? "; the downloads stack reads the cluster facts from the core stack's outputs" : "";
     return {
         key: fullKey,
         problem: `belongs to the ${owner} stack, not to this ${role} stack${reason}`,
-        fix: `pulumi config rm ${shellQuote(fullKey)}`,
+        fix: configRemoveCommand(fullKey),
     };
 }
 
@@ -318,21 +282,18 @@ function firstExampleField(name: string): string {
     return field ? field.slice(name.length + 1) : "field";
 }
 
-function exampleFor(path: string): string | undefined {
-    return CONFIG_EXAMPLES[path];
+function exampleFor(path: readonly PropertyKey[]): string | undefined {
+    return CONFIG_EXAMPLES[path.filter((segment) => typeof segment === "string").join(".")];
 }
 
-/** `["cluster", "podCidr"]` → `charmarr:cluster.podCidr`; list indexes as `[0]`. */
-function keyFor(path: readonly PropertyKey[]): string {
-    let key = CONFIG_NAMESPACE + ":";
-    path.forEach((segment, index) => {
-        if (typeof segment === "number") {
-            key += `[${segment}]`;
-        } else {
-            key += (index === 0 ? "" : ".") + String(segment);
-        }
-    });
-    return key;
+/** A rule's issue as a problem: its own fix, else `pulumi config set` with its suggestion or the key's example. */
+function toProblem(issue: SettingsIssue | ConfigProblem): ConfigProblem {
+    if ("key" in issue) {
+        return issue;
+    }
+    const key = configKey(issue.path);
+    const suggestion = issue.params?.suggest ?? exampleFor(issue.path);
+    return { key, problem: issue.message, fix: issue.params?.fix ?? (suggestion ? configSetCommand(key, suggestion) : undefined) };
 }
 
 function describe(value: unknown): string {
@@ -358,9 +319,8 @@ const EXPECTED_NAMES: Readonly<Record<string, string>> = {
 };
 
 function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProblem[] {
-    const key = keyFor(issue.path);
-    const examplePath = issue.path.filter((segment) => typeof segment === "string").join(".");
-    const example = exampleFor(examplePath);
+    const key = configKey(issue.path);
+    const example = exampleFor(issue.path);
     const input = "input" in issue ? issue.input : undefined;
 
     switch (issue.code) {
@@ -368,11 +328,11 @@ function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProb
             const known = knownFields(schema, issue.path);
             return issue.keys.map((field) => {
                 const guess = closest(field, known);
-                const fieldKey = keyFor([...issue.path, field]);
+                const fieldKey = configKey([...issue.path, field]);
                 return {
                     key: fieldKey,
                     problem: `is not a known setting${guess ? ` (did you mean ${guess}?)` : ""}; known settings here: ${known.join(", ")}`,
-                    fix: `pulumi config rm --path ${shellQuote(fieldKey)}${guess ? ` and set ${keyFor([...issue.path, guess])} instead` : ""}`,
+                    fix: `${configRemoveCommand(fieldKey)}${guess ? ` and set ${configKey([...issue.path, guess])} instead` : ""}`,
                 };
             });
         }
@@ -395,10 +355,9 @@ function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProb
             ];
         }
         default: {
-            const params = ("params" in issue ? issue.params : undefined) as IssueParams | undefined;
+            const params = "params" in issue ? (issue.params as SettingsIssue["params"]) : undefined;
             const message = /^(must|is) /.test(issue.message) ? `${describe(input)} ${issue.message}` : issue.message;
-            const suggestion = params?.suggest ?? example;
-            return [{ key, problem: message, fix: params?.fix ?? (suggestion ? configSetCommand(key, suggestion) : undefined) }];
+            return [toProblem({ path: issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment))), message, params: { ...params, suggest: params?.suggest ?? example } })];
         }
     }
 }
@@ -437,199 +396,27 @@ function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefine
     }
 }
 
-export { closest } from "./errors";
-
 /**
- * Where the Tailscale provider takes each credential from: its `tailscale:` config key, or else its
- * environment variable (@pulumi/tailscale provider.d.ts).
+ * The rules that need the core stack's outputs, run by the downloads program as soon as it has read
+ * them, still before it creates anything: the VPN against the cluster's ranges, the namespaces
+ * against core's, and the download clients against core's gateways and paths.
  */
-export const TAILSCALE_CREDENTIALS = {
-    apiKey: { config: "tailscale:apiKey", env: "TAILSCALE_API_KEY" },
-    oauthClientId: { config: "tailscale:oauthClientId", env: "TAILSCALE_OAUTH_CLIENT_ID" },
-    oauthClientSecret: { config: "tailscale:oauthClientSecret", env: "TAILSCALE_OAUTH_CLIENT_SECRET" },
-    identityToken: { config: "tailscale:identityToken", env: "TAILSCALE_IDENTITY_TOKEN" },
-    audience: { config: "tailscale:audience", env: "TAILSCALE_AUDIENCE" },
-} as const;
-
-type TailscaleCredential = keyof typeof TAILSCALE_CREDENTIALS;
-
-/**
- * The credential sets the provider accepts: an API key; an OAuth client's id and secret; or a
- * federated identity, the client id with an identity token or an OIDC audience to fetch one for.
- */
-const TAILSCALE_CREDENTIAL_SETS: readonly (readonly TailscaleCredential[])[] = [
-    ["apiKey"],
-    ["oauthClientId", "oauthClientSecret"],
-    ["oauthClientId", "identityToken"],
-    ["oauthClientId", "audience"],
-];
-
-/**
- * Tailscale features create resources through the Tailscale provider, which needs one of
- * {@link TAILSCALE_CREDENTIAL_SETS}, each credential from stack config or the environment.
- */
-function tailscaleCredentialProblems(source: ConfigSource, platform: PlatformSettings): ConfigProblem[] {
-    const features = [
-        platform.tailscale.operator.install ? "platform.tailscale.operator.install" : undefined,
-        platform.tailscale.acl.manage ? "platform.tailscale.acl.manage" : undefined,
-    ].filter((feature): feature is string => feature !== undefined);
-    const fromConfig = (credential: TailscaleCredential) => (source.values[TAILSCALE_CREDENTIALS[credential].config] ?? "") !== "";
-    const fromEnv = (credential: TailscaleCredential) => (source.env?.[TAILSCALE_CREDENTIALS[credential].env] ?? "") !== "";
-    const has = (credential: TailscaleCredential) => fromConfig(credential) || fromEnv(credential);
-    if (features.length === 0 || TAILSCALE_CREDENTIAL_SETS.some((set) => set.every(has))) {
-        return [];
-    }
-    const { oauthClientId: id, oauthClientSecret: secret } = TAILSCALE_CREDENTIALS;
-    const partial = has("oauthClientId")
-        ? `: ${fromConfig("oauthClientId") ? id.config : `${id.env} (environment)`} is set but the OAuth client's secret is not (${secret.config} or ${secret.env})`
-        : "";
-    return features.map((feature) => {
-        const key = `${CONFIG_NAMESPACE}:${feature}`;
-        return {
-            key,
-            problem: `needs the Tailscale provider's credentials, and neither the stack config nor the environment holds a complete set${partial}. docs/platform.md lists the sets and the scopes they need`,
-            fix: has("oauthClientId")
-                ? `pulumi config set --secret ${secret.config} <secret>  (or: export ${secret.env}=<secret>), or turn it off: ${configSetCommand(key, "false")}`
-                : `pulumi config set ${id.config} <id> && pulumi config set --secret ${secret.config} <secret>  (or: pulumi config set --secret tailscale:apiKey <key>; or export ${id.env} and ${secret.env}, or ${TAILSCALE_CREDENTIALS.apiKey.env}), or turn it off: ${configSetCommand(key, "false")}`,
-        };
-    });
-}
-
-/**
- * The rules that need the core stack's facts: run by the downloads program as soon as it has read
- * them, still before it creates anything.
- */
-export function checkAgainstCore(config: DownloadsConfig, cluster: ClusterFacts, coreNamespace: string): void {
-    const problems: ConfigProblem[] = [];
-    const vxlan = parseCidr(vxlanCidr(config.vpn.vxlanNetwork));
-    const ranges = [
-        ["podCidr", cluster.podCidr],
-        ["serviceCidr", cluster.serviceCidr],
-        ["lanCidr", cluster.lanCidr],
-    ] as const;
-    for (const [name, range] of ranges) {
-        const block = range === undefined ? undefined : parseCidr(range);
-        if (vxlan && block && cidrsOverlap(vxlan, block)) {
-            problems.push({
-                key: `${CONFIG_NAMESPACE}:vpn.vxlanNetwork`,
-                problem: `${vxlanCidr(config.vpn.vxlanNetwork)} overlaps the cluster's ${name} ${range} (from the core stack); the VXLAN overlay needs addresses no pod, Service or LAN host uses`,
-                fix: configSetCommand(`${CONFIG_NAMESPACE}:vpn.vxlanNetwork`, suggestVxlanNetwork(cluster)),
-            });
-        }
-    }
-    for (const [key, namespace] of [["namespace", config.namespace], ["vpn.namespace", config.vpn.namespace]] as const) {
-        if (namespace === coreNamespace) {
-            problems.push({
-                key: `${CONFIG_NAMESPACE}:${key}`,
-                problem: `"${namespace}" is the core stack's namespace; each stack owns its namespaces`,
-                fix: configSetCommand(`${CONFIG_NAMESPACE}:${key}`, key === "namespace" ? "charmarr-downloads" : "charmarr-vpn"),
-            });
-        }
-    }
-    problems.push(...vxlanNetworkProblems(config, cluster));
-    problems.push(...vpnProblemsAgainstCluster(config, cluster));
-    if (problems.length > 0) {
-        throw new ConfigError(config.stack, problems);
-    }
-}
-
-/**
- * The overlay must be private address space (clients route it on vxlan0, never to the internet)
- * and clear of the tunnel's own addresses, which gluetun routes through wg0.
- */
-function vxlanNetworkProblems(config: DownloadsConfig, cluster: ClusterFacts): ConfigProblem[] {
-    const key = `${CONFIG_NAMESPACE}:vpn.vxlanNetwork`;
-    const overlay = parseCidr(vxlanCidr(config.vpn.vxlanNetwork));
-    if (!overlay) {
-        return [];
-    }
-    const tunnelAddresses = config.vpn.type === "wireguard" ? wireguardAddresses(config.vpn) : [];
-    const fix = configSetCommand(key, suggestVxlanNetwork(cluster, tunnelAddresses));
-    const problems: ConfigProblem[] = [];
-    if (!isPrivateCidr(overlay)) {
-        problems.push({
-            key,
-            problem: `${vxlanCidr(config.vpn.vxlanNetwork)} is not private address space (${PRIVATE_RANGES.join(", ")}); the overlay between clients and the gateway must not shadow internet or link-local addresses`,
-            fix,
-        });
-    }
-    for (const address of tunnelAddresses) {
-        const tunnel = parseCidr(address);
-        if (tunnel && cidrsOverlap(tunnel, overlay)) {
-            problems.push({
-                key,
-                problem: `${vxlanCidr(config.vpn.vxlanNetwork)} contains the VPN interface address ${address}; the overlay and the tunnel need separate addresses`,
-                fix,
-            });
-        }
-    }
-    return problems;
-}
-
-/** VPN settings that only the cluster's ranges can rule out. */
-function vpnProblemsAgainstCluster(config: DownloadsConfig, cluster: ClusterFacts): ConfigProblem[] {
-    const problems: ConfigProblem[] = [];
-    if (config.vpn.killSwitch.allowLan && cluster.lanCidr === undefined) {
-        problems.push({
-            key: `${CONFIG_NAMESPACE}:vpn.killSwitch.allowLan`,
-            problem: "is true, but the core stack has no cluster.lanCidr, so there is no LAN range to allow",
-            fix: `set it on the core stack: pulumi config set --path --stack core charmarr:cluster.lanCidr 192.168.1.0/24 (then pulumi up --stack core), or ${configSetCommand(`${CONFIG_NAMESPACE}:vpn.killSwitch.allowLan`, "false")}`,
-        });
-    }
-    // gluetun refuses FIREWALL_OUTBOUND_SUBNETS that overlap the tunnel's own addresses
-    // (docs/upstream.md#gluetun).
-    const ranges = [["podCidr", cluster.podCidr], ["serviceCidr", cluster.serviceCidr], ["lanCidr", cluster.lanCidr]] as const;
-    for (const address of config.vpn.type === "wireguard" ? wireguardAddresses(config.vpn) : []) {
-        const tunnel = parseCidr(address);
-        for (const [name, range] of ranges) {
-            const block = range === undefined ? undefined : parseCidr(range);
-            if (tunnel && block && cidrsOverlap(tunnel, block)) {
-                problems.push({
-                    key: `${CONFIG_NAMESPACE}:vpn.addresses`,
-                    problem: `the VPN interface address ${address} lies inside the cluster's ${name} ${range} (from the core stack); gluetun cannot route the cluster and the tunnel through the same addresses`,
-                    fix: "use the address your VPN provider assigned to your key: pulumi config set --path 'charmarr:vpn.addresses[0]' <address>/32",
-                });
-            }
-        }
-    }
-    return problems;
-}
-
-/**
- * The download clients against the core stack's gateways: each needs its domain's gateway to exist
- * there, and a path that core's apps do not already use on it.
- */
-export function checkAppsAgainstCore(
-    config: DownloadsConfig,
-    gateways: Readonly<Partial<Record<GatewayDomain, { paths: Readonly<Record<string, string>> }>>>,
-): void {
-    const enabled = Object.fromEntries(GATEWAY_DOMAINS.map((domain) => [domain, { enabled: gateways[domain] !== undefined }]));
-    const taken = new Map(
-        GATEWAY_DOMAINS.flatMap((domain) => Object.entries(gateways[domain]?.paths ?? {}).map(([path, app]) => [`${domain} ${path}`, `${app} (core stack)`] as const)),
+export function problemsAgainstCore(config: DownloadsConfig, core: Pick<CoreStackOutputs, "cluster" | "namespace" | "gateways">): ConfigProblem[] {
+    const namespaceProblems = ([["namespace", config.namespace, "charmarr-downloads"], ["vpn.namespace", config.vpn.namespace, "charmarr-vpn"]] as const).flatMap(
+        ([key, namespace, suggestion]) =>
+            namespace === core.namespace
+                ? [
+                      {
+                          key: `${CONFIG_NAMESPACE}:${key}`,
+                          problem: `"${namespace}" is the core stack's namespace; each stack owns its namespaces`,
+                          fix: configSetCommand(`${CONFIG_NAMESPACE}:${key}`, suggestion),
+                      },
+                  ]
+                : [],
     );
-    const problems = appIssues(config.apps, enabled, taken).map((issue) => {
-        const key = keyFor(issue.path);
-        return { key, problem: issue.message, fix: issue.params.fix ?? configSetCommand(key, issue.params.suggest ?? "<value>") };
-    });
-    if (problems.length > 0) {
-        throw new ConfigError(config.stack, problems);
-    }
-}
-
-/** The first 172.16–31.x /24 clear of every cluster range, to suggest in a fix. */
-function suggestVxlanNetwork(cluster: ClusterFacts, tunnelAddresses: readonly string[] = []): string {
-    const taken = [cluster.podCidr, cluster.serviceCidr, cluster.lanCidr, ...tunnelAddresses].flatMap((range) => {
-        const block = range === undefined ? undefined : parseCidr(range);
-        return block ? [block] : [];
-    });
-    for (let second = 16; second < 32; second++) {
-        for (let third = 0; third < 256; third++) {
-            const candidate = `172.${second}.${third}`;
-            const block = parseCidr(vxlanCidr(candidate));
-            if (block && !taken.some((range) => cidrsOverlap(range, block))) {
-                return candidate;
-            }
-        }
-    }
-    return "<a.b.c>";
+    const enabled = Object.fromEntries(GATEWAY_DOMAINS.map((domain) => [domain, { enabled: core.gateways[domain] !== undefined }]));
+    const taken = new Map(
+        GATEWAY_DOMAINS.flatMap((domain) => Object.entries(core.gateways[domain]?.paths ?? {}).map(([path, app]) => [`${domain} ${path}`, `${app} (core stack)`] as const)),
+    );
+    return [...vpnClusterProblems(config.vpn, core.cluster), ...namespaceProblems, ...appIssues(config.apps, enabled, taken).map(toProblem)];
 }

@@ -2,7 +2,7 @@ import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
 import { stringify } from "yaml";
 import type { IGateway } from "../k8s/gatewayApi";
 import type { ResolvedApp } from "../apps/resolve";
-import type { GatewayDomain, GatewaySettings } from "../config/schema";
+import type { GatewayDomain, GatewaySettings } from "./settings";
 
 /** The listener every gateway has: port 80, apps side by side by path prefix. */
 export const SHARED_LISTENER = { name: "http", port: 80 } as const;

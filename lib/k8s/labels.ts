@@ -1,3 +1,6 @@
+/** The label naming an app's pods: Services, NetworkPolicies and AuthorizationPolicies select by it. */
+export const APP_LABEL = "app.kubernetes.io/name";
+
 /** Labels every object of this program carries, so `kubectl get -l` finds them by stack. */
 export function charmarrLabels(stack: "core" | "downloads", component?: string): Record<string, string> {
     return {

@@ -1,4 +1,4 @@
-import { ConfigError, ConfigProblem } from "../config/errors";
+import type { ConfigProblem } from "../settings";
 import { AMBIENT_LABELS } from "./policies";
 
 /** A namespace the program enrols in the ambient mesh, and the config key that names it. */
@@ -33,14 +33,6 @@ export function meshEnrollmentProblems(enrolled: readonly MeshNamespace[], outOf
               ]
             : [];
     });
-}
-
-/** Throws a ConfigError when {@link meshEnrollmentProblems} finds any. */
-export function assertMeshEnrollment(stack: string, enrolled: readonly MeshNamespace[], outOfMesh: readonly OutOfMeshNamespace[]): void {
-    const problems = meshEnrollmentProblems(enrolled, outOfMesh);
-    if (problems.length > 0) {
-        throw new ConfigError(stack, problems);
-    }
 }
 
 /** Labels that enrol a namespace's pods in ambient mode. */

@@ -2,15 +2,13 @@ import type { IAuthorizationPolicy, IPeerAuthentication } from "../k8s/istioSecu
 import type { AppName } from "../apps/catalog";
 import type { ResolvedApp } from "../apps/resolve";
 import { gatewayServiceAccount } from "../ingress/gateways";
-import type { GatewayDomain } from "../config/schema";
+import { APP_LABEL } from "../k8s/labels";
+import type { GatewayDomain } from "../ingress/settings";
 
 /**
  * Namespace label that puts every pod of the namespace in the ambient mesh (docs/upstream.md#istio-ambient).
  */
 export const AMBIENT_LABELS: Readonly<Record<string, string>> = { "istio.io/dataplane-mode": "ambient" };
-
-/** The pod label every app's workload carries; policies select on it. */
-export const APP_LABEL = "app.kubernetes.io/name";
 
 /**
  * A workload's SPIFFE identity as ztunnel checks it: `<trust domain>/ns/<ns>/sa/<sa>`. The trust

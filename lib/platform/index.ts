@@ -4,14 +4,9 @@ export type { IstioPlatform } from "./istio";
 export { METALLB_POOL_NAME, metallbPoolSpecs } from "./metallb";
 export type { IIPAddressPool, IL2Advertisement, MetallbPoolSpecs } from "./metallb";
 export { firstPoolAddress, parsePoolAddress, poolContains } from "./addresses";
-export {
-    CHART_SOURCES,
-    PLATFORM_NAMESPACES,
-    PLATFORM_PREREQUISITES,
-    PLATFORM_STEPS,
-    gatewayApiManifestUrl,
-    istioChartValues,
-    platformInstallPlan,
-    tailscaleOperatorValues,
-} from "./plan";
-export type { ChartRelease, ChartStep, PlatformDependent, PlatformInstallPlan, PlatformNamespace, PlatformStep } from "./plan";
+export { CHART_SOURCES, PLATFORM_NAMESPACES, PLATFORM_PREREQUISITES, PLATFORM_STEPS } from "./charts";
+export type { ChartStep, PlatformDependent, PlatformNamespace, PlatformStep } from "./charts";
+export { gatewayApiManifestUrl, istioChartValues, platformInstallPlan, tailscaleOperatorValues } from "./plan";
+export type { ChartRelease, PlatformInstallPlan } from "./plan";
+export { charmarrNamespace, platformSchema } from "./settings";
+export type { PlatformSettings } from "./settings";

@@ -1,4 +1,4 @@
-import type { GatewaySettings } from "../config";
+import type { GatewaySettings } from "../ingress/settings";
 
 /**
  * Whether a gateway is a machine on the tailnet: only an enabled gateway with `tailscale.expose`

@@ -1,5 +1,5 @@
-import type { GatewayDomain, GatewaysSettings, TailnetGroups } from "../config";
-import { GATEWAY_DOMAINS } from "../config/schema";
+import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../ingress/settings";
+import type { TailnetGroups } from "./settings";
 import { onTailnet } from "./exposure";
 import { OPERATOR_TAG, PROXY_TAG } from "./tags";
 

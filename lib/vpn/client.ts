@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ClusterFacts, VpnSettings } from "../config/schema";
+import type { ClusterFacts } from "../cluster/settings";
+import type { VpnSettings } from "./settings";
 import { AMBIENT_PROBE_SOURCE, POD_GATEWAY_CONFIG_DIR, VXLAN_PORT, clusterLocalCidrs } from "./gateway";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
 

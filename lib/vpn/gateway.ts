@@ -1,6 +1,7 @@
 import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
-import type { ClusterFacts, VpnSettings } from "../config/schema";
+import type { ClusterFacts } from "../cluster/settings";
+import type { VpnSettings } from "./settings";
 import { GluetunEnvValue, VPN_INTERFACES, VpnCredentialName, providerEnvironment, vpnServerPort } from "./providers";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
 

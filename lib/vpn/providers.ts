@@ -1,25 +1,8 @@
-import { ConfigProblem, configSetCommand, shellQuote } from "../config/errors";
-import type { VpnSettings } from "../config/schema";
+import { ConfigProblem, configRemoveCommand, configSetCommand } from "../settings";
+import { VPN_PROVIDERS, VPN_TYPES, VpnProviderName, VpnSettings, VpnType } from "./settings";
 
-/**
- * VPN service providers this program knows gluetun's requirements for (gluetun v3.41.1
- * internal/configuration/settings, docs/upstream.md#gluetun).
- */
-export const VPN_PROVIDERS = [
-    "mullvad",
-    "protonvpn",
-    "nordvpn",
-    "surfshark",
-    "ivpn",
-    "windscribe",
-    "airvpn",
-    "private internet access",
-    "custom",
-] as const;
-export type VpnProviderName = (typeof VPN_PROVIDERS)[number];
-
-export const VPN_TYPES = ["wireguard", "openvpn"] as const;
-export type VpnType = (typeof VPN_TYPES)[number];
+export { VPN_PROVIDERS, VPN_TYPES };
+export type { VpnProviderName, VpnType };
 
 /** The tunnel device gluetun creates; set explicitly in gluetun and pod-gateway so they always agree. */
 export const VPN_INTERFACES: Readonly<Record<VpnType, string>> = { wireguard: "wg0", openvpn: "tun0" };
@@ -163,7 +146,7 @@ function setCommand(setting: VpnSettingName): string {
 
 function removeCommand(setting: VpnSettingName): string {
     const spec = VPN_SETTINGS[setting];
-    return spec.secret ? `pulumi config rm ${spec.key}` : `pulumi config rm --path ${shellQuote(spec.key)}`;
+    return configRemoveCommand(spec.key);
 }
 
 function typeCommand(type: VpnType): string {

@@ -1,0 +1,156 @@
+import { z } from "zod";
+import { DNS_SUBDOMAIN, IssueParams, closest, integer, quantity } from "../settings";
+import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, isAppName } from "./catalog";
+
+const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: "is not an absolute path (e.g. /data)" });
+
+const appOverrideSchema = z.strictObject({
+    /** false removes the app (and its route and policy); the media server is chosen with charmarr:mediaServer. */
+    enabled: z.boolean().optional(),
+    /** Image repository without tag, e.g. ghcr.io/hotio/radarr. */
+    image: z
+        .string()
+        .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*$/, { message: "is not an image repository (e.g. lscr.io/linuxserver/radarr), without a tag" })
+        .optional(),
+    /** Pinned image tag; `latest` is refused so an upgrade is always a config change. */
+    tag: z
+        .string()
+        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: "is not an image tag (letters, digits, '.', '_', '-')" })
+        .refine((tag) => tag !== "latest", { message: "is a moving tag; pin a version so upgrades happen only when you change it" })
+        .optional(),
+    /** Path prefix the app is served under on its gateway's port 80, e.g. /movies. */
+    path: z
+        .string()
+        .regex(/^\/[a-z0-9][a-z0-9._-]*$/, { message: "is not a one-segment path prefix (e.g. /radarr)" })
+        .optional(),
+    /**
+     * More host names the app is reached by. Only SABnzbd checks them (it refuses any Host header
+     * not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
+     * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name.
+     */
+    hostnames: z
+        .array(z.string().regex(DNS_SUBDOMAIN, { message: "is not a host name (lower-case DNS name, e.g. charmarr-admin.tail1234.ts.net)" }))
+        .optional(),
+    /** Size of the app's /config volume claim. */
+    configSize: quantity.optional(),
+    resources: z
+        .strictObject({
+            requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
+            limits: z.strictObject({ memory: quantity.optional() }).optional(),
+        })
+        .optional(),
+});
+
+export type AppOverride = z.output<typeof appOverrideSchema>;
+export type AppsSettings = Partial<Record<AppName, AppOverride>>;
+
+/**
+ * `charmarr:apps`: per app, enable/disable and image/tag/path/resource overrides. Only the apps the
+ * stack runs are accepted; anything else is named as unknown or as the other stack's.
+ */
+export function appsSchema(stack: "core" | "downloads") {
+    return z
+        .record(z.string(), appOverrideSchema)
+        .superRefine((apps, ctx) => {
+            for (const name of Object.keys(apps)) {
+                const remove = (field?: string) => `pulumi config rm --path 'charmarr:apps.${name}${field ? `.${field}` : ""}'`;
+                if (!isAppName(name)) {
+                    const guess = closest(name, APP_NAMES);
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name],
+                        message: `is not an app Charmarr runs${guess ? ` (did you mean ${guess}?)` : ""}; the apps are ${APP_NAMES.join(", ")}`,
+                        params: { fix: `${remove()}${guess ? ` and set charmarr:apps.${guess} instead` : ""}` } satisfies IssueParams,
+                    });
+                } else if (APP_CATALOG[name].stack !== stack) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name],
+                        message: `${name} runs in the ${APP_CATALOG[name].stack} stack, not in this ${stack} stack`,
+                        params: { fix: `${remove()} and set it on the ${APP_CATALOG[name].stack} stack` } satisfies IssueParams,
+                    });
+                } else if (APP_CATALOG[name].pathStyle !== "sabnzbd" && apps[name].hostnames !== undefined) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name, "hostnames"],
+                        message: `${name} does not check the Host header, so it takes no host names (only sabnzbd does)`,
+                        params: { fix: remove("hostnames") } satisfies IssueParams,
+                    });
+                } else if (APP_CATALOG[name].pathStyle === "root" && apps[name].path !== undefined) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name, "path"],
+                        message: `${name} can only serve at "/" of a listener of its own, so it takes no path`,
+                        params: { fix: remove("path") } satisfies IssueParams,
+                    });
+                }
+            }
+        })
+        .prefault({})
+        .transform((apps) => apps as AppsSettings);
+}
+
+/** `charmarr:mediaServer`: the one media server the core stack runs. */
+export const mediaServerSchema = z.enum(MEDIA_SERVERS).default("plex");
+
+/** `charmarr:storage`: the /config claims' class and the media library every app mounts. */
+export const storageSchema = z.strictObject({
+    /** StorageClass of the apps' /config claims; unset uses the cluster default. */
+    className: z.string().regex(DNS_SUBDOMAIN, { message: "is not a StorageClass name" }).optional(),
+    library: z
+        .strictObject({
+            nfs: z.strictObject({ server: z.string().min(1, { message: "is empty; give the NFS server's address" }), path: absolutePath }).optional(),
+            hostPath: z.strictObject({ path: absolutePath }).optional(),
+            /** Where every app of both stacks sees the library, so paths match between them. */
+            mountPath: absolutePath.default("/data"),
+        })
+        .superRefine((library, ctx) => {
+            if ((library.nfs === undefined) === (library.hostPath === undefined)) {
+                ctx.addIssue({
+                    code: "custom",
+                    message: `needs exactly one of nfs or hostPath (it has ${library.nfs && library.hostPath ? "both" : "neither"}); every app of both stacks mounts it`,
+                    params: {
+                        fix: "pulumi config set --path 'charmarr:storage.library.nfs.server' 192.168.1.10 && pulumi config set --path 'charmarr:storage.library.nfs.path' /export/media",
+                    } satisfies IssueParams,
+                });
+            }
+        }),
+});
+
+export type StorageSettings = z.output<typeof storageSchema>;
+export type MediaLibrary = StorageSettings["library"];
+
+/** `charmarr:appEnvironment`: file ownership and time zone of every app, so both stacks agree on the library. */
+export const appEnvironmentSchema = z
+    .strictObject({
+        puid: integer(0, 2147483647).default(1000),
+        pgid: integer(0, 2147483647).default(1000),
+        timezone: z
+            .string()
+            .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, { message: "is not a tz database name (e.g. Europe/Amsterdam)" })
+            .default("Etc/UTC"),
+    })
+    .prefault({});
+
+export type AppEnvironment = z.output<typeof appEnvironmentSchema>;
+
+/** Example values, by path, for suggested fixes. */
+export const APP_EXAMPLES: Readonly<Record<string, string>> = {
+    "apps.radarr.enabled": "false",
+    "apps.radarr.tag": "5.27.5.10198-ls283",
+    "apps.radarr.image": "lscr.io/linuxserver/radarr",
+    "apps.radarr.path": "/radarr",
+    "apps.radarr.configSize": "2Gi",
+    "apps.radarr.resources.requests.cpu": "100m",
+    "apps.radarr.resources.requests.memory": "512Mi",
+    "apps.radarr.resources.limits.memory": "2Gi",
+    mediaServer: "plex",
+    "storage.className": "local-path",
+    "storage.library.nfs.server": "192.168.1.10",
+    "storage.library.nfs.path": "/export/media",
+    "storage.library.hostPath.path": "/srv/media",
+    "storage.library.mountPath": "/data",
+    "appEnvironment.puid": "1000",
+    "appEnvironment.pgid": "1000",
+    "appEnvironment.timezone": "Europe/Amsterdam",
+};

@@ -1,0 +1,70 @@
+import { z } from "zod";
+import { PRIVATE_RANGES, cidrContains, cidrsOverlap, isPrivateCidr, parseCidr, parseIpv4 } from "../net";
+import { DNS_SUBDOMAIN, ipv4Address, ipv4Cidr } from "../settings";
+
+/** `charmarr:cluster`: facts about the cluster the program cannot look up, copied from its settings. */
+export const clusterSchema = z
+    .strictObject({
+        podCidr: ipv4Cidr,
+        serviceCidr: ipv4Cidr,
+        lanCidr: ipv4Cidr.optional(),
+        dnsServiceIp: ipv4Address,
+        domain: z
+            .string()
+            .regex(DNS_SUBDOMAIN, { message: "is not a DNS domain (e.g. cluster.local)" })
+            .default("cluster.local"),
+    })
+    .superRefine((cluster, ctx) => {
+        const pods = parseCidr(cluster.podCidr);
+        const services = parseCidr(cluster.serviceCidr);
+        const lan = cluster.lanCidr === undefined ? undefined : parseCidr(cluster.lanCidr);
+        const dns = parseIpv4(cluster.dnsServiceIp);
+        // Traffic to these ranges never enters the tunnel (clients route them on eth0, the gateway
+        // forwards to them unencrypted), so a public range here would reach the internet unprotected.
+        for (const [name, block] of [["podCidr", pods], ["serviceCidr", services], ["lanCidr", lan]] as const) {
+            if (block && !isPrivateCidr(block)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [name],
+                    message: `${cluster[name]} is not private address space (${PRIVATE_RANGES.join(", ")}); traffic to the cluster's ranges bypasses the VPN, so a public range here would leave with your real IP`,
+                });
+            }
+        }
+        if (!pods || !services || dns === undefined) {
+            return;
+        }
+        if (!cidrContains(services, dns)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["dnsServiceIp"],
+                message: `${cluster.dnsServiceIp} is not inside serviceCidr ${cluster.serviceCidr}; it must be the ClusterIP of the kube-dns Service (kubectl -n kube-system get svc kube-dns)`,
+            });
+        }
+        if (cidrsOverlap(pods, services)) {
+            ctx.addIssue({
+                code: "custom",
+                path: ["serviceCidr"],
+                message: `serviceCidr ${cluster.serviceCidr} overlaps podCidr ${cluster.podCidr}; copy both from your cluster's settings (k3s: --cluster-cidr and --service-cidr)`,
+            });
+        }
+        for (const [name, block] of [["podCidr", pods], ["serviceCidr", services]] as const) {
+            if (lan && cidrsOverlap(lan, block)) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: ["lanCidr"],
+                    message: `lanCidr ${cluster.lanCidr} overlaps ${name} ${cluster[name]}; lanCidr is your home network, outside the cluster's own ranges`,
+                });
+            }
+        }
+    });
+
+export type ClusterFacts = z.output<typeof clusterSchema>;
+
+/** Example values, by path inside the key, for suggested fixes. */
+export const CLUSTER_EXAMPLES: Readonly<Record<string, string>> = {
+    "cluster.podCidr": "10.42.0.0/16",
+    "cluster.serviceCidr": "10.43.0.0/16",
+    "cluster.lanCidr": "192.168.1.0/24",
+    "cluster.dnsServiceIp": "10.43.0.10",
+    "cluster.domain": "cluster.local",
+};

@@ -1,0 +1,89 @@
+/**
+ * Each stack role's settings, composed from the domains' schemas, and the rules between settings
+ * of different domains, as data: a rule names the keys it needs and runs when all of them are
+ * valid, so one invalid key never hides another key's problems.
+ */
+import { z } from "zod";
+import { appIssues, coreAppIssues } from "../apps/rules";
+import { resolveApps } from "../apps/resolve";
+import { appEnvironmentSchema, appsSchema, mediaServerSchema, storageSchema } from "../apps/settings";
+import { clusterSchema } from "../cluster/settings";
+import { coreStackName } from "../contract";
+import { gatewayAddressIssues, gatewaysSchema } from "../ingress/settings";
+import { charmarrNamespace, metallbGatewayIssues, metallbLanIssues, platformSchema } from "../platform/settings";
+import { ConfigProblem, SettingsIssue, configKey } from "../settings";
+import { tailscaleCredentialProblems } from "../tailnet/credentials";
+import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
+import { VpnCredentialName, providerProblems } from "../vpn/providers";
+import { vpnNamespaceIssues } from "../vpn/rules";
+import { VPN_SECRET_KEYS, vpnSchema } from "../vpn/settings";
+import type { Role } from "./keys";
+
+/** The settings of each role: one zod schema per `charmarr:` key, defaults applied. */
+export const ROLE_SCHEMAS = {
+    core: z.strictObject({
+        namespace: charmarrNamespace("charmarr-core").default("charmarr-core"),
+        cluster: clusterSchema,
+        gateways: gatewaysSchema,
+        platform: platformSchema,
+        apps: appsSchema("core"),
+        mediaServer: mediaServerSchema,
+        storage: storageSchema,
+        appEnvironment: appEnvironmentSchema,
+    }),
+    downloads: z.strictObject({
+        namespace: charmarrNamespace("charmarr-downloads").default("charmarr-downloads"),
+        coreStack: coreStackName.optional(),
+        vpn: vpnSchema,
+        apps: appsSchema("downloads"),
+    }),
+} as const satisfies Record<Role, z.ZodObject>;
+
+export type RoleSettings<R extends Role> = z.output<(typeof ROLE_SCHEMAS)[R]>;
+
+/** What a rule sees besides the settings: the raw config and environment, for credentials. */
+export interface RuleContext {
+    /** Raw config values by full key (`charmarr:vpnPrivateKey`, `tailscale:apiKey`). */
+    readonly values: Readonly<Record<string, string>>;
+    /** The Tailscale provider's credential variables from the environment. */
+    readonly env: Readonly<Record<string, string>>;
+}
+
+/** A rule between settings: runs when every key it `needs` is valid. */
+export interface SettingsRule<R extends Role> {
+    readonly needs: readonly (keyof RoleSettings<R>)[];
+    check(settings: RoleSettings<R>, context: RuleContext): readonly (SettingsIssue | ConfigProblem)[];
+}
+
+function rule<R extends Role, K extends keyof RoleSettings<R>>(
+    needs: readonly K[],
+    check: (settings: Pick<RoleSettings<R>, K>, context: RuleContext) => readonly (SettingsIssue | ConfigProblem)[],
+): SettingsRule<R> {
+    return { needs, check };
+}
+
+/** The VPN credentials present in the raw config. */
+function vpnCredentials(values: Readonly<Record<string, string>>): Set<VpnCredentialName> {
+    return new Set(
+        Object.entries(VPN_SECRET_KEYS)
+            .filter(([key]) => (values[configKey([key])] ?? "") !== "")
+            .map(([, field]) => field),
+    );
+}
+
+export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = {
+    core: [
+        rule<"core", "gateways" | "cluster">(["gateways", "cluster"], ({ gateways, cluster }) => gatewayAddressIssues(gateways, cluster)),
+        rule<"core", "gateways" | "platform">(["gateways", "platform"], ({ gateways, platform }) => metallbGatewayIssues(gateways, platform)),
+        rule<"core", "platform" | "cluster">(["platform", "cluster"], ({ platform, cluster }) => metallbLanIssues(platform, cluster)),
+        rule<"core", "gateways">(["gateways"], ({ gateways }) => gatewayTagIssues(gateways)),
+        rule<"core", "gateways" | "platform">(["gateways", "platform"], ({ gateways, platform }) => managedPolicyIssues(gateways, platform.tailscale.acl)),
+        rule<"core", "apps" | "mediaServer" | "gateways">(["apps", "mediaServer", "gateways"], coreAppIssues),
+        rule<"core", "platform">(["platform"], ({ platform }, { values, env }) => tailscaleCredentialProblems(platform, values, env)),
+    ],
+    downloads: [
+        rule<"downloads", "apps">(["apps"], ({ apps }) => appIssues(resolveApps("downloads", apps), undefined)),
+        rule<"downloads", "vpn" | "namespace">(["vpn", "namespace"], ({ vpn, namespace }) => vpnNamespaceIssues(vpn, namespace)),
+        rule<"downloads", "vpn">(["vpn"], ({ vpn }, { values }) => providerProblems(vpn, vpnCredentials(values))),
+    ],
+};

@@ -1,0 +1,131 @@
+import { z } from "zod";
+import type { ClusterFacts } from "../cluster/settings";
+import { GATEWAY_DOMAINS, GatewayDomain } from "../domains";
+import { cidrContains, parseCidr, parseIpv4 } from "../net";
+import { IssueParams, SettingsIssue, configKey, ipv4Address } from "../settings";
+
+export { GATEWAY_DOMAINS };
+export type { GatewayDomain };
+
+const TAILSCALE_TAG = /^tag:[A-Za-z0-9][A-Za-z0-9-]*$/;
+const TAILSCALE_HOSTNAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+function gatewaySchema(domain: GatewayDomain, onTailnetByDefault: boolean) {
+    return z
+        .strictObject({
+            /** false: no gateway for this domain; every app of the domain must then be disabled. */
+            enabled: z.boolean().default(true),
+            /** LAN address MetalLB gives the gateway's Service; unset leaves the choice to MetalLB. */
+            lanIp: ipv4Address.optional(),
+            tailscale: z
+                .strictObject({
+                    expose: z.boolean().default(onTailnetByDefault),
+                    hostname: z
+                        .string()
+                        .max(63, { message: "is longer than 63 characters, the limit for a tailnet machine name" })
+                        .regex(TAILSCALE_HOSTNAME, { message: "is not a tailnet machine name (lower-case letters, digits and '-')" })
+                        .default(`charmarr-${domain}`),
+                    tags: z
+                        .array(
+                            z.string().regex(TAILSCALE_TAG, {
+                                message: "is not a Tailscale tag: tags start with 'tag:' followed by letters, digits or '-'",
+                            }),
+                        )
+                        .min(1, { message: "needs at least one tag, which the tailnet policy must own" })
+                        .default([`tag:charmarr-${domain}`]),
+                })
+                .prefault({}),
+        })
+        .prefault({});
+}
+
+/** `charmarr:gateways`: per gateway, LAN IP and tailnet exposure. The admin gateway stays off the tailnet unless asked. */
+export const gatewaysSchema = z
+    .strictObject({
+        arr: gatewaySchema("arr", true),
+        media: gatewaySchema("media", true),
+        admin: gatewaySchema("admin", false),
+    })
+    .superRefine((gateways, ctx) => {
+        const lanIps = new Map<string, GatewayDomain>();
+        const hostnames = new Map<string, GatewayDomain>();
+        for (const domain of GATEWAY_DOMAINS) {
+            const gateway = gateways[domain];
+            if (!gateway.enabled) {
+                continue;
+            }
+            const sameIp = gateway.lanIp === undefined ? undefined : lanIps.get(gateway.lanIp);
+            if (sameIp) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [domain, "lanIp"],
+                    message: `${gateway.lanIp} is also the ${sameIp} gateway's LAN IP; each gateway needs its own address (MetalLB gives one Service per IP)`,
+                    params: { suggest: "<a free LAN address>" } satisfies IssueParams,
+                });
+            } else if (gateway.lanIp !== undefined) {
+                lanIps.set(gateway.lanIp, domain);
+            }
+            const sameHost = gateway.tailscale.expose ? hostnames.get(gateway.tailscale.hostname) : undefined;
+            if (sameHost) {
+                ctx.addIssue({
+                    code: "custom",
+                    path: [domain, "tailscale", "hostname"],
+                    message: `"${gateway.tailscale.hostname}" is also the ${sameHost} gateway's tailnet name; each gateway is its own tailnet machine`,
+                    params: { suggest: `charmarr-${domain}` } satisfies IssueParams,
+                });
+            } else if (gateway.tailscale.expose) {
+                hostnames.set(gateway.tailscale.hostname, domain);
+            }
+        }
+    })
+    .prefault({});
+
+export type GatewaysSettings = z.output<typeof gatewaysSchema>;
+export type GatewaySettings = GatewaysSettings[GatewayDomain];
+
+/**
+ * A gateway's LAN IP is announced on the LAN (MetalLB, by ARP): it must be a LAN address when the
+ * LAN is known, and never one the cluster uses for pods or Services.
+ */
+export function gatewayAddressIssues(gateways: GatewaysSettings, cluster: ClusterFacts): SettingsIssue[] {
+    const issues: SettingsIssue[] = [];
+    const ranges = [["podCidr", cluster.podCidr], ["serviceCidr", cluster.serviceCidr]] as const;
+    const lan = cluster.lanCidr === undefined ? undefined : parseCidr(cluster.lanCidr);
+    for (const domain of GATEWAY_DOMAINS) {
+        const { enabled, lanIp } = gateways[domain];
+        const address = lanIp === undefined ? undefined : parseIpv4(lanIp);
+        if (!enabled || address === undefined) {
+            continue;
+        }
+        const path = ["gateways", domain, "lanIp"];
+        const inCluster = ranges.find(([, range]) => {
+            const block = parseCidr(range);
+            return block !== undefined && cidrContains(block, address);
+        });
+        if (inCluster) {
+            issues.push({
+                path,
+                message: `${lanIp} lies in the cluster's ${inCluster[0]} ${inCluster[1]}; a gateway's LAN IP must be a free address on your LAN`,
+            });
+        } else if (lan && !cidrContains(lan, address)) {
+            issues.push({
+                path,
+                message: `${lanIp} is outside lanCidr ${cluster.lanCidr}; MetalLB announces the gateway's IP on your LAN, so it must belong to it`,
+                params: {
+                    fix: `pick a free address of ${cluster.lanCidr} outside your router's DHCP range: pulumi config set --path ${configKey(path)} <address>`,
+                },
+            });
+        }
+    }
+    return issues;
+}
+
+/** Example values, by path, for suggested fixes. */
+export const GATEWAY_EXAMPLES: Readonly<Record<string, string>> = {
+    "gateways.arr.lanIp": "192.168.1.240",
+    "gateways.media.lanIp": "192.168.1.241",
+    "gateways.admin.lanIp": "192.168.1.242",
+    "gateways.admin.tailscale.expose": "true",
+    "gateways.arr.tailscale.hostname": "charmarr-arr",
+    "gateways.arr.tailscale.tags": "tag:charmarr-arr",
+};

@@ -1,0 +1,128 @@
+import type * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { parseIpv4 } from "../net";
+import { charmarrNamespace } from "../platform/settings";
+import { integer, interfaceAddress, ipv4Address, pinnedImage, port } from "../settings";
+
+/**
+ * VPN service providers this program knows gluetun's requirements for (gluetun v3.41.1
+ * internal/configuration/settings, docs/upstream.md#gluetun; the rules are in ./providers.ts).
+ */
+export const VPN_PROVIDERS = [
+    "mullvad",
+    "protonvpn",
+    "nordvpn",
+    "surfshark",
+    "ivpn",
+    "windscribe",
+    "airvpn",
+    "private internet access",
+    "custom",
+] as const;
+export type VpnProviderName = (typeof VPN_PROVIDERS)[number];
+
+export const VPN_TYPES = ["wireguard", "openvpn"] as const;
+export type VpnType = (typeof VPN_TYPES)[number];
+
+const WIREGUARD_KEY = /^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw480]=$/;
+
+/**
+ * The largest tunnel MTU: WireGuard over a 1500-byte link carries at most 1420 bytes (80 bytes of
+ * IPv6, UDP and WireGuard headers). Too large an MTU hangs TLS while ping and DNS still work.
+ */
+export const VPN_MTU_MAX = 1420;
+
+const vpnMtu = integer(1280, 65535).pipe(
+    z.number().max(VPN_MTU_MAX, {
+        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (the default 1320 also leaves room for VXLAN on a 1450-byte overlay)`,
+    }),
+);
+
+/** `charmarr:vpn`: the VPN gateway (gluetun + pod-gateway) of the downloads stack. */
+export const vpnSchema = z.strictObject({
+    namespace: charmarrNamespace("charmarr-vpn").default("charmarr-vpn"),
+    provider: z.enum(VPN_PROVIDERS),
+    type: z.enum(VPN_TYPES).default("wireguard"),
+    addresses: z.array(interfaceAddress).default([]),
+    serverCountries: z.array(z.string().min(1)).default([]),
+    serverCities: z.array(z.string().min(1)).default([]),
+    /** gluetun SERVER_REGIONS (e.g. Private Internet Access, Surfshark); gluetun checks the names at start. */
+    serverRegions: z.array(z.string().min(1)).default([]),
+    serverHostnames: z.array(z.string().min(1)).default([]),
+    endpointIp: ipv4Address.optional(),
+    endpointPort: port.optional(),
+    publicKey: z
+        .string()
+        .regex(WIREGUARD_KEY, { message: "is not a WireGuard public key (44 characters of base64 ending in '=')" })
+        .optional(),
+    vxlanId: integer(1, 16777215).default(42),
+    vxlanNetwork: z
+        .string()
+        .refine((value) => /^\d+\.\d+\.\d+$/.test(value) && parseIpv4(`${value}.0`) !== undefined, {
+            error: (issue) => `"${String(issue.input)}" is not the first three octets of an IPv4 /24 (e.g. 172.16.0)`,
+        })
+        .default("172.16.0"),
+    mtu: vpnMtu.default(1320),
+    /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
+    images: z
+        .strictObject({
+            gluetun: pinnedImage.default("ghcr.io/qdm12/gluetun:v3.41.1"),
+            podGateway: pinnedImage.default("ghcr.io/angelnu/pod-gateway:v1.13.0"),
+        })
+        .prefault({}),
+    killSwitch: z
+        .strictObject({
+            /** Let routed clients reach cluster.lanCidr directly (not through the VPN). */
+            allowLan: z.boolean().default(false),
+            /** The gateway pod's own egress NetworkPolicy: out only to the VPN server port, the cluster and DNS. */
+            gatewayEgressPolicy: z.boolean().default(true),
+            /** UNSAFE: routed clients without their egress NetworkPolicy; a routing failure then leaks the real IP. */
+            unsafeDisable: z.boolean().default(false),
+        })
+        .prefault({}),
+});
+
+export type VpnSettings = z.output<typeof vpnSchema>;
+
+/** VPN credentials, present only when configured; values stay Pulumi secrets. */
+export interface VpnSecrets {
+    readonly privateKey?: pulumi.Output<string>;
+    readonly presharedKey?: pulumi.Output<string>;
+    readonly user?: pulumi.Output<string>;
+    readonly password?: pulumi.Output<string>;
+}
+
+/** The config keys (without namespace) holding the VPN credentials, and where each goes. */
+export const VPN_SECRET_KEYS = {
+    vpnPrivateKey: "privateKey",
+    vpnPresharedKey: "presharedKey",
+    vpnUser: "user",
+    vpnPassword: "password",
+} as const satisfies Record<string, keyof VpnSecrets>;
+
+/** Example values, by path, for suggested fixes. */
+export const VPN_EXAMPLES: Readonly<Record<string, string>> = {
+    "vpn.namespace": "charmarr-vpn",
+    "vpn.provider": "mullvad",
+    "vpn.type": "wireguard",
+    "vpn.addresses": "10.64.0.2/32",
+    "vpn.serverCountries": "Netherlands",
+    "vpn.serverCities": "Amsterdam",
+    "vpn.serverRegions": "Europe",
+    "vpn.serverHostnames": "nl-ams-wg-001",
+    "vpn.endpointIp": "203.0.113.10",
+    "vpn.endpointPort": "51820",
+    "vpn.publicKey": "<server public key>",
+    "vpn.vxlanId": "42",
+    "vpn.vxlanNetwork": "172.16.0",
+    "vpn.mtu": "1320",
+    "vpn.images.gluetun": "ghcr.io/qdm12/gluetun:v3.41.1",
+    "vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway:v1.13.0",
+    "vpn.killSwitch.allowLan": "true",
+    "vpn.killSwitch.gatewayEgressPolicy": "true",
+    "vpn.killSwitch.unsafeDisable": "false",
+    vpnPrivateKey: "<private key>",
+    vpnPresharedKey: "<preshared key>",
+    vpnUser: "<user>",
+    vpnPassword: "<password>",
+};
