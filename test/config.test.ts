@@ -1,8 +1,7 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, ConfigSource, StackConfig, loadConfig } from "../lib/config";
-import { CORE_EXAMPLE, DOWNLOADS_EXAMPLE, assertConfigError, planCore, planDownloads, withConfig } from "./support/plan";
+import { CORE_EXAMPLE, DOWNLOADS_EXAMPLE, assertConfigError, planCore, planDownloads, resourcesOfLastPlan, withConfig } from "./support/plan";
 import { PlanConfig } from "../plan/evaluate";
-import { currentRecorder } from "../plan/runtime";
 
 function source(stack: string, config: PlanConfig): ConfigSource {
     return {
@@ -333,10 +332,10 @@ describe("config: rules that need the core stack's facts", () => {
 
     it("creates nothing when the configuration is refused", async () => {
         await assertConfigError(planCore({ "charmarr:cluster.podCidr": "bad" }), "charmarr:cluster.podCidr");
-        assert.deepEqual(currentRecorder()?.resources, []);
+        assert.deepEqual(resourcesOfLastPlan(), []);
         await assertConfigError(planDownloads({ "charmarr:vpn.vxlanNetwork": "10.42.7" }), "charmarr:vpn.vxlanNetwork");
         assert.deepEqual(
-            currentRecorder()?.resources.map((r) => r.type),
+            resourcesOfLastPlan().map((r) => r.type),
             ["pulumi:pulumi:StackReference"],
             "only the read of the core stack may happen before the cross-stack rules pass",
         );

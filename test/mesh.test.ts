@@ -1,12 +1,12 @@
 import { strict as assert } from "node:assert";
-import { ORGANIZATION, PROJECT, evaluateStack } from "../plan/evaluate";
+import { ORGANIZATION, PROJECT } from "../plan/evaluate";
 import type { Manifest, StackPlan } from "../plan/evaluate";
 import { APP_NAMES } from "../lib/apps/catalog";
 import { resolveApps } from "../lib/apps/resolve";
 import { meshEnrollmentProblems } from "../lib/mesh/enrollment";
 import { CALLERS, buildAppPolicy, buildPeerPortException } from "../lib/mesh/policies";
 import { AuthorizationModel, Workload, l7Fields } from "./support/authz";
-import { DOWNLOADS_EXAMPLE, assertConfigError, manifestOf, manifestsOf, planCore, planDownloads, referenceTo, withConfig } from "./support/plan";
+import { DOWNLOADS_EXAMPLE, assertConfigError, manifestOf, manifestsOf, planCore, planDownloads, planStack, referenceTo, withConfig } from "./support/plan";
 
 const CORE = "charmarr-core";
 const DOWNLOADS = "charmarr-downloads";
@@ -204,7 +204,7 @@ describe("mesh: a custom cluster domain and trust domain", () => {
             "charmarr:platform.istio.trustDomain": "mesh.example",
         };
         core = await planCore(changes);
-        downloads = await evaluateStack({
+        downloads = await planStack({
             stack: "downloads",
             config: withConfig(DOWNLOADS_EXAMPLE),
             referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) },

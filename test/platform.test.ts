@@ -7,9 +7,9 @@ import { ISTIO_PLATFORM_NAMES, istioChartValues, metallbPoolSpecs, parsePoolAddr
 import { loadConfig, readConfigSource } from "../lib/config";
 import { PlatformSettings, platformSchema } from "../lib/platform/settings";
 import { runPlan } from "../plan/cli";
-import { StackPlan, evaluateStack } from "../plan/evaluate";
+import { StackPlan } from "../plan/evaluate";
 import { RecordedResource, isSecretValue } from "../plan/runtime";
-import { CORE_EXAMPLE, ConfigChanges, assertConfigError, deletionOrder, manifestOf, manifestsOf, planCore, planDownloads, warningsWhile, withConfig } from "./support/plan";
+import { CORE_EXAMPLE, ConfigChanges, assertConfigError, deletionOrder, manifestOf, manifestsOf, planCore, planDownloads, planStack, warningsWhile, withConfig } from "./support/plan";
 import { StrictValidator } from "./support/strictSchemas";
 import { PLATFORM_ALL_ON } from "./support/variants";
 import type { IGateway } from "../lib/k8s/gatewayApi";
@@ -34,7 +34,7 @@ function settings(input: unknown = {}): PlatformSettings {
 }
 
 async function planAllOn(changes: ConfigChanges = {}): Promise<StackPlan> {
-    return evaluateStack({
+    return planStack({
         stack: "core",
         config: withConfig(CORE_EXAMPLE, { ...PLATFORM_ALL_ON, ...changes }, ["tailscale:oauthClientSecret"]),
     });
@@ -436,7 +436,7 @@ describe("platform: refused configurations", () => {
     describe("Tailscale provider credentials from the environment", () => {
         const NO_CONFIG_CREDENTIALS: ConfigChanges = { "tailscale:oauthClientId": undefined, "tailscale:oauthClientSecret": undefined };
         const planWithEnv = (env: Record<string, string>, changes: ConfigChanges = NO_CONFIG_CREDENTIALS) =>
-            evaluateStack({ stack: "core", config: withConfig(CORE_EXAMPLE, { ...PLATFORM_ALL_ON, ...changes }), env });
+            planStack({ stack: "core", config: withConfig(CORE_EXAMPLE, { ...PLATFORM_ALL_ON, ...changes }), env });
 
         it("accepts TAILSCALE_API_KEY, as the provider reads it", async () => {
             const plan = await planWithEnv({ TAILSCALE_API_KEY: "tskey-api-env" });

@@ -3,9 +3,8 @@ import * as pulumi from "@pulumi/pulumi";
 import entryPoint from "../index";
 import { ConfigError } from "../lib/config";
 import { CORE_CONTRACT_VERSION } from "../lib/contract";
-import { evaluateStack } from "../plan/evaluate";
 import { installMockRuntime } from "../plan/runtime";
-import { CORE_EXAMPLE, withConfig } from "./support/plan";
+import { CORE_EXAMPLE, planStack, withConfig } from "./support/plan";
 
 describe("index.ts, the entry point `pulumi up` runs", () => {
     it("exports the program as a function the Pulumi CLI invokes and awaits", async () => {
@@ -19,14 +18,14 @@ describe("index.ts, the entry point `pulumi up` runs", () => {
     });
 
     it("runs the program charmarr:role names, whatever the stack is called", async () => {
-        const plan = await evaluateStack({ stack: "homelab-core", config: withConfig(CORE_EXAMPLE, { "charmarr:role": "core" }) });
+        const plan = await planStack({ stack: "homelab-core", config: withConfig(CORE_EXAMPLE, { "charmarr:role": "core" }) });
         assert.equal(plan.outputs.namespace, "charmarr-core");
         assert.ok(plan.resources.every((r) => r.urn.startsWith("urn:pulumi:homelab-core::charmarr::")));
     });
 
     it("refuses to guess a role from a stack name that is none", async () => {
         await assert.rejects(
-            evaluateStack({ stack: "homelab", config: withConfig(CORE_EXAMPLE, { "charmarr:role": undefined }) }),
+            planStack({ stack: "homelab", config: withConfig(CORE_EXAMPLE, { "charmarr:role": undefined }) }),
             (error: unknown) => error instanceof ConfigError && /charmarr:role/.test(error.message),
         );
     });

@@ -1,10 +1,9 @@
 import { strict as assert } from "node:assert";
 import { CoreStackError } from "../lib/contract";
-import { evaluateStack } from "../plan/evaluate";
-import { DOWNLOADS_EXAMPLE, planCore, referenceTo, withConfig } from "./support/plan";
+import { DOWNLOADS_EXAMPLE, planCore, planStack, referenceTo, withConfig } from "./support/plan";
 
 async function planDownloadsAgainst(coreOutputs: Record<string, unknown>, changes: Record<string, unknown> = {}, referenceName = "organization/charmarr/core") {
-    return evaluateStack({
+    return planStack({
         stack: "downloads",
         config: withConfig(DOWNLOADS_EXAMPLE, changes),
         referencedStacks: { [referenceName]: { outputs: coreOutputs, secretOutputNames: [] } },

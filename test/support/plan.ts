@@ -1,8 +1,8 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../lib/config";
-import { ORGANIZATION, PROJECT, PlanConfig, StackPlan, evaluateStack, Manifest } from "../../plan/evaluate";
-import { ReferencedStack } from "../../plan/runtime";
+import { EvaluateOptions, ORGANIZATION, PROJECT, PlanConfig, StackPlan, evaluateStack, Manifest } from "../../plan/evaluate";
+import { RecordedResource, ReferencedStack, currentRecorder } from "../../plan/runtime";
 import { readStackFile } from "../../plan/stackFile";
 
 /** The shipped example configurations: what a newcomer plans first. */
@@ -49,8 +49,101 @@ export function withConfig(base: PlanConfig, changes: ConfigChanges = {}, secret
     return { values, secretKeys: [...secretKeys] };
 }
 
+/** JSON with object keys sorted, so equal configurations give equal cache keys. */
+function canonicalJson(value: unknown): string {
+    return JSON.stringify(value, (_key, inner: unknown) =>
+        inner !== null && typeof inner === "object" && !Array.isArray(inner)
+            ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+            : inner,
+    );
+}
+
+/** Freezes a plan all the way down: a shared plan must not be changed by the test that reads it. */
+function deepFreeze<T>(value: T): T {
+    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+        Object.freeze(value);
+        for (const inner of Object.values(value)) {
+            deepFreeze(inner);
+        }
+    }
+    return value;
+}
+
+interface CachedPlan {
+    readonly plan: Promise<StackPlan>;
+    /** What the program logged with `pulumi.log.warn` while this plan was made. */
+    readonly warnings: string[];
+    /** Every resource the evaluation registered, also when it was refused. */
+    readonly registered: RecordedResource[];
+}
+
+const planCache = new Map<string, CachedPlan>();
+/** Evaluations share Pulumi's process-global mock runtime, so they run one at a time. */
+let evaluationQueue: Promise<unknown> = Promise.resolve();
+let lastHandedOut: CachedPlan | undefined;
+
+/**
+ * Plans a stack once per configuration and test process: every later call with an equal
+ * configuration (stack, config, referenced stacks, environment) gets the same frozen plan, or the
+ * same refusal. Warnings the program logged are replayed through `pulumi.log.warn` on every call,
+ * so {@link warningsWhile} sees them as if the plan had run again. Use this (or planCore /
+ * planDownloads) instead of calling evaluateStack directly.
+ */
+export function planStack(options: EvaluateOptions): Promise<StackPlan> {
+    const key = canonicalJson([options.stack, options.config.values, [...options.config.secretKeys].sort(), options.referencedStacks ?? {}, options.env ?? {}]);
+    const cached = planCache.get(key);
+    if (cached) {
+        const handOut = () => {
+            lastHandedOut = cached;
+            for (const warning of cached.warnings) {
+                void pulumi.log.warn(warning);
+            }
+        };
+        return cached.plan.then(
+            (plan) => {
+                handOut();
+                return plan;
+            },
+            (error: unknown) => {
+                handOut();
+                throw error;
+            },
+        );
+    }
+    const warnings: string[] = [];
+    const registered: RecordedResource[] = [];
+    const plan = evaluationQueue.then(async () => {
+        const forward = pulumi.log.warn;
+        pulumi.log.warn = (message, ...rest) => {
+            warnings.push(message);
+            return forward(message, ...rest);
+        };
+        try {
+            return deepFreeze(await evaluateStack(options));
+        } finally {
+            pulumi.log.warn = forward;
+            registered.push(...(currentRecorder()?.resources ?? []));
+            deepFreeze(registered);
+            lastHandedOut = entry;
+        }
+    });
+    const entry: CachedPlan = { plan, warnings, registered };
+    evaluationQueue = plan.catch(() => undefined);
+    planCache.set(key, entry);
+    return plan;
+}
+
+/**
+ * The resources registered by the evaluation behind the plan (or refusal) planStack handed out
+ * last: what a real `pulumi up` of that configuration would have started creating.
+ */
+export function resourcesOfLastPlan(): readonly RecordedResource[] {
+    assert.ok(lastHandedOut, "no plan has been made yet");
+    return lastHandedOut.registered;
+}
+
 export async function planCore(changes: ConfigChanges = {}, secrets: readonly string[] = []): Promise<StackPlan> {
-    return evaluateStack({ stack: "core", config: withConfig(CORE_EXAMPLE, changes, secrets) });
+    return planStack({ stack: "core", config: withConfig(CORE_EXAMPLE, changes, secrets) });
 }
 
 export function referenceTo(plan: StackPlan): ReferencedStack {
@@ -65,7 +158,7 @@ export async function planDownloads(
     coreSecrets: readonly string[] = [],
 ): Promise<StackPlan> {
     const core = await planCore(coreChanges, coreSecrets);
-    return evaluateStack({
+    return planStack({
         stack: "downloads",
         config: withConfig(DOWNLOADS_EXAMPLE, changes, secrets),
         referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) },
