@@ -242,7 +242,7 @@ describe("apps: configuration", () => {
     });
 
     it("refuses an app on the other stack", async () => {
-        await assertConfigError(planCore({ "charmarr:apps.qbittorrent.tag": "5.1.2-r2-ls415" }), "charmarr:apps.qbittorrent", "runs in the downloads stack");
+        await assertConfigError(planCore({ "charmarr:apps.qbittorrent.tag": "5.1.2-r4-ls426" }), "charmarr:apps.qbittorrent", "runs in the downloads stack");
         await assertConfigError(planDownloads({ "charmarr:apps.radarr.enabled": false }), "charmarr:apps.radarr", "runs in the core stack");
     });
 

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { ISTIO_PLATFORM_NAMES, istioChartValues, metallbPoolSpecs, parsePoolAddress, platformInstallPlan, poolContains } from "../lib/platform";
+import { DEFAULT_VERSIONS, ISTIO_PLATFORM_NAMES, istioChartValues, metallbPoolSpecs, parsePoolAddress, platformInstallPlan, poolContains } from "../lib/platform";
 import { loadConfig, readConfigSource } from "../lib/config";
 import { PlatformSettings, platformSchema } from "../lib/platform/settings";
 import { runPlan } from "../plan/cli";
@@ -90,7 +90,7 @@ describe("platform: the install plan", () => {
                 ["ztunnel", "ztunnel", ["istio-cni"]],
             ],
         );
-        assert.ok(plan.releases.every((r) => r.repo === "https://istio-release.storage.googleapis.com/charts" && r.version === "1.27.3"));
+        assert.ok(plan.releases.every((r) => r.repo === "https://istio-release.storage.googleapis.com/charts" && r.version === DEFAULT_VERSIONS.istio));
         assert.deepEqual(plan.namespaces, ["istio-system"]);
     });
 
@@ -613,7 +613,7 @@ describe("platform: refused configurations", () => {
 
     it("refuses unknown platforms, unpinned versions, empty domains and typos", async () => {
         await assertConfigError(planCore({ "charmarr:platform.istio.platform": "k3" }), "charmarr:platform.istio.platform", '(did you mean "k3s"?)');
-        await assertConfigError(planCore({ "charmarr:platform.istio.version": "latest" }), "charmarr:platform.istio.version", '"latest" is not a pinned Istio chart version like 1.27.3');
+        await assertConfigError(planCore({ "charmarr:platform.istio.version": "latest" }), "charmarr:platform.istio.version", `"latest" is not a pinned Istio chart version like ${DEFAULT_VERSIONS.istio}`);
         await assertConfigError(
             planCore({ "charmarr:platform.tailscale.acl.groups": { kids: { domains: [] } } }),
             "charmarr:platform.tailscale.acl.groups.kids.domains",
@@ -633,9 +633,9 @@ describe("platform: refused configurations", () => {
     });
 
     const charts = [
-        ["istio", "Istio", "v1.27.3", "1.27.3"],
-        ["metallb", "MetalLB", "v0.15.2", "0.15.2"],
-        ["tailscale.operator", "Tailscale operator", "v1.86.4", "1.86.4"],
+        ["istio", "Istio", `v${DEFAULT_VERSIONS.istio}`, DEFAULT_VERSIONS.istio],
+        ["metallb", "MetalLB", `v${DEFAULT_VERSIONS.metallb}`, DEFAULT_VERSIONS.metallb],
+        ["tailscale.operator", "Tailscale operator", `v${DEFAULT_VERSIONS.tailscaleOperator}`, DEFAULT_VERSIONS.tailscaleOperator],
     ] as const;
     for (const [path, what, prefixed, bare] of charts) {
         it(`refuses ${what} chart versions with a 'v' prefix (Helm would ask for a chart that does not exist)`, async () => {

@@ -28,6 +28,40 @@ function reaches(policy: TailnetPolicy, group: string, hostPort: string): boolea
     return policy.grants.some((grant) => grant.src.includes(group) && grant.dst.includes(tag) && grant.ip.includes(`tcp:${port}`));
 }
 
+/**
+ * What Tailscale's policy syntax reference (kb/1337 policy-syntax, `tests` → `src`) accepts as the
+ * identity a test runs as: a user's email address, a group, a tag or a host defined in the policy.
+ */
+function validTestSource(policy: TailnetPolicy, src: string): boolean {
+    if (src.startsWith("group:")) {
+        return (policy.groups[src] ?? []).length > 0;
+    }
+    if (src.startsWith("tag:")) {
+        return src in policy.tagOwners;
+    }
+    return /^[^@\s]+@[^@\s]+$/.test(src);
+}
+
+describe("tailnet policy: tests run as identities Tailscale accepts", () => {
+    it("every test's src is a group of the policy with members", () => {
+        const policy = policyFor({
+            admins: { members: ["admin@example.com"], domains: ["arr", "media", "admin"] },
+            viewers: { members: ["grandpa@github"], domains: ["media"] },
+        });
+        assert.equal(policy.tests.length, 2);
+        for (const test of policy.tests) {
+            assert.ok(test.src.startsWith("group:") && validTestSource(policy, test.src), `${test.src} is not a source Tailscale accepts`);
+        }
+    });
+
+    it("the check refuses a source Tailscale would not resolve (an undefined or empty group)", () => {
+        const policy = policyFor({ admins: { members: ["admin@example.com"], domains: ["arr"] } });
+        assert.ok(!validTestSource(policy, "group:nobody"));
+        assert.ok(!validTestSource({ ...policy, groups: { "group:admins": [] } }, "group:admins"));
+        assert.ok(validTestSource(policy, "admin@example.com"));
+    });
+});
+
 describe("tailnet policy: default groups", () => {
     const policy = policyFor(defaultTailnetGroups());
 

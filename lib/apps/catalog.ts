@@ -71,16 +71,16 @@ function servarr(domain: GatewayDomain, image: string, tag: string, port: number
 }
 
 export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
-    radarr: servarr("arr", "lscr.io/linuxserver/radarr", "5.27.5.10198-ls283", 7878),
-    sonarr: servarr("arr", "lscr.io/linuxserver/sonarr", "4.0.15.2941-ls291", 8989),
-    lidarr: servarr("arr", "lscr.io/linuxserver/lidarr", "2.13.3", 8686),
-    prowlarr: { ...servarr("arr", "lscr.io/linuxserver/prowlarr", "1.28.2-ls207", 9696), configSize: "1Gi", resources: SMALL },
+    radarr: servarr("arr", "lscr.io/linuxserver/radarr", "5.27.5.10198-ls285", 7878),
+    sonarr: servarr("arr", "lscr.io/linuxserver/sonarr", "4.0.15.2941-ls296", 8989),
+    lidarr: servarr("arr", "lscr.io/linuxserver/lidarr", "2.13.3.4711-ls5", 8686),
+    prowlarr: { ...servarr("arr", "lscr.io/linuxserver/prowlarr", "1.28.2.4885-ls98", 9696), configSize: "1Gi", resources: SMALL },
     // Overseerr is where viewers request titles: it sits with the media server, not the arr tools.
     overseerr: {
         stack: "core",
         domain: "media",
         image: "lscr.io/linuxserver/overseerr",
-        tag: "1.34.0",
+        tag: "v1.34.0-ls157",
         port: 5055,
         healthPath: "/api/v1/status",
         pathStyle: "root",
@@ -93,7 +93,7 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
         stack: "core",
         domain: "media",
         image: "lscr.io/linuxserver/plex",
-        tag: "1.41.7",
+        tag: "1.41.7.9823-59f304c16-ls268",
         port: 32400,
         healthPath: "/identity",
         pathStyle: "root",
@@ -106,7 +106,7 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
         stack: "core",
         domain: "media",
         image: "lscr.io/linuxserver/jellyfin",
-        tag: "10.10.7",
+        tag: "10.10.7ubu2404-ls80",
         port: 8096,
         healthPath: "/health",
         pathStyle: "root",
@@ -119,7 +119,7 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
         stack: "downloads",
         domain: "admin",
         image: "lscr.io/linuxserver/qbittorrent",
-        tag: "5.1.2-r2-ls415",
+        tag: "5.1.2-r4-ls426",
         port: 8080,
         healthPath: "/",
         pathStyle: "rewrite",
@@ -132,7 +132,7 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
         stack: "downloads",
         domain: "admin",
         image: "lscr.io/linuxserver/sabnzbd",
-        tag: "4.5.1",
+        tag: "4.5.1-ls223",
         port: 8080,
         // `mode=version` is the one API call SABnzbd answers without an API key.
         healthPath: "/api?mode=version",

@@ -137,8 +137,8 @@ export type AppEnvironment = z.output<typeof appEnvironmentSchema>;
 /** Example values, by path, for suggested fixes. */
 export const APP_EXAMPLES: Readonly<Record<string, string>> = {
     "apps.radarr.enabled": "false",
-    "apps.radarr.tag": "5.27.5.10198-ls283",
-    "apps.radarr.image": "lscr.io/linuxserver/radarr",
+    "apps.radarr.tag": APP_CATALOG.radarr.tag,
+    "apps.radarr.image": APP_CATALOG.radarr.image,
     "apps.radarr.path": "/radarr",
     "apps.radarr.configSize": "2Gi",
     "apps.radarr.resources.requests.cpu": "100m",

@@ -2,7 +2,7 @@ import type { LabelSelector, ObjectMetadata } from "./gatewayApi";
 
 /**
  * Istio security objects the program builds, typed after the CRDs of the release it installs
- * (istio/istio 1.27.3, manifests/charts/base/files/crd-all.gen.yaml). Only the fields a builder may
+ * (istio/istio 1.27.9, manifests/charts/base/files/crd-all.gen.yaml). Only the fields a builder may
  * set; the test suite validates every planned object against the published CRDs themselves.
  */
 

@@ -33,7 +33,7 @@ export function gatewayApiManifestUrl(version: string): string {
 
 /**
  * Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform,
- * and the cluster's DNS domain and the mesh's trust domain wherever a chart takes them (Istio 1.27.3
+ * and the cluster's DNS domain and the mesh's trust domain wherever a chart takes them (Istio 1.27
  * charts): istiod as `global.proxy.clusterDomain` and `meshConfig.trustDomain`, ztunnel as its
  * `CLUSTER_DOMAIN` and `TRUST_DOMAIN` environment (ztunnel src/config.rs; the chart's `env` map).
  * The base and cni charts have no such values: neither resolves names nor issues identities.

@@ -5,7 +5,7 @@
  */
 export const DEFAULT_VERSIONS = {
     gatewayApi: "v1.3.0",
-    istio: "1.27.3",
-    metallb: "0.15.2",
-    tailscaleOperator: "1.86.4",
+    istio: "1.27.9",
+    metallb: "0.15.3",
+    tailscaleOperator: "1.86.5",
 } as const;

@@ -12,6 +12,12 @@ export interface TailnetGrant {
 
 /** A policy test Tailscale runs before accepting the policy: `src` must reach every `accept` and no `deny` (`host:port`). */
 export interface TailnetTest {
+    /**
+     * The identity the test runs as. Tailscale's policy syntax reference (kb/1337 policy-syntax,
+     * `tests` → `src`, and the same field of the API's validate-and-test endpoint) takes a user's
+     * email address, a group, a tag or a host; the generated tests use the group the grants name,
+     * which must have members (the config refuses an empty one when the policy is applied).
+     */
     readonly src: string;
     readonly accept?: string[];
     readonly deny?: string[];

@@ -16,13 +16,31 @@ import { CrdSchemas, RuleCounts } from "./crdSchemas";
  */
 export const UPSTREAM_SCHEMAS = path.resolve(__dirname, "..", "..", "..", "shared", "upstream", "schemas");
 
-/** The CRD directory of each component at the version the program installs. */
-export const INSTALLED_CRD_DIRECTORIES = {
-    gatewayApi: `gateway-api-${DEFAULT_VERSIONS.gatewayApi}`,
-    istio: `istio-${DEFAULT_VERSIONS.istio}`,
-    metallb: `metallb-v${DEFAULT_VERSIONS.metallb}`,
-    tailscaleOperator: `tailscale-v${DEFAULT_VERSIONS.tailscaleOperator}`,
-} as const satisfies Record<keyof typeof DEFAULT_VERSIONS, string>;
+/**
+ * Installed versions whose CRDs are the same, schema for schema, as those of an earlier version
+ * held under {@link UPSTREAM_SCHEMAS}, compared at the upstream release tags:
+ * - istio/istio 1.27.9 manifests/charts/base/files/crd-all.gen.yaml: the 14 CRDs of 1.27.3, each
+ *   version's openAPIV3Schema unchanged;
+ * - metallb/metallb v0.15.3 config/crd/bases: every CRD of v0.15.2 with its schema unchanged (only
+ *   the controller-gen annotation differs), plus ConfigurationState, a status object nothing here creates;
+ * - tailscale/tailscale v1.86.5 cmd/k8s-operator/deploy/crds: byte for byte those of v1.86.4.
+ * A version in neither place fails the suite with the directory it looked for.
+ */
+const SAME_SCHEMAS_AS: Readonly<Record<string, string>> = {
+    "istio-1.27.9": "istio-1.27.3",
+    "metallb-v0.15.3": "metallb-v0.15.2",
+    "tailscale-v1.86.5": "tailscale-v1.86.4",
+};
+
+/** The published CRDs of each component at the version the program installs. */
+export const INSTALLED_CRD_DIRECTORIES = Object.fromEntries(
+    Object.entries({
+        gatewayApi: `gateway-api-${DEFAULT_VERSIONS.gatewayApi}`,
+        istio: `istio-${DEFAULT_VERSIONS.istio}`,
+        metallb: `metallb-v${DEFAULT_VERSIONS.metallb}`,
+        tailscaleOperator: `tailscale-v${DEFAULT_VERSIONS.tailscaleOperator}`,
+    } satisfies Record<keyof typeof DEFAULT_VERSIONS, string>).map(([component, directory]) => [component, SAME_SCHEMAS_AS[directory] ?? directory]),
+) as Record<keyof typeof DEFAULT_VERSIONS, string>;
 
 let crds: CrdSchemas | undefined;
 

@@ -78,7 +78,7 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
             "charmarr:gateways.arr.tailscale.expose": false,
             "charmarr:apps": {
                 lidarr: { enabled: false },
-                radarr: { path: "/movies", tag: "5.27.5.10198-ls283", configSize: "3Gi", resources: { requests: { cpu: "200m", memory: "1Gi" }, limits: { memory: "3Gi" } } },
+                radarr: { path: "/movies", tag: "5.27.5.10198-ls285", configSize: "3Gi", resources: { requests: { cpu: "200m", memory: "1Gi" }, limits: { memory: "3Gi" } } },
                 overseerr: { image: "lscr.io/linuxserver/overseerr" },
             },
             "charmarr:storage.className": "local-path",
