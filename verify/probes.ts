@@ -60,11 +60,25 @@ function notRun(result: ExecResult, what: string): ProbeFailure | undefined {
 }
 
 /**
+ * GNU wget's exit statuses (its manual, "Exit Status"), for when `-q` has hidden its message:
+ * busybox's wget always exits 1 and says why.
+ */
+const GNU_WGET_EXITS: Readonly<Record<number, readonly [ProbeFailureKind, string]>> = {
+    4: ["blocked", "network failure"],
+    5: ["blocked", "TLS verification failure"],
+    8: ["http", "the server answered with an error"],
+};
+
+/**
  * Classifies a failed busybox `wget` (Alpine's, in pod-gateway, gluetun and most app images;
  * messages from busybox networking/wget.c) or `curl` run by its stderr.
  */
-export function classifyHttpFailure(stderr: string): ProbeFailure {
-    const message = firstLine(stderr) || "failed without a message";
+export function classifyHttpFailure(stderr: string, exitCode: number | null): ProbeFailure {
+    const silent = exitCode !== null ? GNU_WGET_EXITS[exitCode] : undefined;
+    if (!firstLine(stderr) && silent) {
+        return fail(silent[0], `wget exit status ${exitCode}: ${silent[1]}`);
+    }
+    const message = firstLine(stderr) || `failed with exit status ${exitCode}, without a message`;
     const rules: readonly [RegExp, ProbeFailureKind][] = [
         [/timed out|Connection timed out|Operation timed out/i, "timeout"],
         [/bad address|Could not resolve host|Name or service not known|Temporary failure in name resolution/i, "dns"],
@@ -93,26 +107,42 @@ export function parseEchoBody(body: string): string | undefined {
     return isIP(text) !== 0 ? text : undefined;
 }
 
-/** Seconds for a tool's own timeout flag, leaving the transport its margin. */
+/** Seconds for a tool's own time limit. */
 function toolSeconds(timeoutMs: number): string {
-    return String(Math.max(1, Math.floor(timeoutMs / 1000)));
+    return String(Math.max(1, Math.ceil(timeoutMs / 1000)));
 }
 
-/** Extra time a transport gets beyond the tool's own timeout (kubectl's round trip to the API server). */
+/** Extra time a transport gets beyond the tool's own time limit (kubectl's round trip to the API server). */
 export const TRANSPORT_MARGIN_MS = 5000;
 
-/** HTTP GET from inside a target, with busybox `wget` or else `curl`; returns the body. */
-export async function httpGet(transport: Transport, target: Target, url: string, timeoutMs: number, stdinHeaderScript?: { script: string; stdin: string }): Promise<ProbeResult<string>> {
+/**
+ * Exit statuses of `timeout` when it killed the command: 124 (coreutils, in pod-gateway's image)
+ * and 143 = 128 + SIGTERM (busybox's applet, in Alpine-based images).
+ */
+const TIMEOUT_EXITS = new Set([124, 143]);
+
+/**
+ * busybox `wget` gets its limit from `timeout`, not `-T`: `-T` exists only when busybox is built
+ * with FEATURE_WGET_TIMEOUT (Debian's 1.35 is not, and crashes on it). curl has its own.
+ */
+function httpCommands(url: string, seconds: string): readonly (readonly string[])[] {
+    return [
+        ["timeout", seconds, "wget", "-qO-", url],
+        ["curl", "-fsS", "--max-time", seconds, url],
+    ];
+}
+
+/**
+ * HTTP GET from inside a target with busybox `wget`, or `curl` where there is no wget; returns the
+ * body. `viaShell` runs one `sh -c` script instead, with `$1` the time limit in seconds and `$2`
+ * the URL, and `stdin` fed to it.
+ */
+export async function httpGet(transport: Transport, target: Target, url: string, timeoutMs: number, viaShell?: { script: string; stdin: string }): Promise<ProbeResult<string>> {
     const seconds = toolSeconds(timeoutMs);
-    const attempts: readonly (readonly string[])[] = stdinHeaderScript
-        ? [["sh", "-c", stdinHeaderScript.script, "probe", seconds, url]]
-        : [
-              ["wget", "-qO-", "-T", seconds, url],
-              ["curl", "-fsS", "--max-time", seconds, url],
-          ];
+    const attempts = viaShell ? [["sh", "-c", viaShell.script, "probe", seconds, url]] : httpCommands(url, seconds);
     let last: ProbeFailure = fail("missing-command", `${target.name}: neither wget nor curl`);
     for (const argv of attempts) {
-        const result = await transport.exec(target, argv, { timeoutMs: timeoutMs + TRANSPORT_MARGIN_MS, stdin: stdinHeaderScript?.stdin });
+        const result = await transport.exec(target, argv, { timeoutMs: timeoutMs + TRANSPORT_MARGIN_MS, stdin: viaShell?.stdin });
         const failure = notRun(result, argv[0]);
         if (failure?.kind === "missing-command") {
             last = failure;
@@ -122,11 +152,14 @@ export async function httpGet(transport: Transport, target: Target, url: string,
             return failure;
         }
         if (result.exitCode === 127) {
-            // A shell reports a missing tool as 127 ("wget: not found").
-            last = fail("missing-command", firstLine(result.stderr) || `${argv[0]}: not found`);
+            // The shell's or `timeout`'s word for a missing tool.
+            last = fail("missing-command", firstLine(result.stderr) || `${argv.join(" ")}: not found`);
             continue;
         }
-        return result.exitCode === 0 ? { ok: true, value: result.stdout } : classifyHttpFailure(result.stderr);
+        if (result.exitCode !== null && TIMEOUT_EXITS.has(result.exitCode) && argv.includes("wget")) {
+            return fail("timeout", `wget ${url}: no answer within ${seconds} s`);
+        }
+        return result.exitCode === 0 ? { ok: true, value: result.stdout } : classifyHttpFailure(result.stderr, result.exitCode);
     }
     return last;
 }
@@ -148,7 +181,7 @@ export const GLUETUN_PUBLIC_IP_URL = "http://127.0.0.1:8000/v1/publicip/ip";
  * Reads the key from stdin so it appears in no argv (neither kubectl's on the user's machine nor
  * the container's process list). `$1` is wget's timeout, `$2` the URL.
  */
-const GLUETUN_SCRIPT = 'read -r key; exec wget -qO- -T "$1" --header "X-API-Key: $key" "$2"';
+const GLUETUN_SCRIPT = 'read -r key; exec timeout "$1" wget -qO- --header "X-API-Key: $key" "$2"';
 
 /**
  * The body of gluetun's `GET /v1/publicip/ip` (gluetun v3.41.1 internal/models/publicip.go): JSON
@@ -341,6 +374,8 @@ export interface DrillOptions {
     /** Give up this long after the deletion. */
     readonly deadlineMs: number;
     readonly clock: Clock;
+    /** Called with every sample as it is taken (progress for a person watching). */
+    readonly onSample?: (sample: DrillSample) => void;
 }
 
 export interface DrillResult {
@@ -380,6 +415,7 @@ export async function drill(transport: Transport, control: GatewayControl, clien
         const result = await publicAddress(transport, client, options.echoUrl, options.probeTimeoutMs);
         const sample = { atMs: clock.now() - start, result };
         samples.push(sample);
+        options.onSample?.(sample);
         // Before the new gateway is up, an answer may still come through the old one while it
         // terminates: that is not recovery.
         if (gatewayReadyAtMs !== undefined && result.ok && result.value !== options.homeAddress) {

@@ -1,11 +1,16 @@
 import { spawn } from "node:child_process";
+import { constants } from "node:os";
 import type { ExecOptions } from "./transport";
 
 /** What a local process did: both transports wrap their tool (kubectl, ip) in this. */
 export interface ProcessResult {
     readonly stdout: string;
     readonly stderr: string;
-    /** Exit status; `null` when killed (timeout) or when it could not be started. */
+    /**
+     * Exit status; a command killed by a signal other than our own time limit reports 128 + the
+     * signal's number, as a shell and a container runtime do. `null` when it ran past the time
+     * limit or could not be started.
+     */
     readonly exitCode: number | null;
     readonly timedOut: boolean;
     /** Set when the executable could not be started at all (e.g. not on PATH). */
@@ -39,7 +44,7 @@ export function runProcess(argv: readonly string[], options: ExecOptions & { rea
         child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
         child.stderr.on("data", (chunk: Buffer) => stderr.push(chunk));
         child.on("error", (error) => finish({ exitCode: null, spawnError: error.message }));
-        child.on("close", (code) => finish({ exitCode: timedOut ? null : code }));
+        child.on("close", (code, signal) => finish({ exitCode: timedOut ? null : (code ?? (signal ? 128 + constants.signals[signal] : null)) }));
         // A command that exits without reading its input must not fail the run with EPIPE.
         child.stdin.on("error", () => undefined);
         child.stdin.end(options.stdin ?? "");

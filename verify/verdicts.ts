@@ -111,16 +111,16 @@ export function dnsVerdict(subject: string, observed: DnsObservation, expected: 
         return { check, subject, status: "fail", message: "no nameserver in /etc/resolv.conf" };
     }
     for (const [what, answer] of [
-        ["internet", observed.internet],
-        ["cluster", observed.cluster],
+        ["an internet name", observed.internet],
+        ["a cluster name", observed.cluster],
     ] as const) {
         if (!answer.ok) {
             return UNCHECKABLE.has(answer.kind)
-                ? { check, subject, status: "unknown", message: `could not look up a ${what} name: ${answer.message}` }
-                : { check, subject, status: "fail", message: `resolves through the gateway ${expected.gatewayDns}, but a ${what} name does not resolve: ${answer.message}` };
+                ? { check, subject, status: "unknown", message: `could not look up ${what}: ${answer.message}` }
+                : { check, subject, status: "fail", message: `resolves through the gateway ${expected.gatewayDns}, but ${what} does not resolve: ${answer.message}` };
         }
         if (answer.value.server !== expected.gatewayDns) {
-            return { check, subject, status: "fail", message: `LEAK: a ${what} name was answered by ${answer.value.server}, not the gateway ${expected.gatewayDns}` };
+            return { check, subject, status: "fail", message: `LEAK: ${what} was answered by ${answer.value.server}, not the gateway ${expected.gatewayDns}` };
         }
     }
     return { check, subject, status: "pass", message: `resolves through the gateway ${expected.gatewayDns} (internet and cluster names answer)` };
