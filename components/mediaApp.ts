@@ -37,6 +37,8 @@ export interface MediaAppArgs {
     library: MediaLibrary;
     /** PUID, PGID and TZ. */
     environment: AppEnvironment;
+    /** The mesh's trust domain, the first part of the app's principal. */
+    trustDomain: string;
     /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
     hostnames?: string[];
     /** Library folders the app's relations point at, made before it starts. */
@@ -71,7 +73,7 @@ export class MediaApp extends pulumi.ComponentResource {
      * apps configured through a file: SABnzbd's and Overseerr's `apiKey`, qBittorrent's `username` and `password`.
      */
     readonly credentials?: pulumi.Output<Record<string, string>>;
-    /** The app's mesh identity, `cluster.local/ns/<ns>/sa/<app>`. */
+    /** The app's mesh identity, `<trust domain>/ns/<ns>/sa/<app>`. */
     readonly principal: string;
     /** `matchLabels` selecting exactly the app's pods. */
     readonly podSelector: Record<string, string>;
@@ -143,7 +145,7 @@ export class MediaApp extends pulumi.ComponentResource {
             this.route = new k8s.apiextensions.CustomResource(`${name}-route`, { ...route }, { parent: this, dependsOn: [this.service, ...(args.crdDependencies ?? [])] });
         }
 
-        this.principal = principal(args.namespace, app.name);
+        this.principal = principal(args.trustDomain, args.namespace, app.name);
         this.podSelector = appSelector(input);
         this.registerOutputs({ service: this.service.metadata.name, principal: this.principal });
     }

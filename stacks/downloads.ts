@@ -72,6 +72,7 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
                 environment: core.media.environment,
                 // Each arr app's save path, so the arr app can read it from the first download on.
                 libraryFolders: config.relations.enabled ? ARR_APPS.filter((arr) => core.offers[arr]).map((arr) => downloadPath(core.media.library.mountPath, config.relations, arr)) : [],
+                trustDomain: core.mesh.trustDomain,
                 hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter((name): name is string => name !== undefined),
                 listener: { gateway: app.domain, namespace: gateway.namespace, sectionName: gateway.sectionName, port: gateway.port },
                 podTemplate: (template) => egress.routePodTemplate(template),
