@@ -19,14 +19,13 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ClusterFacts } from "../lib/cluster/settings";
 import type { VpnSecrets, VpnSettings } from "../lib/vpn/settings";
-import { ClientRoute, PodTemplateSpec, clientRoute, clientSettingsFiles, routePodTemplate } from "../lib/vpn/client";
+import { ClientRoute, PodTemplateSpec, ROUTED_NAMESPACE_POD_SECURITY, clientRoute, clientSettingsFiles, routePodTemplate } from "../lib/vpn/client";
 import {
     CONTROL_SERVER_API_KEY,
     CONTROL_SERVER_PORT,
     CONTROL_SERVER_ROLE_KEY,
     GATEWAY_SETTINGS_HASH_ANNOTATION,
     GatewayNames,
-    VXLAN_PORT,
     controlServerRole,
     gatewayFqdn,
     gatewayNames,
@@ -34,8 +33,9 @@ import {
     gatewayPodSpec,
     gatewaySettingsFiles,
     gatewaySettingsHash,
-    gluetunPostRules,
 } from "../lib/vpn/gateway";
+import { gluetunPostRules } from "../lib/vpn/guard";
+import { VXLAN_PORT } from "../lib/vpn/overlay";
 import { VpnGatewayPeer, gatewayEgressSpec, gatewayIngressSpec } from "../lib/vpn/killSwitch";
 import { VPN_SETTINGS, VpnCredentialName, vpnServerPort } from "../lib/vpn/providers";
 
@@ -78,7 +78,7 @@ export class VpnEgress extends pulumi.ComponentResource {
     /** The gateway's ingress NetworkPolicy: only routed pods of `clientNamespace` reach it. */
     readonly gatewayIngressPolicy: k8s.networking.v1.NetworkPolicy;
 
-    private readonly route: ClientRoute;
+    private readonly route: pulumi.Output<ClientRoute>;
 
     constructor(name: string, args: VpnEgressArgs, opts?: pulumi.ComponentResourceOptions) {
         super("charmarr:vpn:VpnEgress", name, {}, opts);
@@ -98,13 +98,8 @@ export class VpnEgress extends pulumi.ComponentResource {
                 metadata: {
                     name: vpn.namespace,
                     // No istio.io/dataplane-mode label: the gateway must never be in the mesh.
-                    // gateway-init is privileged, which only the privileged level admits.
-                    labels: {
-                        ...labels,
-                        "pod-security.kubernetes.io/enforce": "privileged",
-                        "pod-security.kubernetes.io/audit": "privileged",
-                        "pod-security.kubernetes.io/warn": "privileged",
-                    },
+                    // Its init containers are privileged, which only the privileged level admits.
+                    labels: { ...labels, ...ROUTED_NAMESPACE_POD_SECURITY },
                 },
             },
             { parent: this },
@@ -142,7 +137,7 @@ export class VpnEgress extends pulumi.ComponentResource {
         );
         const postRules = new k8s.core.v1.ConfigMap(
             `${name}-post-rules`,
-            { metadata: { name: names.postRulesConfigMap, namespace, labels }, data: { "post-rules.txt": gluetunPostRules(cluster) } },
+            { metadata: { name: names.postRulesConfigMap, namespace, labels }, data: { "post-rules.txt": gluetunPostRules(vpn, cluster) } },
             { parent: this },
         );
 
@@ -188,7 +183,7 @@ export class VpnEgress extends pulumi.ComponentResource {
                 `${name}-gateway-egress`,
                 {
                     metadata: { name: `${names.gateway}-egress`, namespace, labels },
-                    spec: gatewayEgressSpec({ podLabels, cluster, vpnServerPort: vpnServerPort(vpn), vpnServerIp: vpn.endpointIp }),
+                    spec: gatewayEgressSpec({ podLabels, cluster, vpnServerPort: vpnServerPort(vpn), vpnServerIp: vpn.endpointIp, resolver: vpn.dnsAddress }),
                 },
                 { parent: this },
             );
@@ -210,7 +205,7 @@ export class VpnEgress extends pulumi.ComponentResource {
             { metadata: { name: clientConfigMapName, namespace: args.clientNamespace, labels }, data: clientSettingsFiles(vpn, cluster) },
             { parent: this },
         );
-        this.route = clientRoute(vpn, cluster, clientConfigMapName, this.gatewayFqdn);
+        this.route = pulumi.output(args.clientNamespace).apply((clientNamespace) => clientRoute(vpn, cluster, clientConfigMapName, this.gatewayFqdn, clientNamespace));
         this.gatewayPeer = { namespace: vpn.namespace, podLabels };
         this.routedDependencies = [this.clientSettings, this.gateway, this.service];
 
@@ -229,6 +224,6 @@ export class VpnEgress extends pulumi.ComponentResource {
      * routed template becomes one; keep secrets in Secrets and use `secretKeyRef`.
      */
     routePodTemplate(template: pulumi.Input<k8s.types.input.core.v1.PodTemplateSpec>): pulumi.Output<PodTemplateSpec> {
-        return pulumi.output(template).apply((plain) => routePodTemplate(plain as PodTemplateSpec, this.route));
+        return pulumi.all([template, this.route]).apply(([plain, route]) => routePodTemplate(plain as PodTemplateSpec, route));
     }
 }

@@ -14,6 +14,7 @@ import { charmarrLabels } from "../lib/k8s/labels";
 import { KillSwitch } from "../components/killSwitch";
 import { VpnEgress } from "../components/vpnEgress";
 import { killSwitchWarnings } from "../lib/vpn/killSwitch";
+import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
 
 export interface DownloadsStackExports {
     /** The core stack this stack was deployed against. */
@@ -110,10 +111,18 @@ export async function downloadsProgram(config: DownloadsConfig): Promise<Downloa
     throwIfProblems(config.stack, [...meshEnrollmentProblems(meshNamespaces(config, core), [vpnOutOfMesh(config)]), ...problemsAgainstCore(config, core)]);
 
     const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
-        // In the ambient mesh, and allowed to attach routes to the gateways of its apps' domains.
+        // In the ambient mesh, allowed to attach routes to the gateways of its apps' domains, and
+        // Pod Security `privileged`: the download clients are routed, and their route containers
+        // need NET_ADMIN and NET_RAW, which `baseline` (enforced by default on Talos and hardened
+        // k3s/RKE2) refuses.
         metadata: {
             name: config.namespace,
-            labels: { ...charmarrLabels("downloads"), ...meshNamespaceLabels(), ...routeAccessLabels(domainsOfStack("downloads")) },
+            labels: {
+                ...charmarrLabels("downloads"),
+                ...meshNamespaceLabels(),
+                ...routeAccessLabels(domainsOfStack("downloads")),
+                ...ROUTED_NAMESPACE_POD_SECURITY,
+            },
         },
     });
 

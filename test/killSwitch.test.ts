@@ -3,6 +3,7 @@ import type { StackPlan } from "../plan/evaluate";
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../lib/net";
 import { clientKillSwitchSpec, killSwitchWarnings } from "../lib/vpn/killSwitch";
 import { assertConfigError, planDownloads, warningsWhile } from "./support/plan";
+import { guardVerdict } from "./support/guard";
 import {
     Destination,
     EvaluationOptions,
@@ -259,7 +260,7 @@ describe("kill switch: failure matrix", () => {
         assert.deepEqual(gatewayForwards(notBlocking, gluetun, "1.1.1.1", false), { forwarded: true, via: "eth0" });
     });
 
-    it("DNS lookups: only kube-dns answers (routed pods' K8S_DNS_IPS, off the tunnel); no other resolver is reachable; DNS capture is off", () => {
+    it("DNS lookups: no resolver but kube-dns (for client_init.sh's dig) is reachable off the tunnel; the pods' own resolver is the gateway; DNS capture is off", () => {
         for (const [workload, pod] of routedPods(plan)) {
             for (const destination of [
                 { ip: "8.8.8.8", protocol: "UDP", port: 53 },
@@ -272,11 +273,15 @@ describe("kill switch: failure matrix", () => {
             assert.ok(evaluateEgress(policies, pod, { ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }).allowed);
             assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
         }
-        // The client's resolver is the kube-dns Service, which stays on eth0 (service CIDR is not
-        // routed to the gateway); the gateway's dnsmasq is not what routed pods query.
+        // client_init.sh finds the gateway with `dig @K8S_DNS_IPS` (on eth0: the Service CIDR is not
+        // routed to the gateway); everything else in the pod asks the gateway's dnsmasq on vxlan0,
+        // which only the tunnel connects to the internet.
         const clientSettings = parseShellSettings(configMapFile(plan, "charmarr-downloads", "vpn-gateway-client", "settings.sh"));
         assert.equal(clientSettings.K8S_DNS_IPS, "10.43.0.10");
         assert.ok(clientSettings.NOT_ROUTED_TO_GATEWAY_CIDRS.split(" ").includes("10.43.0.0/16"));
+        for (const [workload] of routedPods(plan)) {
+            assert.deepEqual(workload.spec.template.spec.dnsConfig?.nameservers, [`${gatewaySettings.VXLAN_IP_NETWORK}.1`], workload.metadata.name);
+        }
     });
 });
 
@@ -313,14 +318,41 @@ function gatewayInternetEgress(plan: StackPlan, hosts: readonly string[]): strin
 }
 
 describe("kill switch: gluetun's firewall fell back to ACCEPT (gluetun v3.41.1 internal/firewall/enable.go)", () => {
-    // gluetun flushes its rules and sets INPUT/OUTPUT/FORWARD to ACCEPT when enabling its firewall
-    // fails; pod-gateway's FORWARD rules go with them, NAT and ip_forward stay. Only the gateway's
-    // egress NetworkPolicy is left between forwarded client traffic and the internet.
-    it("built-in provider: the gateway pod reaches no internet host on TCP/UDP on any port except UDP to the VPN port", async () => {
-        const plan = await planDownloads();
+    // gluetun flushes the filter table and sets INPUT/OUTPUT/FORWARD to ACCEPT when enabling its
+    // firewall fails; pod-gateway's filter rules go with them, NAT, the mangle table and ip_forward
+    // stay. Left between forwarded client traffic and the internet: the gateway's forward guard (in
+    // mangle) and its egress NetworkPolicy, each on its own.
+    let plan: StackPlan;
+    before(async () => {
+        plan = await planDownloads();
+    });
+
+    it("layer 2 alone: the forward guard drops every forwarded client packet that would leave outside the tunnel, UDP to the VPN port included", () => {
+        const gateway = gatewayWorkload(plan);
+        const guard = configMapFile(plan, gateway.metadata.namespace, "vpn-gateway-settings", "forward-guard.sh");
+        for (const ip of INTERNET_HOSTS) {
+            for (const protocol of ["udp", "tcp"] as const) {
+                for (const port of PORTS) {
+                    const packet = { in: "vxlan0", out: "eth0", dst: ip, protocol, port };
+                    assert.equal(guardVerdict(guard, "CHARMARR-FORWARD", "FORWARD", packet), "DROP", `${ip} ${protocol}/${port}`);
+                }
+            }
+            assert.equal(guardVerdict(guard, "CHARMARR-FORWARD", "FORWARD", { in: "vxlan0", out: "wg0", dst: ip, protocol: "tcp", port: 443 }), "RETURN", "through the tunnel");
+        }
+    });
+
+    it("layer 1 alone, built-in provider: the gateway pod reaches no internet host on TCP/UDP on any port except UDP to the VPN port, and never its resolver", () => {
         const open = gatewayInternetEgress(plan, INTERNET_HOSTS);
-        assert.deepEqual(open, INTERNET_HOSTS.map((ip) => `${ip} UDP/51820`));
+        assert.deepEqual(open, INTERNET_HOSTS.filter((ip) => ip !== "1.1.1.1").map((ip) => `${ip} UDP/51820`));
         assert.deepEqual(gatewayInternetEgress(plan, INTERNET_HOSTS_V6), [], "no IPv6 internet host, not even on the VPN port");
+    });
+
+    it("layer 1 alone, a provider serving WireGuard on port 53: the resolver is still unreachable outside the tunnel", async () => {
+        const ivpn = await planDownloads({ "charmarr:vpn.provider": "ivpn", "charmarr:vpn.endpointPort": 53 });
+        assert.deepEqual(
+            gatewayInternetEgress(ivpn, INTERNET_HOSTS),
+            INTERNET_HOSTS.filter((ip) => ip !== "1.1.1.1").map((ip) => `${ip} UDP/53`),
+        );
     });
 
     it("known server (vpn.endpointIp): only UDP to that one address on the VPN port", async () => {
@@ -488,7 +520,7 @@ describe("kill switch: options", () => {
 
     it("the builder refuses allowLan without a LAN CIDR and adds extra rules verbatim", () => {
         const gateway = { namespace: "charmarr-vpn", podLabels: { app: "gw" } };
-        const cluster = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local" };
+        const cluster = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local", podMtu: 1450 };
         assert.throws(() => clientKillSwitchSpec({ podSelector: { app: "x" }, gateway, cluster, allowLan: true }), /allowLan needs cluster.lanCidr/);
         const spec = clientKillSwitchSpec({
             podSelector: { app: "x" },

@@ -2,12 +2,13 @@ import { strict as assert } from "node:assert";
 import type { ClusterFacts } from "../lib/cluster/settings";
 import { vpnSchema } from "../lib/vpn/settings";
 import { clientSettings } from "../lib/vpn/client";
-import { gatewaySettings, gluetunEnvironment, gluetunPostRules } from "../lib/vpn/gateway";
+import { gatewaySettings, gluetunEnvironment } from "../lib/vpn/gateway";
+import { gluetunPostRules } from "../lib/vpn/guard";
 import { VpnCredentialName, providerEnvironment, vpnServerPort } from "../lib/vpn/providers";
 
 // The pure builders, without Pulumi: typed settings in, Kubernetes-facing values out.
 
-const CLUSTER: ClusterFacts = { podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", dnsServiceIp: "10.96.0.10", domain: "home.arpa" };
+const CLUSTER: ClusterFacts = { podCidr: "10.244.0.0/16", serviceCidr: "10.96.0.0/12", dnsServiceIp: "10.96.0.10", domain: "home.arpa", podMtu: 1450 };
 const WITH_LAN: ClusterFacts = { ...CLUSTER, lanCidr: "192.168.50.0/24" };
 
 function vpn(settings: Record<string, unknown>) {
@@ -85,7 +86,8 @@ describe("vpn builders", () => {
     });
 
     it("post-rules accept the LAN only when there is one", () => {
-        assert.equal(gluetunPostRules(CLUSTER), "iptables -I INPUT -i eth0 -s 10.244.0.0/16 -j ACCEPT\n");
-        assert.equal(gluetunPostRules(WITH_LAN).split("\n").filter(Boolean).length, 2);
+        const inputFrom = (cluster: ClusterFacts) => gluetunPostRules(vpn({ provider: "mullvad" }), cluster).split("\n").filter((line) => line.includes("-i eth0 -s "));
+        assert.deepEqual(inputFrom(CLUSTER), ["iptables -I INPUT -i eth0 -s 10.244.0.0/16 -j ACCEPT"]);
+        assert.deepEqual(inputFrom(WITH_LAN), ["iptables -I INPUT -i eth0 -s 10.244.0.0/16 -j ACCEPT", "iptables -I INPUT -i eth0 -s 192.168.50.0/24 -j ACCEPT"]);
     });
 });

@@ -1,10 +1,15 @@
 import { strict as assert } from "node:assert";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
-import { ClientRoute, routePodTemplate } from "../lib/vpn/client";
+import { ClientRoute, ROUTE_INIT_COMMAND, ROUTE_RETRY_SECONDS, ROUTE_SIDECAR_COMMAND, routePodTemplate } from "../lib/vpn/client";
 import { renderShellSettings } from "../lib/vpn/settingsFile";
-import { assertConfigError, manifestOf, manifestsOf, planDownloads } from "./support/plan";
+import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 import { Container, PodTemplate, configMapFile, envOf, parseShellSettings, routedWorkloads, gatewayWorkload, podSpecOf } from "./support/networkPolicy";
+import { GuardPacket, guardVerdict } from "./support/guard";
 
 const SECRET_KEYS = ["charmarr:vpnPrivateKey", "charmarr:vpnPresharedKey", "charmarr:vpnUser", "charmarr:vpnPassword"];
 
@@ -15,6 +20,16 @@ function gatewaySide(plan: StackPlan) {
     const settings = parseShellSettings(configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "settings.sh"));
     const gluetun = envOf(container(gateway.spec.template, "gluetun"));
     return { gateway, settings, gluetun };
+}
+
+/** The lines gluetun runs from /iptables/post-rules.txt: those starting with `iptables `, split on spaces without a shell. */
+function postRules(plan: StackPlan, gateway: ReturnType<typeof gatewayWorkload>): string[] {
+    const mount = container(gateway.spec.template, "gluetun").volumeMounts?.find((m) => m.mountPath === "/iptables");
+    const volume = podSpecOf(gateway).volumes?.find((v) => v.name === mount?.name);
+    assert.ok(volume?.configMap, "gluetun mounts a ConfigMap at /iptables");
+    const lines = configMapFile(plan, gateway.metadata.namespace, volume.configMap.name, "post-rules.txt").split("\n");
+    assert.ok(lines.every((line) => line === "" || line.startsWith("# ") || line.startsWith("iptables ")), "only iptables lines and comments");
+    return lines.filter((line) => line.startsWith("iptables "));
 }
 
 function container(template: PodTemplate, name: string): Container {
@@ -84,6 +99,11 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(settings.VPN_TRAFFIC_PORT, "1194");
         assert.equal(gluetun.OPENVPN_PROTOCOL, "udp", "the protocol the gateway's firewall opens");
         assert.equal(gluetun.WIREGUARD_MTU, undefined);
+        assert.equal(settings.VPN_INTERFACE_MTU, "1300", "1450 - VXLAN 50 - OpenVPN 100");
+        const rules = postRules(openvpn, gatewaySide(openvpn).gateway);
+        assert.ok(rules.includes("iptables -I FORWARD -o tun0 -j ACCEPT"));
+        const gluetunContainer = container(gatewaySide(openvpn).gateway.spec.template, "gluetun");
+        assert.equal(gluetunContainer.command, undefined, "no WireGuard rule to clear: gluetun's own entrypoint");
     });
 
     it("a changed vxlanId, network or MTU reaches both sides and rolls both pods", async () => {
@@ -147,15 +167,27 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(gatewaySide(noLan).gluetun.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16");
     });
 
-    it("gluetun's post-rules accept the pod CIDR (VXLAN, ping) and the LAN (probes) on eth0", () => {
+    it("gluetun's post-rules accept the pod CIDR (VXLAN, ping) and the LAN (probes) on eth0, and bring back pod-gateway's filter rules", () => {
         const { gateway } = gatewaySide(plan);
-        const gluetun = container(gateway.spec.template, "gluetun");
-        const mount = gluetun.volumeMounts?.find((m) => m.mountPath === "/iptables");
-        const volume = podSpecOf(gateway).volumes?.find((v) => v.name === mount?.name);
-        assert.ok(volume?.configMap);
-        const rules = configMapFile(plan, gateway.metadata.namespace, volume.configMap.name, "post-rules.txt").trim().split("\n");
-        assert.ok(rules.every((line) => line.startsWith("iptables ")));
-        assert.deepEqual(rules, ["iptables -I INPUT -i eth0 -s 10.42.0.0/16 -j ACCEPT", "iptables -I INPUT -i eth0 -s 192.168.1.0/24 -j ACCEPT"]);
+        const rules = postRules(plan, gateway);
+        assert.deepEqual(
+            rules.filter((line) => line.includes(" -i eth0 -s ")),
+            ["iptables -I INPUT -i eth0 -s 10.42.0.0/16 -j ACCEPT", "iptables -I INPUT -i eth0 -s 192.168.1.0/24 -j ACCEPT"],
+        );
+        // After a fallback flushed the filter table, the next firewall start must restore what
+        // pod-gateway v1.13.0's gateway_init.sh installed, or every client is black-holed.
+        for (const rule of [
+            "iptables -I FORWARD -o wg0 -j ACCEPT",
+            "iptables -A FORWARD -i wg0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+            "iptables -A FORWARD -i wg0 -j REJECT",
+            "iptables -A INPUT -i eth0 -p udp --dport 4789 -j ACCEPT",
+            "iptables -A OUTPUT -o eth0 -p udp --dport 4789 -j ACCEPT",
+            "iptables -A INPUT -i vxlan0 -p udp --sport 68 --dport 67 -j ACCEPT",
+            "iptables -A INPUT -i vxlan0 -p udp --dport 53 -j ACCEPT",
+            "iptables -A OUTPUT -o vxlan0 -j ACCEPT",
+        ]) {
+            assert.ok(rules.includes(rule), `post-rules.txt lacks: ${rule}`);
+        }
         const settingsVolume = podSpecOf(gateway).volumes?.find((v) => v.name === container(gateway.spec.template, "gateway-sidecar").volumeMounts?.[0].name);
         assert.ok(settingsVolume?.configMap);
         assert.equal(configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "nat.conf"), "");
@@ -166,10 +198,10 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(gateway.spec.replicas, 1);
         assert.deepEqual(gateway.spec.strategy, { type: "Recreate" });
         const spec = podSpecOf(gateway);
-        assert.deepEqual(spec.initContainers?.map((c) => c.name), ["gateway-init"]);
+        assert.deepEqual(spec.initContainers?.map((c) => c.name), ["vpn-forward-guard", "gateway-init"], "the guard is in place before gateway-init enables forwarding");
         assert.deepEqual(spec.containers.map((c) => c.name).sort(), ["gateway-sidecar", "gluetun"]);
         assert.equal(container(gateway.spec.template, "gateway-init").securityContext?.privileged, true);
-        assert.deepEqual(container(gateway.spec.template, "gateway-sidecar").securityContext?.capabilities?.add, ["NET_ADMIN"]);
+        assert.deepEqual(container(gateway.spec.template, "gateway-sidecar").securityContext?.capabilities?.add, ["NET_ADMIN", "NET_RAW"], "dnsmasq's DHCP needs both; CRI-O grants no NET_RAW");
         for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
             assert.match(c.image ?? "", /:v\d+\.\d+\.\d+$/, `${c.name} image is pinned`);
         }
@@ -187,18 +219,91 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(gateway.spec.template.metadata.labels?.["istio.io/dataplane-mode"], "none");
     });
 
-    it("routed pods: vpn-route-init first, the sidecar with NET_ADMIN only, DNS capture off", () => {
+    it("routed pods: vpn-route-init first, NET_ADMIN and NET_RAW asked for explicitly, not privileged, DNS capture off", () => {
         for (const { workload } of clientSide(plan)) {
             const spec = podSpecOf(workload);
             assert.equal(spec.initContainers?.[0].name, "vpn-route-init", workload.metadata.name);
             for (const name of ["vpn-route-init", "vpn-route-sidecar"]) {
                 const c = container(workload.spec.template, name);
-                assert.deepEqual(c.securityContext?.capabilities?.add, ["NET_ADMIN"]);
+                assert.deepEqual(c.securityContext?.capabilities?.add, ["NET_ADMIN", "NET_RAW"], "busybox ping needs NET_RAW, which CRI-O does not grant by default");
                 assert.equal(c.securityContext?.privileged, undefined);
-                assert.equal(c.securityContext?.capabilities?.drop, undefined, "NET_RAW stays: the scripts ping");
+                assert.equal(c.securityContext?.capabilities?.drop, undefined);
             }
             assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
         }
+    });
+
+    it("routed pods resolve through the gateway's dnsmasq on the overlay, with the search list and ndots of a ClusterFirst pod", () => {
+        for (const { workload } of clientSide(plan)) {
+            const spec = podSpecOf(workload);
+            assert.equal(spec.dnsPolicy, "None", workload.metadata.name);
+            assert.deepEqual(spec.dnsConfig, {
+                nameservers: ["172.16.0.1"],
+                searches: ["charmarr-downloads.svc.cluster.local", "svc.cluster.local", "cluster.local"],
+                options: [{ name: "ndots", value: "5" }],
+            });
+        }
+        // dnsmasq answers the cluster domain from kube-dns and nothing else from it.
+        const { settings } = gatewaySide(plan);
+        assert.equal(settings.DNS_LOCAL_CIDRS, "cluster.local");
+        assert.equal(settings.DNS_LOCAL_SERVER, "10.43.0.10");
+    });
+
+    it("one process on port 53: gluetun's DNS server is off, its plaintext resolver is the gateway pod's only nameserver from the start", () => {
+        const { gateway, gluetun } = gatewaySide(plan);
+        assert.equal(gluetun.DNS_SERVER, "off");
+        assert.equal(gluetun.DNS_ADDRESS, "1.1.1.1");
+        assert.equal(gluetun.DNS_KEEP_NAMESERVER, undefined, "on, dnsmasq's upstream would be kube-dns");
+        const spec = podSpecOf(gateway);
+        assert.equal(spec.dnsPolicy, "None", "gateway_sidecar.sh copies resolv.conf for dnsmasq at start: it must never name kube-dns");
+        assert.deepEqual(spec.dnsConfig, { nameservers: ["1.1.1.1"] });
+    });
+
+    it("the forward guard: only vxlan0 <-> tunnel is forwarded, the resolver only through the tunnel, even with gluetun's filter rules flushed", () => {
+        const { gateway } = gatewaySide(plan);
+        const guard = container(gateway.spec.template, "vpn-forward-guard");
+        assert.equal(guard.securityContext?.privileged, true);
+        assert.deepEqual(guard.command, ["/bin/sh", "/config/forward-guard.sh"]);
+        const settingsVolume = podSpecOf(gateway).volumes?.find((v) => v.name === guard.volumeMounts?.[0].name);
+        assert.ok(settingsVolume?.configMap);
+        const script = configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "forward-guard.sh");
+        // Only the mangle table, which gluetun v3.41.1 never flushes (it flushes the filter table).
+        const iptables = script.split("\n").filter((line) => line.startsWith("iptables"));
+        assert.ok(iptables.length > 0 && iptables.every((line) => line.startsWith("iptables -t mangle ")));
+        assert.match(script, /echo 1 > \/proc\/sys\/net\/ipv6\/conf\/\$scope\/disable_ipv6/);
+        const forward = (packet: GuardPacket) => guardVerdict(script, "CHARMARR-FORWARD", "FORWARD", packet);
+        const output = (packet: GuardPacket) => guardVerdict(script, "CHARMARR-OUTPUT", "OUTPUT", packet);
+        const internetHost = "198.51.100.7";
+        assert.equal(forward({ in: "vxlan0", out: "wg0", dst: internetHost, protocol: "tcp", port: 443 }), "RETURN");
+        assert.equal(forward({ in: "wg0", out: "vxlan0", dst: "172.16.0.23", protocol: "tcp", port: 6881 }), "RETURN");
+        for (const port of [51820, 53, 443]) {
+            assert.equal(forward({ in: "vxlan0", out: "eth0", dst: internetHost, protocol: "udp", port }), "DROP", `a client's UDP ${port} out of eth0`);
+        }
+        assert.equal(forward({ in: "vxlan0", out: "eth0", dst: "10.42.3.4", protocol: "tcp", port: 80 }), "DROP", "no forwarding into the cluster either");
+        assert.equal(output({ out: "eth0", dst: "1.1.1.1", protocol: "udp", port: 53 }), "DROP", "dnsmasq's upstream outside the tunnel");
+        assert.equal(output({ out: "eth0", dst: "1.1.1.1", protocol: "tcp", port: 853 }), "DROP");
+        assert.equal(output({ out: "wg0", dst: "1.1.1.1", protocol: "udp", port: 53 }), "RETURN");
+        assert.equal(output({ out: "eth0", dst: "10.43.0.10", protocol: "udp", port: 53 }), "RETURN", "the cluster domain from kube-dns");
+        assert.equal(output({ out: "eth0", dst: "10.42.1.9", protocol: "udp", port: 4789 }), "RETURN", "VXLAN to a client");
+        assert.equal(output({ out: "vxlan0", dst: "172.16.0.255", protocol: "udp", port: 68 }), "RETURN", "DHCP answers");
+        assert.equal(output({ out: "eth0", dst: internetHost, protocol: "udp", port: 51820 }), "RETURN", "the tunnel's own packets");
+        assert.equal(output({ out: "eth0", dst: internetHost, protocol: "tcp", port: 443 }), "DROP", "the gateway's own traffic outside the tunnel");
+        assert.equal(output({ out: "eth0", dst: "8.8.8.8", protocol: "udp", port: 53 }), "DROP");
+    });
+
+    it("the downloads namespace admits its routed pods: Pod Security privileged (NET_ADMIN and NET_RAW are outside baseline)", () => {
+        const [{ workload }] = clientSide(plan);
+        const namespace = manifestOf(plan, "Namespace", workload.metadata.namespace) as unknown as { metadata: { labels: Record<string, string> } };
+        for (const mode of ["enforce", "audit", "warn"]) {
+            assert.equal(namespace.metadata.labels[`pod-security.kubernetes.io/${mode}`], "privileged", mode);
+        }
+    });
+
+    it("gluetun clears its leftover WireGuard routing rule (table 51820) before it starts, then runs its own entrypoint", () => {
+        const gluetun = container(gatewaySide(plan).gateway.spec.template, "gluetun");
+        assert.deepEqual(gluetun.command?.slice(0, 2), ["/bin/sh", "-c"]);
+        const script = gluetun.command?.[2] ?? "";
+        assert.match(script, /^ip rule del table 51820 2>\/dev\/null; ip -6 rule del table 51820 2>\/dev\/null; exec \/gluetun-entrypoint$/);
     });
 
     it("routed workloads are created only after the gateway workload and the client settings", () => {
@@ -307,23 +412,88 @@ describe("vpn gateway: config-time refusals", () => {
     });
 });
 
-describe("vpn gateway: tunnel MTU", () => {
-    it("refuses an MTU above 1420 and says why; accepts 1280 to 1420", async () => {
+describe("vpn gateway: tunnel MTU against the pod network's (cluster.podMtu, from the core stack)", () => {
+    it("unset, it is the largest that fits: pod MTU minus VXLAN (50) and WireGuard (80), at most 1420, on both sides", async () => {
+        // The default plan (podMtu 1450) is checked in "pod-gateway forwards on the interface ...": 1320.
+        const wide = await planDownloads({}, { "charmarr:cluster.podMtu": 1500 });
+        assert.equal(wide.outputs.cluster && (wide.outputs.cluster as { podMtu?: number }).podMtu, 1500, "the downloads stack read it from core");
+        const { settings, gluetun } = gatewaySide(wide);
+        assert.equal(gluetun.WIREGUARD_MTU, "1370");
+        assert.equal(settings.VPN_INTERFACE_MTU, "1370");
+        for (const client of clientSide(wide)) {
+            assert.equal(client.settings.VPN_INTERFACE_MTU, "1370");
+        }
+        const jumbo = await planDownloads({}, { "charmarr:cluster.podMtu": 9000 });
+        assert.equal(gatewaySide(jumbo).gluetun.WIREGUARD_MTU, "1420", "never above what a 1500-byte internet link carries");
+    });
+
+    it("refuses an MTU the pod network cannot carry, says why, and how to fix it", async () => {
+        await assertConfigError(
+            planDownloads({ "charmarr:vpn.mtu": 1400 }),
+            "charmarr:vpn.mtu",
+            "1400 does not fit the pod network's MTU 1450 (cluster.podMtu, from the core stack): a client's packet crosses the pod network inside VXLAN (50 bytes) and leaves the gateway inside WireGuard (80 bytes), so at most 1320 bytes fit",
+            "pod-gateway sets vxlan0 to this value without lowering it",
+            "fix: pulumi config rm --path charmarr:vpn.mtu  (the program then uses 1320)",
+            "pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>",
+        );
+        const fits = await planDownloads({ "charmarr:vpn.mtu": 1420 }, { "charmarr:cluster.podMtu": 1550 });
+        assert.equal(gatewaySide(fits).settings.VPN_INTERFACE_MTU, "1420");
+    });
+
+    it("refuses an MTU outside 1280-1420 before reading the core stack", async () => {
         await assertConfigError(
             planDownloads({ "charmarr:vpn.mtu": 1421 }),
             "charmarr:vpn.mtu",
             "must be at most 1420: WireGuard over a 1500-byte link leaves 1420 bytes for the tunnel",
             "pulumi config set --path charmarr:vpn.mtu 1320",
         );
-        await assertConfigError(planDownloads({ "charmarr:vpn.mtu": 1500 }), "charmarr:vpn.mtu", "must be at most 1420");
         await assertConfigError(planDownloads({ "charmarr:vpn.mtu": 1279 }), "charmarr:vpn.mtu", "must be at least 1280");
-        const largest = await planDownloads({ "charmarr:vpn.mtu": 1420 });
-        assert.equal(gatewaySide(largest).settings.VPN_INTERFACE_MTU, "1420");
+    });
+
+    it("the core stack refuses a pod MTU outside 1280-9216", async () => {
+        await assertConfigError(planCore({ "charmarr:cluster.podMtu": 1200 }), "charmarr:cluster.podMtu", "must be at least 1280");
+    });
+});
+
+describe("vpn gateway: the resolver (vpn.dnsAddress) is reached only through the tunnel", () => {
+    it("refuses a resolver inside the cluster, the LAN, the overlay or loopback: the gateway would reach it outside the tunnel", async () => {
+        await assertConfigError(
+            planDownloads({ "charmarr:vpn.dnsAddress": "10.43.0.10" }),
+            "charmarr:vpn.dnsAddress",
+            "10.43.0.10 lies in the cluster's serviceCidr 10.43.0.0/16; the gateway must reach its resolver only through the tunnel, or internet lookups leave from your home address",
+            "fix: pulumi config set --path charmarr:vpn.dnsAddress 1.1.1.1",
+        );
+        await assertConfigError(planDownloads({ "charmarr:vpn.dnsAddress": "192.168.1.1" }), "charmarr:vpn.dnsAddress", "lies in the cluster's lanCidr 192.168.1.0/24");
+        await assertConfigError(planDownloads({ "charmarr:vpn.dnsAddress": "172.16.0.1" }), "charmarr:vpn.dnsAddress", "lies in the VXLAN overlay (vpn.vxlanNetwork) 172.16.0.0/24");
+        await assertConfigError(planDownloads({ "charmarr:vpn.dnsAddress": "127.0.0.1" }), "charmarr:vpn.dnsAddress", "lies in loopback 127.0.0.0/8");
+    });
+
+    it("refuses the VPN server's own address, which the guard would cut off outside the tunnel; accepts a resolver inside the tunnel", async () => {
+        const custom = {
+            "charmarr:vpn.provider": "custom",
+            "charmarr:vpn.serverCountries": undefined,
+            "charmarr:vpn.endpointIp": "203.0.113.10",
+            "charmarr:vpn.endpointPort": 51820,
+            "charmarr:vpn.publicKey": "uLhRPiUgK1oYyb8yhTcVSUTdXbLBOkfhL4jlGvVFJnE=",
+        };
+        await assertConfigError(
+            planDownloads({ ...custom, "charmarr:vpn.dnsAddress": "203.0.113.10" }),
+            "charmarr:vpn.dnsAddress",
+            "203.0.113.10 is also the VPN server's address (vpn.endpointIp)",
+        );
+        const inTunnel = await planDownloads({ "charmarr:vpn.dnsAddress": "10.64.0.1" });
+        assert.equal(gatewaySide(inTunnel).gluetun.DNS_ADDRESS, "10.64.0.1");
     });
 });
 
 describe("vpn gateway: routePodTemplate (pure builder)", () => {
-    const route: ClientRoute = { image: "ghcr.io/angelnu/pod-gateway:v1.13.0", configMapName: "vpn-gateway-client", gatewayFqdn: "vpn-gateway.charmarr-vpn.svc.cluster.local", settingsHash: "abc" };
+    const route: ClientRoute = {
+        image: "ghcr.io/angelnu/pod-gateway:v1.13.0",
+        configMapName: "vpn-gateway-client",
+        gatewayFqdn: "vpn-gateway.charmarr-vpn.svc.cluster.local",
+        settingsHash: "abc",
+        dns: { nameservers: ["172.16.0.1"], searches: ["d.svc.cluster.local", "svc.cluster.local", "cluster.local"], options: [{ name: "ndots", value: "5" }] },
+    };
     const template = {
         metadata: { labels: { app: "x" }, annotations: { keep: "me" } },
         spec: { initContainers: [{ name: "fetch", image: "busybox:1.36" }], containers: [{ name: "app", image: "app:1.0" }], volumes: [{ name: "data", emptyDir: {} }] },
@@ -345,6 +515,11 @@ describe("vpn gateway: routePodTemplate (pure builder)", () => {
         assert.ok(routePodTemplate({ ...template, spec: { ...template.spec, hostNetwork: false } }, route));
     });
 
+    it("routing owns the pod's DNS: a template that sets dnsPolicy or dnsConfig is refused", () => {
+        assert.throws(() => routePodTemplate({ ...template, spec: { ...template.spec, dnsPolicy: "ClusterFirst" } }, route), /sets dnsPolicy or dnsConfig: a routed pod resolves through the gateway/);
+        assert.throws(() => routePodTemplate({ ...template, spec: { ...template.spec, dnsConfig: { nameservers: ["8.8.8.8"] } } }, route), /sets dnsPolicy or dnsConfig/);
+    });
+
     it("refuses to route a template twice", () => {
         assert.throws(() => routePodTemplate(routePodTemplate(template, route), route), /already has a container named vpn-route-init/);
     });
@@ -355,5 +530,52 @@ describe("vpn gateway: settings.sh rendering", () => {
         assert.equal(renderShellSettings({ A: "1 2", B: true }).split("\n").slice(1).join("\n"), 'A="1 2"\nB="true"\n');
         assert.throws(() => renderShellSettings({ A: "$(reboot)" }), /unsafe in a sourced shell file/);
         assert.throws(() => renderShellSettings({ A: 'x"; rm -rf /' }), /unsafe/);
+    });
+});
+
+describe("vpn gateway: the route containers retry pod-gateway's scripts instead of waiting out the kubelet's back-off", () => {
+    // The commands as planned, with the script path pointed at a stand-in and the delay shortened.
+    let dir: string;
+    before(() => {
+        dir = mkdtempSync(join(tmpdir(), "charmarr-route-"));
+    });
+    after(() => {
+        rmSync(dir, { recursive: true, force: true });
+    });
+
+    function standIn(name: string, body: string): string {
+        const path = join(dir, name);
+        writeFileSync(path, `#!/bin/bash\necho run >> ${dir}/${name}.runs\n${body}\n`, { mode: 0o755 });
+        return path;
+    }
+
+    function retargeted(command: readonly string[], script: string, path: string): string[] {
+        const [shell, flag, text] = command;
+        assert.ok(text.includes(script) && text.includes(`sleep ${ROUTE_RETRY_SECONDS}`), `${script} retried after ${ROUTE_RETRY_SECONDS} s`);
+        return [shell, flag, text.split(script).join(path).split(`sleep ${ROUTE_RETRY_SECONDS}`).join("sleep 0.05")];
+    }
+
+    const runs = (name: string) => readFileSync(join(dir, `${name}.runs`), "utf8").split("\n").filter(Boolean).length;
+
+    it("vpn-route-init runs client_init.sh again while it fails (the gateway not resolvable yet) and succeeds with it", () => {
+        const path = standIn("init.sh", `[ "$(wc -l < ${dir}/init.sh.runs)" -ge 3 ]`);
+        const [shell, ...args] = retargeted(ROUTE_INIT_COMMAND, "/bin/client_init.sh", path);
+        const result = spawnSync(shell, args, { encoding: "utf8", timeout: 10_000 });
+        assert.equal(result.status, 0, result.stdout + result.stderr);
+        assert.equal(runs("init.sh"), 3);
+        assert.match(result.stdout, /client_init\.sh failed \(attempt 2 of 90\)/);
+    });
+
+    it("vpn-route-sidecar runs client_sidecar.sh again each time it exits, never exits on its own, and ends at SIGTERM", async () => {
+        const path = standIn("sidecar.sh", "exit 1");
+        const [shell, ...args] = retargeted(ROUTE_SIDECAR_COMMAND, "/bin/client_sidecar.sh", path);
+        const child = spawn(shell, args, { stdio: "ignore" });
+        const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+        await new Promise((resolve) => setTimeout(resolve, 600));
+        assert.equal(child.exitCode, null, "still running");
+        assert.ok(runs("sidecar.sh") >= 3, `ran ${runs("sidecar.sh")} times`);
+        child.kill("SIGTERM");
+        const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 3000))]);
+        assert.equal(code, 0, "SIGTERM ends the loop at once");
     });
 });

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { PRIVATE_RANGES, cidrContains, cidrsOverlap, isPrivateCidr, parseCidr, parseIpv4 } from "../net";
-import { DNS_SUBDOMAIN, ipv4Address, ipv4Cidr } from "../settings";
+import { DNS_SUBDOMAIN, integer, ipv4Address, ipv4Cidr } from "../settings";
 
 /** `charmarr:cluster`: facts about the cluster the program cannot look up, copied from its settings. */
 export const clusterSchema = z
@@ -13,6 +13,8 @@ export const clusterSchema = z
             .string()
             .regex(DNS_SUBDOMAIN, { message: "is not a DNS domain (e.g. cluster.local)" })
             .default("cluster.local"),
+        /** MTU of the pod network (eth0 in a pod); 1450 is flannel's and Calico's VXLAN default. */
+        podMtu: integer(1280, 9216).default(1450),
     })
     .superRefine((cluster, ctx) => {
         const pods = parseCidr(cluster.podCidr);
@@ -67,4 +69,5 @@ export const CLUSTER_EXAMPLES: Readonly<Record<string, string>> = {
     "cluster.lanCidr": "192.168.1.0/24",
     "cluster.dnsServiceIp": "10.43.0.10",
     "cluster.domain": "cluster.local",
+    "cluster.podMtu": "1450",
 };

@@ -2,10 +2,13 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../cluster/settings";
 import type { VpnSettings } from "./settings";
-import { AMBIENT_PROBE_SOURCE, POD_GATEWAY_CONFIG_DIR, VXLAN_PORT, clusterLocalCidrs } from "./gateway";
+import { AMBIENT_PROBE_SOURCE, POD_GATEWAY_CONFIG_DIR } from "./gateway";
+import { tunnelMtu } from "./mtu";
+import { VXLAN_PORT, clusterLocalCidrs, overlayGatewayAddress } from "./overlay";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
 
 export type PodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;
+export type PodDnsConfig = pulumi.Unwrap<k8s.types.input.core.v1.PodDNSConfig>;
 
 /**
  * pod-gateway's client-side `settings.sh` values (pod-gateway v1.13.0 bin/client_init.sh,
@@ -13,21 +16,37 @@ export type PodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateS
  */
 export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
     return {
+        // client_init.sh resolves the gateway with `dig @` the first of these.
         K8S_DNS_IPS: cluster.dnsServiceIp,
         // Space-separated (shell words). 169.254.7.127 keeps ambient's kubelet probes answered on eth0.
         NOT_ROUTED_TO_GATEWAY_CIDRS: [...clusterLocalCidrs(cluster), AMBIENT_PROBE_SOURCE].join(" "),
         VXLAN_ID: vpn.vxlanId,
         VXLAN_PORT,
         VXLAN_IP_NETWORK: vpn.vxlanNetwork,
-        // Newer client_init.sh sizes vxlan0 from it; older ones ignore it. VPN_INTERFACE itself is a
-        // gateway-side name and stays unset here.
-        VPN_INTERFACE_MTU: vpn.mtu,
+        // client_init.sh sets vxlan0 to it as given. VPN_INTERFACE itself is a gateway-side name and
+        // stays unset here.
+        VPN_INTERFACE_MTU: tunnelMtu(vpn, cluster),
     };
 }
 
 /** The files of the client ConfigMap every routed pod mounts at /config. */
 export function clientSettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Record<string, string> {
     return { "settings.sh": renderShellSettings(clientSettings(vpn, cluster)) };
+}
+
+/**
+ * A routed pod's resolver: the gateway's dnsmasq on the overlay, which answers the cluster domain
+ * from kube-dns and sends every other name through the tunnel — what pod-gateway's own admission
+ * webhook sets. The search list and `ndots` are the ones the kubelet gives a `ClusterFirst` pod,
+ * so short cluster names keep working. (`udhcpc`'s script cannot do this: it replaces
+ * /etc/resolv.conf by rename, which fails on the file the kubelet bind-mounts.)
+ */
+export function routedPodDns(vpn: VpnSettings, cluster: ClusterFacts, namespace: string): PodDnsConfig {
+    return {
+        nameservers: [overlayGatewayAddress(vpn.vxlanNetwork)],
+        searches: [`${namespace}.svc.${cluster.domain}`, `svc.${cluster.domain}`, cluster.domain],
+        options: [{ name: "ndots", value: "5" }],
+    };
 }
 
 /** Everything needed to route a pod template through one gateway; plain values known at plan time. */
@@ -40,16 +59,47 @@ export interface ClientRoute {
     readonly gatewayFqdn: string;
     /** Hash of the client settings; a change rolls routed pods. */
     readonly settingsHash: string;
+    /** The routed pods' resolver settings (`dnsPolicy: None`). */
+    readonly dns: PodDnsConfig;
 }
 
-export function clientRoute(vpn: VpnSettings, cluster: ClusterFacts, configMapName: string, gatewayFqdn: string): ClientRoute {
+export function clientRoute(vpn: VpnSettings, cluster: ClusterFacts, configMapName: string, gatewayFqdn: string, namespace: string): ClientRoute {
     return {
         image: vpn.images.podGateway,
         configMapName,
         gatewayFqdn,
         settingsHash: settingsHash(...Object.values(clientSettingsFiles(vpn, cluster)), gatewayFqdn),
+        dns: routedPodDns(vpn, cluster, namespace),
     };
 }
+
+/** Seconds between two runs of a pod-gateway client script that exited. */
+export const ROUTE_RETRY_SECONDS = 2;
+/** Runs of `client_init.sh` before the init container gives up (and the kubelet restarts it). */
+export const ROUTE_INIT_ATTEMPTS = 90;
+
+/**
+ * `client_init.sh` fails (`set -e`) while the gateway is not resolvable or not answering yet. Run
+ * as the init container's command, each failure would cost a kubelet restart with back-off that
+ * grows to minutes; retried here every few seconds, the pod starts as soon as the gateway is up.
+ */
+export const ROUTE_INIT_COMMAND = [
+    "/bin/bash",
+    "-c",
+    `for attempt in $(seq ${ROUTE_INIT_ATTEMPTS}); do /bin/client_init.sh && exit 0; echo "client_init.sh failed (attempt $attempt of ${ROUTE_INIT_ATTEMPTS}); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS}; done; exit 1`,
+];
+
+/**
+ * `client_sidecar.sh` exits (`set -e`) when the moved gateway is not resolvable yet; as the
+ * container's command the kubelet would restart it with growing back-off, minutes with the pod
+ * unrouted. Run again here a few seconds later instead, for as long as the pod lives; SIGTERM
+ * ends it at once.
+ */
+export const ROUTE_SIDECAR_COMMAND = [
+    "/bin/bash",
+    "-c",
+    `trap 'kill -TERM "$child" 2>/dev/null; exit 0' TERM INT; while true; do /bin/client_sidecar.sh & child=$!; wait "$child"; echo "client_sidecar.sh exited ($?); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS} & wait $!; done`,
+];
 
 export const ROUTE_INIT_CONTAINER = "vpn-route-init";
 export const ROUTE_SIDECAR_CONTAINER = "vpn-route-sidecar";
@@ -63,11 +113,25 @@ export const ROUTED_LABEL = "charmarr.io/vpn-routed";
 const RESERVED_NAMES = [ROUTE_INIT_CONTAINER, ROUTE_SIDECAR_CONTAINER];
 
 /**
+/**
+ * Pod Security labels for a namespace whose pods carry the route containers (or the gateway).
+ * Their NET_ADMIN and NET_RAW capabilities are outside the `baseline` level, and the gateway runs
+ * privileged containers, so only `privileged` admits them; clusters that enforce `baseline` by
+ * default (Talos, hardened k3s/RKE2) would otherwise refuse the pods.
+ */
+export const ROUTED_NAMESPACE_POD_SECURITY: Readonly<Record<string, string>> = {
+    "pod-security.kubernetes.io/enforce": "privileged",
+    "pod-security.kubernetes.io/audit": "privileged",
+    "pod-security.kubernetes.io/warn": "privileged",
+};
+
+/**
  * Returns `template` routed through the gateway (pod-gateway v1.13.0 bin/client_init.sh,
- * docs/upstream.md#client-side): `vpn-route-init` runs first of all init containers, so nothing in the pod
- * reaches the network before its default route is the tunnel;
- * `vpn-route-sidecar` keeps the tunnel up; both mount the client settings at /config. The input is
- * not modified.
+ * docs/upstream.md#client-side): `vpn-route-init` runs first of all init containers, so nothing
+ * in the pod reaches the network before its default route is the tunnel; `vpn-route-sidecar`
+ * keeps the tunnel up; both mount the client settings at /config and retry pod-gateway's scripts
+ * instead of leaving it to the kubelet's back-off. The pod resolves through the gateway
+ * (`dnsPolicy: None`). The input is not modified.
  */
 export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute): PodTemplateSpec {
     const spec = template.spec;
@@ -87,13 +151,18 @@ export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute):
     if ((spec.volumes ?? []).some((volume) => volume.name === CLIENT_SETTINGS_VOLUME)) {
         throw new Error(`pod template already has a volume named ${CLIENT_SETTINGS_VOLUME}`);
     }
-    const routeContainer = (name: string, script: string) => ({
+    if (spec.dnsPolicy !== undefined || spec.dnsConfig !== undefined) {
+        // Any other resolver would answer internet names outside the tunnel.
+        throw new Error("cannot route a pod template that sets dnsPolicy or dnsConfig: a routed pod resolves through the gateway, and any other resolver would look names up outside the tunnel");
+    }
+    const routeContainer = (name: string, command: readonly string[]) => ({
         name,
         image: route.image,
-        command: [script],
+        command: [...command],
         env: [{ name: "gateway", value: route.gatewayFqdn }],
-        // Not privileged, and NET_RAW stays: the scripts ping the gateway.
-        securityContext: { capabilities: { add: ["NET_ADMIN"] } },
+        // Not privileged. NET_ADMIN for routes and vxlan0; NET_RAW for busybox ping, asked for
+        // explicitly because CRI-O does not grant it by default.
+        securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
         volumeMounts: [{ name: CLIENT_SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
     });
     const metadata = template.metadata ?? {};
@@ -110,8 +179,10 @@ export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute):
         },
         spec: {
             ...spec,
-            initContainers: [routeContainer(ROUTE_INIT_CONTAINER, "/bin/client_init.sh"), ...(spec.initContainers ?? [])],
-            containers: [...spec.containers, routeContainer(ROUTE_SIDECAR_CONTAINER, "/bin/client_sidecar.sh")],
+            dnsPolicy: "None",
+            dnsConfig: route.dns,
+            initContainers: [routeContainer(ROUTE_INIT_CONTAINER, ROUTE_INIT_COMMAND), ...(spec.initContainers ?? [])],
+            containers: [...spec.containers, routeContainer(ROUTE_SIDECAR_CONTAINER, ROUTE_SIDECAR_COMMAND)],
             volumes: [...(spec.volumes ?? []), { name: CLIENT_SETTINGS_VOLUME, configMap: { name: route.configMapName } }],
         },
     };

@@ -3,17 +3,15 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../cluster/settings";
 import type { VpnSettings } from "./settings";
 import { GluetunEnvValue, VPN_INTERFACES, VpnCredentialName, providerEnvironment, vpnServerPort } from "./providers";
+import { forwardGuardScript, gluetunPostRules } from "./guard";
+import { VXLAN_PORT, clusterLocalCidrs } from "./overlay";
+import { tunnelMtu } from "./mtu";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
 
 type Plain<T> = pulumi.Unwrap<T>;
 export type PodSpec = Plain<k8s.types.input.core.v1.PodSpec>;
 export type EnvVar = Plain<k8s.types.input.core.v1.EnvVar>;
 
-/**
- * UDP port of the VXLAN overlay on both sides; never the image default 0 (kernel 8472;
- * docs/upstream.md#settings).
- */
-export const VXLAN_PORT = 4789;
 /** DHCP pool start on the overlay; addresses below it are left for static leases. */
 export const VXLAN_FIRST_DYNAMIC_IP = 20;
 /**
@@ -33,7 +31,7 @@ export interface GatewayNames {
     readonly namespace: string;
     /** The Deployment, the headless Service and the `app.kubernetes.io/instance` label. */
     readonly gateway: string;
-    /** ConfigMap with pod-gateway's `settings.sh` and `nat.conf`, mounted at /config. */
+    /** ConfigMap with pod-gateway's `settings.sh` and `nat.conf` and the `forward-guard.sh` script, mounted at /config. */
     readonly settingsConfigMap: string;
     /** ConfigMap with gluetun's `post-rules.txt`, mounted at /iptables. */
     readonly postRulesConfigMap: string;
@@ -64,11 +62,6 @@ export function gatewayFqdn(names: GatewayNames, cluster: ClusterFacts): string 
     return `${names.gateway}.${names.namespace}.svc.${cluster.domain}`;
 }
 
-/** Cluster ranges that never go through the tunnel: pods, Services and, when known, the LAN. */
-export function clusterLocalCidrs(cluster: ClusterFacts): string[] {
-    return [cluster.podCidr, cluster.serviceCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
-}
-
 /** pod-gateway's gateway-side `settings.sh` values (docs/upstream.md#settings). */
 export function gatewaySettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
     return {
@@ -77,7 +70,7 @@ export function gatewaySettings(vpn: VpnSettings, cluster: ClusterFacts): ShellS
         VXLAN_IP_NETWORK: vpn.vxlanNetwork,
         VXLAN_GATEWAY_FIRST_DYNAMIC_IP: VXLAN_FIRST_DYNAMIC_IP,
         VPN_INTERFACE: VPN_INTERFACES[vpn.type],
-        VPN_INTERFACE_MTU: vpn.mtu,
+        VPN_INTERFACE_MTU: tunnelMtu(vpn, cluster),
         VPN_BLOCK_OTHER_TRAFFIC: true,
         VPN_TRAFFIC_PORT: vpnServerPort(vpn),
         VPN_LOCAL_CIDRS: clusterLocalCidrs(cluster).join(" "),
@@ -86,23 +79,17 @@ export function gatewaySettings(vpn: VpnSettings, cluster: ClusterFacts): ShellS
     };
 }
 
+/** The forward guard's file in the settings ConfigMap, run by the gateway's first init container. */
+export const FORWARD_GUARD_FILE = "forward-guard.sh";
+
 /** The files of the gateway's settings ConfigMap, mounted at /config. */
 export function gatewaySettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Record<string, string> {
     return {
         "settings.sh": renderShellSettings(gatewaySettings(vpn, cluster)),
         // gateway_init.sh reads it under `set -e`, so it must exist; no static leases are needed.
         "nat.conf": "",
+        [FORWARD_GUARD_FILE]: forwardGuardScript(vpn, cluster),
     };
-}
-
-/**
- * gluetun's `/iptables/post-rules.txt`: its INPUT policy drops what pod-gateway needs on eth0
- * (client VXLAN and pings from the pod CIDR; probes from the node/LAN range) on CNIs that give
- * the pod a /32 route (gluetun v3.41.1, docs/upstream.md#gluetun).
- */
-export function gluetunPostRules(cluster: ClusterFacts): string {
-    const sources = [cluster.podCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
-    return sources.map((source) => `iptables -I INPUT -i eth0 -s ${source} -j ACCEPT\n`).join("");
 }
 
 /** How gluetun reaches its credentials and the control-server role. */
@@ -125,7 +112,7 @@ export function controlServerRole(apiKey: string): string {
     return JSON.stringify({ auth: "apikey", apikey: apiKey });
 }
 
-/** gluetun's whole environment: provider settings, firewall, MTU, control server. */
+/** gluetun's whole environment: provider settings, firewall, MTU, DNS, control server. */
 export function gluetunEnvironment(
     vpn: VpnSettings,
     cluster: ClusterFacts,
@@ -136,7 +123,13 @@ export function gluetunEnvironment(
         ...providerEnvironment(vpn, credentials),
         // Comma-separated, no spaces: a space crashes gluetun's start-up (docs/upstream.md#gluetun).
         FIREWALL_OUTBOUND_SUBNETS: { value: clusterLocalCidrs(cluster).join(",") },
-        ...(vpn.type === "wireguard" ? { WIREGUARD_MTU: { value: String(vpn.mtu) } } : {}),
+        ...(vpn.type === "wireguard" ? { WIREGUARD_MTU: { value: String(tunnelMtu(vpn, cluster)) } } : {}),
+        // gluetun's DNS server would listen on :53, where the gateway sidecar's dnsmasq serves the
+        // clients: whichever starts second fails. Off, gluetun v3.41.1 (internal/dns/run.go,
+        // plaintext.go) writes DNS_ADDRESS into the pod's resolv.conf and uses it itself; dnsmasq
+        // forwards internet names there, and the forward guard lets it out only through the tunnel.
+        DNS_SERVER: { value: "off" },
+        DNS_ADDRESS: { value: vpn.dnsAddress },
         HTTP_CONTROL_SERVER_ADDRESS: { value: `:${CONTROL_SERVER_PORT}` },
     };
     const env: EnvVar[] = Object.entries(values).map(([name, value]) =>
@@ -166,24 +159,52 @@ export interface GatewayPodInputs {
 const SETTINGS_VOLUME = "pod-gateway-settings";
 const POST_RULES_VOLUME = "gluetun-post-rules";
 
+/** The init container that installs the forward guard before anything in the pod forwards. */
+export const FORWARD_GUARD_CONTAINER = "vpn-forward-guard";
+
 /**
- * The gateway pod: pod-gateway init + sidecar, gluetun; docs/upstream.md#gluetun and #gateway-side give every
- * choice's reason.
+ * gluetun's routing rule for WireGuard (`internal/wireguard/rule.go`: table and mark 51820). It
+ * outlives an abrupt gluetun exit, since the pod keeps its network namespace, and the next start
+ * then fails with "file exists". The gluetun wiki's Kubernetes page deletes it in a `postStart`
+ * hook (`ip rule del table 51820; ip -6 rule del table 51820`); a `postStart` hook runs beside the
+ * entrypoint and could delete the rule the new gluetun just added, so the same commands run here
+ * before gluetun starts instead.
+ */
+const WIREGUARD_RULE_CLEANUP = "ip rule del table 51820 2>/dev/null; ip -6 rule del table 51820 2>/dev/null; exec /gluetun-entrypoint";
+
+/**
+ * The gateway pod: forward guard, pod-gateway init and sidecar, gluetun; docs/upstream.md#gluetun
+ * and #gateway-side give every choice's reason.
  */
 export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodInputs): PodSpec {
     const podGateway = vpn.images.podGateway;
     const healthcheck = { exec: { command: ["/gluetun-entrypoint", "healthcheck"] } };
+    const settingsMount = { name: SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true };
     return {
         // The gateway talks to no Kubernetes API; a token would only widen what a compromise reaches.
         automountServiceAccountToken: false,
+        // The pod's only resolver is the one reached through the tunnel, from its first second:
+        // gateway_sidecar.sh copies this file for dnsmasq at start, before gluetun rewrites it (to
+        // the same address), so dnsmasq never forwards an internet name to kube-dns. Nothing in
+        // the pod needs cluster DNS: dnsmasq reaches kube-dns by DNS_LOCAL_SERVER's address.
+        dnsPolicy: "None",
+        dnsConfig: { nameservers: [vpn.dnsAddress] },
         initContainers: [
+            {
+                name: FORWARD_GUARD_CONTAINER,
+                image: podGateway,
+                command: ["/bin/sh", `${POD_GATEWAY_CONFIG_DIR}/${FORWARD_GUARD_FILE}`],
+                // Writes /proc/sys (IPv6 off) and iptables: privileged, like gateway-init.
+                securityContext: { privileged: true },
+                volumeMounts: [settingsMount],
+            },
             {
                 name: "gateway-init",
                 image: podGateway,
                 command: ["/bin/gateway_init.sh"],
                 // Writes net.ipv4.ip_forward, which needs a privileged container.
                 securityContext: { privileged: true },
-                volumeMounts: [{ name: SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
+                volumeMounts: [settingsMount],
             },
         ],
         containers: [
@@ -191,12 +212,15 @@ export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodI
                 name: "gateway-sidecar",
                 image: podGateway,
                 command: ["/bin/gateway_sidecar.sh"],
-                securityContext: { capabilities: { add: ["NET_ADMIN"] } },
-                volumeMounts: [{ name: SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
+                // dnsmasq's DHCP sets ARP entries (NET_ADMIN) and pings an address before leasing it
+                // (NET_RAW, which CRI-O does not grant by default).
+                securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
+                volumeMounts: [settingsMount],
             },
             {
                 name: "gluetun",
                 image: vpn.images.gluetun,
+                ...(vpn.type === "wireguard" ? { command: ["/bin/sh", "-c", WIREGUARD_RULE_CLEANUP] } : {}),
                 env: gluetunEnvironment(vpn, cluster, credentials, {
                     credentialsSecret: names.credentialsSecret,
                     controlServerSecret: names.controlServerSecret,
@@ -225,7 +249,7 @@ export const GATEWAY_SETTINGS_HASH_ANNOTATION = "charmarr.io/vpn-gateway-setting
 export function gatewaySettingsHash(inputs: GatewayPodInputs): string {
     return settingsHash(
         ...Object.values(gatewaySettingsFiles(inputs.vpn, inputs.cluster)),
-        gluetunPostRules(inputs.cluster),
+        gluetunPostRules(inputs.vpn, inputs.cluster),
         JSON.stringify(gatewayPodSpec(inputs)),
     );
 }

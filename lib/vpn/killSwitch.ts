@@ -3,7 +3,8 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../cluster/settings";
 import type { VpnSettings } from "./settings";
 import { ROUTED_LABEL } from "./client";
-import { AMBIENT_PROBE_SOURCE, clusterLocalCidrs } from "./gateway";
+import { AMBIENT_PROBE_SOURCE } from "./gateway";
+import { clusterLocalCidrs } from "./overlay";
 
 export type NetworkPolicySpec = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicySpec>;
 export type NetworkPolicyEgressRule = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicyEgressRule>;
@@ -52,8 +53,10 @@ export interface ClientKillSwitchInputs {
 }
 
 /**
+/**
  * Layer 1 of the kill switch (docs/vpn.md#the-two-kill-switch-layers): the routed pods may send only to
- * the gateway pod, to kube-dns, inside the cluster and to the ambient probe address. Anything that does not
+ * the gateway pod, to kube-dns (which `client_init.sh` asks for the gateway's address), inside the
+ * cluster and to the ambient probe address. Anything that does not
  * leave through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
  * dropped by the CNI.
  */
@@ -99,20 +102,23 @@ export interface GatewayEgressInputs {
      * rule then opens that one host instead of every address outside the cluster.
      */
     readonly vpnServerIp?: string;
+    /** The resolver the gateway uses (`vpn.dnsAddress`): never reached outside the tunnel, whatever the VPN port. */
+    readonly resolver: string;
 }
 
 /**
  * The gateway pod's own egress: the VPN server port (on the server's address when known,
- * otherwise anywhere outside the cluster and LAN), the cluster itself (VXLAN to clients starts new
- * flows, so it is not reply traffic) and kube-dns. When gluetun's firewall fails to start, gluetun
- * falls back to accepting everything and pod-gateway's FORWARD rules are gone with it; this policy
- * is then the only thing between the routed clients and the internet.
+ * otherwise anywhere outside the cluster, the LAN and the gateway's resolver — some providers serve
+ * WireGuard on port 53), the cluster itself (VXLAN to clients starts new flows, so it is not reply
+ * traffic) and kube-dns. When gluetun's firewall fails to start, gluetun falls back to accepting
+ * everything and pod-gateway's filter rules are gone with it; this policy and the gateway's forward
+ * guard (lib/vpn/guard.ts) then still hold.
  */
 export function gatewayEgressSpec(inputs: GatewayEgressInputs): NetworkPolicySpec {
     const { cluster } = inputs;
     const vpnServer: NetworkPolicyPeer = inputs.vpnServerIp
         ? { ipBlock: { cidr: `${inputs.vpnServerIp}/32` } }
-        : { ipBlock: { cidr: "0.0.0.0/0", except: clusterLocalCidrs(cluster) } };
+        : { ipBlock: { cidr: "0.0.0.0/0", except: [...clusterLocalCidrs(cluster), `${inputs.resolver}/32`] } };
     return {
         podSelector: { matchLabels: { ...inputs.podLabels } },
         policyTypes: ["Egress"],

@@ -3,10 +3,11 @@
  * namespace, and the cluster's ranges read from the core stack.
  */
 import type { ClusterFacts } from "../cluster/settings";
-import { PRIVATE_RANGES, cidrsOverlap, isPrivateCidr, parseCidr, vxlanCidr } from "../net";
+import { PRIVATE_RANGES, cidrContains, cidrsOverlap, isPrivateCidr, parseCidr, parseIpv4, vxlanCidr } from "../net";
 import { ConfigProblem, SettingsIssue, configKey, configSetCommand } from "../settings";
 import { wireguardAddresses } from "./providers";
-import type { VpnSettings } from "./settings";
+import { TUNNEL_OVERHEAD, TUNNEL_TITLES, VXLAN_OVERHEAD, mtuLimit } from "./mtu";
+import { VPN_MTU_MAX, VpnSettings } from "./settings";
 
 /** The VPN gateway stays out of the mesh, so it cannot share the (enrolled) download clients' namespace. */
 export function vpnNamespaceIssues(vpn: VpnSettings, clientNamespace: string): SettingsIssue[] {
@@ -25,7 +26,79 @@ const VXLAN_KEY = configKey(["vpn", "vxlanNetwork"]);
 
 /** Every VPN rule against the cluster's ranges (from the core stack). */
 export function vpnClusterProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
-    return [...vxlanOverlapProblems(vpn, cluster), ...vxlanNetworkProblems(vpn, cluster), ...vpnProblemsAgainstCluster(vpn, cluster)];
+    return [
+        ...vxlanOverlapProblems(vpn, cluster),
+        ...vxlanNetworkProblems(vpn, cluster),
+        ...vpnProblemsAgainstCluster(vpn, cluster),
+        ...mtuProblems(vpn, cluster),
+        ...resolverProblems(vpn, cluster),
+    ];
+}
+
+const MTU_KEY = configKey(["vpn", "mtu"]);
+const DNS_KEY = configKey(["vpn", "dnsAddress"]);
+
+/** `vpn.mtu` must fit the pod network with both encapsulations (./mtu.ts). */
+function mtuProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
+    const limit = mtuLimit(vpn.type, cluster.podMtu);
+    if (vpn.mtu === undefined || vpn.mtu <= limit) {
+        return [];
+    }
+    return [
+        {
+            key: MTU_KEY,
+            problem:
+                `${vpn.mtu} does not fit the pod network's MTU ${cluster.podMtu} (cluster.podMtu, from the core stack): a client's packet crosses the pod network ` +
+                `inside VXLAN (${VXLAN_OVERHEAD} bytes) and leaves the gateway inside ${TUNNEL_TITLES[vpn.type]} (${TUNNEL_OVERHEAD[vpn.type]} bytes), so at most ${limit} bytes fit; ` +
+                `pod-gateway sets vxlan0 to this value without lowering it, and larger packets fragment or hang TLS while ping and DNS still work`,
+            fix:
+                `pulumi config rm --path ${MTU_KEY}  (the program then uses ${Math.min(limit, VPN_MTU_MAX)}), ` +
+                `or if ${cluster.podMtu} is not your pod network's MTU (ip link show eth0 in any pod), set it on the core stack: pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>`,
+        },
+    ];
+}
+
+/** Ranges a resolver must not be in: the gateway reaches them on eth0 (or not at all), outside the tunnel. */
+function nonTunnelRanges(vpn: VpnSettings, cluster: ClusterFacts): [string, string][] {
+    return [
+        ["the cluster's podCidr", cluster.podCidr],
+        ["the cluster's serviceCidr", cluster.serviceCidr],
+        ...(cluster.lanCidr ? [["the cluster's lanCidr", cluster.lanCidr] as [string, string]] : []),
+        ["the VXLAN overlay (vpn.vxlanNetwork)", vxlanCidr(vpn.vxlanNetwork)],
+        ["loopback", "127.0.0.0/8"],
+        ["link-local", "169.254.0.0/16"],
+        ['"this network"', "0.0.0.0/8"],
+        ["multicast or reserved space", "224.0.0.0/3"],
+    ];
+}
+
+/** `vpn.dnsAddress` must be reachable through the tunnel and nothing else. */
+function resolverProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
+    const resolver = parseIpv4(vpn.dnsAddress);
+    if (resolver === undefined) {
+        return [];
+    }
+    const fix = configSetCommand(DNS_KEY, vpn.dnsAddress === "1.1.1.1" ? "9.9.9.9" : "1.1.1.1");
+    const problems: ConfigProblem[] = nonTunnelRanges(vpn, cluster).flatMap(([name, range]) => {
+        const block = parseCidr(range);
+        return block && cidrContains(block, resolver)
+            ? [
+                  {
+                      key: DNS_KEY,
+                      problem: `${vpn.dnsAddress} lies in ${name} ${range}; the gateway must reach its resolver only through the tunnel, or internet lookups leave from your home address`,
+                      fix,
+                  },
+              ]
+            : [];
+    });
+    if (vpn.endpointIp === vpn.dnsAddress) {
+        problems.push({
+            key: DNS_KEY,
+            problem: `${vpn.dnsAddress} is also the VPN server's address (vpn.endpointIp); the gateway drops everything to its resolver outside the tunnel, which would drop the tunnel itself`,
+            fix: `use the resolver's address inside the tunnel your provider gives, or a public one: ${fix}`,
+        });
+    }
+    return problems;
 }
 
 function clusterRanges(cluster: ClusterFacts) {

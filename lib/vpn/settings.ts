@@ -34,7 +34,7 @@ export const VPN_MTU_MAX = 1420;
 
 const vpnMtu = integer(1280, 65535).pipe(
     z.number().max(VPN_MTU_MAX, {
-        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (the default 1320 also leaves room for VXLAN on a 1450-byte overlay)`,
+        message: `must be at most ${VPN_MTU_MAX}: WireGuard over a 1500-byte link leaves ${VPN_MTU_MAX} bytes for the tunnel, and a larger MTU hangs TLS connections while ping and DNS still work (unset, the program picks the largest value the pod network's MTU allows)`,
     }),
 );
 
@@ -62,7 +62,10 @@ export const vpnSchema = z.strictObject({
             error: (issue) => `"${String(issue.input)}" is not the first three octets of an IPv4 /24 (e.g. 172.16.0)`,
         })
         .default("172.16.0"),
-    mtu: vpnMtu.default(1320),
+    /** Tunnel and vxlan0 MTU; unset: the largest the pod network allows (./mtu.ts). */
+    mtu: vpnMtu.optional(),
+    /** The resolver gluetun and the gateway's dnsmasq send internet lookups to, through the tunnel only. */
+    dnsAddress: ipv4Address.default("1.1.1.1"),
     /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
     images: z
         .strictObject({
@@ -116,6 +119,7 @@ export const VPN_EXAMPLES: Readonly<Record<string, string>> = {
     "vpn.vxlanId": "42",
     "vpn.vxlanNetwork": "172.16.0",
     "vpn.mtu": "1320",
+    "vpn.dnsAddress": "1.1.1.1",
     "vpn.images.gluetun": "ghcr.io/qdm12/gluetun:v3.41.1",
     "vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway:v1.13.0",
     "vpn.killSwitch.allowLan": "true",

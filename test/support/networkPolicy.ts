@@ -265,6 +265,7 @@ import type { StackPlan } from "../../plan/evaluate";
 export interface Container {
     name: string;
     image?: string;
+    command?: string[];
     env?: { name: string; value?: string; valueFrom?: unknown }[];
     volumeMounts?: { name: string; mountPath: string }[];
     securityContext?: { privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
@@ -278,6 +279,8 @@ export interface PodTemplate {
         initContainers?: Container[];
         containers: Container[];
         volumes?: { name: string; configMap?: { name: string } }[];
+        dnsPolicy?: string;
+        dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] };
     };
 }
 

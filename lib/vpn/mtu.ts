@@ -1,0 +1,36 @@
+/**
+ * The tunnel's MTU against the pod network's: what each encapsulation costs, and the value the
+ * gateway and the clients use.
+ */
+import type { ClusterFacts } from "../cluster/settings";
+import { VPN_MTU_MAX, VpnSettings, VpnType } from "./settings";
+
+/** What VXLAN adds to a client's packet on the pod network: outer IPv4 20, UDP 8, VXLAN 8, inner Ethernet 14. */
+export const VXLAN_OVERHEAD = 50;
+
+/**
+ * What the tunnel adds to a packet leaving the gateway. WireGuard: outer IPv6 40 (IPv4 20), UDP 8,
+ * WireGuard 32. OpenVPN over UDP: IPv4 20 and UDP 8, plus a data-channel header of up to 69 bytes
+ * with the CBC/HMAC-SHA256 ciphers some providers still use (24 with AES-GCM), rounded up.
+ */
+export const TUNNEL_OVERHEAD: Readonly<Record<VpnType, number>> = { wireguard: 80, openvpn: 100 };
+
+export const TUNNEL_TITLES: Readonly<Record<VpnType, string>> = { wireguard: "WireGuard", openvpn: "OpenVPN" };
+
+/**
+ * The largest MTU that fits the pod network with room for both encapsulations a client's packet
+ * gets: VXLAN from the client to the gateway, then the tunnel from the gateway out.
+ */
+export function mtuLimit(type: VpnType, podMtu: number): number {
+    return podMtu - VXLAN_OVERHEAD - TUNNEL_OVERHEAD[type];
+}
+
+/**
+ * The MTU of the tunnel and of `vxlan0` on both sides: `vpn.mtu`, or the largest safe value for
+ * the pod network. pod-gateway v1.13.0 (`bin/gateway_init.sh`, `bin/client_init.sh`) sets
+ * `vxlan0` to `VPN_INTERFACE_MTU` as given — its clamp `[ ${VPN_INTERFACE_MTU} >= ... ]` is a
+ * shell redirection, not a comparison — so this value must already be safe.
+ */
+export function tunnelMtu(vpn: VpnSettings, cluster: ClusterFacts): number {
+    return vpn.mtu ?? Math.min(VPN_MTU_MAX, mtuLimit(vpn.type, cluster.podMtu));
+}
