@@ -1,7 +1,10 @@
 import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { stringify } from "yaml";
 import { Manifest } from "../plan/evaluate";
-import { CrdSchemas } from "./support/crdSchemas";
+import { CrdSchemas, RuleCounts } from "./support/crdSchemas";
 import { unboundFunctions } from "./support/kubernetesCel";
 import { planCore, planDownloads } from "./support/plan";
 import { INSTALLED_CRD_DIRECTORIES, StrictValidator, UPSTREAM_SCHEMAS, installedCrds } from "./support/strictSchemas";
@@ -143,5 +146,80 @@ describe("strict schemas: CEL", () => {
         assert.ok(rules.length > 100, `only ${rules.length} rules found`);
         const missing = rules.flatMap(({ kind, at, rule }) => unboundFunctions(rule.rule).map((name) => `${kind}${at}: ${name}`));
         assert.deepEqual(missing, []);
+    });
+});
+
+/**
+ * The structural-schema rules the published CRDs of this project happen not to exercise, on a CRD
+ * written for the test (group example.com): each is applied as the API server applies it on create.
+ */
+describe("strict schemas: structural schema semantics", () => {
+    const widget = {
+        type: "object",
+        properties: {
+            spec: {
+                type: "object",
+                "x-kubernetes-validations": [
+                    { rule: "self.size == oldSelf.size", message: "size is immutable" },
+                    { rule: "self.size != 'huge'", messageExpression: "'size ' + self.size + ' is too big'" },
+                ],
+                properties: {
+                    size: { type: "string", default: "small" },
+                    port: { "x-kubernetes-int-or-string": true, anyOf: [{ type: "integer" }, { type: "string" }] },
+                    extra: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+                    labels: { type: "object", additionalProperties: { type: "string" } },
+                    tags: { type: "array", items: { type: "string" }, "x-kubernetes-list-type": "set" },
+                    ports: {
+                        type: "array",
+                        "x-kubernetes-list-type": "map",
+                        "x-kubernetes-list-map-keys": ["name"],
+                        items: { type: "object", required: ["name"], properties: { name: { type: "string" }, number: { type: "integer" } } },
+                    },
+                    template: { type: "object", "x-kubernetes-embedded-resource": true, properties: { spec: { type: "object", properties: { x: { type: "string" } } } } },
+                    later: { type: "string", "x-kubernetes-validations": [{ rule: "oldSelf.hasValue() ? self == oldSelf.value() : true", optionalOldSelf: true }] },
+                },
+            },
+        },
+    };
+    const directory = mkdtempSync(path.join(tmpdir(), "charmarr-crd-"));
+    writeFileSync(
+        path.join(directory, "widgets.yaml"),
+        stringify({
+            apiVersion: "apiextensions.k8s.io/v1",
+            kind: "CustomResourceDefinition",
+            metadata: { name: "widgets.example.com" },
+            spec: { group: "example.com", names: { kind: "Widget", plural: "widgets" }, scope: "Namespaced", versions: [{ name: "v1", served: true, storage: true, schema: { openAPIV3Schema: widget } }] },
+        }),
+    );
+    const crds = new CrdSchemas([directory]);
+    after(() => rmSync(directory, { recursive: true, force: true }));
+    const check = (spec: Record<string, unknown>, counts: RuleCounts = { evaluated: 0, transition: 0 }) =>
+        crds.validate({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" }, spec }, counts);
+
+    it("accepts an integer or a string where int-or-string, any field under preserve-unknown-fields, any key of a map", () => {
+        assert.deepEqual(check({ port: 80, extra: { anything: { deep: [1] } }, labels: { "app.kubernetes.io/name": "x" } }), []);
+        assert.deepEqual(check({ port: "http" }), []);
+        assert.ok(check({ port: true }).some((problem) => problem.startsWith(".spec.port:")));
+    });
+
+    it("refuses unknown fields of an object with properties, in an embedded resource too, but takes its apiVersion, kind and metadata", () => {
+        assert.deepEqual(check({ template: { apiVersion: "v1", kind: "Pod", metadata: { name: "p" }, spec: { x: "y" } } }), []);
+        assert.deepEqual(check({ template: { spec: { y: "z" } } }), [".spec.template.spec.y: unknown field"]);
+    });
+
+    it("refuses duplicate items of a set and duplicate keys of a map list", () => {
+        assert.deepEqual(check({ tags: ["a", "a"] }), ['.spec.tags[1]: Duplicate value: "a"']);
+        assert.deepEqual(check({ ports: [{ name: "http", number: 80 }, { name: "http", number: 8080 }] }), ['.spec.ports[1]: Duplicate value: ["http"]']);
+    });
+
+    it("applies defaults before the rules, leaves transition rules to updates, and reports a messageExpression's message", () => {
+        const counts: RuleCounts = { evaluated: 0, transition: 0 };
+        assert.deepEqual(check({}, counts), []);
+        assert.deepEqual(counts, { evaluated: 1, transition: 1 });
+        assert.deepEqual(check({ size: "huge" }), [".spec: Invalid value: size huge is too big"]);
+    });
+
+    it("says it cannot evaluate a rule with optionalOldSelf rather than pass it", () => {
+        assert.deepEqual(check({ later: "x" }), ['.spec.later: rule "oldSelf.hasValue() ? self == oldSelf.value() : true" uses optionalOldSelf, which this checker cannot evaluate']);
     });
 });

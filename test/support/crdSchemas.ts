@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import Ajv, { ValidateFunction } from "ajv";
 import addFormats from "ajv-formats";
-import { parseAllDocuments } from "yaml";
+import { parse } from "yaml";
 import { compileRule, isTransitionRule } from "./kubernetesCel";
 
 /**
@@ -20,6 +20,7 @@ interface CelRule {
     readonly message?: string;
     readonly messageExpression?: string;
     readonly fieldPath?: string;
+    readonly optionalOldSelf?: boolean;
 }
 
 /** A CRD's OpenAPI v3 schema node, with the Kubernetes extensions this checker reads. */
@@ -76,9 +77,13 @@ function celFieldName(name: string): string | undefined {
 
 /**
  * The published CRDs of one directory tree (`<component>-<version>/*.yaml`), by
- * `group/version/kind`; each kind's schema is compiled once, on first use.
+ * `group/version/kind`. A CRD document is parsed when one of its kinds is first asked for, and each
+ * kind's schema compiled once, on first use: a test run pays only for the kinds it validates.
  */
 export class CrdSchemas {
+    /** Unparsed CRD documents by `group/kind`. */
+    private readonly documents = new Map<string, { text: string; source: string }>();
+    private readonly parsed = new Set<string>();
     private readonly definitions = new Map<string, { schema: SchemaNode; source: string }>();
     private readonly compiled = new Map<string, CompiledKind>();
     private readonly ajv: Ajv;
@@ -91,15 +96,18 @@ export class CrdSchemas {
             }
             for (const file of fs.readdirSync(directory).filter((name) => name.endsWith(".yaml")).sort()) {
                 const source = path.join(directory, file);
-                for (const document of parseAllDocuments(fs.readFileSync(source, "utf8"))) {
-                    const crd = document.toJS() as CustomResourceDefinition | null;
-                    if (crd?.kind !== "CustomResourceDefinition") {
+                for (const text of fs.readFileSync(source, "utf8").split(/^---[ \t]*$/m)) {
+                    if (!/^kind: *CustomResourceDefinition\s*$/m.test(text)) {
                         continue;
                     }
-                    for (const version of crd.spec.versions.filter((entry) => entry.served && entry.schema)) {
-                        const key = `${crd.spec.group}/${version.name}/${crd.spec.names.kind}`;
-                        this.definitions.set(key, { schema: (version.schema as { openAPIV3Schema: SchemaNode }).openAPIV3Schema, source });
+                    // spec.group and spec.names.kind, found without parsing the whole schema;
+                    // load() checks them against the parsed document.
+                    const group = /^ {2}group: *["']?([^\s"']+)/m.exec(text)?.[1];
+                    const kind = /^ {4}kind: *["']?([^\s"']+)/m.exec(text)?.[1];
+                    if (!group || !kind) {
+                        throw new Error(`cannot find the group and kind of a CustomResourceDefinition in ${source}`);
                     }
+                    this.documents.set(`${group}/${kind}`, { text, source });
                 }
             }
         }
@@ -114,15 +122,45 @@ export class CrdSchemas {
 
     /** Every `group/version/kind` the directories publish. */
     kinds(): string[] {
+        this.loadAll();
         return [...this.definitions.keys()];
     }
 
     has(apiVersion: string, kind: string): boolean {
+        this.load(apiVersion, kind);
         return this.definitions.has(`${apiVersion}/${kind}`);
+    }
+
+    /** Parses the CRD of an apiVersion's group and kind, once. */
+    private load(apiVersion: string, kind: string): void {
+        this.loadGroupKind(`${apiVersion.includes("/") ? apiVersion.slice(0, apiVersion.indexOf("/")) : ""}/${kind}`);
+    }
+
+    private loadGroupKind(groupKind: string): void {
+        const document = this.documents.get(groupKind);
+        if (!document || this.parsed.has(groupKind)) {
+            return;
+        }
+        this.parsed.add(groupKind);
+        const crd = parse(document.text) as CustomResourceDefinition;
+        if (`${crd.spec.group}/${crd.spec.names.kind}` !== groupKind) {
+            throw new Error(`${document.source}: the CustomResourceDefinition read as ${groupKind} defines ${crd.spec.group}/${crd.spec.names.kind}`);
+        }
+        for (const version of crd.spec.versions.filter((entry) => entry.served && entry.schema)) {
+            const key = `${crd.spec.group}/${version.name}/${crd.spec.names.kind}`;
+            this.definitions.set(key, { schema: (version.schema as { openAPIV3Schema: SchemaNode }).openAPIV3Schema, source: document.source });
+        }
+    }
+
+    private loadAll(): void {
+        for (const groupKind of this.documents.keys()) {
+            this.loadGroupKind(groupKind);
+        }
     }
 
     /** Every CEL rule of every published kind, with where it sits. */
     allRules(): { kind: string; at: string; rule: CelRule }[] {
+        this.loadAll();
         const found: { kind: string; at: string; rule: CelRule }[] = [];
         const visit = (kind: string, node: SchemaNode | undefined, at: string) => {
             if (!node || typeof node !== "object") {
@@ -171,6 +209,8 @@ export class CrdSchemas {
     private compile(key: string): CompiledKind {
         let kind = this.compiled.get(key);
         if (!kind) {
+            const slash = key.lastIndexOf("/");
+            this.load(key.slice(0, slash), key.slice(slash + 1));
             const definition = this.definitions.get(key);
             if (!definition) {
                 throw new Error(`no published CRD defines ${key}`);
@@ -183,6 +223,17 @@ export class CrdSchemas {
             this.compiled.set(key, kind);
         }
         return kind;
+    }
+
+    /** The message of a failed rule: its `messageExpression` when that yields a string, else `message`, else the rule. */
+    private message(rule: CelRule, self: unknown): string {
+        if (rule.messageExpression) {
+            const result = compileRule(rule.messageExpression)(self);
+            if (typeof result.value === "string" && result.value !== "") {
+                return result.value;
+            }
+        }
+        return rule.message ?? `failed rule: ${rule.rule}`;
     }
 
     /** `x-kubernetes-list-type: set | map`: duplicate items (sets) or duplicate keys (maps) are refused. */
@@ -217,17 +268,24 @@ export class CrdSchemas {
             return;
         }
         for (const rule of node["x-kubernetes-validations"] ?? []) {
-            if (isTransitionRule(rule.rule)) {
+            const where = `${at}${rule.fieldPath ?? ""}` || ".";
+            if (isTransitionRule(rule.rule) && !rule.optionalOldSelf) {
                 counts.transition++;
                 continue;
             }
+            if (rule.optionalOldSelf) {
+                // On create the API server runs these with oldSelf as an empty optional, which this
+                // checker does not model: say so rather than pass the object.
+                problems.push(`${where}: rule ${JSON.stringify(rule.rule)} uses optionalOldSelf, which this checker cannot evaluate`);
+                continue;
+            }
             counts.evaluated++;
-            const result = compileRule(rule.rule)(toCel(node, value));
-            const where = `${at}${rule.fieldPath ?? ""}` || ".";
+            const self = toCel(node, value);
+            const result = compileRule(rule.rule)(self);
             if (result.error !== undefined) {
                 problems.push(`${where}: Invalid value: rule ${JSON.stringify(rule.rule)} could not be evaluated: ${result.error}`);
             } else if (result.value !== true) {
-                problems.push(`${where}: Invalid value: ${rule.message ?? `failed rule: ${rule.rule}`}`);
+                problems.push(`${where}: Invalid value: ${this.message(rule, self)}`);
             }
         }
         if (value === null || typeof value !== "object") {

@@ -108,4 +108,12 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
         },
         coreSecrets: ["tailscale:apiKey"],
     },
+    {
+        name: "the arr gateway off with its apps, and no download client on the admin gateway",
+        core: {
+            "charmarr:gateways.arr.enabled": false,
+            "charmarr:apps": { radarr: { enabled: false }, sonarr: { enabled: false }, lidarr: { enabled: false }, prowlarr: { enabled: false } },
+        },
+        downloads: { "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } } },
+    },
 ];
