@@ -20,7 +20,7 @@ export interface IngressGatewaysArgs {
 }
 
 /**
- * The arr, media and admin ingress gateways (design ADR-001), one Gateway API `Gateway` each with
+ * The arr, media and admin ingress gateways, one Gateway API `Gateway` each with
  * class `istio`. Each admits routes only from namespaces labelled for it (see `routeAccessLabels`).
  */
 export class IngressGateways extends pulumi.ComponentResource {

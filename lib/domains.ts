@@ -1,5 +1,5 @@
 /**
- * The three security domains, one Istio ingress gateway each (design ADR-001). Apps belong to a
+ * The three security domains, one Istio ingress gateway each. Apps belong to a
  * domain, gateways serve one, the mesh and the tailnet grant by them.
  */
 export const GATEWAY_DOMAINS = ["arr", "media", "admin"] as const;

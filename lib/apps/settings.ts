@@ -6,23 +6,26 @@ const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: "is not an absolu
 
 const appOverrideSchema = z.strictObject({
     /** false removes the app (and its route and policy); the media server is chosen with charmarr:mediaServer. */
-    enabled: z.boolean().optional(),
+    enabled: z.boolean().optional().describe("false removes the app with its route and policy (default: every app on)."),
     /** Image repository without tag, e.g. ghcr.io/hotio/radarr. */
     image: z
         .string()
         .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*$/, { message: "is not an image repository (e.g. lscr.io/linuxserver/radarr), without a tag" })
-        .optional(),
+        .optional()
+        .describe("Image repository without tag (default: the catalog's)."),
     /** Pinned image tag; `latest` is refused so an upgrade is always a config change. */
     tag: z
         .string()
         .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: "is not an image tag (letters, digits, '.', '_', '-')" })
         .refine((tag) => tag !== "latest", { message: "is a moving tag; pin a version so upgrades happen only when you change it" })
-        .optional(),
+        .optional()
+        .describe("Pinned image tag; latest is refused (default: the catalog's)."),
     /** Path prefix the app is served under on its gateway's port 80, e.g. /movies. */
     path: z
         .string()
         .regex(/^\/[a-z0-9][a-z0-9._-]*$/, { message: "is not a one-segment path prefix (e.g. /radarr)" })
-        .optional(),
+        .optional()
+        .describe("Path prefix the app is served under on its gateway (default /<app>)."),
     /**
      * More host names the app is reached by. Only SABnzbd checks them (it refuses any Host header
      * not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
@@ -30,13 +33,19 @@ const appOverrideSchema = z.strictObject({
      */
     hostnames: z
         .array(z.string().regex(DNS_SUBDOMAIN, { message: "is not a host name (lower-case DNS name, e.g. charmarr-admin.tail1234.ts.net)" }))
-        .optional(),
+        .optional()
+        .describe("More host names the app is reached by; only SABnzbd checks them (host_whitelist)."),
     /** Size of the app's /config volume claim. */
-    configSize: quantity.optional(),
+    configSize: quantity.optional().describe("Size of the app's /config volume claim (default: the catalog's)."),
     resources: z
         .strictObject({
-            requests: z.strictObject({ cpu: quantity.optional(), memory: quantity.optional() }).optional(),
-            limits: z.strictObject({ memory: quantity.optional() }).optional(),
+            requests: z
+                .strictObject({
+                    cpu: quantity.optional().describe("CPU request, e.g. 100m (default: the catalog's)."),
+                    memory: quantity.optional().describe("Memory request, e.g. 256Mi (default: the catalog's)."),
+                })
+                .optional(),
+            limits: z.strictObject({ memory: quantity.optional().describe("Memory limit, e.g. 1Gi (default: the catalog's).") }).optional(),
         })
         .optional(),
 });
@@ -96,13 +105,18 @@ export const mediaServerSchema = z.enum(MEDIA_SERVERS).default("plex");
 /** `charmarr:storage`: the /config claims' class and the media library every app mounts. */
 export const storageSchema = z.strictObject({
     /** StorageClass of the apps' /config claims; unset uses the cluster default. */
-    className: z.string().regex(DNS_SUBDOMAIN, { message: "is not a StorageClass name" }).optional(),
+    className: z.string().regex(DNS_SUBDOMAIN, { message: "is not a StorageClass name" }).optional().describe("StorageClass of every app's /config claim, both stacks; unset uses the cluster default."),
     library: z
         .strictObject({
-            nfs: z.strictObject({ server: z.string().min(1, { message: "is empty; give the NFS server's address" }), path: absolutePath }).optional(),
-            hostPath: z.strictObject({ path: absolutePath }).optional(),
+            nfs: z
+                .strictObject({
+                    server: z.string().min(1, { message: "is empty; give the NFS server's address" }).describe("NFS server of the media library."),
+                    path: absolutePath.describe("Exported path of the media library."),
+                })
+                .optional(),
+            hostPath: z.strictObject({ path: absolutePath.describe("Node directory of the media library.") }).optional(),
             /** Where every app of both stacks sees the library, so paths match between them. */
-            mountPath: absolutePath.default("/data"),
+            mountPath: absolutePath.default("/data").describe("Where every app of both stacks mounts the library, so paths match between them."),
         })
         .superRefine((library, ctx) => {
             if ((library.nfs === undefined) === (library.hostPath === undefined)) {
@@ -123,12 +137,13 @@ export type MediaLibrary = StorageSettings["library"];
 /** `charmarr:appEnvironment`: file ownership and time zone of every app, so both stacks agree on the library. */
 export const appEnvironmentSchema = z
     .strictObject({
-        puid: integer(0, 2147483647).default(1000),
-        pgid: integer(0, 2147483647).default(1000),
+        puid: integer(0, 2147483647).default(1000).describe("PUID of every app of both stacks (LinuxServer images)."),
+        pgid: integer(0, 2147483647).default(1000).describe("PGID of every app of both stacks."),
         timezone: z
             .string()
             .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, { message: "is not a tz database name (e.g. Europe/Amsterdam)" })
-            .default("Etc/UTC"),
+            .default("Etc/UTC")
+            .describe("TZ of every app of both stacks, a tz database name."),
     })
     .prefault({});
 

@@ -5,16 +5,19 @@ import { DNS_SUBDOMAIN, integer, ipv4Address, ipv4Cidr } from "../settings";
 /** `charmarr:cluster`: facts about the cluster the program cannot look up, copied from its settings. */
 export const clusterSchema = z
     .strictObject({
-        podCidr: ipv4Cidr,
-        serviceCidr: ipv4Cidr,
-        lanCidr: ipv4Cidr.optional(),
-        dnsServiceIp: ipv4Address,
+        podCidr: ipv4Cidr.describe("The cluster's pod network (k3s --cluster-cidr, default 10.42.0.0/16)."),
+        serviceCidr: ipv4Cidr.describe("The cluster's Service network (k3s --service-cidr, default 10.43.0.0/16)."),
+        lanCidr: ipv4Cidr.optional().describe("Your home network; must not overlap the cluster's ranges. Download clients reach it only with vpn.killSwitch.allowLan."),
+        dnsServiceIp: ipv4Address.describe("ClusterIP of kube-dns, inside serviceCidr (kubectl -n kube-system get svc kube-dns)."),
         domain: z
             .string()
             .regex(DNS_SUBDOMAIN, { message: "is not a DNS domain (e.g. cluster.local)" })
-            .default("cluster.local"),
+            .default("cluster.local")
+            .describe("The cluster's DNS domain."),
         /** MTU of the pod network (eth0 in a pod); 1450 is flannel's and Calico's VXLAN default. */
-        podMtu: integer(1280, 9216).default(1450),
+        podMtu: integer(1280, 9216)
+            .default(1450)
+            .describe("MTU of the pod network (ip link show eth0 in any pod; 1450 is flannel's and Calico's VXLAN default); the VPN tunnel's MTU is checked against it."),
     })
     .superRefine((cluster, ctx) => {
         const pods = parseCidr(cluster.podCidr);

@@ -14,17 +14,18 @@ function gatewaySchema(domain: GatewayDomain, onTailnetByDefault: boolean) {
     return z
         .strictObject({
             /** false: no gateway for this domain; every app of the domain must then be disabled. */
-            enabled: z.boolean().default(true),
+            enabled: z.boolean().default(true).describe("Run the gateway; false requires every app of its domain to be disabled."),
             /** LAN address MetalLB gives the gateway's Service; unset leaves the choice to MetalLB. */
-            lanIp: ipv4Address.optional(),
+            lanIp: ipv4Address.optional().describe("LAN IP of the gateway's Service (MetalLB); unset lets MetalLB pick one."),
             tailscale: z
                 .strictObject({
-                    expose: z.boolean().default(onTailnetByDefault),
+                    expose: z.boolean().default(onTailnetByDefault).describe("Expose the gateway on your tailnet (default true for arr and media, false for admin)."),
                     hostname: z
                         .string()
                         .max(63, { message: "is longer than 63 characters, the limit for a tailnet machine name" })
                         .regex(TAILSCALE_HOSTNAME, { message: "is not a tailnet machine name (lower-case letters, digits and '-')" })
-                        .default(`charmarr-${domain}`),
+                        .default(`charmarr-${domain}`)
+                        .describe("The gateway's machine name on the tailnet."),
                     tags: z
                         .array(
                             z.string().regex(TAILSCALE_TAG, {
@@ -32,7 +33,8 @@ function gatewaySchema(domain: GatewayDomain, onTailnetByDefault: boolean) {
                             }),
                         )
                         .min(1, { message: "needs at least one tag, which the tailnet policy must own" })
-                        .default([`tag:charmarr-${domain}`]),
+                        .default([`tag:charmarr-${domain}`])
+                        .describe("Tags of the gateway's tailnet device, its own (tailnet grants go to tags)."),
                 })
                 .prefault({}),
         })

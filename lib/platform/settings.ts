@@ -54,22 +54,22 @@ export const platformSchema = z
     .strictObject({
         gatewayApi: z
             .strictObject({
-                install: z.boolean().default(false),
-                version: pinnedVersion("Gateway API release", { prefix: "v", tested: DEFAULT_VERSIONS.gatewayApi }),
+                install: z.boolean().default(false).describe("Install the Gateway API CRDs (standard channel)."),
+                version: pinnedVersion("Gateway API release", { prefix: "v", tested: DEFAULT_VERSIONS.gatewayApi }).describe("Gateway API release tag, with v."),
             })
             .prefault({}),
         istio: z
             .strictObject({
-                install: z.boolean().default(false),
-                version: pinnedVersion("Istio chart", { prefix: "", tested: DEFAULT_VERSIONS.istio }),
-                platform: z.enum(ISTIO_PLATFORM_NAMES).default("default"),
+                install: z.boolean().default(false).describe("Install Istio ambient: base, istiod, cni, ztunnel."),
+                version: pinnedVersion("Istio chart", { prefix: "", tested: DEFAULT_VERSIONS.istio }).describe("Istio chart version, without v."),
+                platform: z.enum(ISTIO_PLATFORM_NAMES).default("default").describe("Kubernetes distribution whose CNI paths the istio-cni chart must use."),
             })
             .prefault({}),
         metallb: z
             .strictObject({
-                install: z.boolean().default(false),
-                version: pinnedVersion("MetalLB chart", { prefix: "", tested: DEFAULT_VERSIONS.metallb }),
-                addresses: z.array(poolAddress).default([]),
+                install: z.boolean().default(false).describe("Install MetalLB with an L2 address pool."),
+                version: pinnedVersion("MetalLB chart", { prefix: "", tested: DEFAULT_VERSIONS.metallb }).describe("MetalLB chart version, without v."),
+                addresses: z.array(poolAddress).default([]).describe("The pool: CIDRs or address ranges on your LAN, holding every gateway lanIp."),
             })
             .superRefine((metallb, ctx) => {
                 if (metallb.install && metallb.addresses.length === 0) {
@@ -86,8 +86,8 @@ export const platformSchema = z
             .strictObject({
                 operator: z
                     .strictObject({
-                        install: z.boolean().default(false),
-                        version: pinnedVersion("Tailscale operator chart", { prefix: "", tested: DEFAULT_VERSIONS.tailscaleOperator }),
+                        install: z.boolean().default(false).describe("Install the Tailscale Kubernetes operator (needs the Tailscale provider's credentials)."),
+                        version: pinnedVersion("Tailscale operator chart", { prefix: "", tested: DEFAULT_VERSIONS.tailscaleOperator }).describe("Tailscale operator chart version, without v."),
                     })
                     .prefault({}),
                 acl: tailnetAclSchema,

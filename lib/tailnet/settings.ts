@@ -10,12 +10,18 @@ const TAILNET_LOGIN = /^[^@\s]+@[^@\s]+$/;
 
 const tailnetGroupSchema = z.strictObject({
     /** Tailnet logins in the group. */
-    members: z.array(z.string().regex(TAILNET_LOGIN, { message: "is not a tailnet login (an email address, or name@github)" })).default([]),
+    members: z
+        .array(z.string().regex(TAILNET_LOGIN, { message: "is not a tailnet login (an email address, or name@github)" }))
+        .default([])
+        .describe("Tailnet logins in the group."),
     /** The gateways the group may reach. */
-    domains: z.array(z.enum(GATEWAY_DOMAINS)).min(1, { message: "is empty; name the gateways the group may reach (arr, media, admin)" }),
+    domains: z
+        .array(z.enum(GATEWAY_DOMAINS))
+        .min(1, { message: "is empty; name the gateways the group may reach (arr, media, admin)" })
+        .describe("The gateways the group may reach: arr, media, admin."),
 });
 
-/** Family reaches the arr and media gateways, viewers the media gateway, admins everything (design ADR-001). */
+/** Family reaches the arr and media gateways, viewers the media gateway, admins everything. */
 export function defaultTailnetGroups(): Record<string, { members: string[]; domains: GatewayDomain[] }> {
     return {
         admins: { members: [], domains: ["arr", "media", "admin"] },
@@ -28,10 +34,11 @@ export function defaultTailnetGroups(): Record<string, { members: string[]; doma
 export const tailnetAclSchema = z
     .strictObject({
         /** Apply the generated policy with a tailscale.Acl: it replaces the whole tailnet policy. */
-        manage: z.boolean().default(false),
+        manage: z.boolean().default(false).describe("true applies the generated tailnet policy, REPLACING the whole policy; false only outputs it (tailnetPolicy)."),
         groups: z
             .record(z.string().regex(GROUP_NAME, { message: "is not a group name (lower-case letters, digits and '-')" }), tailnetGroupSchema)
-            .default(defaultTailnetGroups),
+            .default(defaultTailnetGroups)
+            .describe("Tailnet groups and the gateways each may reach (default: admins, family, viewers, no members)."),
     })
     .superRefine((acl, ctx) => {
         if (!acl.manage) {

@@ -40,47 +40,60 @@ const vpnMtu = integer(1280, 65535).pipe(
 
 /** `charmarr:vpn`: the VPN gateway (gluetun + pod-gateway) of the downloads stack. */
 export const vpnSchema = z.strictObject({
-    namespace: charmarrNamespace("charmarr-vpn").default("charmarr-vpn"),
-    provider: z.enum(VPN_PROVIDERS),
-    type: z.enum(VPN_TYPES).default("wireguard"),
-    addresses: z.array(interfaceAddress).default([]),
-    serverCountries: z.array(z.string().min(1)).default([]),
-    serverCities: z.array(z.string().min(1)).default([]),
-    /** gluetun SERVER_REGIONS (e.g. Private Internet Access, Surfshark); gluetun checks the names at start. */
-    serverRegions: z.array(z.string().min(1)).default([]),
-    serverHostnames: z.array(z.string().min(1)).default([]),
-    endpointIp: ipv4Address.optional(),
-    endpointPort: port.optional(),
+    namespace: charmarrNamespace("charmarr-vpn").default("charmarr-vpn").describe("The VPN gateway's own namespace, never in the mesh."),
+    provider: z.enum(VPN_PROVIDERS).describe("Your VPN provider, as gluetun names it (required)."),
+    type: z.enum(VPN_TYPES).default("wireguard").describe("VPN protocol: wireguard (device wg0) or openvpn (tun0)."),
+    addresses: z.array(interfaceAddress).default([]).describe("WireGuard interface addresses your provider assigned (the provider's default where it has one)."),
+    serverCountries: z.array(z.string().min(1)).default([]).describe("gluetun SERVER_COUNTRIES; gluetun checks the names at start."),
+    serverCities: z.array(z.string().min(1)).default([]).describe("gluetun SERVER_CITIES."),
+    serverRegions: z
+        .array(z.string().min(1))
+        .default([])
+        .describe("gluetun SERVER_REGIONS (e.g. Private Internet Access, Surfshark)."),
+    serverHostnames: z.array(z.string().min(1)).default([]).describe("gluetun SERVER_HOSTNAMES."),
+    endpointIp: ipv4Address.optional().describe("WireGuard server address, where the provider allows or needs it (custom)."),
+    endpointPort: port.optional().describe("WireGuard server port, where the provider allows or needs it."),
     publicKey: z
         .string()
         .regex(WIREGUARD_KEY, { message: "is not a WireGuard public key (44 characters of base64 ending in '=')" })
-        .optional(),
-    vxlanId: integer(1, 16777215).default(42),
+        .optional()
+        .describe("WireGuard server public key (custom provider)."),
+    vxlanId: integer(1, 16777215).default(42).describe("VXLAN id between the routed clients and the gateway."),
     vxlanNetwork: z
         .string()
         .refine((value) => /^\d+\.\d+\.\d+$/.test(value) && parseIpv4(`${value}.0`) !== undefined, {
             error: (issue) => `"${String(issue.input)}" is not the first three octets of an IPv4 /24 (e.g. 172.16.0)`,
         })
-        .default("172.16.0"),
+        .default("172.16.0")
+        .describe("The overlay /24 as three octets; must not overlap pod, Service or LAN ranges."),
     /** Tunnel and vxlan0 MTU; unset: the largest the pod network allows (./mtu.ts). */
-    mtu: vpnMtu.optional(),
+    mtu: vpnMtu.optional().describe(
+        "Tunnel and vxlan0 MTU, shared by gluetun and pod-gateway (1280 to 1420); unset: the largest that fits, cluster.podMtu - 50 (VXLAN) - 80 (WireGuard) or 100 (OpenVPN).",
+    ),
     /** The resolver gluetun and the gateway's dnsmasq send internet lookups to, through the tunnel only. */
-    dnsAddress: ipv4Address.default("1.1.1.1"),
+    dnsAddress: ipv4Address
+        .default("1.1.1.1")
+        .describe(
+            "The resolver for internet names (gluetun DNS_ADDRESS, the gateway's dnsmasq), reached only through the tunnel; not a cluster, LAN or overlay address.",
+        ),
     /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
     images: z
         .strictObject({
-            gluetun: pinnedImage.default("ghcr.io/qdm12/gluetun:v3.41.1"),
-            podGateway: pinnedImage.default("ghcr.io/angelnu/pod-gateway:v1.13.0"),
+            gluetun: pinnedImage.default("ghcr.io/qdm12/gluetun:v3.41.1").describe("gluetun image with a pinned tag; latest is refused."),
+            podGateway: pinnedImage.default("ghcr.io/angelnu/pod-gateway:v1.13.0").describe("pod-gateway image with a pinned tag, for the gateway and the routed clients."),
         })
         .prefault({}),
     killSwitch: z
         .strictObject({
-            /** Let routed clients reach cluster.lanCidr directly (not through the VPN). */
-            allowLan: z.boolean().default(false),
-            /** The gateway pod's own egress NetworkPolicy: out only to the VPN server port, the cluster and DNS. */
-            gatewayEgressPolicy: z.boolean().default(true),
-            /** UNSAFE: routed clients without their egress NetworkPolicy; a routing failure then leaks the real IP. */
-            unsafeDisable: z.boolean().default(false),
+            allowLan: z.boolean().default(false).describe("Let routed clients reach cluster.lanCidr directly (not through the VPN)."),
+            gatewayEgressPolicy: z
+                .boolean()
+                .default(true)
+                .describe("The gateway pod's own egress NetworkPolicy: out only to the VPN server port, the cluster and DNS."),
+            unsafeDisable: z
+                .boolean()
+                .default(false)
+                .describe("UNSAFE: routed clients without their egress NetworkPolicy; a routing failure then leaks the real IP."),
         })
         .prefault({}),
 });
