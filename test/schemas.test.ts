@@ -126,6 +126,18 @@ describe("strict schemas: what the API server refuses is refused", () => {
         assertRefused(policy, ".spec: Invalid value: only one of targetRefs or selector can be set");
     });
 
+    it("names, namespaces and labels the API server's metadata validation refuses", () => {
+        const service = planned("Service");
+        (service.metadata as Record<string, unknown>).name = "Radarr_1";
+        assertRefused(service, ".metadata.name: Invalid value \"Radarr_1\": must be a DNS-1035 label");
+        const route = planned("HTTPRoute");
+        (route.metadata as Record<string, unknown>).labels = { "app.kubernetes.io/name": "radarr movies" };
+        assertRefused(route, '.metadata.labels["app.kubernetes.io/name"]: Invalid value "radarr movies"');
+        const namespace = planned("Namespace");
+        (namespace.metadata as Record<string, unknown>).name = "charmarr.core";
+        assertRefused(namespace, "must be a DNS-1123 label");
+    });
+
     it("a kind no schema describes", () => {
         const unknown: Manifest = { apiVersion: "gateway.networking.k8s.io/v1alpha2", kind: "TCPRoute", metadata: { name: "x" } };
         assert.throws(() => new StrictValidator([unknown]), /no schema for gateway.networking.k8s.io\/v1alpha2 TCPRoute/);

@@ -2,6 +2,7 @@ import * as path from "node:path";
 import { DEFAULT_VERSIONS } from "../../lib/platform/versions";
 import { DeclaredFields, isBuiltinKind, modelErrors, objectMetaErrors } from "./builtinSchemas";
 import { CrdSchemas, RuleCounts } from "./crdSchemas";
+import { ObjectMetadata, metadataProblems } from "./objectMeta";
 
 /**
  * Strict validation of planned manifests: what `kubectl apply --validate=strict` (the API server
@@ -86,7 +87,7 @@ export class StrictValidator {
     /** What the API server would refuse in `manifest`, one line per problem; empty when it would accept it. */
     problems(manifest: KubernetesObject): string[] {
         const key = `${manifest.apiVersion}/${manifest.kind}`;
-        const found: string[] = [];
+        const found: string[] = metadataProblems(manifest.apiVersion, manifest.kind, manifest.metadata as ObjectMetadata);
         if (isBuiltinKind(manifest.apiVersion, manifest.kind)) {
             found.push(...modelErrors(manifest));
             found.push(...this.declared.unknownFields(key, manifest).map((field) => `${field}: unknown field`));
