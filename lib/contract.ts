@@ -65,11 +65,25 @@ export type CoreStackExports = { [K in keyof CoreStackOutputs]: pulumi.Input<Cor
 
 const OUTPUT_NAMES = Object.keys(coreOutputsSchema.shape) as (keyof CoreStackOutputs)[];
 
-/** A core stack that is missing, stale or shaped unlike this program's contract. */
+/**
+ * A core stack that is missing, stale or shaped unlike this program's contract: `problem` says
+ * what is wrong with it, the message adds what to do when deploying (`pulumi up`).
+ */
 export class CoreStackError extends pulumi.RunError {
-    constructor(message: string) {
-        super(message);
+    constructor(
+        /** The core stack as `charmarr:coreStack` names it. */
+        readonly coreStack: string,
+        /** What is wrong, without a remedy. */
+        readonly problem: string,
+        remedy: string,
+    ) {
+        super(`${problem} ${remedy}`);
         this.name = "CoreStackError";
+    }
+
+    /** The core stack's name within its project, as `pulumi up --stack` and `npm run plan` take it. */
+    get stackName(): string {
+        return this.coreStack.slice(this.coreStack.lastIndexOf("/") + 1);
     }
 }
 
@@ -88,10 +102,12 @@ export async function readCoreOutputs(reference: pulumi.StackReference, coreStac
         }
         values[name] = resolved;
     }
+    const stack = coreStack.slice(coreStack.lastIndexOf("/") + 1);
     if (missing.length > 0) {
         throw new CoreStackError(
-            `The core stack "${coreStack}" has no output${missing.length > 1 ? "s" : ""} ${missing.map((n) => `"${n}"`).join(", ")}. ` +
-                `Deploy the core stack with this version of the program first (pulumi up --stack core), ` +
+            coreStack,
+            `The core stack "${coreStack}" has no output${missing.length > 1 ? "s" : ""} ${missing.map((n) => `"${n}"`).join(", ")}.`,
+            `Deploy the core stack with this version of the program first (pulumi up --stack ${stack}), ` +
                 `or point charmarr:coreStack at the right stack (pulumi config set charmarr:coreStack <organization>/charmarr/<stack>).`,
         );
     }
@@ -99,8 +115,9 @@ export async function readCoreOutputs(reference: pulumi.StackReference, coreStac
     if (!parsed.success) {
         const details = parsed.error.issues.map((issue) => `${issue.path.join(".")}: ${issue.message}`).join("; ");
         throw new CoreStackError(
-            `The core stack "${coreStack}" exports outputs this program cannot use (${details}). ` +
-                `Update the core stack with this version of the program first (pulumi up --stack core).`,
+            coreStack,
+            `The core stack "${coreStack}" exports outputs this program cannot use (${details}).`,
+            `Update the core stack with this version of the program first (pulumi up --stack ${stack}).`,
         );
     }
     return parsed.data;

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runCharmarr } from "../lib/program";
-import { RecordedResource, ReferencedStack, installMockRuntime, isSecretValue } from "./runtime";
+import { RecordedResource, ReferencedStack, allRegistrationsSettled, installMockRuntime, isSecretValue } from "./runtime";
 
 export const PROJECT = "charmarr";
 export const ORGANIZATION = "organization";
@@ -88,17 +88,6 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         secretOutputNames,
         rawResources,
     };
-}
-
-// Registrations run asynchronously after the program returns; the SDK's own drain (used by the
-// real language host at exit) is internal, so it is probed and a missing one is a loud error.
-const runtimeInternals = pulumi.runtime as { waitForRPCs?: () => Promise<void> };
-
-async function allRegistrationsSettled(): Promise<void> {
-    if (!runtimeInternals.waitForRPCs) {
-        throw new Error("@pulumi/pulumi no longer provides runtime.waitForRPCs; the plan cannot tell when registrations finish");
-    }
-    await runtimeInternals.waitForRPCs();
 }
 
 /** Replaces every Pulumi secret inside a value with {@link SECRET_PLACEHOLDER}. */

@@ -1,3 +1,9 @@
+/**
+ * Pulumi's mock runtime with a recorder. The only module of the plan that touches @pulumi/pulumi
+ * internals, each probed rather than assumed: the mock monitor's register/read hooks and request
+ * getters, the secret signature, and runtime.waitForRPCs. test/sdkInternals.test.ts fails, naming
+ * the internal, when an SDK upgrade changes one of them.
+ */
 import * as pulumi from "@pulumi/pulumi";
 
 /** One resource the program registered, as the engine would have received it. */
@@ -125,6 +131,11 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
     );
 
     const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
+    for (const method of ["registerResource", "readResource", "newUrn"] as const) {
+        if (typeof monitor[method] !== "function") {
+            throw new Error(`@pulumi/pulumi's mock monitor has no ${method} method any more; plan/runtime.ts records registrations through it`);
+        }
+    }
     for (const method of ["registerResource", "readResource"] as const) {
         const original = monitor[method].bind(monitor);
         monitor[method] = (request: RegisterRequest, callback: unknown) => {
@@ -138,4 +149,16 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
         };
     }
     return recorder;
+}
+
+// Registrations run asynchronously after the program returns; the SDK's own drain (used by the
+// real language host at exit) is internal, so it is probed and a missing one is a loud error.
+const runtimeInternals = pulumi.runtime as { waitForRPCs?: () => Promise<void> };
+
+/** Waits until every registration the program started has reached the mock monitor. */
+export async function allRegistrationsSettled(): Promise<void> {
+    if (!runtimeInternals.waitForRPCs) {
+        throw new Error("@pulumi/pulumi no longer provides runtime.waitForRPCs; the plan cannot tell when registrations finish");
+    }
+    await runtimeInternals.waitForRPCs();
 }

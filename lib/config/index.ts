@@ -78,6 +78,7 @@ export type StackConfig = CoreConfig | DownloadsConfig;
 
 // The SDK's own record of which keys the CLI decrypted. It is marked internal (absent from the
 // typings), so it is probed rather than assumed: without it the plain-text check is skipped.
+// test/sdkInternals.test.ts fails, naming it, if an SDK upgrade changes it.
 const runtimeSecrets = pulumi.runtime as { isConfigSecret?: (key: string) => boolean };
 
 /**
@@ -221,13 +222,16 @@ function validate<R extends Role>(role: R, input: Record<string, unknown>, conte
             data[key] = result.data;
             valid.add(key);
         } else {
-            problems.push(...result.error.issues.flatMap((issue) => issueToProblems({ ...issue, path: [key, ...issue.path] }, schema)));
+            for (const issue of result.error.issues) {
+                const path = [key, ...issue.path];
+                problems.push(...issueToProblems({ ...issue, path }, schema, valueAt(input, path.map((segment) => (typeof segment === "number" ? segment : String(segment))))));
+            }
         }
     }
     const rules = ROLE_RULES[role] as readonly SettingsRule<R>[];
     for (const { needs, check } of rules) {
         if (needs.every((key) => valid.has(String(key)))) {
-            problems.push(...check(data as RoleSettings<R>, context).map(toProblem));
+            problems.push(...check(data as RoleSettings<R>, context).map((issue) => toProblem(issue, "key" in issue ? undefined : valueAt(data, issue.path))));
         }
     }
     return valid.size === Object.keys(shape).length ? ({ role, data } as Validated) : undefined;
@@ -286,14 +290,22 @@ function exampleFor(path: readonly PropertyKey[]): string | undefined {
     return CONFIG_EXAMPLES[path.filter((segment) => typeof segment === "string").join(".")];
 }
 
-/** A rule's issue as a problem: its own fix, else `pulumi config set` with its suggestion or the key's example. */
-function toProblem(issue: SettingsIssue | ConfigProblem): ConfigProblem {
+/**
+ * An issue as a problem: its own fix, else `pulumi config set` with its suggestion or the key's
+ * example, unless that is the value already set (`current`): a fix never repeats it.
+ */
+function toProblem(issue: SettingsIssue | ConfigProblem, current?: unknown): ConfigProblem {
     if ("key" in issue) {
         return issue;
     }
     const key = configKey(issue.path);
-    const suggestion = issue.params?.suggest ?? exampleFor(issue.path);
-    return { key, problem: issue.message, fix: issue.params?.fix ?? (suggestion ? configSetCommand(key, suggestion) : undefined) };
+    const suggestion = [issue.params?.suggest, exampleFor(issue.path)].find((value) => value !== undefined && value !== String(current));
+    return { key, problem: issue.message, fix: issue.params?.fix ?? (suggestion !== undefined ? configSetCommand(key, suggestion) : undefined) };
+}
+
+/** The value at a config path, e.g. `["gateways", "arr", "lanIp"]`, if there is one. */
+function valueAt(settings: unknown, path: readonly (string | number)[]): unknown {
+    return path.reduce<unknown>((value, segment) => (typeof value === "object" && value !== null ? (value as Record<string | number, unknown>)[segment] : undefined), settings);
 }
 
 function describe(value: unknown): string {
@@ -318,7 +330,8 @@ const EXPECTED_NAMES: Readonly<Record<string, string>> = {
     boolean: "true or false",
 };
 
-function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProblem[] {
+/** A zod issue as problems; `current` is the configured value at the issue's path. */
+function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType, current: unknown): ConfigProblem[] {
     const key = configKey(issue.path);
     const example = exampleFor(issue.path);
     const input = "input" in issue ? issue.input : undefined;
@@ -357,7 +370,7 @@ function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProb
         default: {
             const params = "params" in issue ? (issue.params as SettingsIssue["params"]) : undefined;
             const message = /^(must|is) /.test(issue.message) ? `${describe(input)} ${issue.message}` : issue.message;
-            return [toProblem({ path: issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment))), message, params: { ...params, suggest: params?.suggest ?? example } })];
+            return [toProblem({ path: issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment))), message, params }, current)];
         }
     }
 }
@@ -418,5 +431,5 @@ export function problemsAgainstCore(config: DownloadsConfig, core: Pick<CoreStac
     const taken = new Map(
         GATEWAY_DOMAINS.flatMap((domain) => Object.entries(core.gateways[domain]?.paths ?? {}).map(([path, app]) => [`${domain} ${path}`, `${app} (core stack)`] as const)),
     );
-    return [...vpnClusterProblems(config.vpn, core.cluster), ...namespaceProblems, ...appIssues(config.apps, enabled, taken).map(toProblem)];
+    return [...vpnClusterProblems(config.vpn, core.cluster), ...namespaceProblems, ...appIssues(config.apps, enabled, taken).map((issue) => toProblem(issue))];
 }

@@ -51,6 +51,7 @@ export const gatewaysSchema = z
     .superRefine((gateways, ctx) => {
         const lanIps = new Map<string, GatewayDomain>();
         const hostnames = new Map<string, GatewayDomain>();
+        const defaultHostname = (domain: GatewayDomain) => `charmarr-${domain}`;
         for (const domain of GATEWAY_DOMAINS) {
             const gateway = gateways[domain];
             if (!gateway.enabled) {
@@ -67,17 +68,26 @@ export const gatewaysSchema = z
             } else if (gateway.lanIp !== undefined) {
                 lanIps.set(gateway.lanIp, domain);
             }
-            const sameHost = gateway.tailscale.expose ? hostnames.get(gateway.tailscale.hostname) : undefined;
-            if (sameHost) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: [domain, "tailscale", "hostname"],
-                    message: `"${gateway.tailscale.hostname}" is also the ${sameHost} gateway's tailnet name; each gateway is its own tailnet machine`,
-                    params: { suggest: `charmarr-${domain}` } satisfies IssueParams,
-                });
-            } else if (gateway.tailscale.expose) {
-                hostnames.set(gateway.tailscale.hostname, domain);
+            if (!gateway.tailscale.expose) {
+                continue;
             }
+            const hostname = gateway.tailscale.hostname;
+            const other = hostnames.get(hostname);
+            if (other === undefined) {
+                hostnames.set(hostname, domain);
+                continue;
+            }
+            // Of the two, the gateway that kept its default name is right; the other one is renamed.
+            const [culprit, keeper] = hostname === defaultHostname(domain) ? [other, domain] : [domain, other];
+            const taken = new Set(GATEWAY_DOMAINS.filter((name) => gateways[name].enabled && gateways[name].tailscale.expose).map((name) => gateways[name].tailscale.hostname));
+            const free = [defaultHostname(culprit), ...[2, 3, 4].map((n) => `${defaultHostname(culprit)}-${n}`)].find((name) => !taken.has(name));
+            ctx.addIssue({
+                code: "custom",
+                path: [culprit, "tailscale", "hostname"],
+                message: `"${hostname}" is also the ${keeper} gateway's tailnet name; each gateway is its own tailnet machine`,
+                params: { suggest: free } satisfies IssueParams,
+            });
+            hostnames.set(hostname, keeper);
         }
     })
     .prefault({});

@@ -1,4 +1,4 @@
-import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../net";
+import { cidrContains, formatIpv4, lastAddress, parseCidr, parseIpv4 } from "../net";
 
 /** An inclusive IPv4 range, as 32-bit integers. */
 export interface AddressRange {
@@ -21,7 +21,7 @@ export function parsePoolAddress(text: string): AddressRange | undefined {
     if (cidr === undefined) {
         return undefined;
     }
-    return { first: cidr.network, last: cidr.network + 2 ** (32 - cidr.prefix) - 1 };
+    return { first: cidr.network, last: lastAddress(cidr) };
 }
 
 /** True when `ip` lies inside any entry of the pool. Unparseable entries contain nothing. */
