@@ -122,7 +122,7 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
         assert.deepEqual(onlySidecar, { ok: false, kind: "unreachable", message: 'error: unable to upgrade connection: container not found ("vpn-route-sidecar")' });
     });
 
-    it("tells a command that failed in the container from kubectl failing to run it", async () => {
+    it("tells a command that failed in the container from kubectl not running it", async () => {
         const refused = captured("address-refused");
         const ran = `${refused.stderr}command terminated with exit code 1\n`;
         assert.equal(kubectlExecFailure(ran, 1), undefined);
