@@ -1,7 +1,8 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../lib/cluster/settings";
-import { DownloadsConfig, problemsAgainstCore, throwIfProblems } from "../lib/config";
+import { DownloadsConfig, coreNamespaceRename, problemsAgainstCore, throwIfProblems } from "../lib/config";
+import { configSetCommand } from "../lib/settings";
 import { CoreStackOutputs, GatewayReference, readCoreOutputs } from "../lib/contract";
 import { MediaApp } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
@@ -87,8 +88,8 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
 
 function meshNamespaces(config: DownloadsConfig, core: CoreStackOutputs): MeshNamespace[] {
     return [
-        { namespace: config.namespace, source: "the download clients' namespace (charmarr:namespace)" },
-        { namespace: core.namespace, source: "the core stack's namespace" },
+        { namespace: config.namespace, source: "the download clients' namespace (charmarr:namespace)", rename: configSetCommand("charmarr:namespace", "charmarr-downloads") },
+        { namespace: core.namespace, source: "the core stack's namespace", rename: coreNamespaceRename(config.coreStack) },
     ];
 }
 

@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { split } from "shlex";
 import { ConfigError, ConfigProblem, ConfigSource, loadConfig, problemsAgainstCore } from "../lib/config";
+import { meshEnrollmentProblems } from "../lib/mesh/enrollment";
 import type { DownloadsConfig } from "../lib/config";
 import type { PlanConfig } from "../plan/evaluate";
 import { CORE_EXAMPLE, DOWNLOADS_EXAMPLE, withConfig } from "./support/plan";
@@ -196,5 +197,17 @@ describe("config problems: every problem in one pass", () => {
             },
         });
         assert.deepEqual(problems.map((p) => p.key).sort(), ["charmarr:apps.sabnzbd.path", "charmarr:namespace", "charmarr:vpn.vxlanNetwork"]);
+    });
+
+    it("moves the core stack's namespace, not the VPN gateway's default one, when they clash", () => {
+        const loaded = loadConfig(source("downloads", DOWNLOADS_EXAMPLE)) as DownloadsConfig;
+        const cluster = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", dnsServiceIp: "10.43.0.10", domain: "cluster.local", podMtu: 1450 };
+        const [problem] = problemsAgainstCore(loaded, { cluster, namespace: "charmarr-vpn", gateways: {} }).filter((p) => p.key === "charmarr:vpn.namespace");
+        assert.equal(problem.fix, "give the core stack a namespace of its own: pulumi config set charmarr:namespace charmarr-core --stack core (then pulumi up --stack core)");
+        const [mesh] = meshEnrollmentProblems(
+            [{ namespace: "charmarr-vpn", source: "the core stack's namespace", rename: "rename core" }],
+            [{ namespace: "charmarr-vpn", key: "charmarr:vpn.namespace", suggestion: "charmarr-vpn", reason: "it stays out" }],
+        );
+        assert.equal(mesh.fix, "rename core");
     });
 });

@@ -351,7 +351,8 @@ describe("platform: refused configurations", () => {
             "charmarr:gateways.media.lanIp",
             "192.168.1.200 is outside the MetalLB pool",
             "192.168.1.240/29, 192.168.1.250-192.168.1.252",
-            "pulumi config set --path charmarr:gateways.media.lanIp 192.168.1.240",
+            // The pool's first address, 192.168.1.240, is the arr gateway's: the fix offers the next free one.
+            "pulumi config set --path charmarr:gateways.media.lanIp 192.168.1.241",
         );
         assert.equal(error.problems.length, 1);
     });

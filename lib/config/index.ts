@@ -15,7 +15,7 @@ import type { PlatformSettings } from "../platform/settings";
 import { ConfigProblem, SettingsIssue, closest, configKey, configRemoveCommand, configSetCommand } from "../settings";
 import { TAILSCALE_CREDENTIAL_VARIABLES } from "../tailnet/credentials";
 import { vpnClusterProblems } from "../vpn/rules";
-import { VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
+import { VPN_DEFAULT_NAMESPACE, VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
 import { ConfigError } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import { ROLE_RULES, ROLE_SCHEMAS, RoleSettings, RuleContext, SettingsRule } from "./roles";
@@ -409,20 +409,27 @@ function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefine
     }
 }
 
+/** The fix that gives the core stack's namespace its default name, on the core stack. */
+export function coreNamespaceRename(coreStack: string): string {
+    const stack = coreStack.slice(coreStack.lastIndexOf("/") + 1);
+    return `give the core stack a namespace of its own: pulumi config set charmarr:namespace charmarr-core --stack ${stack} (then pulumi up --stack ${stack})`;
+}
+
 /**
  * The rules that need the core stack's outputs, run by the downloads program as soon as it has read
  * them, still before it creates anything: the VPN against the cluster's ranges, the namespaces
  * against core's, and the download clients against core's gateways and paths.
  */
 export function problemsAgainstCore(config: DownloadsConfig, core: Pick<CoreStackOutputs, "cluster" | "namespace" | "gateways">): ConfigProblem[] {
-    const namespaceProblems = ([["namespace", config.namespace, "charmarr-downloads"], ["vpn.namespace", config.vpn.namespace, "charmarr-vpn"]] as const).flatMap(
+    const namespaceProblems = ([["namespace", config.namespace, "charmarr-downloads"], ["vpn.namespace", config.vpn.namespace, VPN_DEFAULT_NAMESPACE]] as const).flatMap(
         ([key, namespace, suggestion]) =>
             namespace === core.namespace
                 ? [
                       {
                           key: `${CONFIG_NAMESPACE}:${key}`,
                           problem: `"${namespace}" is the core stack's namespace; each stack owns its namespaces`,
-                          fix: configSetCommand(`${CONFIG_NAMESPACE}:${key}`, suggestion),
+                          // On its default, this stack's namespace is right and the core stack's moves.
+                          fix: namespace === suggestion ? coreNamespaceRename(config.coreStack) : configSetCommand(`${CONFIG_NAMESPACE}:${key}`, suggestion),
                       },
                   ]
                 : [],

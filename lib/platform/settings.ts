@@ -3,7 +3,7 @@ import type { ClusterFacts } from "../cluster/settings";
 import { GATEWAY_DOMAINS, GatewaysSettings } from "../ingress/settings";
 import { IssueParams, SettingsIssue, configKey, configSetCommand, namespaceName } from "../settings";
 import { tailnetAclSchema } from "../tailnet/settings";
-import { firstPoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "./addresses";
+import { freePoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "./addresses";
 import { ISTIO_PLATFORM_NAMES } from "./istio";
 import { PLATFORM_NAMESPACES } from "./charts";
 import { DEFAULT_VERSIONS } from "./versions";
@@ -104,7 +104,7 @@ export function metallbGatewayIssues(gateways: GatewaysSettings, platform: Platf
     if (!metallb.install) {
         return [];
     }
-    const suggestion = firstPoolAddress(metallb.addresses);
+    const lanIps = GATEWAY_DOMAINS.flatMap((domain) => (gateways[domain].enabled && gateways[domain].lanIp !== undefined ? [gateways[domain].lanIp as string] : []));
     return GATEWAY_DOMAINS.flatMap((domain) => {
         const { enabled, lanIp } = gateways[domain];
         if (!enabled || lanIp === undefined || poolContains(metallb.addresses, lanIp)) {
@@ -115,7 +115,7 @@ export function metallbGatewayIssues(gateways: GatewaysSettings, platform: Platf
                 path: ["gateways", domain, "lanIp"],
                 message: `${lanIp} is outside the MetalLB pool (charmarr:platform.metallb.addresses = ${metallb.addresses.join(", ")}), so MetalLB would never assign it`,
                 params: {
-                    fix: `pick an address inside the pool (${configSetCommand(configKey(["gateways", domain, "lanIp"]), suggestion ?? "<address>")}) or add a range holding ${lanIp} to charmarr:platform.metallb.addresses`,
+                    fix: `pick an address inside the pool (${configSetCommand(configKey(["gateways", domain, "lanIp"]), freePoolAddress(metallb.addresses, lanIps) ?? "<address>")}) or add a range holding ${lanIp} to charmarr:platform.metallb.addresses`,
                 },
             },
         ];
