@@ -177,6 +177,11 @@ describe("config problems: every problem in one pass", () => {
         ]);
     });
 
+    it("reports two gateways sharing a tailnet name while another gateway field is invalid", () => {
+        const problems = problemsOf("core", withConfig(CORE_EXAMPLE, { "charmarr:gateways.arr.lanIp": "192.168.1", "charmarr:gateways.media.tailscale.hostname": "charmarr-arr" }));
+        assert.deepEqual(problems.map((p) => p.key).sort(), ["charmarr:gateways.arr.lanIp", "charmarr:gateways.media.tailscale.hostname"]);
+    });
+
     it("reports the VPN provider's requirements while another downloads key is invalid", () => {
         const problems = problemsOf(
             "downloads",
