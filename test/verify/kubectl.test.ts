@@ -2,12 +2,12 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ORGANIZATION, PROJECT, StackPlan, evaluateStack } from "../../plan/evaluate";
+import { StackPlan } from "../../plan/evaluate";
 import { main } from "../../verify/cli";
 import { KubeTarget, KubectlTransport, kubectlExecFailure, kubectlMessage } from "../../verify/kubectl";
 import { gluetunPublicAddress, killSwitchCoverage, publicAddress } from "../../verify/probes";
 import { killSwitchVerdicts } from "../../verify/verdicts";
-import { DOWNLOADS_EXAMPLE, planCore, referenceTo } from "../support/plan";
+import { planCore, planDownloads } from "../support/plan";
 import { ExecRule, FakeCluster, InstalledFake, installFakeKubectl, objectsOf, podsOf } from "../support/fakeKubectl";
 import { CAPTURED, capturedCalls } from "../support/verifyFixtures";
 
@@ -44,7 +44,7 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
 
     before(async function () {
         core = await planCore();
-        downloads = await evaluateStack({ stack: "downloads", config: DOWNLOADS_EXAMPLE, referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) } });
+        downloads = await planDownloads();
         const controlServer = objectsOf(downloads, "Secret").find((secret) => (secret.metadata as { name: string }).name === "vpn-gateway-control-server");
         assert.ok(controlServer, "the plan has the control-server Secret");
         cluster = {
