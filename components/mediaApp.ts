@@ -33,6 +33,8 @@ export interface MediaAppArgs {
     library: MediaLibrary;
     /** PUID, PGID and TZ. */
     environment: AppEnvironment;
+    /** The mesh's trust domain, the first part of the app's principal. */
+    trustDomain: string;
     /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
     hostnames?: string[];
     /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
@@ -60,7 +62,7 @@ export class MediaApp extends pulumi.ComponentResource {
     readonly route?: k8s.apiextensions.CustomResource;
     /** The generated Servarr API key (a secret), for Servarr apps only. */
     readonly apiKey?: pulumi.Output<string>;
-    /** The app's mesh identity, `cluster.local/ns/<ns>/sa/<app>`. */
+    /** The app's mesh identity, `<trust domain>/ns/<ns>/sa/<app>`. */
     readonly principal: string;
     /** `matchLabels` selecting exactly the app's pods. */
     readonly podSelector: Record<string, string>;
@@ -115,7 +117,7 @@ export class MediaApp extends pulumi.ComponentResource {
             this.route = new k8s.apiextensions.CustomResource(`${name}-route`, { ...route }, { parent: this, dependsOn: [this.service, ...(args.crdDependencies ?? [])] });
         }
 
-        this.principal = principal(args.namespace, app.name);
+        this.principal = principal(args.trustDomain, args.namespace, app.name);
         this.podSelector = appSelector(input);
         this.registerOutputs({ service: this.service.metadata.name, principal: this.principal });
     }

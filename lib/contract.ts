@@ -10,7 +10,7 @@ import { charmarrNamespace } from "./platform/settings";
  * interface for both sides; bump {@link CORE_CONTRACT_VERSION} on any incompatible change so a
  * downloads stack never runs against a core stack deployed by an older program.
  */
-export const CORE_CONTRACT_VERSION = 1;
+export const CORE_CONTRACT_VERSION = 2;
 
 /** `charmarr:coreStack`: the core stack a downloads stack reads, as a StackReference names it. */
 export const coreStackName = z
@@ -30,7 +30,7 @@ const gatewayReferenceSchema = z.object({
     /** The shared port-80 listener other namespaces' routes attach to. */
     sectionName: z.string(),
     port: z.number(),
-    /** The gateway's mesh identity, `cluster.local/ns/<ns>/sa/<gateway>-istio`, for AuthorizationPolicies. */
+    /** The gateway's mesh identity, `<trust domain>/ns/<ns>/sa/<gateway>-istio`, for AuthorizationPolicies. */
     principal: z.string(),
     /** The LAN IP MetalLB gives it, when pinned. */
     lanIp: z.string().optional(),
@@ -48,6 +48,8 @@ const coreOutputsSchema = z.object({
     namespace: charmarrNamespace("charmarr-core"),
     /** The enabled gateways, by domain. */
     gateways: z.partialRecord(z.enum(GATEWAY_DOMAINS), gatewayReferenceSchema),
+    /** The mesh the core stack's apps are in: its trust domain, which the downloads apps' principals share. */
+    mesh: z.object({ trustDomain: z.string() }),
     /** Mesh identity (SPIFFE principal) of each enabled core app, by app name. */
     identities: z.record(z.string(), z.string()),
     /** What every app of both stacks shares: /config storage class, media library, PUID/PGID/TZ. */

@@ -22,15 +22,22 @@ export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatform
     // HTTPRoutes, AuthorizationPolicies, PeerAuthentication) depends on what its kind needs of them.
     const platform = installPlatform(config);
 
-    const namespace = new k8s.core.v1.Namespace("core-namespace", {
-        // In the ambient mesh, and allowed to attach routes to all three gateways.
-        metadata: { name: config.namespace, labels: { ...charmarrLabels("core"), ...meshNamespaceLabels(), ...routeAccessLabels(GATEWAY_DOMAINS) } },
-    });
+    const namespace = new k8s.core.v1.Namespace(
+        "core-namespace",
+        {
+            // In the ambient mesh, and allowed to attach routes to all three gateways.
+            metadata: { name: config.namespace, labels: { ...charmarrLabels("core"), ...meshNamespaceLabels(), ...routeAccessLabels(GATEWAY_DOMAINS) } },
+        },
+        // After the Tailscale operator when this stack installs it, so that `pulumi destroy` empties
+        // the namespace, tailnet-exposed Services and their finalizers included, before the operator goes.
+        { dependsOn: platform.dependencies.exposedNamespace },
+    );
     const apps = deployCoreApps(config, namespace, platform.dependencies);
 
     return {
         contractVersion: CORE_CONTRACT_VERSION,
         cluster: config.cluster,
+        mesh: { trustDomain: config.platform.istio.trustDomain },
         namespace: namespace.metadata.name,
         tailnetPolicy: platform.tailnetPolicy,
         ...apps,
@@ -48,7 +55,15 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
     const labels = charmarrLabels("core");
     const ingress = new IngressGateways(
         "ingress",
-        { namespace: config.namespace, gateways: config.gateways, apps: config.apps, labels, crdDependencies: prerequisites.gateways },
+        {
+            namespace: config.namespace,
+            gateways: config.gateways,
+            apps: config.apps,
+            labels,
+            trustDomain: config.platform.istio.trustDomain,
+            crdDependencies: prerequisites.gateways,
+            tailnetDependencies: prerequisites.tailnetGateways,
+        },
         { dependsOn: [namespace] },
     );
     const mediaApps = config.apps.map(
@@ -62,6 +77,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
                     storageClassName: config.storage.className,
                     library: config.storage.library,
                     environment: config.appEnvironment,
+                    trustDomain: config.platform.istio.trustDomain,
                     listener: listenerFor(app, config.namespace),
                     crdDependencies: [...prerequisites.routes, ...Object.values(ingress.gateways)],
                 },
@@ -117,6 +133,7 @@ function installPlatform(config: CoreConfig): { dependencies: Platform["dependen
             : undefined;
     const platform = new Platform("platform", {
         settings: config.platform,
+        clusterDomain: config.cluster.domain,
         labels: charmarrLabels("core", "platform"),
         operatorClient: tailnet?.operatorClient,
     });

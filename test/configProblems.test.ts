@@ -190,6 +190,11 @@ describe("config problems: every problem in one pass", () => {
         assert.deepEqual(problems.map((p) => p.key).sort(), ["charmarr:apps.sabnzbd.path", "charmarr:coreStack", "charmarr:vpn.addresses"]);
     });
 
+    it("reports a missing VPN credential while a field of charmarr:vpn is invalid", () => {
+        const problems = problemsOf("downloads", withConfig(DOWNLOADS_EXAMPLE, { "charmarr:vpn.mtu": 1500, "charmarr:vpnPrivateKey": undefined }));
+        assert.deepEqual(problems.map((p) => p.key).sort(), ["charmarr:vpn.mtu", "charmarr:vpnPrivateKey"]);
+    });
+
     it("reports the VPN's clashes with the cluster, the namespaces and the apps against the core stack together", () => {
         const loaded = loadConfig(
             source("downloads", withConfig(DOWNLOADS_EXAMPLE, { "charmarr:vpn.vxlanNetwork": "10.42.3", "charmarr:namespace": "charmarr-core", "charmarr:apps.sabnzbd.path": "/radarr" })),

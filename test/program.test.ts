@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import entryPoint from "../index";
 import { ConfigError } from "../lib/config";
+import { CORE_CONTRACT_VERSION } from "../lib/contract";
 import { installMockRuntime } from "../plan/runtime";
 import { CORE_EXAMPLE, planStack, withConfig } from "./support/plan";
 
@@ -11,7 +12,7 @@ describe("index.ts, the entry point `pulumi up` runs", () => {
         installMockRuntime({ project: "charmarr", stack: "core", organization: "organization" });
         pulumi.runtime.setAllConfig({ ...CORE_EXAMPLE.values }, [...CORE_EXAMPLE.secretKeys]);
         const outputs = await entryPoint();
-        assert.equal(outputs.contractVersion, 1);
+        assert.equal(outputs.contractVersion, CORE_CONTRACT_VERSION);
         assert.equal(await (pulumi.output(outputs.namespace) as unknown as { promise(): Promise<unknown> }).promise(), "charmarr-core");
         assert.equal((outputs.cluster as { podCidr: string }).podCidr, "10.42.0.0/16");
     });

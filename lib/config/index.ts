@@ -118,7 +118,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
         throw new ConfigError(source.stack, [roleProblem(source.stack, configuredRole)]);
     }
     const { input, problems } = readKeys(source, role);
-    const context: RuleContext = { values: source.values, env: source.env ?? {} };
+    const context = { values: source.values, env: source.env ?? {} };
     const settings = role === "core" ? validate("core", input, context, problems) : validate("downloads", input, context, problems);
     if (problems.length > 0 || settings === undefined) {
         throw new ConfigError(source.stack, problems);
@@ -211,7 +211,12 @@ type Validated = { role: "core"; data: RoleSettings<"core"> } | { role: "downloa
  * Parses each key on its own, then runs every rule whose keys all parsed: a broken key hides
  * neither another key's problems nor the rules that do not need it.
  */
-function validate<R extends Role>(role: R, input: Record<string, unknown>, context: RuleContext, problems: ConfigProblem[]): Validated | undefined {
+function validate<R extends Role>(
+    role: R,
+    input: Record<string, unknown>,
+    context: Omit<RuleContext, "input" | "valid">,
+    problems: ConfigProblem[],
+): Validated | undefined {
     const schema = ROLE_SCHEMAS[role];
     const shape = schema.shape as Record<string, z.ZodType>;
     const data: Record<string, unknown> = {};
@@ -231,7 +236,7 @@ function validate<R extends Role>(role: R, input: Record<string, unknown>, conte
     const rules = ROLE_RULES[role] as readonly SettingsRule<R>[];
     for (const { needs, check } of rules) {
         if (needs.every((key) => valid.has(String(key)))) {
-            problems.push(...check(data as RoleSettings<R>, context).map((issue) => toProblem(issue, "key" in issue ? undefined : valueAt(data, issue.path))));
+            problems.push(...check(data as RoleSettings<R>, { ...context, input, valid }).map((issue) => toProblem(issue, "key" in issue ? undefined : valueAt(data, issue.path))));
         }
     }
     return valid.size === Object.keys(shape).length ? ({ role, data } as Validated) : undefined;

@@ -14,7 +14,7 @@ import { charmarrNamespace, metallbGatewayIssues, metallbLanIssues, platformSche
 import { ConfigProblem, SettingsIssue, configKey } from "../settings";
 import { tailscaleCredentialProblems } from "../tailnet/credentials";
 import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
-import { VpnCredentialName, providerProblems } from "../vpn/providers";
+import { VpnCredentialName, credentialProblems, providerProblems } from "../vpn/providers";
 import { vpnNamespaceIssues } from "../vpn/rules";
 import { VPN_SECRET_KEYS, vpnSchema } from "../vpn/settings";
 import type { Role } from "./keys";
@@ -47,6 +47,10 @@ export interface RuleContext {
     readonly values: Readonly<Record<string, string>>;
     /** The Tailscale provider's credential variables from the environment. */
     readonly env: Readonly<Record<string, string>>;
+    /** The `charmarr:` keys as read (objects parsed from JSON), valid or not. */
+    readonly input: Readonly<Record<string, unknown>>;
+    /** The keys that are valid. */
+    readonly valid: ReadonlySet<string>;
 }
 
 /** A rule between settings: runs when every key it `needs` is valid. */
@@ -85,5 +89,15 @@ export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = 
         rule<"downloads", "apps">(["apps"], ({ apps }) => appIssues(resolveApps("downloads", apps), undefined)),
         rule<"downloads", "vpn" | "namespace">(["vpn", "namespace"], ({ vpn, namespace }) => vpnNamespaceIssues(vpn, namespace)),
         rule<"downloads", "vpn">(["vpn"], ({ vpn }, { values }) => providerProblems(vpn, vpnCredentials(values))),
+        // With another field of charmarr:vpn invalid, the credentials' problems still show.
+        rule<"downloads", never>([], (_settings, { values, input, valid }) => {
+            if (valid.has("vpn")) {
+                return [];
+            }
+            const vpn = typeof input.vpn === "object" && input.vpn !== null ? (input.vpn as Record<string, unknown>) : {};
+            const provider = vpnSchema.shape.provider.safeParse(vpn.provider);
+            const type = vpnSchema.shape.type.safeParse(vpn.type);
+            return provider.success && type.success ? credentialProblems({ provider: provider.data, type: type.data }, vpnCredentials(values)) : [];
+        }),
     ],
 };

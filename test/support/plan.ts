@@ -205,3 +205,28 @@ export async function warningsWhile(run: () => Promise<unknown>): Promise<string
     }
     return warnings;
 }
+
+/**
+ * The order `pulumi destroy` deletes the plan's resources in: a resource goes only once nothing that
+ * depends on it is left (its dependents, and its children, whose parent it is). Resources that could
+ * go at the same time keep their registration order. Throws on a dependency cycle.
+ */
+export function deletionOrder(plan: StackPlan): string[] {
+    const waitingOn = new Map(plan.resources.map((r) => [r.urn, new Set<string>()]));
+    for (const resource of plan.resources) {
+        for (const prerequisite of [...resource.dependencies, ...(resource.parent ? [resource.parent] : [])]) {
+            waitingOn.get(prerequisite)?.add(resource.urn);
+        }
+    }
+    const order: string[] = [];
+    const left = new Set(plan.resources.map((r) => r.urn));
+    while (left.size > 0) {
+        const deletable = [...left].filter((urn) => [...(waitingOn.get(urn) ?? [])].every((dependent) => !left.has(dependent)));
+        assert.ok(deletable.length > 0, `dependency cycle among ${[...left].join(", ")}`);
+        for (const urn of deletable) {
+            order.push(urn);
+            left.delete(urn);
+        }
+    }
+    return order;
+}
