@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runCharmarr } from "../lib/program";
+import { ClusterInventory, declaredInventory } from "../lib/platform/preflight";
 import { RecordedResource, ReferencedStack, allRegistrationsSettled, installMockRuntime, isSecretValue } from "./runtime";
 
 export const PROJECT = "charmarr";
@@ -45,6 +46,11 @@ export interface EvaluateOptions {
      * it). None unless given, so the caller's own variables never change a plan.
      */
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /**
+     * The cluster the core stack's preflight finds; unless given, the one its configuration
+     * declares (every add-on it does not install is there, nothing it installs is).
+     */
+    readonly cluster?: ClusterInventory;
 }
 
 /**
@@ -60,7 +66,10 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
     });
     pulumi.runtime.setAllConfig({ ...options.config.values }, [...options.config.secretKeys]);
 
-    const exported = await runCharmarr({ env: options.env ?? {} });
+    const exported = await runCharmarr({
+        env: options.env ?? {},
+        readCluster: (_connection, platform) => Promise.resolve({ reachable: true, inventory: options.cluster ?? declaredInventory(platform) }),
+    });
     const outputs: Record<string, unknown> = {};
     const secretOutputNames: string[] = [];
     for (const [name, value] of Object.entries(exported)) {

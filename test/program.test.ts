@@ -10,7 +10,9 @@ describe("index.ts, the entry point `pulumi up` runs", () => {
     it("exports the program as a function the Pulumi CLI invokes and awaits", async () => {
         assert.equal(typeof entryPoint, "function");
         installMockRuntime({ project: "charmarr", stack: "core", organization: "organization" });
-        pulumi.runtime.setAllConfig({ ...CORE_EXAMPLE.values }, [...CORE_EXAMPLE.secretKeys]);
+        // The entry point's preflight reads the cluster the kubeconfig names: give it one with no
+        // cluster, so the test never reads whatever cluster the developer's KUBECONFIG points at.
+        pulumi.runtime.setAllConfig({ ...CORE_EXAMPLE.values, "kubernetes:kubeconfig": "apiVersion: v1\nkind: Config\n" }, [...CORE_EXAMPLE.secretKeys]);
         const outputs = await entryPoint();
         assert.equal(outputs.contractVersion, CORE_CONTRACT_VERSION);
         assert.equal(await (pulumi.output(outputs.namespace) as unknown as { promise(): Promise<unknown> }).promise(), "charmarr-core");

@@ -90,7 +90,7 @@ let lastHandedOut: CachedPlan | undefined;
  * planDownloads) instead of calling evaluateStack directly.
  */
 export function planStack(options: EvaluateOptions): Promise<StackPlan> {
-    const key = canonicalJson([options.stack, options.config.values, [...options.config.secretKeys].sort(), options.referencedStacks ?? {}, options.env ?? {}]);
+    const key = canonicalJson([options.stack, options.config.values, [...options.config.secretKeys].sort(), options.referencedStacks ?? {}, options.env ?? {}, options.cluster ?? null]);
     const cached = planCache.get(key);
     if (cached) {
         const handOut = () => {
