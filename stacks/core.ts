@@ -11,6 +11,7 @@ import { GATEWAY_DOMAINS, GatewayDomain } from "../lib/ingress/settings";
 import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
 import { gatewayListeners, routeAccessLabels } from "../lib/ingress/gateways";
 import { listenerFor } from "../lib/ingress/routes";
+import { AppUrls, appUrls } from "../lib/ingress/urls";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
@@ -48,6 +49,8 @@ export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatform
 type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media"> & {
     /** Generated Servarr API keys by app (secret): paste into Prowlarr, Overseerr and the download clients. */
     apiKeys: pulumi.Output<Record<string, string>>;
+    /** Each core app's LAN and tailnet URL (`pulumi stack output urls`). */
+    urls: Record<string, AppUrls>;
 };
 
 /** The gateways, every enabled core app with its route, and the namespace's mTLS and authorization. */
@@ -110,6 +113,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
             environment: config.appEnvironment,
         },
         apiKeys: pulumi.secret(pulumi.output(apiKeys)),
+        urls: appUrls(config.apps, ingress.references),
     };
 }
 
