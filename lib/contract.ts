@@ -10,7 +10,7 @@ import { charmarrNamespace } from "./platform/settings";
  * interface for both sides; bump {@link CORE_CONTRACT_VERSION} on any incompatible change so a
  * downloads stack never runs against a core stack deployed by an older program.
  */
-export const CORE_CONTRACT_VERSION = 1;
+export const CORE_CONTRACT_VERSION = 3;
 
 /** `charmarr:coreStack`: the core stack a downloads stack reads, as a StackReference names it. */
 export const coreStackName = z
@@ -30,7 +30,7 @@ const gatewayReferenceSchema = z.object({
     /** The shared port-80 listener other namespaces' routes attach to. */
     sectionName: z.string(),
     port: z.number(),
-    /** The gateway's mesh identity, `cluster.local/ns/<ns>/sa/<gateway>-istio`, for AuthorizationPolicies. */
+    /** The gateway's mesh identity, `<trust domain>/ns/<ns>/sa/<gateway>-istio`, for AuthorizationPolicies. */
     principal: z.string(),
     /** The LAN IP MetalLB gives it, when pinned. */
     lanIp: z.string().optional(),
@@ -42,12 +42,29 @@ const gatewayReferenceSchema = z.object({
 
 export type GatewayReference = z.output<typeof gatewayReferenceSchema>;
 
+/** An arr app of core as the downloads stack's relations reach it: in-cluster address and API key. */
+const offerSchema = z.object({
+    namespace: z.string(),
+    /** In-cluster Service name: `radarr.charmarr-core.svc.cluster.local`. */
+    host: z.string(),
+    port: z.number(),
+    /** The app's URL base (`/radarr`). */
+    basePath: z.string(),
+    apiKey: z.string(),
+    /** The app's root folder in the library, which the download clients must save beside. */
+    rootFolder: z.string(),
+});
+
+export type Offer = z.output<typeof offerSchema>;
+
 const coreOutputsSchema = z.object({
     contractVersion: z.literal(CORE_CONTRACT_VERSION),
     cluster: clusterSchema,
     namespace: charmarrNamespace("charmarr-core"),
     /** The enabled gateways, by domain. */
     gateways: z.partialRecord(z.enum(GATEWAY_DOMAINS), gatewayReferenceSchema),
+    /** The mesh the core stack's apps are in: its trust domain, which the downloads apps' principals share. */
+    mesh: z.object({ trustDomain: z.string() }),
     /** Mesh identity (SPIFFE principal) of each enabled core app, by app name. */
     identities: z.record(z.string(), z.string()),
     /** What every app of both stacks shares: /config storage class, media library, PUID/PGID/TZ. */
@@ -56,6 +73,8 @@ const coreOutputsSchema = z.object({
         library: storageSchema.shape.library,
         environment: appEnvironmentSchema,
     }),
+    /** What another stack needs to relate to each enabled arr app (a secret output: it holds the API keys). */
+    offers: z.record(z.string(), offerSchema),
 });
 
 export type CoreStackOutputs = z.output<typeof coreOutputsSchema>;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runCharmarr } from "../lib/program";
+import { ClusterInventory, declaredInventory } from "../lib/platform/preflight";
 import { RecordedResource, ReferencedStack, allRegistrationsSettled, installMockRuntime, isSecretValue } from "./runtime";
 
 export const PROJECT = "charmarr";
@@ -31,6 +32,11 @@ export interface StackPlan {
     /** Stack outputs; secret ones replaced by {@link SECRET_PLACEHOLDER}. */
     readonly outputs: Record<string, unknown>;
     readonly secretOutputNames: readonly string[];
+    /**
+     * The secret outputs' plan values, for a plan of the stack that references this one. A plan runs
+     * no provider: generated keys are the mock runtime's stand-ins, never real credentials.
+     */
+    readonly secretOutputs: Record<string, unknown>;
     /** Inputs with secrets still in place, for tests that check where a secret goes. */
     readonly rawResources: readonly RecordedResource[];
 }
@@ -45,6 +51,11 @@ export interface EvaluateOptions {
      * it). None unless given, so the caller's own variables never change a plan.
      */
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /**
+     * The cluster the core stack's preflight finds; unless given, the one its configuration
+     * declares (every add-on it does not install is there, nothing it installs is).
+     */
+    readonly cluster?: ClusterInventory;
 }
 
 /**
@@ -60,9 +71,13 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
     });
     pulumi.runtime.setAllConfig({ ...options.config.values }, [...options.config.secretKeys]);
 
-    const exported = await runCharmarr({ env: options.env ?? {} });
+    const exported = await runCharmarr({
+        env: options.env ?? {},
+        readCluster: (_connection, platform) => Promise.resolve({ reachable: true, inventory: options.cluster ?? declaredInventory(platform) }),
+    });
     const outputs: Record<string, unknown> = {};
     const secretOutputNames: string[] = [];
+    const secretOutputs: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(exported)) {
         const output = pulumi.output(value);
         const resolved = await (output as unknown as { promise(): Promise<unknown> }).promise();
@@ -72,6 +87,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         if (await pulumi.isSecret(output)) {
             secretOutputNames.push(name);
             outputs[name] = SECRET_PLACEHOLDER;
+            secretOutputs[name] = resolved;
         } else {
             outputs[name] = resolved;
         }
@@ -86,6 +102,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         manifests: rawResources.flatMap((resource) => manifestOf(resource)),
         outputs,
         secretOutputNames,
+        secretOutputs,
         rawResources,
     };
 }

@@ -16,6 +16,8 @@ export interface RecordedResource {
     /** URNs this resource waits for: `dependsOn` plus the resources its inputs came from. */
     readonly dependencies: readonly string[];
     readonly custom: boolean;
+    /** `retainOnDelete`: `pulumi destroy` drops the resource from the state but leaves it in place. */
+    readonly retainOnDelete: boolean;
     /** Inputs as serialized for the engine; Pulumi secrets are still wrapped (see {@link isSecretValue}). */
     readonly inputs: Record<string, unknown>;
 }
@@ -44,6 +46,8 @@ interface RegisterRequest {
     getName(): string;
     getParent(): string;
     getDependenciesList(): string[];
+    /** Only on registrations (not reads). */
+    getRetainondelete?(): boolean | undefined;
 }
 
 interface MockMonitorInternals {
@@ -69,6 +73,10 @@ function computedState(type: string, name: string): Record<string, unknown> {
         case "random:index/randomPassword:RandomPassword":
         case "random:index/randomString:RandomString":
             return { result: `plan-${name}-0123456789abcdef` };
+        case "random:index/randomBytes:RandomBytes":
+            return { base64: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("base64") };
+        case "random:index/randomId:RandomId":
+            return { hex: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("hex") };
         case "tailscale:index/oauthClient:OauthClient":
             // The client secret Tailscale returns once, at creation.
             return { key: `tskey-client-plan-${name}-0123456789abcdef`, userId: "plan-user" };
@@ -91,7 +99,7 @@ export function currentRecorder(): Recorder | undefined {
 export function installMockRuntime(options: MockRuntimeOptions): Recorder {
     const recorder: Recorder = { resources: [] };
     activeRecorder = recorder;
-    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[] }>();
+    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[]; retainOnDelete: boolean }>();
     const metaKey = (type: string, name: string) => `${type}\u0000${name}`;
 
     pulumi.runtime.setMocks(
@@ -105,6 +113,7 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
                     parent: seen?.parent,
                     dependencies: seen?.dependencies ?? [],
                     custom: args.custom ?? false,
+                    retainOnDelete: seen?.retainOnDelete ?? false,
                     inputs: args.inputs,
                 });
                 if (args.type === "pulumi:pulumi:StackReference") {
@@ -144,6 +153,7 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
                 urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
                 parent,
                 dependencies: request.getDependenciesList(),
+                retainOnDelete: request.getRetainondelete?.() ?? false,
             });
             return original(request, callback);
         };
