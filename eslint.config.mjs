@@ -12,4 +12,24 @@ export default tseslint.config(
       "no-console": "off",
     },
   },
+  {
+    // Tests share plans through test/support/plan.ts (docs/development.md): a direct evaluation
+    // re-plans a configuration another test has already planned.
+    files: ["test/**/*.ts"],
+    ignores: ["test/support/plan.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/plan/evaluate"],
+              importNames: ["evaluateStack"],
+              message: "plan through planCore, planDownloads or planStack from test/support/plan.ts, which plan each configuration once",
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

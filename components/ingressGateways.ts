@@ -3,7 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import { GATEWAY_DOMAINS, GatewayDomain, GatewaysSettings } from "../lib/ingress/settings";
 import type { GatewayReference } from "../lib/contract";
-import { SHARED_LISTENER, buildGateway, gatewayListeners } from "../lib/ingress/gateways";
+import { SHARED_LISTENER, buildGateway, buildGatewayParameters, gatewayListeners } from "../lib/ingress/gateways";
 import { gatewayPrincipal } from "../lib/mesh/policies";
 
 export interface IngressGatewaysArgs {
@@ -17,6 +17,14 @@ export interface IngressGatewaysArgs {
     labels?: Record<string, string>;
     /** Resources that install the Gateway API CRDs and Istio; the Gateways wait for them. */
     crdDependencies?: pulumi.Resource[];
+    /**
+     * What a gateway on the tailnet waits for besides: the Tailscale operator release, so that
+     * `pulumi destroy`, which deletes in reverse dependency order, deletes the Gateway (and with it
+     * the Service the operator holds a finalizer on) while the operator still runs.
+     */
+    tailnetDependencies?: pulumi.Resource[];
+    /** The mesh's trust domain, the first part of each gateway's principal. */
+    trustDomain: string;
 }
 
 /**
@@ -46,13 +54,22 @@ export class IngressGateways extends pulumi.ComponentResource {
                 listeners: gatewayListeners(domain, args.apps),
                 labels: args.labels,
             });
-            this.gateways[domain] = new k8s.apiextensions.CustomResource(`${name}-${domain}`, { ...spec }, { parent: this, dependsOn: args.crdDependencies });
+            // Istio reads the parameters when it deploys the gateway: they exist first.
+            const parameters = new k8s.core.v1.ConfigMap(
+                `${name}-${domain}-parameters`,
+                buildGatewayParameters(domain, args.namespace, args.labels),
+                { parent: this },
+            );
+            this.gateways[domain] = new k8s.apiextensions.CustomResource(`${name}-${domain}`, { ...spec }, {
+                parent: this,
+                dependsOn: [parameters, ...(args.crdDependencies ?? []), ...(settings.tailscale.expose ? (args.tailnetDependencies ?? []) : [])],
+            });
             this.references[domain] = {
                 name: domain,
                 namespace: args.namespace,
                 sectionName: SHARED_LISTENER.name,
                 port: SHARED_LISTENER.port,
-                principal: gatewayPrincipal(args.namespace, domain),
+                principal: gatewayPrincipal(args.trustDomain, args.namespace, domain),
                 ...(settings.lanIp !== undefined ? { lanIp: settings.lanIp } : {}),
                 ...(settings.tailscale.expose ? { tailnetHostname: settings.tailscale.hostname } : {}),
                 paths: Object.fromEntries(domainApps.flatMap((app) => (app.path === undefined ? [] : [[app.path, app.name]]))),

@@ -15,6 +15,8 @@ import type { OperatorClientCredentials } from "./tailnet";
 export interface PlatformArgs {
     /** What to install (`charmarr:platform`); steps switched off are assumed present in the cluster. */
     settings: PlatformSettings;
+    /** The cluster's DNS domain (`charmarr:cluster.domain`), for the Istio charts. */
+    clusterDomain: string;
     /** Labels for the objects this component creates directly (namespaces, pools, the OAuth Secret). */
     labels: Record<string, string>;
     /** The operator's OAuth client; required when the settings install the Tailscale operator. */
@@ -29,14 +31,16 @@ export interface PlatformArgs {
 export class Platform extends pulumi.ComponentResource {
     /**
      * What each kind of resource built on the platform must `dependsOn` (see
-     * PLATFORM_PREREQUISITES): `routes` for HTTPRoutes, `gateways` for Gateways, `meshPolicies`
-     * for AuthorizationPolicies and PeerAuthentication. Empty lists when this stack installs none of it.
+     * PLATFORM_PREREQUISITES): `routes` for HTTPRoutes, `gateways` for Gateways, `tailnetGateways`
+     * for Gateways on the tailnet, `meshPolicies` for AuthorizationPolicies and PeerAuthentication,
+     * `exposedNamespace` for the namespace of tailnet-exposed Services. Empty lists when this stack
+     * installs none of it.
      */
     readonly dependencies: Readonly<Record<PlatformDependent, pulumi.Resource[]>>;
 
     constructor(name: string, args: PlatformArgs, opts?: pulumi.ComponentResourceOptions) {
         super("charmarr:platform:Platform", name, {}, opts);
-        const plan = platformInstallPlan(args.settings);
+        const plan = platformInstallPlan(args.settings, args.clusterDomain);
         const installed = new Map<PlatformStep, pulumi.Resource>();
 
         if (plan.gatewayApiCrds) {
@@ -115,11 +119,9 @@ export class Platform extends pulumi.ComponentResource {
 
         const installedOf = (steps: readonly PlatformStep[]) =>
             steps.map((step) => installed.get(step)).filter((resource): resource is pulumi.Resource => resource !== undefined);
-        this.dependencies = {
-            routes: installedOf(PLATFORM_PREREQUISITES.routes),
-            gateways: installedOf(PLATFORM_PREREQUISITES.gateways),
-            meshPolicies: installedOf(PLATFORM_PREREQUISITES.meshPolicies),
-        };
+        this.dependencies = Object.fromEntries(
+            Object.entries(PLATFORM_PREREQUISITES).map(([dependent, steps]) => [dependent, installedOf(steps)]),
+        ) as Record<PlatformDependent, pulumi.Resource[]>;
         this.registerOutputs({});
     }
 }

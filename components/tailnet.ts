@@ -35,8 +35,11 @@ export class Tailnet extends pulumi.ComponentResource {
                   `${name}-policy`,
                   // Without overwriteExistingContent the provider refuses to replace a policy it did
                   // not import; acl.manage is the opt-in to exactly that replacement.
-                  { acl: policyFileJson(args.policy), overwriteExistingContent: true },
-                  { parent: this },
+                  // On `pulumi destroy` the policy stays as last applied. resetAclOnDestroy would put
+                  // back Tailscale's default policy, which lets every device reach every other one;
+                  // retainOnDelete keeps Pulumi from touching the tailnet policy at all.
+                  { acl: policyFileJson(args.policy), overwriteExistingContent: true, resetAclOnDestroy: false },
+                  { parent: this, retainOnDelete: true },
               )
             : undefined;
 

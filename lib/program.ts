@@ -1,4 +1,7 @@
-import { loadConfig, readConfigSource } from "./config";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigError, loadConfig, readConfigSource } from "./config";
+import { ClusterReader, KubernetesConnection, readClusterInventory } from "./platform/clusterReader";
+import { preflightFindings } from "./platform/preflight";
 import { coreProgram } from "../stacks/core";
 import { downloadsProgram } from "../stacks/downloads";
 
@@ -8,17 +11,34 @@ export interface RunOptions {
      * unless given (`pulumi up` calls this with no options). The offline plan passes its own.
      */
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /**
+     * How the core stack's preflight reads the cluster: the Kubernetes API unless given. The offline
+     * plan passes a reader of the cluster its configuration declares.
+     */
+    readonly readCluster?: ClusterReader;
 }
 
 /**
- * The whole program: validate the stack's configuration, then run the stack its role names.
- * Returns the stack outputs.
+ * The whole program: validate the stack's configuration, check the core stack's platform against
+ * the cluster, then run the stack its role names. Returns the stack outputs.
  */
 export async function runCharmarr(options: RunOptions = {}): Promise<Record<string, unknown>> {
-    const config = loadConfig(readConfigSource(options.env));
+    const source = readConfigSource(options.env);
+    const config = loadConfig(source);
     switch (config.role) {
-        case "core":
+        case "core": {
+            // The default provider's connection (pulumi-kubernetes reads the same two keys).
+            const connection: KubernetesConnection = { kubeconfig: source.values["kubernetes:kubeconfig"], context: source.values["kubernetes:context"] };
+            const findings = preflightFindings(config.platform, await (options.readCluster ?? readClusterInventory)(connection, config.platform));
+            const refusals = findings.filter((finding) => finding.severity === "refuse");
+            if (refusals.length > 0) {
+                throw new ConfigError(config.stack, refusals.map(({ key, problem, fix }) => ({ key, problem, fix })));
+            }
+            for (const warning of findings) {
+                void pulumi.log.warn(`${warning.key} ${warning.problem}. Fix: ${warning.fix}`);
+            }
             return { ...coreProgram(config) };
+        }
         case "downloads":
             return { ...(await downloadsProgram(config)) };
     }

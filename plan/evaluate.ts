@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { runCharmarr } from "../lib/program";
-import { RecordedResource, ReferencedStack, installMockRuntime, isSecretValue } from "./runtime";
+import { ClusterInventory, declaredInventory } from "../lib/platform/preflight";
+import { RecordedResource, ReferencedStack, allRegistrationsSettled, installMockRuntime, isSecretValue } from "./runtime";
 
 export const PROJECT = "charmarr";
 export const ORGANIZATION = "organization";
@@ -31,6 +32,11 @@ export interface StackPlan {
     /** Stack outputs; secret ones replaced by {@link SECRET_PLACEHOLDER}. */
     readonly outputs: Record<string, unknown>;
     readonly secretOutputNames: readonly string[];
+    /**
+     * The secret outputs' plan values, for a plan of the stack that references this one. A plan runs
+     * no provider: generated keys are the mock runtime's stand-ins, never real credentials.
+     */
+    readonly secretOutputs: Record<string, unknown>;
     /** Inputs with secrets still in place, for tests that check where a secret goes. */
     readonly rawResources: readonly RecordedResource[];
 }
@@ -45,6 +51,11 @@ export interface EvaluateOptions {
      * it). None unless given, so the caller's own variables never change a plan.
      */
     readonly env?: Readonly<Record<string, string | undefined>>;
+    /**
+     * The cluster the core stack's preflight finds; unless given, the one its configuration
+     * declares (every add-on it does not install is there, nothing it installs is).
+     */
+    readonly cluster?: ClusterInventory;
 }
 
 /**
@@ -60,9 +71,13 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
     });
     pulumi.runtime.setAllConfig({ ...options.config.values }, [...options.config.secretKeys]);
 
-    const exported = await runCharmarr({ env: options.env ?? {} });
+    const exported = await runCharmarr({
+        env: options.env ?? {},
+        readCluster: (_connection, platform) => Promise.resolve({ reachable: true, inventory: options.cluster ?? declaredInventory(platform) }),
+    });
     const outputs: Record<string, unknown> = {};
     const secretOutputNames: string[] = [];
+    const secretOutputs: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(exported)) {
         const output = pulumi.output(value);
         const resolved = await (output as unknown as { promise(): Promise<unknown> }).promise();
@@ -72,6 +87,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         if (await pulumi.isSecret(output)) {
             secretOutputNames.push(name);
             outputs[name] = SECRET_PLACEHOLDER;
+            secretOutputs[name] = resolved;
         } else {
             outputs[name] = resolved;
         }
@@ -86,19 +102,9 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         manifests: rawResources.flatMap((resource) => manifestOf(resource)),
         outputs,
         secretOutputNames,
+        secretOutputs,
         rawResources,
     };
-}
-
-// Registrations run asynchronously after the program returns; the SDK's own drain (used by the
-// real language host at exit) is internal, so it is probed and a missing one is a loud error.
-const runtimeInternals = pulumi.runtime as { waitForRPCs?: () => Promise<void> };
-
-async function allRegistrationsSettled(): Promise<void> {
-    if (!runtimeInternals.waitForRPCs) {
-        throw new Error("@pulumi/pulumi no longer provides runtime.waitForRPCs; the plan cannot tell when registrations finish");
-    }
-    await runtimeInternals.waitForRPCs();
 }
 
 /** Replaces every Pulumi secret inside a value with {@link SECRET_PLACEHOLDER}. */

@@ -1,3 +1,9 @@
+/**
+ * Pulumi's mock runtime with a recorder. The only module of the plan that touches @pulumi/pulumi
+ * internals, each probed rather than assumed: the mock monitor's register/read hooks and request
+ * getters, the secret signature, and runtime.waitForRPCs. test/sdkInternals.test.ts fails, naming
+ * the internal, when an SDK upgrade changes one of them.
+ */
 import * as pulumi from "@pulumi/pulumi";
 
 /** One resource the program registered, as the engine would have received it. */
@@ -10,6 +16,8 @@ export interface RecordedResource {
     /** URNs this resource waits for: `dependsOn` plus the resources its inputs came from. */
     readonly dependencies: readonly string[];
     readonly custom: boolean;
+    /** `retainOnDelete`: `pulumi destroy` drops the resource from the state but leaves it in place. */
+    readonly retainOnDelete: boolean;
     /** Inputs as serialized for the engine; Pulumi secrets are still wrapped (see {@link isSecretValue}). */
     readonly inputs: Record<string, unknown>;
 }
@@ -38,6 +46,8 @@ interface RegisterRequest {
     getName(): string;
     getParent(): string;
     getDependenciesList(): string[];
+    /** Only on registrations (not reads). */
+    getRetainondelete?(): boolean | undefined;
 }
 
 interface MockMonitorInternals {
@@ -63,6 +73,10 @@ function computedState(type: string, name: string): Record<string, unknown> {
         case "random:index/randomPassword:RandomPassword":
         case "random:index/randomString:RandomString":
             return { result: `plan-${name}-0123456789abcdef` };
+        case "random:index/randomBytes:RandomBytes":
+            return { base64: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("base64") };
+        case "random:index/randomId:RandomId":
+            return { hex: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("hex") };
         case "tailscale:index/oauthClient:OauthClient":
             // The client secret Tailscale returns once, at creation.
             return { key: `tskey-client-plan-${name}-0123456789abcdef`, userId: "plan-user" };
@@ -85,7 +99,7 @@ export function currentRecorder(): Recorder | undefined {
 export function installMockRuntime(options: MockRuntimeOptions): Recorder {
     const recorder: Recorder = { resources: [] };
     activeRecorder = recorder;
-    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[] }>();
+    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[]; retainOnDelete: boolean }>();
     const metaKey = (type: string, name: string) => `${type}\u0000${name}`;
 
     pulumi.runtime.setMocks(
@@ -99,6 +113,7 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
                     parent: seen?.parent,
                     dependencies: seen?.dependencies ?? [],
                     custom: args.custom ?? false,
+                    retainOnDelete: seen?.retainOnDelete ?? false,
                     inputs: args.inputs,
                 });
                 if (args.type === "pulumi:pulumi:StackReference") {
@@ -125,6 +140,11 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
     );
 
     const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
+    for (const method of ["registerResource", "readResource", "newUrn"] as const) {
+        if (typeof monitor[method] !== "function") {
+            throw new Error(`@pulumi/pulumi's mock monitor has no ${method} method any more; plan/runtime.ts records registrations through it`);
+        }
+    }
     for (const method of ["registerResource", "readResource"] as const) {
         const original = monitor[method].bind(monitor);
         monitor[method] = (request: RegisterRequest, callback: unknown) => {
@@ -133,9 +153,22 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
                 urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
                 parent,
                 dependencies: request.getDependenciesList(),
+                retainOnDelete: request.getRetainondelete?.() ?? false,
             });
             return original(request, callback);
         };
     }
     return recorder;
+}
+
+// Registrations run asynchronously after the program returns; the SDK's own drain (used by the
+// real language host at exit) is internal, so it is probed and a missing one is a loud error.
+const runtimeInternals = pulumi.runtime as { waitForRPCs?: () => Promise<void> };
+
+/** Waits until every registration the program started has reached the mock monitor. */
+export async function allRegistrationsSettled(): Promise<void> {
+    if (!runtimeInternals.waitForRPCs) {
+        throw new Error("@pulumi/pulumi no longer provides runtime.waitForRPCs; the plan cannot tell when registrations finish");
+    }
+    await runtimeInternals.waitForRPCs();
 }

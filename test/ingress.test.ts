@@ -2,6 +2,8 @@ import { strict as assert } from "node:assert";
 import type { Manifest, StackPlan } from "../plan/evaluate";
 import { resolveApps } from "../lib/apps/resolve";
 import { buildGateway, gatewayServiceAnnotations } from "../lib/ingress/gateways";
+import type { IGateway } from "../lib/k8s/gatewayApi";
+import { parse } from "yaml";
 import { buildHttpRoute, listenerFor } from "../lib/ingress/routes";
 import { gatewaysSchema } from "../lib/ingress/settings";
 import { RouteTable } from "./support/routes";
@@ -115,6 +117,51 @@ describe("ingress: gateways and routes", () => {
             qbittorrent: ["http://192.168.1.242/qbittorrent/"],
             sabnzbd: ["http://192.168.1.242/sabnzbd"],
         });
+    });
+
+    it("makes every gateway's Service single-stack IPv4 through Istio's parameters ConfigMap, created before the Gateway", () => {
+        for (const gateway of manifestsOf(core, "Gateway")) {
+            const ref = (gateway.spec as IGateway["spec"]).infrastructure?.parametersRef;
+            assert.ok(ref, `${gateway.metadata.name} has no parametersRef`);
+            assert.deepEqual({ group: ref.group, kind: ref.kind }, { group: "", kind: "ConfigMap" }, "Istio takes only a core/v1 ConfigMap");
+            const parameters = manifestOf(core, "ConfigMap", ref.name);
+            assert.equal(parameters.metadata.namespace, gateway.metadata.namespace, "Istio looks in the Gateway's own namespace");
+            const overlay = parse((parameters.data as Record<string, string>).service) as { spec: Record<string, unknown> };
+            assert.deepEqual(overlay, { spec: { ipFamilyPolicy: "SingleStack", ipFamilies: ["IPv4"] } });
+            const gatewayResource = core.resources.find((r) => r.type.endsWith(":Gateway") && r.inputs.metadata && (r.inputs.metadata as { name: string }).name === gateway.metadata.name);
+            const parametersResource = core.resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && (r.inputs.metadata as { name: string }).name === ref.name);
+            assert.ok(gatewayResource?.dependencies.includes(parametersResource?.urn as string), `${gateway.metadata.name} is created before its parameters`);
+        }
+    });
+
+    it("has pulumi up wait for each Gateway until Istio reports it Programmed", () => {
+        for (const gateway of manifestsOf(core, "Gateway")) {
+            assert.equal((gateway.metadata.annotations as Record<string, string>)["pulumi.com/waitFor"], "condition=Programmed");
+        }
+    });
+
+    it("outputs each app's LAN and tailnet URL, the very URLs the gateways and routes serve", () => {
+        const outputs: Record<string, { lan?: string; tailnet?: string }> = {
+            ...(core.outputs.urls as Record<string, { lan?: string; tailnet?: string }>),
+            ...(downloads.outputs.urls as Record<string, { lan?: string; tailnet?: string }>),
+        };
+        assert.deepEqual(outputs, {
+            radarr: { lan: "http://192.168.1.240/radarr", tailnet: "http://charmarr-arr/radarr" },
+            sonarr: { lan: "http://192.168.1.240/sonarr", tailnet: "http://charmarr-arr/sonarr" },
+            lidarr: { lan: "http://192.168.1.240/lidarr", tailnet: "http://charmarr-arr/lidarr" },
+            prowlarr: { lan: "http://192.168.1.240/prowlarr", tailnet: "http://charmarr-arr/prowlarr" },
+            overseerr: { lan: "http://192.168.1.241:5055/", tailnet: "http://charmarr-media:5055/" },
+            plex: { lan: "http://192.168.1.241:32400/", tailnet: "http://charmarr-media:32400/" },
+            qbittorrent: { lan: "http://192.168.1.242/qbittorrent/" },
+            sabnzbd: { lan: "http://192.168.1.242/sabnzbd" },
+        });
+        const served = appUrls(both());
+        for (const [app, urls] of Object.entries(outputs as Record<string, { lan?: string; tailnet?: string }>)) {
+            const { lan, tailnet } = urls;
+            for (const url of [lan, tailnet].filter((u): u is string => u !== undefined)) {
+                assert.ok(served[app]?.includes(url), `${app}: ${url} is not a URL the routes serve (${served[app]?.join(", ")})`);
+            }
+        }
     });
 
     it("strips /qbittorrent/ before qBittorrent and redirects the bare prefix", () => {

@@ -122,21 +122,21 @@ describe("kill switch layer 1: the egress truth table of every routed pod", () =
     });
 });
 
-/** A FORWARD rule as pod-gateway's gateway_init.sh writes it: match an out-interface or a destination. */
-type ForwardRule = { readonly outInterface: string } | { readonly destination: string };
+/** A FORWARD rule as pod-gateway's gateway_init.sh writes it for client traffic: match an out-interface. */
+type ForwardRule = { readonly outInterface: string };
 
 /**
  * pod-gateway's FORWARD chain for traffic arriving from clients on vxlan0, read from the planned
  * settings.sh the way gateway_init.sh (v1.13.0) builds it: with VPN_BLOCK_OTHER_TRAFFIC=true the
- * policy is DROP, `-I FORWARD -o $VPN_INTERFACE -j ACCEPT`, then `-A FORWARD -d <cidr> -j ACCEPT`
- * for each word of VPN_LOCAL_CIDRS. Without it the policy stays ACCEPT.
+ * policy is DROP and `-I FORWARD -o $VPN_INTERFACE -j ACCEPT` is the only accept for it (its
+ * VPN_LOCAL_CIDRS accepts are OUTPUT rules, for the gateway's own traffic; its `-i` rules are for
+ * replies). Without it the policy stays ACCEPT.
  */
 function podGatewayForwardChain(settings: Record<string, string>): { policy: "ACCEPT" | "DROP"; rules: ForwardRule[] } {
     if (settings.VPN_BLOCK_OTHER_TRAFFIC !== "true") {
         return { policy: "ACCEPT", rules: [] };
     }
-    const locals = settings.VPN_LOCAL_CIDRS.split(" ").filter((cidr) => cidr !== "");
-    return { policy: "DROP", rules: [{ outInterface: settings.VPN_INTERFACE }, ...locals.map((destination) => ({ destination }))] };
+    return { policy: "DROP", rules: [{ outInterface: settings.VPN_INTERFACE }] };
 }
 
 /**
@@ -149,7 +149,7 @@ function gatewayForwards(settings: Record<string, string>, gluetun: Record<strin
     const chain = podGatewayForwardChain(settings);
     const local = settings.VPN_LOCAL_CIDRS.split(" ").some((cidr) => cidr !== "" && ipInCidr(destinationIp, cidr));
     const via = local || !tunnelUp ? "eth0" : gluetun.VPN_INTERFACE;
-    const accepted = chain.rules.some((rule) => ("outInterface" in rule ? rule.outInterface === via : ipInCidr(destinationIp, rule.destination)));
+    const accepted = chain.rules.some((rule) => rule.outInterface === via);
     return { forwarded: accepted || chain.policy === "ACCEPT", via };
 }
 
@@ -202,8 +202,9 @@ describe("kill switch: failure matrix", () => {
         for (const ip of INTERNET_DESTINATIONS) {
             assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, ip, true), { forwarded: true, via: "wg0" }, ip);
         }
-        // Replies to Radarr and DNS stay on the pod network.
-        assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, "10.42.1.20", true), { forwarded: true, via: "eth0" });
+        // Cluster traffic never needs the gateway: clients route the pod, Service and LAN ranges on
+        // their own eth0 (NOT_ROUTED_TO_GATEWAY_CIDRS), and the gateway forwards nothing there.
+        assert.deepEqual(gatewayForwards(gatewaySettings, gluetun, "10.42.1.20", true), { forwarded: false, via: "eth0" });
     });
 
     it("client init never ran / vxlan0 down / routes deleted: packets leaving eth0 directly are dropped", () => {
@@ -242,18 +243,16 @@ describe("kill switch: failure matrix", () => {
         assert.equal(evaluateEgress(policies, gateway, { ip: "1.1.1.1", protocol: "TCP", port: 443 }).allowed, false);
     });
 
-    it("layer 2's only non-tunnel exits (VPN_LOCAL_CIDRS) are private address space, so no internet host is forwarded around the tunnel", () => {
+    it("the gateway's own non-tunnel exits (VPN_LOCAL_CIDRS, routed via eth0 and accepted in OUTPUT) are private address space", () => {
         const locals = gatewaySettings.VPN_LOCAL_CIDRS.split(" ");
         assert.deepEqual(locals, ["10.42.0.0/16", "10.43.0.0/16", "192.168.1.0/24"]);
         for (const cidr of locals) {
-            assert.ok(isPrivateBlock(cidr), `${cidr} is public: pod-gateway would forward internet traffic to it via eth0`);
+            assert.ok(isPrivateBlock(cidr), `${cidr} is public: the gateway would reach internet hosts in it via eth0`);
         }
         assert.equal(podGatewayForwardChain(gatewaySettings).policy, "DROP");
     });
 
-    it("the model catches what pod-gateway would leak: a public VPN_LOCAL_CIDRS entry or VPN_BLOCK_OTHER_TRAFFIC unset forwards around a down tunnel", () => {
-        const publicLocal = { ...gatewaySettings, VPN_LOCAL_CIDRS: `${gatewaySettings.VPN_LOCAL_CIDRS} 1.0.0.0/8` };
-        assert.deepEqual(gatewayForwards(publicLocal, gluetun, "1.1.1.1", false), { forwarded: true, via: "eth0" });
+    it("the model catches what pod-gateway would leak: VPN_BLOCK_OTHER_TRAFFIC unset forwards around a down tunnel", () => {
         assert.equal(isPrivateBlock("1.0.0.0/8"), false);
         assert.equal(isPrivateBlock("172.0.0.0/8"), false, "a block only partly private is not private");
         const notBlocking = { ...gatewaySettings, VPN_BLOCK_OTHER_TRAFFIC: "false" };

@@ -1,11 +1,12 @@
 import { strict as assert } from "node:assert";
+import { ORGANIZATION, PROJECT } from "../plan/evaluate";
 import type { Manifest, StackPlan } from "../plan/evaluate";
 import { APP_NAMES } from "../lib/apps/catalog";
 import { resolveApps } from "../lib/apps/resolve";
 import { meshEnrollmentProblems } from "../lib/mesh/enrollment";
 import { CALLERS, buildAppPolicy, buildPeerPortException } from "../lib/mesh/policies";
 import { AuthorizationModel, Workload, l7Fields } from "./support/authz";
-import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
+import { DOWNLOADS_EXAMPLE, assertConfigError, manifestOf, manifestsOf, planCore, planDownloads, planStack, referenceTo, withConfig } from "./support/plan";
 
 const CORE = "charmarr-core";
 const DOWNLOADS = "charmarr-downloads";
@@ -190,6 +191,51 @@ describe("mesh: variants", () => {
         const qbittorrent = manifestOf(downloads, "AuthorizationPolicy", "qbittorrent");
         const principals = (qbittorrent.spec as { rules: { from?: { source: { principals: string[] } }[] }[] }).rules[0].from?.[0].source.principals;
         assert.ok(!principals?.includes(principalOf(CORE, "lidarr")));
+    });
+});
+
+describe("mesh: a custom cluster domain and trust domain", () => {
+    let core: StackPlan;
+    let downloads: StackPlan;
+    before(async () => {
+        const changes = {
+            "charmarr:cluster.domain": "cluster.internal",
+            "charmarr:platform.istio.install": true,
+            "charmarr:platform.istio.trustDomain": "mesh.example",
+        };
+        core = await planCore(changes);
+        downloads = await planStack({
+            stack: "downloads",
+            config: withConfig(DOWNLOADS_EXAMPLE),
+            referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) },
+        });
+    });
+    const values = (step: string) => (core.resources.find((r) => r.name === `platform-${step}`)?.inputs.values ?? {}) as Record<string, unknown>;
+
+    it("reaches every Istio chart that takes one: istiod's proxies and mesh config, ztunnel's environment", () => {
+        assert.deepEqual((values("istiod").global as { proxy: unknown }).proxy, { clusterDomain: "cluster.internal" });
+        assert.deepEqual(values("istiod").meshConfig, { trustDomain: "mesh.example" });
+        assert.deepEqual(values("ztunnel").env, { CLUSTER_DOMAIN: "cluster.internal", TRUST_DOMAIN: "mesh.example" });
+    });
+
+    it("is the trust domain of every principal of both stacks, and core hands it to downloads", () => {
+        assert.deepEqual(core.outputs.mesh, { trustDomain: "mesh.example" });
+        const principals = [...core.manifests, ...downloads.manifests]
+            .filter((m) => m.kind === "AuthorizationPolicy")
+            .flatMap((m) => (m.spec as { rules?: { from?: { source: { principals?: string[] } }[] }[] }).rules ?? [])
+            .flatMap((rule) => rule.from ?? [])
+            .flatMap((from) => from.source.principals ?? []);
+        assert.ok(principals.length > 20, "the policies name the gateways and the callers");
+        for (const principal of principals) {
+            assert.match(principal, /^mesh\.example\/ns\/charmarr-(core|downloads)\/sa\/[a-z-]+$/);
+        }
+        for (const identity of Object.values(core.outputs.identities as Record<string, string>)) {
+            assert.match(identity, /^mesh\.example\//);
+        }
+    });
+
+    it("refuses a trust domain SPIFFE does not allow", async () => {
+        await assertConfigError(planCore({ "charmarr:platform.istio.trustDomain": "Cluster.Local/" }), "charmarr:platform.istio.trustDomain", "is not a trust domain");
     });
 });
 

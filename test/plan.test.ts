@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
-import { parseArguments, runPlan } from "../plan/cli";
+import { parseArguments, runPlan, stackFiles } from "../plan/cli";
 
 function tempDir(): string {
     return mkdtempSync(join(tmpdir(), "charmarr-plan-"));
@@ -26,7 +26,7 @@ describe("npm run plan", () => {
         const { status, output } = await plan(["--out", out]);
         assert.equal(status, 0, output);
         for (const stack of ["core", "downloads"]) {
-            assert.deepEqual(readdirSync(join(out, stack)).sort(), ["manifests.yaml", "outputs.json", "resources.json"]);
+            assert.deepEqual(readdirSync(join(out, stack)).sort(), ["manifests.yaml", "outputs.json", "resources.json", "secret-outputs.json"]);
             const documents = parseAllDocuments(readFileSync(join(out, stack, "manifests.yaml"), "utf8"));
             const objects = (Array.isArray(documents) ? documents : [documents]).map((d) => d.toJS() as { kind: string; apiVersion: string });
             assert.ok(objects.length > 0 && objects.every((o) => o.kind && o.apiVersion), `${stack}: every document is a Kubernetes object`);
@@ -111,12 +111,13 @@ describe("npm run plan", () => {
     });
 
     it("refuses bad arguments with usage", async () => {
-        for (const args of [["staging"], ["--config"], ["core", "downloads", "--config", "x.yaml"]]) {
+        for (const args of [["--config"], ["core", "downloads", "--config", "x.yaml"], ["--bogus"], ["core/prod"]]) {
             const { status, output } = await plan(args);
             assert.equal(status, 2, args.join(" "));
-            assert.match(output, /usage: npm run plan -- \[core\|downloads\]/);
+            assert.match(output, /usage: npm run plan -- \[STACK\.\.\.\] \[--config FILE\] \[--core-config FILE\] \[--out DIR\]/);
         }
-        assert.deepEqual(parseArguments([]).stacks, ["core", "downloads"]);
+        assert.deepEqual(parseArguments([]).stacks, []);
+        assert.deepEqual(stackFiles().map((spec) => spec.stack), ["core", "downloads"]);
     });
 
     it("runs as `npm run plan` in a child process with exit status 1 on bad config", function () {
@@ -134,5 +135,84 @@ describe("npm run plan", () => {
         }
         const ok = execFileSync("npm", ["run", "--silent", "plan", "--", "--out", join(out, "good")], { encoding: "utf8" });
         assert.match(ok, /Stack downloads:/);
+    });
+});
+
+describe("npm run plan: any stack name", () => {
+    /** A directory with one core and one downloads stack file of the given names, and the downloads stack reading the core one. */
+    function stackDir(core: string, downloads: string, coreStack: string): string {
+        const dir = tempDir();
+        writeFileSync(join(dir, `Pulumi.${core}.yaml`), readFileSync("Pulumi.core.yaml", "utf8"));
+        writeFileSync(
+            join(dir, `Pulumi.${downloads}.yaml`),
+            readFileSync("Pulumi.downloads.yaml", "utf8").replace("charmarr:coreStack: organization/charmarr/core", `charmarr:coreStack: ${coreStack}`),
+        );
+        return dir;
+    }
+
+    async function planIn(dir: string, args: string[]): Promise<{ status: number; output: string }> {
+        const lines: string[] = [];
+        const status = await runPlan(args, (line) => lines.push(line), dir);
+        return { status, output: lines.join("\n") };
+    }
+
+    it("plans every stack file of a directory, core stacks first, each role from charmarr:role", async () => {
+        const dir = stackDir("homelab-core", "homelab-downloads", "myorg/charmarr/homelab-core");
+        const out = join(dir, "plan");
+        const { status, output } = await planIn(dir, ["--out", out]);
+        assert.equal(status, 0, output);
+        assert.ok(output.indexOf("Stack homelab-core:") < output.indexOf("Stack homelab-downloads:"), output);
+        const core = readJson(join(out, "homelab-core", "outputs.json"));
+        const downloads = readJson(join(out, "homelab-downloads", "outputs.json"));
+        assert.equal(downloads.coreStack, "myorg/charmarr/homelab-core");
+        assert.deepEqual(downloads.cluster, core.cluster);
+    });
+
+    it("plans a downloads stack alone against its configured core stack, from --core-config or the core stack's file", async () => {
+        const dir = stackDir("homelab-core", "homelab-downloads", "myorg/charmarr/homelab-core");
+        const byFlag = await planIn(dir, ["homelab-downloads", "--core-config", join(dir, "Pulumi.homelab-core.yaml"), "--out", join(dir, "a")]);
+        assert.equal(byFlag.status, 0, byFlag.output);
+        assert.equal(readJson(join(dir, "a", "homelab-downloads", "outputs.json")).coreStack, "myorg/charmarr/homelab-core");
+        assert.ok(existsSync(join(dir, "a", "homelab-core", "outputs.json")));
+        const byFile = await planIn(dir, ["homelab-downloads", "--out", join(dir, "b")]);
+        assert.equal(byFile.status, 0, byFile.output);
+        assert.match(byFile.output, /planning core first with .*Pulumi\.homelab-core\.yaml/);
+        const saved = await planIn(dir, ["homelab-downloads", "--out", join(dir, "b")]);
+        assert.equal(saved.status, 0, saved.output);
+        assert.match(saved.output, /Using core stack outputs from .*homelab-core\/outputs\.json/);
+    });
+
+    it("says how to plan offline when no core stack configuration can be found, never to deploy", async () => {
+        const dir = stackDir("homelab-core", "homelab-downloads", "myorg/charmarr/homelab-core");
+        const lonely = tempDir();
+        writeFileSync(join(lonely, "Pulumi.homelab-downloads.yaml"), readFileSync(join(dir, "Pulumi.homelab-downloads.yaml"), "utf8"));
+        const { status, output } = await planIn(lonely, ["homelab-downloads", "--out", join(lonely, "plan")]);
+        assert.equal(status, 1);
+        assert.match(output, /Cannot plan the downloads stack "homelab-downloads" offline: it reads the core stack "myorg\/charmarr\/homelab-core" \(charmarr:coreStack\)/);
+        assert.match(output, /--core-config FILE/);
+        assert.doesNotMatch(output, /pulumi up|[Dd]eploy/);
+    });
+
+    it("says to plan the core stack again, not to deploy it, when its saved outputs are stale", async () => {
+        const dir = stackDir("homelab-core", "homelab-downloads", "myorg/charmarr/homelab-core");
+        const out = join(dir, "plan");
+        assert.equal((await planIn(dir, ["homelab-core", "--out", out])).status, 0);
+        const { cluster, ...withoutCluster } = readJson(join(out, "homelab-core", "outputs.json"));
+        assert.ok(cluster);
+        writeFileSync(join(out, "homelab-core", "outputs.json"), JSON.stringify(withoutCluster));
+        const { status, output } = await planIn(dir, ["homelab-downloads", "--out", out]);
+        assert.equal(status, 1);
+        assert.match(output, /The core stack "myorg\/charmarr\/homelab-core" has no output "cluster"\. Planning offline, the core outputs came from .*outputs\.json: plan the core stack again with this version of the program \(npm run plan -- homelab-core, or --core-config FILE\)\./);
+        assert.doesNotMatch(output, /pulumi up/);
+    });
+
+    it("takes the role from the stack's name when charmarr:role is unset, and refuses a stack whose file is missing", async () => {
+        const dir = tempDir();
+        writeFileSync(join(dir, "Pulumi.core.yaml"), readFileSync("Pulumi.core.yaml", "utf8").replace(/^ {2}charmarr:role: core\n/m, ""));
+        const named = await planIn(dir, ["core", "--out", join(dir, "plan")]);
+        assert.equal(named.status, 0, named.output);
+        const missing = await planIn(dir, ["staging", "--out", join(dir, "plan")]);
+        assert.equal(missing.status, 1);
+        assert.match(missing.output, /No .*Pulumi\.staging\.yaml for stack "staging": give its configuration with --config FILE/);
     });
 });

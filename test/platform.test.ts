@@ -9,9 +9,10 @@ import { PlatformSettings, platformSchema } from "../lib/platform/settings";
 import { runPlan } from "../plan/cli";
 import { StackPlan } from "../plan/evaluate";
 import { RecordedResource, isSecretValue } from "../plan/runtime";
-import { CORE_EXAMPLE, ConfigChanges, assertConfigError, manifestOf, manifestsOf, planCore, planDownloads, planStack, warningsWhile, withConfig } from "./support/plan";
+import { CORE_EXAMPLE, ConfigChanges, assertConfigError, deletionOrder, manifestOf, manifestsOf, planCore, planDownloads, planStack, warningsWhile, withConfig } from "./support/plan";
 import { StrictValidator } from "./support/strictSchemas";
 import { PLATFORM_ALL_ON } from "./support/variants";
+import type { IGateway } from "../lib/k8s/gatewayApi";
 
 /** A config value as the CLI holds it (objects and lists as JSON) back to what a stack file would hold. */
 function parseConfigValue(value: string): unknown {
@@ -73,12 +74,12 @@ function assertOrder(plan: StackPlan, chain: readonly RecordedResource[]): void 
 
 describe("platform: the install plan", () => {
     it("installs nothing by default", () => {
-        const plan = platformInstallPlan(settings());
+        const plan = platformInstallPlan(settings(), "cluster.local");
         assert.deepEqual(plan, { releases: [], namespaces: [] });
     });
 
     it("orders Gateway API CRDs → base → istiod → cni → ztunnel, each after the previous", () => {
-        const plan = platformInstallPlan(settings({ gatewayApi: { install: true }, istio: { install: true } }));
+        const plan = platformInstallPlan(settings({ gatewayApi: { install: true }, istio: { install: true } }), "cluster.local");
         assert.equal(plan.gatewayApiCrds?.url, "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml");
         assert.deepEqual(
             plan.releases.map((r) => [r.step, r.chart, r.after]),
@@ -94,7 +95,7 @@ describe("platform: the install plan", () => {
     });
 
     it("installs Istio on a cluster that already has the Gateway API CRDs without waiting for them", () => {
-        const plan = platformInstallPlan(settings({ istio: { install: true } }));
+        const plan = platformInstallPlan(settings({ istio: { install: true } }), "cluster.local");
         assert.equal(plan.gatewayApiCrds, undefined);
         assert.deepEqual(plan.releases[0].after, []);
     });
@@ -107,6 +108,7 @@ describe("platform: the install plan", () => {
                 metallb: { install: true, version: "0.14.9", addresses: ["10.0.0.0/30"] },
                 tailscale: { operator: { install: true, version: "1.84.0" } },
             }),
+            "cluster.local",
         );
         assert.match(plan.gatewayApiCrds?.url ?? "", /\/v1\.2\.1\/standard-install\.yaml$/);
         assert.deepEqual(
@@ -133,10 +135,9 @@ describe("platform: Istio chart values per platform", () => {
     };
     for (const platform of ISTIO_PLATFORM_NAMES) {
         it(`${platform}: ambient profile on istiod and cni, CNI paths ${expectedGlobalPlatform[platform] ?? "of kubeadm"}`, () => {
-            const values = istioChartValues(settings({ istio: { install: true, platform } }).istio);
-            assert.deepEqual(values.istiod, { profile: "ambient" });
+            const values = istioChartValues(settings({ istio: { install: true, platform } }).istio, "cluster.local");
+            assert.equal(values.istiod.profile, "ambient");
             assert.deepEqual(values["istio-base"], {});
-            assert.deepEqual(values.ztunnel, {});
             const expected = expectedGlobalPlatform[platform];
             assert.deepEqual(values["istio-cni"], expected ? { profile: "ambient", global: { platform: expected } } : { profile: "ambient" });
         });
@@ -236,9 +237,9 @@ describe("platform: the core plan", () => {
                 release("metallb"),
                 resource(plan, "kubernetes:metallb.io/v1beta1:IPAddressPool", "platform-metallb-pool"),
                 resource(plan, "kubernetes:metallb.io/v1beta1:L2Advertisement", "platform-metallb-l2-advertisement"),
-                release("tailscale-operator"),
-                resource(plan, "kubernetes:core/v1:Secret", "platform-tailscale-operator-oauth"),
             ];
+            // The Tailscale operator is not unrelated: the core namespace waits for it, for the
+            // sake of `pulumi destroy` (see "platform: teardown").
             for (const [kind, prerequisites] of Object.entries(needs)) {
                 const users = plan.resources.filter((r) => r.type.endsWith(`:${kind}`) && r.custom);
                 assert.ok(users.length > 0, `the plan has no ${kind}`);
@@ -277,7 +278,7 @@ describe("platform: the core plan", () => {
 
         it("sets the k3s CNI paths on istio-cni", () => {
             assert.deepEqual(release("istio-cni").inputs.values, { profile: "ambient", global: { platform: "k3s" } });
-            assert.deepEqual(release("istiod").inputs.values, { profile: "ambient" });
+            assert.equal((release("istiod").inputs.values as { profile: string }).profile, "ambient");
         });
 
         it("grants each gateway's tags exactly the ports its Gateway listens on", () => {
@@ -300,6 +301,29 @@ describe("platform: the core plan", () => {
             // Overseerr (5055) and Plex (32400) own `/` of listeners of their own on the media gateway.
             assert.deepEqual(viewers?.accept, ["tag:charmarr-media:80", "tag:charmarr-media:5055", "tag:charmarr-media:32400"]);
             assert.ok(viewers?.deny?.includes("tag:charmarr-arr:80") && viewers.deny.includes("tag:charmarr-admin:80"));
+        });
+
+        describe("teardown", () => {
+            it("deletes every Gateway on the tailnet, and the whole core namespace, before the Tailscale operator", () => {
+                const order = deletionOrder(plan);
+                const operator = order.indexOf(release("tailscale-operator").urn);
+                const exposed = plan.resources.filter(
+                    (r) => r.type === "kubernetes:gateway.networking.k8s.io/v1:Gateway" && (r.inputs.spec as IGateway["spec"]).infrastructure?.annotations?.["tailscale.com/expose"] === "true",
+                );
+                assert.deepEqual(exposed.map((r) => r.name).sort(), ["ingress-admin", "ingress-arr", "ingress-media"]);
+                for (const gateway of [...exposed, resource(plan, "kubernetes:core/v1:Namespace", "core-namespace")]) {
+                    assert.ok(order.indexOf(gateway.urn) < operator, `${gateway.name} would be deleted after the operator that must release its Service`);
+                }
+                // And the operator before its own namespace and OAuth client, as any release.
+                assert.ok(operator < order.indexOf(resource(plan, "kubernetes:core/v1:Namespace", "platform-tailscale").urn));
+            });
+
+            it("leaves the applied tailnet policy in place: Pulumi retains it and the provider never resets it to allow-all", () => {
+                const acl = resource(plan, "tailscale:index/acl:Acl", "tailnet-policy");
+                assert.equal(acl.retainOnDelete, true);
+                assert.equal(acl.inputs.resetAclOnDestroy, false);
+                assert.ok(plan.resources.filter((r) => r.retainOnDelete).every((r) => r === acl), "only the tailnet policy outlives destroy");
+            });
         });
     });
 
@@ -351,7 +375,8 @@ describe("platform: refused configurations", () => {
             "charmarr:gateways.media.lanIp",
             "192.168.1.200 is outside the MetalLB pool",
             "192.168.1.240/29, 192.168.1.250-192.168.1.252",
-            "pulumi config set --path charmarr:gateways.media.lanIp 192.168.1.240",
+            // The pool's first address, 192.168.1.240, is the arr gateway's: the fix offers the next free one.
+            "pulumi config set --path charmarr:gateways.media.lanIp 192.168.1.241",
         );
         assert.equal(error.problems.length, 1);
     });

@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import entryPoint from "../index";
 import { ConfigError } from "../lib/config";
+import { CORE_CONTRACT_VERSION } from "../lib/contract";
 import { installMockRuntime } from "../plan/runtime";
 import { CORE_EXAMPLE, planStack, withConfig } from "./support/plan";
 
@@ -9,9 +10,11 @@ describe("index.ts, the entry point `pulumi up` runs", () => {
     it("exports the program as a function the Pulumi CLI invokes and awaits", async () => {
         assert.equal(typeof entryPoint, "function");
         installMockRuntime({ project: "charmarr", stack: "core", organization: "organization" });
-        pulumi.runtime.setAllConfig({ ...CORE_EXAMPLE.values }, [...CORE_EXAMPLE.secretKeys]);
+        // The entry point's preflight reads the cluster the kubeconfig names: give it one with no
+        // cluster, so the test never reads whatever cluster the developer's KUBECONFIG points at.
+        pulumi.runtime.setAllConfig({ ...CORE_EXAMPLE.values, "kubernetes:kubeconfig": "apiVersion: v1\nkind: Config\n" }, [...CORE_EXAMPLE.secretKeys]);
         const outputs = await entryPoint();
-        assert.equal(outputs.contractVersion, 1);
+        assert.equal(outputs.contractVersion, CORE_CONTRACT_VERSION);
         assert.equal(await (pulumi.output(outputs.namespace) as unknown as { promise(): Promise<unknown> }).promise(), "charmarr-core");
         assert.equal((outputs.cluster as { podCidr: string }).podCidr, "10.42.0.0/16");
     });

@@ -133,6 +133,10 @@ describe("strict schemas: what the API server refuses is refused", () => {
         const route = planned("HTTPRoute");
         (route.metadata as Record<string, unknown>).labels = { "app.kubernetes.io/name": "radarr movies" };
         assertRefused(route, '.metadata.labels["app.kubernetes.io/name"]: Invalid value "radarr movies"');
+        const statefulSet = planned("StatefulSet");
+        const template = (statefulSet.spec as { template: { metadata: { labels: Record<string, string> } } }).template;
+        template.metadata.labels["charmarr.io/app"] = "-radarr";
+        assertRefused(statefulSet, '.spec.template.metadata.labels["charmarr.io/app"]: Invalid value "-radarr"');
         const namespace = planned("Namespace");
         (namespace.metadata as Record<string, unknown>).name = "charmarr.core";
         assertRefused(namespace, "must be a DNS-1123 label");

@@ -8,7 +8,7 @@
 import { readFileSync } from "node:fs";
 import { ROUTE_SIDECAR_CONTAINER, ROUTED_LABEL } from "../lib/vpn/client";
 import { CONTROL_SERVER_API_KEY, gatewayNames, gatewayPodLabels } from "../lib/vpn/gateway";
-import { KubeTarget, KubectlError, KubectlTransport, pickPod } from "./kubectl";
+import { KubeTarget, KubectlError, KubectlTransport, PodJson, pickPod } from "./kubectl";
 import { runProcess } from "./process";
 import { ProbeResult, dnsPath, drill, gluetunPublicAddress, killSwitchCoverage, publicAddress } from "./probes";
 import { renderReport } from "./report";
@@ -184,27 +184,35 @@ const PLAIN_POD_ATTEMPTS = 3;
 
 /** The home address: what a pod outside the route sees (the one given, or the first core pod that has wget or curl). */
 async function homeAddress(kubectl: KubectlTransport, args: VerifyArguments, deployment: Deployment): Promise<ProbeResult<string>> {
+    const target = (pod: PodJson, containers: readonly string[]): KubeTarget => ({
+        role: "plain",
+        name: `${pod.metadata.namespace}/${pod.metadata.name}`,
+        namespace: pod.metadata.namespace,
+        pod: { name: pod.metadata.name },
+        containers,
+    });
+    const containersOf = (pod: PodJson) => (pod.spec?.containers ?? []).map((container) => container.name);
     let candidates: KubeTarget[];
     if (args.plainPod) {
         const { namespace, pod, container } = args.plainPod;
-        candidates = [{ role: "plain", name: `${namespace}/${pod}`, namespace, pod: { name: pod }, container: container ?? "" }];
-        if (!container) {
-            const found = (await kubectl.pods(namespace, `!${ROUTED_LABEL}`)).find((candidate) => candidate.metadata.name === pod);
-            candidates = found?.spec?.containers?.[0] ? [{ ...candidates[0], container: found.spec.containers[0].name }] : [];
-        }
+        const found = (await kubectl.pods(namespace, `!${ROUTED_LABEL}`)).find((candidate) => candidate.metadata.name === pod);
+        candidates = found ? [target(found, container ? [container] : containersOf(found))] : [];
     } else {
         const pods = (await kubectl.pods(deployment.coreNamespace, `!${ROUTED_LABEL}`)).filter((pod) => pickPod([pod]) !== undefined);
         candidates = pods
             .sort((a, b) => a.metadata.name.localeCompare(b.metadata.name))
             .slice(0, PLAIN_POD_ATTEMPTS)
-            .flatMap((pod) => {
-                const container = pod.spec?.containers?.[0]?.name;
-                return container ? [{ role: "plain" as const, name: `${pod.metadata.namespace}/${pod.metadata.name}`, namespace: pod.metadata.namespace, pod: { name: pod.metadata.name }, container }] : [];
-            });
+            .map((pod) => target(pod, containersOf(pod)));
     }
-    let result: ProbeResult<string> = { ok: false, kind: "unreachable", message: `no running pod in ${args.plainPod?.namespace ?? deployment.coreNamespace} to see the home address from (give one with --plain-pod)` };
-    for (const target of candidates) {
-        result = await publicAddress(kubectl, target, args.echoUrl, args.timeoutMs);
+    let result: ProbeResult<string> = {
+        ok: false,
+        kind: "unreachable",
+        message: args.plainPod
+            ? `no running pod ${args.plainPod.namespace}/${args.plainPod.pod} outside the route`
+            : `no running pod in ${deployment.coreNamespace} to see the home address from (give one with --plain-pod)`,
+    };
+    for (const candidate of candidates) {
+        result = await publicAddress(kubectl, candidate, args.echoUrl, args.timeoutMs);
         if (result.ok || result.kind !== "missing-command") {
             return result;
         }
@@ -249,10 +257,12 @@ export async function verifyDeployment(
         name: pod.name,
         namespace: pod.namespace,
         pod: { name: pod.name.slice(pod.namespace.length + 1) },
-        container: ROUTE_SIDECAR_CONTAINER,
+        // The route sidecar has busybox wget and dig (pod-gateway's image); the app's containers
+        // are the fallback while it restarts.
+        containers: [ROUTE_SIDECAR_CONTAINER, ...(pod.containers ?? []).filter((name) => name !== ROUTE_SIDECAR_CONTAINER)],
     }));
 
-    const gluetun: KubeTarget = { role: "gluetun", name: `${names.namespace}/${names.gateway}`, namespace: names.namespace, pod: { selector: selectorOf(gatewayPodLabels(names)) }, container: "gluetun" };
+    const gluetun: KubeTarget = { role: "gluetun", name: `${names.namespace}/${names.gateway}`, namespace: names.namespace, pod: { selector: selectorOf(gatewayPodLabels(names)) }, containers: ["gluetun"] };
     const vpnAddress = async (): Promise<ProbeResult<string>> => {
         try {
             const apiKey = await kubectl.secretValue(names.namespace, names.controlServerSecret, CONTROL_SERVER_API_KEY);

@@ -18,11 +18,16 @@ import type {
     TransportFailure,
 } from "./transport";
 
-/** A container in a pod: by name, or the pod a label selector picks at each exec (the gateway's pod changes during the drill). */
+/** Containers of a pod: by name, or the pod a label selector picks at each exec (the gateway's pod changes during the drill). */
 export interface KubeTarget extends Target {
     readonly namespace: string;
     readonly pod: { readonly name: string } | { readonly selector: string };
-    readonly container: string;
+    /**
+     * Tried in order: a command that cannot run in one (container restarting, no such tool) runs
+     * in the next. They share the pod's network namespace and resolv.conf, so any of them sees
+     * what the pod sees.
+     */
+    readonly containers: readonly string[];
 }
 
 /** Every routed pod carries this label. */
@@ -194,8 +199,19 @@ export class KubectlTransport implements Transport<KubeTarget>, GatewayControl, 
             }
             pod = picked.metadata.name;
         }
+        let last: ExecResult = notRun("unreachable", `${target.name}: no container to run in`);
+        for (const container of target.containers) {
+            last = await this.execIn(target.namespace, pod, container, argv, options);
+            if (!last.failure) {
+                return last;
+            }
+        }
+        return last;
+    }
+
+    private async execIn(namespace: string, pod: string, container: string, argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
         const stdin = options.stdin !== undefined ? ["-i"] : [];
-        const result = await runProcess(this.argv(["exec", ...stdin, "-n", target.namespace, pod, "-c", target.container, "--", ...argv]), options);
+        const result = await runProcess(this.argv(["exec", ...stdin, "-n", namespace, pod, "-c", container, "--", ...argv]), options);
         if (result.spawnError) {
             return { ...result, failure: { kind: "unreachable", message: `cannot run ${this.kubectl}: ${result.spawnError}` } };
         }
@@ -223,7 +239,12 @@ export class KubectlTransport implements Transport<KubeTarget>, GatewayControl, 
     async routedPods(namespace: string): Promise<RoutedPod[]> {
         return (await this.pods(namespace, ROUTED_SELECTOR))
             .filter((pod) => pod.metadata.deletionTimestamp === undefined)
-            .map((pod) => ({ name: `${pod.metadata.namespace}/${pod.metadata.name}`, namespace: pod.metadata.namespace, labels: pod.metadata.labels ?? {} }));
+            .map((pod) => ({
+                name: `${pod.metadata.namespace}/${pod.metadata.name}`,
+                namespace: pod.metadata.namespace,
+                labels: pod.metadata.labels ?? {},
+                containers: (pod.spec?.containers ?? []).map((container) => container.name),
+            }));
     }
 
     async networkPolicies(namespace: string): Promise<NetworkPolicySummary[]> {

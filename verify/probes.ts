@@ -137,7 +137,7 @@ function httpCommands(url: string, seconds: string): readonly (readonly string[]
  * body. `viaShell` runs one `sh -c` script instead, with `$1` the time limit in seconds and `$2`
  * the URL, and `stdin` fed to it.
  */
-export async function httpGet(transport: Transport, target: Target, url: string, timeoutMs: number, viaShell?: { script: string; stdin: string }): Promise<ProbeResult<string>> {
+export async function httpGet<T extends Target>(transport: Transport<T>, target: T, url: string, timeoutMs: number, viaShell?: { script: string; stdin: string }): Promise<ProbeResult<string>> {
     const seconds = toolSeconds(timeoutMs);
     const attempts = viaShell ? [["sh", "-c", viaShell.script, "probe", seconds, url]] : httpCommands(url, seconds);
     let last: ProbeFailure = fail("missing-command", `${target.name}: neither wget nor curl`);
@@ -165,7 +165,7 @@ export async function httpGet(transport: Transport, target: Target, url: string,
 }
 
 /** The public address `target` is seen with, as reported by the echo service at `echoUrl`. */
-export async function publicAddress(transport: Transport, target: Target, echoUrl: string, timeoutMs: number): Promise<ProbeResult<string>> {
+export async function publicAddress<T extends Target>(transport: Transport<T>, target: T, echoUrl: string, timeoutMs: number): Promise<ProbeResult<string>> {
     const body = await httpGet(transport, target, echoUrl, timeoutMs);
     if (!body.ok) {
         return body;
@@ -202,7 +202,7 @@ export function parseGluetunPublicIp(body: string): ProbeResult<string> {
 }
 
 /** The VPN's public address as gluetun itself reports it, authenticated with the control server's API key. */
-export async function gluetunPublicAddress(transport: Transport, gluetun: Target, apiKey: string, timeoutMs: number): Promise<ProbeResult<string>> {
+export async function gluetunPublicAddress<T extends Target>(transport: Transport<T>, gluetun: T, apiKey: string, timeoutMs: number): Promise<ProbeResult<string>> {
     const body = await httpGet(transport, gluetun, GLUETUN_PUBLIC_IP_URL, timeoutMs, { script: GLUETUN_SCRIPT, stdin: `${apiKey}\n` });
     return body.ok ? parseGluetunPublicIp(body.value) : body;
 }
@@ -259,7 +259,7 @@ export function parseDig(output: string): DigAnswer | undefined {
 }
 
 /** Looks `name` up from inside `target` with its own resolv.conf, as the app would. */
-export async function lookup(transport: Transport, target: Target, name: string, timeoutMs: number): Promise<ProbeResult<DigAnswer>> {
+export async function lookup<T extends Target>(transport: Transport<T>, target: T, name: string, timeoutMs: number): Promise<ProbeResult<DigAnswer>> {
     const result = await transport.exec(target, ["dig", `+time=${toolSeconds(timeoutMs)}`, "+tries=1", name], { timeoutMs: timeoutMs + TRANSPORT_MARGIN_MS });
     const failure = notRun(result, "dig");
     if (failure) {
@@ -289,7 +289,7 @@ export interface DnsObservation {
 }
 
 /** Where `target`'s DNS queries go: its nameservers, and who answers an internet and a cluster name. */
-export async function dnsPath(transport: Transport, target: Target, names: { internet: string; cluster: string }, timeoutMs: number): Promise<DnsObservation> {
+export async function dnsPath<T extends Target>(transport: Transport<T>, target: T, names: { internet: string; cluster: string }, timeoutMs: number): Promise<DnsObservation> {
     const read = await transport.exec(target, ["cat", "/etc/resolv.conf"], { timeoutMs: timeoutMs + TRANSPORT_MARGIN_MS });
     const failure = notRun(read, "cat /etc/resolv.conf");
     const resolvConf: ProbeResult<ResolvConf> = failure
@@ -398,7 +398,7 @@ export interface DrillResult {
  * the client's traffic flows again through an address other than home — or until the deadline.
  * Every sample is kept; any that saw the home address is a leak.
  */
-export async function drill(transport: Transport, control: GatewayControl, client: Target, options: DrillOptions): Promise<DrillResult> {
+export async function drill<T extends Target>(transport: Transport<T>, control: GatewayControl, client: T, options: DrillOptions): Promise<DrillResult> {
     const { clock } = options;
     const deleted = await control.deleteGateway();
     const start = clock.now();

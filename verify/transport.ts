@@ -82,6 +82,8 @@ export interface RoutedPod {
     readonly name: string;
     readonly namespace: string;
     readonly labels: Readonly<Record<string, string>>;
+    /** Its containers' names, where the inventory knows them. */
+    readonly containers?: readonly string[];
 }
 
 /** A label selector as Kubernetes writes it. */

@@ -61,21 +61,42 @@ function resolveApp(name: AppName, definition: AppDefinition, override: AppOverr
     };
 }
 
-/** Pairs of enabled apps that would share a path on one gateway: the second of each pair loses. */
-export function pathConflicts(apps: readonly ResolvedApp[], taken: ReadonlyMap<string, string> = new Map()): { app: ResolvedApp; holder: string }[] {
-    const holders = new Map(taken);
-    const conflicts: { app: ResolvedApp; holder: string }[] = [];
-    for (const app of apps) {
-        if (app.path === undefined) {
-            continue;
-        }
+/** An app whose path another app already holds on the same gateway, and a free path to give it. */
+export interface PathConflict {
+    /** The app to move: the one whose path was configured, when the other kept its default. */
+    readonly app: ResolvedApp;
+    /** Who else is served at that path: an app of this stack, or a description of the other stack's. */
+    readonly holder: string;
+    /** A path nobody uses on that gateway. */
+    readonly freePath: string;
+}
+
+/**
+ * Enabled apps that would share a path on one gateway. Of two apps of this stack, the one whose
+ * path was configured is moved (the other is on its default); `taken` (`"<domain> <path>"` → who)
+ * holds the other stack's paths, which this stack cannot move.
+ */
+export function pathConflicts(apps: readonly ResolvedApp[], taken: ReadonlyMap<string, string> = new Map()): PathConflict[] {
+    const routed = apps.filter((app) => app.path !== undefined);
+    const holders = new Map<string, ResolvedApp | string>(taken);
+    const moved: { app: ResolvedApp; holder: string }[] = [];
+    for (const app of routed) {
         const key = `${app.domain} ${app.path}`;
         const holder = holders.get(key);
-        if (holder) {
-            conflicts.push({ app, holder });
+        if (holder === undefined) {
+            holders.set(key, app);
+        } else if (typeof holder !== "string" && app.path === defaultPath(app.name) && holder.path !== defaultPath(holder.name)) {
+            moved.push({ app: holder, holder: app.name });
+            holders.set(key, app);
         } else {
-            holders.set(key, app.name);
+            moved.push({ app, holder: typeof holder === "string" ? holder : holder.name });
         }
     }
-    return conflicts;
+    const used = new Set([...taken.keys(), ...routed.map((app) => `${app.domain} ${app.path}`)]);
+    return moved.map(({ app, holder }) => {
+        const candidates = [defaultPath(app.name), ...Array.from({ length: 98 }, (_, index) => `${defaultPath(app.name)}-${index + 2}`)];
+        const freePath = candidates.find((path) => !used.has(`${app.domain} ${path}`)) as string;
+        used.add(`${app.domain} ${freePath}`);
+        return { app, holder, freePath };
+    });
 }

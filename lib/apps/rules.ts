@@ -46,11 +46,11 @@ export function appIssues(
             });
         }
     }
-    for (const { app, holder } of pathConflicts(apps, taken)) {
+    for (const { app, holder, freePath } of pathConflicts(apps, taken)) {
         issues.push({
             path: ["apps", app.name, "path"],
             message: `${app.name} would be served at ${app.path} on the ${app.domain} gateway, which ${holder} already uses; each app needs a path of its own`,
-            params: { suggest: `/${app.name}` },
+            params: { suggest: freePath },
         });
     }
     return issues;

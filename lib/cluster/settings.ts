@@ -1,6 +1,6 @@
 import { z } from "zod";
-import { PRIVATE_RANGES, cidrContains, cidrsOverlap, isPrivateCidr, parseCidr, parseIpv4 } from "../net";
-import { DNS_SUBDOMAIN, integer, ipv4Address, ipv4Cidr } from "../settings";
+import { Cidr, PRIVATE_RANGES, cidrContains, cidrsOverlap, formatIpv4, freePrivateBlock, isPrivateCidr, parseCidr, parseIpv4 } from "../net";
+import { DNS_SUBDOMAIN, IssueParams, configKey, configSetCommand, integer, ipv4Address, ipv4Cidr } from "../settings";
 
 /** `charmarr:cluster`: facts about the cluster the program cannot look up, copied from its settings. */
 export const clusterSchema = z
@@ -19,49 +19,66 @@ export const clusterSchema = z
             .default(1450)
             .describe("MTU of the pod network (ip link show eth0 in any pod; 1450 is flannel's and Calico's VXLAN default); the VPN tunnel's MTU is checked against it."),
     })
-    .superRefine((cluster, ctx) => {
-        const pods = parseCidr(cluster.podCidr);
-        const services = parseCidr(cluster.serviceCidr);
-        const lan = cluster.lanCidr === undefined ? undefined : parseCidr(cluster.lanCidr);
-        const dns = parseIpv4(cluster.dnsServiceIp);
-        // Traffic to these ranges never enters the tunnel (clients route them on eth0, the gateway
-        // forwards to them unencrypted), so a public range here would reach the internet unprotected.
-        for (const [name, block] of [["podCidr", pods], ["serviceCidr", services], ["lanCidr", lan]] as const) {
-            if (block && !isPrivateCidr(block)) {
+    // Runs even when a field is invalid, on the fields that parse, so every range problem shows at once.
+    .superRefine(
+        (cluster, ctx) => {
+            if (typeof cluster !== "object" || cluster === null) {
+                return;
+            }
+            const block = (value: unknown) => (typeof value === "string" ? parseCidr(value) : undefined);
+            const pods = block(cluster.podCidr);
+            const services = block(cluster.serviceCidr);
+            const lan = block(cluster.lanCidr);
+            const dns = typeof cluster.dnsServiceIp === "string" ? parseIpv4(cluster.dnsServiceIp) : undefined;
+            // Traffic to these ranges never enters the tunnel (clients route them on eth0, the gateway
+            // forwards to them unencrypted), so a public range here would reach the internet unprotected.
+            for (const [name, range] of [["podCidr", pods], ["serviceCidr", services], ["lanCidr", lan]] as const) {
+                if (range && !isPrivateCidr(range)) {
+                    const others = [pods, services, lan].filter((other): other is Cidr => other !== undefined && other !== range);
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name],
+                        message: `${cluster[name]} is not private address space (${PRIVATE_RANGES.join(", ")}); traffic to the cluster's ranges bypasses the VPN, so a public range here would leave with your real IP`,
+                        params: { suggest: freePrivateBlock(range.prefix, others) } satisfies IssueParams,
+                    });
+                }
+            }
+            if (services && dns !== undefined && !cidrContains(services, dns)) {
                 ctx.addIssue({
                     code: "custom",
-                    path: [name],
-                    message: `${cluster[name]} is not private address space (${PRIVATE_RANGES.join(", ")}); traffic to the cluster's ranges bypasses the VPN, so a public range here would leave with your real IP`,
+                    path: ["dnsServiceIp"],
+                    message: `${cluster.dnsServiceIp} is not inside serviceCidr ${cluster.serviceCidr}; it must be the ClusterIP of the kube-dns Service (kubectl -n kube-system get svc kube-dns)`,
+                    // kubeadm and k3s give kube-dns the tenth address of the Service range.
+                    params: { suggest: formatIpv4(services.network + 10) } satisfies IssueParams,
                 });
             }
-        }
-        if (!pods || !services || dns === undefined) {
-            return;
-        }
-        if (!cidrContains(services, dns)) {
-            ctx.addIssue({
-                code: "custom",
-                path: ["dnsServiceIp"],
-                message: `${cluster.dnsServiceIp} is not inside serviceCidr ${cluster.serviceCidr}; it must be the ClusterIP of the kube-dns Service (kubectl -n kube-system get svc kube-dns)`,
-            });
-        }
-        if (cidrsOverlap(pods, services)) {
-            ctx.addIssue({
-                code: "custom",
-                path: ["serviceCidr"],
-                message: `serviceCidr ${cluster.serviceCidr} overlaps podCidr ${cluster.podCidr}; copy both from your cluster's settings (k3s: --cluster-cidr and --service-cidr)`,
-            });
-        }
-        for (const [name, block] of [["podCidr", pods], ["serviceCidr", services]] as const) {
-            if (lan && cidrsOverlap(lan, block)) {
+            if (pods && services && cidrsOverlap(pods, services)) {
+                const free = freePrivateBlock(services.prefix, [pods, ...(lan ? [lan] : [])], services);
                 ctx.addIssue({
                     code: "custom",
-                    path: ["lanCidr"],
-                    message: `lanCidr ${cluster.lanCidr} overlaps ${name} ${cluster[name]}; lanCidr is your home network, outside the cluster's own ranges`,
+                    path: ["serviceCidr"],
+                    message: `serviceCidr ${cluster.serviceCidr} overlaps podCidr ${cluster.podCidr}; a cluster never shares addresses between pods and Services, so one of the two is not your cluster's`,
+                    params: {
+                        fix: `copy both from your cluster's settings (k3s: --cluster-cidr and --service-cidr; kubeadm: networking.podSubnet and serviceSubnet)${free ? `, e.g. ${configSetCommand(configKey(["cluster", "serviceCidr"]), free)}` : ""}`,
+                    } satisfies IssueParams,
                 });
             }
-        }
-    });
+            for (const [name, range] of [["podCidr", pods], ["serviceCidr", services]] as const) {
+                if (lan && range && cidrsOverlap(lan, range)) {
+                    const free = freePrivateBlock(lan.prefix, [pods, services].filter((other): other is Cidr => other !== undefined), lan);
+                    ctx.addIssue({
+                        code: "custom",
+                        path: ["lanCidr"],
+                        message: `lanCidr ${cluster.lanCidr} overlaps ${name} ${cluster[name]}; lanCidr is your home network, outside the cluster's own ranges`,
+                        params: {
+                            fix: `set your home network's range (your router's LAN settings)${free ? `, e.g. ${configSetCommand(configKey(["cluster", "lanCidr"]), free)}` : ""}`,
+                        } satisfies IssueParams,
+                    });
+                }
+            }
+        },
+        { when: () => true },
+    );
 
 export type ClusterFacts = z.output<typeof clusterSchema>;
 

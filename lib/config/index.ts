@@ -15,7 +15,8 @@ import type { PlatformSettings } from "../platform/settings";
 import { ConfigProblem, SettingsIssue, closest, configKey, configRemoveCommand, configSetCommand } from "../settings";
 import { TAILSCALE_CREDENTIAL_VARIABLES } from "../tailnet/credentials";
 import { vpnClusterProblems } from "../vpn/rules";
-import { VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
+import { VPN_DEFAULT_NAMESPACE, VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
+import type { CoreRelationsSettings, DownloadsRelationsSettings } from "../relations/settings";
 import { ConfigError } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import { ROLE_RULES, ROLE_SCHEMAS, RoleSettings, RuleContext, SettingsRule } from "./roles";
@@ -59,6 +60,10 @@ export interface CoreConfig {
     readonly storage: StorageSettings;
     /** PUID/PGID/TZ of every app of both stacks. */
     readonly appEnvironment: AppEnvironment;
+    /** Which relations the stack wires, the arr apps' root folders, the readiness wait. */
+    readonly relations: CoreRelationsSettings;
+    /** The Plex account token that lets the program set Overseerr up (a secret), when configured. */
+    readonly plexToken?: pulumi.Output<string>;
 }
 
 export interface DownloadsConfig {
@@ -72,12 +77,15 @@ export interface DownloadsConfig {
     readonly vpnSecrets: VpnSecrets;
     /** The enabled download clients, overrides applied. */
     readonly apps: readonly ResolvedApp[];
+    /** Which relations the stack wires, where the download clients save, the readiness wait. */
+    readonly relations: DownloadsRelationsSettings;
 }
 
 export type StackConfig = CoreConfig | DownloadsConfig;
 
 // The SDK's own record of which keys the CLI decrypted. It is marked internal (absent from the
 // typings), so it is probed rather than assumed: without it the plain-text check is skipped.
+// test/sdkInternals.test.ts fails, naming it, if an SDK upgrade changes it.
 const runtimeSecrets = pulumi.runtime as { isConfigSecret?: (key: string) => boolean };
 
 /**
@@ -117,7 +125,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
         throw new ConfigError(source.stack, [roleProblem(source.stack, configuredRole)]);
     }
     const { input, problems } = readKeys(source, role);
-    const context: RuleContext = { values: source.values, env: source.env ?? {} };
+    const context = { values: source.values, env: source.env ?? {} };
     const settings = role === "core" ? validate("core", input, context, problems) : validate("downloads", input, context, problems);
     if (problems.length > 0 || settings === undefined) {
         throw new ConfigError(source.stack, problems);
@@ -134,6 +142,8 @@ export function loadConfig(source: ConfigSource): StackConfig {
             apps: resolveApps("core", data.apps, data.mediaServer),
             storage: data.storage,
             appEnvironment: data.appEnvironment,
+            relations: data.relations,
+            ...(source.values[`${prefix}plexToken`] ? { plexToken: pulumi.secret(source.values[`${prefix}plexToken`]) } : {}),
         };
     }
     const data = settings.data;
@@ -152,6 +162,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
         vpn: data.vpn,
         vpnSecrets,
         apps: resolveApps("downloads", data.apps),
+        relations: data.relations,
     };
 }
 
@@ -210,7 +221,12 @@ type Validated = { role: "core"; data: RoleSettings<"core"> } | { role: "downloa
  * Parses each key on its own, then runs every rule whose keys all parsed: a broken key hides
  * neither another key's problems nor the rules that do not need it.
  */
-function validate<R extends Role>(role: R, input: Record<string, unknown>, context: RuleContext, problems: ConfigProblem[]): Validated | undefined {
+function validate<R extends Role>(
+    role: R,
+    input: Record<string, unknown>,
+    context: Omit<RuleContext, "input" | "valid">,
+    problems: ConfigProblem[],
+): Validated | undefined {
     const schema = ROLE_SCHEMAS[role];
     const shape = schema.shape as Record<string, z.ZodType>;
     const data: Record<string, unknown> = {};
@@ -221,13 +237,16 @@ function validate<R extends Role>(role: R, input: Record<string, unknown>, conte
             data[key] = result.data;
             valid.add(key);
         } else {
-            problems.push(...result.error.issues.flatMap((issue) => issueToProblems({ ...issue, path: [key, ...issue.path] }, schema)));
+            for (const issue of result.error.issues) {
+                const path = [key, ...issue.path];
+                problems.push(...issueToProblems({ ...issue, path }, schema, valueAt(input, path.map((segment) => (typeof segment === "number" ? segment : String(segment))))));
+            }
         }
     }
     const rules = ROLE_RULES[role] as readonly SettingsRule<R>[];
     for (const { needs, check } of rules) {
         if (needs.every((key) => valid.has(String(key)))) {
-            problems.push(...check(data as RoleSettings<R>, context).map(toProblem));
+            problems.push(...check(data as RoleSettings<R>, { ...context, input, valid }).map((issue) => toProblem(issue, "key" in issue ? undefined : valueAt(data, issue.path))));
         }
     }
     return valid.size === Object.keys(shape).length ? ({ role, data } as Validated) : undefined;
@@ -286,14 +305,22 @@ function exampleFor(path: readonly PropertyKey[]): string | undefined {
     return CONFIG_EXAMPLES[path.filter((segment) => typeof segment === "string").join(".")];
 }
 
-/** A rule's issue as a problem: its own fix, else `pulumi config set` with its suggestion or the key's example. */
-function toProblem(issue: SettingsIssue | ConfigProblem): ConfigProblem {
+/**
+ * An issue as a problem: its own fix, else `pulumi config set` with its suggestion or the key's
+ * example, unless that is the value already set (`current`): a fix never repeats it.
+ */
+function toProblem(issue: SettingsIssue | ConfigProblem, current?: unknown): ConfigProblem {
     if ("key" in issue) {
         return issue;
     }
     const key = configKey(issue.path);
-    const suggestion = issue.params?.suggest ?? exampleFor(issue.path);
-    return { key, problem: issue.message, fix: issue.params?.fix ?? (suggestion ? configSetCommand(key, suggestion) : undefined) };
+    const suggestion = [issue.params?.suggest, exampleFor(issue.path)].find((value) => value !== undefined && value !== String(current));
+    return { key, problem: issue.message, fix: issue.params?.fix ?? (suggestion !== undefined ? configSetCommand(key, suggestion) : undefined) };
+}
+
+/** The value at a config path, e.g. `["gateways", "arr", "lanIp"]`, if there is one. */
+function valueAt(settings: unknown, path: readonly (string | number)[]): unknown {
+    return path.reduce<unknown>((value, segment) => (typeof value === "object" && value !== null ? (value as Record<string | number, unknown>)[segment] : undefined), settings);
 }
 
 function describe(value: unknown): string {
@@ -318,7 +345,8 @@ const EXPECTED_NAMES: Readonly<Record<string, string>> = {
     boolean: "true or false",
 };
 
-function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProblem[] {
+/** A zod issue as problems; `current` is the configured value at the issue's path. */
+function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType, current: unknown): ConfigProblem[] {
     const key = configKey(issue.path);
     const example = exampleFor(issue.path);
     const input = "input" in issue ? issue.input : undefined;
@@ -357,7 +385,7 @@ function issueToProblems(issue: z.core.$ZodIssue, schema: z.ZodType): ConfigProb
         default: {
             const params = "params" in issue ? (issue.params as SettingsIssue["params"]) : undefined;
             const message = /^(must|is) /.test(issue.message) ? `${describe(input)} ${issue.message}` : issue.message;
-            return [toProblem({ path: issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment))), message, params: { ...params, suggest: params?.suggest ?? example } })];
+            return [toProblem({ path: issue.path.map((segment) => (typeof segment === "number" ? segment : String(segment))), message, params }, current)];
         }
     }
 }
@@ -396,20 +424,27 @@ function unwrap(schema: z.core.$ZodType | undefined): z.core.$ZodType | undefine
     }
 }
 
+/** The fix that gives the core stack's namespace its default name, on the core stack. */
+export function coreNamespaceRename(coreStack: string): string {
+    const stack = coreStack.slice(coreStack.lastIndexOf("/") + 1);
+    return `give the core stack a namespace of its own: pulumi config set charmarr:namespace charmarr-core --stack ${stack} (then pulumi up --stack ${stack})`;
+}
+
 /**
  * The rules that need the core stack's outputs, run by the downloads program as soon as it has read
  * them, still before it creates anything: the VPN against the cluster's ranges, the namespaces
  * against core's, and the download clients against core's gateways and paths.
  */
 export function problemsAgainstCore(config: DownloadsConfig, core: Pick<CoreStackOutputs, "cluster" | "namespace" | "gateways">): ConfigProblem[] {
-    const namespaceProblems = ([["namespace", config.namespace, "charmarr-downloads"], ["vpn.namespace", config.vpn.namespace, "charmarr-vpn"]] as const).flatMap(
+    const namespaceProblems = ([["namespace", config.namespace, "charmarr-downloads"], ["vpn.namespace", config.vpn.namespace, VPN_DEFAULT_NAMESPACE]] as const).flatMap(
         ([key, namespace, suggestion]) =>
             namespace === core.namespace
                 ? [
                       {
                           key: `${CONFIG_NAMESPACE}:${key}`,
                           problem: `"${namespace}" is the core stack's namespace; each stack owns its namespaces`,
-                          fix: configSetCommand(`${CONFIG_NAMESPACE}:${key}`, suggestion),
+                          // On its default, this stack's namespace is right and the core stack's moves.
+                          fix: namespace === suggestion ? coreNamespaceRename(config.coreStack) : configSetCommand(`${CONFIG_NAMESPACE}:${key}`, suggestion),
                       },
                   ]
                 : [],
@@ -418,5 +453,5 @@ export function problemsAgainstCore(config: DownloadsConfig, core: Pick<CoreStac
     const taken = new Map(
         GATEWAY_DOMAINS.flatMap((domain) => Object.entries(core.gateways[domain]?.paths ?? {}).map(([path, app]) => [`${domain} ${path}`, `${app} (core stack)`] as const)),
     );
-    return [...vpnClusterProblems(config.vpn, core.cluster), ...namespaceProblems, ...appIssues(config.apps, enabled, taken).map(toProblem)];
+    return [...vpnClusterProblems(config.vpn, core.cluster), ...namespaceProblems, ...appIssues(config.apps, enabled, taken).map((issue) => toProblem(issue))];
 }

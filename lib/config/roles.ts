@@ -14,9 +14,10 @@ import { charmarrNamespace, metallbGatewayIssues, metallbLanIssues, platformSche
 import { ConfigProblem, SettingsIssue, configKey } from "../settings";
 import { tailscaleCredentialProblems } from "../tailnet/credentials";
 import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
-import { VpnCredentialName, providerProblems } from "../vpn/providers";
+import { VpnCredentialName, credentialProblems, providerProblems } from "../vpn/providers";
 import { vpnNamespaceIssues } from "../vpn/rules";
 import { VPN_SECRET_KEYS, vpnSchema } from "../vpn/settings";
+import { coreRelationsSchema, downloadsRelationsSchema } from "../relations/settings";
 import type { Role } from "./keys";
 
 /** The settings of each role: one zod schema per `charmarr:` key, defaults applied. */
@@ -30,12 +31,14 @@ export const ROLE_SCHEMAS = {
         mediaServer: mediaServerSchema,
         storage: storageSchema,
         appEnvironment: appEnvironmentSchema,
+        relations: coreRelationsSchema,
     }),
     downloads: z.strictObject({
         namespace: charmarrNamespace("charmarr-downloads").default("charmarr-downloads"),
         coreStack: coreStackName.optional(),
         vpn: vpnSchema,
         apps: appsSchema("downloads"),
+        relations: downloadsRelationsSchema,
     }),
 } as const satisfies Record<Role, z.ZodObject>;
 
@@ -47,6 +50,10 @@ export interface RuleContext {
     readonly values: Readonly<Record<string, string>>;
     /** The Tailscale provider's credential variables from the environment. */
     readonly env: Readonly<Record<string, string>>;
+    /** The `charmarr:` keys as read (objects parsed from JSON), valid or not. */
+    readonly input: Readonly<Record<string, unknown>>;
+    /** The keys that are valid. */
+    readonly valid: ReadonlySet<string>;
 }
 
 /** A rule between settings: runs when every key it `needs` is valid. */
@@ -55,12 +62,16 @@ export interface SettingsRule<R extends Role> {
     check(settings: RoleSettings<R>, context: RuleContext): readonly (SettingsIssue | ConfigProblem)[];
 }
 
-function rule<R extends Role, K extends keyof RoleSettings<R>>(
-    needs: readonly K[],
-    check: (settings: Pick<RoleSettings<R>, K>, context: RuleContext) => readonly (SettingsIssue | ConfigProblem)[],
-): SettingsRule<R> {
-    return { needs, check };
+/** A rule of role `R`'s settings that sees only the keys it needs. */
+function rulesOf<R extends Role>() {
+    return <K extends keyof RoleSettings<R>>(
+        needs: readonly K[],
+        check: (settings: Pick<RoleSettings<R>, K>, context: RuleContext) => readonly (SettingsIssue | ConfigProblem)[],
+    ): SettingsRule<R> => ({ needs, check });
 }
+
+const coreRule = rulesOf<"core">();
+const downloadsRule = rulesOf<"downloads">();
 
 /** The VPN credentials present in the raw config. */
 function vpnCredentials(values: Readonly<Record<string, string>>): Set<VpnCredentialName> {
@@ -73,17 +84,27 @@ function vpnCredentials(values: Readonly<Record<string, string>>): Set<VpnCreden
 
 export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = {
     core: [
-        rule<"core", "gateways" | "cluster">(["gateways", "cluster"], ({ gateways, cluster }) => gatewayAddressIssues(gateways, cluster)),
-        rule<"core", "gateways" | "platform">(["gateways", "platform"], ({ gateways, platform }) => metallbGatewayIssues(gateways, platform)),
-        rule<"core", "platform" | "cluster">(["platform", "cluster"], ({ platform, cluster }) => metallbLanIssues(platform, cluster)),
-        rule<"core", "gateways">(["gateways"], ({ gateways }) => gatewayTagIssues(gateways)),
-        rule<"core", "gateways" | "platform">(["gateways", "platform"], ({ gateways, platform }) => managedPolicyIssues(gateways, platform.tailscale.acl)),
-        rule<"core", "apps" | "mediaServer" | "gateways">(["apps", "mediaServer", "gateways"], coreAppIssues),
-        rule<"core", "platform">(["platform"], ({ platform }, { values, env }) => tailscaleCredentialProblems(platform, values, env)),
+        coreRule(["gateways", "cluster"], ({ gateways, cluster }) => gatewayAddressIssues(gateways, cluster)),
+        coreRule(["gateways", "platform"], ({ gateways, platform }) => metallbGatewayIssues(gateways, platform)),
+        coreRule(["platform", "cluster"], ({ platform, cluster }) => metallbLanIssues(platform, cluster)),
+        coreRule(["gateways"], ({ gateways }) => gatewayTagIssues(gateways)),
+        coreRule(["gateways", "platform"], ({ gateways, platform }) => managedPolicyIssues(gateways, platform.tailscale.acl)),
+        coreRule(["apps", "mediaServer", "gateways"], coreAppIssues),
+        coreRule(["platform"], ({ platform }, { values, env }) => tailscaleCredentialProblems(platform, values, env)),
     ],
     downloads: [
-        rule<"downloads", "apps">(["apps"], ({ apps }) => appIssues(resolveApps("downloads", apps), undefined)),
-        rule<"downloads", "vpn" | "namespace">(["vpn", "namespace"], ({ vpn, namespace }) => vpnNamespaceIssues(vpn, namespace)),
-        rule<"downloads", "vpn">(["vpn"], ({ vpn }, { values }) => providerProblems(vpn, vpnCredentials(values))),
+        downloadsRule(["apps"], ({ apps }) => appIssues(resolveApps("downloads", apps), undefined)),
+        downloadsRule(["vpn", "namespace"], ({ vpn, namespace }) => vpnNamespaceIssues(vpn, namespace)),
+        downloadsRule(["vpn"], ({ vpn }, { values }) => providerProblems(vpn, vpnCredentials(values))),
+        // With another field of charmarr:vpn invalid, the credentials' problems still show.
+        downloadsRule([], (_settings, { values, input, valid }) => {
+            if (valid.has("vpn")) {
+                return [];
+            }
+            const vpn = typeof input.vpn === "object" && input.vpn !== null ? (input.vpn as Record<string, unknown>) : {};
+            const provider = vpnSchema.shape.provider.safeParse(vpn.provider);
+            const type = vpnSchema.shape.type.safeParse(vpn.type);
+            return provider.success && type.success ? credentialProblems({ provider: provider.data, type: type.data }, vpnCredentials(values)) : [];
+        }),
     ],
 };

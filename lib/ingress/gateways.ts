@@ -1,3 +1,5 @@
+import type { IConfigMap } from "kubernetes-models/v1/ConfigMap";
+import { stringify } from "yaml";
 import type { IGateway } from "../k8s/gatewayApi";
 import type { ResolvedApp } from "../apps/resolve";
 import type { GatewayDomain, GatewaySettings } from "./settings";
@@ -83,6 +85,35 @@ export function gatewayListeners(domain: GatewayDomain, apps: readonly ResolvedA
     return [SHARED_LISTENER, ...own];
 }
 
+/**
+ * The annotation pulumi-kubernetes (4.18+) awaits a custom resource on, with `kubectl wait` syntax:
+ * `pulumi up` finishes a Gateway only once Istio reports it Programmed (its proxy deployed and its
+ * Service given an address), so a gateway that never comes up fails the update instead of passing.
+ */
+export const GATEWAY_WAIT_FOR = { "pulumi.com/waitFor": "condition=Programmed" } as const;
+
+/** The ConfigMap a gateway's `infrastructure.parametersRef` names (in the gateway's namespace). */
+export function gatewayParametersName(domain: GatewayDomain): string {
+    return `${domain}-gateway-parameters`;
+}
+
+/**
+ * Istio's per-Gateway customization (Istio 1.27 pilot/pkg/config/kube/gateway/deploymentcontroller.go:
+ * a ConfigMap in the Gateway's namespace whose `service` key is a strategic-merge overlay on the
+ * Service it generates). Istio's template (istio-discovery files/kube-gateway.yaml) renders the
+ * Service `ipFamilyPolicy: PreferDualStack`; on a dual-stack cluster MetalLB then refuses it, since
+ * this program's pool and pinned `lanIp`s are IPv4. The overlay makes every gateway Service
+ * single-stack IPv4.
+ */
+export function buildGatewayParameters(domain: GatewayDomain, namespace: string, labels?: Record<string, string>): IConfigMap {
+    return {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: gatewayParametersName(domain), namespace, labels },
+        data: { service: stringify({ spec: { ipFamilyPolicy: "SingleStack", ipFamilies: ["IPv4"] } }) },
+    };
+}
+
 /** A `Gateway` with the given listeners, each admitting routes only from namespaces labelled for its domain. */
 export function buildGateway(input: GatewaySpecInput): IGateway {
     const allowedRoutes: NonNullable<IGateway["spec"]["listeners"][number]["allowedRoutes"]> = {
@@ -92,10 +123,13 @@ export function buildGateway(input: GatewaySpecInput): IGateway {
     return {
         apiVersion: "gateway.networking.k8s.io/v1",
         kind: "Gateway",
-        metadata: { name: input.domain, namespace: input.namespace, labels: input.labels },
+        metadata: { name: input.domain, namespace: input.namespace, labels: input.labels, annotations: { ...GATEWAY_WAIT_FOR } },
         spec: {
             gatewayClassName: "istio",
-            infrastructure: { annotations: gatewayServiceAnnotations(input.settings) },
+            infrastructure: {
+                annotations: gatewayServiceAnnotations(input.settings),
+                parametersRef: { group: "", kind: "ConfigMap", name: gatewayParametersName(input.domain) },
+            },
             listeners: input.listeners.map((listener) => ({ name: listener.name, port: listener.port, protocol: "HTTP" as const, allowedRoutes })),
         },
     };

@@ -41,6 +41,24 @@ function gatewaySchema(domain: GatewayDomain, onTailnetByDefault: boolean) {
         .prefault({});
 }
 
+/**
+ * The enabled gateways' LAN IPs and tailnet names that parsed, from a `charmarr:gateways` value
+ * that may hold invalid fields; a field that did not parse is left out.
+ */
+function gatewayViews(gateways: unknown): { domain: GatewayDomain; lanIp?: string; hostname?: string }[] {
+    const record = (value: unknown) => (typeof value === "object" && value !== null ? (value as Record<string, unknown>) : {});
+    return GATEWAY_DOMAINS.flatMap((domain) => {
+        const gateway = record(record(gateways)[domain]);
+        if (gateway.enabled !== true) {
+            return [];
+        }
+        const tailscale = record(gateway.tailscale);
+        const lanIp = typeof gateway.lanIp === "string" && parseIpv4(gateway.lanIp) !== undefined ? gateway.lanIp : undefined;
+        const hostname = tailscale.expose === true && typeof tailscale.hostname === "string" && TAILSCALE_HOSTNAME.test(tailscale.hostname) ? tailscale.hostname : undefined;
+        return [{ domain, lanIp, hostname }];
+    });
+}
+
 /** `charmarr:gateways`: per gateway, LAN IP and tailnet exposure. The admin gateway stays off the tailnet unless asked. */
 export const gatewaysSchema = z
     .strictObject({
@@ -48,38 +66,49 @@ export const gatewaysSchema = z
         media: gatewaySchema("media", true),
         admin: gatewaySchema("admin", false),
     })
-    .superRefine((gateways, ctx) => {
-        const lanIps = new Map<string, GatewayDomain>();
-        const hostnames = new Map<string, GatewayDomain>();
-        for (const domain of GATEWAY_DOMAINS) {
-            const gateway = gateways[domain];
-            if (!gateway.enabled) {
-                continue;
-            }
-            const sameIp = gateway.lanIp === undefined ? undefined : lanIps.get(gateway.lanIp);
-            if (sameIp) {
+    // Runs even when a field is invalid, on the gateways' fields that parse, so a bad LAN IP
+    // does not hide two gateways sharing a tailnet name.
+    .superRefine(
+        (gateways, ctx) => {
+            const views = gatewayViews(gateways);
+            const lanIps = new Map<string, GatewayDomain>();
+            const hostnames = new Map<string, GatewayDomain>();
+            const defaultHostname = (domain: GatewayDomain) => `charmarr-${domain}`;
+            for (const { domain, lanIp, hostname } of views) {
+                const sameIp = lanIp === undefined ? undefined : lanIps.get(lanIp);
+                if (sameIp) {
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [domain, "lanIp"],
+                        message: `${lanIp} is also the ${sameIp} gateway's LAN IP; each gateway needs its own address (MetalLB gives one Service per IP)`,
+                        params: { suggest: "<a free LAN address>" } satisfies IssueParams,
+                    });
+                } else if (lanIp !== undefined) {
+                    lanIps.set(lanIp, domain);
+                }
+                if (hostname === undefined) {
+                    continue;
+                }
+                const other = hostnames.get(hostname);
+                if (other === undefined) {
+                    hostnames.set(hostname, domain);
+                    continue;
+                }
+                // Of the two, the gateway that kept its default name is right; the other one is renamed.
+                const [culprit, keeper] = hostname === defaultHostname(domain) ? [other, domain] : [domain, other];
+                const taken = new Set(views.map((view) => view.hostname));
+                const free = [defaultHostname(culprit), ...[2, 3, 4].map((n) => `${defaultHostname(culprit)}-${n}`)].find((name) => !taken.has(name));
                 ctx.addIssue({
                     code: "custom",
-                    path: [domain, "lanIp"],
-                    message: `${gateway.lanIp} is also the ${sameIp} gateway's LAN IP; each gateway needs its own address (MetalLB gives one Service per IP)`,
-                    params: { suggest: "<a free LAN address>" } satisfies IssueParams,
+                    path: [culprit, "tailscale", "hostname"],
+                    message: `"${hostname}" is also the ${keeper} gateway's tailnet name; each gateway is its own tailnet machine`,
+                    params: { suggest: free } satisfies IssueParams,
                 });
-            } else if (gateway.lanIp !== undefined) {
-                lanIps.set(gateway.lanIp, domain);
+                hostnames.set(hostname, keeper);
             }
-            const sameHost = gateway.tailscale.expose ? hostnames.get(gateway.tailscale.hostname) : undefined;
-            if (sameHost) {
-                ctx.addIssue({
-                    code: "custom",
-                    path: [domain, "tailscale", "hostname"],
-                    message: `"${gateway.tailscale.hostname}" is also the ${sameHost} gateway's tailnet name; each gateway is its own tailnet machine`,
-                    params: { suggest: `charmarr-${domain}` } satisfies IssueParams,
-                });
-            } else if (gateway.tailscale.expose) {
-                hostnames.set(gateway.tailscale.hostname, domain);
-            }
-        }
-    })
+        },
+        { when: () => true },
+    )
     .prefault({});
 
 export type GatewaysSettings = z.output<typeof gatewaysSchema>;

@@ -6,6 +6,8 @@ export interface MeshNamespace {
     readonly namespace: string;
     /** e.g. `charmarr:namespace`, or a description of where it comes from. */
     readonly source: string;
+    /** How to give it another name, for when the namespace that must stay out is already on its default. */
+    readonly rename?: string;
 }
 
 /** A namespace that must stay out of the mesh, with the key that sets it and a safe default. */
@@ -28,7 +30,11 @@ export function meshEnrollmentProblems(enrolled: readonly MeshNamespace[], outOf
                   {
                       key: excluded.key,
                       problem: `"${excluded.namespace}" is ${clash.source}, which is enrolled in the Istio ambient mesh; ${excluded.reason}`,
-                      fix: `pulumi config set --path '${excluded.key}' ${excluded.suggestion}`,
+                      // On its default already, the excluded namespace is right and the enrolled one moves.
+                      fix:
+                          excluded.namespace === excluded.suggestion
+                              ? (clash.rename ?? `give ${clash.source} another name`)
+                              : `pulumi config set --path '${excluded.key}' ${excluded.suggestion}`,
                   },
               ]
             : [];

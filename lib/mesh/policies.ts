@@ -10,15 +10,17 @@ import type { GatewayDomain } from "../ingress/settings";
  */
 export const AMBIENT_LABELS: Readonly<Record<string, string>> = { "istio.io/dataplane-mode": "ambient" };
 
-/** Istio's default trust domain; SPIFFE identities are `<trust domain>/ns/<ns>/sa/<sa>`. */
-export const TRUST_DOMAIN = "cluster.local";
-
-export function principal(namespace: string, serviceAccount: string): string {
-    return `${TRUST_DOMAIN}/ns/${namespace}/sa/${serviceAccount}`;
+/**
+ * A workload's SPIFFE identity as ztunnel checks it: `<trust domain>/ns/<ns>/sa/<sa>`. The trust
+ * domain is the mesh's (`charmarr:platform.istio.trustDomain`), not a constant: with any other
+ * than the one Istio issues certificates for, no principal matches and every call is denied.
+ */
+export function principal(trustDomain: string, namespace: string, serviceAccount: string): string {
+    return `${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
-export function gatewayPrincipal(coreNamespace: string, domain: GatewayDomain): string {
-    return principal(coreNamespace, gatewayServiceAccount(domain));
+export function gatewayPrincipal(trustDomain: string, coreNamespace: string, domain: GatewayDomain): string {
+    return principal(trustDomain, coreNamespace, gatewayServiceAccount(domain));
 }
 
 /**

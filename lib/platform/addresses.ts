@@ -1,4 +1,4 @@
-import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../net";
+import { cidrContains, formatIpv4, lastAddress, parseCidr, parseIpv4 } from "../net";
 
 /** An inclusive IPv4 range, as 32-bit integers. */
 export interface AddressRange {
@@ -21,7 +21,7 @@ export function parsePoolAddress(text: string): AddressRange | undefined {
     if (cidr === undefined) {
         return undefined;
     }
-    return { first: cidr.network, last: cidr.network + 2 ** (32 - cidr.prefix) - 1 };
+    return { first: cidr.network, last: lastAddress(cidr) };
 }
 
 /** True when `ip` lies inside any entry of the pool. Unparseable entries contain nothing. */
@@ -42,12 +42,15 @@ export function rangeInsideCidr(range: AddressRange, cidrText: string): boolean 
     return cidr !== undefined && cidrContains(cidr, range.first) && cidrContains(cidr, range.last);
 }
 
-/** The first address of the pool, to suggest in a fix. */
-export function firstPoolAddress(addresses: readonly string[]): string | undefined {
+/** The first address of the pool that is not in `taken` (at most 256 tried per entry), to suggest in a fix. */
+export function freePoolAddress(addresses: readonly string[], taken: readonly string[] = []): string | undefined {
+    const used = new Set(taken.map(parseIpv4));
     for (const entry of addresses) {
         const range = parsePoolAddress(entry);
-        if (range) {
-            return formatIpv4(range.first);
+        for (let address = range?.first ?? 1, tried = 0; range && address <= range.last && tried < 256; address++, tried++) {
+            if (!used.has(address)) {
+                return formatIpv4(address);
+            }
         }
     }
     return undefined;

@@ -5,8 +5,10 @@ export type PlatformStep = (typeof PLATFORM_STEPS)[number];
 /**
  * What the resources built on the platform must wait for, when this stack installs it, so one
  * `pulumi up` on an empty cluster succeeds without making anything wait longer than it needs.
- * MetalLB and the Tailscale operator are in no list: they act on the gateways' Services whenever
- * they come up, and nothing is refused while they are missing.
+ * MetalLB is in no list: it acts on the gateways' Services whenever it comes up. The Tailscale
+ * operator is in the tailnet lists for `pulumi destroy`, not for creation: Pulumi deletes in reverse
+ * dependency order, and the operator puts a finalizer on every Service it exposes that only it
+ * removes, so whatever holds such a Service must be deleted while the operator still runs.
  */
 export const PLATFORM_PREREQUISITES = {
     /** HTTPRoutes: their kind comes with the Gateway API CRDs. */
@@ -19,6 +21,14 @@ export const PLATFORM_PREREQUISITES = {
      * enforces them (istio-cni, ztunnel).
      */
     meshPolicies: ["gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel"],
+    /** Gateways on the tailnet: as Gateways, and the Tailscale operator (their Service carries its finalizer). */
+    tailnetGateways: ["gateway-api-crds", "istiod", "tailscale-operator"],
+    /**
+     * The core namespace: the Tailscale operator. Pulumi awaits a namespace's deletion until
+     * everything in it is gone, finalized Services included, so with the operator deleted only
+     * after it no exposed Service can outlive the operator that must release it.
+     */
+    exposedNamespace: ["tailscale-operator"],
 } as const satisfies Record<string, readonly PlatformStep[]>;
 
 export type PlatformDependent = keyof typeof PLATFORM_PREREQUISITES;

@@ -3,7 +3,7 @@ export { ISTIO_PLATFORMS, ISTIO_PLATFORM_NAMES } from "./istio";
 export type { IstioPlatform } from "./istio";
 export { METALLB_POOL_NAME, metallbPoolSpecs } from "./metallb";
 export type { IIPAddressPool, IL2Advertisement, MetallbPoolSpecs } from "./metallb";
-export { firstPoolAddress, parsePoolAddress, poolContains } from "./addresses";
+export { freePoolAddress, parsePoolAddress, poolContains } from "./addresses";
 export { CHART_SOURCES, PLATFORM_NAMESPACES, PLATFORM_PREREQUISITES, PLATFORM_STEPS } from "./charts";
 export type { ChartStep, PlatformDependent, PlatformNamespace, PlatformStep } from "./charts";
 export { gatewayApiManifestUrl, istioChartValues, platformInstallPlan, tailscaleOperatorValues } from "./plan";

@@ -32,16 +32,22 @@ export function gatewayApiManifestUrl(version: string): string {
 }
 
 /**
- * Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform
- * (docs/upstream.md#istio-ambient).
+ * Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform,
+ * and the cluster's DNS domain and the mesh's trust domain wherever a chart takes them (Istio 1.27
+ * charts): istiod as `global.proxy.clusterDomain` and `meshConfig.trustDomain`, ztunnel as its
+ * `CLUSTER_DOMAIN` and `TRUST_DOMAIN` environment (ztunnel src/config.rs; the chart's `env` map).
+ * The base and cni charts have no such values: neither resolves names nor issues identities.
  */
-export function istioChartValues(settings: PlatformSettings["istio"]): Record<"istio-base" | "istiod" | "istio-cni" | "ztunnel", Record<string, unknown>> {
+export function istioChartValues(
+    settings: PlatformSettings["istio"],
+    clusterDomain: string,
+): Record<"istio-base" | "istiod" | "istio-cni" | "ztunnel", Record<string, unknown>> {
     const globalPlatform = ISTIO_PLATFORMS[settings.platform].globalPlatform;
     return {
         "istio-base": {},
-        istiod: { profile: "ambient" },
+        istiod: { profile: "ambient", global: { proxy: { clusterDomain } }, meshConfig: { trustDomain: settings.trustDomain } },
         "istio-cni": { profile: "ambient", ...(globalPlatform ? { global: { platform: globalPlatform } } : {}) },
-        ztunnel: {},
+        ztunnel: { env: { CLUSTER_DOMAIN: clusterDomain, TRUST_DOMAIN: settings.trustDomain } },
     };
 }
 
@@ -62,7 +68,7 @@ export function tailscaleOperatorValues(): Record<string, unknown> {
  * watches them; the Istio charts follow Istio's Helm install guide (base → istiod → cni → ztunnel). When this
  * stack does not install an earlier step, the later one assumes the cluster already has it.
  */
-export function platformInstallPlan(settings: PlatformSettings): PlatformInstallPlan {
+export function platformInstallPlan(settings: PlatformSettings, clusterDomain: string): PlatformInstallPlan {
     const releases: ChartRelease[] = [];
     const release = (step: ChartStep, version: string, values: Record<string, unknown>, after: PlatformStep[]) => {
         const source = CHART_SOURCES[step];
@@ -71,7 +77,7 @@ export function platformInstallPlan(settings: PlatformSettings): PlatformInstall
     const crds: PlatformStep[] = settings.gatewayApi.install ? ["gateway-api-crds"] : [];
 
     if (settings.istio.install) {
-        const values = istioChartValues(settings.istio);
+        const values = istioChartValues(settings.istio, clusterDomain);
         release("istio-base", settings.istio.version, values["istio-base"], crds);
         release("istiod", settings.istio.version, values.istiod, ["istio-base"]);
         release("istio-cni", settings.istio.version, values["istio-cni"], ["istiod"]);

@@ -3,8 +3,9 @@ import type { ClusterFacts } from "../cluster/settings";
 import { GATEWAY_DOMAINS, GatewaysSettings } from "../ingress/settings";
 import { IssueParams, SettingsIssue, configKey, configSetCommand, namespaceName } from "../settings";
 import { tailnetAclSchema } from "../tailnet/settings";
-import { firstPoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "./addresses";
+import { freePoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from "./addresses";
 import { ISTIO_PLATFORM_NAMES } from "./istio";
+import { trustDomainSchema } from "../mesh/settings";
 import { PLATFORM_NAMESPACES } from "./charts";
 import { DEFAULT_VERSIONS } from "./versions";
 
@@ -63,6 +64,9 @@ export const platformSchema = z
                 install: z.boolean().default(false).describe("Install Istio ambient: base, istiod, cni, ztunnel."),
                 version: pinnedVersion("Istio chart", { prefix: "", tested: DEFAULT_VERSIONS.istio }).describe("Istio chart version, without v."),
                 platform: z.enum(ISTIO_PLATFORM_NAMES).default("default").describe("Kubernetes distribution whose CNI paths the istio-cni chart must use."),
+                trustDomain: trustDomainSchema.describe(
+                    "The mesh's SPIFFE trust domain, the first part of every principal; given to an Istio installed here, and with an Istio of your own it must be the one your mesh uses.",
+                ),
             })
             .prefault({}),
         metallb: z
@@ -104,7 +108,7 @@ export function metallbGatewayIssues(gateways: GatewaysSettings, platform: Platf
     if (!metallb.install) {
         return [];
     }
-    const suggestion = firstPoolAddress(metallb.addresses);
+    const lanIps = GATEWAY_DOMAINS.flatMap((domain) => (gateways[domain].enabled && gateways[domain].lanIp !== undefined ? [gateways[domain].lanIp as string] : []));
     return GATEWAY_DOMAINS.flatMap((domain) => {
         const { enabled, lanIp } = gateways[domain];
         if (!enabled || lanIp === undefined || poolContains(metallb.addresses, lanIp)) {
@@ -115,7 +119,7 @@ export function metallbGatewayIssues(gateways: GatewaysSettings, platform: Platf
                 path: ["gateways", domain, "lanIp"],
                 message: `${lanIp} is outside the MetalLB pool (charmarr:platform.metallb.addresses = ${metallb.addresses.join(", ")}), so MetalLB would never assign it`,
                 params: {
-                    fix: `pick an address inside the pool (${configSetCommand(configKey(["gateways", domain, "lanIp"]), suggestion ?? "<address>")}) or add a range holding ${lanIp} to charmarr:platform.metallb.addresses`,
+                    fix: `pick an address inside the pool (${configSetCommand(configKey(["gateways", domain, "lanIp"]), freePoolAddress(metallb.addresses, lanIps) ?? "<address>")}) or add a range holding ${lanIp} to charmarr:platform.metallb.addresses`,
                 },
             },
         ];
@@ -149,6 +153,7 @@ export const PLATFORM_EXAMPLES: Readonly<Record<string, string>> = {
     "platform.istio.install": "true",
     "platform.istio.version": DEFAULT_VERSIONS.istio,
     "platform.istio.platform": "k3s",
+    "platform.istio.trustDomain": "cluster.local",
     "platform.metallb.install": "true",
     "platform.metallb.version": DEFAULT_VERSIONS.metallb,
     "platform.metallb.addresses": "192.168.1.240/28",

@@ -66,35 +66,36 @@ export type TailnetGroups = TailnetAcl["groups"];
  */
 export function gatewayTagIssues(gateways: GatewaysSettings): SettingsIssue[] {
     const issues: SettingsIssue[] = [];
-    const owners = new Map<string, GatewayDomain>();
-    for (const domain of GATEWAY_DOMAINS) {
-        const { enabled, tailscale } = gateways[domain];
-        if (!enabled || !tailscale.expose) {
-            continue;
-        }
-        tailscale.tags.forEach((tag, index) => {
-            const path = ["gateways", domain, "tailscale", "tags", index];
-            const params = { fix: configSetCommand(configKey(path), `tag:charmarr-${domain}`) };
+    const exposed = GATEWAY_DOMAINS.filter((domain) => gateways[domain].enabled && gateways[domain].tailscale.expose);
+    const inUse = new Set(exposed.flatMap((domain) => gateways[domain].tailscale.tags));
+    const ownTag = (domain: GatewayDomain) => `tag:charmarr-${domain}`;
+    // A tag the culprit can take instead: its own default, unless another gateway already holds it.
+    const freeTag = (domain: GatewayDomain) => [ownTag(domain), ...[2, 3, 4].map((n) => `${ownTag(domain)}-${n}`)].find((tag) => !inUse.has(tag)) ?? ownTag(domain);
+    const issue = (domain: GatewayDomain, index: number, message: string): SettingsIssue => {
+        const path = ["gateways", domain, "tailscale", "tags", index];
+        return { path, message, params: { fix: configSetCommand(configKey(path), freeTag(domain)) } };
+    };
+    const owners = new Map<string, { domain: GatewayDomain; index: number }>();
+    for (const domain of exposed) {
+        gateways[domain].tailscale.tags.forEach((tag, index) => {
+            const owner = owners.get(tag);
             if (tag === OPERATOR_TAG) {
-                issues.push({
-                    path,
-                    message: `${tag} is the operator's own tag; the tailnet policy lets only admins own it, so the operator could not tag the gateway's proxy with it`,
-                    params,
-                });
+                issues.push(issue(domain, index, `${tag} is the operator's own tag; the tailnet policy lets only admins own it, so the operator could not tag the gateway's proxy with it`));
             } else if (tag === PROXY_TAG) {
-                issues.push({
-                    path,
-                    message: `${tag} is the tag of every other proxy the operator runs; a grant to it would open them all, so the gateway needs a tag of its own`,
-                    params,
-                });
-            } else if (owners.has(tag) && owners.get(tag) !== domain) {
-                issues.push({
-                    path,
-                    message: `${tag} is also a tag of the ${owners.get(tag)} gateway; grants go to tags, so sharing one would let the ${owners.get(tag)} gateway's users reach the ${domain} gateway`,
-                    params,
-                });
-            } else {
-                owners.set(tag, domain);
+                issues.push(issue(domain, index, `${tag} is the tag of every other proxy the operator runs; a grant to it would open them all, so the gateway needs a tag of its own`));
+            } else if (owner !== undefined && owner.domain !== domain) {
+                // The gateway whose default tag this is keeps it; the other one takes a tag of its own.
+                const [culprit, keeper] = tag === ownTag(domain) ? [owner, { domain, index }] : [{ domain, index }, owner];
+                issues.push(
+                    issue(
+                        culprit.domain,
+                        culprit.index,
+                        `${tag} is also a tag of the ${keeper.domain} gateway; grants go to tags, so sharing one would let the ${keeper.domain} gateway's users reach the ${culprit.domain} gateway`,
+                    ),
+                );
+                owners.set(tag, keeper);
+            } else if (owner === undefined) {
+                owners.set(tag, { domain, index });
             }
         });
     }

@@ -125,7 +125,7 @@ const FORBIDDEN_REASONS: Readonly<Partial<Record<VpnSettingName, string>>> = {
 const OTHER_TYPE: Readonly<Record<VpnType, VpnType>> = { wireguard: "openvpn", openvpn: "wireguard" };
 
 /** Which settings are set, counting an empty list as unset (schema defaults lists to []). */
-function isSet(vpn: VpnSettings, credentials: ReadonlySet<VpnCredentialName>, setting: VpnSettingName): boolean {
+function isSet(vpn: Partial<VpnSettings>, credentials: ReadonlySet<VpnCredentialName>, setting: VpnSettingName): boolean {
     switch (setting) {
         case "privateKey":
         case "presharedKey":
@@ -133,7 +133,7 @@ function isSet(vpn: VpnSettings, credentials: ReadonlySet<VpnCredentialName>, se
         case "password":
             return credentials.has(setting);
         case "addresses":
-            return vpn.addresses.length > 0;
+            return (vpn.addresses ?? []).length > 0;
         default:
             return vpn[setting] !== undefined;
     }
@@ -158,6 +158,20 @@ function typeCommand(type: VpnType): string {
  * provider and type. Run at config time, before anything is created.
  */
 export function providerProblems(vpn: VpnSettings, credentials: ReadonlySet<VpnCredentialName>): ConfigProblem[] {
+    return checkProvider(vpn, credentials, Object.keys(VPN_SETTINGS) as VpnSettingName[]);
+}
+
+/**
+ * What {@link providerProblems} says about the credentials alone (and an unsupported type), from
+ * the provider and type: for when another field of `charmarr:vpn` is invalid, so the credentials'
+ * problems still show in the same pass.
+ */
+export function credentialProblems(selection: Pick<VpnSettings, "provider" | "type">, credentials: ReadonlySet<VpnCredentialName>): ConfigProblem[] {
+    const names = (Object.keys(VPN_SETTINGS) as VpnSettingName[]).filter((setting) => VPN_SETTINGS[setting].secret);
+    return checkProvider(selection, credentials, names);
+}
+
+function checkProvider(vpn: Pick<VpnSettings, "provider" | "type"> & Partial<VpnSettings>, credentials: ReadonlySet<VpnCredentialName>, settings: readonly VpnSettingName[]): ConfigProblem[] {
     const provider = vpn.provider;
     const rules = PROVIDER_RULES[provider][vpn.type];
     const title = TYPE_TITLES[vpn.type];
@@ -172,7 +186,7 @@ export function providerProblems(vpn: VpnSettings, credentials: ReadonlySet<VpnC
         ];
     }
     const problems: ConfigProblem[] = [];
-    for (const setting of Object.keys(VPN_SETTINGS) as VpnSettingName[]) {
+    for (const setting of settings) {
         const spec = VPN_SETTINGS[setting];
         const present = isSet(vpn, credentials, setting);
         if (spec.type !== vpn.type) {
@@ -202,7 +216,7 @@ export function providerProblems(vpn: VpnSettings, credentials: ReadonlySet<VpnC
             });
         }
     }
-    const port = vpn.type === "wireguard" ? vpn.endpointPort : undefined;
+    const port = vpn.type === "wireguard" && settings.includes("endpointPort") ? vpn.endpointPort : undefined;
     if (port !== undefined && rules.endpointPorts && !rules.endpointPorts.includes(port)) {
         const allowed = [...rules.endpointPorts].sort((a, b) => a - b);
         problems.push({

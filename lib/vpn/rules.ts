@@ -7,19 +7,29 @@ import { PRIVATE_RANGES, cidrContains, cidrsOverlap, isPrivateCidr, parseCidr, p
 import { ConfigProblem, SettingsIssue, configKey, configSetCommand } from "../settings";
 import { wireguardAddresses } from "./providers";
 import { TUNNEL_OVERHEAD, TUNNEL_TITLES, VXLAN_OVERHEAD, mtuLimit } from "./mtu";
-import { VPN_MTU_MAX, VpnSettings } from "./settings";
+import { VPN_DEFAULT_NAMESPACE, VPN_MTU_MAX, VpnSettings } from "./settings";
 
 /** The VPN gateway stays out of the mesh, so it cannot share the (enrolled) download clients' namespace. */
 export function vpnNamespaceIssues(vpn: VpnSettings, clientNamespace: string): SettingsIssue[] {
-    return vpn.namespace === clientNamespace
+    if (vpn.namespace !== clientNamespace) {
+        return [];
+    }
+    // The VPN gateway on its default namespace is right; then the clients' namespace is the one to move.
+    return vpn.namespace === VPN_DEFAULT_NAMESPACE
         ? [
+              {
+                  path: ["namespace"],
+                  message: `"${clientNamespace}" is the VPN gateway's namespace (charmarr:vpn.namespace); the download clients need a namespace of their own, in the mesh, apart from the gateway's`,
+                  params: { suggest: "charmarr-downloads" },
+              },
+          ]
+        : [
               {
                   path: ["vpn", "namespace"],
                   message: `"${vpn.namespace}" is also the download clients' namespace; the VPN gateway needs a namespace of its own that stays out of the mesh`,
-                  params: { suggest: "charmarr-vpn" },
+                  params: { suggest: VPN_DEFAULT_NAMESPACE },
               },
-          ]
-        : [];
+          ];
 }
 
 const VXLAN_KEY = configKey(["vpn", "vxlanNetwork"]);

@@ -38,9 +38,12 @@ const vpnMtu = integer(1280, 65535).pipe(
     }),
 );
 
+/** The VPN gateway's namespace unless `vpn.namespace` names another. */
+export const VPN_DEFAULT_NAMESPACE = "charmarr-vpn";
+
 /** `charmarr:vpn`: the VPN gateway (gluetun + pod-gateway) of the downloads stack. */
 export const vpnSchema = z.strictObject({
-    namespace: charmarrNamespace("charmarr-vpn").default("charmarr-vpn").describe("The VPN gateway's own namespace, never in the mesh."),
+    namespace: charmarrNamespace(VPN_DEFAULT_NAMESPACE).default(VPN_DEFAULT_NAMESPACE).describe("The VPN gateway's own namespace, never in the mesh."),
     provider: z.enum(VPN_PROVIDERS).describe("Your VPN provider, as gluetun names it (required)."),
     type: z.enum(VPN_TYPES).default("wireguard").describe("VPN protocol: wireguard (device wg0) or openvpn (tun0)."),
     addresses: z.array(interfaceAddress).default([]).describe("WireGuard interface addresses your provider assigned (the provider's default where it has one)."),

@@ -10,8 +10,10 @@ import { compileRule, isTransitionRule } from "./kubernetesCel";
  * validation (k8s.io/apiextensions-apiserver): unknown fields refused (a structural schema prunes
  * every field its `properties` do not name, unless `x-kubernetes-preserve-unknown-fields`), defaults
  * applied, the OpenAPI value validations, list-type uniqueness, then the CEL rules
- * (`x-kubernetes-validations`). Rules comparing with `oldSelf` are transition rules, which do not
- * run on create; they are counted, not evaluated.
+ * (`x-kubernetes-validations`, a failure reported with the rule's messageExpression or message).
+ * Rules comparing with `oldSelf` are transition rules, which do not run on create; they are
+ * counted, not evaluated. A rule with `optionalOldSelf`, which does run on create, is reported as
+ * one this checker cannot evaluate.
  */
 
 /** One `x-kubernetes-validations` entry. */

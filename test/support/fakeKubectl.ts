@@ -14,6 +14,8 @@ export interface ExecRule {
     readonly container: string;
     readonly match: string;
     readonly result: Pick<ExecResult, "stdout" | "stderr" | "exitCode">;
+    /** kubectl itself failed (the kubelet refused the exec): no "command terminated" line. */
+    readonly notRun?: boolean;
 }
 
 export interface FakeCluster {
@@ -57,7 +59,7 @@ if (args[0] === "exec") {
   const rule = scenario.exec.find((r) => r.container === container && new RegExp(r.match).test(command));
   if (!rule) out({ stderr: "fake kubectl: no exec rule for " + container + ": " + command + "\n", exitCode: 1 });
   const code = rule.result.exitCode;
-  out({ stdout: rule.result.stdout, stderr: rule.result.stderr + (code !== 0 ? "command terminated with exit code " + code + "\n" : ""), exitCode: code });
+  out({ stdout: rule.result.stdout, stderr: rule.result.stderr + (code !== 0 && !rule.notRun ? "command terminated with exit code " + code + "\n" : ""), exitCode: code });
 }
 if (args[0] === "delete") out({ stdout: "pod \"" + args[2] + "\" deleted\n", exitCode: 0 });
 out({ stderr: "fake kubectl: unsupported " + args.join(" ") + "\n", exitCode: 1 });

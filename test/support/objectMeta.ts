@@ -50,6 +50,19 @@ export interface ObjectMetadata {
     readonly annotations?: Record<string, unknown>;
 }
 
+/**
+ * Problems in the metadata of the objects a workload embeds (its pod template, its volume claim
+ * templates): their labels and annotations are validated like any object's.
+ */
+export function embeddedMetadataProblems(spec: unknown): string[] {
+    const workload = (spec ?? {}) as { template?: { metadata?: ObjectMetadata }; volumeClaimTemplates?: { metadata?: ObjectMetadata }[] };
+    const embedded: [string, ObjectMetadata | undefined][] = [
+        [".spec.template", workload.template?.metadata],
+        ...(workload.volumeClaimTemplates ?? []).map((claim, index): [string, ObjectMetadata | undefined] => [`.spec.volumeClaimTemplates[${index}]`, claim.metadata]),
+    ];
+    return embedded.flatMap(([at, metadata]) => (metadata ? labelAndAnnotationProblems(metadata).map((problem) => `${at}${problem}`) : []));
+}
+
 /** Problems in an object's metadata, as `.metadata.<field>: message`. */
 export function metadataProblems(apiVersion: string, kind: string, metadata: ObjectMetadata): string[] {
     const problems: string[] = [];
@@ -69,6 +82,12 @@ export function metadataProblems(apiVersion: string, kind: string, metadata: Obj
             problems.push(`.metadata.namespace: Invalid value ${JSON.stringify(metadata.namespace)}: ${problem}`);
         }
     }
+    problems.push(...labelAndAnnotationProblems(metadata));
+    return problems;
+}
+
+function labelAndAnnotationProblems(metadata: ObjectMetadata): string[] {
+    const problems: string[] = [];
     for (const [key, value] of Object.entries(metadata.labels ?? {})) {
         const problem = keyProblem(key);
         if (problem) {

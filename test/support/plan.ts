@@ -90,7 +90,7 @@ let lastHandedOut: CachedPlan | undefined;
  * planDownloads) instead of calling evaluateStack directly.
  */
 export function planStack(options: EvaluateOptions): Promise<StackPlan> {
-    const key = canonicalJson([options.stack, options.config.values, [...options.config.secretKeys].sort(), options.referencedStacks ?? {}, options.env ?? {}]);
+    const key = canonicalJson([options.stack, options.config.values, [...options.config.secretKeys].sort(), options.referencedStacks ?? {}, options.env ?? {}, options.cluster ?? null]);
     const cached = planCache.get(key);
     if (cached) {
         const handOut = () => {
@@ -147,7 +147,7 @@ export async function planCore(changes: ConfigChanges = {}, secrets: readonly st
 }
 
 export function referenceTo(plan: StackPlan): ReferencedStack {
-    return { outputs: plan.outputs, secretOutputNames: plan.secretOutputNames };
+    return { outputs: { ...plan.outputs, ...plan.secretOutputs }, secretOutputNames: plan.secretOutputNames };
 }
 
 /** Plans core (with `coreChanges`), then downloads against core's outputs, as a deployment would. */
@@ -204,4 +204,29 @@ export async function warningsWhile(run: () => Promise<unknown>): Promise<string
         pulumi.log.warn = original;
     }
     return warnings;
+}
+
+/**
+ * The order `pulumi destroy` deletes the plan's resources in: a resource goes only once nothing that
+ * depends on it is left (its dependents, and its children, whose parent it is). Resources that could
+ * go at the same time keep their registration order. Throws on a dependency cycle.
+ */
+export function deletionOrder(plan: StackPlan): string[] {
+    const waitingOn = new Map(plan.resources.map((r) => [r.urn, new Set<string>()]));
+    for (const resource of plan.resources) {
+        for (const prerequisite of [...resource.dependencies, ...(resource.parent ? [resource.parent] : [])]) {
+            waitingOn.get(prerequisite)?.add(resource.urn);
+        }
+    }
+    const order: string[] = [];
+    const left = new Set(plan.resources.map((r) => r.urn));
+    while (left.size > 0) {
+        const deletable = [...left].filter((urn) => [...(waitingOn.get(urn) ?? [])].every((dependent) => !left.has(dependent)));
+        assert.ok(deletable.length > 0, `dependency cycle among ${[...left].join(", ")}`);
+        for (const urn of deletable) {
+            order.push(urn);
+            left.delete(urn);
+        }
+    }
+    return order;
 }

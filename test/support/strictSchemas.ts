@@ -2,7 +2,7 @@ import * as path from "node:path";
 import { DEFAULT_VERSIONS } from "../../lib/platform/versions";
 import { DeclaredFields, isBuiltinKind, modelErrors, objectMetaErrors } from "./builtinSchemas";
 import { CrdSchemas, RuleCounts } from "./crdSchemas";
-import { ObjectMetadata, metadataProblems } from "./objectMeta";
+import { ObjectMetadata, embeddedMetadataProblems, metadataProblems } from "./objectMeta";
 
 /**
  * Strict validation of planned manifests: what `kubectl apply --validate=strict` (the API server
@@ -90,6 +90,7 @@ export class StrictValidator {
         const found: string[] = metadataProblems(manifest.apiVersion, manifest.kind, manifest.metadata as ObjectMetadata);
         if (isBuiltinKind(manifest.apiVersion, manifest.kind)) {
             found.push(...modelErrors(manifest));
+            found.push(...embeddedMetadataProblems((manifest as { spec?: unknown }).spec));
             found.push(...this.declared.unknownFields(key, manifest).map((field) => `${field}: unknown field`));
         } else {
             found.push(...objectMetaErrors(manifest.metadata));

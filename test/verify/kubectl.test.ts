@@ -2,12 +2,12 @@ import { strict as assert } from "node:assert";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ORGANIZATION, PROJECT, StackPlan, evaluateStack } from "../../plan/evaluate";
+import { StackPlan } from "../../plan/evaluate";
 import { main } from "../../verify/cli";
 import { KubeTarget, KubectlTransport, kubectlExecFailure, kubectlMessage } from "../../verify/kubectl";
 import { gluetunPublicAddress, killSwitchCoverage, publicAddress } from "../../verify/probes";
 import { killSwitchVerdicts } from "../../verify/verdicts";
-import { DOWNLOADS_EXAMPLE, planCore, referenceTo } from "../support/plan";
+import { planCore, planDownloads } from "../support/plan";
 import { ExecRule, FakeCluster, InstalledFake, installFakeKubectl, objectsOf, podsOf } from "../support/fakeKubectl";
 import { CAPTURED, capturedCalls } from "../support/verifyFixtures";
 
@@ -44,7 +44,7 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
 
     before(async function () {
         core = await planCore();
-        downloads = await evaluateStack({ stack: "downloads", config: DOWNLOADS_EXAMPLE, referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) } });
+        downloads = await planDownloads();
         const controlServer = objectsOf(downloads, "Secret").find((secret) => (secret.metadata as { name: string }).name === "vpn-gateway-control-server");
         assert.ok(controlServer, "the plan has the control-server Secret");
         cluster = {
@@ -95,9 +95,9 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
 
     it("runs probes in the route sidecar and gluetun, the API key on stdin only", async () => {
         const kubectl = transport();
-        const sidecar: KubeTarget = { role: "routed", name: "charmarr-downloads/qbittorrent-0", namespace: "charmarr-downloads", pod: { name: "qbittorrent-0" }, container: "vpn-route-sidecar" };
+        const sidecar: KubeTarget = { role: "routed", name: "charmarr-downloads/qbittorrent-0", namespace: "charmarr-downloads", pod: { name: "qbittorrent-0" }, containers: ["vpn-route-sidecar", "qbittorrent"] };
         assert.deepEqual(await publicAddress(kubectl, sidecar, ECHO_URL, 3000), { ok: true, value: vpnExit });
-        const gluetun: KubeTarget = { role: "gluetun", name: "gluetun", namespace: "charmarr-vpn", pod: { selector: "app.kubernetes.io/name=vpn-gateway" }, container: "gluetun" };
+        const gluetun: KubeTarget = { role: "gluetun", name: "gluetun", namespace: "charmarr-vpn", pod: { selector: "app.kubernetes.io/name=vpn-gateway" }, containers: ["gluetun"] };
         assert.deepEqual(await gluetunPublicAddress(kubectl, gluetun, await kubectl.secretValue("charmarr-vpn", "vpn-gateway-control-server", "api-key"), 3000), { ok: true, value: vpnExit });
         const execs = fake.calls().filter((argv) => argv[0] === "exec");
         assert.deepEqual(execs[0].slice(0, 7), ["exec", "-n", "charmarr-downloads", "qbittorrent-0", "-c", "vpn-route-sidecar", "--"]);
@@ -105,7 +105,24 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
         assert.ok(fake.calls().every((argv) => !argv.join(" ").includes(API_KEY)), "the API key never appears in kubectl's argv");
     });
 
-    it("tells a command that failed in the container from kubectl failing to run it", async () => {
+    it("probes through the app's container while the route sidecar is not running", async () => {
+        // The kubelet's answer to an exec into a container that is not running.
+        const restarting = { stdout: "", stderr: 'error: unable to upgrade connection: container not found ("vpn-route-sidecar")\n', exitCode: 1 };
+        fake.use({
+            ...cluster,
+            exec: [
+                { container: "vpn-route-sidecar", match: ".", result: restarting, notRun: true },
+                { container: "qbittorrent", match: "^timeout \\d+ wget", result: captured("address-curl-only", 0) },
+                { container: "qbittorrent", match: "^curl ", result: captured("address-vpn") },
+            ],
+        });
+        const sidecarFirst: KubeTarget = { role: "routed", name: "charmarr-downloads/qbittorrent-0", namespace: "charmarr-downloads", pod: { name: "qbittorrent-0" }, containers: ["vpn-route-sidecar", "qbittorrent"] };
+        assert.deepEqual(await publicAddress(transport(), sidecarFirst, ECHO_URL, 3000), { ok: true, value: vpnExit });
+        const onlySidecar = await publicAddress(transport(), { ...sidecarFirst, containers: ["vpn-route-sidecar"] }, ECHO_URL, 3000);
+        assert.deepEqual(onlySidecar, { ok: false, kind: "unreachable", message: 'error: unable to upgrade connection: container not found ("vpn-route-sidecar")' });
+    });
+
+    it("tells a command that failed in the container from kubectl not running it", async () => {
         const refused = captured("address-refused");
         const ran = `${refused.stderr}command terminated with exit code 1\n`;
         assert.equal(kubectlExecFailure(ran, 1), undefined);

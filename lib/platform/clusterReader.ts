@@ -1,0 +1,105 @@
+import { existsSync } from "node:fs";
+import { homedir } from "node:os";
+import { parse } from "yaml";
+import { DEFAULT_TRUST_DOMAIN } from "../mesh/settings";
+import { ClusterInventory, ClusterReading, CrdFacts, PREFLIGHT_CRDS, PREFLIGHT_NAMESPACES } from "./preflight";
+import type { PlatformSettings } from "./settings";
+
+/** The default Kubernetes provider's connection settings (`kubernetes:kubeconfig`, `kubernetes:context`). */
+export interface KubernetesConnection {
+    /** A kubeconfig path or its contents, as the provider takes it; unset uses KUBECONFIG or ~/.kube/config. */
+    readonly kubeconfig?: string;
+    readonly context?: string;
+}
+
+/**
+ * Reads the cluster for the preflight: the Kubernetes API during `pulumi preview`/`up`
+ * ({@link readClusterInventory}), or, in the offline plan, the cluster the settings declare.
+ */
+export type ClusterReader = (connection: KubernetesConnection, platform: PlatformSettings) => Promise<ClusterReading>;
+
+/**
+ * Reads what the preflight needs straight from the Kubernetes API, with the kubeconfig and context
+ * the default pulumi-kubernetes provider uses. pulumi-kubernetes has no invoke that looks an object
+ * up and answers "absent": `CustomResourceDefinition.get` fails the whole program when the object
+ * does not exist, so a plain API read (the maintained @kubernetes/client-node, which handles
+ * exec/OIDC auth plugins and client certificates) is the only way to ask before creating anything.
+ * Runs during `pulumi preview` and `pulumi up`; never throws — an unreadable cluster is a reading
+ * that says why.
+ */
+export async function readClusterInventory(connection: KubernetesConnection): Promise<ClusterReading> {
+    // Loaded on demand: the offline plan and the tests never read a cluster.
+    const k8s = await import("@kubernetes/client-node");
+    const config = new k8s.KubeConfig();
+    try {
+        // As pulumi-kubernetes' parseKubeconfigString: a path (with ~ expanded) or the contents.
+        const kubeconfig = connection.kubeconfig?.replace(/^~(?=$|\/)/, homedir());
+        if (kubeconfig === undefined || kubeconfig === "") {
+            config.loadFromDefault();
+        } else if (existsSync(kubeconfig)) {
+            config.loadFromFile(kubeconfig);
+        } else {
+            config.loadFromString(kubeconfig);
+        }
+        if (connection.context !== undefined) {
+            config.setCurrentContext(connection.context);
+        }
+    } catch (error) {
+        return { reachable: false, reason: `no usable kubeconfig: ${String(error)}` };
+    }
+    if (config.getCurrentCluster() === null) {
+        return { reachable: false, reason: "no kubeconfig with a current cluster" };
+    }
+
+    const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
+    const core = config.makeApiClient(k8s.CoreV1Api);
+    const apps = config.makeApiClient(k8s.AppsV1Api);
+    // 404 is the answer "absent"; anything else means the cluster could not be read.
+    const orAbsent = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
+        try {
+            return await read();
+        } catch (error) {
+            if (error instanceof k8s.ApiException && error.code === 404) {
+                return undefined;
+            }
+            throw error;
+        }
+    };
+    try {
+        const crds: Record<string, CrdFacts> = {};
+        for (const name of Object.values(PREFLIGHT_CRDS)) {
+            const crd = await orAbsent(() => extensions.readCustomResourceDefinition({ name }));
+            if (crd) {
+                const annotations = crd.metadata?.annotations ?? {};
+                const release = annotations["meta.helm.sh/release-name"];
+                crds[name] = {
+                    managers: (crd.metadata?.managedFields ?? []).flatMap((field) => (field.manager ? [field.manager] : [])),
+                    ...(release ? { helmRelease: `${annotations["meta.helm.sh/release-namespace"] ?? "?"}/${release}` } : {}),
+                    ...(annotations["gateway.networking.k8s.io/bundle-version"] ? { bundleVersion: annotations["gateway.networking.k8s.io/bundle-version"] } : {}),
+                };
+            }
+        }
+        const namespaces: Record<string, Record<string, string>> = {};
+        for (const name of PREFLIGHT_NAMESPACES) {
+            const namespace = await orAbsent(() => core.readNamespace({ name }));
+            if (namespace) {
+                namespaces[name] = namespace.metadata?.labels ?? {};
+            }
+        }
+        const istiods: ClusterInventory["istiods"][number][] = [];
+        const deployments = await apps.listDeploymentForAllNamespaces({ labelSelector: "app=istiod" });
+        for (const namespace of new Set(deployments.items.flatMap((deployment) => (deployment.metadata?.namespace ? [deployment.metadata.namespace] : [])))) {
+            const mesh = await orAbsent(() => core.readNamespacedConfigMap({ name: "istio", namespace }));
+            istiods.push({ namespace, trustDomain: meshTrustDomain(mesh?.data?.mesh) });
+        }
+        return { reachable: true, inventory: { crds, namespaces, istiods } };
+    } catch (error) {
+        return { reachable: false, reason: String(error instanceof Error ? error.message : error) };
+    }
+}
+
+/** The `trustDomain` of an istiod's mesh config (the `mesh` key of its `istio` ConfigMap); Istio's default when unset. */
+export function meshTrustDomain(mesh: string | undefined): string {
+    const parsed = mesh === undefined ? undefined : (parse(mesh) as { trustDomain?: unknown } | null);
+    return typeof parsed?.trustDomain === "string" && parsed.trustDomain !== "" ? parsed.trustDomain : DEFAULT_TRUST_DOMAIN;
+}

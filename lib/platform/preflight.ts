@@ -1,0 +1,259 @@
+import type { PlatformSettings } from "./settings";
+
+/**
+ * What the preflight needs to know about the cluster before anything is created: the objects a
+ * platform install would create, or needs to find, as they are now. Read by
+ * `readClusterInventory` during `pulumi preview`/`up`; the offline plan uses
+ * {@link declaredInventory}.
+ */
+export interface ClusterInventory {
+    /** The CustomResourceDefinitions of {@link PREFLIGHT_CRDS} that exist, by name. */
+    readonly crds: Readonly<Record<string, CrdFacts>>;
+    /** The namespaces of {@link PREFLIGHT_NAMESPACES} that exist, with their labels. */
+    readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
+    /** Every istiod Deployment in the cluster: its namespace and the trust domain of its mesh config. */
+    readonly istiods: readonly { readonly namespace: string; readonly trustDomain: string }[];
+}
+
+export interface CrdFacts {
+    /** Field managers of the object (`metadata.managedFields[].manager`). */
+    readonly managers: readonly string[];
+    /** The Helm release that owns it (`meta.helm.sh/release-namespace`/`-name` annotations), as `namespace/name`. */
+    readonly helmRelease?: string;
+    /** Gateway API CRDs: the `gateway.networking.k8s.io/bundle-version` annotation. */
+    readonly bundleVersion?: string;
+}
+
+/** The cluster as read, or why it could not be. */
+export type ClusterReading = { readonly reachable: true; readonly inventory: ClusterInventory } | { readonly reachable: false; readonly reason: string };
+
+/** The CRD whose presence says each add-on's CRDs are installed. */
+export const PREFLIGHT_CRDS = {
+    gatewayApi: "gateways.gateway.networking.k8s.io",
+    istio: "peerauthentications.security.istio.io",
+    metallb: "ipaddresspools.metallb.io",
+} as const;
+
+/** The namespaces the platform charts install into (see PLATFORM_NAMESPACES). */
+export const PREFLIGHT_NAMESPACES = ["istio-system", "metallb-system", "tailscale"] as const;
+
+/**
+ * pulumi-kubernetes names its server-side-apply field manager `pulumi-kubernetes-<random>`
+ * (`pulumi-kubernetes` in client-side mode; provider/pkg/provider/provider.go fieldManagerName),
+ * so a CRD one of its manifests created carries it: on a later `pulumi up` the CRDs this stack
+ * installed are its own, not a collision.
+ */
+const PULUMI_FIELD_MANAGER = /^pulumi-kubernetes(-|$)/;
+
+/** The label this program puts on the namespaces it creates (charmarrLabels). */
+const OWN_NAMESPACE_LABEL = { "app.kubernetes.io/part-of": "charmarr" } as const;
+
+/** One thing the preflight found: refused before anything is created, or worth a warning. */
+export interface PreflightFinding {
+    readonly severity: "refuse" | "warn";
+    /** The `charmarr:` key whose value collides with the cluster. */
+    readonly key: string;
+    readonly problem: string;
+    readonly fix: string;
+}
+
+const setInstall = (addon: string, value: boolean) => `pulumi config set --path 'charmarr:platform.${addon}.install' ${value}`;
+
+function crdOrigin(crd: CrdFacts): string {
+    if (crd.helmRelease === "kube-system/traefik-crd") {
+        return "Helm release kube-system/traefik-crd, k3s's bundled Traefik (k3s 1.34–1.36)";
+    }
+    if (crd.helmRelease === "kube-system/gateway-api-crd") {
+        return "Helm release kube-system/gateway-api-crd, bundled with k3s 1.37 and later";
+    }
+    if (crd.helmRelease !== undefined) {
+        return `Helm release ${crd.helmRelease}`;
+    }
+    return crd.managers.length > 0 ? `field manager ${crd.managers.join(", ")}` : "another tool";
+}
+
+const ownedByPulumi = (crd: CrdFacts) => crd.managers.some((manager) => PULUMI_FIELD_MANAGER.test(manager));
+const ownNamespace = (labels: Readonly<Record<string, string>>) =>
+    Object.entries(OWN_NAMESPACE_LABEL).every(([key, value]) => labels[key] === value);
+
+/** Gateway API: install on a cluster that has them (k3s), or off on one that has none. */
+function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+    const key = "charmarr:platform.gatewayApi.install";
+    const crd = inventory.crds[PREFLIGHT_CRDS.gatewayApi];
+    if (settings.gatewayApi.install && crd !== undefined && !ownedByPulumi(crd)) {
+        return [
+            {
+                severity: "refuse",
+                key,
+                problem: `is true, but the cluster already has the Gateway API CRDs (bundle ${crd.bundleVersion ?? "of unknown version"}, from ${crdOrigin(crd)}); creating them again fails, since pulumi-kubernetes refuses to create an object that exists`,
+                fix: `use the cluster's CRDs (${setInstall("gatewayApi", false)}), or remove them first — on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete`,
+            },
+        ];
+    }
+    if (!settings.gatewayApi.install && crd === undefined) {
+        return [
+            {
+                severity: "refuse",
+                key,
+                problem: "is false, but the cluster has no Gateway API CRDs (no gateways.gateway.networking.k8s.io): the Gateways and HTTPRoutes could not be created",
+                fix: setInstall("gatewayApi", true),
+            },
+        ];
+    }
+    return [];
+}
+
+/** Istio: a second control plane, leftovers of one, none at all, or a trust domain that is not the mesh's. */
+function istioFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+    const key = "charmarr:platform.istio.install";
+    const systemLabels = inventory.namespaces["istio-system"];
+    const ours = systemLabels !== undefined && ownNamespace(systemLabels);
+    const running = inventory.istiods;
+    if (settings.istio.install) {
+        if (ours) {
+            return [];
+        }
+        if (running.length > 0) {
+            const trustDomain = running[0].trustDomain;
+            return [
+                {
+                    severity: "refuse",
+                    key,
+                    problem: `is true, but Istio already runs in this cluster (istiod in ${running.map((istiod) => istiod.namespace).join(", ")}); a second install collides with its CRDs, webhooks and istio-system`,
+                    fix: `use it: ${setInstall("istio", false)}${trustDomain !== settings.istio.trustDomain ? ` && pulumi config set --path 'charmarr:platform.istio.trustDomain' ${trustDomain}` : ""} (it must run the ambient profile with istio-cni and ztunnel)`,
+                },
+            ];
+        }
+        if (inventory.crds[PREFLIGHT_CRDS.istio] !== undefined || systemLabels !== undefined) {
+            return [
+                {
+                    severity: "refuse",
+                    key,
+                    problem: `is true, but an earlier Istio install left ${[
+                        ...(inventory.crds[PREFLIGHT_CRDS.istio] !== undefined ? ["its CRDs (*.istio.io)"] : []),
+                        ...(systemLabels !== undefined ? ["the istio-system namespace"] : []),
+                    ].join(" and ")} behind, which the charts cannot create again`,
+                    fix: "remove the leftovers (kubectl delete namespace istio-system; kubectl get crd -o name | grep istio.io | xargs kubectl delete), then run pulumi up again",
+                },
+            ];
+        }
+        return [];
+    }
+    if (running.length === 0) {
+        return [
+            {
+                severity: "refuse",
+                key,
+                problem: "is false, but no istiod runs in the cluster: nothing would deploy the gateways or enforce mTLS and the authorization policies",
+                fix: setInstall("istio", true),
+            },
+        ];
+    }
+    const others = running.filter((istiod) => istiod.trustDomain !== settings.istio.trustDomain);
+    if (others.length === running.length) {
+        return [
+            {
+                severity: "refuse",
+                key: "charmarr:platform.istio.trustDomain",
+                problem: `is ${settings.istio.trustDomain}, but the running Istio (istiod in ${running[0].namespace}) issues identities in trust domain ${running[0].trustDomain}: no principal would match and every call between apps would be denied`,
+                fix: `pulumi config set --path 'charmarr:platform.istio.trustDomain' ${running[0].trustDomain}`,
+            },
+        ];
+    }
+    return [];
+}
+
+/** MetalLB: a second install, or none to give the gateways their addresses. */
+function metallbFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+    const key = "charmarr:platform.metallb.install";
+    const crd = inventory.crds[PREFLIGHT_CRDS.metallb];
+    const systemLabels = inventory.namespaces["metallb-system"];
+    if (settings.metallb.install && crd !== undefined && !(systemLabels !== undefined && ownNamespace(systemLabels))) {
+        return [
+            {
+                severity: "refuse",
+                key,
+                problem: `is true, but MetalLB is already installed (its CRDs, from ${crdOrigin(crd)}); a second install collides with them`,
+                fix: `use it: ${setInstall("metallb", false)}, and make sure one of its IPAddressPools holds every gateway lanIp`,
+            },
+        ];
+    }
+    if (!settings.metallb.install && crd === undefined) {
+        return [
+            {
+                severity: "warn",
+                key,
+                problem: "is false and the cluster has no MetalLB: the gateways' LoadBalancer Services get an address only if another load balancer serves them (k3s's ServiceLB, a cloud's), and pinned lanIps are MetalLB annotations",
+                fix: setInstall("metallb", true),
+            },
+        ];
+    }
+    return [];
+}
+
+/** A namespace a chart installs into that exists already and is not this program's. */
+function namespaceFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+    const installs: readonly [string, boolean, string][] = [
+        ["metallb-system", settings.metallb.install, "metallb"],
+        ["tailscale", settings.tailscale.operator.install, "tailscale.operator"],
+    ];
+    return installs.flatMap(([namespace, install, addon]) => {
+        const labels = inventory.namespaces[namespace];
+        if (!install || labels === undefined || ownNamespace(labels)) {
+            return [];
+        }
+        return [
+            {
+                severity: "refuse" as const,
+                key: `charmarr:platform.${addon}.install`,
+                problem: `is true, but the namespace ${namespace} already exists and this program did not create it (an install of its own?); creating it fails`,
+                fix: `use what runs there (${setInstall(addon, false)}), or delete it (kubectl delete namespace ${namespace})`,
+            },
+        ];
+    });
+}
+
+/** The checks, as a table: each reads the settings and the inventory and returns its findings. */
+const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory) => PreflightFinding[])[] = [
+    gatewayApiFindings,
+    istioFindings,
+    metallbFindings,
+    namespaceFindings,
+];
+
+/**
+ * Where a platform install would collide with what the cluster already has, or what the stack
+ * assumes present is missing. Pure: the cluster comes in as an inventory. An unreadable cluster is
+ * one warning, not a refusal: pulumi-kubernetes still refuses to create what exists.
+ */
+export function preflightFindings(settings: PlatformSettings, reading: ClusterReading): PreflightFinding[] {
+    if (!reading.reachable) {
+        return [
+            {
+                severity: "warn",
+                key: "kubernetes:kubeconfig",
+                problem: `the cluster could not be read (${reading.reason}), so the preflight checks of charmarr:platform against it were skipped`,
+                fix: "check that kubectl reaches the cluster with the kubeconfig and context Pulumi uses (kubernetes:kubeconfig, kubernetes:context, or KUBECONFIG)",
+            },
+        ];
+    }
+    return CHECKS.flatMap((check) => check(settings, reading.inventory));
+}
+
+/**
+ * The cluster the configuration describes: every add-on the stack does not install is there (Istio
+ * with the configured trust domain), everything it installs is not. The offline plan uses it, so
+ * that a configuration plans as it would on a cluster that matches it.
+ */
+export function declaredInventory(settings: PlatformSettings): ClusterInventory {
+    const present = { managers: ["kubectl-client-side-apply"] };
+    return {
+        crds: {
+            ...(settings.gatewayApi.install ? {} : { [PREFLIGHT_CRDS.gatewayApi]: present }),
+            ...(settings.istio.install ? {} : { [PREFLIGHT_CRDS.istio]: present }),
+            ...(settings.metallb.install ? {} : { [PREFLIGHT_CRDS.metallb]: present }),
+        },
+        namespaces: settings.istio.install ? {} : { "istio-system": {} },
+        istiods: settings.istio.install ? [] : [{ namespace: "istio-system", trustDomain: settings.istio.trustDomain }],
+    };
+}

@@ -1,0 +1,229 @@
+import { strict as assert } from "node:assert";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { stringify } from "yaml";
+import { meshTrustDomain, readClusterInventory } from "../lib/platform/clusterReader";
+import { ClusterInventory, CrdFacts, PreflightFinding, declaredInventory, preflightFindings } from "../lib/platform/preflight";
+import { PlatformSettings, platformSchema } from "../lib/platform/settings";
+import { ConfigChanges, assertConfigError, planStack, resourcesOfLastPlan, withConfig, CORE_EXAMPLE } from "./support/plan";
+import { PLAN_VARIANTS } from "./support/variants";
+import { loadConfig } from "../lib/config";
+
+const settings = (input: unknown = {}): PlatformSettings => platformSchema.parse(input);
+const EMPTY: ClusterInventory = { crds: {}, namespaces: {}, istiods: [] };
+/** The findings on one add-on's keys (those starting with `charmarr:platform.<addon>`). */
+const findings = (platform: unknown, inventory: Partial<ClusterInventory>, addon?: string): PreflightFinding[] =>
+    preflightFindings(settings(platform), { reachable: true, inventory: { ...EMPTY, ...inventory } }).filter(
+        (finding) => addon === undefined || finding.key.startsWith(`charmarr:platform.${addon}.`),
+    );
+
+const GATEWAY_CRD = "gateways.gateway.networking.k8s.io";
+/** A default k3s 1.34–1.36 server: Traefik's CRD chart installed the Gateway API CRDs. */
+const K3S_TRAEFIK: CrdFacts = { managers: ["helm"], helmRelease: "kube-system/traefik-crd", bundleVersion: "v1.5.1" };
+/** k3s 1.37 and later: its own gateway-api-crd chart. */
+const K3S_137: CrdFacts = { managers: ["helm"], helmRelease: "kube-system/gateway-api-crd", bundleVersion: "v1.6.1" };
+/** What this stack's own yaml.v2.ConfigFile applied on an earlier `pulumi up`. */
+const OURS: CrdFacts = { managers: ["pulumi-kubernetes-1a2b3c4d"], bundleVersion: "v1.3.0" };
+const ISTIO_ELSEWHERE = { istiods: [{ namespace: "istio-system", trustDomain: "cluster.local" }], crds: { "peerauthentications.security.istio.io": { managers: ["helm"] } } };
+const OWN_LABELS = { "app.kubernetes.io/part-of": "charmarr", "charmarr.io/stack": "core" };
+
+describe("preflight: what the cluster already has", () => {
+    describe("Gateway API CRDs", () => {
+        it("refuses to install them over k3s's bundled Traefik's, naming both ways out", () => {
+            const [finding, ...rest] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: K3S_TRAEFIK } }, "gatewayApi");
+            assert.deepEqual(rest, []);
+            assert.equal(finding.severity, "refuse");
+            assert.equal(finding.key, "charmarr:platform.gatewayApi.install");
+            assert.match(finding.problem, /bundle v1\.5\.1, from Helm release kube-system\/traefik-crd, k3s's bundled Traefik/);
+            assert.match(finding.fix, /pulumi config set --path 'charmarr:platform.gatewayApi.install' false/);
+            assert.match(finding.fix, /--disable traefik \(1\.34–1\.36\) or --disable gateway-api-crd \(1\.37 and later\)/);
+        });
+
+        it("names k3s 1.37's own CRD chart", () => {
+            const [finding] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: K3S_137 } }, "gatewayApi");
+            assert.match(finding.problem, /bundle v1\.6\.1, from Helm release kube-system\/gateway-api-crd, bundled with k3s 1\.37/);
+        });
+
+        it("takes the CRDs its own earlier pulumi up applied as its own", () => {
+            assert.deepEqual(findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: OURS } }, "gatewayApi"), []);
+        });
+
+        it("refuses to assume CRDs a cluster does not have", () => {
+            const [finding] = findings({ istio: { install: true } }, {}, "gatewayApi");
+            assert.equal(finding.severity, "refuse");
+            assert.match(finding.problem, /no Gateway API CRDs/);
+            assert.equal(finding.fix, "pulumi config set --path 'charmarr:platform.gatewayApi.install' true");
+        });
+    });
+
+    describe("Istio", () => {
+        it("refuses a second control plane, offering the running one with its trust domain", () => {
+            const [finding] = findings(
+                { gatewayApi: { install: true }, istio: { install: true } },
+                { ...ISTIO_ELSEWHERE, istiods: [{ namespace: "istio-system", trustDomain: "corp.example" }], namespaces: { "istio-system": {} } },
+                "istio",
+            );
+            assert.equal(finding.key, "charmarr:platform.istio.install");
+            assert.match(finding.problem, /Istio already runs in this cluster \(istiod in istio-system\)/);
+            assert.match(finding.fix, /'charmarr:platform.istio.install' false && pulumi config set --path 'charmarr:platform.istio.trustDomain' corp.example/);
+        });
+
+        it("refuses to install over the leftovers of an earlier install", () => {
+            const [finding] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: ISTIO_ELSEWHERE.crds }, "istio");
+            assert.match(finding.problem, /left its CRDs \(\*\.istio\.io\) behind/);
+        });
+
+        it("takes its own earlier install (istio-system labelled by this program) as its own", () => {
+            assert.deepEqual(findings({ gatewayApi: { install: true }, istio: { install: true } }, { ...ISTIO_ELSEWHERE, namespaces: { "istio-system": OWN_LABELS } }, "istio"), []);
+        });
+
+        it("refuses to assume an Istio that does not run", () => {
+            const [finding] = findings({}, { crds: { [GATEWAY_CRD]: K3S_TRAEFIK, "ipaddresspools.metallb.io": { managers: ["helm"] } } }, "istio");
+            assert.equal(finding.key, "charmarr:platform.istio.install");
+            assert.match(finding.problem, /no istiod runs/);
+        });
+
+        it("refuses a trust domain that is not the running mesh's, with the one it is as the fix", () => {
+            const [finding] = findings(
+                { istio: { trustDomain: "cluster.local" } },
+                { crds: { [GATEWAY_CRD]: K3S_TRAEFIK, "ipaddresspools.metallb.io": { managers: ["helm"] } }, istiods: [{ namespace: "istio-system", trustDomain: "home.arpa" }] },
+                "istio",
+            );
+            assert.equal(finding.key, "charmarr:platform.istio.trustDomain");
+            assert.match(finding.problem, /issues identities in trust domain home\.arpa/);
+            assert.equal(finding.fix, "pulumi config set --path 'charmarr:platform.istio.trustDomain' home.arpa");
+        });
+    });
+
+    describe("MetalLB and the Tailscale operator", () => {
+        const base = { crds: { [GATEWAY_CRD]: OURS }, istiods: ISTIO_ELSEWHERE.istiods };
+
+        it("refuses a second MetalLB", () => {
+            const all = findings({ metallb: { install: true, addresses: ["192.168.1.240/28"] } }, { ...base, crds: { ...base.crds, "ipaddresspools.metallb.io": { managers: ["helm"], helmRelease: "metallb-system/metallb" } }, namespaces: { "metallb-system": {} } });
+            assert.deepEqual(all.map((f) => [f.severity, f.key]), [["refuse", "charmarr:platform.metallb.install"], ["refuse", "charmarr:platform.metallb.install"]]);
+            assert.match(all[0].problem, /MetalLB is already installed \(its CRDs, from Helm release metallb-system\/metallb\)/);
+        });
+
+        it("only warns when there is no MetalLB and none is installed: another load balancer may serve the gateways", () => {
+            const all = findings({}, base);
+            assert.deepEqual(all.map((f) => [f.severity, f.key]), [["warn", "charmarr:platform.metallb.install"]]);
+        });
+
+        it("refuses to create a tailscale namespace it did not make", () => {
+            const all = findings({ tailscale: { operator: { install: true } } }, { ...base, crds: { ...base.crds, "ipaddresspools.metallb.io": { managers: ["helm"] } }, namespaces: { tailscale: { "kubernetes.io/metadata.name": "tailscale" } } });
+            assert.equal(all.length, 1);
+            assert.equal(all[0].key, "charmarr:platform.tailscale.operator.install");
+            assert.match(all[0].fix, /'charmarr:platform.tailscale.operator.install' false\), or delete it \(kubectl delete namespace tailscale\)/);
+        });
+    });
+
+    it("warns, and refuses nothing, when the cluster cannot be read", () => {
+        const all = preflightFindings(settings({ gatewayApi: { install: true } }), { reachable: false, reason: "connect ECONNREFUSED 127.0.0.1:6443" });
+        assert.deepEqual(all.map((f) => f.severity), ["warn"]);
+        assert.match(all[0].problem, /ECONNREFUSED/);
+    });
+
+    it("finds nothing on the cluster each plan variant declares (what the offline plan assumes)", () => {
+        for (const variant of PLAN_VARIANTS) {
+            const config = withConfig(CORE_EXAMPLE, variant.core as ConfigChanges);
+            const loaded = loadConfig({ stack: "core", project: "charmarr", organization: "organization", values: config.values, isSecret: () => true });
+            assert.equal(loaded.role, "core");
+            if (loaded.role === "core") {
+                const platform = loaded.platform;
+                assert.deepEqual(
+                    preflightFindings(platform, { reachable: true, inventory: declaredInventory(platform) }).filter((f) => f.severity === "refuse"),
+                    [],
+                    variant.name,
+                );
+            }
+        }
+    });
+
+    it("reads the trust domain of an istiod's mesh config, Istio's default when unset", () => {
+        assert.equal(meshTrustDomain("accessLogFile: /dev/stdout\ntrustDomain: corp.example\n"), "corp.example");
+        assert.equal(meshTrustDomain("accessLogFile: /dev/stdout\n"), "cluster.local");
+        assert.equal(meshTrustDomain(undefined), "cluster.local");
+    });
+});
+
+describe("preflight: the program refuses before it creates anything", () => {
+    it("plans nothing on default k3s with gatewayApi.install, and says how to fix it", async () => {
+        await assertConfigError(
+            planStack({
+                stack: "core",
+                config: withConfig(CORE_EXAMPLE, { "charmarr:platform.gatewayApi.install": true }),
+                cluster: { crds: { [GATEWAY_CRD]: K3S_TRAEFIK, "ipaddresspools.metallb.io": { managers: ["helm"] } }, namespaces: {}, istiods: ISTIO_ELSEWHERE.istiods },
+            }),
+            "charmarr:platform.gatewayApi.install",
+            "k3s's bundled Traefik",
+            "--disable traefik",
+        );
+        assert.deepEqual(resourcesOfLastPlan().filter((r) => r.custom), [], "nothing is created before the refusal");
+    });
+});
+
+describe("preflight: reading a cluster through the Kubernetes API", () => {
+    /** A loopback API server with k3s's Traefik CRDs and an istiod whose mesh has trust domain corp.example. */
+    function fakeApiServer(): Promise<{ url: string; close: () => void; paths: string[] }> {
+        const paths: string[] = [];
+        const objects: Record<string, unknown> = {
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io": {
+                apiVersion: "apiextensions.k8s.io/v1",
+                kind: "CustomResourceDefinition",
+                metadata: {
+                    name: GATEWAY_CRD,
+                    annotations: { "gateway.networking.k8s.io/bundle-version": "v1.5.1", "meta.helm.sh/release-name": "traefik-crd", "meta.helm.sh/release-namespace": "kube-system" },
+                    managedFields: [{ manager: "helm", operation: "Update", apiVersion: "apiextensions.k8s.io/v1" }],
+                },
+                spec: { group: "gateway.networking.k8s.io", names: { plural: "gateways", kind: "Gateway" }, scope: "Namespaced", versions: [] },
+            },
+            "/apis/apps/v1/deployments": { apiVersion: "apps/v1", kind: "DeploymentList", metadata: {}, items: [{ metadata: { name: "istiod", namespace: "istio-system" } }] },
+            "/api/v1/namespaces/istio-system/configmaps/istio": { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "istio", namespace: "istio-system" }, data: { mesh: "trustDomain: corp.example\n" } },
+        };
+        const server = createServer((request, response) => {
+            const path = (request.url ?? "").split("?")[0];
+            paths.push(request.url ?? "");
+            const body = objects[path];
+            response.writeHead(body ? 200 : 404, { "content-type": "application/json" });
+            response.end(JSON.stringify(body ?? { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 }));
+        });
+        return new Promise((resolve) =>
+            server.listen(0, "127.0.0.1", () => {
+                const { port } = server.address() as AddressInfo;
+                resolve({ url: `http://127.0.0.1:${port}`, close: () => server.close(), paths });
+            }),
+        );
+    }
+    const kubeconfig = (server: string) =>
+        stringify({
+            apiVersion: "v1",
+            kind: "Config",
+            clusters: [{ name: "lab", cluster: { server, "insecure-skip-tls-verify": true } }],
+            users: [{ name: "lab", user: { token: "plan-token" } }],
+            contexts: [{ name: "lab", context: { cluster: "lab", user: "lab" } }],
+            "current-context": "lab",
+        });
+
+    it("finds the CRDs with their origin, the istiod and its trust domain, and absent objects as absent", async () => {
+        const api = await fakeApiServer();
+        try {
+            const reading = await readClusterInventory({ kubeconfig: kubeconfig(api.url), context: "lab" });
+            assert.ok(reading.reachable, JSON.stringify(reading));
+            assert.deepEqual(reading.inventory, {
+                crds: { [GATEWAY_CRD]: { managers: ["helm"], helmRelease: "kube-system/traefik-crd", bundleVersion: "v1.5.1" } },
+                namespaces: {},
+                istiods: [{ namespace: "istio-system", trustDomain: "corp.example" }],
+            });
+            assert.ok(api.paths.some((path) => path.startsWith("/apis/apps/v1/deployments?") && path.includes("labelSelector=app%3Distiod")));
+        } finally {
+            api.close();
+        }
+    });
+
+    it("says why when the API server cannot be reached", async () => {
+        const api = await fakeApiServer();
+        api.close();
+        const reading = await readClusterInventory({ kubeconfig: kubeconfig(api.url) });
+        assert.equal(reading.reachable, false);
+    });
+});
