@@ -11,6 +11,7 @@ import { GATEWAY_DOMAINS, GatewayDomain } from "../lib/ingress/settings";
 import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
 import { gatewayListeners, routeAccessLabels } from "../lib/ingress/gateways";
 import { listenerFor } from "../lib/ingress/routes";
+import { AppUrls, appUrls } from "../lib/ingress/urls";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
@@ -51,6 +52,8 @@ export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatform
 type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media" | "offers"> & {
     /** Generated Servarr API keys by app (secret), for whatever the relations do not wire. */
     apiKeys: pulumi.Output<Record<string, string>>;
+    /** Each core app's LAN and tailnet URL (`pulumi stack output urls`). */
+    urls: Record<string, AppUrls>;
     /** What this stack wired: `{ "<app>": ["<related app>", ...] }`. */
     relations: RelationGraph;
 };
@@ -118,6 +121,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
             environment: config.appEnvironment,
         },
         apiKeys: pulumi.secret(pulumi.output(apiKeys)),
+        urls: appUrls(config.apps, ingress.references),
         offers: offers.offers,
         relations: offers.graph,
     };

@@ -1,4 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
+import { AppUrls, appUrls } from "../lib/ingress/urls";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../lib/cluster/settings";
 import { DownloadsConfig, coreNamespaceRename, problemsAgainstCore, throwIfProblems } from "../lib/config";
@@ -32,6 +33,8 @@ export interface DownloadsStackExports {
     namespace: pulumi.Input<string>;
     /** FQDN of the VPN gateway's headless Service, which routed clients resolve. */
     vpnGateway: string;
+    /** Each download client's LAN and tailnet URL on core's gateways. */
+    urls: Record<string, AppUrls>;
     /** What this stack wired: `{ "<arr app>": ["qbittorrent", "sabnzbd"] }`. */
     relations: RelationGraph;
 }
@@ -191,6 +194,7 @@ export async function downloadsProgram(config: DownloadsConfig): Promise<Downloa
         coreNamespace: core.namespace,
         namespace: namespace.metadata.name,
         vpnGateway: egress.gatewayFqdn,
+        urls: appUrls(config.apps, core.gateways),
         relations,
     };
 }
