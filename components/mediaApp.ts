@@ -4,6 +4,8 @@ import * as random from "@pulumi/random";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import {
     API_KEY_SECRET_KEY,
+    CREDENTIAL_KEYS,
+    credentialsSecretName,
     AppWorkloadInput,
     apiKeySecretName,
     appSelector,
@@ -17,6 +19,8 @@ import type { AppEnvironment, MediaLibrary } from "../lib/apps/settings";
 import type { ListenerRef } from "../lib/ingress/gateways";
 import { buildHttpRoute } from "../lib/ingress/routes";
 import { principal } from "../lib/mesh/policies";
+import type { AppName } from "../lib/apps/catalog";
+import { QBITTORRENT_PBKDF2, QBITTORRENT_USERNAME, qbittorrentPasswordHash } from "../lib/relations/credentials";
 
 export type PodTemplate = k8s.types.input.core.v1.PodTemplateSpec;
 
@@ -37,6 +41,8 @@ export interface MediaAppArgs {
     trustDomain: string;
     /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
     hostnames?: string[];
+    /** Library folders the app's relations point at, made before it starts. */
+    libraryFolders?: string[];
     /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
     listener?: ListenerRef;
     /**
@@ -62,6 +68,11 @@ export class MediaApp extends pulumi.ComponentResource {
     readonly route?: k8s.apiextensions.CustomResource;
     /** The generated Servarr API key (a secret), for Servarr apps only. */
     readonly apiKey?: pulumi.Output<string>;
+    /**
+     * Credentials the program generated and seeded before the app's first start (a secret), for the
+     * apps configured through a file: SABnzbd's and Overseerr's `apiKey`, qBittorrent's `username` and `password`.
+     */
+    readonly credentials?: pulumi.Output<Record<string, string>>;
     /** The app's mesh identity, `<trust domain>/ns/<ns>/sa/<app>`. */
     readonly principal: string;
     /** `matchLabels` selecting exactly the app's pods. */
@@ -78,6 +89,7 @@ export class MediaApp extends pulumi.ComponentResource {
             library: args.library,
             environment: args.environment,
             hostnames: args.hostnames ?? [],
+            libraryFolders: args.libraryFolders ?? [],
         };
 
         this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, buildServiceAccount(input), { parent: this });
@@ -94,6 +106,22 @@ export class MediaApp extends pulumi.ComponentResource {
                         metadata: { name: apiKeySecretName(app), namespace: args.namespace, labels: args.labels },
                         type: "Opaque",
                         stringData: { [API_KEY_SECRET_KEY]: this.apiKey },
+                    },
+                    { parent: this },
+                ),
+            );
+        }
+        const generate = GENERATED_CREDENTIALS[app.name];
+        if (generate) {
+            const { secretData, credentials } = generate(name, this);
+            this.credentials = pulumi.secret(pulumi.output(credentials) as pulumi.Output<Record<string, string>>);
+            workloadDependencies.push(
+                new k8s.core.v1.Secret(
+                    `${name}-credentials`,
+                    {
+                        metadata: { name: credentialsSecretName(app), namespace: args.namespace, labels: args.labels },
+                        type: "Opaque",
+                        stringData: pulumi.secret(pulumi.output(secretData) as pulumi.Output<Record<string, string>>),
                     },
                     { parent: this },
                 ),
@@ -122,3 +150,41 @@ export class MediaApp extends pulumi.ComponentResource {
         this.registerOutputs({ service: this.service.metadata.name, principal: this.principal });
     }
 }
+
+type GeneratedCredentials = (name: string, parent: pulumi.Resource) => {
+    /** What the credentials Secret holds (the settings script reads it). */
+    secretData: Record<string, pulumi.Input<string>>;
+    /** What the relations use to call the app. */
+    credentials: Record<string, pulumi.Input<string>>;
+};
+
+/** A 32-character key of lower-case hex, the form SABnzbd generates itself (sabnzbd/config.py `create_api_key`, uuid4().hex). */
+function hexKey(name: string, parent: pulumi.Resource): pulumi.Output<string> {
+    return new random.RandomId(`${name}-api-key`, { byteLength: 16 }, { parent }).hex;
+}
+
+/** The credentials generated per app, seeded into its config file before it starts. */
+const GENERATED_CREDENTIALS: Partial<Record<AppName, GeneratedCredentials>> = {
+    sabnzbd: (name, parent) => {
+        const apiKey = hexKey(name, parent);
+        return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
+    },
+    overseerr: (name, parent) => {
+        const apiKey = new random.RandomString(`${name}-api-key`, { length: 32, special: false }, { parent }).result;
+        return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
+    },
+    qbittorrent: (name, parent) => {
+        const password = new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent }).result;
+        // A stable salt, so the stored hash (and the Secret) only changes with the password.
+        const salt = new random.RandomBytes(`${name}-password-salt`, { length: QBITTORRENT_PBKDF2.saltLength }, { parent }).base64;
+        const hash = pulumi.all([password, salt]).apply(([plain, saltBase64]) => qbittorrentPasswordHash(plain, Buffer.from(saltBase64, "base64")));
+        return {
+            secretData: {
+                [CREDENTIAL_KEYS.username]: QBITTORRENT_USERNAME,
+                [CREDENTIAL_KEYS.password]: password,
+                [CREDENTIAL_KEYS.passwordPbkdf2]: hash,
+            },
+            credentials: { username: QBITTORRENT_USERNAME, password },
+        };
+    },
+};

@@ -10,7 +10,7 @@ import { charmarrNamespace } from "./platform/settings";
  * interface for both sides; bump {@link CORE_CONTRACT_VERSION} on any incompatible change so a
  * downloads stack never runs against a core stack deployed by an older program.
  */
-export const CORE_CONTRACT_VERSION = 2;
+export const CORE_CONTRACT_VERSION = 3;
 
 /** `charmarr:coreStack`: the core stack a downloads stack reads, as a StackReference names it. */
 export const coreStackName = z
@@ -42,6 +42,21 @@ const gatewayReferenceSchema = z.object({
 
 export type GatewayReference = z.output<typeof gatewayReferenceSchema>;
 
+/** An arr app of core as the downloads stack's relations reach it: in-cluster address and API key. */
+const offerSchema = z.object({
+    namespace: z.string(),
+    /** In-cluster Service name: `radarr.charmarr-core.svc.cluster.local`. */
+    host: z.string(),
+    port: z.number(),
+    /** The app's URL base (`/radarr`). */
+    basePath: z.string(),
+    apiKey: z.string(),
+    /** The app's root folder in the library, which the download clients must save beside. */
+    rootFolder: z.string(),
+});
+
+export type Offer = z.output<typeof offerSchema>;
+
 const coreOutputsSchema = z.object({
     contractVersion: z.literal(CORE_CONTRACT_VERSION),
     cluster: clusterSchema,
@@ -58,6 +73,8 @@ const coreOutputsSchema = z.object({
         library: storageSchema.shape.library,
         environment: appEnvironmentSchema,
     }),
+    /** What another stack needs to relate to each enabled arr app (a secret output: it holds the API keys). */
+    offers: z.record(z.string(), offerSchema),
 });
 
 export type CoreStackOutputs = z.output<typeof coreOutputsSchema>;

@@ -87,10 +87,10 @@ export function stackFiles(dir = "."): StackSpec[] {
     return [...specs.filter((spec) => spec.role === "core"), ...specs.filter((spec) => spec.role !== "core")];
 }
 
-/** What a backend would return for the core stack, from a plan's outputs.json. */
-function referenceFromOutputs(outputs: Record<string, unknown>): ReferencedStack {
+/** What a backend would return for the core stack, from a plan's outputs.json and secret-outputs.json. */
+function referenceFromOutputs({ outputs, secretOutputs }: CoreOutputs): ReferencedStack {
     return {
-        outputs,
+        outputs: { ...outputs, ...secretOutputs },
         secretOutputNames: Object.keys(outputs).filter((name) => outputs[name] === SECRET_PLACEHOLDER),
     };
 }
@@ -105,9 +105,15 @@ function shortName(stack: string): string {
     return stack.slice(stack.lastIndexOf("/") + 1);
 }
 
+/** A core stack's outputs as a plan wrote them: secret ones redacted, and their plan values apart. */
+interface CoreOutputs {
+    readonly outputs: Record<string, unknown>;
+    readonly secretOutputs: Record<string, unknown>;
+}
+
 class Planner {
     /** Outputs of the core stacks planned or read in this run, by stack name. */
-    private readonly coreOutputs = new Map<string, Record<string, unknown>>();
+    private readonly coreOutputs = new Map<string, CoreOutputs>();
 
     constructor(
         private readonly args: PlanArguments,
@@ -122,7 +128,7 @@ class Planner {
         if (spec.role === "downloads") {
             const coreStack = coreStackOf(spec.config);
             const core = await this.outputsOfCore(coreStack, spec.stack);
-            referencedStacks = { [coreStack]: referenceFromOutputs(core.outputs) };
+            referencedStacks = { [coreStack]: referenceFromOutputs(core) };
             coreSource = core.source;
         }
         let plan: StackPlan;
@@ -142,7 +148,7 @@ class Planner {
         }
         this.log(summarize(plan, writePlan(plan, this.args.outDir)));
         if (spec.role === "core") {
-            this.coreOutputs.set(spec.stack, plan.outputs);
+            this.coreOutputs.set(spec.stack, { outputs: plan.outputs, secretOutputs: plan.secretOutputs });
         }
     }
 
@@ -151,11 +157,11 @@ class Planner {
      * `charmarr:coreStack` gives: planned in this run, from --core-config, saved by an earlier
      * plan, or planned now from its stack file.
      */
-    private async outputsOfCore(coreStack: string, downloads: string): Promise<{ outputs: Record<string, unknown>; source: string }> {
+    private async outputsOfCore(coreStack: string, downloads: string): Promise<CoreOutputs & { source: string }> {
         const name = shortName(coreStack);
         const planned = this.coreOutputs.get(name);
         if (planned) {
-            return { outputs: planned, source: `this run's plan of ${name}` };
+            return { ...planned, source: `this run's plan of ${name}` };
         }
         if (this.args.coreConfigFile !== undefined) {
             return this.planCore(readSpec(name, this.args.coreConfigFile));
@@ -163,7 +169,12 @@ class Planner {
         const saved = join(this.args.outDir, name, "outputs.json");
         if (existsSync(saved)) {
             this.log(`Using core stack outputs from ${saved}`);
-            return { outputs: JSON.parse(readFileSync(saved, "utf8")) as Record<string, unknown>, source: saved };
+            const savedSecrets = join(this.args.outDir, name, "secret-outputs.json");
+            return {
+                outputs: JSON.parse(readFileSync(saved, "utf8")) as Record<string, unknown>,
+                secretOutputs: existsSync(savedSecrets) ? (JSON.parse(readFileSync(savedSecrets, "utf8")) as Record<string, unknown>) : {},
+                source: saved,
+            };
         }
         const file = join(this.dir, `Pulumi.${name}.yaml`);
         const candidates = existsSync(file) ? [readSpec(name, file)] : stackFiles(this.dir);
@@ -179,12 +190,12 @@ class Planner {
         return this.planCore({ ...cores[0], stack: name });
     }
 
-    private async planCore(spec: StackSpec): Promise<{ outputs: Record<string, unknown>; source: string }> {
+    private async planCore(spec: StackSpec): Promise<CoreOutputs & { source: string }> {
         if (spec.role !== "core") {
             throw new PlanError(`${spec.file} is not a core stack's configuration (charmarr:role is ${spec.config.values["charmarr:role"] ?? "unset"})`);
         }
         await this.plan(spec);
-        return { outputs: this.coreOutputs.get(spec.stack) as Record<string, unknown>, source: spec.file };
+        return { ...(this.coreOutputs.get(spec.stack) as CoreOutputs), source: spec.file };
     }
 }
 

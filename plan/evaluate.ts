@@ -32,6 +32,11 @@ export interface StackPlan {
     /** Stack outputs; secret ones replaced by {@link SECRET_PLACEHOLDER}. */
     readonly outputs: Record<string, unknown>;
     readonly secretOutputNames: readonly string[];
+    /**
+     * The secret outputs' plan values, for a plan of the stack that references this one. A plan runs
+     * no provider: generated keys are the mock runtime's stand-ins, never real credentials.
+     */
+    readonly secretOutputs: Record<string, unknown>;
     /** Inputs with secrets still in place, for tests that check where a secret goes. */
     readonly rawResources: readonly RecordedResource[];
 }
@@ -72,6 +77,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
     });
     const outputs: Record<string, unknown> = {};
     const secretOutputNames: string[] = [];
+    const secretOutputs: Record<string, unknown> = {};
     for (const [name, value] of Object.entries(exported)) {
         const output = pulumi.output(value);
         const resolved = await (output as unknown as { promise(): Promise<unknown> }).promise();
@@ -81,6 +87,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         if (await pulumi.isSecret(output)) {
             secretOutputNames.push(name);
             outputs[name] = SECRET_PLACEHOLDER;
+            secretOutputs[name] = resolved;
         } else {
             outputs[name] = resolved;
         }
@@ -95,6 +102,7 @@ export async function evaluateStack(options: EvaluateOptions): Promise<StackPlan
         manifests: rawResources.flatMap((resource) => manifestOf(resource)),
         outputs,
         secretOutputNames,
+        secretOutputs,
         rawResources,
     };
 }

@@ -3,7 +3,10 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { StackPlan } from "./evaluate";
 
-/** Writes `manifests.yaml`, `resources.json` and `outputs.json` under `<dir>/<stack>/`. */
+/**
+ * Writes `manifests.yaml`, `resources.json`, `outputs.json` and `secret-outputs.json` (the plan's
+ * stand-in values of secret outputs, which a plan of the downloads stack reads) under `<dir>/<stack>/`.
+ */
 export function writePlan(plan: StackPlan, dir: string): string {
     const stackDir = join(dir, plan.stack);
     mkdirSync(stackDir, { recursive: true });
@@ -19,6 +22,7 @@ export function writePlan(plan: StackPlan, dir: string): string {
     }));
     writeFileSync(join(stackDir, "resources.json"), JSON.stringify(resources, null, 2) + "\n");
     writeFileSync(join(stackDir, "outputs.json"), JSON.stringify(plan.outputs, null, 2) + "\n");
+    writeFileSync(join(stackDir, "secret-outputs.json"), JSON.stringify(plan.secretOutputs, null, 2) + "\n");
     return stackDir;
 }
 

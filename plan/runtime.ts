@@ -73,6 +73,10 @@ function computedState(type: string, name: string): Record<string, unknown> {
         case "random:index/randomPassword:RandomPassword":
         case "random:index/randomString:RandomString":
             return { result: `plan-${name}-0123456789abcdef` };
+        case "random:index/randomBytes:RandomBytes":
+            return { base64: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("base64") };
+        case "random:index/randomId:RandomId":
+            return { hex: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("hex") };
         case "tailscale:index/oauthClient:OauthClient":
             // The client secret Tailscale returns once, at creation.
             return { key: `tskey-client-plan-${name}-0123456789abcdef`, userId: "plan-user" };

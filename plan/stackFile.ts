@@ -42,7 +42,10 @@ export function readStackFile(file: string): PlanConfig {
     }
     const values: Record<string, string> = {};
     const secretKeys: string[] = [];
-    for (const [key, raw] of Object.entries(config)) {
+    for (const [written, raw] of Object.entries(config)) {
+        // Like the CLI, a key without a namespace is the project's own (pulumi/pulumi
+        // sdk/go/common/workspace/loaders.go, LoadProjectStackBytes).
+        const key = written.includes(":") ? written : `${CONFIG_NAMESPACE}:${written}`;
         const found = { secure: false };
         const value = withPlaceholders(raw, key, found);
         values[key] = typeof value === "string" ? value : JSON.stringify(value);

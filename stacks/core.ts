@@ -11,10 +11,14 @@ import { GATEWAY_DOMAINS, GatewayDomain } from "../lib/ingress/settings";
 import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
 import { gatewayListeners, routeAccessLabels } from "../lib/ingress/gateways";
 import { listenerFor } from "../lib/ingress/routes";
+import { AppUrls, appUrls } from "../lib/ingress/urls";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
 import { buildTailnetPolicy, policyFileJson } from "../lib/tailnet";
+import { Relations } from "../components/relations";
+import { ARR_APPS, ArrApp, KeyedEndpoint, isArrApp, rootFolderPath, PLANNING_SECRET, RelationGraph, appEndpoint, coreGraph, coreRelations, specsByName } from "../lib/relations/plan";
+import type { Offer } from "../lib/contract";
 
 /** The core stack: arr apps, the media server and the three ingress gateways, in one namespace. */
 export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatformOutputs & CoreAppOutputs {
@@ -44,10 +48,14 @@ export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatform
     };
 }
 
-/** Core outputs about the apps: the contract's gateway, identity and media fields, plus the API keys. */
-type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media"> & {
-    /** Generated Servarr API keys by app (secret): paste into Prowlarr, Overseerr and the download clients. */
+/** Core outputs about the apps: the contract's gateway, identity, media and offer fields, plus the API keys and relations. */
+type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media" | "offers"> & {
+    /** Generated Servarr API keys by app (secret), for whatever the relations do not wire. */
     apiKeys: pulumi.Output<Record<string, string>>;
+    /** Each core app's LAN and tailnet URL (`pulumi stack output urls`). */
+    urls: Record<string, AppUrls>;
+    /** What this stack wired: `{ "<app>": ["<related app>", ...] }`. */
+    relations: RelationGraph;
 };
 
 /** The gateways, every enabled core app with its route, and the namespace's mTLS and authorization. */
@@ -77,6 +85,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
                     storageClassName: config.storage.className,
                     library: config.storage.library,
                     environment: config.appEnvironment,
+                    libraryFolders: libraryFolders(config, app.name),
                     trustDomain: config.platform.istio.trustDomain,
                     listener: listenerFor(app, config.namespace),
                     crdDependencies: [...prerequisites.routes, ...Object.values(ingress.gateways)],
@@ -101,6 +110,8 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
     const apiKeys = Object.fromEntries(
         mediaApps.flatMap((mediaApp, index) => (mediaApp.apiKey ? [[config.apps[index].name, mediaApp.apiKey]] : [])),
     );
+    const apps = Object.fromEntries(mediaApps.map((mediaApp, index) => [config.apps[index].name, mediaApp]));
+    const offers = relateCoreApps(config, apps);
     return {
         gateways: ingress.references,
         identities,
@@ -110,7 +121,68 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
             environment: config.appEnvironment,
         },
         apiKeys: pulumi.secret(pulumi.output(apiKeys)),
+        urls: appUrls(config.apps, ingress.references),
+        offers: offers.offers,
+        relations: offers.graph,
     };
+}
+
+/** The arr app's root folder, when the relations wire it: it must exist before the app accepts it. */
+function libraryFolders(config: CoreConfig, app: string): string[] {
+    return config.relations.enabled && isArrApp(app) ? [rootFolderPath(config.storage.library.mountPath, config.relations, app)] : [];
+}
+
+/**
+ * Core's relations (root folders, Prowlarr's applications, Overseerr's services) and the offers the
+ * downloads stack relates to: each arr app's in-cluster address and API key, a secret output.
+ */
+function relateCoreApps(config: CoreConfig, apps: Record<string, MediaApp>): { offers: pulumi.Output<Record<string, Offer>>; graph: RelationGraph } {
+    const endpoint = (name: string) => {
+        const app = config.apps.find((candidate) => candidate.name === name);
+        return app && appEndpoint(app, config.namespace, config.cluster.domain);
+    };
+    const keyed = (name: string, key: string | undefined): KeyedEndpoint | undefined => {
+        const found = endpoint(name);
+        return found && key !== undefined ? { ...found, apiKey: key } : undefined;
+    };
+    const keys = pulumi.output(Object.fromEntries(Object.entries(apps).flatMap(([name, app]) => (app.apiKey ? [[name, app.apiKey]] : [])))) as pulumi.Output<Record<string, string>>;
+    const overseerrKey: pulumi.Output<string | undefined> = apps.overseerr?.credentials?.apply((credentials) => credentials.apiKey) ?? pulumi.output(undefined);
+    const plexToken: pulumi.Output<string | undefined> = config.plexToken ?? pulumi.output(undefined);
+    const relations = (keys: Record<string, string>, overseerrKey: string | undefined, plexToken: string | undefined) =>
+        coreRelations({
+            arr: Object.fromEntries(
+                ARR_APPS.flatMap((name) => {
+                    const offered = keyed(name, keys[name]);
+                    return offered ? [[name, offered]] : [];
+                }),
+            ) as Partial<Record<ArrApp, KeyedEndpoint>>,
+            prowlarr: keyed("prowlarr", keys.prowlarr),
+            overseerr: keyed("overseerr", overseerrKey),
+            // Only the chosen media server is among the enabled apps.
+            plex: endpoint("plex"),
+            plexToken,
+            mountPath: config.storage.library.mountPath,
+            settings: config.relations,
+        });
+    const placeholder = (names: readonly string[]) => Object.fromEntries(names.map((name) => [name, PLANNING_SECRET]));
+    const planned = relations(placeholder(Object.keys(apps).filter((name) => apps[name].apiKey)), apps.overseerr?.credentials ? PLANNING_SECRET : undefined, config.plexToken ? PLANNING_SECRET : undefined);
+    new Relations("relations", {
+        planned,
+        specs: pulumi.all([keys, overseerrKey, plexToken]).apply(([resolvedKeys, overseerr, token]) => specsByName(relations(resolvedKeys, overseerr, token))),
+        retry: { attempts: config.relations.readiness.attempts, intervalMs: config.relations.readiness.intervalSeconds * 1000 },
+        apps: Object.fromEntries(Object.entries(apps).map(([name, app]) => [name, app.statefulSet])),
+    });
+    const offers = keys.apply((resolvedKeys) =>
+        Object.fromEntries(
+            ARR_APPS.flatMap((name) => {
+                const offered = keyed(name, resolvedKeys[name]);
+                const offer: Offer | undefined = offered && { ...offered, rootFolder: rootFolderPath(config.storage.library.mountPath, config.relations, name) };
+                return offer ? [[name, offer]] : [];
+            }),
+        ),
+    );
+    const present = config.apps.map((app) => app.name);
+    return { offers: pulumi.secret(offers), graph: coreGraph(present, config.relations, config.plexToken !== undefined) };
 }
 
 /** Core outputs beyond the downloads contract. */

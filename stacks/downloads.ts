@@ -1,8 +1,10 @@
 import * as k8s from "@pulumi/kubernetes";
+import { AppUrls, appUrls } from "../lib/ingress/urls";
 import * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../lib/cluster/settings";
 import { DownloadsConfig, coreNamespaceRename, problemsAgainstCore, throwIfProblems } from "../lib/config";
 import { configSetCommand } from "../lib/settings";
+import { downloadFolderProblems } from "../lib/relations/settings";
 import { CoreStackOutputs, GatewayReference, readCoreOutputs } from "../lib/contract";
 import { MediaApp } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
@@ -15,6 +17,9 @@ import { charmarrLabels } from "../lib/k8s/labels";
 import { KillSwitch } from "../components/killSwitch";
 import { VpnEgress } from "../components/vpnEgress";
 import { killSwitchWarnings } from "../lib/vpn/killSwitch";
+import { Relations } from "../components/relations";
+import { ARR_APPS, AppEndpoint, downloadPath, ArrApp, DownloadClients, KeyedEndpoint, PLANNING_SECRET, RelationGraph, appEndpoint, downloadsGraph, downloadsRelations, specsByName } from "../lib/relations/plan";
+import type { AppName } from "../lib/apps/catalog";
 import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
 
 export interface DownloadsStackExports {
@@ -28,13 +33,17 @@ export interface DownloadsStackExports {
     namespace: pulumi.Input<string>;
     /** FQDN of the VPN gateway's headless Service, which routed clients resolve. */
     vpnGateway: string;
+    /** Each download client's LAN and tailnet URL on core's gateways. */
+    urls: Record<string, AppUrls>;
+    /** What this stack wired: `{ "<arr app>": ["qbittorrent", "sabnzbd"] }`. */
+    relations: RelationGraph;
 }
 
 /**
  * The download clients (qBittorrent, SABnzbd): each routed through the VPN gateway with its kill
  * switch, served on core's admin gateway, in the mesh with L4 authorization.
  */
-function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress): void {
+function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress): RelationGraph {
     const labels = charmarrLabels("downloads");
     const clients = config.apps.map((app) => {
         // problemsAgainstCore has refused any app whose gateway core does not run.
@@ -64,6 +73,8 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
                 storageClassName: core.media.storageClassName,
                 library: core.media.library,
                 environment: core.media.environment,
+                // Each arr app's save path, so the arr app can read it from the first download on.
+                libraryFolders: config.relations.enabled ? ARR_APPS.filter((arr) => core.offers[arr]).map((arr) => downloadPath(core.media.library.mountPath, config.relations, arr)) : [],
                 trustDomain: core.mesh.trustDomain,
                 hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter((name): name is string => name !== undefined),
                 listener: { gateway: app.domain, namespace: gateway.namespace, sectionName: gateway.sectionName, port: gateway.port },
@@ -85,6 +96,39 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
         },
         { dependsOn: [namespace] },
     );
+    return relateDownloadClients(config, core, Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client])));
+}
+
+/**
+ * The downloads stack consumes core's offers: each arr app core runs takes each download client, and
+ * each client keeps a category per arr app. The relations live here, so destroying this stack
+ * removes its entries from the arr apps.
+ */
+function relateDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, clients: Record<string, MediaApp>): RelationGraph {
+    const endpoint = (name: AppName): AppEndpoint | undefined => {
+        const app = config.apps.find((candidate) => candidate.name === name);
+        return app && appEndpoint(app, config.namespace, core.cluster.domain);
+    };
+    const arr = Object.fromEntries(ARR_APPS.flatMap((name) => (core.offers[name] ? [[name, core.offers[name] as KeyedEndpoint]] : []))) as Partial<Record<ArrApp, KeyedEndpoint>>;
+    const relations = (credentials: Record<string, Record<string, string>>) => {
+        const qbittorrent = endpoint("qbittorrent");
+        const sabnzbd = endpoint("sabnzbd");
+        const downloadClients: DownloadClients = {
+            ...(qbittorrent && credentials.qbittorrent ? { qbittorrent: { ...qbittorrent, username: credentials.qbittorrent.username, password: credentials.qbittorrent.password } } : {}),
+            ...(sabnzbd && credentials.sabnzbd ? { sabnzbd: { ...sabnzbd, apiKey: credentials.sabnzbd.apiKey } } : {}),
+        };
+        return downloadsRelations({ arr, clients: downloadClients, mountPath: core.media.library.mountPath, settings: config.relations });
+    };
+    const generated = Object.entries(clients).flatMap(([name, client]) => (client.credentials ? [[name, client.credentials] as const] : []));
+    const placeholders = Object.fromEntries(generated.map(([name]) => [name, { username: PLANNING_SECRET, password: PLANNING_SECRET, apiKey: PLANNING_SECRET }]));
+    const credentials = pulumi.output(Object.fromEntries(generated)) as pulumi.Output<Record<string, Record<string, string>>>;
+    new Relations("relations", {
+        planned: relations(placeholders),
+        specs: credentials.apply((resolved) => specsByName(relations(resolved))),
+        retry: { attempts: config.relations.readiness.attempts, intervalMs: config.relations.readiness.intervalSeconds * 1000 },
+        apps: Object.fromEntries(Object.entries(clients).map(([name, client]) => [name, client.statefulSet])),
+    });
+    return downloadsGraph(Object.keys(arr) as AppName[], Object.keys(clients) as AppName[], config.relations);
 }
 
 function meshNamespaces(config: DownloadsConfig, core: CoreStackOutputs): MeshNamespace[] {
@@ -110,7 +154,11 @@ function vpnOutOfMesh(config: DownloadsConfig): OutOfMeshNamespace {
 export async function downloadsProgram(config: DownloadsConfig): Promise<DownloadsStackExports> {
     const coreReference = new pulumi.StackReference("core", { name: config.coreStack });
     const core = await readCoreOutputs(coreReference, config.coreStack);
-    throwIfProblems(config.stack, [...meshEnrollmentProblems(meshNamespaces(config, core), [vpnOutOfMesh(config)]), ...problemsAgainstCore(config, core)]);
+    throwIfProblems(config.stack, [
+        ...meshEnrollmentProblems(meshNamespaces(config, core), [vpnOutOfMesh(config)]),
+        ...problemsAgainstCore(config, core),
+        ...(config.relations.enabled ? downloadFolderProblems(config.relations, core.media.library.mountPath, Object.fromEntries(Object.entries(core.offers).map(([app, offer]) => [app, offer.rootFolder]))) : []),
+    ]);
 
     const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
         // In the ambient mesh, allowed to attach routes to the gateways of its apps' domains, and
@@ -138,7 +186,7 @@ export async function downloadsProgram(config: DownloadsConfig): Promise<Downloa
     for (const warning of killSwitchWarnings(config.vpn.killSwitch)) {
         pulumi.log.warn(warning);
     }
-    deployDownloadClients(config, core, namespace, egress);
+    const relations = deployDownloadClients(config, core, namespace, egress);
 
     return {
         coreStack: config.coreStack,
@@ -146,5 +194,7 @@ export async function downloadsProgram(config: DownloadsConfig): Promise<Downloa
         coreNamespace: core.namespace,
         namespace: namespace.metadata.name,
         vpnGateway: egress.gatewayFqdn,
+        urls: appUrls(config.apps, core.gateways),
+        relations,
     };
 }

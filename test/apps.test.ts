@@ -136,21 +136,28 @@ describe("apps: the default plans", () => {
         assert.ok(names.includes("sabnzbd.charmarr-downloads.svc.cluster.local"), "the Service name the arr apps call");
     });
 
-    it("writes url_base and host_whitelist into sabnzbd.ini, keeping every other setting", () => {
+    it("writes url_base, host_whitelist and the generated api_key into sabnzbd.ini, keeping every other setting", () => {
         const script = (manifestOf(downloads, "ConfigMap", "sabnzbd-settings").data as Record<string, string>)["settings.sh"];
         const dir = mkdtempSync(join(tmpdir(), "sabnzbd-"));
         const scriptFile = join(dir, "settings.sh");
         writeFileSync(scriptFile, script.replace(/\/config\/sabnzbd\.ini/g, join(dir, "sabnzbd.ini")));
         const run = () =>
-            execFileSync("sh", [scriptFile], { env: { PATH: process.env.PATH, SABNZBD_URL_BASE: "/sabnzbd", SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd" } });
+            execFileSync("sh", [scriptFile], {
+                env: { PATH: process.env.PATH, SABNZBD_URL_BASE: "/sabnzbd", SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd", SABNZBD_API_KEY: "0123456789abcdef0123456789abcdef" },
+            });
         run();
-        assert.equal(readFileSync(join(dir, "sabnzbd.ini"), "utf8"), "[misc]\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n", "a first start");
+        assert.equal(
+            readFileSync(join(dir, "sabnzbd.ini"), "utf8"),
+            "[misc]\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
+            "a first start",
+        );
         writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");
         run();
         const ini = readFileSync(join(dir, "sabnzbd.ini"), "utf8");
         assert.match(ini, /^url_base = \/sabnzbd$/m);
         assert.match(ini, /^host_whitelist = charmarr-admin, sabnzbd$/m);
-        assert.match(ini, /^api_key = abc$/m, "other settings stay");
+        assert.match(ini, /^api_key = 0123456789abcdef0123456789abcdef$/m, "the generated key replaces SABnzbd's own");
+        assert.equal(ini.match(/api_key/g)?.length, 1);
         assert.match(ini, /\[servers\]\nhost = news\.example/, "other sections stay");
         assert.equal(ini.match(/url_base/g)?.length, 1, "replaced, not appended");
     });

@@ -140,6 +140,30 @@ describe("ingress: gateways and routes", () => {
         }
     });
 
+    it("outputs each app's LAN and tailnet URL, the very URLs the gateways and routes serve", () => {
+        const outputs: Record<string, { lan?: string; tailnet?: string }> = {
+            ...(core.outputs.urls as Record<string, { lan?: string; tailnet?: string }>),
+            ...(downloads.outputs.urls as Record<string, { lan?: string; tailnet?: string }>),
+        };
+        assert.deepEqual(outputs, {
+            radarr: { lan: "http://192.168.1.240/radarr", tailnet: "http://charmarr-arr/radarr" },
+            sonarr: { lan: "http://192.168.1.240/sonarr", tailnet: "http://charmarr-arr/sonarr" },
+            lidarr: { lan: "http://192.168.1.240/lidarr", tailnet: "http://charmarr-arr/lidarr" },
+            prowlarr: { lan: "http://192.168.1.240/prowlarr", tailnet: "http://charmarr-arr/prowlarr" },
+            overseerr: { lan: "http://192.168.1.241:5055/", tailnet: "http://charmarr-media:5055/" },
+            plex: { lan: "http://192.168.1.241:32400/", tailnet: "http://charmarr-media:32400/" },
+            qbittorrent: { lan: "http://192.168.1.242/qbittorrent/" },
+            sabnzbd: { lan: "http://192.168.1.242/sabnzbd" },
+        });
+        const served = appUrls(both());
+        for (const [app, urls] of Object.entries(outputs as Record<string, { lan?: string; tailnet?: string }>)) {
+            const { lan, tailnet } = urls;
+            for (const url of [lan, tailnet].filter((u): u is string => u !== undefined)) {
+                assert.ok(served[app]?.includes(url), `${app}: ${url} is not a URL the routes serve (${served[app]?.join(", ")})`);
+            }
+        }
+    });
+
     it("strips /qbittorrent/ before qBittorrent and redirects the bare prefix", () => {
         const table = new RouteTable(both());
         assert.deepEqual(table.resolve("admin", 80, "/qbittorrent/api/v2/app/version"), {

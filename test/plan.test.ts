@@ -26,7 +26,7 @@ describe("npm run plan", () => {
         const { status, output } = await plan(["--out", out]);
         assert.equal(status, 0, output);
         for (const stack of ["core", "downloads"]) {
-            assert.deepEqual(readdirSync(join(out, stack)).sort(), ["manifests.yaml", "outputs.json", "resources.json"]);
+            assert.deepEqual(readdirSync(join(out, stack)).sort(), ["manifests.yaml", "outputs.json", "resources.json", "secret-outputs.json"]);
             const documents = parseAllDocuments(readFileSync(join(out, stack, "manifests.yaml"), "utf8"));
             const objects = (Array.isArray(documents) ? documents : [documents]).map((d) => d.toJS() as { kind: string; apiVersion: string });
             assert.ok(objects.length > 0 && objects.every((o) => o.kind && o.apiVersion), `${stack}: every document is a Kubernetes object`);

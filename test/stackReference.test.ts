@@ -37,7 +37,7 @@ describe("core → downloads StackReference", () => {
 
     it("reads the stack named by charmarr:coreStack", async () => {
         const core = await planCore();
-        const downloads = await planDownloadsAgainst(core.outputs, { "charmarr:coreStack": "home/charmarr/core-prod" }, "home/charmarr/core-prod");
+        const downloads = await planDownloadsAgainst(referenceTo(core).outputs, { "charmarr:coreStack": "home/charmarr/core-prod" }, "home/charmarr/core-prod");
         assert.equal(downloads.outputs.coreStack, "home/charmarr/core-prod");
         assert.deepEqual(downloads.outputs.cluster, core.outputs.cluster);
     });

@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { AppEnvironment, MediaLibrary } from "./settings";
 import { APP_LABEL } from "../k8s/labels";
+import type { AppName } from "./catalog";
 import type { ResolvedApp } from "./resolve";
 
 // Plain (already resolved) Kubernetes shapes: the Pulumi input types, so a built pod template can
@@ -27,6 +28,11 @@ export interface AppWorkloadInput {
     readonly environment: AppEnvironment;
     /** Host names the app is reached by (SABnzbd refuses others): gateway LAN IP, tailnet name, Service names. */
     readonly hostnames: readonly string[];
+    /**
+     * Folders of the library the app's relations point at (a root folder, download save paths): made
+     * before the app starts, owned by PUID:PGID. Servarr refuses a root folder that does not exist.
+     */
+    readonly libraryFolders?: readonly string[];
 }
 
 export const API_KEY_SECRET_KEY = "apiKey";
@@ -78,9 +84,9 @@ export function buildService(input: AppWorkloadInput): IService {
     };
 }
 
-/** SABnzbd keeps url_base and host_whitelist in sabnzbd.ini, not env: an init step sets them. */
+/** SABnzbd keeps url_base, host_whitelist and api_key in sabnzbd.ini, not env: an init step sets them. */
 const SABNZBD_SETTINGS_SCRIPT = `#!/bin/sh
-# Sets url_base and host_whitelist in sabnzbd.ini before SABnzbd starts, keeping every other setting.
+# Sets url_base, host_whitelist and api_key in sabnzbd.ini before SABnzbd starts, keeping every other setting.
 set -eu
 ini=/config/sabnzbd.ini
 [ -f "$ini" ] || printf '[misc]\\n' > "$ini"
@@ -94,18 +100,96 @@ set_misc() {
 }
 set_misc url_base "$SABNZBD_URL_BASE"
 set_misc host_whitelist "$SABNZBD_HOST_WHITELIST"
+set_misc api_key "$SABNZBD_API_KEY"
 `;
+
+/**
+ * qBittorrent reads its WebUI credentials from qBittorrent.conf: `[Preferences]` `WebUI\Username` and
+ * `WebUI\Password_PBKDF2="@ByteArray(<salt>:<hash>)"` (qBittorrent release-5.1.4 src/base/preferences.cpp,
+ * written by QSettings' INI format). Without them it starts with a random password printed to its log.
+ */
+const QBITTORRENT_SETTINGS_SCRIPT = String.raw`#!/bin/sh
+# Sets the WebUI username and password hash in qBittorrent.conf before qBittorrent starts, keeping every other setting.
+set -eu
+conf=/config/qBittorrent/qBittorrent.conf
+mkdir -p "$(dirname "$conf")"
+[ -f "$conf" ] || printf '[Preferences]\n' > "$conf"
+grep -q '^\[Preferences\]' "$conf" || printf '\n[Preferences]\n' >> "$conf"
+awk '
+  /^\[/ { section = $0 }
+  section == "[Preferences]" && /^WebUI\\(Username|Password_PBKDF2)=/ { next }
+  { print }
+  $0 == "[Preferences]" {
+    print "WebUI\\Username=" ENVIRON["QBITTORRENT_USERNAME"]
+    print "WebUI\\Password_PBKDF2=\"@ByteArray(" ENVIRON["QBITTORRENT_PASSWORD_PBKDF2"] ")\""
+  }
+' "$conf" > "$conf.new"
+mv "$conf.new" "$conf"
+`;
+
+/**
+ * Overseerr keeps its API key in settings.json and merges that file over its defaults on start
+ * (Overseerr v1.34.0 server/lib/settings.ts): a first start takes the seeded key. An existing file is
+ * left alone; its key is Overseerr's own.
+ */
+const OVERSEERR_SETTINGS_SCRIPT = String.raw`#!/bin/sh
+# Seeds Overseerr's API key before its first start; an existing settings.json is left alone.
+set -eu
+settings=/config/settings.json
+[ -s "$settings" ] || printf '{"main":{"apiKey":"%s"}}\n' "$OVERSEERR_API_KEY" > "$settings"
+`;
+
+/** The key of each generated credential in the app's credentials Secret. */
+export const CREDENTIAL_KEYS = { apiKey: "apiKey", username: "username", password: "password", passwordPbkdf2: "passwordPbkdf2" } as const;
+
+/** The Secret holding the credentials the program generates and seeds for the app. */
+export function credentialsSecretName(app: ResolvedApp): string {
+    return `${app.name}-credentials`;
+}
+
+function fromCredentials(app: ResolvedApp, name: string, key: string): IEnvVar {
+    return { name, valueFrom: { secretKeyRef: { name: credentialsSecretName(app), key } } };
+}
+
+/** Apps configured through a file before they start: the script, and the env it reads (secrets by reference only). */
+const SETTINGS_SEEDS: Partial<Record<AppName, { readonly script: string; readonly env: (input: AppWorkloadInput) => IEnvVar[] }>> = {
+    sabnzbd: {
+        script: SABNZBD_SETTINGS_SCRIPT,
+        env: (input) => [
+            { name: "SABNZBD_URL_BASE", value: input.app.path ?? "" },
+            { name: "SABNZBD_HOST_WHITELIST", value: input.hostnames.join(", ") },
+            fromCredentials(input.app, "SABNZBD_API_KEY", CREDENTIAL_KEYS.apiKey),
+        ],
+    },
+    qbittorrent: {
+        script: QBITTORRENT_SETTINGS_SCRIPT,
+        env: (input) => [
+            fromCredentials(input.app, "QBITTORRENT_USERNAME", CREDENTIAL_KEYS.username),
+            fromCredentials(input.app, "QBITTORRENT_PASSWORD_PBKDF2", CREDENTIAL_KEYS.passwordPbkdf2),
+        ],
+    },
+    overseerr: {
+        script: OVERSEERR_SETTINGS_SCRIPT,
+        env: (input) => [fromCredentials(input.app, "OVERSEERR_API_KEY", CREDENTIAL_KEYS.apiKey)],
+    },
+};
+
+/** Whether the app's settings are seeded by a script before it starts. */
+export function hasSettingsSeed(app: ResolvedApp): boolean {
+    return SETTINGS_SEEDS[app.name] !== undefined;
+}
 
 /** The settings script ConfigMap, for apps configured through a file before they start. */
 export function buildSettingsConfigMap(input: AppWorkloadInput): IConfigMap | undefined {
-    if (input.app.pathStyle !== "sabnzbd") {
+    const seed = SETTINGS_SEEDS[input.app.name];
+    if (seed === undefined) {
         return undefined;
     }
     return {
         apiVersion: "v1",
         kind: "ConfigMap",
         metadata: { name: settingsConfigMapName(input.app), namespace: input.namespace, labels: appLabels(input) },
-        data: { "settings.sh": SABNZBD_SETTINGS_SCRIPT },
+        data: { "settings.sh": seed.script },
     };
 }
 
@@ -149,22 +233,40 @@ function libraryVolume(library: MediaLibrary): IVolume {
 }
 
 function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
-    if (input.app.pathStyle !== "sabnzbd") {
+    const seed = SETTINGS_SEEDS[input.app.name];
+    if (seed === undefined) {
         return [];
     }
     return [
         {
-            name: "sabnzbd-settings",
+            name: `${input.app.name}-settings`,
             image: input.app.image,
             command: ["/bin/sh", "/settings/settings.sh"],
-            env: [
-                { name: "SABNZBD_URL_BASE", value: input.app.path ?? "" },
-                { name: "SABNZBD_HOST_WHITELIST", value: input.hostnames.join(", ") },
-            ],
+            env: seed.env(input),
             volumeMounts: [
                 { name: CONFIG_VOLUME, mountPath: "/config" },
                 { name: SETTINGS_VOLUME, mountPath: "/settings", readOnly: true },
             ],
+        },
+    ];
+}
+
+/** Makes the relations' library folders and gives them to PUID:PGID, before the app starts. */
+function libraryFoldersInitContainers(input: AppWorkloadInput): IContainer[] {
+    const folders = input.libraryFolders ?? [];
+    if (folders.length === 0) {
+        return [];
+    }
+    return [
+        {
+            name: "library-folders",
+            image: input.app.image,
+            command: ["/bin/sh", "-c", 'mkdir -p "$@" && chown "$PUID:$PGID" "$@"', "library-folders", ...folders],
+            env: [
+                { name: "PUID", value: String(input.environment.puid) },
+                { name: "PGID", value: String(input.environment.pgid) },
+            ],
+            volumeMounts: [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }],
         },
     ];
 }
@@ -174,7 +276,7 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
     const { app } = input;
     const probe = { httpGet: { path: healthPath(app), port: app.port } };
     const volumes: IVolume[] = [libraryVolume(input.library)];
-    if (app.pathStyle === "sabnzbd") {
+    if (hasSettingsSeed(app)) {
         volumes.push({ name: SETTINGS_VOLUME, configMap: { name: settingsConfigMapName(app), defaultMode: 0o555 } });
     }
     return {
@@ -182,7 +284,7 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
         spec: {
             serviceAccountName: app.name,
             automountServiceAccountToken: false,
-            initContainers: settingsInitContainers(input),
+            initContainers: [...settingsInitContainers(input), ...libraryFoldersInitContainers(input)],
             containers: [
                 {
                     name: app.name,

@@ -16,6 +16,7 @@ import { ConfigProblem, SettingsIssue, closest, configKey, configRemoveCommand, 
 import { TAILSCALE_CREDENTIAL_VARIABLES } from "../tailnet/credentials";
 import { vpnClusterProblems } from "../vpn/rules";
 import { VPN_DEFAULT_NAMESPACE, VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
+import type { CoreRelationsSettings, DownloadsRelationsSettings } from "../relations/settings";
 import { ConfigError } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import { ROLE_RULES, ROLE_SCHEMAS, RoleSettings, RuleContext, SettingsRule } from "./roles";
@@ -59,6 +60,10 @@ export interface CoreConfig {
     readonly storage: StorageSettings;
     /** PUID/PGID/TZ of every app of both stacks. */
     readonly appEnvironment: AppEnvironment;
+    /** Which relations the stack wires, the arr apps' root folders, the readiness wait. */
+    readonly relations: CoreRelationsSettings;
+    /** The Plex account token that lets the program set Overseerr up (a secret), when configured. */
+    readonly plexToken?: pulumi.Output<string>;
 }
 
 export interface DownloadsConfig {
@@ -72,6 +77,8 @@ export interface DownloadsConfig {
     readonly vpnSecrets: VpnSecrets;
     /** The enabled download clients, overrides applied. */
     readonly apps: readonly ResolvedApp[];
+    /** Which relations the stack wires, where the download clients save, the readiness wait. */
+    readonly relations: DownloadsRelationsSettings;
 }
 
 export type StackConfig = CoreConfig | DownloadsConfig;
@@ -135,6 +142,8 @@ export function loadConfig(source: ConfigSource): StackConfig {
             apps: resolveApps("core", data.apps, data.mediaServer),
             storage: data.storage,
             appEnvironment: data.appEnvironment,
+            relations: data.relations,
+            ...(source.values[`${prefix}plexToken`] ? { plexToken: pulumi.secret(source.values[`${prefix}plexToken`]) } : {}),
         };
     }
     const data = settings.data;
@@ -153,6 +162,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
         vpn: data.vpn,
         vpnSecrets,
         apps: resolveApps("downloads", data.apps),
+        relations: data.relations,
     };
 }
 

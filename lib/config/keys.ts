@@ -8,6 +8,7 @@ import { APP_EXAMPLES } from "../apps/settings";
 import { CLUSTER_EXAMPLES } from "../cluster/settings";
 import { GATEWAY_EXAMPLES } from "../ingress/settings";
 import { PLATFORM_EXAMPLES } from "../platform/settings";
+import { RELATION_EXAMPLES } from "../relations/settings";
 import { CONFIG_NAMESPACE } from "../settings";
 import { TAILNET_EXAMPLES } from "../tailnet/settings";
 import { VPN_EXAMPLES } from "../vpn/settings";
@@ -60,6 +61,17 @@ export const CONFIG_KEYS = {
     vpnPresharedKey: { roles: ["downloads"], value: "string", secret: true, description: "WireGuard preshared key (airvpn requires one)." },
     vpnUser: { roles: ["downloads"], value: "string", secret: true, description: "OpenVPN user name." },
     vpnPassword: { roles: ["downloads"], value: "string", secret: true, description: "OpenVPN password." },
+    relations: {
+        roles: ROLES,
+        value: "json",
+        description: "The relations the stack wires between the apps on pulumi up (docs/relations.md): core's root folders, Prowlarr and Overseerr; downloads' download clients.",
+    },
+    plexToken: {
+        roles: ["core"],
+        value: "string",
+        secret: true,
+        description: "A Plex account token: the program signs Overseerr in with it and links the in-cluster Plex; without it Overseerr's setup is the one manual step.",
+    },
 } as const satisfies Record<string, ConfigKeySpec>;
 
 export type ConfigKeyName = keyof typeof CONFIG_KEYS;
@@ -82,4 +94,5 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
     ...TAILNET_EXAMPLES,
     ...APP_EXAMPLES,
     ...VPN_EXAMPLES,
+    ...RELATION_EXAMPLES,
 };

@@ -17,6 +17,7 @@ import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
 import { VpnCredentialName, credentialProblems, providerProblems } from "../vpn/providers";
 import { vpnNamespaceIssues } from "../vpn/rules";
 import { VPN_SECRET_KEYS, vpnSchema } from "../vpn/settings";
+import { coreRelationsSchema, downloadsRelationsSchema } from "../relations/settings";
 import type { Role } from "./keys";
 
 /** The settings of each role: one zod schema per `charmarr:` key, defaults applied. */
@@ -30,12 +31,14 @@ export const ROLE_SCHEMAS = {
         mediaServer: mediaServerSchema,
         storage: storageSchema,
         appEnvironment: appEnvironmentSchema,
+        relations: coreRelationsSchema,
     }),
     downloads: z.strictObject({
         namespace: charmarrNamespace("charmarr-downloads").default("charmarr-downloads"),
         coreStack: coreStackName.optional(),
         vpn: vpnSchema,
         apps: appsSchema("downloads"),
+        relations: downloadsRelationsSchema,
     }),
 } as const satisfies Record<Role, z.ZodObject>;
 

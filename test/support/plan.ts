@@ -147,7 +147,7 @@ export async function planCore(changes: ConfigChanges = {}, secrets: readonly st
 }
 
 export function referenceTo(plan: StackPlan): ReferencedStack {
-    return { outputs: plan.outputs, secretOutputNames: plan.secretOutputNames };
+    return { outputs: { ...plan.outputs, ...plan.secretOutputs }, secretOutputNames: plan.secretOutputNames };
 }
 
 /** Plans core (with `coreChanges`), then downloads against core's outputs, as a deployment would. */

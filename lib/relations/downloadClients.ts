@@ -1,0 +1,124 @@
+import { HttpClient, RelationError, send, sendJson } from "./http";
+import type { Change } from "./servarr";
+
+/** One category a download client keeps for an arr app: its name and where its downloads are saved. */
+export interface Category {
+    readonly name: string;
+    /** Absolute path in the shared library, so the arr app imports from the same filesystem. */
+    readonly savePath: string;
+}
+
+export interface CategoryReconcile {
+    /** The categories that should exist. */
+    readonly desired: readonly Category[];
+    /** Category names the relation created before: those no longer desired are removed; no other is touched. */
+    readonly owned: readonly string[];
+}
+
+/** qBittorrent's WebUI, reached at its root (qBittorrent cannot serve under a prefix). */
+export interface QbittorrentTarget {
+    readonly username: string;
+    readonly password: string;
+}
+
+const QBIT = "qbittorrent";
+const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
+
+/**
+ * Logs in (`POST /api/v2/auth/login`): qBittorrent ≤ 5.1 answers 200 with `Ok.` or `Fails.` and the
+ * session cookie `SID` (qBittorrent release-5.1.4 src/webui/api/authcontroller.cpp, webapplication.cpp).
+ * Returns the Cookie header for later calls.
+ */
+export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarget): Promise<string> {
+    const response = await send(http, QBIT, { method: "POST", path: "/api/v2/auth/login", form: { username: target.username, password: target.password } }, [200]);
+    if (response.text.trim() !== "Ok.") {
+        throw new RelationError(`qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered "${response.text.trim()}"): was qBittorrent.conf seeded before its first start?`);
+    }
+    const cookie = (response.headers["set-cookie"] ?? "").split(";")[0];
+    if (!cookie.includes("=")) {
+        throw new RelationError("qbittorrent accepted the login (POST /api/v2/auth/login) but set no session cookie");
+    }
+    return cookie;
+}
+
+interface QbittorrentCategory {
+    name: string;
+    savePath: string;
+}
+
+/** Creates, moves and removes qBittorrent categories (`/api/v2/torrents/{categories,createCategory,editCategory,removeCategories}`). */
+export async function reconcileQbittorrentCategories(http: HttpClient, target: QbittorrentTarget, spec: CategoryReconcile): Promise<Change[]> {
+    const cookie = await qbittorrentLogin(http, target);
+    const headers = { Cookie: cookie };
+    const existing = (await sendJson<Record<string, QbittorrentCategory>>(http, QBIT, { method: "GET", path: "/api/v2/torrents/categories", headers }, [200])) ?? {};
+    const changes: Change[] = [];
+    for (const category of spec.desired) {
+        const found = existing[category.name];
+        const form = { category: category.name, savePath: category.savePath };
+        if (found === undefined) {
+            await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/createCategory", headers, form }, [200]);
+            changes.push({ app: QBIT, collection: "category", name: category.name, action: "created" });
+        } else if (!samePath(found.savePath, category.savePath)) {
+            await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/editCategory", headers, form }, [200]);
+            changes.push({ app: QBIT, collection: "category", name: category.name, action: "updated" });
+        } else {
+            changes.push({ app: QBIT, collection: "category", name: category.name, action: "unchanged" });
+        }
+    }
+    const wanted = new Set(spec.desired.map((category) => category.name));
+    const removed = spec.owned.filter((name) => !wanted.has(name) && existing[name] !== undefined);
+    if (removed.length > 0) {
+        await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/removeCategories", headers, form: { categories: removed.join("\n") } }, [200]);
+        changes.push(...removed.map((name): Change => ({ app: QBIT, collection: "category", name, action: "deleted" })));
+    }
+    return changes;
+}
+
+/** SABnzbd's API: `<url_base>/api?mode=…&apikey=…&output=json` (SABnzbd 4.5 sabnzbd/interface.py, api.py). */
+export interface SabnzbdTarget {
+    /** SABnzbd's url_base (`/sabnzbd`), or "". */
+    readonly basePath: string;
+    readonly apiKey: string;
+}
+
+const SAB = "sabnzbd";
+
+function sabnzbdRequest(target: SabnzbdTarget, params: Record<string, string>) {
+    return { method: "GET" as const, path: `${target.basePath}/api`, query: { ...params, apikey: target.apiKey, output: "json" } };
+}
+
+/** `mode=version` answers without a key; `mode=get_config` proves the seeded api_key is the one SABnzbd uses. */
+export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Promise<void> {
+    const answer = await sendJson<{ status?: boolean; error?: string }>(http, SAB, sabnzbdRequest(target, { mode: "get_config", section: "misc", keyword: "api_key" }), [200]);
+    if (answer?.status === false) {
+        throw new RelationError(`sabnzbd refused the generated api_key (mode=get_config answered "${answer.error ?? ""}"): was sabnzbd.ini seeded before its first start?`);
+    }
+}
+
+interface SabnzbdCategory {
+    name: string;
+    dir: string;
+}
+
+/** Creates, moves and removes SABnzbd categories (`mode=get_config|set_config|del_config&section=categories`). */
+export async function reconcileSabnzbdCategories(http: HttpClient, target: SabnzbdTarget, spec: CategoryReconcile): Promise<Change[]> {
+    const answer = await sendJson<{ config?: { categories?: SabnzbdCategory[] } }>(http, SAB, sabnzbdRequest(target, { mode: "get_config", section: "categories" }), [200]);
+    const existing = new Map((answer?.config?.categories ?? []).map((category) => [category.name, category]));
+    const changes: Change[] = [];
+    for (const category of spec.desired) {
+        const found = existing.get(category.name);
+        if (found !== undefined && samePath(found.dir, category.savePath)) {
+            changes.push({ app: SAB, collection: "category", name: category.name, action: "unchanged" });
+            continue;
+        }
+        // set_config on the categories section creates the category or updates it (api.py handle_cat_api).
+        await sendJson(http, SAB, sabnzbdRequest(target, { mode: "set_config", section: "categories", name: category.name, dir: category.savePath }), [200]);
+        changes.push({ app: SAB, collection: "category", name: category.name, action: found === undefined ? "created" : "updated" });
+    }
+    const wanted = new Set(spec.desired.map((category) => category.name));
+    for (const name of spec.owned.filter((owned) => !wanted.has(owned) && existing.has(owned))) {
+        await sendJson(http, SAB, sabnzbdRequest(target, { mode: "del_config", section: "categories", keyword: name }), [200]);
+        changes.push({ app: SAB, collection: "category", name, action: "deleted" });
+    }
+    return changes;
+}

@@ -1,0 +1,79 @@
+import type { HttpClient } from "./http";
+import type { Reach } from "./plan";
+import type { RetryPolicy } from "./ready";
+import { RelationSpec, ownedEntries, runRelation, withoutEntries } from "./reconcile";
+import type { Change } from "./servarr";
+
+/** What a relation resource is given: where its app is, what it owns there, how long to wait. */
+export interface RelationInputs {
+    readonly reach: Reach;
+    readonly spec: RelationSpec;
+    readonly retry: RetryPolicy;
+}
+
+/** What it keeps between runs: its inputs, the entries it owns, and whether its app could not take them yet. */
+export interface RelationState extends RelationInputs {
+    readonly owned: readonly string[];
+    /** True while an entry waits on the user (Overseerr before its setup): the next run tries again. */
+    readonly waiting: boolean;
+    /** `created radarr downloadclient qBittorrent (Charmarr)`, for the update's log. */
+    readonly changes: readonly string[];
+}
+
+/** The relation's app no longer runs (disabled or destroyed with its stack): nothing is left to remove. */
+export class AppGoneError extends Error {
+    constructor(message: string) {
+        super(message);
+        this.name = "AppGoneError";
+    }
+}
+
+/** Opens a connection to the app at `reach` for the duration of `use`; throws {@link AppGoneError} when there is no such app. */
+export type Connect = <T>(reach: Reach, use: (http: HttpClient) => Promise<T>) => Promise<T>;
+
+function describeChanges(changes: readonly Change[]): string[] {
+    return changes.filter((change) => change.action !== "unchanged").map((change) => `${change.action} ${change.app} ${change.collection} ${change.name}`);
+}
+
+function stateOf(inputs: RelationInputs, changes: readonly Change[]): RelationState {
+    return { ...inputs, owned: ownedEntries(inputs.spec), waiting: changes.some((change) => change.action === "waiting"), changes: describeChanges(changes) };
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/**
+ * The create / diff / update / delete of a relation resource, over any connection: the Pulumi
+ * provider passes a port-forward, tests pass local servers.
+ */
+export function relationLifecycle(connect: Connect) {
+    return {
+        async create(inputs: RelationInputs): Promise<RelationState> {
+            const changes = await connect(inputs.reach, (http) => runRelation(http, inputs.spec, { owned: [], rotateSecrets: true, retry: inputs.retry }));
+            return stateOf(inputs, changes);
+        },
+
+        /** A relation changes when its app, its entries or its credentials change, or while it waits on the user. */
+        diff(olds: RelationState, news: RelationInputs): boolean {
+            return olds.waiting || !same(olds.reach, news.reach) || !same(olds.spec, news.spec);
+        },
+
+        /** Brings the entries to the new spec; entries owned before and no longer wanted are removed. */
+        async update(olds: RelationState, news: RelationInputs): Promise<RelationState> {
+            const rotateSecrets = !same(olds.spec, news.spec);
+            const changes = await connect(news.reach, (http) => runRelation(http, news.spec, { owned: olds.owned, rotateSecrets, retry: news.retry }));
+            return stateOf(news, changes);
+        },
+
+        /** Removes every entry the relation owns; an app that no longer runs has nothing left to remove. */
+        async delete(olds: RelationState): Promise<void> {
+            try {
+                await connect(olds.reach, (http) => runRelation(http, withoutEntries(olds.spec), { owned: olds.owned, rotateSecrets: false, retry: olds.retry }));
+            } catch (error) {
+                if (!(error instanceof AppGoneError)) {
+                    throw error;
+                }
+            }
+        },
+    };
+}
+
