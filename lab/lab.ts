@@ -216,6 +216,9 @@ export class Lab {
         const on = await this.measure(scenario.rounds ?? 1);
         const checks = scenario.checks ? await scenario.checks(this, on.observation, on.dnsSources) : [];
         this.world.setLayer1(false, this.pods());
+        if (scenario.reinject) {
+            await scenario.inject?.(this);
+        }
         const off = await this.measure(scenario.rounds ?? 1);
         this.world.setLayer1(true, this.pods());
         if (scenario.inject) {
