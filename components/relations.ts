@@ -52,11 +52,17 @@ export class Relations extends pulumi.ComponentResource {
     constructor(name: string, args: RelationsArgs, opts?: pulumi.ComponentResourceOptions) {
         super("charmarr:relations:Relations", name, {}, opts);
         const workloads = Object.values(args.apps);
+        const created = new Map<string, Relation>();
+        // Planned in dependency order: a relation's `after` names relations made before it.
         for (const relation of args.planned) {
-            new Relation(
-                `${name}-${relation.name}`,
-                { reach: relation.reach, spec: pulumi.secret(args.specs.apply((specs) => specs[relation.name])), retry: args.retry },
-                { parent: this, dependsOn: workloads },
+            const first = (relation.after ?? []).flatMap((name) => created.get(name) ?? []);
+            created.set(
+                relation.name,
+                new Relation(
+                    `${name}-${relation.name}`,
+                    { reach: relation.reach, spec: pulumi.secret(args.specs.apply((specs) => specs[relation.name])), retry: args.retry },
+                    { parent: this, dependsOn: [...workloads, ...first] },
+                ),
             );
         }
         this.registerOutputs({});

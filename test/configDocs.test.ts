@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { readFileSync } from "node:fs";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
-import { REFERENCE_FILE, SCHEMA_FILE, configurationReference, referenceRows, stackFileSchema, stackFileSchemaText } from "../tools/configDocs";
+import { PROJECT_FILE, REFERENCE_FILE, SCHEMA_FILE, configurationReference, projectFileText, referenceRows, stackFileSchema, stackFileSchemaText } from "../tools/configDocs";
 
 const STACK_FILES = ["Pulumi.core.yaml", "Pulumi.downloads.yaml"];
 const MODELINE = `# yaml-language-server: $schema=./${SCHEMA_FILE}`;
@@ -20,6 +20,11 @@ describe("generated configuration reference and stack-file schema", () => {
 
     it(`${SCHEMA_FILE} is what the schemas generate`, () => {
         assert.ok(readFileSync(SCHEMA_FILE, "utf8") === stackFileSchemaText(), `${SCHEMA_FILE} is out of date: run \`npm run docs\``);
+    });
+
+    it(`${PROJECT_FILE}'s template descriptions are what the key table and schemas generate`, () => {
+        const current = readFileSync(PROJECT_FILE, "utf8");
+        assert.ok(current === projectFileText(current), `${PROJECT_FILE} is out of date: run \`npm run docs\``);
     });
 
     it("describes every setting", () => {

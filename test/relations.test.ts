@@ -276,6 +276,28 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
     });
 });
 
+describe("relations: qBittorrent's two login styles", () => {
+    for (const style of ["5.1", "5.2"] as const) {
+        it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials fail naming the app`, async () => {
+            const good = await new FakeQbittorrent(QBIT.username, QBIT.password, style).start();
+            const wrong = await new FakeQbittorrent(QBIT.username, "another-password", style).start();
+            try {
+                const spec = { kind: "qbittorrentCategories" as const, target: QBIT, categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }] };
+                const lifecycle = relationLifecycle((reach, use) => use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)));
+                await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
+                assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
+                await assert.rejects(
+                    lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
+                    style === "5.1" ? /qbittorrent is not ready: POST \/api\/v2\/auth\/login did not answer .*refused the generated WebUI credentials/ : /qbittorrent is not ready: .*HTTP 401/,
+                );
+                noViolations(good);
+            } finally {
+                await Promise.all([good.stop(), wrong.stop()]);
+            }
+        });
+    }
+});
+
 describe("relations: the stand-ins refuse what the published APIs do not allow", () => {
     it("refuses a property outside the document, an unknown operation, a missing key, a bad path id, a wrong method, no session, the nzb key", async () => {
         const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);

@@ -63,12 +63,17 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
         }
     });
 
-    it("runs each relation after the workloads of its stack, so destroy removes the entries before the apps", () => {
+    it("runs each relation after the workloads of its stack (so destroy removes the entries before the apps) and after the relations it needs", () => {
         for (const plan of [core, downloads]) {
             for (const relation of relationsOf(plan)) {
                 assert.ok(relation.dependencies.some((urn) => urn.includes("StatefulSet")), relation.name);
             }
         }
+        const after = (plan: StackPlan, name: string) =>
+            (relationsOf(plan).find((r) => r.name === name)?.dependencies ?? []).filter((urn) => urn.includes(DYNAMIC)).map((urn) => urn.slice(urn.lastIndexOf("::") + 2)).sort();
+        // SABnzbd refuses a download client whose category is missing (Radarr v5.27 Sabnzbd.cs TestCategory).
+        assert.deepEqual(after(downloads, "relations-radarr-download-clients"), ["relations-qbittorrent-categories", "relations-sabnzbd-categories"]);
+        assert.deepEqual(after(core, "relations-overseerr-services"), ["relations-radarr-root-folder", "relations-sonarr-root-folder"]);
     });
 
     it("every call a wired relation makes at run time is one the mesh allows (the provider itself comes in over port-forward, on loopback)", () => {

@@ -1,15 +1,18 @@
 /**
- * `npm run docs`: writes the configuration reference (docs/configuration.md) and the JSON Schema of
- * the stack files (docs/stack-config.schema.json) from the settings schemas (lib/config's
+ * `npm run docs`: writes the configuration reference (docs/configuration.md), the JSON Schema of
+ * the stack files (docs/stack-config.schema.json) and the key descriptions under `template.config`
+ * in Pulumi.yaml from the settings schemas (lib/config's
  * ROLE_SCHEMAS, composed from each domain's zod schema and its `.describe()` texts) and the key
  * table (CONFIG_KEYS). test/configDocs.test.ts fails when the checked-in files differ.
  */
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseDocument } from "yaml";
 import { z } from "zod";
 import { CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ConfigKeySpec, ROLES, ROLE_SCHEMAS, Role } from "../lib/config";
 
 export const REFERENCE_FILE = "docs/configuration.md";
 export const SCHEMA_FILE = "docs/stack-config.schema.json";
+export const PROJECT_FILE = "Pulumi.yaml";
 
 /** The subset of JSON Schema that z.toJSONSchema emits for the settings. */
 export interface JsonSchema {
@@ -254,8 +257,55 @@ export function stackFileSchemaText(): string {
     return `${JSON.stringify(stackFileSchema(), null, 2)}\n`;
 }
 
+/** An object's fields, nested objects and maps spelled out: `{a, b, c {d}, <name>: {e}}`. */
+function fieldsOf(schema: JsonSchema): string {
+    const fields = Object.entries(schema.properties ?? {}).map(([field, inner]) => (inner.type === "object" ? `${field} ${fieldsOf(inner)}` : field));
+    if (typeof schema.additionalProperties === "object") {
+        fields.push(`<name>: ${fieldsOf(schema.additionalProperties)}`);
+    }
+    return `{${fields.join(", ")}}`;
+}
+
+/**
+ * A key's line under `template.config` in Pulumi.yaml, which `pulumi new` shows:
+ * "<type>, <stack>. <what it is> Default: <default>."
+ */
+export function templateDescription(name: ConfigKeyName): string {
+    const spec: ConfigKeySpec = CONFIG_KEYS[name];
+    const schemas = Object.entries(keySchemas(name)) as [Role, JsonSchema][];
+    const [, schema] = schemas[0];
+    const typeOfSchema = (value: JsonSchema) =>
+        value.type === "object" ? `object ${fieldsOf(value)}` : value.enum ? `${value.type}: ${value.enum.join(" | ")}` : (value.type ?? "string");
+    const types = [...new Set(schemas.map(([, value]) => typeOfSchema(value)))];
+    const type = spec.secret
+        ? "secret string"
+        : types.length === 1
+          ? types[0]
+          : schemas.map(([role, value]) => `${typeOfSchema(value)} in ${role}`).join(", ");
+    const stacks = spec.roles.length === ROLES.length ? "both stacks" : spec.roles.join(", ");
+    const defaults = schemas.map(([role]) => [role, defaultAt(name, role, [])] as const);
+    const defaultText =
+        spec.defaultText ??
+        (schema.type === "object"
+            ? "see docs/configuration.md"
+            : defaults.every(([, value]) => value === undefined)
+              ? "none"
+              : defaults.map(([role, value]) => (defaults.length > 1 ? `${String(value)} (${role})` : String(value))).join(", "));
+    return `${type}, ${stacks}. ${spec.description} Default: ${defaultText}.`;
+}
+
+/** Pulumi.yaml with every key's template description regenerated; everything else kept as written. */
+export function projectFileText(current: string = readFileSync(PROJECT_FILE, "utf8")): string {
+    const document = parseDocument(current);
+    for (const name of Object.keys(CONFIG_KEYS) as ConfigKeyName[]) {
+        document.setIn(["template", "config", `${CONFIG_NAMESPACE}:${name}`, "description"], templateDescription(name));
+    }
+    return document.toString({ lineWidth: 0 });
+}
+
 if (require.main === module) {
     writeFileSync(REFERENCE_FILE, configurationReference());
     writeFileSync(SCHEMA_FILE, stackFileSchemaText());
-    console.log(`wrote ${REFERENCE_FILE} and ${SCHEMA_FILE}`);
+    writeFileSync(PROJECT_FILE, projectFileText());
+    console.log(`wrote ${REFERENCE_FILE}, ${SCHEMA_FILE} and the template descriptions in ${PROJECT_FILE}`);
 }

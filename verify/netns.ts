@@ -3,6 +3,7 @@
  * namespaces through it. A target is a named network namespace, optionally entered through a
  * wrapper (e.g. `nsenter --mount=/proc/PID/ns/mnt --` for a bind-mounted /etc/resolv.conf).
  */
+import { appendFileSync } from "node:fs";
 import { runProcess } from "./process";
 import type { ExecOptions, ExecResult, Target, Transport, TransportFailure } from "./transport";
 
@@ -29,15 +30,30 @@ export function netnsFailure(stderr: string, exitCode: number | null): Transport
 }
 
 export class NetnsTransport implements Transport<NetnsTarget> {
-    /** @param ip the `ip` executable (iproute2). */
-    constructor(private readonly ip: string = "ip") {}
+    /**
+     * @param ip the `ip` executable (iproute2).
+     * @param record a file to append every exec to, one JSON line each (target, argv, result; stdin
+     *   only by its length): how the verifier's test fixtures are captured from a lab run. Default
+     *   `$VERIFY_RECORD`, else none.
+     */
+    constructor(
+        private readonly ip: string = "ip",
+        private readonly record: string | undefined = process.env.VERIFY_RECORD,
+    ) {}
 
     async exec(target: NetnsTarget, argv: readonly string[], options: ExecOptions): Promise<ExecResult> {
-        const result = await runProcess([this.ip, "netns", "exec", target.netns, ...(target.wrapper ?? []), ...argv], options);
-        if (result.spawnError) {
-            return { ...result, failure: { kind: "unreachable", message: `cannot run ${this.ip}: ${result.spawnError}` } };
+        const ran = await runProcess([this.ip, "netns", "exec", target.netns, ...(target.wrapper ?? []), ...argv], options);
+        const { spawnError, ...output } = ran;
+        const failure: TransportFailure | undefined = spawnError
+            ? { kind: "unreachable", message: `cannot run ${this.ip}: ${spawnError}` }
+            : ran.timedOut
+              ? undefined
+              : netnsFailure(ran.stderr, ran.exitCode);
+        const result: ExecResult = failure ? { ...output, failure } : output;
+        if (this.record) {
+            const stdin = options.stdin !== undefined ? { stdinBytes: Buffer.byteLength(options.stdin) } : {};
+            appendFileSync(this.record, `${JSON.stringify({ target: { role: target.role, name: target.name }, argv, ...stdin, result })}\n`);
         }
-        const failure = result.timedOut ? undefined : netnsFailure(result.stderr, result.exitCode);
-        return failure ? { ...result, failure } : result;
+        return result;
     }
 }

@@ -25,14 +25,15 @@ const QBIT = "qbittorrent";
 const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
 /**
- * Logs in (`POST /api/v2/auth/login`): qBittorrent ≤ 5.1 answers 200 with `Ok.` or `Fails.` and the
- * session cookie `SID` (qBittorrent release-5.1.4 src/webui/api/authcontroller.cpp, webapplication.cpp).
- * Returns the Cookie header for later calls.
+ * Logs in (`POST /api/v2/auth/login`) and returns the Cookie header for later calls. qBittorrent ≤ 5.1
+ * answers 200 with `Ok.` or `Fails.` and sets `SID`; 5.2 answers 200 with no body or 401, and sets
+ * `QBT_SID_<port>` (qBittorrent release-5.1.4 and release-5.2.3 src/webui/api/authcontroller.cpp,
+ * src/webui/webapplication.cpp).
  */
 export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarget): Promise<string> {
     const response = await send(http, QBIT, { method: "POST", path: "/api/v2/auth/login", form: { username: target.username, password: target.password } }, [200]);
-    if (response.text.trim() !== "Ok.") {
-        throw new RelationError(`qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered "${response.text.trim()}"): was qBittorrent.conf seeded before its first start?`);
+    if (response.text.trim() === "Fails.") {
+        throw new RelationError('qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered "Fails."): was qBittorrent.conf seeded before its first start?');
     }
     const cookie = (response.headers["set-cookie"] ?? "").split(";")[0];
     if (!cookie.includes("=")) {

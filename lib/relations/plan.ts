@@ -59,6 +59,8 @@ export interface PlannedRelation {
     readonly name: string;
     readonly reach: Reach;
     readonly spec: RelationSpec;
+    /** Relations of the same stack that must be in place first (created before, deleted after this one). */
+    readonly after?: readonly string[];
 }
 
 /** How other apps reach an enabled app: its Service, port and URL base (none for apps served at `/`). */
@@ -174,6 +176,7 @@ export function downloadsRelations(input: {
     const categories: Category[] = arrApps.map((app) => ({ name: app, savePath: downloadPath(input.mountPath, input.settings, app) }));
     const relations: PlannedRelation[] = [];
     const { qbittorrent, sabnzbd } = input.clients;
+    const categoryRelations = [...(qbittorrent ? ["qbittorrent-categories"] : []), ...(sabnzbd ? ["sabnzbd-categories"] : [])];
     if (qbittorrent !== undefined && arrApps.length > 0) {
         relations.push({ name: "qbittorrent-categories", reach: reachOf("qbittorrent", qbittorrent), spec: { kind: "qbittorrentCategories", target: qbittorrent, categories } });
     }
@@ -187,6 +190,7 @@ export function downloadsRelations(input: {
             name: `${app}-download-clients`,
             reach: reachOf(app, endpoint),
             spec: { kind: "providers", collection: "downloadclient", target: servarrTarget(app, endpoint), entries },
+            after: categoryRelations,
         });
     }
     return relations;
@@ -255,6 +259,8 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
             name: "overseerr-services",
             reach: reachOf("overseerr", overseerr),
             spec: { kind: "overseerr", target: { apiKey: overseerr.apiKey }, services, ...(plexLink ? { plex: plexLink } : {}) },
+            // Overseerr sends its requests to the arr apps' root folders.
+            after: services.map((service) => `${service.kind}-root-folder`),
         });
     }
     return relations;

@@ -269,7 +269,7 @@ const QBITTORRENT_ROUTES: Readonly<Record<string, FormRoute>> = {
     "/api/v2/torrents/removeCategories": { method: "POST", params: ["categories"], required: ["categories"], auth: true },
 };
 
-/** qBittorrent 5.1: cookie login answering `Ok.`/`Fails.`, categories with save paths. */
+/** qBittorrent 5.1 (login answers `Ok.`/`Fails.`, cookie `SID`) or 5.2 (no body/401, cookie `QBT_SID_<port>`), categories with save paths. */
 export class FakeQbittorrent extends FakeApp {
     readonly name = "qbittorrent";
     protected readonly readingPosts = ["/api/v2/auth/login"];
@@ -279,8 +279,13 @@ export class FakeQbittorrent extends FakeApp {
     constructor(
         private readonly username: string,
         private readonly password: string,
+        private readonly loginStyle: "5.1" | "5.2" = "5.1",
     ) {
         super();
+    }
+
+    private get cookieName(): string {
+        return this.loginStyle === "5.1" ? "SID" : "QBT_SID_8080";
     }
 
     protected handle(request: SeenRequest & { rawPath: string }): Reply {
@@ -300,18 +305,18 @@ export class FakeQbittorrent extends FakeApp {
         if (unknown.length > 0 || missing.length > 0) {
             return this.refuse(400, `${request.method} ${request.path}: unknown ${unknown.join(", ")}; missing ${missing.join(", ")}`);
         }
-        const sid = /(?:^|;\s*)SID=([^;]+)/.exec(request.headers.cookie ?? "")?.[1];
+        const sid = new RegExp(`(?:^|;\\s*)${this.cookieName}=([^;]+)`).exec(request.headers.cookie ?? "")?.[1];
         if (route.auth && (sid === undefined || !this.sessions.has(sid))) {
             return this.refuse(403, `${request.method} ${request.path} without a logged-in SID cookie`);
         }
         switch (request.path) {
             case "/api/v2/auth/login": {
                 if (params.username !== this.username || params.password !== this.password) {
-                    return { status: 200, body: "Fails." };
+                    return this.loginStyle === "5.1" ? { status: 200, body: "Fails." } : { status: 401, body: "" };
                 }
                 const session = `sid${this.sessions.size + 1}`;
                 this.sessions.add(session);
-                return { status: 200, body: "Ok.", headers: { "set-cookie": `SID=${session}; HttpOnly; path=/` } };
+                return { status: 200, body: this.loginStyle === "5.1" ? "Ok." : "", headers: { "set-cookie": `${this.cookieName}=${session}; HttpOnly; path=/` } };
             }
             case "/api/v2/app/webapiVersion":
                 return { status: 200, body: "2.11.4" };

@@ -51,3 +51,16 @@ export class ReplayTransport implements Transport {
         assert.equal(this.next, this.calls.length, "the probe made fewer execs than the capture recorded");
     }
 }
+
+/** One exec the lab made through NetnsTransport with VERIFY_RECORD set (test/fixtures/verify/lab-run.jsonl). */
+export interface LabExec {
+    readonly target: { readonly role: string; readonly name: string };
+    readonly argv: readonly string[];
+    readonly result: ExecResult;
+}
+
+/** Every probe `npm run lab` ran through the verifier during one run, in order. */
+export const LAB_RUN: readonly LabExec[] = readFileSync(join(__dirname, "..", "fixtures", "verify", "lab-run.jsonl"), "utf8")
+    .split("\n")
+    .filter((line) => line.length > 0)
+    .map((line) => JSON.parse(line) as LabExec);

@@ -176,16 +176,17 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
         assert.match(out, /LEAK OR FAILURE: 4 pass, 4 fail/);
     });
 
-    it("npm run verify: exit 2 with kubectl's own message when there is no cluster to check", async () => {
+    it("npm run verify: exit 2 with kubectl's own message when the context's cluster cannot be reached", async () => {
         fake.use({ ...cluster, unreachable: CAPTURED.kubectl["no-server-get"].result });
         const errors: string[] = [];
         const error = console.error;
         console.error = (line: string) => errors.push(line);
         try {
-            assert.equal(await main(["--outputs", outputsFile], { kubectl: fake.kubectl }), 2);
+            assert.equal(await main(["--outputs", outputsFile, "--context", "homelab"], { kubectl: fake.kubectl }), 2);
         } finally {
             console.error = error;
         }
         assert.deepEqual(errors, ["cannot check: kubectl get namespace charmarr-downloads -o name: The connection to the server localhost:8080 was refused - did you specify the right host or port?"]);
+        assert.deepEqual(fake.calls().at(-1), ["--context", "homelab", "get", "namespace", "charmarr-downloads", "-o", "name"]);
     });
 });
