@@ -18,6 +18,9 @@ import {
 import type { AppEnvironment, MediaLibrary } from "../lib/apps/settings";
 import type { ListenerRef } from "../lib/ingress/gateways";
 import { buildHttpRoute } from "../lib/ingress/routes";
+import { buildOwnService } from "../lib/ingress/ownService";
+import type { GatewaySettings } from "../lib/ingress/settings";
+import { APP_LABEL } from "../lib/k8s/labels";
 import { principal } from "../lib/mesh/policies";
 import type { AppName } from "../lib/apps/catalog";
 import { QBITTORRENT_PBKDF2, QBITTORRENT_USERNAME, qbittorrentPasswordHash } from "../lib/relations/credentials";
@@ -54,6 +57,16 @@ export interface MediaAppArgs {
     workloadDependencies?: pulumi.Resource[];
     /** Resources installing the Gateway API CRDs (and the Gateway itself); the HTTPRoute waits for them. */
     crdDependencies?: pulumi.Resource[];
+    /**
+     * For an app served by a LoadBalancer Service of its own (Plex): that Service's LAN and tailnet
+     * exposure, and what the app publishes to its clients.
+     */
+    ownService?: {
+        exposure: GatewaySettings;
+        advertised: { urls: string[]; lanNetworks: string[] };
+        /** What the Service waits for: the Tailscale operator, whose finalizer an exposed Service carries. */
+        dependencies: pulumi.Resource[];
+    };
 }
 
 /**
@@ -66,6 +79,8 @@ export class MediaApp extends pulumi.ComponentResource {
     readonly service: k8s.core.v1.Service;
     readonly serviceAccount: k8s.core.v1.ServiceAccount;
     readonly route?: k8s.apiextensions.CustomResource;
+    /** The app's own LoadBalancer Service (Plex), when it is not behind its gateway. */
+    readonly ownService?: k8s.core.v1.Service;
     /** The generated Servarr API key (a secret), for Servarr apps only. */
     readonly apiKey?: pulumi.Output<string>;
     /**
@@ -90,6 +105,7 @@ export class MediaApp extends pulumi.ComponentResource {
             environment: args.environment,
             hostnames: args.hostnames ?? [],
             libraryFolders: args.libraryFolders ?? [],
+            ...(args.ownService ? { advertised: args.ownService.advertised } : {}),
         };
 
         this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, buildServiceAccount(input), { parent: this });
@@ -140,6 +156,13 @@ export class MediaApp extends pulumi.ComponentResource {
             { parent: this, dependsOn: workloadDependencies },
         );
 
+        if (args.ownService) {
+            this.ownService = new k8s.core.v1.Service(
+                `${name}-lan-service`,
+                buildOwnService(app, args.namespace, args.ownService.exposure, appSelector(input), { ...args.labels, [APP_LABEL]: app.name }),
+                { parent: this, dependsOn: args.ownService.dependencies },
+            );
+        }
         if (args.listener) {
             const route = buildHttpRoute(app, args.namespace, args.listener, args.labels);
             this.route = new k8s.apiextensions.CustomResource(`${name}-route`, { ...route }, { parent: this, dependsOn: [this.service, ...(args.crdDependencies ?? [])] });

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, readConfigSource } from "./config";
 import { ClusterReader, KubernetesConnection, readClusterInventory } from "./platform/clusterReader";
 import { preflightFindings } from "./platform/preflight";
+import { GATEWAY_DOMAINS } from "./domains";
 import { coreProgram } from "../stacks/core";
 import { downloadsProgram } from "../stacks/downloads";
 
@@ -29,7 +30,14 @@ export async function runCharmarr(options: RunOptions = {}): Promise<Record<stri
         case "core": {
             // The default provider's connection (pulumi-kubernetes reads the same two keys).
             const connection: KubernetesConnection = { kubeconfig: source.values["kubernetes:kubeconfig"], context: source.values["kubernetes:context"] };
-            const findings = preflightFindings(config.platform, await (options.readCluster ?? readClusterInventory)(connection, config.platform));
+            const pinned = [
+                ...GATEWAY_DOMAINS.flatMap((domain) => {
+                    const { enabled, lanIp } = config.gateways[domain];
+                    return enabled && lanIp !== undefined ? [{ key: `charmarr:gateways.${domain}.lanIp`, ip: lanIp }] : [];
+                }),
+                ...config.apps.flatMap((app) => (app.ownLoadBalancer?.lanIp !== undefined ? [{ key: `charmarr:apps.${app.name}.lanIp`, ip: app.ownLoadBalancer.lanIp }] : [])),
+            ];
+            const findings = preflightFindings(config.platform, await (options.readCluster ?? readClusterInventory)(connection, config.platform), pinned);
             const refusals = findings.filter((finding) => finding.severity === "refuse");
             if (refusals.length > 0) {
                 throw new ConfigError(config.stack, refusals.map(({ key, problem, fix }) => ({ key, problem, fix })));

@@ -1,7 +1,7 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import { IngressGateways } from "../components/ingressGateways";
-import { MediaApp } from "../components/mediaApp";
+import { MediaApp, MediaAppArgs } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
 import { Platform } from "../components/platform";
 import { Tailnet } from "../components/tailnet";
@@ -12,6 +12,7 @@ import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
 import { gatewayListeners, routeAccessLabels } from "../lib/ingress/gateways";
 import { listenerFor } from "../lib/ingress/routes";
 import { AppUrls, appUrls } from "../lib/ingress/urls";
+import { ownServiceAdvertised, ownServiceExposure } from "../lib/ingress/ownService";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
@@ -87,7 +88,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
                     environment: config.appEnvironment,
                     libraryFolders: libraryFolders(config, app.name),
                     trustDomain: config.platform.istio.trustDomain,
-                    listener: listenerFor(app, config.namespace),
+                    ...(app.ownLoadBalancer !== undefined ? { ownService: ownService(config, app, prerequisites) } : { listener: listenerFor(app, config.namespace) }),
                     crdDependencies: [...prerequisites.routes, ...Object.values(ingress.gateways)],
                 },
                 { dependsOn: [namespace] },
@@ -185,6 +186,12 @@ function relateCoreApps(config: CoreConfig, apps: Record<string, MediaApp>): { o
     return { offers: pulumi.secret(offers), graph: coreGraph(present, config.relations, config.plexToken !== undefined) };
 }
 
+/** The Service of its own an app like Plex gets: its exposure, what it publishes, what it waits for. */
+function ownService(config: CoreConfig, app: ResolvedApp, prerequisites: Platform["dependencies"]): NonNullable<MediaAppArgs["ownService"]> {
+    const exposure = ownServiceExposure(app, config.gateways[app.domain]);
+    return { exposure, advertised: ownServiceAdvertised(app, exposure, config.cluster.lanCidr), dependencies: prerequisites.exposedNamespace };
+}
+
 /** Core outputs beyond the downloads contract. */
 export interface CorePlatformOutputs {
     /** The generated tailnet policy file (JSON): paste it into the admin console unless acl.manage applies it. */
@@ -214,5 +221,11 @@ function installPlatform(config: CoreConfig): { dependencies: Platform["dependen
 
 /** Each gateway's listener ports, for the tailnet grants. */
 function gatewayListenerPorts(apps: readonly ResolvedApp[]): Record<GatewayDomain, number[]> {
-    return Object.fromEntries(GATEWAY_DOMAINS.map((domain) => [domain, gatewayListeners(domain, apps).map((listener) => listener.port)])) as Record<GatewayDomain, number[]>;
+    // An app with a Service of its own (Plex) is a machine of its domain's too, under the same tags.
+    return Object.fromEntries(
+        GATEWAY_DOMAINS.map((domain) => [
+            domain,
+            [...gatewayListeners(domain, apps).map((listener) => listener.port), ...apps.filter((app) => app.domain === domain && app.ownLoadBalancer !== undefined).map((app) => app.port)],
+        ]),
+    ) as Record<GatewayDomain, number[]>;
 }

@@ -119,6 +119,7 @@ describe("config: the core stack", () => {
             "charmarr:gateways.arr.lanIp": "172.20.0.240",
             "charmarr:gateways.media.lanIp": "172.20.0.241",
             "charmarr:gateways.admin.lanIp": "172.20.0.242",
+            "charmarr:apps.plex.lanIp": "172.20.0.243",
         });
         assert.equal(config.role === "core" && config.cluster.podCidr, "100.64.0.0/16");
     });
@@ -301,7 +302,7 @@ describe("config: rules that need the core stack's facts", () => {
             "overlaps the cluster's lanCidr 192.168.1.0/24",
         );
         await assertConfigError(
-            planDownloads({ "charmarr:vpn.vxlanNetwork": "172.16.0" }, { "charmarr:cluster.lanCidr": "172.16.0.0/23", "charmarr:gateways": {} }),
+            planDownloads({ "charmarr:vpn.vxlanNetwork": "172.16.0" }, { "charmarr:cluster.lanCidr": "172.16.0.0/23", "charmarr:gateways": {}, "charmarr:apps.plex.lanIp": undefined }),
             "overlaps the cluster's lanCidr 172.16.0.0/23",
             "vxlanNetwork 172.16.2",
         );

@@ -79,7 +79,7 @@ describe("mesh: ambient enrolment and mTLS", () => {
         assert.deepEqual(enrolled.map((m) => m.metadata.name).sort(), [CORE, DOWNLOADS]);
     });
 
-    it("runs STRICT mTLS in both app namespaces, PERMISSIVE only on qBittorrent's peer port", () => {
+    it("runs STRICT mTLS in both app namespaces, PERMISSIVE only on qBittorrent's peer port and Plex's own port", () => {
         const peerAuthentications = [...manifestsOf(core, "PeerAuthentication"), ...manifestsOf(downloads, "PeerAuthentication")];
         const namespaceWide = peerAuthentications.filter((pa) => (pa.spec as { selector?: unknown }).selector === undefined);
         assert.deepEqual(
@@ -90,6 +90,14 @@ describe("mesh: ambient enrolment and mTLS", () => {
         assert.deepEqual(
             exceptions.map((pa) => ({ namespace: pa.metadata.namespace, spec: pa.spec })),
             [
+                {
+                    namespace: CORE,
+                    spec: {
+                        selector: { matchLabels: { "app.kubernetes.io/name": "plex" } },
+                        mtls: { mode: "STRICT" },
+                        portLevelMtls: { "32400": { mode: "PERMISSIVE" } },
+                    },
+                },
                 {
                     namespace: DOWNLOADS,
                     spec: {
@@ -119,7 +127,8 @@ describe("mesh: ambient enrolment and mTLS", () => {
             const principal = sourcePrincipal(source, workloads);
             for (const [destination, workload] of workloads) {
                 const verdict = model.allows({ principal, destination: workload, port: workload.port });
-                if (verdict !== allowed.includes(destination)) {
+                // Plex's port takes anyone: its LAN and tailnet clients arrive with no mesh identity.
+                if (verdict !== (allowed.includes(destination) || destination === "plex")) {
                     wrong.push(`${source} → ${destination}: ${verdict ? "allowed" : "denied"}`);
                 }
                 // Only the app's own port: another port of an allowed destination stays closed.
@@ -131,7 +140,7 @@ describe("mesh: ambient enrolment and mTLS", () => {
         assert.deepEqual(wrong, []);
     });
 
-    it("leaves qBittorrent's peer port open to plaintext peers, and nothing else", () => {
+    it("leaves qBittorrent's peer port and Plex's own port open to plaintext, and nothing else", () => {
         const manifests = [...core.manifests, ...downloads.manifests];
         const workloads = appWorkloads(manifests);
         const model = new AuthorizationModel(manifests);
@@ -139,7 +148,7 @@ describe("mesh: ambient enrolment and mTLS", () => {
         assert.equal(model.allows({ destination: qbittorrent, port: 6881 }), true);
         assert.equal(model.allows({ destination: qbittorrent, port: qbittorrent.port }), false);
         for (const [name, workload] of workloads) {
-            assert.equal(model.allows({ destination: workload, port: workload.port }), false, `plaintext to ${name}`);
+            assert.equal(model.allows({ destination: workload, port: workload.port }), name === "plex", `plaintext to ${name}`);
         }
     });
 

@@ -281,15 +281,20 @@ describe("platform: the core plan", () => {
             assert.equal((release("istiod").inputs.values as { profile: string }).profile, "ambient");
         });
 
-        it("grants each gateway's tags exactly the ports its Gateway listens on", () => {
+        it("grants each gateway's tags exactly the ports its Gateway listens on, and the media tags Plex's own port too", () => {
             const policy = JSON.parse(plan.outputs.tailnetPolicy as string) as { grants: { dst: string[]; ip: string[] }[] };
+            const plex = manifestOf(plan, "Service", "plex-lan");
+            const plexAnnotations = plex.metadata.annotations as Record<string, string>;
             for (const gateway of manifestsOf(plan, "Gateway")) {
                 const spec = gateway.spec as { listeners: { port: number }[]; infrastructure: { annotations: Record<string, string> } };
                 const tags = spec.infrastructure.annotations["tailscale.com/tags"].split(",");
                 const grant = policy.grants.find((g) => g.dst.join(",") === tags.join(","));
                 assert.ok(grant, `no grant for ${gateway.metadata.name} (${tags.join(",")})`);
-                assert.deepEqual([...grant.ip].sort(), spec.listeners.map((l) => `tcp:${l.port}`).sort(), `${gateway.metadata.name} ports`);
+                // Plex's device carries its domain's tags, so the same grant reaches it.
+                const sharing = plexAnnotations["tailscale.com/tags"] === tags.join(",") ? [32400] : [];
+                assert.deepEqual([...grant.ip].sort(), [...spec.listeners.map((l) => l.port), ...sharing].map((port) => `tcp:${port}`).sort(), `${gateway.metadata.name} ports`);
             }
+            assert.equal(plexAnnotations["tailscale.com/tags"], "tag:charmarr-media");
         });
 
         it("applies the generated policy, replacing the tailnet's, with tests for all three domains", () => {
@@ -311,7 +316,7 @@ describe("platform: the core plan", () => {
                     (r) => r.type === "kubernetes:gateway.networking.k8s.io/v1:Gateway" && (r.inputs.spec as IGateway["spec"]).infrastructure?.annotations?.["tailscale.com/expose"] === "true",
                 );
                 assert.deepEqual(exposed.map((r) => r.name).sort(), ["ingress-admin", "ingress-arr", "ingress-media"]);
-                for (const gateway of [...exposed, resource(plan, "kubernetes:core/v1:Namespace", "core-namespace")]) {
+                for (const gateway of [...exposed, resource(plan, "kubernetes:core/v1:Service", "plex-lan-service"), resource(plan, "kubernetes:core/v1:Namespace", "core-namespace")]) {
                     assert.ok(order.indexOf(gateway.urn) < operator, `${gateway.name} would be deleted after the operator that must release its Service`);
                 }
                 // And the operator before its own namespace and OAuth client, as any release.

@@ -109,6 +109,20 @@ describe("preflight: what the cluster already has", () => {
             assert.deepEqual(all.map((f) => [f.severity, f.key]), [["warn", "charmarr:platform.metallb.install"]]);
         });
 
+        it("refuses a pinned LAN IP that no pool of the cluster's own MetalLB holds, suggesting a free one", () => {
+            const pinned = [
+                { key: "charmarr:gateways.arr.lanIp", ip: "192.168.1.240" },
+                { key: "charmarr:apps.plex.lanIp", ip: "192.168.1.250" },
+            ];
+            const inventory = { ...base, crds: { ...base.crds, "ipaddresspools.metallb.io": { managers: ["helm"] } }, metallbPools: [["192.168.1.240/30"], ["192.168.1.244-192.168.1.245"]] };
+            const all = preflightFindings(settings(), { reachable: true, inventory: { ...EMPTY, ...inventory } }, pinned);
+            assert.deepEqual(all.map((f) => [f.severity, f.key]), [["refuse", "charmarr:apps.plex.lanIp"]]);
+            assert.match(all[0].problem, /192\.168\.1\.250 is in none of the cluster's MetalLB IPAddressPools \(192\.168\.1\.240\/30, 192\.168\.1\.244-192\.168\.1\.245\)/);
+            assert.equal(all[0].fix, "pick an address of a pool (pulumi config set --path charmarr:apps.plex.lanIp 192.168.1.241), or add an IPAddressPool holding 192.168.1.250");
+            // A pool this stack installs is checked against its own settings instead.
+            assert.deepEqual(preflightFindings(settings({ metallb: { install: true, addresses: ["10.0.0.0/30"] } }), { reachable: true, inventory: { ...EMPTY, ...inventory, namespaces: { "metallb-system": OWN_LABELS } } }, pinned).filter((f) => f.key === "charmarr:apps.plex.lanIp"), []);
+        });
+
         it("refuses to create a tailscale namespace it did not make", () => {
             const all = findings({ tailscale: { operator: { install: true } } }, { ...base, crds: { ...base.crds, "ipaddresspools.metallb.io": { managers: ["helm"] } }, namespaces: { tailscale: { "kubernetes.io/metadata.name": "tailscale" } } });
             assert.equal(all.length, 1);
@@ -160,6 +174,24 @@ describe("preflight: the program refuses before it creates anything", () => {
         );
         assert.deepEqual(resourcesOfLastPlan().filter((r) => r.custom), [], "nothing is created before the refusal");
     });
+
+    it("checks every pinned LAN IP of the example, gateways' and Plex's, against the cluster's MetalLB pools", async () => {
+        const error = await assertConfigError(
+            planStack({
+                stack: "core",
+                config: withConfig(CORE_EXAMPLE),
+                cluster: {
+                    crds: { [GATEWAY_CRD]: K3S_TRAEFIK, "ipaddresspools.metallb.io": { managers: ["helm"] } },
+                    namespaces: {},
+                    istiods: ISTIO_ELSEWHERE.istiods,
+                    metallbPools: [["192.168.1.241-192.168.1.242"]],
+                },
+            }),
+            "charmarr:gateways.arr.lanIp",
+            "charmarr:apps.plex.lanIp",
+        );
+        assert.equal(error.problems.length, 2, "media and admin lie in the pool");
+    });
 });
 
 describe("preflight: reading a cluster through the Kubernetes API", () => {
@@ -178,6 +210,13 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
                 spec: { group: "gateway.networking.k8s.io", names: { plural: "gateways", kind: "Gateway" }, scope: "Namespaced", versions: [] },
             },
             "/apis/apps/v1/deployments": { apiVersion: "apps/v1", kind: "DeploymentList", metadata: {}, items: [{ metadata: { name: "istiod", namespace: "istio-system" } }] },
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ipaddresspools.metallb.io": {
+                apiVersion: "apiextensions.k8s.io/v1",
+                kind: "CustomResourceDefinition",
+                metadata: { name: "ipaddresspools.metallb.io", annotations: { "meta.helm.sh/release-name": "metallb", "meta.helm.sh/release-namespace": "metallb-system" }, managedFields: [{ manager: "helm" }] },
+                spec: { group: "metallb.io", names: { plural: "ipaddresspools", kind: "IPAddressPool" }, scope: "Namespaced", versions: [] },
+            },
+            "/apis/metallb.io/v1beta1/ipaddresspools": { apiVersion: "metallb.io/v1beta1", kind: "IPAddressPoolList", items: [{ spec: { addresses: ["192.168.1.240/28"] } }] },
             "/api/v1/namespaces/istio-system/configmaps/istio": { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "istio", namespace: "istio-system" }, data: { mesh: "trustDomain: corp.example\n" } },
         };
         const server = createServer((request, response) => {
@@ -210,9 +249,13 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
             const reading = await readClusterInventory({ kubeconfig: kubeconfig(api.url), context: "lab" });
             assert.ok(reading.reachable, JSON.stringify(reading));
             assert.deepEqual(reading.inventory, {
-                crds: { [GATEWAY_CRD]: { managers: ["helm"], helmRelease: "kube-system/traefik-crd", bundleVersion: "v1.5.1" } },
+                crds: {
+                    [GATEWAY_CRD]: { managers: ["helm"], helmRelease: "kube-system/traefik-crd", bundleVersion: "v1.5.1" },
+                    "ipaddresspools.metallb.io": { managers: ["helm"], helmRelease: "metallb-system/metallb" },
+                },
                 namespaces: {},
                 istiods: [{ namespace: "istio-system", trustDomain: "corp.example" }],
+                metallbPools: [["192.168.1.240/28"]],
             });
             assert.ok(api.paths.some((path) => path.startsWith("/apis/apps/v1/deployments?") && path.includes("labelSelector=app%3Distiod")));
         } finally {

@@ -48,6 +48,13 @@ export interface AppDefinition {
     /** Default size of the `/config` volume claim. */
     readonly configSize: string;
     readonly resources: ResourceSettings;
+    /**
+     * Served by a TCP LoadBalancer Service of its own instead of its gateway: Plex clients connect
+     * with TLS to `https://<ip>.<hash>.plex.direct:32400` (Plex's own certificate, so no proxy may
+     * terminate it) and Plex tells local from remote clients by their address, which an L7 gateway
+     * would replace with its own.
+     */
+    readonly ownLoadBalancer?: true;
 }
 
 const SMALL: ResourceSettings = { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "1Gi" } };
@@ -99,6 +106,7 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
         pathStyle: "root",
         servarrApiKey: false,
         inboundPeerPorts: [],
+        ownLoadBalancer: true,
         configSize: "20Gi",
         resources: LARGE,
     },

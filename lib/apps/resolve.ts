@@ -19,6 +19,13 @@ export interface ResolvedApp {
     readonly resources: ResourceSettings;
     /** Host names configured beyond the ones the program derives (gateway, Services). */
     readonly extraHostnames: readonly string[];
+    /** Served by a LoadBalancer Service of its own (Plex), with these addresses; absent for gateway-served apps. */
+    readonly ownLoadBalancer?: {
+        /** The LAN IP MetalLB gives it, when pinned. */
+        readonly lanIp?: string;
+        /** Its machine name on the tailnet, when its domain's gateway is on the tailnet. */
+        readonly tailnetHostname: string;
+    };
 }
 
 /**
@@ -51,6 +58,9 @@ function resolveApp(name: AppName, definition: AppDefinition, override: AppOverr
         inboundPeerPorts: definition.inboundPeerPorts,
         configSize: override.configSize ?? definition.configSize,
         extraHostnames: override.hostnames ?? [],
+        ...(definition.ownLoadBalancer
+            ? { ownLoadBalancer: { ...(override.lanIp !== undefined ? { lanIp: override.lanIp } : {}), tailnetHostname: override.tailnetHostname ?? `charmarr-${name}` } }
+            : {}),
         resources: {
             requests: {
                 cpu: override.resources?.requests?.cpu ?? definition.resources.requests.cpu,

@@ -1,6 +1,9 @@
 /** The apps' rules between settings: the chosen media server, gateways to serve them, a path each. */
 import type { GatewayDomain } from "../domains";
 import type { SettingsIssue } from "../settings";
+import { GATEWAY_DOMAINS, GatewaysSettings } from "../ingress/settings";
+import { cidrContains, parseCidr, parseIpv4 } from "../net";
+import { poolContains } from "../platform/addresses";
 import { MEDIA_SERVERS, MediaServer } from "./catalog";
 import { ResolvedApp, pathConflicts, resolveApps } from "./resolve";
 import type { AppsSettings } from "./settings";
@@ -54,4 +57,50 @@ export function appIssues(
         });
     }
     return issues;
+}
+
+/**
+ * An app with a LoadBalancer Service of its own (Plex) against the gateways, the cluster and the
+ * MetalLB pool: its LAN IP is announced like a gateway's, so it must be a free LAN address of the
+ * pool, and its tailnet name must be no gateway's.
+ */
+export function ownLoadBalancerIssues(
+    apps: AppsSettings,
+    gateways: GatewaysSettings,
+    platform: { readonly metallb: { readonly install: boolean; readonly addresses: readonly string[] } },
+    cluster: { readonly podCidr: string; readonly serviceCidr: string; readonly lanCidr?: string },
+): SettingsIssue[] {
+    return Object.entries(apps).flatMap(([name, override]) => {
+        const issues: SettingsIssue[] = [];
+        const lanIp = override?.lanIp;
+        const address = lanIp === undefined ? undefined : parseIpv4(lanIp);
+        if (lanIp !== undefined && address !== undefined) {
+            const path = ["apps", name, "lanIp"];
+            const gateway = GATEWAY_DOMAINS.find((domain) => gateways[domain].enabled && gateways[domain].lanIp === lanIp);
+            const inCluster = ([["podCidr", cluster.podCidr], ["serviceCidr", cluster.serviceCidr]] as const).find(([, range]) => {
+                const block = parseCidr(range);
+                return block !== undefined && cidrContains(block, address);
+            });
+            const lan = cluster.lanCidr === undefined ? undefined : parseCidr(cluster.lanCidr);
+            if (gateway !== undefined) {
+                issues.push({ path, message: `${lanIp} is also the ${gateway} gateway's LAN IP; ${name}'s own Service needs an address of its own (MetalLB gives one Service per IP)`, params: { suggest: "<a free LAN address>" } });
+            } else if (inCluster !== undefined) {
+                issues.push({ path, message: `${lanIp} lies in the cluster's ${inCluster[0]} ${inCluster[1]}; it must be a free address on your LAN`, params: { suggest: "<a free LAN address>" } });
+            } else if (lan !== undefined && !cidrContains(lan, address)) {
+                issues.push({ path, message: `${lanIp} is outside lanCidr ${cluster.lanCidr}; MetalLB announces it on your LAN, so it must belong to it`, params: { suggest: "<a free LAN address>" } });
+            } else if (platform.metallb.install && !poolContains(platform.metallb.addresses, lanIp)) {
+                issues.push({
+                    path,
+                    message: `${lanIp} is outside the MetalLB pool (charmarr:platform.metallb.addresses = ${platform.metallb.addresses.join(", ")}), so MetalLB would never assign it`,
+                    params: { suggest: "<an address of the pool>" },
+                });
+            }
+        }
+        const hostname = override?.tailnetHostname;
+        const taken = GATEWAY_DOMAINS.find((domain) => gateways[domain].enabled && gateways[domain].tailscale.expose && gateways[domain].tailscale.hostname === hostname);
+        if (hostname !== undefined && taken !== undefined) {
+            issues.push({ path: ["apps", name, "tailnetHostname"], message: `"${hostname}" is also the ${taken} gateway's tailnet name; each is its own tailnet machine`, params: { suggest: `charmarr-${name}` } });
+        }
+        return issues;
+    });
 }

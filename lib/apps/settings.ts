@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { DNS_SUBDOMAIN, IssueParams, closest, integer, quantity } from "../settings";
+import { DNS_LABEL, DNS_SUBDOMAIN, IssueParams, closest, integer, ipv4Address, quantity } from "../settings";
 import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, isAppName } from "./catalog";
 
 const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: "is not an absolute path (e.g. /data)" });
@@ -35,6 +35,17 @@ const appOverrideSchema = z.strictObject({
         .array(z.string().regex(DNS_SUBDOMAIN, { message: "is not a host name (lower-case DNS name, e.g. charmarr-admin.tail1234.ts.net)" }))
         .optional()
         .describe("More host names the app is reached by; only SABnzbd checks them (host_whitelist)."),
+    /** Plex only: the LAN IP of its own LoadBalancer Service. */
+    lanIp: ipv4Address
+        .optional()
+        .describe("Plex only: LAN IP MetalLB gives Plex's own TCP LoadBalancer Service on 32400, published to Plex clients as its local address (unset: MetalLB picks, and Plex publishes no LAN address)."),
+    /** Plex only: its machine name on the tailnet. */
+    tailnetHostname: z
+        .string()
+        .max(63, { message: "is longer than 63 characters, the limit for a tailnet machine name" })
+        .regex(DNS_LABEL, { message: "is not a tailnet machine name (lower-case letters, digits and '-')" })
+        .optional()
+        .describe("Plex only: its machine name on the tailnet, where it is exposed with the media gateway's tags when that gateway is on the tailnet (default charmarr-plex)."),
     /** Size of the app's /config volume claim. */
     configSize: quantity.optional().describe("Size of the app's /config volume claim (default: the catalog's)."),
     resources: z
@@ -84,6 +95,14 @@ export function appsSchema(stack: "core" | "downloads") {
                         path: [name, "hostnames"],
                         message: `${name} does not check the Host header, so it takes no host names (only sabnzbd does)`,
                         params: { fix: remove("hostnames") } satisfies IssueParams,
+                    });
+                } else if (!APP_CATALOG[name].ownLoadBalancer && (apps[name].lanIp !== undefined || apps[name].tailnetHostname !== undefined)) {
+                    const field = apps[name].lanIp !== undefined ? "lanIp" : "tailnetHostname";
+                    ctx.addIssue({
+                        code: "custom",
+                        path: [name, field],
+                        message: `${name} is served by its gateway, so it takes no ${field} of its own (only plex, which has a LoadBalancer Service of its own, does)`,
+                        params: { fix: remove(field) } satisfies IssueParams,
                     });
                 } else if (APP_CATALOG[name].pathStyle === "root" && apps[name].path !== undefined) {
                     ctx.addIssue({

@@ -33,6 +33,11 @@ export interface AppWorkloadInput {
      * before the app starts, owned by PUID:PGID. Servarr refuses a root folder that does not exist.
      */
     readonly libraryFolders?: readonly string[];
+    /**
+     * What an app with a Service of its own (Plex) publishes to its clients: the URLs it answers at
+     * and the networks whose clients are local.
+     */
+    readonly advertised?: { readonly urls: readonly string[]; readonly lanNetworks: readonly string[] };
 }
 
 export const API_KEY_SECRET_KEY = "apiKey";
@@ -139,6 +144,41 @@ settings=/config/settings.json
 [ -s "$settings" ] || printf '{"main":{"apiKey":"%s"}}\n' "$OVERSEERR_API_KEY" > "$settings"
 `;
 
+/**
+ * Plex keeps its network settings as attributes of Preferences.xml; neither the LinuxServer image
+ * (docker-plex root/etc/s6-overlay: only PLEX_CLAIM) nor Plex takes them from the environment (the
+ * official pms-docker image's ADVERTISE_IP and ALLOWED_NETWORKS are its own first-run script, and
+ * ALLOWED_NETWORKS is allowedNetworks — no sign-in needed — not LanNetworks). This sets
+ * customConnections (the URLs Plex publishes to plex.tv for clients) and LanNetworks (the networks
+ * whose clients are local), keeping every other preference. A missing file is created as
+ * pms-docker's 40-plex-first-run does, with the identifiers Plex would otherwise make on first start.
+ */
+const PLEX_SETTINGS_SCRIPT = String.raw`#!/bin/sh
+# Sets customConnections and LanNetworks in Plex's Preferences.xml before Plex starts.
+set -eu
+dir="$PLEX_PREFERENCES_DIR"
+prefs="$dir/Preferences.xml"
+mkdir -p "$dir"
+if [ ! -s "$prefs" ]; then
+  serial=$(cat /proc/sys/kernel/random/uuid)
+  client=$(printf '%s- Plex Media Server' "$serial" | sha1sum | cut -c1-40)
+  printf '<?xml version="1.0" encoding="utf-8"?>\n<Preferences MachineIdentifier="%s" ProcessedMachineIdentifier="%s"/>\n' "$serial" "$client" > "$prefs"
+fi
+set_pref() {
+  if grep -q " $1=\"[^\"]*\"" "$prefs"; then
+    sed -i "s| $1=\"[^\"]*\"| $1=\"$2\"|" "$prefs"
+  else
+    sed -i "s|<Preferences\([ />]\)|<Preferences $1=\"$2\"\1|" "$prefs"
+  fi
+}
+[ -z "$PLEX_CUSTOM_CONNECTIONS" ] || set_pref customConnections "$PLEX_CUSTOM_CONNECTIONS"
+[ -z "$PLEX_LAN_NETWORKS" ] || set_pref LanNetworks "$PLEX_LAN_NETWORKS"
+chown "$PUID:$PGID" "$dir" "$prefs"
+`;
+
+/** Where the LinuxServer Plex image keeps Preferences.xml (PLEX_MEDIA_SERVER_APPLICATION_SUPPORT_DIR). */
+export const PLEX_PREFERENCES_DIR = "/config/Library/Application Support/Plex Media Server";
+
 /** The key of each generated credential in the app's credentials Secret. */
 export const CREDENTIAL_KEYS = { apiKey: "apiKey", username: "username", password: "password", passwordPbkdf2: "passwordPbkdf2" } as const;
 
@@ -166,6 +206,16 @@ const SETTINGS_SEEDS: Partial<Record<AppName, { readonly script: string; readonl
         env: (input) => [
             fromCredentials(input.app, "QBITTORRENT_USERNAME", CREDENTIAL_KEYS.username),
             fromCredentials(input.app, "QBITTORRENT_PASSWORD_PBKDF2", CREDENTIAL_KEYS.passwordPbkdf2),
+        ],
+    },
+    plex: {
+        script: PLEX_SETTINGS_SCRIPT,
+        env: (input) => [
+            { name: "PLEX_PREFERENCES_DIR", value: PLEX_PREFERENCES_DIR },
+            { name: "PLEX_CUSTOM_CONNECTIONS", value: (input.advertised?.urls ?? []).join(",") },
+            { name: "PLEX_LAN_NETWORKS", value: (input.advertised?.lanNetworks ?? []).join(",") },
+            { name: "PUID", value: String(input.environment.puid) },
+            { name: "PGID", value: String(input.environment.pgid) },
         ],
     },
     overseerr: {

@@ -4,7 +4,7 @@
  * valid, so one invalid key never hides another key's problems.
  */
 import { z } from "zod";
-import { appIssues, coreAppIssues } from "../apps/rules";
+import { appIssues, coreAppIssues, ownLoadBalancerIssues } from "../apps/rules";
 import { resolveApps } from "../apps/resolve";
 import { appEnvironmentSchema, appsSchema, mediaServerSchema, storageSchema } from "../apps/settings";
 import { clusterSchema } from "../cluster/settings";
@@ -90,6 +90,7 @@ export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = 
         coreRule(["gateways"], ({ gateways }) => gatewayTagIssues(gateways)),
         coreRule(["gateways", "platform"], ({ gateways, platform }) => managedPolicyIssues(gateways, platform.tailscale.acl)),
         coreRule(["apps", "mediaServer", "gateways"], coreAppIssues),
+        coreRule(["apps", "gateways", "platform", "cluster"], ({ apps, gateways, platform, cluster }) => ownLoadBalancerIssues(apps, gateways, platform, cluster)),
         coreRule(["platform"], ({ platform }, { values, env }) => tailscaleCredentialProblems(platform, values, env)),
     ],
     downloads: [

@@ -79,9 +79,12 @@ export function appListener(app: ResolvedApp): Listener {
     return app.path === undefined ? { name: app.name, port: app.port } : SHARED_LISTENER;
 }
 
-/** A gateway's listeners: the shared port 80 first, then one per app of its domain that must own `/`. */
+/**
+ * A gateway's listeners: the shared port 80 first, then one per app of its domain that must own
+ * `/`. Apps with a Service of their own (Plex) are not behind a gateway at all.
+ */
 export function gatewayListeners(domain: GatewayDomain, apps: readonly ResolvedApp[]): Listener[] {
-    const own = apps.filter((app) => app.domain === domain).map(appListener).filter((listener) => listener !== SHARED_LISTENER);
+    const own = apps.filter((app) => app.domain === domain && app.ownLoadBalancer === undefined).map(appListener).filter((listener) => listener !== SHARED_LISTENER);
     return [SHARED_LISTENER, ...own];
 }
 

@@ -31,6 +31,13 @@ function entryPath(app: ResolvedApp): string {
 export function appUrls(apps: readonly ResolvedApp[], gateways: Readonly<Partial<Record<GatewayDomain, GatewayAddresses>>>): Record<string, AppUrls> {
     return Object.fromEntries(
         apps.map((app) => {
+            const own = app.ownLoadBalancer;
+            if (own !== undefined) {
+                // Its own Service: Plex's web app, on its own LAN IP and tailnet machine.
+                const url = (host: string) => `http://${host}:${app.port}/web`;
+                const exposed = gateways[app.domain]?.tailnetHostname !== undefined;
+                return [app.name, { ...(own.lanIp !== undefined ? { lan: url(own.lanIp) } : {}), ...(exposed ? { tailnet: url(own.tailnetHostname) } : {}) }];
+            }
             const gateway = gateways[app.domain];
             const { port } = appListener(app);
             const url = (host: string) => `http://${host}${port === 80 ? "" : `:${port}`}${entryPath(app)}`;

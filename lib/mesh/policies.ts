@@ -53,12 +53,19 @@ export function buildNamespacePeerAuthentication(namespace: string, labels?: Rec
 }
 
 /**
- * The one exception to STRICT: ports of a VPN-routed app that take peers forwarded in over
- * `vxlan0`, which reach ztunnel as plaintext (docs/upstream.md#istio-ambient). Undefined when the app has
- * none.
+ * The ports of an app that take plaintext from outside the mesh, so from no mesh identity: peers a
+ * VPN-routed app gets forwarded over `vxlan0` (docs/upstream.md#istio-ambient), and the port of an
+ * app with a LoadBalancer Service of its own (Plex), which LAN clients and the tailnet proxy reach
+ * directly. Plex authenticates every request itself (its account tokens).
  */
+export function plaintextPorts(app: ResolvedApp): number[] {
+    return [...app.inboundPeerPorts, ...(app.ownLoadBalancer !== undefined ? [app.port] : [])];
+}
+
+/** The one exception to STRICT: the app's {@link plaintextPorts}. Undefined when the app has none. */
 export function buildPeerPortException(app: ResolvedApp, namespace: string, labels?: Record<string, string>): IPeerAuthentication | undefined {
-    if (app.inboundPeerPorts.length === 0) {
+    const ports = plaintextPorts(app);
+    if (ports.length === 0) {
         return undefined;
     }
     return {
@@ -68,7 +75,7 @@ export function buildPeerPortException(app: ResolvedApp, namespace: string, labe
         spec: {
             selector: { matchLabels: { [APP_LABEL]: app.name } },
             mtls: { mode: "STRICT" },
-            portLevelMtls: Object.fromEntries(app.inboundPeerPorts.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
+            portLevelMtls: Object.fromEntries(ports.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
         },
     };
 }
@@ -141,8 +148,9 @@ export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
             to: [{ operation: { ports: [String(app.port)] } }],
         },
     ];
-    if (app.inboundPeerPorts.length > 0) {
-        rules.push({ to: [{ operation: { ports: app.inboundPeerPorts.map(String) } }] });
+    const plaintext = plaintextPorts(app);
+    if (plaintext.length > 0) {
+        rules.push({ to: [{ operation: { ports: plaintext.map(String) } }] });
     }
     return {
         apiVersion: "security.istio.io/v1",

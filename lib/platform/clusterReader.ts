@@ -92,7 +92,13 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
             const mesh = await orAbsent(() => core.readNamespacedConfigMap({ name: "istio", namespace }));
             istiods.push({ namespace, trustDomain: meshTrustDomain(mesh?.data?.mesh) });
         }
-        return { reachable: true, inventory: { crds, namespaces, istiods } };
+        const metallbPools =
+            crds[PREFLIGHT_CRDS.metallb] === undefined
+                ? undefined
+                : ((await config.makeApiClient(k8s.CustomObjectsApi).listClusterCustomObject({ group: "metallb.io", version: "v1beta1", plural: "ipaddresspools" })) as {
+                      items?: { spec?: { addresses?: string[] } }[];
+                  }).items?.map((pool) => pool.spec?.addresses ?? []) ?? [];
+        return { reachable: true, inventory: { crds, namespaces, istiods, ...(metallbPools !== undefined ? { metallbPools } : {}) } };
     } catch (error) {
         return { reachable: false, reason: String(error instanceof Error ? error.message : error) };
     }

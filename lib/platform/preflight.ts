@@ -1,3 +1,5 @@
+import { configSetCommand } from "../settings";
+import { freePoolAddress, poolContains } from "./addresses";
 import type { PlatformSettings } from "./settings";
 
 /**
@@ -13,6 +15,14 @@ export interface ClusterInventory {
     readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
     /** Every istiod Deployment in the cluster: its namespace and the trust domain of its mesh config. */
     readonly istiods: readonly { readonly namespace: string; readonly trustDomain: string }[];
+    /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
+    readonly metallbPools?: readonly (readonly string[])[];
+}
+
+/** A LAN IP the configuration pins (a gateway's, Plex's), with the key that sets it. */
+export interface PinnedAddress {
+    readonly key: string;
+    readonly ip: string;
 }
 
 export interface CrdFacts {
@@ -191,6 +201,23 @@ function metallbFindings(settings: PlatformSettings, inventory: ClusterInventory
     return [];
 }
 
+/** With a MetalLB of the cluster's own, every pinned LAN IP must lie in one of its pools. */
+function poolFindings(settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[]): PreflightFinding[] {
+    const pools = inventory.metallbPools;
+    if (settings.metallb.install || pools === undefined) {
+        return [];
+    }
+    const addresses = pools.flat();
+    return pinned
+        .filter(({ ip }) => !poolContains(addresses, ip))
+        .map(({ key, ip }) => ({
+            severity: "refuse" as const,
+            key,
+            problem: `${ip} is in none of the cluster's MetalLB IPAddressPools (${addresses.length > 0 ? addresses.join(", ") : "there are none"}), so MetalLB would never assign it and pulumi up would wait for the address until it times out`,
+            fix: `pick an address of a pool (${configSetCommand(key, freePoolAddress(addresses, pinned.map((address) => address.ip)) ?? "<address>")}), or add an IPAddressPool holding ${ip}`,
+        }));
+}
+
 /** A namespace a chart installs into that exists already and is not this program's. */
 function namespaceFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
     const installs: readonly [string, boolean, string][] = [
@@ -214,10 +241,11 @@ function namespaceFindings(settings: PlatformSettings, inventory: ClusterInvento
 }
 
 /** The checks, as a table: each reads the settings and the inventory and returns its findings. */
-const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory) => PreflightFinding[])[] = [
+const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[]) => PreflightFinding[])[] = [
     gatewayApiFindings,
     istioFindings,
     metallbFindings,
+    poolFindings,
     namespaceFindings,
 ];
 
@@ -226,7 +254,7 @@ const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory
  * assumes present is missing. Pure: the cluster comes in as an inventory. An unreadable cluster is
  * one warning, not a refusal: pulumi-kubernetes still refuses to create what exists.
  */
-export function preflightFindings(settings: PlatformSettings, reading: ClusterReading): PreflightFinding[] {
+export function preflightFindings(settings: PlatformSettings, reading: ClusterReading, pinned: readonly PinnedAddress[] = []): PreflightFinding[] {
     if (!reading.reachable) {
         return [
             {
@@ -237,7 +265,7 @@ export function preflightFindings(settings: PlatformSettings, reading: ClusterRe
             },
         ];
     }
-    return CHECKS.flatMap((check) => check(settings, reading.inventory));
+    return CHECKS.flatMap((check) => check(settings, reading.inventory, pinned));
 }
 
 /**
