@@ -140,11 +140,11 @@ export function missingUpstream(dir: string, exists: (path: string) => boolean =
 
 async function planFor(args: LabArguments): Promise<LabPlan> {
     const core = await evaluateStack({ stack: "core", config: readStackFile(args.coreConfig) });
-    const downloads = await evaluateStack({
-        stack: "downloads",
-        config: readStackFile(args.config),
-        referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: { outputs: core.outputs, secretOutputNames: core.secretOutputNames } },
-    });
+    const config = readStackFile(args.config);
+    // As a backend would hand core's outputs to the downloads program: secret ones with their values.
+    const reference = { outputs: { ...core.outputs, ...core.secretOutputs }, secretOutputNames: core.secretOutputNames };
+    const coreStack = config.values[`${PROJECT}:coreStack`] ?? `${ORGANIZATION}/${PROJECT}/core`;
+    const downloads = await evaluateStack({ stack: "downloads", config, referencedStacks: { [coreStack]: reference } });
     return extractLabPlan(downloads.manifests, core.outputs);
 }
 

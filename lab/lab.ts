@@ -13,7 +13,7 @@ import { Exec, resolve, sendUdp } from "./probes";
 import { leakedPackets, queriesFrom, ScenarioResult } from "./report";
 import { Scenario } from "./scenarios";
 import { LabError, run, runAsync, sleep } from "./sys";
-import { Pod, World } from "./world";
+import { Container, Pod, World } from "./world";
 
 
 export interface Observation {
@@ -44,16 +44,22 @@ export class Lab {
 
     /** The client's app container: where an app's own traffic starts. */
     clientExec(): Exec {
-        const app = [...this.client.containers.values()].find((c) => !c.spec.name.startsWith("vpn-route"));
+        const app = this.appContainer();
         if (!app) {
             throw new LabError("the routed pod has no app container running");
         }
         return (argv, timeoutMs) => runAsync(["nsenter", "-t", String(app.daemon!.pid), "-n", "-m", "-u", "-r", "-w", "--", ...argv], timeoutMs);
     }
 
+    /** The routed pod's app: its first regular container that is not a route container. */
+    private appContainer(): Container | undefined {
+        const app = this.client.spec.containers.find((c) => !c.name.startsWith("vpn-route"));
+        return app && this.client.containers.get(app.name);
+    }
+
     /** The routed client as the verifier's netns transport reaches it: its app container. */
     clientTarget(): NetnsTarget {
-        const app = [...this.client.containers.values()].find((c) => !c.spec.name.startsWith("vpn-route"));
+        const app = this.appContainer();
         if (!app?.daemon) {
             throw new LabError("the routed pod has no app container running");
         }
@@ -63,6 +69,9 @@ export class Lab {
     /** The address the internet's echo server reports for the client, probed by the verifier's own probe. */
     async seenAddress(timeoutMs: number): Promise<string | undefined> {
         const seen = await publicAddress(this.transport, this.clientTarget(), `http://${this.addresses.web}/cgi-bin/ip`, timeoutMs);
+        if (!seen.ok && process.env.LAB_DEBUG) {
+            this.world.log(`  probe: ${seen.kind}: ${seen.message}`);
+        }
         return seen.ok ? seen.value : undefined;
     }
 
@@ -207,6 +216,9 @@ export class Lab {
         const on = await this.measure(scenario.rounds ?? 1);
         const checks = scenario.checks ? await scenario.checks(this, on.observation, on.dnsSources) : [];
         this.world.setLayer1(false, this.pods());
+        if (scenario.reinject) {
+            await scenario.inject?.(this);
+        }
         const off = await this.measure(scenario.rounds ?? 1);
         this.world.setLayer1(true, this.pods());
         if (scenario.inject) {

@@ -23,6 +23,8 @@ export interface Scenario {
     readonly inject?: (lab: Lab) => void | Promise<void>;
     /** Which pod the fault breaks (default the gateway). */
     readonly breaks?: "gateway" | "client";
+    /** Inject again before the layer-2-only round: the pod repairs this fault by itself within seconds. */
+    readonly reinject?: boolean;
     /** Probe rounds per layer setting (default 1). */
     readonly rounds?: number;
     /** Assertions on what the client saw with both layers on. */
@@ -119,8 +121,9 @@ export const SCENARIOS: readonly Scenario[] = [
         // Only layer 1 can stop a client whose own routes bypass the gateway.
         layer2MustHold: false,
         breaks: "client",
+        reinject: true,
         inject: (lab) => {
-            inClient(lab, "ip", "link", "del", "vxlan0");
+            inClient(lab, "sh", "-c", "! ip link show vxlan0 >/dev/null 2>&1 || ip link del vxlan0");
             inClient(lab, "ip", "route", "replace", "default", "via", lab.addresses.nodeBridge);
         },
     },
