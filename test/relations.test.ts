@@ -25,7 +25,7 @@ class Deployment {
     readonly state = new Map<string, RelationState>();
     readonly lifecycle;
     constructor(apps: Record<string, FakeApp>) {
-        const connect: Connect = (reach, use) => {
+        const connect: Connect = (reach, _connection, use) => {
             const app = apps[reach.pod];
             if (app === undefined) {
                 return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
@@ -326,7 +326,7 @@ describe("relations: qBittorrent's two login styles", () => {
             const wrong = await new FakeQbittorrent(QBIT.username, "another-password", style).start();
             try {
                 const spec = { kind: "qbittorrentCategories" as const, target: QBIT, categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }] };
-                const lifecycle = relationLifecycle((reach, use) => use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)));
+                const lifecycle = relationLifecycle((reach, _connection, use) => use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)));
                 await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
                 assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
                 await assert.rejects(

@@ -1,11 +1,12 @@
+import type { KubernetesConnection } from "../platform/kubeConnection";
 import type { HttpClient } from "./http";
 import type { Reach } from "./plan";
 import type { RetryPolicy } from "./ready";
 import { RelationSpec, runRelation, withoutEntries } from "./reconcile";
 import type { Change } from "./servarr";
 
-/** What a relation resource is given: where its app is, what it owns there, how long to wait. */
-export interface RelationInputs {
+/** What a relation resource is given: where its app is and how to reach it, what it owns there, how long to wait. */
+export interface RelationInputs extends KubernetesConnection {
     readonly reach: Reach;
     readonly spec: RelationSpec;
     readonly retry: RetryPolicy;
@@ -32,8 +33,14 @@ export class AppGoneError extends Error {
     }
 }
 
-/** Opens a connection to the app at `reach` for the duration of `use`; throws {@link AppGoneError} when there is no such app. */
-export type Connect = <T>(reach: Reach, use: (http: HttpClient) => Promise<T>) => Promise<T>;
+/**
+ * Opens a connection to the app at `reach`, through the cluster `connection` names, for the duration
+ * of `use`; throws {@link AppGoneError} when there is no such app.
+ */
+export type Connect = <T>(reach: Reach, connection: KubernetesConnection, use: (http: HttpClient) => Promise<T>) => Promise<T>;
+
+/** The stack's Kubernetes connection a relation was given (kept in its state, so delete reaches the same cluster). */
+const connectionOf = (inputs: RelationInputs): KubernetesConnection => ({ kubeconfig: inputs.kubeconfig, context: inputs.context });
 
 function describeChanges(changes: readonly Change[]): string[] {
     return changes
@@ -67,26 +74,29 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 export function relationLifecycle(connect: Connect) {
     return {
         async create(inputs: RelationInputs): Promise<RelationState> {
-            const changes = await connect(inputs.reach, (http) => runRelation(http, inputs.spec, { owned: [], rotateSecrets: true, retry: inputs.retry }));
+            const changes = await connect(inputs.reach, connectionOf(inputs), (http) => runRelation(http, inputs.spec, { owned: [], rotateSecrets: true, retry: inputs.retry }));
             return stateOf(inputs, [], changes);
         },
 
-        /** A relation changes when its app, its entries or its credentials change, or while it waits on the user. */
+        /**
+         * A relation changes when its app, its entries or its credentials change, or while it waits on
+         * the user; a new cluster connection is an update too, so delete later uses the current one.
+         */
         diff(olds: RelationState, news: RelationInputs): boolean {
-            return olds.waiting || !same(olds.reach, news.reach) || !same(olds.spec, news.spec);
+            return olds.waiting || !same(olds.reach, news.reach) || !same(olds.spec, news.spec) || !same(connectionOf(olds), connectionOf(news));
         },
 
         /** Brings the entries to the new spec; entries owned before and no longer wanted are removed. */
         async update(olds: RelationState, news: RelationInputs): Promise<RelationState> {
             const rotateSecrets = !same(olds.spec, news.spec);
-            const changes = await connect(news.reach, (http) => runRelation(http, news.spec, { owned: olds.owned, rotateSecrets, retry: news.retry }));
+            const changes = await connect(news.reach, connectionOf(news), (http) => runRelation(http, news.spec, { owned: olds.owned, rotateSecrets, retry: news.retry }));
             return stateOf(news, olds.owned, changes);
         },
 
         /** Removes every entry the relation owns; an app that no longer runs has nothing left to remove. */
         async delete(olds: RelationState): Promise<void> {
             try {
-                await connect(olds.reach, (http) => runRelation(http, withoutEntries(olds.spec), { owned: olds.owned, rotateSecrets: false, retry: olds.retry }));
+                await connect(olds.reach, connectionOf(olds), (http) => runRelation(http, withoutEntries(olds.spec), { owned: olds.owned, rotateSecrets: false, retry: olds.retry }));
             } catch (error) {
                 if (!(error instanceof AppGoneError)) {
                     throw error;
