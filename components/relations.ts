@@ -16,7 +16,8 @@ const relationProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.reach.namespace}/${inputs.reach.pod}/${inputs.spec.kind}`, outs: state };
     },
     async diff(_id: string, olds: RelationState, news: RelationInputs) {
-        return { changes: relationLifecycle(portForwardConnect).diff(olds, news) };
+        const { changes, replaces } = relationLifecycle(portForwardConnect).diff(olds, news);
+        return { changes, replaces: [...replaces] };
     },
     async update(_id: string, olds: RelationState, news: RelationInputs) {
         return { outs: await relationLifecycle(portForwardConnect).update(olds, news) };

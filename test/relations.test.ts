@@ -26,7 +26,7 @@ class Deployment {
     readonly lifecycle;
     constructor(apps: Record<string, FakeApp>) {
         const connect: Connect = (reach, _connection, use) => {
-            const app = apps[reach.pod];
+            const app = apps[`${reach.namespace}/${reach.pod}`] ?? apps[reach.pod];
             if (app === undefined) {
                 return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
             }
@@ -44,9 +44,17 @@ class Deployment {
             if (old === undefined) {
                 this.state.set(relation.name, await this.lifecycle.create(inputs));
                 touched.push(`create ${relation.name}`);
-            } else if (this.lifecycle.diff(old, inputs)) {
-                this.state.set(relation.name, await this.lifecycle.update(old, inputs));
-                touched.push(`update ${relation.name}`);
+            } else {
+                const diff = this.lifecycle.diff(old, inputs);
+                if (diff.replaces.length > 0) {
+                    // Pulumi's default replacement: create the new one, then delete the old one with its own state.
+                    this.state.set(relation.name, await this.lifecycle.create(inputs));
+                    await this.lifecycle.delete(old);
+                    touched.push(`replace ${relation.name}`);
+                } else if (diff.changes) {
+                    this.state.set(relation.name, await this.lifecycle.update(old, inputs));
+                    touched.push(`update ${relation.name}`);
+                }
             }
         }
         const wanted = new Set(planned.map((relation) => relation.name));
@@ -315,6 +323,29 @@ describe("relations: entries the user made first are never the relation's", func
             noViolations(radarr, qbittorrent);
         } finally {
             await Promise.all([radarr.stop(), qbittorrent.stop()]);
+        }
+    });
+});
+
+describe("relations: an app that moves", function () {
+    this.timeout(10000);
+    it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
+        const before = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+        const moved = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+        try {
+            const deployment = new Deployment({ "charmarr-core/radarr-0": before, "media/radarr-0": moved, "sabnzbd-0": sabnzbd });
+            const plan = (namespace: string) =>
+                downloadsRelations({ arr: { radarr: core("radarr", 7878, "/radarr", namespace) }, clients: { sabnzbd: core("sabnzbd", 8080, "/sabnzbd", "charmarr-downloads") }, mountPath: "/data", settings: downloadsRelationsSchema.parse({}) });
+            await deployment.up(plan("charmarr-core"));
+            assert.ok(before.entry("downloadclient", "SABnzbd (Charmarr)"));
+            assert.deepEqual(await deployment.up(plan("media")), ["replace radarr-download-clients"]);
+            assert.deepEqual(before.collections.downloadclient, [], "the old Radarr keeps nothing of the relation");
+            assert.ok(moved.entry("downloadclient", "SABnzbd (Charmarr)"));
+            assert.deepEqual(await deployment.up(plan("media")), []);
+            noViolations(before, moved, sabnzbd);
+        } finally {
+            await Promise.all([before.stop(), moved.stop(), sabnzbd.stop()]);
         }
     });
 });

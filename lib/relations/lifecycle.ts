@@ -65,6 +65,12 @@ function stateOf(inputs: RelationInputs, previous: readonly string[], changes: r
     return { ...inputs, owned: ownedAfter(previous, changes), waiting: changes.some((change) => change.action === "waiting"), changes: describeChanges(changes) };
 }
 
+/** Whether a relation changes, and the inputs whose change replaces it (as Pulumi's DiffResult takes them). */
+export interface RelationDiff {
+    readonly changes: boolean;
+    readonly replaces: readonly string[];
+}
+
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /**
@@ -82,8 +88,12 @@ export function relationLifecycle(connect: Connect) {
          * A relation changes when its app, its entries or its credentials change, or while it waits on
          * the user; a new cluster connection is an update too, so delete later uses the current one.
          */
-        diff(olds: RelationState, news: RelationInputs): boolean {
-            return olds.waiting || !same(olds.reach, news.reach) || !same(olds.spec, news.spec) || !same(connectionOf(olds), connectionOf(news));
+        diff(olds: RelationState, news: RelationInputs): RelationDiff {
+            // Another app (a new namespace or pod) is a new relation: the old one's delete runs against the
+            // old app. A new port is the same app, updated in place.
+            const otherApp = olds.reach.namespace !== news.reach.namespace || olds.reach.pod !== news.reach.pod;
+            const replaces = otherApp ? ["reach"] : [];
+            return { changes: otherApp || olds.waiting || !same(olds.reach, news.reach) || !same(olds.spec, news.spec) || !same(connectionOf(olds), connectionOf(news)), replaces };
         },
 
         /** Brings the entries to the new spec; entries owned before and no longer wanted are removed. */
