@@ -276,6 +276,49 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
     });
 });
 
+describe("relations: entries the user made first are never the relation's", function () {
+    this.timeout(10000);
+    it("a pre-existing qBittorrent `radarr` category and `/data/movies` root folder are left unmanaged: not edited on create or re-run, not removed on destroy", async () => {
+        const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+        const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+        try {
+            qbittorrent.categories.set("radarr", "/mnt/nas/films");
+            radarr.add("rootfolder", { path: "/data/movies" });
+            const deployment = new Deployment({ "radarr-0": radarr, "qbittorrent-0": qbittorrent });
+            const relations = [
+                ...coreRelations({ arr: { radarr: core("radarr", 7878, "/radarr") }, mountPath: "/data", settings: coreRelationsSchema.parse({}) }),
+                ...downloadsRelations({
+                    arr: { radarr: core("radarr", 7878, "/radarr") },
+                    clients: { qbittorrent: { namespace: "charmarr-downloads", host: "qbittorrent.charmarr-downloads.svc.cluster.local", port: 8080, basePath: "", ...QBIT } },
+                    mountPath: "/data",
+                    settings: downloadsRelationsSchema.parse({}),
+                }),
+            ];
+            assert.deepEqual(await deployment.up(relations), ["create radarr-root-folder", "create qbittorrent-categories", "create radarr-download-clients"]);
+            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]], "the user's save path is kept, not moved to the library");
+            assert.deepEqual(deployment.state.get("qbittorrent-categories")?.owned, []);
+            assert.deepEqual(deployment.state.get("radarr-root-folder")?.owned, []);
+            assert.deepEqual(deployment.state.get("qbittorrent-categories")?.changes, ["unmanaged qbittorrent category radarr (it existed before the relation: left as it is, never removed)"]);
+            assert.deepEqual(deployment.state.get("radarr-download-clients")?.owned, ["qBittorrent (Charmarr)"]);
+
+            const relation = relations.find((r) => r.name === "qbittorrent-categories") as PlannedRelation;
+            const rerun = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, { reach: relation.reach, spec: relation.spec, retry: RETRY });
+            assert.deepEqual(rerun.owned, []);
+            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]]);
+
+            await deployment.up([]);
+            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]], "destroy leaves the user's category");
+            assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/movies"], "destroy leaves the user's root folder");
+            assert.deepEqual(radarr.collections.downloadclient, [], "and removes the entry the relation created");
+            assert.ok(!qbittorrent.log.some((line) => /editCategory|removeCategories/.test(line)), qbittorrent.log.join("\n"));
+            assert.ok(!radarr.log.some((line) => /^DELETE \/radarr\/api\/v3\/rootfolder/.test(line)), radarr.log.join("\n"));
+            noViolations(radarr, qbittorrent);
+        } finally {
+            await Promise.all([radarr.stop(), qbittorrent.stop()]);
+        }
+    });
+});
+
 describe("relations: qBittorrent's two login styles", () => {
     for (const style of ["5.1", "5.2"] as const) {
         it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials fail naming the app`, async () => {

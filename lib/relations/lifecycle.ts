@@ -1,7 +1,7 @@
 import type { HttpClient } from "./http";
 import type { Reach } from "./plan";
 import type { RetryPolicy } from "./ready";
-import { RelationSpec, ownedEntries, runRelation, withoutEntries } from "./reconcile";
+import { RelationSpec, runRelation, withoutEntries } from "./reconcile";
 import type { Change } from "./servarr";
 
 /** What a relation resource is given: where its app is, what it owns there, how long to wait. */
@@ -13,6 +13,10 @@ export interface RelationInputs {
 
 /** What it keeps between runs: its inputs, the entries it owns, and whether its app could not take them yet. */
 export interface RelationState extends RelationInputs {
+    /**
+     * The entries this relation created and still wants: only these are ever edited or removed. An
+     * entry of the same name the user (or anything else) made first is left alone and never owned.
+     */
     readonly owned: readonly string[];
     /** True while an entry waits on the user (Overseerr before its setup): the next run tries again. */
     readonly waiting: boolean;
@@ -32,11 +36,26 @@ export class AppGoneError extends Error {
 export type Connect = <T>(reach: Reach, use: (http: HttpClient) => Promise<T>) => Promise<T>;
 
 function describeChanges(changes: readonly Change[]): string[] {
-    return changes.filter((change) => change.action !== "unchanged").map((change) => `${change.action} ${change.app} ${change.collection} ${change.name}`);
+    return changes
+        .filter((change) => change.action !== "unchanged")
+        .map((change) => `${change.action} ${change.app} ${change.collection} ${change.name}${change.action === "unmanaged" ? " (it existed before the relation: left as it is, never removed)" : ""}`);
 }
 
-function stateOf(inputs: RelationInputs, changes: readonly Change[]): RelationState {
-    return { ...inputs, owned: ownedEntries(inputs.spec), waiting: changes.some((change) => change.action === "waiting"), changes: describeChanges(changes) };
+/** Actions on an entry the relation owns afterwards: it made it, or it already owned it and still wants it. */
+const OWNING: ReadonlySet<Change["action"]> = new Set(["created", "updated", "unchanged"]);
+
+/**
+ * What the relation owns after a run: what it created or kept, plus what it owned before and still
+ * wants but could not reach yet (Overseerr waiting on its setup). An `unmanaged` entry is never owned.
+ */
+function ownedAfter(previous: readonly string[], changes: readonly Change[]): string[] {
+    const waiting = new Set(changes.filter((change) => change.action === "waiting").map((change) => change.name));
+    const kept = changes.filter((change) => OWNING.has(change.action)).map((change) => change.name);
+    return [...new Set([...kept, ...previous.filter((name) => waiting.has(name))])];
+}
+
+function stateOf(inputs: RelationInputs, previous: readonly string[], changes: readonly Change[]): RelationState {
+    return { ...inputs, owned: ownedAfter(previous, changes), waiting: changes.some((change) => change.action === "waiting"), changes: describeChanges(changes) };
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -49,7 +68,7 @@ export function relationLifecycle(connect: Connect) {
     return {
         async create(inputs: RelationInputs): Promise<RelationState> {
             const changes = await connect(inputs.reach, (http) => runRelation(http, inputs.spec, { owned: [], rotateSecrets: true, retry: inputs.retry }));
-            return stateOf(inputs, changes);
+            return stateOf(inputs, [], changes);
         },
 
         /** A relation changes when its app, its entries or its credentials change, or while it waits on the user. */
@@ -61,7 +80,7 @@ export function relationLifecycle(connect: Connect) {
         async update(olds: RelationState, news: RelationInputs): Promise<RelationState> {
             const rotateSecrets = !same(olds.spec, news.spec);
             const changes = await connect(news.reach, (http) => runRelation(http, news.spec, { owned: olds.owned, rotateSecrets, retry: news.retry }));
-            return stateOf(news, changes);
+            return stateOf(news, olds.owned, changes);
         },
 
         /** Removes every entry the relation owns; an app that no longer runs has nothing left to remove. */
