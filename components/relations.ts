@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { KubernetesConnection } from "../lib/platform/kubeConnection";
 import { RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
 import type { PlannedRelation } from "../lib/relations/plan";
 import { portForwardConnect } from "../lib/relations/portForward";
@@ -15,7 +16,8 @@ const relationProvider: pulumi.dynamic.ResourceProvider = {
         return { id: `${inputs.reach.namespace}/${inputs.reach.pod}/${inputs.spec.kind}`, outs: state };
     },
     async diff(_id: string, olds: RelationState, news: RelationInputs) {
-        return { changes: relationLifecycle(portForwardConnect).diff(olds, news) };
+        const { changes, replaces } = relationLifecycle(portForwardConnect).diff(olds, news);
+        return { changes, replaces: [...replaces] };
     },
     async update(_id: string, olds: RelationState, news: RelationInputs) {
         return { outs: await relationLifecycle(portForwardConnect).update(olds, news) };
@@ -25,11 +27,20 @@ const relationProvider: pulumi.dynamic.ResourceProvider = {
     },
 };
 
+interface RelationResourceInputs {
+    reach: pulumi.Input<RelationInputs["reach"]>;
+    spec: pulumi.Input<RelationInputs["spec"]>;
+    retry: RetryPolicy;
+    kubeconfig: pulumi.Input<string | undefined>;
+    context: string | undefined;
+}
+
 /** One relation: the entries it owns in one app. */
 class Relation extends pulumi.dynamic.Resource {
-    constructor(name: string, inputs: { reach: pulumi.Input<RelationInputs["reach"]>; spec: pulumi.Input<RelationInputs["spec"]>; retry: RetryPolicy }, opts: pulumi.CustomResourceOptions) {
-        // The spec holds API keys and passwords: its state is stored encrypted, and shown as [secret].
-        super(relationProvider, name, { ...inputs, owned: undefined, waiting: undefined, changes: undefined }, { ...opts, additionalSecretOutputs: ["spec"] });
+    constructor(name: string, inputs: RelationResourceInputs, opts: pulumi.CustomResourceOptions) {
+        // The spec holds API keys and passwords, a kubeconfig may hold the cluster's credentials: both
+        // are stored encrypted and shown as [secret]. The context is only a name.
+        super(relationProvider, name, { ...inputs, owned: undefined, waiting: undefined, changes: undefined }, { ...opts, additionalSecretOutputs: ["spec", "kubeconfig"] });
     }
 }
 
@@ -43,6 +54,8 @@ export interface RelationsArgs {
     specs: pulumi.Output<Record<string, PlannedRelation["spec"]>>;
     /** How long each relation waits for its app. */
     retry: RetryPolicy;
+    /** The stack's Kubernetes connection (`kubernetes:kubeconfig`, `kubernetes:context`), which the relations reach the apps' pods through. */
+    connection: KubernetesConnection;
     /** The apps' workloads, by app name: a relation waits for the apps it configures and calls. */
     apps: Readonly<Record<string, pulumi.Resource>>;
 }
@@ -60,7 +73,13 @@ export class Relations extends pulumi.ComponentResource {
                 relation.name,
                 new Relation(
                     `${name}-${relation.name}`,
-                    { reach: relation.reach, spec: pulumi.secret(args.specs.apply((specs) => specs[relation.name])), retry: args.retry },
+                    {
+                        reach: relation.reach,
+                        spec: pulumi.secret(args.specs.apply((specs) => specs[relation.name])),
+                        retry: args.retry,
+                        kubeconfig: args.connection.kubeconfig === undefined ? undefined : pulumi.secret(args.connection.kubeconfig),
+                        context: args.connection.context,
+                    },
                     { parent: this, dependsOn: [...workloads, ...first] },
                 ),
             );

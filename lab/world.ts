@@ -360,7 +360,7 @@ export class World {
         }
         const script = [
             "set -e",
-            "mount -t tmpfs tmpfs /var/run/wireguard 2>/dev/null || { mkdir -p /run/wireguard && mount -t tmpfs tmpfs /run/wireguard; }",
+            "mount -t tmpfs tmpfs /run && mkdir -p /run/wireguard",
             "wireguard-go -f wg0 & pid=$!",
             "for _ in $(seq 1 50); do [ -S /var/run/wireguard/wg0.sock ] && break; sleep 0.1; done",
             `wg set wg0 listen-port ${port} private-key ${join(keyDir, "server.key")} peer ${this.keys.clientPublic} allowed-ips ${clientAddresses.join(",")}`,
@@ -375,7 +375,6 @@ export class World {
             "wait $pid",
         ].join("\n");
         writeFileSync(join(this.dir, "vpn-server.sh"), script);
-        mkdirSync("/run/wireguard", { recursive: true });
         this.registry.start("vpn/server", ["ip", "netns", "exec", this.vpn, "unshare", "-m", "--propagation", "private", "/bin/bash", join(this.dir, "vpn-server.sh")], join(this.dir, "vpn-server.log"));
     }
 

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, readConfigSource } from "./config";
-import { ClusterReader, KubernetesConnection, readClusterInventory } from "./platform/clusterReader";
+import { ClusterReader, readClusterInventory } from "./platform/clusterReader";
+import type { KubernetesConnection } from "./platform/kubeConnection";
 import { preflightFindings } from "./platform/preflight";
 import { GATEWAY_DOMAINS } from "./domains";
 import { coreProgram } from "../stacks/core";
@@ -26,10 +27,11 @@ export interface RunOptions {
 export async function runCharmarr(options: RunOptions = {}): Promise<Record<string, unknown>> {
     const source = readConfigSource(options.env);
     const config = loadConfig(source);
+    // The default provider's connection (pulumi-kubernetes reads the same two keys): the preflight
+    // reads the cluster with it, the relations reach the apps' pods with it.
+    const connection: KubernetesConnection = { kubeconfig: source.values["kubernetes:kubeconfig"], context: source.values["kubernetes:context"] };
     switch (config.role) {
         case "core": {
-            // The default provider's connection (pulumi-kubernetes reads the same two keys).
-            const connection: KubernetesConnection = { kubeconfig: source.values["kubernetes:kubeconfig"], context: source.values["kubernetes:context"] };
             const pinned = [
                 ...GATEWAY_DOMAINS.flatMap((domain) => {
                     const { enabled, lanIp } = config.gateways[domain];
@@ -45,9 +47,9 @@ export async function runCharmarr(options: RunOptions = {}): Promise<Record<stri
             for (const warning of findings) {
                 void pulumi.log.warn(`${warning.key} ${warning.problem}. Fix: ${warning.fix}`);
             }
-            return { ...coreProgram(config) };
+            return { ...coreProgram(config, connection) };
         }
         case "downloads":
-            return { ...(await downloadsProgram(config)) };
+            return { ...(await downloadsProgram(config, connection)) };
     }
 }

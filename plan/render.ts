@@ -10,7 +10,9 @@ import { StackPlan } from "./evaluate";
 export function writePlan(plan: StackPlan, dir: string): string {
     const stackDir = join(dir, plan.stack);
     mkdirSync(stackDir, { recursive: true });
-    const manifests = plan.manifests.map((manifest) => stringify(manifest, { lineWidth: 0 })).join("---\n");
+    // YAML 1.1 quoting, as kubectl reads it: a string such as gluetun's `DNS_SERVER: "off"` must not
+    // come back as the boolean false from `kubectl apply -f manifests.yaml`.
+    const manifests = plan.manifests.map((manifest) => stringify(manifest, { lineWidth: 0, version: "1.1" })).join("---\n");
     writeFileSync(join(stackDir, "manifests.yaml"), manifests);
     const resources = plan.resources.map(({ type, name, urn, parent, dependencies, inputs }) => ({
         type,

@@ -7,6 +7,7 @@ import { Platform } from "../components/platform";
 import { Tailnet } from "../components/tailnet";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import type { CoreConfig } from "../lib/config";
+import type { KubernetesConnection } from "../lib/platform/kubeConnection";
 import { GATEWAY_DOMAINS, GatewayDomain } from "../lib/ingress/settings";
 import { CORE_CONTRACT_VERSION, CoreStackExports } from "../lib/contract";
 import { gatewayListeners, routeAccessLabels } from "../lib/ingress/gateways";
@@ -22,7 +23,7 @@ import { ARR_APPS, ArrApp, KeyedEndpoint, isArrApp, rootFolderPath, PLANNING_SEC
 import type { Offer } from "../lib/contract";
 
 /** The core stack: arr apps, the media server and the three ingress gateways, in one namespace. */
-export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatformOutputs & CoreAppOutputs {
+export function coreProgram(config: CoreConfig, connection: KubernetesConnection): CoreStackExports & CorePlatformOutputs & CoreAppOutputs {
     // First the cluster add-ons: everything that needs their CRDs or controllers (Gateways,
     // HTTPRoutes, AuthorizationPolicies, PeerAuthentication) depends on what its kind needs of them.
     const platform = installPlatform(config);
@@ -37,7 +38,7 @@ export function coreProgram(config: CoreConfig): CoreStackExports & CorePlatform
         // the namespace, tailnet-exposed Services and their finalizers included, before the operator goes.
         { dependsOn: platform.dependencies.exposedNamespace },
     );
-    const apps = deployCoreApps(config, namespace, platform.dependencies);
+    const apps = deployCoreApps(config, namespace, platform.dependencies, connection);
 
     return {
         contractVersion: CORE_CONTRACT_VERSION,
@@ -60,7 +61,7 @@ type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media"
 };
 
 /** The gateways, every enabled core app with its route, and the namespace's mTLS and authorization. */
-function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, prerequisites: Platform["dependencies"]): CoreAppOutputs {
+function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, prerequisites: Platform["dependencies"], connection: KubernetesConnection): CoreAppOutputs {
     const labels = charmarrLabels("core");
     const ingress = new IngressGateways(
         "ingress",
@@ -112,7 +113,7 @@ function deployCoreApps(config: CoreConfig, namespace: k8s.core.v1.Namespace, pr
         mediaApps.flatMap((mediaApp, index) => (mediaApp.apiKey ? [[config.apps[index].name, mediaApp.apiKey]] : [])),
     );
     const apps = Object.fromEntries(mediaApps.map((mediaApp, index) => [config.apps[index].name, mediaApp]));
-    const offers = relateCoreApps(config, apps);
+    const offers = relateCoreApps(config, apps, connection);
     return {
         gateways: ingress.references,
         identities,
@@ -137,7 +138,7 @@ function libraryFolders(config: CoreConfig, app: string): string[] {
  * Core's relations (root folders, Prowlarr's applications, Overseerr's services) and the offers the
  * downloads stack relates to: each arr app's in-cluster address and API key, a secret output.
  */
-function relateCoreApps(config: CoreConfig, apps: Record<string, MediaApp>): { offers: pulumi.Output<Record<string, Offer>>; graph: RelationGraph } {
+function relateCoreApps(config: CoreConfig, apps: Record<string, MediaApp>, connection: KubernetesConnection): { offers: pulumi.Output<Record<string, Offer>>; graph: RelationGraph } {
     const endpoint = (name: string) => {
         const app = config.apps.find((candidate) => candidate.name === name);
         return app && appEndpoint(app, config.namespace, config.cluster.domain);
@@ -171,6 +172,7 @@ function relateCoreApps(config: CoreConfig, apps: Record<string, MediaApp>): { o
         planned,
         specs: pulumi.all([keys, overseerrKey, plexToken]).apply(([resolvedKeys, overseerr, token]) => specsByName(relations(resolvedKeys, overseerr, token))),
         retry: { attempts: config.relations.readiness.attempts, intervalMs: config.relations.readiness.intervalSeconds * 1000 },
+        connection,
         apps: Object.fromEntries(Object.entries(apps).map(([name, app]) => [name, app.statefulSet])),
     });
     const offers = keys.apply((resolvedKeys) =>

@@ -18,6 +18,7 @@ import { KillSwitch } from "../components/killSwitch";
 import { VpnEgress } from "../components/vpnEgress";
 import { killSwitchWarnings } from "../lib/vpn/killSwitch";
 import { Relations } from "../components/relations";
+import type { KubernetesConnection } from "../lib/platform/kubeConnection";
 import { ARR_APPS, AppEndpoint, downloadPath, ArrApp, DownloadClients, KeyedEndpoint, PLANNING_SECRET, RelationGraph, appEndpoint, downloadsGraph, downloadsRelations, specsByName } from "../lib/relations/plan";
 import type { AppName } from "../lib/apps/catalog";
 import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
@@ -43,7 +44,7 @@ export interface DownloadsStackExports {
  * The download clients (qBittorrent, SABnzbd): each routed through the VPN gateway with its kill
  * switch, served on core's admin gateway, in the mesh with L4 authorization.
  */
-function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress): RelationGraph {
+function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress, connection: KubernetesConnection): RelationGraph {
     const labels = charmarrLabels("downloads");
     const clients = config.apps.map((app) => {
         // problemsAgainstCore has refused any app whose gateway core does not run.
@@ -96,7 +97,7 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
         },
         { dependsOn: [namespace] },
     );
-    return relateDownloadClients(config, core, Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client])));
+    return relateDownloadClients(config, core, Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client])), connection);
 }
 
 /**
@@ -104,7 +105,7 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
  * each client keeps a category per arr app. The relations live here, so destroying this stack
  * removes its entries from the arr apps.
  */
-function relateDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, clients: Record<string, MediaApp>): RelationGraph {
+function relateDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, clients: Record<string, MediaApp>, connection: KubernetesConnection): RelationGraph {
     const endpoint = (name: AppName): AppEndpoint | undefined => {
         const app = config.apps.find((candidate) => candidate.name === name);
         return app && appEndpoint(app, config.namespace, core.cluster.domain);
@@ -126,6 +127,7 @@ function relateDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
         planned: relations(placeholders),
         specs: credentials.apply((resolved) => specsByName(relations(resolved))),
         retry: { attempts: config.relations.readiness.attempts, intervalMs: config.relations.readiness.intervalSeconds * 1000 },
+        connection,
         apps: Object.fromEntries(Object.entries(clients).map(([name, client]) => [name, client.statefulSet])),
     });
     return downloadsGraph(Object.keys(arr) as AppName[], Object.keys(clients) as AppName[], config.relations);
@@ -151,7 +153,7 @@ function vpnOutOfMesh(config: DownloadsConfig): OutOfMeshNamespace {
  * The downloads stack: download clients and the VPN gateway. Everything it knows about the cluster
  * comes from the core stack, read and checked before anything is created.
  */
-export async function downloadsProgram(config: DownloadsConfig): Promise<DownloadsStackExports> {
+export async function downloadsProgram(config: DownloadsConfig, connection: KubernetesConnection): Promise<DownloadsStackExports> {
     const coreReference = new pulumi.StackReference("core", { name: config.coreStack });
     const core = await readCoreOutputs(coreReference, config.coreStack);
     throwIfProblems(config.stack, [
@@ -186,7 +188,7 @@ export async function downloadsProgram(config: DownloadsConfig): Promise<Downloa
     for (const warning of killSwitchWarnings(config.vpn.killSwitch)) {
         pulumi.log.warn(warning);
     }
-    const relations = deployDownloadClients(config, core, namespace, egress);
+    const relations = deployDownloadClients(config, core, namespace, egress, connection);
 
     return {
         coreStack: config.coreStack,

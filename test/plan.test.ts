@@ -27,8 +27,12 @@ describe("npm run plan", () => {
         assert.equal(status, 0, output);
         for (const stack of ["core", "downloads"]) {
             assert.deepEqual(readdirSync(join(out, stack)).sort(), ["manifests.yaml", "outputs.json", "resources.json", "secret-outputs.json"]);
-            const documents = parseAllDocuments(readFileSync(join(out, stack, "manifests.yaml"), "utf8"));
+            const text = readFileSync(join(out, stack, "manifests.yaml"), "utf8");
+            const documents = parseAllDocuments(text);
             const objects = (Array.isArray(documents) ? documents : [documents]).map((d) => d.toJS() as { kind: string; apiVersion: string });
+            // kubectl reads YAML 1.1, where an unquoted off/yes/on is a boolean: both readings must agree.
+            const asKubectlReadsIt = parseAllDocuments(text, { version: "1.1" });
+            assert.deepEqual((Array.isArray(asKubectlReadsIt) ? asKubectlReadsIt : [asKubectlReadsIt]).map((d) => d.toJS()), objects, `${stack}: YAML 1.1 reads the same objects`);
             assert.ok(objects.length > 0 && objects.every((o) => o.kind && o.apiVersion), `${stack}: every document is a Kubernetes object`);
             const resources = JSON.parse(readFileSync(join(out, stack, "resources.json"), "utf8")) as { type: string; name: string; inputs: unknown }[];
             assert.ok(resources.length >= objects.length && resources.every((r) => r.type && r.name && r.inputs));

@@ -25,8 +25,8 @@ class Deployment {
     readonly state = new Map<string, RelationState>();
     readonly lifecycle;
     constructor(apps: Record<string, FakeApp>) {
-        const connect: Connect = (reach, use) => {
-            const app = apps[reach.pod];
+        const connect: Connect = (reach, _connection, use) => {
+            const app = apps[`${reach.namespace}/${reach.pod}`] ?? apps[reach.pod];
             if (app === undefined) {
                 return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
             }
@@ -44,9 +44,17 @@ class Deployment {
             if (old === undefined) {
                 this.state.set(relation.name, await this.lifecycle.create(inputs));
                 touched.push(`create ${relation.name}`);
-            } else if (this.lifecycle.diff(old, inputs)) {
-                this.state.set(relation.name, await this.lifecycle.update(old, inputs));
-                touched.push(`update ${relation.name}`);
+            } else {
+                const diff = this.lifecycle.diff(old, inputs);
+                if (diff.replaces.length > 0) {
+                    // Pulumi's default replacement: create the new one, then delete the old one with its own state.
+                    this.state.set(relation.name, await this.lifecycle.create(inputs));
+                    await this.lifecycle.delete(old);
+                    touched.push(`replace ${relation.name}`);
+                } else if (diff.changes) {
+                    this.state.set(relation.name, await this.lifecycle.update(old, inputs));
+                    touched.push(`update ${relation.name}`);
+                }
             }
         }
         const wanted = new Set(planned.map((relation) => relation.name));
@@ -276,6 +284,72 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
     });
 });
 
+describe("relations: entries the user made first are never the relation's", function () {
+    this.timeout(10000);
+    it("a pre-existing qBittorrent `radarr` category and `/data/movies` root folder are left unmanaged: not edited on create or re-run, not removed on destroy", async () => {
+        const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+        const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+        try {
+            qbittorrent.categories.set("radarr", "/mnt/nas/films");
+            radarr.add("rootfolder", { path: "/data/movies" });
+            const deployment = new Deployment({ "radarr-0": radarr, "qbittorrent-0": qbittorrent });
+            const relations = [
+                ...coreRelations({ arr: { radarr: core("radarr", 7878, "/radarr") }, mountPath: "/data", settings: coreRelationsSchema.parse({}) }),
+                ...downloadsRelations({
+                    arr: { radarr: core("radarr", 7878, "/radarr") },
+                    clients: { qbittorrent: { namespace: "charmarr-downloads", host: "qbittorrent.charmarr-downloads.svc.cluster.local", port: 8080, basePath: "", ...QBIT } },
+                    mountPath: "/data",
+                    settings: downloadsRelationsSchema.parse({}),
+                }),
+            ];
+            assert.deepEqual(await deployment.up(relations), ["create radarr-root-folder", "create qbittorrent-categories", "create radarr-download-clients"]);
+            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]], "the user's save path is kept, not moved to the library");
+            assert.deepEqual(deployment.state.get("qbittorrent-categories")?.owned, []);
+            assert.deepEqual(deployment.state.get("radarr-root-folder")?.owned, []);
+            assert.deepEqual(deployment.state.get("qbittorrent-categories")?.changes, ["unmanaged qbittorrent category radarr (it existed before the relation: left as it is, never removed)"]);
+            assert.deepEqual(deployment.state.get("radarr-download-clients")?.owned, ["qBittorrent (Charmarr)"]);
+
+            const relation = relations.find((r) => r.name === "qbittorrent-categories") as PlannedRelation;
+            const rerun = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, { reach: relation.reach, spec: relation.spec, retry: RETRY });
+            assert.deepEqual(rerun.owned, []);
+            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]]);
+
+            await deployment.up([]);
+            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]], "destroy leaves the user's category");
+            assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/movies"], "destroy leaves the user's root folder");
+            assert.deepEqual(radarr.collections.downloadclient, [], "and removes the entry the relation created");
+            assert.ok(!qbittorrent.log.some((line) => /editCategory|removeCategories/.test(line)), qbittorrent.log.join("\n"));
+            assert.ok(!radarr.log.some((line) => /^DELETE \/radarr\/api\/v3\/rootfolder/.test(line)), radarr.log.join("\n"));
+            noViolations(radarr, qbittorrent);
+        } finally {
+            await Promise.all([radarr.stop(), qbittorrent.stop()]);
+        }
+    });
+});
+
+describe("relations: an app that moves", function () {
+    this.timeout(10000);
+    it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
+        const before = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+        const moved = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+        try {
+            const deployment = new Deployment({ "charmarr-core/radarr-0": before, "media/radarr-0": moved, "sabnzbd-0": sabnzbd });
+            const plan = (namespace: string) =>
+                downloadsRelations({ arr: { radarr: core("radarr", 7878, "/radarr", namespace) }, clients: { sabnzbd: core("sabnzbd", 8080, "/sabnzbd", "charmarr-downloads") }, mountPath: "/data", settings: downloadsRelationsSchema.parse({}) });
+            await deployment.up(plan("charmarr-core"));
+            assert.ok(before.entry("downloadclient", "SABnzbd (Charmarr)"));
+            assert.deepEqual(await deployment.up(plan("media")), ["replace radarr-download-clients"]);
+            assert.deepEqual(before.collections.downloadclient, [], "the old Radarr keeps nothing of the relation");
+            assert.ok(moved.entry("downloadclient", "SABnzbd (Charmarr)"));
+            assert.deepEqual(await deployment.up(plan("media")), []);
+            noViolations(before, moved, sabnzbd);
+        } finally {
+            await Promise.all([before.stop(), moved.stop(), sabnzbd.stop()]);
+        }
+    });
+});
+
 describe("relations: qBittorrent's two login styles", () => {
     for (const style of ["5.1", "5.2"] as const) {
         it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials fail naming the app`, async () => {
@@ -283,7 +357,7 @@ describe("relations: qBittorrent's two login styles", () => {
             const wrong = await new FakeQbittorrent(QBIT.username, "another-password", style).start();
             try {
                 const spec = { kind: "qbittorrentCategories" as const, target: QBIT, categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }] };
-                const lifecycle = relationLifecycle((reach, use) => use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)));
+                const lifecycle = relationLifecycle((reach, _connection, use) => use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)));
                 await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
                 assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
                 await assert.rejects(

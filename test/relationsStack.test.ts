@@ -114,6 +114,18 @@ describe("relations in the stacks: configuration", () => {
         await assertConfigError(planCore({ "charmarr:plexToken": "token-of-the-plex-owner" }), "charmarr:plexToken", "must be a Pulumi secret", "pulumi config set --secret charmarr:plexToken");
     });
 
+    it("reaches the apps through the stack's Kubernetes connection: the context as is, the kubeconfig only as a secret", async () => {
+        const kubeconfig = "apiVersion: v1\nkind: Config\nusers: [{name: homelab, user: {token: kubeconfig-token-of-the-owner}}]\n";
+        const plan = await planCore({ "kubernetes:context": "homelab", "kubernetes:kubeconfig": kubeconfig }, ["kubernetes:kubeconfig"]);
+        assert.equal(relationsOf(plan).length, 5);
+        for (const relation of relationsOf(plan)) {
+            assert.equal(relation.inputs.context, "homelab", relation.name);
+            assert.ok(isSecretValue(relation.inputs.kubeconfig), `${relation.name}: kubeconfig is a secret`);
+            assert.equal((relation.inputs.kubeconfig as { value: unknown }).value, kubeconfig);
+        }
+        assert.ok(!JSON.stringify([plan.resources, plan.outputs]).includes("kubeconfig-token-of-the-owner"));
+    });
+
     it("wires nothing when relations are turned off, and drops a disabled client's entries from the plan", async () => {
         const off = await planDownloads({ "charmarr:relations.enabled": false });
         assert.deepEqual(relationsOf(off), []);

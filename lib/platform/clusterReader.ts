@@ -1,16 +1,8 @@
-import { existsSync } from "node:fs";
-import { homedir } from "node:os";
 import { parse } from "yaml";
 import { DEFAULT_TRUST_DOMAIN } from "../mesh/settings";
 import { ClusterInventory, ClusterReading, CrdFacts, PREFLIGHT_CRDS, PREFLIGHT_NAMESPACES } from "./preflight";
+import { KubernetesConnection, loadConnection } from "./kubeConnection";
 import type { PlatformSettings } from "./settings";
-
-/** The default Kubernetes provider's connection settings (`kubernetes:kubeconfig`, `kubernetes:context`). */
-export interface KubernetesConnection {
-    /** A kubeconfig path or its contents, as the provider takes it; unset uses KUBECONFIG or ~/.kube/config. */
-    readonly kubeconfig?: string;
-    readonly context?: string;
-}
 
 /**
  * Reads the cluster for the preflight: the Kubernetes API during `pulumi preview`/`up`
@@ -32,18 +24,7 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
     const k8s = await import("@kubernetes/client-node");
     const config = new k8s.KubeConfig();
     try {
-        // As pulumi-kubernetes' parseKubeconfigString: a path (with ~ expanded) or the contents.
-        const kubeconfig = connection.kubeconfig?.replace(/^~(?=$|\/)/, homedir());
-        if (kubeconfig === undefined || kubeconfig === "") {
-            config.loadFromDefault();
-        } else if (existsSync(kubeconfig)) {
-            config.loadFromFile(kubeconfig);
-        } else {
-            config.loadFromString(kubeconfig);
-        }
-        if (connection.context !== undefined) {
-            config.setCurrentContext(connection.context);
-        }
+        loadConnection(config, connection);
     } catch (error) {
         return { reachable: false, reason: `no usable kubeconfig: ${String(error)}` };
     }

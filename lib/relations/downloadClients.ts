@@ -1,5 +1,5 @@
 import { HttpClient, RelationError, send, sendJson } from "./http";
-import type { Change } from "./servarr";
+import { Change, ownership } from "./servarr";
 
 /** One category a download client keeps for an arr app: its name and where its downloads are saved. */
 export interface Category {
@@ -11,7 +11,7 @@ export interface Category {
 export interface CategoryReconcile {
     /** The categories that should exist. */
     readonly desired: readonly Category[];
-    /** Category names the relation created before: those no longer desired are removed; no other is touched. */
+    /** Category names the relation created before: only these are moved, and removed once no longer desired; no other is touched. */
     readonly owned: readonly string[];
 }
 
@@ -52,11 +52,14 @@ export async function reconcileQbittorrentCategories(http: HttpClient, target: Q
     const cookie = await qbittorrentLogin(http, target);
     const headers = { Cookie: cookie };
     const existing = (await sendJson<Record<string, QbittorrentCategory>>(http, QBIT, { method: "GET", path: "/api/v2/torrents/categories", headers }, [200])) ?? {};
+    const owns = ownership(spec.owned, (name) => name);
     const changes: Change[] = [];
     for (const category of spec.desired) {
         const found = existing[category.name];
         const form = { category: category.name, savePath: category.savePath };
-        if (found === undefined) {
+        if (found !== undefined && !owns(category.name)) {
+            changes.push({ app: QBIT, collection: "category", name: category.name, action: "unmanaged" });
+        } else if (found === undefined) {
             await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/createCategory", headers, form }, [200]);
             changes.push({ app: QBIT, collection: "category", name: category.name, action: "created" });
         } else if (!samePath(found.savePath, category.savePath)) {
@@ -105,9 +108,14 @@ interface SabnzbdCategory {
 export async function reconcileSabnzbdCategories(http: HttpClient, target: SabnzbdTarget, spec: CategoryReconcile): Promise<Change[]> {
     const answer = await sendJson<{ config?: { categories?: SabnzbdCategory[] } }>(http, SAB, sabnzbdRequest(target, { mode: "get_config", section: "categories" }), [200]);
     const existing = new Map((answer?.config?.categories ?? []).map((category) => [category.name, category]));
+    const owns = ownership(spec.owned, (name) => name);
     const changes: Change[] = [];
     for (const category of spec.desired) {
         const found = existing.get(category.name);
+        if (found !== undefined && !owns(category.name)) {
+            changes.push({ app: SAB, collection: "category", name: category.name, action: "unmanaged" });
+            continue;
+        }
         if (found !== undefined && samePath(found.dir, category.savePath)) {
             changes.push({ app: SAB, collection: "category", name: category.name, action: "unchanged" });
             continue;

@@ -1,11 +1,12 @@
+import type { KubernetesConnection } from "../platform/kubeConnection";
 import type { HttpClient } from "./http";
 import type { Reach } from "./plan";
 import type { RetryPolicy } from "./ready";
-import { RelationSpec, ownedEntries, runRelation, withoutEntries } from "./reconcile";
+import { RelationSpec, runRelation, withoutEntries } from "./reconcile";
 import type { Change } from "./servarr";
 
-/** What a relation resource is given: where its app is, what it owns there, how long to wait. */
-export interface RelationInputs {
+/** What a relation resource is given: where its app is and how to reach it, what it owns there, how long to wait. */
+export interface RelationInputs extends KubernetesConnection {
     readonly reach: Reach;
     readonly spec: RelationSpec;
     readonly retry: RetryPolicy;
@@ -13,6 +14,10 @@ export interface RelationInputs {
 
 /** What it keeps between runs: its inputs, the entries it owns, and whether its app could not take them yet. */
 export interface RelationState extends RelationInputs {
+    /**
+     * The entries this relation created and still wants: only these are ever edited or removed. An
+     * entry of the same name the user (or anything else) made first is left alone and never owned.
+     */
     readonly owned: readonly string[];
     /** True while an entry waits on the user (Overseerr before its setup): the next run tries again. */
     readonly waiting: boolean;
@@ -28,15 +33,42 @@ export class AppGoneError extends Error {
     }
 }
 
-/** Opens a connection to the app at `reach` for the duration of `use`; throws {@link AppGoneError} when there is no such app. */
-export type Connect = <T>(reach: Reach, use: (http: HttpClient) => Promise<T>) => Promise<T>;
+/**
+ * Opens a connection to the app at `reach`, through the cluster `connection` names, for the duration
+ * of `use`; throws {@link AppGoneError} when there is no such app.
+ */
+export type Connect = <T>(reach: Reach, connection: KubernetesConnection, use: (http: HttpClient) => Promise<T>) => Promise<T>;
+
+/** The stack's Kubernetes connection a relation was given (kept in its state, so delete reaches the same cluster). */
+const connectionOf = (inputs: RelationInputs): KubernetesConnection => ({ kubeconfig: inputs.kubeconfig, context: inputs.context });
 
 function describeChanges(changes: readonly Change[]): string[] {
-    return changes.filter((change) => change.action !== "unchanged").map((change) => `${change.action} ${change.app} ${change.collection} ${change.name}`);
+    return changes
+        .filter((change) => change.action !== "unchanged")
+        .map((change) => `${change.action} ${change.app} ${change.collection} ${change.name}${change.action === "unmanaged" ? " (it existed before the relation: left as it is, never removed)" : ""}`);
 }
 
-function stateOf(inputs: RelationInputs, changes: readonly Change[]): RelationState {
-    return { ...inputs, owned: ownedEntries(inputs.spec), waiting: changes.some((change) => change.action === "waiting"), changes: describeChanges(changes) };
+/** Actions on an entry the relation owns afterwards: it made it, or it already owned it and still wants it. */
+const OWNING: ReadonlySet<Change["action"]> = new Set(["created", "updated", "unchanged"]);
+
+/**
+ * What the relation owns after a run: what it created or kept, plus what it owned before and still
+ * wants but could not reach yet (Overseerr waiting on its setup). An `unmanaged` entry is never owned.
+ */
+function ownedAfter(previous: readonly string[], changes: readonly Change[]): string[] {
+    const waiting = new Set(changes.filter((change) => change.action === "waiting").map((change) => change.name));
+    const kept = changes.filter((change) => OWNING.has(change.action)).map((change) => change.name);
+    return [...new Set([...kept, ...previous.filter((name) => waiting.has(name))])];
+}
+
+function stateOf(inputs: RelationInputs, previous: readonly string[], changes: readonly Change[]): RelationState {
+    return { ...inputs, owned: ownedAfter(previous, changes), waiting: changes.some((change) => change.action === "waiting"), changes: describeChanges(changes) };
+}
+
+/** Whether a relation changes, and the inputs whose change replaces it (as Pulumi's DiffResult takes them). */
+export interface RelationDiff {
+    readonly changes: boolean;
+    readonly replaces: readonly string[];
 }
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -48,26 +80,33 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 export function relationLifecycle(connect: Connect) {
     return {
         async create(inputs: RelationInputs): Promise<RelationState> {
-            const changes = await connect(inputs.reach, (http) => runRelation(http, inputs.spec, { owned: [], rotateSecrets: true, retry: inputs.retry }));
-            return stateOf(inputs, changes);
+            const changes = await connect(inputs.reach, connectionOf(inputs), (http) => runRelation(http, inputs.spec, { owned: [], rotateSecrets: true, retry: inputs.retry }));
+            return stateOf(inputs, [], changes);
         },
 
-        /** A relation changes when its app, its entries or its credentials change, or while it waits on the user. */
-        diff(olds: RelationState, news: RelationInputs): boolean {
-            return olds.waiting || !same(olds.reach, news.reach) || !same(olds.spec, news.spec);
+        /**
+         * A relation changes when its app, its entries or its credentials change, or while it waits on
+         * the user; a new cluster connection is an update too, so delete later uses the current one.
+         */
+        diff(olds: RelationState, news: RelationInputs): RelationDiff {
+            // Another app (a new namespace or pod) is a new relation: the old one's delete runs against the
+            // old app. A new port is the same app, updated in place.
+            const otherApp = olds.reach.namespace !== news.reach.namespace || olds.reach.pod !== news.reach.pod;
+            const replaces = otherApp ? ["reach"] : [];
+            return { changes: otherApp || olds.waiting || !same(olds.reach, news.reach) || !same(olds.spec, news.spec) || !same(connectionOf(olds), connectionOf(news)), replaces };
         },
 
         /** Brings the entries to the new spec; entries owned before and no longer wanted are removed. */
         async update(olds: RelationState, news: RelationInputs): Promise<RelationState> {
             const rotateSecrets = !same(olds.spec, news.spec);
-            const changes = await connect(news.reach, (http) => runRelation(http, news.spec, { owned: olds.owned, rotateSecrets, retry: news.retry }));
-            return stateOf(news, changes);
+            const changes = await connect(news.reach, connectionOf(news), (http) => runRelation(http, news.spec, { owned: olds.owned, rotateSecrets, retry: news.retry }));
+            return stateOf(news, olds.owned, changes);
         },
 
         /** Removes every entry the relation owns; an app that no longer runs has nothing left to remove. */
         async delete(olds: RelationState): Promise<void> {
             try {
-                await connect(olds.reach, (http) => runRelation(http, withoutEntries(olds.spec), { owned: olds.owned, rotateSecrets: false, retry: olds.retry }));
+                await connect(olds.reach, connectionOf(olds), (http) => runRelation(http, withoutEntries(olds.spec), { owned: olds.owned, rotateSecrets: false, retry: olds.retry }));
             } catch (error) {
                 if (!(error instanceof AppGoneError)) {
                     throw error;

@@ -1,5 +1,5 @@
 import { HttpClient, HttpRequest, RelationError, send, sendJson } from "./http";
-import type { Change } from "./servarr";
+import { Change, ownership } from "./servarr";
 
 /** Overseerr's API (`/api/v1`, Overseerr v1.34.0 overseerr-api.yml), with its seeded API key. */
 export interface OverseerrTarget {
@@ -29,7 +29,7 @@ export interface OverseerrPlexLink {
 
 export interface OverseerrReconcile {
     readonly services: readonly OverseerrService[];
-    /** Names the relation created before: those no longer desired are deleted; no other entry is touched. */
+    /** Names the relation created before: only these are updated, and deleted once no longer desired; no other entry is touched. */
     readonly owned: readonly string[];
     /** Sign in to Overseerr with this Plex token and link the Plex server when Overseerr is not set up yet. */
     readonly plex?: OverseerrPlexLink;
@@ -132,6 +132,7 @@ export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarg
     if ((await ensureSetUp(http, target, spec.plex)) === "waiting") {
         return spec.services.map((service) => ({ app: APP, collection: service.kind, name: service.name, action: "waiting" }));
     }
+    const mine = ownership(spec.owned, (name) => name.toLowerCase());
     const changes: Change[] = [];
     for (const kind of ["radarr", "sonarr"] as const) {
         const path = `/api/v1/settings/${kind}`;
@@ -140,7 +141,9 @@ export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarg
         const desired = spec.services.filter((service) => service.kind === kind);
         for (const service of desired) {
             const found = find(service.name);
-            if (found === undefined) {
+            if (found !== undefined && !mine(service.name)) {
+                changes.push({ app: APP, collection: kind, name: service.name, action: "unmanaged" });
+            } else if (found === undefined) {
                 const profile = await firstProfile(http, target, service);
                 await send(http, APP, authed(target, { method: "POST", path, json: createBody(service, profile) }), [200, 201]);
                 changes.push({ app: APP, collection: kind, name: service.name, action: "created" });

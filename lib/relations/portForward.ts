@@ -1,6 +1,7 @@
 import * as net from "node:net";
-import { CoreV1Api, KubeConfig, PortForward } from "@kubernetes/client-node";
-import { fetchClient } from "./http";
+import { AppsV1Api, CoreV1Api, KubeConfig, PortForward } from "@kubernetes/client-node";
+import { KubernetesConnection, loadConnection } from "../platform/kubeConnection";
+import { fetchClient, RelationError } from "./http";
 import { AppGoneError, Connect } from "./lifecycle";
 import type { Reach } from "./plan";
 
@@ -11,23 +12,46 @@ function isNotFound(error: unknown): boolean {
     return typeof error === "object" && error !== null && (error as { code?: number }).code === 404;
 }
 
+/** The StatefulSet that owns a pod: its pods are `<statefulset>-<ordinal>` (Kubernetes StatefulSet pod identity). */
+export function statefulSetOf(pod: string): string {
+    return pod.replace(/-\d+$/, "");
+}
+
+/**
+ * The app is gone only when its namespace or its StatefulSet is: a missing pod is one being
+ * (re)scheduled, which the readiness wait rides out, so a destroy never skips its cleanup for it.
+ */
+async function ensureAppExists(kubeconfig: KubeConfig, reach: Reach): Promise<void> {
+    const checks: [string, () => Promise<unknown>][] = [
+        [`namespace ${reach.namespace}`, () => kubeconfig.makeApiClient(CoreV1Api).readNamespace({ name: reach.namespace })],
+        [`StatefulSet ${reach.namespace}/${statefulSetOf(reach.pod)}`, () => kubeconfig.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: statefulSetOf(reach.pod), namespace: reach.namespace })],
+    ];
+    for (const [what, read] of checks) {
+        try {
+            await read();
+        } catch (error) {
+            if (isNotFound(error)) {
+                throw new AppGoneError(`${what} does not exist`);
+            }
+            throw error;
+        }
+    }
+}
+
 /**
  * Reaches an app's pod through the Kubernetes API's port-forward, as `kubectl port-forward` does,
- * with the kubeconfig `pulumi up` runs with (KUBECONFIG, else ~/.kube/config). The connection ends in
- * the pod's own network namespace on loopback, so it needs neither the user's LAN nor a mesh
- * identity: Istio ambient captures traffic arriving on the pod's interface, not its loopback.
+ * with the connection of the stack's Kubernetes provider (`kubernetes:kubeconfig`,
+ * `kubernetes:context`; unset, KUBECONFIG or ~/.kube/config). The connection ends in the pod's own
+ * network namespace on loopback, so it needs neither the user's LAN nor a mesh identity: Istio
+ * ambient captures traffic arriving on the pod's interface, not its loopback.
  */
-export const portForwardConnect: Connect = async (reach: Reach, use) => {
+export const portForwardConnect: Connect = async (reach, connection: KubernetesConnection, use) => {
     const kubeconfig = new KubeConfig();
-    kubeconfig.loadFromDefault();
-    try {
-        await kubeconfig.makeApiClient(CoreV1Api).readNamespacedPod({ name: reach.pod, namespace: reach.namespace });
-    } catch (error) {
-        if (isNotFound(error)) {
-            throw new AppGoneError(`pod ${reach.namespace}/${reach.pod} does not exist`);
-        }
-        throw error;
+    loadConnection(kubeconfig, connection);
+    if (kubeconfig.getCurrentCluster() === null) {
+        throw new RelationError(`no cluster to reach ${reach.namespace}/${reach.pod}: the kubeconfig has no context ${JSON.stringify(kubeconfig.getCurrentContext())} with a cluster`);
     }
+    await ensureAppExists(kubeconfig, reach);
     const forward = new PortForward(kubeconfig);
     const server = net.createServer((socket) => {
         forward.portForward(reach.namespace, reach.pod, [reach.port], socket, null, socket).catch((error: Error) => socket.destroy(error));

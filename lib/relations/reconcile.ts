@@ -35,21 +35,6 @@ export function relationApp(spec: RelationSpec): string {
     }
 }
 
-/** The names (or paths) of the entries the relation owns in its app. */
-export function ownedEntries(spec: RelationSpec): string[] {
-    switch (spec.kind) {
-        case "providers":
-            return spec.entries.map((entry) => entry.name);
-        case "rootFolder":
-            return spec.path === undefined ? [] : [spec.path];
-        case "qbittorrentCategories":
-        case "sabnzbdCategories":
-            return spec.categories.map((category) => category.name);
-        case "overseerr":
-            return spec.services.map((service) => service.name);
-    }
-}
-
 /** The same relation with no entries: running it removes what the relation owned (`pulumi destroy`, or a disabled app). */
 export function withoutEntries(spec: RelationSpec): RelationSpec {
     switch (spec.kind) {

@@ -20,8 +20,12 @@ export interface Change {
     /** What kind of entry: `downloadclient`, `applications`, `rootfolder`, `category`, `radarr` ... */
     readonly collection: string;
     readonly name: string;
-    /** `waiting`: the app is up but cannot take the entry yet (Overseerr before its setup). */
-    readonly action: "created" | "updated" | "deleted" | "unchanged" | "waiting";
+    /**
+     * `waiting`: the app is up but cannot take the entry yet (Overseerr before its setup).
+     * `unmanaged`: an entry of that name (or path) was there before the relation and is not its own:
+     * left exactly as it is, never edited nor removed.
+     */
+    readonly action: "created" | "updated" | "deleted" | "unchanged" | "waiting" | "unmanaged";
 }
 
 /**
@@ -64,6 +68,12 @@ function authed(target: ServarrTarget, request: HttpRequest): HttpRequest {
 /** `GET …/system/status`: answers once the app has started and accepts the API key. */
 export async function servarrStatus(http: HttpClient, target: ServarrTarget): Promise<void> {
     await send(http, target.app, authed(target, { method: "GET", path: apiPath(target, "system/status") }), [200]);
+}
+
+/** Whether the relation made an entry: its name (or path) is among those it recorded as created. */
+export function ownership(owned: readonly string[], key: (name: string) => string): (name: string) => boolean {
+    const keys = new Set(owned.map(key));
+    return (name) => keys.has(key(name));
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -114,7 +124,7 @@ export interface ProviderReconcile {
     readonly collection: "downloadclient" | "applications";
     /** The entries that should exist. */
     readonly desired: readonly ProviderEntry[];
-    /** Names the relation created before: those no longer desired are deleted; no other entry is touched. */
+    /** Names the relation created before: only these are updated, and deleted once no longer desired; no other entry is touched. */
     readonly owned: readonly string[];
     /** Re-send secret fields even when the app answers them masked (the credentials changed). */
     readonly rotateSecrets: boolean;
@@ -126,10 +136,13 @@ export async function reconcileProviders(http: HttpClient, spec: ProviderReconci
     const path = apiPath(target, collection);
     const existing = (await sendJson<ProviderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
     const byName = (name: string) => existing.find((resource) => (resource.name ?? "").toLowerCase() === name.toLowerCase());
+    const owns = ownership(spec.owned, (name) => name.toLowerCase());
     const changes: Change[] = [];
     for (const entry of spec.desired) {
         const found = byName(entry.name);
-        if (found === undefined) {
+        if (found !== undefined && !owns(entry.name)) {
+            changes.push({ app: target.app, collection, name: entry.name, action: "unmanaged" });
+        } else if (found === undefined) {
             await send(http, target.app, authed(target, { method: "POST", path, query: { forceSave: "true" }, json: createBody(entry) }), [200, 201]);
             changes.push({ app: target.app, collection, name: entry.name, action: "created" });
         } else if (drift(found, entry, spec.rotateSecrets).length > 0) {
@@ -197,11 +210,12 @@ export async function reconcileRootFolder(http: HttpClient, spec: RootFolderReco
     const { target } = spec;
     const path = apiPath(target, "rootfolder");
     const existing = (await sendJson<RootFolderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
+    const owns = ownership(spec.owned, (folder) => folder.replace(/\/+$/, ""));
     const changes: Change[] = [];
     if (spec.path !== undefined) {
         const wanted = spec.path;
         if (existing.some((folder) => samePath(folder.path ?? "", wanted))) {
-            changes.push({ app: target.app, collection: "rootfolder", name: wanted, action: "unchanged" });
+            changes.push({ app: target.app, collection: "rootfolder", name: wanted, action: owns(wanted) ? "unchanged" : "unmanaged" });
         } else {
             await send(http, target.app, authed(target, { method: "POST", path, json: await rootFolderBody(http, spec, wanted) }), [200, 201]);
             changes.push({ app: target.app, collection: "rootfolder", name: wanted, action: "created" });
