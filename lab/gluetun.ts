@@ -199,18 +199,28 @@ until run_wireguard; do
   # internal/vpn/run.go: the loop logs the error and retries the VPN after a pause
   ATTEMPT=$((ATTEMPT+1)); [ $ATTEMPT -ge 20 ] && exit 1; sleep 3
 done
-# internal/vpn/tunnelup.go onTunnelUp -> DNS loop (internal/dns/setup.go setupServer)
+# internal/vpn/tunnelup.go onTunnelUp -> DNS loop (internal/dns/run.go Run -> setupServer, internal/dns/setup.go)
 ${
     s.dnsServer && !s.keepNameserver
-        ? `rm -f /run/gluetun-dns-listening
-node ${inputs.dnsServerScript} ${plaintext} & DNS_PID=$!
-for _ in $(seq 1 50); do [ -f /run/gluetun-dns-listening ] && break; kill -0 $DNS_PID 2>/dev/null || break; sleep 0.1; done
-if [ -f /run/gluetun-dns-listening ]; then
-  write_resolv 127.0.0.1; log "dns: DNS server ready, listening on :53"
-else
-  # internal/dns/run.go: setupServer failed -> useUnencryptedDNS(fallback=true)
-  write_resolv ${plaintext}; log "dns: falling back on plaintext DNS at address ${plaintext}"
-fi`
+        ? `dns_loop() {
+  local wait=10
+  for _ in $(seq 1 8); do
+    rm -f /run/gluetun-dns-listening
+    node ${inputs.dnsServerScript} ${plaintext} & local pid=$!
+    for _ in $(seq 1 50); do [ -f /run/gluetun-dns-listening ] && break; kill -0 $pid 2>/dev/null || break; sleep 0.1; done
+    if [ -f /run/gluetun-dns-listening ]; then
+      write_resolv 127.0.0.1; log "dns: DNS server ready, listening on :53"
+      wait $pid; wait=10
+    fi
+    # setupServer failed, or the running server stopped (runWait) -> useUnencryptedDNS(fallback=true)
+    # -> logAndWait (internal/dns/loop.go: 10 s, doubling, back to 10 s after a start), then the loop
+    # tries again: :53 is taken at the first attempt after it is free
+    write_resolv ${plaintext}; log "dns: falling back on plaintext DNS at address ${plaintext}; retrying in $wait s"
+    sleep $wait; wait=$((wait * 2))
+  done
+}
+dns_loop & DNS_PID=$!
+for _ in $(seq 1 50); do [ -f /run/gluetun-dns-listening ] && break; grep -q '^nameserver ${plaintext}$' /etc/resolv.conf && break; sleep 0.1; done`
         : `log "dns: DNS server off"`
 }
 touch /run/gluetun-tunnel-up

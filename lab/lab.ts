@@ -6,12 +6,12 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
-import { GLUETUN_IMAGE } from "./plan";
+import { GLUETUN_IMAGE, LabContainer } from "./plan";
 import { NetnsTarget, NetnsTransport } from "../verify/netns";
 import { publicAddress } from "../verify/probes";
 import { Exec, resolve, sendUdp } from "./probes";
 import { leakedPackets, queriesFrom, ScenarioResult } from "./report";
-import { Scenario } from "./scenarios";
+import { Check, Scenario } from "./scenarios";
 import { LabError, run, runAsync, sleep } from "./sys";
 import { Container, Pod, World } from "./world";
 
@@ -115,13 +115,14 @@ export class Lab {
         return pod;
     }
 
-    /** Kills every process of the pod's container whose image matches, as a container runtime would. */
-    async killContainer(pod: Pod, image: RegExp): Promise<void> {
-        const container = [...pod.containers.values()].find((c) => image.test(c.spec.image) && c.running);
+    /** Kills every process of the pod's running container that matches, as a container runtime would. */
+    async killContainer(pod: Pod, matches: (spec: LabContainer) => boolean, what: string): Promise<Container> {
+        const container = [...pod.containers.values()].find((c) => matches(c.spec) && c.running);
         if (!container) {
-            throw new LabError(`pod ${pod.name} has no running container with image ${image}`);
+            throw new LabError(`pod ${pod.name} has no running ${what} container`);
         }
         await this.world.registry.stop(container.daemon!, "SIGKILL", 1000);
+        return container;
     }
 
     pods(): Pod[] {
@@ -189,7 +190,7 @@ export class Lab {
     }
 
     /** Probes for `rounds` rounds with the current layers; returns what leaked and what the client saw. */
-    async measure(rounds: number): Promise<{ packets: number; dns: number; observation: Observation; dnsSources: string[] }> {
+    async measure(rounds: number, traffic?: (lab: Lab) => Promise<Check[]>): Promise<{ packets: number; dns: number; observation: Observation; dnsSources: string[]; trafficChecks: Check[] }> {
         this.world.flushConntrack();
         this.world.resetCounters();
         const mark = this.world.resolverLines().split("\n").length - 1;
@@ -197,12 +198,13 @@ export class Lab {
         for (let i = 0; i < rounds; i++) {
             await this.round(observation);
         }
+        const trafficChecks = traffic ? await traffic(this) : [];
         await sleep(300);
         const counters = this.world.readCounters();
         const log = this.world.resolverLines();
         const dns = queriesFrom(log, this.addresses.home, mark);
         const sources = observation.names.flatMap((name) => log.split("\n").slice(mark).filter((l) => l.includes(` ${name} from `)).map((l) => l.trim().split(" ").pop() ?? ""));
-        return { packets: leakedPackets(counters), dns: dns.count, observation, dnsSources: sources };
+        return { packets: leakedPackets(counters), dns: dns.count, observation, dnsSources: sources, trafficChecks };
     }
 
     async runScenario(scenario: Scenario): Promise<ScenarioResult> {
@@ -213,14 +215,15 @@ export class Lab {
         }
         await scenario.inject?.(this);
         this.world.setLayer1(true, this.pods());
-        const on = await this.measure(scenario.rounds ?? 1);
-        const checks = scenario.checks ? await scenario.checks(this, on.observation, on.dnsSources) : [];
+        const on = await this.measure(scenario.rounds ?? 1, scenario.traffic);
+        const checks = [...on.trafficChecks, ...(scenario.checks ? await scenario.checks(this, on.observation, on.dnsSources) : [])];
         this.world.setLayer1(false, this.pods());
         if (scenario.reinject) {
             await scenario.inject?.(this);
         }
-        const off = await this.measure(scenario.rounds ?? 1);
+        const off = await this.measure(scenario.rounds ?? 1, scenario.traffic);
         this.world.setLayer1(true, this.pods());
+        this.logChecks(checks);
         if (scenario.inject) {
             await this.recreate({ gateway: scenario.breaks !== "client", client: scenario.breaks === "client" });
         }
@@ -232,6 +235,12 @@ export class Lab {
             layer2MustHold: scenario.layer2MustHold,
             seconds: (Date.now() - started) / 1000,
         };
+    }
+
+    private logChecks(checks: readonly Check[]): void {
+        for (const check of checks) {
+            this.world.log(`  ${check.ok ? "ok" : "FAILED"}: ${check.text}`);
+        }
     }
 
     /** The gateway pod replaced by one at a new address: seconds until the client's traffic flows again, per layer setting. */

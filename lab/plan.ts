@@ -83,6 +83,8 @@ export interface ClusterFactsLike {
     readonly lanCidr?: string;
     readonly dnsServiceIp: string;
     readonly domain: string;
+    /** The pod network's MTU: the lab's pod veths and bridge use it. */
+    readonly podMtu: number;
 }
 
 export interface LabPlan {
@@ -226,6 +228,9 @@ export function extractLabPlan(downloads: readonly Manifest[], coreOutputs: Read
         if (typeof cluster[key] !== "string") {
             throw new LabPlanError(`the core stack's outputs have no cluster.${key}`);
         }
+    }
+    if (!Number.isInteger(cluster.podMtu)) {
+        throw new LabPlanError("the core stack's outputs have no cluster.podMtu");
     }
     const pods = downloads.filter((m) => WORKLOAD_KINDS.has(m.kind)).map((m) => podOf(m, downloads));
     const gateway = pods.find((pod) => allContainers(pod).some((c) => GLUETUN_IMAGE.test(c.image)));

@@ -13,23 +13,25 @@ export interface InternetCounters {
     readonly homeOther: number;
 }
 
-/** Reads `nft -j list counters table inet <t>` output. */
-export function parseCounters(json: string): InternetCounters {
+/** The packets of one named counter in `nft -j list counters table <family> <t>` output. */
+export function namedCounter(json: string, name: string): number {
     const parsed = JSON.parse(json) as { nftables?: { counter?: { name: string; packets: number } }[] };
-    const byName = new Map<string, number>();
-    for (const entry of parsed.nftables ?? []) {
-        if (entry.counter) {
-            byName.set(entry.counter.name, entry.counter.packets);
-        }
+    const found = (parsed.nftables ?? []).find((entry) => entry.counter?.name === name)?.counter;
+    if (!found) {
+        throw new Error(`counter ${name} missing from the ruleset`);
     }
-    const get = (name: string) => {
-        const value = byName.get(name);
-        if (value === undefined) {
-            throw new Error(`counter ${name} missing from the internet router's ruleset`);
-        }
-        return value;
-    };
-    return { tunnel: get("tunnel"), homeDns: get("home_dns"), homeOther: get("home_other") };
+    return found.packets;
+}
+
+/** Reads the internet router's `nft -j list counters table inet <t>` output. */
+export function parseCounters(json: string): InternetCounters {
+    return { tunnel: namedCounter(json, "tunnel"), homeDns: namedCounter(json, "home_dns"), homeOther: namedCounter(json, "home_other") };
+}
+
+/** The MTU in `ip -o link show dev X` output. */
+export function parseLinkMtu(text: string): number | undefined {
+    const match = / mtu (\d+) /.exec(text);
+    return match ? Number(match[1]) : undefined;
 }
 
 /** Packets that reached the internet from the home address, outside the tunnel. */

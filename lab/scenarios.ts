@@ -7,8 +7,10 @@ import { dnsPath } from "../verify/probes";
 import { dnsVerdict } from "../verify/verdicts";
 import type { Lab, Observation } from "./lab";
 import { resolve } from "./probes";
-import { GLUETUN_IMAGE } from "./plan";
-import { must } from "./sys";
+import { gluetunSettings } from "./gluetun";
+import { GLUETUN_IMAGE, LabContainer } from "./plan";
+import { LabError, must, run, sleep } from "./sys";
+import { LARGE_BODY_BYTES } from "./world";
 
 export interface Check {
     readonly ok: boolean;
@@ -27,6 +29,11 @@ export interface Scenario {
     readonly reinject?: boolean;
     /** Probe rounds per layer setting (default 1). */
     readonly rounds?: number;
+    /**
+     * Extra traffic sent inside each probing window, after the probe rounds, so what it leaks is
+     * counted; its assertions with both layers on are reported.
+     */
+    readonly traffic?: (lab: Lab) => Promise<Check[]>;
     /** Assertions on what the client saw with both layers on. */
     readonly checks?: (lab: Lab, seen: Observation, dnsSources: readonly string[]) => Promise<Check[]> | Check[];
     /** Measure the seconds until traffic flows again (the gateway pod is replaced). */
@@ -47,6 +54,110 @@ function noTraffic(seen: Observation): Check {
     return { ok: answered.length === 0, text: answered.length === 0 ? "no HTTP answer reached the client" : `the client still got answers, seen as ${[...new Set(answered)].join(", ")}` };
 }
 
+/** The internet name lookups of the rounds resolved, and the resolver saw them only from the VPN exit. */
+function dnsThroughTunnel(lab: Lab, seen: Observation, dnsSources: readonly string[]): Check[] {
+    const exit = lab.addresses.vpnExit;
+    const resolved = seen.internetAnswers.every((a) => a === lab.addresses.web);
+    const throughTunnel = dnsSources.length > 0 && dnsSources.every((s) => s === exit);
+    return [
+        { ok: resolved, text: resolved ? "internet names resolved" : `internet names answered ${seen.internetAnswers.map((a) => a ?? "nothing").join(", ")}` },
+        { ok: throughTunnel, text: throughTunnel ? `the resolver saw the queries from the VPN exit ${exit}` : `the resolver saw the queries from ${dnsSources.join(", ") || "nowhere"}` },
+    ];
+}
+
+/** What a check says about one expected figure. */
+export function expectEqual(what: string, actual: number | undefined, expected: number): Check {
+    return { ok: actual === expected, text: actual === expected ? `${what} ${actual}` : `${what} ${actual ?? "missing"}, expected ${expected}` };
+}
+
+/**
+ * The MTUs the interfaces got against the plan's, a large download and a large upload through the
+ * tunnel, full-size DF pings at the tunnel MTU, and no IPv4 fragment on the pod network.
+ */
+async function largeTransfers(lab: Lab): Promise<Check[]> {
+    const plan = lab.world.plan;
+    const vxlanMtu = Number(plan.gatewaySettings.VPN_INTERFACE_MTU);
+    const gluetun = gluetunSettings(lab.world.gluetunEnv());
+    const mtus = {
+        pod: lab.world.linkMtu(lab.client.netns, "eth0"),
+        client: lab.world.linkMtu(lab.client.netns, "vxlan0"),
+        gateway: lab.world.linkMtu(lab.gateway.netns, "vxlan0"),
+        tunnel: lab.world.linkMtu(lab.gateway.netns, gluetun.interfaceName),
+    };
+    const exec = lab.clientExec();
+    const web = lab.addresses.web;
+    const [download, upload, ping] = await Promise.all([
+        exec(["curl", "-s", "-o", "/dev/null", "--max-time", "20", "-w", "%{size_download} %{time_total}", `http://${web}/large`], 25_000),
+        exec(["bash", "-c", `head -c ${LARGE_BODY_BYTES} /dev/zero | curl -s --max-time 20 -H 'Expect:' -H 'Content-Type: application/octet-stream' --data-binary @- http://${web}/cgi-bin/size`], 25_000),
+        exec(["ping", "-M", "do", "-s", String(vxlanMtu - 28), "-c", "3", "-i", "0.3", "-W", "2", web], 10_000),
+    ]);
+    const fragments = lab.world.readFragments();
+    const [downloaded, seconds] = download.stdout.trim().split(" ");
+    const uploaded = Number(upload.stdout.trim());
+    const replies = /(\d+) received/.exec(ping.stdout)?.[1] ?? "0";
+    return [
+        expectEqual("pod network MTU (cluster.podMtu)", mtus.pod, plan.cluster.podMtu),
+        expectEqual("client vxlan0 MTU (VPN_INTERFACE_MTU)", mtus.client, vxlanMtu),
+        expectEqual("gateway vxlan0 MTU (VPN_INTERFACE_MTU)", mtus.gateway, vxlanMtu),
+        expectEqual(`${gluetun.interfaceName} MTU (WIREGUARD_MTU)`, mtus.tunnel, gluetun.mtu),
+        {
+            ok: Number(downloaded) === LARGE_BODY_BYTES,
+            text: Number(downloaded) === LARGE_BODY_BYTES ? `downloaded ${downloaded} bytes in ${seconds} s` : `the download stopped at ${downloaded || 0} of ${LARGE_BODY_BYTES} bytes (curl exit ${download.code})`,
+        },
+        {
+            ok: uploaded === LARGE_BODY_BYTES,
+            text: uploaded === LARGE_BODY_BYTES ? `uploaded ${uploaded} bytes` : `the server received ${uploaded || 0} of ${LARGE_BODY_BYTES} uploaded bytes (curl exit ${upload.code})`,
+        },
+        { ok: replies === "3", text: `${replies} of 3 don't-fragment pings of ${vxlanMtu} bytes answered` },
+        { ok: fragments === 0, text: fragments === 0 ? "no IPv4 fragment on the pod network" : `${fragments} IPv4 fragments on the pod network` },
+    ];
+}
+
+function isGatewaySidecar(spec: LabContainer): boolean {
+    return [...spec.command, ...spec.args].some((arg) => arg.endsWith("gateway_sidecar.sh"));
+}
+
+/** Waits (bounded) until `ready` holds; false when it never did. */
+async function until(limitMs: number, ready: () => boolean): Promise<boolean> {
+    const end = Date.now() + limitMs;
+    while (Date.now() < end) {
+        if (ready()) {
+            return true;
+        }
+        await sleep(250);
+    }
+    return false;
+}
+
+/** The client's vxlan0 IPv4 address, when it has one. */
+function clientLease(lab: Lab): string | undefined {
+    const out = run(["ip", "-n", lab.client.netns, "-4", "-o", "addr", "show", "dev", "vxlan0"]).stdout;
+    return /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
+}
+
+/**
+ * The gateway's sidecar killed while gluetun runs; the kubelet restarts it, and its dnsmasq must
+ * bind `<vxlan>.1:53` again. Then the client's vxlan0 is deleted, so the client sidecar rebuilds
+ * it and asks the restarted dnsmasq for a lease.
+ */
+async function restartGatewaySidecar(lab: Lab): Promise<void> {
+    const sidecar = await lab.killContainer(lab.gateway, isGatewaySidecar, "gateway sidecar");
+    // The kubelet restarts it after its back-off; until then the killed process is its last one.
+    const killed = sidecar.daemon;
+    const dnsAddress = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1:53`;
+    const listening = () => run(["ip", "netns", "exec", lab.gateway.netns, "ss", "-H", "-l", "-u", "-n"]).stdout.split("\n").some((line) => line.split(/\s+/).includes(dnsAddress));
+    // The first restart comes after the kubelet's 10 s back-off; dnsmasq needs a moment more.
+    if (!(await until(30_000, () => sidecar.daemon !== killed && sidecar.running && listening()))) {
+        throw new LabError(`the gateway sidecar did not come back listening on ${dnsAddress} within 30 s (log: ${sidecar.dir}/log)`);
+    }
+    const started = Date.now();
+    inClient(lab, "ip", "link", "del", "vxlan0");
+    if (!(await until(40_000, () => clientLease(lab) !== undefined))) {
+        throw new LabError("the client got no new lease on vxlan0 within 40 s of its deletion");
+    }
+    lab.world.log(`  sidecar restarted (restart ${sidecar.restarts}); client vxlan0 leased ${clientLease(lab)} ${((Date.now() - started) / 1000).toFixed(1)} s after its deletion`);
+}
+
 export const SCENARIOS: readonly Scenario[] = [
     {
         name: "baseline",
@@ -63,9 +174,6 @@ export const SCENARIOS: readonly Scenario[] = [
         layer2MustHold: true,
         rounds: 2,
         checks: async (lab, seen, dnsSources) => {
-            const exit = lab.addresses.vpnExit;
-            const resolved = seen.internetAnswers.every((a) => a === lab.addresses.web);
-            const throughTunnel = dnsSources.length > 0 && dnsSources.every((s) => s === exit);
             const clusterName = `kubernetes.default.svc.${lab.world.plan.cluster.domain}`;
             const cluster = await resolve(lab.clientExec(), clusterName, 2);
             // The verifier's DNS-path check, run on this client through its netns transport.
@@ -73,8 +181,7 @@ export const SCENARIOS: readonly Scenario[] = [
             const verdict = dnsVerdict(lab.clientTarget().name, path, { gatewayDns: `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1`, kubeDns: lab.world.plan.cluster.dnsServiceIp });
             return [
                 { ok: verdict.status === "pass", text: `npm run verify's DNS check: ${verdict.status.toUpperCase()} ${verdict.message}` },
-                { ok: resolved, text: resolved ? "internet names resolved" : `internet names answered ${seen.internetAnswers.map((a) => a ?? "nothing").join(", ")}` },
-                { ok: throughTunnel, text: throughTunnel ? `the resolver saw the queries from the VPN exit ${exit}` : `the resolver saw the queries from ${dnsSources.join(", ") || "nowhere"}` },
+                ...dnsThroughTunnel(lab, seen, dnsSources),
                 {
                     ok: cluster.ok && cluster.value === lab.addresses.kubernetesService,
                     text: cluster.ok ? `kubernetes.default.svc resolved to ${cluster.value}` : `kubernetes.default.svc did not resolve: ${cluster.message}`,
@@ -93,8 +200,30 @@ export const SCENARIOS: readonly Scenario[] = [
         layer2MustHold: true,
         // The gluetun container's processes die at once (WireGuard lives in gluetun's process):
         // the tunnel device goes with them, the WireGuard routing rule stays behind.
-        inject: (lab) => lab.killContainer(lab.gateway, GLUETUN_IMAGE),
+        inject: async (lab) => {
+            await lab.killContainer(lab.gateway, (c) => GLUETUN_IMAGE.test(c.image), "gluetun");
+        },
         checks: (_lab, seen) => [noTraffic(seen)],
+    },
+    {
+        name: "MTU: large transfers through the tunnel",
+        layer2MustHold: true,
+        traffic: largeTransfers,
+    },
+    {
+        // gluetun's DNS server would take :53 while dnsmasq is down (the program turns it off).
+        name: "gateway sidecar restarted",
+        layer2MustHold: true,
+        rounds: 2,
+        inject: restartGatewaySidecar,
+        checks: (lab, seen, dnsSources) => {
+            const lease = clientLease(lab);
+            const network = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.`;
+            return [
+                { ok: lease?.startsWith(network) === true, text: lease ? `the client's vxlan0 leased ${lease} from the restarted sidecar` : "the client's vxlan0 has no address" },
+                ...dnsThroughTunnel(lab, seen, dnsSources),
+            ];
+        },
     },
     {
         name: "gateway filter rules flushed",

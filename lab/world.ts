@@ -16,13 +16,16 @@ import { LabAddresses } from "./addresses";
 import { DNS_SERVER_JS, FALLBACK_COMMANDS, gluetunScript } from "./gluetun";
 import { policyRuleset, PolicyPod } from "./netpol";
 import { GLUETUN_IMAGE, LabContainer, LabPlan, LabPod, podResolvConf } from "./plan";
-import { parseCounters, InternetCounters } from "./report";
+import { namedCounter, parseCounters, parseLinkMtu, InternetCounters } from "./report";
 import { Daemon, LabError, Registry, must, run, sleep } from "./sys";
 
 const POD_GATEWAY_IMAGE = /(^|\/)pod-gateway:/;
 const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const POLICY_TABLE = "lab_networkpolicy";
 const COUNTER_TABLE = "lab_leaks";
+const FRAGMENT_TABLE = "lab_fragments";
+/** Size of the internet's large download and of the large upload: several round trips of full-size segments. */
+export const LARGE_BODY_BYTES = 512 * 1024;
 
 export interface WorldOptions {
     readonly plan: LabPlan;
@@ -104,7 +107,8 @@ export class Pod {
         w.registry.netns(this.netns);
         mkdirSync(this.dir, { recursive: true });
         const hostSide = `v${this.name}`.slice(0, 15);
-        must(["ip", "-n", w.node, "link", "add", hostSide, "type", "veth", "peer", "name", "eth0", "netns", this.netns]);
+        const mtu = String(w.plan.cluster.podMtu);
+        must(["ip", "-n", w.node, "link", "add", hostSide, "mtu", mtu, "type", "veth", "peer", "name", "eth0", "mtu", mtu, "netns", this.netns]);
         must(["ip", "-n", w.node, "link", "set", hostSide, "master", "cni0", "up"]);
         const inPod = (...argv: string[]) => must(["ip", "netns", "exec", this.netns, ...argv]);
         // Single-stack IPv4 pod network: no IPv6 at all (gluetun's IPv6 check is then false).
@@ -281,12 +285,26 @@ export class World {
         // Node: pod bridge, uplink to the home LAN, flannel-style masquerade, kube-proxy's DNAT.
         this.inNs(this.node, "ip", "addr", "add", `${a.nodeLan}/${a.lanPrefix}`, "dev", "uplink");
         this.inNs(this.node, "ip", "route", "add", "default", "via", a.homeRouterLan);
-        this.inNs(this.node, "ip", "link", "add", "cni0", "type", "bridge");
+        // The pod network's MTU from the plan (cluster.podMtu) on the bridge and every pod's veth,
+        // as a CNI sets it (flannel's VXLAN backend: 1450); the uplinks and the internet keep 1500.
+        this.inNs(this.node, "ip", "link", "add", "cni0", "mtu", String(this.plan.cluster.podMtu), "type", "bridge");
         this.inNs(this.node, "ip", "addr", "add", `${a.nodeBridge}/${a.podPrefix}`, "dev", "cni0");
         this.inNs(this.node, "ip", "link", "set", "cni0", "up");
         this.inNs(this.node, "sysctl", "-qw", "net.ipv4.ip_forward=1");
         // Bridged pod-to-pod traffic passes the IP hooks (br_netfilter), so policies see it.
         this.inNs(this.node, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1");
+        // IPv4 fragments on the pod network (any frame a pod sends into the bridge): a tunnel MTU that
+        // does not fit the pod network shows here first.
+        must(["ip", "netns", "exec", this.node, "nft", "-f", "-"], 10_000, [
+            `table bridge ${FRAGMENT_TABLE} {`,
+            "\tcounter fragments {}",
+            "\tchain count {",
+            "\t\ttype filter hook prerouting priority -300; policy accept;",
+            '\t\tether type ip ip frag-off & 0x3fff != 0 counter name "fragments"',
+            "\t}",
+            "}",
+            "",
+        ].join("\n"));
         this.inNs(this.node, "iptables", "-t", "nat", "-A", "POSTROUTING", "-s", this.plan.cluster.podCidr, "!", "-d", this.plan.cluster.podCidr, "!", "-o", "cni0", "-j", "MASQUERADE");
         const dnsIp = this.plan.cluster.dnsServiceIp;
         for (const proto of ["udp", "tcp"]) {
@@ -327,6 +345,10 @@ export class World {
         mkdirSync(www, { recursive: true });
         writeFileSync(join(www, "ip"), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$REMOTE_ADDR"\n');
         chmodSync(join(www, "ip"), 0o755);
+        // A large download, and an upload whose size the server reports (busybox httpd hands a POST body to the CGI's stdin).
+        writeFileSync(join(this.dir, "www", "large"), Buffer.alloc(LARGE_BODY_BYTES, "charmarr-lab "));
+        writeFileSync(join(www, "size"), '#!/bin/sh\nprintf "Content-Type: text/plain\\r\\n\\r\\n%s\\n" "$(head -c "${CONTENT_LENGTH:-0}" | wc -c)"\n');
+        chmodSync(join(www, "size"), 0o755);
         this.registry.start("internet/web", ["ip", "netns", "exec", this.internet, "busybox", "httpd", "-f", "-p", `${a.web}:80`, "-h", join(this.dir, "www")], join(this.dir, "web.out"));
     }
 
@@ -389,7 +411,8 @@ export class World {
 
     private kubeDnsPod(): void {
         const a = this.addresses;
-        must(["ip", "-n", this.node, "link", "add", "vkubedns", "type", "veth", "peer", "name", "eth0", "netns", this.dns]);
+        const mtu = String(this.plan.cluster.podMtu);
+        must(["ip", "-n", this.node, "link", "add", "vkubedns", "mtu", mtu, "type", "veth", "peer", "name", "eth0", "mtu", mtu, "netns", this.dns]);
         must(["ip", "-n", this.node, "link", "set", "vkubedns", "master", "cni0", "up"]);
         this.inNs(this.dns, "ip", "addr", "add", `${a.kubeDns}/${a.podPrefix}`, "dev", "eth0");
         this.inNs(this.dns, "ip", "link", "set", "eth0", "up");
@@ -454,6 +477,18 @@ export class World {
 
     resetCounters(): void {
         must(["ip", "netns", "exec", this.internet, "nft", "reset", "counters", "table", "inet", COUNTER_TABLE]);
+        must(["ip", "netns", "exec", this.node, "nft", "reset", "counters", "table", "bridge", FRAGMENT_TABLE]);
+    }
+
+    /** IPv4 fragments pods sent into the pod network since the last reset. */
+    readFragments(): number {
+        return namedCounter(must(["ip", "netns", "exec", this.node, "nft", "-j", "list", "counters", "table", "bridge", FRAGMENT_TABLE]), "fragments");
+    }
+
+    /** The MTU of a link in a namespace, or undefined when it has no such link. */
+    linkMtu(netns: string, device: string): number | undefined {
+        const result = run(["ip", "-n", netns, "-o", "link", "show", "dev", device]);
+        return result.code === 0 ? parseLinkMtu(result.stdout) : undefined;
     }
 
     resolverLines(): string {

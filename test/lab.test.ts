@@ -10,7 +10,7 @@ import { restartBackoffMs } from "../lab/world";
 import type { Manifest } from "../plan/evaluate";
 import { planDownloads, planCore } from "./support/plan";
 
-const CLUSTER = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", lanCidr: "192.168.1.0/24", dnsServiceIp: "10.43.0.10", domain: "cluster.local" };
+const CLUSTER = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", lanCidr: "192.168.1.0/24", dnsServiceIp: "10.43.0.10", domain: "cluster.local", podMtu: 1450 };
 
 describe("npm run lab: what it takes from the plan", () => {
     let plan: LabPlan;
