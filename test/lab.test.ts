@@ -5,7 +5,8 @@ import { FALLBACK_COMMANDS, gluetunScript, gluetunSettings } from "../lab/gluetu
 import { PolicyError, policyRuleset, PolicyPod } from "../lab/netpol";
 import { extractLabPlan, LabPlan, LabPlanError, LabPod, parseShellSettings, podResolvConf } from "../lab/plan";
 import { parseDigShort } from "../lab/probes";
-import { leakedPackets, parseCounters, passed, queriesFrom, renderTable, ScenarioResult } from "../lab/report";
+import { leakedPackets, namedCounter, parseCounters, parseLinkMtu, passed, queriesFrom, renderTable, ScenarioResult } from "../lab/report";
+import { expectEqual } from "../lab/scenarios";
 import { restartBackoffMs } from "../lab/world";
 import type { Manifest } from "../plan/evaluate";
 import { planDownloads, planCore } from "./support/plan";
@@ -49,6 +50,8 @@ describe("npm run lab: what it takes from the plan", () => {
         const gatewayOnly = manifests.filter((m) => !(m.kind === "StatefulSet"));
         assert.throws(() => extractLabPlan(gatewayOnly, core), /routes no pod through the gateway/);
         assert.throws(() => extractLabPlan(manifests, {}), /no cluster\.podCidr/);
+        const withoutMtu = Object.fromEntries(Object.entries(CLUSTER).filter(([key]) => key !== "podMtu"));
+        assert.throws(() => extractLabPlan(manifests, { cluster: withoutMtu }), /no cluster\.podMtu/);
         const withoutSettings = manifests.filter((m) => !(m.kind === "ConfigMap" && m.metadata.name === "vpn-gateway-settings"));
         assert.throws(() => extractLabPlan(withoutSettings, core), /mounts ConfigMap charmarr-vpn\/vpn-gateway-settings but does not create it/);
     });
@@ -130,6 +133,15 @@ describe("npm run lab: gluetun's start-up, reproduced in source order", () => {
         assert.equal(gluetunSettings({ DNS_ADDRESS: "127.0.0.1" }).dnsAddress, undefined, "127.0.0.1 means the provider's plain address");
     });
 
+    it("DNS_SERVER=on: the DNS loop binds :53 and, when it cannot, tries again after gluetun's back-off (10 s, doubling)", () => {
+        const on = gluetunScript({ env: { ...env, DNS_SERVER: "on" }, endpointIp: "203.0.113.20", endpointPort: 51820, serverPublicKey: "KEY", privateKeyFile: "/k", dnsServerScript: "/dns.js" });
+        assert.match(on, /node \/dns\.js 1\.1\.1\.1/);
+        assert.match(on, /local wait=10/);
+        assert.match(on, /sleep \$wait; wait=\$\(\(wait \* 2\)\)/);
+        assert.match(on, /write_resolv 127\.0\.0\.1/);
+        assert.ok(on.indexOf("touch /run/gluetun-tunnel-up") > on.indexOf("dns_loop &"), "the DNS loop starts when the tunnel is up");
+    });
+
     it("the fallback flushes and deletes the filter chains, then ACCEPT policies (internal/firewall/enable.go disable)", () => {
         assert.deepEqual(FALLBACK_COMMANDS.slice(0, 2), [["iptables", "--flush"], ["iptables", "--delete-chain"]]);
         assert.ok(FALLBACK_COMMANDS.some((argv) => argv.join(" ") === "iptables --policy FORWARD ACCEPT"));
@@ -189,6 +201,25 @@ describe("npm run lab: leak accounting and the table", () => {
         assert.match(table, /^replaced\s+PASS.*12\.3 s/m);
         assert.match(table, /fallback: 2 packet\(s\) and 0 DNS query\(ies\) reached the internet from the home address with both layers on/);
         assert.equal(lines[lines.length - 1], "2 passed, 1 failed");
+    });
+});
+
+describe("npm run lab: MTU figures", () => {
+    it("reads one named counter from nft's JSON and says which is missing", () => {
+        const json = JSON.stringify({ nftables: [{ metainfo: {} }, { counter: { family: "bridge", name: "fragments", table: "lab_fragments", packets: 924, bytes: 1 } }] });
+        assert.equal(namedCounter(json, "fragments"), 924);
+        assert.throws(() => namedCounter(json, "tunnel"), /counter tunnel missing/);
+    });
+
+    it("reads a link's MTU from ip -o link output", () => {
+        assert.equal(parseLinkMtu("7: vxlan0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1370 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/ether 3a:5e"), 1370);
+        assert.equal(parseLinkMtu(""), undefined);
+    });
+
+    it("an MTU check names the figure, and what was expected when it differs or is missing", () => {
+        assert.deepEqual(expectEqual("client vxlan0 MTU", 1370, 1370), { ok: true, text: "client vxlan0 MTU 1370" });
+        assert.deepEqual(expectEqual("client vxlan0 MTU", 1400, 1370), { ok: false, text: "client vxlan0 MTU 1400, expected 1370" });
+        assert.deepEqual(expectEqual("wg0 MTU", undefined, 1370), { ok: false, text: "wg0 MTU missing, expected 1370" });
     });
 });
 
