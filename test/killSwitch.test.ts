@@ -26,6 +26,7 @@ import {
 // 192.168.1.0/24, kube-dns 10.43.0.10. Pod IPs below are arbitrary addresses in the pod CIDR.
 
 const KUBE_DNS_POD: Pod = { namespace: "kube-system", labels: { "k8s-app": "kube-dns" } };
+const OTHER_DOWNLOADS_POD: Pod = { namespace: "charmarr-downloads", labels: { "app.kubernetes.io/name": "flaresolverr" } };
 const CORE_APP_POD: Pod = { namespace: "charmarr-core", labels: { "app.kubernetes.io/name": "radarr" }, namespaceLabels: { "istio.io/dataplane-mode": "ambient" } };
 
 function gatewayPod(plan: StackPlan): Pod {
@@ -51,7 +52,12 @@ const TRUTH_TABLE: readonly Case[] = [
     { name: "kube-dns pod, UDP 53", destination: () => ({ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }), allowed: true },
     { name: "kube-dns pod, TCP 53", destination: () => ({ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "TCP", port: 53 }), allowed: true },
     { name: "kube-dns Service IP, UDP 53 (before DNAT)", destination: () => ({ ip: "10.43.0.10", protocol: "UDP", port: 53 }), allowed: true },
-    { name: "a core app pod (radarr:7878)", destination: () => ({ ip: "10.42.1.20", pod: CORE_APP_POD, protocol: "TCP", port: 7878 }), allowed: true },
+    { name: "kube-dns pod on another port (metrics, TCP 9153)", destination: () => ({ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "TCP", port: 9153 }), allowed: false },
+    { name: "kube-dns Service IP on another port (TCP 9153, before DNAT)", destination: () => ({ ip: "10.43.0.10", protocol: "TCP", port: 9153 }), allowed: false },
+    { name: "a core app pod (radarr:7878)", destination: () => ({ ip: "10.42.1.20", pod: CORE_APP_POD, protocol: "TCP", port: 7878 }), allowed: false },
+    { name: "another pod in the download clients' namespace", destination: () => ({ ip: "10.42.2.30", pod: OTHER_DOWNLOADS_POD, protocol: "TCP", port: 8080 }), allowed: false },
+    { name: "an in-cluster Service IP (an in-cluster proxy, TCP 3128)", destination: () => ({ ip: "10.43.12.34", protocol: "TCP", port: 3128 }), allowed: false },
+    { name: "a selector-less Service's IP (its Endpoints may be public addresses), TCP 443", destination: () => ({ ip: "10.43.200.1", protocol: "TCP", port: 443 }), allowed: false },
     { name: "169.254.7.127 (ambient probe address)", destination: () => ({ ip: "169.254.7.127", protocol: "TCP", port: 15021 }), allowed: true },
 ];
 
@@ -111,9 +117,9 @@ describe("kill switch layer 1: the egress truth table of every routed pod", () =
         }
     });
 
-    it("nothing beyond the cluster and 169.254.7.127 is reachable, whatever the port", () => {
+    it("nothing but the gateway, kube-dns on 53 and 169.254.7.127 is reachable, whatever the port", () => {
         for (const [, pod] of routedPods(plan)) {
-            for (const ip of ["0.0.0.1", "100.64.0.1", "172.16.0.1", "203.0.113.10", "255.255.255.254", "169.254.169.254"]) {
+            for (const ip of ["0.0.0.1", "10.42.9.9", "10.43.0.1", "100.64.0.1", "172.16.0.1", "203.0.113.10", "255.255.255.254", "169.254.169.254"]) {
                 for (const [protocol, port] of [["TCP", 80], ["UDP", 4789], ["UDP", 51820], ["TCP", 6881]] as const) {
                     assert.equal(evaluateEgress(policies, pod, { ip, protocol, port }).allowed, false, `${ip} ${protocol}/${port}`);
                 }

@@ -76,7 +76,7 @@ describe("vpn builders", () => {
             VXLAN_ID: 99,
             VXLAN_PORT: 4789,
             VXLAN_IP_NETWORK: "172.31.9",
-            VPN_INTERFACE_MTU: 1320,
+            VPN_INTERFACE_MTU: 1370,
         });
         const gateway = gatewaySettings(settings, CLUSTER);
         assert.equal(gateway.VPN_LOCAL_CIDRS, "10.244.0.0/16 10.96.0.0/12");
@@ -85,9 +85,9 @@ describe("vpn builders", () => {
         assert.equal(gateway.VXLAN_ID, 99);
     });
 
-    it("post-rules accept the LAN only when there is one", () => {
+    it("post-rules accept the pod network on eth0 (client pings), never the LAN", () => {
         const inputFrom = (cluster: ClusterFacts) => gluetunPostRules(vpn({ provider: "mullvad" }), cluster).split("\n").filter((line) => line.includes("-i eth0 -s "));
         assert.deepEqual(inputFrom(CLUSTER), ["iptables -I INPUT -i eth0 -s 10.244.0.0/16 -j ACCEPT"]);
-        assert.deepEqual(inputFrom(WITH_LAN), ["iptables -I INPUT -i eth0 -s 10.244.0.0/16 -j ACCEPT", "iptables -I INPUT -i eth0 -s 192.168.50.0/24 -j ACCEPT"]);
+        assert.deepEqual(inputFrom(WITH_LAN), ["iptables -I INPUT -i eth0 -s 10.244.0.0/16 -j ACCEPT"]);
     });
 });

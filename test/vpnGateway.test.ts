@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
-import { ClientRoute, ROUTE_INIT_COMMAND, ROUTE_RETRY_SECONDS, ROUTE_SIDECAR_COMMAND, routePodTemplate } from "../lib/vpn/client";
+import { ClientRoute, GATEWAY_START_MARGIN_SECONDS, ROUTE_INIT_ATTEMPTS, ROUTE_INIT_COMMAND, ROUTE_RETRY_SECONDS, ROUTE_SIDECAR_COMMAND, routePodTemplate } from "../lib/vpn/client";
 import { renderShellSettings } from "../lib/vpn/settingsFile";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 import { Container, PodTemplate, configMapFile, envOf, parseShellSettings, routedWorkloads, gatewayWorkload, podSpecOf } from "./support/networkPolicy";
@@ -73,13 +73,28 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(gateway.VXLAN_IP_NETWORK, "172.16.0");
     });
 
+    it("vpn-route-init retries at least as long as gluetun's startup probe allows, plus a margin for image pulls and init containers", () => {
+        const probe = container(gatewaySide(plan).gateway.spec.template, "gluetun").startupProbe;
+        assert.ok(probe?.periodSeconds && probe.failureThreshold, "gluetun has a startup probe with a period and a threshold");
+        const gatewayStartup = probe.periodSeconds * probe.failureThreshold;
+        assert.ok(GATEWAY_START_MARGIN_SECONDS >= 120, `margin ${GATEWAY_START_MARGIN_SECONDS} s`);
+        assert.ok(
+            ROUTE_INIT_ATTEMPTS * ROUTE_RETRY_SECONDS >= gatewayStartup + GATEWAY_START_MARGIN_SECONDS,
+            `${ROUTE_INIT_ATTEMPTS} attempts every ${ROUTE_RETRY_SECONDS} s < ${gatewayStartup} s of startup probe + ${GATEWAY_START_MARGIN_SECONDS} s`,
+        );
+        for (const workload of routedWorkloads(plan)) {
+            const init = container(workload.spec.template, "vpn-route-init");
+            assert.ok(init.command?.join(" ").includes(`seq ${ROUTE_INIT_ATTEMPTS}`), `${workload.metadata.name} runs that many attempts`);
+        }
+    });
+
     it("pod-gateway forwards on the interface gluetun creates, blocks other traffic, and the MTUs agree", () => {
         const { settings, gluetun } = gatewaySide(plan);
         assert.equal(gluetun.VPN_INTERFACE, "wg0");
         assert.equal(settings.VPN_INTERFACE, gluetun.VPN_INTERFACE);
         assert.equal(settings.VPN_BLOCK_OTHER_TRAFFIC, "true");
         assert.equal(settings.VPN_INTERFACE_MTU, gluetun.WIREGUARD_MTU);
-        assert.equal(gluetun.WIREGUARD_MTU, "1320");
+        assert.equal(gluetun.WIREGUARD_MTU, "1370");
         assert.equal(settings.VPN_TRAFFIC_PORT, "51820");
         for (const client of clientSide(plan)) {
             assert.equal(client.settings.VPN_INTERFACE_MTU, gluetun.WIREGUARD_MTU, `${client.workload.metadata.name}: client vxlan0 MTU`);
@@ -99,7 +114,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(settings.VPN_TRAFFIC_PORT, "1194");
         assert.equal(gluetun.OPENVPN_PROTOCOL, "udp", "the protocol the gateway's firewall opens");
         assert.equal(gluetun.WIREGUARD_MTU, undefined);
-        assert.equal(settings.VPN_INTERFACE_MTU, "1300", "1450 - VXLAN 50 - OpenVPN 100");
+        assert.equal(settings.VPN_INTERFACE_MTU, "1350", "1450 - max(VXLAN 50, OpenVPN 100)");
         const rules = postRules(openvpn, gatewaySide(openvpn).gateway);
         assert.ok(rules.includes("iptables -I FORWARD -o tun0 -j ACCEPT"));
         const gluetunContainer = container(gatewaySide(openvpn).gateway.spec.template, "gluetun");
@@ -167,13 +182,18 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.equal(gatewaySide(noLan).gluetun.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16");
     });
 
-    it("gluetun's post-rules accept the pod CIDR (VXLAN, ping) and the LAN (probes) on eth0, and bring back pod-gateway's filter rules", () => {
+    it("gluetun's post-rules accept the pod CIDR (VXLAN, ping) on eth0 and nothing from the LAN (the gateway's probes are exec), and bring back pod-gateway's filter rules", () => {
         const { gateway } = gatewaySide(plan);
         const rules = postRules(plan, gateway);
         assert.deepEqual(
             rules.filter((line) => line.includes(" -i eth0 -s ")),
-            ["iptables -I INPUT -i eth0 -s 10.42.0.0/16 -j ACCEPT", "iptables -I INPUT -i eth0 -s 192.168.1.0/24 -j ACCEPT"],
+            ["iptables -I INPUT -i eth0 -s 10.42.0.0/16 -j ACCEPT"],
         );
+        for (const each of [...(gateway.spec.template.spec.initContainers ?? []), ...gateway.spec.template.spec.containers]) {
+            for (const probe of [each.startupProbe, each.livenessProbe, each.readinessProbe]) {
+                assert.ok(probe === undefined || (probe.exec && !probe.httpGet && !probe.tcpSocket && !probe.grpc), `${each.name}'s probes are exec: ${JSON.stringify(probe)}`);
+            }
+        }
         // After a fallback flushed the filter table, the next firewall start must restore what
         // pod-gateway v1.13.0's gateway_init.sh installed, or every client is black-holed.
         for (const rule of [
@@ -403,6 +423,23 @@ describe("vpn gateway: config-time refusals", () => {
         assert.equal(container(gatewaySide(plan).gateway.spec.template, "gluetun").image, digest);
     });
 
+    it("refuses IPv6 WireGuard addresses (the gateway is IPv4-only, and gluetun would not start), with the IPv4 entry as the fix", async () => {
+        const error = await assertConfigError(
+            planDownloads({ "charmarr:vpn.addresses": ["10.64.1.2/32", "fc00:bbbb:bbbb:bb01::1:2/128"] }),
+            "charmarr:vpn.addresses",
+            "fc00:bbbb:bbbb:bb01::1:2/128 is an IPv6 address; the VPN gateway is IPv4-only",
+            "gluetun refuses to start with an IPv6 WireGuard address",
+            "keep only the IPv4 entry: pulumi config rm --path charmarr:vpn.addresses; pulumi config set --path 'charmarr:vpn.addresses[0]' 10.64.1.2/32",
+        );
+        assert.equal(error.message.split("is an IPv6 address").length, 2, "one problem for the list");
+        await assertConfigError(
+            planDownloads({ "charmarr:vpn.addresses": ["fc00:bbbb:bbbb:bb01::1:2/128"] }),
+            "charmarr:vpn.addresses",
+            "fc00:bbbb:bbbb:bb01::1:2/128 is an IPv6 address",
+            "use the IPv4 address your provider assigned to your key: pulumi config rm --path charmarr:vpn.addresses; pulumi config set --path 'charmarr:vpn.addresses[0]' <IPv4 address>/32",
+        );
+    });
+
     it("refuses VPN interface addresses inside a cluster range", async () => {
         await assertConfigError(
             planDownloads({ "charmarr:vpn.addresses": ["10.42.7.2/32"] }),
@@ -413,15 +450,15 @@ describe("vpn gateway: config-time refusals", () => {
 });
 
 describe("vpn gateway: tunnel MTU against the pod network's (cluster.podMtu, from the core stack)", () => {
-    it("unset, it is the largest that fits: pod MTU minus VXLAN (50) and WireGuard (80), at most 1420, on both sides", async () => {
-        // The default plan (podMtu 1450) is checked in "pod-gateway forwards on the interface ...": 1320.
-        const wide = await planDownloads({}, { "charmarr:cluster.podMtu": 1500 });
-        assert.equal(wide.outputs.cluster && (wide.outputs.cluster as { podMtu?: number }).podMtu, 1500, "the downloads stack read it from core");
+    it("unset, it is the largest that fits: pod MTU minus the larger of VXLAN (50) and WireGuard (80), which sit on different hops, at most 1420, on both sides", async () => {
+        // The default plan (podMtu 1450) is checked in "pod-gateway forwards on the interface ...": 1370.
+        const wide = await planDownloads({}, { "charmarr:cluster.podMtu": 1480 });
+        assert.equal(wide.outputs.cluster && (wide.outputs.cluster as { podMtu?: number }).podMtu, 1480, "the downloads stack read it from core");
         const { settings, gluetun } = gatewaySide(wide);
-        assert.equal(gluetun.WIREGUARD_MTU, "1370");
-        assert.equal(settings.VPN_INTERFACE_MTU, "1370");
+        assert.equal(gluetun.WIREGUARD_MTU, "1400");
+        assert.equal(settings.VPN_INTERFACE_MTU, "1400");
         for (const client of clientSide(wide)) {
-            assert.equal(client.settings.VPN_INTERFACE_MTU, "1370");
+            assert.equal(client.settings.VPN_INTERFACE_MTU, "1400");
         }
         const jumbo = await planDownloads({}, { "charmarr:cluster.podMtu": 9000 });
         assert.equal(gatewaySide(jumbo).gluetun.WIREGUARD_MTU, "1420", "never above what a 1500-byte internet link carries");
@@ -429,15 +466,29 @@ describe("vpn gateway: tunnel MTU against the pod network's (cluster.podMtu, fro
 
     it("refuses an MTU the pod network cannot carry, says why, and how to fix it", async () => {
         await assertConfigError(
-            planDownloads({ "charmarr:vpn.mtu": 1400 }),
+            planDownloads({ "charmarr:vpn.mtu": 1380 }),
             "charmarr:vpn.mtu",
-            "1400 does not fit the pod network's MTU 1450 (cluster.podMtu, from the core stack): a client's packet crosses the pod network inside VXLAN (50 bytes) and leaves the gateway inside WireGuard (80 bytes), so at most 1320 bytes fit",
+            "1380 does not fit the pod network's MTU 1450 (cluster.podMtu, from the core stack): a client's packet crosses the pod network inside VXLAN (50 bytes) to the gateway, " +
+                "and the gateway sends it on inside WireGuard (80 bytes), each on a pod network link, so the larger overhead bounds the tunnel MTU, so at most 1370 bytes fit",
             "pod-gateway sets vxlan0 to this value without lowering it",
-            "fix: pulumi config rm --path charmarr:vpn.mtu  (the program then uses 1320)",
+            "fix: pulumi config rm --path charmarr:vpn.mtu  (the program then uses 1370)",
             "pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>",
         );
-        const fits = await planDownloads({ "charmarr:vpn.mtu": 1420 }, { "charmarr:cluster.podMtu": 1550 });
+        const fits = await planDownloads({ "charmarr:vpn.mtu": 1420 }, { "charmarr:cluster.podMtu": 1500 });
         assert.equal(gatewaySide(fits).settings.VPN_INTERFACE_MTU, "1420");
+    });
+
+    it("refuses a pod network too small for any tunnel (the derived MTU would be below 1280), whether vpn.mtu is set or not", async () => {
+        for (const vpnConfig of [{}, { "charmarr:vpn.mtu": 1280 }]) {
+            const error = await assertConfigError(
+                planDownloads(vpnConfig, { "charmarr:cluster.podMtu": 1350 }),
+                "charmarr:cluster.podMtu",
+                "the pod network's MTU 1350 (from the core stack) is too small for a WireGuard tunnel",
+                "which leaves 1270 bytes, below the 1280 a tunnel needs; the pod network needs an MTU of at least 1360",
+                "pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>",
+            );
+            assert.ok(!error.message.includes("does not fit"), `one problem, on the pod network's MTU:\n${error.message}`);
+        }
     });
 
     it("refuses an MTU outside 1280-1420 before reading the core stack", async () => {
@@ -563,7 +614,7 @@ describe("vpn gateway: the route containers retry pod-gateway's scripts instead 
         const result = spawnSync(shell, args, { encoding: "utf8", timeout: 10_000 });
         assert.equal(result.status, 0, result.stdout + result.stderr);
         assert.equal(runs("init.sh"), 3);
-        assert.match(result.stdout, /client_init\.sh failed \(attempt 2 of 90\)/);
+        assert.match(result.stdout, new RegExp(`client_init\\.sh failed \\(attempt 2 of ${ROUTE_INIT_ATTEMPTS}\\)`));
     });
 
     it("vpn-route-sidecar runs client_sidecar.sh again each time it exits, never exits on its own, and ends at SIGTERM", async () => {

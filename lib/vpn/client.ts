@@ -2,7 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../cluster/settings";
 import type { VpnSettings } from "./settings";
-import { AMBIENT_PROBE_SOURCE, POD_GATEWAY_CONFIG_DIR } from "./gateway";
+import { AMBIENT_PROBE_SOURCE, GATEWAY_STARTUP_BUDGET_SECONDS, POD_GATEWAY_CONFIG_DIR } from "./gateway";
 import { tunnelMtu } from "./mtu";
 import { VXLAN_PORT, clusterLocalCidrs, overlayGatewayAddress } from "./overlay";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
@@ -75,13 +75,23 @@ export function clientRoute(vpn: VpnSettings, cluster: ClusterFacts, configMapNa
 
 /** Seconds between two runs of a pod-gateway client script that exited. */
 export const ROUTE_RETRY_SECONDS = 2;
-/** Runs of `client_init.sh` before the init container gives up (and the kubelet restarts it). */
-export const ROUTE_INIT_ATTEMPTS = 90;
+/**
+ * What the gateway pod may need before gluetun's startup probe even starts counting: scheduling,
+ * pulling the gluetun and pod-gateway images on a fresh node, its init containers.
+ */
+export const GATEWAY_START_MARGIN_SECONDS = 300;
+/**
+ * Runs of `client_init.sh` before the init container gives up (and the kubelet's back-off, up to
+ * five minutes, takes over): enough to wait out a gateway that starts as slowly as its own startup
+ * probe allows, plus the margin. Each run takes some time of its own, so the wait is at least this.
+ */
+export const ROUTE_INIT_ATTEMPTS = Math.ceil((GATEWAY_STARTUP_BUDGET_SECONDS + GATEWAY_START_MARGIN_SECONDS) / ROUTE_RETRY_SECONDS);
 
 /**
- * `client_init.sh` fails (`set -e`) while the gateway is not resolvable or not answering yet. Run
- * as the init container's command, each failure would cost a kubelet restart with back-off that
- * grows to minutes; retried here every few seconds, the pod starts as soon as the gateway is up.
+ * `client_init.sh` fails (`set -e`) while the gateway is not resolvable or not answering yet — its
+ * headless Service lists the pod only once gluetun is Ready. Run as the init container's command,
+ * each failure would cost a kubelet restart with back-off that grows to minutes; retried here every
+ * few seconds, the pod starts as soon as the gateway is up.
  */
 export const ROUTE_INIT_COMMAND = [
     "/bin/bash",
@@ -112,7 +122,6 @@ export const ROUTED_LABEL = "charmarr.io/vpn-routed";
 
 const RESERVED_NAMES = [ROUTE_INIT_CONTAINER, ROUTE_SIDECAR_CONTAINER];
 
-/**
 /**
  * Pod Security labels for a namespace whose pods carry the route containers (or the gateway).
  * Their NET_ADMIN and NET_RAW capabilities are outside the `baseline` level, and the gateway runs

@@ -21,6 +21,15 @@ export const VXLAN_FIRST_DYNAMIC_IP = 20;
 export const AMBIENT_PROBE_SOURCE = "169.254.7.127/32";
 /** gluetun's control server (`/v1/publicip/ip`, `/v1/vpn/status`). */
 export const CONTROL_SERVER_PORT = 8000;
+/** Seconds between two runs of gluetun's startup probe. */
+export const GLUETUN_STARTUP_PERIOD_SECONDS = 5;
+/** Failed startup probes before the kubelet restarts gluetun: the tunnel's time to come up. */
+export const GLUETUN_STARTUP_FAILURE_THRESHOLD = 60;
+/**
+ * The longest gluetun may take to become ready (and the gateway's name to resolve, since its
+ * headless Service lists only Ready pods), counted from gluetun's start.
+ */
+export const GATEWAY_STARTUP_BUDGET_SECONDS = GLUETUN_STARTUP_PERIOD_SECONDS * GLUETUN_STARTUP_FAILURE_THRESHOLD;
 /** Where pod-gateway sources its settings from, and gluetun reads `post-rules.txt` from. */
 export const POD_GATEWAY_CONFIG_DIR = "/config";
 export const GLUETUN_IPTABLES_DIR = "/iptables";
@@ -231,7 +240,7 @@ export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodI
                 volumeMounts: [{ name: POST_RULES_VOLUME, mountPath: GLUETUN_IPTABLES_DIR, readOnly: true }],
                 // The health server listens on 127.0.0.1 only, so probes must exec. No readiness
                 // probe: a short tunnel blip must not pull the pod out of the headless Service.
-                startupProbe: { ...healthcheck, periodSeconds: 5, failureThreshold: 60, timeoutSeconds: 5 },
+                startupProbe: { ...healthcheck, periodSeconds: GLUETUN_STARTUP_PERIOD_SECONDS, failureThreshold: GLUETUN_STARTUP_FAILURE_THRESHOLD, timeoutSeconds: 5 },
                 livenessProbe: { ...healthcheck, periodSeconds: 30, failureThreshold: 5, timeoutSeconds: 5 },
             },
         ],

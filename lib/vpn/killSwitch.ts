@@ -44,7 +44,7 @@ export interface ClientKillSwitchInputs {
     readonly podSelector: Readonly<Record<string, string>>;
     /** The gateway pod the routed pods tunnel to; the only peer reached on any port and by ICMP. */
     readonly gateway: VpnGatewayPeer;
-    /** Cluster facts from the core stack: the pod, Service and LAN ranges. */
+    /** Cluster facts from the core stack: kube-dns's Service IP and the LAN range. */
     readonly cluster: ClusterFacts;
     /** Let the pods reach `cluster.lanCidr` directly. Off unless the user asks for it. */
     readonly allowLan: boolean;
@@ -53,12 +53,21 @@ export interface ClientKillSwitchInputs {
 }
 
 /**
-/**
- * Layer 1 of the kill switch (docs/vpn.md#the-two-kill-switch-layers): the routed pods may send only to
- * the gateway pod, to kube-dns (which `client_init.sh` asks for the gateway's address), inside the
- * cluster and to the ambient probe address. Anything that does not
- * leave through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
+ * Layer 1 of the kill switch (docs/vpn.md#the-two-kill-switch-layers): the routed pods may send only
+ * to the gateway pod, to kube-dns on port 53 (`client_init.sh` asks it for the gateway's address with
+ * `dig`) and to the ambient probe address — plus the LAN with `allowLan` and the extra rules. The
+ * download clients open no connections inside the cluster (the arr apps call them, relations use
+ * port-forward, and their names resolve through the gateway's dnsmasq, which asks kube-dns itself),
+ * so no other pod, no Service IP and no in-cluster proxy is reachable. Anything that does not leave
+ * through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
  * dropped by the CNI.
+ *
+ * Istio ambient needs nothing more: in its in-pod redirection model (istio.io, "Ztunnel traffic
+ * redirection", Istio 1.27 docs/ambient/architecture/traffic-redirection) ztunnel's listeners
+ * (15001 out, 15006 and 15008 in) live inside the pod's own network namespace, so the only packets
+ * leaving the pod are the app's own outbound connections — none in the cluster here — and replies
+ * to inbound connections (HBONE from the arr apps to 15008), which NetworkPolicy passes as
+ * established traffic. ztunnel's xDS and certificate traffic leaves from the ztunnel pod, not this one.
  */
 export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPolicySpec {
     const { cluster } = inputs;
@@ -69,16 +78,9 @@ export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPol
         // No `ports`: NetworkPolicy cannot name ICMP, and the client scripts ping the gateway before
         // building the tunnel. The peer is one pod, so this opens no way to the internet.
         { to: [gatewayPeer(inputs.gateway)] },
-        { to: [KUBE_DNS_PEER], ports: DNS_PORTS },
-        // Pods by selector for CNIs that ignore ipBlock for pod IPs (Cilium); the CIDRs for the rest,
-        // and for Service IPs a CNI sees before DNAT.
-        {
-            to: [
-                { namespaceSelector: {}, podSelector: {} },
-                { ipBlock: { cidr: cluster.podCidr } },
-                { ipBlock: { cidr: cluster.serviceCidr } },
-            ],
-        },
+        // kube-dns by selector, and by its Service IP for CNIs that see a Service address before
+        // kube-proxy's DNAT; port 53 only.
+        { to: [KUBE_DNS_PEER, { ipBlock: { cidr: `${cluster.dnsServiceIp}/32` } }], ports: DNS_PORTS },
         { to: [{ ipBlock: { cidr: AMBIENT_PROBE_SOURCE } }] },
         ...(inputs.allowLan && cluster.lanCidr ? [{ to: [{ ipBlock: { cidr: cluster.lanCidr } }] }] : []),
         ...(inputs.extraRules ?? []),

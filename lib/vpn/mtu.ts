@@ -18,11 +18,23 @@ export const TUNNEL_OVERHEAD: Readonly<Record<VpnType, number>> = { wireguard: 8
 export const TUNNEL_TITLES: Readonly<Record<VpnType, string>> = { wireguard: "WireGuard", openvpn: "OpenVPN" };
 
 /**
- * The largest MTU that fits the pod network with room for both encapsulations a client's packet
- * gets: VXLAN from the client to the gateway, then the tunnel from the gateway out.
+ * The smallest tunnel MTU: IPv6 needs 1280 on every link (RFC 8200), and `vpn.mtu` accepts no less.
+ */
+export const VPN_MTU_MIN = 1280;
+
+/**
+ * The largest MTU that fits the pod network. The two encapsulations a client's packet gets are on
+ * different hops: client → gateway it crosses the pod network inside VXLAN (M + 50), gateway → VPN
+ * server inside the tunnel (M + the tunnel's overhead), each hop on a pod network link. So the
+ * larger of the two overheads bounds it, not their sum.
  */
 export function mtuLimit(type: VpnType, podMtu: number): number {
-    return podMtu - VXLAN_OVERHEAD - TUNNEL_OVERHEAD[type];
+    return podMtu - Math.max(VXLAN_OVERHEAD, TUNNEL_OVERHEAD[type]);
+}
+
+/** The pod network's smallest MTU that still carries a `VPN_MTU_MIN` tunnel of this type. */
+export function minimumPodMtu(type: VpnType): number {
+    return VPN_MTU_MIN + Math.max(VXLAN_OVERHEAD, TUNNEL_OVERHEAD[type]);
 }
 
 /**
@@ -32,5 +44,9 @@ export function mtuLimit(type: VpnType, podMtu: number): number {
  * shell redirection, not a comparison — so this value must already be safe.
  */
 export function tunnelMtu(vpn: VpnSettings, cluster: ClusterFacts): number {
-    return vpn.mtu ?? Math.min(VPN_MTU_MAX, mtuLimit(vpn.type, cluster.podMtu));
+    const mtu = vpn.mtu ?? Math.min(VPN_MTU_MAX, mtuLimit(vpn.type, cluster.podMtu));
+    if (mtu < VPN_MTU_MIN) {
+        throw new Error(`a tunnel MTU of ${mtu} is below ${VPN_MTU_MIN} (cluster.podMtu ${cluster.podMtu}); config validation should have refused it`);
+    }
+    return mtu;
 }

@@ -1,12 +1,13 @@
 /**
  * The VPN settings' rules that need more than `charmarr:vpn` itself: the downloads stack's own
- * namespace, and the cluster's ranges read from the core stack.
+ * namespace, the gateway pod's IPv4-only network, and the cluster's ranges read from the core stack.
  */
+import { isIP } from "node:net";
 import type { ClusterFacts } from "../cluster/settings";
 import { PRIVATE_RANGES, cidrContains, cidrsOverlap, isPrivateCidr, parseCidr, parseIpv4, vxlanCidr } from "../net";
 import { ConfigProblem, SettingsIssue, configKey, configSetCommand } from "../settings";
 import { wireguardAddresses } from "./providers";
-import { TUNNEL_OVERHEAD, TUNNEL_TITLES, VXLAN_OVERHEAD, mtuLimit } from "./mtu";
+import { TUNNEL_OVERHEAD, TUNNEL_TITLES, VPN_MTU_MIN, VXLAN_OVERHEAD, minimumPodMtu, mtuLimit } from "./mtu";
 import { VPN_DEFAULT_NAMESPACE, VPN_MTU_MAX, VpnSettings } from "./settings";
 
 /** The VPN gateway stays out of the mesh, so it cannot share the (enrolled) download clients' namespace. */
@@ -37,6 +38,7 @@ const VXLAN_KEY = configKey(["vpn", "vxlanNetwork"]);
 /** Every VPN rule against the cluster's ranges (from the core stack). */
 export function vpnClusterProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
     return [
+        ...addressFamilyProblems(vpn),
         ...vxlanOverlapProblems(vpn, cluster),
         ...vxlanNetworkProblems(vpn, cluster),
         ...vpnProblemsAgainstCluster(vpn, cluster),
@@ -45,12 +47,60 @@ export function vpnClusterProblems(vpn: VpnSettings, cluster: ClusterFacts): Con
     ];
 }
 
+const ADDRESSES_KEY = configKey(["vpn", "addresses"]);
+
+/**
+ * The gateway pod has IPv6 turned off (./guard.ts), and gluetun v3.41.1 then refuses to start with
+ * an IPv6 WireGuard address (`cmd/gluetun/main.go` asks `netLinker.IsIPv6Supported()`;
+ * `internal/configuration/settings/wireguard.go` returns `ErrWireguardInterfaceAddressIPv6`): the
+ * pod would crash-loop. Providers such as Mullvad hand out an IPv4 and an IPv6 address together.
+ */
+function addressFamilyProblems(vpn: VpnSettings): ConfigProblem[] {
+    if (vpn.type !== "wireguard") {
+        return [];
+    }
+    const ipv6 = vpn.addresses.filter((address) => isIP(address.split("/")[0] ?? "") === 6);
+    if (ipv6.length === 0) {
+        return [];
+    }
+    const ipv4 = vpn.addresses.find((address) => isIP(address.split("/")[0] ?? "") === 4);
+    const first = `${ADDRESSES_KEY}[0]`;
+    return [
+        {
+            key: ADDRESSES_KEY,
+            problem:
+                `${ipv6.join(", ")} ${ipv6.length === 1 ? "is an IPv6 address" : "are IPv6 addresses"}; the VPN gateway is IPv4-only ` +
+                `(IPv6 is off in its pod so nothing leaves over it), and gluetun refuses to start with an IPv6 WireGuard address when the pod has no IPv6`,
+            fix: ipv4
+                ? `keep only the IPv4 entry: pulumi config rm --path ${ADDRESSES_KEY}; pulumi config set --path '${first}' ${ipv4}`
+                : `use the IPv4 address your provider assigned to your key: pulumi config rm --path ${ADDRESSES_KEY}; pulumi config set --path '${first}' <IPv4 address>/32`,
+        },
+    ];
+}
+
 const MTU_KEY = configKey(["vpn", "mtu"]);
 const DNS_KEY = configKey(["vpn", "dnsAddress"]);
 
-/** `vpn.mtu` must fit the pod network with both encapsulations (./mtu.ts). */
+const POD_MTU_KEY = configKey(["cluster", "podMtu"]);
+
+/** `vpn.mtu` must fit the pod network on both hops, and the pod network must carry any tunnel at all (./mtu.ts). */
 function mtuProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
     const limit = mtuLimit(vpn.type, cluster.podMtu);
+    const hops =
+        `a client's packet crosses the pod network inside VXLAN (${VXLAN_OVERHEAD} bytes) to the gateway, and the gateway sends it on inside ` +
+        `${TUNNEL_TITLES[vpn.type]} (${TUNNEL_OVERHEAD[vpn.type]} bytes), each on a pod network link, so the larger overhead bounds the tunnel MTU`;
+    const podMtuFix = `if ${cluster.podMtu} is not your pod network's MTU (ip link show eth0 in any pod), set it on the core stack: pulumi config set --path --stack core ${POD_MTU_KEY} <mtu>`;
+    if (limit < VPN_MTU_MIN) {
+        return [
+            {
+                key: POD_MTU_KEY,
+                problem:
+                    `the pod network's MTU ${cluster.podMtu} (from the core stack) is too small for a ${TUNNEL_TITLES[vpn.type]} tunnel: ${hops}, ` +
+                    `which leaves ${limit} bytes, below the ${VPN_MTU_MIN} a tunnel needs; the pod network needs an MTU of at least ${minimumPodMtu(vpn.type)}`,
+                fix: podMtuFix,
+            },
+        ];
+    }
     if (vpn.mtu === undefined || vpn.mtu <= limit) {
         return [];
     }
@@ -58,12 +108,9 @@ function mtuProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
         {
             key: MTU_KEY,
             problem:
-                `${vpn.mtu} does not fit the pod network's MTU ${cluster.podMtu} (cluster.podMtu, from the core stack): a client's packet crosses the pod network ` +
-                `inside VXLAN (${VXLAN_OVERHEAD} bytes) and leaves the gateway inside ${TUNNEL_TITLES[vpn.type]} (${TUNNEL_OVERHEAD[vpn.type]} bytes), so at most ${limit} bytes fit; ` +
+                `${vpn.mtu} does not fit the pod network's MTU ${cluster.podMtu} (cluster.podMtu, from the core stack): ${hops}, so at most ${limit} bytes fit; ` +
                 `pod-gateway sets vxlan0 to this value without lowering it, and larger packets fragment or hang TLS while ping and DNS still work`,
-            fix:
-                `pulumi config rm --path ${MTU_KEY}  (the program then uses ${Math.min(limit, VPN_MTU_MAX)}), ` +
-                `or if ${cluster.podMtu} is not your pod network's MTU (ip link show eth0 in any pod), set it on the core stack: pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>`,
+            fix: `pulumi config rm --path ${MTU_KEY}  (the program then uses ${Math.min(limit, VPN_MTU_MAX)}), or ${podMtuFix}`,
         },
     ];
 }

@@ -71,7 +71,7 @@ export const vpnSchema = z.strictObject({
         .describe("The overlay /24 as three octets; must not overlap pod, Service or LAN ranges."),
     /** Tunnel and vxlan0 MTU; unset: the largest the pod network allows (./mtu.ts). */
     mtu: vpnMtu.optional().describe(
-        "Tunnel and vxlan0 MTU, shared by gluetun and pod-gateway (1280 to 1420); unset: the largest that fits, cluster.podMtu - 50 (VXLAN) - 80 (WireGuard) or 100 (OpenVPN).",
+        "Tunnel and vxlan0 MTU, shared by gluetun and pod-gateway (1280 to 1420); unset: the largest that fits, cluster.podMtu minus the larger of VXLAN's 50 bytes and the tunnel's 80 (WireGuard) or 100 (OpenVPN).",
     ),
     /** The resolver gluetun and the gateway's dnsmasq send internet lookups to, through the tunnel only. */
     dnsAddress: ipv4Address

@@ -269,8 +269,19 @@ export interface Container {
     env?: { name: string; value?: string; valueFrom?: unknown }[];
     volumeMounts?: { name: string; mountPath: string }[];
     securityContext?: { privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
-    startupProbe?: { exec?: { command?: string[] } };
-    readinessProbe?: unknown;
+    startupProbe?: Probe;
+    livenessProbe?: Probe;
+    readinessProbe?: Probe;
+}
+
+/** A container probe: how the kubelet checks it, and how long it waits. */
+export interface Probe {
+    exec?: { command?: string[] };
+    httpGet?: unknown;
+    tcpSocket?: unknown;
+    grpc?: unknown;
+    periodSeconds?: number;
+    failureThreshold?: number;
 }
 
 export interface PodTemplate {
