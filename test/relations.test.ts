@@ -333,6 +333,31 @@ describe("relations: entries the user made first are never the relation's", func
     });
 });
 
+describe("relations: Overseerr's default servers", function () {
+    this.timeout(10000);
+    it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
+        const overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+        try {
+            overseerr.services.radarr.push({ id: 90, name: "My Radarr", hostname: "nas", port: 7878, apiKey: "x", activeDirectory: "/movies", is4k: false, isDefault: true });
+            const relation = coreRelations({
+                arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr") },
+                overseerr: core("overseerr", 5055, ""),
+                plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
+                plexToken: PLEX_TOKEN,
+                mountPath: "/data",
+                settings: coreRelationsSchema.parse({}),
+            }).find((r) => r.name === "overseerr-services") as PlannedRelation;
+            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(overseerr.url, 1000)));
+            await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
+            assert.deepEqual(overseerr.services.radarr.map((s) => [s.name, s.isDefault]), [["My Radarr", true], ["Radarr (Charmarr)", false]]);
+            assert.deepEqual(overseerr.services.sonarr.map((s) => [s.name, s.isDefault]), [["Sonarr (Charmarr)", true]], "no Sonarr yet: the new one is the default");
+            noViolations(overseerr);
+        } finally {
+            await overseerr.stop();
+        }
+    });
+});
+
 describe("relations: an app that moves", function () {
     this.timeout(10000);
     it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {

@@ -107,7 +107,12 @@ async function firstProfile(http: HttpClient, target: OverseerrTarget, service: 
     return profile;
 }
 
-function createBody(service: OverseerrService, profile: { id: number; name: string }): Record<string, unknown> {
+/**
+ * A new entry is the default only when its kind has no (non-4K) server yet: Overseerr clears the
+ * default of every other server of that kind and is4k when a new one is the default (Overseerr
+ * v1.34.0 server/routes/settings/radarr.ts, sonarr.ts), which would take the user's choice away.
+ */
+function createBody(service: OverseerrService, profile: { id: number; name: string }, isDefault: boolean): Record<string, unknown> {
     const common = {
         name: service.name,
         hostname: service.hostname,
@@ -119,7 +124,7 @@ function createBody(service: OverseerrService, profile: { id: number; name: stri
         activeProfileName: profile.name,
         activeDirectory: service.activeDirectory,
         is4k: false,
-        isDefault: true,
+        isDefault,
     };
     return service.kind === "radarr" ? { ...common, minimumAvailability: "released" } : { ...common, enableSeasonFolders: true };
 }
@@ -145,7 +150,8 @@ export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarg
                 changes.push({ app: APP, collection: kind, name: service.name, action: "unmanaged" });
             } else if (found === undefined) {
                 const profile = await firstProfile(http, target, service);
-                await send(http, APP, authed(target, { method: "POST", path, json: createBody(service, profile) }), [200, 201]);
+                const isDefault = !stored.some((entry) => entry.is4k !== true);
+                await send(http, APP, authed(target, { method: "POST", path, json: createBody(service, profile, isDefault) }), [200, 201]);
                 changes.push({ app: APP, collection: kind, name: service.name, action: "created" });
             } else if (!owns(service, found, spec.rotateSecrets)) {
                 const { id, ...rest } = found;

@@ -499,6 +499,10 @@ export class FakeOverseerr extends FakeApp {
                 return { status: 200, body: list };
             }
             const created = { ...body, id: this.nextId++ } as OverseerrService;
+            // A new default clears the default of the others of its kind and is4k (Overseerr v1.34.0 server/routes/settings/radarr.ts, sonarr.ts).
+            if (created.isDefault === true) {
+                list.filter((service) => service.is4k === created.is4k).forEach((service) => (service.isDefault = false));
+            }
             list.push(created);
             return { status: 201, body: created };
         }
