@@ -358,6 +358,32 @@ describe("relations: Overseerr's default servers", function () {
     });
 });
 
+describe("relations: SABnzbd's refusals", function () {
+    this.timeout(10000);
+    it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
+        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+        try {
+            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+            const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
+            const inputs = (names: string[]): RelationInputs => ({
+                reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+                spec: { kind: "sabnzbdCategories", target, categories: names.map((name) => ({ name, savePath: `/data/downloads/${name}` })) },
+                retry: RETRY,
+            });
+            sabnzbd.refuseWrites = "Cannot write the configuration";
+            await assert.rejects(lifecycle.create(inputs(["radarr"])), /^RelationError: sabnzbd refused mode=set_config section=categories name=radarr dir=\/data\/downloads\/radarr: Cannot write the configuration$/);
+            sabnzbd.refuseWrites = undefined;
+            const state = await lifecycle.create(inputs(["radarr"]));
+            sabnzbd.refuseWrites = "Cannot write the configuration";
+            await assert.rejects(lifecycle.delete(state), /^RelationError: sabnzbd refused mode=del_config section=categories keyword=radarr: Cannot write the configuration$/);
+            assert.equal(sabnzbd.categories.get("radarr"), "/data/downloads/radarr");
+            noViolations(sabnzbd);
+        } finally {
+            await sabnzbd.stop();
+        }
+    });
+});
+
 describe("relations: an app that moves", function () {
     this.timeout(10000);
     it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
@@ -383,7 +409,7 @@ describe("relations: an app that moves", function () {
 
 describe("relations: qBittorrent's two login styles", () => {
     for (const style of ["5.1", "5.2"] as const) {
-        it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials fail naming the app`, async () => {
+        it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials or a ban fail at once, as wrong credentials`, async () => {
             const good = await new FakeQbittorrent(QBIT.username, QBIT.password, style).start();
             const wrong = await new FakeQbittorrent(QBIT.username, "another-password", style).start();
             try {
@@ -393,8 +419,16 @@ describe("relations: qBittorrent's two login styles", () => {
                 assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
                 await assert.rejects(
                     lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
-                    style === "5.1" ? /qbittorrent is not ready: POST \/api\/v2\/auth\/login did not answer .*refused the generated WebUI credentials/ : /qbittorrent is not ready: .*HTTP 401/,
+                    new RegExp(`^CredentialsRefusedError: qbittorrent refused the generated WebUI credentials \\(POST /api/v2/auth/login answered ${style === "5.1" ? '"Fails\\."' : "HTTP 401"}\\): wrong credentials`),
                 );
+                assert.equal(wrong.failedLogins, 1, "no retry: each wrong login counts toward qBittorrent's ban");
+
+                wrong.failedLogins = 5;
+                await assert.rejects(
+                    lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
+                    /^CredentialsRefusedError: qbittorrent has banned the relation's address after too many failed logins \(POST \/api\/v2\/auth\/login answered HTTP 403\): wrong WebUI credentials/,
+                );
+                assert.equal(wrong.log.filter((line) => line.startsWith("POST /api/v2/auth/login")).length, 2, "one login per run, banned or not");
                 noViolations(good);
             } finally {
                 await Promise.all([good.stop(), wrong.stop()]);

@@ -275,6 +275,8 @@ export class FakeQbittorrent extends FakeApp {
     protected readonly readingPosts = ["/api/v2/auth/login"];
     readonly categories = new Map<string, string>();
     private readonly sessions = new Set<string>();
+    /** Failed logins so far: at WebUI\MaxAuthenticationFailCount (5 by default) qBittorrent bans the address with 403. */
+    failedLogins = 0;
 
     constructor(
         private readonly username: string,
@@ -311,7 +313,11 @@ export class FakeQbittorrent extends FakeApp {
         }
         switch (request.path) {
             case "/api/v2/auth/login": {
+                if (this.failedLogins >= 5) {
+                    return { status: 403, body: "Your IP address has been banned after too many failed authentication attempts." };
+                }
                 if (params.username !== this.username || params.password !== this.password) {
+                    this.failedLogins++;
                     return this.loginStyle === "5.1" ? { status: 200, body: "Fails." } : { status: 401, body: "" };
                 }
                 const session = `sid${this.sessions.size + 1}`;
@@ -363,6 +369,8 @@ export class FakeSabnzbd extends FakeApp {
         ["audio", ""],
         ["software", ""],
     ]);
+    /** When set, set_config and del_config answer HTTP 200 `{"status": false, "error": …}`, as SABnzbd's api.py `report` does for a failed write. */
+    refuseWrites?: string;
 
     constructor(
         public basePath: string,
@@ -410,12 +418,18 @@ export class FakeSabnzbd extends FakeApp {
                 }
                 return this.refuse(400, `get_config: the stand-in does not serve section ${params.section}`);
             case "set_config":
+                if (this.refuseWrites !== undefined) {
+                    return { status: 200, body: { status: false, error: this.refuseWrites } };
+                }
                 if (params.section !== "categories" || !params.name) {
                     return this.refuse(400, "set_config: only section=categories with a name is used");
                 }
                 this.categories.set(params.name, params.dir ?? "");
                 return { status: 200, body: { config: { categories: list().filter((c) => c.name === params.name) } } };
             default:
+                if (this.refuseWrites !== undefined) {
+                    return { status: 200, body: { status: false, error: this.refuseWrites } };
+                }
                 if (params.section !== "categories" || !this.categories.has(params.keyword)) {
                     return this.refuse(400, `del_config: no category ${params.keyword}`);
                 }
