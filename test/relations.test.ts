@@ -116,6 +116,10 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
             assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "urlBase"), "/sabnzbd");
             assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "apiKey"), KEYS.sabnzbd);
             assert.equal(app.entry("downloadclient", "SABnzbd (Charmarr)")?.enable, true);
+            for (const client of ["qBittorrent (Charmarr)", "SABnzbd (Charmarr)"]) {
+                const entry = app.entry("downloadclient", client);
+                assert.deepEqual([entry?.removeCompletedDownloads, entry?.removeFailedDownloads], [true, true], `${app.name} ${client}: the apps' own defaults for a new client`);
+            }
         }
         assert.ok(radarr.entry("downloadclient", "My NZBGet"));
         noViolations(...all());
@@ -137,11 +141,13 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
     it("keeps what the user changed in fields the relation does not own, and restores the ones it owns", async () => {
         radarr.editField("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder", true);
         radarr.editField("downloadclient", "qBittorrent (Charmarr)", "host", "typo");
+        (radarr.entry("downloadclient", "qBittorrent (Charmarr)") as Record<string, unknown>).removeCompletedDownloads = false;
         const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
         const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, { reach: relation.reach, spec: relation.spec, retry: RETRY });
         assert.deepEqual(state.changes, ["updated radarr downloadclient qBittorrent (Charmarr)"]);
         assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "host"), "qbittorrent.charmarr-downloads.svc.cluster.local");
         assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder"), true);
+        assert.equal(radarr.entry("downloadclient", "qBittorrent (Charmarr)")?.removeCompletedDownloads, false, "set on create only: the user's choice stays");
         assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "password"), QBIT.password, "the masked password sent back keeps the stored one");
         noViolations(...all());
     });

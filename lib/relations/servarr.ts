@@ -39,6 +39,8 @@ export interface ProviderEntry {
     readonly configContract: string;
     /** Top-level properties the relation owns (`enable`, `protocol`, `priority`; `syncLevel` in Prowlarr). */
     readonly properties: Readonly<Record<string, unknown>>;
+    /** Top-level properties sent when the relation creates the entry only, then left to the user. */
+    readonly initialProperties?: Readonly<Record<string, unknown>>;
     /** Settings fields the relation owns, by field name. */
     readonly fields: Readonly<Record<string, unknown>>;
     /** Fields holding secrets, which the apps may answer masked. */
@@ -101,6 +103,7 @@ function createBody(entry: ProviderEntry): Record<string, unknown> {
         implementation: entry.implementation,
         configContract: entry.configContract,
         tags: [],
+        ...entry.initialProperties,
         ...entry.properties,
         fields: Object.entries(entry.fields).map(([name, value]) => ({ name, value })),
     };
