@@ -370,13 +370,36 @@ describe("relations: SABnzbd's refusals", function () {
                 spec: { kind: "sabnzbdCategories", target, categories: names.map((name) => ({ name, savePath: `/data/downloads/${name}` })) },
                 retry: RETRY,
             });
-            sabnzbd.refuseWrites = "Cannot write the configuration";
+            sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
             await assert.rejects(lifecycle.create(inputs(["radarr"])), /^RelationError: sabnzbd refused mode=set_config section=categories name=radarr dir=\/data\/downloads\/radarr: Cannot write the configuration$/);
             sabnzbd.refuseWrites = undefined;
             const state = await lifecycle.create(inputs(["radarr"]));
-            sabnzbd.refuseWrites = "Cannot write the configuration";
+            sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
             await assert.rejects(lifecycle.delete(state), /^RelationError: sabnzbd refused mode=del_config section=categories keyword=radarr: Cannot write the configuration$/);
             assert.equal(sabnzbd.categories.get("radarr"), "/data/downloads/radarr");
+            noViolations(sabnzbd);
+        } finally {
+            await sabnzbd.stop();
+        }
+    });
+
+    it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
+        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+        try {
+            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+            const inputs: RelationInputs = {
+                reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+                spec: { kind: "sabnzbdCategories", target: { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd }, categories: ["radarr", "sonarr"].map((name) => ({ name, savePath: `/data/downloads/${name}` })) },
+                retry: RETRY,
+            };
+            sabnzbd.refuseWrites = { error: "Cannot write the configuration", name: "sonarr" };
+            await assert.rejects(lifecycle.create(inputs), /sabnzbd refused mode=set_config section=categories name=sonarr/);
+            assert.equal(sabnzbd.categories.has("radarr"), false, "the category the failed run made is gone again");
+            sabnzbd.refuseWrites = undefined;
+            const state = await lifecycle.create(inputs);
+            assert.deepEqual(state.owned, ["radarr", "sonarr"]);
+            await lifecycle.delete(state);
+            assert.deepEqual([...sabnzbd.categories.keys()], ["*", "movies", "tv", "audio", "software"]);
             noViolations(sabnzbd);
         } finally {
             await sabnzbd.stop();

@@ -55,12 +55,11 @@ interface QbittorrentCategory {
 }
 
 /** Creates, moves and removes qBittorrent categories (`/api/v2/torrents/{categories,createCategory,editCategory,removeCategories}`). */
-export async function reconcileQbittorrentCategories(http: HttpClient, target: QbittorrentTarget, spec: CategoryReconcile): Promise<Change[]> {
+export async function reconcileQbittorrentCategories(http: HttpClient, target: QbittorrentTarget, spec: CategoryReconcile, changes: Change[] = []): Promise<Change[]> {
     const cookie = await qbittorrentLogin(http, target);
     const headers = { Cookie: cookie };
     const existing = (await sendJson<Record<string, QbittorrentCategory>>(http, QBIT, { method: "GET", path: "/api/v2/torrents/categories", headers }, [200])) ?? {};
     const owns = ownership(spec.owned, (name) => name);
-    const changes: Change[] = [];
     for (const category of spec.desired) {
         const found = existing[category.name];
         const form = { category: category.name, savePath: category.savePath };
@@ -123,11 +122,10 @@ interface SabnzbdCategory {
 }
 
 /** Creates, moves and removes SABnzbd categories (`mode=get_config|set_config|del_config&section=categories`). */
-export async function reconcileSabnzbdCategories(http: HttpClient, target: SabnzbdTarget, spec: CategoryReconcile): Promise<Change[]> {
+export async function reconcileSabnzbdCategories(http: HttpClient, target: SabnzbdTarget, spec: CategoryReconcile, changes: Change[] = []): Promise<Change[]> {
     const answer = await sendJson<{ config?: { categories?: SabnzbdCategory[] } }>(http, SAB, sabnzbdRequest(target, { mode: "get_config", section: "categories" }), [200]);
     const existing = new Map((answer?.config?.categories ?? []).map((category) => [category.name, category]));
     const owns = ownership(spec.owned, (name) => name);
-    const changes: Change[] = [];
     for (const category of spec.desired) {
         const found = existing.get(category.name);
         if (found !== undefined && !owns(category.name)) {

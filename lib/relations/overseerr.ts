@@ -133,12 +133,12 @@ function createBody(service: OverseerrService, profile: { id: number; name: stri
  * Brings Overseerr's owned Radarr/Sonarr entries to `services`. Returns a `waiting` change per
  * service while Overseerr is not set up and no Plex token lets the relation do it.
  */
-export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarget, spec: OverseerrReconcile): Promise<Change[]> {
+export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarget, spec: OverseerrReconcile, changes: Change[] = []): Promise<Change[]> {
     if ((await ensureSetUp(http, target, spec.plex)) === "waiting") {
-        return spec.services.map((service) => ({ app: APP, collection: service.kind, name: service.name, action: "waiting" }));
+        changes.push(...spec.services.map((service): Change => ({ app: APP, collection: service.kind, name: service.name, action: "waiting" })));
+        return changes;
     }
     const mine = ownership(spec.owned, (name) => name.toLowerCase());
-    const changes: Change[] = [];
     for (const kind of ["radarr", "sonarr"] as const) {
         const path = `/api/v1/settings/${kind}`;
         const stored = (await sendJson<StoredService[]>(http, APP, authed(target, { method: "GET", path }), [200])) ?? [];

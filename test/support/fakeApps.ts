@@ -369,8 +369,11 @@ export class FakeSabnzbd extends FakeApp {
         ["audio", ""],
         ["software", ""],
     ]);
-    /** When set, set_config and del_config answer HTTP 200 `{"status": false, "error": …}`, as SABnzbd's api.py `report` does for a failed write. */
-    refuseWrites?: string;
+    /**
+     * When set, set_config and del_config (of the one category `name`, or of any) answer HTTP 200
+     * `{"status": false, "error": …}`, as SABnzbd's api.py `report` does for a failed write.
+     */
+    refuseWrites?: { readonly error: string; readonly name?: string };
 
     constructor(
         public basePath: string,
@@ -378,6 +381,10 @@ export class FakeSabnzbd extends FakeApp {
         private readonly whitelist: readonly string[] = [],
     ) {
         super();
+    }
+
+    private refusesWrite(name: string | undefined): boolean {
+        return this.refuseWrites !== undefined && (this.refuseWrites.name === undefined || this.refuseWrites.name === name);
     }
 
     protected handle(request: SeenRequest & { rawPath: string }): Reply {
@@ -418,8 +425,8 @@ export class FakeSabnzbd extends FakeApp {
                 }
                 return this.refuse(400, `get_config: the stand-in does not serve section ${params.section}`);
             case "set_config":
-                if (this.refuseWrites !== undefined) {
-                    return { status: 200, body: { status: false, error: this.refuseWrites } };
+                if (this.refusesWrite(params.name ?? params.keyword)) {
+                    return { status: 200, body: { status: false, error: this.refuseWrites?.error } };
                 }
                 if (params.section !== "categories" || !params.name) {
                     return this.refuse(400, "set_config: only section=categories with a name is used");
@@ -427,8 +434,8 @@ export class FakeSabnzbd extends FakeApp {
                 this.categories.set(params.name, params.dir ?? "");
                 return { status: 200, body: { config: { categories: list().filter((c) => c.name === params.name) } } };
             default:
-                if (this.refuseWrites !== undefined) {
-                    return { status: 200, body: { status: false, error: this.refuseWrites } };
+                if (this.refusesWrite(params.name ?? params.keyword)) {
+                    return { status: 200, body: { status: false, error: this.refuseWrites?.error } };
                 }
                 if (params.section !== "categories" || !this.categories.has(params.keyword)) {
                     return this.refuse(400, `del_config: no category ${params.keyword}`);
