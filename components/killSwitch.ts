@@ -10,11 +10,11 @@ export interface KillSwitchArgs {
     podSelector: Record<string, string>;
     /** The gateway pod, as {@link VpnEgress.gatewayPeer} describes it. */
     gateway: VpnGatewayPeer;
-    /** Cluster facts from the core stack. */
+    /** Cluster facts from the core stack: kube-dns's Service IP and the LAN range. */
     cluster: ClusterFacts;
     /** Let the pods reach `cluster.lanCidr` directly (`vpn.killSwitch.allowLan`). Default false. */
     allowLan?: boolean;
-    /** Extra egress rules the workload needs beyond the cluster, e.g. one NAS address on the LAN. */
+    /** Extra egress rules the workload needs, e.g. one NAS address on the LAN; nothing else in the cluster is open. */
     extraRules?: NetworkPolicyEgressRule[];
     /** Labels for the NetworkPolicy. */
     labels?: Record<string, string>;
@@ -22,8 +22,8 @@ export interface KillSwitchArgs {
 
 /**
  * Layer 1 of the kill switch for one routed workload (docs/vpn.md#the-two-kill-switch-layers): an egress
- * NetworkPolicy that lets its pods reach only the gateway pod, kube-dns, the cluster and ambient's probe
- * address, so traffic that bypasses the tunnel is dropped. Layer 2 lives in the gateway ({@link VpnEgress}).
+ * NetworkPolicy that lets its pods reach only the gateway pod, kube-dns on port 53 and ambient's probe
+ * address (and the LAN with `allowLan`), so traffic that bypasses the tunnel is dropped. Layer 2 lives in the gateway ({@link VpnEgress}).
  */
 export class KillSwitch extends pulumi.ComponentResource {
     /** The egress NetworkPolicy, named `<name>-vpn-kill-switch`. */

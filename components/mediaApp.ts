@@ -113,7 +113,8 @@ export class MediaApp extends pulumi.ComponentResource {
 
         const workloadDependencies: pulumi.Resource[] = [this.serviceAccount, ...(args.workloadDependencies ?? [])];
         if (app.servarrApiKey) {
-            const key = new random.RandomString(`${name}-api-key`, { length: 32, special: false, upper: false }, { parent: this });
+            // RandomString does not mark its result secret by itself (only RandomPassword and RandomBytes do).
+            const key = new random.RandomString(`${name}-api-key`, { length: 32, special: false, upper: false }, { parent: this, additionalSecretOutputs: ["result"] });
             this.apiKey = pulumi.secret(key.result);
             workloadDependencies.push(
                 new k8s.core.v1.Secret(
@@ -181,9 +182,13 @@ type GeneratedCredentials = (name: string, parent: pulumi.Resource) => {
     credentials: Record<string, pulumi.Input<string>>;
 };
 
-/** A 32-character key of lower-case hex, the form SABnzbd generates itself (sabnzbd/config.py `create_api_key`, uuid4().hex). */
+/**
+ * A 32-character key of lower-case hex, the form SABnzbd generates itself (sabnzbd/config.py
+ * `create_api_key`, uuid4().hex). RandomBytes keeps it secret in the state; RandomId cannot (its id
+ * is the value).
+ */
 function hexKey(name: string, parent: pulumi.Resource): pulumi.Output<string> {
-    return new random.RandomId(`${name}-api-key`, { byteLength: 16 }, { parent }).hex;
+    return new random.RandomBytes(`${name}-api-key`, { length: 16 }, { parent }).hex;
 }
 
 /** The credentials generated per app, seeded into its config file before it starts. */
@@ -193,7 +198,7 @@ const GENERATED_CREDENTIALS: Partial<Record<AppName, GeneratedCredentials>> = {
         return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
     },
     overseerr: (name, parent) => {
-        const apiKey = new random.RandomString(`${name}-api-key`, { length: 32, special: false }, { parent }).result;
+        const apiKey = new random.RandomString(`${name}-api-key`, { length: 32, special: false }, { parent, additionalSecretOutputs: ["result"] }).result;
         return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
     },
     qbittorrent: (name, parent) => {

@@ -18,6 +18,8 @@ export interface RecordedResource {
     readonly custom: boolean;
     /** `retainOnDelete`: `pulumi destroy` drops the resource from the state but leaves it in place. */
     readonly retainOnDelete: boolean;
+    /** `additionalSecretOutputs`: outputs the engine stores encrypted and shows as [secret]. */
+    readonly additionalSecretOutputs: readonly string[];
     /** Inputs as serialized for the engine; Pulumi secrets are still wrapped (see {@link isSecretValue}). */
     readonly inputs: Record<string, unknown>;
 }
@@ -48,6 +50,8 @@ interface RegisterRequest {
     getDependenciesList(): string[];
     /** Only on registrations (not reads). */
     getRetainondelete?(): boolean | undefined;
+    /** Only on registrations (not reads). */
+    getAdditionalsecretoutputsList?(): string[];
 }
 
 interface MockMonitorInternals {
@@ -73,10 +77,10 @@ function computedState(type: string, name: string): Record<string, unknown> {
         case "random:index/randomPassword:RandomPassword":
         case "random:index/randomString:RandomString":
             return { result: `plan-${name}-0123456789abcdef` };
-        case "random:index/randomBytes:RandomBytes":
-            return { base64: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("base64") };
-        case "random:index/randomId:RandomId":
-            return { hex: Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16)).toString("hex") };
+        case "random:index/randomBytes:RandomBytes": {
+            const bytes = Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16));
+            return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
+        }
         case "tailscale:index/oauthClient:OauthClient":
             // The client secret Tailscale returns once, at creation.
             return { key: `tskey-client-plan-${name}-0123456789abcdef`, userId: "plan-user" };
@@ -99,7 +103,7 @@ export function currentRecorder(): Recorder | undefined {
 export function installMockRuntime(options: MockRuntimeOptions): Recorder {
     const recorder: Recorder = { resources: [] };
     activeRecorder = recorder;
-    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[]; retainOnDelete: boolean }>();
+    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[]; retainOnDelete: boolean; additionalSecretOutputs: string[] }>();
     const metaKey = (type: string, name: string) => `${type}\u0000${name}`;
 
     pulumi.runtime.setMocks(
@@ -114,6 +118,7 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
                     dependencies: seen?.dependencies ?? [],
                     custom: args.custom ?? false,
                     retainOnDelete: seen?.retainOnDelete ?? false,
+                    additionalSecretOutputs: seen?.additionalSecretOutputs ?? [],
                     inputs: args.inputs,
                 });
                 if (args.type === "pulumi:pulumi:StackReference") {
@@ -154,6 +159,7 @@ export function installMockRuntime(options: MockRuntimeOptions): Recorder {
                 parent,
                 dependencies: request.getDependenciesList(),
                 retainOnDelete: request.getRetainondelete?.() ?? false,
+                additionalSecretOutputs: request.getAdditionalsecretoutputsList?.() ?? [],
             });
             return original(request, callback);
         };

@@ -116,6 +116,10 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
             assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "urlBase"), "/sabnzbd");
             assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "apiKey"), KEYS.sabnzbd);
             assert.equal(app.entry("downloadclient", "SABnzbd (Charmarr)")?.enable, true);
+            for (const client of ["qBittorrent (Charmarr)", "SABnzbd (Charmarr)"]) {
+                const entry = app.entry("downloadclient", client);
+                assert.deepEqual([entry?.removeCompletedDownloads, entry?.removeFailedDownloads], [true, true], `${app.name} ${client}: the apps' own defaults for a new client`);
+            }
         }
         assert.ok(radarr.entry("downloadclient", "My NZBGet"));
         noViolations(...all());
@@ -137,11 +141,13 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
     it("keeps what the user changed in fields the relation does not own, and restores the ones it owns", async () => {
         radarr.editField("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder", true);
         radarr.editField("downloadclient", "qBittorrent (Charmarr)", "host", "typo");
+        (radarr.entry("downloadclient", "qBittorrent (Charmarr)") as Record<string, unknown>).removeCompletedDownloads = false;
         const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
         const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, { reach: relation.reach, spec: relation.spec, retry: RETRY });
         assert.deepEqual(state.changes, ["updated radarr downloadclient qBittorrent (Charmarr)"]);
         assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "host"), "qbittorrent.charmarr-downloads.svc.cluster.local");
         assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder"), true);
+        assert.equal(radarr.entry("downloadclient", "qBittorrent (Charmarr)")?.removeCompletedDownloads, false, "set on create only: the user's choice stays");
         assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "password"), QBIT.password, "the masked password sent back keeps the stored one");
         noViolations(...all());
     });
@@ -327,6 +333,80 @@ describe("relations: entries the user made first are never the relation's", func
     });
 });
 
+describe("relations: Overseerr's default servers", function () {
+    this.timeout(10000);
+    it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
+        const overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+        try {
+            overseerr.services.radarr.push({ id: 90, name: "My Radarr", hostname: "nas", port: 7878, apiKey: "x", activeDirectory: "/movies", is4k: false, isDefault: true });
+            const relation = coreRelations({
+                arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr") },
+                overseerr: core("overseerr", 5055, ""),
+                plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
+                plexToken: PLEX_TOKEN,
+                mountPath: "/data",
+                settings: coreRelationsSchema.parse({}),
+            }).find((r) => r.name === "overseerr-services") as PlannedRelation;
+            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(overseerr.url, 1000)));
+            await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
+            assert.deepEqual(overseerr.services.radarr.map((s) => [s.name, s.isDefault]), [["My Radarr", true], ["Radarr (Charmarr)", false]]);
+            assert.deepEqual(overseerr.services.sonarr.map((s) => [s.name, s.isDefault]), [["Sonarr (Charmarr)", true]], "no Sonarr yet: the new one is the default");
+            noViolations(overseerr);
+        } finally {
+            await overseerr.stop();
+        }
+    });
+});
+
+describe("relations: SABnzbd's refusals", function () {
+    this.timeout(10000);
+    it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
+        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+        try {
+            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+            const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
+            const inputs = (names: string[]): RelationInputs => ({
+                reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+                spec: { kind: "sabnzbdCategories", target, categories: names.map((name) => ({ name, savePath: `/data/downloads/${name}` })) },
+                retry: RETRY,
+            });
+            sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
+            await assert.rejects(lifecycle.create(inputs(["radarr"])), /^RelationError: sabnzbd refused mode=set_config section=categories name=radarr dir=\/data\/downloads\/radarr: Cannot write the configuration$/);
+            sabnzbd.refuseWrites = undefined;
+            const state = await lifecycle.create(inputs(["radarr"]));
+            sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
+            await assert.rejects(lifecycle.delete(state), /^RelationError: sabnzbd refused mode=del_config section=categories keyword=radarr: Cannot write the configuration$/);
+            assert.equal(sabnzbd.categories.get("radarr"), "/data/downloads/radarr");
+            noViolations(sabnzbd);
+        } finally {
+            await sabnzbd.stop();
+        }
+    });
+
+    it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
+        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+        try {
+            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+            const inputs: RelationInputs = {
+                reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+                spec: { kind: "sabnzbdCategories", target: { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd }, categories: ["radarr", "sonarr"].map((name) => ({ name, savePath: `/data/downloads/${name}` })) },
+                retry: RETRY,
+            };
+            sabnzbd.refuseWrites = { error: "Cannot write the configuration", name: "sonarr" };
+            await assert.rejects(lifecycle.create(inputs), /sabnzbd refused mode=set_config section=categories name=sonarr/);
+            assert.equal(sabnzbd.categories.has("radarr"), false, "the category the failed run made is gone again");
+            sabnzbd.refuseWrites = undefined;
+            const state = await lifecycle.create(inputs);
+            assert.deepEqual(state.owned, ["radarr", "sonarr"]);
+            await lifecycle.delete(state);
+            assert.deepEqual([...sabnzbd.categories.keys()], ["*", "movies", "tv", "audio", "software"]);
+            noViolations(sabnzbd);
+        } finally {
+            await sabnzbd.stop();
+        }
+    });
+});
+
 describe("relations: an app that moves", function () {
     this.timeout(10000);
     it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
@@ -352,7 +432,7 @@ describe("relations: an app that moves", function () {
 
 describe("relations: qBittorrent's two login styles", () => {
     for (const style of ["5.1", "5.2"] as const) {
-        it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials fail naming the app`, async () => {
+        it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials or a ban fail at once, as wrong credentials`, async () => {
             const good = await new FakeQbittorrent(QBIT.username, QBIT.password, style).start();
             const wrong = await new FakeQbittorrent(QBIT.username, "another-password", style).start();
             try {
@@ -362,8 +442,16 @@ describe("relations: qBittorrent's two login styles", () => {
                 assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
                 await assert.rejects(
                     lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
-                    style === "5.1" ? /qbittorrent is not ready: POST \/api\/v2\/auth\/login did not answer .*refused the generated WebUI credentials/ : /qbittorrent is not ready: .*HTTP 401/,
+                    new RegExp(`^CredentialsRefusedError: qbittorrent refused the generated WebUI credentials \\(POST /api/v2/auth/login answered ${style === "5.1" ? '"Fails\\."' : "HTTP 401"}\\): wrong credentials`),
                 );
+                assert.equal(wrong.failedLogins, 1, "no retry: each wrong login counts toward qBittorrent's ban");
+
+                wrong.failedLogins = 5;
+                await assert.rejects(
+                    lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
+                    /^CredentialsRefusedError: qbittorrent has banned the relation's address after too many failed logins \(POST \/api\/v2\/auth\/login answered HTTP 403\): wrong WebUI credentials/,
+                );
+                assert.equal(wrong.log.filter((line) => line.startsWith("POST /api/v2/auth/login")).length, 2, "one login per run, banned or not");
                 noViolations(good);
             } finally {
                 await Promise.all([good.stop(), wrong.stop()]);

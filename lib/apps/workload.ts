@@ -112,13 +112,19 @@ set_misc api_key "$SABNZBD_API_KEY"
  * qBittorrent reads its WebUI credentials from qBittorrent.conf: `[Preferences]` `WebUI\Username` and
  * `WebUI\Password_PBKDF2="@ByteArray(<salt>:<hash>)"` (qBittorrent release-5.1.4 src/base/preferences.cpp,
  * written by QSettings' INI format). Without them it starts with a random password printed to its log.
+ * The LinuxServer image copies its /defaults/qBittorrent.conf (legal notice accepted, UPnP off, save
+ * paths) only when the file is missing (docker-qbittorrent
+ * root/etc/s6-overlay/s6-rc.d/init-qbittorrent-config/run): a first start begins from that file too.
  */
 const QBITTORRENT_SETTINGS_SCRIPT = String.raw`#!/bin/sh
 # Sets the WebUI username and password hash in qBittorrent.conf before qBittorrent starts, keeping every other setting.
 set -eu
 conf=/config/qBittorrent/qBittorrent.conf
+defaults=/defaults/qBittorrent.conf
 mkdir -p "$(dirname "$conf")"
-[ -f "$conf" ] || printf '[Preferences]\n' > "$conf"
+if [ ! -f "$conf" ]; then
+  if [ -f "$defaults" ]; then cp "$defaults" "$conf"; else printf '[Preferences]\n' > "$conf"; fi
+fi
 grep -q '^\[Preferences\]' "$conf" || printf '\n[Preferences]\n' >> "$conf"
 awk '
   /^\[/ { section = $0 }
@@ -133,15 +139,24 @@ mv "$conf.new" "$conf"
 `;
 
 /**
- * Overseerr keeps its API key in settings.json and merges that file over its defaults on start
- * (Overseerr v1.34.0 server/lib/settings.ts): a first start takes the seeded key. An existing file is
- * left alone; its key is Overseerr's own.
+ * Overseerr keeps its API key in settings.json (`main.apiKey`) and merges that file over its defaults
+ * on start (Overseerr v1.34.0 server/lib/settings.ts `load`). The key is merged in at every start, so
+ * the generated one is always the one Overseerr uses; every other setting stays. Node is the runtime
+ * the LinuxServer image ships for Overseerr itself; a settings.json that is not JSON fails the step
+ * rather than be overwritten.
  */
 const OVERSEERR_SETTINGS_SCRIPT = String.raw`#!/bin/sh
-# Seeds Overseerr's API key before its first start; an existing settings.json is left alone.
+# Merges the generated API key into Overseerr's settings.json before it starts, keeping every other setting.
 set -eu
 settings=/config/settings.json
-[ -s "$settings" ] || printf '{"main":{"apiKey":"%s"}}\n' "$OVERSEERR_API_KEY" > "$settings"
+node -e '
+const fs = require("fs");
+const file = process.argv[1];
+const settings = fs.existsSync(file) && fs.statSync(file).size > 0 ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
+settings.main = { ...settings.main, apiKey: process.env.OVERSEERR_API_KEY };
+fs.writeFileSync(file + ".new", JSON.stringify(settings, undefined, " "));
+fs.renameSync(file + ".new", file);
+' "$settings"
 `;
 
 /**

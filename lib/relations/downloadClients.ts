@@ -1,4 +1,4 @@
-import { HttpClient, RelationError, send, sendJson } from "./http";
+import { CredentialsRefusedError, HttpClient, RelationError, send, sendJson } from "./http";
 import { Change, ownership } from "./servarr";
 
 /** One category a download client keeps for an arr app: its name and where its downloads are saved. */
@@ -27,13 +27,20 @@ const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/
 /**
  * Logs in (`POST /api/v2/auth/login`) and returns the Cookie header for later calls. qBittorrent ≤ 5.1
  * answers 200 with `Ok.` or `Fails.` and sets `SID`; 5.2 answers 200 with no body or 401, and sets
- * `QBT_SID_<port>` (qBittorrent release-5.1.4 and release-5.2.3 src/webui/api/authcontroller.cpp,
- * src/webui/webapplication.cpp).
+ * `QBT_SID_<port>`; both answer 403 to an address banned after too many failed logins (qBittorrent
+ * release-5.1.4 and release-5.2.3 src/webui/api/authcontroller.cpp, src/webui/webapplication.cpp).
+ * Wrong credentials and a ban fail at once, without retrying into a ban.
  */
 export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarget): Promise<string> {
-    const response = await send(http, QBIT, { method: "POST", path: "/api/v2/auth/login", form: { username: target.username, password: target.password } }, [200]);
-    if (response.text.trim() === "Fails.") {
-        throw new RelationError('qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered "Fails."): was qBittorrent.conf seeded before its first start?');
+    const response = await send(http, QBIT, { method: "POST", path: "/api/v2/auth/login", form: { username: target.username, password: target.password } }, [200, 401, 403]);
+    if (response.status === 403) {
+        throw new CredentialsRefusedError(
+            `qbittorrent has banned the relation's address after too many failed logins (POST /api/v2/auth/login answered HTTP 403): wrong WebUI credentials; fix them, then restart qBittorrent or wait out its ban (WebUI\\BanDuration)`,
+        );
+    }
+    if (response.status === 401 || response.text.trim() === "Fails.") {
+        const answer = response.status === 401 ? "HTTP 401" : '"Fails."';
+        throw new CredentialsRefusedError(`qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered ${answer}): wrong credentials; was qBittorrent.conf seeded before its first start?`);
     }
     const cookie = (response.headers["set-cookie"] ?? "").split(";")[0];
     if (!cookie.includes("=")) {
@@ -48,12 +55,11 @@ interface QbittorrentCategory {
 }
 
 /** Creates, moves and removes qBittorrent categories (`/api/v2/torrents/{categories,createCategory,editCategory,removeCategories}`). */
-export async function reconcileQbittorrentCategories(http: HttpClient, target: QbittorrentTarget, spec: CategoryReconcile): Promise<Change[]> {
+export async function reconcileQbittorrentCategories(http: HttpClient, target: QbittorrentTarget, spec: CategoryReconcile, changes: Change[] = []): Promise<Change[]> {
     const cookie = await qbittorrentLogin(http, target);
     const headers = { Cookie: cookie };
     const existing = (await sendJson<Record<string, QbittorrentCategory>>(http, QBIT, { method: "GET", path: "/api/v2/torrents/categories", headers }, [200])) ?? {};
     const owns = ownership(spec.owned, (name) => name);
-    const changes: Change[] = [];
     for (const category of spec.desired) {
         const found = existing[category.name];
         const form = { category: category.name, savePath: category.savePath };
@@ -99,17 +105,27 @@ export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Pro
     }
 }
 
+/** A set_config/del_config: SABnzbd answers a refused write with HTTP 200 and `{"status": false, "error": …}` (SABnzbd 4.5 sabnzbd/api.py `report`). */
+async function sabnzbdWrite(http: HttpClient, target: SabnzbdTarget, params: Record<string, string>): Promise<void> {
+    const answer = await sendJson<{ status?: boolean; error?: string } | undefined>(http, SAB, sabnzbdRequest(target, params), [200]);
+    if (answer?.status === false) {
+        const what = Object.entries(params)
+            .map(([name, value]) => `${name}=${value}`)
+            .join(" ");
+        throw new RelationError(`sabnzbd refused ${what}: ${answer.error ?? "no reason given"}`);
+    }
+}
+
 interface SabnzbdCategory {
     name: string;
     dir: string;
 }
 
 /** Creates, moves and removes SABnzbd categories (`mode=get_config|set_config|del_config&section=categories`). */
-export async function reconcileSabnzbdCategories(http: HttpClient, target: SabnzbdTarget, spec: CategoryReconcile): Promise<Change[]> {
+export async function reconcileSabnzbdCategories(http: HttpClient, target: SabnzbdTarget, spec: CategoryReconcile, changes: Change[] = []): Promise<Change[]> {
     const answer = await sendJson<{ config?: { categories?: SabnzbdCategory[] } }>(http, SAB, sabnzbdRequest(target, { mode: "get_config", section: "categories" }), [200]);
     const existing = new Map((answer?.config?.categories ?? []).map((category) => [category.name, category]));
     const owns = ownership(spec.owned, (name) => name);
-    const changes: Change[] = [];
     for (const category of spec.desired) {
         const found = existing.get(category.name);
         if (found !== undefined && !owns(category.name)) {
@@ -121,12 +137,12 @@ export async function reconcileSabnzbdCategories(http: HttpClient, target: Sabnz
             continue;
         }
         // set_config on the categories section creates the category or updates it (api.py handle_cat_api).
-        await sendJson(http, SAB, sabnzbdRequest(target, { mode: "set_config", section: "categories", name: category.name, dir: category.savePath }), [200]);
+        await sabnzbdWrite(http, target, { mode: "set_config", section: "categories", name: category.name, dir: category.savePath });
         changes.push({ app: SAB, collection: "category", name: category.name, action: found === undefined ? "created" : "updated" });
     }
     const wanted = new Set(spec.desired.map((category) => category.name));
     for (const name of spec.owned.filter((owned) => !wanted.has(owned) && existing.has(owned))) {
-        await sendJson(http, SAB, sabnzbdRequest(target, { mode: "del_config", section: "categories", keyword: name }), [200]);
+        await sabnzbdWrite(http, target, { mode: "del_config", section: "categories", keyword: name });
         changes.push({ app: SAB, collection: "category", name, action: "deleted" });
     }
     return changes;

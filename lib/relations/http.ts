@@ -33,6 +33,14 @@ export class RelationError extends Error {
     }
 }
 
+/** The app answered and refused the credentials the program gave it: asking again cannot help, so the readiness wait stops. */
+export class CredentialsRefusedError extends RelationError {
+    constructor(message: string) {
+        super(message);
+        this.name = "CredentialsRefusedError";
+    }
+}
+
 /** `GET /radarr/api/v3/rootfolder`, for messages (never with the query: it may hold an API key). */
 export function describe(request: HttpRequest): string {
     return `${request.method} ${request.path}`;

@@ -1,5 +1,5 @@
 import type { KubernetesConnection } from "../platform/kubeConnection";
-import type { HttpClient } from "./http";
+import { HttpClient, RelationError } from "./http";
 import type { Reach } from "./plan";
 import type { RetryPolicy } from "./ready";
 import { RelationSpec, runRelation, withoutEntries } from "./reconcile";
@@ -78,10 +78,30 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
  * provider passes a port-forward, tests pass local servers.
  */
 export function relationLifecycle(connect: Connect) {
+    /**
+     * Runs the relation towards `inputs.spec`. A run that fails part-way keeps no state of what it
+     * made (Pulumi keeps the last state), so it removes the entries it created before failing: left
+     * in place, the next run would find them already there and never own them.
+     */
+    async function run(inputs: RelationInputs, owned: readonly string[], rotateSecrets: boolean): Promise<Change[]> {
+        const changes: Change[] = [];
+        try {
+            return await connect(inputs.reach, connectionOf(inputs), (http) => runRelation(http, inputs.spec, { owned, rotateSecrets, retry: inputs.retry }, changes));
+        } catch (error) {
+            const created = changes.filter((change) => change.action === "created").map((change) => change.name);
+            if (created.length > 0) {
+                const undone = { owned: created, rotateSecrets: false, retry: { attempts: 1, intervalMs: 0 } };
+                await connect(inputs.reach, connectionOf(inputs), (http) => runRelation(http, withoutEntries(inputs.spec), undone)).catch((undo: Error) => {
+                    throw new RelationError(`${(error as Error).message}; removing what this run created (${created.join(", ")}) failed too: ${undo.message}`);
+                });
+            }
+            throw error;
+        }
+    }
+
     return {
         async create(inputs: RelationInputs): Promise<RelationState> {
-            const changes = await connect(inputs.reach, connectionOf(inputs), (http) => runRelation(http, inputs.spec, { owned: [], rotateSecrets: true, retry: inputs.retry }));
-            return stateOf(inputs, [], changes);
+            return stateOf(inputs, [], await run(inputs, [], true));
         },
 
         /**
@@ -98,9 +118,7 @@ export function relationLifecycle(connect: Connect) {
 
         /** Brings the entries to the new spec; entries owned before and no longer wanted are removed. */
         async update(olds: RelationState, news: RelationInputs): Promise<RelationState> {
-            const rotateSecrets = !same(olds.spec, news.spec);
-            const changes = await connect(news.reach, connectionOf(news), (http) => runRelation(http, news.spec, { owned: olds.owned, rotateSecrets, retry: news.retry }));
-            return stateOf(news, olds.owned, changes);
+            return stateOf(news, olds.owned, await run(news, olds.owned, !same(olds.spec, news.spec)));
         },
 
         /** Removes every entry the relation owns; an app that no longer runs has nothing left to remove. */

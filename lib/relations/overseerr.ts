@@ -107,7 +107,12 @@ async function firstProfile(http: HttpClient, target: OverseerrTarget, service: 
     return profile;
 }
 
-function createBody(service: OverseerrService, profile: { id: number; name: string }): Record<string, unknown> {
+/**
+ * A new entry is the default only when its kind has no (non-4K) server yet: Overseerr clears the
+ * default of every other server of that kind and is4k when a new one is the default (Overseerr
+ * v1.34.0 server/routes/settings/radarr.ts, sonarr.ts), which would take the user's choice away.
+ */
+function createBody(service: OverseerrService, profile: { id: number; name: string }, isDefault: boolean): Record<string, unknown> {
     const common = {
         name: service.name,
         hostname: service.hostname,
@@ -119,7 +124,7 @@ function createBody(service: OverseerrService, profile: { id: number; name: stri
         activeProfileName: profile.name,
         activeDirectory: service.activeDirectory,
         is4k: false,
-        isDefault: true,
+        isDefault,
     };
     return service.kind === "radarr" ? { ...common, minimumAvailability: "released" } : { ...common, enableSeasonFolders: true };
 }
@@ -128,12 +133,12 @@ function createBody(service: OverseerrService, profile: { id: number; name: stri
  * Brings Overseerr's owned Radarr/Sonarr entries to `services`. Returns a `waiting` change per
  * service while Overseerr is not set up and no Plex token lets the relation do it.
  */
-export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarget, spec: OverseerrReconcile): Promise<Change[]> {
+export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarget, spec: OverseerrReconcile, changes: Change[] = []): Promise<Change[]> {
     if ((await ensureSetUp(http, target, spec.plex)) === "waiting") {
-        return spec.services.map((service) => ({ app: APP, collection: service.kind, name: service.name, action: "waiting" }));
+        changes.push(...spec.services.map((service): Change => ({ app: APP, collection: service.kind, name: service.name, action: "waiting" })));
+        return changes;
     }
     const mine = ownership(spec.owned, (name) => name.toLowerCase());
-    const changes: Change[] = [];
     for (const kind of ["radarr", "sonarr"] as const) {
         const path = `/api/v1/settings/${kind}`;
         const stored = (await sendJson<StoredService[]>(http, APP, authed(target, { method: "GET", path }), [200])) ?? [];
@@ -145,7 +150,8 @@ export async function reconcileOverseerr(http: HttpClient, target: OverseerrTarg
                 changes.push({ app: APP, collection: kind, name: service.name, action: "unmanaged" });
             } else if (found === undefined) {
                 const profile = await firstProfile(http, target, service);
-                await send(http, APP, authed(target, { method: "POST", path, json: createBody(service, profile) }), [200, 201]);
+                const isDefault = !stored.some((entry) => entry.is4k !== true);
+                await send(http, APP, authed(target, { method: "POST", path, json: createBody(service, profile, isDefault) }), [200, 201]);
                 changes.push({ app: APP, collection: kind, name: service.name, action: "created" });
             } else if (!owns(service, found, spec.rotateSecrets)) {
                 const { id, ...rest } = found;

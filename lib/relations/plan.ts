@@ -19,6 +19,14 @@ const PROWLARR_IMPLEMENTATION: Readonly<Record<ArrApp, string>> = { radarr: "Rad
 /** Lidarr's root folders carry a name. */
 const ROOT_FOLDER_NAME: Readonly<Record<ArrApp, string>> = { radarr: "Movies", sonarr: "TV", lidarr: "Music" };
 
+/**
+ * What the arr apps' own UI sets on a new download client: a boolean the API body omits
+ * deserializes as false, but the model's defaults are true (Radarr v5.27
+ * src/NzbDrone.Core/Download/DownloadClientDefinition.cs `RemoveCompletedDownloads`,
+ * `RemoveFailedDownloads`). Sent on create only: afterwards they are the user's.
+ */
+const NEW_DOWNLOAD_CLIENT = { removeCompletedDownloads: true, removeFailedDownloads: true } as const;
+
 /** Display name of each entry the relations own: the name is how a relation finds its entry again. */
 const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | ArrApp, string>> = {
     qbittorrent: "qBittorrent (Charmarr)",
@@ -143,6 +151,7 @@ function qbittorrentEntry(app: ArrApp, client: NonNullable<DownloadClients["qbit
         implementation: "QBittorrent",
         configContract: "QBittorrentSettings",
         properties: { enable: true, protocol: "torrent", priority: 1 },
+        initialProperties: NEW_DOWNLOAD_CLIENT,
         fields: { host: client.host, port: client.port, useSsl: false, urlBase: client.basePath, username: client.username, password: client.password, [CATEGORY_FIELD[app]]: app },
         secretFields: ["password"],
     };
@@ -154,6 +163,7 @@ function sabnzbdEntry(app: ArrApp, client: KeyedEndpoint): ProviderEntry {
         implementation: "Sabnzbd",
         configContract: "SabnzbdSettings",
         properties: { enable: true, protocol: "usenet", priority: 1 },
+        initialProperties: NEW_DOWNLOAD_CLIENT,
         fields: { host: client.host, port: client.port, useSsl: false, urlBase: client.basePath, apiKey: client.apiKey, [CATEGORY_FIELD[app]]: app },
         secretFields: ["apiKey"],
     };

@@ -1,4 +1,4 @@
-import { RelationError } from "./http";
+import { CredentialsRefusedError, RelationError } from "./http";
 
 /** How long to wait for an app to answer: `attempts` tries, `intervalMs` apart. */
 export interface RetryPolicy {
@@ -10,7 +10,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Calls `probe` until it resolves, at most `policy.attempts` times. An app that never answers fails
- * with a message naming it, what was asked and the last answer, after a bounded time.
+ * with a message naming it, what was asked and the last answer, after a bounded time. An app that
+ * answers and refuses the credentials fails at once: retrying a wrong password only gets the caller
+ * banned (qBittorrent bans an address after 5 failed logins).
  */
 export async function waitUntilReady(app: string, what: string, probe: () => Promise<void>, policy: RetryPolicy): Promise<void> {
     let last = "";
@@ -19,6 +21,9 @@ export async function waitUntilReady(app: string, what: string, probe: () => Pro
             await probe();
             return;
         } catch (error) {
+            if (error instanceof CredentialsRefusedError) {
+                throw error;
+            }
             last = (error as Error).message;
         }
         if (attempt < policy.attempts) {

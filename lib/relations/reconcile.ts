@@ -91,20 +91,22 @@ export interface RunOptions {
 /**
  * Waits (bounded) until the relation's app answers, then brings its owned entries to `spec`. Running
  * it again with the same spec changes nothing; running {@link withoutEntries} removes the entries.
+ * Each change is recorded in `changes` as it is made, so a run that fails part-way still tells what
+ * it created.
  */
-export async function runRelation(http: HttpClient, spec: RelationSpec, options: RunOptions): Promise<Change[]> {
+export async function runRelation(http: HttpClient, spec: RelationSpec, options: RunOptions, changes: Change[] = []): Promise<Change[]> {
     await waitUntilReady(relationApp(spec), probeDescription(spec), () => probe(http, spec), options.retry);
     const { owned, rotateSecrets } = options;
     switch (spec.kind) {
         case "providers":
-            return reconcileProviders(http, { target: spec.target, collection: spec.collection, desired: spec.entries, owned, rotateSecrets });
+            return reconcileProviders(http, { target: spec.target, collection: spec.collection, desired: spec.entries, owned, rotateSecrets }, changes);
         case "rootFolder":
-            return reconcileRootFolder(http, { target: spec.target, path: spec.path, name: spec.name, owned });
+            return reconcileRootFolder(http, { target: spec.target, path: spec.path, name: spec.name, owned }, changes);
         case "qbittorrentCategories":
-            return reconcileQbittorrentCategories(http, spec.target, { desired: spec.categories, owned });
+            return reconcileQbittorrentCategories(http, spec.target, { desired: spec.categories, owned }, changes);
         case "sabnzbdCategories":
-            return reconcileSabnzbdCategories(http, spec.target, { desired: spec.categories, owned });
+            return reconcileSabnzbdCategories(http, spec.target, { desired: spec.categories, owned }, changes);
         case "overseerr":
-            return reconcileOverseerr(http, spec.target, { services: spec.services, owned, plex: spec.plex, rotateSecrets });
+            return reconcileOverseerr(http, spec.target, { services: spec.services, owned, plex: spec.plex, rotateSecrets }, changes);
     }
 }

@@ -39,6 +39,8 @@ export interface ProviderEntry {
     readonly configContract: string;
     /** Top-level properties the relation owns (`enable`, `protocol`, `priority`; `syncLevel` in Prowlarr). */
     readonly properties: Readonly<Record<string, unknown>>;
+    /** Top-level properties sent when the relation creates the entry only, then left to the user. */
+    readonly initialProperties?: Readonly<Record<string, unknown>>;
     /** Settings fields the relation owns, by field name. */
     readonly fields: Readonly<Record<string, unknown>>;
     /** Fields holding secrets, which the apps may answer masked. */
@@ -101,6 +103,7 @@ function createBody(entry: ProviderEntry): Record<string, unknown> {
         implementation: entry.implementation,
         configContract: entry.configContract,
         tags: [],
+        ...entry.initialProperties,
         ...entry.properties,
         fields: Object.entries(entry.fields).map(([name, value]) => ({ name, value })),
     };
@@ -131,13 +134,12 @@ export interface ProviderReconcile {
 }
 
 /** Brings the app's owned provider entries to `desired`: create what is missing, update what drifted, delete what is no longer wanted. */
-export async function reconcileProviders(http: HttpClient, spec: ProviderReconcile): Promise<Change[]> {
+export async function reconcileProviders(http: HttpClient, spec: ProviderReconcile, changes: Change[] = []): Promise<Change[]> {
     const { target, collection } = spec;
     const path = apiPath(target, collection);
     const existing = (await sendJson<ProviderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
     const byName = (name: string) => existing.find((resource) => (resource.name ?? "").toLowerCase() === name.toLowerCase());
     const owns = ownership(spec.owned, (name) => name.toLowerCase());
-    const changes: Change[] = [];
     for (const entry of spec.desired) {
         const found = byName(entry.name);
         if (found !== undefined && !owns(entry.name)) {
@@ -206,12 +208,11 @@ async function rootFolderBody(http: HttpClient, spec: RootFolderReconcile, path:
 const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
 /** Makes `path` a root folder of the app and removes the owned ones that are no longer wanted. */
-export async function reconcileRootFolder(http: HttpClient, spec: RootFolderReconcile): Promise<Change[]> {
+export async function reconcileRootFolder(http: HttpClient, spec: RootFolderReconcile, changes: Change[] = []): Promise<Change[]> {
     const { target } = spec;
     const path = apiPath(target, "rootfolder");
     const existing = (await sendJson<RootFolderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
     const owns = ownership(spec.owned, (folder) => folder.replace(/\/+$/, ""));
-    const changes: Change[] = [];
     if (spec.path !== undefined) {
         const wanted = spec.path;
         if (existing.some((folder) => samePath(folder.path ?? "", wanted))) {

@@ -48,7 +48,7 @@ export interface ClientKillSwitchInputs {
     readonly cluster: ClusterFacts;
     /** Let the pods reach `cluster.lanCidr` directly. Off unless the user asks for it. */
     readonly allowLan: boolean;
-    /** Further destinations the workload needs, beyond the cluster (e.g. one NAS on the LAN). */
+    /** Further destinations the workload needs (e.g. one NAS on the LAN); nothing else in the cluster is open. */
     readonly extraRules?: readonly NetworkPolicyEgressRule[];
 }
 

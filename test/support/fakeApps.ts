@@ -275,6 +275,8 @@ export class FakeQbittorrent extends FakeApp {
     protected readonly readingPosts = ["/api/v2/auth/login"];
     readonly categories = new Map<string, string>();
     private readonly sessions = new Set<string>();
+    /** Failed logins so far: at WebUI\MaxAuthenticationFailCount (5 by default) qBittorrent bans the address with 403. */
+    failedLogins = 0;
 
     constructor(
         private readonly username: string,
@@ -311,7 +313,11 @@ export class FakeQbittorrent extends FakeApp {
         }
         switch (request.path) {
             case "/api/v2/auth/login": {
+                if (this.failedLogins >= 5) {
+                    return { status: 403, body: "Your IP address has been banned after too many failed authentication attempts." };
+                }
                 if (params.username !== this.username || params.password !== this.password) {
+                    this.failedLogins++;
                     return this.loginStyle === "5.1" ? { status: 200, body: "Fails." } : { status: 401, body: "" };
                 }
                 const session = `sid${this.sessions.size + 1}`;
@@ -363,6 +369,11 @@ export class FakeSabnzbd extends FakeApp {
         ["audio", ""],
         ["software", ""],
     ]);
+    /**
+     * When set, set_config and del_config (of the one category `name`, or of any) answer HTTP 200
+     * `{"status": false, "error": …}`, as SABnzbd's api.py `report` does for a failed write.
+     */
+    refuseWrites?: { readonly error: string; readonly name?: string };
 
     constructor(
         public basePath: string,
@@ -370,6 +381,10 @@ export class FakeSabnzbd extends FakeApp {
         private readonly whitelist: readonly string[] = [],
     ) {
         super();
+    }
+
+    private refusesWrite(name: string | undefined): boolean {
+        return this.refuseWrites !== undefined && (this.refuseWrites.name === undefined || this.refuseWrites.name === name);
     }
 
     protected handle(request: SeenRequest & { rawPath: string }): Reply {
@@ -410,12 +425,18 @@ export class FakeSabnzbd extends FakeApp {
                 }
                 return this.refuse(400, `get_config: the stand-in does not serve section ${params.section}`);
             case "set_config":
+                if (this.refusesWrite(params.name ?? params.keyword)) {
+                    return { status: 200, body: { status: false, error: this.refuseWrites?.error } };
+                }
                 if (params.section !== "categories" || !params.name) {
                     return this.refuse(400, "set_config: only section=categories with a name is used");
                 }
                 this.categories.set(params.name, params.dir ?? "");
                 return { status: 200, body: { config: { categories: list().filter((c) => c.name === params.name) } } };
             default:
+                if (this.refusesWrite(params.name ?? params.keyword)) {
+                    return { status: 200, body: { status: false, error: this.refuseWrites?.error } };
+                }
                 if (params.section !== "categories" || !this.categories.has(params.keyword)) {
                     return this.refuse(400, `del_config: no category ${params.keyword}`);
                 }
@@ -499,6 +520,10 @@ export class FakeOverseerr extends FakeApp {
                 return { status: 200, body: list };
             }
             const created = { ...body, id: this.nextId++ } as OverseerrService;
+            // A new default clears the default of the others of its kind and is4k (Overseerr v1.34.0 server/routes/settings/radarr.ts, sonarr.ts).
+            if (created.isDefault === true) {
+                list.filter((service) => service.is4k === created.is4k).forEach((service) => (service.isDefault = false));
+            }
             list.push(created);
             return { status: 201, body: created };
         }
