@@ -69,6 +69,7 @@ export const REQUIRED_TOOLS: Readonly<Record<string, string>> = {
     bash: "bash",
     unshare: "util-linux",
     nsenter: "util-linux",
+    setpriv: "util-linux",
     chroot: "coreutils",
 };
 

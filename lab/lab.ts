@@ -48,7 +48,7 @@ export class Lab {
         if (!app) {
             throw new LabError("the routed pod has no app container running");
         }
-        return (argv, timeoutMs) => runAsync(["nsenter", "-t", String(app.daemon!.pid), "-n", "-m", "-u", "-r", "-w", "--", ...argv], timeoutMs);
+        return (argv, timeoutMs) => runAsync(["nsenter", "-t", String(app.daemon!.pid), "-n", "-m", "-u", "-r", "-w", "--", ...app.bounded(argv)], timeoutMs);
     }
 
     /** The routed pod's app: its first regular container that is not a route container. */

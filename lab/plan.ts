@@ -23,7 +23,10 @@ export interface LabContainer {
     readonly postStart?: readonly string[];
     /** `lifecycle.preStop.exec.command`. */
     readonly preStop?: readonly string[];
+    /** `securityContext.capabilities.add`. */
     readonly capabilities: readonly string[];
+    /** `securityContext.capabilities.drop`. */
+    readonly capabilityDrop: readonly string[];
     readonly privileged: boolean;
     /** Restartable init container (`restartPolicy: Always`): a native sidecar. */
     readonly sidecar: boolean;
@@ -183,6 +186,7 @@ function container(raw: unknown, volumes: Map<string, Json>, manifests: readonly
         postStart: hook("postStart"),
         preStop: hook("preStop"),
         capabilities: strings(asObject(security.capabilities).add),
+        capabilityDrop: strings(asObject(security.capabilities).drop),
         privileged: security.privileged === true,
         sidecar: c.restartPolicy === "Always",
         startupProbePeriodSeconds: c.startupProbe ? Number(asObject(c.startupProbe).periodSeconds ?? 10) : undefined,

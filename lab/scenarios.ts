@@ -3,10 +3,12 @@
  * checks), then the same probes from the routed client. Data, not control flow: lab/lab.ts runs
  * every one the same way.
  */
+import { readFileSync } from "node:fs";
 import { dnsPath } from "../verify/probes";
 import { dnsVerdict } from "../verify/verdicts";
 import type { Lab, Observation } from "./lab";
 import { resolve } from "./probes";
+import { containerCapabilities, describeCapabilities, statusCapabilities } from "./capabilities";
 import { gluetunSettings } from "./gluetun";
 import { GLUETUN_IMAGE, LabContainer } from "./plan";
 import { must, run, sleep } from "./sys";
@@ -113,6 +115,30 @@ async function largeTransfers(lab: Lab): Promise<Check[]> {
     ];
 }
 
+/**
+ * The capabilities the routed pod's sidecar really holds: its process's bounding set read from
+ * /proc (what it and everything it starts can ever have). NET_ADMIN for vxlan0 and routes and
+ * NET_RAW for busybox ping, which it asks for; nothing outside the runtime's defaults it did not ask for.
+ */
+function routeSidecarCapabilities(lab: Lab): Check[] {
+    const spec = [...lab.client.spec.initContainers, ...lab.client.spec.containers].find((c) => [...c.command, ...c.args].some((arg) => arg.includes("client_sidecar.sh")));
+    const sidecar = spec && lab.client.containers.get(spec.name);
+    if (!sidecar?.running) {
+        return [{ ok: false, text: "the routed pod's route sidecar is not running" }];
+    }
+    const held = statusCapabilities(readFileSync(`/proc/${sidecar.daemon!.pid}/status`, "utf8"), "CapBnd");
+    if (!held) {
+        return [{ ok: false, text: `no CapBnd in /proc/${sidecar.daemon!.pid}/status` }];
+    }
+    const expected = containerCapabilities({ privileged: sidecar.spec.privileged, add: sidecar.spec.capabilities, drop: sidecar.spec.capabilityDrop });
+    const exact = !expected.all && held.join(",") === expected.names.join(",");
+    return [
+        ...["NET_ADMIN", "NET_RAW"].map((name) => ({ ok: held.includes(name), text: `${sidecar.spec.name} holds ${name}: ${held.includes(name) ? "yes" : "no"} (CapBnd)` })),
+        { ok: !held.includes("SYS_ADMIN"), text: `${sidecar.spec.name} holds SYS_ADMIN: ${held.includes("SYS_ADMIN") ? "yes" : "no"} (CapBnd)` },
+        { ok: exact, text: `${sidecar.spec.name} CapBnd ${held.join(",")}${exact ? "" : `, not the runtime's ${describeCapabilities(expected)}`}` },
+    ];
+}
+
 function isGatewaySidecar(spec: LabContainer): boolean {
     return [...spec.command, ...spec.args].some((arg) => arg.endsWith("gateway_sidecar.sh"));
 }
@@ -168,7 +194,10 @@ export const SCENARIOS: readonly Scenario[] = [
         checks: (lab, seen) => {
             const exit = lab.addresses.vpnExit;
             const all = seen.seen.every((s) => s === exit);
-            return [{ ok: all, text: all ? `the internet saw the VPN exit ${exit}` : `the internet saw ${seen.seen.map((s) => s ?? "nothing").join(", ")}, not only the VPN exit ${exit}` }];
+            return [
+                { ok: all, text: all ? `the internet saw the VPN exit ${exit}` : `the internet saw ${seen.seen.map((s) => s ?? "nothing").join(", ")}, not only the VPN exit ${exit}` },
+                ...routeSidecarCapabilities(lab),
+            ];
         },
     },
     {

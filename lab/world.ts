@@ -13,6 +13,7 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
+import { CapabilitySet, containerCapabilities, describeCapabilities, setprivArgs } from "./capabilities";
 import { DNS_SERVER_JS, FALLBACK_COMMANDS, gluetunScript } from "./gluetun";
 import { policyRuleset, PolicyPod } from "./netpol";
 import { GLUETUN_IMAGE, LabContainer, LabPlan, LabPod, podResolvConf } from "./plan";
@@ -49,11 +50,15 @@ export function restartBackoffMs(restarts: number): number {
 export class Container {
     daemon?: Daemon;
     restarts = 0;
+    /** What the runtime grants this container; its processes and every exec into it are bounded by it. */
+    readonly capabilities: CapabilitySet;
     constructor(
         readonly pod: Pod,
         readonly spec: LabContainer,
         readonly dir: string,
-    ) {}
+    ) {
+        this.capabilities = containerCapabilities({ privileged: spec.privileged, add: spec.capabilities, drop: spec.capabilityDrop });
+    }
     get running(): boolean {
         return this.daemon !== undefined && !this.daemon.isDone();
     }
@@ -62,14 +67,19 @@ export class Container {
         if (!this.daemon) {
             throw new LabError(`container ${this.pod.name}/${this.spec.name} is not running`);
         }
-        return run(["nsenter", "-t", String(this.daemon.pid), "-n", "-m", "-u", "-r", "-w", "--", ...argv], timeoutMs);
+        return run(["nsenter", "-t", String(this.daemon.pid), "-n", "-m", "-u", "-r", "-w", "--", ...this.bounded(argv)], timeoutMs);
+    }
+    /** argv under the container's capabilities: an exec (hook, probe) gets what the container has. */
+    bounded(argv: readonly string[]): string[] {
+        const args = setprivArgs(this.capabilities);
+        return args.length > 0 ? ["setpriv", ...args, "--", ...argv] : [...argv];
     }
     /** The argv prefix that enters this container, for the verifier's netns transport. */
     wrapper(): string[] {
         if (!this.daemon) {
             throw new LabError(`container ${this.pod.name}/${this.spec.name} is not running`);
         }
-        return ["nsenter", "-t", String(this.daemon.pid), "-m", "-u", "-r", "-w", "--"];
+        return ["nsenter", "-t", String(this.daemon.pid), "-m", "-u", "-r", "-w", "--", ...this.bounded([])];
     }
 }
 
@@ -168,7 +178,10 @@ export class Pod {
         const dir = join(this.dir, spec.name);
         const container = this.containers.get(spec.name) ?? new Container(this, spec, dir);
         this.containers.set(spec.name, container);
-        const launcher = w.prepareContainer(this, spec, dir);
+        const launcher = w.prepareContainer(this, spec, dir, container.bounded(["/bin/bash"]));
+        if (container.restarts === 0) {
+            w.log(`  ${this.name}/${spec.name}: capabilities ${describeCapabilities(container.capabilities)}`);
+        }
         container.daemon = w.registry.start(`${this.name}/${spec.name}`, ["ip", "netns", "exec", this.netns, "unshare", "-m", "-u", "--propagation", "private", "/bin/bash", launcher], join(dir, "log"));
         if (spec.postStart) {
             await sleep(100);
@@ -496,7 +509,8 @@ export class World {
     }
 
     /** Prepares a container's root and returns the launcher script that mounts it and execs the command. */
-    prepareContainer(pod: Pod, spec: LabContainer, dir: string): string {
+    /** `shell` is the container's /bin/bash under its capabilities (Container.bounded). */
+    prepareContainer(pod: Pod, spec: LabContainer, dir: string, shell: readonly string[]): string {
         // gluetun's image entrypoint (/gluetun-entrypoint) is the reproduction; an app's image (not
         // run) gets a process the probes can enter.
         const command = spec.command.length > 0 ? spec.command : GLUETUN_IMAGE.test(spec.image) ? ["/gluetun-entrypoint"] : ["sleep", "infinity"];
@@ -549,6 +563,7 @@ export class World {
         }
         writeFileSync(join(root, ".lab-env"), Object.entries(env).map(([k, v]) => `export ${k}=${shellQuote(v)}`).join("\n") + "\n");
         const argv = [...command, ...spec.args];
+        const bounded = shell.map(shellQuote);
         const launcher = join(dir, "launch.sh");
         writeFileSync(launcher, [
             "set -e",
@@ -566,7 +581,8 @@ export class World {
             "mount -t tmpfs tmpfs $R/var && mkdir -p $R/var/lib/misc $R/var/log && ln -s /run $R/var/run",
             ...mounts,
             `hostname ${pod.hostname}`,
-            `exec chroot $R /bin/bash -c '. /.lab-env; exec "$@"' ${shellQuote(spec.name)} ${argv.map(shellQuote).join(" ")}`,
+            // The mounts above need root's capabilities; the container's processes get only its own.
+            `exec chroot $R ${bounded.join(" ")} -c '. /.lab-env; exec "$@"' ${shellQuote(spec.name)} ${argv.map(shellQuote).join(" ")}`,
             "",
         ].join("\n"));
         return launcher;

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import { DEFAULT_LAN, hostIn, labAddresses } from "../lab/addresses";
+import { capabilityNames, containerCapabilities, CRIO_DEFAULT_CAPABILITIES, setprivArgs, statusCapabilities } from "../lab/capabilities";
 import { missingPrerequisites, missingUpstream, parseLabArguments, UsageError } from "../lab/cli";
 import { FALLBACK_COMMANDS, gluetunScript, gluetunSettings } from "../lab/gluetun";
 import { PolicyError, policyRuleset, PolicyPod } from "../lab/netpol";
@@ -34,6 +35,11 @@ describe("npm run lab: what it takes from the plan", () => {
         assert.deepEqual(init.command, ["/bin/gateway_init.sh"]);
         assert.match(init.configMounts["/config"]["settings.sh"], /^VPN_INTERFACE="wg0"$/m);
         assert.equal(plan.gatewaySettings.VPN_TRAFFIC_PORT, "51820");
+    });
+
+    it("takes add and drop from each planned container: the route containers ask for NET_ADMIN and NET_RAW, nothing is dropped", () => {
+        const route = plan.client.initContainers.find((c) => c.name === "vpn-route-init")!;
+        assert.deepEqual([route.capabilities, route.capabilityDrop, route.privileged], [["NET_ADMIN", "NET_RAW"], [], false]);
     });
 
     it("routes the first routed workload and resolves the gateway by the FQDN its route containers get", () => {
@@ -83,6 +89,52 @@ describe("npm run lab: what it takes from the plan", () => {
         const opened = policyRuleset("t", policy([{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "fd00::/8"] } }], ports: [{ protocol: "UDP", port: 51820 }] }]), [pod], {});
         assert.match(opened, /ip daddr 0\.0\.0\.0\/0 ip daddr != \{ 10\.0\.0\.0\/8 \} udp dport 51820 return/);
     });
+});
+
+describe("npm run lab: the capabilities a container runtime gives each container", () => {
+    const names = (request: { privileged?: boolean; add?: string[]; drop?: string[] }) => {
+        const set = containerCapabilities({ privileged: request.privileged ?? false, add: request.add ?? [], drop: request.drop ?? [] });
+        return set.all ? "all" : set.names;
+    };
+
+    it("a container that asks for nothing gets CRI-O's defaults, without NET_RAW or SYS_ADMIN", () => {
+        assert.deepEqual([...names({})].sort(), [...CRIO_DEFAULT_CAPABILITIES].sort());
+        assert.ok(!names({}).includes("NET_RAW"));
+        assert.ok(!names({}).includes("SYS_ADMIN"));
+    });
+
+    it("adds what the container asks for and removes what it drops; a drop wins over an add", () => {
+        const route = names({ add: ["NET_ADMIN", "NET_RAW"] });
+        assert.deepEqual(route, ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW"]);
+        assert.deepEqual(names({ add: ["cap_net_raw"], drop: ["ALL"] }), ["NET_RAW"]);
+        assert.deepEqual(names({ add: ["NET_RAW"], drop: ["NET_RAW", "KILL"] }), ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE"]);
+        assert.deepEqual(names({ add: ["ALL"], drop: ["ALL"] }), []);
+        const everything = names({ add: ["ALL"], drop: ["SYS_ADMIN"] });
+        assert.ok(everything.includes("SYS_MODULE") && !everything.includes("SYS_ADMIN"));
+    });
+
+    it("a privileged container keeps every capability, and its launcher is not bounded", () => {
+        const set = containerCapabilities({ privileged: true, add: ["NET_ADMIN"], drop: ["ALL"] });
+        assert.deepEqual(set, { all: true });
+        assert.deepEqual(setprivArgs(set), []);
+    });
+
+    it("refuses a capability the kernel does not have, naming it", () => {
+        assert.throws(() => names({ add: ["NET_ADMIN", "NET_RAWW"] }), /unknown capabilities: NET_RAWW/);
+    });
+
+    it("bounds the container with setpriv: its set as the bounding set, no inheritable or ambient capabilities", () => {
+        assert.deepEqual(setprivArgs(containerCapabilities({ privileged: false, add: ["NET_RAW"], drop: ["ALL"] })), ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all,+net_raw"]);
+    });
+
+    it("reads the capabilities a process holds from /proc/<pid>/status", () => {
+        const status = "Name:\tbash\nCapInh:\t0000000000000000\nCapBnd:\t00000000000035fb\n";
+        assert.deepEqual(statusCapabilities(status, "CapBnd"), ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW"]);
+        assert.deepEqual(statusCapabilities(status, "CapInh"), []);
+        assert.equal(statusCapabilities(status, "CapAmb"), undefined);
+        assert.deepEqual(capabilityNames("0000000000200000"), ["SYS_ADMIN"]);
+    });
+
 });
 
 describe("npm run lab: the kubelet's resolv.conf", () => {
