@@ -196,7 +196,7 @@ describe("preflight: the program refuses before it creates anything", () => {
 
 describe("preflight: reading a cluster through the Kubernetes API", () => {
     /** A loopback API server with k3s's Traefik CRDs and an istiod whose mesh has trust domain corp.example. */
-    function fakeApiServer(): Promise<{ url: string; close: () => void; paths: string[] }> {
+    function fakeApiServer(extra: Record<string, unknown> = {}): Promise<{ url: string; close: () => void; paths: string[] }> {
         const paths: string[] = [];
         const objects: Record<string, unknown> = {
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io": {
@@ -218,6 +218,7 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
             },
             "/apis/metallb.io/v1beta1/ipaddresspools": { apiVersion: "metallb.io/v1beta1", kind: "IPAddressPoolList", items: [{ spec: { addresses: ["192.168.1.240/28"] } }] },
             "/api/v1/namespaces/istio-system/configmaps/istio": { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "istio", namespace: "istio-system" }, data: { mesh: "trustDomain: corp.example\n" } },
+            ...extra,
         };
         const server = createServer((request, response) => {
             const path = (request.url ?? "").split("?")[0];
@@ -258,6 +259,39 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
                 metallbPools: [["192.168.1.240/28"]],
             });
             assert.ok(api.paths.some((path) => path.startsWith("/apis/apps/v1/deployments?") && path.includes("labelSelector=app%3Distiod")));
+        } finally {
+            api.close();
+        }
+    });
+
+    it("reads a revisioned istiod's trust domain from its own istio-<revision> ConfigMap", async () => {
+        const configMap = (name: string, namespace: string, trustDomain: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data: { mesh: `trustDomain: ${trustDomain}\n` } });
+        const api = await fakeApiServer({
+            "/apis/apps/v1/deployments": {
+                apiVersion: "apps/v1",
+                kind: "DeploymentList",
+                metadata: {},
+                items: [
+                    { metadata: { name: "istiod-1-27-9", namespace: "istio-system", labels: { app: "istiod", "istio.io/rev": "1-27-9" } } },
+                    { metadata: { name: "istiod", namespace: "mesh", labels: { app: "istiod", "istio.io/rev": "default" } } },
+                ],
+            },
+            // The unrevisioned ConfigMap of istio-system belongs to no running istiod here.
+            "/api/v1/namespaces/istio-system/configmaps/istio-1-27-9": configMap("istio-1-27-9", "istio-system", "home.arpa"),
+            "/api/v1/namespaces/mesh/configmaps/istio": configMap("istio", "mesh", "mesh.example"),
+        });
+        try {
+            const reading = await readClusterInventory({ kubeconfig: kubeconfig(api.url), context: "lab" });
+            assert.ok(reading.reachable, JSON.stringify(reading));
+            assert.deepEqual(reading.inventory.istiods, [
+                { namespace: "istio-system", revision: "1-27-9", trustDomain: "home.arpa" },
+                { namespace: "mesh", trustDomain: "mesh.example" },
+            ]);
+            const [finding] = preflightFindings(settings({ istio: { trustDomain: "cluster.local" } }), { reachable: true, inventory: { ...reading.inventory, istiods: reading.inventory.istiods.slice(0, 1) } }).filter(
+                (f) => f.key === "charmarr:platform.istio.trustDomain",
+            );
+            assert.match(finding.problem, /istiod in istio-system, revision 1-27-9\) issues identities in trust domain home\.arpa/);
+            assert.equal(finding.fix, "pulumi config set --path 'charmarr:platform.istio.trustDomain' home.arpa");
         } finally {
             api.close();
         }

@@ -13,8 +13,11 @@ export interface ClusterInventory {
     readonly crds: Readonly<Record<string, CrdFacts>>;
     /** The namespaces of {@link PREFLIGHT_NAMESPACES} that exist, with their labels. */
     readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
-    /** Every istiod Deployment in the cluster: its namespace and the trust domain of its mesh config. */
-    readonly istiods: readonly { readonly namespace: string; readonly trustDomain: string }[];
+    /**
+     * Every istiod Deployment in the cluster: its namespace, its `istio.io/rev` revision (absent for
+     * the default one) and the trust domain of its mesh config.
+     */
+    readonly istiods: readonly { readonly namespace: string; readonly revision?: string; readonly trustDomain: string }[];
     /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
     readonly metallbPools?: readonly (readonly string[])[];
 }
@@ -113,6 +116,8 @@ function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInvent
     return [];
 }
 
+const istiodPlace = (istiod: ClusterInventory["istiods"][number]) => (istiod.revision === undefined ? istiod.namespace : `${istiod.namespace}, revision ${istiod.revision}`);
+
 /** Istio: a second control plane, leftovers of one, none at all, or a trust domain that is not the mesh's. */
 function istioFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
     const key = "charmarr:platform.istio.install";
@@ -129,7 +134,7 @@ function istioFindings(settings: PlatformSettings, inventory: ClusterInventory):
                 {
                     severity: "refuse",
                     key,
-                    problem: `is true, but Istio already runs in this cluster (istiod in ${running.map((istiod) => istiod.namespace).join(", ")}); a second install collides with its CRDs, webhooks and istio-system`,
+                    problem: `is true, but Istio already runs in this cluster (istiod in ${running.map(istiodPlace).join(", ")}); a second install collides with its CRDs, webhooks and istio-system`,
                     fix: `use it: ${setInstall("istio", false)}${trustDomain !== settings.istio.trustDomain ? ` && pulumi config set --path 'charmarr:platform.istio.trustDomain' ${trustDomain}` : ""} (it must run the ambient profile with istio-cni and ztunnel)`,
                 },
             ];
@@ -165,7 +170,7 @@ function istioFindings(settings: PlatformSettings, inventory: ClusterInventory):
             {
                 severity: "refuse",
                 key: "charmarr:platform.istio.trustDomain",
-                problem: `is ${settings.istio.trustDomain}, but the running Istio (istiod in ${running[0].namespace}) issues identities in trust domain ${running[0].trustDomain}: no principal would match and every call between apps would be denied`,
+                problem: `is ${settings.istio.trustDomain}, but the running Istio (istiod in ${istiodPlace(running[0])}) issues identities in trust domain ${running[0].trustDomain}: no principal would match and every call between apps would be denied`,
                 fix: `pulumi config set --path 'charmarr:platform.istio.trustDomain' ${running[0].trustDomain}`,
             },
         ];
