@@ -48,6 +48,43 @@ describe("preflight: what the cluster already has", () => {
             assert.deepEqual(findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: OURS } }, "gatewayApi"), []);
         });
 
+        it("says, when it offers the cluster's CRDs, that k3s's bundles are outside the Gateway API Istio 1.27 supports", () => {
+            for (const [crd, bundle] of [
+                [K3S_TRAEFIK, "v1.5.1"],
+                [K3S_137, "v1.6.1"],
+            ] as const) {
+                const [finding] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: crd } }, "gatewayApi");
+                assert.equal(finding.severity, "refuse");
+                assert.ok(
+                    finding.fix.startsWith(
+                        `use the cluster's CRDs (pulumi config set --path 'charmarr:platform.gatewayApi.install' false; but bundle ${bundle} is outside Gateway API v1.3, the version Istio 1.27 (charmarr:platform.istio.version) supports), or remove them first, so that this stack installs Gateway API v1.3.0`,
+                    ),
+                    finding.fix,
+                );
+            }
+        });
+
+        it("warns when the cluster's CRDs it uses are another minor than the chosen Istio supports", () => {
+            for (const crd of [K3S_TRAEFIK, K3S_137]) {
+                const all = findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: crd } }, "gatewayApi");
+                assert.deepEqual(all.map((f) => [f.severity, f.key]), [["warn", "charmarr:platform.gatewayApi.install"]]);
+                assert.match(all[0].problem, new RegExp(`is false, so the cluster's Gateway API CRDs \\(from Helm release ${crd.helmRelease}.*\\) are used, but their bundle ${crd.bundleVersion} is outside Gateway API v1\\.3, the version Istio 1\\.27`));
+                assert.match(all[0].fix, /--disable traefik .* xargs kubectl delete\), then let this stack install Gateway API v1\.3\.0: pulumi config set --path 'charmarr:platform.gatewayApi.install' true$/);
+            }
+            assert.deepEqual(findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: { managers: ["helm"], bundleVersion: "v1.3.1" } } }, "gatewayApi"), [], "Istio 1.27's own minor");
+        });
+
+        it("refuses a bundle older than the Gateway fields the program sets, and does not offer it", () => {
+            const old: CrdFacts = { managers: ["kubectl-client-side-apply"], bundleVersion: "v1.1.0" };
+            const [used] = findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: old } }, "gatewayApi");
+            assert.equal(used.severity, "refuse");
+            assert.match(used.problem, /bundle v1\.1\.0 predates Gateway API v1\.2\.0, the first whose standard CRDs have the Gateway field spec\.infrastructure/);
+            const [installed] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: old } }, "gatewayApi");
+            assert.equal(installed.severity, "refuse");
+            assert.doesNotMatch(installed.fix, /install' false/);
+            assert.match(installed.fix, /^remove them first, so that this stack installs Gateway API v1\.3\.0 — .*\(the cluster's will not do: bundle v1\.1\.0 predates/);
+        });
+
         it("refuses to assume CRDs a cluster does not have", () => {
             const [finding] = findings({ istio: { install: true } }, {}, "gatewayApi");
             assert.equal(finding.severity, "refuse");

@@ -1,6 +1,8 @@
 import { configSetCommand } from "../settings";
 import { freePoolAddress, poolContains } from "./addresses";
+import { coerce, lt } from "semver";
 import type { PlatformSettings } from "./settings";
+import { GATEWAY_API_SUPPORT } from "./versions";
 
 /**
  * What the preflight needs to know about the cluster before anything is created: the objects a
@@ -89,19 +91,70 @@ const ownedByPulumi = (crd: CrdFacts) => crd.managers.some((manager) => PULUMI_F
 const ownNamespace = (labels: Readonly<Record<string, string>>) =>
     Object.entries(OWN_NAMESPACE_LABEL).every(([key, value]) => labels[key] === value);
 
-/** Gateway API: install on a cluster that has them (k3s), or off on one that has none. */
+const REMOVE_GATEWAY_API_CRDS =
+    "on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete";
+
+/**
+ * Why a Gateway API CRD bundle the cluster has does not fit ({@link GATEWAY_API_SUPPORT}), if it
+ * does not: older than the fields the program sets is a refusal — the API server's schema would
+ * refuse or prune the Gateways' `spec.infrastructure`, losing their Service overlay and MetalLB
+ * annotations; another minor than the chosen Istio's is a warning — the `v1` fields the program
+ * sets are in every later bundle, but Istio is built and tested against its own minor only.
+ */
+function bundleMisfit(settings: PlatformSettings, bundleVersion: string | undefined): { severity: "refuse" | "warn"; reason: string } | undefined {
+    const bundle = bundleVersion === undefined ? null : coerce(bundleVersion);
+    if (bundle === null) {
+        return undefined;
+    }
+    if (lt(bundle, GATEWAY_API_SUPPORT.programMinimum)) {
+        return {
+            severity: "refuse",
+            reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_SUPPORT.programMinimum}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
+        };
+    }
+    const istio = coerce(settings.istio.version);
+    const istioMinor = istio === null ? undefined : `${istio.major}.${istio.minor}`;
+    const supported = istioMinor === undefined ? undefined : GATEWAY_API_SUPPORT.istio[istioMinor];
+    if (supported !== undefined && `v${bundle.major}.${bundle.minor}` !== supported) {
+        return {
+            severity: "warn",
+            reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${istioMinor} (charmarr:platform.istio.version) supports`,
+        };
+    }
+    return undefined;
+}
+
+/** Gateway API: install on a cluster that has them (k3s), off on one that has none, or off on one whose bundle does not fit. */
 function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
     const key = "charmarr:platform.gatewayApi.install";
     const crd = inventory.crds[PREFLIGHT_CRDS.gatewayApi];
     if (settings.gatewayApi.install && crd !== undefined && !ownedByPulumi(crd)) {
+        const misfit = bundleMisfit(settings, crd.bundleVersion);
+        const removeFirst = `remove them first, so that this stack installs Gateway API ${settings.gatewayApi.version} — ${REMOVE_GATEWAY_API_CRDS}`;
         return [
             {
                 severity: "refuse",
                 key,
                 problem: `is true, but the cluster already has the Gateway API CRDs (bundle ${crd.bundleVersion ?? "of unknown version"}, from ${crdOrigin(crd)}); creating them again fails, since pulumi-kubernetes refuses to create an object that exists`,
-                fix: `use the cluster's CRDs (${setInstall("gatewayApi", false)}), or remove them first — on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete`,
+                fix:
+                    misfit?.severity === "refuse"
+                        ? `${removeFirst} (the cluster's will not do: ${misfit.reason})`
+                        : `use the cluster's CRDs (${setInstall("gatewayApi", false)}${misfit === undefined ? "" : `; but ${misfit.reason}`}), or ${removeFirst}`,
             },
         ];
+    }
+    if (!settings.gatewayApi.install && crd !== undefined) {
+        const misfit = bundleMisfit(settings, crd.bundleVersion);
+        return misfit === undefined
+            ? []
+            : [
+                  {
+                      severity: misfit.severity,
+                      key,
+                      problem: `is false, so the cluster's Gateway API CRDs (from ${crdOrigin(crd)}) are used, but their ${misfit.reason}`,
+                      fix: `remove them (${REMOVE_GATEWAY_API_CRDS}), then let this stack install Gateway API ${settings.gatewayApi.version}: ${setInstall("gatewayApi", true)}`,
+                  },
+              ];
     }
     if (!settings.gatewayApi.install && crd === undefined) {
         return [
