@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import { DEFAULT_TRUST_DOMAIN } from "../mesh/settings";
-import { ClusterInventory, ClusterReading, CrdFacts, PREFLIGHT_CRDS, PREFLIGHT_NAMESPACES } from "./preflight";
+import { ClusterInventory, ClusterReading, CrdFacts, INSTALLED_BY_ANNOTATION, PREFLIGHT_CRDS, PREFLIGHT_NAMESPACES } from "./preflight";
 import { KubernetesConnection, loadConnection } from "./kubeConnection";
 import type { PlatformSettings } from "./settings";
 
@@ -57,6 +57,7 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
                     managers: (crd.metadata?.managedFields ?? []).flatMap((field) => (field.manager ? [field.manager] : [])),
                     ...(release ? { helmRelease: `${annotations["meta.helm.sh/release-namespace"] ?? "?"}/${release}` } : {}),
                     ...(annotations["gateway.networking.k8s.io/bundle-version"] ? { bundleVersion: annotations["gateway.networking.k8s.io/bundle-version"] } : {}),
+                    ...(annotations[INSTALLED_BY_ANNOTATION] ? { installedBy: annotations[INSTALLED_BY_ANNOTATION] } : {}),
                 };
             }
         }

@@ -37,6 +37,8 @@ export interface CrdFacts {
     readonly helmRelease?: string;
     /** Gateway API CRDs: the `gateway.networking.k8s.io/bundle-version` annotation. */
     readonly bundleVersion?: string;
+    /** The stack that installed it ({@link INSTALLED_BY_ANNOTATION}), when a stack of this program did. */
+    readonly installedBy?: string;
 }
 
 /** The cluster as read, or why it could not be. */
@@ -53,11 +55,19 @@ export const PREFLIGHT_CRDS = {
 export const PREFLIGHT_NAMESPACES = ["istio-system", "metallb-system", "tailscale"] as const;
 
 /**
- * pulumi-kubernetes names its server-side-apply field manager `pulumi-kubernetes-<random>`
+ * The annotation with which the core stack marks the Gateway API CRD it installs (a
+ * CustomResourceDefinitionPatch after the manifest), valued {@link stackIdentity}: on a later
+ * `pulumi up` a CRD carrying this stack's identity is its own, not a collision. The field manager
+ * alone cannot tell: every pulumi-kubernetes program applies as `pulumi-kubernetes-<random>`
  * (`pulumi-kubernetes` in client-side mode; provider/pkg/provider/provider.go fieldManagerName),
- * so a CRD one of its manifests created carries it: on a later `pulumi up` the CRDs this stack
- * installed are its own, not a collision.
+ * another project's as much as this one's.
  */
+export const INSTALLED_BY_ANNOTATION = "charmarr.io/installed-by";
+
+/** Who a stack is, as {@link INSTALLED_BY_ANNOTATION} records it: `<organization>/<project>/<stack>`. */
+export const stackIdentity = (organization: string, project: string, stack: string) => `${organization}/${project}/${stack}`;
+
+/** pulumi-kubernetes' field managers (see {@link INSTALLED_BY_ANNOTATION}). */
 const PULUMI_FIELD_MANAGER = /^pulumi-kubernetes(-|$)/;
 
 /** The label this program puts on the namespaces it creates (charmarrLabels). */
@@ -84,10 +94,14 @@ function crdOrigin(crd: CrdFacts): string {
     if (crd.helmRelease !== undefined) {
         return `Helm release ${crd.helmRelease}`;
     }
+    if (crd.installedBy !== undefined) {
+        return `the Pulumi stack ${crd.installedBy}`;
+    }
     return crd.managers.length > 0 ? `field manager ${crd.managers.join(", ")}` : "another tool";
 }
 
-const ownedByPulumi = (crd: CrdFacts) => crd.managers.some((manager) => PULUMI_FIELD_MANAGER.test(manager));
+const ownedBy = (crd: CrdFacts, stack: string | undefined) => stack !== undefined && crd.installedBy === stack;
+const unmarkedPulumi = (crd: CrdFacts) => crd.installedBy === undefined && crd.managers.some((manager) => PULUMI_FIELD_MANAGER.test(manager));
 const ownNamespace = (labels: Readonly<Record<string, string>>) =>
     Object.entries(OWN_NAMESPACE_LABEL).every(([key, value]) => labels[key] === value);
 
@@ -125,10 +139,10 @@ function bundleMisfit(settings: PlatformSettings, bundleVersion: string | undefi
 }
 
 /** Gateway API: install on a cluster that has them (k3s), off on one that has none, or off on one whose bundle does not fit. */
-function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInventory, _pinned: readonly PinnedAddress[], stack: string | undefined): PreflightFinding[] {
     const key = "charmarr:platform.gatewayApi.install";
     const crd = inventory.crds[PREFLIGHT_CRDS.gatewayApi];
-    if (settings.gatewayApi.install && crd !== undefined && !ownedByPulumi(crd)) {
+    if (settings.gatewayApi.install && crd !== undefined && !ownedBy(crd, stack)) {
         const misfit = bundleMisfit(settings, crd.bundleVersion);
         const removeFirst = `remove them first, so that this stack installs Gateway API ${settings.gatewayApi.version} — ${REMOVE_GATEWAY_API_CRDS}`;
         return [
@@ -136,10 +150,16 @@ function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInvent
                 severity: "refuse",
                 key,
                 problem: `is true, but the cluster already has the Gateway API CRDs (bundle ${crd.bundleVersion ?? "of unknown version"}, from ${crdOrigin(crd)}); creating them again fails, since pulumi-kubernetes refuses to create an object that exists`,
-                fix:
+                fix: [
                     misfit?.severity === "refuse"
                         ? `${removeFirst} (the cluster's will not do: ${misfit.reason})`
                         : `use the cluster's CRDs (${setInstall("gatewayApi", false)}${misfit === undefined ? "" : `; but ${misfit.reason}`}), or ${removeFirst}`,
+                    // A Pulumi program applied them but did not mark them: another project's, or this
+                    // stack's from before it marked its CRDs — only the user can tell which.
+                    ...(unmarkedPulumi(crd) && stack !== undefined
+                        ? [`if this stack installed them itself, mark them as its own: kubectl annotate crd ${PREFLIGHT_CRDS.gatewayApi} ${INSTALLED_BY_ANNOTATION}=${stack}`]
+                        : []),
+                ].join("; "),
             },
         ];
     }
@@ -298,8 +318,8 @@ function namespaceFindings(settings: PlatformSettings, inventory: ClusterInvento
     });
 }
 
-/** The checks, as a table: each reads the settings and the inventory and returns its findings. */
-const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[]) => PreflightFinding[])[] = [
+/** The checks, as a table: each reads the settings, the inventory, the pinned addresses and this stack's identity, and returns its findings. */
+const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[], stack: string | undefined) => PreflightFinding[])[] = [
     gatewayApiFindings,
     istioFindings,
     metallbFindings,
@@ -310,9 +330,10 @@ const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory
 /**
  * Where a platform install would collide with what the cluster already has, or what the stack
  * assumes present is missing. Pure: the cluster comes in as an inventory. An unreadable cluster is
- * one warning, not a refusal: pulumi-kubernetes still refuses to create what exists.
+ * one warning, not a refusal: pulumi-kubernetes still refuses to create what exists. `stack` is
+ * this stack's {@link stackIdentity}: CRDs marked with it are its own; without it, none are.
  */
-export function preflightFindings(settings: PlatformSettings, reading: ClusterReading, pinned: readonly PinnedAddress[] = []): PreflightFinding[] {
+export function preflightFindings(settings: PlatformSettings, reading: ClusterReading, pinned: readonly PinnedAddress[] = [], stack?: string): PreflightFinding[] {
     if (!reading.reachable) {
         return [
             {
@@ -323,7 +344,7 @@ export function preflightFindings(settings: PlatformSettings, reading: ClusterRe
             },
         ];
     }
-    return CHECKS.flatMap((check) => check(settings, reading.inventory, pinned));
+    return CHECKS.flatMap((check) => check(settings, reading.inventory, pinned, stack));
 }
 
 /**
