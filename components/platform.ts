@@ -2,13 +2,16 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import type { PlatformSettings } from "../lib/platform/settings";
 import {
+    INSTALLED_BY_ANNOTATION,
     PLATFORM_NAMESPACES,
     PLATFORM_PREREQUISITES,
     PlatformDependent,
     PlatformNamespace,
+    PREFLIGHT_CRDS,
     PlatformStep,
     metallbPoolSpecs,
     platformInstallPlan,
+    stackIdentity,
 } from "../lib/platform";
 import type { OperatorClientCredentials } from "./tailnet";
 
@@ -44,9 +47,20 @@ export class Platform extends pulumi.ComponentResource {
         const installed = new Map<PlatformStep, pulumi.Resource>();
 
         if (plan.gatewayApiCrds) {
-            installed.set(
-                "gateway-api-crds",
-                new k8s.yaml.v2.ConfigFile(`${name}-gateway-api-crds`, { file: plan.gatewayApiCrds.url }, { parent: this }),
+            const crds = new k8s.yaml.v2.ConfigFile(`${name}-gateway-api-crds`, { file: plan.gatewayApiCrds.url }, { parent: this });
+            installed.set("gateway-api-crds", crds);
+            // Marks the CRD the preflight reads as this stack's, so a later `pulumi up` takes it as
+            // its own and another Pulumi project's as a collision. A server-side-apply patch of
+            // the one annotation: yaml.v2.ConfigFile takes no transformations.
+            new k8s.apiextensions.v1.CustomResourceDefinitionPatch(
+                `${name}-gateway-api-crds-owner`,
+                {
+                    metadata: {
+                        name: PREFLIGHT_CRDS.gatewayApi,
+                        annotations: { [INSTALLED_BY_ANNOTATION]: stackIdentity(pulumi.getOrganization(), pulumi.getProject(), pulumi.getStack()) },
+                    },
+                },
+                { parent: this, dependsOn: [crds] },
             );
         }
 

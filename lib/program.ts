@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError, loadConfig, readConfigSource } from "./config";
 import { ClusterReader, readClusterInventory } from "./platform/clusterReader";
 import type { KubernetesConnection } from "./platform/kubeConnection";
-import { preflightFindings } from "./platform/preflight";
+import { preflightFindings, stackIdentity } from "./platform/preflight";
 import { GATEWAY_DOMAINS } from "./domains";
 import { coreProgram } from "../stacks/core";
 import { downloadsProgram } from "../stacks/downloads";
@@ -39,7 +39,7 @@ export async function runCharmarr(options: RunOptions = {}): Promise<Record<stri
                 }),
                 ...config.apps.flatMap((app) => (app.ownLoadBalancer?.lanIp !== undefined ? [{ key: `charmarr:apps.${app.name}.lanIp`, ip: app.ownLoadBalancer.lanIp }] : [])),
             ];
-            const findings = preflightFindings(config.platform, await (options.readCluster ?? readClusterInventory)(connection, config.platform), pinned);
+            const findings = preflightFindings(config.platform, await (options.readCluster ?? readClusterInventory)(connection, config.platform), pinned, stackIdentity(source.organization, source.project, source.stack));
             const refusals = findings.filter((finding) => finding.severity === "refuse");
             if (refusals.length > 0) {
                 throw new ConfigError(config.stack, refusals.map(({ key, problem, fix }) => ({ key, problem, fix })));

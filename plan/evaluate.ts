@@ -124,7 +124,8 @@ export function redact(value: unknown): unknown {
 /** The Kubernetes object a resource sends, if it is one; Secret data is always redacted. */
 function manifestOf(resource: RecordedResource): Manifest[] {
     const { inputs } = resource;
-    if (!resource.custom || !resource.type.startsWith("kubernetes:") || typeof inputs.kind !== "string" || typeof inputs.apiVersion !== "string") {
+    // A `…Patch` resource is a partial object merged by server-side apply, not a whole manifest.
+    if (!resource.custom || !resource.type.startsWith("kubernetes:") || resource.type.endsWith("Patch") || typeof inputs.kind !== "string" || typeof inputs.apiVersion !== "string") {
         return [];
     }
     const manifest = { ...inputs } as Record<string, unknown>;

@@ -59,13 +59,13 @@ describe("Plex: a TCP LoadBalancer Service of its own", () => {
         writeFileSync(scriptFile, script);
         const prefsDir = join(dir, "Plex Media Server");
         const prefs = join(prefsDir, "Preferences.xml");
-        const run = (connections: string) =>
+        const run = (connections: string, lanNetworks = "192.168.1.0/24") =>
             execFileSync("sh", [scriptFile], {
                 env: {
                     PATH: process.env.PATH,
                     PLEX_PREFERENCES_DIR: prefsDir,
                     PLEX_CUSTOM_CONNECTIONS: connections,
-                    PLEX_LAN_NETWORKS: "192.168.1.0/24",
+                    PLEX_LAN_NETWORKS: lanNetworks,
                     PUID: String(process.getuid?.() ?? 0),
                     PGID: String(process.getgid?.() ?? 0),
                 },
@@ -88,6 +88,15 @@ describe("Plex: a TCP LoadBalancer Service of its own", () => {
             assert.ok(updated.includes(kept), `keeps ${kept}`);
         }
         assert.match(updated, /\/>\n$/);
+
+        // Nothing left to advertise (LAN IP unset, tailnet off): the old values go, the rest stays.
+        run("", "");
+        const cleared = readFileSync(prefs, "utf8");
+        assert.doesNotMatch(cleared, /customConnections=|LanNetworks=/);
+        for (const kept of ['MachineIdentifier="abc"', 'PlexOnlineToken="tok"', 'FriendlyName="nas"']) {
+            assert.ok(cleared.includes(kept), `keeps ${kept}`);
+        }
+        assert.match(cleared, /^<\?xml version="1.0" encoding="utf-8"\?>\n<Preferences MachineIdentifier="abc" PlexOnlineToken="tok" FriendlyName="nas"\/>\n$/);
     });
 
     it("refuses a lanIp or tailnet name for apps behind a gateway, one a gateway already has, or one outside the MetalLB pool", async () => {

@@ -13,7 +13,7 @@ const settings = (input: unknown = {}): PlatformSettings => platformSchema.parse
 const EMPTY: ClusterInventory = { crds: {}, namespaces: {}, istiods: [] };
 /** The findings on one add-on's keys (those starting with `charmarr:platform.<addon>`). */
 const findings = (platform: unknown, inventory: Partial<ClusterInventory>, addon?: string): PreflightFinding[] =>
-    preflightFindings(settings(platform), { reachable: true, inventory: { ...EMPTY, ...inventory } }).filter(
+    preflightFindings(settings(platform), { reachable: true, inventory: { ...EMPTY, ...inventory } }, [], STACK).filter(
         (finding) => addon === undefined || finding.key.startsWith(`charmarr:platform.${addon}.`),
     );
 
@@ -22,8 +22,10 @@ const GATEWAY_CRD = "gateways.gateway.networking.k8s.io";
 const K3S_TRAEFIK: CrdFacts = { managers: ["helm"], helmRelease: "kube-system/traefik-crd", bundleVersion: "v1.5.1" };
 /** k3s 1.37 and later: its own gateway-api-crd chart. */
 const K3S_137: CrdFacts = { managers: ["helm"], helmRelease: "kube-system/gateway-api-crd", bundleVersion: "v1.6.1" };
-/** What this stack's own yaml.v2.ConfigFile applied on an earlier `pulumi up`. */
-const OURS: CrdFacts = { managers: ["pulumi-kubernetes-1a2b3c4d"], bundleVersion: "v1.3.0" };
+/** This stack, as its mark on the CRDs it installs names it. */
+const STACK = "organization/charmarr/core";
+/** What this stack's own yaml.v2.ConfigFile applied, and its patch marked, on an earlier `pulumi up`. */
+const OURS: CrdFacts = { managers: ["pulumi-kubernetes-1a2b3c4d", "pulumi-kubernetes-5e6f7a8b"], bundleVersion: "v1.3.0", installedBy: STACK };
 const ISTIO_ELSEWHERE = { istiods: [{ namespace: "istio-system", trustDomain: "cluster.local" }], crds: { "peerauthentications.security.istio.io": { managers: ["helm"] } } };
 const OWN_LABELS = { "app.kubernetes.io/part-of": "charmarr", "charmarr.io/stack": "core" };
 
@@ -46,6 +48,62 @@ describe("preflight: what the cluster already has", () => {
 
         it("takes the CRDs its own earlier pulumi up applied as its own", () => {
             assert.deepEqual(findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: OURS } }, "gatewayApi"), []);
+        });
+
+        it("says, when it offers the cluster's CRDs, that k3s's bundles are outside the Gateway API Istio 1.27 supports", () => {
+            for (const [crd, bundle] of [
+                [K3S_TRAEFIK, "v1.5.1"],
+                [K3S_137, "v1.6.1"],
+            ] as const) {
+                const [finding] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: crd } }, "gatewayApi");
+                assert.equal(finding.severity, "refuse");
+                assert.ok(
+                    finding.fix.startsWith(
+                        `use the cluster's CRDs (pulumi config set --path 'charmarr:platform.gatewayApi.install' false; but bundle ${bundle} is outside Gateway API v1.3, the version Istio 1.27 (charmarr:platform.istio.version) supports), or remove them first, so that this stack installs Gateway API v1.3.0`,
+                    ),
+                    finding.fix,
+                );
+            }
+        });
+
+        it("warns when the cluster's CRDs it uses are another minor than the chosen Istio supports", () => {
+            for (const crd of [K3S_TRAEFIK, K3S_137]) {
+                const all = findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: crd } }, "gatewayApi");
+                assert.deepEqual(all.map((f) => [f.severity, f.key]), [["warn", "charmarr:platform.gatewayApi.install"]]);
+                assert.match(all[0].problem, new RegExp(`is false, so the cluster's Gateway API CRDs \\(from Helm release ${crd.helmRelease}.*\\) are used, but their bundle ${crd.bundleVersion} is outside Gateway API v1\\.3, the version Istio 1\\.27`));
+                assert.match(all[0].fix, /--disable traefik .* xargs kubectl delete\), then let this stack install Gateway API v1\.3\.0: pulumi config set --path 'charmarr:platform.gatewayApi.install' true$/);
+            }
+            assert.deepEqual(findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: { managers: ["helm"], bundleVersion: "v1.3.1" } } }, "gatewayApi"), [], "Istio 1.27's own minor");
+        });
+
+        it("refuses a bundle older than the Gateway fields the program sets, and does not offer it", () => {
+            const old: CrdFacts = { managers: ["kubectl-client-side-apply"], bundleVersion: "v1.1.0" };
+            const [used] = findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: old } }, "gatewayApi");
+            assert.equal(used.severity, "refuse");
+            assert.match(used.problem, /bundle v1\.1\.0 predates Gateway API v1\.2\.0, the first whose standard CRDs have the Gateway field spec\.infrastructure/);
+            const [installed] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: old } }, "gatewayApi");
+            assert.equal(installed.severity, "refuse");
+            assert.doesNotMatch(installed.fix, /install' false/);
+            assert.match(installed.fix, /^remove them first, so that this stack installs Gateway API v1\.3\.0 — .*\(the cluster's will not do: bundle v1\.1\.0 predates/);
+        });
+
+        it("takes another Pulumi project's CRDs as a collision, however pulumi-kubernetes applied them", () => {
+            const [finding, ...rest] = findings(
+                { gatewayApi: { install: true }, istio: { install: true } },
+                { crds: { [GATEWAY_CRD]: { ...OURS, installedBy: "organization/homelab/prod" } } },
+                "gatewayApi",
+            );
+            assert.deepEqual(rest, []);
+            assert.equal(finding.severity, "refuse");
+            assert.match(finding.problem, /bundle v1\.3\.0, from the Pulumi stack organization\/homelab\/prod\)/);
+            assert.doesNotMatch(finding.fix, /kubectl annotate/, "another stack's mark is not this stack's to take");
+        });
+
+        it("refuses unmarked CRDs a Pulumi program applied, saying how to mark them if they are this stack's", () => {
+            const [finding] = findings({ gatewayApi: { install: true }, istio: { install: true } }, { crds: { [GATEWAY_CRD]: { managers: ["pulumi-kubernetes-9c8d7e6f"], bundleVersion: "v1.3.0" } } }, "gatewayApi");
+            assert.equal(finding.severity, "refuse");
+            assert.match(finding.problem, /from field manager pulumi-kubernetes-9c8d7e6f\)/);
+            assert.match(finding.fix, /; if this stack installed them itself, mark them as its own: kubectl annotate crd gateways\.gateway\.networking\.k8s\.io charmarr\.io\/installed-by=organization\/charmarr\/core$/);
         });
 
         it("refuses to assume CRDs a cluster does not have", () => {
@@ -175,6 +233,26 @@ describe("preflight: the program refuses before it creates anything", () => {
         assert.deepEqual(resourcesOfLastPlan().filter((r) => r.custom), [], "nothing is created before the refusal");
     });
 
+    it("marks the Gateway API CRD it installs with its stack, takes it as its own on the next pulumi up, and another project's as a collision", async () => {
+        const config = withConfig(CORE_EXAMPLE, { "charmarr:platform.gatewayApi.install": true });
+        const first = await planStack({ stack: "core", config });
+        const crds = first.rawResources.find((r) => r.type === "kubernetes:yaml/v2:ConfigFile");
+        const patches = first.rawResources.filter((r) => r.type === "kubernetes:apiextensions.k8s.io/v1:CustomResourceDefinitionPatch");
+        assert.ok(crds);
+        assert.equal(patches.length, 1);
+        const metadata = patches[0].inputs.metadata as { name: string; annotations: Record<string, string> };
+        assert.deepEqual(metadata, { name: GATEWAY_CRD, annotations: { "charmarr.io/installed-by": STACK } });
+        assert.ok(patches[0].dependencies.includes(crds.urn), "marked after the manifest created it");
+
+        const cluster = (installedBy: string): ClusterInventory => ({
+            crds: { [GATEWAY_CRD]: { ...OURS, installedBy }, "ipaddresspools.metallb.io": { managers: ["helm"] } },
+            namespaces: {},
+            istiods: ISTIO_ELSEWHERE.istiods,
+        });
+        await planStack({ stack: "core", config, cluster: cluster(metadata.annotations["charmarr.io/installed-by"]) });
+        await assertConfigError(planStack({ stack: "core", config, cluster: cluster("organization/homelab/core") }), "charmarr:platform.gatewayApi.install", "the Pulumi stack organization/homelab/core");
+    });
+
     it("checks every pinned LAN IP of the example, gateways' and Plex's, against the cluster's MetalLB pools", async () => {
         const error = await assertConfigError(
             planStack({
@@ -196,7 +274,7 @@ describe("preflight: the program refuses before it creates anything", () => {
 
 describe("preflight: reading a cluster through the Kubernetes API", () => {
     /** A loopback API server with k3s's Traefik CRDs and an istiod whose mesh has trust domain corp.example. */
-    function fakeApiServer(): Promise<{ url: string; close: () => void; paths: string[] }> {
+    function fakeApiServer(extra: Record<string, unknown> = {}): Promise<{ url: string; close: () => void; paths: string[] }> {
         const paths: string[] = [];
         const objects: Record<string, unknown> = {
             "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io": {
@@ -218,6 +296,7 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
             },
             "/apis/metallb.io/v1beta1/ipaddresspools": { apiVersion: "metallb.io/v1beta1", kind: "IPAddressPoolList", items: [{ spec: { addresses: ["192.168.1.240/28"] } }] },
             "/api/v1/namespaces/istio-system/configmaps/istio": { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "istio", namespace: "istio-system" }, data: { mesh: "trustDomain: corp.example\n" } },
+            ...extra,
         };
         const server = createServer((request, response) => {
             const path = (request.url ?? "").split("?")[0];
@@ -258,6 +337,61 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
                 metallbPools: [["192.168.1.240/28"]],
             });
             assert.ok(api.paths.some((path) => path.startsWith("/apis/apps/v1/deployments?") && path.includes("labelSelector=app%3Distiod")));
+        } finally {
+            api.close();
+        }
+    });
+
+    it("reads a revisioned istiod's trust domain from its own istio-<revision> ConfigMap", async () => {
+        const configMap = (name: string, namespace: string, trustDomain: string) => ({ apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace }, data: { mesh: `trustDomain: ${trustDomain}\n` } });
+        const api = await fakeApiServer({
+            "/apis/apps/v1/deployments": {
+                apiVersion: "apps/v1",
+                kind: "DeploymentList",
+                metadata: {},
+                items: [
+                    { metadata: { name: "istiod-1-27-9", namespace: "istio-system", labels: { app: "istiod", "istio.io/rev": "1-27-9" } } },
+                    { metadata: { name: "istiod", namespace: "mesh", labels: { app: "istiod", "istio.io/rev": "default" } } },
+                ],
+            },
+            // The unrevisioned ConfigMap of istio-system belongs to no running istiod here.
+            "/api/v1/namespaces/istio-system/configmaps/istio-1-27-9": configMap("istio-1-27-9", "istio-system", "home.arpa"),
+            "/api/v1/namespaces/mesh/configmaps/istio": configMap("istio", "mesh", "mesh.example"),
+        });
+        try {
+            const reading = await readClusterInventory({ kubeconfig: kubeconfig(api.url), context: "lab" });
+            assert.ok(reading.reachable, JSON.stringify(reading));
+            assert.deepEqual(reading.inventory.istiods, [
+                { namespace: "istio-system", revision: "1-27-9", trustDomain: "home.arpa" },
+                { namespace: "mesh", trustDomain: "mesh.example" },
+            ]);
+            const [finding] = preflightFindings(settings({ istio: { trustDomain: "cluster.local" } }), { reachable: true, inventory: { ...reading.inventory, istiods: reading.inventory.istiods.slice(0, 1) } }).filter(
+                (f) => f.key === "charmarr:platform.istio.trustDomain",
+            );
+            assert.match(finding.problem, /istiod in istio-system, revision 1-27-9\) issues identities in trust domain home\.arpa/);
+            assert.equal(finding.fix, "pulumi config set --path 'charmarr:platform.istio.trustDomain' home.arpa");
+        } finally {
+            api.close();
+        }
+    });
+
+    it("reads the stack that marked a Gateway API CRD as its own", async () => {
+        const api = await fakeApiServer({
+            "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/gateways.gateway.networking.k8s.io": {
+                apiVersion: "apiextensions.k8s.io/v1",
+                kind: "CustomResourceDefinition",
+                metadata: {
+                    name: GATEWAY_CRD,
+                    annotations: { "gateway.networking.k8s.io/bundle-version": "v1.3.0", "charmarr.io/installed-by": STACK },
+                    managedFields: [{ manager: "pulumi-kubernetes-1a2b3c4d" }, { manager: "pulumi-kubernetes-5e6f7a8b" }],
+                },
+                spec: { group: "gateway.networking.k8s.io", names: { plural: "gateways", kind: "Gateway" }, scope: "Namespaced", versions: [] },
+            },
+        });
+        try {
+            const reading = await readClusterInventory({ kubeconfig: kubeconfig(api.url), context: "lab" });
+            assert.ok(reading.reachable, JSON.stringify(reading));
+            assert.deepEqual(reading.inventory.crds[GATEWAY_CRD], OURS);
         } finally {
             api.close();
         }

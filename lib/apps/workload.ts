@@ -165,7 +165,8 @@ fs.renameSync(file + ".new", file);
  * official pms-docker image's ADVERTISE_IP and ALLOWED_NETWORKS are its own first-run script, and
  * ALLOWED_NETWORKS is allowedNetworks — no sign-in needed — not LanNetworks). This sets
  * customConnections (the URLs Plex publishes to plex.tv for clients) and LanNetworks (the networks
- * whose clients are local), keeping every other preference. A missing file is created as
+ * whose clients are local), keeping every other preference, and removes either when the program
+ * has nothing to put there (no LAN IP, tailnet off). A missing file is created as
  * pms-docker's 40-plex-first-run does, with the identifiers Plex would otherwise make on first start.
  */
 const PLEX_SETTINGS_SCRIPT = String.raw`#!/bin/sh
@@ -186,8 +187,13 @@ set_pref() {
     sed -i "s|<Preferences\([ />]\)|<Preferences $1=\"$2\"\1|" "$prefs"
   fi
 }
-[ -z "$PLEX_CUSTOM_CONNECTIONS" ] || set_pref customConnections "$PLEX_CUSTOM_CONNECTIONS"
-[ -z "$PLEX_LAN_NETWORKS" ] || set_pref LanNetworks "$PLEX_LAN_NETWORKS"
+# An empty value removes the attribute (Plex's default: none), so a URL or network the program no
+# longer advertises does not stay behind.
+clear_pref() {
+  sed -i "s| $1=\"[^\"]*\"||" "$prefs"
+}
+if [ -n "$PLEX_CUSTOM_CONNECTIONS" ]; then set_pref customConnections "$PLEX_CUSTOM_CONNECTIONS"; else clear_pref customConnections; fi
+if [ -n "$PLEX_LAN_NETWORKS" ]; then set_pref LanNetworks "$PLEX_LAN_NETWORKS"; else clear_pref LanNetworks; fi
 chown "$PUID:$PGID" "$dir" "$prefs"
 `;
 

@@ -1,6 +1,6 @@
 import { parse } from "yaml";
 import { DEFAULT_TRUST_DOMAIN } from "../mesh/settings";
-import { ClusterInventory, ClusterReading, CrdFacts, PREFLIGHT_CRDS, PREFLIGHT_NAMESPACES } from "./preflight";
+import { ClusterInventory, ClusterReading, CrdFacts, INSTALLED_BY_ANNOTATION, PREFLIGHT_CRDS, PREFLIGHT_NAMESPACES } from "./preflight";
 import { KubernetesConnection, loadConnection } from "./kubeConnection";
 import type { PlatformSettings } from "./settings";
 
@@ -57,6 +57,7 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
                     managers: (crd.metadata?.managedFields ?? []).flatMap((field) => (field.manager ? [field.manager] : [])),
                     ...(release ? { helmRelease: `${annotations["meta.helm.sh/release-namespace"] ?? "?"}/${release}` } : {}),
                     ...(annotations["gateway.networking.k8s.io/bundle-version"] ? { bundleVersion: annotations["gateway.networking.k8s.io/bundle-version"] } : {}),
+                    ...(annotations[INSTALLED_BY_ANNOTATION] ? { installedBy: annotations[INSTALLED_BY_ANNOTATION] } : {}),
                 };
             }
         }
@@ -69,9 +70,20 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
         }
         const istiods: ClusterInventory["istiods"][number][] = [];
         const deployments = await apps.listDeploymentForAllNamespaces({ labelSelector: "app=istiod" });
-        for (const namespace of new Set(deployments.items.flatMap((deployment) => (deployment.metadata?.namespace ? [deployment.metadata.namespace] : [])))) {
-            const mesh = await orAbsent(() => core.readNamespacedConfigMap({ name: "istio", namespace }));
-            istiods.push({ namespace, trustDomain: meshTrustDomain(mesh?.data?.mesh) });
+        const seen = new Set<string>();
+        for (const deployment of deployments.items) {
+            const namespace = deployment.metadata?.namespace;
+            const revision = deployment.metadata?.labels?.["istio.io/rev"];
+            const names = meshConfigMapNames(revision);
+            if (namespace === undefined || seen.has(`${namespace}/${names[0]}`)) {
+                continue;
+            }
+            seen.add(`${namespace}/${names[0]}`);
+            let mesh: Awaited<ReturnType<typeof core.readNamespacedConfigMap>> | undefined;
+            for (const name of names) {
+                mesh ??= await orAbsent(() => core.readNamespacedConfigMap({ name, namespace }));
+            }
+            istiods.push({ namespace, ...(revision !== undefined && revision !== "default" ? { revision } : {}), trustDomain: meshTrustDomain(mesh?.data?.mesh) });
         }
         const metallbPools =
             crds[PREFLIGHT_CRDS.metallb] === undefined
@@ -83,6 +95,20 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
     } catch (error) {
         return { reachable: false, reason: String(error instanceof Error ? error.message : error) };
     }
+}
+
+/**
+ * The ConfigMap holding the mesh config of an istiod with label `istio.io/rev` = `revision`, in the
+ * order to try. Istio's istiod chart (1.27 manifests/charts/istio-control/istio-discovery
+ * templates/configmap.yaml) names it `istio` without a revision and `istio-<revision>` with one,
+ * and labels the Deployment `istio.io/rev: <revision, else "default">` — so a `default` label is
+ * `istio`, or `istio-default` when the revision was literally named default.
+ */
+export function meshConfigMapNames(revision: string | undefined): readonly string[] {
+    if (revision === undefined || revision === "") {
+        return ["istio"];
+    }
+    return revision === "default" ? ["istio", "istio-default"] : [`istio-${revision}`];
 }
 
 /** The `trustDomain` of an istiod's mesh config (the `mesh` key of its `istio` ConfigMap); Istio's default when unset. */

@@ -10,3 +10,4 @@ export { gatewayApiManifestUrl, istioChartValues, platformInstallPlan, tailscale
 export type { ChartRelease, PlatformInstallPlan } from "./plan";
 export { charmarrNamespace, platformSchema } from "./settings";
 export type { PlatformSettings } from "./settings";
+export { INSTALLED_BY_ANNOTATION, PREFLIGHT_CRDS, stackIdentity } from "./preflight";

@@ -1,6 +1,8 @@
 import { configSetCommand } from "../settings";
 import { freePoolAddress, poolContains } from "./addresses";
+import { coerce, lt } from "semver";
 import type { PlatformSettings } from "./settings";
+import { GATEWAY_API_SUPPORT } from "./versions";
 
 /**
  * What the preflight needs to know about the cluster before anything is created: the objects a
@@ -13,8 +15,11 @@ export interface ClusterInventory {
     readonly crds: Readonly<Record<string, CrdFacts>>;
     /** The namespaces of {@link PREFLIGHT_NAMESPACES} that exist, with their labels. */
     readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
-    /** Every istiod Deployment in the cluster: its namespace and the trust domain of its mesh config. */
-    readonly istiods: readonly { readonly namespace: string; readonly trustDomain: string }[];
+    /**
+     * Every istiod Deployment in the cluster: its namespace, its `istio.io/rev` revision (absent for
+     * the default one) and the trust domain of its mesh config.
+     */
+    readonly istiods: readonly { readonly namespace: string; readonly revision?: string; readonly trustDomain: string }[];
     /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
     readonly metallbPools?: readonly (readonly string[])[];
 }
@@ -32,6 +37,8 @@ export interface CrdFacts {
     readonly helmRelease?: string;
     /** Gateway API CRDs: the `gateway.networking.k8s.io/bundle-version` annotation. */
     readonly bundleVersion?: string;
+    /** The stack that installed it ({@link INSTALLED_BY_ANNOTATION}), when a stack of this program did. */
+    readonly installedBy?: string;
 }
 
 /** The cluster as read, or why it could not be. */
@@ -48,11 +55,19 @@ export const PREFLIGHT_CRDS = {
 export const PREFLIGHT_NAMESPACES = ["istio-system", "metallb-system", "tailscale"] as const;
 
 /**
- * pulumi-kubernetes names its server-side-apply field manager `pulumi-kubernetes-<random>`
+ * The annotation with which the core stack marks the Gateway API CRD it installs (a
+ * CustomResourceDefinitionPatch after the manifest), valued {@link stackIdentity}: on a later
+ * `pulumi up` a CRD carrying this stack's identity is its own, not a collision. The field manager
+ * alone cannot tell: every pulumi-kubernetes program applies as `pulumi-kubernetes-<random>`
  * (`pulumi-kubernetes` in client-side mode; provider/pkg/provider/provider.go fieldManagerName),
- * so a CRD one of its manifests created carries it: on a later `pulumi up` the CRDs this stack
- * installed are its own, not a collision.
+ * another project's as much as this one's.
  */
+export const INSTALLED_BY_ANNOTATION = "charmarr.io/installed-by";
+
+/** Who a stack is, as {@link INSTALLED_BY_ANNOTATION} records it: `<organization>/<project>/<stack>`. */
+export const stackIdentity = (organization: string, project: string, stack: string) => `${organization}/${project}/${stack}`;
+
+/** pulumi-kubernetes' field managers (see {@link INSTALLED_BY_ANNOTATION}). */
 const PULUMI_FIELD_MANAGER = /^pulumi-kubernetes(-|$)/;
 
 /** The label this program puts on the namespaces it creates (charmarrLabels). */
@@ -79,26 +94,87 @@ function crdOrigin(crd: CrdFacts): string {
     if (crd.helmRelease !== undefined) {
         return `Helm release ${crd.helmRelease}`;
     }
+    if (crd.installedBy !== undefined) {
+        return `the Pulumi stack ${crd.installedBy}`;
+    }
     return crd.managers.length > 0 ? `field manager ${crd.managers.join(", ")}` : "another tool";
 }
 
-const ownedByPulumi = (crd: CrdFacts) => crd.managers.some((manager) => PULUMI_FIELD_MANAGER.test(manager));
+const ownedBy = (crd: CrdFacts, stack: string | undefined) => stack !== undefined && crd.installedBy === stack;
+const unmarkedPulumi = (crd: CrdFacts) => crd.installedBy === undefined && crd.managers.some((manager) => PULUMI_FIELD_MANAGER.test(manager));
 const ownNamespace = (labels: Readonly<Record<string, string>>) =>
     Object.entries(OWN_NAMESPACE_LABEL).every(([key, value]) => labels[key] === value);
 
-/** Gateway API: install on a cluster that has them (k3s), or off on one that has none. */
-function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+const REMOVE_GATEWAY_API_CRDS =
+    "on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete";
+
+/**
+ * Why a Gateway API CRD bundle the cluster has does not fit ({@link GATEWAY_API_SUPPORT}), if it
+ * does not: older than the fields the program sets is a refusal — the API server's schema would
+ * refuse or prune the Gateways' `spec.infrastructure`, losing their Service overlay and MetalLB
+ * annotations; another minor than the chosen Istio's is a warning — the `v1` fields the program
+ * sets are in every later bundle, but Istio is built and tested against its own minor only.
+ */
+function bundleMisfit(settings: PlatformSettings, bundleVersion: string | undefined): { severity: "refuse" | "warn"; reason: string } | undefined {
+    const bundle = bundleVersion === undefined ? null : coerce(bundleVersion);
+    if (bundle === null) {
+        return undefined;
+    }
+    if (lt(bundle, GATEWAY_API_SUPPORT.programMinimum)) {
+        return {
+            severity: "refuse",
+            reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_SUPPORT.programMinimum}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
+        };
+    }
+    const istio = coerce(settings.istio.version);
+    const istioMinor = istio === null ? undefined : `${istio.major}.${istio.minor}`;
+    const supported = istioMinor === undefined ? undefined : GATEWAY_API_SUPPORT.istio[istioMinor];
+    if (supported !== undefined && `v${bundle.major}.${bundle.minor}` !== supported) {
+        return {
+            severity: "warn",
+            reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${istioMinor} (charmarr:platform.istio.version) supports`,
+        };
+    }
+    return undefined;
+}
+
+/** Gateway API: install on a cluster that has them (k3s), off on one that has none, or off on one whose bundle does not fit. */
+function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInventory, _pinned: readonly PinnedAddress[], stack: string | undefined): PreflightFinding[] {
     const key = "charmarr:platform.gatewayApi.install";
     const crd = inventory.crds[PREFLIGHT_CRDS.gatewayApi];
-    if (settings.gatewayApi.install && crd !== undefined && !ownedByPulumi(crd)) {
+    if (settings.gatewayApi.install && crd !== undefined && !ownedBy(crd, stack)) {
+        const misfit = bundleMisfit(settings, crd.bundleVersion);
+        const removeFirst = `remove them first, so that this stack installs Gateway API ${settings.gatewayApi.version} — ${REMOVE_GATEWAY_API_CRDS}`;
         return [
             {
                 severity: "refuse",
                 key,
                 problem: `is true, but the cluster already has the Gateway API CRDs (bundle ${crd.bundleVersion ?? "of unknown version"}, from ${crdOrigin(crd)}); creating them again fails, since pulumi-kubernetes refuses to create an object that exists`,
-                fix: `use the cluster's CRDs (${setInstall("gatewayApi", false)}), or remove them first — on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete`,
+                fix: [
+                    misfit?.severity === "refuse"
+                        ? `${removeFirst} (the cluster's will not do: ${misfit.reason})`
+                        : `use the cluster's CRDs (${setInstall("gatewayApi", false)}${misfit === undefined ? "" : `; but ${misfit.reason}`}), or ${removeFirst}`,
+                    // A Pulumi program applied them but did not mark them: another project's, or this
+                    // stack's from before it marked its CRDs — only the user can tell which.
+                    ...(unmarkedPulumi(crd) && stack !== undefined
+                        ? [`if this stack installed them itself, mark them as its own: kubectl annotate crd ${PREFLIGHT_CRDS.gatewayApi} ${INSTALLED_BY_ANNOTATION}=${stack}`]
+                        : []),
+                ].join("; "),
             },
         ];
+    }
+    if (!settings.gatewayApi.install && crd !== undefined) {
+        const misfit = bundleMisfit(settings, crd.bundleVersion);
+        return misfit === undefined
+            ? []
+            : [
+                  {
+                      severity: misfit.severity,
+                      key,
+                      problem: `is false, so the cluster's Gateway API CRDs (from ${crdOrigin(crd)}) are used, but their ${misfit.reason}`,
+                      fix: `remove them (${REMOVE_GATEWAY_API_CRDS}), then let this stack install Gateway API ${settings.gatewayApi.version}: ${setInstall("gatewayApi", true)}`,
+                  },
+              ];
     }
     if (!settings.gatewayApi.install && crd === undefined) {
         return [
@@ -112,6 +188,8 @@ function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInvent
     }
     return [];
 }
+
+const istiodPlace = (istiod: ClusterInventory["istiods"][number]) => (istiod.revision === undefined ? istiod.namespace : `${istiod.namespace}, revision ${istiod.revision}`);
 
 /** Istio: a second control plane, leftovers of one, none at all, or a trust domain that is not the mesh's. */
 function istioFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
@@ -129,7 +207,7 @@ function istioFindings(settings: PlatformSettings, inventory: ClusterInventory):
                 {
                     severity: "refuse",
                     key,
-                    problem: `is true, but Istio already runs in this cluster (istiod in ${running.map((istiod) => istiod.namespace).join(", ")}); a second install collides with its CRDs, webhooks and istio-system`,
+                    problem: `is true, but Istio already runs in this cluster (istiod in ${running.map(istiodPlace).join(", ")}); a second install collides with its CRDs, webhooks and istio-system`,
                     fix: `use it: ${setInstall("istio", false)}${trustDomain !== settings.istio.trustDomain ? ` && pulumi config set --path 'charmarr:platform.istio.trustDomain' ${trustDomain}` : ""} (it must run the ambient profile with istio-cni and ztunnel)`,
                 },
             ];
@@ -165,7 +243,7 @@ function istioFindings(settings: PlatformSettings, inventory: ClusterInventory):
             {
                 severity: "refuse",
                 key: "charmarr:platform.istio.trustDomain",
-                problem: `is ${settings.istio.trustDomain}, but the running Istio (istiod in ${running[0].namespace}) issues identities in trust domain ${running[0].trustDomain}: no principal would match and every call between apps would be denied`,
+                problem: `is ${settings.istio.trustDomain}, but the running Istio (istiod in ${istiodPlace(running[0])}) issues identities in trust domain ${running[0].trustDomain}: no principal would match and every call between apps would be denied`,
                 fix: `pulumi config set --path 'charmarr:platform.istio.trustDomain' ${running[0].trustDomain}`,
             },
         ];
@@ -240,8 +318,8 @@ function namespaceFindings(settings: PlatformSettings, inventory: ClusterInvento
     });
 }
 
-/** The checks, as a table: each reads the settings and the inventory and returns its findings. */
-const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[]) => PreflightFinding[])[] = [
+/** The checks, as a table: each reads the settings, the inventory, the pinned addresses and this stack's identity, and returns its findings. */
+const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[], stack: string | undefined) => PreflightFinding[])[] = [
     gatewayApiFindings,
     istioFindings,
     metallbFindings,
@@ -252,9 +330,10 @@ const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory
 /**
  * Where a platform install would collide with what the cluster already has, or what the stack
  * assumes present is missing. Pure: the cluster comes in as an inventory. An unreadable cluster is
- * one warning, not a refusal: pulumi-kubernetes still refuses to create what exists.
+ * one warning, not a refusal: pulumi-kubernetes still refuses to create what exists. `stack` is
+ * this stack's {@link stackIdentity}: CRDs marked with it are its own; without it, none are.
  */
-export function preflightFindings(settings: PlatformSettings, reading: ClusterReading, pinned: readonly PinnedAddress[] = []): PreflightFinding[] {
+export function preflightFindings(settings: PlatformSettings, reading: ClusterReading, pinned: readonly PinnedAddress[] = [], stack?: string): PreflightFinding[] {
     if (!reading.reachable) {
         return [
             {
@@ -265,7 +344,7 @@ export function preflightFindings(settings: PlatformSettings, reading: ClusterRe
             },
         ];
     }
-    return CHECKS.flatMap((check) => check(settings, reading.inventory, pinned));
+    return CHECKS.flatMap((check) => check(settings, reading.inventory, pinned, stack));
 }
 
 /**
