@@ -11,7 +11,7 @@ import { resolve } from "./probes";
 import { containerCapabilities, describeCapabilities, statusCapabilities } from "./capabilities";
 import { gluetunSettings } from "./gluetun";
 import { GLUETUN_IMAGE, LabContainer } from "./plan";
-import { must, run, sleep } from "./sys";
+import { must, run, runAsync, sleep } from "./sys";
 import { LARGE_BODY_BYTES } from "./world";
 
 export interface Check {
@@ -91,7 +91,9 @@ async function largeTransfers(lab: Lab): Promise<Check[]> {
     const [download, upload, ping] = await Promise.all([
         exec(["curl", "-s", "-o", "/dev/null", "--max-time", "20", "-w", "%{size_download} %{time_total}", `http://${web}/large`], 25_000),
         exec(["bash", "-c", `head -c ${LARGE_BODY_BYTES} /dev/zero | curl -s --max-time 20 -H 'Expect:' -H 'Content-Type: application/octet-stream' --data-binary @- http://${web}/cgi-bin/size`], 25_000),
-        exec(["ping", "-M", "do", "-s", String(vxlanMtu - 28), "-c", "3", "-i", "0.3", "-W", "2", web], 10_000),
+        // The app container holds no NET_RAW (the runtime does not grant it), so the lab pings from
+        // the pod's network namespace with its own privileges: the same interfaces and routes.
+        runAsync(["ip", "netns", "exec", lab.client.netns, "ping", "-M", "do", "-s", String(vxlanMtu - 28), "-c", "3", "-i", "0.3", "-W", "2", web], 10_000),
     ]);
     const fragments = lab.world.readFragments();
     const [downloaded, seconds] = download.stdout.trim().split(" ");
