@@ -25,7 +25,8 @@ export default tseslint.config(
             {
               group: ["**/plan/evaluate"],
               importNames: ["evaluateStack"],
-              message: "plan through planCore, planDownloads or planStack from test/support/plan.ts, which plan each configuration once",
+              message:
+                "plan through planCore, planDownloads or planStack from test/support/plan.ts, which plan each configuration once",
             },
           ],
         },

@@ -3,17 +3,17 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import {
-    API_KEY_SECRET_KEY,
-    CREDENTIAL_KEYS,
-    credentialsSecretName,
-    AppWorkloadInput,
-    apiKeySecretName,
-    appSelector,
-    buildPodTemplate,
-    buildService,
-    buildServiceAccount,
-    buildSettingsConfigMap,
-    buildStatefulSet,
+  API_KEY_SECRET_KEY,
+  CREDENTIAL_KEYS,
+  credentialsSecretName,
+  AppWorkloadInput,
+  apiKeySecretName,
+  appSelector,
+  buildPodTemplate,
+  buildService,
+  buildServiceAccount,
+  buildSettingsConfigMap,
+  buildStatefulSet,
 } from "../lib/apps/workload";
 import type { AppEnvironment, MediaLibrary } from "../lib/apps/settings";
 import type { ListenerRef } from "../lib/ingress/gateways";
@@ -28,45 +28,45 @@ import { QBITTORRENT_PBKDF2, QBITTORRENT_USERNAME, qbittorrentPasswordHash } fro
 export type PodTemplate = k8s.types.input.core.v1.PodTemplateSpec;
 
 export interface MediaAppArgs {
-    /** The app: catalog defaults with `charmarr:apps` overrides applied. */
-    app: ResolvedApp;
-    /** The app's namespace (core or downloads); it must exist first (pass the Namespace in `dependsOn`). */
-    namespace: string;
-    /** Labels for every object of the app (e.g. `charmarrLabels("core")`); the app label is added. */
-    labels: Record<string, string>;
-    /** StorageClass of the /config claim; unset uses the cluster default. */
-    storageClassName?: string;
-    /** The shared media library, mounted at the same path in every app of both stacks. */
-    library: MediaLibrary;
-    /** PUID, PGID and TZ. */
-    environment: AppEnvironment;
-    /** The mesh's trust domain, the first part of the app's principal. */
-    trustDomain: string;
-    /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
-    hostnames?: string[];
-    /** Library folders the app's relations point at, made before it starts. */
-    libraryFolders?: string[];
-    /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
-    listener?: ListenerRef;
-    /**
-     * Rewrites the pod template before the StatefulSet is created, e.g. `VpnEgress.routePodTemplate`
-     * to send the app's traffic through the VPN gateway.
-     */
-    podTemplate?: (template: PodTemplate) => pulumi.Input<PodTemplate>;
-    /** Extra resources the StatefulSet waits for, e.g. `VpnEgress.routedDependencies`. */
-    workloadDependencies?: pulumi.Resource[];
-    /** Resources installing the Gateway API CRDs (and the Gateway itself); the HTTPRoute waits for them. */
-    crdDependencies?: pulumi.Resource[];
-    /**
-     * For an app served by a LoadBalancer Service of its own (Plex): that Service's LAN and tailnet
-     * exposure, and what the app publishes to its clients.
-     */
-    ownService?: {
-        exposure: GatewaySettings;
-        advertised: { urls: string[]; lanNetworks: string[] };
-        /** What the Service waits for: the Tailscale operator, whose finalizer an exposed Service carries. */
-        dependencies: pulumi.Resource[];
-    };
+  /** The app: catalog defaults with `charmarr:apps` overrides applied. */
+  app: ResolvedApp;
+  /** The app's namespace (core or downloads); it must exist first (pass the Namespace in `dependsOn`). */
+  namespace: string;
+  /** Labels for every object of the app (e.g. `charmarrLabels("core")`); the app label is added. */
+  labels: Record<string, string>;
+  /** StorageClass of the /config claim; unset uses the cluster default. */
+  storageClassName?: string;
+  /** The shared media library, mounted at the same path in every app of both stacks. */
+  library: MediaLibrary;
+  /** PUID, PGID and TZ. */
+  environment: AppEnvironment;
+  /** The mesh's trust domain, the first part of the app's principal. */
+  trustDomain: string;
+  /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
+  hostnames?: string[];
+  /** Library folders the app's relations point at, made before it starts. */
+  libraryFolders?: string[];
+  /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
+  listener?: ListenerRef;
+  /**
+   * Rewrites the pod template before the StatefulSet is created, e.g. `VpnEgress.routePodTemplate`
+   * to send the app's traffic through the VPN gateway.
+   */
+  podTemplate?: (template: PodTemplate) => pulumi.Input<PodTemplate>;
+  /** Extra resources the StatefulSet waits for, e.g. `VpnEgress.routedDependencies`. */
+  workloadDependencies?: pulumi.Resource[];
+  /** Resources installing the Gateway API CRDs (and the Gateway itself); the HTTPRoute waits for them. */
+  crdDependencies?: pulumi.Resource[];
+  /**
+   * For an app served by a LoadBalancer Service of its own (Plex): that Service's LAN and tailnet
+   * exposure, and what the app publishes to its clients.
+   */
+  ownService?: {
+    exposure: GatewaySettings;
+    advertised: { urls: string[]; lanNetworks: string[] };
+    /** What the Service waits for: the Tailscale operator, whose finalizer an exposed Service carries. */
+    dependencies: pulumi.Resource[];
+  };
 }
 
 /**
@@ -75,111 +75,130 @@ export interface MediaAppArgs {
  * generated API key for Servarr apps and its HTTPRoute on its gateway.
  */
 export class MediaApp extends pulumi.ComponentResource {
-    readonly statefulSet: k8s.apps.v1.StatefulSet;
-    readonly service: k8s.core.v1.Service;
-    readonly serviceAccount: k8s.core.v1.ServiceAccount;
-    readonly route?: k8s.apiextensions.CustomResource;
-    /** The app's own LoadBalancer Service (Plex), when it is not behind its gateway. */
-    readonly ownService?: k8s.core.v1.Service;
-    /** The generated Servarr API key (a secret), for Servarr apps only. */
-    readonly apiKey?: pulumi.Output<string>;
-    /**
-     * Credentials the program generated and seeded before the app's first start (a secret), for the
-     * apps configured through a file: SABnzbd's and Overseerr's `apiKey`, qBittorrent's `username` and `password`.
-     */
-    readonly credentials?: pulumi.Output<Record<string, string>>;
-    /** The app's mesh identity, `<trust domain>/ns/<ns>/sa/<app>`. */
-    readonly principal: string;
-    /** `matchLabels` selecting exactly the app's pods. */
-    readonly podSelector: Record<string, string>;
+  readonly statefulSet: k8s.apps.v1.StatefulSet;
+  readonly service: k8s.core.v1.Service;
+  readonly serviceAccount: k8s.core.v1.ServiceAccount;
+  readonly route?: k8s.apiextensions.CustomResource;
+  /** The app's own LoadBalancer Service (Plex), when it is not behind its gateway. */
+  readonly ownService?: k8s.core.v1.Service;
+  /** The generated Servarr API key (a secret), for Servarr apps only. */
+  readonly apiKey?: pulumi.Output<string>;
+  /**
+   * Credentials the program generated and seeded before the app's first start (a secret), for the
+   * apps configured through a file: SABnzbd's and Overseerr's `apiKey`, qBittorrent's `username` and `password`.
+   */
+  readonly credentials?: pulumi.Output<Record<string, string>>;
+  /** The app's mesh identity, `<trust domain>/ns/<ns>/sa/<app>`. */
+  readonly principal: string;
+  /** `matchLabels` selecting exactly the app's pods. */
+  readonly podSelector: Record<string, string>;
 
-    constructor(name: string, args: MediaAppArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("charmarr:apps:MediaApp", name, {}, opts);
-        const { app } = args;
-        const input: AppWorkloadInput = {
-            app,
-            namespace: args.namespace,
-            labels: args.labels,
-            storageClassName: args.storageClassName,
-            library: args.library,
-            environment: args.environment,
-            hostnames: args.hostnames ?? [],
-            libraryFolders: args.libraryFolders ?? [],
-            ...(args.ownService ? { advertised: args.ownService.advertised } : {}),
-        };
+  constructor(name: string, args: MediaAppArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("charmarr:apps:MediaApp", name, {}, opts);
+    const { app } = args;
+    const input: AppWorkloadInput = {
+      app,
+      namespace: args.namespace,
+      labels: args.labels,
+      storageClassName: args.storageClassName,
+      library: args.library,
+      environment: args.environment,
+      hostnames: args.hostnames ?? [],
+      libraryFolders: args.libraryFolders ?? [],
+      ...(args.ownService ? { advertised: args.ownService.advertised } : {}),
+    };
 
-        this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, buildServiceAccount(input), { parent: this });
-        this.service = new k8s.core.v1.Service(`${name}-service`, buildService(input), { parent: this });
+    this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, buildServiceAccount(input), {
+      parent: this,
+    });
+    this.service = new k8s.core.v1.Service(`${name}-service`, buildService(input), { parent: this });
 
-        const workloadDependencies: pulumi.Resource[] = [this.serviceAccount, ...(args.workloadDependencies ?? [])];
-        if (app.servarrApiKey) {
-            // RandomString does not mark its result secret by itself (only RandomPassword and RandomBytes do).
-            const key = new random.RandomString(`${name}-api-key`, { length: 32, special: false, upper: false }, { parent: this, additionalSecretOutputs: ["result"] });
-            this.apiKey = pulumi.secret(key.result);
-            workloadDependencies.push(
-                new k8s.core.v1.Secret(
-                    `${name}-api-key`,
-                    {
-                        metadata: { name: apiKeySecretName(app), namespace: args.namespace, labels: args.labels },
-                        type: "Opaque",
-                        stringData: { [API_KEY_SECRET_KEY]: this.apiKey },
-                    },
-                    { parent: this },
-                ),
-            );
-        }
-        const generate = GENERATED_CREDENTIALS[app.name];
-        if (generate) {
-            const { secretData, credentials } = generate(name, this);
-            this.credentials = pulumi.secret(pulumi.output(credentials) as pulumi.Output<Record<string, string>>);
-            workloadDependencies.push(
-                new k8s.core.v1.Secret(
-                    `${name}-credentials`,
-                    {
-                        metadata: { name: credentialsSecretName(app), namespace: args.namespace, labels: args.labels },
-                        type: "Opaque",
-                        stringData: pulumi.secret(pulumi.output(secretData) as pulumi.Output<Record<string, string>>),
-                    },
-                    { parent: this },
-                ),
-            );
-        }
-        const settings = buildSettingsConfigMap(input);
-        if (settings) {
-            workloadDependencies.push(new k8s.core.v1.ConfigMap(`${name}-settings`, settings, { parent: this }));
-        }
-
-        const template = buildPodTemplate(input);
-        const statefulSet = buildStatefulSet(input, template);
-        this.statefulSet = new k8s.apps.v1.StatefulSet(
-            `${name}-statefulset`,
-            { ...statefulSet, spec: { ...statefulSet.spec, template: args.podTemplate ? args.podTemplate(template) : template } },
-            { parent: this, dependsOn: workloadDependencies },
-        );
-
-        if (args.ownService) {
-            this.ownService = new k8s.core.v1.Service(
-                `${name}-lan-service`,
-                buildOwnService(app, args.namespace, args.ownService.exposure, appSelector(input), { ...args.labels, [APP_LABEL]: app.name }),
-                { parent: this, dependsOn: args.ownService.dependencies },
-            );
-        }
-        if (args.listener) {
-            const route = buildHttpRoute(app, args.namespace, args.listener, args.labels);
-            this.route = new k8s.apiextensions.CustomResource(`${name}-route`, { ...route }, { parent: this, dependsOn: [this.service, ...(args.crdDependencies ?? [])] });
-        }
-
-        this.principal = principal(args.trustDomain, args.namespace, app.name);
-        this.podSelector = appSelector(input);
-        this.registerOutputs({ service: this.service.metadata.name, principal: this.principal });
+    const workloadDependencies: pulumi.Resource[] = [this.serviceAccount, ...(args.workloadDependencies ?? [])];
+    if (app.servarrApiKey) {
+      // RandomString does not mark its result secret by itself (only RandomPassword and RandomBytes do).
+      const key = new random.RandomString(
+        `${name}-api-key`,
+        { length: 32, special: false, upper: false },
+        { parent: this, additionalSecretOutputs: ["result"] },
+      );
+      this.apiKey = pulumi.secret(key.result);
+      workloadDependencies.push(
+        new k8s.core.v1.Secret(
+          `${name}-api-key`,
+          {
+            metadata: { name: apiKeySecretName(app), namespace: args.namespace, labels: args.labels },
+            type: "Opaque",
+            stringData: { [API_KEY_SECRET_KEY]: this.apiKey },
+          },
+          { parent: this },
+        ),
+      );
     }
+    const generate = GENERATED_CREDENTIALS[app.name];
+    if (generate) {
+      const { secretData, credentials } = generate(name, this);
+      this.credentials = pulumi.secret(pulumi.output(credentials) as pulumi.Output<Record<string, string>>);
+      workloadDependencies.push(
+        new k8s.core.v1.Secret(
+          `${name}-credentials`,
+          {
+            metadata: { name: credentialsSecretName(app), namespace: args.namespace, labels: args.labels },
+            type: "Opaque",
+            stringData: pulumi.secret(pulumi.output(secretData) as pulumi.Output<Record<string, string>>),
+          },
+          { parent: this },
+        ),
+      );
+    }
+    const settings = buildSettingsConfigMap(input);
+    if (settings) {
+      workloadDependencies.push(new k8s.core.v1.ConfigMap(`${name}-settings`, settings, { parent: this }));
+    }
+
+    const template = buildPodTemplate(input);
+    const statefulSet = buildStatefulSet(input, template);
+    this.statefulSet = new k8s.apps.v1.StatefulSet(
+      `${name}-statefulset`,
+      {
+        ...statefulSet,
+        spec: { ...statefulSet.spec, template: args.podTemplate ? args.podTemplate(template) : template },
+      },
+      { parent: this, dependsOn: workloadDependencies },
+    );
+
+    if (args.ownService) {
+      this.ownService = new k8s.core.v1.Service(
+        `${name}-lan-service`,
+        buildOwnService(app, args.namespace, args.ownService.exposure, appSelector(input), {
+          ...args.labels,
+          [APP_LABEL]: app.name,
+        }),
+        { parent: this, dependsOn: args.ownService.dependencies },
+      );
+    }
+    if (args.listener) {
+      const route = buildHttpRoute(app, args.namespace, args.listener, args.labels);
+      this.route = new k8s.apiextensions.CustomResource(
+        `${name}-route`,
+        { ...route },
+        { parent: this, dependsOn: [this.service, ...(args.crdDependencies ?? [])] },
+      );
+    }
+
+    this.principal = principal(args.trustDomain, args.namespace, app.name);
+    this.podSelector = appSelector(input);
+    this.registerOutputs({ service: this.service.metadata.name, principal: this.principal });
+  }
 }
 
-type GeneratedCredentials = (name: string, parent: pulumi.Resource) => {
-    /** What the credentials Secret holds (the settings script reads it). */
-    secretData: Record<string, pulumi.Input<string>>;
-    /** What the relations use to call the app. */
-    credentials: Record<string, pulumi.Input<string>>;
+type GeneratedCredentials = (
+  name: string,
+  parent: pulumi.Resource,
+) => {
+  /** What the credentials Secret holds (the settings script reads it). */
+  secretData: Record<string, pulumi.Input<string>>;
+  /** What the relations use to call the app. */
+  credentials: Record<string, pulumi.Input<string>>;
 };
 
 /**
@@ -188,31 +207,38 @@ type GeneratedCredentials = (name: string, parent: pulumi.Resource) => {
  * is the value).
  */
 function hexKey(name: string, parent: pulumi.Resource): pulumi.Output<string> {
-    return new random.RandomBytes(`${name}-api-key`, { length: 16 }, { parent }).hex;
+  return new random.RandomBytes(`${name}-api-key`, { length: 16 }, { parent }).hex;
 }
 
 /** The credentials generated per app, seeded into its config file before it starts. */
 const GENERATED_CREDENTIALS: Partial<Record<AppName, GeneratedCredentials>> = {
-    sabnzbd: (name, parent) => {
-        const apiKey = hexKey(name, parent);
-        return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
-    },
-    overseerr: (name, parent) => {
-        const apiKey = new random.RandomString(`${name}-api-key`, { length: 32, special: false }, { parent, additionalSecretOutputs: ["result"] }).result;
-        return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
-    },
-    qbittorrent: (name, parent) => {
-        const password = new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent }).result;
-        // A stable salt, so the stored hash (and the Secret) only changes with the password.
-        const salt = new random.RandomBytes(`${name}-password-salt`, { length: QBITTORRENT_PBKDF2.saltLength }, { parent }).base64;
-        const hash = pulumi.all([password, salt]).apply(([plain, saltBase64]) => qbittorrentPasswordHash(plain, Buffer.from(saltBase64, "base64")));
-        return {
-            secretData: {
-                [CREDENTIAL_KEYS.username]: QBITTORRENT_USERNAME,
-                [CREDENTIAL_KEYS.password]: password,
-                [CREDENTIAL_KEYS.passwordPbkdf2]: hash,
-            },
-            credentials: { username: QBITTORRENT_USERNAME, password },
-        };
-    },
+  sabnzbd: (name, parent) => {
+    const apiKey = hexKey(name, parent);
+    return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
+  },
+  overseerr: (name, parent) => {
+    const apiKey = new random.RandomString(
+      `${name}-api-key`,
+      { length: 32, special: false },
+      { parent, additionalSecretOutputs: ["result"] },
+    ).result;
+    return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
+  },
+  qbittorrent: (name, parent) => {
+    const password = new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent }).result;
+    // A stable salt, so the stored hash (and the Secret) only changes with the password.
+    const salt = new random.RandomBytes(`${name}-password-salt`, { length: QBITTORRENT_PBKDF2.saltLength }, { parent })
+      .base64;
+    const hash = pulumi
+      .all([password, salt])
+      .apply(([plain, saltBase64]) => qbittorrentPasswordHash(plain, Buffer.from(saltBase64, "base64")));
+    return {
+      secretData: {
+        [CREDENTIAL_KEYS.username]: QBITTORRENT_USERNAME,
+        [CREDENTIAL_KEYS.password]: password,
+        [CREDENTIAL_KEYS.passwordPbkdf2]: hash,
+      },
+      credentials: { username: QBITTORRENT_USERNAME, password },
+    };
+  },
 };

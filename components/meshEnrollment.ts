@@ -4,28 +4,28 @@ import type { AppName } from "../lib/apps/catalog";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import type { GatewayDomain } from "../lib/ingress/settings";
 import {
-    buildAppPolicy,
-    buildDenyByDefault,
-    buildGatewayEntryPolicy,
-    buildNamespacePeerAuthentication,
-    buildPeerPortException,
+  buildAppPolicy,
+  buildDenyByDefault,
+  buildGatewayEntryPolicy,
+  buildNamespacePeerAuthentication,
+  buildPeerPortException,
 } from "../lib/mesh/policies";
 
 export interface MeshEnrollmentArgs {
-    /** The app namespace this enrolment covers; the stack labels it with `meshNamespaceLabels()`. */
-    namespace: string;
-    /** Identities of the gateways that serve this namespace's apps, by domain. */
-    gatewayPrincipals: Partial<Record<GatewayDomain, string>>;
-    /** The enabled apps of this namespace; each gets an L4 ALLOW policy. */
-    apps: readonly ResolvedApp[];
-    /** Names of the Gateways whose pods run in this namespace; each is opened as an entry point. */
-    gateways?: string[];
-    /** Mesh identities of the enabled apps of both stacks, by app, to allow callers by. */
-    identities: Partial<Record<AppName, string>>;
-    /** Labels for every policy. */
-    labels?: Record<string, string>;
-    /** Resources that install Istio's CRDs; the policies wait for them. */
-    crdDependencies?: pulumi.Resource[];
+  /** The app namespace this enrolment covers; the stack labels it with `meshNamespaceLabels()`. */
+  namespace: string;
+  /** Identities of the gateways that serve this namespace's apps, by domain. */
+  gatewayPrincipals: Partial<Record<GatewayDomain, string>>;
+  /** The enabled apps of this namespace; each gets an L4 ALLOW policy. */
+  apps: readonly ResolvedApp[];
+  /** Names of the Gateways whose pods run in this namespace; each is opened as an entry point. */
+  gateways?: string[];
+  /** Mesh identities of the enabled apps of both stacks, by app, to allow callers by. */
+  identities: Partial<Record<AppName, string>>;
+  /** Labels for every policy. */
+  labels?: Record<string, string>;
+  /** Resources that install Istio's CRDs; the policies wait for them. */
+  crdDependencies?: pulumi.Resource[];
 }
 
 /**
@@ -35,31 +35,55 @@ export interface MeshEnrollmentArgs {
  * for its gateway and the apps that call it.
  */
 export class MeshEnrollment extends pulumi.ComponentResource {
-    readonly peerAuthentications: k8s.apiextensions.CustomResource[];
-    /** The deny-by-default policy first, then one per gateway, then one per app. */
-    readonly authorizationPolicies: k8s.apiextensions.CustomResource[];
+  readonly peerAuthentications: k8s.apiextensions.CustomResource[];
+  /** The deny-by-default policy first, then one per gateway, then one per app. */
+  readonly authorizationPolicies: k8s.apiextensions.CustomResource[];
 
-    constructor(name: string, args: MeshEnrollmentArgs, opts?: pulumi.ComponentResourceOptions) {
-        super("charmarr:mesh:MeshEnrollment", name, {}, opts);
-        const childOpts = { parent: this, dependsOn: args.crdDependencies };
+  constructor(name: string, args: MeshEnrollmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("charmarr:mesh:MeshEnrollment", name, {}, opts);
+    const childOpts = { parent: this, dependsOn: args.crdDependencies };
 
-        this.peerAuthentications = [new k8s.apiextensions.CustomResource(`${name}-strict`, { ...buildNamespacePeerAuthentication(args.namespace, args.labels) }, childOpts)];
-        for (const app of args.apps) {
-            const exception = buildPeerPortException(app, args.namespace, args.labels);
-            if (exception) {
-                this.peerAuthentications.push(new k8s.apiextensions.CustomResource(`${name}-${app.name}-peers`, { ...exception }, childOpts));
-            }
-        }
-
-        this.authorizationPolicies = [new k8s.apiextensions.CustomResource(`${name}-deny-by-default`, { ...buildDenyByDefault(args.namespace, args.labels) }, childOpts)];
-        for (const gateway of args.gateways ?? []) {
-            const policy = buildGatewayEntryPolicy(args.namespace, gateway, args.labels);
-            this.authorizationPolicies.push(new k8s.apiextensions.CustomResource(`${name}-${gateway}-gateway-entry`, { ...policy }, childOpts));
-        }
-        for (const app of args.apps) {
-            const policy = buildAppPolicy({ app, namespace: args.namespace, gatewayPrincipals: args.gatewayPrincipals, identities: args.identities, labels: args.labels });
-            this.authorizationPolicies.push(new k8s.apiextensions.CustomResource(`${name}-${app.name}`, { ...policy }, childOpts));
-        }
-        this.registerOutputs({ policies: this.authorizationPolicies.length });
+    this.peerAuthentications = [
+      new k8s.apiextensions.CustomResource(
+        `${name}-strict`,
+        { ...buildNamespacePeerAuthentication(args.namespace, args.labels) },
+        childOpts,
+      ),
+    ];
+    for (const app of args.apps) {
+      const exception = buildPeerPortException(app, args.namespace, args.labels);
+      if (exception) {
+        this.peerAuthentications.push(
+          new k8s.apiextensions.CustomResource(`${name}-${app.name}-peers`, { ...exception }, childOpts),
+        );
+      }
     }
+
+    this.authorizationPolicies = [
+      new k8s.apiextensions.CustomResource(
+        `${name}-deny-by-default`,
+        { ...buildDenyByDefault(args.namespace, args.labels) },
+        childOpts,
+      ),
+    ];
+    for (const gateway of args.gateways ?? []) {
+      const policy = buildGatewayEntryPolicy(args.namespace, gateway, args.labels);
+      this.authorizationPolicies.push(
+        new k8s.apiextensions.CustomResource(`${name}-${gateway}-gateway-entry`, { ...policy }, childOpts),
+      );
+    }
+    for (const app of args.apps) {
+      const policy = buildAppPolicy({
+        app,
+        namespace: args.namespace,
+        gatewayPrincipals: args.gatewayPrincipals,
+        identities: args.identities,
+        labels: args.labels,
+      });
+      this.authorizationPolicies.push(
+        new k8s.apiextensions.CustomResource(`${name}-${app.name}`, { ...policy }, childOpts),
+      );
+    }
+    this.registerOutputs({ policies: this.authorizationPolicies.length });
+  }
 }

@@ -10,24 +10,70 @@
  * `Default()`; the `default_capabilities` of crio.conf). NET_RAW is not among them, unlike
  * Docker's and containerd's defaults, so a pod that pings must ask for it.
  */
-export const CRIO_DEFAULT_CAPABILITIES: readonly string[] = ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE", "KILL"];
+export const CRIO_DEFAULT_CAPABILITIES: readonly string[] = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FSETID",
+  "FOWNER",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "NET_BIND_SERVICE",
+  "KILL",
+];
 
 /** Linux capability names by number (linux/include/uapi/linux/capability.h, 0 to 40). */
 export const LINUX_CAPABILITIES: readonly string[] = [
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "LINUX_IMMUTABLE",
-    "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER", "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE",
-    "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE", "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE",
-    "AUDIT_CONTROL", "SETFCAP", "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
-    "CHECKPOINT_RESTORE",
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "DAC_READ_SEARCH",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "LINUX_IMMUTABLE",
+  "NET_BIND_SERVICE",
+  "NET_BROADCAST",
+  "NET_ADMIN",
+  "NET_RAW",
+  "IPC_LOCK",
+  "IPC_OWNER",
+  "SYS_MODULE",
+  "SYS_RAWIO",
+  "SYS_CHROOT",
+  "SYS_PTRACE",
+  "SYS_PACCT",
+  "SYS_ADMIN",
+  "SYS_BOOT",
+  "SYS_NICE",
+  "SYS_RESOURCE",
+  "SYS_TIME",
+  "SYS_TTY_CONFIG",
+  "MKNOD",
+  "LEASE",
+  "AUDIT_WRITE",
+  "AUDIT_CONTROL",
+  "SETFCAP",
+  "MAC_OVERRIDE",
+  "MAC_ADMIN",
+  "SYSLOG",
+  "WAKE_ALARM",
+  "BLOCK_SUSPEND",
+  "AUDIT_READ",
+  "PERFMON",
+  "BPF",
+  "CHECKPOINT_RESTORE",
 ];
 
 /** What a container's securityContext asks for. */
 export interface CapabilityRequest {
-    readonly privileged: boolean;
-    /** `securityContext.capabilities.add`. */
-    readonly add: readonly string[];
-    /** `securityContext.capabilities.drop`. */
-    readonly drop: readonly string[];
+  readonly privileged: boolean;
+  /** `securityContext.capabilities.add`. */
+  readonly add: readonly string[];
+  /** `securityContext.capabilities.drop`. */
+  readonly drop: readonly string[];
 }
 
 /** The container's capability set: every capability, or the named ones. */
@@ -35,7 +81,7 @@ export type CapabilitySet = { readonly all: true } | { readonly all: false; read
 
 /** `net_raw`, `CAP_NET_RAW` and `NET_RAW` are the same capability (the runtime upper-cases and strips `CAP_`). */
 function normalize(name: string): string {
-    return name.trim().toUpperCase().replace(/^CAP_/, "");
+  return name.trim().toUpperCase().replace(/^CAP_/, "");
 }
 
 /**
@@ -45,22 +91,27 @@ function normalize(name: string): string {
  * starts from every capability; `ALL` in drop leaves only what add names (nothing if add is `ALL`).
  * An unknown name is refused, as CRI-O refuses to create the container.
  */
-export function containerCapabilities(request: CapabilityRequest, defaults: readonly string[] = CRIO_DEFAULT_CAPABILITIES): CapabilitySet {
-    if (request.privileged) {
-        return { all: true };
-    }
-    const add = request.add.map(normalize);
-    const drop = request.drop.map(normalize);
-    const unknown = [...add, ...drop].filter((name) => name !== "ALL" && !LINUX_CAPABILITIES.includes(name));
-    if (unknown.length > 0) {
-        throw new Error(`unknown capabilities: ${unknown.join(", ")}`);
-    }
-    const addAll = add.includes("ALL");
-    const granted = drop.includes("ALL")
-        ? (addAll ? [] : add)
-        : [...(addAll ? LINUX_CAPABILITIES : [...defaults.map(normalize), ...add])].filter((name) => !drop.includes(name));
-    const names = new Set(granted);
-    return { all: false, names: LINUX_CAPABILITIES.filter((name) => names.has(name)) };
+export function containerCapabilities(
+  request: CapabilityRequest,
+  defaults: readonly string[] = CRIO_DEFAULT_CAPABILITIES,
+): CapabilitySet {
+  if (request.privileged) {
+    return { all: true };
+  }
+  const add = request.add.map(normalize);
+  const drop = request.drop.map(normalize);
+  const unknown = [...add, ...drop].filter((name) => name !== "ALL" && !LINUX_CAPABILITIES.includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`unknown capabilities: ${unknown.join(", ")}`);
+  }
+  const addAll = add.includes("ALL");
+  const granted = drop.includes("ALL")
+    ? addAll
+      ? []
+      : add
+    : [...(addAll ? LINUX_CAPABILITIES : [...defaults.map(normalize), ...add])].filter((name) => !drop.includes(name));
+  const names = new Set(granted);
+  return { all: false, names: LINUX_CAPABILITIES.filter((name) => names.has(name)) };
 }
 
 /**
@@ -71,26 +122,29 @@ export function containerCapabilities(request: CapabilityRequest, defaults: read
  * for a privileged container.
  */
 export function setprivArgs(set: CapabilitySet): string[] {
-    if (set.all) {
-        return [];
-    }
-    const bounding = ["-all", ...set.names.map((name) => `+${name.toLowerCase()}`)].join(",");
-    return ["--inh-caps=-all", "--ambient-caps=-all", `--bounding-set=${bounding}`];
+  if (set.all) {
+    return [];
+  }
+  const bounding = ["-all", ...set.names.map((name) => `+${name.toLowerCase()}`)].join(",");
+  return ["--inh-caps=-all", "--ambient-caps=-all", `--bounding-set=${bounding}`];
 }
 
 /** The capability names in a `/proc/<pid>/status` mask such as `CapBnd:\t00000000000030fb`. */
 export function capabilityNames(hexMask: string): string[] {
-    const mask = BigInt(`0x${hexMask.trim()}`);
-    return LINUX_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+  const mask = BigInt(`0x${hexMask.trim()}`);
+  return LINUX_CAPABILITIES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
 }
 
 /** Reads one capability mask (`CapBnd`, `CapEff`, …) from a `/proc/<pid>/status` text. */
-export function statusCapabilities(status: string, field: "CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb"): string[] | undefined {
-    const line = status.split("\n").find((l) => l.startsWith(`${field}:`));
-    return line === undefined ? undefined : capabilityNames(line.slice(field.length + 1));
+export function statusCapabilities(
+  status: string,
+  field: "CapInh" | "CapPrm" | "CapEff" | "CapBnd" | "CapAmb",
+): string[] | undefined {
+  const line = status.split("\n").find((l) => l.startsWith(`${field}:`));
+  return line === undefined ? undefined : capabilityNames(line.slice(field.length + 1));
 }
 
 /** For the lab log: `all (privileged)` or the names. */
 export function describeCapabilities(set: CapabilitySet): string {
-    return set.all ? "all (privileged)" : set.names.length > 0 ? set.names.join(",") : "none";
+  return set.all ? "all (privileged)" : set.names.length > 0 ? set.names.join(",") : "none";
 }

@@ -18,49 +18,59 @@ export const WIREGUARD_RULE_PRIORITY = 101;
 export const CLOUDFLARE_PLAIN_IPV4 = "1.1.1.1";
 
 export interface GluetunLabInputs {
-    /** The gluetun container's literal env from the plan. */
-    readonly env: Readonly<Record<string, string>>;
-    /** The lab's WireGuard server (stands in for the provider's server gluetun would select). */
-    readonly endpointIp: string;
-    readonly endpointPort: number;
-    readonly serverPublicKey: string;
-    /** The lab's client private key (stands in for the WIREGUARD_PRIVATE_KEY Secret). */
-    readonly privateKeyFile: string;
+  /** The gluetun container's literal env from the plan. */
+  readonly env: Readonly<Record<string, string>>;
+  /** The lab's WireGuard server (stands in for the provider's server gluetun would select). */
+  readonly endpointIp: string;
+  readonly endpointPort: number;
+  readonly serverPublicKey: string;
+  /** The lab's client private key (stands in for the WIREGUARD_PRIVATE_KEY Secret). */
+  readonly privateKeyFile: string;
 
-    /** Path of the DNS server stand-in script inside the container. */
-    readonly dnsServerScript: string;
+  /** Path of the DNS server stand-in script inside the container. */
+  readonly dnsServerScript: string;
 }
 
 function flag(env: Readonly<Record<string, string>>, name: string, fallback: boolean): boolean {
-    const value = env[name]?.toLowerCase();
-    if (value === undefined || value === "") {
-        return fallback;
-    }
-    return ["on", "yes", "true"].includes(value);
+  const value = env[name]?.toLowerCase();
+  if (value === undefined || value === "") {
+    return fallback;
+  }
+  return ["on", "yes", "true"].includes(value);
 }
 
 /** The settings gluetun derives from its env that the reproduction acts on. */
 export function gluetunSettings(env: Readonly<Record<string, string>>): {
-    interfaceName: string;
-    mtu: number;
-    outboundSubnets: string[];
-    addresses: string[];
-    dnsServer: boolean;
-    keepNameserver: boolean;
-    dnsAddress?: string;
-    inputPorts: number[];
+  interfaceName: string;
+  mtu: number;
+  outboundSubnets: string[];
+  addresses: string[];
+  dnsServer: boolean;
+  keepNameserver: boolean;
+  dnsAddress?: string;
+  inputPorts: number[];
 } {
-    const dnsAddress = env.DNS_ADDRESS ?? env.DNS_PLAINTEXT_ADDRESS;
-    return {
-        interfaceName: env.VPN_INTERFACE || "wg0",
-        mtu: Number(env.WIREGUARD_MTU || 1320),
-        outboundSubnets: (env.FIREWALL_OUTBOUND_SUBNETS ?? "").split(",").map((s) => s.trim()).filter(Boolean),
-        addresses: (env.WIREGUARD_ADDRESSES ?? "").split(",").map((s) => s.trim()).filter(Boolean),
-        dnsServer: flag(env, "DNS_SERVER", flag(env, "DOT", true)),
-        keepNameserver: flag(env, "DNS_KEEP_NAMESERVER", false),
-        dnsAddress: dnsAddress && dnsAddress !== "127.0.0.1" ? dnsAddress : undefined,
-        inputPorts: (env.FIREWALL_INPUT_PORTS ?? "").split(",").map((s) => s.trim()).filter(Boolean).map(Number),
-    };
+  const dnsAddress = env.DNS_ADDRESS ?? env.DNS_PLAINTEXT_ADDRESS;
+  return {
+    interfaceName: env.VPN_INTERFACE || "wg0",
+    mtu: Number(env.WIREGUARD_MTU || 1320),
+    outboundSubnets: (env.FIREWALL_OUTBOUND_SUBNETS ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    addresses: (env.WIREGUARD_ADDRESSES ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean),
+    dnsServer: flag(env, "DNS_SERVER", flag(env, "DOT", true)),
+    keepNameserver: flag(env, "DNS_KEEP_NAMESERVER", false),
+    dnsAddress: dnsAddress && dnsAddress !== "127.0.0.1" ? dnsAddress : undefined,
+    inputPorts: (env.FIREWALL_INPUT_PORTS ?? "")
+      .split(",")
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map(Number),
+  };
 }
 
 /**
@@ -69,25 +79,25 @@ export function gluetunSettings(env: Readonly<Record<string, string>>): {
  * tables) then ACCEPT policies on INPUT, OUTPUT, FORWARD for both families.
  */
 export const FALLBACK_COMMANDS: readonly (readonly string[])[] = [
-    ["iptables", "--flush"],
-    ["iptables", "--delete-chain"],
-    ["ip6tables", "--flush"],
-    ["ip6tables", "--delete-chain"],
-    ...["INPUT", "OUTPUT", "FORWARD"].flatMap((chain) => [
-        ["iptables", "--policy", chain, "ACCEPT"],
-        ["ip6tables", "--policy", chain, "ACCEPT"],
-    ]),
+  ["iptables", "--flush"],
+  ["iptables", "--delete-chain"],
+  ["ip6tables", "--flush"],
+  ["ip6tables", "--delete-chain"],
+  ...["INPUT", "OUTPUT", "FORWARD"].flatMap((chain) => [
+    ["iptables", "--policy", chain, "ACCEPT"],
+    ["ip6tables", "--policy", chain, "ACCEPT"],
+  ]),
 ];
 
 /** The bash script the lab's gluetun container runs. */
 export function gluetunScript(inputs: GluetunLabInputs): string {
-    const s = gluetunSettings(inputs.env);
-    const wg = s.interfaceName;
-    // Plain DNS address gluetun writes before the tunnel is up (internal/configuration/settings/dns.go
-    // GetFirstPlaintextIPv4): DNS_ADDRESS unless 127.0.0.1, else the first upstream provider's.
-    const plaintext = s.dnsAddress ?? CLOUDFLARE_PLAIN_IPV4;
-    const fallback = FALLBACK_COMMANDS.map((argv) => `  ${argv.join(" ")} || true`).join("\n");
-    return `#!/bin/bash
+  const s = gluetunSettings(inputs.env);
+  const wg = s.interfaceName;
+  // Plain DNS address gluetun writes before the tunnel is up (internal/configuration/settings/dns.go
+  // GetFirstPlaintextIPv4): DNS_ADDRESS unless 127.0.0.1, else the first upstream provider's.
+  const plaintext = s.dnsAddress ?? CLOUDFLARE_PLAIN_IPV4;
+  const fallback = FALLBACK_COMMANDS.map((argv) => `  ${argv.join(" ")} || true`).join("\n");
+  return `#!/bin/bash
 # gluetun v3.41.1 start-up, reproduced for the lab (see lab/gluetun.ts). Runs as the gluetun
 # container of the gateway pod: its network namespace, its env from the plan.
 set -u
@@ -201,8 +211,8 @@ until run_wireguard; do
 done
 # internal/vpn/tunnelup.go onTunnelUp -> DNS loop (internal/dns/run.go Run -> setupServer, internal/dns/setup.go)
 ${
-    s.dnsServer && !s.keepNameserver
-        ? `dns_loop() {
+  s.dnsServer && !s.keepNameserver
+    ? `dns_loop() {
   local wait=10
   for _ in $(seq 1 8); do
     rm -f /run/gluetun-dns-listening
@@ -221,7 +231,7 @@ ${
 }
 dns_loop & DNS_PID=$!
 for _ in $(seq 1 50); do [ -f /run/gluetun-dns-listening ] && break; grep -q '^nameserver ${plaintext}$' /etc/resolv.conf && break; sleep 0.1; done`
-        : `log "dns: DNS server off"`
+    : `log "dns: DNS server off"`
 }
 touch /run/gluetun-tunnel-up
 trap 'kill $WG_PID \${DNS_PID:-} 2>/dev/null; exit 0' TERM INT

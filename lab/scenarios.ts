@@ -15,61 +15,80 @@ import { must, run, runAsync, sleep } from "./sys";
 import { LARGE_BODY_BYTES } from "./world";
 
 export interface Check {
-    readonly ok: boolean;
-    readonly text: string;
+  readonly ok: boolean;
+  readonly text: string;
 }
 
 export interface Scenario {
-    readonly name: string;
-    /** Whether layer 2 (the gateway) alone must stop every leak here; false where only layer 1 can. */
-    readonly layer2MustHold: boolean;
-    /** The fault; the pod it breaks is recreated after it. */
-    readonly inject?: (lab: Lab) => void | Promise<void>;
-    /** Which pod the fault breaks (default the gateway). */
-    readonly breaks?: "gateway" | "client";
-    /** Inject again before the layer-2-only round: the pod repairs this fault by itself within seconds. */
-    readonly reinject?: boolean;
-    /** Probe rounds per layer setting (default 1). */
-    readonly rounds?: number;
-    /**
-     * Extra traffic sent inside each probing window, after the probe rounds, so what it leaks is
-     * counted; its assertions with both layers on are reported.
-     */
-    readonly traffic?: (lab: Lab) => Promise<Check[]>;
-    /** Assertions on what the client saw with both layers on. */
-    readonly checks?: (lab: Lab, seen: Observation, dnsSources: readonly string[]) => Promise<Check[]> | Check[];
-    /** Measure the seconds until traffic flows again (the gateway pod is replaced). */
-    readonly recovery?: boolean;
-    readonly recoveryLimitSeconds?: number;
+  readonly name: string;
+  /** Whether layer 2 (the gateway) alone must stop every leak here; false where only layer 1 can. */
+  readonly layer2MustHold: boolean;
+  /** The fault; the pod it breaks is recreated after it. */
+  readonly inject?: (lab: Lab) => void | Promise<void>;
+  /** Which pod the fault breaks (default the gateway). */
+  readonly breaks?: "gateway" | "client";
+  /** Inject again before the layer-2-only round: the pod repairs this fault by itself within seconds. */
+  readonly reinject?: boolean;
+  /** Probe rounds per layer setting (default 1). */
+  readonly rounds?: number;
+  /**
+   * Extra traffic sent inside each probing window, after the probe rounds, so what it leaks is
+   * counted; its assertions with both layers on are reported.
+   */
+  readonly traffic?: (lab: Lab) => Promise<Check[]>;
+  /** Assertions on what the client saw with both layers on. */
+  readonly checks?: (lab: Lab, seen: Observation, dnsSources: readonly string[]) => Promise<Check[]> | Check[];
+  /** Measure the seconds until traffic flows again (the gateway pod is replaced). */
+  readonly recovery?: boolean;
+  readonly recoveryLimitSeconds?: number;
 }
 
 function inGateway(lab: Lab, ...argv: string[]): void {
-    must(["ip", "netns", "exec", lab.gateway.netns, ...argv]);
+  must(["ip", "netns", "exec", lab.gateway.netns, ...argv]);
 }
 
 function inClient(lab: Lab, ...argv: string[]): void {
-    must(["ip", "netns", "exec", lab.client.netns, ...argv]);
+  must(["ip", "netns", "exec", lab.client.netns, ...argv]);
 }
 
 function noTraffic(seen: Observation): Check {
-    const answered = seen.seen.filter((s) => s !== undefined);
-    return { ok: answered.length === 0, text: answered.length === 0 ? "no HTTP answer reached the client" : `the client still got answers, seen as ${[...new Set(answered)].join(", ")}` };
+  const answered = seen.seen.filter((s) => s !== undefined);
+  return {
+    ok: answered.length === 0,
+    text:
+      answered.length === 0
+        ? "no HTTP answer reached the client"
+        : `the client still got answers, seen as ${[...new Set(answered)].join(", ")}`,
+  };
 }
 
 /** The internet name lookups of the rounds resolved, and the resolver saw them only from the VPN exit. */
 function dnsThroughTunnel(lab: Lab, seen: Observation, dnsSources: readonly string[]): Check[] {
-    const exit = lab.addresses.vpnExit;
-    const resolved = seen.internetAnswers.every((a) => a === lab.addresses.web);
-    const throughTunnel = dnsSources.length > 0 && dnsSources.every((s) => s === exit);
-    return [
-        { ok: resolved, text: resolved ? "internet names resolved" : `internet names answered ${seen.internetAnswers.map((a) => a ?? "nothing").join(", ")}` },
-        { ok: throughTunnel, text: throughTunnel ? `the resolver saw the queries from the VPN exit ${exit}` : `the resolver saw the queries from ${dnsSources.join(", ") || "nowhere"}` },
-    ];
+  const exit = lab.addresses.vpnExit;
+  const resolved = seen.internetAnswers.every((a) => a === lab.addresses.web);
+  const throughTunnel = dnsSources.length > 0 && dnsSources.every((s) => s === exit);
+  return [
+    {
+      ok: resolved,
+      text: resolved
+        ? "internet names resolved"
+        : `internet names answered ${seen.internetAnswers.map((a) => a ?? "nothing").join(", ")}`,
+    },
+    {
+      ok: throughTunnel,
+      text: throughTunnel
+        ? `the resolver saw the queries from the VPN exit ${exit}`
+        : `the resolver saw the queries from ${dnsSources.join(", ") || "nowhere"}`,
+    },
+  ];
 }
 
 /** What a check says about one expected figure. */
 export function expectEqual(what: string, actual: number | undefined, expected: number): Check {
-    return { ok: actual === expected, text: actual === expected ? `${what} ${actual}` : `${what} ${actual ?? "missing"}, expected ${expected}` };
+  return {
+    ok: actual === expected,
+    text: actual === expected ? `${what} ${actual}` : `${what} ${actual ?? "missing"}, expected ${expected}`,
+  };
 }
 
 /**
@@ -77,44 +96,93 @@ export function expectEqual(what: string, actual: number | undefined, expected: 
  * tunnel, full-size DF pings at the tunnel MTU, and no IPv4 fragment on the pod network.
  */
 async function largeTransfers(lab: Lab): Promise<Check[]> {
-    const plan = lab.world.plan;
-    const vxlanMtu = Number(plan.gatewaySettings.VPN_INTERFACE_MTU);
-    const gluetun = gluetunSettings(lab.world.gluetunEnv());
-    const mtus = {
-        pod: lab.world.linkMtu(lab.client.netns, "eth0"),
-        client: lab.world.linkMtu(lab.client.netns, "vxlan0"),
-        gateway: lab.world.linkMtu(lab.gateway.netns, "vxlan0"),
-        tunnel: lab.world.linkMtu(lab.gateway.netns, gluetun.interfaceName),
-    };
-    const exec = lab.clientExec();
-    const web = lab.addresses.web;
-    const [download, upload, ping] = await Promise.all([
-        exec(["curl", "-s", "-o", "/dev/null", "--max-time", "20", "-w", "%{size_download} %{time_total}", `http://${web}/large`], 25_000),
-        exec(["bash", "-c", `head -c ${LARGE_BODY_BYTES} /dev/zero | curl -s --max-time 20 -H 'Expect:' -H 'Content-Type: application/octet-stream' --data-binary @- http://${web}/cgi-bin/size`], 25_000),
-        // The app container holds no NET_RAW (the runtime does not grant it), so the lab pings from
-        // the pod's network namespace with its own privileges: the same interfaces and routes.
-        runAsync(["ip", "netns", "exec", lab.client.netns, "ping", "-M", "do", "-s", String(vxlanMtu - 28), "-c", "3", "-i", "0.3", "-W", "2", web], 10_000),
-    ]);
-    const fragments = lab.world.readFragments();
-    const [downloaded, seconds] = download.stdout.trim().split(" ");
-    const uploaded = Number(upload.stdout.trim());
-    const replies = /(\d+) received/.exec(ping.stdout)?.[1] ?? "0";
-    return [
-        expectEqual("pod network MTU (cluster.podMtu)", mtus.pod, plan.cluster.podMtu),
-        expectEqual("client vxlan0 MTU (VPN_INTERFACE_MTU)", mtus.client, vxlanMtu),
-        expectEqual("gateway vxlan0 MTU (VPN_INTERFACE_MTU)", mtus.gateway, vxlanMtu),
-        expectEqual(`${gluetun.interfaceName} MTU (WIREGUARD_MTU)`, mtus.tunnel, gluetun.mtu),
-        {
-            ok: Number(downloaded) === LARGE_BODY_BYTES,
-            text: Number(downloaded) === LARGE_BODY_BYTES ? `downloaded ${downloaded} bytes in ${seconds} s` : `the download stopped at ${downloaded || 0} of ${LARGE_BODY_BYTES} bytes (curl exit ${download.code})`,
-        },
-        {
-            ok: uploaded === LARGE_BODY_BYTES,
-            text: uploaded === LARGE_BODY_BYTES ? `uploaded ${uploaded} bytes` : `the server received ${uploaded || 0} of ${LARGE_BODY_BYTES} uploaded bytes (curl exit ${upload.code})`,
-        },
-        { ok: replies === "3", text: `${replies} of 3 don't-fragment pings of ${vxlanMtu} bytes answered` },
-        { ok: fragments === 0, text: fragments === 0 ? "no IPv4 fragment on the pod network" : `${fragments} IPv4 fragments on the pod network` },
-    ];
+  const plan = lab.world.plan;
+  const vxlanMtu = Number(plan.gatewaySettings.VPN_INTERFACE_MTU);
+  const gluetun = gluetunSettings(lab.world.gluetunEnv());
+  const mtus = {
+    pod: lab.world.linkMtu(lab.client.netns, "eth0"),
+    client: lab.world.linkMtu(lab.client.netns, "vxlan0"),
+    gateway: lab.world.linkMtu(lab.gateway.netns, "vxlan0"),
+    tunnel: lab.world.linkMtu(lab.gateway.netns, gluetun.interfaceName),
+  };
+  const exec = lab.clientExec();
+  const web = lab.addresses.web;
+  const [download, upload, ping] = await Promise.all([
+    exec(
+      [
+        "curl",
+        "-s",
+        "-o",
+        "/dev/null",
+        "--max-time",
+        "20",
+        "-w",
+        "%{size_download} %{time_total}",
+        `http://${web}/large`,
+      ],
+      25_000,
+    ),
+    exec(
+      [
+        "bash",
+        "-c",
+        `head -c ${LARGE_BODY_BYTES} /dev/zero | curl -s --max-time 20 -H 'Expect:' -H 'Content-Type: application/octet-stream' --data-binary @- http://${web}/cgi-bin/size`,
+      ],
+      25_000,
+    ),
+    // The app container holds no NET_RAW (the runtime does not grant it), so the lab pings from
+    // the pod's network namespace with its own privileges: the same interfaces and routes.
+    runAsync(
+      [
+        "ip",
+        "netns",
+        "exec",
+        lab.client.netns,
+        "ping",
+        "-M",
+        "do",
+        "-s",
+        String(vxlanMtu - 28),
+        "-c",
+        "3",
+        "-i",
+        "0.3",
+        "-W",
+        "2",
+        web,
+      ],
+      10_000,
+    ),
+  ]);
+  const fragments = lab.world.readFragments();
+  const [downloaded, seconds] = download.stdout.trim().split(" ");
+  const uploaded = Number(upload.stdout.trim());
+  const replies = /(\d+) received/.exec(ping.stdout)?.[1] ?? "0";
+  return [
+    expectEqual("pod network MTU (cluster.podMtu)", mtus.pod, plan.cluster.podMtu),
+    expectEqual("client vxlan0 MTU (VPN_INTERFACE_MTU)", mtus.client, vxlanMtu),
+    expectEqual("gateway vxlan0 MTU (VPN_INTERFACE_MTU)", mtus.gateway, vxlanMtu),
+    expectEqual(`${gluetun.interfaceName} MTU (WIREGUARD_MTU)`, mtus.tunnel, gluetun.mtu),
+    {
+      ok: Number(downloaded) === LARGE_BODY_BYTES,
+      text:
+        Number(downloaded) === LARGE_BODY_BYTES
+          ? `downloaded ${downloaded} bytes in ${seconds} s`
+          : `the download stopped at ${downloaded || 0} of ${LARGE_BODY_BYTES} bytes (curl exit ${download.code})`,
+    },
+    {
+      ok: uploaded === LARGE_BODY_BYTES,
+      text:
+        uploaded === LARGE_BODY_BYTES
+          ? `uploaded ${uploaded} bytes`
+          : `the server received ${uploaded || 0} of ${LARGE_BODY_BYTES} uploaded bytes (curl exit ${upload.code})`,
+    },
+    { ok: replies === "3", text: `${replies} of 3 don't-fragment pings of ${vxlanMtu} bytes answered` },
+    {
+      ok: fragments === 0,
+      text: fragments === 0 ? "no IPv4 fragment on the pod network" : `${fragments} IPv4 fragments on the pod network`,
+    },
+  ];
 }
 
 /**
@@ -123,51 +191,66 @@ async function largeTransfers(lab: Lab): Promise<Check[]> {
  * NET_RAW for busybox ping, which it asks for; nothing outside the runtime's defaults it did not ask for.
  */
 function routeSidecarCapabilities(lab: Lab): Check[] {
-    const spec = [...lab.client.spec.initContainers, ...lab.client.spec.containers].find((c) => [...c.command, ...c.args].some((arg) => arg.includes("client_sidecar.sh")));
-    const sidecar = spec && lab.client.containers.get(spec.name);
-    if (!sidecar?.running) {
-        return [{ ok: false, text: "the routed pod's route sidecar is not running" }];
-    }
-    const held = statusCapabilities(readFileSync(`/proc/${sidecar.daemon!.pid}/status`, "utf8"), "CapBnd");
-    if (!held) {
-        return [{ ok: false, text: `no CapBnd in /proc/${sidecar.daemon!.pid}/status` }];
-    }
-    const expected = containerCapabilities({ privileged: sidecar.spec.privileged, add: sidecar.spec.capabilities, drop: sidecar.spec.capabilityDrop });
-    const exact = !expected.all && held.join(",") === expected.names.join(",");
-    return [
-        ...["NET_ADMIN", "NET_RAW"].map((name) => ({ ok: held.includes(name), text: `${sidecar.spec.name} holds ${name}: ${held.includes(name) ? "yes" : "no"} (CapBnd)` })),
-        { ok: !held.includes("SYS_ADMIN"), text: `${sidecar.spec.name} holds SYS_ADMIN: ${held.includes("SYS_ADMIN") ? "yes" : "no"} (CapBnd)` },
-        { ok: exact, text: `${sidecar.spec.name} CapBnd ${held.join(",")}${exact ? "" : `, not the runtime's ${describeCapabilities(expected)}`}` },
-    ];
+  const spec = [...lab.client.spec.initContainers, ...lab.client.spec.containers].find((c) =>
+    [...c.command, ...c.args].some((arg) => arg.includes("client_sidecar.sh")),
+  );
+  const sidecar = spec && lab.client.containers.get(spec.name);
+  if (!sidecar?.running) {
+    return [{ ok: false, text: "the routed pod's route sidecar is not running" }];
+  }
+  const held = statusCapabilities(readFileSync(`/proc/${sidecar.daemon!.pid}/status`, "utf8"), "CapBnd");
+  if (!held) {
+    return [{ ok: false, text: `no CapBnd in /proc/${sidecar.daemon!.pid}/status` }];
+  }
+  const expected = containerCapabilities({
+    privileged: sidecar.spec.privileged,
+    add: sidecar.spec.capabilities,
+    drop: sidecar.spec.capabilityDrop,
+  });
+  const exact = !expected.all && held.join(",") === expected.names.join(",");
+  return [
+    ...["NET_ADMIN", "NET_RAW"].map((name) => ({
+      ok: held.includes(name),
+      text: `${sidecar.spec.name} holds ${name}: ${held.includes(name) ? "yes" : "no"} (CapBnd)`,
+    })),
+    {
+      ok: !held.includes("SYS_ADMIN"),
+      text: `${sidecar.spec.name} holds SYS_ADMIN: ${held.includes("SYS_ADMIN") ? "yes" : "no"} (CapBnd)`,
+    },
+    {
+      ok: exact,
+      text: `${sidecar.spec.name} CapBnd ${held.join(",")}${exact ? "" : `, not the runtime's ${describeCapabilities(expected)}`}`,
+    },
+  ];
 }
 
 function isGatewaySidecar(spec: LabContainer): boolean {
-    return [...spec.command, ...spec.args].some((arg) => arg.endsWith("gateway_sidecar.sh"));
+  return [...spec.command, ...spec.args].some((arg) => arg.endsWith("gateway_sidecar.sh"));
 }
 
 /** Waits (bounded) until `ready` holds; false when it never did. */
 async function until(limitMs: number, ready: () => boolean): Promise<boolean> {
-    const end = Date.now() + limitMs;
-    while (Date.now() < end) {
-        if (ready()) {
-            return true;
-        }
-        await sleep(250);
+  const end = Date.now() + limitMs;
+  while (Date.now() < end) {
+    if (ready()) {
+      return true;
     }
-    return false;
+    await sleep(250);
+  }
+  return false;
 }
 
 /** The client's vxlan0 IPv4 address, when it has one. */
 function clientLease(lab: Lab): string | undefined {
-    const out = run(["ip", "-n", lab.client.netns, "-4", "-o", "addr", "show", "dev", "vxlan0"]).stdout;
-    return /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
+  const out = run(["ip", "-n", lab.client.netns, "-4", "-o", "addr", "show", "dev", "vxlan0"]).stdout;
+  return /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
 }
 
 /** Whether the gateway's dnsmasq listens on the overlay's DNS address (`<vxlan network>.1:53`). */
 function gatewayDnsListening(lab: Lab): boolean {
-    const address = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1:53`;
-    const sockets = run(["ip", "netns", "exec", lab.gateway.netns, "ss", "-H", "-l", "-u", "-n"]).stdout;
-    return sockets.split("\n").some((line) => line.split(/\s+/).includes(address));
+  const address = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1:53`;
+  const sockets = run(["ip", "netns", "exec", lab.gateway.netns, "ss", "-H", "-l", "-u", "-n"]).stdout;
+  return sockets.split("\n").some((line) => line.split(/\s+/).includes(address));
 }
 
 /**
@@ -177,124 +260,156 @@ function gatewayDnsListening(lab: Lab): boolean {
  * checks say what did not happen.
  */
 async function restartGatewaySidecar(lab: Lab): Promise<void> {
-    const sidecar = await lab.killContainer(lab.gateway, isGatewaySidecar, "gateway sidecar");
-    // Until the kubelet restarts it, the killed process is the container's last one.
-    const killed = sidecar.daemon;
-    const back = await until(30_000, () => sidecar.daemon !== killed && sidecar.running && gatewayDnsListening(lab));
-    lab.world.log(`  gateway sidecar ${back ? "restarted and listening" : "not listening 30 s after it was killed"} (restarts: ${sidecar.restarts})`);
-    const started = Date.now();
-    inClient(lab, "ip", "link", "del", "vxlan0");
-    const leased = await until(40_000, () => clientLease(lab) !== undefined);
-    lab.world.log(`  client vxlan0 deleted; ${leased ? `leased ${clientLease(lab)} after ${((Date.now() - started) / 1000).toFixed(1)} s` : "no lease within 40 s"}`);
+  const sidecar = await lab.killContainer(lab.gateway, isGatewaySidecar, "gateway sidecar");
+  // Until the kubelet restarts it, the killed process is the container's last one.
+  const killed = sidecar.daemon;
+  const back = await until(30_000, () => sidecar.daemon !== killed && sidecar.running && gatewayDnsListening(lab));
+  lab.world.log(
+    `  gateway sidecar ${back ? "restarted and listening" : "not listening 30 s after it was killed"} (restarts: ${sidecar.restarts})`,
+  );
+  const started = Date.now();
+  inClient(lab, "ip", "link", "del", "vxlan0");
+  const leased = await until(40_000, () => clientLease(lab) !== undefined);
+  lab.world.log(
+    `  client vxlan0 deleted; ${leased ? `leased ${clientLease(lab)} after ${((Date.now() - started) / 1000).toFixed(1)} s` : "no lease within 40 s"}`,
+  );
 }
 
 export const SCENARIOS: readonly Scenario[] = [
-    {
-        name: "baseline",
-        layer2MustHold: true,
-        rounds: 2,
-        checks: (lab, seen) => {
-            const exit = lab.addresses.vpnExit;
-            const all = seen.seen.every((s) => s === exit);
-            return [
-                { ok: all, text: all ? `the internet saw the VPN exit ${exit}` : `the internet saw ${seen.seen.map((s) => s ?? "nothing").join(", ")}, not only the VPN exit ${exit}` },
-                ...routeSidecarCapabilities(lab),
-            ];
+  {
+    name: "baseline",
+    layer2MustHold: true,
+    rounds: 2,
+    checks: (lab, seen) => {
+      const exit = lab.addresses.vpnExit;
+      const all = seen.seen.every((s) => s === exit);
+      return [
+        {
+          ok: all,
+          text: all
+            ? `the internet saw the VPN exit ${exit}`
+            : `the internet saw ${seen.seen.map((s) => s ?? "nothing").join(", ")}, not only the VPN exit ${exit}`,
         },
+        ...routeSidecarCapabilities(lab),
+      ];
     },
-    {
-        name: "DNS: internet and cluster names",
-        layer2MustHold: true,
-        rounds: 2,
-        checks: async (lab, seen, dnsSources) => {
-            const clusterName = `kubernetes.default.svc.${lab.world.plan.cluster.domain}`;
-            const cluster = await resolve(lab.clientExec(), clusterName, 2);
-            // The verifier's DNS-path check, run on this client through its netns transport.
-            const path = await dnsPath(lab.transport, lab.clientTarget(), { internet: lab.nextName(), cluster: clusterName }, 2000);
-            const verdict = dnsVerdict(lab.clientTarget().name, path, { gatewayDns: `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1`, kubeDns: lab.world.plan.cluster.dnsServiceIp });
-            return [
-                { ok: verdict.status === "pass", text: `npm run verify's DNS check: ${verdict.status.toUpperCase()} ${verdict.message}` },
-                ...dnsThroughTunnel(lab, seen, dnsSources),
-                {
-                    ok: cluster.ok && cluster.value === lab.addresses.kubernetesService,
-                    text: cluster.ok ? `kubernetes.default.svc resolved to ${cluster.value}` : `kubernetes.default.svc did not resolve: ${cluster.message}`,
-                },
-            ];
+  },
+  {
+    name: "DNS: internet and cluster names",
+    layer2MustHold: true,
+    rounds: 2,
+    checks: async (lab, seen, dnsSources) => {
+      const clusterName = `kubernetes.default.svc.${lab.world.plan.cluster.domain}`;
+      const cluster = await resolve(lab.clientExec(), clusterName, 2);
+      // The verifier's DNS-path check, run on this client through its netns transport.
+      const path = await dnsPath(
+        lab.transport,
+        lab.clientTarget(),
+        { internet: lab.nextName(), cluster: clusterName },
+        2000,
+      );
+      const verdict = dnsVerdict(lab.clientTarget().name, path, {
+        gatewayDns: `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1`,
+        kubeDns: lab.world.plan.cluster.dnsServiceIp,
+      });
+      return [
+        {
+          ok: verdict.status === "pass",
+          text: `npm run verify's DNS check: ${verdict.status.toUpperCase()} ${verdict.message}`,
         },
-    },
-    {
-        name: "tunnel device down",
-        layer2MustHold: true,
-        inject: (lab) => inGateway(lab, "ip", "link", "set", "wg0", "down"),
-        checks: (_lab, seen) => [noTraffic(seen)],
-    },
-    {
-        name: "VPN process killed",
-        layer2MustHold: true,
-        // The gluetun container's processes die at once (WireGuard lives in gluetun's process):
-        // the tunnel device goes with them, the WireGuard routing rule stays behind.
-        inject: async (lab) => {
-            await lab.killContainer(lab.gateway, (c) => GLUETUN_IMAGE.test(c.image), "gluetun");
+        ...dnsThroughTunnel(lab, seen, dnsSources),
+        {
+          ok: cluster.ok && cluster.value === lab.addresses.kubernetesService,
+          text: cluster.ok
+            ? `kubernetes.default.svc resolved to ${cluster.value}`
+            : `kubernetes.default.svc did not resolve: ${cluster.message}`,
         },
-        checks: (_lab, seen) => [noTraffic(seen)],
+      ];
     },
-    {
-        name: "MTU: large transfers through the tunnel",
-        layer2MustHold: true,
-        traffic: largeTransfers,
+  },
+  {
+    name: "tunnel device down",
+    layer2MustHold: true,
+    inject: (lab) => inGateway(lab, "ip", "link", "set", "wg0", "down"),
+    checks: (_lab, seen) => [noTraffic(seen)],
+  },
+  {
+    name: "VPN process killed",
+    layer2MustHold: true,
+    // The gluetun container's processes die at once (WireGuard lives in gluetun's process):
+    // the tunnel device goes with them, the WireGuard routing rule stays behind.
+    inject: async (lab) => {
+      await lab.killContainer(lab.gateway, (c) => GLUETUN_IMAGE.test(c.image), "gluetun");
     },
-    {
-        // gluetun's DNS server would take :53 while dnsmasq is down (the program turns it off).
-        name: "gateway sidecar restarted",
-        layer2MustHold: true,
-        rounds: 2,
-        inject: restartGatewaySidecar,
-        checks: (lab, seen, dnsSources) => {
-            const lease = clientLease(lab);
-            const network = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.`;
-            const listening = gatewayDnsListening(lab);
-            return [
-                { ok: listening, text: listening ? "the restarted sidecar's dnsmasq listens on the overlay's DNS address" : "the gateway's dnsmasq does not listen on the overlay's DNS address" },
-                { ok: lease?.startsWith(network) === true, text: lease ? `the client's vxlan0 leased ${lease} from the restarted sidecar` : "the client's vxlan0 has no address" },
-                ...dnsThroughTunnel(lab, seen, dnsSources),
-            ];
+    checks: (_lab, seen) => [noTraffic(seen)],
+  },
+  {
+    name: "MTU: large transfers through the tunnel",
+    layer2MustHold: true,
+    traffic: largeTransfers,
+  },
+  {
+    // gluetun's DNS server would take :53 while dnsmasq is down (the program turns it off).
+    name: "gateway sidecar restarted",
+    layer2MustHold: true,
+    rounds: 2,
+    inject: restartGatewaySidecar,
+    checks: (lab, seen, dnsSources) => {
+      const lease = clientLease(lab);
+      const network = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.`;
+      const listening = gatewayDnsListening(lab);
+      return [
+        {
+          ok: listening,
+          text: listening
+            ? "the restarted sidecar's dnsmasq listens on the overlay's DNS address"
+            : "the gateway's dnsmasq does not listen on the overlay's DNS address",
         },
-    },
-    {
-        name: "gateway filter rules flushed",
-        layer2MustHold: true,
-        inject: (lab) => inGateway(lab, "iptables", "--flush"),
-    },
-    {
-        name: "gluetun firewall fallback, tunnel down",
-        layer2MustHold: true,
-        inject: (lab) => {
-            inGateway(lab, "ip", "link", "set", "wg0", "down");
-            lab.world.fallback(lab.gateway);
+        {
+          ok: lease?.startsWith(network) === true,
+          text: lease
+            ? `the client's vxlan0 leased ${lease} from the restarted sidecar`
+            : "the client's vxlan0 has no address",
         },
-        checks: (_lab, seen) => [noTraffic(seen)],
+        ...dnsThroughTunnel(lab, seen, dnsSources),
+      ];
     },
-    {
-        name: "gateway vxlan0 deleted",
-        layer2MustHold: true,
-        inject: (lab) => inGateway(lab, "ip", "link", "del", "vxlan0"),
-        checks: (_lab, seen) => [noTraffic(seen)],
+  },
+  {
+    name: "gateway filter rules flushed",
+    layer2MustHold: true,
+    inject: (lab) => inGateway(lab, "iptables", "--flush"),
+  },
+  {
+    name: "gluetun firewall fallback, tunnel down",
+    layer2MustHold: true,
+    inject: (lab) => {
+      inGateway(lab, "ip", "link", "set", "wg0", "down");
+      lab.world.fallback(lab.gateway);
     },
-    {
-        name: "client vxlan0 deleted, default route restored",
-        // Only layer 1 can stop a client whose own routes bypass the gateway.
-        layer2MustHold: false,
-        breaks: "client",
-        reinject: true,
-        inject: (lab) => {
-            inClient(lab, "sh", "-c", "! ip link show vxlan0 >/dev/null 2>&1 || ip link del vxlan0");
-            inClient(lab, "ip", "route", "replace", "default", "via", lab.addresses.nodeBridge);
-        },
+    checks: (_lab, seen) => [noTraffic(seen)],
+  },
+  {
+    name: "gateway vxlan0 deleted",
+    layer2MustHold: true,
+    inject: (lab) => inGateway(lab, "ip", "link", "del", "vxlan0"),
+    checks: (_lab, seen) => [noTraffic(seen)],
+  },
+  {
+    name: "client vxlan0 deleted, default route restored",
+    // Only layer 1 can stop a client whose own routes bypass the gateway.
+    layer2MustHold: false,
+    breaks: "client",
+    reinject: true,
+    inject: (lab) => {
+      inClient(lab, "sh", "-c", "! ip link show vxlan0 >/dev/null 2>&1 || ip link del vxlan0");
+      inClient(lab, "ip", "route", "replace", "default", "via", lab.addresses.nodeBridge);
     },
-    {
-        name: "gateway pod replaced (new address)",
-        layer2MustHold: true,
-        recovery: true,
-        recoveryLimitSeconds: 60,
-    },
+  },
+  {
+    name: "gateway pod replaced (new address)",
+    layer2MustHold: true,
+    recovery: true,
+    recoveryLimitSeconds: 60,
+  },
 ];

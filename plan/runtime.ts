@@ -8,56 +8,56 @@ import * as pulumi from "@pulumi/pulumi";
 
 /** One resource the program registered, as the engine would have received it. */
 export interface RecordedResource {
-    readonly urn: string;
-    readonly type: string;
-    readonly name: string;
-    /** URN of the parent resource; undefined for top-level resources. */
-    readonly parent?: string;
-    /** URNs this resource waits for: `dependsOn` plus the resources its inputs came from. */
-    readonly dependencies: readonly string[];
-    readonly custom: boolean;
-    /** `retainOnDelete`: `pulumi destroy` drops the resource from the state but leaves it in place. */
-    readonly retainOnDelete: boolean;
-    /** `additionalSecretOutputs`: outputs the engine stores encrypted and shows as [secret]. */
-    readonly additionalSecretOutputs: readonly string[];
-    /** Inputs as serialized for the engine; Pulumi secrets are still wrapped (see {@link isSecretValue}). */
-    readonly inputs: Record<string, unknown>;
+  readonly urn: string;
+  readonly type: string;
+  readonly name: string;
+  /** URN of the parent resource; undefined for top-level resources. */
+  readonly parent?: string;
+  /** URNs this resource waits for: `dependsOn` plus the resources its inputs came from. */
+  readonly dependencies: readonly string[];
+  readonly custom: boolean;
+  /** `retainOnDelete`: `pulumi destroy` drops the resource from the state but leaves it in place. */
+  readonly retainOnDelete: boolean;
+  /** `additionalSecretOutputs`: outputs the engine stores encrypted and shows as [secret]. */
+  readonly additionalSecretOutputs: readonly string[];
+  /** Inputs as serialized for the engine; Pulumi secrets are still wrapped (see {@link isSecretValue}). */
+  readonly inputs: Record<string, unknown>;
 }
 
 /** Stack outputs handed to a `pulumi:pulumi:StackReference`, as a backend would return them. */
 export interface ReferencedStack {
-    readonly outputs: Record<string, unknown>;
-    readonly secretOutputNames: readonly string[];
+  readonly outputs: Record<string, unknown>;
+  readonly secretOutputNames: readonly string[];
 }
 
 export interface MockRuntimeOptions {
-    readonly project: string;
-    readonly stack: string;
-    readonly organization: string;
-    /** Stacks a StackReference may read, by the name it is given. */
-    readonly referencedStacks?: Readonly<Record<string, ReferencedStack>>;
+  readonly project: string;
+  readonly stack: string;
+  readonly organization: string;
+  /** Stacks a StackReference may read, by the name it is given. */
+  readonly referencedStacks?: Readonly<Record<string, ReferencedStack>>;
 }
 
 /** Everything recorded since the runtime was installed, in registration order. */
 export interface Recorder {
-    readonly resources: RecordedResource[];
+  readonly resources: RecordedResource[];
 }
 
 interface RegisterRequest {
-    getType(): string;
-    getName(): string;
-    getParent(): string;
-    getDependenciesList(): string[];
-    /** Only on registrations (not reads). */
-    getRetainondelete?(): boolean | undefined;
-    /** Only on registrations (not reads). */
-    getAdditionalsecretoutputsList?(): string[];
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  /** Only on registrations (not reads). */
+  getRetainondelete?(): boolean | undefined;
+  /** Only on registrations (not reads). */
+  getAdditionalsecretoutputsList?(): string[];
 }
 
 interface MockMonitorInternals {
-    registerResource(request: RegisterRequest, callback: unknown): unknown;
-    readResource(request: RegisterRequest, callback: unknown): unknown;
-    newUrn(parent: string, type: string, name: string): string;
+  registerResource(request: RegisterRequest, callback: unknown): unknown;
+  readResource(request: RegisterRequest, callback: unknown): unknown;
+  newUrn(parent: string, type: string, name: string): string;
 }
 
 const SECRET_SIGNATURE = pulumi.runtime.specialSecretSig;
@@ -65,7 +65,11 @@ const SIGNATURE_KEY = pulumi.runtime.specialSigKey;
 
 /** True for a Pulumi secret as it appears in serialized inputs. */
 export function isSecretValue(value: unknown): value is { value: unknown } {
-    return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SIGNATURE_KEY] === SECRET_SIGNATURE;
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    (value as Record<string, unknown>)[SIGNATURE_KEY] === SECRET_SIGNATURE
+  );
 }
 
 /**
@@ -73,27 +77,27 @@ export function isSecretValue(value: unknown): value is { value: unknown } {
  * deterministic so plans are reproducible.
  */
 function computedState(type: string, name: string): Record<string, unknown> {
-    switch (type) {
-        case "random:index/randomPassword:RandomPassword":
-        case "random:index/randomString:RandomString":
-            return { result: `plan-${name}-0123456789abcdef` };
-        case "random:index/randomBytes:RandomBytes": {
-            const bytes = Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16));
-            return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
-        }
-        case "tailscale:index/oauthClient:OauthClient":
-            // The client secret Tailscale returns once, at creation.
-            return { key: `tskey-client-plan-${name}-0123456789abcdef`, userId: "plan-user" };
-        default:
-            return {};
+  switch (type) {
+    case "random:index/randomPassword:RandomPassword":
+    case "random:index/randomString:RandomString":
+      return { result: `plan-${name}-0123456789abcdef` };
+    case "random:index/randomBytes:RandomBytes": {
+      const bytes = Buffer.from(`plan-${name}`.padEnd(16, "-").slice(0, 16));
+      return { base64: bytes.toString("base64"), hex: bytes.toString("hex") };
     }
+    case "tailscale:index/oauthClient:OauthClient":
+      // The client secret Tailscale returns once, at creation.
+      return { key: `tskey-client-plan-${name}-0123456789abcdef`, userId: "plan-user" };
+    default:
+      return {};
+  }
 }
 
 let activeRecorder: Recorder | undefined;
 
 /** The recorder of the most recently installed runtime: what the last evaluation registered. */
 export function currentRecorder(): Recorder | undefined {
-    return activeRecorder;
+  return activeRecorder;
 }
 
 /**
@@ -101,70 +105,75 @@ export function currentRecorder(): Recorder | undefined {
  * including the parent and dependency URNs that `Mocks.newResource` alone does not see.
  */
 export function installMockRuntime(options: MockRuntimeOptions): Recorder {
-    const recorder: Recorder = { resources: [] };
-    activeRecorder = recorder;
-    const meta = new Map<string, { urn: string; parent?: string; dependencies: string[]; retainOnDelete: boolean; additionalSecretOutputs: string[] }>();
-    const metaKey = (type: string, name: string) => `${type}\u0000${name}`;
+  const recorder: Recorder = { resources: [] };
+  activeRecorder = recorder;
+  const meta = new Map<
+    string,
+    { urn: string; parent?: string; dependencies: string[]; retainOnDelete: boolean; additionalSecretOutputs: string[] }
+  >();
+  const metaKey = (type: string, name: string) => `${type}\u0000${name}`;
 
-    pulumi.runtime.setMocks(
-        {
-            newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
-                const seen = meta.get(metaKey(args.type, args.name));
-                recorder.resources.push({
-                    urn: seen?.urn ?? `${args.type}::${args.name}`,
-                    type: args.type,
-                    name: args.name,
-                    parent: seen?.parent,
-                    dependencies: seen?.dependencies ?? [],
-                    custom: args.custom ?? false,
-                    retainOnDelete: seen?.retainOnDelete ?? false,
-                    additionalSecretOutputs: seen?.additionalSecretOutputs ?? [],
-                    inputs: args.inputs,
-                });
-                if (args.type === "pulumi:pulumi:StackReference") {
-                    const referenced = options.referencedStacks?.[args.inputs.name as string];
-                    return {
-                        id: args.inputs.name as string,
-                        state: {
-                            name: args.inputs.name,
-                            outputs: referenced?.outputs ?? {},
-                            secretOutputNames: referenced?.secretOutputNames ?? [],
-                        },
-                    };
-                }
-                return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name) } };
+  pulumi.runtime.setMocks(
+    {
+      newResource(args: pulumi.runtime.MockResourceArgs): pulumi.runtime.MockResourceResult {
+        const seen = meta.get(metaKey(args.type, args.name));
+        recorder.resources.push({
+          urn: seen?.urn ?? `${args.type}::${args.name}`,
+          type: args.type,
+          name: args.name,
+          parent: seen?.parent,
+          dependencies: seen?.dependencies ?? [],
+          custom: args.custom ?? false,
+          retainOnDelete: seen?.retainOnDelete ?? false,
+          additionalSecretOutputs: seen?.additionalSecretOutputs ?? [],
+          inputs: args.inputs,
+        });
+        if (args.type === "pulumi:pulumi:StackReference") {
+          const referenced = options.referencedStacks?.[args.inputs.name as string];
+          return {
+            id: args.inputs.name as string,
+            state: {
+              name: args.inputs.name,
+              outputs: referenced?.outputs ?? {},
+              secretOutputNames: referenced?.secretOutputNames ?? [],
             },
-            call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
-                return args.inputs;
-            },
-        },
-        options.project,
-        options.stack,
-        false,
-        options.organization,
-    );
-
-    const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
-    for (const method of ["registerResource", "readResource", "newUrn"] as const) {
-        if (typeof monitor[method] !== "function") {
-            throw new Error(`@pulumi/pulumi's mock monitor has no ${method} method any more; plan/runtime.ts records registrations through it`);
+          };
         }
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...computedState(args.type, args.name) } };
+      },
+      call(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallResult {
+        return args.inputs;
+      },
+    },
+    options.project,
+    options.stack,
+    false,
+    options.organization,
+  );
+
+  const monitor = pulumi.runtime.getMonitor() as unknown as MockMonitorInternals;
+  for (const method of ["registerResource", "readResource", "newUrn"] as const) {
+    if (typeof monitor[method] !== "function") {
+      throw new Error(
+        `@pulumi/pulumi's mock monitor has no ${method} method any more; plan/runtime.ts records registrations through it`,
+      );
     }
-    for (const method of ["registerResource", "readResource"] as const) {
-        const original = monitor[method].bind(monitor);
-        monitor[method] = (request: RegisterRequest, callback: unknown) => {
-            const parent = request.getParent() || undefined;
-            meta.set(metaKey(request.getType(), request.getName()), {
-                urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
-                parent,
-                dependencies: request.getDependenciesList(),
-                retainOnDelete: request.getRetainondelete?.() ?? false,
-                additionalSecretOutputs: request.getAdditionalsecretoutputsList?.() ?? [],
-            });
-            return original(request, callback);
-        };
-    }
-    return recorder;
+  }
+  for (const method of ["registerResource", "readResource"] as const) {
+    const original = monitor[method].bind(monitor);
+    monitor[method] = (request: RegisterRequest, callback: unknown) => {
+      const parent = request.getParent() || undefined;
+      meta.set(metaKey(request.getType(), request.getName()), {
+        urn: monitor.newUrn(request.getParent(), request.getType(), request.getName()),
+        parent,
+        dependencies: request.getDependenciesList(),
+        retainOnDelete: request.getRetainondelete?.() ?? false,
+        additionalSecretOutputs: request.getAdditionalsecretoutputsList?.() ?? [],
+      });
+      return original(request, callback);
+    };
+  }
+  return recorder;
 }
 
 // Registrations run asynchronously after the program returns; the SDK's own drain (used by the
@@ -173,8 +182,10 @@ const runtimeInternals = pulumi.runtime as { waitForRPCs?: () => Promise<void> }
 
 /** Waits until every registration the program started has reached the mock monitor. */
 export async function allRegistrationsSettled(): Promise<void> {
-    if (!runtimeInternals.waitForRPCs) {
-        throw new Error("@pulumi/pulumi no longer provides runtime.waitForRPCs; the plan cannot tell when registrations finish");
-    }
-    await runtimeInternals.waitForRPCs();
+  if (!runtimeInternals.waitForRPCs) {
+    throw new Error(
+      "@pulumi/pulumi no longer provides runtime.waitForRPCs; the plan cannot tell when registrations finish",
+    );
+  }
+  await runtimeInternals.waitForRPCs();
 }

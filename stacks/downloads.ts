@@ -19,85 +19,128 @@ import { VpnEgress } from "../components/vpnEgress";
 import { killSwitchWarnings } from "../lib/vpn/killSwitch";
 import { Relations } from "../components/relations";
 import type { KubernetesConnection } from "../lib/platform/kubeConnection";
-import { ARR_APPS, AppEndpoint, downloadPath, ArrApp, DownloadClients, KeyedEndpoint, PLANNING_SECRET, RelationGraph, appEndpoint, downloadsGraph, downloadsRelations, specsByName } from "../lib/relations/plan";
+import {
+  ARR_APPS,
+  AppEndpoint,
+  downloadPath,
+  ArrApp,
+  DownloadClients,
+  KeyedEndpoint,
+  PLANNING_SECRET,
+  RelationGraph,
+  appEndpoint,
+  downloadsGraph,
+  downloadsRelations,
+  specsByName,
+} from "../lib/relations/plan";
 import type { AppName } from "../lib/apps/catalog";
 import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
 
 export interface DownloadsStackExports {
-    /** The core stack this stack was deployed against. */
-    coreStack: string;
-    /** Cluster facts as read from the core stack. */
-    cluster: ClusterFacts;
-    /** The core stack's namespace, as read from it. */
-    coreNamespace: string;
-    /** Namespace of the download clients. */
-    namespace: pulumi.Input<string>;
-    /** FQDN of the VPN gateway's headless Service, which routed clients resolve. */
-    vpnGateway: string;
-    /** Each download client's LAN and tailnet URL on core's gateways. */
-    urls: Record<string, AppUrls>;
-    /** What this stack wired: `{ "<arr app>": ["qbittorrent", "sabnzbd"] }`. */
-    relations: RelationGraph;
+  /** The core stack this stack was deployed against. */
+  coreStack: string;
+  /** Cluster facts as read from the core stack. */
+  cluster: ClusterFacts;
+  /** The core stack's namespace, as read from it. */
+  coreNamespace: string;
+  /** Namespace of the download clients. */
+  namespace: pulumi.Input<string>;
+  /** FQDN of the VPN gateway's headless Service, which routed clients resolve. */
+  vpnGateway: string;
+  /** Each download client's LAN and tailnet URL on core's gateways. */
+  urls: Record<string, AppUrls>;
+  /** What this stack wired: `{ "<arr app>": ["qbittorrent", "sabnzbd"] }`. */
+  relations: RelationGraph;
 }
 
 /**
  * The download clients (qBittorrent, SABnzbd): each routed through the VPN gateway with its kill
  * switch, served on core's admin gateway, in the mesh with L4 authorization.
  */
-function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, namespace: k8s.core.v1.Namespace, egress: VpnEgress, connection: KubernetesConnection): RelationGraph {
-    const labels = charmarrLabels("downloads");
-    const clients = config.apps.map((app) => {
-        // problemsAgainstCore has refused any app whose gateway core does not run.
-        const gateway = core.gateways[app.domain] as GatewayReference;
-        const serviceNames = [app.name, `${app.name}.${config.namespace}`, `${app.name}.${config.namespace}.svc`, `${app.name}.${config.namespace}.svc.${core.cluster.domain}`];
-        // The kill switch exists before the workload it guards: no client pod ever runs unfenced.
-        const killSwitch = config.vpn.killSwitch.unsafeDisable
-            ? undefined
-            : new KillSwitch(
-                  app.name,
-                  {
-                      namespace: config.namespace,
-                      podSelector: appSelector({ app, labels }),
-                      gateway: egress.gatewayPeer,
-                      cluster: core.cluster,
-                      allowLan: config.vpn.killSwitch.allowLan,
-                      labels,
-                  },
-                  { dependsOn: [namespace, ...egress.routedDependencies] },
-              );
-        const client = new MediaApp(
-            app.name,
-            {
-                app,
-                namespace: config.namespace,
-                labels,
-                storageClassName: core.media.storageClassName,
-                library: core.media.library,
-                environment: core.media.environment,
-                // Each arr app's save path, so the arr app can read it from the first download on.
-                libraryFolders: config.relations.enabled ? ARR_APPS.filter((arr) => core.offers[arr]).map((arr) => downloadPath(core.media.library.mountPath, config.relations, arr)) : [],
-                trustDomain: core.mesh.trustDomain,
-                hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter((name): name is string => name !== undefined),
-                listener: { gateway: app.domain, namespace: gateway.namespace, sectionName: gateway.sectionName, port: gateway.port },
-                podTemplate: (template) => egress.routePodTemplate(template),
-                workloadDependencies: [...egress.routedDependencies, ...(killSwitch ? [killSwitch.policy] : [])],
-            },
-            { dependsOn: [namespace] },
-        );
-        return client;
-    });
-    new MeshEnrollment(
-        "mesh",
-        {
+function deployDownloadClients(
+  config: DownloadsConfig,
+  core: CoreStackOutputs,
+  namespace: k8s.core.v1.Namespace,
+  egress: VpnEgress,
+  connection: KubernetesConnection,
+): RelationGraph {
+  const labels = charmarrLabels("downloads");
+  const clients = config.apps.map((app) => {
+    // problemsAgainstCore has refused any app whose gateway core does not run.
+    const gateway = core.gateways[app.domain] as GatewayReference;
+    const serviceNames = [
+      app.name,
+      `${app.name}.${config.namespace}`,
+      `${app.name}.${config.namespace}.svc`,
+      `${app.name}.${config.namespace}.svc.${core.cluster.domain}`,
+    ];
+    // The kill switch exists before the workload it guards: no client pod ever runs unfenced.
+    const killSwitch = config.vpn.killSwitch.unsafeDisable
+      ? undefined
+      : new KillSwitch(
+          app.name,
+          {
             namespace: config.namespace,
-            gatewayPrincipals: gatewayPrincipals(core.gateways),
-            apps: config.apps,
-            identities: { ...core.identities, ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])) },
+            podSelector: appSelector({ app, labels }),
+            gateway: egress.gatewayPeer,
+            cluster: core.cluster,
+            allowLan: config.vpn.killSwitch.allowLan,
             labels,
+          },
+          { dependsOn: [namespace, ...egress.routedDependencies] },
+        );
+    const client = new MediaApp(
+      app.name,
+      {
+        app,
+        namespace: config.namespace,
+        labels,
+        storageClassName: core.media.storageClassName,
+        library: core.media.library,
+        environment: core.media.environment,
+        // Each arr app's save path, so the arr app can read it from the first download on.
+        libraryFolders: config.relations.enabled
+          ? ARR_APPS.filter((arr) => core.offers[arr]).map((arr) =>
+              downloadPath(core.media.library.mountPath, config.relations, arr),
+            )
+          : [],
+        trustDomain: core.mesh.trustDomain,
+        hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
+          (name): name is string => name !== undefined,
+        ),
+        listener: {
+          gateway: app.domain,
+          namespace: gateway.namespace,
+          sectionName: gateway.sectionName,
+          port: gateway.port,
         },
-        { dependsOn: [namespace] },
+        podTemplate: (template) => egress.routePodTemplate(template),
+        workloadDependencies: [...egress.routedDependencies, ...(killSwitch ? [killSwitch.policy] : [])],
+      },
+      { dependsOn: [namespace] },
     );
-    return relateDownloadClients(config, core, Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client])), connection);
+    return client;
+  });
+  new MeshEnrollment(
+    "mesh",
+    {
+      namespace: config.namespace,
+      gatewayPrincipals: gatewayPrincipals(core.gateways),
+      apps: config.apps,
+      identities: {
+        ...core.identities,
+        ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])),
+      },
+      labels,
+    },
+    { dependsOn: [namespace] },
+  );
+  return relateDownloadClients(
+    config,
+    core,
+    Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client])),
+    connection,
+  );
 }
 
 /**
@@ -105,98 +148,143 @@ function deployDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, 
  * each client keeps a category per arr app. The relations live here, so destroying this stack
  * removes its entries from the arr apps.
  */
-function relateDownloadClients(config: DownloadsConfig, core: CoreStackOutputs, clients: Record<string, MediaApp>, connection: KubernetesConnection): RelationGraph {
-    const endpoint = (name: AppName): AppEndpoint | undefined => {
-        const app = config.apps.find((candidate) => candidate.name === name);
-        return app && appEndpoint(app, config.namespace, core.cluster.domain);
+function relateDownloadClients(
+  config: DownloadsConfig,
+  core: CoreStackOutputs,
+  clients: Record<string, MediaApp>,
+  connection: KubernetesConnection,
+): RelationGraph {
+  const endpoint = (name: AppName): AppEndpoint | undefined => {
+    const app = config.apps.find((candidate) => candidate.name === name);
+    return app && appEndpoint(app, config.namespace, core.cluster.domain);
+  };
+  const arr = Object.fromEntries(
+    ARR_APPS.flatMap((name) => (core.offers[name] ? [[name, core.offers[name] as KeyedEndpoint]] : [])),
+  ) as Partial<Record<ArrApp, KeyedEndpoint>>;
+  const relations = (credentials: Record<string, Record<string, string>>) => {
+    const qbittorrent = endpoint("qbittorrent");
+    const sabnzbd = endpoint("sabnzbd");
+    const downloadClients: DownloadClients = {
+      ...(qbittorrent && credentials.qbittorrent
+        ? {
+            qbittorrent: {
+              ...qbittorrent,
+              username: credentials.qbittorrent.username,
+              password: credentials.qbittorrent.password,
+            },
+          }
+        : {}),
+      ...(sabnzbd && credentials.sabnzbd ? { sabnzbd: { ...sabnzbd, apiKey: credentials.sabnzbd.apiKey } } : {}),
     };
-    const arr = Object.fromEntries(ARR_APPS.flatMap((name) => (core.offers[name] ? [[name, core.offers[name] as KeyedEndpoint]] : []))) as Partial<Record<ArrApp, KeyedEndpoint>>;
-    const relations = (credentials: Record<string, Record<string, string>>) => {
-        const qbittorrent = endpoint("qbittorrent");
-        const sabnzbd = endpoint("sabnzbd");
-        const downloadClients: DownloadClients = {
-            ...(qbittorrent && credentials.qbittorrent ? { qbittorrent: { ...qbittorrent, username: credentials.qbittorrent.username, password: credentials.qbittorrent.password } } : {}),
-            ...(sabnzbd && credentials.sabnzbd ? { sabnzbd: { ...sabnzbd, apiKey: credentials.sabnzbd.apiKey } } : {}),
-        };
-        return downloadsRelations({ arr, clients: downloadClients, mountPath: core.media.library.mountPath, settings: config.relations });
-    };
-    const generated = Object.entries(clients).flatMap(([name, client]) => (client.credentials ? [[name, client.credentials] as const] : []));
-    const placeholders = Object.fromEntries(generated.map(([name]) => [name, { username: PLANNING_SECRET, password: PLANNING_SECRET, apiKey: PLANNING_SECRET }]));
-    const credentials = pulumi.output(Object.fromEntries(generated)) as pulumi.Output<Record<string, Record<string, string>>>;
-    new Relations("relations", {
-        planned: relations(placeholders),
-        specs: credentials.apply((resolved) => specsByName(relations(resolved))),
-        retry: { attempts: config.relations.readiness.attempts, intervalMs: config.relations.readiness.intervalSeconds * 1000 },
-        connection,
-        apps: Object.fromEntries(Object.entries(clients).map(([name, client]) => [name, client.statefulSet])),
+    return downloadsRelations({
+      arr,
+      clients: downloadClients,
+      mountPath: core.media.library.mountPath,
+      settings: config.relations,
     });
-    return downloadsGraph(Object.keys(arr) as AppName[], Object.keys(clients) as AppName[], config.relations);
+  };
+  const generated = Object.entries(clients).flatMap(([name, client]) =>
+    client.credentials ? [[name, client.credentials] as const] : [],
+  );
+  const placeholders = Object.fromEntries(
+    generated.map(([name]) => [
+      name,
+      { username: PLANNING_SECRET, password: PLANNING_SECRET, apiKey: PLANNING_SECRET },
+    ]),
+  );
+  const credentials = pulumi.output(Object.fromEntries(generated)) as pulumi.Output<
+    Record<string, Record<string, string>>
+  >;
+  new Relations("relations", {
+    planned: relations(placeholders),
+    specs: credentials.apply((resolved) => specsByName(relations(resolved))),
+    retry: {
+      attempts: config.relations.readiness.attempts,
+      intervalMs: config.relations.readiness.intervalSeconds * 1000,
+    },
+    connection,
+    apps: Object.fromEntries(Object.entries(clients).map(([name, client]) => [name, client.statefulSet])),
+  });
+  return downloadsGraph(Object.keys(arr) as AppName[], Object.keys(clients) as AppName[], config.relations);
 }
 
 function meshNamespaces(config: DownloadsConfig, core: CoreStackOutputs): MeshNamespace[] {
-    return [
-        { namespace: config.namespace, source: "the download clients' namespace (charmarr:namespace)", rename: configSetCommand("charmarr:namespace", "charmarr-downloads") },
-        { namespace: core.namespace, source: "the core stack's namespace", rename: coreNamespaceRename(config.coreStack) },
-    ];
+  return [
+    {
+      namespace: config.namespace,
+      source: "the download clients' namespace (charmarr:namespace)",
+      rename: configSetCommand("charmarr:namespace", "charmarr-downloads"),
+    },
+    { namespace: core.namespace, source: "the core stack's namespace", rename: coreNamespaceRename(config.coreStack) },
+  ];
 }
 
 function vpnOutOfMesh(config: DownloadsConfig): OutOfMeshNamespace {
-    return {
-        namespace: config.vpn.namespace,
-        key: "charmarr:vpn.namespace",
-        suggestion: "charmarr-vpn",
-        reason: "the VPN gateway's namespace must stay out of the mesh (ztunnel would capture its tunnel traffic)",
-    };
+  return {
+    namespace: config.vpn.namespace,
+    key: "charmarr:vpn.namespace",
+    suggestion: "charmarr-vpn",
+    reason: "the VPN gateway's namespace must stay out of the mesh (ztunnel would capture its tunnel traffic)",
+  };
 }
 
 /**
  * The downloads stack: download clients and the VPN gateway. Everything it knows about the cluster
  * comes from the core stack, read and checked before anything is created.
  */
-export async function downloadsProgram(config: DownloadsConfig, connection: KubernetesConnection): Promise<DownloadsStackExports> {
-    const coreReference = new pulumi.StackReference("core", { name: config.coreStack });
-    const core = await readCoreOutputs(coreReference, config.coreStack);
-    throwIfProblems(config.stack, [
-        ...meshEnrollmentProblems(meshNamespaces(config, core), [vpnOutOfMesh(config)]),
-        ...problemsAgainstCore(config, core),
-        ...(config.relations.enabled ? downloadFolderProblems(config.relations, core.media.library.mountPath, Object.fromEntries(Object.entries(core.offers).map(([app, offer]) => [app, offer.rootFolder]))) : []),
-    ]);
+export async function downloadsProgram(
+  config: DownloadsConfig,
+  connection: KubernetesConnection,
+): Promise<DownloadsStackExports> {
+  const coreReference = new pulumi.StackReference("core", { name: config.coreStack });
+  const core = await readCoreOutputs(coreReference, config.coreStack);
+  throwIfProblems(config.stack, [
+    ...meshEnrollmentProblems(meshNamespaces(config, core), [vpnOutOfMesh(config)]),
+    ...problemsAgainstCore(config, core),
+    ...(config.relations.enabled
+      ? downloadFolderProblems(
+          config.relations,
+          core.media.library.mountPath,
+          Object.fromEntries(Object.entries(core.offers).map(([app, offer]) => [app, offer.rootFolder])),
+        )
+      : []),
+  ]);
 
-    const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
-        // In the ambient mesh, allowed to attach routes to the gateways of its apps' domains, and
-        // Pod Security `privileged`: the download clients are routed, and their route containers
-        // need NET_ADMIN and NET_RAW, which `baseline` (enforced by default on Talos and hardened
-        // k3s/RKE2) refuses.
-        metadata: {
-            name: config.namespace,
-            labels: {
-                ...charmarrLabels("downloads"),
-                ...meshNamespaceLabels(),
-                ...routeAccessLabels(domainsOfStack("downloads")),
-                ...ROUTED_NAMESPACE_POD_SECURITY,
-            },
-        },
-    });
+  const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
+    // In the ambient mesh, allowed to attach routes to the gateways of its apps' domains, and
+    // Pod Security `privileged`: the download clients are routed, and their route containers
+    // need NET_ADMIN and NET_RAW, which `baseline` (enforced by default on Talos and hardened
+    // k3s/RKE2) refuses.
+    metadata: {
+      name: config.namespace,
+      labels: {
+        ...charmarrLabels("downloads"),
+        ...meshNamespaceLabels(),
+        ...routeAccessLabels(domainsOfStack("downloads")),
+        ...ROUTED_NAMESPACE_POD_SECURITY,
+      },
+    },
+  });
 
-    const egress = new VpnEgress("vpn", {
-        vpn: config.vpn,
-        credentials: config.vpnSecrets,
-        cluster: core.cluster,
-        clientNamespace: namespace.metadata.name,
-        labels: charmarrLabels("downloads", "vpn"),
-    });
-    for (const warning of killSwitchWarnings(config.vpn.killSwitch)) {
-        pulumi.log.warn(warning);
-    }
-    const relations = deployDownloadClients(config, core, namespace, egress, connection);
+  const egress = new VpnEgress("vpn", {
+    vpn: config.vpn,
+    credentials: config.vpnSecrets,
+    cluster: core.cluster,
+    clientNamespace: namespace.metadata.name,
+    labels: charmarrLabels("downloads", "vpn"),
+  });
+  for (const warning of killSwitchWarnings(config.vpn.killSwitch)) {
+    pulumi.log.warn(warning);
+  }
+  const relations = deployDownloadClients(config, core, namespace, egress, connection);
 
-    return {
-        coreStack: config.coreStack,
-        cluster: core.cluster,
-        coreNamespace: core.namespace,
-        namespace: namespace.metadata.name,
-        vpnGateway: egress.gatewayFqdn,
-        urls: appUrls(config.apps, core.gateways),
-        relations,
-    };
+  return {
+    coreStack: config.coreStack,
+    cluster: core.cluster,
+    coreNamespace: core.namespace,
+    namespace: namespace.metadata.name,
+    vpnGateway: egress.gatewayFqdn,
+    urls: appUrls(config.apps, core.gateways),
+    relations,
+  };
 }

@@ -11,293 +11,396 @@ import { appIssues } from "../lib/apps/rules";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 
 interface Container {
-    name: string;
-    image: string;
-    env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
-    volumeMounts?: { name: string; mountPath: string }[];
-    readinessProbe?: { httpGet: { path: string; port: number } };
-    livenessProbe?: { httpGet: { path: string; port: number } };
-    resources?: { requests: Record<string, string>; limits: Record<string, string> };
+  name: string;
+  image: string;
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  volumeMounts?: { name: string; mountPath: string }[];
+  readinessProbe?: { httpGet: { path: string; port: number } };
+  livenessProbe?: { httpGet: { path: string; port: number } };
+  resources?: { requests: Record<string, string>; limits: Record<string, string> };
 }
 interface PodSpec {
-    serviceAccountName: string;
-    automountServiceAccountToken: boolean;
-    containers: Container[];
-    initContainers?: Container[];
-    volumes: Record<string, unknown>[];
+  serviceAccountName: string;
+  automountServiceAccountToken: boolean;
+  containers: Container[];
+  initContainers?: Container[];
+  volumes: Record<string, unknown>[];
 }
 interface StatefulSetSpec {
-    replicas: number;
-    selector: { matchLabels: Record<string, string> };
-    template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
-    volumeClaimTemplates: { metadata: { name: string }; spec: { storageClassName?: string; resources: { requests: { storage: string } } } }[];
+  replicas: number;
+  selector: { matchLabels: Record<string, string> };
+  template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
+  volumeClaimTemplates: {
+    metadata: { name: string };
+    spec: { storageClassName?: string; resources: { requests: { storage: string } } };
+  }[];
 }
 
 const specOf = (plan: StackPlan, app: string) => manifestOf(plan, "StatefulSet", app).spec as StatefulSetSpec;
-const containerOf = (plan: StackPlan, app: string) => specOf(plan, app).template.spec.containers.find((c) => c.name === app) as Container;
-const envOf = (plan: StackPlan, app: string) => Object.fromEntries((containerOf(plan, app).env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+const containerOf = (plan: StackPlan, app: string) =>
+  specOf(plan, app).template.spec.containers.find((c) => c.name === app) as Container;
+const envOf = (plan: StackPlan, app: string) =>
+  Object.fromEntries((containerOf(plan, app).env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
 
 describe("apps: the default plans", () => {
-    let core: StackPlan;
-    let downloads: StackPlan;
-    before(async () => {
-        core = await planCore();
-        downloads = await planDownloads();
-    });
-    const everyApp = () => [
-        ...["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"].map((app) => ({ plan: core, app, namespace: "charmarr-core" })),
-        ...["qbittorrent", "sabnzbd"].map((app) => ({ plan: downloads, app, namespace: "charmarr-downloads" })),
+  let core: StackPlan;
+  let downloads: StackPlan;
+  before(async () => {
+    core = await planCore();
+    downloads = await planDownloads();
+  });
+  const everyApp = () => [
+    ...["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"].map((app) => ({
+      plan: core,
+      app,
+      namespace: "charmarr-core",
+    })),
+    ...["qbittorrent", "sabnzbd"].map((app) => ({ plan: downloads, app, namespace: "charmarr-downloads" })),
+  ];
+
+  it("runs the arr apps, Overseerr and Plex in core, the download clients in downloads", () => {
+    const names = (plan: StackPlan) =>
+      manifestsOf(plan, "StatefulSet")
+        .map((m) => m.metadata.name)
+        .sort();
+    assert.deepEqual(names(core), ["lidarr", "overseerr", "plex", "prowlarr", "radarr", "sonarr"]);
+    assert.deepEqual(names(downloads), ["qbittorrent", "sabnzbd"]);
+  });
+
+  it("gives every app one replica, its own ServiceAccount, a Service, a /config claim and the library at /data", () => {
+    for (const { plan, app, namespace } of everyApp()) {
+      const spec = specOf(plan, app);
+      assert.equal(spec.replicas, 1, app);
+      assert.equal(spec.template.spec.serviceAccountName, app);
+      const account = manifestOf(plan, "ServiceAccount", app);
+      assert.equal(account.metadata.namespace, namespace);
+      assert.equal(account.automountServiceAccountToken, false);
+      const service = manifestOf(plan, "Service", app).spec as {
+        selector: Record<string, string>;
+        ports: { port: number }[];
+      };
+      assert.deepEqual(service.selector, spec.selector.matchLabels);
+      assert.deepEqual(
+        service.ports.map((p) => p.port),
+        [APP_CATALOG[app as keyof typeof APP_CATALOG].port],
+      );
+      for (const [key, value] of Object.entries(spec.selector.matchLabels)) {
+        assert.equal(spec.template.metadata.labels[key], value, `${app}: selector matches its pods`);
+      }
+      assert.deepEqual(
+        spec.volumeClaimTemplates.map((t) => [t.metadata.name, t.spec.storageClassName]),
+        [["config", undefined]],
+      );
+      const mounts = Object.fromEntries((containerOf(plan, app).volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
+      assert.equal(mounts["/config"], "config");
+      assert.equal(mounts["/data"], "media");
+      assert.deepEqual(
+        spec.template.spec.volumes.find((v) => v.name === "media"),
+        { name: "media", nfs: { server: "192.168.1.10", path: "/export/media" } },
+        `${app}: the same library in both stacks`,
+      );
+    }
+  });
+
+  it("pins every image and sets PUID, PGID and TZ", () => {
+    for (const { plan, app } of everyApp()) {
+      const image = containerOf(plan, app).image;
+      assert.match(image, /^[a-z0-9./-]+:[A-Za-z0-9_.-]+$/, app);
+      assert.ok(!image.endsWith(":latest"), app);
+      const env = envOf(plan, app);
+      assert.deepEqual([env.PUID, env.PGID, env.TZ], ["1000", "1000", "Etc/UTC"], app);
+    }
+  });
+
+  it("probes every app on its own health endpoint, under its base path", () => {
+    const expected: Record<string, string> = {
+      radarr: "/radarr/ping",
+      sonarr: "/sonarr/ping",
+      lidarr: "/lidarr/ping",
+      prowlarr: "/prowlarr/ping",
+      overseerr: "/api/v1/status",
+      plex: "/identity",
+      qbittorrent: "/",
+      sabnzbd: "/sabnzbd/api?mode=version",
+    };
+    for (const { plan, app } of everyApp()) {
+      const container = containerOf(plan, app);
+      assert.equal(container.readinessProbe?.httpGet.path, expected[app], app);
+      assert.equal(container.livenessProbe?.httpGet.path, expected[app], app);
+    }
+  });
+
+  it("serves each Servarr app under its path and hands it a generated API key from a Secret", () => {
+    for (const app of ["radarr", "sonarr", "lidarr", "prowlarr"]) {
+      const prefix = app.toUpperCase();
+      const env = envOf(core, app);
+      assert.equal(env[`${prefix}__SERVER__URLBASE`], `/${app}`);
+      assert.deepEqual(env[`${prefix}__AUTH__APIKEY`], { secretKeyRef: { name: `${app}-api-key`, key: "apiKey" } });
+      const secret = core.rawResources.find(
+        (r) => r.type === "kubernetes:core/v1:Secret" && r.name === `${app}-api-key`,
+      );
+      assert.ok(secret && isSecretValue(secret.inputs.stringData), `${app}: the key stays a Pulumi secret`);
+    }
+    assert.equal(envOf(core, "overseerr").OVERSEERR__AUTH__APIKEY, undefined);
+  });
+
+  it("exports the API keys as a secret output", () => {
+    assert.ok(core.secretOutputNames.includes("apiKeys"));
+    assert.equal(core.outputs.apiKeys, "[secret]");
+  });
+
+  it("sets SABnzbd's url_base and host_whitelist before it starts", () => {
+    const init = specOf(downloads, "sabnzbd").template.spec.initContainers?.find((c) => c.name === "sabnzbd-settings");
+    assert.ok(init, "an init container manages sabnzbd.ini");
+    const env = Object.fromEntries((init.env ?? []).map((e) => [e.name, e.value]));
+    assert.equal(env.SABNZBD_URL_BASE, "/sabnzbd");
+    const names = (env.SABNZBD_HOST_WHITELIST as string).split(", ");
+    assert.ok(names.includes("192.168.1.242"), "the admin gateway's LAN IP");
+    assert.ok(names.includes("sabnzbd.charmarr-downloads.svc.cluster.local"), "the Service name the arr apps call");
+  });
+
+  it("writes url_base, host_whitelist and the generated api_key into sabnzbd.ini, keeping every other setting", () => {
+    const script = (manifestOf(downloads, "ConfigMap", "sabnzbd-settings").data as Record<string, string>)[
+      "settings.sh"
     ];
+    const dir = mkdtempSync(join(tmpdir(), "sabnzbd-"));
+    const scriptFile = join(dir, "settings.sh");
+    writeFileSync(scriptFile, script.replace(/\/config\/sabnzbd\.ini/g, join(dir, "sabnzbd.ini")));
+    const run = () =>
+      execFileSync("sh", [scriptFile], {
+        env: {
+          PATH: process.env.PATH,
+          SABNZBD_URL_BASE: "/sabnzbd",
+          SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd",
+          SABNZBD_API_KEY: "0123456789abcdef0123456789abcdef",
+        },
+      });
+    run();
+    assert.equal(
+      readFileSync(join(dir, "sabnzbd.ini"), "utf8"),
+      "[misc]\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
+      "a first start",
+    );
+    writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");
+    run();
+    const ini = readFileSync(join(dir, "sabnzbd.ini"), "utf8");
+    assert.match(ini, /^url_base = \/sabnzbd$/m);
+    assert.match(ini, /^host_whitelist = charmarr-admin, sabnzbd$/m);
+    assert.match(ini, /^api_key = 0123456789abcdef0123456789abcdef$/m, "the generated key replaces SABnzbd's own");
+    assert.equal(ini.match(/api_key/g)?.length, 1);
+    assert.match(ini, /\[servers\]\nhost = news\.example/, "other sections stay");
+    assert.equal(ini.match(/url_base/g)?.length, 1, "replaced, not appended");
+  });
 
-    it("runs the arr apps, Overseerr and Plex in core, the download clients in downloads", () => {
-        const names = (plan: StackPlan) => manifestsOf(plan, "StatefulSet").map((m) => m.metadata.name).sort();
-        assert.deepEqual(names(core), ["lidarr", "overseerr", "plex", "prowlarr", "radarr", "sonarr"]);
-        assert.deepEqual(names(downloads), ["qbittorrent", "sabnzbd"]);
+  it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that do not check Host", async () => {
+    const plan = await planDownloads({
+      "charmarr:apps": { sabnzbd: { hostnames: ["charmarr-admin.tail1234.ts.net", "sab.home.lan"] } },
     });
+    const init = specOf(plan, "sabnzbd").template.spec.initContainers?.find((c) => c.name === "sabnzbd-settings");
+    const whitelist = (init?.env?.find((e) => e.name === "SABNZBD_HOST_WHITELIST")?.value ?? "").split(", ");
+    assert.ok(
+      whitelist.includes("charmarr-admin.tail1234.ts.net") && whitelist.includes("sab.home.lan"),
+      whitelist.join(", "),
+    );
+    await assertConfigError(
+      planDownloads({ "charmarr:apps": { qbittorrent: { hostnames: ["qb.home.lan"] } } }),
+      "charmarr:apps.qbittorrent.hostnames",
+      "qbittorrent does not check the Host header, so it takes no host names (only sabnzbd does)",
+    );
+  });
 
-    it("gives every app one replica, its own ServiceAccount, a Service, a /config claim and the library at /data", () => {
-        for (const { plan, app, namespace } of everyApp()) {
-            const spec = specOf(plan, app);
-            assert.equal(spec.replicas, 1, app);
-            assert.equal(spec.template.spec.serviceAccountName, app);
-            const account = manifestOf(plan, "ServiceAccount", app);
-            assert.equal(account.metadata.namespace, namespace);
-            assert.equal(account.automountServiceAccountToken, false);
-            const service = manifestOf(plan, "Service", app).spec as { selector: Record<string, string>; ports: { port: number }[] };
-            assert.deepEqual(service.selector, spec.selector.matchLabels);
-            assert.deepEqual(service.ports.map((p) => p.port), [APP_CATALOG[app as keyof typeof APP_CATALOG].port]);
-            for (const [key, value] of Object.entries(spec.selector.matchLabels)) {
-                assert.equal(spec.template.metadata.labels[key], value, `${app}: selector matches its pods`);
-            }
-            assert.deepEqual(spec.volumeClaimTemplates.map((t) => [t.metadata.name, t.spec.storageClassName]), [["config", undefined]]);
-            const mounts = Object.fromEntries((containerOf(plan, app).volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
-            assert.equal(mounts["/config"], "config");
-            assert.equal(mounts["/data"], "media");
-            assert.deepEqual(
-                spec.template.spec.volumes.find((v) => v.name === "media"),
-                { name: "media", nfs: { server: "192.168.1.10", path: "/export/media" } },
-                `${app}: the same library in both stacks`,
-            );
-        }
-    });
+  it("routes the download clients through the VPN gateway behind a kill switch", () => {
+    for (const app of ["qbittorrent", "sabnzbd"]) {
+      const spec = specOf(downloads, app);
+      assert.equal(
+        spec.template.spec.initContainers?.[0].name,
+        "vpn-route-init",
+        `${app}: routed before anything else starts`,
+      );
+      assert.ok(spec.template.spec.containers.some((c) => c.name === "vpn-route-sidecar"));
+      const killSwitch = manifestsOf(downloads, "NetworkPolicy").find(
+        (policy) =>
+          JSON.stringify((policy.spec as { podSelector: { matchLabels: unknown } }).podSelector.matchLabels) ===
+          JSON.stringify(spec.selector.matchLabels),
+      );
+      assert.ok(killSwitch, `${app}: a kill switch selects exactly its pods`);
+      const statefulSet = downloads.resources.find(
+        (r) => r.type === "kubernetes:apps/v1:StatefulSet" && r.name === `${app}-statefulset`,
+      );
+      const gateway = downloads.resources.find(
+        (r) =>
+          r.type === "kubernetes:apps/v1:Deployment" && (r.inputs.metadata as { name: string }).name === "vpn-gateway",
+      );
+      assert.ok(
+        statefulSet && gateway && statefulSet.dependencies.includes(gateway.urn),
+        `${app}: created only after the VPN gateway`,
+      );
+    }
+  });
 
-    it("pins every image and sets PUID, PGID and TZ", () => {
-        for (const { plan, app } of everyApp()) {
-            const image = containerOf(plan, app).image;
-            assert.match(image, /^[a-z0-9./-]+:[A-Za-z0-9_.-]+$/, app);
-            assert.ok(!image.endsWith(":latest"), app);
-            const env = envOf(plan, app);
-            assert.deepEqual([env.PUID, env.PGID, env.TZ], ["1000", "1000", "Etc/UTC"], app);
-        }
+  it("exports the media library and environment for the downloads stack", () => {
+    assert.deepEqual(core.outputs.media, {
+      library: { nfs: { server: "192.168.1.10", path: "/export/media" }, mountPath: "/data" },
+      environment: { puid: 1000, pgid: 1000, timezone: "Etc/UTC" },
     });
-
-    it("probes every app on its own health endpoint, under its base path", () => {
-        const expected: Record<string, string> = {
-            radarr: "/radarr/ping",
-            sonarr: "/sonarr/ping",
-            lidarr: "/lidarr/ping",
-            prowlarr: "/prowlarr/ping",
-            overseerr: "/api/v1/status",
-            plex: "/identity",
-            qbittorrent: "/",
-            sabnzbd: "/sabnzbd/api?mode=version",
-        };
-        for (const { plan, app } of everyApp()) {
-            const container = containerOf(plan, app);
-            assert.equal(container.readinessProbe?.httpGet.path, expected[app], app);
-            assert.equal(container.livenessProbe?.httpGet.path, expected[app], app);
-        }
-    });
-
-    it("serves each Servarr app under its path and hands it a generated API key from a Secret", () => {
-        for (const app of ["radarr", "sonarr", "lidarr", "prowlarr"]) {
-            const prefix = app.toUpperCase();
-            const env = envOf(core, app);
-            assert.equal(env[`${prefix}__SERVER__URLBASE`], `/${app}`);
-            assert.deepEqual(env[`${prefix}__AUTH__APIKEY`], { secretKeyRef: { name: `${app}-api-key`, key: "apiKey" } });
-            const secret = core.rawResources.find((r) => r.type === "kubernetes:core/v1:Secret" && r.name === `${app}-api-key`);
-            assert.ok(secret && isSecretValue(secret.inputs.stringData), `${app}: the key stays a Pulumi secret`);
-        }
-        assert.equal(envOf(core, "overseerr").OVERSEERR__AUTH__APIKEY, undefined);
-    });
-
-    it("exports the API keys as a secret output", () => {
-        assert.ok(core.secretOutputNames.includes("apiKeys"));
-        assert.equal(core.outputs.apiKeys, "[secret]");
-    });
-
-    it("sets SABnzbd's url_base and host_whitelist before it starts", () => {
-        const init = specOf(downloads, "sabnzbd").template.spec.initContainers?.find((c) => c.name === "sabnzbd-settings");
-        assert.ok(init, "an init container manages sabnzbd.ini");
-        const env = Object.fromEntries((init.env ?? []).map((e) => [e.name, e.value]));
-        assert.equal(env.SABNZBD_URL_BASE, "/sabnzbd");
-        const names = (env.SABNZBD_HOST_WHITELIST as string).split(", ");
-        assert.ok(names.includes("192.168.1.242"), "the admin gateway's LAN IP");
-        assert.ok(names.includes("sabnzbd.charmarr-downloads.svc.cluster.local"), "the Service name the arr apps call");
-    });
-
-    it("writes url_base, host_whitelist and the generated api_key into sabnzbd.ini, keeping every other setting", () => {
-        const script = (manifestOf(downloads, "ConfigMap", "sabnzbd-settings").data as Record<string, string>)["settings.sh"];
-        const dir = mkdtempSync(join(tmpdir(), "sabnzbd-"));
-        const scriptFile = join(dir, "settings.sh");
-        writeFileSync(scriptFile, script.replace(/\/config\/sabnzbd\.ini/g, join(dir, "sabnzbd.ini")));
-        const run = () =>
-            execFileSync("sh", [scriptFile], {
-                env: { PATH: process.env.PATH, SABNZBD_URL_BASE: "/sabnzbd", SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd", SABNZBD_API_KEY: "0123456789abcdef0123456789abcdef" },
-            });
-        run();
-        assert.equal(
-            readFileSync(join(dir, "sabnzbd.ini"), "utf8"),
-            "[misc]\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
-            "a first start",
-        );
-        writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");
-        run();
-        const ini = readFileSync(join(dir, "sabnzbd.ini"), "utf8");
-        assert.match(ini, /^url_base = \/sabnzbd$/m);
-        assert.match(ini, /^host_whitelist = charmarr-admin, sabnzbd$/m);
-        assert.match(ini, /^api_key = 0123456789abcdef0123456789abcdef$/m, "the generated key replaces SABnzbd's own");
-        assert.equal(ini.match(/api_key/g)?.length, 1);
-        assert.match(ini, /\[servers\]\nhost = news\.example/, "other sections stay");
-        assert.equal(ini.match(/url_base/g)?.length, 1, "replaced, not appended");
-    });
-
-    it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that do not check Host", async () => {
-        const plan = await planDownloads({ "charmarr:apps": { sabnzbd: { hostnames: ["charmarr-admin.tail1234.ts.net", "sab.home.lan"] } } });
-        const init = specOf(plan, "sabnzbd").template.spec.initContainers?.find((c) => c.name === "sabnzbd-settings");
-        const whitelist = (init?.env?.find((e) => e.name === "SABNZBD_HOST_WHITELIST")?.value ?? "").split(", ");
-        assert.ok(whitelist.includes("charmarr-admin.tail1234.ts.net") && whitelist.includes("sab.home.lan"), whitelist.join(", "));
-        await assertConfigError(
-            planDownloads({ "charmarr:apps": { qbittorrent: { hostnames: ["qb.home.lan"] } } }),
-            "charmarr:apps.qbittorrent.hostnames",
-            "qbittorrent does not check the Host header, so it takes no host names (only sabnzbd does)",
-        );
-    });
-
-    it("routes the download clients through the VPN gateway behind a kill switch", () => {
-        for (const app of ["qbittorrent", "sabnzbd"]) {
-            const spec = specOf(downloads, app);
-            assert.equal(spec.template.spec.initContainers?.[0].name, "vpn-route-init", `${app}: routed before anything else starts`);
-            assert.ok(spec.template.spec.containers.some((c) => c.name === "vpn-route-sidecar"));
-            const killSwitch = manifestsOf(downloads, "NetworkPolicy").find(
-                (policy) => JSON.stringify((policy.spec as { podSelector: { matchLabels: unknown } }).podSelector.matchLabels) === JSON.stringify(spec.selector.matchLabels),
-            );
-            assert.ok(killSwitch, `${app}: a kill switch selects exactly its pods`);
-            const statefulSet = downloads.resources.find((r) => r.type === "kubernetes:apps/v1:StatefulSet" && r.name === `${app}-statefulset`);
-            const gateway = downloads.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && (r.inputs.metadata as { name: string }).name === "vpn-gateway");
-            assert.ok(statefulSet && gateway && statefulSet.dependencies.includes(gateway.urn), `${app}: created only after the VPN gateway`);
-        }
-    });
-
-    it("exports the media library and environment for the downloads stack", () => {
-        assert.deepEqual(core.outputs.media, {
-            library: { nfs: { server: "192.168.1.10", path: "/export/media" }, mountPath: "/data" },
-            environment: { puid: 1000, pgid: 1000, timezone: "Etc/UTC" },
-        });
-    });
+  });
 });
 
 describe("apps: configuration", () => {
-    it("re-images, resizes and re-resources an app", async () => {
-        const core = await planCore({
-            "charmarr:apps.radarr.image": "ghcr.io/hotio/radarr",
-            "charmarr:apps.radarr.tag": "release-5.27.5.10198",
-            "charmarr:apps.radarr.configSize": "5Gi",
-            "charmarr:apps.radarr.resources.requests.cpu": "250m",
-            "charmarr:storage.className": "longhorn",
-        });
-        const container = containerOf(core, "radarr");
-        assert.equal(container.image, "ghcr.io/hotio/radarr:release-5.27.5.10198");
-        assert.equal(container.resources?.requests.cpu, "250m");
-        assert.equal(container.resources?.requests.memory, "512Mi", "unset fields keep the catalog's values");
-        const claim = specOf(core, "radarr").volumeClaimTemplates[0].spec;
-        assert.deepEqual([claim.storageClassName, claim.resources.requests.storage], ["longhorn", "5Gi"]);
-        assert.equal(containerOf(core, "sonarr").image, `${APP_CATALOG.sonarr.image}:${APP_CATALOG.sonarr.tag}`);
+  it("re-images, resizes and re-resources an app", async () => {
+    const core = await planCore({
+      "charmarr:apps.radarr.image": "ghcr.io/hotio/radarr",
+      "charmarr:apps.radarr.tag": "release-5.27.5.10198",
+      "charmarr:apps.radarr.configSize": "5Gi",
+      "charmarr:apps.radarr.resources.requests.cpu": "250m",
+      "charmarr:storage.className": "longhorn",
     });
+    const container = containerOf(core, "radarr");
+    assert.equal(container.image, "ghcr.io/hotio/radarr:release-5.27.5.10198");
+    assert.equal(container.resources?.requests.cpu, "250m");
+    assert.equal(container.resources?.requests.memory, "512Mi", "unset fields keep the catalog's values");
+    const claim = specOf(core, "radarr").volumeClaimTemplates[0].spec;
+    assert.deepEqual([claim.storageClassName, claim.resources.requests.storage], ["longhorn", "5Gi"]);
+    assert.equal(containerOf(core, "sonarr").image, `${APP_CATALOG.sonarr.image}:${APP_CATALOG.sonarr.tag}`);
+  });
 
-    it("disables an app entirely", async () => {
-        const core = await planCore({ "charmarr:apps.lidarr.enabled": false });
-        for (const kind of ["StatefulSet", "Service", "ServiceAccount", "HTTPRoute", "AuthorizationPolicy"]) {
-            assert.equal(manifestsOf(core, kind, "lidarr").length, 0, kind);
-        }
-        assert.equal((core.outputs.identities as Record<string, string>).lidarr, undefined);
-    });
+  it("disables an app entirely", async () => {
+    const core = await planCore({ "charmarr:apps.lidarr.enabled": false });
+    for (const kind of ["StatefulSet", "Service", "ServiceAccount", "HTTPRoute", "AuthorizationPolicy"]) {
+      assert.equal(manifestsOf(core, kind, "lidarr").length, 0, kind);
+    }
+    assert.equal((core.outputs.identities as Record<string, string>).lidarr, undefined);
+  });
 
-    it("shares a hostPath library and the app environment with the downloads stack", async () => {
-        const coreChanges = {
-            "charmarr:storage.library": { hostPath: { path: "/srv/media" }, mountPath: "/media" },
-            "charmarr:appEnvironment.puid": 1001,
-            "charmarr:appEnvironment.timezone": "Europe/Amsterdam",
-        };
-        const downloads = await planDownloads({}, coreChanges);
-        const core = await planCore(coreChanges);
-        for (const [plan, app] of [[core, "radarr"], [downloads, "qbittorrent"]] as const) {
-            assert.deepEqual(specOf(plan, app).template.spec.volumes.find((v) => v.name === "media"), { name: "media", hostPath: { path: "/srv/media", type: "Directory" } });
-            assert.ok((containerOf(plan, app).volumeMounts ?? []).some((m) => m.mountPath === "/media" && m.name === "media"));
-            assert.equal(envOf(plan, app).PUID, "1001");
-            assert.equal(envOf(plan, app).TZ, "Europe/Amsterdam");
-        }
-    });
+  it("shares a hostPath library and the app environment with the downloads stack", async () => {
+    const coreChanges = {
+      "charmarr:storage.library": { hostPath: { path: "/srv/media" }, mountPath: "/media" },
+      "charmarr:appEnvironment.puid": 1001,
+      "charmarr:appEnvironment.timezone": "Europe/Amsterdam",
+    };
+    const downloads = await planDownloads({}, coreChanges);
+    const core = await planCore(coreChanges);
+    for (const [plan, app] of [
+      [core, "radarr"],
+      [downloads, "qbittorrent"],
+    ] as const) {
+      assert.deepEqual(
+        specOf(plan, app).template.spec.volumes.find((v) => v.name === "media"),
+        { name: "media", hostPath: { path: "/srv/media", type: "Directory" } },
+      );
+      assert.ok(
+        (containerOf(plan, app).volumeMounts ?? []).some((m) => m.mountPath === "/media" && m.name === "media"),
+      );
+      assert.equal(envOf(plan, app).PUID, "1001");
+      assert.equal(envOf(plan, app).TZ, "Europe/Amsterdam");
+    }
+  });
 
-    it("refuses an unknown app, suggesting the closest name", async () => {
-        await assertConfigError(
-            planCore({ "charmarr:apps.radar.enabled": false }),
-            "charmarr:apps.radar",
-            "is not an app Charmarr runs (did you mean radarr?)",
-            "pulumi config rm --path 'charmarr:apps.radar'",
-        );
-    });
+  it("refuses an unknown app, suggesting the closest name", async () => {
+    await assertConfigError(
+      planCore({ "charmarr:apps.radar.enabled": false }),
+      "charmarr:apps.radar",
+      "is not an app Charmarr runs (did you mean radarr?)",
+      "pulumi config rm --path 'charmarr:apps.radar'",
+    );
+  });
 
-    it("refuses an app on the other stack", async () => {
-        await assertConfigError(planCore({ "charmarr:apps.qbittorrent.tag": "5.1.2-r4-ls426" }), "charmarr:apps.qbittorrent", "runs in the downloads stack");
-        await assertConfigError(planDownloads({ "charmarr:apps.radarr.enabled": false }), "charmarr:apps.radarr", "runs in the core stack");
-    });
+  it("refuses an app on the other stack", async () => {
+    await assertConfigError(
+      planCore({ "charmarr:apps.qbittorrent.tag": "5.1.2-r4-ls426" }),
+      "charmarr:apps.qbittorrent",
+      "runs in the downloads stack",
+    );
+    await assertConfigError(
+      planDownloads({ "charmarr:apps.radarr.enabled": false }),
+      "charmarr:apps.radarr",
+      "runs in the core stack",
+    );
+  });
 
-    it("refuses a moving tag and an unknown override field", async () => {
-        await assertConfigError(planCore({ "charmarr:apps.sonarr.tag": "latest" }), "charmarr:apps.sonarr.tag", "pin a version");
-        await assertConfigError(planCore({ "charmarr:apps.sonarr.imag": "x" }), "charmarr:apps.sonarr.imag", "did you mean image?");
-    });
+  it("refuses a moving tag and an unknown override field", async () => {
+    await assertConfigError(
+      planCore({ "charmarr:apps.sonarr.tag": "latest" }),
+      "charmarr:apps.sonarr.tag",
+      "pin a version",
+    );
+    await assertConfigError(
+      planCore({ "charmarr:apps.sonarr.imag": "x" }),
+      "charmarr:apps.sonarr.imag",
+      "did you mean image?",
+    );
+  });
 
-    it("refuses enabling the media server that was not chosen", async () => {
-        await assertConfigError(
-            planCore({ "charmarr:apps.jellyfin.enabled": true }),
-            "charmarr:apps.jellyfin.enabled",
-            "not the chosen media server",
-            "pulumi config set charmarr:mediaServer jellyfin",
-        );
-        await assertConfigError(planCore({ "charmarr:mediaServer": "emby" }), "charmarr:mediaServer", "is not one of");
-    });
+  it("refuses enabling the media server that was not chosen", async () => {
+    await assertConfigError(
+      planCore({ "charmarr:apps.jellyfin.enabled": true }),
+      "charmarr:apps.jellyfin.enabled",
+      "not the chosen media server",
+      "pulumi config set charmarr:mediaServer jellyfin",
+    );
+    await assertConfigError(planCore({ "charmarr:mediaServer": "emby" }), "charmarr:mediaServer", "is not one of");
+  });
 
-    it("refuses a media library that is neither or both of NFS and hostPath", async () => {
-        await assertConfigError(planCore({ "charmarr:storage.library.nfs": undefined }), "charmarr:storage.library", "exactly one of nfs or hostPath (it has neither)");
-        await assertConfigError(planCore({ "charmarr:storage.library.hostPath": { path: "/srv/media" } }), "charmarr:storage.library", "(it has both)");
-        await assertConfigError(planCore({ "charmarr:storage": undefined }), "charmarr:storage", "required");
-    });
+  it("refuses a media library that is neither or both of NFS and hostPath", async () => {
+    await assertConfigError(
+      planCore({ "charmarr:storage.library.nfs": undefined }),
+      "charmarr:storage.library",
+      "exactly one of nfs or hostPath (it has neither)",
+    );
+    await assertConfigError(
+      planCore({ "charmarr:storage.library.hostPath": { path: "/srv/media" } }),
+      "charmarr:storage.library",
+      "(it has both)",
+    );
+    await assertConfigError(planCore({ "charmarr:storage": undefined }), "charmarr:storage", "required");
+  });
 });
 
 describe("apps: resolving the catalog", () => {
-    it("enables every app of a stack by default, and only the chosen media server", () => {
-        assert.deepEqual(resolveApps("core", {}, "plex").map((app) => app.name), ["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"]);
-        assert.deepEqual(resolveApps("downloads", {}).map((app) => app.name), ["qbittorrent", "sabnzbd"]);
-    });
+  it("enables every app of a stack by default, and only the chosen media server", () => {
+    assert.deepEqual(
+      resolveApps("core", {}, "plex").map((app) => app.name),
+      ["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"],
+    );
+    assert.deepEqual(
+      resolveApps("downloads", {}).map((app) => app.name),
+      ["qbittorrent", "sabnzbd"],
+    );
+  });
 
-    it("covers every app with a pinned image, a port and a health path", () => {
-        for (const name of APP_NAMES) {
-            const app = APP_CATALOG[name];
-            assert.ok(app.tag && app.tag !== "latest" && app.port > 0 && app.healthPath.startsWith("/"), name);
-        }
-    });
+  it("covers every app with a pinned image, a port and a health path", () => {
+    for (const name of APP_NAMES) {
+      const app = APP_CATALOG[name];
+      assert.ok(app.tag && app.tag !== "latest" && app.port > 0 && app.healthPath.startsWith("/"), name);
+    }
+  });
 
-    it("gives path-served apps /<name> and root-only apps no path", () => {
-        const apps = Object.fromEntries(resolveApps("core", {}, "plex").map((app) => [app.name, app.path]));
-        assert.deepEqual(apps, { radarr: "/radarr", sonarr: "/sonarr", lidarr: "/lidarr", prowlarr: "/prowlarr", overseerr: undefined, plex: undefined });
+  it("gives path-served apps /<name> and root-only apps no path", () => {
+    const apps = Object.fromEntries(resolveApps("core", {}, "plex").map((app) => [app.name, app.path]));
+    assert.deepEqual(apps, {
+      radarr: "/radarr",
+      sonarr: "/sonarr",
+      lidarr: "/lidarr",
+      prowlarr: "/prowlarr",
+      overseerr: undefined,
+      plex: undefined,
     });
+  });
 
-    it("refuses a download client's path that a core app already serves on the same gateway", () => {
-        const issues = appIssues(resolveApps("downloads", {}), { arr: { enabled: true }, media: { enabled: true }, admin: { enabled: true } }, new Map([["admin /sabnzbd", "someapp (core stack)"]]));
-        assert.deepEqual(
-            issues.map((issue) => [issue.path.join("."), issue.message]),
-            [["apps.sabnzbd.path", "sabnzbd would be served at /sabnzbd on the admin gateway, which someapp (core stack) already uses; each app needs a path of its own"]],
-        );
-    });
+  it("refuses a download client's path that a core app already serves on the same gateway", () => {
+    const issues = appIssues(
+      resolveApps("downloads", {}),
+      { arr: { enabled: true }, media: { enabled: true }, admin: { enabled: true } },
+      new Map([["admin /sabnzbd", "someapp (core stack)"]]),
+    );
+    assert.deepEqual(
+      issues.map((issue) => [issue.path.join("."), issue.message]),
+      [
+        [
+          "apps.sabnzbd.path",
+          "sabnzbd would be served at /sabnzbd on the admin gateway, which someapp (core stack) already uses; each app needs a path of its own",
+        ],
+      ],
+    );
+  });
 });

@@ -6,10 +6,12 @@ import { spawnSync } from "node:child_process";
 const OUTSIDE_REFERENCES = ["FACTS", "review finding", "../shared", "/work/shared"];
 
 describe("citations point at sources a maintainer has", () => {
-    it("no tracked file cites a document outside the repository", () => {
-        const patterns = OUTSIDE_REFERENCES.flatMap((pattern) => ["-e", pattern]);
-        const grep = spawnSync("git", ["grep", "-nIF", ...patterns, "--", ".", ":(exclude)test/citations.test.ts"], { encoding: "utf8" });
-        assert.ok(grep.status === 0 || grep.status === 1, `git grep failed: ${grep.stderr}`);
-        assert.equal(grep.stdout, "", "cite the upstream source (project, file, version) or docs/upstream.md instead");
+  it("no tracked file cites a document outside the repository", () => {
+    const patterns = OUTSIDE_REFERENCES.flatMap((pattern) => ["-e", pattern]);
+    const grep = spawnSync("git", ["grep", "-nIF", ...patterns, "--", ".", ":(exclude)test/citations.test.ts"], {
+      encoding: "utf8",
     });
+    assert.ok(grep.status === 0 || grep.status === 1, `git grep failed: ${grep.stderr}`);
+    assert.equal(grep.stdout, "", "cite the upstream source (project, file, version) or docs/upstream.md instead");
+  });
 });

@@ -1,310 +1,543 @@
 import { strict as assert } from "node:assert";
 import { DEFAULT_LAN, hostIn, labAddresses } from "../lab/addresses";
-import { capabilityNames, containerCapabilities, CRIO_DEFAULT_CAPABILITIES, setprivArgs, statusCapabilities } from "../lab/capabilities";
+import {
+  capabilityNames,
+  containerCapabilities,
+  CRIO_DEFAULT_CAPABILITIES,
+  setprivArgs,
+  statusCapabilities,
+} from "../lab/capabilities";
 import { missingPrerequisites, missingUpstream, parseLabArguments, UsageError } from "../lab/cli";
 import { FALLBACK_COMMANDS, gluetunScript, gluetunSettings } from "../lab/gluetun";
 import { PolicyError, policyRuleset, PolicyPod } from "../lab/netpol";
 import { extractLabPlan, LabPlan, LabPlanError, LabPod, parseShellSettings, podResolvConf } from "../lab/plan";
 import { parseDigShort } from "../lab/probes";
-import { leakedPackets, namedCounter, parseCounters, parseLinkMtu, passed, queriesFrom, renderTable, ScenarioResult } from "../lab/report";
+import {
+  leakedPackets,
+  namedCounter,
+  parseCounters,
+  parseLinkMtu,
+  passed,
+  queriesFrom,
+  renderTable,
+  ScenarioResult,
+} from "../lab/report";
 import { expectEqual } from "../lab/scenarios";
 import { restartBackoffMs } from "../lab/world";
 import type { Manifest } from "../plan/evaluate";
 import { planDownloads, planCore } from "./support/plan";
 
-const CLUSTER = { podCidr: "10.42.0.0/16", serviceCidr: "10.43.0.0/16", lanCidr: "192.168.1.0/24", dnsServiceIp: "10.43.0.10", domain: "cluster.local", podMtu: 1450 };
+const CLUSTER = {
+  podCidr: "10.42.0.0/16",
+  serviceCidr: "10.43.0.0/16",
+  lanCidr: "192.168.1.0/24",
+  dnsServiceIp: "10.43.0.10",
+  domain: "cluster.local",
+  podMtu: 1450,
+};
 
 describe("npm run lab: what it takes from the plan", () => {
-    let plan: LabPlan;
-    let manifests: readonly Manifest[];
-    before(async () => {
-        const core = await planCore();
-        const downloads = await planDownloads();
-        manifests = downloads.manifests;
-        plan = extractLabPlan(manifests, core.outputs);
-    });
+  let plan: LabPlan;
+  let manifests: readonly Manifest[];
+  before(async () => {
+    const core = await planCore();
+    const downloads = await planDownloads();
+    manifests = downloads.manifests;
+    plan = extractLabPlan(manifests, core.outputs);
+  });
 
-    it("runs the planned gateway pod: pod-gateway init, sidecar and gluetun with the plan's env and mounted files", () => {
-        const names = [...plan.gateway.initContainers, ...plan.gateway.containers].map((c) => c.name);
-        assert.ok(names.includes("gateway-init") && names.includes("gateway-sidecar") && names.includes("gluetun"), names.join(", "));
-        const gluetun = plan.gateway.containers.find((c) => c.name === "gluetun")!;
-        assert.equal(gluetun.env.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16,192.168.1.0/24");
-        assert.ok(gluetun.secretEnv.includes("WIREGUARD_PRIVATE_KEY"), "the private key comes from a Secret, the lab supplies its own");
-        assert.match(gluetun.configMounts["/iptables"]["post-rules.txt"], /^iptables -I INPUT -i eth0 -s 10\.42\.0\.0\/16 -j ACCEPT$/m);
-        const init = plan.gateway.initContainers.find((c) => c.name === "gateway-init")!;
-        assert.deepEqual(init.command, ["/bin/gateway_init.sh"]);
-        assert.match(init.configMounts["/config"]["settings.sh"], /^VPN_INTERFACE="wg0"$/m);
-        assert.equal(plan.gatewaySettings.VPN_TRAFFIC_PORT, "51820");
-    });
+  it("runs the planned gateway pod: pod-gateway init, sidecar and gluetun with the plan's env and mounted files", () => {
+    const names = [...plan.gateway.initContainers, ...plan.gateway.containers].map((c) => c.name);
+    assert.ok(
+      names.includes("gateway-init") && names.includes("gateway-sidecar") && names.includes("gluetun"),
+      names.join(", "),
+    );
+    const gluetun = plan.gateway.containers.find((c) => c.name === "gluetun")!;
+    assert.equal(gluetun.env.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16,192.168.1.0/24");
+    assert.ok(
+      gluetun.secretEnv.includes("WIREGUARD_PRIVATE_KEY"),
+      "the private key comes from a Secret, the lab supplies its own",
+    );
+    assert.match(
+      gluetun.configMounts["/iptables"]["post-rules.txt"],
+      /^iptables -I INPUT -i eth0 -s 10\.42\.0\.0\/16 -j ACCEPT$/m,
+    );
+    const init = plan.gateway.initContainers.find((c) => c.name === "gateway-init")!;
+    assert.deepEqual(init.command, ["/bin/gateway_init.sh"]);
+    assert.match(init.configMounts["/config"]["settings.sh"], /^VPN_INTERFACE="wg0"$/m);
+    assert.equal(plan.gatewaySettings.VPN_TRAFFIC_PORT, "51820");
+  });
 
-    it("takes add and drop from each planned container: the route containers ask for NET_ADMIN and NET_RAW, nothing is dropped", () => {
-        const route = plan.client.initContainers.find((c) => c.name === "vpn-route-init")!;
-        assert.deepEqual([route.capabilities, route.capabilityDrop, route.privileged], [["NET_ADMIN", "NET_RAW"], [], false]);
-    });
+  it("takes add and drop from each planned container: the route containers ask for NET_ADMIN and NET_RAW, nothing is dropped", () => {
+    const route = plan.client.initContainers.find((c) => c.name === "vpn-route-init")!;
+    assert.deepEqual(
+      [route.capabilities, route.capabilityDrop, route.privileged],
+      [["NET_ADMIN", "NET_RAW"], [], false],
+    );
+  });
 
-    it("routes the first routed workload and resolves the gateway by the FQDN its route containers get", () => {
-        assert.equal(plan.client.labels["charmarr.io/vpn-routed"], "true");
-        assert.equal(plan.gatewayFqdn, "vpn-gateway.charmarr-vpn.svc.cluster.local");
-        assert.ok(plan.client.initContainers.some((c) => c.name === "vpn-route-init"));
-        assert.equal(plan.cluster.dnsServiceIp, "10.43.0.10");
-        assert.equal(plan.namespaceLabels["kube-system"]["kubernetes.io/metadata.name"], "kube-system");
-    });
+  it("routes the first routed workload and resolves the gateway by the FQDN its route containers get", () => {
+    assert.equal(plan.client.labels["charmarr.io/vpn-routed"], "true");
+    assert.equal(plan.gatewayFqdn, "vpn-gateway.charmarr-vpn.svc.cluster.local");
+    assert.ok(plan.client.initContainers.some((c) => c.name === "vpn-route-init"));
+    assert.equal(plan.cluster.dnsServiceIp, "10.43.0.10");
+    assert.equal(plan.namespaceLabels["kube-system"]["kubernetes.io/metadata.name"], "kube-system");
+  });
 
-    it("refuses a plan without a gateway or without a routed pod, saying which", () => {
-        const core = { cluster: CLUSTER };
-        assert.throws(() => extractLabPlan([], core), (e: Error) => e instanceof LabPlanError && /no workload running gluetun/.test(e.message));
-        const gatewayOnly = manifests.filter((m) => !(m.kind === "StatefulSet"));
-        assert.throws(() => extractLabPlan(gatewayOnly, core), /routes no pod through the gateway/);
-        assert.throws(() => extractLabPlan(manifests, {}), /no cluster\.podCidr/);
-        const withoutMtu = Object.fromEntries(Object.entries(CLUSTER).filter(([key]) => key !== "podMtu"));
-        assert.throws(() => extractLabPlan(manifests, { cluster: withoutMtu }), /no cluster\.podMtu/);
-        const withoutSettings = manifests.filter((m) => !(m.kind === "ConfigMap" && m.metadata.name === "vpn-gateway-settings"));
-        assert.throws(() => extractLabPlan(withoutSettings, core), /mounts ConfigMap charmarr-vpn\/vpn-gateway-settings but does not create it/);
-    });
+  it("refuses a plan without a gateway or without a routed pod, saying which", () => {
+    const core = { cluster: CLUSTER };
+    assert.throws(
+      () => extractLabPlan([], core),
+      (e: Error) => e instanceof LabPlanError && /no workload running gluetun/.test(e.message),
+    );
+    const gatewayOnly = manifests.filter((m) => !(m.kind === "StatefulSet"));
+    assert.throws(() => extractLabPlan(gatewayOnly, core), /routes no pod through the gateway/);
+    assert.throws(() => extractLabPlan(manifests, {}), /no cluster\.podCidr/);
+    const withoutMtu = Object.fromEntries(Object.entries(CLUSTER).filter(([key]) => key !== "podMtu"));
+    assert.throws(() => extractLabPlan(manifests, { cluster: withoutMtu }), /no cluster\.podMtu/);
+    const withoutSettings = manifests.filter(
+      (m) => !(m.kind === "ConfigMap" && m.metadata.name === "vpn-gateway-settings"),
+    );
+    assert.throws(
+      () => extractLabPlan(withoutSettings, core),
+      /mounts ConfigMap charmarr-vpn\/vpn-gateway-settings but does not create it/,
+    );
+  });
 
-    it("translates the plan's policies: the client reaches only the gateway (any protocol), kube-dns on 53 and the cluster", () => {
-        const pods: PolicyPod[] = [
-            { name: "client", namespace: plan.client.namespace, labels: plan.client.labels, ip: "10.42.0.21" },
-            { name: "gateway", namespace: plan.gateway.namespace, labels: plan.gateway.labels, ip: "10.42.0.31" },
-            { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.42.0.53" },
-        ];
-        const rules = policyRuleset("t", plan.policies, pods, plan.namespaceLabels);
-        const chain = (name: string) => new RegExp(`chain ${name} \\{([\\s\\S]*?)\\n\\t\\}`).exec(rules)?.[1] ?? "";
-        const client = chain("egress_client");
-        assert.match(client, /ip daddr \{ 10\.42\.0\.31 \} return/, "the gateway pod on any protocol (VXLAN and ping)");
-        assert.match(client, /ip daddr \{ 10\.42\.0\.53 \} udp dport 53 return/);
-        assert.doesNotMatch(client, /0\.0\.0\.0\/0/, "nothing open to the internet");
-        assert.match(client, /counter drop/);
-        assert.match(chain("ingress_gateway"), /ip saddr \{ 10\.42\.0\.21 \} return/, "only the routed client gets into the gateway");
-        assert.match(rules, /ct state established,related accept/);
-        assert.match(rules, /ip saddr 10\.42\.0\.21 jump egress_client/);
-        assert.doesNotMatch(rules, /egress_kube_dns/, "kube-dns is selected by no policy");
-    });
+  it("translates the plan's policies: the client reaches only the gateway (any protocol), kube-dns on 53 and the cluster", () => {
+    const pods: PolicyPod[] = [
+      { name: "client", namespace: plan.client.namespace, labels: plan.client.labels, ip: "10.42.0.21" },
+      { name: "gateway", namespace: plan.gateway.namespace, labels: plan.gateway.labels, ip: "10.42.0.31" },
+      { name: "kube-dns", namespace: "kube-system", labels: { "k8s-app": "kube-dns" }, ip: "10.42.0.53" },
+    ];
+    const rules = policyRuleset("t", plan.policies, pods, plan.namespaceLabels);
+    const chain = (name: string) => new RegExp(`chain ${name} \\{([\\s\\S]*?)\\n\\t\\}`).exec(rules)?.[1] ?? "";
+    const client = chain("egress_client");
+    assert.match(client, /ip daddr \{ 10\.42\.0\.31 \} return/, "the gateway pod on any protocol (VXLAN and ping)");
+    assert.match(client, /ip daddr \{ 10\.42\.0\.53 \} udp dport 53 return/);
+    assert.doesNotMatch(client, /0\.0\.0\.0\/0/, "nothing open to the internet");
+    assert.match(client, /counter drop/);
+    assert.match(
+      chain("ingress_gateway"),
+      /ip saddr \{ 10\.42\.0\.21 \} return/,
+      "only the routed client gets into the gateway",
+    );
+    assert.match(rules, /ct state established,related accept/);
+    assert.match(rules, /ip saddr 10\.42\.0\.21 jump egress_client/);
+    assert.doesNotMatch(rules, /egress_kube_dns/, "kube-dns is selected by no policy");
+  });
 
-    it("refuses policy features it does not model", () => {
-        const pod: PolicyPod = { name: "p", namespace: "ns", labels: { app: "a" }, ip: "10.42.0.9" };
-        const policy = (egress: object[]) => [{ namespace: "ns", name: "np", spec: { podSelector: {}, policyTypes: ["Egress"], egress } }];
-        assert.throws(() => policyRuleset("t", policy([{ ports: [{ protocol: "TCP", port: "http" }] }]), [pod], {}), (e: Error) => e instanceof PolicyError && /named port http/.test(e.message));
-        assert.throws(() => policyRuleset("t", policy([{ to: [{ podSelector: { matchExpressions: [{ key: "a", operator: "Exists" }] } }] }]), [pod], {}), /matchExpressions/);
-        const opened = policyRuleset("t", policy([{ to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "fd00::/8"] } }], ports: [{ protocol: "UDP", port: 51820 }] }]), [pod], {});
-        assert.match(opened, /ip daddr 0\.0\.0\.0\/0 ip daddr != \{ 10\.0\.0\.0\/8 \} udp dport 51820 return/);
-    });
+  it("refuses policy features it does not model", () => {
+    const pod: PolicyPod = { name: "p", namespace: "ns", labels: { app: "a" }, ip: "10.42.0.9" };
+    const policy = (egress: object[]) => [
+      { namespace: "ns", name: "np", spec: { podSelector: {}, policyTypes: ["Egress"], egress } },
+    ];
+    assert.throws(
+      () => policyRuleset("t", policy([{ ports: [{ protocol: "TCP", port: "http" }] }]), [pod], {}),
+      (e: Error) => e instanceof PolicyError && /named port http/.test(e.message),
+    );
+    assert.throws(
+      () =>
+        policyRuleset(
+          "t",
+          policy([{ to: [{ podSelector: { matchExpressions: [{ key: "a", operator: "Exists" }] } }] }]),
+          [pod],
+          {},
+        ),
+      /matchExpressions/,
+    );
+    const opened = policyRuleset(
+      "t",
+      policy([
+        {
+          to: [{ ipBlock: { cidr: "0.0.0.0/0", except: ["10.0.0.0/8", "fd00::/8"] } }],
+          ports: [{ protocol: "UDP", port: 51820 }],
+        },
+      ]),
+      [pod],
+      {},
+    );
+    assert.match(opened, /ip daddr 0\.0\.0\.0\/0 ip daddr != \{ 10\.0\.0\.0\/8 \} udp dport 51820 return/);
+  });
 });
 
 describe("npm run lab: the capabilities a container runtime gives each container", () => {
-    const names = (request: { privileged?: boolean; add?: string[]; drop?: string[] }) => {
-        const set = containerCapabilities({ privileged: request.privileged ?? false, add: request.add ?? [], drop: request.drop ?? [] });
-        return set.all ? "all" : set.names;
-    };
-
-    it("a container that asks for nothing gets CRI-O's defaults, without NET_RAW or SYS_ADMIN", () => {
-        assert.deepEqual([...names({})].sort(), [...CRIO_DEFAULT_CAPABILITIES].sort());
-        assert.ok(!names({}).includes("NET_RAW"));
-        assert.ok(!names({}).includes("SYS_ADMIN"));
+  const names = (request: { privileged?: boolean; add?: string[]; drop?: string[] }) => {
+    const set = containerCapabilities({
+      privileged: request.privileged ?? false,
+      add: request.add ?? [],
+      drop: request.drop ?? [],
     });
+    return set.all ? "all" : set.names;
+  };
 
-    it("adds what the container asks for and removes what it drops; a drop wins over an add", () => {
-        const route = names({ add: ["NET_ADMIN", "NET_RAW"] });
-        assert.deepEqual(route, ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW"]);
-        assert.deepEqual(names({ add: ["cap_net_raw"], drop: ["ALL"] }), ["NET_RAW"]);
-        assert.deepEqual(names({ add: ["NET_RAW"], drop: ["NET_RAW", "KILL"] }), ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE"]);
-        assert.deepEqual(names({ add: ["ALL"], drop: ["ALL"] }), []);
-        const everything = names({ add: ["ALL"], drop: ["SYS_ADMIN"] });
-        assert.ok(everything.includes("SYS_MODULE") && !everything.includes("SYS_ADMIN"));
-    });
+  it("a container that asks for nothing gets CRI-O's defaults, without NET_RAW or SYS_ADMIN", () => {
+    assert.deepEqual([...names({})].sort(), [...CRIO_DEFAULT_CAPABILITIES].sort());
+    assert.ok(!names({}).includes("NET_RAW"));
+    assert.ok(!names({}).includes("SYS_ADMIN"));
+  });
 
-    it("a privileged container keeps every capability, and its launcher is not bounded", () => {
-        const set = containerCapabilities({ privileged: true, add: ["NET_ADMIN"], drop: ["ALL"] });
-        assert.deepEqual(set, { all: true });
-        assert.deepEqual(setprivArgs(set), []);
-    });
+  it("adds what the container asks for and removes what it drops; a drop wins over an add", () => {
+    const route = names({ add: ["NET_ADMIN", "NET_RAW"] });
+    assert.deepEqual(route, [
+      "CHOWN",
+      "DAC_OVERRIDE",
+      "FOWNER",
+      "FSETID",
+      "KILL",
+      "SETGID",
+      "SETUID",
+      "SETPCAP",
+      "NET_BIND_SERVICE",
+      "NET_ADMIN",
+      "NET_RAW",
+    ]);
+    assert.deepEqual(names({ add: ["cap_net_raw"], drop: ["ALL"] }), ["NET_RAW"]);
+    assert.deepEqual(names({ add: ["NET_RAW"], drop: ["NET_RAW", "KILL"] }), [
+      "CHOWN",
+      "DAC_OVERRIDE",
+      "FOWNER",
+      "FSETID",
+      "SETGID",
+      "SETUID",
+      "SETPCAP",
+      "NET_BIND_SERVICE",
+    ]);
+    assert.deepEqual(names({ add: ["ALL"], drop: ["ALL"] }), []);
+    const everything = names({ add: ["ALL"], drop: ["SYS_ADMIN"] });
+    assert.ok(everything.includes("SYS_MODULE") && !everything.includes("SYS_ADMIN"));
+  });
 
-    it("refuses a capability the kernel does not have, naming it", () => {
-        assert.throws(() => names({ add: ["NET_ADMIN", "NET_RAWW"] }), /unknown capabilities: NET_RAWW/);
-    });
+  it("a privileged container keeps every capability, and its launcher is not bounded", () => {
+    const set = containerCapabilities({ privileged: true, add: ["NET_ADMIN"], drop: ["ALL"] });
+    assert.deepEqual(set, { all: true });
+    assert.deepEqual(setprivArgs(set), []);
+  });
 
-    it("bounds the container with setpriv: its set as the bounding set, no inheritable or ambient capabilities", () => {
-        assert.deepEqual(setprivArgs(containerCapabilities({ privileged: false, add: ["NET_RAW"], drop: ["ALL"] })), ["--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all,+net_raw"]);
-    });
+  it("refuses a capability the kernel does not have, naming it", () => {
+    assert.throws(() => names({ add: ["NET_ADMIN", "NET_RAWW"] }), /unknown capabilities: NET_RAWW/);
+  });
 
-    it("reads the capabilities a process holds from /proc/<pid>/status", () => {
-        const status = "Name:\tbash\nCapInh:\t0000000000000000\nCapBnd:\t00000000000035fb\n";
-        assert.deepEqual(statusCapabilities(status, "CapBnd"), ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP", "NET_BIND_SERVICE", "NET_ADMIN", "NET_RAW"]);
-        assert.deepEqual(statusCapabilities(status, "CapInh"), []);
-        assert.equal(statusCapabilities(status, "CapAmb"), undefined);
-        assert.deepEqual(capabilityNames("0000000000200000"), ["SYS_ADMIN"]);
-    });
+  it("bounds the container with setpriv: its set as the bounding set, no inheritable or ambient capabilities", () => {
+    assert.deepEqual(setprivArgs(containerCapabilities({ privileged: false, add: ["NET_RAW"], drop: ["ALL"] })), [
+      "--inh-caps=-all",
+      "--ambient-caps=-all",
+      "--bounding-set=-all,+net_raw",
+    ]);
+  });
 
+  it("reads the capabilities a process holds from /proc/<pid>/status", () => {
+    const status = "Name:\tbash\nCapInh:\t0000000000000000\nCapBnd:\t00000000000035fb\n";
+    assert.deepEqual(statusCapabilities(status, "CapBnd"), [
+      "CHOWN",
+      "DAC_OVERRIDE",
+      "FOWNER",
+      "FSETID",
+      "KILL",
+      "SETGID",
+      "SETUID",
+      "SETPCAP",
+      "NET_BIND_SERVICE",
+      "NET_ADMIN",
+      "NET_RAW",
+    ]);
+    assert.deepEqual(statusCapabilities(status, "CapInh"), []);
+    assert.equal(statusCapabilities(status, "CapAmb"), undefined);
+    assert.deepEqual(capabilityNames("0000000000200000"), ["SYS_ADMIN"]);
+  });
 });
 
 describe("npm run lab: the kubelet's resolv.conf", () => {
-    const pod = (dnsPolicy: string, dnsConfig?: LabPod["dnsConfig"]): LabPod => ({ workload: "w", namespace: "ns", labels: {}, initContainers: [], containers: [], dnsPolicy, dnsConfig, sysctls: {} });
+  const pod = (dnsPolicy: string, dnsConfig?: LabPod["dnsConfig"]): LabPod => ({
+    workload: "w",
+    namespace: "ns",
+    labels: {},
+    initContainers: [],
+    containers: [],
+    dnsPolicy,
+    dnsConfig,
+    sysctls: {},
+  });
 
-    it("ClusterFirst: kube-dns with the namespace's search domains and ndots:5", () => {
-        assert.equal(podResolvConf(pod("ClusterFirst"), CLUSTER), "search ns.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n");
-    });
+  it("ClusterFirst: kube-dns with the namespace's search domains and ndots:5", () => {
+    assert.equal(
+      podResolvConf(pod("ClusterFirst"), CLUSTER),
+      "search ns.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.43.0.10\noptions ndots:5\n",
+    );
+  });
 
-    it("None: exactly the pod's dnsConfig, and refused without a nameserver", () => {
-        const conf = podResolvConf(pod("None", { nameservers: ["172.16.0.1"], searches: ["ns.svc.cluster.local"], options: [{ name: "ndots", value: "5" }] }), CLUSTER);
-        assert.equal(conf, "search ns.svc.cluster.local\nnameserver 172.16.0.1\noptions ndots:5\n");
-        assert.throws(() => podResolvConf(pod("None"), CLUSTER), /dnsPolicy None without dnsConfig\.nameservers/);
-        assert.throws(() => podResolvConf(pod("Default"), CLUSTER), /dnsPolicy Default is not modelled/);
-    });
+  it("None: exactly the pod's dnsConfig, and refused without a nameserver", () => {
+    const conf = podResolvConf(
+      pod("None", {
+        nameservers: ["172.16.0.1"],
+        searches: ["ns.svc.cluster.local"],
+        options: [{ name: "ndots", value: "5" }],
+      }),
+      CLUSTER,
+    );
+    assert.equal(conf, "search ns.svc.cluster.local\nnameserver 172.16.0.1\noptions ndots:5\n");
+    assert.throws(() => podResolvConf(pod("None"), CLUSTER), /dnsPolicy None without dnsConfig\.nameservers/);
+    assert.throws(() => podResolvConf(pod("Default"), CLUSTER), /dnsPolicy Default is not modelled/);
+  });
 
-    it("reads pod-gateway settings.sh as the program renders it", () => {
-        assert.deepEqual(parseShellSettings('# comment\nVXLAN_ID="42"\nVPN_LOCAL_CIDRS="10.42.0.0/16 10.43.0.0/16"\n'), { VXLAN_ID: "42", VPN_LOCAL_CIDRS: "10.42.0.0/16 10.43.0.0/16" });
+  it("reads pod-gateway settings.sh as the program renders it", () => {
+    assert.deepEqual(parseShellSettings('# comment\nVXLAN_ID="42"\nVPN_LOCAL_CIDRS="10.42.0.0/16 10.43.0.0/16"\n'), {
+      VXLAN_ID: "42",
+      VPN_LOCAL_CIDRS: "10.42.0.0/16 10.43.0.0/16",
     });
+  });
 });
 
 describe("npm run lab: gluetun's start-up, reproduced in source order", () => {
-    const env = { VPN_INTERFACE: "wg0", WIREGUARD_MTU: "1320", WIREGUARD_ADDRESSES: "10.64.222.21/32", FIREWALL_OUTBOUND_SUBNETS: "10.42.0.0/16,10.43.0.0/16", DNS_SERVER: "off", DNS_ADDRESS: "1.1.1.1" };
-    const script = gluetunScript({ env, endpointIp: "203.0.113.20", endpointPort: 51820, serverPublicKey: "KEY", privateKeyFile: "/k", dnsServerScript: "/dns.js" });
-    const at = (text: string) => {
-        const index = script.indexOf(text);
-        assert.ok(index >= 0, `missing: ${text}`);
-        return index;
-    };
+  const env = {
+    VPN_INTERFACE: "wg0",
+    WIREGUARD_MTU: "1320",
+    WIREGUARD_ADDRESSES: "10.64.222.21/32",
+    FIREWALL_OUTBOUND_SUBNETS: "10.42.0.0/16,10.43.0.0/16",
+    DNS_SERVER: "off",
+    DNS_ADDRESS: "1.1.1.1",
+  };
+  const script = gluetunScript({
+    env,
+    endpointIp: "203.0.113.20",
+    endpointPort: 51820,
+    serverPublicKey: "KEY",
+    privateKeyFile: "/k",
+    dnsServerScript: "/dns.js",
+  });
+  const at = (text: string) => {
+    const index = script.indexOf(text);
+    assert.ok(index >= 0, `missing: ${text}`);
+    return index;
+  };
 
-    it("firewall (DROP policies, post-rules) before routing, VPN connection rule before the tunnel, the fwmark rule last", () => {
-        assert.ok(at("fw iptables --policy \"$chain\" DROP") < at("/iptables/post-rules.txt"));
-        assert.ok(at("/iptables/post-rules.txt") < at("table 200 priority 100"));
-        assert.ok(at("table 199 priority 99") < at("table main priority 98"));
-        assert.ok(at("-d 203.0.113.20 -o \"$DEFAULT_IF\" -p udp -m udp --dport 51820 -j ACCEPT") < at("wireguard-go -f wg0"));
-        assert.ok(at("wireguard-go -f wg0") < at("not fwmark 51820 table 51820 priority 101"));
-        for (const source of ["internal/firewall/enable.go", "internal/routing/inbound.go", "internal/wireguard/rule.go", "internal/dns/run.go"]) {
-            assert.ok(script.includes(source), `cites ${source}`);
-        }
-    });
+  it("firewall (DROP policies, post-rules) before routing, VPN connection rule before the tunnel, the fwmark rule last", () => {
+    assert.ok(at('fw iptables --policy "$chain" DROP') < at("/iptables/post-rules.txt"));
+    assert.ok(at("/iptables/post-rules.txt") < at("table 200 priority 100"));
+    assert.ok(at("table 199 priority 99") < at("table main priority 98"));
+    assert.ok(at('-d 203.0.113.20 -o "$DEFAULT_IF" -p udp -m udp --dport 51820 -j ACCEPT') < at("wireguard-go -f wg0"));
+    assert.ok(at("wireguard-go -f wg0") < at("not fwmark 51820 table 51820 priority 101"));
+    for (const source of [
+      "internal/firewall/enable.go",
+      "internal/routing/inbound.go",
+      "internal/wireguard/rule.go",
+      "internal/dns/run.go",
+    ]) {
+      assert.ok(script.includes(source), `cites ${source}`);
+    }
+  });
 
-    it("DNS_SERVER=off writes DNS_ADDRESS system-wide and starts no DNS server; on (the default) starts it", () => {
-        assert.match(script, /write_resolv 1\.1\.1\.1/);
-        assert.doesNotMatch(script, /node \/dns\.js/);
-        const defaults = gluetunSettings({});
-        assert.equal(defaults.dnsServer, true);
-        assert.equal(defaults.interfaceName, "wg0");
-        assert.equal(gluetunSettings({ DNS_ADDRESS: "127.0.0.1" }).dnsAddress, undefined, "127.0.0.1 means the provider's plain address");
-    });
+  it("DNS_SERVER=off writes DNS_ADDRESS system-wide and starts no DNS server; on (the default) starts it", () => {
+    assert.match(script, /write_resolv 1\.1\.1\.1/);
+    assert.doesNotMatch(script, /node \/dns\.js/);
+    const defaults = gluetunSettings({});
+    assert.equal(defaults.dnsServer, true);
+    assert.equal(defaults.interfaceName, "wg0");
+    assert.equal(
+      gluetunSettings({ DNS_ADDRESS: "127.0.0.1" }).dnsAddress,
+      undefined,
+      "127.0.0.1 means the provider's plain address",
+    );
+  });
 
-    it("DNS_SERVER=on: the DNS loop binds :53 and, when it cannot, tries again after gluetun's back-off (10 s, doubling)", () => {
-        const on = gluetunScript({ env: { ...env, DNS_SERVER: "on" }, endpointIp: "203.0.113.20", endpointPort: 51820, serverPublicKey: "KEY", privateKeyFile: "/k", dnsServerScript: "/dns.js" });
-        assert.match(on, /node \/dns\.js 1\.1\.1\.1/);
-        assert.match(on, /local wait=10/);
-        assert.match(on, /sleep \$wait; wait=\$\(\(wait \* 2\)\)/);
-        assert.match(on, /write_resolv 127\.0\.0\.1/);
-        assert.ok(on.indexOf("touch /run/gluetun-tunnel-up") > on.indexOf("dns_loop &"), "the DNS loop starts when the tunnel is up");
+  it("DNS_SERVER=on: the DNS loop binds :53 and, when it cannot, tries again after gluetun's back-off (10 s, doubling)", () => {
+    const on = gluetunScript({
+      env: { ...env, DNS_SERVER: "on" },
+      endpointIp: "203.0.113.20",
+      endpointPort: 51820,
+      serverPublicKey: "KEY",
+      privateKeyFile: "/k",
+      dnsServerScript: "/dns.js",
     });
+    assert.match(on, /node \/dns\.js 1\.1\.1\.1/);
+    assert.match(on, /local wait=10/);
+    assert.match(on, /sleep \$wait; wait=\$\(\(wait \* 2\)\)/);
+    assert.match(on, /write_resolv 127\.0\.0\.1/);
+    assert.ok(
+      on.indexOf("touch /run/gluetun-tunnel-up") > on.indexOf("dns_loop &"),
+      "the DNS loop starts when the tunnel is up",
+    );
+  });
 
-    it("the fallback flushes and deletes the filter chains, then ACCEPT policies (internal/firewall/enable.go disable)", () => {
-        assert.deepEqual(FALLBACK_COMMANDS.slice(0, 2), [["iptables", "--flush"], ["iptables", "--delete-chain"]]);
-        assert.ok(FALLBACK_COMMANDS.some((argv) => argv.join(" ") === "iptables --policy FORWARD ACCEPT"));
-        assert.ok(FALLBACK_COMMANDS.every((argv) => !argv.includes("-t")), "only the filter table: mangle and nat survive");
-    });
+  it("the fallback flushes and deletes the filter chains, then ACCEPT policies (internal/firewall/enable.go disable)", () => {
+    assert.deepEqual(FALLBACK_COMMANDS.slice(0, 2), [
+      ["iptables", "--flush"],
+      ["iptables", "--delete-chain"],
+    ]);
+    assert.ok(FALLBACK_COMMANDS.some((argv) => argv.join(" ") === "iptables --policy FORWARD ACCEPT"));
+    assert.ok(
+      FALLBACK_COMMANDS.every((argv) => !argv.includes("-t")),
+      "only the filter table: mangle and nat survive",
+    );
+  });
 });
 
 describe("npm run lab: leak accounting and the table", () => {
-    const counters = '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "inet", "name": "tunnel", "table": "lab_leaks", "handle": 1, "packets": 40, "bytes": 5000}}, {"counter": {"family": "inet", "name": "home_dns", "table": "lab_leaks", "handle": 2, "packets": 2, "bytes": 190}}, {"counter": {"family": "inet", "name": "home_other", "table": "lab_leaks", "handle": 3, "packets": 3, "bytes": 200}}]}';
+  const counters =
+    '{"nftables": [{"metainfo": {"version": "1.0.6"}}, {"counter": {"family": "inet", "name": "tunnel", "table": "lab_leaks", "handle": 1, "packets": 40, "bytes": 5000}}, {"counter": {"family": "inet", "name": "home_dns", "table": "lab_leaks", "handle": 2, "packets": 2, "bytes": 190}}, {"counter": {"family": "inet", "name": "home_other", "table": "lab_leaks", "handle": 3, "packets": 3, "bytes": 200}}]}';
 
-    it("counts what reached the internet from the home address outside the tunnel", () => {
-        const parsed = parseCounters(counters);
-        assert.deepEqual(parsed, { tunnel: 40, homeDns: 2, homeOther: 3 });
-        assert.equal(leakedPackets(parsed), 5);
-        assert.throws(() => parseCounters('{"nftables": []}'), /counter tunnel missing/);
-    });
+  it("counts what reached the internet from the home address outside the tunnel", () => {
+    const parsed = parseCounters(counters);
+    assert.deepEqual(parsed, { tunnel: 40, homeDns: 2, homeOther: 3 });
+    assert.equal(leakedPackets(parsed), 5);
+    assert.throws(() => parseCounters('{"nftables": []}'), /counter tunnel missing/);
+  });
 
-    it("counts the resolver's queries by source, after a mark (dnsmasq log-queries=extra lines)", () => {
-        const log = [
-            "Dec  1 11:05:51 dnsmasq[20935]: 3 203.0.113.10/49614 query[A] probe3.tracker.example.net from 203.0.113.10",
-            "Dec  1 11:05:51 dnsmasq[20935]: 3 203.0.113.10/49614 config probe3.tracker.example.net is 198.51.100.80",
-            "Dec  1 11:47:01 dnsmasq[11855]: 10 192.0.2.77/44177 query[A] probe4.tracker.example.net from 192.0.2.77",
-            "Dec  1 11:47:01 dnsmasq[11855]: 11 203.0.113.10/49107 query[AAAA] probe5.tracker.example.net from 203.0.113.10",
-        ].join("\n");
-        assert.deepEqual(queriesFrom(log, "203.0.113.10"), { count: 2, names: ["probe3.tracker.example.net", "probe5.tracker.example.net"] });
-        assert.equal(queriesFrom(log, "203.0.113.10", 2).count, 1);
-        assert.equal(queriesFrom(log, "192.0.2.77").count, 1);
+  it("counts the resolver's queries by source, after a mark (dnsmasq log-queries=extra lines)", () => {
+    const log = [
+      "Dec  1 11:05:51 dnsmasq[20935]: 3 203.0.113.10/49614 query[A] probe3.tracker.example.net from 203.0.113.10",
+      "Dec  1 11:05:51 dnsmasq[20935]: 3 203.0.113.10/49614 config probe3.tracker.example.net is 198.51.100.80",
+      "Dec  1 11:47:01 dnsmasq[11855]: 10 192.0.2.77/44177 query[A] probe4.tracker.example.net from 192.0.2.77",
+      "Dec  1 11:47:01 dnsmasq[11855]: 11 203.0.113.10/49107 query[AAAA] probe5.tracker.example.net from 203.0.113.10",
+    ].join("\n");
+    assert.deepEqual(queriesFrom(log, "203.0.113.10"), {
+      count: 2,
+      names: ["probe3.tracker.example.net", "probe5.tracker.example.net"],
     });
+    assert.equal(queriesFrom(log, "203.0.113.10", 2).count, 1);
+    assert.equal(queriesFrom(log, "192.0.2.77").count, 1);
+  });
 
-    it("reads dig +short's answer", () => {
-        assert.equal(parseDigShort("198.51.100.80\n"), "198.51.100.80");
-        assert.equal(parseDigShort(";; communications error to 172.16.0.1#53: timed out\n"), undefined);
-    });
+  it("reads dig +short's answer", () => {
+    assert.equal(parseDigShort("198.51.100.80\n"), "198.51.100.80");
+    assert.equal(parseDigShort(";; communications error to 172.16.0.1#53: timed out\n"), undefined);
+  });
 
-    const result = (scenario: string, l1: number, l2: number, layer2MustHold: boolean, checksOk = true): ScenarioResult => ({
-        scenario,
-        checks: [{ ok: checksOk, text: "the internet saw the VPN exit" }],
-        withLayer1: { packets: l1, dns: 0 },
-        layer2Only: { packets: l2, dns: 0 },
-        layer2MustHold,
-        seconds: 1.5,
-    });
+  const result = (
+    scenario: string,
+    l1: number,
+    l2: number,
+    layer2MustHold: boolean,
+    checksOk = true,
+  ): ScenarioResult => ({
+    scenario,
+    checks: [{ ok: checksOk, text: "the internet saw the VPN exit" }],
+    withLayer1: { packets: l1, dns: 0 },
+    layer2Only: { packets: l2, dns: 0 },
+    layer2MustHold,
+    seconds: 1.5,
+  });
 
-    it("fails a leak with both layers, a leak through layer 2 alone where it must hold, and a failed check", () => {
-        assert.equal(passed(result("a", 0, 0, true)), true);
-        assert.equal(passed(result("b", 1, 0, true)), false);
-        assert.equal(passed(result("c", 0, 16, true)), false);
-        assert.equal(passed(result("d", 0, 16, false)), true, "only layer 1 can stop a client whose routes bypass the gateway");
-        assert.equal(passed(result("e", 0, 0, true, false)), false);
-    });
+  it("fails a leak with both layers, a leak through layer 2 alone where it must hold, and a failed check", () => {
+    assert.equal(passed(result("a", 0, 0, true)), true);
+    assert.equal(passed(result("b", 1, 0, true)), false);
+    assert.equal(passed(result("c", 0, 16, true)), false);
+    assert.equal(
+      passed(result("d", 0, 16, false)),
+      true,
+      "only layer 1 can stop a client whose routes bypass the gateway",
+    );
+    assert.equal(passed(result("e", 0, 0, true, false)), false);
+  });
 
-    it("prints a table and the counts as the last line", () => {
-        const table = renderTable([result("baseline", 0, 0, true), result("fallback", 2, 16, true), { ...result("replaced", 0, 0, true), recoverySeconds: 12.34 }]);
-        const lines = table.split("\n");
-        assert.match(lines[0], /^scenario\s+verdict\s+leaked pkts L1\+L2\s+leaked DNS L1\+L2/);
-        assert.match(table, /^baseline\s+PASS\s+0\s+0\s+0\s+0\s+-\s+1\.5 s$/m);
-        assert.match(table, /^replaced\s+PASS.*12\.3 s/m);
-        assert.match(table, /fallback: 2 packet\(s\) and 0 DNS query\(ies\) reached the internet from the home address with both layers on/);
-        assert.equal(lines[lines.length - 1], "2 passed, 1 failed");
-    });
+  it("prints a table and the counts as the last line", () => {
+    const table = renderTable([
+      result("baseline", 0, 0, true),
+      result("fallback", 2, 16, true),
+      { ...result("replaced", 0, 0, true), recoverySeconds: 12.34 },
+    ]);
+    const lines = table.split("\n");
+    assert.match(lines[0], /^scenario\s+verdict\s+leaked pkts L1\+L2\s+leaked DNS L1\+L2/);
+    assert.match(table, /^baseline\s+PASS\s+0\s+0\s+0\s+0\s+-\s+1\.5 s$/m);
+    assert.match(table, /^replaced\s+PASS.*12\.3 s/m);
+    assert.match(
+      table,
+      /fallback: 2 packet\(s\) and 0 DNS query\(ies\) reached the internet from the home address with both layers on/,
+    );
+    assert.equal(lines[lines.length - 1], "2 passed, 1 failed");
+  });
 });
 
 describe("npm run lab: MTU figures", () => {
-    it("reads one named counter from nft's JSON and says which is missing", () => {
-        const json = JSON.stringify({ nftables: [{ metainfo: {} }, { counter: { family: "bridge", name: "fragments", table: "lab_fragments", packets: 924, bytes: 1 } }] });
-        assert.equal(namedCounter(json, "fragments"), 924);
-        assert.throws(() => namedCounter(json, "tunnel"), /counter tunnel missing/);
+  it("reads one named counter from nft's JSON and says which is missing", () => {
+    const json = JSON.stringify({
+      nftables: [
+        { metainfo: {} },
+        { counter: { family: "bridge", name: "fragments", table: "lab_fragments", packets: 924, bytes: 1 } },
+      ],
     });
+    assert.equal(namedCounter(json, "fragments"), 924);
+    assert.throws(() => namedCounter(json, "tunnel"), /counter tunnel missing/);
+  });
 
-    it("reads a link's MTU from ip -o link output", () => {
-        assert.equal(parseLinkMtu("7: vxlan0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1370 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/ether 3a:5e"), 1370);
-        assert.equal(parseLinkMtu(""), undefined);
-    });
+  it("reads a link's MTU from ip -o link output", () => {
+    assert.equal(
+      parseLinkMtu(
+        "7: vxlan0: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1370 qdisc noqueue state UNKNOWN mode DEFAULT group default qlen 1000\\    link/ether 3a:5e",
+      ),
+      1370,
+    );
+    assert.equal(parseLinkMtu(""), undefined);
+  });
 
-    it("an MTU check names the figure, and what was expected when it differs or is missing", () => {
-        assert.deepEqual(expectEqual("client vxlan0 MTU", 1370, 1370), { ok: true, text: "client vxlan0 MTU 1370" });
-        assert.deepEqual(expectEqual("client vxlan0 MTU", 1400, 1370), { ok: false, text: "client vxlan0 MTU 1400, expected 1370" });
-        assert.deepEqual(expectEqual("wg0 MTU", undefined, 1370), { ok: false, text: "wg0 MTU missing, expected 1370" });
+  it("an MTU check names the figure, and what was expected when it differs or is missing", () => {
+    assert.deepEqual(expectEqual("client vxlan0 MTU", 1370, 1370), { ok: true, text: "client vxlan0 MTU 1370" });
+    assert.deepEqual(expectEqual("client vxlan0 MTU", 1400, 1370), {
+      ok: false,
+      text: "client vxlan0 MTU 1400, expected 1370",
     });
+    assert.deepEqual(expectEqual("wg0 MTU", undefined, 1370), { ok: false, text: "wg0 MTU missing, expected 1370" });
+  });
 });
 
 describe("npm run lab: arguments, prerequisites, addresses", () => {
-    it("parses its arguments and refuses unknown ones", () => {
-        assert.deepEqual(parseLabArguments([]), { config: "Pulumi.downloads.yaml", coreConfig: "Pulumi.core.yaml", only: undefined });
-        assert.deepEqual(parseLabArguments(["--config", "my.yaml", "--only", "DNS"]), { config: "my.yaml", coreConfig: "Pulumi.core.yaml", only: "DNS" });
-        assert.throws(() => parseLabArguments(["--config"]), (e: Error) => e instanceof UsageError && /--config needs a value/.test(e.message));
-        assert.throws(() => parseLabArguments(["downloads"]), /unknown argument "downloads"/);
+  it("parses its arguments and refuses unknown ones", () => {
+    assert.deepEqual(parseLabArguments([]), {
+      config: "Pulumi.downloads.yaml",
+      coreConfig: "Pulumi.core.yaml",
+      only: undefined,
     });
+    assert.deepEqual(parseLabArguments(["--config", "my.yaml", "--only", "DNS"]), {
+      config: "my.yaml",
+      coreConfig: "Pulumi.core.yaml",
+      only: "DNS",
+    });
+    assert.throws(
+      () => parseLabArguments(["--config"]),
+      (e: Error) => e instanceof UsageError && /--config needs a value/.test(e.message),
+    );
+    assert.throws(() => parseLabArguments(["downloads"]), /unknown argument "downloads"/);
+  });
 
-    it("says exactly what is missing: root first, then tools with their Debian packages, /dev/net/tun, namespaces", () => {
-        const ok = { uid: 0, hasTool: () => true, canCreateNetns: () => undefined, tunDevice: () => undefined };
-        assert.deepEqual(missingPrerequisites(ok), []);
-        assert.deepEqual(missingPrerequisites({ ...ok, uid: 1000 }), ["the lab must run as root (it creates network namespaces, veth pairs and mounts): run it with sudo"]);
-        const problems = missingPrerequisites({ ...ok, hasTool: (t) => !["wg", "wireguard-go", "dig"].includes(t), tunDevice: () => "/dev/net/tun is missing", canCreateNetns: () => "cannot create a network namespace" });
-        assert.deepEqual(problems, ["missing tools: wg, wireguard-go, dig (apt-get install wireguard-tools wireguard-go bind9-dnsutils)", "/dev/net/tun is missing", "cannot create a network namespace"]);
-        assert.match(missingUpstream("/nowhere", () => false)!, /needs the pinned upstream artifacts in \/nowhere .*missing: pod-gateway-v1\.13\.0\/bin\/client_init\.sh/);
-        assert.equal(missingUpstream("/x", () => true), undefined);
+  it("says exactly what is missing: root first, then tools with their Debian packages, /dev/net/tun, namespaces", () => {
+    const ok = { uid: 0, hasTool: () => true, canCreateNetns: () => undefined, tunDevice: () => undefined };
+    assert.deepEqual(missingPrerequisites(ok), []);
+    assert.deepEqual(missingPrerequisites({ ...ok, uid: 1000 }), [
+      "the lab must run as root (it creates network namespaces, veth pairs and mounts): run it with sudo",
+    ]);
+    const problems = missingPrerequisites({
+      ...ok,
+      hasTool: (t) => !["wg", "wireguard-go", "dig"].includes(t),
+      tunDevice: () => "/dev/net/tun is missing",
+      canCreateNetns: () => "cannot create a network namespace",
     });
+    assert.deepEqual(problems, [
+      "missing tools: wg, wireguard-go, dig (apt-get install wireguard-tools wireguard-go bind9-dnsutils)",
+      "/dev/net/tun is missing",
+      "cannot create a network namespace",
+    ]);
+    assert.match(
+      missingUpstream("/nowhere", () => false)!,
+      /needs the pinned upstream artifacts in \/nowhere .*missing: pod-gateway-v1\.13\.0\/bin\/client_init\.sh/,
+    );
+    assert.equal(
+      missingUpstream("/x", () => true),
+      undefined,
+    );
+  });
 
-    it("puts the internet side in documentation ranges only and the pods in the plan's pod CIDR", () => {
-        const a = labAddresses(CLUSTER);
-        for (const address of [a.home, a.internetRouter, a.vpnServer, a.vpnExit, a.resolver, a.web]) {
-            assert.match(address, /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$/, address);
-        }
-        assert.equal(a.client, "10.42.0.21");
-        assert.equal(a.kubernetesService, "10.43.0.1");
-        assert.equal(labAddresses({ ...CLUSTER, lanCidr: undefined }).nodeLan, hostIn(DEFAULT_LAN, 10));
-        assert.throws(() => hostIn("10.0.0.0/30", 5), /10\.0\.0\.0\/30 has no host number 5/);
-    });
+  it("puts the internet side in documentation ranges only and the pods in the plan's pod CIDR", () => {
+    const a = labAddresses(CLUSTER);
+    for (const address of [a.home, a.internetRouter, a.vpnServer, a.vpnExit, a.resolver, a.web]) {
+      assert.match(address, /^(192\.0\.2|198\.51\.100|203\.0\.113)\.\d+$/, address);
+    }
+    assert.equal(a.client, "10.42.0.21");
+    assert.equal(a.kubernetesService, "10.43.0.1");
+    assert.equal(labAddresses({ ...CLUSTER, lanCidr: undefined }).nodeLan, hostIn(DEFAULT_LAN, 10));
+    assert.throws(() => hostIn("10.0.0.0/30", 5), /10\.0\.0\.0\/30 has no host number 5/);
+  });
 
-    it("restarts containers with the kubelet's back-off", () => {
-        assert.deepEqual([0, 1, 2, 5, 9].map(restartBackoffMs), [10_000, 20_000, 40_000, 300_000, 300_000]);
-    });
+  it("restarts containers with the kubelet's back-off", () => {
+    assert.deepEqual([0, 1, 2, 5, 9].map(restartBackoffMs), [10_000, 20_000, 40_000, 300_000, 300_000]);
+  });
 });

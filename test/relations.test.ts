@@ -1,484 +1,822 @@
 import { strict as assert } from "node:assert";
 import { fetchClient } from "../lib/relations/http";
 import { AppGoneError, Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
-import { CoreRelationsInput, DownloadClients, KeyedEndpoint, PlannedRelation, coreRelations, downloadsRelations } from "../lib/relations/plan";
+import {
+  CoreRelationsInput,
+  DownloadClients,
+  KeyedEndpoint,
+  PlannedRelation,
+  coreRelations,
+  downloadsRelations,
+} from "../lib/relations/plan";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
 import { FakeApp, FakeOverseerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
 // published API and refuses anything else; each test asserts the stand-ins refused nothing.
 const RETRY = { attempts: 3, intervalMs: 20 };
-const KEYS = { radarr: "radarr-key-0000", sonarr: "sonarr-key-0000", lidarr: "lidarr-key-0000", prowlarr: "prowlarr-key-000", sabnzbd: "0123456789abcdef0123456789abcdef", overseerr: "overseerr-key-00" };
+const KEYS = {
+  radarr: "radarr-key-0000",
+  sonarr: "sonarr-key-0000",
+  lidarr: "lidarr-key-0000",
+  prowlarr: "prowlarr-key-000",
+  sabnzbd: "0123456789abcdef0123456789abcdef",
+  overseerr: "overseerr-key-00",
+};
 const QBIT = { username: "charmarr", password: "generated-password" };
 const PLEX_TOKEN = "plex-account-token";
 
 const core = (app: keyof typeof KEYS, port: number, basePath: string, namespace = "charmarr-core"): KeyedEndpoint => ({
-    namespace,
-    host: `${app}.${namespace}.svc.cluster.local`,
-    port,
-    basePath,
-    apiKey: KEYS[app],
+  namespace,
+  host: `${app}.${namespace}.svc.cluster.local`,
+  port,
+  basePath,
+  apiKey: KEYS[app],
 });
 
 /** Runs relation resources the way Pulumi would: create, then diff + update, then delete; state kept per resource name. */
 class Deployment {
-    readonly state = new Map<string, RelationState>();
-    readonly lifecycle;
-    constructor(apps: Record<string, FakeApp>) {
-        const connect: Connect = (reach, _connection, use) => {
-            const app = apps[`${reach.namespace}/${reach.pod}`] ?? apps[reach.pod];
-            if (app === undefined) {
-                return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
-            }
-            return use(fetchClient(app.url, 1000));
-        };
-        this.lifecycle = relationLifecycle(connect);
-    }
+  readonly state = new Map<string, RelationState>();
+  readonly lifecycle;
+  constructor(apps: Record<string, FakeApp>) {
+    const connect: Connect = (reach, _connection, use) => {
+      const app = apps[`${reach.namespace}/${reach.pod}`] ?? apps[reach.pod];
+      if (app === undefined) {
+        return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
+      }
+      return use(fetchClient(app.url, 1000));
+    };
+    this.lifecycle = relationLifecycle(connect);
+  }
 
-    /** `pulumi up` with these relations: returns the names of the resources Pulumi would create, update or delete. */
-    async up(planned: readonly PlannedRelation[]): Promise<string[]> {
-        const touched: string[] = [];
-        for (const relation of planned) {
-            const inputs: RelationInputs = { reach: relation.reach, spec: relation.spec, retry: RETRY };
-            const old = this.state.get(relation.name);
-            if (old === undefined) {
-                this.state.set(relation.name, await this.lifecycle.create(inputs));
-                touched.push(`create ${relation.name}`);
-            } else {
-                const diff = this.lifecycle.diff(old, inputs);
-                if (diff.replaces.length > 0) {
-                    // Pulumi's default replacement: create the new one, then delete the old one with its own state.
-                    this.state.set(relation.name, await this.lifecycle.create(inputs));
-                    await this.lifecycle.delete(old);
-                    touched.push(`replace ${relation.name}`);
-                } else if (diff.changes) {
-                    this.state.set(relation.name, await this.lifecycle.update(old, inputs));
-                    touched.push(`update ${relation.name}`);
-                }
-            }
+  /** `pulumi up` with these relations: returns the names of the resources Pulumi would create, update or delete. */
+  async up(planned: readonly PlannedRelation[]): Promise<string[]> {
+    const touched: string[] = [];
+    for (const relation of planned) {
+      const inputs: RelationInputs = { reach: relation.reach, spec: relation.spec, retry: RETRY };
+      const old = this.state.get(relation.name);
+      if (old === undefined) {
+        this.state.set(relation.name, await this.lifecycle.create(inputs));
+        touched.push(`create ${relation.name}`);
+      } else {
+        const diff = this.lifecycle.diff(old, inputs);
+        if (diff.replaces.length > 0) {
+          // Pulumi's default replacement: create the new one, then delete the old one with its own state.
+          this.state.set(relation.name, await this.lifecycle.create(inputs));
+          await this.lifecycle.delete(old);
+          touched.push(`replace ${relation.name}`);
+        } else if (diff.changes) {
+          this.state.set(relation.name, await this.lifecycle.update(old, inputs));
+          touched.push(`update ${relation.name}`);
         }
-        const wanted = new Set(planned.map((relation) => relation.name));
-        for (const [name, old] of [...this.state].reverse()) {
-            if (!wanted.has(name)) {
-                await this.lifecycle.delete(old);
-                this.state.delete(name);
-                touched.push(`delete ${name}`);
-            }
-        }
-        return touched;
+      }
     }
+    const wanted = new Set(planned.map((relation) => relation.name));
+    for (const [name, old] of [...this.state].reverse()) {
+      if (!wanted.has(name)) {
+        await this.lifecycle.delete(old);
+        this.state.delete(name);
+        touched.push(`delete ${name}`);
+      }
+    }
+    return touched;
+  }
 }
 
 function noViolations(...apps: FakeApp[]): void {
-    assert.deepEqual(
-        apps.flatMap((app) => app.violations.map((violation) => `${app.name}: ${violation}`)),
-        [],
-    );
+  assert.deepEqual(
+    apps.flatMap((app) => app.violations.map((violation) => `${app.name}: ${violation}`)),
+    [],
+  );
 }
 
 const mutations = (...apps: FakeApp[]) => apps.reduce((sum, app) => sum + app.mutations, 0);
 
 describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", function () {
-    this.timeout(10000);
-    let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, qbittorrent: FakeQbittorrent, sabnzbd: FakeSabnzbd;
-    let deployment: Deployment;
-    const settings = downloadsRelationsSchema.parse({});
-    const clients = (sabPath = "/sabnzbd", qbitPort = 8080): DownloadClients => ({
-        qbittorrent: { namespace: "charmarr-downloads", host: "qbittorrent.charmarr-downloads.svc.cluster.local", port: qbitPort, basePath: "", ...QBIT },
-        sabnzbd: { ...core("sabnzbd", 8080, sabPath, "charmarr-downloads") },
-    });
-    const arr = () => ({ radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr"), lidarr: core("lidarr", 8686, "/lidarr") });
-    const plan = (overrides: Partial<Parameters<typeof downloadsRelations>[0]> = {}) => downloadsRelations({ arr: arr(), clients: clients(), mountPath: "/data", settings, ...overrides });
-    const all = () => [radarr, sonarr, lidarr, qbittorrent, sabnzbd];
+  this.timeout(10000);
+  let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, qbittorrent: FakeQbittorrent, sabnzbd: FakeSabnzbd;
+  let deployment: Deployment;
+  const settings = downloadsRelationsSchema.parse({});
+  const clients = (sabPath = "/sabnzbd", qbitPort = 8080): DownloadClients => ({
+    qbittorrent: {
+      namespace: "charmarr-downloads",
+      host: "qbittorrent.charmarr-downloads.svc.cluster.local",
+      port: qbitPort,
+      basePath: "",
+      ...QBIT,
+    },
+    sabnzbd: { ...core("sabnzbd", 8080, sabPath, "charmarr-downloads") },
+  });
+  const arr = () => ({
+    radarr: core("radarr", 7878, "/radarr"),
+    sonarr: core("sonarr", 8989, "/sonarr"),
+    lidarr: core("lidarr", 8686, "/lidarr"),
+  });
+  const plan = (overrides: Partial<Parameters<typeof downloadsRelations>[0]> = {}) =>
+    downloadsRelations({ arr: arr(), clients: clients(), mountPath: "/data", settings, ...overrides });
+  const all = () => [radarr, sonarr, lidarr, qbittorrent, sabnzbd];
 
-    before(async () => {
-        radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-        sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
-        lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
-        qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
-        sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
-        deployment = new Deployment({ "radarr-0": radarr, "sonarr-0": sonarr, "lidarr-0": lidarr, "qbittorrent-0": qbittorrent, "sabnzbd-0": sabnzbd });
-        // Entries a user made by hand, which no relation owns.
-        radarr.add("downloadclient", { name: "My NZBGet", implementation: "Nzbget", configContract: "NzbgetSettings", enable: true, priority: 2, fields: [{ name: "host", value: "nas" }] });
-        qbittorrent.categories.set("manual", "/data/other");
+  before(async () => {
+    radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+    sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
+    lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
+    qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+    sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    deployment = new Deployment({
+      "radarr-0": radarr,
+      "sonarr-0": sonarr,
+      "lidarr-0": lidarr,
+      "qbittorrent-0": qbittorrent,
+      "sabnzbd-0": sabnzbd,
     });
-    after(() => Promise.all(all().map((app) => app?.stop())));
-
-    it("create: each arr app takes both clients, one category per app, saving under the shared library", async () => {
-        const touched = await deployment.up(plan());
-        assert.deepEqual(touched, ["create qbittorrent-categories", "create sabnzbd-categories", "create radarr-download-clients", "create sonarr-download-clients", "create lidarr-download-clients"]);
-        assert.deepEqual([...qbittorrent.categories], [["manual", "/data/other"], ["radarr", "/data/downloads/radarr"], ["sonarr", "/data/downloads/sonarr"], ["lidarr", "/data/downloads/lidarr"]]);
-        assert.equal(sabnzbd.categories.get("lidarr"), "/data/downloads/lidarr", "SABnzbd has no music category of its own: the relation makes one");
-        for (const [app, field] of [[radarr, "movieCategory"], [sonarr, "tvCategory"], [lidarr, "musicCategory"]] as const) {
-            assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", "host"), "qbittorrent.charmarr-downloads.svc.cluster.local");
-            assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", "password"), QBIT.password);
-            assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", field), app.name);
-            assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "urlBase"), "/sabnzbd");
-            assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "apiKey"), KEYS.sabnzbd);
-            assert.equal(app.entry("downloadclient", "SABnzbd (Charmarr)")?.enable, true);
-            for (const client of ["qBittorrent (Charmarr)", "SABnzbd (Charmarr)"]) {
-                const entry = app.entry("downloadclient", client);
-                assert.deepEqual([entry?.removeCompletedDownloads, entry?.removeFailedDownloads], [true, true], `${app.name} ${client}: the apps' own defaults for a new client`);
-            }
-        }
-        assert.ok(radarr.entry("downloadclient", "My NZBGet"));
-        noViolations(...all());
+    // Entries a user made by hand, which no relation owns.
+    radarr.add("downloadclient", {
+      name: "My NZBGet",
+      implementation: "Nzbget",
+      configContract: "NzbgetSettings",
+      enable: true,
+      priority: 2,
+      fields: [{ name: "host", value: "nas" }],
     });
+    qbittorrent.categories.set("manual", "/data/other");
+  });
+  after(() => Promise.all(all().map((app) => app?.stop())));
 
-    it("re-run: the same plan changes nothing (no resource updated, no request that writes)", async () => {
-        const before = mutations(...all());
-        assert.deepEqual(await deployment.up(plan()), []);
-        // Even a forced reconcile of every relation writes nothing: the apps already hold the entries.
-        for (const relation of plan()) {
-            const state = deployment.state.get(relation.name) as RelationState;
-            const after = await deployment.lifecycle.update(state, { reach: relation.reach, spec: relation.spec, retry: RETRY });
-            assert.deepEqual(after.changes, [], relation.name);
-        }
-        assert.equal(mutations(...all()), before);
-        noViolations(...all());
+  it("create: each arr app takes both clients, one category per app, saving under the shared library", async () => {
+    const touched = await deployment.up(plan());
+    assert.deepEqual(touched, [
+      "create qbittorrent-categories",
+      "create sabnzbd-categories",
+      "create radarr-download-clients",
+      "create sonarr-download-clients",
+      "create lidarr-download-clients",
+    ]);
+    assert.deepEqual(
+      [...qbittorrent.categories],
+      [
+        ["manual", "/data/other"],
+        ["radarr", "/data/downloads/radarr"],
+        ["sonarr", "/data/downloads/sonarr"],
+        ["lidarr", "/data/downloads/lidarr"],
+      ],
+    );
+    assert.equal(
+      sabnzbd.categories.get("lidarr"),
+      "/data/downloads/lidarr",
+      "SABnzbd has no music category of its own: the relation makes one",
+    );
+    for (const [app, field] of [
+      [radarr, "movieCategory"],
+      [sonarr, "tvCategory"],
+      [lidarr, "musicCategory"],
+    ] as const) {
+      assert.equal(
+        app.fieldOf("downloadclient", "qBittorrent (Charmarr)", "host"),
+        "qbittorrent.charmarr-downloads.svc.cluster.local",
+      );
+      assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", "password"), QBIT.password);
+      assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", field), app.name);
+      assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "urlBase"), "/sabnzbd");
+      assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "apiKey"), KEYS.sabnzbd);
+      assert.equal(app.entry("downloadclient", "SABnzbd (Charmarr)")?.enable, true);
+      for (const client of ["qBittorrent (Charmarr)", "SABnzbd (Charmarr)"]) {
+        const entry = app.entry("downloadclient", client);
+        assert.deepEqual(
+          [entry?.removeCompletedDownloads, entry?.removeFailedDownloads],
+          [true, true],
+          `${app.name} ${client}: the apps' own defaults for a new client`,
+        );
+      }
+    }
+    assert.ok(radarr.entry("downloadclient", "My NZBGet"));
+    noViolations(...all());
+  });
+
+  it("re-run: the same plan changes nothing (no resource updated, no request that writes)", async () => {
+    const before = mutations(...all());
+    assert.deepEqual(await deployment.up(plan()), []);
+    // Even a forced reconcile of every relation writes nothing: the apps already hold the entries.
+    for (const relation of plan()) {
+      const state = deployment.state.get(relation.name) as RelationState;
+      const after = await deployment.lifecycle.update(state, {
+        reach: relation.reach,
+        spec: relation.spec,
+        retry: RETRY,
+      });
+      assert.deepEqual(after.changes, [], relation.name);
+    }
+    assert.equal(mutations(...all()), before);
+    noViolations(...all());
+  });
+
+  it("keeps what the user changed in fields the relation does not own, and restores the ones it owns", async () => {
+    radarr.editField("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder", true);
+    radarr.editField("downloadclient", "qBittorrent (Charmarr)", "host", "typo");
+    (radarr.entry("downloadclient", "qBittorrent (Charmarr)") as Record<string, unknown>).removeCompletedDownloads =
+      false;
+    const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
+    const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
+      reach: relation.reach,
+      spec: relation.spec,
+      retry: RETRY,
     });
+    assert.deepEqual(state.changes, ["updated radarr downloadclient qBittorrent (Charmarr)"]);
+    assert.equal(
+      radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "host"),
+      "qbittorrent.charmarr-downloads.svc.cluster.local",
+    );
+    assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder"), true);
+    assert.equal(
+      radarr.entry("downloadclient", "qBittorrent (Charmarr)")?.removeCompletedDownloads,
+      false,
+      "set on create only: the user's choice stays",
+    );
+    assert.equal(
+      radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "password"),
+      QBIT.password,
+      "the masked password sent back keeps the stored one",
+    );
+    noViolations(...all());
+  });
 
-    it("keeps what the user changed in fields the relation does not own, and restores the ones it owns", async () => {
-        radarr.editField("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder", true);
-        radarr.editField("downloadclient", "qBittorrent (Charmarr)", "host", "typo");
-        (radarr.entry("downloadclient", "qBittorrent (Charmarr)") as Record<string, unknown>).removeCompletedDownloads = false;
-        const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
-        const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, { reach: relation.reach, spec: relation.spec, retry: RETRY });
-        assert.deepEqual(state.changes, ["updated radarr downloadclient qBittorrent (Charmarr)"]);
-        assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "host"), "qbittorrent.charmarr-downloads.svc.cluster.local");
-        assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder"), true);
-        assert.equal(radarr.entry("downloadclient", "qBittorrent (Charmarr)")?.removeCompletedDownloads, false, "set on create only: the user's choice stays");
-        assert.equal(radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "password"), QBIT.password, "the masked password sent back keeps the stored one");
-        noViolations(...all());
-    });
+  it("change: a new SABnzbd path and qBittorrent port reach every arr app's entry", async () => {
+    sabnzbd.basePath = "/usenet";
+    const touched = await deployment.up(plan({ clients: clients("/usenet", 8081) }));
+    assert.deepEqual(touched, [
+      "update qbittorrent-categories",
+      "update sabnzbd-categories",
+      "update radarr-download-clients",
+      "update sonarr-download-clients",
+      "update lidarr-download-clients",
+    ]);
+    for (const app of [radarr, sonarr, lidarr]) {
+      assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "urlBase"), "/usenet");
+      assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", "port"), 8081);
+    }
+    assert.deepEqual(
+      await deployment.up(plan({ clients: clients("/usenet", 8081) })),
+      [],
+      "and a re-run after the change is quiet",
+    );
+    noViolations(...all());
+  });
 
-    it("change: a new SABnzbd path and qBittorrent port reach every arr app's entry", async () => {
-        sabnzbd.basePath = "/usenet";
-        const touched = await deployment.up(plan({ clients: clients("/usenet", 8081) }));
-        assert.deepEqual(touched, ["update qbittorrent-categories", "update sabnzbd-categories", "update radarr-download-clients", "update sonarr-download-clients", "update lidarr-download-clients"]);
-        for (const app of [radarr, sonarr, lidarr]) {
-            assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "urlBase"), "/usenet");
-            assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", "port"), 8081);
-        }
-        assert.deepEqual(await deployment.up(plan({ clients: clients("/usenet", 8081) })), [], "and a re-run after the change is quiet");
-        noViolations(...all());
-    });
+  it("removal: disabling SABnzbd removes its entries; destroying the stack removes everything it wired, and nothing else", async () => {
+    const onlyQbit = plan({ clients: { qbittorrent: clients("/usenet", 8081).qbittorrent } });
+    const touched = await deployment.up(onlyQbit);
+    assert.deepEqual(touched, [
+      "update radarr-download-clients",
+      "update sonarr-download-clients",
+      "update lidarr-download-clients",
+      "delete sabnzbd-categories",
+    ]);
+    for (const app of [radarr, sonarr, lidarr]) {
+      assert.equal(app.entry("downloadclient", "SABnzbd (Charmarr)"), undefined);
+      assert.ok(app.entry("downloadclient", "qBittorrent (Charmarr)"));
+    }
+    assert.deepEqual(
+      [...sabnzbd.categories.keys()],
+      ["*", "movies", "tv", "audio", "software"],
+      "SABnzbd's own categories stay",
+    );
 
-    it("removal: disabling SABnzbd removes its entries; destroying the stack removes everything it wired, and nothing else", async () => {
-        const onlyQbit = plan({ clients: { qbittorrent: clients("/usenet", 8081).qbittorrent } });
-        const touched = await deployment.up(onlyQbit);
-        assert.deepEqual(touched, ["update radarr-download-clients", "update sonarr-download-clients", "update lidarr-download-clients", "delete sabnzbd-categories"]);
-        for (const app of [radarr, sonarr, lidarr]) {
-            assert.equal(app.entry("downloadclient", "SABnzbd (Charmarr)"), undefined);
-            assert.ok(app.entry("downloadclient", "qBittorrent (Charmarr)"));
-        }
-        assert.deepEqual([...sabnzbd.categories.keys()], ["*", "movies", "tv", "audio", "software"], "SABnzbd's own categories stay");
+    await deployment.up([]);
+    for (const app of [radarr, sonarr, lidarr]) {
+      assert.deepEqual(
+        app.collections.downloadclient.map((entry) => entry.name),
+        app === radarr ? ["My NZBGet"] : [],
+      );
+    }
+    assert.deepEqual([...qbittorrent.categories.keys()], ["manual"]);
+    noViolations(...all());
+  });
 
-        await deployment.up([]);
-        for (const app of [radarr, sonarr, lidarr]) {
-            assert.deepEqual(app.collections.downloadclient.map((entry) => entry.name), app === radarr ? ["My NZBGet"] : []);
-        }
-        assert.deepEqual([...qbittorrent.categories.keys()], ["manual"]);
-        noViolations(...all());
-    });
+  it("an app that never becomes ready fails after a bounded wait, naming the app and what did not answer", async () => {
+    radarr.ready = false;
+    const started = Date.now();
+    const fresh = new Deployment({ "radarr-0": radarr });
+    const relation = plan().filter((r) => r.name === "radarr-download-clients");
+    await assert.rejects(
+      fresh.up(relation),
+      /^RelationError: radarr is not ready: GET \/radarr\/api\/v3\/system\/status did not answer after 3 attempts over 0\.04 s \(last: radarr refused GET \/radarr\/api\/v3\/system\/status with HTTP 503/,
+    );
+    assert.ok(Date.now() - started < 2000);
+    radarr.ready = true;
+    assert.equal(radarr.collections.downloadclient.length, 1, "nothing written");
+  });
 
-    it("an app that never becomes ready fails after a bounded wait, naming the app and what did not answer", async () => {
-        radarr.ready = false;
-        const started = Date.now();
-        const fresh = new Deployment({ "radarr-0": radarr });
-        const relation = plan().filter((r) => r.name === "radarr-download-clients");
-        await assert.rejects(fresh.up(relation), /^RelationError: radarr is not ready: GET \/radarr\/api\/v3\/system\/status did not answer after 3 attempts over 0\.04 s \(last: radarr refused GET \/radarr\/api\/v3\/system\/status with HTTP 503/);
-        assert.ok(Date.now() - started < 2000);
-        radarr.ready = true;
-        assert.equal(radarr.collections.downloadclient.length, 1, "nothing written");
-    });
-
-    it("an app that is not there at all (port-forward finds no pod) fails create with the connection's message, and delete has nothing to remove", async () => {
-        const empty = new Deployment({});
-        await assert.rejects(empty.up(plan().slice(0, 1)), /no pod qbittorrent-0/);
-        const state = { reach: { namespace: "charmarr-downloads", pod: "qbittorrent-0", port: 8080 }, spec: plan()[0].spec, retry: RETRY, owned: ["radarr"], waiting: false, changes: [] };
-        await empty.lifecycle.delete(state);
-    });
+  it("an app that is not there at all (port-forward finds no pod) fails create with the connection's message, and delete has nothing to remove", async () => {
+    const empty = new Deployment({});
+    await assert.rejects(empty.up(plan().slice(0, 1)), /no pod qbittorrent-0/);
+    const state = {
+      reach: { namespace: "charmarr-downloads", pod: "qbittorrent-0", port: 8080 },
+      spec: plan()[0].spec,
+      retry: RETRY,
+      owned: ["radarr"],
+      waiting: false,
+      changes: [],
+    };
+    await empty.lifecycle.delete(state);
+  });
 });
 
 describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr → Radarr, Sonarr, Plex)", function () {
-    this.timeout(10000);
-    let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, overseerr: FakeOverseerr;
-    let deployment: Deployment;
-    const settings = coreRelationsSchema.parse({});
-    const input = (overrides: Partial<CoreRelationsInput> = {}): CoreRelationsInput => ({
-        arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr"), lidarr: core("lidarr", 8686, "/lidarr") },
-        prowlarr: core("prowlarr", 9696, "/prowlarr"),
-        overseerr: core("overseerr", 5055, ""),
-        plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
-        mountPath: "/data",
-        settings,
-        ...overrides,
-    });
-    const all = () => [radarr, sonarr, lidarr, prowlarr, overseerr];
+  this.timeout(10000);
+  let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, overseerr: FakeOverseerr;
+  let deployment: Deployment;
+  const settings = coreRelationsSchema.parse({});
+  const input = (overrides: Partial<CoreRelationsInput> = {}): CoreRelationsInput => ({
+    arr: {
+      radarr: core("radarr", 7878, "/radarr"),
+      sonarr: core("sonarr", 8989, "/sonarr"),
+      lidarr: core("lidarr", 8686, "/lidarr"),
+    },
+    prowlarr: core("prowlarr", 9696, "/prowlarr"),
+    overseerr: core("overseerr", 5055, ""),
+    plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
+    mountPath: "/data",
+    settings,
+    ...overrides,
+  });
+  const all = () => [radarr, sonarr, lidarr, prowlarr, overseerr];
 
-    before(async () => {
-        radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-        sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
-        lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
-        prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr);
-        overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
-        deployment = new Deployment({ "radarr-0": radarr, "sonarr-0": sonarr, "lidarr-0": lidarr, "prowlarr-0": prowlarr, "overseerr-0": overseerr });
-        prowlarr.add("applications", { name: "Readarr", implementation: "Readarr", configContract: "ReadarrSettings", syncLevel: "addOnly", fields: [] });
-        radarr.add("rootfolder", { path: "/data/old-movies" });
+  before(async () => {
+    radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+    sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
+    lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
+    prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr);
+    overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+    deployment = new Deployment({
+      "radarr-0": radarr,
+      "sonarr-0": sonarr,
+      "lidarr-0": lidarr,
+      "prowlarr-0": prowlarr,
+      "overseerr-0": overseerr,
     });
-    after(() => Promise.all(all().map((app) => app?.stop())));
-
-    it("create: root folders in the library, Prowlarr syncs all three apps, Overseerr waits for its setup without a Plex token", async () => {
-        const touched = await deployment.up(coreRelations(input()));
-        assert.deepEqual(touched, ["create radarr-root-folder", "create sonarr-root-folder", "create lidarr-root-folder", "create prowlarr-applications", "create overseerr-services"]);
-        assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/old-movies", "/data/movies"]);
-        assert.deepEqual(sonarr.collections.rootfolder.map((f) => f.path), ["/data/tv"]);
-        assert.deepEqual(lidarr.collections.rootfolder.map((f) => [f.path, f.name, f.defaultQualityProfileId]), [["/data/music", "Music", 3]]);
-        assert.deepEqual(prowlarr.collections.applications.map((a) => [a.name, a.syncLevel]), [["Readarr", "addOnly"], ["Radarr (Charmarr)", "fullSync"], ["Sonarr (Charmarr)", "fullSync"], ["Lidarr (Charmarr)", "fullSync"]]);
-        assert.equal(prowlarr.fieldOf("applications", "Radarr (Charmarr)", "baseUrl"), "http://radarr.charmarr-core.svc.cluster.local:7878/radarr");
-        assert.equal(prowlarr.fieldOf("applications", "Radarr (Charmarr)", "prowlarrUrl"), "http://prowlarr.charmarr-core.svc.cluster.local:9696/prowlarr");
-        assert.equal(prowlarr.fieldOf("applications", "Sonarr (Charmarr)", "apiKey"), KEYS.sonarr);
-        assert.equal(overseerr.services.radarr.length, 0, "Overseerr has no user yet: nothing is written");
-        assert.equal(deployment.state.get("overseerr-services")?.waiting, true);
-        noViolations(...all());
+    prowlarr.add("applications", {
+      name: "Readarr",
+      implementation: "Readarr",
+      configContract: "ReadarrSettings",
+      syncLevel: "addOnly",
+      fields: [],
     });
+    radarr.add("rootfolder", { path: "/data/old-movies" });
+  });
+  after(() => Promise.all(all().map((app) => app?.stop())));
 
-    it("re-run: nothing changes, except the Overseerr relation that waits on the user tries again", async () => {
-        const before = mutations(...all());
-        assert.deepEqual(await deployment.up(coreRelations(input())), ["update overseerr-services"]);
-        assert.equal(mutations(...all()), before);
-        noViolations(...all());
+  it("create: root folders in the library, Prowlarr syncs all three apps, Overseerr waits for its setup without a Plex token", async () => {
+    const touched = await deployment.up(coreRelations(input()));
+    assert.deepEqual(touched, [
+      "create radarr-root-folder",
+      "create sonarr-root-folder",
+      "create lidarr-root-folder",
+      "create prowlarr-applications",
+      "create overseerr-services",
+    ]);
+    assert.deepEqual(
+      radarr.collections.rootfolder.map((f) => f.path),
+      ["/data/old-movies", "/data/movies"],
+    );
+    assert.deepEqual(
+      sonarr.collections.rootfolder.map((f) => f.path),
+      ["/data/tv"],
+    );
+    assert.deepEqual(
+      lidarr.collections.rootfolder.map((f) => [f.path, f.name, f.defaultQualityProfileId]),
+      [["/data/music", "Music", 3]],
+    );
+    assert.deepEqual(
+      prowlarr.collections.applications.map((a) => [a.name, a.syncLevel]),
+      [
+        ["Readarr", "addOnly"],
+        ["Radarr (Charmarr)", "fullSync"],
+        ["Sonarr (Charmarr)", "fullSync"],
+        ["Lidarr (Charmarr)", "fullSync"],
+      ],
+    );
+    assert.equal(
+      prowlarr.fieldOf("applications", "Radarr (Charmarr)", "baseUrl"),
+      "http://radarr.charmarr-core.svc.cluster.local:7878/radarr",
+    );
+    assert.equal(
+      prowlarr.fieldOf("applications", "Radarr (Charmarr)", "prowlarrUrl"),
+      "http://prowlarr.charmarr-core.svc.cluster.local:9696/prowlarr",
+    );
+    assert.equal(prowlarr.fieldOf("applications", "Sonarr (Charmarr)", "apiKey"), KEYS.sonarr);
+    assert.equal(overseerr.services.radarr.length, 0, "Overseerr has no user yet: nothing is written");
+    assert.equal(deployment.state.get("overseerr-services")?.waiting, true);
+    noViolations(...all());
+  });
+
+  it("re-run: nothing changes, except the Overseerr relation that waits on the user tries again", async () => {
+    const before = mutations(...all());
+    assert.deepEqual(await deployment.up(coreRelations(input())), ["update overseerr-services"]);
+    assert.equal(mutations(...all()), before);
+    noViolations(...all());
+  });
+
+  it("with a Plex token: signs Overseerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
+    assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [
+      "update overseerr-services",
+    ]);
+    assert.equal(overseerr.initialized, true);
+    assert.deepEqual(overseerr.plex, {
+      ip: "plex.charmarr-core.svc.cluster.local",
+      port: 32400,
+      useSsl: false,
+      name: "plex",
+      machineId: "abc",
     });
+    const [entry] = overseerr.services.radarr;
+    assert.deepEqual(
+      [
+        entry.name,
+        entry.hostname,
+        entry.port,
+        entry.baseUrl,
+        entry.activeDirectory,
+        entry.activeProfileId,
+        entry.apiKey,
+      ],
+      ["Radarr (Charmarr)", "radarr.charmarr-core.svc.cluster.local", 7878, "/radarr", "/data/movies", 4, KEYS.radarr],
+    );
+    assert.equal(overseerr.services.sonarr[0].activeDirectory, "/data/tv");
+    assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [], "then quiet");
+    noViolations(...all());
+  });
 
-    it("with a Plex token: signs Overseerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
-        assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), ["update overseerr-services"]);
-        assert.equal(overseerr.initialized, true);
-        assert.deepEqual(overseerr.plex, { ip: "plex.charmarr-core.svc.cluster.local", port: 32400, useSsl: false, name: "plex", machineId: "abc" });
-        const [entry] = overseerr.services.radarr;
-        assert.deepEqual([entry.name, entry.hostname, entry.port, entry.baseUrl, entry.activeDirectory, entry.activeProfileId, entry.apiKey], ["Radarr (Charmarr)", "radarr.charmarr-core.svc.cluster.local", 7878, "/radarr", "/data/movies", 4, KEYS.radarr]);
-        assert.equal(overseerr.services.sonarr[0].activeDirectory, "/data/tv");
-        assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [], "then quiet");
-        noViolations(...all());
+  it("change: Radarr's new path and root folder reach Prowlarr and Overseerr; the old root folder it added goes, the user's stays", async () => {
+    radarr.basePath = "/movies";
+    const changed = input({
+      plexToken: PLEX_TOKEN,
+      arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") },
+      settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }),
     });
+    const touched = await deployment.up(coreRelations(changed));
+    assert.deepEqual(touched, [
+      "update radarr-root-folder",
+      "update prowlarr-applications",
+      "update overseerr-services",
+    ]);
+    assert.deepEqual(
+      radarr.collections.rootfolder.map((f) => f.path),
+      ["/data/old-movies", "/data/films"],
+    );
+    assert.equal(
+      prowlarr.fieldOf("applications", "Radarr (Charmarr)", "baseUrl"),
+      "http://radarr.charmarr-core.svc.cluster.local:7878/movies",
+    );
+    assert.deepEqual(
+      [overseerr.services.radarr[0].baseUrl, overseerr.services.radarr[0].activeDirectory],
+      ["/movies", "/data/films"],
+    );
+    assert.deepEqual(await deployment.up(coreRelations(changed)), []);
+    noViolations(...all());
+  });
 
-    it("change: Radarr's new path and root folder reach Prowlarr and Overseerr; the old root folder it added goes, the user's stays", async () => {
-        radarr.basePath = "/movies";
-        const changed = input({ plexToken: PLEX_TOKEN, arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") }, settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }) });
-        const touched = await deployment.up(coreRelations(changed));
-        assert.deepEqual(touched, ["update radarr-root-folder", "update prowlarr-applications", "update overseerr-services"]);
-        assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/old-movies", "/data/films"]);
-        assert.equal(prowlarr.fieldOf("applications", "Radarr (Charmarr)", "baseUrl"), "http://radarr.charmarr-core.svc.cluster.local:7878/movies");
-        assert.deepEqual([overseerr.services.radarr[0].baseUrl, overseerr.services.radarr[0].activeDirectory], ["/movies", "/data/films"]);
-        assert.deepEqual(await deployment.up(coreRelations(changed)), []);
-        noViolations(...all());
+  it("removal: disabling Lidarr removes its Prowlarr application; turning relations off removes every entry, the user's stay", async () => {
+    const base = input({
+      plexToken: PLEX_TOKEN,
+      arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") },
+      settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }),
     });
+    const withoutLidarr = coreRelations({ ...base, arr: { radarr: base.arr.radarr, sonarr: base.arr.sonarr } });
+    assert.deepEqual(await deployment.up(withoutLidarr), ["update prowlarr-applications", "delete lidarr-root-folder"]);
+    assert.equal(prowlarr.entry("applications", "Lidarr (Charmarr)"), undefined);
+    assert.deepEqual(lidarr.collections.rootfolder, []);
 
-    it("removal: disabling Lidarr removes its Prowlarr application; turning relations off removes every entry, the user's stay", async () => {
-        const base = input({ plexToken: PLEX_TOKEN, arr: { ...input().arr, radarr: core("radarr", 7878, "/movies") }, settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }) });
-        const withoutLidarr = coreRelations({ ...base, arr: { radarr: base.arr.radarr, sonarr: base.arr.sonarr } });
-        assert.deepEqual(await deployment.up(withoutLidarr), ["update prowlarr-applications", "delete lidarr-root-folder"]);
-        assert.equal(prowlarr.entry("applications", "Lidarr (Charmarr)"), undefined);
-        assert.deepEqual(lidarr.collections.rootfolder, []);
-
-        assert.deepEqual(coreRelations({ ...base, settings: coreRelationsSchema.parse({ enabled: false }) }), []);
-        await deployment.up([]);
-        assert.deepEqual(prowlarr.collections.applications.map((a) => a.name), ["Readarr"]);
-        assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/old-movies"]);
-        assert.deepEqual([overseerr.services.radarr, overseerr.services.sonarr], [[], []]);
-        noViolations(...all());
-    });
+    assert.deepEqual(coreRelations({ ...base, settings: coreRelationsSchema.parse({ enabled: false }) }), []);
+    await deployment.up([]);
+    assert.deepEqual(
+      prowlarr.collections.applications.map((a) => a.name),
+      ["Readarr"],
+    );
+    assert.deepEqual(
+      radarr.collections.rootfolder.map((f) => f.path),
+      ["/data/old-movies"],
+    );
+    assert.deepEqual([overseerr.services.radarr, overseerr.services.sonarr], [[], []]);
+    noViolations(...all());
+  });
 });
 
 describe("relations: entries the user made first are never the relation's", function () {
-    this.timeout(10000);
-    it("a pre-existing qBittorrent `radarr` category and `/data/movies` root folder are left unmanaged: not edited on create or re-run, not removed on destroy", async () => {
-        const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-        const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
-        try {
-            qbittorrent.categories.set("radarr", "/mnt/nas/films");
-            radarr.add("rootfolder", { path: "/data/movies" });
-            const deployment = new Deployment({ "radarr-0": radarr, "qbittorrent-0": qbittorrent });
-            const relations = [
-                ...coreRelations({ arr: { radarr: core("radarr", 7878, "/radarr") }, mountPath: "/data", settings: coreRelationsSchema.parse({}) }),
-                ...downloadsRelations({
-                    arr: { radarr: core("radarr", 7878, "/radarr") },
-                    clients: { qbittorrent: { namespace: "charmarr-downloads", host: "qbittorrent.charmarr-downloads.svc.cluster.local", port: 8080, basePath: "", ...QBIT } },
-                    mountPath: "/data",
-                    settings: downloadsRelationsSchema.parse({}),
-                }),
-            ];
-            assert.deepEqual(await deployment.up(relations), ["create radarr-root-folder", "create qbittorrent-categories", "create radarr-download-clients"]);
-            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]], "the user's save path is kept, not moved to the library");
-            assert.deepEqual(deployment.state.get("qbittorrent-categories")?.owned, []);
-            assert.deepEqual(deployment.state.get("radarr-root-folder")?.owned, []);
-            assert.deepEqual(deployment.state.get("qbittorrent-categories")?.changes, ["unmanaged qbittorrent category radarr (it existed before the relation: left as it is, never removed)"]);
-            assert.deepEqual(deployment.state.get("radarr-download-clients")?.owned, ["qBittorrent (Charmarr)"]);
+  this.timeout(10000);
+  it("a pre-existing qBittorrent `radarr` category and `/data/movies` root folder are left unmanaged: not edited on create or re-run, not removed on destroy", async () => {
+    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+    const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+    try {
+      qbittorrent.categories.set("radarr", "/mnt/nas/films");
+      radarr.add("rootfolder", { path: "/data/movies" });
+      const deployment = new Deployment({ "radarr-0": radarr, "qbittorrent-0": qbittorrent });
+      const relations = [
+        ...coreRelations({
+          arr: { radarr: core("radarr", 7878, "/radarr") },
+          mountPath: "/data",
+          settings: coreRelationsSchema.parse({}),
+        }),
+        ...downloadsRelations({
+          arr: { radarr: core("radarr", 7878, "/radarr") },
+          clients: {
+            qbittorrent: {
+              namespace: "charmarr-downloads",
+              host: "qbittorrent.charmarr-downloads.svc.cluster.local",
+              port: 8080,
+              basePath: "",
+              ...QBIT,
+            },
+          },
+          mountPath: "/data",
+          settings: downloadsRelationsSchema.parse({}),
+        }),
+      ];
+      assert.deepEqual(await deployment.up(relations), [
+        "create radarr-root-folder",
+        "create qbittorrent-categories",
+        "create radarr-download-clients",
+      ]);
+      assert.deepEqual(
+        [...qbittorrent.categories],
+        [["radarr", "/mnt/nas/films"]],
+        "the user's save path is kept, not moved to the library",
+      );
+      assert.deepEqual(deployment.state.get("qbittorrent-categories")?.owned, []);
+      assert.deepEqual(deployment.state.get("radarr-root-folder")?.owned, []);
+      assert.deepEqual(deployment.state.get("qbittorrent-categories")?.changes, [
+        "unmanaged qbittorrent category radarr (it existed before the relation: left as it is, never removed)",
+      ]);
+      assert.deepEqual(deployment.state.get("radarr-download-clients")?.owned, ["qBittorrent (Charmarr)"]);
 
-            const relation = relations.find((r) => r.name === "qbittorrent-categories") as PlannedRelation;
-            const rerun = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, { reach: relation.reach, spec: relation.spec, retry: RETRY });
-            assert.deepEqual(rerun.owned, []);
-            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]]);
+      const relation = relations.find((r) => r.name === "qbittorrent-categories") as PlannedRelation;
+      const rerun = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
+        reach: relation.reach,
+        spec: relation.spec,
+        retry: RETRY,
+      });
+      assert.deepEqual(rerun.owned, []);
+      assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]]);
 
-            await deployment.up([]);
-            assert.deepEqual([...qbittorrent.categories], [["radarr", "/mnt/nas/films"]], "destroy leaves the user's category");
-            assert.deepEqual(radarr.collections.rootfolder.map((f) => f.path), ["/data/movies"], "destroy leaves the user's root folder");
-            assert.deepEqual(radarr.collections.downloadclient, [], "and removes the entry the relation created");
-            assert.ok(!qbittorrent.log.some((line) => /editCategory|removeCategories/.test(line)), qbittorrent.log.join("\n"));
-            assert.ok(!radarr.log.some((line) => /^DELETE \/radarr\/api\/v3\/rootfolder/.test(line)), radarr.log.join("\n"));
-            noViolations(radarr, qbittorrent);
-        } finally {
-            await Promise.all([radarr.stop(), qbittorrent.stop()]);
-        }
-    });
+      await deployment.up([]);
+      assert.deepEqual(
+        [...qbittorrent.categories],
+        [["radarr", "/mnt/nas/films"]],
+        "destroy leaves the user's category",
+      );
+      assert.deepEqual(
+        radarr.collections.rootfolder.map((f) => f.path),
+        ["/data/movies"],
+        "destroy leaves the user's root folder",
+      );
+      assert.deepEqual(radarr.collections.downloadclient, [], "and removes the entry the relation created");
+      assert.ok(
+        !qbittorrent.log.some((line) => /editCategory|removeCategories/.test(line)),
+        qbittorrent.log.join("\n"),
+      );
+      assert.ok(!radarr.log.some((line) => /^DELETE \/radarr\/api\/v3\/rootfolder/.test(line)), radarr.log.join("\n"));
+      noViolations(radarr, qbittorrent);
+    } finally {
+      await Promise.all([radarr.stop(), qbittorrent.stop()]);
+    }
+  });
 });
 
 describe("relations: Overseerr's default servers", function () {
-    this.timeout(10000);
-    it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
-        const overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
-        try {
-            overseerr.services.radarr.push({ id: 90, name: "My Radarr", hostname: "nas", port: 7878, apiKey: "x", activeDirectory: "/movies", is4k: false, isDefault: true });
-            const relation = coreRelations({
-                arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr") },
-                overseerr: core("overseerr", 5055, ""),
-                plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
-                plexToken: PLEX_TOKEN,
-                mountPath: "/data",
-                settings: coreRelationsSchema.parse({}),
-            }).find((r) => r.name === "overseerr-services") as PlannedRelation;
-            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(overseerr.url, 1000)));
-            await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
-            assert.deepEqual(overseerr.services.radarr.map((s) => [s.name, s.isDefault]), [["My Radarr", true], ["Radarr (Charmarr)", false]]);
-            assert.deepEqual(overseerr.services.sonarr.map((s) => [s.name, s.isDefault]), [["Sonarr (Charmarr)", true]], "no Sonarr yet: the new one is the default");
-            noViolations(overseerr);
-        } finally {
-            await overseerr.stop();
-        }
-    });
+  this.timeout(10000);
+  it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
+    const overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+    try {
+      overseerr.services.radarr.push({
+        id: 90,
+        name: "My Radarr",
+        hostname: "nas",
+        port: 7878,
+        apiKey: "x",
+        activeDirectory: "/movies",
+        is4k: false,
+        isDefault: true,
+      });
+      const relation = coreRelations({
+        arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr") },
+        overseerr: core("overseerr", 5055, ""),
+        plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
+        plexToken: PLEX_TOKEN,
+        mountPath: "/data",
+        settings: coreRelationsSchema.parse({}),
+      }).find((r) => r.name === "overseerr-services") as PlannedRelation;
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(overseerr.url, 1000)));
+      await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
+      assert.deepEqual(
+        overseerr.services.radarr.map((s) => [s.name, s.isDefault]),
+        [
+          ["My Radarr", true],
+          ["Radarr (Charmarr)", false],
+        ],
+      );
+      assert.deepEqual(
+        overseerr.services.sonarr.map((s) => [s.name, s.isDefault]),
+        [["Sonarr (Charmarr)", true]],
+        "no Sonarr yet: the new one is the default",
+      );
+      noViolations(overseerr);
+    } finally {
+      await overseerr.stop();
+    }
+  });
 });
 
 describe("relations: SABnzbd's refusals", function () {
-    this.timeout(10000);
-    it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
-        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
-        try {
-            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
-            const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
-            const inputs = (names: string[]): RelationInputs => ({
-                reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
-                spec: { kind: "sabnzbdCategories", target, categories: names.map((name) => ({ name, savePath: `/data/downloads/${name}` })) },
-                retry: RETRY,
-            });
-            sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
-            await assert.rejects(lifecycle.create(inputs(["radarr"])), /^RelationError: sabnzbd refused mode=set_config section=categories name=radarr dir=\/data\/downloads\/radarr: Cannot write the configuration$/);
-            sabnzbd.refuseWrites = undefined;
-            const state = await lifecycle.create(inputs(["radarr"]));
-            sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
-            await assert.rejects(lifecycle.delete(state), /^RelationError: sabnzbd refused mode=del_config section=categories keyword=radarr: Cannot write the configuration$/);
-            assert.equal(sabnzbd.categories.get("radarr"), "/data/downloads/radarr");
-            noViolations(sabnzbd);
-        } finally {
-            await sabnzbd.stop();
-        }
-    });
+  this.timeout(10000);
+  it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
+    const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    try {
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+      const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
+      const inputs = (names: string[]): RelationInputs => ({
+        reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+        spec: {
+          kind: "sabnzbdCategories",
+          target,
+          categories: names.map((name) => ({ name, savePath: `/data/downloads/${name}` })),
+        },
+        retry: RETRY,
+      });
+      sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
+      await assert.rejects(
+        lifecycle.create(inputs(["radarr"])),
+        /^RelationError: sabnzbd refused mode=set_config section=categories name=radarr dir=\/data\/downloads\/radarr: Cannot write the configuration$/,
+      );
+      sabnzbd.refuseWrites = undefined;
+      const state = await lifecycle.create(inputs(["radarr"]));
+      sabnzbd.refuseWrites = { error: "Cannot write the configuration" };
+      await assert.rejects(
+        lifecycle.delete(state),
+        /^RelationError: sabnzbd refused mode=del_config section=categories keyword=radarr: Cannot write the configuration$/,
+      );
+      assert.equal(sabnzbd.categories.get("radarr"), "/data/downloads/radarr");
+      noViolations(sabnzbd);
+    } finally {
+      await sabnzbd.stop();
+    }
+  });
 
-    it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
-        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
-        try {
-            const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
-            const inputs: RelationInputs = {
-                reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
-                spec: { kind: "sabnzbdCategories", target: { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd }, categories: ["radarr", "sonarr"].map((name) => ({ name, savePath: `/data/downloads/${name}` })) },
-                retry: RETRY,
-            };
-            sabnzbd.refuseWrites = { error: "Cannot write the configuration", name: "sonarr" };
-            await assert.rejects(lifecycle.create(inputs), /sabnzbd refused mode=set_config section=categories name=sonarr/);
-            assert.equal(sabnzbd.categories.has("radarr"), false, "the category the failed run made is gone again");
-            sabnzbd.refuseWrites = undefined;
-            const state = await lifecycle.create(inputs);
-            assert.deepEqual(state.owned, ["radarr", "sonarr"]);
-            await lifecycle.delete(state);
-            assert.deepEqual([...sabnzbd.categories.keys()], ["*", "movies", "tv", "audio", "software"]);
-            noViolations(sabnzbd);
-        } finally {
-            await sabnzbd.stop();
-        }
-    });
+  it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
+    const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    try {
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+      const inputs: RelationInputs = {
+        reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+        spec: {
+          kind: "sabnzbdCategories",
+          target: { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd },
+          categories: ["radarr", "sonarr"].map((name) => ({ name, savePath: `/data/downloads/${name}` })),
+        },
+        retry: RETRY,
+      };
+      sabnzbd.refuseWrites = { error: "Cannot write the configuration", name: "sonarr" };
+      await assert.rejects(lifecycle.create(inputs), /sabnzbd refused mode=set_config section=categories name=sonarr/);
+      assert.equal(sabnzbd.categories.has("radarr"), false, "the category the failed run made is gone again");
+      sabnzbd.refuseWrites = undefined;
+      const state = await lifecycle.create(inputs);
+      assert.deepEqual(state.owned, ["radarr", "sonarr"]);
+      await lifecycle.delete(state);
+      assert.deepEqual([...sabnzbd.categories.keys()], ["*", "movies", "tv", "audio", "software"]);
+      noViolations(sabnzbd);
+    } finally {
+      await sabnzbd.stop();
+    }
+  });
 });
 
 describe("relations: an app that moves", function () {
-    this.timeout(10000);
-    it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
-        const before = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-        const moved = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
-        try {
-            const deployment = new Deployment({ "charmarr-core/radarr-0": before, "media/radarr-0": moved, "sabnzbd-0": sabnzbd });
-            const plan = (namespace: string) =>
-                downloadsRelations({ arr: { radarr: core("radarr", 7878, "/radarr", namespace) }, clients: { sabnzbd: core("sabnzbd", 8080, "/sabnzbd", "charmarr-downloads") }, mountPath: "/data", settings: downloadsRelationsSchema.parse({}) });
-            await deployment.up(plan("charmarr-core"));
-            assert.ok(before.entry("downloadclient", "SABnzbd (Charmarr)"));
-            assert.deepEqual(await deployment.up(plan("media")), ["replace radarr-download-clients"]);
-            assert.deepEqual(before.collections.downloadclient, [], "the old Radarr keeps nothing of the relation");
-            assert.ok(moved.entry("downloadclient", "SABnzbd (Charmarr)"));
-            assert.deepEqual(await deployment.up(plan("media")), []);
-            noViolations(before, moved, sabnzbd);
-        } finally {
-            await Promise.all([before.stop(), moved.stop(), sabnzbd.stop()]);
-        }
-    });
+  this.timeout(10000);
+  it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
+    const before = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+    const moved = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+    const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    try {
+      const deployment = new Deployment({
+        "charmarr-core/radarr-0": before,
+        "media/radarr-0": moved,
+        "sabnzbd-0": sabnzbd,
+      });
+      const plan = (namespace: string) =>
+        downloadsRelations({
+          arr: { radarr: core("radarr", 7878, "/radarr", namespace) },
+          clients: { sabnzbd: core("sabnzbd", 8080, "/sabnzbd", "charmarr-downloads") },
+          mountPath: "/data",
+          settings: downloadsRelationsSchema.parse({}),
+        });
+      await deployment.up(plan("charmarr-core"));
+      assert.ok(before.entry("downloadclient", "SABnzbd (Charmarr)"));
+      assert.deepEqual(await deployment.up(plan("media")), ["replace radarr-download-clients"]);
+      assert.deepEqual(before.collections.downloadclient, [], "the old Radarr keeps nothing of the relation");
+      assert.ok(moved.entry("downloadclient", "SABnzbd (Charmarr)"));
+      assert.deepEqual(await deployment.up(plan("media")), []);
+      noViolations(before, moved, sabnzbd);
+    } finally {
+      await Promise.all([before.stop(), moved.stop(), sabnzbd.stop()]);
+    }
+  });
 });
 
 describe("relations: qBittorrent's two login styles", () => {
-    for (const style of ["5.1", "5.2"] as const) {
-        it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials or a ban fail at once, as wrong credentials`, async () => {
-            const good = await new FakeQbittorrent(QBIT.username, QBIT.password, style).start();
-            const wrong = await new FakeQbittorrent(QBIT.username, "another-password", style).start();
-            try {
-                const spec = { kind: "qbittorrentCategories" as const, target: QBIT, categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }] };
-                const lifecycle = relationLifecycle((reach, _connection, use) => use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)));
-                await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
-                assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
-                await assert.rejects(
-                    lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
-                    new RegExp(`^CredentialsRefusedError: qbittorrent refused the generated WebUI credentials \\(POST /api/v2/auth/login answered ${style === "5.1" ? '"Fails\\."' : "HTTP 401"}\\): wrong credentials`),
-                );
-                assert.equal(wrong.failedLogins, 1, "no retry: each wrong login counts toward qBittorrent's ban");
+  for (const style of ["5.1", "5.2"] as const) {
+    it(`logs in to qBittorrent ${style} and keeps its categories; wrong credentials or a ban fail at once, as wrong credentials`, async () => {
+      const good = await new FakeQbittorrent(QBIT.username, QBIT.password, style).start();
+      const wrong = await new FakeQbittorrent(QBIT.username, "another-password", style).start();
+      try {
+        const spec = {
+          kind: "qbittorrentCategories" as const,
+          target: QBIT,
+          categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
+        };
+        const lifecycle = relationLifecycle((reach, _connection, use) =>
+          use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)),
+        );
+        await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
+        assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
+        await assert.rejects(
+          lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
+          new RegExp(
+            `^CredentialsRefusedError: qbittorrent refused the generated WebUI credentials \\(POST /api/v2/auth/login answered ${style === "5.1" ? '"Fails\\."' : "HTTP 401"}\\): wrong credentials`,
+          ),
+        );
+        assert.equal(wrong.failedLogins, 1, "no retry: each wrong login counts toward qBittorrent's ban");
 
-                wrong.failedLogins = 5;
-                await assert.rejects(
-                    lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
-                    /^CredentialsRefusedError: qbittorrent has banned the relation's address after too many failed logins \(POST \/api\/v2\/auth\/login answered HTTP 403\): wrong WebUI credentials/,
-                );
-                assert.equal(wrong.log.filter((line) => line.startsWith("POST /api/v2/auth/login")).length, 2, "one login per run, banned or not");
-                noViolations(good);
-            } finally {
-                await Promise.all([good.stop(), wrong.stop()]);
-            }
-        });
-    }
+        wrong.failedLogins = 5;
+        await assert.rejects(
+          lifecycle.create({ reach: { namespace: "n", pod: "wrong-0", port: 8080 }, spec, retry: RETRY }),
+          /^CredentialsRefusedError: qbittorrent has banned the relation's address after too many failed logins \(POST \/api\/v2\/auth\/login answered HTTP 403\): wrong WebUI credentials/,
+        );
+        assert.equal(
+          wrong.log.filter((line) => line.startsWith("POST /api/v2/auth/login")).length,
+          2,
+          "one login per run, banned or not",
+        );
+        noViolations(good);
+      } finally {
+        await Promise.all([good.stop(), wrong.stop()]);
+      }
+    });
+  }
 });
 
 describe("relations: the stand-ins refuse what the published APIs do not allow", () => {
-    it("refuses a property outside the document, an unknown operation, a missing key, a bad path id, a wrong method, no session, the nzb key", async () => {
-        const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-        const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
-        const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
-        try {
-            const http = fetchClient(radarr.url, 1000);
-            const key = { "X-Api-Key": KEYS.radarr };
-            assert.equal((await http.send({ method: "POST", path: "/radarr/api/v3/downloadclient", headers: key, json: { name: "x", colour: "red" } })).status, 400);
-            assert.equal((await http.send({ method: "POST", path: "/radarr/api/v3/downloadclients", headers: key, json: {} })).status, 400);
-            assert.equal((await http.send({ method: "GET", path: "/radarr/api/v3/rootfolder" })).status, 401);
-            assert.equal((await http.send({ method: "DELETE", path: "/radarr/api/v3/rootfolder/abc", headers: key })).status, 400);
-            assert.equal((await fetchClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/createCategory", query: { category: "x" } })).status, 405);
-            assert.equal((await fetchClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status, 403);
-            assert.equal((await fetchClient(sabnzbd.url, 1000).send({ method: "GET", path: "/sabnzbd/api", query: { mode: "get_config", apikey: "nzb-key", output: "json" } })).status, 403);
-            assert.deepEqual([radarr.violations.length, qbittorrent.violations.length, sabnzbd.violations.length], [4, 2, 1]);
-            assert.match(radarr.violations[0], /must NOT have additional properties/);
-        } finally {
-            await Promise.all([radarr.stop(), qbittorrent.stop(), sabnzbd.stop()]);
-        }
-    });
+  it("refuses a property outside the document, an unknown operation, a missing key, a bad path id, a wrong method, no session, the nzb key", async () => {
+    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
+    const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+    const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    try {
+      const http = fetchClient(radarr.url, 1000);
+      const key = { "X-Api-Key": KEYS.radarr };
+      assert.equal(
+        (
+          await http.send({
+            method: "POST",
+            path: "/radarr/api/v3/downloadclient",
+            headers: key,
+            json: { name: "x", colour: "red" },
+          })
+        ).status,
+        400,
+      );
+      assert.equal(
+        (await http.send({ method: "POST", path: "/radarr/api/v3/downloadclients", headers: key, json: {} })).status,
+        400,
+      );
+      assert.equal((await http.send({ method: "GET", path: "/radarr/api/v3/rootfolder" })).status, 401);
+      assert.equal(
+        (await http.send({ method: "DELETE", path: "/radarr/api/v3/rootfolder/abc", headers: key })).status,
+        400,
+      );
+      assert.equal(
+        (
+          await fetchClient(qbittorrent.url, 1000).send({
+            method: "GET",
+            path: "/api/v2/torrents/createCategory",
+            query: { category: "x" },
+          })
+        ).status,
+        405,
+      );
+      assert.equal(
+        (await fetchClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status,
+        403,
+      );
+      assert.equal(
+        (
+          await fetchClient(sabnzbd.url, 1000).send({
+            method: "GET",
+            path: "/sabnzbd/api",
+            query: { mode: "get_config", apikey: "nzb-key", output: "json" },
+          })
+        ).status,
+        403,
+      );
+      assert.deepEqual([radarr.violations.length, qbittorrent.violations.length, sabnzbd.violations.length], [4, 2, 1]);
+      assert.match(radarr.violations[0], /must NOT have additional properties/);
+    } finally {
+      await Promise.all([radarr.stop(), qbittorrent.stop(), sabnzbd.stop()]);
+    }
+  });
 });

@@ -14,139 +14,173 @@ import { planDownloads } from "./support/plan";
  */
 
 interface CustomManager {
-    readonly customType: "regex";
-    readonly description: string;
-    readonly managerFilePatterns: string[];
-    readonly matchStrings: string[];
-    readonly depNameTemplate?: string;
-    readonly datasourceTemplate: string;
-    readonly registryUrlTemplate?: string;
+  readonly customType: "regex";
+  readonly description: string;
+  readonly managerFilePatterns: string[];
+  readonly matchStrings: string[];
+  readonly depNameTemplate?: string;
+  readonly datasourceTemplate: string;
+  readonly registryUrlTemplate?: string;
 }
 
 interface PackageRule {
-    readonly matchPackageNames?: string[];
-    readonly matchDatasources?: string[];
-    readonly versioning?: string;
+  readonly matchPackageNames?: string[];
+  readonly matchDatasources?: string[];
+  readonly versioning?: string;
 }
 
 interface RenovateConfig {
-    readonly customManagers: CustomManager[];
-    readonly packageRules: PackageRule[];
+  readonly customManagers: CustomManager[];
+  readonly packageRules: PackageRule[];
 }
 
 /** A dependency a manager extracted, as Renovate would look it up. */
 interface Extracted {
-    readonly file: string;
-    readonly datasource: string;
-    readonly depName: string;
-    readonly currentValue: string;
-    readonly registryUrl?: string;
+  readonly file: string;
+  readonly datasource: string;
+  readonly depName: string;
+  readonly currentValue: string;
+  readonly registryUrl?: string;
 }
 
 const ROOT = path.resolve(__dirname, "..");
 const CONFIG = JSON.parse(readFileSync(path.join(ROOT, "renovate.json"), "utf8")) as RenovateConfig;
 
 function trackedFiles(): string[] {
-    const listed = spawnSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" });
-    assert.equal(listed.status, 0, listed.stderr);
-    return listed.stdout.split("\n").filter((file) => file !== "");
+  const listed = spawnSync("git", ["ls-files"], { cwd: ROOT, encoding: "utf8" });
+  assert.equal(listed.status, 0, listed.stderr);
+  return listed.stdout.split("\n").filter((file) => file !== "");
 }
 
 /** `managerFilePatterns` entries are `/regex/` (Renovate also takes globs; this config uses none). */
 function filePattern(pattern: string): RegExp {
-    const regex = /^\/(.*)\/$/.exec(pattern);
-    assert.ok(regex, `managerFilePatterns entry ${pattern} is not a /regex/`);
-    return new RegExp(regex[1]);
+  const regex = /^\/(.*)\/$/.exec(pattern);
+  assert.ok(regex, `managerFilePatterns entry ${pattern} is not a /regex/`);
+  return new RegExp(regex[1]);
 }
 
 function extract(manager: CustomManager, files: readonly string[]): Extracted[] {
-    const patterns = manager.managerFilePatterns.map(filePattern);
-    const found: Extracted[] = [];
-    for (const file of files.filter((name) => patterns.some((pattern) => pattern.test(name)))) {
-        const text = readFileSync(path.join(ROOT, file), "utf8");
-        for (const matchString of manager.matchStrings) {
-            for (const match of text.matchAll(new RegExp(matchString, "g"))) {
-                const groups = match.groups ?? {};
-                const depName = groups.depName ?? manager.depNameTemplate;
-                assert.ok(depName && groups.currentValue, `${manager.description}: a match in ${file} has no depName or currentValue`);
-                found.push({
-                    file,
-                    datasource: manager.datasourceTemplate,
-                    depName,
-                    currentValue: groups.currentValue,
-                    ...(manager.registryUrlTemplate ? { registryUrl: manager.registryUrlTemplate } : {}),
-                });
-            }
-        }
+  const patterns = manager.managerFilePatterns.map(filePattern);
+  const found: Extracted[] = [];
+  for (const file of files.filter((name) => patterns.some((pattern) => pattern.test(name)))) {
+    const text = readFileSync(path.join(ROOT, file), "utf8");
+    for (const matchString of manager.matchStrings) {
+      for (const match of text.matchAll(new RegExp(matchString, "g"))) {
+        const groups = match.groups ?? {};
+        const depName = groups.depName ?? manager.depNameTemplate;
+        assert.ok(
+          depName && groups.currentValue,
+          `${manager.description}: a match in ${file} has no depName or currentValue`,
+        );
+        found.push({
+          file,
+          datasource: manager.datasourceTemplate,
+          depName,
+          currentValue: groups.currentValue,
+          ...(manager.registryUrlTemplate ? { registryUrl: manager.registryUrlTemplate } : {}),
+        });
+      }
     }
-    return found;
+  }
+  return found;
 }
 
 /** The versioning a package gets: the last matching package rule's, else the datasource's default. */
 function versioningOf(datasource: string, depName: string): string | undefined {
-    const rules = CONFIG.packageRules.filter(
-        (rule) => rule.versioning && (!rule.matchDatasources || rule.matchDatasources.includes(datasource)) && rule.matchPackageNames?.includes(depName),
-    );
-    return rules.at(-1)?.versioning;
+  const rules = CONFIG.packageRules.filter(
+    (rule) =>
+      rule.versioning &&
+      (!rule.matchDatasources || rule.matchDatasources.includes(datasource)) &&
+      rule.matchPackageNames?.includes(depName),
+  );
+  return rules.at(-1)?.versioning;
 }
 
 describe("renovate: every pin is proposed for update", () => {
-    const files = trackedFiles();
-    const extracted = CONFIG.customManagers.flatMap((manager) => extract(manager, files));
+  const files = trackedFiles();
+  const extracted = CONFIG.customManagers.flatMap((manager) => extract(manager, files));
 
-    function assertCovered(expected: Omit<Extracted, "file">, file: string): void {
-        const hit = extracted.find((dep) => dep.file === file && dep.depName === expected.depName && dep.currentValue === expected.currentValue);
-        assert.ok(hit, `no manager extracts ${expected.depName} ${expected.currentValue} from ${file}`);
-        assert.deepEqual({ ...hit, file: undefined }, { ...expected, file: undefined });
+  function assertCovered(expected: Omit<Extracted, "file">, file: string): void {
+    const hit = extracted.find(
+      (dep) => dep.file === file && dep.depName === expected.depName && dep.currentValue === expected.currentValue,
+    );
+    assert.ok(hit, `no manager extracts ${expected.depName} ${expected.currentValue} from ${file}`);
+    assert.deepEqual({ ...hit, file: undefined }, { ...expected, file: undefined });
+  }
+
+  it("each manager finds something (no pattern went stale)", () => {
+    for (const manager of CONFIG.customManagers) {
+      assert.ok(extract(manager, files).length > 0, `${manager.description} matches nothing`);
     }
+  });
 
-    it("each manager finds something (no pattern went stale)", () => {
-        for (const manager of CONFIG.customManagers) {
-            assert.ok(extract(manager, files).length > 0, `${manager.description} matches nothing`);
-        }
-    });
+  it("the Gateway API release and the platform charts, from lib/platform/versions.ts, at their chart repositories", () => {
+    const file = "lib/platform/versions.ts";
+    assertCovered(
+      {
+        datasource: "github-releases",
+        depName: "kubernetes-sigs/gateway-api",
+        currentValue: DEFAULT_VERSIONS.gatewayApi,
+      },
+      file,
+    );
+    const charts = { istio: "istio-base", metallb: "metallb", tailscaleOperator: "tailscale-operator" } as const;
+    for (const [component, step] of Object.entries(charts) as [
+      keyof typeof charts,
+      (typeof charts)[keyof typeof charts],
+    ][]) {
+      const source = CHART_SOURCES[step];
+      assertCovered(
+        {
+          datasource: "helm",
+          depName: source.chart,
+          currentValue: DEFAULT_VERSIONS[component],
+          registryUrl: source.repo,
+        },
+        file,
+      );
+    }
+  });
 
-    it("the Gateway API release and the platform charts, from lib/platform/versions.ts, at their chart repositories", () => {
-        const file = "lib/platform/versions.ts";
-        assertCovered({ datasource: "github-releases", depName: "kubernetes-sigs/gateway-api", currentValue: DEFAULT_VERSIONS.gatewayApi }, file);
-        const charts = { istio: "istio-base", metallb: "metallb", tailscaleOperator: "tailscale-operator" } as const;
-        for (const [component, step] of Object.entries(charts) as [keyof typeof charts, (typeof charts)[keyof typeof charts]][]) {
-            const source = CHART_SOURCES[step];
-            assertCovered({ datasource: "helm", depName: source.chart, currentValue: DEFAULT_VERSIONS[component], registryUrl: source.repo }, file);
-        }
-    });
+  it("every app image of the catalog, with a versioning that reads its tag", () => {
+    for (const app of Object.values(APP_CATALOG)) {
+      assertCovered({ datasource: "docker", depName: app.image, currentValue: app.tag }, "lib/apps/catalog.ts");
+      const versioning = versioningOf("docker", app.image) ?? "";
+      assert.ok(versioning.startsWith("regex:"), `${app.image} has no regex versioning`);
+      const groups = new RegExp(versioning.slice("regex:".length)).exec(app.tag)?.groups;
+      assert.ok(groups, `${app.image}: the versioning does not read the pinned tag ${app.tag}`);
+      assert.ok(groups.build !== undefined, `${app.image}: the LinuxServer build of ${app.tag} is not ordered`);
+    }
+  });
 
-    it("every app image of the catalog, with a versioning that reads its tag", () => {
-        for (const app of Object.values(APP_CATALOG)) {
-            assertCovered({ datasource: "docker", depName: app.image, currentValue: app.tag }, "lib/apps/catalog.ts");
-            const versioning = versioningOf("docker", app.image) ?? "";
-            assert.ok(versioning.startsWith("regex:"), `${app.image} has no regex versioning`);
-            const groups = new RegExp(versioning.slice("regex:".length)).exec(app.tag)?.groups;
-            assert.ok(groups, `${app.image}: the versioning does not read the pinned tag ${app.tag}`);
-            assert.ok(groups.build !== undefined, `${app.image}: the LinuxServer build of ${app.tag} is not ordered`);
-        }
-    });
-
-    it("the VPN images the program deploys by default, in the code and in the example stack", async () => {
-        const plan = await planDownloads({ "charmarr:vpn.images": undefined });
-        const images = new Set(
-            plan.manifests
-                .flatMap((m) => {
-                    const pod = (m.spec as { template?: { spec?: { containers?: { image: string }[]; initContainers?: { image: string }[] } } } | undefined)?.template?.spec;
-                    return [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])].map((container) => container.image);
-                })
-                .filter((image) => !image.startsWith("lscr.io/")),
+  it("the VPN images the program deploys by default, in the code and in the example stack", async () => {
+    const plan = await planDownloads({ "charmarr:vpn.images": undefined });
+    const images = new Set(
+      plan.manifests
+        .flatMap((m) => {
+          const pod = (
+            m.spec as
+              | { template?: { spec?: { containers?: { image: string }[]; initContainers?: { image: string }[] } } }
+              | undefined
+          )?.template?.spec;
+          return [...(pod?.containers ?? []), ...(pod?.initContainers ?? [])].map((container) => container.image);
+        })
+        .filter((image) => !image.startsWith("lscr.io/")),
+    );
+    assert.ok(images.size >= 2, `expected the gluetun and pod-gateway images, found ${[...images].join(", ")}`);
+    for (const image of images) {
+      const colon = image.lastIndexOf(":");
+      const expected = { datasource: "docker", depName: image.slice(0, colon), currentValue: image.slice(colon + 1) };
+      const declaredIn = extracted.filter((dep) => dep.depName === expected.depName && dep.file.startsWith("lib/"));
+      assert.ok(declaredIn.length > 0, `no manager extracts ${image} from lib/`);
+      for (const dep of declaredIn) {
+        assert.deepEqual(
+          { ...dep, file: undefined },
+          { ...expected, file: undefined },
+          `${dep.file} names ${dep.depName}:${dep.currentValue}, the program deploys ${image}`,
         );
-        assert.ok(images.size >= 2, `expected the gluetun and pod-gateway images, found ${[...images].join(", ")}`);
-        for (const image of images) {
-            const colon = image.lastIndexOf(":");
-            const expected = { datasource: "docker", depName: image.slice(0, colon), currentValue: image.slice(colon + 1) };
-            const declaredIn = extracted.filter((dep) => dep.depName === expected.depName && dep.file.startsWith("lib/"));
-            assert.ok(declaredIn.length > 0, `no manager extracts ${image} from lib/`);
-            for (const dep of declaredIn) {
-                assert.deepEqual({ ...dep, file: undefined }, { ...expected, file: undefined }, `${dep.file} names ${dep.depName}:${dep.currentValue}, the program deploys ${image}`);
-            }
-            assertCovered(expected, "Pulumi.downloads.yaml");
-        }
-    });
+      }
+      assertCovered(expected, "Pulumi.downloads.yaml");
+    }
+  });
 });

@@ -5,628 +5,851 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
-import { ClientRoute, GATEWAY_START_MARGIN_SECONDS, ROUTE_INIT_ATTEMPTS, ROUTE_INIT_COMMAND, ROUTE_RETRY_SECONDS, ROUTE_SIDECAR_COMMAND, routePodTemplate } from "../lib/vpn/client";
+import {
+  ClientRoute,
+  GATEWAY_START_MARGIN_SECONDS,
+  ROUTE_INIT_ATTEMPTS,
+  ROUTE_INIT_COMMAND,
+  ROUTE_RETRY_SECONDS,
+  ROUTE_SIDECAR_COMMAND,
+  routePodTemplate,
+} from "../lib/vpn/client";
 import { renderShellSettings } from "../lib/vpn/settingsFile";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
-import { Container, PodTemplate, configMapFile, envOf, parseShellSettings, routedWorkloads, gatewayWorkload, podSpecOf } from "./support/networkPolicy";
+import {
+  Container,
+  PodTemplate,
+  configMapFile,
+  envOf,
+  parseShellSettings,
+  routedWorkloads,
+  gatewayWorkload,
+  podSpecOf,
+} from "./support/networkPolicy";
 import { GuardPacket, guardVerdict } from "./support/guard";
 
 const SECRET_KEYS = ["charmarr:vpnPrivateKey", "charmarr:vpnPresharedKey", "charmarr:vpnUser", "charmarr:vpnPassword"];
 
 function gatewaySide(plan: StackPlan) {
-    const gateway = gatewayWorkload(plan);
-    const settingsVolume = podSpecOf(gateway).volumes?.find((v) => v.name === container(gateway.spec.template, "gateway-init").volumeMounts?.[0].name);
-    assert.ok(settingsVolume?.configMap, "gateway-init mounts a ConfigMap at /config");
-    const settings = parseShellSettings(configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "settings.sh"));
-    const gluetun = envOf(container(gateway.spec.template, "gluetun"));
-    return { gateway, settings, gluetun };
+  const gateway = gatewayWorkload(plan);
+  const settingsVolume = podSpecOf(gateway).volumes?.find(
+    (v) => v.name === container(gateway.spec.template, "gateway-init").volumeMounts?.[0].name,
+  );
+  assert.ok(settingsVolume?.configMap, "gateway-init mounts a ConfigMap at /config");
+  const settings = parseShellSettings(
+    configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "settings.sh"),
+  );
+  const gluetun = envOf(container(gateway.spec.template, "gluetun"));
+  return { gateway, settings, gluetun };
 }
 
 /** The lines gluetun runs from /iptables/post-rules.txt: those starting with `iptables `, split on spaces without a shell. */
 function postRules(plan: StackPlan, gateway: ReturnType<typeof gatewayWorkload>): string[] {
-    const mount = container(gateway.spec.template, "gluetun").volumeMounts?.find((m) => m.mountPath === "/iptables");
-    const volume = podSpecOf(gateway).volumes?.find((v) => v.name === mount?.name);
-    assert.ok(volume?.configMap, "gluetun mounts a ConfigMap at /iptables");
-    const lines = configMapFile(plan, gateway.metadata.namespace, volume.configMap.name, "post-rules.txt").split("\n");
-    assert.ok(lines.every((line) => line === "" || line.startsWith("# ") || line.startsWith("iptables ")), "only iptables lines and comments");
-    return lines.filter((line) => line.startsWith("iptables "));
+  const mount = container(gateway.spec.template, "gluetun").volumeMounts?.find((m) => m.mountPath === "/iptables");
+  const volume = podSpecOf(gateway).volumes?.find((v) => v.name === mount?.name);
+  assert.ok(volume?.configMap, "gluetun mounts a ConfigMap at /iptables");
+  const lines = configMapFile(plan, gateway.metadata.namespace, volume.configMap.name, "post-rules.txt").split("\n");
+  assert.ok(
+    lines.every((line) => line === "" || line.startsWith("# ") || line.startsWith("iptables ")),
+    "only iptables lines and comments",
+  );
+  return lines.filter((line) => line.startsWith("iptables "));
 }
 
 function container(template: PodTemplate, name: string): Container {
-    const found = [...(template.spec.initContainers ?? []), ...template.spec.containers].find((c) => c.name === name);
-    assert.ok(found, `no container ${name}`);
-    return found;
+  const found = [...(template.spec.initContainers ?? []), ...template.spec.containers].find((c) => c.name === name);
+  assert.ok(found, `no container ${name}`);
+  return found;
 }
 
 function clientSide(plan: StackPlan) {
-    const workloads = routedWorkloads(plan);
-    assert.ok(workloads.length >= 1, "the plan routes at least one workload");
-    return workloads.map((workload) => {
-        const init = container(workload.spec.template, "vpn-route-init");
-        const volume = podSpecOf(workload).volumes?.find((v) => v.name === init.volumeMounts?.find((m) => m.mountPath === "/config")?.name);
-        assert.ok(volume?.configMap, `${workload.metadata.name}: vpn-route-init mounts a ConfigMap at /config`);
-        return {
-            workload,
-            settings: parseShellSettings(configMapFile(plan, workload.metadata.namespace, volume.configMap.name, "settings.sh")),
-            initEnv: envOf(init),
-            sidecarEnv: envOf(container(workload.spec.template, "vpn-route-sidecar")),
-        };
-    });
+  const workloads = routedWorkloads(plan);
+  assert.ok(workloads.length >= 1, "the plan routes at least one workload");
+  return workloads.map((workload) => {
+    const init = container(workload.spec.template, "vpn-route-init");
+    const volume = podSpecOf(workload).volumes?.find(
+      (v) => v.name === init.volumeMounts?.find((m) => m.mountPath === "/config")?.name,
+    );
+    assert.ok(volume?.configMap, `${workload.metadata.name}: vpn-route-init mounts a ConfigMap at /config`);
+    return {
+      workload,
+      settings: parseShellSettings(
+        configMapFile(plan, workload.metadata.namespace, volume.configMap.name, "settings.sh"),
+      ),
+      initEnv: envOf(init),
+      sidecarEnv: envOf(container(workload.spec.template, "vpn-route-sidecar")),
+    };
+  });
 }
 
 describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
-    let plan: StackPlan;
-    before(async () => {
-        plan = await planDownloads();
-    });
+  let plan: StackPlan;
+  before(async () => {
+    plan = await planDownloads();
+  });
 
-    it("VXLAN id, port and network are equal on both sides, and the port is 4789", () => {
-        const { settings: gateway } = gatewaySide(plan);
-        for (const { workload, settings } of clientSide(plan)) {
-            for (const key of ["VXLAN_ID", "VXLAN_PORT", "VXLAN_IP_NETWORK"]) {
-                assert.ok(settings[key], `${workload.metadata.name}: client ${key} set`);
-                assert.equal(settings[key], gateway[key], `${workload.metadata.name}: ${key}`);
-            }
-            assert.equal(settings.VXLAN_PORT, "4789");
-        }
-        assert.equal(gateway.VXLAN_ID, "42");
-        assert.equal(gateway.VXLAN_IP_NETWORK, "172.16.0");
-    });
+  it("VXLAN id, port and network are equal on both sides, and the port is 4789", () => {
+    const { settings: gateway } = gatewaySide(plan);
+    for (const { workload, settings } of clientSide(plan)) {
+      for (const key of ["VXLAN_ID", "VXLAN_PORT", "VXLAN_IP_NETWORK"]) {
+        assert.ok(settings[key], `${workload.metadata.name}: client ${key} set`);
+        assert.equal(settings[key], gateway[key], `${workload.metadata.name}: ${key}`);
+      }
+      assert.equal(settings.VXLAN_PORT, "4789");
+    }
+    assert.equal(gateway.VXLAN_ID, "42");
+    assert.equal(gateway.VXLAN_IP_NETWORK, "172.16.0");
+  });
 
-    it("vpn-route-init retries at least as long as gluetun's startup probe allows, plus a margin for image pulls and init containers", () => {
-        const probe = container(gatewaySide(plan).gateway.spec.template, "gluetun").startupProbe;
-        assert.ok(probe?.periodSeconds && probe.failureThreshold, "gluetun has a startup probe with a period and a threshold");
-        const gatewayStartup = probe.periodSeconds * probe.failureThreshold;
-        assert.ok(GATEWAY_START_MARGIN_SECONDS >= 120, `margin ${GATEWAY_START_MARGIN_SECONDS} s`);
+  it("vpn-route-init retries at least as long as gluetun's startup probe allows, plus a margin for image pulls and init containers", () => {
+    const probe = container(gatewaySide(plan).gateway.spec.template, "gluetun").startupProbe;
+    assert.ok(
+      probe?.periodSeconds && probe.failureThreshold,
+      "gluetun has a startup probe with a period and a threshold",
+    );
+    const gatewayStartup = probe.periodSeconds * probe.failureThreshold;
+    assert.ok(GATEWAY_START_MARGIN_SECONDS >= 120, `margin ${GATEWAY_START_MARGIN_SECONDS} s`);
+    assert.ok(
+      ROUTE_INIT_ATTEMPTS * ROUTE_RETRY_SECONDS >= gatewayStartup + GATEWAY_START_MARGIN_SECONDS,
+      `${ROUTE_INIT_ATTEMPTS} attempts every ${ROUTE_RETRY_SECONDS} s < ${gatewayStartup} s of startup probe + ${GATEWAY_START_MARGIN_SECONDS} s`,
+    );
+    for (const workload of routedWorkloads(plan)) {
+      const init = container(workload.spec.template, "vpn-route-init");
+      assert.ok(
+        init.command?.join(" ").includes(`seq ${ROUTE_INIT_ATTEMPTS}`),
+        `${workload.metadata.name} runs that many attempts`,
+      );
+    }
+  });
+
+  it("pod-gateway forwards on the interface gluetun creates, blocks other traffic, and the MTUs agree", () => {
+    const { settings, gluetun } = gatewaySide(plan);
+    assert.equal(gluetun.VPN_INTERFACE, "wg0");
+    assert.equal(settings.VPN_INTERFACE, gluetun.VPN_INTERFACE);
+    assert.equal(settings.VPN_BLOCK_OTHER_TRAFFIC, "true");
+    assert.equal(settings.VPN_INTERFACE_MTU, gluetun.WIREGUARD_MTU);
+    assert.equal(gluetun.WIREGUARD_MTU, "1370");
+    assert.equal(settings.VPN_TRAFFIC_PORT, "51820");
+    for (const client of clientSide(plan)) {
+      assert.equal(
+        client.settings.VPN_INTERFACE_MTU,
+        gluetun.WIREGUARD_MTU,
+        `${client.workload.metadata.name}: client vxlan0 MTU`,
+      );
+      assert.equal(
+        client.settings.VPN_INTERFACE,
+        undefined,
+        `${client.workload.metadata.name}: VPN_INTERFACE is the gateway's device name, not the client's`,
+      );
+    }
+  });
+
+  it("switching to OpenVPN switches the interface on both sides", async () => {
+    const openvpn = await planDownloads(
+      {
+        "charmarr:vpn.provider": "nordvpn",
+        "charmarr:vpn.type": "openvpn",
+        "charmarr:vpn.addresses": undefined,
+        "charmarr:vpnPrivateKey": undefined,
+        "charmarr:vpnUser": "u",
+        "charmarr:vpnPassword": "p",
+      },
+      {},
+      SECRET_KEYS,
+    );
+    const { settings, gluetun } = gatewaySide(openvpn);
+    assert.equal(gluetun.VPN_INTERFACE, "tun0");
+    assert.equal(settings.VPN_INTERFACE, "tun0");
+    assert.equal(settings.VPN_TRAFFIC_PORT, "1194");
+    assert.equal(gluetun.OPENVPN_PROTOCOL, "udp", "the protocol the gateway's firewall opens");
+    assert.equal(gluetun.WIREGUARD_MTU, undefined);
+    assert.equal(settings.VPN_INTERFACE_MTU, "1350", "1450 - max(VXLAN 50, OpenVPN 100)");
+    const rules = postRules(openvpn, gatewaySide(openvpn).gateway);
+    assert.ok(rules.includes("iptables -I FORWARD -o tun0 -j ACCEPT"));
+    const gluetunContainer = container(gatewaySide(openvpn).gateway.spec.template, "gluetun");
+    assert.equal(gluetunContainer.command, undefined, "no WireGuard rule to clear: gluetun's own entrypoint");
+  });
+
+  it("a changed vxlanId, network or MTU reaches both sides and rolls both pods", async () => {
+    const changed = await planDownloads({
+      "charmarr:vpn.vxlanId": 7,
+      "charmarr:vpn.vxlanNetwork": "172.20.5",
+      "charmarr:vpn.mtu": 1280,
+    });
+    const before = gatewaySide(plan).gateway.spec.template.metadata.annotations ?? {};
+    const { gateway, settings, gluetun } = gatewaySide(changed);
+    assert.equal(settings.VXLAN_ID, "7");
+    assert.equal(settings.VXLAN_IP_NETWORK, "172.20.5");
+    assert.equal(gluetun.WIREGUARD_MTU, "1280");
+    assert.equal(settings.VPN_INTERFACE_MTU, "1280");
+    for (const client of clientSide(changed)) {
+      assert.equal(client.settings.VPN_INTERFACE_MTU, "1280");
+      assert.equal(client.settings.VXLAN_ID, "7");
+      assert.equal(client.settings.VXLAN_IP_NETWORK, "172.20.5");
+    }
+    const hashKey = "charmarr.io/vpn-gateway-settings-hash";
+    assert.ok(before[hashKey] && gateway.spec.template.metadata.annotations?.[hashKey]);
+    assert.notEqual(gateway.spec.template.metadata.annotations?.[hashKey], before[hashKey]);
+    const clientHash = "charmarr.io/vpn-client-settings-hash";
+    const oldClient = clientSide(plan)[0].workload.spec.template.metadata.annotations?.[clientHash];
+    const newClient = clientSide(changed)[0].workload.spec.template.metadata.annotations?.[clientHash];
+    assert.ok(oldClient && newClient && oldClient !== newClient, "the client settings hash changes");
+  });
+
+  it("clients resolve the headless Service that selects the gateway pod", () => {
+    const { gateway } = gatewaySide(plan);
+    const services = manifestsOf(plan, "Service").filter(
+      (s) => s.metadata.namespace === gateway.metadata.namespace,
+    ) as unknown as {
+      metadata: { name: string; namespace: string };
+      spec: { clusterIP?: string; selector?: Record<string, string> };
+    }[];
+    assert.equal(services.length, 1);
+    const [service] = services;
+    assert.equal(service.spec.clusterIP, "None");
+    const podLabels = gateway.spec.template.metadata.labels ?? {};
+    assert.ok(
+      Object.entries(service.spec.selector ?? {}).every(([k, v]) => podLabels[k] === v),
+      "the Service selects the gateway pod",
+    );
+    const fqdn = `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
+    for (const { workload, initEnv, sidecarEnv } of clientSide(plan)) {
+      assert.equal(initEnv.gateway, fqdn, workload.metadata.name);
+      assert.equal(sidecarEnv.gateway, fqdn, workload.metadata.name);
+    }
+    assert.equal(plan.outputs.vpnGateway, fqdn);
+  });
+
+  it("clients keep cluster, LAN and ambient-probe traffic off the tunnel; DNS goes to kube-dns", () => {
+    for (const { settings } of clientSide(plan)) {
+      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24 169.254.7.127/32");
+      assert.equal(settings.K8S_DNS_IPS, "10.43.0.10");
+    }
+    const { settings, gluetun } = gatewaySide(plan);
+    assert.equal(settings.VPN_LOCAL_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24");
+    assert.equal(gluetun.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16,192.168.1.0/24");
+    assert.equal(settings.DNS_LOCAL_CIDRS, "cluster.local");
+    assert.equal(settings.DNS_LOCAL_SERVER, "10.43.0.10");
+  });
+
+  it("without a LAN CIDR, nothing names a LAN", async () => {
+    const noLan = await planDownloads({}, { "charmarr:cluster.lanCidr": undefined });
+    for (const { settings } of clientSide(noLan)) {
+      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 169.254.7.127/32");
+    }
+    assert.equal(gatewaySide(noLan).gluetun.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16");
+  });
+
+  it("gluetun's post-rules accept the pod CIDR (VXLAN, ping) on eth0 and nothing from the LAN (the gateway's probes are exec), and bring back pod-gateway's filter rules", () => {
+    const { gateway } = gatewaySide(plan);
+    const rules = postRules(plan, gateway);
+    assert.deepEqual(
+      rules.filter((line) => line.includes(" -i eth0 -s ")),
+      ["iptables -I INPUT -i eth0 -s 10.42.0.0/16 -j ACCEPT"],
+    );
+    for (const each of [
+      ...(gateway.spec.template.spec.initContainers ?? []),
+      ...gateway.spec.template.spec.containers,
+    ]) {
+      for (const probe of [each.startupProbe, each.livenessProbe, each.readinessProbe]) {
         assert.ok(
-            ROUTE_INIT_ATTEMPTS * ROUTE_RETRY_SECONDS >= gatewayStartup + GATEWAY_START_MARGIN_SECONDS,
-            `${ROUTE_INIT_ATTEMPTS} attempts every ${ROUTE_RETRY_SECONDS} s < ${gatewayStartup} s of startup probe + ${GATEWAY_START_MARGIN_SECONDS} s`,
+          probe === undefined || (probe.exec && !probe.httpGet && !probe.tcpSocket && !probe.grpc),
+          `${each.name}'s probes are exec: ${JSON.stringify(probe)}`,
         );
-        for (const workload of routedWorkloads(plan)) {
-            const init = container(workload.spec.template, "vpn-route-init");
-            assert.ok(init.command?.join(" ").includes(`seq ${ROUTE_INIT_ATTEMPTS}`), `${workload.metadata.name} runs that many attempts`);
-        }
-    });
+      }
+    }
+    // After a fallback flushed the filter table, the next firewall start must restore what
+    // pod-gateway v1.13.0's gateway_init.sh installed, or every client is black-holed.
+    for (const rule of [
+      "iptables -I FORWARD -o wg0 -j ACCEPT",
+      "iptables -A FORWARD -i wg0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
+      "iptables -A FORWARD -i wg0 -j REJECT",
+      "iptables -A INPUT -i eth0 -p udp --dport 4789 -j ACCEPT",
+      "iptables -A OUTPUT -o eth0 -p udp --dport 4789 -j ACCEPT",
+      "iptables -A INPUT -i vxlan0 -p udp --sport 68 --dport 67 -j ACCEPT",
+      "iptables -A INPUT -i vxlan0 -p udp --dport 53 -j ACCEPT",
+      "iptables -A OUTPUT -o vxlan0 -j ACCEPT",
+    ]) {
+      assert.ok(rules.includes(rule), `post-rules.txt lacks: ${rule}`);
+    }
+    const settingsVolume = podSpecOf(gateway).volumes?.find(
+      (v) => v.name === container(gateway.spec.template, "gateway-sidecar").volumeMounts?.[0].name,
+    );
+    assert.ok(settingsVolume?.configMap);
+    assert.equal(configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "nat.conf"), "");
+  });
 
-    it("pod-gateway forwards on the interface gluetun creates, blocks other traffic, and the MTUs agree", () => {
-        const { settings, gluetun } = gatewaySide(plan);
-        assert.equal(gluetun.VPN_INTERFACE, "wg0");
-        assert.equal(settings.VPN_INTERFACE, gluetun.VPN_INTERFACE);
-        assert.equal(settings.VPN_BLOCK_OTHER_TRAFFIC, "true");
-        assert.equal(settings.VPN_INTERFACE_MTU, gluetun.WIREGUARD_MTU);
-        assert.equal(gluetun.WIREGUARD_MTU, "1370");
-        assert.equal(settings.VPN_TRAFFIC_PORT, "51820");
-        for (const client of clientSide(plan)) {
-            assert.equal(client.settings.VPN_INTERFACE_MTU, gluetun.WIREGUARD_MTU, `${client.workload.metadata.name}: client vxlan0 MTU`);
-            assert.equal(client.settings.VPN_INTERFACE, undefined, `${client.workload.metadata.name}: VPN_INTERFACE is the gateway's device name, not the client's`);
-        }
-    });
+  it("the gateway: one replica, no overlap, pinned images, exec health checks, control server behind an API key", () => {
+    const { gateway, gluetun } = gatewaySide(plan);
+    assert.equal(gateway.spec.replicas, 1);
+    assert.deepEqual(gateway.spec.strategy, { type: "Recreate" });
+    const spec = podSpecOf(gateway);
+    assert.deepEqual(
+      spec.initContainers?.map((c) => c.name),
+      ["vpn-forward-guard", "gateway-init"],
+      "the guard is in place before gateway-init enables forwarding",
+    );
+    assert.deepEqual(spec.containers.map((c) => c.name).sort(), ["gateway-sidecar", "gluetun"]);
+    assert.equal(container(gateway.spec.template, "gateway-init").securityContext?.privileged, true);
+    assert.deepEqual(
+      container(gateway.spec.template, "gateway-sidecar").securityContext?.capabilities?.add,
+      ["NET_ADMIN", "NET_RAW"],
+      "dnsmasq's DHCP needs both; CRI-O grants no NET_RAW",
+    );
+    for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
+      assert.match(c.image ?? "", /:v\d+\.\d+\.\d+$/, `${c.name} image is pinned`);
+    }
+    const probe = container(gateway.spec.template, "gluetun");
+    assert.deepEqual(probe.startupProbe?.exec?.command, ["/gluetun-entrypoint", "healthcheck"]);
+    assert.equal(probe.readinessProbe, undefined, "no readiness probe pulls the gateway out of DNS on a tunnel blip");
+    assert.equal(gluetun.HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE, "secretKeyRef");
+  });
 
-    it("switching to OpenVPN switches the interface on both sides", async () => {
-        const openvpn = await planDownloads(
-            { "charmarr:vpn.provider": "nordvpn", "charmarr:vpn.type": "openvpn", "charmarr:vpn.addresses": undefined, "charmarr:vpnPrivateKey": undefined, "charmarr:vpnUser": "u", "charmarr:vpnPassword": "p" },
-            {},
-            SECRET_KEYS,
-        );
-        const { settings, gluetun } = gatewaySide(openvpn);
-        assert.equal(gluetun.VPN_INTERFACE, "tun0");
-        assert.equal(settings.VPN_INTERFACE, "tun0");
-        assert.equal(settings.VPN_TRAFFIC_PORT, "1194");
-        assert.equal(gluetun.OPENVPN_PROTOCOL, "udp", "the protocol the gateway's firewall opens");
-        assert.equal(gluetun.WIREGUARD_MTU, undefined);
-        assert.equal(settings.VPN_INTERFACE_MTU, "1350", "1450 - max(VXLAN 50, OpenVPN 100)");
-        const rules = postRules(openvpn, gatewaySide(openvpn).gateway);
-        assert.ok(rules.includes("iptables -I FORWARD -o tun0 -j ACCEPT"));
-        const gluetunContainer = container(gatewaySide(openvpn).gateway.spec.template, "gluetun");
-        assert.equal(gluetunContainer.command, undefined, "no WireGuard rule to clear: gluetun's own entrypoint");
-    });
+  it("the gateway namespace admits the privileged init container and is never in the mesh", () => {
+    const { gateway } = gatewaySide(plan);
+    const namespace = manifestOf(plan, "Namespace", gateway.metadata.namespace) as unknown as {
+      metadata: { labels: Record<string, string> };
+    };
+    assert.equal(namespace.metadata.labels["pod-security.kubernetes.io/enforce"], "privileged");
+    assert.equal(namespace.metadata.labels["istio.io/dataplane-mode"], undefined);
+    assert.equal(gateway.spec.template.metadata.labels?.["istio.io/dataplane-mode"], "none");
+  });
 
-    it("a changed vxlanId, network or MTU reaches both sides and rolls both pods", async () => {
-        const changed = await planDownloads({ "charmarr:vpn.vxlanId": 7, "charmarr:vpn.vxlanNetwork": "172.20.5", "charmarr:vpn.mtu": 1280 });
-        const before = gatewaySide(plan).gateway.spec.template.metadata.annotations ?? {};
-        const { gateway, settings, gluetun } = gatewaySide(changed);
-        assert.equal(settings.VXLAN_ID, "7");
-        assert.equal(settings.VXLAN_IP_NETWORK, "172.20.5");
-        assert.equal(gluetun.WIREGUARD_MTU, "1280");
-        assert.equal(settings.VPN_INTERFACE_MTU, "1280");
-        for (const client of clientSide(changed)) {
-            assert.equal(client.settings.VPN_INTERFACE_MTU, "1280");
-            assert.equal(client.settings.VXLAN_ID, "7");
-            assert.equal(client.settings.VXLAN_IP_NETWORK, "172.20.5");
-        }
-        const hashKey = "charmarr.io/vpn-gateway-settings-hash";
-        assert.ok(before[hashKey] && gateway.spec.template.metadata.annotations?.[hashKey]);
-        assert.notEqual(gateway.spec.template.metadata.annotations?.[hashKey], before[hashKey]);
-        const clientHash = "charmarr.io/vpn-client-settings-hash";
-        const oldClient = clientSide(plan)[0].workload.spec.template.metadata.annotations?.[clientHash];
-        const newClient = clientSide(changed)[0].workload.spec.template.metadata.annotations?.[clientHash];
-        assert.ok(oldClient && newClient && oldClient !== newClient, "the client settings hash changes");
-    });
-
-    it("clients resolve the headless Service that selects the gateway pod", () => {
-        const { gateway } = gatewaySide(plan);
-        const services = manifestsOf(plan, "Service").filter((s) => s.metadata.namespace === gateway.metadata.namespace) as unknown as {
-            metadata: { name: string; namespace: string };
-            spec: { clusterIP?: string; selector?: Record<string, string> };
-        }[];
-        assert.equal(services.length, 1);
-        const [service] = services;
-        assert.equal(service.spec.clusterIP, "None");
-        const podLabels = gateway.spec.template.metadata.labels ?? {};
-        assert.ok(Object.entries(service.spec.selector ?? {}).every(([k, v]) => podLabels[k] === v), "the Service selects the gateway pod");
-        const fqdn = `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
-        for (const { workload, initEnv, sidecarEnv } of clientSide(plan)) {
-            assert.equal(initEnv.gateway, fqdn, workload.metadata.name);
-            assert.equal(sidecarEnv.gateway, fqdn, workload.metadata.name);
-        }
-        assert.equal(plan.outputs.vpnGateway, fqdn);
-    });
-
-    it("clients keep cluster, LAN and ambient-probe traffic off the tunnel; DNS goes to kube-dns", () => {
-        for (const { settings } of clientSide(plan)) {
-            assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24 169.254.7.127/32");
-            assert.equal(settings.K8S_DNS_IPS, "10.43.0.10");
-        }
-        const { settings, gluetun } = gatewaySide(plan);
-        assert.equal(settings.VPN_LOCAL_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24");
-        assert.equal(gluetun.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16,192.168.1.0/24");
-        assert.equal(settings.DNS_LOCAL_CIDRS, "cluster.local");
-        assert.equal(settings.DNS_LOCAL_SERVER, "10.43.0.10");
-    });
-
-    it("without a LAN CIDR, nothing names a LAN", async () => {
-        const noLan = await planDownloads({}, { "charmarr:cluster.lanCidr": undefined });
-        for (const { settings } of clientSide(noLan)) {
-            assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 169.254.7.127/32");
-        }
-        assert.equal(gatewaySide(noLan).gluetun.FIREWALL_OUTBOUND_SUBNETS, "10.42.0.0/16,10.43.0.0/16");
-    });
-
-    it("gluetun's post-rules accept the pod CIDR (VXLAN, ping) on eth0 and nothing from the LAN (the gateway's probes are exec), and bring back pod-gateway's filter rules", () => {
-        const { gateway } = gatewaySide(plan);
-        const rules = postRules(plan, gateway);
+  it("routed pods: vpn-route-init first, NET_ADMIN and NET_RAW asked for explicitly, not privileged, DNS capture off", () => {
+    for (const { workload } of clientSide(plan)) {
+      const spec = podSpecOf(workload);
+      assert.equal(spec.initContainers?.[0].name, "vpn-route-init", workload.metadata.name);
+      for (const name of ["vpn-route-init", "vpn-route-sidecar"]) {
+        const c = container(workload.spec.template, name);
         assert.deepEqual(
-            rules.filter((line) => line.includes(" -i eth0 -s ")),
-            ["iptables -I INPUT -i eth0 -s 10.42.0.0/16 -j ACCEPT"],
+          c.securityContext?.capabilities?.add,
+          ["NET_ADMIN", "NET_RAW"],
+          "busybox ping needs NET_RAW, which CRI-O does not grant by default",
         );
-        for (const each of [...(gateway.spec.template.spec.initContainers ?? []), ...gateway.spec.template.spec.containers]) {
-            for (const probe of [each.startupProbe, each.livenessProbe, each.readinessProbe]) {
-                assert.ok(probe === undefined || (probe.exec && !probe.httpGet && !probe.tcpSocket && !probe.grpc), `${each.name}'s probes are exec: ${JSON.stringify(probe)}`);
-            }
-        }
-        // After a fallback flushed the filter table, the next firewall start must restore what
-        // pod-gateway v1.13.0's gateway_init.sh installed, or every client is black-holed.
-        for (const rule of [
-            "iptables -I FORWARD -o wg0 -j ACCEPT",
-            "iptables -A FORWARD -i wg0 -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT",
-            "iptables -A FORWARD -i wg0 -j REJECT",
-            "iptables -A INPUT -i eth0 -p udp --dport 4789 -j ACCEPT",
-            "iptables -A OUTPUT -o eth0 -p udp --dport 4789 -j ACCEPT",
-            "iptables -A INPUT -i vxlan0 -p udp --sport 68 --dport 67 -j ACCEPT",
-            "iptables -A INPUT -i vxlan0 -p udp --dport 53 -j ACCEPT",
-            "iptables -A OUTPUT -o vxlan0 -j ACCEPT",
-        ]) {
-            assert.ok(rules.includes(rule), `post-rules.txt lacks: ${rule}`);
-        }
-        const settingsVolume = podSpecOf(gateway).volumes?.find((v) => v.name === container(gateway.spec.template, "gateway-sidecar").volumeMounts?.[0].name);
-        assert.ok(settingsVolume?.configMap);
-        assert.equal(configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "nat.conf"), "");
-    });
+        assert.equal(c.securityContext?.privileged, undefined);
+        assert.equal(c.securityContext?.capabilities?.drop, undefined);
+      }
+      assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
+    }
+  });
 
-    it("the gateway: one replica, no overlap, pinned images, exec health checks, control server behind an API key", () => {
-        const { gateway, gluetun } = gatewaySide(plan);
-        assert.equal(gateway.spec.replicas, 1);
-        assert.deepEqual(gateway.spec.strategy, { type: "Recreate" });
-        const spec = podSpecOf(gateway);
-        assert.deepEqual(spec.initContainers?.map((c) => c.name), ["vpn-forward-guard", "gateway-init"], "the guard is in place before gateway-init enables forwarding");
-        assert.deepEqual(spec.containers.map((c) => c.name).sort(), ["gateway-sidecar", "gluetun"]);
-        assert.equal(container(gateway.spec.template, "gateway-init").securityContext?.privileged, true);
-        assert.deepEqual(container(gateway.spec.template, "gateway-sidecar").securityContext?.capabilities?.add, ["NET_ADMIN", "NET_RAW"], "dnsmasq's DHCP needs both; CRI-O grants no NET_RAW");
-        for (const c of [...(spec.initContainers ?? []), ...spec.containers]) {
-            assert.match(c.image ?? "", /:v\d+\.\d+\.\d+$/, `${c.name} image is pinned`);
-        }
-        const probe = container(gateway.spec.template, "gluetun");
-        assert.deepEqual(probe.startupProbe?.exec?.command, ["/gluetun-entrypoint", "healthcheck"]);
-        assert.equal(probe.readinessProbe, undefined, "no readiness probe pulls the gateway out of DNS on a tunnel blip");
-        assert.equal(gluetun.HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE, "secretKeyRef");
-    });
+  it("routed pods resolve through the gateway's dnsmasq on the overlay, with the search list and ndots of a ClusterFirst pod", () => {
+    for (const { workload } of clientSide(plan)) {
+      const spec = podSpecOf(workload);
+      assert.equal(spec.dnsPolicy, "None", workload.metadata.name);
+      assert.deepEqual(spec.dnsConfig, {
+        nameservers: ["172.16.0.1"],
+        searches: ["charmarr-downloads.svc.cluster.local", "svc.cluster.local", "cluster.local"],
+        options: [{ name: "ndots", value: "5" }],
+      });
+    }
+    // dnsmasq answers the cluster domain from kube-dns and nothing else from it.
+    const { settings } = gatewaySide(plan);
+    assert.equal(settings.DNS_LOCAL_CIDRS, "cluster.local");
+    assert.equal(settings.DNS_LOCAL_SERVER, "10.43.0.10");
+  });
 
-    it("the gateway namespace admits the privileged init container and is never in the mesh", () => {
-        const { gateway } = gatewaySide(plan);
-        const namespace = manifestOf(plan, "Namespace", gateway.metadata.namespace) as unknown as { metadata: { labels: Record<string, string> } };
-        assert.equal(namespace.metadata.labels["pod-security.kubernetes.io/enforce"], "privileged");
-        assert.equal(namespace.metadata.labels["istio.io/dataplane-mode"], undefined);
-        assert.equal(gateway.spec.template.metadata.labels?.["istio.io/dataplane-mode"], "none");
-    });
+  it("one process on port 53: gluetun's DNS server is off, its plaintext resolver is the gateway pod's only nameserver from the start", () => {
+    const { gateway, gluetun } = gatewaySide(plan);
+    assert.equal(gluetun.DNS_SERVER, "off");
+    assert.equal(gluetun.DNS_ADDRESS, "1.1.1.1");
+    assert.equal(gluetun.DNS_KEEP_NAMESERVER, undefined, "on, dnsmasq's upstream would be kube-dns");
+    const spec = podSpecOf(gateway);
+    assert.equal(
+      spec.dnsPolicy,
+      "None",
+      "gateway_sidecar.sh copies resolv.conf for dnsmasq at start: it must never name kube-dns",
+    );
+    assert.deepEqual(spec.dnsConfig, { nameservers: ["1.1.1.1"] });
+  });
 
-    it("routed pods: vpn-route-init first, NET_ADMIN and NET_RAW asked for explicitly, not privileged, DNS capture off", () => {
-        for (const { workload } of clientSide(plan)) {
-            const spec = podSpecOf(workload);
-            assert.equal(spec.initContainers?.[0].name, "vpn-route-init", workload.metadata.name);
-            for (const name of ["vpn-route-init", "vpn-route-sidecar"]) {
-                const c = container(workload.spec.template, name);
-                assert.deepEqual(c.securityContext?.capabilities?.add, ["NET_ADMIN", "NET_RAW"], "busybox ping needs NET_RAW, which CRI-O does not grant by default");
-                assert.equal(c.securityContext?.privileged, undefined);
-                assert.equal(c.securityContext?.capabilities?.drop, undefined);
-            }
-            assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
-        }
-    });
+  it("the forward guard: only vxlan0 <-> tunnel is forwarded, the resolver only through the tunnel, even with gluetun's filter rules flushed", () => {
+    const { gateway } = gatewaySide(plan);
+    const guard = container(gateway.spec.template, "vpn-forward-guard");
+    assert.equal(guard.securityContext?.privileged, true);
+    assert.deepEqual(guard.command, ["/bin/sh", "/config/forward-guard.sh"]);
+    const settingsVolume = podSpecOf(gateway).volumes?.find((v) => v.name === guard.volumeMounts?.[0].name);
+    assert.ok(settingsVolume?.configMap);
+    const script = configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "forward-guard.sh");
+    // Only the mangle table, which gluetun v3.41.1 never flushes (it flushes the filter table).
+    const iptables = script.split("\n").filter((line) => line.startsWith("iptables"));
+    assert.ok(iptables.length > 0 && iptables.every((line) => line.startsWith("iptables -t mangle ")));
+    assert.match(script, /echo 1 > \/proc\/sys\/net\/ipv6\/conf\/\$scope\/disable_ipv6/);
+    const forward = (packet: GuardPacket) => guardVerdict(script, "CHARMARR-FORWARD", "FORWARD", packet);
+    const output = (packet: GuardPacket) => guardVerdict(script, "CHARMARR-OUTPUT", "OUTPUT", packet);
+    const internetHost = "198.51.100.7";
+    assert.equal(forward({ in: "vxlan0", out: "wg0", dst: internetHost, protocol: "tcp", port: 443 }), "RETURN");
+    assert.equal(forward({ in: "wg0", out: "vxlan0", dst: "172.16.0.23", protocol: "tcp", port: 6881 }), "RETURN");
+    for (const port of [51820, 53, 443]) {
+      assert.equal(
+        forward({ in: "vxlan0", out: "eth0", dst: internetHost, protocol: "udp", port }),
+        "DROP",
+        `a client's UDP ${port} out of eth0`,
+      );
+    }
+    assert.equal(
+      forward({ in: "vxlan0", out: "eth0", dst: "10.42.3.4", protocol: "tcp", port: 80 }),
+      "DROP",
+      "no forwarding into the cluster either",
+    );
+    assert.equal(
+      output({ out: "eth0", dst: "1.1.1.1", protocol: "udp", port: 53 }),
+      "DROP",
+      "dnsmasq's upstream outside the tunnel",
+    );
+    assert.equal(output({ out: "eth0", dst: "1.1.1.1", protocol: "tcp", port: 853 }), "DROP");
+    assert.equal(output({ out: "wg0", dst: "1.1.1.1", protocol: "udp", port: 53 }), "RETURN");
+    assert.equal(
+      output({ out: "eth0", dst: "10.43.0.10", protocol: "udp", port: 53 }),
+      "RETURN",
+      "the cluster domain from kube-dns",
+    );
+    assert.equal(output({ out: "eth0", dst: "10.42.1.9", protocol: "udp", port: 4789 }), "RETURN", "VXLAN to a client");
+    assert.equal(output({ out: "vxlan0", dst: "172.16.0.255", protocol: "udp", port: 68 }), "RETURN", "DHCP answers");
+    assert.equal(
+      output({ out: "eth0", dst: internetHost, protocol: "udp", port: 51820 }),
+      "RETURN",
+      "the tunnel's own packets",
+    );
+    assert.equal(
+      output({ out: "eth0", dst: internetHost, protocol: "tcp", port: 443 }),
+      "DROP",
+      "the gateway's own traffic outside the tunnel",
+    );
+    assert.equal(output({ out: "eth0", dst: "8.8.8.8", protocol: "udp", port: 53 }), "DROP");
+  });
 
-    it("routed pods resolve through the gateway's dnsmasq on the overlay, with the search list and ndots of a ClusterFirst pod", () => {
-        for (const { workload } of clientSide(plan)) {
-            const spec = podSpecOf(workload);
-            assert.equal(spec.dnsPolicy, "None", workload.metadata.name);
-            assert.deepEqual(spec.dnsConfig, {
-                nameservers: ["172.16.0.1"],
-                searches: ["charmarr-downloads.svc.cluster.local", "svc.cluster.local", "cluster.local"],
-                options: [{ name: "ndots", value: "5" }],
-            });
-        }
-        // dnsmasq answers the cluster domain from kube-dns and nothing else from it.
-        const { settings } = gatewaySide(plan);
-        assert.equal(settings.DNS_LOCAL_CIDRS, "cluster.local");
-        assert.equal(settings.DNS_LOCAL_SERVER, "10.43.0.10");
-    });
+  it("the downloads namespace admits its routed pods: Pod Security privileged (NET_ADMIN and NET_RAW are outside baseline)", () => {
+    const [{ workload }] = clientSide(plan);
+    const namespace = manifestOf(plan, "Namespace", workload.metadata.namespace) as unknown as {
+      metadata: { labels: Record<string, string> };
+    };
+    for (const mode of ["enforce", "audit", "warn"]) {
+      assert.equal(namespace.metadata.labels[`pod-security.kubernetes.io/${mode}`], "privileged", mode);
+    }
+  });
 
-    it("one process on port 53: gluetun's DNS server is off, its plaintext resolver is the gateway pod's only nameserver from the start", () => {
-        const { gateway, gluetun } = gatewaySide(plan);
-        assert.equal(gluetun.DNS_SERVER, "off");
-        assert.equal(gluetun.DNS_ADDRESS, "1.1.1.1");
-        assert.equal(gluetun.DNS_KEEP_NAMESERVER, undefined, "on, dnsmasq's upstream would be kube-dns");
-        const spec = podSpecOf(gateway);
-        assert.equal(spec.dnsPolicy, "None", "gateway_sidecar.sh copies resolv.conf for dnsmasq at start: it must never name kube-dns");
-        assert.deepEqual(spec.dnsConfig, { nameservers: ["1.1.1.1"] });
-    });
+  it("gluetun clears its leftover WireGuard routing rule (table 51820) before it starts, then runs its own entrypoint", () => {
+    const gluetun = container(gatewaySide(plan).gateway.spec.template, "gluetun");
+    assert.deepEqual(gluetun.command?.slice(0, 2), ["/bin/sh", "-c"]);
+    const script = gluetun.command?.[2] ?? "";
+    assert.match(
+      script,
+      /^ip rule del table 51820 2>\/dev\/null; ip -6 rule del table 51820 2>\/dev\/null; exec \/gluetun-entrypoint$/,
+    );
+  });
 
-    it("the forward guard: only vxlan0 <-> tunnel is forwarded, the resolver only through the tunnel, even with gluetun's filter rules flushed", () => {
-        const { gateway } = gatewaySide(plan);
-        const guard = container(gateway.spec.template, "vpn-forward-guard");
-        assert.equal(guard.securityContext?.privileged, true);
-        assert.deepEqual(guard.command, ["/bin/sh", "/config/forward-guard.sh"]);
-        const settingsVolume = podSpecOf(gateway).volumes?.find((v) => v.name === guard.volumeMounts?.[0].name);
-        assert.ok(settingsVolume?.configMap);
-        const script = configMapFile(plan, gateway.metadata.namespace, settingsVolume.configMap.name, "forward-guard.sh");
-        // Only the mangle table, which gluetun v3.41.1 never flushes (it flushes the filter table).
-        const iptables = script.split("\n").filter((line) => line.startsWith("iptables"));
-        assert.ok(iptables.length > 0 && iptables.every((line) => line.startsWith("iptables -t mangle ")));
-        assert.match(script, /echo 1 > \/proc\/sys\/net\/ipv6\/conf\/\$scope\/disable_ipv6/);
-        const forward = (packet: GuardPacket) => guardVerdict(script, "CHARMARR-FORWARD", "FORWARD", packet);
-        const output = (packet: GuardPacket) => guardVerdict(script, "CHARMARR-OUTPUT", "OUTPUT", packet);
-        const internetHost = "198.51.100.7";
-        assert.equal(forward({ in: "vxlan0", out: "wg0", dst: internetHost, protocol: "tcp", port: 443 }), "RETURN");
-        assert.equal(forward({ in: "wg0", out: "vxlan0", dst: "172.16.0.23", protocol: "tcp", port: 6881 }), "RETURN");
-        for (const port of [51820, 53, 443]) {
-            assert.equal(forward({ in: "vxlan0", out: "eth0", dst: internetHost, protocol: "udp", port }), "DROP", `a client's UDP ${port} out of eth0`);
-        }
-        assert.equal(forward({ in: "vxlan0", out: "eth0", dst: "10.42.3.4", protocol: "tcp", port: 80 }), "DROP", "no forwarding into the cluster either");
-        assert.equal(output({ out: "eth0", dst: "1.1.1.1", protocol: "udp", port: 53 }), "DROP", "dnsmasq's upstream outside the tunnel");
-        assert.equal(output({ out: "eth0", dst: "1.1.1.1", protocol: "tcp", port: 853 }), "DROP");
-        assert.equal(output({ out: "wg0", dst: "1.1.1.1", protocol: "udp", port: 53 }), "RETURN");
-        assert.equal(output({ out: "eth0", dst: "10.43.0.10", protocol: "udp", port: 53 }), "RETURN", "the cluster domain from kube-dns");
-        assert.equal(output({ out: "eth0", dst: "10.42.1.9", protocol: "udp", port: 4789 }), "RETURN", "VXLAN to a client");
-        assert.equal(output({ out: "vxlan0", dst: "172.16.0.255", protocol: "udp", port: 68 }), "RETURN", "DHCP answers");
-        assert.equal(output({ out: "eth0", dst: internetHost, protocol: "udp", port: 51820 }), "RETURN", "the tunnel's own packets");
-        assert.equal(output({ out: "eth0", dst: internetHost, protocol: "tcp", port: 443 }), "DROP", "the gateway's own traffic outside the tunnel");
-        assert.equal(output({ out: "eth0", dst: "8.8.8.8", protocol: "udp", port: 53 }), "DROP");
-    });
+  it("routed workloads are created only after the gateway workload and the client settings", () => {
+    const gatewayUrn = plan.resources.find(
+      (r) =>
+        r.type === "kubernetes:apps/v1:Deployment" && (r.inputs.metadata as { name?: string }).name === "vpn-gateway",
+    )?.urn;
+    const clientSettingsUrn = plan.resources.find(
+      (r) =>
+        r.type === "kubernetes:core/v1:ConfigMap" &&
+        (r.inputs.metadata as { name?: string }).name === "vpn-gateway-client",
+    )?.urn;
+    assert.ok(gatewayUrn && clientSettingsUrn);
+    for (const { workload } of clientSide(plan)) {
+      const resource = plan.resources.find(
+        (r) =>
+          r.type.startsWith("kubernetes:apps/v1:") &&
+          (r.inputs.metadata as { name?: string }).name === workload.metadata.name,
+      );
+      assert.ok(resource);
+      assert.ok(resource.dependencies.includes(gatewayUrn), `${workload.metadata.name} waits for the gateway`);
+      assert.ok(
+        resource.dependencies.includes(clientSettingsUrn),
+        `${workload.metadata.name} waits for the client settings`,
+      );
+    }
+  });
 
-    it("the downloads namespace admits its routed pods: Pod Security privileged (NET_ADMIN and NET_RAW are outside baseline)", () => {
-        const [{ workload }] = clientSide(plan);
-        const namespace = manifestOf(plan, "Namespace", workload.metadata.namespace) as unknown as { metadata: { labels: Record<string, string> } };
-        for (const mode of ["enforce", "audit", "warn"]) {
-            assert.equal(namespace.metadata.labels[`pod-security.kubernetes.io/${mode}`], "privileged", mode);
-        }
-    });
-
-    it("gluetun clears its leftover WireGuard routing rule (table 51820) before it starts, then runs its own entrypoint", () => {
-        const gluetun = container(gatewaySide(plan).gateway.spec.template, "gluetun");
-        assert.deepEqual(gluetun.command?.slice(0, 2), ["/bin/sh", "-c"]);
-        const script = gluetun.command?.[2] ?? "";
-        assert.match(script, /^ip rule del table 51820 2>\/dev\/null; ip -6 rule del table 51820 2>\/dev\/null; exec \/gluetun-entrypoint$/);
-    });
-
-    it("routed workloads are created only after the gateway workload and the client settings", () => {
-        const gatewayUrn = plan.resources.find((r) => r.type === "kubernetes:apps/v1:Deployment" && (r.inputs.metadata as { name?: string }).name === "vpn-gateway")?.urn;
-        const clientSettingsUrn = plan.resources.find((r) => r.type === "kubernetes:core/v1:ConfigMap" && (r.inputs.metadata as { name?: string }).name === "vpn-gateway-client")?.urn;
-        assert.ok(gatewayUrn && clientSettingsUrn);
-        for (const { workload } of clientSide(plan)) {
-            const resource = plan.resources.find((r) => r.type.startsWith("kubernetes:apps/v1:") && (r.inputs.metadata as { name?: string }).name === workload.metadata.name);
-            assert.ok(resource);
-            assert.ok(resource.dependencies.includes(gatewayUrn), `${workload.metadata.name} waits for the gateway`);
-            assert.ok(resource.dependencies.includes(clientSettingsUrn), `${workload.metadata.name} waits for the client settings`);
-        }
-    });
-
-    it("routed workloads are created only after their own kill switch, so no pod ever runs unfenced", () => {
-        for (const { workload } of clientSide(plan)) {
-            const name = workload.metadata.name as string;
-            const resource = plan.resources.find((r) => r.type.startsWith("kubernetes:apps/v1:") && (r.inputs.metadata as { name?: string }).name === name);
-            const killSwitch = plan.resources.find(
-                (r) => r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" && (r.inputs.metadata as { name?: string }).name === `${name}-vpn-kill-switch`,
-            );
-            assert.ok(resource && killSwitch, name);
-            assert.ok(resource.dependencies.includes(killSwitch.urn), `${name} waits for ${name}-vpn-kill-switch`);
-        }
-    });
+  it("routed workloads are created only after their own kill switch, so no pod ever runs unfenced", () => {
+    for (const { workload } of clientSide(plan)) {
+      const name = workload.metadata.name as string;
+      const resource = plan.resources.find(
+        (r) => r.type.startsWith("kubernetes:apps/v1:") && (r.inputs.metadata as { name?: string }).name === name,
+      );
+      const killSwitch = plan.resources.find(
+        (r) =>
+          r.type === "kubernetes:networking.k8s.io/v1:NetworkPolicy" &&
+          (r.inputs.metadata as { name?: string }).name === `${name}-vpn-kill-switch`,
+      );
+      assert.ok(resource && killSwitch, name);
+      assert.ok(resource.dependencies.includes(killSwitch.urn), `${name} waits for ${name}-vpn-kill-switch`);
+    }
+  });
 });
 
 describe("vpn gateway: secrets never leave Secrets", () => {
-    it("a rotated credential changes the Secret only, not the gateway's pod template (docs/vpn.md: roll it by hand)", async () => {
-        const before = await planDownloads();
-        const rotated = await planDownloads({ "charmarr:vpnPrivateKey": "plan-rotated-key-31b7" }, {}, SECRET_KEYS);
-        assert.deepEqual(gatewaySide(rotated).gateway.spec.template, gatewaySide(before).gateway.spec.template);
-    });
+  it("a rotated credential changes the Secret only, not the gateway's pod template (docs/vpn.md: roll it by hand)", async () => {
+    const before = await planDownloads();
+    const rotated = await planDownloads({ "charmarr:vpnPrivateKey": "plan-rotated-key-31b7" }, {}, SECRET_KEYS);
+    assert.deepEqual(gatewaySide(rotated).gateway.spec.template, gatewaySide(before).gateway.spec.template);
+  });
 
-    const secrets = {
-        "charmarr:vpnUser": "plan-user-5f1c",
-        "charmarr:vpnPassword": "plan-password-9a2e",
-    };
-    const cases: [string, Record<string, unknown>, string[]][] = [
-        ["WireGuard (private + preshared key)", { "charmarr:vpn.provider": "airvpn", "charmarr:vpnPresharedKey": "plan-psk-77d0" }, ["plan-placeholder-not-a-real-key", "plan-psk-77d0"]],
-        [
-            "OpenVPN (user + password)",
-            { "charmarr:vpn.provider": "protonvpn", "charmarr:vpn.type": "openvpn", "charmarr:vpn.addresses": undefined, "charmarr:vpnPrivateKey": undefined, ...secrets },
-            Object.values(secrets),
-        ],
-    ];
-    for (const [name, changes, values] of cases) {
-        it(`${name}: only in Secrets, referenced by secretKeyRef`, async () => {
-            const plan = await planDownloads(changes, {}, SECRET_KEYS);
-            const apiKey = "plan-vpn-control-api-key-0123456789abcdef";
-            for (const resource of plan.rawResources) {
-                const kind = resource.inputs.kind;
-                if (kind === "Secret" || resource.type.startsWith("random:")) {
-                    continue;
-                }
-                const text = JSON.stringify(resource.inputs);
-                for (const value of [...values, apiKey]) {
-                    assert.ok(!text.includes(value), `${resource.type} ${resource.name} contains a secret value`);
-                }
-            }
-            for (const configMap of plan.rawResources.filter((r) => r.inputs.kind === "ConfigMap")) {
-                for (const value of Object.values((configMap.inputs.data ?? {}) as Record<string, unknown>)) {
-                    assert.ok(!isSecretValue(value), `ConfigMap ${configMap.name} holds a secret`);
-                }
-            }
-            const { gluetun } = gatewaySide(plan);
-            const expected = changes["charmarr:vpn.type"] === "openvpn" ? ["OPENVPN_USER", "OPENVPN_PASSWORD"] : ["WIREGUARD_PRIVATE_KEY", "WIREGUARD_PRESHARED_KEY"];
-            for (const variable of [...expected, "HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE"]) {
-                assert.equal(gluetun[variable], "secretKeyRef", variable);
-            }
-            // A Secret's stringData reaches the engine as one Pulumi secret (or one per value).
-            const stored = plan.rawResources
-                .filter((r) => r.inputs.kind === "Secret")
-                .flatMap((r) => {
-                    const data = r.inputs.stringData;
-                    assert.ok(isSecretValue(data) || Object.values(data as object).every(isSecretValue), `Secret ${r.name} holds plain values`);
-                    const plain = (isSecretValue(data) ? data.value : data) as Record<string, unknown>;
-                    return Object.values(plain).map((entry) => (isSecretValue(entry) ? entry.value : entry));
-                });
-            for (const value of values) {
-                assert.ok(stored.includes(value), `a Secret holds ${value}`);
-            }
-            assert.ok(stored.includes(JSON.stringify({ auth: "apikey", apikey: apiKey })), "the control-server role carries the generated key");
+  const secrets = {
+    "charmarr:vpnUser": "plan-user-5f1c",
+    "charmarr:vpnPassword": "plan-password-9a2e",
+  };
+  const cases: [string, Record<string, unknown>, string[]][] = [
+    [
+      "WireGuard (private + preshared key)",
+      { "charmarr:vpn.provider": "airvpn", "charmarr:vpnPresharedKey": "plan-psk-77d0" },
+      ["plan-placeholder-not-a-real-key", "plan-psk-77d0"],
+    ],
+    [
+      "OpenVPN (user + password)",
+      {
+        "charmarr:vpn.provider": "protonvpn",
+        "charmarr:vpn.type": "openvpn",
+        "charmarr:vpn.addresses": undefined,
+        "charmarr:vpnPrivateKey": undefined,
+        ...secrets,
+      },
+      Object.values(secrets),
+    ],
+  ];
+  for (const [name, changes, values] of cases) {
+    it(`${name}: only in Secrets, referenced by secretKeyRef`, async () => {
+      const plan = await planDownloads(changes, {}, SECRET_KEYS);
+      const apiKey = "plan-vpn-control-api-key-0123456789abcdef";
+      for (const resource of plan.rawResources) {
+        const kind = resource.inputs.kind;
+        if (kind === "Secret" || resource.type.startsWith("random:")) {
+          continue;
+        }
+        const text = JSON.stringify(resource.inputs);
+        for (const value of [...values, apiKey]) {
+          assert.ok(!text.includes(value), `${resource.type} ${resource.name} contains a secret value`);
+        }
+      }
+      for (const configMap of plan.rawResources.filter((r) => r.inputs.kind === "ConfigMap")) {
+        for (const value of Object.values((configMap.inputs.data ?? {}) as Record<string, unknown>)) {
+          assert.ok(!isSecretValue(value), `ConfigMap ${configMap.name} holds a secret`);
+        }
+      }
+      const { gluetun } = gatewaySide(plan);
+      const expected =
+        changes["charmarr:vpn.type"] === "openvpn"
+          ? ["OPENVPN_USER", "OPENVPN_PASSWORD"]
+          : ["WIREGUARD_PRIVATE_KEY", "WIREGUARD_PRESHARED_KEY"];
+      for (const variable of [...expected, "HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE"]) {
+        assert.equal(gluetun[variable], "secretKeyRef", variable);
+      }
+      // A Secret's stringData reaches the engine as one Pulumi secret (or one per value).
+      const stored = plan.rawResources
+        .filter((r) => r.inputs.kind === "Secret")
+        .flatMap((r) => {
+          const data = r.inputs.stringData;
+          assert.ok(
+            isSecretValue(data) || Object.values(data as object).every(isSecretValue),
+            `Secret ${r.name} holds plain values`,
+          );
+          const plain = (isSecretValue(data) ? data.value : data) as Record<string, unknown>;
+          return Object.values(plain).map((entry) => (isSecretValue(entry) ? entry.value : entry));
         });
-    }
+      for (const value of values) {
+        assert.ok(stored.includes(value), `a Secret holds ${value}`);
+      }
+      assert.ok(
+        stored.includes(JSON.stringify({ auth: "apikey", apikey: apiKey })),
+        "the control-server role carries the generated key",
+      );
+    });
+  }
 });
 
 describe("vpn gateway: config-time refusals", () => {
-    it("refuses an unpinned gluetun image", async () => {
-        await assertConfigError(planDownloads({ "charmarr:vpn.images.gluetun": "ghcr.io/qdm12/gluetun:latest" }), "charmarr:vpn.images.gluetun", "is not pinned to a version");
-        await assertConfigError(planDownloads({ "charmarr:vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway" }), "charmarr:vpn.images.podGateway", "is not pinned to a version");
-    });
+  it("refuses an unpinned gluetun image", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.images.gluetun": "ghcr.io/qdm12/gluetun:latest" }),
+      "charmarr:vpn.images.gluetun",
+      "is not pinned to a version",
+    );
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway" }),
+      "charmarr:vpn.images.podGateway",
+      "is not pinned to a version",
+    );
+  });
 
-    it("accepts a digest-pinned image", async () => {
-        const digest = `ghcr.io/qdm12/gluetun@sha256:${"a".repeat(64)}`;
-        const plan = await planDownloads({ "charmarr:vpn.images.gluetun": digest });
-        assert.equal(container(gatewaySide(plan).gateway.spec.template, "gluetun").image, digest);
-    });
+  it("accepts a digest-pinned image", async () => {
+    const digest = `ghcr.io/qdm12/gluetun@sha256:${"a".repeat(64)}`;
+    const plan = await planDownloads({ "charmarr:vpn.images.gluetun": digest });
+    assert.equal(container(gatewaySide(plan).gateway.spec.template, "gluetun").image, digest);
+  });
 
-    it("refuses IPv6 WireGuard addresses (the gateway is IPv4-only, and gluetun would not start), with the IPv4 entry as the fix", async () => {
-        const error = await assertConfigError(
-            planDownloads({ "charmarr:vpn.addresses": ["10.64.1.2/32", "fc00:bbbb:bbbb:bb01::1:2/128"] }),
-            "charmarr:vpn.addresses",
-            "fc00:bbbb:bbbb:bb01::1:2/128 is an IPv6 address; the VPN gateway is IPv4-only",
-            "gluetun refuses to start with an IPv6 WireGuard address",
-            "keep only the IPv4 entry: pulumi config rm --path charmarr:vpn.addresses; pulumi config set --path 'charmarr:vpn.addresses[0]' 10.64.1.2/32",
-        );
-        assert.equal(error.message.split("is an IPv6 address").length, 2, "one problem for the list");
-        await assertConfigError(
-            planDownloads({ "charmarr:vpn.addresses": ["fc00:bbbb:bbbb:bb01::1:2/128"] }),
-            "charmarr:vpn.addresses",
-            "fc00:bbbb:bbbb:bb01::1:2/128 is an IPv6 address",
-            "use the IPv4 address your provider assigned to your key: pulumi config rm --path charmarr:vpn.addresses; pulumi config set --path 'charmarr:vpn.addresses[0]' <IPv4 address>/32",
-        );
-    });
+  it("refuses IPv6 WireGuard addresses (the gateway is IPv4-only, and gluetun would not start), with the IPv4 entry as the fix", async () => {
+    const error = await assertConfigError(
+      planDownloads({ "charmarr:vpn.addresses": ["10.64.1.2/32", "fc00:bbbb:bbbb:bb01::1:2/128"] }),
+      "charmarr:vpn.addresses",
+      "fc00:bbbb:bbbb:bb01::1:2/128 is an IPv6 address; the VPN gateway is IPv4-only",
+      "gluetun refuses to start with an IPv6 WireGuard address",
+      "keep only the IPv4 entry: pulumi config rm --path charmarr:vpn.addresses; pulumi config set --path 'charmarr:vpn.addresses[0]' 10.64.1.2/32",
+    );
+    assert.equal(error.message.split("is an IPv6 address").length, 2, "one problem for the list");
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.addresses": ["fc00:bbbb:bbbb:bb01::1:2/128"] }),
+      "charmarr:vpn.addresses",
+      "fc00:bbbb:bbbb:bb01::1:2/128 is an IPv6 address",
+      "use the IPv4 address your provider assigned to your key: pulumi config rm --path charmarr:vpn.addresses; pulumi config set --path 'charmarr:vpn.addresses[0]' <IPv4 address>/32",
+    );
+  });
 
-    it("refuses VPN interface addresses inside a cluster range", async () => {
-        await assertConfigError(
-            planDownloads({ "charmarr:vpn.addresses": ["10.42.7.2/32"] }),
-            "charmarr:vpn.addresses",
-            "the VPN interface address 10.42.7.2/32 lies inside the cluster's podCidr 10.42.0.0/16",
-        );
-    });
+  it("refuses VPN interface addresses inside a cluster range", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.addresses": ["10.42.7.2/32"] }),
+      "charmarr:vpn.addresses",
+      "the VPN interface address 10.42.7.2/32 lies inside the cluster's podCidr 10.42.0.0/16",
+    );
+  });
 });
 
 describe("vpn gateway: tunnel MTU against the pod network's (cluster.podMtu, from the core stack)", () => {
-    it("unset, it is the largest that fits: pod MTU minus the larger of VXLAN (50) and WireGuard (80), which sit on different hops, at most 1420, on both sides", async () => {
-        // The default plan (podMtu 1450) is checked in "pod-gateway forwards on the interface ...": 1370.
-        const wide = await planDownloads({}, { "charmarr:cluster.podMtu": 1480 });
-        assert.equal(wide.outputs.cluster && (wide.outputs.cluster as { podMtu?: number }).podMtu, 1480, "the downloads stack read it from core");
-        const { settings, gluetun } = gatewaySide(wide);
-        assert.equal(gluetun.WIREGUARD_MTU, "1400");
-        assert.equal(settings.VPN_INTERFACE_MTU, "1400");
-        for (const client of clientSide(wide)) {
-            assert.equal(client.settings.VPN_INTERFACE_MTU, "1400");
-        }
-        const jumbo = await planDownloads({}, { "charmarr:cluster.podMtu": 9000 });
-        assert.equal(gatewaySide(jumbo).gluetun.WIREGUARD_MTU, "1420", "never above what a 1500-byte internet link carries");
-    });
+  it("unset, it is the largest that fits: pod MTU minus the larger of VXLAN (50) and WireGuard (80), which sit on different hops, at most 1420, on both sides", async () => {
+    // The default plan (podMtu 1450) is checked in "pod-gateway forwards on the interface ...": 1370.
+    const wide = await planDownloads({}, { "charmarr:cluster.podMtu": 1480 });
+    assert.equal(
+      wide.outputs.cluster && (wide.outputs.cluster as { podMtu?: number }).podMtu,
+      1480,
+      "the downloads stack read it from core",
+    );
+    const { settings, gluetun } = gatewaySide(wide);
+    assert.equal(gluetun.WIREGUARD_MTU, "1400");
+    assert.equal(settings.VPN_INTERFACE_MTU, "1400");
+    for (const client of clientSide(wide)) {
+      assert.equal(client.settings.VPN_INTERFACE_MTU, "1400");
+    }
+    const jumbo = await planDownloads({}, { "charmarr:cluster.podMtu": 9000 });
+    assert.equal(
+      gatewaySide(jumbo).gluetun.WIREGUARD_MTU,
+      "1420",
+      "never above what a 1500-byte internet link carries",
+    );
+  });
 
-    it("refuses an MTU the pod network cannot carry, says why, and how to fix it", async () => {
-        await assertConfigError(
-            planDownloads({ "charmarr:vpn.mtu": 1380 }),
-            "charmarr:vpn.mtu",
-            "1380 does not fit the pod network's MTU 1450 (cluster.podMtu, from the core stack): a client's packet crosses the pod network inside VXLAN (50 bytes) to the gateway, " +
-                "and the gateway sends it on inside WireGuard (80 bytes), each on a pod network link, so the larger overhead bounds the tunnel MTU, so at most 1370 bytes fit",
-            "pod-gateway sets vxlan0 to this value without lowering it",
-            "fix: pulumi config rm --path charmarr:vpn.mtu  (the program then uses 1370)",
-            "pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>",
-        );
-        const fits = await planDownloads({ "charmarr:vpn.mtu": 1420 }, { "charmarr:cluster.podMtu": 1500 });
-        assert.equal(gatewaySide(fits).settings.VPN_INTERFACE_MTU, "1420");
-    });
+  it("refuses an MTU the pod network cannot carry, says why, and how to fix it", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.mtu": 1380 }),
+      "charmarr:vpn.mtu",
+      "1380 does not fit the pod network's MTU 1450 (cluster.podMtu, from the core stack): a client's packet crosses the pod network inside VXLAN (50 bytes) to the gateway, " +
+        "and the gateway sends it on inside WireGuard (80 bytes), each on a pod network link, so the larger overhead bounds the tunnel MTU, so at most 1370 bytes fit",
+      "pod-gateway sets vxlan0 to this value without lowering it",
+      "fix: pulumi config rm --path charmarr:vpn.mtu  (the program then uses 1370)",
+      "pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>",
+    );
+    const fits = await planDownloads({ "charmarr:vpn.mtu": 1420 }, { "charmarr:cluster.podMtu": 1500 });
+    assert.equal(gatewaySide(fits).settings.VPN_INTERFACE_MTU, "1420");
+  });
 
-    it("refuses a pod network too small for any tunnel (the derived MTU would be below 1280), whether vpn.mtu is set or not", async () => {
-        for (const vpnConfig of [{}, { "charmarr:vpn.mtu": 1280 }]) {
-            const error = await assertConfigError(
-                planDownloads(vpnConfig, { "charmarr:cluster.podMtu": 1350 }),
-                "charmarr:cluster.podMtu",
-                "the pod network's MTU 1350 (from the core stack) is too small for a WireGuard tunnel",
-                "which leaves 1270 bytes, below the 1280 a tunnel needs; the pod network needs an MTU of at least 1360",
-                "pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>",
-            );
-            assert.ok(!error.message.includes("does not fit"), `one problem, on the pod network's MTU:\n${error.message}`);
-        }
-    });
+  it("refuses a pod network too small for any tunnel (the derived MTU would be below 1280), whether vpn.mtu is set or not", async () => {
+    for (const vpnConfig of [{}, { "charmarr:vpn.mtu": 1280 }]) {
+      const error = await assertConfigError(
+        planDownloads(vpnConfig, { "charmarr:cluster.podMtu": 1350 }),
+        "charmarr:cluster.podMtu",
+        "the pod network's MTU 1350 (from the core stack) is too small for a WireGuard tunnel",
+        "which leaves 1270 bytes, below the 1280 a tunnel needs; the pod network needs an MTU of at least 1360",
+        "pulumi config set --path --stack core charmarr:cluster.podMtu <mtu>",
+      );
+      assert.ok(!error.message.includes("does not fit"), `one problem, on the pod network's MTU:\n${error.message}`);
+    }
+  });
 
-    it("refuses an MTU outside 1280-1420 before reading the core stack", async () => {
-        await assertConfigError(
-            planDownloads({ "charmarr:vpn.mtu": 1421 }),
-            "charmarr:vpn.mtu",
-            "must be at most 1420: WireGuard over a 1500-byte link leaves 1420 bytes for the tunnel",
-            "pulumi config set --path charmarr:vpn.mtu 1320",
-        );
-        await assertConfigError(planDownloads({ "charmarr:vpn.mtu": 1279 }), "charmarr:vpn.mtu", "must be at least 1280");
-    });
+  it("refuses an MTU outside 1280-1420 before reading the core stack", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.mtu": 1421 }),
+      "charmarr:vpn.mtu",
+      "must be at most 1420: WireGuard over a 1500-byte link leaves 1420 bytes for the tunnel",
+      "pulumi config set --path charmarr:vpn.mtu 1320",
+    );
+    await assertConfigError(planDownloads({ "charmarr:vpn.mtu": 1279 }), "charmarr:vpn.mtu", "must be at least 1280");
+  });
 
-    it("the core stack refuses a pod MTU outside 1280-9216", async () => {
-        await assertConfigError(planCore({ "charmarr:cluster.podMtu": 1200 }), "charmarr:cluster.podMtu", "must be at least 1280");
-    });
+  it("the core stack refuses a pod MTU outside 1280-9216", async () => {
+    await assertConfigError(
+      planCore({ "charmarr:cluster.podMtu": 1200 }),
+      "charmarr:cluster.podMtu",
+      "must be at least 1280",
+    );
+  });
 });
 
 describe("vpn gateway: the resolver (vpn.dnsAddress) is reached only through the tunnel", () => {
-    it("refuses a resolver inside the cluster, the LAN, the overlay or loopback: the gateway would reach it outside the tunnel", async () => {
-        await assertConfigError(
-            planDownloads({ "charmarr:vpn.dnsAddress": "10.43.0.10" }),
-            "charmarr:vpn.dnsAddress",
-            "10.43.0.10 lies in the cluster's serviceCidr 10.43.0.0/16; the gateway must reach its resolver only through the tunnel, or internet lookups leave from your home address",
-            "fix: pulumi config set --path charmarr:vpn.dnsAddress 1.1.1.1",
-        );
-        await assertConfigError(planDownloads({ "charmarr:vpn.dnsAddress": "192.168.1.1" }), "charmarr:vpn.dnsAddress", "lies in the cluster's lanCidr 192.168.1.0/24");
-        await assertConfigError(planDownloads({ "charmarr:vpn.dnsAddress": "172.16.0.1" }), "charmarr:vpn.dnsAddress", "lies in the VXLAN overlay (vpn.vxlanNetwork) 172.16.0.0/24");
-        await assertConfigError(planDownloads({ "charmarr:vpn.dnsAddress": "127.0.0.1" }), "charmarr:vpn.dnsAddress", "lies in loopback 127.0.0.0/8");
-    });
+  it("refuses a resolver inside the cluster, the LAN, the overlay or loopback: the gateway would reach it outside the tunnel", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.dnsAddress": "10.43.0.10" }),
+      "charmarr:vpn.dnsAddress",
+      "10.43.0.10 lies in the cluster's serviceCidr 10.43.0.0/16; the gateway must reach its resolver only through the tunnel, or internet lookups leave from your home address",
+      "fix: pulumi config set --path charmarr:vpn.dnsAddress 1.1.1.1",
+    );
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.dnsAddress": "192.168.1.1" }),
+      "charmarr:vpn.dnsAddress",
+      "lies in the cluster's lanCidr 192.168.1.0/24",
+    );
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.dnsAddress": "172.16.0.1" }),
+      "charmarr:vpn.dnsAddress",
+      "lies in the VXLAN overlay (vpn.vxlanNetwork) 172.16.0.0/24",
+    );
+    await assertConfigError(
+      planDownloads({ "charmarr:vpn.dnsAddress": "127.0.0.1" }),
+      "charmarr:vpn.dnsAddress",
+      "lies in loopback 127.0.0.0/8",
+    );
+  });
 
-    it("refuses the VPN server's own address, which the guard would cut off outside the tunnel; accepts a resolver inside the tunnel", async () => {
-        const custom = {
-            "charmarr:vpn.provider": "custom",
-            "charmarr:vpn.serverCountries": undefined,
-            "charmarr:vpn.endpointIp": "203.0.113.10",
-            "charmarr:vpn.endpointPort": 51820,
-            "charmarr:vpn.publicKey": "uLhRPiUgK1oYyb8yhTcVSUTdXbLBOkfhL4jlGvVFJnE=",
-        };
-        await assertConfigError(
-            planDownloads({ ...custom, "charmarr:vpn.dnsAddress": "203.0.113.10" }),
-            "charmarr:vpn.dnsAddress",
-            "203.0.113.10 is also the VPN server's address (vpn.endpointIp)",
-        );
-        const inTunnel = await planDownloads({ "charmarr:vpn.dnsAddress": "10.64.0.1" });
-        assert.equal(gatewaySide(inTunnel).gluetun.DNS_ADDRESS, "10.64.0.1");
-    });
+  it("refuses the VPN server's own address, which the guard would cut off outside the tunnel; accepts a resolver inside the tunnel", async () => {
+    const custom = {
+      "charmarr:vpn.provider": "custom",
+      "charmarr:vpn.serverCountries": undefined,
+      "charmarr:vpn.endpointIp": "203.0.113.10",
+      "charmarr:vpn.endpointPort": 51820,
+      "charmarr:vpn.publicKey": "uLhRPiUgK1oYyb8yhTcVSUTdXbLBOkfhL4jlGvVFJnE=",
+    };
+    await assertConfigError(
+      planDownloads({ ...custom, "charmarr:vpn.dnsAddress": "203.0.113.10" }),
+      "charmarr:vpn.dnsAddress",
+      "203.0.113.10 is also the VPN server's address (vpn.endpointIp)",
+    );
+    const inTunnel = await planDownloads({ "charmarr:vpn.dnsAddress": "10.64.0.1" });
+    assert.equal(gatewaySide(inTunnel).gluetun.DNS_ADDRESS, "10.64.0.1");
+  });
 });
 
 describe("vpn gateway: routePodTemplate (pure builder)", () => {
-    const route: ClientRoute = {
-        image: "ghcr.io/angelnu/pod-gateway:v1.13.0",
-        configMapName: "vpn-gateway-client",
-        gatewayFqdn: "vpn-gateway.charmarr-vpn.svc.cluster.local",
-        settingsHash: "abc",
-        dns: { nameservers: ["172.16.0.1"], searches: ["d.svc.cluster.local", "svc.cluster.local", "cluster.local"], options: [{ name: "ndots", value: "5" }] },
-    };
-    const template = {
-        metadata: { labels: { app: "x" }, annotations: { keep: "me" } },
-        spec: { initContainers: [{ name: "fetch", image: "busybox:1.36" }], containers: [{ name: "app", image: "app:1.0" }], volumes: [{ name: "data", emptyDir: {} }] },
-    };
+  const route: ClientRoute = {
+    image: "ghcr.io/angelnu/pod-gateway:v1.13.0",
+    configMapName: "vpn-gateway-client",
+    gatewayFqdn: "vpn-gateway.charmarr-vpn.svc.cluster.local",
+    settingsHash: "abc",
+    dns: {
+      nameservers: ["172.16.0.1"],
+      searches: ["d.svc.cluster.local", "svc.cluster.local", "cluster.local"],
+      options: [{ name: "ndots", value: "5" }],
+    },
+  };
+  const template = {
+    metadata: { labels: { app: "x" }, annotations: { keep: "me" } },
+    spec: {
+      initContainers: [{ name: "fetch", image: "busybox:1.36" }],
+      containers: [{ name: "app", image: "app:1.0" }],
+      volumes: [{ name: "data", emptyDir: {} }],
+    },
+  };
 
-    it("routes before any other init container and keeps everything else", () => {
-        const routed = routePodTemplate(template, route);
-        assert.deepEqual(routed.spec?.initContainers?.map((c) => c.name), ["vpn-route-init", "fetch"]);
-        assert.deepEqual(routed.spec?.containers.map((c) => c.name), ["app", "vpn-route-sidecar"]);
-        assert.deepEqual(routed.spec?.volumes?.map((v) => v.name), ["data", "vpn-route-settings"]);
-        assert.deepEqual(routed.metadata?.annotations, { keep: "me", "charmarr.io/vpn-client-settings-hash": "abc", "ambient.istio.io/dns-capture": "false" });
-        assert.deepEqual(routed.metadata?.labels, { app: "x", "charmarr.io/vpn-routed": "true" });
-        assert.deepEqual(template.spec.initContainers.map((c) => c.name), ["fetch"], "the input is not modified");
+  it("routes before any other init container and keeps everything else", () => {
+    const routed = routePodTemplate(template, route);
+    assert.deepEqual(
+      routed.spec?.initContainers?.map((c) => c.name),
+      ["vpn-route-init", "fetch"],
+    );
+    assert.deepEqual(
+      routed.spec?.containers.map((c) => c.name),
+      ["app", "vpn-route-sidecar"],
+    );
+    assert.deepEqual(
+      routed.spec?.volumes?.map((v) => v.name),
+      ["data", "vpn-route-settings"],
+    );
+    assert.deepEqual(routed.metadata?.annotations, {
+      keep: "me",
+      "charmarr.io/vpn-client-settings-hash": "abc",
+      "ambient.istio.io/dns-capture": "false",
     });
+    assert.deepEqual(routed.metadata?.labels, { app: "x", "charmarr.io/vpn-routed": "true" });
+    assert.deepEqual(
+      template.spec.initContainers.map((c) => c.name),
+      ["fetch"],
+      "the input is not modified",
+    );
+  });
 
-    it("refuses a host-network pod: routing would replace the node's default route, and NetworkPolicy does not bind host-network pods", () => {
-        const hostNetwork = { ...template, spec: { ...template.spec, hostNetwork: true } };
-        assert.throws(() => routePodTemplate(hostNetwork, route), /hostNetwork: true/);
-        assert.ok(routePodTemplate({ ...template, spec: { ...template.spec, hostNetwork: false } }, route));
-    });
+  it("refuses a host-network pod: routing would replace the node's default route, and NetworkPolicy does not bind host-network pods", () => {
+    const hostNetwork = { ...template, spec: { ...template.spec, hostNetwork: true } };
+    assert.throws(() => routePodTemplate(hostNetwork, route), /hostNetwork: true/);
+    assert.ok(routePodTemplate({ ...template, spec: { ...template.spec, hostNetwork: false } }, route));
+  });
 
-    it("routing owns the pod's DNS: a template that sets dnsPolicy or dnsConfig is refused", () => {
-        assert.throws(() => routePodTemplate({ ...template, spec: { ...template.spec, dnsPolicy: "ClusterFirst" } }, route), /sets dnsPolicy or dnsConfig: a routed pod resolves through the gateway/);
-        assert.throws(() => routePodTemplate({ ...template, spec: { ...template.spec, dnsConfig: { nameservers: ["8.8.8.8"] } } }, route), /sets dnsPolicy or dnsConfig/);
-    });
+  it("routing owns the pod's DNS: a template that sets dnsPolicy or dnsConfig is refused", () => {
+    assert.throws(
+      () => routePodTemplate({ ...template, spec: { ...template.spec, dnsPolicy: "ClusterFirst" } }, route),
+      /sets dnsPolicy or dnsConfig: a routed pod resolves through the gateway/,
+    );
+    assert.throws(
+      () =>
+        routePodTemplate({ ...template, spec: { ...template.spec, dnsConfig: { nameservers: ["8.8.8.8"] } } }, route),
+      /sets dnsPolicy or dnsConfig/,
+    );
+  });
 
-    it("refuses to route a template twice", () => {
-        assert.throws(() => routePodTemplate(routePodTemplate(template, route), route), /already has a container named vpn-route-init/);
-    });
+  it("refuses to route a template twice", () => {
+    assert.throws(
+      () => routePodTemplate(routePodTemplate(template, route), route),
+      /already has a container named vpn-route-init/,
+    );
+  });
 });
 
 describe("vpn gateway: settings.sh rendering", () => {
-    it("quotes values and refuses anything that could escape the quotes", () => {
-        assert.equal(renderShellSettings({ A: "1 2", B: true }).split("\n").slice(1).join("\n"), 'A="1 2"\nB="true"\n');
-        assert.throws(() => renderShellSettings({ A: "$(reboot)" }), /unsafe in a sourced shell file/);
-        assert.throws(() => renderShellSettings({ A: 'x"; rm -rf /' }), /unsafe/);
-    });
+  it("quotes values and refuses anything that could escape the quotes", () => {
+    assert.equal(renderShellSettings({ A: "1 2", B: true }).split("\n").slice(1).join("\n"), 'A="1 2"\nB="true"\n');
+    assert.throws(() => renderShellSettings({ A: "$(reboot)" }), /unsafe in a sourced shell file/);
+    assert.throws(() => renderShellSettings({ A: 'x"; rm -rf /' }), /unsafe/);
+  });
 });
 
 describe("vpn gateway: the route containers retry pod-gateway's scripts instead of waiting out the kubelet's back-off", () => {
-    // The commands as planned, with the script path pointed at a stand-in and the delay shortened.
-    let dir: string;
-    before(() => {
-        dir = mkdtempSync(join(tmpdir(), "charmarr-route-"));
-    });
-    after(() => {
-        rmSync(dir, { recursive: true, force: true });
-    });
+  // The commands as planned, with the script path pointed at a stand-in and the delay shortened.
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), "charmarr-route-"));
+  });
+  after(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
 
-    function standIn(name: string, body: string): string {
-        const path = join(dir, name);
-        writeFileSync(path, `#!/bin/bash\necho run >> ${dir}/${name}.runs\n${body}\n`, { mode: 0o755 });
-        return path;
-    }
+  function standIn(name: string, body: string): string {
+    const path = join(dir, name);
+    writeFileSync(path, `#!/bin/bash\necho run >> ${dir}/${name}.runs\n${body}\n`, { mode: 0o755 });
+    return path;
+  }
 
-    function retargeted(command: readonly string[], script: string, path: string): string[] {
-        const [shell, flag, text] = command;
-        assert.ok(text.includes(script) && text.includes(`sleep ${ROUTE_RETRY_SECONDS}`), `${script} retried after ${ROUTE_RETRY_SECONDS} s`);
-        return [shell, flag, text.split(script).join(path).split(`sleep ${ROUTE_RETRY_SECONDS}`).join("sleep 0.05")];
-    }
+  function retargeted(command: readonly string[], script: string, path: string): string[] {
+    const [shell, flag, text] = command;
+    assert.ok(
+      text.includes(script) && text.includes(`sleep ${ROUTE_RETRY_SECONDS}`),
+      `${script} retried after ${ROUTE_RETRY_SECONDS} s`,
+    );
+    return [shell, flag, text.split(script).join(path).split(`sleep ${ROUTE_RETRY_SECONDS}`).join("sleep 0.05")];
+  }
 
-    const runs = (name: string) => readFileSync(join(dir, `${name}.runs`), "utf8").split("\n").filter(Boolean).length;
+  const runs = (name: string) =>
+    readFileSync(join(dir, `${name}.runs`), "utf8")
+      .split("\n")
+      .filter(Boolean).length;
 
-    it("vpn-route-init runs client_init.sh again while it fails (the gateway not resolvable yet) and succeeds with it", () => {
-        const path = standIn("init.sh", `[ "$(wc -l < ${dir}/init.sh.runs)" -ge 3 ]`);
-        const [shell, ...args] = retargeted(ROUTE_INIT_COMMAND, "/bin/client_init.sh", path);
-        const result = spawnSync(shell, args, { encoding: "utf8", timeout: 10_000 });
-        assert.equal(result.status, 0, result.stdout + result.stderr);
-        assert.equal(runs("init.sh"), 3);
-        assert.match(result.stdout, new RegExp(`client_init\\.sh failed \\(attempt 2 of ${ROUTE_INIT_ATTEMPTS}\\)`));
-    });
+  it("vpn-route-init runs client_init.sh again while it fails (the gateway not resolvable yet) and succeeds with it", () => {
+    const path = standIn("init.sh", `[ "$(wc -l < ${dir}/init.sh.runs)" -ge 3 ]`);
+    const [shell, ...args] = retargeted(ROUTE_INIT_COMMAND, "/bin/client_init.sh", path);
+    const result = spawnSync(shell, args, { encoding: "utf8", timeout: 10_000 });
+    assert.equal(result.status, 0, result.stdout + result.stderr);
+    assert.equal(runs("init.sh"), 3);
+    assert.match(result.stdout, new RegExp(`client_init\\.sh failed \\(attempt 2 of ${ROUTE_INIT_ATTEMPTS}\\)`));
+  });
 
-    it("vpn-route-sidecar runs client_sidecar.sh again each time it exits, never exits on its own, and ends at SIGTERM", async () => {
-        const path = standIn("sidecar.sh", "exit 1");
-        const [shell, ...args] = retargeted(ROUTE_SIDECAR_COMMAND, "/bin/client_sidecar.sh", path);
-        const child = spawn(shell, args, { stdio: "ignore" });
-        const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-        await new Promise((resolve) => setTimeout(resolve, 600));
-        assert.equal(child.exitCode, null, "still running");
-        assert.ok(runs("sidecar.sh") >= 3, `ran ${runs("sidecar.sh")} times`);
-        child.kill("SIGTERM");
-        const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 3000))]);
-        assert.equal(code, 0, "SIGTERM ends the loop at once");
-    });
+  it("vpn-route-sidecar runs client_sidecar.sh again each time it exits, never exits on its own, and ends at SIGTERM", async () => {
+    const path = standIn("sidecar.sh", "exit 1");
+    const [shell, ...args] = retargeted(ROUTE_SIDECAR_COMMAND, "/bin/client_sidecar.sh", path);
+    const child = spawn(shell, args, { stdio: "ignore" });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    assert.equal(child.exitCode, null, "still running");
+    assert.ok(runs("sidecar.sh") >= 3, `ran ${runs("sidecar.sh")} times`);
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 3000))]);
+    assert.equal(code, 0, "SIGTERM ends the loop at once");
+  });
 });

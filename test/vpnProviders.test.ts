@@ -11,399 +11,478 @@ const PUBLIC_KEY = "xScVkH3fUGUv4RrJFfmcqm8rs3SEHr41km6+yffAHw4=";
 
 /** Starts from the shipped example with every provider-dependent setting removed. */
 const BLANK: Record<string, unknown> = {
-    "charmarr:vpnPrivateKey": undefined,
-    "charmarr:vpnPresharedKey": undefined,
-    "charmarr:vpnUser": undefined,
-    "charmarr:vpnPassword": undefined,
-    "charmarr:vpn.addresses": undefined,
-    "charmarr:vpn.serverCountries": undefined,
+  "charmarr:vpnPrivateKey": undefined,
+  "charmarr:vpnPresharedKey": undefined,
+  "charmarr:vpnUser": undefined,
+  "charmarr:vpnPassword": undefined,
+  "charmarr:vpn.addresses": undefined,
+  "charmarr:vpn.serverCountries": undefined,
 };
 
 const WG_KEY = { "charmarr:vpnPrivateKey": "plan-private-key" };
 const WG_ADDRESS = { "charmarr:vpn.addresses": ["10.64.0.2/32"] };
-const OVPN = { "charmarr:vpn.type": "openvpn", "charmarr:vpnUser": "plan-user", "charmarr:vpnPassword": "plan-password" };
+const OVPN = {
+  "charmarr:vpn.type": "openvpn",
+  "charmarr:vpnUser": "plan-user",
+  "charmarr:vpnPassword": "plan-password",
+};
 
 /** The smallest configuration gluetun v3.41.1 accepts, per provider and type; undefined where unsupported. */
 const MINIMAL: Record<VpnProviderName, Record<VpnType, Record<string, unknown> | undefined>> = {
-    mullvad: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
-    protonvpn: { wireguard: WG_KEY, openvpn: OVPN },
-    nordvpn: { wireguard: WG_KEY, openvpn: OVPN },
-    surfshark: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
-    ivpn: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
-    windscribe: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
-    airvpn: { wireguard: { ...WG_KEY, ...WG_ADDRESS, "charmarr:vpnPresharedKey": "plan-psk" }, openvpn: undefined },
-    "private internet access": { wireguard: undefined, openvpn: OVPN },
-    custom: {
-        wireguard: {
-            ...WG_KEY,
-            ...WG_ADDRESS,
-            "charmarr:vpn.publicKey": PUBLIC_KEY,
-            "charmarr:vpn.endpointIp": "203.0.113.10",
-            "charmarr:vpn.endpointPort": 51820,
-        },
-        openvpn: undefined,
+  mullvad: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
+  protonvpn: { wireguard: WG_KEY, openvpn: OVPN },
+  nordvpn: { wireguard: WG_KEY, openvpn: OVPN },
+  surfshark: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
+  ivpn: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
+  windscribe: { wireguard: { ...WG_KEY, ...WG_ADDRESS }, openvpn: OVPN },
+  airvpn: { wireguard: { ...WG_KEY, ...WG_ADDRESS, "charmarr:vpnPresharedKey": "plan-psk" }, openvpn: undefined },
+  "private internet access": { wireguard: undefined, openvpn: OVPN },
+  custom: {
+    wireguard: {
+      ...WG_KEY,
+      ...WG_ADDRESS,
+      "charmarr:vpn.publicKey": PUBLIC_KEY,
+      "charmarr:vpn.endpointIp": "203.0.113.10",
+      "charmarr:vpn.endpointPort": 51820,
     },
+    openvpn: undefined,
+  },
 };
 
 function changesFor(provider: VpnProviderName, extra: Record<string, unknown>): Record<string, unknown> {
-    return { ...BLANK, "charmarr:vpn.provider": provider, ...extra };
+  return { ...BLANK, "charmarr:vpn.provider": provider, ...extra };
 }
 
 function load(changes: Record<string, unknown>) {
-    const config = withConfig(DOWNLOADS_EXAMPLE, changes, SECRET_KEYS);
-    const source: ConfigSource = {
-        stack: "downloads",
-        project: "charmarr",
-        organization: "organization",
-        values: config.values,
-        isSecret: (key) => config.secretKeys.includes(key),
-    };
-    return loadConfig(source);
+  const config = withConfig(DOWNLOADS_EXAMPLE, changes, SECRET_KEYS);
+  const source: ConfigSource = {
+    stack: "downloads",
+    project: "charmarr",
+    organization: "organization",
+    values: config.values,
+    isSecret: (key) => config.secretKeys.includes(key),
+  };
+  return loadConfig(source);
 }
 
 function refusal(changes: Record<string, unknown>): ConfigError {
-    try {
-        load(changes);
-    } catch (error) {
-        assert.ok(error instanceof ConfigError, String(error));
-        return error;
-    }
-    assert.fail("configuration was accepted");
+  try {
+    load(changes);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, String(error));
+    return error;
+  }
+  assert.fail("configuration was accepted");
 }
 
 function only(error: ConfigError) {
-    assert.equal(error.problems.length, 1, error.message);
-    return error.problems[0];
+  assert.equal(error.problems.length, 1, error.message);
+  return error.problems[0];
 }
 
 describe("vpn providers: every provider × type against gluetun v3.41.1's rules", () => {
-    it("the matrix covers every provider and type", () => {
-        assert.deepEqual(Object.keys(MINIMAL).sort(), [...VPN_PROVIDERS].sort());
-        assert.deepEqual(Object.keys(PROVIDER_RULES).sort(), [...VPN_PROVIDERS].sort());
-    });
+  it("the matrix covers every provider and type", () => {
+    assert.deepEqual(Object.keys(MINIMAL).sort(), [...VPN_PROVIDERS].sort());
+    assert.deepEqual(Object.keys(PROVIDER_RULES).sort(), [...VPN_PROVIDERS].sort());
+  });
 
-    for (const provider of VPN_PROVIDERS) {
-        for (const type of VPN_TYPES) {
-            const minimal = MINIMAL[provider][type];
-            if (minimal) {
-                it(`${provider} with ${type}: the minimal configuration is accepted`, () => {
-                    const config = load(changesFor(provider, { "charmarr:vpn.type": type, ...minimal }));
-                    assert.ok(config.role === "downloads" && config.vpn.provider === provider && config.vpn.type === type);
-                });
-            } else {
-                it(`${provider} with ${type}: refused with the reason and the type that works`, () => {
-                    const problem = only(refusal(changesFor(provider, { "charmarr:vpn.type": type })));
-                    const other = type === "wireguard" ? "openvpn" : "wireguard";
-                    assert.equal(problem.key, "charmarr:vpn.type");
-                    assert.ok(problem.problem.startsWith(`"${type}" is not supported for provider "${provider}": `), problem.problem);
-                    assert.equal(problem.fix, `pulumi config set --path charmarr:vpn.type ${other}`);
-                });
-            }
-        }
+  for (const provider of VPN_PROVIDERS) {
+    for (const type of VPN_TYPES) {
+      const minimal = MINIMAL[provider][type];
+      if (minimal) {
+        it(`${provider} with ${type}: the minimal configuration is accepted`, () => {
+          const config = load(changesFor(provider, { "charmarr:vpn.type": type, ...minimal }));
+          assert.ok(config.role === "downloads" && config.vpn.provider === provider && config.vpn.type === type);
+        });
+      } else {
+        it(`${provider} with ${type}: refused with the reason and the type that works`, () => {
+          const problem = only(refusal(changesFor(provider, { "charmarr:vpn.type": type })));
+          const other = type === "wireguard" ? "openvpn" : "wireguard";
+          assert.equal(problem.key, "charmarr:vpn.type");
+          assert.ok(
+            problem.problem.startsWith(`"${type}" is not supported for provider "${provider}": `),
+            problem.problem,
+          );
+          assert.equal(problem.fix, `pulumi config set --path charmarr:vpn.type ${other}`);
+        });
+      }
     }
+  }
 });
 
 /** gluetun v3.41.1: what each provider refuses with WireGuard beyond the other type's settings. */
 const WIREGUARD_FORBIDDEN: Record<VpnProviderName, string[]> = {
-    mullvad: ["publicKey", "endpointIp"],
-    protonvpn: ["publicKey", "endpointIp", "endpointPort"],
-    nordvpn: ["publicKey", "endpointIp", "endpointPort"],
-    surfshark: ["publicKey", "endpointIp", "endpointPort"],
-    ivpn: ["publicKey", "endpointIp"],
-    windscribe: ["publicKey", "endpointIp"],
-    airvpn: ["publicKey", "endpointIp"],
-    "private internet access": [],
-    custom: [],
+  mullvad: ["publicKey", "endpointIp"],
+  protonvpn: ["publicKey", "endpointIp", "endpointPort"],
+  nordvpn: ["publicKey", "endpointIp", "endpointPort"],
+  surfshark: ["publicKey", "endpointIp", "endpointPort"],
+  ivpn: ["publicKey", "endpointIp"],
+  windscribe: ["publicKey", "endpointIp"],
+  airvpn: ["publicKey", "endpointIp"],
+  "private internet access": [],
+  custom: [],
 };
-const FORBIDDEN_VALUES: Record<string, unknown> = { publicKey: PUBLIC_KEY, endpointIp: "203.0.113.10", endpointPort: 51820 };
+const FORBIDDEN_VALUES: Record<string, unknown> = {
+  publicKey: PUBLIC_KEY,
+  endpointIp: "203.0.113.10",
+  endpointPort: 51820,
+};
 
 const TITLES: Record<VpnType, string> = { wireguard: "WireGuard", openvpn: "OpenVPN" };
 
 describe("vpn providers: each required setting missing, each forbidden setting present", () => {
-    for (const provider of VPN_PROVIDERS) {
-        for (const type of VPN_TYPES) {
-            const minimal = MINIMAL[provider][type];
-            if (!minimal) {
-                continue;
-            }
-            for (const key of Object.keys(minimal).filter((k) => k !== "charmarr:vpn.type")) {
-                it(`${provider} with ${type} without ${key}`, () => {
-                    const problem = only(refusal(changesFor(provider, { "charmarr:vpn.type": type, ...minimal, [key]: undefined })));
-                    assert.equal(problem.key, key);
-                    assert.ok(
-                        problem.problem.startsWith(`is required for provider "${provider}" with ${TITLES[type]}: gluetun refuses to start without it`),
-                        problem.problem,
-                    );
-                    assert.ok(problem.fix?.startsWith("pulumi config set "), problem.fix);
-                });
-            }
-            if (type === "wireguard") {
-                for (const setting of WIREGUARD_FORBIDDEN[provider]) {
-                    it(`${provider} with WireGuard and vpn.${setting}`, () => {
-                        const problem = only(refusal(changesFor(provider, { ...minimal, [`charmarr:vpn.${setting}`]: FORBIDDEN_VALUES[setting] })));
-                        assert.equal(problem.key, `charmarr:vpn.${setting}`);
-                        assert.ok(problem.problem.startsWith(`must not be set for provider "${provider}" with WireGuard: `), problem.problem);
-                        assert.equal(problem.fix, `pulumi config rm --path charmarr:vpn.${setting}`);
-                    });
-                }
-                it(`${provider} with WireGuard accepts an optional preshared key`, () => {
-                    assert.equal(load(changesFor(provider, { ...minimal, "charmarr:vpnPresharedKey": "plan-psk" })).role, "downloads");
-                });
-            }
+  for (const provider of VPN_PROVIDERS) {
+    for (const type of VPN_TYPES) {
+      const minimal = MINIMAL[provider][type];
+      if (!minimal) {
+        continue;
+      }
+      for (const key of Object.keys(minimal).filter((k) => k !== "charmarr:vpn.type")) {
+        it(`${provider} with ${type} without ${key}`, () => {
+          const problem = only(
+            refusal(changesFor(provider, { "charmarr:vpn.type": type, ...minimal, [key]: undefined })),
+          );
+          assert.equal(problem.key, key);
+          assert.ok(
+            problem.problem.startsWith(
+              `is required for provider "${provider}" with ${TITLES[type]}: gluetun refuses to start without it`,
+            ),
+            problem.problem,
+          );
+          assert.ok(problem.fix?.startsWith("pulumi config set "), problem.fix);
+        });
+      }
+      if (type === "wireguard") {
+        for (const setting of WIREGUARD_FORBIDDEN[provider]) {
+          it(`${provider} with WireGuard and vpn.${setting}`, () => {
+            const problem = only(
+              refusal(changesFor(provider, { ...minimal, [`charmarr:vpn.${setting}`]: FORBIDDEN_VALUES[setting] })),
+            );
+            assert.equal(problem.key, `charmarr:vpn.${setting}`);
+            assert.ok(
+              problem.problem.startsWith(`must not be set for provider "${provider}" with WireGuard: `),
+              problem.problem,
+            );
+            assert.equal(problem.fix, `pulumi config rm --path charmarr:vpn.${setting}`);
+          });
         }
+        it(`${provider} with WireGuard accepts an optional preshared key`, () => {
+          assert.equal(
+            load(changesFor(provider, { ...minimal, "charmarr:vpnPresharedKey": "plan-psk" })).role,
+            "downloads",
+          );
+        });
+      }
     }
+  }
 });
 
 describe("vpn providers: the messages users see", () => {
-    it("surfshark without vpn.addresses", () => {
-        const problem = only(refusal(changesFor("surfshark", WG_KEY)));
-        assert.deepEqual(problem, {
-            key: "charmarr:vpn.addresses",
-            problem: 'is required for provider "surfshark" with WireGuard: gluetun refuses to start without it',
-            fix: "pulumi config set --path 'charmarr:vpn.addresses[0]' 10.64.0.2/32",
-        });
+  it("surfshark without vpn.addresses", () => {
+    const problem = only(refusal(changesFor("surfshark", WG_KEY)));
+    assert.deepEqual(problem, {
+      key: "charmarr:vpn.addresses",
+      problem: 'is required for provider "surfshark" with WireGuard: gluetun refuses to start without it',
+      fix: "pulumi config set --path 'charmarr:vpn.addresses[0]' 10.64.0.2/32",
     });
+  });
 
-    for (const provider of ["mullvad", "ivpn", "windscribe", "airvpn", "custom"] as const) {
-        it(`${provider} without vpn.addresses`, () => {
-            const withoutAddresses = { ...MINIMAL[provider].wireguard, "charmarr:vpn.addresses": undefined };
-            const problem = only(refusal(changesFor(provider, withoutAddresses)));
-            assert.equal(problem.key, "charmarr:vpn.addresses");
-            assert.equal(problem.problem, `is required for provider "${provider}" with WireGuard: gluetun refuses to start without it`);
-        });
-    }
+  for (const provider of ["mullvad", "ivpn", "windscribe", "airvpn", "custom"] as const) {
+    it(`${provider} without vpn.addresses`, () => {
+      const withoutAddresses = { ...MINIMAL[provider].wireguard, "charmarr:vpn.addresses": undefined };
+      const problem = only(refusal(changesFor(provider, withoutAddresses)));
+      assert.equal(problem.key, "charmarr:vpn.addresses");
+      assert.equal(
+        problem.problem,
+        `is required for provider "${provider}" with WireGuard: gluetun refuses to start without it`,
+      );
+    });
+  }
 
-    for (const provider of ["protonvpn", "nordvpn", "surfshark"] as const) {
-        it(`${provider} with vpn.endpointPort`, () => {
-            const problem = only(refusal(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": 51820 })));
-            assert.deepEqual(problem, {
-                key: "charmarr:vpn.endpointPort",
-                problem: `must not be set for provider "${provider}" with WireGuard: gluetun uses the provider's fixed WireGuard port and refuses a custom one`,
-                fix: "pulumi config rm --path charmarr:vpn.endpointPort",
-            });
-        });
-    }
+  for (const provider of ["protonvpn", "nordvpn", "surfshark"] as const) {
+    it(`${provider} with vpn.endpointPort`, () => {
+      const problem = only(
+        refusal(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": 51820 })),
+      );
+      assert.deepEqual(problem, {
+        key: "charmarr:vpn.endpointPort",
+        problem: `must not be set for provider "${provider}" with WireGuard: gluetun uses the provider's fixed WireGuard port and refuses a custom one`,
+        fix: "pulumi config rm --path charmarr:vpn.endpointPort",
+      });
+    });
+  }
 
-    // gluetun v3.41.1 internal/configuration/settings/wireguardselection.go: the custom WireGuard
-    // endpoint ports each provider accepts (mullvad: any; custom: any, and required).
-    const ENDPOINT_PORTS: readonly [VpnProviderName, readonly number[] | "any", readonly number[]][] = [
-        ["airvpn", [1637, 47107], [443, 51820, 1638]],
-        ["ivpn", [2049, 2050, 53, 30587, 41893, 48574, 58237], [443, 51820, 2051]],
-        ["windscribe", [53, 80, 123, 443, 1194, 65142], [51820, 1195, 8443]],
-        ["mullvad", "any", []],
-        ["custom", "any", []],
-    ];
-    for (const [provider, accepted, refused] of ENDPOINT_PORTS) {
-        const ports = accepted === "any" ? [53, 443, 4000, 51820, 65535] : accepted;
-        it(`${provider} accepts vpn.endpointPort ${accepted === "any" ? "of any value" : accepted.join(", ")}`, () => {
-            for (const port of ports) {
-                const config = load(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": port }));
-                assert.ok(config.role === "downloads" && config.vpn.endpointPort === port, `${provider} ${port}`);
-            }
-        });
-        if (accepted === "any") {
-            continue;
-        }
-        it(`${provider} refuses vpn.endpointPort ${refused.join(", ")}, naming the ports it accepts`, () => {
-            const sorted = [...accepted].sort((a, b) => a - b).join(", ");
-            for (const port of refused) {
-                const problem = only(refusal(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": port })));
-                assert.equal(problem.key, "charmarr:vpn.endpointPort");
-                assert.equal(problem.problem, `${port} is not a WireGuard port of provider "${provider}": gluetun accepts only ${sorted}`);
-                assert.match(problem.fix ?? "", /^pulumi config set --path charmarr:vpn\.endpointPort \d+ \(or another of /);
-                assert.match(problem.fix ?? "", /pulumi config rm --path charmarr:vpn\.endpointPort$/);
-            }
-        });
-    }
-
-    it("the endpoint port refusal fails the plan with the whole message", async () => {
-        await assertConfigError(
-            planDownloads(changesFor("ivpn", { ...MINIMAL.ivpn.wireguard, "charmarr:vpn.endpointPort": 51820 }), {}, SECRET_KEYS),
-            "charmarr:vpn.endpointPort",
-            '51820 is not a WireGuard port of provider "ivpn": gluetun accepts only 53, 2049, 2050, 30587, 41893, 48574, 58237',
-            "pulumi config set --path charmarr:vpn.endpointPort 58237 (or another of 53, 2049, 2050, 30587, 41893, 48574, 58237), or use the provider's default: pulumi config rm --path charmarr:vpn.endpointPort",
+  // gluetun v3.41.1 internal/configuration/settings/wireguardselection.go: the custom WireGuard
+  // endpoint ports each provider accepts (mullvad: any; custom: any, and required).
+  const ENDPOINT_PORTS: readonly [VpnProviderName, readonly number[] | "any", readonly number[]][] = [
+    ["airvpn", [1637, 47107], [443, 51820, 1638]],
+    ["ivpn", [2049, 2050, 53, 30587, 41893, 48574, 58237], [443, 51820, 2051]],
+    ["windscribe", [53, 80, 123, 443, 1194, 65142], [51820, 1195, 8443]],
+    ["mullvad", "any", []],
+    ["custom", "any", []],
+  ];
+  for (const [provider, accepted, refused] of ENDPOINT_PORTS) {
+    const ports = accepted === "any" ? [53, 443, 4000, 51820, 65535] : accepted;
+    it(`${provider} accepts vpn.endpointPort ${accepted === "any" ? "of any value" : accepted.join(", ")}`, () => {
+      for (const port of ports) {
+        const config = load(
+          changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": port }),
         );
+        assert.ok(config.role === "downloads" && config.vpn.endpointPort === port, `${provider} ${port}`);
+      }
     });
-
-    it("private internet access with WireGuard", () => {
-        const error = refusal(changesFor("private internet access", WG_KEY));
-        assert.deepEqual(only(error), {
-            key: "charmarr:vpn.type",
-            problem: '"wireguard" is not supported for provider "private internet access": gluetun v3.41 has no WireGuard support for Private Internet Access',
-            fix: "pulumi config set --path charmarr:vpn.type openvpn",
-        });
+    if (accepted === "any") {
+      continue;
+    }
+    it(`${provider} refuses vpn.endpointPort ${refused.join(", ")}, naming the ports it accepts`, () => {
+      const sorted = [...accepted].sort((a, b) => a - b).join(", ");
+      for (const port of refused) {
+        const problem = only(
+          refusal(changesFor(provider, { ...MINIMAL[provider].wireguard, "charmarr:vpn.endpointPort": port })),
+        );
+        assert.equal(problem.key, "charmarr:vpn.endpointPort");
         assert.equal(
-            error.message,
-            [
-                'Invalid configuration for stack "downloads" (1 problem):',
-                "",
-                "  charmarr:vpn.type",
-                '    "wireguard" is not supported for provider "private internet access": gluetun v3.41 has no WireGuard support for Private Internet Access',
-                "    fix: pulumi config set --path charmarr:vpn.type openvpn",
-            ].join("\n"),
+          problem.problem,
+          `${port} is not a WireGuard port of provider "${provider}": gluetun accepts only ${sorted}`,
         );
+        assert.match(problem.fix ?? "", /^pulumi config set --path charmarr:vpn\.endpointPort \d+ \(or another of /);
+        assert.match(problem.fix ?? "", /pulumi config rm --path charmarr:vpn\.endpointPort$/);
+      }
     });
+  }
 
-    it("airvpn with OpenVPN", () => {
-        assert.deepEqual(only(refusal(changesFor("airvpn", OVPN))), {
-            key: "charmarr:vpn.type",
-            problem: `"openvpn" is not supported for provider "airvpn": AirVPN's OpenVPN authenticates with client certificates, which this program does not mount`,
-            fix: "pulumi config set --path charmarr:vpn.type wireguard",
-        });
+  it("the endpoint port refusal fails the plan with the whole message", async () => {
+    await assertConfigError(
+      planDownloads(
+        changesFor("ivpn", { ...MINIMAL.ivpn.wireguard, "charmarr:vpn.endpointPort": 51820 }),
+        {},
+        SECRET_KEYS,
+      ),
+      "charmarr:vpn.endpointPort",
+      '51820 is not a WireGuard port of provider "ivpn": gluetun accepts only 53, 2049, 2050, 30587, 41893, 48574, 58237',
+      "pulumi config set --path charmarr:vpn.endpointPort 58237 (or another of 53, 2049, 2050, 30587, 41893, 48574, 58237), or use the provider's default: pulumi config rm --path charmarr:vpn.endpointPort",
+    );
+  });
+
+  it("private internet access with WireGuard", () => {
+    const error = refusal(changesFor("private internet access", WG_KEY));
+    assert.deepEqual(only(error), {
+      key: "charmarr:vpn.type",
+      problem:
+        '"wireguard" is not supported for provider "private internet access": gluetun v3.41 has no WireGuard support for Private Internet Access',
+      fix: "pulumi config set --path charmarr:vpn.type openvpn",
     });
+    assert.equal(
+      error.message,
+      [
+        'Invalid configuration for stack "downloads" (1 problem):',
+        "",
+        "  charmarr:vpn.type",
+        '    "wireguard" is not supported for provider "private internet access": gluetun v3.41 has no WireGuard support for Private Internet Access',
+        "    fix: pulumi config set --path charmarr:vpn.type openvpn",
+      ].join("\n"),
+    );
+  });
 
-    it("custom with OpenVPN", () => {
-        assert.equal(
-            only(refusal(changesFor("custom", OVPN))).problem,
-            '"openvpn" is not supported for provider "custom": a custom OpenVPN provider needs a configuration file, which this program does not mount',
-        );
+  it("airvpn with OpenVPN", () => {
+    assert.deepEqual(only(refusal(changesFor("airvpn", OVPN))), {
+      key: "charmarr:vpn.type",
+      problem: `"openvpn" is not supported for provider "airvpn": AirVPN's OpenVPN authenticates with client certificates, which this program does not mount`,
+      fix: "pulumi config set --path charmarr:vpn.type wireguard",
     });
+  });
 
-    it("custom without vpn.publicKey, vpn.endpointIp or vpn.endpointPort", () => {
-        const error = refusal(changesFor("custom", { ...WG_KEY, ...WG_ADDRESS }));
-        assert.deepEqual(error.problems, [
-            {
-                key: "charmarr:vpn.publicKey",
-                problem: 'is required for provider "custom" with WireGuard: gluetun refuses to start without it',
-                fix: `pulumi config set --path charmarr:vpn.publicKey '<the server'"'"'s WireGuard public key>'`,
-            },
-            {
-                key: "charmarr:vpn.endpointIp",
-                problem: 'is required for provider "custom" with WireGuard: gluetun refuses to start without it',
-                fix: "pulumi config set --path charmarr:vpn.endpointIp 203.0.113.10",
-            },
-            {
-                key: "charmarr:vpn.endpointPort",
-                problem: 'is required for provider "custom" with WireGuard: gluetun refuses to start without it',
-                fix: "pulumi config set --path charmarr:vpn.endpointPort 51820",
-            },
-        ]);
+  it("custom with OpenVPN", () => {
+    assert.equal(
+      only(refusal(changesFor("custom", OVPN))).problem,
+      '"openvpn" is not supported for provider "custom": a custom OpenVPN provider needs a configuration file, which this program does not mount',
+    );
+  });
+
+  it("custom without vpn.publicKey, vpn.endpointIp or vpn.endpointPort", () => {
+    const error = refusal(changesFor("custom", { ...WG_KEY, ...WG_ADDRESS }));
+    assert.deepEqual(error.problems, [
+      {
+        key: "charmarr:vpn.publicKey",
+        problem: 'is required for provider "custom" with WireGuard: gluetun refuses to start without it',
+        fix: `pulumi config set --path charmarr:vpn.publicKey '<the server'"'"'s WireGuard public key>'`,
+      },
+      {
+        key: "charmarr:vpn.endpointIp",
+        problem: 'is required for provider "custom" with WireGuard: gluetun refuses to start without it',
+        fix: "pulumi config set --path charmarr:vpn.endpointIp 203.0.113.10",
+      },
+      {
+        key: "charmarr:vpn.endpointPort",
+        problem: 'is required for provider "custom" with WireGuard: gluetun refuses to start without it',
+        fix: "pulumi config set --path charmarr:vpn.endpointPort 51820",
+      },
+    ]);
+  });
+
+  it("airvpn without vpnPresharedKey", () => {
+    assert.deepEqual(only(refusal(changesFor("airvpn", { ...WG_KEY, ...WG_ADDRESS }))), {
+      key: "charmarr:vpnPresharedKey",
+      problem: 'is required for provider "airvpn" with WireGuard: gluetun refuses to start without it',
+      fix: "pulumi config set --secret charmarr:vpnPresharedKey '<your WireGuard preshared key>'",
     });
+  });
 
-    it("airvpn without vpnPresharedKey", () => {
-        assert.deepEqual(only(refusal(changesFor("airvpn", { ...WG_KEY, ...WG_ADDRESS }))), {
-            key: "charmarr:vpnPresharedKey",
-            problem: 'is required for provider "airvpn" with WireGuard: gluetun refuses to start without it',
-            fix: "pulumi config set --secret charmarr:vpnPresharedKey '<your WireGuard preshared key>'",
-        });
+  it("WireGuard without vpnPrivateKey", () => {
+    assert.deepEqual(only(refusal(changesFor("nordvpn", {}))), {
+      key: "charmarr:vpnPrivateKey",
+      problem: 'is required for provider "nordvpn" with WireGuard: gluetun refuses to start without it',
+      fix: "pulumi config set --secret charmarr:vpnPrivateKey '<your WireGuard private key>'",
     });
+  });
 
-    it("WireGuard without vpnPrivateKey", () => {
-        assert.deepEqual(only(refusal(changesFor("nordvpn", {}))), {
-            key: "charmarr:vpnPrivateKey",
-            problem: 'is required for provider "nordvpn" with WireGuard: gluetun refuses to start without it',
-            fix: "pulumi config set --secret charmarr:vpnPrivateKey '<your WireGuard private key>'",
-        });
+  it("OpenVPN without vpnUser", () => {
+    assert.deepEqual(only(refusal(changesFor("protonvpn", { ...OVPN, "charmarr:vpnUser": undefined }))), {
+      key: "charmarr:vpnUser",
+      problem: 'is required for provider "protonvpn" with OpenVPN: gluetun refuses to start without it',
+      fix: "pulumi config set --secret charmarr:vpnUser '<your OpenVPN user name>'",
     });
+  });
 
-    it("OpenVPN without vpnUser", () => {
-        assert.deepEqual(only(refusal(changesFor("protonvpn", { ...OVPN, "charmarr:vpnUser": undefined }))), {
-            key: "charmarr:vpnUser",
-            problem: 'is required for provider "protonvpn" with OpenVPN: gluetun refuses to start without it',
-            fix: "pulumi config set --secret charmarr:vpnUser '<your OpenVPN user name>'",
-        });
+  it("Mullvad OpenVPN without a password says what the password is", () => {
+    const problem = only(refusal(changesFor("mullvad", { ...OVPN, "charmarr:vpnPassword": undefined })));
+    assert.equal(problem.key, "charmarr:vpnPassword");
+    assert.equal(
+      problem.problem,
+      'is required for provider "mullvad" with OpenVPN: gluetun refuses to start without it; for Mullvad the OpenVPN user is your account number and the password is m',
+    );
+  });
+
+  for (const [setting, value] of [
+    ["publicKey", PUBLIC_KEY],
+    ["endpointIp", "203.0.113.10"],
+  ] as const) {
+    it(`refuses vpn.${setting} for a provider with built-in servers`, () => {
+      const problem = only(
+        refusal(changesFor("mullvad", { ...MINIMAL.mullvad.wireguard, [`charmarr:vpn.${setting}`]: value })),
+      );
+      assert.equal(problem.key, `charmarr:vpn.${setting}`);
+      assert.ok(
+        problem.problem.startsWith('must not be set for provider "mullvad" with WireGuard: gluetun '),
+        problem.problem,
+      );
+      assert.equal(problem.fix, `pulumi config rm --path charmarr:vpn.${setting}`);
     });
+  }
 
-    it("Mullvad OpenVPN without a password says what the password is", () => {
-        const problem = only(refusal(changesFor("mullvad", { ...OVPN, "charmarr:vpnPassword": undefined })));
-        assert.equal(problem.key, "charmarr:vpnPassword");
-        assert.equal(problem.problem, 'is required for provider "mullvad" with OpenVPN: gluetun refuses to start without it; for Mullvad the OpenVPN user is your account number and the password is m');
-    });
+  it("refuses WireGuard settings left over after switching to OpenVPN", () => {
+    const error = refusal(changesFor("nordvpn", { ...OVPN, ...WG_KEY, ...WG_ADDRESS }));
+    assert.deepEqual(
+      error.problems.map((p) => [p.key, p.problem, p.fix]),
+      [
+        [
+          "charmarr:vpnPrivateKey",
+          'is a WireGuard setting, but provider "nordvpn" is set up with OpenVPN (vpn.type), which would ignore it',
+          "pulumi config rm charmarr:vpnPrivateKey  (or switch type: pulumi config set --path charmarr:vpn.type wireguard)",
+        ],
+        [
+          "charmarr:vpn.addresses",
+          'is a WireGuard setting, but provider "nordvpn" is set up with OpenVPN (vpn.type), which would ignore it',
+          "pulumi config rm --path charmarr:vpn.addresses  (or switch type: pulumi config set --path charmarr:vpn.type wireguard)",
+        ],
+      ],
+    );
+  });
 
-    for (const [setting, value] of [["publicKey", PUBLIC_KEY], ["endpointIp", "203.0.113.10"]] as const) {
-        it(`refuses vpn.${setting} for a provider with built-in servers`, () => {
-            const problem = only(refusal(changesFor("mullvad", { ...MINIMAL.mullvad.wireguard, [`charmarr:vpn.${setting}`]: value })));
-            assert.equal(problem.key, `charmarr:vpn.${setting}`);
-            assert.ok(problem.problem.startsWith('must not be set for provider "mullvad" with WireGuard: gluetun '), problem.problem);
-            assert.equal(problem.fix, `pulumi config rm --path charmarr:vpn.${setting}`);
-        });
-    }
+  it("refuses OpenVPN credentials with WireGuard", () => {
+    const problem = only(
+      refusal(changesFor("surfshark", { ...MINIMAL.surfshark.wireguard, "charmarr:vpnUser": "someone" })),
+    );
+    assert.equal(problem.key, "charmarr:vpnUser");
+    assert.equal(
+      problem.problem,
+      'is an OpenVPN setting, but provider "surfshark" is set up with WireGuard (vpn.type), which would ignore it',
+    );
+  });
 
-    it("refuses WireGuard settings left over after switching to OpenVPN", () => {
-        const error = refusal(changesFor("nordvpn", { ...OVPN, ...WG_KEY, ...WG_ADDRESS }));
-        assert.deepEqual(
-            error.problems.map((p) => [p.key, p.problem, p.fix]),
-            [
-                [
-                    "charmarr:vpnPrivateKey",
-                    'is a WireGuard setting, but provider "nordvpn" is set up with OpenVPN (vpn.type), which would ignore it',
-                    "pulumi config rm charmarr:vpnPrivateKey  (or switch type: pulumi config set --path charmarr:vpn.type wireguard)",
-                ],
-                [
-                    "charmarr:vpn.addresses",
-                    'is a WireGuard setting, but provider "nordvpn" is set up with OpenVPN (vpn.type), which would ignore it',
-                    "pulumi config rm --path charmarr:vpn.addresses  (or switch type: pulumi config set --path charmarr:vpn.type wireguard)",
-                ],
-            ],
-        );
-    });
-
-    it("refuses OpenVPN credentials with WireGuard", () => {
-        const problem = only(refusal(changesFor("surfshark", { ...MINIMAL.surfshark.wireguard, "charmarr:vpnUser": "someone" })));
-        assert.equal(problem.key, "charmarr:vpnUser");
-        assert.equal(problem.problem, 'is an OpenVPN setting, but provider "surfshark" is set up with WireGuard (vpn.type), which would ignore it');
-    });
-
-    it("never echoes a credential in a message", () => {
-        const error = refusal(changesFor("nordvpn", { ...OVPN, "charmarr:vpnPrivateKey": "super-secret-value" }));
-        assert.ok(!error.message.includes("super-secret-value"));
-    });
+  it("never echoes a credential in a message", () => {
+    const error = refusal(changesFor("nordvpn", { ...OVPN, "charmarr:vpnPrivateKey": "super-secret-value" }));
+    assert.ok(!error.message.includes("super-secret-value"));
+  });
 });
 
 describe("vpn providers: plans", () => {
-    it("plans Private Internet Access with vpn.serverRegions and passes the regions to gluetun", async () => {
-        const plan = await planDownloads(changesFor("private internet access", { ...OVPN, "charmarr:vpn.serverRegions": ["DE Frankfurt"] }), {}, SECRET_KEYS);
-        const gateway = manifestOf(plan, "Deployment", "vpn-gateway") as unknown as { spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } } };
-        const gluetun = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
-        assert.equal(gluetun?.env?.find((e) => e.name === "SERVER_REGIONS")?.value, "DE Frankfurt");
-    });
+  it("plans Private Internet Access with vpn.serverRegions and passes the regions to gluetun", async () => {
+    const plan = await planDownloads(
+      changesFor("private internet access", { ...OVPN, "charmarr:vpn.serverRegions": ["DE Frankfurt"] }),
+      {},
+      SECRET_KEYS,
+    );
+    const gateway = manifestOf(plan, "Deployment", "vpn-gateway") as unknown as {
+      spec: { template: { spec: { containers: { name: string; env?: { name: string; value?: string }[] }[] } } };
+    };
+    const gluetun = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
+    assert.equal(gluetun?.env?.find((e) => e.name === "SERVER_REGIONS")?.value, "DE Frankfurt");
+  });
 
-    it("refuses an empty region name, naming the key", async () => {
-        await assertConfigError(planDownloads({ "charmarr:vpn.serverRegions": [""] }), "charmarr:vpn.serverRegions");
-    });
+  it("refuses an empty region name, naming the key", async () => {
+    await assertConfigError(planDownloads({ "charmarr:vpn.serverRegions": [""] }), "charmarr:vpn.serverRegions");
+  });
 
-    for (const provider of VPN_PROVIDERS) {
-        for (const type of VPN_TYPES) {
-            const minimal = MINIMAL[provider][type];
-            if (!minimal) {
-                continue;
-            }
-            it(`plans ${provider} with ${type} and tells gluetun exactly that`, async () => {
-                const plan = await planDownloads(changesFor(provider, { "charmarr:vpn.type": type, ...minimal }), {}, SECRET_KEYS);
-                const gateway = manifestOf(plan, "Deployment", "vpn-gateway") as unknown as GatewayManifest;
-                const env = gluetunEnv(gateway);
-                assert.equal(env.VPN_SERVICE_PROVIDER, provider);
-                assert.equal(env.VPN_TYPE, type);
-                assert.equal(env.VPN_INTERFACE, type === "wireguard" ? "wg0" : "tun0");
-            });
-        }
+  for (const provider of VPN_PROVIDERS) {
+    for (const type of VPN_TYPES) {
+      const minimal = MINIMAL[provider][type];
+      if (!minimal) {
+        continue;
+      }
+      it(`plans ${provider} with ${type} and tells gluetun exactly that`, async () => {
+        const plan = await planDownloads(
+          changesFor(provider, { "charmarr:vpn.type": type, ...minimal }),
+          {},
+          SECRET_KEYS,
+        );
+        const gateway = manifestOf(plan, "Deployment", "vpn-gateway") as unknown as GatewayManifest;
+        const env = gluetunEnv(gateway);
+        assert.equal(env.VPN_SERVICE_PROVIDER, provider);
+        assert.equal(env.VPN_TYPE, type);
+        assert.equal(env.VPN_INTERFACE, type === "wireguard" ? "wg0" : "tun0");
+      });
     }
+  }
 
-    it("an invalid provider configuration fails the plan before anything is created", async () => {
-        await assertConfigError(planDownloads(changesFor("surfshark", WG_KEY), {}, SECRET_KEYS), "charmarr:vpn.addresses", 'provider "surfshark"', "pulumi config set --path 'charmarr:vpn.addresses[0]'");
-    });
+  it("an invalid provider configuration fails the plan before anything is created", async () => {
+    await assertConfigError(
+      planDownloads(changesFor("surfshark", WG_KEY), {}, SECRET_KEYS),
+      "charmarr:vpn.addresses",
+      'provider "surfshark"',
+      "pulumi config set --path 'charmarr:vpn.addresses[0]'",
+    );
+  });
 
-    it("passes protonvpn's default address explicitly, and the configured one otherwise", async () => {
-        const proton = gluetunEnv(manifestOf(await planDownloads(changesFor("protonvpn", WG_KEY), {}, SECRET_KEYS), "Deployment", "vpn-gateway") as unknown as GatewayManifest);
-        assert.equal(proton.WIREGUARD_ADDRESSES, "10.2.0.2/32");
-        const mullvad = gluetunEnv(manifestOf(await planDownloads(), "Deployment", "vpn-gateway") as unknown as GatewayManifest);
-        assert.equal(mullvad.WIREGUARD_ADDRESSES, "10.64.222.21/32");
-    });
+  it("passes protonvpn's default address explicitly, and the configured one otherwise", async () => {
+    const proton = gluetunEnv(
+      manifestOf(
+        await planDownloads(changesFor("protonvpn", WG_KEY), {}, SECRET_KEYS),
+        "Deployment",
+        "vpn-gateway",
+      ) as unknown as GatewayManifest,
+    );
+    assert.equal(proton.WIREGUARD_ADDRESSES, "10.2.0.2/32");
+    const mullvad = gluetunEnv(
+      manifestOf(await planDownloads(), "Deployment", "vpn-gateway") as unknown as GatewayManifest,
+    );
+    assert.equal(mullvad.WIREGUARD_ADDRESSES, "10.64.222.21/32");
+  });
 });
 
 interface EnvVar {
-    name: string;
-    value?: string;
-    valueFrom?: unknown;
+  name: string;
+  value?: string;
+  valueFrom?: unknown;
 }
 
 interface GatewayManifest {
-    spec: { template: { spec: { containers: { name: string; env?: EnvVar[] }[] } } };
+  spec: { template: { spec: { containers: { name: string; env?: EnvVar[] }[] } } };
 }
 
 /** gluetun's literal env values by name; secret references as "secretKeyRef". */
 function gluetunEnv(gateway: GatewayManifest): Record<string, string> {
-    const gluetun = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
-    assert.ok(gluetun?.env);
-    return Object.fromEntries(gluetun.env.map((e) => [e.name, e.value ?? "secretKeyRef"]));
+  const gluetun = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
+  assert.ok(gluetun?.env);
+  return Object.fromEntries(gluetun.env.map((e) => [e.name, e.value ?? "secretKeyRef"]));
 }

@@ -1,84 +1,103 @@
 import type { GatewayDomain } from "../domains";
-import { APP_CATALOG, AppDefinition, AppName, MEDIA_SERVERS, MediaServer, PathStyle, ResourceSettings, appsOfStack, defaultPath } from "./catalog";
+import {
+  APP_CATALOG,
+  AppDefinition,
+  AppName,
+  MEDIA_SERVERS,
+  MediaServer,
+  PathStyle,
+  ResourceSettings,
+  appsOfStack,
+  defaultPath,
+} from "./catalog";
 import type { AppOverride, AppsSettings } from "./settings";
 
 /** One enabled app: catalog defaults with the stack's `charmarr:apps` overrides applied. */
 export interface ResolvedApp {
-    readonly name: AppName;
-    readonly domain: GatewayDomain;
-    /** `repository:tag`, always pinned. */
-    readonly image: string;
-    readonly port: number;
-    readonly healthPath: string;
-    readonly pathStyle: PathStyle;
-    /** Path prefix on the gateway's port 80; undefined for apps served at `/` of their own listener. */
-    readonly path?: string;
-    readonly servarrApiKey: boolean;
-    readonly inboundPeerPorts: readonly number[];
-    readonly configSize: string;
-    readonly resources: ResourceSettings;
-    /** Host names configured beyond the ones the program derives (gateway, Services). */
-    readonly extraHostnames: readonly string[];
-    /** Served by a LoadBalancer Service of its own (Plex), with these addresses; absent for gateway-served apps. */
-    readonly ownLoadBalancer?: {
-        /** The LAN IP MetalLB gives it, when pinned. */
-        readonly lanIp?: string;
-        /** Its machine name on the tailnet, when its domain's gateway is on the tailnet. */
-        readonly tailnetHostname: string;
-    };
+  readonly name: AppName;
+  readonly domain: GatewayDomain;
+  /** `repository:tag`, always pinned. */
+  readonly image: string;
+  readonly port: number;
+  readonly healthPath: string;
+  readonly pathStyle: PathStyle;
+  /** Path prefix on the gateway's port 80; undefined for apps served at `/` of their own listener. */
+  readonly path?: string;
+  readonly servarrApiKey: boolean;
+  readonly inboundPeerPorts: readonly number[];
+  readonly configSize: string;
+  readonly resources: ResourceSettings;
+  /** Host names configured beyond the ones the program derives (gateway, Services). */
+  readonly extraHostnames: readonly string[];
+  /** Served by a LoadBalancer Service of its own (Plex), with these addresses; absent for gateway-served apps. */
+  readonly ownLoadBalancer?: {
+    /** The LAN IP MetalLB gives it, when pinned. */
+    readonly lanIp?: string;
+    /** Its machine name on the tailnet, when its domain's gateway is on the tailnet. */
+    readonly tailnetHostname: string;
+  };
 }
 
 /**
  * The enabled apps of a stack, in catalog order. In core, the media server is the one
  * `charmarr:mediaServer` names (unless it is disabled); the other one never runs.
  */
-export function resolveApps(stack: "core" | "downloads", overrides: AppsSettings, mediaServer?: MediaServer): ResolvedApp[] {
-    return appsOfStack(stack)
-        .filter((name) => isEnabled(name, overrides[name], mediaServer))
-        .map((name) => resolveApp(name, APP_CATALOG[name], overrides[name] ?? {}));
+export function resolveApps(
+  stack: "core" | "downloads",
+  overrides: AppsSettings,
+  mediaServer?: MediaServer,
+): ResolvedApp[] {
+  return appsOfStack(stack)
+    .filter((name) => isEnabled(name, overrides[name], mediaServer))
+    .map((name) => resolveApp(name, APP_CATALOG[name], overrides[name] ?? {}));
 }
 
 function isEnabled(name: AppName, override: AppOverride | undefined, mediaServer: MediaServer | undefined): boolean {
-    if ((MEDIA_SERVERS as readonly AppName[]).includes(name) && name !== mediaServer) {
-        return false;
-    }
-    return override?.enabled ?? true;
+  if ((MEDIA_SERVERS as readonly AppName[]).includes(name) && name !== mediaServer) {
+    return false;
+  }
+  return override?.enabled ?? true;
 }
 
 function resolveApp(name: AppName, definition: AppDefinition, override: AppOverride): ResolvedApp {
-    return {
-        name,
-        domain: definition.domain,
-        image: `${override.image ?? definition.image}:${override.tag ?? definition.tag}`,
-        port: definition.port,
-        healthPath: definition.healthPath,
-        pathStyle: definition.pathStyle,
-        path: definition.pathStyle === "root" ? undefined : (override.path ?? defaultPath(name)),
-        servarrApiKey: definition.servarrApiKey,
-        inboundPeerPorts: definition.inboundPeerPorts,
-        configSize: override.configSize ?? definition.configSize,
-        extraHostnames: override.hostnames ?? [],
-        ...(definition.ownLoadBalancer
-            ? { ownLoadBalancer: { ...(override.lanIp !== undefined ? { lanIp: override.lanIp } : {}), tailnetHostname: override.tailnetHostname ?? `charmarr-${name}` } }
-            : {}),
-        resources: {
-            requests: {
-                cpu: override.resources?.requests?.cpu ?? definition.resources.requests.cpu,
-                memory: override.resources?.requests?.memory ?? definition.resources.requests.memory,
-            },
-            limits: { memory: override.resources?.limits?.memory ?? definition.resources.limits.memory },
-        },
-    };
+  return {
+    name,
+    domain: definition.domain,
+    image: `${override.image ?? definition.image}:${override.tag ?? definition.tag}`,
+    port: definition.port,
+    healthPath: definition.healthPath,
+    pathStyle: definition.pathStyle,
+    path: definition.pathStyle === "root" ? undefined : (override.path ?? defaultPath(name)),
+    servarrApiKey: definition.servarrApiKey,
+    inboundPeerPorts: definition.inboundPeerPorts,
+    configSize: override.configSize ?? definition.configSize,
+    extraHostnames: override.hostnames ?? [],
+    ...(definition.ownLoadBalancer
+      ? {
+          ownLoadBalancer: {
+            ...(override.lanIp !== undefined ? { lanIp: override.lanIp } : {}),
+            tailnetHostname: override.tailnetHostname ?? `charmarr-${name}`,
+          },
+        }
+      : {}),
+    resources: {
+      requests: {
+        cpu: override.resources?.requests?.cpu ?? definition.resources.requests.cpu,
+        memory: override.resources?.requests?.memory ?? definition.resources.requests.memory,
+      },
+      limits: { memory: override.resources?.limits?.memory ?? definition.resources.limits.memory },
+    },
+  };
 }
 
 /** An app whose path another app already holds on the same gateway, and a free path to give it. */
 export interface PathConflict {
-    /** The app to move: the one whose path was configured, when the other kept its default. */
-    readonly app: ResolvedApp;
-    /** Who else is served at that path: an app of this stack, or a description of the other stack's. */
-    readonly holder: string;
-    /** A path nobody uses on that gateway. */
-    readonly freePath: string;
+  /** The app to move: the one whose path was configured, when the other kept its default. */
+  readonly app: ResolvedApp;
+  /** Who else is served at that path: an app of this stack, or a description of the other stack's. */
+  readonly holder: string;
+  /** A path nobody uses on that gateway. */
+  readonly freePath: string;
 }
 
 /**
@@ -86,27 +105,37 @@ export interface PathConflict {
  * path was configured is moved (the other is on its default); `taken` (`"<domain> <path>"` → who)
  * holds the other stack's paths, which this stack cannot move.
  */
-export function pathConflicts(apps: readonly ResolvedApp[], taken: ReadonlyMap<string, string> = new Map()): PathConflict[] {
-    const routed = apps.filter((app) => app.path !== undefined);
-    const holders = new Map<string, ResolvedApp | string>(taken);
-    const moved: { app: ResolvedApp; holder: string }[] = [];
-    for (const app of routed) {
-        const key = `${app.domain} ${app.path}`;
-        const holder = holders.get(key);
-        if (holder === undefined) {
-            holders.set(key, app);
-        } else if (typeof holder !== "string" && app.path === defaultPath(app.name) && holder.path !== defaultPath(holder.name)) {
-            moved.push({ app: holder, holder: app.name });
-            holders.set(key, app);
-        } else {
-            moved.push({ app, holder: typeof holder === "string" ? holder : holder.name });
-        }
+export function pathConflicts(
+  apps: readonly ResolvedApp[],
+  taken: ReadonlyMap<string, string> = new Map(),
+): PathConflict[] {
+  const routed = apps.filter((app) => app.path !== undefined);
+  const holders = new Map<string, ResolvedApp | string>(taken);
+  const moved: { app: ResolvedApp; holder: string }[] = [];
+  for (const app of routed) {
+    const key = `${app.domain} ${app.path}`;
+    const holder = holders.get(key);
+    if (holder === undefined) {
+      holders.set(key, app);
+    } else if (
+      typeof holder !== "string" &&
+      app.path === defaultPath(app.name) &&
+      holder.path !== defaultPath(holder.name)
+    ) {
+      moved.push({ app: holder, holder: app.name });
+      holders.set(key, app);
+    } else {
+      moved.push({ app, holder: typeof holder === "string" ? holder : holder.name });
     }
-    const used = new Set([...taken.keys(), ...routed.map((app) => `${app.domain} ${app.path}`)]);
-    return moved.map(({ app, holder }) => {
-        const candidates = [defaultPath(app.name), ...Array.from({ length: 98 }, (_, index) => `${defaultPath(app.name)}-${index + 2}`)];
-        const freePath = candidates.find((path) => !used.has(`${app.domain} ${path}`)) as string;
-        used.add(`${app.domain} ${freePath}`);
-        return { app, holder, freePath };
-    });
+  }
+  const used = new Set([...taken.keys(), ...routed.map((app) => `${app.domain} ${app.path}`)]);
+  return moved.map(({ app, holder }) => {
+    const candidates = [
+      defaultPath(app.name),
+      ...Array.from({ length: 98 }, (_, index) => `${defaultPath(app.name)}-${index + 2}`),
+    ];
+    const freePath = candidates.find((path) => !used.has(`${app.domain} ${path}`)) as string;
+    used.add(`${app.domain} ${freePath}`);
+    return { app, holder, freePath };
+  });
 }

@@ -5,60 +5,74 @@ import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, isAppName } from "./cat
 const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: "is not an absolute path (e.g. /data)" });
 
 const appOverrideSchema = z.strictObject({
-    /** false removes the app (and its route and policy); the media server is chosen with charmarr:mediaServer. */
-    enabled: z.boolean().optional().describe("false removes the app with its route and policy (default: every app on)."),
-    /** Image repository without tag, e.g. ghcr.io/hotio/radarr. */
-    image: z
-        .string()
-        .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*$/, { message: "is not an image repository (e.g. lscr.io/linuxserver/radarr), without a tag" })
-        .optional()
-        .describe("Image repository without tag (default: the catalog's)."),
-    /** Pinned image tag; `latest` is refused so an upgrade is always a config change. */
-    tag: z
-        .string()
-        .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: "is not an image tag (letters, digits, '.', '_', '-')" })
-        .refine((tag) => tag !== "latest", { message: "is a moving tag; pin a version so upgrades happen only when you change it" })
-        .optional()
-        .describe("Pinned image tag; latest is refused (default: the catalog's)."),
-    /** Path prefix the app is served under on its gateway's port 80, e.g. /movies. */
-    path: z
-        .string()
-        .regex(/^\/[a-z0-9][a-z0-9._-]*$/, { message: "is not a one-segment path prefix (e.g. /radarr)" })
-        .optional()
-        .describe("Path prefix the app is served under on its gateway (default /<app>)."),
-    /**
-     * More host names the app is reached by. Only SABnzbd checks them (it refuses any Host header
-     * not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
-     * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name.
-     */
-    hostnames: z
-        .array(z.string().regex(DNS_SUBDOMAIN, { message: "is not a host name (lower-case DNS name, e.g. charmarr-admin.tail1234.ts.net)" }))
-        .optional()
-        .describe("More host names the app is reached by; only SABnzbd checks them (host_whitelist)."),
-    /** Plex only: the LAN IP of its own LoadBalancer Service. */
-    lanIp: ipv4Address
-        .optional()
-        .describe("Plex only: LAN IP MetalLB gives Plex's own TCP LoadBalancer Service on 32400, published to Plex clients as its local address (unset: MetalLB picks, and Plex publishes no LAN address)."),
-    /** Plex only: its machine name on the tailnet. */
-    tailnetHostname: z
-        .string()
-        .max(63, { message: "is longer than 63 characters, the limit for a tailnet machine name" })
-        .regex(DNS_LABEL, { message: "is not a tailnet machine name (lower-case letters, digits and '-')" })
-        .optional()
-        .describe("Plex only: its machine name on the tailnet, where it is exposed with the media gateway's tags when that gateway is on the tailnet (default charmarr-plex)."),
-    /** Size of the app's /config volume claim. */
-    configSize: quantity.optional().describe("Size of the app's /config volume claim (default: the catalog's)."),
-    resources: z
+  /** false removes the app (and its route and policy); the media server is chosen with charmarr:mediaServer. */
+  enabled: z.boolean().optional().describe("false removes the app with its route and policy (default: every app on)."),
+  /** Image repository without tag, e.g. ghcr.io/hotio/radarr. */
+  image: z
+    .string()
+    .regex(/^[a-z0-9]+([._/:-][a-z0-9]+)*$/, {
+      message: "is not an image repository (e.g. lscr.io/linuxserver/radarr), without a tag",
+    })
+    .optional()
+    .describe("Image repository without tag (default: the catalog's)."),
+  /** Pinned image tag; `latest` is refused so an upgrade is always a config change. */
+  tag: z
+    .string()
+    .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/, { message: "is not an image tag (letters, digits, '.', '_', '-')" })
+    .refine((tag) => tag !== "latest", {
+      message: "is a moving tag; pin a version so upgrades happen only when you change it",
+    })
+    .optional()
+    .describe("Pinned image tag; latest is refused (default: the catalog's)."),
+  /** Path prefix the app is served under on its gateway's port 80, e.g. /movies. */
+  path: z
+    .string()
+    .regex(/^\/[a-z0-9][a-z0-9._-]*$/, { message: "is not a one-segment path prefix (e.g. /radarr)" })
+    .optional()
+    .describe("Path prefix the app is served under on its gateway (default /<app>)."),
+  /**
+   * More host names the app is reached by. Only SABnzbd checks them (it refuses any Host header
+   * not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
+   * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name.
+   */
+  hostnames: z
+    .array(
+      z.string().regex(DNS_SUBDOMAIN, {
+        message: "is not a host name (lower-case DNS name, e.g. charmarr-admin.tail1234.ts.net)",
+      }),
+    )
+    .optional()
+    .describe("More host names the app is reached by; only SABnzbd checks them (host_whitelist)."),
+  /** Plex only: the LAN IP of its own LoadBalancer Service. */
+  lanIp: ipv4Address
+    .optional()
+    .describe(
+      "Plex only: LAN IP MetalLB gives Plex's own TCP LoadBalancer Service on 32400, published to Plex clients as its local address (unset: MetalLB picks, and Plex publishes no LAN address).",
+    ),
+  /** Plex only: its machine name on the tailnet. */
+  tailnetHostname: z
+    .string()
+    .max(63, { message: "is longer than 63 characters, the limit for a tailnet machine name" })
+    .regex(DNS_LABEL, { message: "is not a tailnet machine name (lower-case letters, digits and '-')" })
+    .optional()
+    .describe(
+      "Plex only: its machine name on the tailnet, where it is exposed with the media gateway's tags when that gateway is on the tailnet (default charmarr-plex).",
+    ),
+  /** Size of the app's /config volume claim. */
+  configSize: quantity.optional().describe("Size of the app's /config volume claim (default: the catalog's)."),
+  resources: z
+    .strictObject({
+      requests: z
         .strictObject({
-            requests: z
-                .strictObject({
-                    cpu: quantity.optional().describe("CPU request, e.g. 100m (default: the catalog's)."),
-                    memory: quantity.optional().describe("Memory request, e.g. 256Mi (default: the catalog's)."),
-                })
-                .optional(),
-            limits: z.strictObject({ memory: quantity.optional().describe("Memory limit, e.g. 1Gi (default: the catalog's).") }).optional(),
+          cpu: quantity.optional().describe("CPU request, e.g. 100m (default: the catalog's)."),
+          memory: quantity.optional().describe("Memory request, e.g. 256Mi (default: the catalog's)."),
         })
         .optional(),
+      limits: z
+        .strictObject({ memory: quantity.optional().describe("Memory limit, e.g. 1Gi (default: the catalog's).") })
+        .optional(),
+    })
+    .optional(),
 });
 
 export type AppOverride = z.output<typeof appOverrideSchema>;
@@ -69,53 +83,58 @@ export type AppsSettings = Partial<Record<AppName, AppOverride>>;
  * stack runs are accepted; anything else is named as unknown or as the other stack's.
  */
 export function appsSchema(stack: "core" | "downloads") {
-    return z
-        .record(z.string(), appOverrideSchema)
-        .superRefine((apps, ctx) => {
-            for (const name of Object.keys(apps)) {
-                const remove = (field?: string) => `pulumi config rm --path 'charmarr:apps.${name}${field ? `.${field}` : ""}'`;
-                if (!isAppName(name)) {
-                    const guess = closest(name, APP_NAMES);
-                    ctx.addIssue({
-                        code: "custom",
-                        path: [name],
-                        message: `is not an app Charmarr runs${guess ? ` (did you mean ${guess}?)` : ""}; the apps are ${APP_NAMES.join(", ")}`,
-                        params: { fix: `${remove()}${guess ? ` and set charmarr:apps.${guess} instead` : ""}` } satisfies IssueParams,
-                    });
-                } else if (APP_CATALOG[name].stack !== stack) {
-                    ctx.addIssue({
-                        code: "custom",
-                        path: [name],
-                        message: `${name} runs in the ${APP_CATALOG[name].stack} stack, not in this ${stack} stack`,
-                        params: { fix: `${remove()} and set it on the ${APP_CATALOG[name].stack} stack` } satisfies IssueParams,
-                    });
-                } else if (APP_CATALOG[name].pathStyle !== "sabnzbd" && apps[name].hostnames !== undefined) {
-                    ctx.addIssue({
-                        code: "custom",
-                        path: [name, "hostnames"],
-                        message: `${name} does not check the Host header, so it takes no host names (only sabnzbd does)`,
-                        params: { fix: remove("hostnames") } satisfies IssueParams,
-                    });
-                } else if (!APP_CATALOG[name].ownLoadBalancer && (apps[name].lanIp !== undefined || apps[name].tailnetHostname !== undefined)) {
-                    const field = apps[name].lanIp !== undefined ? "lanIp" : "tailnetHostname";
-                    ctx.addIssue({
-                        code: "custom",
-                        path: [name, field],
-                        message: `${name} is served by its gateway, so it takes no ${field} of its own (only plex, which has a LoadBalancer Service of its own, does)`,
-                        params: { fix: remove(field) } satisfies IssueParams,
-                    });
-                } else if (APP_CATALOG[name].pathStyle === "root" && apps[name].path !== undefined) {
-                    ctx.addIssue({
-                        code: "custom",
-                        path: [name, "path"],
-                        message: `${name} can only serve at "/" of a listener of its own, so it takes no path`,
-                        params: { fix: remove("path") } satisfies IssueParams,
-                    });
-                }
-            }
-        })
-        .prefault({})
-        .transform((apps) => apps as AppsSettings);
+  return z
+    .record(z.string(), appOverrideSchema)
+    .superRefine((apps, ctx) => {
+      for (const name of Object.keys(apps)) {
+        const remove = (field?: string) => `pulumi config rm --path 'charmarr:apps.${name}${field ? `.${field}` : ""}'`;
+        if (!isAppName(name)) {
+          const guess = closest(name, APP_NAMES);
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: `is not an app Charmarr runs${guess ? ` (did you mean ${guess}?)` : ""}; the apps are ${APP_NAMES.join(", ")}`,
+            params: {
+              fix: `${remove()}${guess ? ` and set charmarr:apps.${guess} instead` : ""}`,
+            } satisfies IssueParams,
+          });
+        } else if (APP_CATALOG[name].stack !== stack) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: `${name} runs in the ${APP_CATALOG[name].stack} stack, not in this ${stack} stack`,
+            params: { fix: `${remove()} and set it on the ${APP_CATALOG[name].stack} stack` } satisfies IssueParams,
+          });
+        } else if (APP_CATALOG[name].pathStyle !== "sabnzbd" && apps[name].hostnames !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name, "hostnames"],
+            message: `${name} does not check the Host header, so it takes no host names (only sabnzbd does)`,
+            params: { fix: remove("hostnames") } satisfies IssueParams,
+          });
+        } else if (
+          !APP_CATALOG[name].ownLoadBalancer &&
+          (apps[name].lanIp !== undefined || apps[name].tailnetHostname !== undefined)
+        ) {
+          const field = apps[name].lanIp !== undefined ? "lanIp" : "tailnetHostname";
+          ctx.addIssue({
+            code: "custom",
+            path: [name, field],
+            message: `${name} is served by its gateway, so it takes no ${field} of its own (only plex, which has a LoadBalancer Service of its own, does)`,
+            params: { fix: remove(field) } satisfies IssueParams,
+          });
+        } else if (APP_CATALOG[name].pathStyle === "root" && apps[name].path !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name, "path"],
+            message: `${name} can only serve at "/" of a listener of its own, so it takes no path`,
+            params: { fix: remove("path") } satisfies IssueParams,
+          });
+        }
+      }
+    })
+    .prefault({})
+    .transform((apps) => apps as AppsSettings);
 }
 
 /** `charmarr:mediaServer`: the one media server the core stack runs. */
@@ -123,31 +142,40 @@ export const mediaServerSchema = z.enum(MEDIA_SERVERS).default("plex");
 
 /** `charmarr:storage`: the /config claims' class and the media library every app mounts. */
 export const storageSchema = z.strictObject({
-    /** StorageClass of the apps' /config claims; unset uses the cluster default. */
-    className: z.string().regex(DNS_SUBDOMAIN, { message: "is not a StorageClass name" }).optional().describe("StorageClass of every app's /config claim, both stacks; unset uses the cluster default."),
-    library: z
+  /** StorageClass of the apps' /config claims; unset uses the cluster default. */
+  className: z
+    .string()
+    .regex(DNS_SUBDOMAIN, { message: "is not a StorageClass name" })
+    .optional()
+    .describe("StorageClass of every app's /config claim, both stacks; unset uses the cluster default."),
+  library: z
+    .strictObject({
+      nfs: z
         .strictObject({
-            nfs: z
-                .strictObject({
-                    server: z.string().min(1, { message: "is empty; give the NFS server's address" }).describe("NFS server of the media library."),
-                    path: absolutePath.describe("Exported path of the media library."),
-                })
-                .optional(),
-            hostPath: z.strictObject({ path: absolutePath.describe("Node directory of the media library.") }).optional(),
-            /** Where every app of both stacks sees the library, so paths match between them. */
-            mountPath: absolutePath.default("/data").describe("Where every app of both stacks mounts the library, so paths match between them."),
+          server: z
+            .string()
+            .min(1, { message: "is empty; give the NFS server's address" })
+            .describe("NFS server of the media library."),
+          path: absolutePath.describe("Exported path of the media library."),
         })
-        .superRefine((library, ctx) => {
-            if ((library.nfs === undefined) === (library.hostPath === undefined)) {
-                ctx.addIssue({
-                    code: "custom",
-                    message: `needs exactly one of nfs or hostPath (it has ${library.nfs && library.hostPath ? "both" : "neither"}); every app of both stacks mounts it`,
-                    params: {
-                        fix: "pulumi config set --path 'charmarr:storage.library.nfs.server' 192.168.1.10 && pulumi config set --path 'charmarr:storage.library.nfs.path' /export/media",
-                    } satisfies IssueParams,
-                });
-            }
-        }),
+        .optional(),
+      hostPath: z.strictObject({ path: absolutePath.describe("Node directory of the media library.") }).optional(),
+      /** Where every app of both stacks sees the library, so paths match between them. */
+      mountPath: absolutePath
+        .default("/data")
+        .describe("Where every app of both stacks mounts the library, so paths match between them."),
+    })
+    .superRefine((library, ctx) => {
+      if ((library.nfs === undefined) === (library.hostPath === undefined)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `needs exactly one of nfs or hostPath (it has ${library.nfs && library.hostPath ? "both" : "neither"}); every app of both stacks mounts it`,
+          params: {
+            fix: "pulumi config set --path 'charmarr:storage.library.nfs.server' 192.168.1.10 && pulumi config set --path 'charmarr:storage.library.nfs.path' /export/media",
+          } satisfies IssueParams,
+        });
+      }
+    }),
 });
 
 export type StorageSettings = z.output<typeof storageSchema>;
@@ -155,36 +183,36 @@ export type MediaLibrary = StorageSettings["library"];
 
 /** `charmarr:appEnvironment`: file ownership and time zone of every app, so both stacks agree on the library. */
 export const appEnvironmentSchema = z
-    .strictObject({
-        puid: integer(0, 2147483647).default(1000).describe("PUID of every app of both stacks (LinuxServer images)."),
-        pgid: integer(0, 2147483647).default(1000).describe("PGID of every app of both stacks."),
-        timezone: z
-            .string()
-            .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, { message: "is not a tz database name (e.g. Europe/Amsterdam)" })
-            .default("Etc/UTC")
-            .describe("TZ of every app of both stacks, a tz database name."),
-    })
-    .prefault({});
+  .strictObject({
+    puid: integer(0, 2147483647).default(1000).describe("PUID of every app of both stacks (LinuxServer images)."),
+    pgid: integer(0, 2147483647).default(1000).describe("PGID of every app of both stacks."),
+    timezone: z
+      .string()
+      .regex(/^[A-Za-z_]+(\/[A-Za-z0-9_+-]+)*$/, { message: "is not a tz database name (e.g. Europe/Amsterdam)" })
+      .default("Etc/UTC")
+      .describe("TZ of every app of both stacks, a tz database name."),
+  })
+  .prefault({});
 
 export type AppEnvironment = z.output<typeof appEnvironmentSchema>;
 
 /** Example values, by path, for suggested fixes. */
 export const APP_EXAMPLES: Readonly<Record<string, string>> = {
-    "apps.radarr.enabled": "false",
-    "apps.radarr.tag": APP_CATALOG.radarr.tag,
-    "apps.radarr.image": APP_CATALOG.radarr.image,
-    "apps.radarr.path": "/radarr",
-    "apps.radarr.configSize": "2Gi",
-    "apps.radarr.resources.requests.cpu": "100m",
-    "apps.radarr.resources.requests.memory": "512Mi",
-    "apps.radarr.resources.limits.memory": "2Gi",
-    mediaServer: "plex",
-    "storage.className": "local-path",
-    "storage.library.nfs.server": "192.168.1.10",
-    "storage.library.nfs.path": "/export/media",
-    "storage.library.hostPath.path": "/srv/media",
-    "storage.library.mountPath": "/data",
-    "appEnvironment.puid": "1000",
-    "appEnvironment.pgid": "1000",
-    "appEnvironment.timezone": "Europe/Amsterdam",
+  "apps.radarr.enabled": "false",
+  "apps.radarr.tag": APP_CATALOG.radarr.tag,
+  "apps.radarr.image": APP_CATALOG.radarr.image,
+  "apps.radarr.path": "/radarr",
+  "apps.radarr.configSize": "2Gi",
+  "apps.radarr.resources.requests.cpu": "100m",
+  "apps.radarr.resources.requests.memory": "512Mi",
+  "apps.radarr.resources.limits.memory": "2Gi",
+  mediaServer: "plex",
+  "storage.className": "local-path",
+  "storage.library.nfs.server": "192.168.1.10",
+  "storage.library.nfs.path": "/export/media",
+  "storage.library.hostPath.path": "/srv/media",
+  "storage.library.mountPath": "/data",
+  "appEnvironment.puid": "1000",
+  "appEnvironment.pgid": "1000",
+  "appEnvironment.timezone": "Europe/Amsterdam",
 };

@@ -18,26 +18,26 @@ type IVolume = pulumi.Unwrap<k8s.types.input.core.v1.Volume>;
 
 /** Everything the workload builders need about one app's deployment. */
 export interface AppWorkloadInput {
-    readonly app: ResolvedApp;
-    readonly namespace: string;
-    /** Labels every object of the app carries (stack, part-of, ...); the app label is added. */
-    readonly labels: Readonly<Record<string, string>>;
-    /** StorageClass of the /config claim; unset uses the cluster default. */
-    readonly storageClassName?: string;
-    readonly library: MediaLibrary;
-    readonly environment: AppEnvironment;
-    /** Host names the app is reached by (SABnzbd refuses others): gateway LAN IP, tailnet name, Service names. */
-    readonly hostnames: readonly string[];
-    /**
-     * Folders of the library the app's relations point at (a root folder, download save paths): made
-     * before the app starts, owned by PUID:PGID. Servarr refuses a root folder that does not exist.
-     */
-    readonly libraryFolders?: readonly string[];
-    /**
-     * What an app with a Service of its own (Plex) publishes to its clients: the URLs it answers at
-     * and the networks whose clients are local.
-     */
-    readonly advertised?: { readonly urls: readonly string[]; readonly lanNetworks: readonly string[] };
+  readonly app: ResolvedApp;
+  readonly namespace: string;
+  /** Labels every object of the app carries (stack, part-of, ...); the app label is added. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** StorageClass of the /config claim; unset uses the cluster default. */
+  readonly storageClassName?: string;
+  readonly library: MediaLibrary;
+  readonly environment: AppEnvironment;
+  /** Host names the app is reached by (SABnzbd refuses others): gateway LAN IP, tailnet name, Service names. */
+  readonly hostnames: readonly string[];
+  /**
+   * Folders of the library the app's relations point at (a root folder, download save paths): made
+   * before the app starts, owned by PUID:PGID. Servarr refuses a root folder that does not exist.
+   */
+  readonly libraryFolders?: readonly string[];
+  /**
+   * What an app with a Service of its own (Plex) publishes to its clients: the URLs it answers at
+   * and the networks whose clients are local.
+   */
+  readonly advertised?: { readonly urls: readonly string[]; readonly lanNetworks: readonly string[] };
 }
 
 export const API_KEY_SECRET_KEY = "apiKey";
@@ -46,47 +46,47 @@ const LIBRARY_VOLUME = "media";
 const SETTINGS_VOLUME = "settings";
 
 export function apiKeySecretName(app: ResolvedApp): string {
-    return `${app.name}-api-key`;
+  return `${app.name}-api-key`;
 }
 
 export function settingsConfigMapName(app: ResolvedApp): string {
-    return `${app.name}-settings`;
+  return `${app.name}-settings`;
 }
 
 const STACK_LABEL = "charmarr.io/stack";
 
 /** The labels that select the app's pods: its name, and its stack when labelled with one. */
 export function appSelector(input: Pick<AppWorkloadInput, "app" | "labels">): Record<string, string> {
-    const stack = input.labels[STACK_LABEL];
-    return { [APP_LABEL]: input.app.name, ...(stack !== undefined ? { [STACK_LABEL]: stack } : {}) };
+  const stack = input.labels[STACK_LABEL];
+  return { [APP_LABEL]: input.app.name, ...(stack !== undefined ? { [STACK_LABEL]: stack } : {}) };
 }
 
 function appLabels(input: AppWorkloadInput): Record<string, string> {
-    return { ...input.labels, [APP_LABEL]: input.app.name };
+  return { ...input.labels, [APP_LABEL]: input.app.name };
 }
 
 /** The app's own identity in the mesh: `cluster.local/ns/<ns>/sa/<app>`. */
 export function buildServiceAccount(input: AppWorkloadInput): IServiceAccount {
-    return {
-        apiVersion: "v1",
-        kind: "ServiceAccount",
-        metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
-        // The apps never talk to the Kubernetes API.
-        automountServiceAccountToken: false,
-    };
+  return {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
+    // The apps never talk to the Kubernetes API.
+    automountServiceAccountToken: false,
+  };
 }
 
 export function buildService(input: AppWorkloadInput): IService {
-    return {
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
-        spec: {
-            type: "ClusterIP",
-            selector: appSelector(input),
-            ports: [{ name: "http", port: input.app.port, targetPort: input.app.port, protocol: "TCP", appProtocol: "http" }],
-        },
-    };
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
+    spec: {
+      type: "ClusterIP",
+      selector: appSelector(input),
+      ports: [{ name: "http", port: input.app.port, targetPort: input.app.port, protocol: "TCP", appProtocol: "http" }],
+    },
+  };
 }
 
 /** SABnzbd keeps url_base, host_whitelist and api_key in sabnzbd.ini, not env: an init step sets them. */
@@ -201,213 +201,220 @@ chown "$PUID:$PGID" "$dir" "$prefs"
 export const PLEX_PREFERENCES_DIR = "/config/Library/Application Support/Plex Media Server";
 
 /** The key of each generated credential in the app's credentials Secret. */
-export const CREDENTIAL_KEYS = { apiKey: "apiKey", username: "username", password: "password", passwordPbkdf2: "passwordPbkdf2" } as const;
+export const CREDENTIAL_KEYS = {
+  apiKey: "apiKey",
+  username: "username",
+  password: "password",
+  passwordPbkdf2: "passwordPbkdf2",
+} as const;
 
 /** The Secret holding the credentials the program generates and seeds for the app. */
 export function credentialsSecretName(app: ResolvedApp): string {
-    return `${app.name}-credentials`;
+  return `${app.name}-credentials`;
 }
 
 function fromCredentials(app: ResolvedApp, name: string, key: string): IEnvVar {
-    return { name, valueFrom: { secretKeyRef: { name: credentialsSecretName(app), key } } };
+  return { name, valueFrom: { secretKeyRef: { name: credentialsSecretName(app), key } } };
 }
 
 /** Apps configured through a file before they start: the script, and the env it reads (secrets by reference only). */
-const SETTINGS_SEEDS: Partial<Record<AppName, { readonly script: string; readonly env: (input: AppWorkloadInput) => IEnvVar[] }>> = {
-    sabnzbd: {
-        script: SABNZBD_SETTINGS_SCRIPT,
-        env: (input) => [
-            { name: "SABNZBD_URL_BASE", value: input.app.path ?? "" },
-            { name: "SABNZBD_HOST_WHITELIST", value: input.hostnames.join(", ") },
-            fromCredentials(input.app, "SABNZBD_API_KEY", CREDENTIAL_KEYS.apiKey),
-        ],
-    },
-    qbittorrent: {
-        script: QBITTORRENT_SETTINGS_SCRIPT,
-        env: (input) => [
-            fromCredentials(input.app, "QBITTORRENT_USERNAME", CREDENTIAL_KEYS.username),
-            fromCredentials(input.app, "QBITTORRENT_PASSWORD_PBKDF2", CREDENTIAL_KEYS.passwordPbkdf2),
-        ],
-    },
-    plex: {
-        script: PLEX_SETTINGS_SCRIPT,
-        env: (input) => [
-            { name: "PLEX_PREFERENCES_DIR", value: PLEX_PREFERENCES_DIR },
-            { name: "PLEX_CUSTOM_CONNECTIONS", value: (input.advertised?.urls ?? []).join(",") },
-            { name: "PLEX_LAN_NETWORKS", value: (input.advertised?.lanNetworks ?? []).join(",") },
-            { name: "PUID", value: String(input.environment.puid) },
-            { name: "PGID", value: String(input.environment.pgid) },
-        ],
-    },
-    overseerr: {
-        script: OVERSEERR_SETTINGS_SCRIPT,
-        env: (input) => [fromCredentials(input.app, "OVERSEERR_API_KEY", CREDENTIAL_KEYS.apiKey)],
-    },
+const SETTINGS_SEEDS: Partial<
+  Record<AppName, { readonly script: string; readonly env: (input: AppWorkloadInput) => IEnvVar[] }>
+> = {
+  sabnzbd: {
+    script: SABNZBD_SETTINGS_SCRIPT,
+    env: (input) => [
+      { name: "SABNZBD_URL_BASE", value: input.app.path ?? "" },
+      { name: "SABNZBD_HOST_WHITELIST", value: input.hostnames.join(", ") },
+      fromCredentials(input.app, "SABNZBD_API_KEY", CREDENTIAL_KEYS.apiKey),
+    ],
+  },
+  qbittorrent: {
+    script: QBITTORRENT_SETTINGS_SCRIPT,
+    env: (input) => [
+      fromCredentials(input.app, "QBITTORRENT_USERNAME", CREDENTIAL_KEYS.username),
+      fromCredentials(input.app, "QBITTORRENT_PASSWORD_PBKDF2", CREDENTIAL_KEYS.passwordPbkdf2),
+    ],
+  },
+  plex: {
+    script: PLEX_SETTINGS_SCRIPT,
+    env: (input) => [
+      { name: "PLEX_PREFERENCES_DIR", value: PLEX_PREFERENCES_DIR },
+      { name: "PLEX_CUSTOM_CONNECTIONS", value: (input.advertised?.urls ?? []).join(",") },
+      { name: "PLEX_LAN_NETWORKS", value: (input.advertised?.lanNetworks ?? []).join(",") },
+      { name: "PUID", value: String(input.environment.puid) },
+      { name: "PGID", value: String(input.environment.pgid) },
+    ],
+  },
+  overseerr: {
+    script: OVERSEERR_SETTINGS_SCRIPT,
+    env: (input) => [fromCredentials(input.app, "OVERSEERR_API_KEY", CREDENTIAL_KEYS.apiKey)],
+  },
 };
 
 /** Whether the app's settings are seeded by a script before it starts. */
 export function hasSettingsSeed(app: ResolvedApp): boolean {
-    return SETTINGS_SEEDS[app.name] !== undefined;
+  return SETTINGS_SEEDS[app.name] !== undefined;
 }
 
 /** The settings script ConfigMap, for apps configured through a file before they start. */
 export function buildSettingsConfigMap(input: AppWorkloadInput): IConfigMap | undefined {
-    const seed = SETTINGS_SEEDS[input.app.name];
-    if (seed === undefined) {
-        return undefined;
-    }
-    return {
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: settingsConfigMapName(input.app), namespace: input.namespace, labels: appLabels(input) },
-        data: { "settings.sh": seed.script },
-    };
+  const seed = SETTINGS_SEEDS[input.app.name];
+  if (seed === undefined) {
+    return undefined;
+  }
+  return {
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name: settingsConfigMapName(input.app), namespace: input.namespace, labels: appLabels(input) },
+    data: { "settings.sh": seed.script },
+  };
 }
 
 /** The env name prefix Servarr apps read: `RADARR__...`. */
 function servarrPrefix(app: ResolvedApp): string {
-    return app.name.toUpperCase();
+  return app.name.toUpperCase();
 }
 
 function appEnv(input: AppWorkloadInput): IEnvVar[] {
-    const { app, environment } = input;
-    const env: IEnvVar[] = [
-        { name: "PUID", value: String(environment.puid) },
-        { name: "PGID", value: String(environment.pgid) },
-        { name: "TZ", value: environment.timezone },
-    ];
-    if (app.pathStyle === "servarr" && app.path !== undefined) {
-        env.push({ name: `${servarrPrefix(app)}__SERVER__URLBASE`, value: app.path });
-    }
-    if (app.servarrApiKey) {
-        env.push({
-            name: `${servarrPrefix(app)}__AUTH__APIKEY`,
-            valueFrom: { secretKeyRef: { name: apiKeySecretName(app), key: API_KEY_SECRET_KEY } },
-        });
-    }
-    if (app.pathStyle === "rewrite") {
-        env.push({ name: "WEBUI_PORT", value: String(app.port) });
-    }
-    return env;
+  const { app, environment } = input;
+  const env: IEnvVar[] = [
+    { name: "PUID", value: String(environment.puid) },
+    { name: "PGID", value: String(environment.pgid) },
+    { name: "TZ", value: environment.timezone },
+  ];
+  if (app.pathStyle === "servarr" && app.path !== undefined) {
+    env.push({ name: `${servarrPrefix(app)}__SERVER__URLBASE`, value: app.path });
+  }
+  if (app.servarrApiKey) {
+    env.push({
+      name: `${servarrPrefix(app)}__AUTH__APIKEY`,
+      valueFrom: { secretKeyRef: { name: apiKeySecretName(app), key: API_KEY_SECRET_KEY } },
+    });
+  }
+  if (app.pathStyle === "rewrite") {
+    env.push({ name: "WEBUI_PORT", value: String(app.port) });
+  }
+  return env;
 }
 
 /** The health URL path: under the base path for apps that serve there. */
 export function healthPath(app: ResolvedApp): string {
-    const servesUnderPath = app.pathStyle === "servarr" || app.pathStyle === "sabnzbd";
-    return servesUnderPath && app.path !== undefined ? `${app.path}${app.healthPath}` : app.healthPath;
+  const servesUnderPath = app.pathStyle === "servarr" || app.pathStyle === "sabnzbd";
+  return servesUnderPath && app.path !== undefined ? `${app.path}${app.healthPath}` : app.healthPath;
 }
 
 function libraryVolume(library: MediaLibrary): IVolume {
-    return library.nfs
-        ? { name: LIBRARY_VOLUME, nfs: { server: library.nfs.server, path: library.nfs.path } }
-        : { name: LIBRARY_VOLUME, hostPath: { path: library.hostPath?.path ?? library.mountPath, type: "Directory" } };
+  return library.nfs
+    ? { name: LIBRARY_VOLUME, nfs: { server: library.nfs.server, path: library.nfs.path } }
+    : { name: LIBRARY_VOLUME, hostPath: { path: library.hostPath?.path ?? library.mountPath, type: "Directory" } };
 }
 
 function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
-    const seed = SETTINGS_SEEDS[input.app.name];
-    if (seed === undefined) {
-        return [];
-    }
-    return [
-        {
-            name: `${input.app.name}-settings`,
-            image: input.app.image,
-            command: ["/bin/sh", "/settings/settings.sh"],
-            env: seed.env(input),
-            volumeMounts: [
-                { name: CONFIG_VOLUME, mountPath: "/config" },
-                { name: SETTINGS_VOLUME, mountPath: "/settings", readOnly: true },
-            ],
-        },
-    ];
+  const seed = SETTINGS_SEEDS[input.app.name];
+  if (seed === undefined) {
+    return [];
+  }
+  return [
+    {
+      name: `${input.app.name}-settings`,
+      image: input.app.image,
+      command: ["/bin/sh", "/settings/settings.sh"],
+      env: seed.env(input),
+      volumeMounts: [
+        { name: CONFIG_VOLUME, mountPath: "/config" },
+        { name: SETTINGS_VOLUME, mountPath: "/settings", readOnly: true },
+      ],
+    },
+  ];
 }
 
 /** Makes the relations' library folders and gives them to PUID:PGID, before the app starts. */
 function libraryFoldersInitContainers(input: AppWorkloadInput): IContainer[] {
-    const folders = input.libraryFolders ?? [];
-    if (folders.length === 0) {
-        return [];
-    }
-    return [
-        {
-            name: "library-folders",
-            image: input.app.image,
-            command: ["/bin/sh", "-c", 'mkdir -p "$@" && chown "$PUID:$PGID" "$@"', "library-folders", ...folders],
-            env: [
-                { name: "PUID", value: String(input.environment.puid) },
-                { name: "PGID", value: String(input.environment.pgid) },
-            ],
-            volumeMounts: [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }],
-        },
-    ];
+  const folders = input.libraryFolders ?? [];
+  if (folders.length === 0) {
+    return [];
+  }
+  return [
+    {
+      name: "library-folders",
+      image: input.app.image,
+      command: ["/bin/sh", "-c", 'mkdir -p "$@" && chown "$PUID:$PGID" "$@"', "library-folders", ...folders],
+      env: [
+        { name: "PUID", value: String(input.environment.puid) },
+        { name: "PGID", value: String(input.environment.pgid) },
+      ],
+      volumeMounts: [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }],
+    },
+  ];
 }
 
 /** The app's pod: one container with /config, the library, PUID/PGID/TZ and probes on its health endpoint. */
 export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
-    const { app } = input;
-    const probe = { httpGet: { path: healthPath(app), port: app.port } };
-    const volumes: IVolume[] = [libraryVolume(input.library)];
-    if (hasSettingsSeed(app)) {
-        volumes.push({ name: SETTINGS_VOLUME, configMap: { name: settingsConfigMapName(app), defaultMode: 0o555 } });
-    }
-    return {
-        metadata: { labels: appLabels(input) },
-        spec: {
-            serviceAccountName: app.name,
-            automountServiceAccountToken: false,
-            initContainers: [...settingsInitContainers(input), ...libraryFoldersInitContainers(input)],
-            containers: [
-                {
-                    name: app.name,
-                    image: app.image,
-                    env: appEnv(input),
-                    ports: [
-                        { name: "http", containerPort: app.port, protocol: "TCP" },
-                        ...app.inboundPeerPorts.flatMap((port) => [
-                            { name: `peers-tcp-${port}`.slice(0, 15), containerPort: port, protocol: "TCP" as const },
-                            { name: `peers-udp-${port}`.slice(0, 15), containerPort: port, protocol: "UDP" as const },
-                        ]),
-                    ],
-                    resources: {
-                        requests: { cpu: app.resources.requests.cpu, memory: app.resources.requests.memory },
-                        limits: { memory: app.resources.limits.memory },
-                    },
-                    // First start migrates databases and can take minutes; the startup probe covers it.
-                    startupProbe: { ...probe, periodSeconds: 10, failureThreshold: 30 },
-                    readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
-                    livenessProbe: { ...probe, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
-                    volumeMounts: [
-                        { name: CONFIG_VOLUME, mountPath: "/config" },
-                        { name: LIBRARY_VOLUME, mountPath: input.library.mountPath },
-                    ],
-                },
-            ],
-            volumes,
+  const { app } = input;
+  const probe = { httpGet: { path: healthPath(app), port: app.port } };
+  const volumes: IVolume[] = [libraryVolume(input.library)];
+  if (hasSettingsSeed(app)) {
+    volumes.push({ name: SETTINGS_VOLUME, configMap: { name: settingsConfigMapName(app), defaultMode: 0o555 } });
+  }
+  return {
+    metadata: { labels: appLabels(input) },
+    spec: {
+      serviceAccountName: app.name,
+      automountServiceAccountToken: false,
+      initContainers: [...settingsInitContainers(input), ...libraryFoldersInitContainers(input)],
+      containers: [
+        {
+          name: app.name,
+          image: app.image,
+          env: appEnv(input),
+          ports: [
+            { name: "http", containerPort: app.port, protocol: "TCP" },
+            ...app.inboundPeerPorts.flatMap((port) => [
+              { name: `peers-tcp-${port}`.slice(0, 15), containerPort: port, protocol: "TCP" as const },
+              { name: `peers-udp-${port}`.slice(0, 15), containerPort: port, protocol: "UDP" as const },
+            ]),
+          ],
+          resources: {
+            requests: { cpu: app.resources.requests.cpu, memory: app.resources.requests.memory },
+            limits: { memory: app.resources.limits.memory },
+          },
+          // First start migrates databases and can take minutes; the startup probe covers it.
+          startupProbe: { ...probe, periodSeconds: 10, failureThreshold: 30 },
+          readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
+          livenessProbe: { ...probe, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
+          volumeMounts: [
+            { name: CONFIG_VOLUME, mountPath: "/config" },
+            { name: LIBRARY_VOLUME, mountPath: input.library.mountPath },
+          ],
         },
-    };
+      ],
+      volumes,
+    },
+  };
 }
 
 /** A single-replica StatefulSet around `template`, with the /config claim as a volume claim template. */
 export function buildStatefulSet(input: AppWorkloadInput, template: IPodTemplateSpec): IStatefulSet {
-    return {
-        apiVersion: "apps/v1",
-        kind: "StatefulSet",
-        metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
-        spec: {
-            replicas: 1,
-            serviceName: input.app.name,
-            selector: { matchLabels: appSelector(input) },
-            template,
-            volumeClaimTemplates: [
-                {
-                    metadata: { name: CONFIG_VOLUME, labels: appLabels(input) },
-                    spec: {
-                        accessModes: ["ReadWriteOnce"],
-                        storageClassName: input.storageClassName,
-                        resources: { requests: { storage: input.app.configSize } },
-                    },
-                },
-            ],
+  return {
+    apiVersion: "apps/v1",
+    kind: "StatefulSet",
+    metadata: { name: input.app.name, namespace: input.namespace, labels: appLabels(input) },
+    spec: {
+      replicas: 1,
+      serviceName: input.app.name,
+      selector: { matchLabels: appSelector(input) },
+      template,
+      volumeClaimTemplates: [
+        {
+          metadata: { name: CONFIG_VOLUME, labels: appLabels(input) },
+          spec: {
+            accessModes: ["ReadWriteOnce"],
+            storageClassName: input.storageClassName,
+            resources: { requests: { storage: input.app.configSize } },
+          },
         },
-    };
+      ],
+    },
+  };
 }

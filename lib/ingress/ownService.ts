@@ -5,7 +5,7 @@ import { gatewayServiceAnnotations } from "./gateways";
 
 /** The name of an app's own LoadBalancer Service (its ClusterIP Service keeps the app's name). */
 export function ownServiceName(app: ResolvedApp): string {
-    return `${app.name}-lan`;
+  return `${app.name}-lan`;
 }
 
 /**
@@ -14,15 +14,15 @@ export function ownServiceName(app: ResolvedApp): string {
  * tailnet grants of its security domain reach it.
  */
 export function ownServiceExposure(app: ResolvedApp, domainGateway: GatewaySettings): GatewaySettings {
-    const own = app.ownLoadBalancer;
-    if (own === undefined) {
-        throw new Error(`${app.name} is served by its gateway, not by a Service of its own`);
-    }
-    return {
-        enabled: true,
-        ...(own.lanIp !== undefined ? { lanIp: own.lanIp } : {}),
-        tailscale: { ...domainGateway.tailscale, hostname: own.tailnetHostname },
-    };
+  const own = app.ownLoadBalancer;
+  if (own === undefined) {
+    throw new Error(`${app.name} is served by its gateway, not by a Service of its own`);
+  }
+  return {
+    enabled: true,
+    ...(own.lanIp !== undefined ? { lanIp: own.lanIp } : {}),
+    tailscale: { ...domainGateway.tailscale, hostname: own.tailnetHostname },
+  };
 }
 
 /**
@@ -31,20 +31,26 @@ export function ownServiceExposure(app: ResolvedApp, domainGateway: GatewaySetti
  * (kube-proxy does not SNAT them) so Plex counts them as local, and the same MetalLB and Tailscale
  * annotations as a gateway's Service. Single-stack IPv4 like the gateways': the pinned address is IPv4.
  */
-export function buildOwnService(app: ResolvedApp, namespace: string, exposure: GatewaySettings, selector: Record<string, string>, labels: Record<string, string>): IService {
-    return {
-        apiVersion: "v1",
-        kind: "Service",
-        metadata: { name: ownServiceName(app), namespace, labels, annotations: gatewayServiceAnnotations(exposure) },
-        spec: {
-            type: "LoadBalancer",
-            externalTrafficPolicy: "Local",
-            ipFamilyPolicy: "SingleStack",
-            ipFamilies: ["IPv4"],
-            selector,
-            ports: [{ name: "tcp", port: app.port, targetPort: app.port, protocol: "TCP" }],
-        },
-    };
+export function buildOwnService(
+  app: ResolvedApp,
+  namespace: string,
+  exposure: GatewaySettings,
+  selector: Record<string, string>,
+  labels: Record<string, string>,
+): IService {
+  return {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: ownServiceName(app), namespace, labels, annotations: gatewayServiceAnnotations(exposure) },
+    spec: {
+      type: "LoadBalancer",
+      externalTrafficPolicy: "Local",
+      ipFamilyPolicy: "SingleStack",
+      ipFamilies: ["IPv4"],
+      selector,
+      ports: [{ name: "tcp", port: app.port, targetPort: app.port, protocol: "TCP" }],
+    },
+  };
 }
 
 /**
@@ -54,12 +60,16 @@ export function buildOwnService(app: ResolvedApp, namespace: string, exposure: G
  * and valid. The tailnet URL is the MagicDNS name over http: no plex.direct name exists for it, the
  * tailnet's WireGuard encrypts it, and clients take it where they allow insecure connections.
  */
-export function ownServiceAdvertised(app: ResolvedApp, exposure: GatewaySettings, lanCidr: string | undefined): { urls: string[]; lanNetworks: string[] } {
-    return {
-        urls: [
-            ...(exposure.lanIp !== undefined ? [`https://${exposure.lanIp}:${app.port}`] : []),
-            ...(exposure.tailscale.expose ? [`http://${exposure.tailscale.hostname}:${app.port}`] : []),
-        ],
-        lanNetworks: lanCidr !== undefined ? [lanCidr] : [],
-    };
+export function ownServiceAdvertised(
+  app: ResolvedApp,
+  exposure: GatewaySettings,
+  lanCidr: string | undefined,
+): { urls: string[]; lanNetworks: string[] } {
+  return {
+    urls: [
+      ...(exposure.lanIp !== undefined ? [`https://${exposure.lanIp}:${app.port}`] : []),
+      ...(exposure.tailscale.expose ? [`http://${exposure.tailscale.hostname}:${app.port}`] : []),
+    ],
+    lanNetworks: lanCidr !== undefined ? [lanCidr] : [],
+  };
 }

@@ -16,11 +16,11 @@ export const AMBIENT_LABELS: Readonly<Record<string, string>> = { "istio.io/data
  * than the one Istio issues certificates for, no principal matches and every call is denied.
  */
 export function principal(trustDomain: string, namespace: string, serviceAccount: string): string {
-    return `${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
+  return `${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
 }
 
 export function gatewayPrincipal(trustDomain: string, coreNamespace: string, domain: GatewayDomain): string {
-    return principal(trustDomain, coreNamespace, gatewayServiceAccount(domain));
+  return principal(trustDomain, coreNamespace, gatewayServiceAccount(domain));
 }
 
 /**
@@ -31,25 +31,28 @@ export function gatewayPrincipal(trustDomain: string, coreNamespace: string, dom
  * manual grab to a download client.
  */
 export const CALLERS: Readonly<Record<AppName, readonly AppName[]>> = {
-    radarr: ["prowlarr", "overseerr"],
-    sonarr: ["prowlarr", "overseerr"],
-    lidarr: ["prowlarr"],
-    prowlarr: ["radarr", "sonarr", "lidarr"],
-    overseerr: [],
-    plex: ["overseerr", "radarr", "sonarr", "lidarr"],
-    jellyfin: ["overseerr", "radarr", "sonarr", "lidarr"],
-    qbittorrent: ["radarr", "sonarr", "lidarr", "prowlarr"],
-    sabnzbd: ["radarr", "sonarr", "lidarr", "prowlarr"],
+  radarr: ["prowlarr", "overseerr"],
+  sonarr: ["prowlarr", "overseerr"],
+  lidarr: ["prowlarr"],
+  prowlarr: ["radarr", "sonarr", "lidarr"],
+  overseerr: [],
+  plex: ["overseerr", "radarr", "sonarr", "lidarr"],
+  jellyfin: ["overseerr", "radarr", "sonarr", "lidarr"],
+  qbittorrent: ["radarr", "sonarr", "lidarr", "prowlarr"],
+  sabnzbd: ["radarr", "sonarr", "lidarr", "prowlarr"],
 };
 
 /** `STRICT` mTLS for the namespace: no plaintext from outside the mesh. */
-export function buildNamespacePeerAuthentication(namespace: string, labels?: Record<string, string>): IPeerAuthentication {
-    return {
-        apiVersion: "security.istio.io/v1beta1",
-        kind: "PeerAuthentication",
-        metadata: { name: "default", namespace, labels },
-        spec: { mtls: { mode: "STRICT" } },
-    };
+export function buildNamespacePeerAuthentication(
+  namespace: string,
+  labels?: Record<string, string>,
+): IPeerAuthentication {
+  return {
+    apiVersion: "security.istio.io/v1beta1",
+    kind: "PeerAuthentication",
+    metadata: { name: "default", namespace, labels },
+    spec: { mtls: { mode: "STRICT" } },
+  };
 }
 
 /**
@@ -59,25 +62,29 @@ export function buildNamespacePeerAuthentication(namespace: string, labels?: Rec
  * directly. Plex authenticates every request itself (its account tokens).
  */
 export function plaintextPorts(app: ResolvedApp): number[] {
-    return [...app.inboundPeerPorts, ...(app.ownLoadBalancer !== undefined ? [app.port] : [])];
+  return [...app.inboundPeerPorts, ...(app.ownLoadBalancer !== undefined ? [app.port] : [])];
 }
 
 /** The one exception to STRICT: the app's {@link plaintextPorts}. Undefined when the app has none. */
-export function buildPeerPortException(app: ResolvedApp, namespace: string, labels?: Record<string, string>): IPeerAuthentication | undefined {
-    const ports = plaintextPorts(app);
-    if (ports.length === 0) {
-        return undefined;
-    }
-    return {
-        apiVersion: "security.istio.io/v1beta1",
-        kind: "PeerAuthentication",
-        metadata: { name: `${app.name}-peers`, namespace, labels },
-        spec: {
-            selector: { matchLabels: { [APP_LABEL]: app.name } },
-            mtls: { mode: "STRICT" },
-            portLevelMtls: Object.fromEntries(ports.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
-        },
-    };
+export function buildPeerPortException(
+  app: ResolvedApp,
+  namespace: string,
+  labels?: Record<string, string>,
+): IPeerAuthentication | undefined {
+  const ports = plaintextPorts(app);
+  if (ports.length === 0) {
+    return undefined;
+  }
+  return {
+    apiVersion: "security.istio.io/v1beta1",
+    kind: "PeerAuthentication",
+    metadata: { name: `${app.name}-peers`, namespace, labels },
+    spec: {
+      selector: { matchLabels: { [APP_LABEL]: app.name } },
+      mtls: { mode: "STRICT" },
+      portLevelMtls: Object.fromEntries(ports.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
+    },
+  };
 }
 
 /**
@@ -85,12 +92,12 @@ export function buildPeerPortException(app: ResolvedApp, namespace: string, labe
  * allows, so an app without a policy of its own is closed rather than open.
  */
 export function buildDenyByDefault(namespace: string, labels?: Record<string, string>): IAuthorizationPolicy {
-    return {
-        apiVersion: "security.istio.io/v1",
-        kind: "AuthorizationPolicy",
-        metadata: { name: "deny-by-default", namespace, labels },
-        spec: {},
-    };
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "AuthorizationPolicy",
+    metadata: { name: "deny-by-default", namespace, labels },
+    spec: {},
+  };
 }
 
 /** The label Istio's gateway controller puts on the pods it deploys for a Gateway. */
@@ -102,28 +109,34 @@ export const GATEWAY_POD_LABEL = "gateway.networking.k8s.io/gateway-name";
  * every request from the LAN or the tailnet would be refused at the gateway itself. The gateway is
  * the entry point; what it may reach behind it is each app's own policy.
  */
-export function buildGatewayEntryPolicy(namespace: string, gatewayName: string, labels?: Record<string, string>): IAuthorizationPolicy {
-    return {
-        apiVersion: "security.istio.io/v1",
-        kind: "AuthorizationPolicy",
-        metadata: { name: `${gatewayName}-gateway-entry`, namespace, labels },
-        spec: { action: "ALLOW", selector: { matchLabels: { [GATEWAY_POD_LABEL]: gatewayName } }, rules: [{}] },
-    };
+export function buildGatewayEntryPolicy(
+  namespace: string,
+  gatewayName: string,
+  labels?: Record<string, string>,
+): IAuthorizationPolicy {
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "AuthorizationPolicy",
+    metadata: { name: `${gatewayName}-gateway-entry`, namespace, labels },
+    spec: { action: "ALLOW", selector: { matchLabels: { [GATEWAY_POD_LABEL]: gatewayName } }, rules: [{}] },
+  };
 }
 
 /** The gateways' mesh identities by domain, from their references (IngressGateways, or core's outputs). */
-export function gatewayPrincipals(gateways: Readonly<Partial<Record<GatewayDomain, { principal: string }>>>): Partial<Record<GatewayDomain, string>> {
-    return Object.fromEntries(Object.entries(gateways).map(([domain, gateway]) => [domain, gateway.principal]));
+export function gatewayPrincipals(
+  gateways: Readonly<Partial<Record<GatewayDomain, { principal: string }>>>,
+): Partial<Record<GatewayDomain, string>> {
+  return Object.fromEntries(Object.entries(gateways).map(([domain, gateway]) => [domain, gateway.principal]));
 }
 
 export interface AppPolicyInput {
-    readonly app: ResolvedApp;
-    readonly namespace: string;
-    /** Identities of the gateways by domain; the app's own gateway must be among them. */
-    readonly gatewayPrincipals: Readonly<Partial<Record<GatewayDomain, string>>>;
-    /** Principals of the enabled apps of both stacks, by app. */
-    readonly identities: Readonly<Partial<Record<AppName, string>>>;
-    readonly labels?: Record<string, string>;
+  readonly app: ResolvedApp;
+  readonly namespace: string;
+  /** Identities of the gateways by domain; the app's own gateway must be among them. */
+  readonly gatewayPrincipals: Readonly<Partial<Record<GatewayDomain, string>>>;
+  /** Principals of the enabled apps of both stacks, by app. */
+  readonly identities: Readonly<Partial<Record<AppName, string>>>;
+  readonly labels?: Record<string, string>;
 }
 
 /**
@@ -132,30 +145,30 @@ export interface AppPolicyInput {
  * forwarded peers have no mesh identity.
  */
 export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
-    const { app } = input;
-    const callers = CALLERS[app.name].flatMap((caller) => {
-        const identity = input.identities[caller];
-        return identity === undefined ? [] : [identity];
-    });
-    const gateway = input.gatewayPrincipals[app.domain];
-    if (gateway === undefined) {
-        // The config rules refuse an enabled app whose gateway is disabled, so this is a program error.
-        throw new Error(`no ${app.domain} gateway identity for ${app.name}'s authorization policy`);
-    }
-    const rules: NonNullable<NonNullable<IAuthorizationPolicy["spec"]>["rules"]> = [
-        {
-            from: [{ source: { principals: [gateway, ...callers] } }],
-            to: [{ operation: { ports: [String(app.port)] } }],
-        },
-    ];
-    const plaintext = plaintextPorts(app);
-    if (plaintext.length > 0) {
-        rules.push({ to: [{ operation: { ports: plaintext.map(String) } }] });
-    }
-    return {
-        apiVersion: "security.istio.io/v1",
-        kind: "AuthorizationPolicy",
-        metadata: { name: app.name, namespace: input.namespace, labels: input.labels },
-        spec: { action: "ALLOW", selector: { matchLabels: { [APP_LABEL]: app.name } }, rules },
-    };
+  const { app } = input;
+  const callers = CALLERS[app.name].flatMap((caller) => {
+    const identity = input.identities[caller];
+    return identity === undefined ? [] : [identity];
+  });
+  const gateway = input.gatewayPrincipals[app.domain];
+  if (gateway === undefined) {
+    // The config rules refuse an enabled app whose gateway is disabled, so this is a program error.
+    throw new Error(`no ${app.domain} gateway identity for ${app.name}'s authorization policy`);
+  }
+  const rules: NonNullable<NonNullable<IAuthorizationPolicy["spec"]>["rules"]> = [
+    {
+      from: [{ source: { principals: [gateway, ...callers] } }],
+      to: [{ operation: { ports: [String(app.port)] } }],
+    },
+  ];
+  const plaintext = plaintextPorts(app);
+  if (plaintext.length > 0) {
+    rules.push({ to: [{ operation: { ports: plaintext.map(String) } }] });
+  }
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "AuthorizationPolicy",
+    metadata: { name: app.name, namespace: input.namespace, labels: input.labels },
+    spec: { action: "ALLOW", selector: { matchLabels: { [APP_LABEL]: app.name } }, rules },
+  };
 }

@@ -9,6 +9,8 @@ export const DEFAULT_TRUST_DOMAIN = "cluster.local";
  * standard allows lower-case letters, digits, dots, dashes and underscores.
  */
 export const trustDomainSchema = z
-    .string()
-    .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/, { message: "is not a trust domain (lower-case letters, digits, '.', '-' and '_', e.g. cluster.local)" })
-    .default(DEFAULT_TRUST_DOMAIN);
+  .string()
+  .regex(/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/, {
+    message: "is not a trust domain (lower-case letters, digits, '.', '-' and '_', e.g. cluster.local)",
+  })
+  .default(DEFAULT_TRUST_DOMAIN);

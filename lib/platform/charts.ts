@@ -1,5 +1,13 @@
 /** Every install step this program knows, in the order a fresh cluster needs them. */
-export const PLATFORM_STEPS = ["gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel", "metallb", "tailscale-operator"] as const;
+export const PLATFORM_STEPS = [
+  "gateway-api-crds",
+  "istio-base",
+  "istiod",
+  "istio-cni",
+  "ztunnel",
+  "metallb",
+  "tailscale-operator",
+] as const;
 export type PlatformStep = (typeof PLATFORM_STEPS)[number];
 
 /**
@@ -11,24 +19,24 @@ export type PlatformStep = (typeof PLATFORM_STEPS)[number];
  * removes, so whatever holds such a Service must be deleted while the operator still runs.
  */
 export const PLATFORM_PREREQUISITES = {
-    /** HTTPRoutes: their kind comes with the Gateway API CRDs. */
-    routes: ["gateway-api-crds"],
-    /** Gateways: their kind, and istiod, the controller that deploys each Gateway's proxy. */
-    gateways: ["gateway-api-crds", "istiod"],
-    /**
-     * AuthorizationPolicies and PeerAuthentication: the Istio install, from the CRDs (istio-base,
-     * itself after the Gateway API CRDs) and istiod's validation to the ambient data plane that
-     * enforces them (istio-cni, ztunnel).
-     */
-    meshPolicies: ["gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel"],
-    /** Gateways on the tailnet: as Gateways, and the Tailscale operator (their Service carries its finalizer). */
-    tailnetGateways: ["gateway-api-crds", "istiod", "tailscale-operator"],
-    /**
-     * The core namespace: the Tailscale operator. Pulumi awaits a namespace's deletion until
-     * everything in it is gone, finalized Services included, so with the operator deleted only
-     * after it no exposed Service can outlive the operator that must release it.
-     */
-    exposedNamespace: ["tailscale-operator"],
+  /** HTTPRoutes: their kind comes with the Gateway API CRDs. */
+  routes: ["gateway-api-crds"],
+  /** Gateways: their kind, and istiod, the controller that deploys each Gateway's proxy. */
+  gateways: ["gateway-api-crds", "istiod"],
+  /**
+   * AuthorizationPolicies and PeerAuthentication: the Istio install, from the CRDs (istio-base,
+   * itself after the Gateway API CRDs) and istiod's validation to the ambient data plane that
+   * enforces them (istio-cni, ztunnel).
+   */
+  meshPolicies: ["gateway-api-crds", "istio-base", "istiod", "istio-cni", "ztunnel"],
+  /** Gateways on the tailnet: as Gateways, and the Tailscale operator (their Service carries its finalizer). */
+  tailnetGateways: ["gateway-api-crds", "istiod", "tailscale-operator"],
+  /**
+   * The core namespace: the Tailscale operator. Pulumi awaits a namespace's deletion until
+   * everything in it is gone, finalized Services included, so with the operator deleted only
+   * after it no exposed Service can outlive the operator that must release it.
+   */
+  exposedNamespace: ["tailscale-operator"],
 } as const satisfies Record<string, readonly PlatformStep[]>;
 
 export type PlatformDependent = keyof typeof PLATFORM_PREREQUISITES;
@@ -37,24 +45,31 @@ const ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts";
 
 /** Where each chart comes from and where it goes: the upstream install guides' names and namespaces. */
 export const CHART_SOURCES = {
-    "istio-base": { repo: ISTIO_CHARTS, chart: "base", namespace: "istio-system" },
-    istiod: { repo: ISTIO_CHARTS, chart: "istiod", namespace: "istio-system" },
-    "istio-cni": { repo: ISTIO_CHARTS, chart: "cni", namespace: "istio-system" },
-    ztunnel: { repo: ISTIO_CHARTS, chart: "ztunnel", namespace: "istio-system" },
-    metallb: { repo: "https://metallb.github.io/metallb", chart: "metallb", namespace: "metallb-system" },
-    "tailscale-operator": { repo: "https://pkgs.tailscale.com/helmcharts", chart: "tailscale-operator", namespace: "tailscale" },
-} as const satisfies Record<Exclude<PlatformStep, "gateway-api-crds">, { repo: string; chart: string; namespace: string }>;
+  "istio-base": { repo: ISTIO_CHARTS, chart: "base", namespace: "istio-system" },
+  istiod: { repo: ISTIO_CHARTS, chart: "istiod", namespace: "istio-system" },
+  "istio-cni": { repo: ISTIO_CHARTS, chart: "cni", namespace: "istio-system" },
+  ztunnel: { repo: ISTIO_CHARTS, chart: "ztunnel", namespace: "istio-system" },
+  metallb: { repo: "https://metallb.github.io/metallb", chart: "metallb", namespace: "metallb-system" },
+  "tailscale-operator": {
+    repo: "https://pkgs.tailscale.com/helmcharts",
+    chart: "tailscale-operator",
+    namespace: "tailscale",
+  },
+} as const satisfies Record<
+  Exclude<PlatformStep, "gateway-api-crds">,
+  { repo: string; chart: string; namespace: string }
+>;
 
 export type ChartStep = keyof typeof CHART_SOURCES;
 
 /** The namespaces the charts install into, with the Pod Security level their pods need. */
 export const PLATFORM_NAMESPACES = {
-    // istio-cni and ztunnel are privileged node agents.
-    "istio-system": "privileged",
-    // The MetalLB speaker runs on the host network with NET_RAW to answer ARP.
-    "metallb-system": "privileged",
-    // Tailscale proxies start with a privileged init container that enables IP forwarding.
-    tailscale: "privileged",
+  // istio-cni and ztunnel are privileged node agents.
+  "istio-system": "privileged",
+  // The MetalLB speaker runs on the host network with NET_RAW to answer ARP.
+  "metallb-system": "privileged",
+  // Tailscale proxies start with a privileged init container that enables IP forwarding.
+  tailscale: "privileged",
 } as const satisfies Record<(typeof CHART_SOURCES)[ChartStep]["namespace"], "privileged" | "baseline" | "restricted">;
 
 export type PlatformNamespace = keyof typeof PLATFORM_NAMESPACES;

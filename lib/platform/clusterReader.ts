@@ -1,6 +1,13 @@
 import { parse } from "yaml";
 import { DEFAULT_TRUST_DOMAIN } from "../mesh/settings";
-import { ClusterInventory, ClusterReading, CrdFacts, INSTALLED_BY_ANNOTATION, PREFLIGHT_CRDS, PREFLIGHT_NAMESPACES } from "./preflight";
+import {
+  ClusterInventory,
+  ClusterReading,
+  CrdFacts,
+  INSTALLED_BY_ANNOTATION,
+  PREFLIGHT_CRDS,
+  PREFLIGHT_NAMESPACES,
+} from "./preflight";
 import { KubernetesConnection, loadConnection } from "./kubeConnection";
 import type { PlatformSettings } from "./settings";
 
@@ -20,81 +27,94 @@ export type ClusterReader = (connection: KubernetesConnection, platform: Platfor
  * that says why.
  */
 export async function readClusterInventory(connection: KubernetesConnection): Promise<ClusterReading> {
-    // Loaded on demand: the offline plan and the tests never read a cluster.
-    const k8s = await import("@kubernetes/client-node");
-    const config = new k8s.KubeConfig();
-    try {
-        loadConnection(config, connection);
-    } catch (error) {
-        return { reachable: false, reason: `no usable kubeconfig: ${String(error)}` };
-    }
-    if (config.getCurrentCluster() === null) {
-        return { reachable: false, reason: "no kubeconfig with a current cluster" };
-    }
+  // Loaded on demand: the offline plan and the tests never read a cluster.
+  const k8s = await import("@kubernetes/client-node");
+  const config = new k8s.KubeConfig();
+  try {
+    loadConnection(config, connection);
+  } catch (error) {
+    return { reachable: false, reason: `no usable kubeconfig: ${String(error)}` };
+  }
+  if (config.getCurrentCluster() === null) {
+    return { reachable: false, reason: "no kubeconfig with a current cluster" };
+  }
 
-    const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
-    const core = config.makeApiClient(k8s.CoreV1Api);
-    const apps = config.makeApiClient(k8s.AppsV1Api);
-    // 404 is the answer "absent"; anything else means the cluster could not be read.
-    const orAbsent = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
-        try {
-            return await read();
-        } catch (error) {
-            if (error instanceof k8s.ApiException && error.code === 404) {
-                return undefined;
-            }
-            throw error;
-        }
-    };
+  const extensions = config.makeApiClient(k8s.ApiextensionsV1Api);
+  const core = config.makeApiClient(k8s.CoreV1Api);
+  const apps = config.makeApiClient(k8s.AppsV1Api);
+  // 404 is the answer "absent"; anything else means the cluster could not be read.
+  const orAbsent = async <T>(read: () => Promise<T>): Promise<T | undefined> => {
     try {
-        const crds: Record<string, CrdFacts> = {};
-        for (const name of Object.values(PREFLIGHT_CRDS)) {
-            const crd = await orAbsent(() => extensions.readCustomResourceDefinition({ name }));
-            if (crd) {
-                const annotations = crd.metadata?.annotations ?? {};
-                const release = annotations["meta.helm.sh/release-name"];
-                crds[name] = {
-                    managers: (crd.metadata?.managedFields ?? []).flatMap((field) => (field.manager ? [field.manager] : [])),
-                    ...(release ? { helmRelease: `${annotations["meta.helm.sh/release-namespace"] ?? "?"}/${release}` } : {}),
-                    ...(annotations["gateway.networking.k8s.io/bundle-version"] ? { bundleVersion: annotations["gateway.networking.k8s.io/bundle-version"] } : {}),
-                    ...(annotations[INSTALLED_BY_ANNOTATION] ? { installedBy: annotations[INSTALLED_BY_ANNOTATION] } : {}),
-                };
-            }
-        }
-        const namespaces: Record<string, Record<string, string>> = {};
-        for (const name of PREFLIGHT_NAMESPACES) {
-            const namespace = await orAbsent(() => core.readNamespace({ name }));
-            if (namespace) {
-                namespaces[name] = namespace.metadata?.labels ?? {};
-            }
-        }
-        const istiods: ClusterInventory["istiods"][number][] = [];
-        const deployments = await apps.listDeploymentForAllNamespaces({ labelSelector: "app=istiod" });
-        const seen = new Set<string>();
-        for (const deployment of deployments.items) {
-            const namespace = deployment.metadata?.namespace;
-            const revision = deployment.metadata?.labels?.["istio.io/rev"];
-            const names = meshConfigMapNames(revision);
-            if (namespace === undefined || seen.has(`${namespace}/${names[0]}`)) {
-                continue;
-            }
-            seen.add(`${namespace}/${names[0]}`);
-            let mesh: Awaited<ReturnType<typeof core.readNamespacedConfigMap>> | undefined;
-            for (const name of names) {
-                mesh ??= await orAbsent(() => core.readNamespacedConfigMap({ name, namespace }));
-            }
-            istiods.push({ namespace, ...(revision !== undefined && revision !== "default" ? { revision } : {}), trustDomain: meshTrustDomain(mesh?.data?.mesh) });
-        }
-        const metallbPools =
-            crds[PREFLIGHT_CRDS.metallb] === undefined
-                ? undefined
-                : ((await config.makeApiClient(k8s.CustomObjectsApi).listClusterCustomObject({ group: "metallb.io", version: "v1beta1", plural: "ipaddresspools" })) as {
-                      items?: { spec?: { addresses?: string[] } }[];
-                  }).items?.map((pool) => pool.spec?.addresses ?? []) ?? [];
-        return { reachable: true, inventory: { crds, namespaces, istiods, ...(metallbPools !== undefined ? { metallbPools } : {}) } };
+      return await read();
     } catch (error) {
-        return { reachable: false, reason: String(error instanceof Error ? error.message : error) };
+      if (error instanceof k8s.ApiException && error.code === 404) {
+        return undefined;
+      }
+      throw error;
     }
+  };
+  try {
+    const crds: Record<string, CrdFacts> = {};
+    for (const name of Object.values(PREFLIGHT_CRDS)) {
+      const crd = await orAbsent(() => extensions.readCustomResourceDefinition({ name }));
+      if (crd) {
+        const annotations = crd.metadata?.annotations ?? {};
+        const release = annotations["meta.helm.sh/release-name"];
+        crds[name] = {
+          managers: (crd.metadata?.managedFields ?? []).flatMap((field) => (field.manager ? [field.manager] : [])),
+          ...(release ? { helmRelease: `${annotations["meta.helm.sh/release-namespace"] ?? "?"}/${release}` } : {}),
+          ...(annotations["gateway.networking.k8s.io/bundle-version"]
+            ? { bundleVersion: annotations["gateway.networking.k8s.io/bundle-version"] }
+            : {}),
+          ...(annotations[INSTALLED_BY_ANNOTATION] ? { installedBy: annotations[INSTALLED_BY_ANNOTATION] } : {}),
+        };
+      }
+    }
+    const namespaces: Record<string, Record<string, string>> = {};
+    for (const name of PREFLIGHT_NAMESPACES) {
+      const namespace = await orAbsent(() => core.readNamespace({ name }));
+      if (namespace) {
+        namespaces[name] = namespace.metadata?.labels ?? {};
+      }
+    }
+    const istiods: ClusterInventory["istiods"][number][] = [];
+    const deployments = await apps.listDeploymentForAllNamespaces({ labelSelector: "app=istiod" });
+    const seen = new Set<string>();
+    for (const deployment of deployments.items) {
+      const namespace = deployment.metadata?.namespace;
+      const revision = deployment.metadata?.labels?.["istio.io/rev"];
+      const names = meshConfigMapNames(revision);
+      if (namespace === undefined || seen.has(`${namespace}/${names[0]}`)) {
+        continue;
+      }
+      seen.add(`${namespace}/${names[0]}`);
+      let mesh: Awaited<ReturnType<typeof core.readNamespacedConfigMap>> | undefined;
+      for (const name of names) {
+        mesh ??= await orAbsent(() => core.readNamespacedConfigMap({ name, namespace }));
+      }
+      istiods.push({
+        namespace,
+        ...(revision !== undefined && revision !== "default" ? { revision } : {}),
+        trustDomain: meshTrustDomain(mesh?.data?.mesh),
+      });
+    }
+    const metallbPools =
+      crds[PREFLIGHT_CRDS.metallb] === undefined
+        ? undefined
+        : ((
+            (await config
+              .makeApiClient(k8s.CustomObjectsApi)
+              .listClusterCustomObject({ group: "metallb.io", version: "v1beta1", plural: "ipaddresspools" })) as {
+              items?: { spec?: { addresses?: string[] } }[];
+            }
+          ).items?.map((pool) => pool.spec?.addresses ?? []) ?? []);
+    return {
+      reachable: true,
+      inventory: { crds, namespaces, istiods, ...(metallbPools !== undefined ? { metallbPools } : {}) },
+    };
+  } catch (error) {
+    return { reachable: false, reason: String(error instanceof Error ? error.message : error) };
+  }
 }
 
 /**
@@ -105,14 +125,16 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
  * `istio`, or `istio-default` when the revision was literally named default.
  */
 export function meshConfigMapNames(revision: string | undefined): readonly string[] {
-    if (revision === undefined || revision === "") {
-        return ["istio"];
-    }
-    return revision === "default" ? ["istio", "istio-default"] : [`istio-${revision}`];
+  if (revision === undefined || revision === "") {
+    return ["istio"];
+  }
+  return revision === "default" ? ["istio", "istio-default"] : [`istio-${revision}`];
 }
 
 /** The `trustDomain` of an istiod's mesh config (the `mesh` key of its `istio` ConfigMap); Istio's default when unset. */
 export function meshTrustDomain(mesh: string | undefined): string {
-    const parsed = mesh === undefined ? undefined : (parse(mesh) as { trustDomain?: unknown } | null);
-    return typeof parsed?.trustDomain === "string" && parsed.trustDomain !== "" ? parsed.trustDomain : DEFAULT_TRUST_DOMAIN;
+  const parsed = mesh === undefined ? undefined : (parse(mesh) as { trustDomain?: unknown } | null);
+  return typeof parsed?.trustDomain === "string" && parsed.trustDomain !== ""
+    ? parsed.trustDomain
+    : DEFAULT_TRUST_DOMAIN;
 }

@@ -7,9 +7,9 @@ import type { KubeConfig } from "@kubernetes/client-node";
 
 /** The default Kubernetes provider's connection settings (`kubernetes:kubeconfig`, `kubernetes:context`). */
 export interface KubernetesConnection {
-    /** A kubeconfig path or its contents, as the provider takes it; unset uses KUBECONFIG or ~/.kube/config. */
-    readonly kubeconfig?: string;
-    readonly context?: string;
+  /** A kubeconfig path or its contents, as the provider takes it; unset uses KUBECONFIG or ~/.kube/config. */
+  readonly kubeconfig?: string;
+  readonly context?: string;
 }
 
 /**
@@ -19,15 +19,15 @@ export interface KubernetesConnection {
  * an unreadable kubeconfig; an unknown context leaves no current cluster.
  */
 export function loadConnection(config: KubeConfig, connection: KubernetesConnection): void {
-    const kubeconfig = connection.kubeconfig?.replace(/^~(?=$|\/)/, homedir());
-    if (kubeconfig === undefined || kubeconfig === "") {
-        config.loadFromDefault();
-    } else if (existsSync(kubeconfig)) {
-        config.loadFromFile(kubeconfig);
-    } else {
-        config.loadFromString(kubeconfig);
-    }
-    if (connection.context !== undefined) {
-        config.setCurrentContext(connection.context);
-    }
+  const kubeconfig = connection.kubeconfig?.replace(/^~(?=$|\/)/, homedir());
+  if (kubeconfig === undefined || kubeconfig === "") {
+    config.loadFromDefault();
+  } else if (existsSync(kubeconfig)) {
+    config.loadFromFile(kubeconfig);
+  } else {
+    config.loadFromString(kubeconfig);
+  }
+  if (connection.context !== undefined) {
+    config.setCurrentContext(connection.context);
+  }
 }

@@ -11,44 +11,46 @@ import { GATEWAY_API_SUPPORT } from "./versions";
  * {@link declaredInventory}.
  */
 export interface ClusterInventory {
-    /** The CustomResourceDefinitions of {@link PREFLIGHT_CRDS} that exist, by name. */
-    readonly crds: Readonly<Record<string, CrdFacts>>;
-    /** The namespaces of {@link PREFLIGHT_NAMESPACES} that exist, with their labels. */
-    readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
-    /**
-     * Every istiod Deployment in the cluster: its namespace, its `istio.io/rev` revision (absent for
-     * the default one) and the trust domain of its mesh config.
-     */
-    readonly istiods: readonly { readonly namespace: string; readonly revision?: string; readonly trustDomain: string }[];
-    /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
-    readonly metallbPools?: readonly (readonly string[])[];
+  /** The CustomResourceDefinitions of {@link PREFLIGHT_CRDS} that exist, by name. */
+  readonly crds: Readonly<Record<string, CrdFacts>>;
+  /** The namespaces of {@link PREFLIGHT_NAMESPACES} that exist, with their labels. */
+  readonly namespaces: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /**
+   * Every istiod Deployment in the cluster: its namespace, its `istio.io/rev` revision (absent for
+   * the default one) and the trust domain of its mesh config.
+   */
+  readonly istiods: readonly { readonly namespace: string; readonly revision?: string; readonly trustDomain: string }[];
+  /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
+  readonly metallbPools?: readonly (readonly string[])[];
 }
 
 /** A LAN IP the configuration pins (a gateway's, Plex's), with the key that sets it. */
 export interface PinnedAddress {
-    readonly key: string;
-    readonly ip: string;
+  readonly key: string;
+  readonly ip: string;
 }
 
 export interface CrdFacts {
-    /** Field managers of the object (`metadata.managedFields[].manager`). */
-    readonly managers: readonly string[];
-    /** The Helm release that owns it (`meta.helm.sh/release-namespace`/`-name` annotations), as `namespace/name`. */
-    readonly helmRelease?: string;
-    /** Gateway API CRDs: the `gateway.networking.k8s.io/bundle-version` annotation. */
-    readonly bundleVersion?: string;
-    /** The stack that installed it ({@link INSTALLED_BY_ANNOTATION}), when a stack of this program did. */
-    readonly installedBy?: string;
+  /** Field managers of the object (`metadata.managedFields[].manager`). */
+  readonly managers: readonly string[];
+  /** The Helm release that owns it (`meta.helm.sh/release-namespace`/`-name` annotations), as `namespace/name`. */
+  readonly helmRelease?: string;
+  /** Gateway API CRDs: the `gateway.networking.k8s.io/bundle-version` annotation. */
+  readonly bundleVersion?: string;
+  /** The stack that installed it ({@link INSTALLED_BY_ANNOTATION}), when a stack of this program did. */
+  readonly installedBy?: string;
 }
 
 /** The cluster as read, or why it could not be. */
-export type ClusterReading = { readonly reachable: true; readonly inventory: ClusterInventory } | { readonly reachable: false; readonly reason: string };
+export type ClusterReading =
+  | { readonly reachable: true; readonly inventory: ClusterInventory }
+  | { readonly reachable: false; readonly reason: string };
 
 /** The CRD whose presence says each add-on's CRDs are installed. */
 export const PREFLIGHT_CRDS = {
-    gatewayApi: "gateways.gateway.networking.k8s.io",
-    istio: "peerauthentications.security.istio.io",
-    metallb: "ipaddresspools.metallb.io",
+  gatewayApi: "gateways.gateway.networking.k8s.io",
+  istio: "peerauthentications.security.istio.io",
+  metallb: "ipaddresspools.metallb.io",
 } as const;
 
 /** The namespaces the platform charts install into (see PLATFORM_NAMESPACES). */
@@ -65,7 +67,8 @@ export const PREFLIGHT_NAMESPACES = ["istio-system", "metallb-system", "tailscal
 export const INSTALLED_BY_ANNOTATION = "charmarr.io/installed-by";
 
 /** Who a stack is, as {@link INSTALLED_BY_ANNOTATION} records it: `<organization>/<project>/<stack>`. */
-export const stackIdentity = (organization: string, project: string, stack: string) => `${organization}/${project}/${stack}`;
+export const stackIdentity = (organization: string, project: string, stack: string) =>
+  `${organization}/${project}/${stack}`;
 
 /** pulumi-kubernetes' field managers (see {@link INSTALLED_BY_ANNOTATION}). */
 const PULUMI_FIELD_MANAGER = /^pulumi-kubernetes(-|$)/;
@@ -75,38 +78,40 @@ const OWN_NAMESPACE_LABEL = { "app.kubernetes.io/part-of": "charmarr" } as const
 
 /** One thing the preflight found: refused before anything is created, or worth a warning. */
 export interface PreflightFinding {
-    readonly severity: "refuse" | "warn";
-    /** The `charmarr:` key whose value collides with the cluster. */
-    readonly key: string;
-    readonly problem: string;
-    readonly fix: string;
+  readonly severity: "refuse" | "warn";
+  /** The `charmarr:` key whose value collides with the cluster. */
+  readonly key: string;
+  readonly problem: string;
+  readonly fix: string;
 }
 
-const setInstall = (addon: string, value: boolean) => `pulumi config set --path 'charmarr:platform.${addon}.install' ${value}`;
+const setInstall = (addon: string, value: boolean) =>
+  `pulumi config set --path 'charmarr:platform.${addon}.install' ${value}`;
 
 function crdOrigin(crd: CrdFacts): string {
-    if (crd.helmRelease === "kube-system/traefik-crd") {
-        return "Helm release kube-system/traefik-crd, k3s's bundled Traefik (k3s 1.34–1.36)";
-    }
-    if (crd.helmRelease === "kube-system/gateway-api-crd") {
-        return "Helm release kube-system/gateway-api-crd, bundled with k3s 1.37 and later";
-    }
-    if (crd.helmRelease !== undefined) {
-        return `Helm release ${crd.helmRelease}`;
-    }
-    if (crd.installedBy !== undefined) {
-        return `the Pulumi stack ${crd.installedBy}`;
-    }
-    return crd.managers.length > 0 ? `field manager ${crd.managers.join(", ")}` : "another tool";
+  if (crd.helmRelease === "kube-system/traefik-crd") {
+    return "Helm release kube-system/traefik-crd, k3s's bundled Traefik (k3s 1.34–1.36)";
+  }
+  if (crd.helmRelease === "kube-system/gateway-api-crd") {
+    return "Helm release kube-system/gateway-api-crd, bundled with k3s 1.37 and later";
+  }
+  if (crd.helmRelease !== undefined) {
+    return `Helm release ${crd.helmRelease}`;
+  }
+  if (crd.installedBy !== undefined) {
+    return `the Pulumi stack ${crd.installedBy}`;
+  }
+  return crd.managers.length > 0 ? `field manager ${crd.managers.join(", ")}` : "another tool";
 }
 
 const ownedBy = (crd: CrdFacts, stack: string | undefined) => stack !== undefined && crd.installedBy === stack;
-const unmarkedPulumi = (crd: CrdFacts) => crd.installedBy === undefined && crd.managers.some((manager) => PULUMI_FIELD_MANAGER.test(manager));
+const unmarkedPulumi = (crd: CrdFacts) =>
+  crd.installedBy === undefined && crd.managers.some((manager) => PULUMI_FIELD_MANAGER.test(manager));
 const ownNamespace = (labels: Readonly<Record<string, string>>) =>
-    Object.entries(OWN_NAMESPACE_LABEL).every(([key, value]) => labels[key] === value);
+  Object.entries(OWN_NAMESPACE_LABEL).every(([key, value]) => labels[key] === value);
 
 const REMOVE_GATEWAY_API_CRDS =
-    "on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete";
+  "on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete";
 
 /**
  * Why a Gateway API CRD bundle the cluster has does not fit ({@link GATEWAY_API_SUPPORT}), if it
@@ -115,217 +120,240 @@ const REMOVE_GATEWAY_API_CRDS =
  * annotations; another minor than the chosen Istio's is a warning — the `v1` fields the program
  * sets are in every later bundle, but Istio is built and tested against its own minor only.
  */
-function bundleMisfit(settings: PlatformSettings, bundleVersion: string | undefined): { severity: "refuse" | "warn"; reason: string } | undefined {
-    const bundle = bundleVersion === undefined ? null : coerce(bundleVersion);
-    if (bundle === null) {
-        return undefined;
-    }
-    if (lt(bundle, GATEWAY_API_SUPPORT.programMinimum)) {
-        return {
-            severity: "refuse",
-            reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_SUPPORT.programMinimum}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
-        };
-    }
-    const istio = coerce(settings.istio.version);
-    const istioMinor = istio === null ? undefined : `${istio.major}.${istio.minor}`;
-    const supported = istioMinor === undefined ? undefined : GATEWAY_API_SUPPORT.istio[istioMinor];
-    if (supported !== undefined && `v${bundle.major}.${bundle.minor}` !== supported) {
-        return {
-            severity: "warn",
-            reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${istioMinor} (charmarr:platform.istio.version) supports`,
-        };
-    }
+function bundleMisfit(
+  settings: PlatformSettings,
+  bundleVersion: string | undefined,
+): { severity: "refuse" | "warn"; reason: string } | undefined {
+  const bundle = bundleVersion === undefined ? null : coerce(bundleVersion);
+  if (bundle === null) {
     return undefined;
+  }
+  if (lt(bundle, GATEWAY_API_SUPPORT.programMinimum)) {
+    return {
+      severity: "refuse",
+      reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_SUPPORT.programMinimum}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
+    };
+  }
+  const istio = coerce(settings.istio.version);
+  const istioMinor = istio === null ? undefined : `${istio.major}.${istio.minor}`;
+  const supported = istioMinor === undefined ? undefined : GATEWAY_API_SUPPORT.istio[istioMinor];
+  if (supported !== undefined && `v${bundle.major}.${bundle.minor}` !== supported) {
+    return {
+      severity: "warn",
+      reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${istioMinor} (charmarr:platform.istio.version) supports`,
+    };
+  }
+  return undefined;
 }
 
 /** Gateway API: install on a cluster that has them (k3s), off on one that has none, or off on one whose bundle does not fit. */
-function gatewayApiFindings(settings: PlatformSettings, inventory: ClusterInventory, _pinned: readonly PinnedAddress[], stack: string | undefined): PreflightFinding[] {
-    const key = "charmarr:platform.gatewayApi.install";
-    const crd = inventory.crds[PREFLIGHT_CRDS.gatewayApi];
-    if (settings.gatewayApi.install && crd !== undefined && !ownedBy(crd, stack)) {
-        const misfit = bundleMisfit(settings, crd.bundleVersion);
-        const removeFirst = `remove them first, so that this stack installs Gateway API ${settings.gatewayApi.version} — ${REMOVE_GATEWAY_API_CRDS}`;
-        return [
-            {
-                severity: "refuse",
-                key,
-                problem: `is true, but the cluster already has the Gateway API CRDs (bundle ${crd.bundleVersion ?? "of unknown version"}, from ${crdOrigin(crd)}); creating them again fails, since pulumi-kubernetes refuses to create an object that exists`,
-                fix: [
-                    misfit?.severity === "refuse"
-                        ? `${removeFirst} (the cluster's will not do: ${misfit.reason})`
-                        : `use the cluster's CRDs (${setInstall("gatewayApi", false)}${misfit === undefined ? "" : `; but ${misfit.reason}`}), or ${removeFirst}`,
-                    // A Pulumi program applied them but did not mark them: another project's, or this
-                    // stack's from before it marked its CRDs — only the user can tell which.
-                    ...(unmarkedPulumi(crd) && stack !== undefined
-                        ? [`if this stack installed them itself, mark them as its own: kubectl annotate crd ${PREFLIGHT_CRDS.gatewayApi} ${INSTALLED_BY_ANNOTATION}=${stack}`]
-                        : []),
-                ].join("; "),
-            },
+function gatewayApiFindings(
+  settings: PlatformSettings,
+  inventory: ClusterInventory,
+  _pinned: readonly PinnedAddress[],
+  stack: string | undefined,
+): PreflightFinding[] {
+  const key = "charmarr:platform.gatewayApi.install";
+  const crd = inventory.crds[PREFLIGHT_CRDS.gatewayApi];
+  if (settings.gatewayApi.install && crd !== undefined && !ownedBy(crd, stack)) {
+    const misfit = bundleMisfit(settings, crd.bundleVersion);
+    const removeFirst = `remove them first, so that this stack installs Gateway API ${settings.gatewayApi.version} — ${REMOVE_GATEWAY_API_CRDS}`;
+    return [
+      {
+        severity: "refuse",
+        key,
+        problem: `is true, but the cluster already has the Gateway API CRDs (bundle ${crd.bundleVersion ?? "of unknown version"}, from ${crdOrigin(crd)}); creating them again fails, since pulumi-kubernetes refuses to create an object that exists`,
+        fix: [
+          misfit?.severity === "refuse"
+            ? `${removeFirst} (the cluster's will not do: ${misfit.reason})`
+            : `use the cluster's CRDs (${setInstall("gatewayApi", false)}${misfit === undefined ? "" : `; but ${misfit.reason}`}), or ${removeFirst}`,
+          // A Pulumi program applied them but did not mark them: another project's, or this
+          // stack's from before it marked its CRDs — only the user can tell which.
+          ...(unmarkedPulumi(crd) && stack !== undefined
+            ? [
+                `if this stack installed them itself, mark them as its own: kubectl annotate crd ${PREFLIGHT_CRDS.gatewayApi} ${INSTALLED_BY_ANNOTATION}=${stack}`,
+              ]
+            : []),
+        ].join("; "),
+      },
+    ];
+  }
+  if (!settings.gatewayApi.install && crd !== undefined) {
+    const misfit = bundleMisfit(settings, crd.bundleVersion);
+    return misfit === undefined
+      ? []
+      : [
+          {
+            severity: misfit.severity,
+            key,
+            problem: `is false, so the cluster's Gateway API CRDs (from ${crdOrigin(crd)}) are used, but their ${misfit.reason}`,
+            fix: `remove them (${REMOVE_GATEWAY_API_CRDS}), then let this stack install Gateway API ${settings.gatewayApi.version}: ${setInstall("gatewayApi", true)}`,
+          },
         ];
-    }
-    if (!settings.gatewayApi.install && crd !== undefined) {
-        const misfit = bundleMisfit(settings, crd.bundleVersion);
-        return misfit === undefined
-            ? []
-            : [
-                  {
-                      severity: misfit.severity,
-                      key,
-                      problem: `is false, so the cluster's Gateway API CRDs (from ${crdOrigin(crd)}) are used, but their ${misfit.reason}`,
-                      fix: `remove them (${REMOVE_GATEWAY_API_CRDS}), then let this stack install Gateway API ${settings.gatewayApi.version}: ${setInstall("gatewayApi", true)}`,
-                  },
-              ];
-    }
-    if (!settings.gatewayApi.install && crd === undefined) {
-        return [
-            {
-                severity: "refuse",
-                key,
-                problem: "is false, but the cluster has no Gateway API CRDs (no gateways.gateway.networking.k8s.io): the Gateways and HTTPRoutes could not be created",
-                fix: setInstall("gatewayApi", true),
-            },
-        ];
-    }
-    return [];
+  }
+  if (!settings.gatewayApi.install && crd === undefined) {
+    return [
+      {
+        severity: "refuse",
+        key,
+        problem:
+          "is false, but the cluster has no Gateway API CRDs (no gateways.gateway.networking.k8s.io): the Gateways and HTTPRoutes could not be created",
+        fix: setInstall("gatewayApi", true),
+      },
+    ];
+  }
+  return [];
 }
 
-const istiodPlace = (istiod: ClusterInventory["istiods"][number]) => (istiod.revision === undefined ? istiod.namespace : `${istiod.namespace}, revision ${istiod.revision}`);
+const istiodPlace = (istiod: ClusterInventory["istiods"][number]) =>
+  istiod.revision === undefined ? istiod.namespace : `${istiod.namespace}, revision ${istiod.revision}`;
 
 /** Istio: a second control plane, leftovers of one, none at all, or a trust domain that is not the mesh's. */
 function istioFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
-    const key = "charmarr:platform.istio.install";
-    const systemLabels = inventory.namespaces["istio-system"];
-    const ours = systemLabels !== undefined && ownNamespace(systemLabels);
-    const running = inventory.istiods;
-    if (settings.istio.install) {
-        if (ours) {
-            return [];
-        }
-        if (running.length > 0) {
-            const trustDomain = running[0].trustDomain;
-            return [
-                {
-                    severity: "refuse",
-                    key,
-                    problem: `is true, but Istio already runs in this cluster (istiod in ${running.map(istiodPlace).join(", ")}); a second install collides with its CRDs, webhooks and istio-system`,
-                    fix: `use it: ${setInstall("istio", false)}${trustDomain !== settings.istio.trustDomain ? ` && pulumi config set --path 'charmarr:platform.istio.trustDomain' ${trustDomain}` : ""} (it must run the ambient profile with istio-cni and ztunnel)`,
-                },
-            ];
-        }
-        if (inventory.crds[PREFLIGHT_CRDS.istio] !== undefined || systemLabels !== undefined) {
-            return [
-                {
-                    severity: "refuse",
-                    key,
-                    problem: `is true, but an earlier Istio install left ${[
-                        ...(inventory.crds[PREFLIGHT_CRDS.istio] !== undefined ? ["its CRDs (*.istio.io)"] : []),
-                        ...(systemLabels !== undefined ? ["the istio-system namespace"] : []),
-                    ].join(" and ")} behind, which the charts cannot create again`,
-                    fix: "remove the leftovers (kubectl delete namespace istio-system; kubectl get crd -o name | grep istio.io | xargs kubectl delete), then run pulumi up again",
-                },
-            ];
-        }
-        return [];
+  const key = "charmarr:platform.istio.install";
+  const systemLabels = inventory.namespaces["istio-system"];
+  const ours = systemLabels !== undefined && ownNamespace(systemLabels);
+  const running = inventory.istiods;
+  if (settings.istio.install) {
+    if (ours) {
+      return [];
     }
-    if (running.length === 0) {
-        return [
-            {
-                severity: "refuse",
-                key,
-                problem: "is false, but no istiod runs in the cluster: nothing would deploy the gateways or enforce mTLS and the authorization policies",
-                fix: setInstall("istio", true),
-            },
-        ];
+    if (running.length > 0) {
+      const trustDomain = running[0].trustDomain;
+      return [
+        {
+          severity: "refuse",
+          key,
+          problem: `is true, but Istio already runs in this cluster (istiod in ${running.map(istiodPlace).join(", ")}); a second install collides with its CRDs, webhooks and istio-system`,
+          fix: `use it: ${setInstall("istio", false)}${trustDomain !== settings.istio.trustDomain ? ` && pulumi config set --path 'charmarr:platform.istio.trustDomain' ${trustDomain}` : ""} (it must run the ambient profile with istio-cni and ztunnel)`,
+        },
+      ];
     }
-    const others = running.filter((istiod) => istiod.trustDomain !== settings.istio.trustDomain);
-    if (others.length === running.length) {
-        return [
-            {
-                severity: "refuse",
-                key: "charmarr:platform.istio.trustDomain",
-                problem: `is ${settings.istio.trustDomain}, but the running Istio (istiod in ${istiodPlace(running[0])}) issues identities in trust domain ${running[0].trustDomain}: no principal would match and every call between apps would be denied`,
-                fix: `pulumi config set --path 'charmarr:platform.istio.trustDomain' ${running[0].trustDomain}`,
-            },
-        ];
+    if (inventory.crds[PREFLIGHT_CRDS.istio] !== undefined || systemLabels !== undefined) {
+      return [
+        {
+          severity: "refuse",
+          key,
+          problem: `is true, but an earlier Istio install left ${[
+            ...(inventory.crds[PREFLIGHT_CRDS.istio] !== undefined ? ["its CRDs (*.istio.io)"] : []),
+            ...(systemLabels !== undefined ? ["the istio-system namespace"] : []),
+          ].join(" and ")} behind, which the charts cannot create again`,
+          fix: "remove the leftovers (kubectl delete namespace istio-system; kubectl get crd -o name | grep istio.io | xargs kubectl delete), then run pulumi up again",
+        },
+      ];
     }
     return [];
+  }
+  if (running.length === 0) {
+    return [
+      {
+        severity: "refuse",
+        key,
+        problem:
+          "is false, but no istiod runs in the cluster: nothing would deploy the gateways or enforce mTLS and the authorization policies",
+        fix: setInstall("istio", true),
+      },
+    ];
+  }
+  const others = running.filter((istiod) => istiod.trustDomain !== settings.istio.trustDomain);
+  if (others.length === running.length) {
+    return [
+      {
+        severity: "refuse",
+        key: "charmarr:platform.istio.trustDomain",
+        problem: `is ${settings.istio.trustDomain}, but the running Istio (istiod in ${istiodPlace(running[0])}) issues identities in trust domain ${running[0].trustDomain}: no principal would match and every call between apps would be denied`,
+        fix: `pulumi config set --path 'charmarr:platform.istio.trustDomain' ${running[0].trustDomain}`,
+      },
+    ];
+  }
+  return [];
 }
 
 /** MetalLB: a second install, or none to give the gateways their addresses. */
 function metallbFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
-    const key = "charmarr:platform.metallb.install";
-    const crd = inventory.crds[PREFLIGHT_CRDS.metallb];
-    const systemLabels = inventory.namespaces["metallb-system"];
-    if (settings.metallb.install && crd !== undefined && !(systemLabels !== undefined && ownNamespace(systemLabels))) {
-        return [
-            {
-                severity: "refuse",
-                key,
-                problem: `is true, but MetalLB is already installed (its CRDs, from ${crdOrigin(crd)}); a second install collides with them`,
-                fix: `use it: ${setInstall("metallb", false)}, and make sure one of its IPAddressPools holds every gateway lanIp`,
-            },
-        ];
-    }
-    if (!settings.metallb.install && crd === undefined) {
-        return [
-            {
-                severity: "warn",
-                key,
-                problem: "is false and the cluster has no MetalLB: the gateways' LoadBalancer Services get an address only if another load balancer serves them (k3s's ServiceLB, a cloud's), and pinned lanIps are MetalLB annotations",
-                fix: setInstall("metallb", true),
-            },
-        ];
-    }
-    return [];
+  const key = "charmarr:platform.metallb.install";
+  const crd = inventory.crds[PREFLIGHT_CRDS.metallb];
+  const systemLabels = inventory.namespaces["metallb-system"];
+  if (settings.metallb.install && crd !== undefined && !(systemLabels !== undefined && ownNamespace(systemLabels))) {
+    return [
+      {
+        severity: "refuse",
+        key,
+        problem: `is true, but MetalLB is already installed (its CRDs, from ${crdOrigin(crd)}); a second install collides with them`,
+        fix: `use it: ${setInstall("metallb", false)}, and make sure one of its IPAddressPools holds every gateway lanIp`,
+      },
+    ];
+  }
+  if (!settings.metallb.install && crd === undefined) {
+    return [
+      {
+        severity: "warn",
+        key,
+        problem:
+          "is false and the cluster has no MetalLB: the gateways' LoadBalancer Services get an address only if another load balancer serves them (k3s's ServiceLB, a cloud's), and pinned lanIps are MetalLB annotations",
+        fix: setInstall("metallb", true),
+      },
+    ];
+  }
+  return [];
 }
 
 /** With a MetalLB of the cluster's own, every pinned LAN IP must lie in one of its pools. */
-function poolFindings(settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[]): PreflightFinding[] {
-    const pools = inventory.metallbPools;
-    if (settings.metallb.install || pools === undefined) {
-        return [];
-    }
-    const addresses = pools.flat();
-    return pinned
-        .filter(({ ip }) => !poolContains(addresses, ip))
-        .map(({ key, ip }) => ({
-            severity: "refuse" as const,
-            key,
-            problem: `${ip} is in none of the cluster's MetalLB IPAddressPools (${addresses.length > 0 ? addresses.join(", ") : "there are none"}), so MetalLB would never assign it and pulumi up would wait for the address until it times out`,
-            fix: `pick an address of a pool (${configSetCommand(key, freePoolAddress(addresses, pinned.map((address) => address.ip)) ?? "<address>")}), or add an IPAddressPool holding ${ip}`,
-        }));
+function poolFindings(
+  settings: PlatformSettings,
+  inventory: ClusterInventory,
+  pinned: readonly PinnedAddress[],
+): PreflightFinding[] {
+  const pools = inventory.metallbPools;
+  if (settings.metallb.install || pools === undefined) {
+    return [];
+  }
+  const addresses = pools.flat();
+  return pinned
+    .filter(({ ip }) => !poolContains(addresses, ip))
+    .map(({ key, ip }) => ({
+      severity: "refuse" as const,
+      key,
+      problem: `${ip} is in none of the cluster's MetalLB IPAddressPools (${addresses.length > 0 ? addresses.join(", ") : "there are none"}), so MetalLB would never assign it and pulumi up would wait for the address until it times out`,
+      fix: `pick an address of a pool (${configSetCommand(
+        key,
+        freePoolAddress(
+          addresses,
+          pinned.map((address) => address.ip),
+        ) ?? "<address>",
+      )}), or add an IPAddressPool holding ${ip}`,
+    }));
 }
 
 /** A namespace a chart installs into that exists already and is not this program's. */
 function namespaceFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
-    const installs: readonly [string, boolean, string][] = [
-        ["metallb-system", settings.metallb.install, "metallb"],
-        ["tailscale", settings.tailscale.operator.install, "tailscale.operator"],
+  const installs: readonly [string, boolean, string][] = [
+    ["metallb-system", settings.metallb.install, "metallb"],
+    ["tailscale", settings.tailscale.operator.install, "tailscale.operator"],
+  ];
+  return installs.flatMap(([namespace, install, addon]) => {
+    const labels = inventory.namespaces[namespace];
+    if (!install || labels === undefined || ownNamespace(labels)) {
+      return [];
+    }
+    return [
+      {
+        severity: "refuse" as const,
+        key: `charmarr:platform.${addon}.install`,
+        problem: `is true, but the namespace ${namespace} already exists and this program did not create it (an install of its own?); creating it fails`,
+        fix: `use what runs there (${setInstall(addon, false)}), or delete it (kubectl delete namespace ${namespace})`,
+      },
     ];
-    return installs.flatMap(([namespace, install, addon]) => {
-        const labels = inventory.namespaces[namespace];
-        if (!install || labels === undefined || ownNamespace(labels)) {
-            return [];
-        }
-        return [
-            {
-                severity: "refuse" as const,
-                key: `charmarr:platform.${addon}.install`,
-                problem: `is true, but the namespace ${namespace} already exists and this program did not create it (an install of its own?); creating it fails`,
-                fix: `use what runs there (${setInstall(addon, false)}), or delete it (kubectl delete namespace ${namespace})`,
-            },
-        ];
-    });
+  });
 }
 
 /** The checks, as a table: each reads the settings, the inventory, the pinned addresses and this stack's identity, and returns its findings. */
-const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory, pinned: readonly PinnedAddress[], stack: string | undefined) => PreflightFinding[])[] = [
-    gatewayApiFindings,
-    istioFindings,
-    metallbFindings,
-    poolFindings,
-    namespaceFindings,
-];
+const CHECKS: readonly ((
+  settings: PlatformSettings,
+  inventory: ClusterInventory,
+  pinned: readonly PinnedAddress[],
+  stack: string | undefined,
+) => PreflightFinding[])[] = [gatewayApiFindings, istioFindings, metallbFindings, poolFindings, namespaceFindings];
 
 /**
  * Where a platform install would collide with what the cluster already has, or what the stack
@@ -333,18 +361,23 @@ const CHECKS: readonly ((settings: PlatformSettings, inventory: ClusterInventory
  * one warning, not a refusal: pulumi-kubernetes still refuses to create what exists. `stack` is
  * this stack's {@link stackIdentity}: CRDs marked with it are its own; without it, none are.
  */
-export function preflightFindings(settings: PlatformSettings, reading: ClusterReading, pinned: readonly PinnedAddress[] = [], stack?: string): PreflightFinding[] {
-    if (!reading.reachable) {
-        return [
-            {
-                severity: "warn",
-                key: "kubernetes:kubeconfig",
-                problem: `the cluster could not be read (${reading.reason}), so the preflight checks of charmarr:platform against it were skipped`,
-                fix: "check that kubectl reaches the cluster with the kubeconfig and context Pulumi uses (kubernetes:kubeconfig, kubernetes:context, or KUBECONFIG)",
-            },
-        ];
-    }
-    return CHECKS.flatMap((check) => check(settings, reading.inventory, pinned, stack));
+export function preflightFindings(
+  settings: PlatformSettings,
+  reading: ClusterReading,
+  pinned: readonly PinnedAddress[] = [],
+  stack?: string,
+): PreflightFinding[] {
+  if (!reading.reachable) {
+    return [
+      {
+        severity: "warn",
+        key: "kubernetes:kubeconfig",
+        problem: `the cluster could not be read (${reading.reason}), so the preflight checks of charmarr:platform against it were skipped`,
+        fix: "check that kubectl reaches the cluster with the kubeconfig and context Pulumi uses (kubernetes:kubeconfig, kubernetes:context, or KUBECONFIG)",
+      },
+    ];
+  }
+  return CHECKS.flatMap((check) => check(settings, reading.inventory, pinned, stack));
 }
 
 /**
@@ -353,14 +386,14 @@ export function preflightFindings(settings: PlatformSettings, reading: ClusterRe
  * that a configuration plans as it would on a cluster that matches it.
  */
 export function declaredInventory(settings: PlatformSettings): ClusterInventory {
-    const present = { managers: ["kubectl-client-side-apply"] };
-    return {
-        crds: {
-            ...(settings.gatewayApi.install ? {} : { [PREFLIGHT_CRDS.gatewayApi]: present }),
-            ...(settings.istio.install ? {} : { [PREFLIGHT_CRDS.istio]: present }),
-            ...(settings.metallb.install ? {} : { [PREFLIGHT_CRDS.metallb]: present }),
-        },
-        namespaces: settings.istio.install ? {} : { "istio-system": {} },
-        istiods: settings.istio.install ? [] : [{ namespace: "istio-system", trustDomain: settings.istio.trustDomain }],
-    };
+  const present = { managers: ["kubectl-client-side-apply"] };
+  return {
+    crds: {
+      ...(settings.gatewayApi.install ? {} : { [PREFLIGHT_CRDS.gatewayApi]: present }),
+      ...(settings.istio.install ? {} : { [PREFLIGHT_CRDS.istio]: present }),
+      ...(settings.metallb.install ? {} : { [PREFLIGHT_CRDS.metallb]: present }),
+    },
+    namespaces: settings.istio.install ? {} : { "istio-system": {} },
+    istiods: settings.istio.install ? [] : [{ namespace: "istio-system", trustDomain: settings.istio.trustDomain }],
+  };
 }

@@ -9,11 +9,17 @@ export const QBITTORRENT_PBKDF2 = { iterations: 100000, digest: "sha512", keyLen
 
 /** The value qBittorrent keeps inside `WebUI\Password_PBKDF2="@ByteArray(...)"` for `password` and `salt`. */
 export function qbittorrentPasswordHash(password: string, salt: Buffer): string {
-    if (salt.length !== QBITTORRENT_PBKDF2.saltLength) {
-        throw new Error(`qBittorrent's password salt is ${QBITTORRENT_PBKDF2.saltLength} bytes, not ${salt.length}`);
-    }
-    const key = pbkdf2Sync(Buffer.from(password, "utf8"), salt, QBITTORRENT_PBKDF2.iterations, QBITTORRENT_PBKDF2.keyLength, QBITTORRENT_PBKDF2.digest);
-    return `${salt.toString("base64")}:${key.toString("base64")}`;
+  if (salt.length !== QBITTORRENT_PBKDF2.saltLength) {
+    throw new Error(`qBittorrent's password salt is ${QBITTORRENT_PBKDF2.saltLength} bytes, not ${salt.length}`);
+  }
+  const key = pbkdf2Sync(
+    Buffer.from(password, "utf8"),
+    salt,
+    QBITTORRENT_PBKDF2.iterations,
+    QBITTORRENT_PBKDF2.keyLength,
+    QBITTORRENT_PBKDF2.digest,
+  );
+  return `${salt.toString("base64")}:${key.toString("base64")}`;
 }
 
 /** The WebUI user the program creates in qBittorrent (at least 3 characters, no `:`, as qBittorrent 5.2 requires). */

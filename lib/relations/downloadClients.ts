@@ -3,22 +3,22 @@ import { Change, ownership } from "./servarr";
 
 /** One category a download client keeps for an arr app: its name and where its downloads are saved. */
 export interface Category {
-    readonly name: string;
-    /** Absolute path in the shared library, so the arr app imports from the same filesystem. */
-    readonly savePath: string;
+  readonly name: string;
+  /** Absolute path in the shared library, so the arr app imports from the same filesystem. */
+  readonly savePath: string;
 }
 
 export interface CategoryReconcile {
-    /** The categories that should exist. */
-    readonly desired: readonly Category[];
-    /** Category names the relation created before: only these are moved, and removed once no longer desired; no other is touched. */
-    readonly owned: readonly string[];
+  /** The categories that should exist. */
+  readonly desired: readonly Category[];
+  /** Category names the relation created before: only these are moved, and removed once no longer desired; no other is touched. */
+  readonly owned: readonly string[];
 }
 
 /** qBittorrent's WebUI, reached at its root (qBittorrent cannot serve under a prefix). */
 export interface QbittorrentTarget {
-    readonly username: string;
-    readonly password: string;
+  readonly username: string;
+  readonly password: string;
 }
 
 const QBIT = "qbittorrent";
@@ -32,118 +32,177 @@ const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/
  * Wrong credentials and a ban fail at once, without retrying into a ban.
  */
 export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarget): Promise<string> {
-    const response = await send(http, QBIT, { method: "POST", path: "/api/v2/auth/login", form: { username: target.username, password: target.password } }, [200, 401, 403]);
-    if (response.status === 403) {
-        throw new CredentialsRefusedError(
-            `qbittorrent has banned the relation's address after too many failed logins (POST /api/v2/auth/login answered HTTP 403): wrong WebUI credentials; fix them, then restart qBittorrent or wait out its ban (WebUI\\BanDuration)`,
-        );
-    }
-    if (response.status === 401 || response.text.trim() === "Fails.") {
-        const answer = response.status === 401 ? "HTTP 401" : '"Fails."';
-        throw new CredentialsRefusedError(`qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered ${answer}): wrong credentials; was qBittorrent.conf seeded before its first start?`);
-    }
-    const cookie = (response.headers["set-cookie"] ?? "").split(";")[0];
-    if (!cookie.includes("=")) {
-        throw new RelationError("qbittorrent accepted the login (POST /api/v2/auth/login) but set no session cookie");
-    }
-    return cookie;
+  const response = await send(
+    http,
+    QBIT,
+    { method: "POST", path: "/api/v2/auth/login", form: { username: target.username, password: target.password } },
+    [200, 401, 403],
+  );
+  if (response.status === 403) {
+    throw new CredentialsRefusedError(
+      `qbittorrent has banned the relation's address after too many failed logins (POST /api/v2/auth/login answered HTTP 403): wrong WebUI credentials; fix them, then restart qBittorrent or wait out its ban (WebUI\\BanDuration)`,
+    );
+  }
+  if (response.status === 401 || response.text.trim() === "Fails.") {
+    const answer = response.status === 401 ? "HTTP 401" : '"Fails."';
+    throw new CredentialsRefusedError(
+      `qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered ${answer}): wrong credentials; was qBittorrent.conf seeded before its first start?`,
+    );
+  }
+  const cookie = (response.headers["set-cookie"] ?? "").split(";")[0];
+  if (!cookie.includes("=")) {
+    throw new RelationError("qbittorrent accepted the login (POST /api/v2/auth/login) but set no session cookie");
+  }
+  return cookie;
 }
 
 interface QbittorrentCategory {
-    name: string;
-    savePath: string;
+  name: string;
+  savePath: string;
 }
 
 /** Creates, moves and removes qBittorrent categories (`/api/v2/torrents/{categories,createCategory,editCategory,removeCategories}`). */
-export async function reconcileQbittorrentCategories(http: HttpClient, target: QbittorrentTarget, spec: CategoryReconcile, changes: Change[] = []): Promise<Change[]> {
-    const cookie = await qbittorrentLogin(http, target);
-    const headers = { Cookie: cookie };
-    const existing = (await sendJson<Record<string, QbittorrentCategory>>(http, QBIT, { method: "GET", path: "/api/v2/torrents/categories", headers }, [200])) ?? {};
-    const owns = ownership(spec.owned, (name) => name);
-    for (const category of spec.desired) {
-        const found = existing[category.name];
-        const form = { category: category.name, savePath: category.savePath };
-        if (found !== undefined && !owns(category.name)) {
-            changes.push({ app: QBIT, collection: "category", name: category.name, action: "unmanaged" });
-        } else if (found === undefined) {
-            await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/createCategory", headers, form }, [200]);
-            changes.push({ app: QBIT, collection: "category", name: category.name, action: "created" });
-        } else if (!samePath(found.savePath, category.savePath)) {
-            await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/editCategory", headers, form }, [200]);
-            changes.push({ app: QBIT, collection: "category", name: category.name, action: "updated" });
-        } else {
-            changes.push({ app: QBIT, collection: "category", name: category.name, action: "unchanged" });
-        }
+export async function reconcileQbittorrentCategories(
+  http: HttpClient,
+  target: QbittorrentTarget,
+  spec: CategoryReconcile,
+  changes: Change[] = [],
+): Promise<Change[]> {
+  const cookie = await qbittorrentLogin(http, target);
+  const headers = { Cookie: cookie };
+  const existing =
+    (await sendJson<Record<string, QbittorrentCategory>>(
+      http,
+      QBIT,
+      { method: "GET", path: "/api/v2/torrents/categories", headers },
+      [200],
+    )) ?? {};
+  const owns = ownership(spec.owned, (name) => name);
+  for (const category of spec.desired) {
+    const found = existing[category.name];
+    const form = { category: category.name, savePath: category.savePath };
+    if (found !== undefined && !owns(category.name)) {
+      changes.push({ app: QBIT, collection: "category", name: category.name, action: "unmanaged" });
+    } else if (found === undefined) {
+      await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/createCategory", headers, form }, [200]);
+      changes.push({ app: QBIT, collection: "category", name: category.name, action: "created" });
+    } else if (!samePath(found.savePath, category.savePath)) {
+      await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/editCategory", headers, form }, [200]);
+      changes.push({ app: QBIT, collection: "category", name: category.name, action: "updated" });
+    } else {
+      changes.push({ app: QBIT, collection: "category", name: category.name, action: "unchanged" });
     }
-    const wanted = new Set(spec.desired.map((category) => category.name));
-    const removed = spec.owned.filter((name) => !wanted.has(name) && existing[name] !== undefined);
-    if (removed.length > 0) {
-        await send(http, QBIT, { method: "POST", path: "/api/v2/torrents/removeCategories", headers, form: { categories: removed.join("\n") } }, [200]);
-        changes.push(...removed.map((name): Change => ({ app: QBIT, collection: "category", name, action: "deleted" })));
-    }
-    return changes;
+  }
+  const wanted = new Set(spec.desired.map((category) => category.name));
+  const removed = spec.owned.filter((name) => !wanted.has(name) && existing[name] !== undefined);
+  if (removed.length > 0) {
+    await send(
+      http,
+      QBIT,
+      { method: "POST", path: "/api/v2/torrents/removeCategories", headers, form: { categories: removed.join("\n") } },
+      [200],
+    );
+    changes.push(...removed.map((name): Change => ({ app: QBIT, collection: "category", name, action: "deleted" })));
+  }
+  return changes;
 }
 
 /** SABnzbd's API: `<url_base>/api?mode=…&apikey=…&output=json` (SABnzbd 4.5 sabnzbd/interface.py, api.py). */
 export interface SabnzbdTarget {
-    /** SABnzbd's url_base (`/sabnzbd`), or "". */
-    readonly basePath: string;
-    readonly apiKey: string;
+  /** SABnzbd's url_base (`/sabnzbd`), or "". */
+  readonly basePath: string;
+  readonly apiKey: string;
 }
 
 const SAB = "sabnzbd";
 
 function sabnzbdRequest(target: SabnzbdTarget, params: Record<string, string>) {
-    return { method: "GET" as const, path: `${target.basePath}/api`, query: { ...params, apikey: target.apiKey, output: "json" } };
+  return {
+    method: "GET" as const,
+    path: `${target.basePath}/api`,
+    query: { ...params, apikey: target.apiKey, output: "json" },
+  };
 }
 
 /** `mode=version` answers without a key; `mode=get_config` proves the seeded api_key is the one SABnzbd uses. */
 export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Promise<void> {
-    const answer = await sendJson<{ status?: boolean; error?: string }>(http, SAB, sabnzbdRequest(target, { mode: "get_config", section: "misc", keyword: "api_key" }), [200]);
-    if (answer?.status === false) {
-        throw new RelationError(`sabnzbd refused the generated api_key (mode=get_config answered "${answer.error ?? ""}"): was sabnzbd.ini seeded before its first start?`);
-    }
+  const answer = await sendJson<{ status?: boolean; error?: string }>(
+    http,
+    SAB,
+    sabnzbdRequest(target, { mode: "get_config", section: "misc", keyword: "api_key" }),
+    [200],
+  );
+  if (answer?.status === false) {
+    throw new RelationError(
+      `sabnzbd refused the generated api_key (mode=get_config answered "${answer.error ?? ""}"): was sabnzbd.ini seeded before its first start?`,
+    );
+  }
 }
 
 /** A set_config/del_config: SABnzbd answers a refused write with HTTP 200 and `{"status": false, "error": …}` (SABnzbd 4.5 sabnzbd/api.py `report`). */
 async function sabnzbdWrite(http: HttpClient, target: SabnzbdTarget, params: Record<string, string>): Promise<void> {
-    const answer = await sendJson<{ status?: boolean; error?: string } | undefined>(http, SAB, sabnzbdRequest(target, params), [200]);
-    if (answer?.status === false) {
-        const what = Object.entries(params)
-            .map(([name, value]) => `${name}=${value}`)
-            .join(" ");
-        throw new RelationError(`sabnzbd refused ${what}: ${answer.error ?? "no reason given"}`);
-    }
+  const answer = await sendJson<{ status?: boolean; error?: string } | undefined>(
+    http,
+    SAB,
+    sabnzbdRequest(target, params),
+    [200],
+  );
+  if (answer?.status === false) {
+    const what = Object.entries(params)
+      .map(([name, value]) => `${name}=${value}`)
+      .join(" ");
+    throw new RelationError(`sabnzbd refused ${what}: ${answer.error ?? "no reason given"}`);
+  }
 }
 
 interface SabnzbdCategory {
-    name: string;
-    dir: string;
+  name: string;
+  dir: string;
 }
 
 /** Creates, moves and removes SABnzbd categories (`mode=get_config|set_config|del_config&section=categories`). */
-export async function reconcileSabnzbdCategories(http: HttpClient, target: SabnzbdTarget, spec: CategoryReconcile, changes: Change[] = []): Promise<Change[]> {
-    const answer = await sendJson<{ config?: { categories?: SabnzbdCategory[] } }>(http, SAB, sabnzbdRequest(target, { mode: "get_config", section: "categories" }), [200]);
-    const existing = new Map((answer?.config?.categories ?? []).map((category) => [category.name, category]));
-    const owns = ownership(spec.owned, (name) => name);
-    for (const category of spec.desired) {
-        const found = existing.get(category.name);
-        if (found !== undefined && !owns(category.name)) {
-            changes.push({ app: SAB, collection: "category", name: category.name, action: "unmanaged" });
-            continue;
-        }
-        if (found !== undefined && samePath(found.dir, category.savePath)) {
-            changes.push({ app: SAB, collection: "category", name: category.name, action: "unchanged" });
-            continue;
-        }
-        // set_config on the categories section creates the category or updates it (api.py handle_cat_api).
-        await sabnzbdWrite(http, target, { mode: "set_config", section: "categories", name: category.name, dir: category.savePath });
-        changes.push({ app: SAB, collection: "category", name: category.name, action: found === undefined ? "created" : "updated" });
+export async function reconcileSabnzbdCategories(
+  http: HttpClient,
+  target: SabnzbdTarget,
+  spec: CategoryReconcile,
+  changes: Change[] = [],
+): Promise<Change[]> {
+  const answer = await sendJson<{ config?: { categories?: SabnzbdCategory[] } }>(
+    http,
+    SAB,
+    sabnzbdRequest(target, { mode: "get_config", section: "categories" }),
+    [200],
+  );
+  const existing = new Map((answer?.config?.categories ?? []).map((category) => [category.name, category]));
+  const owns = ownership(spec.owned, (name) => name);
+  for (const category of spec.desired) {
+    const found = existing.get(category.name);
+    if (found !== undefined && !owns(category.name)) {
+      changes.push({ app: SAB, collection: "category", name: category.name, action: "unmanaged" });
+      continue;
     }
-    const wanted = new Set(spec.desired.map((category) => category.name));
-    for (const name of spec.owned.filter((owned) => !wanted.has(owned) && existing.has(owned))) {
-        await sabnzbdWrite(http, target, { mode: "del_config", section: "categories", keyword: name });
-        changes.push({ app: SAB, collection: "category", name, action: "deleted" });
+    if (found !== undefined && samePath(found.dir, category.savePath)) {
+      changes.push({ app: SAB, collection: "category", name: category.name, action: "unchanged" });
+      continue;
     }
-    return changes;
+    // set_config on the categories section creates the category or updates it (api.py handle_cat_api).
+    await sabnzbdWrite(http, target, {
+      mode: "set_config",
+      section: "categories",
+      name: category.name,
+      dir: category.savePath,
+    });
+    changes.push({
+      app: SAB,
+      collection: "category",
+      name: category.name,
+      action: found === undefined ? "created" : "updated",
+    });
+  }
+  const wanted = new Set(spec.desired.map((category) => category.name));
+  for (const name of spec.owned.filter((owned) => !wanted.has(owned) && existing.has(owned))) {
+    await sabnzbdWrite(http, target, { mode: "del_config", section: "categories", keyword: name });
+    changes.push({ app: SAB, collection: "category", name, action: "deleted" });
+  }
+  return changes;
 }

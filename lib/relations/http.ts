@@ -3,100 +3,120 @@
  * Tests pass a client bound to a local server; `pulumi up` passes one bound to a port-forward.
  */
 export interface HttpRequest {
-    readonly method: "GET" | "POST" | "PUT" | "DELETE";
-    /** Path from the app's root, with its base path: `/radarr/api/v3/downloadclient`. */
-    readonly path: string;
-    readonly query?: Readonly<Record<string, string>>;
-    readonly headers?: Readonly<Record<string, string>>;
-    /** A JSON body (sent as `application/json`). */
-    readonly json?: unknown;
-    /** A form body (sent as `application/x-www-form-urlencoded`). */
-    readonly form?: Readonly<Record<string, string>>;
+  readonly method: "GET" | "POST" | "PUT" | "DELETE";
+  /** Path from the app's root, with its base path: `/radarr/api/v3/downloadclient`. */
+  readonly path: string;
+  readonly query?: Readonly<Record<string, string>>;
+  readonly headers?: Readonly<Record<string, string>>;
+  /** A JSON body (sent as `application/json`). */
+  readonly json?: unknown;
+  /** A form body (sent as `application/x-www-form-urlencoded`). */
+  readonly form?: Readonly<Record<string, string>>;
 }
 
 export interface HttpResponse {
-    readonly status: number;
-    /** Lower-case header names. */
-    readonly headers: Readonly<Record<string, string>>;
-    readonly text: string;
+  readonly status: number;
+  /** Lower-case header names. */
+  readonly headers: Readonly<Record<string, string>>;
+  readonly text: string;
 }
 
 export interface HttpClient {
-    send(request: HttpRequest): Promise<HttpResponse>;
+  send(request: HttpRequest): Promise<HttpResponse>;
 }
 
 /** A relation could not be made: names the app and what it did or did not answer. */
 export class RelationError extends Error {
-    constructor(message: string) {
-        super(message);
-        this.name = "RelationError";
-    }
+  constructor(message: string) {
+    super(message);
+    this.name = "RelationError";
+  }
 }
 
 /** The app answered and refused the credentials the program gave it: asking again cannot help, so the readiness wait stops. */
 export class CredentialsRefusedError extends RelationError {
-    constructor(message: string) {
-        super(message);
-        this.name = "CredentialsRefusedError";
-    }
+  constructor(message: string) {
+    super(message);
+    this.name = "CredentialsRefusedError";
+  }
 }
 
 /** `GET /radarr/api/v3/rootfolder`, for messages (never with the query: it may hold an API key). */
 export function describe(request: HttpRequest): string {
-    return `${request.method} ${request.path}`;
+  return `${request.method} ${request.path}`;
 }
 
 /** Sends the request and returns its JSON body, refusing any status outside `accept`. */
-export async function sendJson<T>(http: HttpClient, app: string, request: HttpRequest, accept: readonly number[] = [200, 201, 202]): Promise<T> {
-    const response = await send(http, app, request, accept);
-    if (response.text.trim() === "") {
-        return undefined as T;
-    }
-    try {
-        return JSON.parse(response.text) as T;
-    } catch {
-        throw new RelationError(`${app} answered ${describe(request)} with a body that is not JSON: ${response.text.slice(0, 200)}`);
-    }
+export async function sendJson<T>(
+  http: HttpClient,
+  app: string,
+  request: HttpRequest,
+  accept: readonly number[] = [200, 201, 202],
+): Promise<T> {
+  const response = await send(http, app, request, accept);
+  if (response.text.trim() === "") {
+    return undefined as T;
+  }
+  try {
+    return JSON.parse(response.text) as T;
+  } catch {
+    throw new RelationError(
+      `${app} answered ${describe(request)} with a body that is not JSON: ${response.text.slice(0, 200)}`,
+    );
+  }
 }
 
 /** Sends the request, refusing any status outside `accept` with the app's own words. */
-export async function send(http: HttpClient, app: string, request: HttpRequest, accept: readonly number[] = [200, 201, 202]): Promise<HttpResponse> {
-    let response: HttpResponse;
-    try {
-        response = await http.send(request);
-    } catch (error) {
-        throw new RelationError(`${app} did not answer ${describe(request)}: ${(error as Error).message}`);
-    }
-    if (!accept.includes(response.status)) {
-        throw new RelationError(`${app} refused ${describe(request)} with HTTP ${response.status}: ${response.text.slice(0, 300)}`);
-    }
-    return response;
+export async function send(
+  http: HttpClient,
+  app: string,
+  request: HttpRequest,
+  accept: readonly number[] = [200, 201, 202],
+): Promise<HttpResponse> {
+  let response: HttpResponse;
+  try {
+    response = await http.send(request);
+  } catch (error) {
+    throw new RelationError(`${app} did not answer ${describe(request)}: ${(error as Error).message}`);
+  }
+  if (!accept.includes(response.status)) {
+    throw new RelationError(
+      `${app} refused ${describe(request)} with HTTP ${response.status}: ${response.text.slice(0, 300)}`,
+    );
+  }
+  return response;
 }
 
 /** A client over Node's fetch, bound to `baseUrl` (`http://127.0.0.1:34567`), each request bounded by `timeoutMs`. */
 export function fetchClient(baseUrl: string, timeoutMs: number): HttpClient {
-    return {
-        async send(request) {
-            const url = new URL(request.path, baseUrl);
-            for (const [name, value] of Object.entries(request.query ?? {})) {
-                url.searchParams.set(name, value);
-            }
-            const headers: Record<string, string> = { ...request.headers };
-            let body: string | undefined;
-            if (request.json !== undefined) {
-                headers["content-type"] = "application/json";
-                body = JSON.stringify(request.json);
-            } else if (request.form !== undefined) {
-                headers["content-type"] = "application/x-www-form-urlencoded";
-                body = new URLSearchParams(request.form as Record<string, string>).toString();
-            }
-            const response = await fetch(url, { method: request.method, headers, body, redirect: "manual", signal: AbortSignal.timeout(timeoutMs) });
-            const text = await response.text();
-            const responseHeaders: Record<string, string> = {};
-            response.headers.forEach((value, name) => {
-                responseHeaders[name.toLowerCase()] = value;
-            });
-            return { status: response.status, headers: responseHeaders, text };
-        },
-    };
+  return {
+    async send(request) {
+      const url = new URL(request.path, baseUrl);
+      for (const [name, value] of Object.entries(request.query ?? {})) {
+        url.searchParams.set(name, value);
+      }
+      const headers: Record<string, string> = { ...request.headers };
+      let body: string | undefined;
+      if (request.json !== undefined) {
+        headers["content-type"] = "application/json";
+        body = JSON.stringify(request.json);
+      } else if (request.form !== undefined) {
+        headers["content-type"] = "application/x-www-form-urlencoded";
+        body = new URLSearchParams(request.form as Record<string, string>).toString();
+      }
+      const response = await fetch(url, {
+        method: request.method,
+        headers,
+        body,
+        redirect: "manual",
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const text = await response.text();
+      const responseHeaders: Record<string, string> = {};
+      response.headers.forEach((value, name) => {
+        responseHeaders[name.toLowerCase()] = value;
+      });
+      return { status: response.status, headers: responseHeaders, text };
+    },
+  };
 }

@@ -13,9 +13,17 @@ export type ArrApp = (typeof ARR_APPS)[number];
 const OVERSEERR_SERVICES = ["radarr", "sonarr"] as const satisfies readonly ArrApp[];
 
 /** The download clients' settings field names differ by arr app (Radarr v5.27, Sonarr v4.0.15, Lidarr v2.13 *Settings.cs). */
-const CATEGORY_FIELD: Readonly<Record<ArrApp, string>> = { radarr: "movieCategory", sonarr: "tvCategory", lidarr: "musicCategory" };
+const CATEGORY_FIELD: Readonly<Record<ArrApp, string>> = {
+  radarr: "movieCategory",
+  sonarr: "tvCategory",
+  lidarr: "musicCategory",
+};
 /** Prowlarr's application implementations (Prowlarr v1.28.2 src/NzbDrone.Core/Applications/<App>/). */
-const PROWLARR_IMPLEMENTATION: Readonly<Record<ArrApp, string>> = { radarr: "Radarr", sonarr: "Sonarr", lidarr: "Lidarr" };
+const PROWLARR_IMPLEMENTATION: Readonly<Record<ArrApp, string>> = {
+  radarr: "Radarr",
+  sonarr: "Sonarr",
+  lidarr: "Lidarr",
+};
 /** Lidarr's root folders carry a name. */
 const ROOT_FOLDER_NAME: Readonly<Record<ArrApp, string>> = { radarr: "Movies", sonarr: "TV", lidarr: "Music" };
 
@@ -29,52 +37,57 @@ const NEW_DOWNLOAD_CLIENT = { removeCompletedDownloads: true, removeFailedDownlo
 
 /** Display name of each entry the relations own: the name is how a relation finds its entry again. */
 const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | ArrApp, string>> = {
-    qbittorrent: "qBittorrent (Charmarr)",
-    sabnzbd: "SABnzbd (Charmarr)",
-    radarr: "Radarr (Charmarr)",
-    sonarr: "Sonarr (Charmarr)",
-    lidarr: "Lidarr (Charmarr)",
+  qbittorrent: "qBittorrent (Charmarr)",
+  sabnzbd: "SABnzbd (Charmarr)",
+  radarr: "Radarr (Charmarr)",
+  sonarr: "Sonarr (Charmarr)",
+  lidarr: "Lidarr (Charmarr)",
 };
 
 export function isArrApp(app: string): app is ArrApp {
-    return (ARR_APPS as readonly string[]).includes(app);
+  return (ARR_APPS as readonly string[]).includes(app);
 }
 
 /** How an app is reached: in the cluster by its Service, and by the relation provider through its pod. */
 export interface AppEndpoint {
-    readonly namespace: string;
-    /** `radarr.charmarr-core.svc.cluster.local`. */
-    readonly host: string;
-    readonly port: number;
-    /** The app's URL base (`/radarr`), or "" when it serves at `/`. */
-    readonly basePath: string;
+  readonly namespace: string;
+  /** `radarr.charmarr-core.svc.cluster.local`. */
+  readonly host: string;
+  readonly port: number;
+  /** The app's URL base (`/radarr`), or "" when it serves at `/`. */
+  readonly basePath: string;
 }
 
 /** An endpoint with the credential another app needs to call it. */
 export interface KeyedEndpoint extends AppEndpoint {
-    readonly apiKey: string;
+  readonly apiKey: string;
 }
 
 /** Where the relation provider connects: the app's pod (a single-replica StatefulSet's `<app>-0`) and port. */
 export interface Reach {
-    readonly namespace: string;
-    readonly pod: string;
-    readonly port: number;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly port: number;
 }
 
 export interface PlannedRelation {
-    /** Resource name: `<configured app>-<what>`. */
-    readonly name: string;
-    readonly reach: Reach;
-    readonly spec: RelationSpec;
-    /** Relations of the same stack that must be in place first (created before, deleted after this one). */
-    readonly after?: readonly string[];
+  /** Resource name: `<configured app>-<what>`. */
+  readonly name: string;
+  readonly reach: Reach;
+  readonly spec: RelationSpec;
+  /** Relations of the same stack that must be in place first (created before, deleted after this one). */
+  readonly after?: readonly string[];
 }
 
 /** How other apps reach an enabled app: its Service, port and URL base (none for apps served at `/`). */
 export function appEndpoint(app: ResolvedApp, namespace: string, clusterDomain: string): AppEndpoint {
-    const servesUnderPath = app.pathStyle === "servarr" || app.pathStyle === "sabnzbd";
-    return { namespace, host: `${app.name}.${namespace}.svc.${clusterDomain}`, port: app.port, basePath: servesUnderPath ? (app.path ?? "") : "" };
+  const servesUnderPath = app.pathStyle === "servarr" || app.pathStyle === "sabnzbd";
+  return {
+    namespace,
+    host: `${app.name}.${namespace}.svc.${clusterDomain}`,
+    port: app.port,
+    basePath: servesUnderPath ? (app.path ?? "") : "",
+  };
 }
 
 /** A stand-in for every secret while planning which relations exist: their number and names never depend on a secret's value. */
@@ -82,91 +95,117 @@ export const PLANNING_SECRET = "<secret>";
 
 /** The relation specs by relation name, for {@link Relations} to apply once the secrets resolve. */
 export function specsByName(relations: readonly PlannedRelation[]): Record<string, RelationSpec> {
-    return Object.fromEntries(relations.map((relation) => [relation.name, relation.spec]));
+  return Object.fromEntries(relations.map((relation) => [relation.name, relation.spec]));
 }
 
 export function reachOf(app: AppName, endpoint: AppEndpoint): Reach {
-    return { namespace: endpoint.namespace, pod: `${app}-0`, port: endpoint.port };
+  return { namespace: endpoint.namespace, pod: `${app}-0`, port: endpoint.port };
 }
 
 /** `http://radarr.charmarr-core.svc.cluster.local:7878/radarr`. */
 function url(endpoint: AppEndpoint): string {
-    return `http://${endpoint.host}:${endpoint.port}${endpoint.basePath}`;
+  return `http://${endpoint.host}:${endpoint.port}${endpoint.basePath}`;
 }
 
 function servarrTarget(app: ServarrApp, endpoint: KeyedEndpoint): ServarrTarget {
-    return { app, basePath: endpoint.basePath, apiKey: endpoint.apiKey };
+  return { app, basePath: endpoint.basePath, apiKey: endpoint.apiKey };
 }
 
 /** The relations graph a stack wires, `{ "<app>": ["<related app>", ...] }`: also its `relations` output. */
 export type RelationGraph = Partial<Record<AppName, AppName[]>>;
 
 /** The downloads stack: each enabled arr app of core takes each enabled download client. */
-export function downloadsGraph(arrApps: readonly AppName[], clients: readonly AppName[], settings: { readonly enabled: boolean }): RelationGraph {
-    if (!settings.enabled || clients.length === 0) {
-        return {};
-    }
-    return Object.fromEntries(ARR_APPS.filter((app) => arrApps.includes(app)).map((app) => [app, [...clients]]));
+export function downloadsGraph(
+  arrApps: readonly AppName[],
+  clients: readonly AppName[],
+  settings: { readonly enabled: boolean },
+): RelationGraph {
+  if (!settings.enabled || clients.length === 0) {
+    return {};
+  }
+  return Object.fromEntries(ARR_APPS.filter((app) => arrApps.includes(app)).map((app) => [app, [...clients]]));
 }
 
 /**
  * The core stack: Prowlarr syncs its indexers to the arr apps; Overseerr sends requests to Radarr
  * and Sonarr, and reads Plex when a Plex token lets the program set it up.
  */
-export function coreGraph(apps: readonly AppName[], settings: { readonly enabled: boolean }, plexLinked: boolean): RelationGraph {
-    if (!settings.enabled) {
-        return {};
-    }
-    const graph: RelationGraph = {};
-    const arr = ARR_APPS.filter((app) => apps.includes(app));
-    if (apps.includes("prowlarr") && arr.length > 0) {
-        graph.prowlarr = [...arr];
-    }
-    const requested: AppName[] = [...OVERSEERR_SERVICES.filter((app) => apps.includes(app)), ...(plexLinked && apps.includes("plex") ? (["plex"] as const) : [])];
-    if (apps.includes("overseerr") && requested.length > 0) {
-        graph.overseerr = requested;
-    }
-    return graph;
+export function coreGraph(
+  apps: readonly AppName[],
+  settings: { readonly enabled: boolean },
+  plexLinked: boolean,
+): RelationGraph {
+  if (!settings.enabled) {
+    return {};
+  }
+  const graph: RelationGraph = {};
+  const arr = ARR_APPS.filter((app) => apps.includes(app));
+  if (apps.includes("prowlarr") && arr.length > 0) {
+    graph.prowlarr = [...arr];
+  }
+  const requested: AppName[] = [
+    ...OVERSEERR_SERVICES.filter((app) => apps.includes(app)),
+    ...(plexLinked && apps.includes("plex") ? (["plex"] as const) : []),
+  ];
+  if (apps.includes("overseerr") && requested.length > 0) {
+    graph.overseerr = requested;
+  }
+  return graph;
 }
 
 /** The save path of an arr app's downloads: `<mountPath>/<downloads>/<app>`. */
 export function downloadPath(mountPath: string, settings: DownloadsRelationsSettings, app: ArrApp): string {
-    return libraryPath(mountPath, `${settings.downloads}/${app}`);
+  return libraryPath(mountPath, `${settings.downloads}/${app}`);
 }
 
 /** The arr app's root folder: `<mountPath>/<rootFolders.app>`. */
 export function rootFolderPath(mountPath: string, settings: CoreRelationsSettings, app: ArrApp): string {
-    return libraryPath(mountPath, settings.rootFolders[app]);
+  return libraryPath(mountPath, settings.rootFolders[app]);
 }
 
 /** The download clients as the downloads stack knows them, with their generated credentials. */
 export interface DownloadClients {
-    readonly qbittorrent?: AppEndpoint & { readonly username: string; readonly password: string };
-    readonly sabnzbd?: KeyedEndpoint;
+  readonly qbittorrent?: AppEndpoint & { readonly username: string; readonly password: string };
+  readonly sabnzbd?: KeyedEndpoint;
 }
 
 function qbittorrentEntry(app: ArrApp, client: NonNullable<DownloadClients["qbittorrent"]>): ProviderEntry {
-    return {
-        name: ENTRY_NAME.qbittorrent,
-        implementation: "QBittorrent",
-        configContract: "QBittorrentSettings",
-        properties: { enable: true, protocol: "torrent", priority: 1 },
-        initialProperties: NEW_DOWNLOAD_CLIENT,
-        fields: { host: client.host, port: client.port, useSsl: false, urlBase: client.basePath, username: client.username, password: client.password, [CATEGORY_FIELD[app]]: app },
-        secretFields: ["password"],
-    };
+  return {
+    name: ENTRY_NAME.qbittorrent,
+    implementation: "QBittorrent",
+    configContract: "QBittorrentSettings",
+    properties: { enable: true, protocol: "torrent", priority: 1 },
+    initialProperties: NEW_DOWNLOAD_CLIENT,
+    fields: {
+      host: client.host,
+      port: client.port,
+      useSsl: false,
+      urlBase: client.basePath,
+      username: client.username,
+      password: client.password,
+      [CATEGORY_FIELD[app]]: app,
+    },
+    secretFields: ["password"],
+  };
 }
 
 function sabnzbdEntry(app: ArrApp, client: KeyedEndpoint): ProviderEntry {
-    return {
-        name: ENTRY_NAME.sabnzbd,
-        implementation: "Sabnzbd",
-        configContract: "SabnzbdSettings",
-        properties: { enable: true, protocol: "usenet", priority: 1 },
-        initialProperties: NEW_DOWNLOAD_CLIENT,
-        fields: { host: client.host, port: client.port, useSsl: false, urlBase: client.basePath, apiKey: client.apiKey, [CATEGORY_FIELD[app]]: app },
-        secretFields: ["apiKey"],
-    };
+  return {
+    name: ENTRY_NAME.sabnzbd,
+    implementation: "Sabnzbd",
+    configContract: "SabnzbdSettings",
+    properties: { enable: true, protocol: "usenet", priority: 1 },
+    initialProperties: NEW_DOWNLOAD_CLIENT,
+    fields: {
+      host: client.host,
+      port: client.port,
+      useSsl: false,
+      urlBase: client.basePath,
+      apiKey: client.apiKey,
+      [CATEGORY_FIELD[app]]: app,
+    },
+    secretFields: ["apiKey"],
+  };
 }
 
 /**
@@ -175,103 +214,142 @@ function sabnzbdEntry(app: ArrApp, client: KeyedEndpoint): ProviderEntry {
  * SABnzbd refuses a client whose category is missing (Radarr v5.27 Sabnzbd.cs TestCategory).
  */
 export function downloadsRelations(input: {
-    readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
-    readonly clients: DownloadClients;
-    readonly mountPath: string;
-    readonly settings: DownloadsRelationsSettings;
+  readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
+  readonly clients: DownloadClients;
+  readonly mountPath: string;
+  readonly settings: DownloadsRelationsSettings;
 }): PlannedRelation[] {
-    const clientNames = (["qbittorrent", "sabnzbd"] as const).filter((name) => input.clients[name] !== undefined);
-    const graph = downloadsGraph(Object.keys(input.arr) as AppName[], clientNames, input.settings);
-    const arrApps = ARR_APPS.filter((app) => graph[app] !== undefined);
-    const categories: Category[] = arrApps.map((app) => ({ name: app, savePath: downloadPath(input.mountPath, input.settings, app) }));
-    const relations: PlannedRelation[] = [];
-    const { qbittorrent, sabnzbd } = input.clients;
-    const categoryRelations = [...(qbittorrent ? ["qbittorrent-categories"] : []), ...(sabnzbd ? ["sabnzbd-categories"] : [])];
-    if (qbittorrent !== undefined && arrApps.length > 0) {
-        relations.push({ name: "qbittorrent-categories", reach: reachOf("qbittorrent", qbittorrent), spec: { kind: "qbittorrentCategories", target: qbittorrent, categories } });
-    }
-    if (sabnzbd !== undefined && arrApps.length > 0) {
-        relations.push({ name: "sabnzbd-categories", reach: reachOf("sabnzbd", sabnzbd), spec: { kind: "sabnzbdCategories", target: sabnzbd, categories } });
-    }
-    for (const app of arrApps) {
-        const endpoint = input.arr[app] as KeyedEndpoint;
-        const entries = [...(qbittorrent ? [qbittorrentEntry(app, qbittorrent)] : []), ...(sabnzbd ? [sabnzbdEntry(app, sabnzbd)] : [])];
-        relations.push({
-            name: `${app}-download-clients`,
-            reach: reachOf(app, endpoint),
-            spec: { kind: "providers", collection: "downloadclient", target: servarrTarget(app, endpoint), entries },
-            after: categoryRelations,
-        });
-    }
-    return relations;
+  const clientNames = (["qbittorrent", "sabnzbd"] as const).filter((name) => input.clients[name] !== undefined);
+  const graph = downloadsGraph(Object.keys(input.arr) as AppName[], clientNames, input.settings);
+  const arrApps = ARR_APPS.filter((app) => graph[app] !== undefined);
+  const categories: Category[] = arrApps.map((app) => ({
+    name: app,
+    savePath: downloadPath(input.mountPath, input.settings, app),
+  }));
+  const relations: PlannedRelation[] = [];
+  const { qbittorrent, sabnzbd } = input.clients;
+  const categoryRelations = [
+    ...(qbittorrent ? ["qbittorrent-categories"] : []),
+    ...(sabnzbd ? ["sabnzbd-categories"] : []),
+  ];
+  if (qbittorrent !== undefined && arrApps.length > 0) {
+    relations.push({
+      name: "qbittorrent-categories",
+      reach: reachOf("qbittorrent", qbittorrent),
+      spec: { kind: "qbittorrentCategories", target: qbittorrent, categories },
+    });
+  }
+  if (sabnzbd !== undefined && arrApps.length > 0) {
+    relations.push({
+      name: "sabnzbd-categories",
+      reach: reachOf("sabnzbd", sabnzbd),
+      spec: { kind: "sabnzbdCategories", target: sabnzbd, categories },
+    });
+  }
+  for (const app of arrApps) {
+    const endpoint = input.arr[app] as KeyedEndpoint;
+    const entries = [
+      ...(qbittorrent ? [qbittorrentEntry(app, qbittorrent)] : []),
+      ...(sabnzbd ? [sabnzbdEntry(app, sabnzbd)] : []),
+    ];
+    relations.push({
+      name: `${app}-download-clients`,
+      reach: reachOf(app, endpoint),
+      spec: { kind: "providers", collection: "downloadclient", target: servarrTarget(app, endpoint), entries },
+      after: categoryRelations,
+    });
+  }
+  return relations;
 }
 
 /** Core's apps as its relations need them: each enabled app's endpoint, the Servarr apps' and Overseerr's keys. */
 export interface CoreRelationsInput {
-    readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
-    readonly prowlarr?: KeyedEndpoint;
-    readonly overseerr?: KeyedEndpoint;
-    readonly plex?: AppEndpoint;
-    /** The Plex account token (secret config) that lets the program set Overseerr up. */
-    readonly plexToken?: string;
-    readonly mountPath: string;
-    readonly settings: CoreRelationsSettings;
+  readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
+  readonly prowlarr?: KeyedEndpoint;
+  readonly overseerr?: KeyedEndpoint;
+  readonly plex?: AppEndpoint;
+  /** The Plex account token (secret config) that lets the program set Overseerr up. */
+  readonly plexToken?: string;
+  readonly mountPath: string;
+  readonly settings: CoreRelationsSettings;
 }
 
 /** The core stack's relations: root folders, Prowlarr's applications, Overseerr's services. */
 export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
-    if (!input.settings.enabled) {
-        return [];
+  if (!input.settings.enabled) {
+    return [];
+  }
+  const present = [
+    ...(Object.keys(input.arr) as AppName[]),
+    ...(input.prowlarr ? (["prowlarr"] as const) : []),
+    ...(input.overseerr ? (["overseerr"] as const) : []),
+    ...(input.plex ? (["plex"] as const) : []),
+  ];
+  const graph = coreGraph(present, input.settings, input.plexToken !== undefined);
+  const relations: PlannedRelation[] = [];
+  for (const app of ARR_APPS) {
+    const endpoint = input.arr[app];
+    if (endpoint !== undefined) {
+      relations.push({
+        name: `${app}-root-folder`,
+        reach: reachOf(app, endpoint),
+        spec: {
+          kind: "rootFolder",
+          target: servarrTarget(app, endpoint),
+          path: rootFolderPath(input.mountPath, input.settings, app),
+          name: ROOT_FOLDER_NAME[app],
+        },
+      });
     }
-    const present = [...(Object.keys(input.arr) as AppName[]), ...(input.prowlarr ? (["prowlarr"] as const) : []), ...(input.overseerr ? (["overseerr"] as const) : []), ...(input.plex ? (["plex"] as const) : [])];
-    const graph = coreGraph(present, input.settings, input.plexToken !== undefined);
-    const relations: PlannedRelation[] = [];
-    for (const app of ARR_APPS) {
-        const endpoint = input.arr[app];
-        if (endpoint !== undefined) {
-            relations.push({
-                name: `${app}-root-folder`,
-                reach: reachOf(app, endpoint),
-                spec: { kind: "rootFolder", target: servarrTarget(app, endpoint), path: rootFolderPath(input.mountPath, input.settings, app), name: ROOT_FOLDER_NAME[app] },
-            });
-        }
-    }
-    const { prowlarr, overseerr, plex } = input;
-    if (prowlarr !== undefined && graph.prowlarr !== undefined) {
-        const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
-            const endpoint = input.arr[app] as KeyedEndpoint;
-            return {
-                name: ENTRY_NAME[app],
-                implementation: PROWLARR_IMPLEMENTATION[app],
-                configContract: `${PROWLARR_IMPLEMENTATION[app]}Settings`,
-                properties: { syncLevel: "fullSync" },
-                fields: { prowlarrUrl: url(prowlarr), baseUrl: url(endpoint), apiKey: endpoint.apiKey },
-                secretFields: ["apiKey"],
-            };
-        });
-        relations.push({ name: "prowlarr-applications", reach: reachOf("prowlarr", prowlarr), spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries } });
-    }
-    if (overseerr !== undefined && graph.overseerr !== undefined) {
-        const services = OVERSEERR_SERVICES.filter((app) => graph.overseerr?.includes(app)).map((app) => {
-            const endpoint = input.arr[app] as KeyedEndpoint;
-            return {
-                kind: app,
-                name: ENTRY_NAME[app],
-                hostname: endpoint.host,
-                port: endpoint.port,
-                baseUrl: endpoint.basePath,
-                apiKey: endpoint.apiKey,
-                activeDirectory: rootFolderPath(input.mountPath, input.settings, app),
-            };
-        });
-        const plexLink = plex !== undefined && input.plexToken !== undefined && graph.overseerr.includes("plex") ? { hostname: plex.host, port: plex.port, token: input.plexToken } : undefined;
-        relations.push({
-            name: "overseerr-services",
-            reach: reachOf("overseerr", overseerr),
-            spec: { kind: "overseerr", target: { apiKey: overseerr.apiKey }, services, ...(plexLink ? { plex: plexLink } : {}) },
-            // Overseerr sends its requests to the arr apps' root folders.
-            after: services.map((service) => `${service.kind}-root-folder`),
-        });
-    }
-    return relations;
+  }
+  const { prowlarr, overseerr, plex } = input;
+  if (prowlarr !== undefined && graph.prowlarr !== undefined) {
+    const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
+      const endpoint = input.arr[app] as KeyedEndpoint;
+      return {
+        name: ENTRY_NAME[app],
+        implementation: PROWLARR_IMPLEMENTATION[app],
+        configContract: `${PROWLARR_IMPLEMENTATION[app]}Settings`,
+        properties: { syncLevel: "fullSync" },
+        fields: { prowlarrUrl: url(prowlarr), baseUrl: url(endpoint), apiKey: endpoint.apiKey },
+        secretFields: ["apiKey"],
+      };
+    });
+    relations.push({
+      name: "prowlarr-applications",
+      reach: reachOf("prowlarr", prowlarr),
+      spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries },
+    });
+  }
+  if (overseerr !== undefined && graph.overseerr !== undefined) {
+    const services = OVERSEERR_SERVICES.filter((app) => graph.overseerr?.includes(app)).map((app) => {
+      const endpoint = input.arr[app] as KeyedEndpoint;
+      return {
+        kind: app,
+        name: ENTRY_NAME[app],
+        hostname: endpoint.host,
+        port: endpoint.port,
+        baseUrl: endpoint.basePath,
+        apiKey: endpoint.apiKey,
+        activeDirectory: rootFolderPath(input.mountPath, input.settings, app),
+      };
+    });
+    const plexLink =
+      plex !== undefined && input.plexToken !== undefined && graph.overseerr.includes("plex")
+        ? { hostname: plex.host, port: plex.port, token: input.plexToken }
+        : undefined;
+    relations.push({
+      name: "overseerr-services",
+      reach: reachOf("overseerr", overseerr),
+      spec: {
+        kind: "overseerr",
+        target: { apiKey: overseerr.apiKey },
+        services,
+        ...(plexLink ? { plex: plexLink } : {}),
+      },
+      // Overseerr sends its requests to the arr apps' root folders.
+      after: services.map((service) => `${service.kind}-root-folder`),
+    });
+  }
+  return relations;
 }

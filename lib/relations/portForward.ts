@@ -9,12 +9,12 @@ import type { Reach } from "./plan";
 const REQUEST_TIMEOUT_MS = 15000;
 
 function isNotFound(error: unknown): boolean {
-    return typeof error === "object" && error !== null && (error as { code?: number }).code === 404;
+  return typeof error === "object" && error !== null && (error as { code?: number }).code === 404;
 }
 
 /** The StatefulSet that owns a pod: its pods are `<statefulset>-<ordinal>` (Kubernetes StatefulSet pod identity). */
 export function statefulSetOf(pod: string): string {
-    return pod.replace(/-\d+$/, "");
+  return pod.replace(/-\d+$/, "");
 }
 
 /**
@@ -22,20 +22,29 @@ export function statefulSetOf(pod: string): string {
  * (re)scheduled, which the readiness wait rides out, so a destroy never skips its cleanup for it.
  */
 async function ensureAppExists(kubeconfig: KubeConfig, reach: Reach): Promise<void> {
-    const checks: [string, () => Promise<unknown>][] = [
-        [`namespace ${reach.namespace}`, () => kubeconfig.makeApiClient(CoreV1Api).readNamespace({ name: reach.namespace })],
-        [`StatefulSet ${reach.namespace}/${statefulSetOf(reach.pod)}`, () => kubeconfig.makeApiClient(AppsV1Api).readNamespacedStatefulSet({ name: statefulSetOf(reach.pod), namespace: reach.namespace })],
-    ];
-    for (const [what, read] of checks) {
-        try {
-            await read();
-        } catch (error) {
-            if (isNotFound(error)) {
-                throw new AppGoneError(`${what} does not exist`);
-            }
-            throw error;
-        }
+  const checks: [string, () => Promise<unknown>][] = [
+    [
+      `namespace ${reach.namespace}`,
+      () => kubeconfig.makeApiClient(CoreV1Api).readNamespace({ name: reach.namespace }),
+    ],
+    [
+      `StatefulSet ${reach.namespace}/${statefulSetOf(reach.pod)}`,
+      () =>
+        kubeconfig
+          .makeApiClient(AppsV1Api)
+          .readNamespacedStatefulSet({ name: statefulSetOf(reach.pod), namespace: reach.namespace }),
+    ],
+  ];
+  for (const [what, read] of checks) {
+    try {
+      await read();
+    } catch (error) {
+      if (isNotFound(error)) {
+        throw new AppGoneError(`${what} does not exist`);
+      }
+      throw error;
     }
+  }
 }
 
 /**
@@ -46,24 +55,28 @@ async function ensureAppExists(kubeconfig: KubeConfig, reach: Reach): Promise<vo
  * ambient captures traffic arriving on the pod's interface, not its loopback.
  */
 export const portForwardConnect: Connect = async (reach, connection: KubernetesConnection, use) => {
-    const kubeconfig = new KubeConfig();
-    loadConnection(kubeconfig, connection);
-    if (kubeconfig.getCurrentCluster() === null) {
-        throw new RelationError(`no cluster to reach ${reach.namespace}/${reach.pod}: the kubeconfig has no context ${JSON.stringify(kubeconfig.getCurrentContext())} with a cluster`);
-    }
-    await ensureAppExists(kubeconfig, reach);
-    const forward = new PortForward(kubeconfig);
-    const server = net.createServer((socket) => {
-        forward.portForward(reach.namespace, reach.pod, [reach.port], socket, null, socket).catch((error: Error) => socket.destroy(error));
-    });
-    await new Promise<void>((resolve, reject) => {
-        server.once("error", reject);
-        server.listen(0, "127.0.0.1", resolve);
-    });
-    const { port } = server.address() as net.AddressInfo;
-    try {
-        return await use(fetchClient(`http://127.0.0.1:${port}`, REQUEST_TIMEOUT_MS));
-    } finally {
-        server.close();
-    }
+  const kubeconfig = new KubeConfig();
+  loadConnection(kubeconfig, connection);
+  if (kubeconfig.getCurrentCluster() === null) {
+    throw new RelationError(
+      `no cluster to reach ${reach.namespace}/${reach.pod}: the kubeconfig has no context ${JSON.stringify(kubeconfig.getCurrentContext())} with a cluster`,
+    );
+  }
+  await ensureAppExists(kubeconfig, reach);
+  const forward = new PortForward(kubeconfig);
+  const server = net.createServer((socket) => {
+    forward
+      .portForward(reach.namespace, reach.pod, [reach.port], socket, null, socket)
+      .catch((error: Error) => socket.destroy(error));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", resolve);
+  });
+  const { port } = server.address() as net.AddressInfo;
+  try {
+    return await use(fetchClient(`http://127.0.0.1:${port}`, REQUEST_TIMEOUT_MS));
+  } finally {
+    server.close();
+  }
 };

@@ -1,91 +1,121 @@
-import { Category, QbittorrentTarget, SabnzbdTarget, qbittorrentLogin, reconcileQbittorrentCategories, reconcileSabnzbdCategories, sabnzbdReady } from "./downloadClients";
+import {
+  Category,
+  QbittorrentTarget,
+  SabnzbdTarget,
+  qbittorrentLogin,
+  reconcileQbittorrentCategories,
+  reconcileSabnzbdCategories,
+  sabnzbdReady,
+} from "./downloadClients";
 import { HttpClient, describe } from "./http";
 import { OverseerrPlexLink, OverseerrService, OverseerrTarget, overseerrStatus, reconcileOverseerr } from "./overseerr";
 import { RetryPolicy, waitUntilReady } from "./ready";
-import { Change, ProviderEntry, ServarrTarget, apiPath, reconcileProviders, reconcileRootFolder, servarrStatus } from "./servarr";
+import {
+  Change,
+  ProviderEntry,
+  ServarrTarget,
+  apiPath,
+  reconcileProviders,
+  reconcileRootFolder,
+  servarrStatus,
+} from "./servarr";
 
 /**
  * One relation as data: which app it configures, and the entries it owns there. Every relation is
  * one of these kinds; the stack builds them (plan.ts) and a provider runs them (runRelation).
  */
 export type RelationSpec =
-    /** Download clients in an arr app (`downloadclient`), or arr apps in Prowlarr (`applications`). */
-    | { readonly kind: "providers"; readonly collection: "downloadclient" | "applications"; readonly target: ServarrTarget; readonly entries: readonly ProviderEntry[] }
-    /** The arr app's root folder in the shared library; none removes the owned one. */
-    | { readonly kind: "rootFolder"; readonly target: ServarrTarget; readonly path?: string; readonly name: string }
-    /** One category per arr app in qBittorrent. */
-    | { readonly kind: "qbittorrentCategories"; readonly target: QbittorrentTarget; readonly categories: readonly Category[] }
-    /** One category per arr app in SABnzbd. */
-    | { readonly kind: "sabnzbdCategories"; readonly target: SabnzbdTarget; readonly categories: readonly Category[] }
-    /** Radarr and Sonarr in Overseerr, and its Plex server when a Plex token is given. */
-    | { readonly kind: "overseerr"; readonly target: OverseerrTarget; readonly services: readonly OverseerrService[]; readonly plex?: OverseerrPlexLink };
+  /** Download clients in an arr app (`downloadclient`), or arr apps in Prowlarr (`applications`). */
+  | {
+      readonly kind: "providers";
+      readonly collection: "downloadclient" | "applications";
+      readonly target: ServarrTarget;
+      readonly entries: readonly ProviderEntry[];
+    }
+  /** The arr app's root folder in the shared library; none removes the owned one. */
+  | { readonly kind: "rootFolder"; readonly target: ServarrTarget; readonly path?: string; readonly name: string }
+  /** One category per arr app in qBittorrent. */
+  | {
+      readonly kind: "qbittorrentCategories";
+      readonly target: QbittorrentTarget;
+      readonly categories: readonly Category[];
+    }
+  /** One category per arr app in SABnzbd. */
+  | { readonly kind: "sabnzbdCategories"; readonly target: SabnzbdTarget; readonly categories: readonly Category[] }
+  /** Radarr and Sonarr in Overseerr, and its Plex server when a Plex token is given. */
+  | {
+      readonly kind: "overseerr";
+      readonly target: OverseerrTarget;
+      readonly services: readonly OverseerrService[];
+      readonly plex?: OverseerrPlexLink;
+    };
 
 /** The app a relation configures. */
 export function relationApp(spec: RelationSpec): string {
-    switch (spec.kind) {
-        case "providers":
-        case "rootFolder":
-            return spec.target.app;
-        case "qbittorrentCategories":
-            return "qbittorrent";
-        case "sabnzbdCategories":
-            return "sabnzbd";
-        case "overseerr":
-            return "overseerr";
-    }
+  switch (spec.kind) {
+    case "providers":
+    case "rootFolder":
+      return spec.target.app;
+    case "qbittorrentCategories":
+      return "qbittorrent";
+    case "sabnzbdCategories":
+      return "sabnzbd";
+    case "overseerr":
+      return "overseerr";
+  }
 }
 
 /** The same relation with no entries: running it removes what the relation owned (`pulumi destroy`, or a disabled app). */
 export function withoutEntries(spec: RelationSpec): RelationSpec {
-    switch (spec.kind) {
-        case "providers":
-            return { ...spec, entries: [] };
-        case "rootFolder":
-            return { kind: "rootFolder", target: spec.target, name: spec.name };
-        case "qbittorrentCategories":
-        case "sabnzbdCategories":
-            return { ...spec, categories: [] };
-        case "overseerr":
-            return { kind: "overseerr", target: spec.target, services: [] };
-    }
+  switch (spec.kind) {
+    case "providers":
+      return { ...spec, entries: [] };
+    case "rootFolder":
+      return { kind: "rootFolder", target: spec.target, name: spec.name };
+    case "qbittorrentCategories":
+    case "sabnzbdCategories":
+      return { ...spec, categories: [] };
+    case "overseerr":
+      return { kind: "overseerr", target: spec.target, services: [] };
+  }
 }
 
 /** What the relation asks first, to know its app is up and takes its credentials. */
 async function probe(http: HttpClient, spec: RelationSpec): Promise<void> {
-    switch (spec.kind) {
-        case "providers":
-        case "rootFolder":
-            return servarrStatus(http, spec.target);
-        case "qbittorrentCategories":
-            await qbittorrentLogin(http, spec.target);
-            return;
-        case "sabnzbdCategories":
-            return sabnzbdReady(http, spec.target);
-        case "overseerr":
-            return overseerrStatus(http);
-    }
+  switch (spec.kind) {
+    case "providers":
+    case "rootFolder":
+      return servarrStatus(http, spec.target);
+    case "qbittorrentCategories":
+      await qbittorrentLogin(http, spec.target);
+      return;
+    case "sabnzbdCategories":
+      return sabnzbdReady(http, spec.target);
+    case "overseerr":
+      return overseerrStatus(http);
+  }
 }
 
 function probeDescription(spec: RelationSpec): string {
-    switch (spec.kind) {
-        case "providers":
-        case "rootFolder":
-            return describe({ method: "GET", path: apiPath(spec.target, "system/status") });
-        case "qbittorrentCategories":
-            return "POST /api/v2/auth/login";
-        case "sabnzbdCategories":
-            return `GET ${spec.target.basePath}/api?mode=get_config`;
-        case "overseerr":
-            return "GET /api/v1/status";
-    }
+  switch (spec.kind) {
+    case "providers":
+    case "rootFolder":
+      return describe({ method: "GET", path: apiPath(spec.target, "system/status") });
+    case "qbittorrentCategories":
+      return "POST /api/v2/auth/login";
+    case "sabnzbdCategories":
+      return `GET ${spec.target.basePath}/api?mode=get_config`;
+    case "overseerr":
+      return "GET /api/v1/status";
+  }
 }
 
 export interface RunOptions {
-    /** Entries the relation created before (from its last state); empty on create. */
-    readonly owned: readonly string[];
-    /** Re-send secrets the apps answer masked (the credentials changed since the last run). */
-    readonly rotateSecrets: boolean;
-    readonly retry: RetryPolicy;
+  /** Entries the relation created before (from its last state); empty on create. */
+  readonly owned: readonly string[];
+  /** Re-send secrets the apps answer masked (the credentials changed since the last run). */
+  readonly rotateSecrets: boolean;
+  readonly retry: RetryPolicy;
 }
 
 /**
@@ -94,19 +124,33 @@ export interface RunOptions {
  * Each change is recorded in `changes` as it is made, so a run that fails part-way still tells what
  * it created.
  */
-export async function runRelation(http: HttpClient, spec: RelationSpec, options: RunOptions, changes: Change[] = []): Promise<Change[]> {
-    await waitUntilReady(relationApp(spec), probeDescription(spec), () => probe(http, spec), options.retry);
-    const { owned, rotateSecrets } = options;
-    switch (spec.kind) {
-        case "providers":
-            return reconcileProviders(http, { target: spec.target, collection: spec.collection, desired: spec.entries, owned, rotateSecrets }, changes);
-        case "rootFolder":
-            return reconcileRootFolder(http, { target: spec.target, path: spec.path, name: spec.name, owned }, changes);
-        case "qbittorrentCategories":
-            return reconcileQbittorrentCategories(http, spec.target, { desired: spec.categories, owned }, changes);
-        case "sabnzbdCategories":
-            return reconcileSabnzbdCategories(http, spec.target, { desired: spec.categories, owned }, changes);
-        case "overseerr":
-            return reconcileOverseerr(http, spec.target, { services: spec.services, owned, plex: spec.plex, rotateSecrets }, changes);
-    }
+export async function runRelation(
+  http: HttpClient,
+  spec: RelationSpec,
+  options: RunOptions,
+  changes: Change[] = [],
+): Promise<Change[]> {
+  await waitUntilReady(relationApp(spec), probeDescription(spec), () => probe(http, spec), options.retry);
+  const { owned, rotateSecrets } = options;
+  switch (spec.kind) {
+    case "providers":
+      return reconcileProviders(
+        http,
+        { target: spec.target, collection: spec.collection, desired: spec.entries, owned, rotateSecrets },
+        changes,
+      );
+    case "rootFolder":
+      return reconcileRootFolder(http, { target: spec.target, path: spec.path, name: spec.name, owned }, changes);
+    case "qbittorrentCategories":
+      return reconcileQbittorrentCategories(http, spec.target, { desired: spec.categories, owned }, changes);
+    case "sabnzbdCategories":
+      return reconcileSabnzbdCategories(http, spec.target, { desired: spec.categories, owned }, changes);
+    case "overseerr":
+      return reconcileOverseerr(
+        http,
+        spec.target,
+        { services: spec.services, owned, plex: spec.plex, rotateSecrets },
+        changes,
+      );
+  }
 }

@@ -4,28 +4,33 @@ import { HttpClient, HttpRequest, RelationError, send, sendJson } from "./http";
 export type ServarrApp = "radarr" | "sonarr" | "lidarr" | "prowlarr";
 
 /** API version prefix of each app at the pinned versions (Radarr and Sonarr `/api/v3`, Lidarr and Prowlarr `/api/v1`). */
-export const SERVARR_API_VERSION: Readonly<Record<ServarrApp, "v1" | "v3">> = { radarr: "v3", sonarr: "v3", lidarr: "v1", prowlarr: "v1" };
+export const SERVARR_API_VERSION: Readonly<Record<ServarrApp, "v1" | "v3">> = {
+  radarr: "v3",
+  sonarr: "v3",
+  lidarr: "v1",
+  prowlarr: "v1",
+};
 
 /** One Servarr app as the relation reaches it. */
 export interface ServarrTarget {
-    readonly app: ServarrApp;
-    /** The app's URL base (`/radarr`), or "" when it serves at `/`. */
-    readonly basePath: string;
-    readonly apiKey: string;
+  readonly app: ServarrApp;
+  /** The app's URL base (`/radarr`), or "" when it serves at `/`. */
+  readonly basePath: string;
+  readonly apiKey: string;
 }
 
 /** What a reconcile did to one entry; tests and the provider's outputs read these. */
 export interface Change {
-    readonly app: string;
-    /** What kind of entry: `downloadclient`, `applications`, `rootfolder`, `category`, `radarr` ... */
-    readonly collection: string;
-    readonly name: string;
-    /**
-     * `waiting`: the app is up but cannot take the entry yet (Overseerr before its setup).
-     * `unmanaged`: an entry of that name (or path) was there before the relation and is not its own:
-     * left exactly as it is, never edited nor removed.
-     */
-    readonly action: "created" | "updated" | "deleted" | "unchanged" | "waiting" | "unmanaged";
+  readonly app: string;
+  /** What kind of entry: `downloadclient`, `applications`, `rootfolder`, `category`, `radarr` ... */
+  readonly collection: string;
+  readonly name: string;
+  /**
+   * `waiting`: the app is up but cannot take the entry yet (Overseerr before its setup).
+   * `unmanaged`: an entry of that name (or path) was there before the relation and is not its own:
+   * left exactly as it is, never edited nor removed.
+   */
+  readonly action: "created" | "updated" | "deleted" | "unchanged" | "waiting" | "unmanaged";
 }
 
 /**
@@ -34,200 +39,259 @@ export interface Change {
  * default on create and whatever the user set on update.
  */
 export interface ProviderEntry {
-    readonly name: string;
-    readonly implementation: string;
-    readonly configContract: string;
-    /** Top-level properties the relation owns (`enable`, `protocol`, `priority`; `syncLevel` in Prowlarr). */
-    readonly properties: Readonly<Record<string, unknown>>;
-    /** Top-level properties sent when the relation creates the entry only, then left to the user. */
-    readonly initialProperties?: Readonly<Record<string, unknown>>;
-    /** Settings fields the relation owns, by field name. */
-    readonly fields: Readonly<Record<string, unknown>>;
-    /** Fields holding secrets, which the apps may answer masked. */
-    readonly secretFields: readonly string[];
+  readonly name: string;
+  readonly implementation: string;
+  readonly configContract: string;
+  /** Top-level properties the relation owns (`enable`, `protocol`, `priority`; `syncLevel` in Prowlarr). */
+  readonly properties: Readonly<Record<string, unknown>>;
+  /** Top-level properties sent when the relation creates the entry only, then left to the user. */
+  readonly initialProperties?: Readonly<Record<string, unknown>>;
+  /** Settings fields the relation owns, by field name. */
+  readonly fields: Readonly<Record<string, unknown>>;
+  /** Fields holding secrets, which the apps may answer masked. */
+  readonly secretFields: readonly string[];
 }
 
 /** What Servarr answers in place of a stored secret field. */
 const MASKED = "********";
 
 interface ProviderResource {
-    id: number;
-    name?: string | null;
-    implementation?: string | null;
-    configContract?: string | null;
-    fields?: { name?: string | null; value?: unknown }[] | null;
-    [property: string]: unknown;
+  id: number;
+  name?: string | null;
+  implementation?: string | null;
+  configContract?: string | null;
+  fields?: { name?: string | null; value?: unknown }[] | null;
+  [property: string]: unknown;
 }
 
 export function apiPath(target: ServarrTarget, resource: string): string {
-    return `${target.basePath}/api/${SERVARR_API_VERSION[target.app]}/${resource}`;
+  return `${target.basePath}/api/${SERVARR_API_VERSION[target.app]}/${resource}`;
 }
 
 function authed(target: ServarrTarget, request: HttpRequest): HttpRequest {
-    return { ...request, headers: { ...request.headers, "X-Api-Key": target.apiKey } };
+  return { ...request, headers: { ...request.headers, "X-Api-Key": target.apiKey } };
 }
 
 /** `GET …/system/status`: answers once the app has started and accepts the API key. */
 export async function servarrStatus(http: HttpClient, target: ServarrTarget): Promise<void> {
-    await send(http, target.app, authed(target, { method: "GET", path: apiPath(target, "system/status") }), [200]);
+  await send(http, target.app, authed(target, { method: "GET", path: apiPath(target, "system/status") }), [200]);
 }
 
 /** Whether the relation made an entry: its name (or path) is among those it recorded as created. */
 export function ownership(owned: readonly string[], key: (name: string) => string): (name: string) => boolean {
-    const keys = new Set(owned.map(key));
-    return (name) => keys.has(key(name));
+  const keys = new Set(owned.map(key));
+  return (name) => keys.has(key(name));
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
-    return JSON.stringify(a) === JSON.stringify(b);
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 /** The fields that differ from what the relation wants. A masked secret counts as equal unless `rotateSecrets`. */
 function drift(existing: ProviderResource, entry: ProviderEntry, rotateSecrets: boolean): string[] {
-    const current = new Map((existing.fields ?? []).map((field) => [field.name ?? "", field.value]));
-    const fields = Object.entries(entry.fields).filter(([name, value]) => {
-        const have = current.get(name);
-        if (entry.secretFields.includes(name) && (have === MASKED || have === value)) {
-            return rotateSecrets;
-        }
-        return !sameValue(have, value);
-    });
-    const properties = Object.entries(entry.properties).filter(([name, value]) => !sameValue(existing[name], value));
-    const identity = existing.implementation === entry.implementation && existing.configContract === entry.configContract ? [] : ["implementation"];
-    return [...identity, ...properties.map(([name]) => name), ...fields.map(([name]) => name)];
+  const current = new Map((existing.fields ?? []).map((field) => [field.name ?? "", field.value]));
+  const fields = Object.entries(entry.fields).filter(([name, value]) => {
+    const have = current.get(name);
+    if (entry.secretFields.includes(name) && (have === MASKED || have === value)) {
+      return rotateSecrets;
+    }
+    return !sameValue(have, value);
+  });
+  const properties = Object.entries(entry.properties).filter(([name, value]) => !sameValue(existing[name], value));
+  const identity =
+    existing.implementation === entry.implementation && existing.configContract === entry.configContract
+      ? []
+      : ["implementation"];
+  return [...identity, ...properties.map(([name]) => name), ...fields.map(([name]) => name)];
 }
 
 function createBody(entry: ProviderEntry): Record<string, unknown> {
-    return {
-        name: entry.name,
-        implementation: entry.implementation,
-        configContract: entry.configContract,
-        tags: [],
-        ...entry.initialProperties,
-        ...entry.properties,
-        fields: Object.entries(entry.fields).map(([name, value]) => ({ name, value })),
-    };
+  return {
+    name: entry.name,
+    implementation: entry.implementation,
+    configContract: entry.configContract,
+    tags: [],
+    ...entry.initialProperties,
+    ...entry.properties,
+    fields: Object.entries(entry.fields).map(([name, value]) => ({ name, value })),
+  };
 }
 
 /** The stored resource with the relation's properties and fields set, everything else as it is. */
 function updateBody(existing: ProviderResource, entry: ProviderEntry): Record<string, unknown> {
-    const fields = (existing.fields ?? []).map((field) =>
-        field.name !== undefined && field.name !== null && field.name in entry.fields ? { ...field, value: entry.fields[field.name] } : field,
-    );
-    const present = new Set(fields.map((field) => field.name));
-    const missing = Object.entries(entry.fields)
-        .filter(([name]) => !present.has(name))
-        .map(([name, value]) => ({ name, value }));
-    return { ...existing, implementation: entry.implementation, configContract: entry.configContract, ...entry.properties, fields: [...fields, ...missing] };
+  const fields = (existing.fields ?? []).map((field) =>
+    field.name !== undefined && field.name !== null && field.name in entry.fields
+      ? { ...field, value: entry.fields[field.name] }
+      : field,
+  );
+  const present = new Set(fields.map((field) => field.name));
+  const missing = Object.entries(entry.fields)
+    .filter(([name]) => !present.has(name))
+    .map(([name, value]) => ({ name, value }));
+  return {
+    ...existing,
+    implementation: entry.implementation,
+    configContract: entry.configContract,
+    ...entry.properties,
+    fields: [...fields, ...missing],
+  };
 }
 
 export interface ProviderReconcile {
-    readonly target: ServarrTarget;
-    /** `downloadclient` in an arr app, `applications` in Prowlarr. */
-    readonly collection: "downloadclient" | "applications";
-    /** The entries that should exist. */
-    readonly desired: readonly ProviderEntry[];
-    /** Names the relation created before: only these are updated, and deleted once no longer desired; no other entry is touched. */
-    readonly owned: readonly string[];
-    /** Re-send secret fields even when the app answers them masked (the credentials changed). */
-    readonly rotateSecrets: boolean;
+  readonly target: ServarrTarget;
+  /** `downloadclient` in an arr app, `applications` in Prowlarr. */
+  readonly collection: "downloadclient" | "applications";
+  /** The entries that should exist. */
+  readonly desired: readonly ProviderEntry[];
+  /** Names the relation created before: only these are updated, and deleted once no longer desired; no other entry is touched. */
+  readonly owned: readonly string[];
+  /** Re-send secret fields even when the app answers them masked (the credentials changed). */
+  readonly rotateSecrets: boolean;
 }
 
 /** Brings the app's owned provider entries to `desired`: create what is missing, update what drifted, delete what is no longer wanted. */
-export async function reconcileProviders(http: HttpClient, spec: ProviderReconcile, changes: Change[] = []): Promise<Change[]> {
-    const { target, collection } = spec;
-    const path = apiPath(target, collection);
-    const existing = (await sendJson<ProviderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
-    const byName = (name: string) => existing.find((resource) => (resource.name ?? "").toLowerCase() === name.toLowerCase());
-    const owns = ownership(spec.owned, (name) => name.toLowerCase());
-    for (const entry of spec.desired) {
-        const found = byName(entry.name);
-        if (found !== undefined && !owns(entry.name)) {
-            changes.push({ app: target.app, collection, name: entry.name, action: "unmanaged" });
-        } else if (found === undefined) {
-            await send(http, target.app, authed(target, { method: "POST", path, query: { forceSave: "true" }, json: createBody(entry) }), [200, 201]);
-            changes.push({ app: target.app, collection, name: entry.name, action: "created" });
-        } else if (drift(found, entry, spec.rotateSecrets).length > 0) {
-            await send(http, target.app, authed(target, { method: "PUT", path: `${path}/${found.id}`, query: { forceSave: "true" }, json: updateBody(found, entry) }), [200, 202]);
-            changes.push({ app: target.app, collection, name: entry.name, action: "updated" });
-        } else {
-            changes.push({ app: target.app, collection, name: entry.name, action: "unchanged" });
-        }
+export async function reconcileProviders(
+  http: HttpClient,
+  spec: ProviderReconcile,
+  changes: Change[] = [],
+): Promise<Change[]> {
+  const { target, collection } = spec;
+  const path = apiPath(target, collection);
+  const existing =
+    (await sendJson<ProviderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
+  const byName = (name: string) =>
+    existing.find((resource) => (resource.name ?? "").toLowerCase() === name.toLowerCase());
+  const owns = ownership(spec.owned, (name) => name.toLowerCase());
+  for (const entry of spec.desired) {
+    const found = byName(entry.name);
+    if (found !== undefined && !owns(entry.name)) {
+      changes.push({ app: target.app, collection, name: entry.name, action: "unmanaged" });
+    } else if (found === undefined) {
+      await send(
+        http,
+        target.app,
+        authed(target, { method: "POST", path, query: { forceSave: "true" }, json: createBody(entry) }),
+        [200, 201],
+      );
+      changes.push({ app: target.app, collection, name: entry.name, action: "created" });
+    } else if (drift(found, entry, spec.rotateSecrets).length > 0) {
+      await send(
+        http,
+        target.app,
+        authed(target, {
+          method: "PUT",
+          path: `${path}/${found.id}`,
+          query: { forceSave: "true" },
+          json: updateBody(found, entry),
+        }),
+        [200, 202],
+      );
+      changes.push({ app: target.app, collection, name: entry.name, action: "updated" });
+    } else {
+      changes.push({ app: target.app, collection, name: entry.name, action: "unchanged" });
     }
-    const wanted = new Set(spec.desired.map((entry) => entry.name.toLowerCase()));
-    for (const name of spec.owned.filter((owned) => !wanted.has(owned.toLowerCase()))) {
-        const found = byName(name);
-        if (found !== undefined) {
-            await send(http, target.app, authed(target, { method: "DELETE", path: `${path}/${found.id}` }), [200, 204]);
-            changes.push({ app: target.app, collection, name, action: "deleted" });
-        }
+  }
+  const wanted = new Set(spec.desired.map((entry) => entry.name.toLowerCase()));
+  for (const name of spec.owned.filter((owned) => !wanted.has(owned.toLowerCase()))) {
+    const found = byName(name);
+    if (found !== undefined) {
+      await send(http, target.app, authed(target, { method: "DELETE", path: `${path}/${found.id}` }), [200, 204]);
+      changes.push({ app: target.app, collection, name, action: "deleted" });
     }
-    return changes;
+  }
+  return changes;
 }
 
 /** Lidarr's root folders also name a default quality and metadata profile: the app's first ones. */
 export interface RootFolderReconcile {
-    readonly target: ServarrTarget;
-    /** The library folder that should be a root folder; undefined removes the owned ones. */
-    readonly path?: string;
-    /** Lidarr's root-folder name. */
-    readonly name: string;
-    /** Paths the relation added before: those no longer wanted are removed; no other root folder is touched. */
-    readonly owned: readonly string[];
+  readonly target: ServarrTarget;
+  /** The library folder that should be a root folder; undefined removes the owned ones. */
+  readonly path?: string;
+  /** Lidarr's root-folder name. */
+  readonly name: string;
+  /** Paths the relation added before: those no longer wanted are removed; no other root folder is touched. */
+  readonly owned: readonly string[];
 }
 
 interface RootFolderResource {
-    id: number;
-    path?: string | null;
+  id: number;
+  path?: string | null;
 }
 
 async function firstId(http: HttpClient, target: ServarrTarget, resource: string): Promise<number> {
-    const list = (await sendJson<{ id: number }[]>(http, target.app, authed(target, { method: "GET", path: apiPath(target, resource) }), [200])) ?? [];
-    if (list.length === 0) {
-        throw new RelationError(`${target.app} has no ${resource}: a root folder needs one (create one in ${target.app}'s settings)`);
-    }
-    return list[0].id;
+  const list =
+    (await sendJson<{ id: number }[]>(
+      http,
+      target.app,
+      authed(target, { method: "GET", path: apiPath(target, resource) }),
+      [200],
+    )) ?? [];
+  if (list.length === 0) {
+    throw new RelationError(
+      `${target.app} has no ${resource}: a root folder needs one (create one in ${target.app}'s settings)`,
+    );
+  }
+  return list[0].id;
 }
 
 /** Root folders differ by app: Lidarr's carry a name and default profiles, Radarr's and Sonarr's only a path. */
-async function rootFolderBody(http: HttpClient, spec: RootFolderReconcile, path: string): Promise<Record<string, unknown>> {
-    if (spec.target.app !== "lidarr") {
-        return { path };
-    }
-    return {
-        name: spec.name,
-        path,
-        defaultQualityProfileId: await firstId(http, spec.target, "qualityprofile"),
-        defaultMetadataProfileId: await firstId(http, spec.target, "metadataprofile"),
-        defaultMonitorOption: "all",
-        defaultNewItemMonitorOption: "all",
-        defaultTags: [],
-    };
+async function rootFolderBody(
+  http: HttpClient,
+  spec: RootFolderReconcile,
+  path: string,
+): Promise<Record<string, unknown>> {
+  if (spec.target.app !== "lidarr") {
+    return { path };
+  }
+  return {
+    name: spec.name,
+    path,
+    defaultQualityProfileId: await firstId(http, spec.target, "qualityprofile"),
+    defaultMetadataProfileId: await firstId(http, spec.target, "metadataprofile"),
+    defaultMonitorOption: "all",
+    defaultNewItemMonitorOption: "all",
+    defaultTags: [],
+  };
 }
 
 const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
 /** Makes `path` a root folder of the app and removes the owned ones that are no longer wanted. */
-export async function reconcileRootFolder(http: HttpClient, spec: RootFolderReconcile, changes: Change[] = []): Promise<Change[]> {
-    const { target } = spec;
-    const path = apiPath(target, "rootfolder");
-    const existing = (await sendJson<RootFolderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
-    const owns = ownership(spec.owned, (folder) => folder.replace(/\/+$/, ""));
-    if (spec.path !== undefined) {
-        const wanted = spec.path;
-        if (existing.some((folder) => samePath(folder.path ?? "", wanted))) {
-            changes.push({ app: target.app, collection: "rootfolder", name: wanted, action: owns(wanted) ? "unchanged" : "unmanaged" });
-        } else {
-            await send(http, target.app, authed(target, { method: "POST", path, json: await rootFolderBody(http, spec, wanted) }), [200, 201]);
-            changes.push({ app: target.app, collection: "rootfolder", name: wanted, action: "created" });
-        }
+export async function reconcileRootFolder(
+  http: HttpClient,
+  spec: RootFolderReconcile,
+  changes: Change[] = [],
+): Promise<Change[]> {
+  const { target } = spec;
+  const path = apiPath(target, "rootfolder");
+  const existing =
+    (await sendJson<RootFolderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
+  const owns = ownership(spec.owned, (folder) => folder.replace(/\/+$/, ""));
+  if (spec.path !== undefined) {
+    const wanted = spec.path;
+    if (existing.some((folder) => samePath(folder.path ?? "", wanted))) {
+      changes.push({
+        app: target.app,
+        collection: "rootfolder",
+        name: wanted,
+        action: owns(wanted) ? "unchanged" : "unmanaged",
+      });
+    } else {
+      await send(
+        http,
+        target.app,
+        authed(target, { method: "POST", path, json: await rootFolderBody(http, spec, wanted) }),
+        [200, 201],
+      );
+      changes.push({ app: target.app, collection: "rootfolder", name: wanted, action: "created" });
     }
-    for (const owned of spec.owned.filter((folder) => spec.path === undefined || !samePath(folder, spec.path))) {
-        const found = existing.find((folder) => samePath(folder.path ?? "", owned));
-        if (found !== undefined) {
-            await send(http, target.app, authed(target, { method: "DELETE", path: `${path}/${found.id}` }), [200, 204]);
-            changes.push({ app: target.app, collection: "rootfolder", name: owned, action: "deleted" });
-        }
+  }
+  for (const owned of spec.owned.filter((folder) => spec.path === undefined || !samePath(folder, spec.path))) {
+    const found = existing.find((folder) => samePath(folder.path ?? "", owned));
+    if (found !== undefined) {
+      await send(http, target.app, authed(target, { method: "DELETE", path: `${path}/${found.id}` }), [200, 204]);
+      changes.push({ app: target.app, collection: "rootfolder", name: owned, action: "deleted" });
     }
-    return changes;
+  }
+  return changes;
 }

@@ -5,5 +5,5 @@ import type { GatewaySettings } from "../ingress/settings";
  * gets a tailnet proxy, so only those appear in the policy's owners, grants and tests.
  */
 export function onTailnet(gateway: GatewaySettings): boolean {
-    return gateway.enabled && gateway.tailscale.expose;
+  return gateway.enabled && gateway.tailscale.expose;
 }

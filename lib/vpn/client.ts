@@ -15,23 +15,23 @@ export type PodDnsConfig = pulumi.Unwrap<k8s.types.input.core.v1.PodDNSConfig>;
  * docs/upstream.md#client-side); VXLAN values equal the gateway's.
  */
 export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
-    return {
-        // client_init.sh resolves the gateway with `dig @` the first of these.
-        K8S_DNS_IPS: cluster.dnsServiceIp,
-        // Space-separated (shell words). 169.254.7.127 keeps ambient's kubelet probes answered on eth0.
-        NOT_ROUTED_TO_GATEWAY_CIDRS: [...clusterLocalCidrs(cluster), AMBIENT_PROBE_SOURCE].join(" "),
-        VXLAN_ID: vpn.vxlanId,
-        VXLAN_PORT,
-        VXLAN_IP_NETWORK: vpn.vxlanNetwork,
-        // client_init.sh sets vxlan0 to it as given. VPN_INTERFACE itself is a gateway-side name and
-        // stays unset here.
-        VPN_INTERFACE_MTU: tunnelMtu(vpn, cluster),
-    };
+  return {
+    // client_init.sh resolves the gateway with `dig @` the first of these.
+    K8S_DNS_IPS: cluster.dnsServiceIp,
+    // Space-separated (shell words). 169.254.7.127 keeps ambient's kubelet probes answered on eth0.
+    NOT_ROUTED_TO_GATEWAY_CIDRS: [...clusterLocalCidrs(cluster), AMBIENT_PROBE_SOURCE].join(" "),
+    VXLAN_ID: vpn.vxlanId,
+    VXLAN_PORT,
+    VXLAN_IP_NETWORK: vpn.vxlanNetwork,
+    // client_init.sh sets vxlan0 to it as given. VPN_INTERFACE itself is a gateway-side name and
+    // stays unset here.
+    VPN_INTERFACE_MTU: tunnelMtu(vpn, cluster),
+  };
 }
 
 /** The files of the client ConfigMap every routed pod mounts at /config. */
 export function clientSettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Record<string, string> {
-    return { "settings.sh": renderShellSettings(clientSettings(vpn, cluster)) };
+  return { "settings.sh": renderShellSettings(clientSettings(vpn, cluster)) };
 }
 
 /**
@@ -42,35 +42,41 @@ export function clientSettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Re
  * /etc/resolv.conf by rename, which fails on the file the kubelet bind-mounts.)
  */
 export function routedPodDns(vpn: VpnSettings, cluster: ClusterFacts, namespace: string): PodDnsConfig {
-    return {
-        nameservers: [overlayGatewayAddress(vpn.vxlanNetwork)],
-        searches: [`${namespace}.svc.${cluster.domain}`, `svc.${cluster.domain}`, cluster.domain],
-        options: [{ name: "ndots", value: "5" }],
-    };
+  return {
+    nameservers: [overlayGatewayAddress(vpn.vxlanNetwork)],
+    searches: [`${namespace}.svc.${cluster.domain}`, `svc.${cluster.domain}`, cluster.domain],
+    options: [{ name: "ndots", value: "5" }],
+  };
 }
 
 /** Everything needed to route a pod template through one gateway; plain values known at plan time. */
 export interface ClientRoute {
-    /** pod-gateway image (same as the gateway's). */
-    readonly image: string;
-    /** Name of the client settings ConfigMap in the routed pod's namespace. */
-    readonly configMapName: string;
-    /** FQDN of the gateway's headless Service: the `gateway` env the client scripts resolve. */
-    readonly gatewayFqdn: string;
-    /** Hash of the client settings; a change rolls routed pods. */
-    readonly settingsHash: string;
-    /** The routed pods' resolver settings (`dnsPolicy: None`). */
-    readonly dns: PodDnsConfig;
+  /** pod-gateway image (same as the gateway's). */
+  readonly image: string;
+  /** Name of the client settings ConfigMap in the routed pod's namespace. */
+  readonly configMapName: string;
+  /** FQDN of the gateway's headless Service: the `gateway` env the client scripts resolve. */
+  readonly gatewayFqdn: string;
+  /** Hash of the client settings; a change rolls routed pods. */
+  readonly settingsHash: string;
+  /** The routed pods' resolver settings (`dnsPolicy: None`). */
+  readonly dns: PodDnsConfig;
 }
 
-export function clientRoute(vpn: VpnSettings, cluster: ClusterFacts, configMapName: string, gatewayFqdn: string, namespace: string): ClientRoute {
-    return {
-        image: vpn.images.podGateway,
-        configMapName,
-        gatewayFqdn,
-        settingsHash: settingsHash(...Object.values(clientSettingsFiles(vpn, cluster)), gatewayFqdn),
-        dns: routedPodDns(vpn, cluster, namespace),
-    };
+export function clientRoute(
+  vpn: VpnSettings,
+  cluster: ClusterFacts,
+  configMapName: string,
+  gatewayFqdn: string,
+  namespace: string,
+): ClientRoute {
+  return {
+    image: vpn.images.podGateway,
+    configMapName,
+    gatewayFqdn,
+    settingsHash: settingsHash(...Object.values(clientSettingsFiles(vpn, cluster)), gatewayFqdn),
+    dns: routedPodDns(vpn, cluster, namespace),
+  };
 }
 
 /** Seconds between two runs of a pod-gateway client script that exited. */
@@ -85,7 +91,9 @@ export const GATEWAY_START_MARGIN_SECONDS = 300;
  * five minutes, takes over): enough to wait out a gateway that starts as slowly as its own startup
  * probe allows, plus the margin. Each run takes some time of its own, so the wait is at least this.
  */
-export const ROUTE_INIT_ATTEMPTS = Math.ceil((GATEWAY_STARTUP_BUDGET_SECONDS + GATEWAY_START_MARGIN_SECONDS) / ROUTE_RETRY_SECONDS);
+export const ROUTE_INIT_ATTEMPTS = Math.ceil(
+  (GATEWAY_STARTUP_BUDGET_SECONDS + GATEWAY_START_MARGIN_SECONDS) / ROUTE_RETRY_SECONDS,
+);
 
 /**
  * `client_init.sh` fails (`set -e`) while the gateway is not resolvable or not answering yet — its
@@ -94,9 +102,9 @@ export const ROUTE_INIT_ATTEMPTS = Math.ceil((GATEWAY_STARTUP_BUDGET_SECONDS + G
  * few seconds, the pod starts as soon as the gateway is up.
  */
 export const ROUTE_INIT_COMMAND = [
-    "/bin/bash",
-    "-c",
-    `for attempt in $(seq ${ROUTE_INIT_ATTEMPTS}); do /bin/client_init.sh && exit 0; echo "client_init.sh failed (attempt $attempt of ${ROUTE_INIT_ATTEMPTS}); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS}; done; exit 1`,
+  "/bin/bash",
+  "-c",
+  `for attempt in $(seq ${ROUTE_INIT_ATTEMPTS}); do /bin/client_init.sh && exit 0; echo "client_init.sh failed (attempt $attempt of ${ROUTE_INIT_ATTEMPTS}); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS}; done; exit 1`,
 ];
 
 /**
@@ -106,9 +114,9 @@ export const ROUTE_INIT_COMMAND = [
  * ends it at once.
  */
 export const ROUTE_SIDECAR_COMMAND = [
-    "/bin/bash",
-    "-c",
-    `trap 'kill -TERM "$child" 2>/dev/null; exit 0' TERM INT; while true; do /bin/client_sidecar.sh & child=$!; wait "$child"; echo "client_sidecar.sh exited ($?); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS} & wait $!; done`,
+  "/bin/bash",
+  "-c",
+  `trap 'kill -TERM "$child" 2>/dev/null; exit 0' TERM INT; while true; do /bin/client_sidecar.sh & child=$!; wait "$child"; echo "client_sidecar.sh exited ($?); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS} & wait $!; done`,
 ];
 
 export const ROUTE_INIT_CONTAINER = "vpn-route-init";
@@ -129,9 +137,9 @@ const RESERVED_NAMES = [ROUTE_INIT_CONTAINER, ROUTE_SIDECAR_CONTAINER];
  * default (Talos, hardened k3s/RKE2) would otherwise refuse the pods.
  */
 export const ROUTED_NAMESPACE_POD_SECURITY: Readonly<Record<string, string>> = {
-    "pod-security.kubernetes.io/enforce": "privileged",
-    "pod-security.kubernetes.io/audit": "privileged",
-    "pod-security.kubernetes.io/warn": "privileged",
+  "pod-security.kubernetes.io/enforce": "privileged",
+  "pod-security.kubernetes.io/audit": "privileged",
+  "pod-security.kubernetes.io/warn": "privileged",
 };
 
 /**
@@ -143,56 +151,60 @@ export const ROUTED_NAMESPACE_POD_SECURITY: Readonly<Record<string, string>> = {
  * (`dnsPolicy: None`). The input is not modified.
  */
 export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute): PodTemplateSpec {
-    const spec = template.spec;
-    if (!spec) {
-        throw new Error("cannot route a pod template without a spec");
-    }
-    if (spec.hostNetwork) {
-        // client_init.sh deletes the default route of the network namespace it runs in: here the
-        // node's. And NetworkPolicy does not apply to host-network pods, so no kill switch would hold.
-        throw new Error("cannot route a pod template with hostNetwork: true: routing would replace the node's default route, and no kill switch applies to host-network pods");
-    }
-    const taken = [...(spec.initContainers ?? []), ...spec.containers].map((c) => c.name);
-    const clash = RESERVED_NAMES.find((name) => taken.includes(name));
-    if (clash) {
-        throw new Error(`pod template already has a container named ${clash}; is it routed twice?`);
-    }
-    if ((spec.volumes ?? []).some((volume) => volume.name === CLIENT_SETTINGS_VOLUME)) {
-        throw new Error(`pod template already has a volume named ${CLIENT_SETTINGS_VOLUME}`);
-    }
-    if (spec.dnsPolicy !== undefined || spec.dnsConfig !== undefined) {
-        // Any other resolver would answer internet names outside the tunnel.
-        throw new Error("cannot route a pod template that sets dnsPolicy or dnsConfig: a routed pod resolves through the gateway, and any other resolver would look names up outside the tunnel");
-    }
-    const routeContainer = (name: string, command: readonly string[]) => ({
-        name,
-        image: route.image,
-        command: [...command],
-        env: [{ name: "gateway", value: route.gatewayFqdn }],
-        // Not privileged. NET_ADMIN for routes and vxlan0; NET_RAW for busybox ping, asked for
-        // explicitly because CRI-O does not grant it by default.
-        securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
-        volumeMounts: [{ name: CLIENT_SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
-    });
-    const metadata = template.metadata ?? {};
-    return {
-        ...template,
-        metadata: {
-            ...metadata,
-            labels: { ...(metadata.labels ?? {}), [ROUTED_LABEL]: "true" },
-            annotations: {
-                ...(metadata.annotations ?? {}),
-                [CLIENT_SETTINGS_HASH_ANNOTATION]: route.settingsHash,
-                [DNS_CAPTURE_ANNOTATION]: "false",
-            },
-        },
-        spec: {
-            ...spec,
-            dnsPolicy: "None",
-            dnsConfig: route.dns,
-            initContainers: [routeContainer(ROUTE_INIT_CONTAINER, ROUTE_INIT_COMMAND), ...(spec.initContainers ?? [])],
-            containers: [...spec.containers, routeContainer(ROUTE_SIDECAR_CONTAINER, ROUTE_SIDECAR_COMMAND)],
-            volumes: [...(spec.volumes ?? []), { name: CLIENT_SETTINGS_VOLUME, configMap: { name: route.configMapName } }],
-        },
-    };
+  const spec = template.spec;
+  if (!spec) {
+    throw new Error("cannot route a pod template without a spec");
+  }
+  if (spec.hostNetwork) {
+    // client_init.sh deletes the default route of the network namespace it runs in: here the
+    // node's. And NetworkPolicy does not apply to host-network pods, so no kill switch would hold.
+    throw new Error(
+      "cannot route a pod template with hostNetwork: true: routing would replace the node's default route, and no kill switch applies to host-network pods",
+    );
+  }
+  const taken = [...(spec.initContainers ?? []), ...spec.containers].map((c) => c.name);
+  const clash = RESERVED_NAMES.find((name) => taken.includes(name));
+  if (clash) {
+    throw new Error(`pod template already has a container named ${clash}; is it routed twice?`);
+  }
+  if ((spec.volumes ?? []).some((volume) => volume.name === CLIENT_SETTINGS_VOLUME)) {
+    throw new Error(`pod template already has a volume named ${CLIENT_SETTINGS_VOLUME}`);
+  }
+  if (spec.dnsPolicy !== undefined || spec.dnsConfig !== undefined) {
+    // Any other resolver would answer internet names outside the tunnel.
+    throw new Error(
+      "cannot route a pod template that sets dnsPolicy or dnsConfig: a routed pod resolves through the gateway, and any other resolver would look names up outside the tunnel",
+    );
+  }
+  const routeContainer = (name: string, command: readonly string[]) => ({
+    name,
+    image: route.image,
+    command: [...command],
+    env: [{ name: "gateway", value: route.gatewayFqdn }],
+    // Not privileged. NET_ADMIN for routes and vxlan0; NET_RAW for busybox ping, asked for
+    // explicitly because CRI-O does not grant it by default.
+    securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
+    volumeMounts: [{ name: CLIENT_SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
+  });
+  const metadata = template.metadata ?? {};
+  return {
+    ...template,
+    metadata: {
+      ...metadata,
+      labels: { ...(metadata.labels ?? {}), [ROUTED_LABEL]: "true" },
+      annotations: {
+        ...(metadata.annotations ?? {}),
+        [CLIENT_SETTINGS_HASH_ANNOTATION]: route.settingsHash,
+        [DNS_CAPTURE_ANNOTATION]: "false",
+      },
+    },
+    spec: {
+      ...spec,
+      dnsPolicy: "None",
+      dnsConfig: route.dns,
+      initContainers: [routeContainer(ROUTE_INIT_CONTAINER, ROUTE_INIT_COMMAND), ...(spec.initContainers ?? [])],
+      containers: [...spec.containers, routeContainer(ROUTE_SIDECAR_CONTAINER, ROUTE_SIDECAR_COMMAND)],
+      volumes: [...(spec.volumes ?? []), { name: CLIENT_SETTINGS_VOLUME, configMap: { name: route.configMapName } }],
+    },
+  };
 }

@@ -36,56 +36,56 @@ export const GLUETUN_IPTABLES_DIR = "/iptables";
 
 /** Names of the Kubernetes objects that make up one gateway, fixed so clients can find it. */
 export interface GatewayNames {
-    /** The gateway's own namespace (`vpn.namespace`), where all of the objects below live. */
-    readonly namespace: string;
-    /** The Deployment, the headless Service and the `app.kubernetes.io/instance` label. */
-    readonly gateway: string;
-    /** ConfigMap with pod-gateway's `settings.sh` and `nat.conf` and the `forward-guard.sh` script, mounted at /config. */
-    readonly settingsConfigMap: string;
-    /** ConfigMap with gluetun's `post-rules.txt`, mounted at /iptables. */
-    readonly postRulesConfigMap: string;
-    /** Secret with the VPN credentials that are set, one key per credential. */
-    readonly credentialsSecret: string;
-    /** Secret with gluetun's control-server API key and the auth role embedding it. */
-    readonly controlServerSecret: string;
+  /** The gateway's own namespace (`vpn.namespace`), where all of the objects below live. */
+  readonly namespace: string;
+  /** The Deployment, the headless Service and the `app.kubernetes.io/instance` label. */
+  readonly gateway: string;
+  /** ConfigMap with pod-gateway's `settings.sh` and `nat.conf` and the `forward-guard.sh` script, mounted at /config. */
+  readonly settingsConfigMap: string;
+  /** ConfigMap with gluetun's `post-rules.txt`, mounted at /iptables. */
+  readonly postRulesConfigMap: string;
+  /** Secret with the VPN credentials that are set, one key per credential. */
+  readonly credentialsSecret: string;
+  /** Secret with gluetun's control-server API key and the auth role embedding it. */
+  readonly controlServerSecret: string;
 }
 
 export function gatewayNames(namespace: string, gateway = "vpn-gateway"): GatewayNames {
-    return {
-        namespace,
-        gateway,
-        settingsConfigMap: `${gateway}-settings`,
-        postRulesConfigMap: `${gateway}-post-rules`,
-        credentialsSecret: `${gateway}-credentials`,
-        controlServerSecret: `${gateway}-control-server`,
-    };
+  return {
+    namespace,
+    gateway,
+    settingsConfigMap: `${gateway}-settings`,
+    postRulesConfigMap: `${gateway}-post-rules`,
+    credentialsSecret: `${gateway}-credentials`,
+    controlServerSecret: `${gateway}-control-server`,
+  };
 }
 
 /** Labels of the gateway pod: what clients' kill switches and the headless Service select. */
 export function gatewayPodLabels(names: GatewayNames): Record<string, string> {
-    return { "app.kubernetes.io/name": "vpn-gateway", "app.kubernetes.io/instance": names.gateway };
+  return { "app.kubernetes.io/name": "vpn-gateway", "app.kubernetes.io/instance": names.gateway };
 }
 
 /** The headless Service's FQDN, which clients resolve to the gateway pod's IP. */
 export function gatewayFqdn(names: GatewayNames, cluster: ClusterFacts): string {
-    return `${names.gateway}.${names.namespace}.svc.${cluster.domain}`;
+  return `${names.gateway}.${names.namespace}.svc.${cluster.domain}`;
 }
 
 /** pod-gateway's gateway-side `settings.sh` values (docs/upstream.md#settings). */
 export function gatewaySettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSettings {
-    return {
-        VXLAN_ID: vpn.vxlanId,
-        VXLAN_PORT,
-        VXLAN_IP_NETWORK: vpn.vxlanNetwork,
-        VXLAN_GATEWAY_FIRST_DYNAMIC_IP: VXLAN_FIRST_DYNAMIC_IP,
-        VPN_INTERFACE: VPN_INTERFACES[vpn.type],
-        VPN_INTERFACE_MTU: tunnelMtu(vpn, cluster),
-        VPN_BLOCK_OTHER_TRAFFIC: true,
-        VPN_TRAFFIC_PORT: vpnServerPort(vpn),
-        VPN_LOCAL_CIDRS: clusterLocalCidrs(cluster).join(" "),
-        DNS_LOCAL_CIDRS: cluster.domain,
-        DNS_LOCAL_SERVER: cluster.dnsServiceIp,
-    };
+  return {
+    VXLAN_ID: vpn.vxlanId,
+    VXLAN_PORT,
+    VXLAN_IP_NETWORK: vpn.vxlanNetwork,
+    VXLAN_GATEWAY_FIRST_DYNAMIC_IP: VXLAN_FIRST_DYNAMIC_IP,
+    VPN_INTERFACE: VPN_INTERFACES[vpn.type],
+    VPN_INTERFACE_MTU: tunnelMtu(vpn, cluster),
+    VPN_BLOCK_OTHER_TRAFFIC: true,
+    VPN_TRAFFIC_PORT: vpnServerPort(vpn),
+    VPN_LOCAL_CIDRS: clusterLocalCidrs(cluster).join(" "),
+    DNS_LOCAL_CIDRS: cluster.domain,
+    DNS_LOCAL_SERVER: cluster.dnsServiceIp,
+  };
 }
 
 /** The forward guard's file in the settings ConfigMap, run by the gateway's first init container. */
@@ -93,20 +93,20 @@ export const FORWARD_GUARD_FILE = "forward-guard.sh";
 
 /** The files of the gateway's settings ConfigMap, mounted at /config. */
 export function gatewaySettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Record<string, string> {
-    return {
-        "settings.sh": renderShellSettings(gatewaySettings(vpn, cluster)),
-        // gateway_init.sh reads it under `set -e`, so it must exist; no static leases are needed.
-        "nat.conf": "",
-        [FORWARD_GUARD_FILE]: forwardGuardScript(vpn, cluster),
-    };
+  return {
+    "settings.sh": renderShellSettings(gatewaySettings(vpn, cluster)),
+    // gateway_init.sh reads it under `set -e`, so it must exist; no static leases are needed.
+    "nat.conf": "",
+    [FORWARD_GUARD_FILE]: forwardGuardScript(vpn, cluster),
+  };
 }
 
 /** How gluetun reaches its credentials and the control-server role. */
 export interface GluetunSecretRefs {
-    /** Secret holding the VPN credentials under the keys of `VPN_SETTINGS[*].secretKey`. */
-    readonly credentialsSecret: string;
-    /** Secret holding the control server's auth role (it embeds the generated API key). */
-    readonly controlServerSecret: string;
+  /** Secret holding the VPN credentials under the keys of `VPN_SETTINGS[*].secretKey`. */
+  readonly credentialsSecret: string;
+  /** Secret holding the control server's auth role (it embeds the generated API key). */
+  readonly controlServerSecret: string;
 }
 
 /** Key in the control-server Secret: the whole role JSON, since it contains the API key. */
@@ -118,51 +118,51 @@ export const CONTROL_SERVER_API_KEY = "api-key";
  * gluetun's role JSON for `HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE`: API-key auth (docs/upstream.md#gluetun).
  */
 export function controlServerRole(apiKey: string): string {
-    return JSON.stringify({ auth: "apikey", apikey: apiKey });
+  return JSON.stringify({ auth: "apikey", apikey: apiKey });
 }
 
 /** gluetun's whole environment: provider settings, firewall, MTU, DNS, control server. */
 export function gluetunEnvironment(
-    vpn: VpnSettings,
-    cluster: ClusterFacts,
-    credentials: ReadonlySet<VpnCredentialName>,
-    refs: GluetunSecretRefs,
+  vpn: VpnSettings,
+  cluster: ClusterFacts,
+  credentials: ReadonlySet<VpnCredentialName>,
+  refs: GluetunSecretRefs,
 ): EnvVar[] {
-    const values: Record<string, GluetunEnvValue> = {
-        ...providerEnvironment(vpn, credentials),
-        // Comma-separated, no spaces: a space crashes gluetun's start-up (docs/upstream.md#gluetun).
-        FIREWALL_OUTBOUND_SUBNETS: { value: clusterLocalCidrs(cluster).join(",") },
-        ...(vpn.type === "wireguard" ? { WIREGUARD_MTU: { value: String(tunnelMtu(vpn, cluster)) } } : {}),
-        // gluetun's DNS server would listen on :53, where the gateway sidecar's dnsmasq serves the
-        // clients: whichever starts second fails. Off, gluetun v3.41.1 (internal/dns/run.go,
-        // plaintext.go) writes DNS_ADDRESS into the pod's resolv.conf and uses it itself; dnsmasq
-        // forwards internet names there, and the forward guard lets it out only through the tunnel.
-        DNS_SERVER: { value: "off" },
-        DNS_ADDRESS: { value: vpn.dnsAddress },
-        HTTP_CONTROL_SERVER_ADDRESS: { value: `:${CONTROL_SERVER_PORT}` },
-    };
-    const env: EnvVar[] = Object.entries(values).map(([name, value]) =>
-        "value" in value
-            ? { name, value: value.value }
-            : { name, valueFrom: { secretKeyRef: { name: refs.credentialsSecret, key: value.secretKey } } },
-    );
-    env.push({
-        name: "HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE",
-        valueFrom: { secretKeyRef: { name: refs.controlServerSecret, key: CONTROL_SERVER_ROLE_KEY } },
-    });
-    return env;
+  const values: Record<string, GluetunEnvValue> = {
+    ...providerEnvironment(vpn, credentials),
+    // Comma-separated, no spaces: a space crashes gluetun's start-up (docs/upstream.md#gluetun).
+    FIREWALL_OUTBOUND_SUBNETS: { value: clusterLocalCidrs(cluster).join(",") },
+    ...(vpn.type === "wireguard" ? { WIREGUARD_MTU: { value: String(tunnelMtu(vpn, cluster)) } } : {}),
+    // gluetun's DNS server would listen on :53, where the gateway sidecar's dnsmasq serves the
+    // clients: whichever starts second fails. Off, gluetun v3.41.1 (internal/dns/run.go,
+    // plaintext.go) writes DNS_ADDRESS into the pod's resolv.conf and uses it itself; dnsmasq
+    // forwards internet names there, and the forward guard lets it out only through the tunnel.
+    DNS_SERVER: { value: "off" },
+    DNS_ADDRESS: { value: vpn.dnsAddress },
+    HTTP_CONTROL_SERVER_ADDRESS: { value: `:${CONTROL_SERVER_PORT}` },
+  };
+  const env: EnvVar[] = Object.entries(values).map(([name, value]) =>
+    "value" in value
+      ? { name, value: value.value }
+      : { name, valueFrom: { secretKeyRef: { name: refs.credentialsSecret, key: value.secretKey } } },
+  );
+  env.push({
+    name: "HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE",
+    valueFrom: { secretKeyRef: { name: refs.controlServerSecret, key: CONTROL_SERVER_ROLE_KEY } },
+  });
+  return env;
 }
 
 /** Everything the gateway pod is built from; all plain values known at plan time. */
 export interface GatewayPodInputs {
-    /** Validated VPN settings: provider, type, MTU, VXLAN values, images. */
-    readonly vpn: VpnSettings;
-    /** Cluster facts from the core stack: CIDRs, kube-dns IP, domain. */
-    readonly cluster: ClusterFacts;
-    /** Which credentials are set; only those are referenced from gluetun's env. */
-    readonly credentials: ReadonlySet<VpnCredentialName>;
-    /** Names of the gateway's objects, which the pod mounts and references. */
-    readonly names: GatewayNames;
+  /** Validated VPN settings: provider, type, MTU, VXLAN values, images. */
+  readonly vpn: VpnSettings;
+  /** Cluster facts from the core stack: CIDRs, kube-dns IP, domain. */
+  readonly cluster: ClusterFacts;
+  /** Which credentials are set; only those are referenced from gluetun's env. */
+  readonly credentials: ReadonlySet<VpnCredentialName>;
+  /** Names of the gateway's objects, which the pod mounts and references. */
+  readonly names: GatewayNames;
 }
 
 const SETTINGS_VOLUME = "pod-gateway-settings";
@@ -179,76 +179,82 @@ export const FORWARD_GUARD_CONTAINER = "vpn-forward-guard";
  * entrypoint and could delete the rule the new gluetun just added, so the same commands run here
  * before gluetun starts instead.
  */
-const WIREGUARD_RULE_CLEANUP = "ip rule del table 51820 2>/dev/null; ip -6 rule del table 51820 2>/dev/null; exec /gluetun-entrypoint";
+const WIREGUARD_RULE_CLEANUP =
+  "ip rule del table 51820 2>/dev/null; ip -6 rule del table 51820 2>/dev/null; exec /gluetun-entrypoint";
 
 /**
  * The gateway pod: forward guard, pod-gateway init and sidecar, gluetun; docs/upstream.md#gluetun
  * and #gateway-side give every choice's reason.
  */
 export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodInputs): PodSpec {
-    const podGateway = vpn.images.podGateway;
-    const healthcheck = { exec: { command: ["/gluetun-entrypoint", "healthcheck"] } };
-    const settingsMount = { name: SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true };
-    return {
-        // The gateway talks to no Kubernetes API; a token would only widen what a compromise reaches.
-        automountServiceAccountToken: false,
-        // The pod's only resolver is the one reached through the tunnel, from its first second:
-        // gateway_sidecar.sh copies this file for dnsmasq at start, before gluetun rewrites it (to
-        // the same address), so dnsmasq never forwards an internet name to kube-dns. Nothing in
-        // the pod needs cluster DNS: dnsmasq reaches kube-dns by DNS_LOCAL_SERVER's address.
-        dnsPolicy: "None",
-        dnsConfig: { nameservers: [vpn.dnsAddress] },
-        initContainers: [
-            {
-                name: FORWARD_GUARD_CONTAINER,
-                image: podGateway,
-                command: ["/bin/sh", `${POD_GATEWAY_CONFIG_DIR}/${FORWARD_GUARD_FILE}`],
-                // Writes /proc/sys (IPv6 off) and iptables: privileged, like gateway-init.
-                securityContext: { privileged: true },
-                volumeMounts: [settingsMount],
-            },
-            {
-                name: "gateway-init",
-                image: podGateway,
-                command: ["/bin/gateway_init.sh"],
-                // Writes net.ipv4.ip_forward, which needs a privileged container.
-                securityContext: { privileged: true },
-                volumeMounts: [settingsMount],
-            },
-        ],
-        containers: [
-            {
-                name: "gateway-sidecar",
-                image: podGateway,
-                command: ["/bin/gateway_sidecar.sh"],
-                // dnsmasq's DHCP sets ARP entries (NET_ADMIN) and pings an address before leasing it
-                // (NET_RAW, which CRI-O does not grant by default).
-                securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
-                volumeMounts: [settingsMount],
-            },
-            {
-                name: "gluetun",
-                image: vpn.images.gluetun,
-                ...(vpn.type === "wireguard" ? { command: ["/bin/sh", "-c", WIREGUARD_RULE_CLEANUP] } : {}),
-                env: gluetunEnvironment(vpn, cluster, credentials, {
-                    credentialsSecret: names.credentialsSecret,
-                    controlServerSecret: names.controlServerSecret,
-                }),
-                ports: [{ name: "control", containerPort: CONTROL_SERVER_PORT, protocol: "TCP" }],
-                // /dev/net/tun needs privileged on current containerd/runc without a device plugin.
-                securityContext: { privileged: true, capabilities: { add: ["NET_ADMIN"] } },
-                volumeMounts: [{ name: POST_RULES_VOLUME, mountPath: GLUETUN_IPTABLES_DIR, readOnly: true }],
-                // The health server listens on 127.0.0.1 only, so probes must exec. No readiness
-                // probe: a short tunnel blip must not pull the pod out of the headless Service.
-                startupProbe: { ...healthcheck, periodSeconds: GLUETUN_STARTUP_PERIOD_SECONDS, failureThreshold: GLUETUN_STARTUP_FAILURE_THRESHOLD, timeoutSeconds: 5 },
-                livenessProbe: { ...healthcheck, periodSeconds: 30, failureThreshold: 5, timeoutSeconds: 5 },
-            },
-        ],
-        volumes: [
-            { name: SETTINGS_VOLUME, configMap: { name: names.settingsConfigMap } },
-            { name: POST_RULES_VOLUME, configMap: { name: names.postRulesConfigMap } },
-        ],
-    };
+  const podGateway = vpn.images.podGateway;
+  const healthcheck = { exec: { command: ["/gluetun-entrypoint", "healthcheck"] } };
+  const settingsMount = { name: SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true };
+  return {
+    // The gateway talks to no Kubernetes API; a token would only widen what a compromise reaches.
+    automountServiceAccountToken: false,
+    // The pod's only resolver is the one reached through the tunnel, from its first second:
+    // gateway_sidecar.sh copies this file for dnsmasq at start, before gluetun rewrites it (to
+    // the same address), so dnsmasq never forwards an internet name to kube-dns. Nothing in
+    // the pod needs cluster DNS: dnsmasq reaches kube-dns by DNS_LOCAL_SERVER's address.
+    dnsPolicy: "None",
+    dnsConfig: { nameservers: [vpn.dnsAddress] },
+    initContainers: [
+      {
+        name: FORWARD_GUARD_CONTAINER,
+        image: podGateway,
+        command: ["/bin/sh", `${POD_GATEWAY_CONFIG_DIR}/${FORWARD_GUARD_FILE}`],
+        // Writes /proc/sys (IPv6 off) and iptables: privileged, like gateway-init.
+        securityContext: { privileged: true },
+        volumeMounts: [settingsMount],
+      },
+      {
+        name: "gateway-init",
+        image: podGateway,
+        command: ["/bin/gateway_init.sh"],
+        // Writes net.ipv4.ip_forward, which needs a privileged container.
+        securityContext: { privileged: true },
+        volumeMounts: [settingsMount],
+      },
+    ],
+    containers: [
+      {
+        name: "gateway-sidecar",
+        image: podGateway,
+        command: ["/bin/gateway_sidecar.sh"],
+        // dnsmasq's DHCP sets ARP entries (NET_ADMIN) and pings an address before leasing it
+        // (NET_RAW, which CRI-O does not grant by default).
+        securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
+        volumeMounts: [settingsMount],
+      },
+      {
+        name: "gluetun",
+        image: vpn.images.gluetun,
+        ...(vpn.type === "wireguard" ? { command: ["/bin/sh", "-c", WIREGUARD_RULE_CLEANUP] } : {}),
+        env: gluetunEnvironment(vpn, cluster, credentials, {
+          credentialsSecret: names.credentialsSecret,
+          controlServerSecret: names.controlServerSecret,
+        }),
+        ports: [{ name: "control", containerPort: CONTROL_SERVER_PORT, protocol: "TCP" }],
+        // /dev/net/tun needs privileged on current containerd/runc without a device plugin.
+        securityContext: { privileged: true, capabilities: { add: ["NET_ADMIN"] } },
+        volumeMounts: [{ name: POST_RULES_VOLUME, mountPath: GLUETUN_IPTABLES_DIR, readOnly: true }],
+        // The health server listens on 127.0.0.1 only, so probes must exec. No readiness
+        // probe: a short tunnel blip must not pull the pod out of the headless Service.
+        startupProbe: {
+          ...healthcheck,
+          periodSeconds: GLUETUN_STARTUP_PERIOD_SECONDS,
+          failureThreshold: GLUETUN_STARTUP_FAILURE_THRESHOLD,
+          timeoutSeconds: 5,
+        },
+        livenessProbe: { ...healthcheck, periodSeconds: 30, failureThreshold: 5, timeoutSeconds: 5 },
+      },
+    ],
+    volumes: [
+      { name: SETTINGS_VOLUME, configMap: { name: names.settingsConfigMap } },
+      { name: POST_RULES_VOLUME, configMap: { name: names.postRulesConfigMap } },
+    ],
+  };
 }
 
 /** Annotation whose change rolls the gateway pod when any of its settings change. */
@@ -256,9 +262,9 @@ export const GATEWAY_SETTINGS_HASH_ANNOTATION = "charmarr.io/vpn-gateway-setting
 
 /** Hash over everything the gateway's behaviour depends on, secrets excluded. */
 export function gatewaySettingsHash(inputs: GatewayPodInputs): string {
-    return settingsHash(
-        ...Object.values(gatewaySettingsFiles(inputs.vpn, inputs.cluster)),
-        gluetunPostRules(inputs.vpn, inputs.cluster),
-        JSON.stringify(gatewayPodSpec(inputs)),
-    );
+  return settingsHash(
+    ...Object.values(gatewaySettingsFiles(inputs.vpn, inputs.cluster)),
+    gluetunPostRules(inputs.vpn, inputs.cluster),
+    JSON.stringify(gatewayPodSpec(inputs)),
+  );
 }

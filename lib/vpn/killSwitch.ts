@@ -12,13 +12,13 @@ export type NetworkPolicyPeer = pulumi.Unwrap<k8s.types.input.networking.v1.Netw
 
 /** Where kube-dns runs: its pods by the labels every kube-dns/CoreDNS install carries. */
 export const KUBE_DNS_PEER: NetworkPolicyPeer = {
-    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
-    podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
+  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kube-system" } },
+  podSelector: { matchLabels: { "k8s-app": "kube-dns" } },
 };
 
 const DNS_PORTS = [
-    { protocol: "UDP", port: 53 },
-    { protocol: "TCP", port: 53 },
+  { protocol: "UDP", port: 53 },
+  { protocol: "TCP", port: 53 },
 ];
 
 /**
@@ -26,30 +26,30 @@ const DNS_PORTS = [
  * (docs/upstream.md#networkpolicy-across-cnis).
  */
 export interface VpnGatewayPeer {
-    /** The gateway's namespace. */
-    readonly namespace: string;
-    /** Labels of the gateway pod. */
-    readonly podLabels: Readonly<Record<string, string>>;
+  /** The gateway's namespace. */
+  readonly namespace: string;
+  /** Labels of the gateway pod. */
+  readonly podLabels: Readonly<Record<string, string>>;
 }
 
 function gatewayPeer(gateway: VpnGatewayPeer): NetworkPolicyPeer {
-    return {
-        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": gateway.namespace } },
-        podSelector: { matchLabels: { ...gateway.podLabels } },
-    };
+  return {
+    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": gateway.namespace } },
+    podSelector: { matchLabels: { ...gateway.podLabels } },
+  };
 }
 
 export interface ClientKillSwitchInputs {
-    /** Labels selecting exactly the routed workload's pods. */
-    readonly podSelector: Readonly<Record<string, string>>;
-    /** The gateway pod the routed pods tunnel to; the only peer reached on any port and by ICMP. */
-    readonly gateway: VpnGatewayPeer;
-    /** Cluster facts from the core stack: kube-dns's Service IP and the LAN range. */
-    readonly cluster: ClusterFacts;
-    /** Let the pods reach `cluster.lanCidr` directly. Off unless the user asks for it. */
-    readonly allowLan: boolean;
-    /** Further destinations the workload needs (e.g. one NAS on the LAN); nothing else in the cluster is open. */
-    readonly extraRules?: readonly NetworkPolicyEgressRule[];
+  /** Labels selecting exactly the routed workload's pods. */
+  readonly podSelector: Readonly<Record<string, string>>;
+  /** The gateway pod the routed pods tunnel to; the only peer reached on any port and by ICMP. */
+  readonly gateway: VpnGatewayPeer;
+  /** Cluster facts from the core stack: kube-dns's Service IP and the LAN range. */
+  readonly cluster: ClusterFacts;
+  /** Let the pods reach `cluster.lanCidr` directly. Off unless the user asks for it. */
+  readonly allowLan: boolean;
+  /** Further destinations the workload needs (e.g. one NAS on the LAN); nothing else in the cluster is open. */
+  readonly extraRules?: readonly NetworkPolicyEgressRule[];
 }
 
 /**
@@ -70,42 +70,42 @@ export interface ClientKillSwitchInputs {
  * established traffic. ztunnel's xDS and certificate traffic leaves from the ztunnel pod, not this one.
  */
 export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPolicySpec {
-    const { cluster } = inputs;
-    if (inputs.allowLan && !cluster.lanCidr) {
-        throw new Error("allowLan needs cluster.lanCidr");
-    }
-    const egress: NetworkPolicyEgressRule[] = [
-        // No `ports`: NetworkPolicy cannot name ICMP, and the client scripts ping the gateway before
-        // building the tunnel. The peer is one pod, so this opens no way to the internet.
-        { to: [gatewayPeer(inputs.gateway)] },
-        // kube-dns by selector, and by its Service IP for CNIs that see a Service address before
-        // kube-proxy's DNAT; port 53 only.
-        { to: [KUBE_DNS_PEER, { ipBlock: { cidr: `${cluster.dnsServiceIp}/32` } }], ports: DNS_PORTS },
-        { to: [{ ipBlock: { cidr: AMBIENT_PROBE_SOURCE } }] },
-        ...(inputs.allowLan && cluster.lanCidr ? [{ to: [{ ipBlock: { cidr: cluster.lanCidr } }] }] : []),
-        ...(inputs.extraRules ?? []),
-    ];
-    return {
-        podSelector: { matchLabels: { ...inputs.podSelector } },
-        policyTypes: ["Egress"],
-        egress,
-    };
+  const { cluster } = inputs;
+  if (inputs.allowLan && !cluster.lanCidr) {
+    throw new Error("allowLan needs cluster.lanCidr");
+  }
+  const egress: NetworkPolicyEgressRule[] = [
+    // No `ports`: NetworkPolicy cannot name ICMP, and the client scripts ping the gateway before
+    // building the tunnel. The peer is one pod, so this opens no way to the internet.
+    { to: [gatewayPeer(inputs.gateway)] },
+    // kube-dns by selector, and by its Service IP for CNIs that see a Service address before
+    // kube-proxy's DNAT; port 53 only.
+    { to: [KUBE_DNS_PEER, { ipBlock: { cidr: `${cluster.dnsServiceIp}/32` } }], ports: DNS_PORTS },
+    { to: [{ ipBlock: { cidr: AMBIENT_PROBE_SOURCE } }] },
+    ...(inputs.allowLan && cluster.lanCidr ? [{ to: [{ ipBlock: { cidr: cluster.lanCidr } }] }] : []),
+    ...(inputs.extraRules ?? []),
+  ];
+  return {
+    podSelector: { matchLabels: { ...inputs.podSelector } },
+    policyTypes: ["Egress"],
+    egress,
+  };
 }
 
 export interface GatewayEgressInputs {
-    /** Labels of the gateway pod, which the policy selects. */
-    readonly podLabels: Readonly<Record<string, string>>;
-    /** Cluster facts from the core stack: the ranges the gateway may reach inside the cluster. */
-    readonly cluster: ClusterFacts;
-    /** UDP port of the VPN server. */
-    readonly vpnServerPort: number;
-    /**
-     * The VPN server's IPv4 address when it is known at plan time (`vpn.endpointIp`). The VPN-port
-     * rule then opens that one host instead of every address outside the cluster.
-     */
-    readonly vpnServerIp?: string;
-    /** The resolver the gateway uses (`vpn.dnsAddress`): never reached outside the tunnel, whatever the VPN port. */
-    readonly resolver: string;
+  /** Labels of the gateway pod, which the policy selects. */
+  readonly podLabels: Readonly<Record<string, string>>;
+  /** Cluster facts from the core stack: the ranges the gateway may reach inside the cluster. */
+  readonly cluster: ClusterFacts;
+  /** UDP port of the VPN server. */
+  readonly vpnServerPort: number;
+  /**
+   * The VPN server's IPv4 address when it is known at plan time (`vpn.endpointIp`). The VPN-port
+   * rule then opens that one host instead of every address outside the cluster.
+   */
+  readonly vpnServerIp?: string;
+  /** The resolver the gateway uses (`vpn.dnsAddress`): never reached outside the tunnel, whatever the VPN port. */
+  readonly resolver: string;
 }
 
 /**
@@ -117,32 +117,32 @@ export interface GatewayEgressInputs {
  * guard (lib/vpn/guard.ts) then still hold.
  */
 export function gatewayEgressSpec(inputs: GatewayEgressInputs): NetworkPolicySpec {
-    const { cluster } = inputs;
-    const vpnServer: NetworkPolicyPeer = inputs.vpnServerIp
-        ? { ipBlock: { cidr: `${inputs.vpnServerIp}/32` } }
-        : { ipBlock: { cidr: "0.0.0.0/0", except: [...clusterLocalCidrs(cluster), `${inputs.resolver}/32`] } };
-    return {
-        podSelector: { matchLabels: { ...inputs.podLabels } },
-        policyTypes: ["Egress"],
-        egress: [
-            { to: [vpnServer], ports: [{ protocol: "UDP", port: inputs.vpnServerPort }] },
-            {
-                to: [
-                    { namespaceSelector: {}, podSelector: {} },
-                    { ipBlock: { cidr: cluster.podCidr } },
-                    { ipBlock: { cidr: cluster.serviceCidr } },
-                ],
-            },
-            { to: [KUBE_DNS_PEER], ports: DNS_PORTS },
+  const { cluster } = inputs;
+  const vpnServer: NetworkPolicyPeer = inputs.vpnServerIp
+    ? { ipBlock: { cidr: `${inputs.vpnServerIp}/32` } }
+    : { ipBlock: { cidr: "0.0.0.0/0", except: [...clusterLocalCidrs(cluster), `${inputs.resolver}/32`] } };
+  return {
+    podSelector: { matchLabels: { ...inputs.podLabels } },
+    policyTypes: ["Egress"],
+    egress: [
+      { to: [vpnServer], ports: [{ protocol: "UDP", port: inputs.vpnServerPort }] },
+      {
+        to: [
+          { namespaceSelector: {}, podSelector: {} },
+          { ipBlock: { cidr: cluster.podCidr } },
+          { ipBlock: { cidr: cluster.serviceCidr } },
         ],
-    };
+      },
+      { to: [KUBE_DNS_PEER], ports: DNS_PORTS },
+    ],
+  };
 }
 
 export interface GatewayIngressInputs {
-    /** Labels of the gateway pod, which the policy selects. */
-    readonly podLabels: Readonly<Record<string, string>>;
-    /** Namespace of the routed workloads: the only namespace the gateway accepts traffic from. */
-    readonly clientNamespace: string;
+  /** Labels of the gateway pod, which the policy selects. */
+  readonly podLabels: Readonly<Record<string, string>>;
+  /** Namespace of the routed workloads: the only namespace the gateway accepts traffic from. */
+  readonly clientNamespace: string;
 }
 
 /**
@@ -153,20 +153,20 @@ export interface GatewayIngressInputs {
  * replies to the gateway's own connections are not new connections and pass.
  */
 export function gatewayIngressSpec(inputs: GatewayIngressInputs): NetworkPolicySpec {
-    return {
-        podSelector: { matchLabels: { ...inputs.podLabels } },
-        policyTypes: ["Ingress"],
-        ingress: [
-            {
-                from: [
-                    {
-                        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inputs.clientNamespace } },
-                        podSelector: { matchLabels: { [ROUTED_LABEL]: "true" } },
-                    },
-                ],
-            },
+  return {
+    podSelector: { matchLabels: { ...inputs.podLabels } },
+    policyTypes: ["Ingress"],
+    ingress: [
+      {
+        from: [
+          {
+            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inputs.clientNamespace } },
+            podSelector: { matchLabels: { [ROUTED_LABEL]: "true" } },
+          },
         ],
-    };
+      },
+    ],
+  };
 }
 
 /** Kill-switch settings a user may turn off, each of which opens a way to leak the real IP. */
@@ -177,20 +177,20 @@ export type KillSwitchSettings = Readonly<Pick<VpnSettings["killSwitch"], "gatew
  * says what can leak and how to turn the layer back on.
  */
 export function killSwitchWarnings(settings: KillSwitchSettings): string[] {
-    const warnings: string[] = [];
-    if (settings.unsafeDisable) {
-        warnings.push(
-            "charmarr:vpn.killSwitch.unsafeDisable is true: routed download clients have no egress NetworkPolicy, " +
-                "so if their tunnel fails they reach the internet with your real IP. Unset it: pulumi config rm --path charmarr:vpn.killSwitch.unsafeDisable",
-        );
-    }
-    if (!settings.gatewayEgressPolicy) {
-        warnings.push(
-            "charmarr:vpn.killSwitch.gatewayEgressPolicy is false: the VPN gateway pod has no egress NetworkPolicy. " +
-                "If gluetun's firewall fails to start, gluetun falls back to accepting all traffic and pod-gateway's forwarding rules are gone, " +
-                "and this policy is the only guard left: without it the gateway and the clients it forwards for can reach the internet outside the tunnel. " +
-                "Turn it back on: pulumi config set --path charmarr:vpn.killSwitch.gatewayEgressPolicy true",
-        );
-    }
-    return warnings;
+  const warnings: string[] = [];
+  if (settings.unsafeDisable) {
+    warnings.push(
+      "charmarr:vpn.killSwitch.unsafeDisable is true: routed download clients have no egress NetworkPolicy, " +
+        "so if their tunnel fails they reach the internet with your real IP. Unset it: pulumi config rm --path charmarr:vpn.killSwitch.unsafeDisable",
+    );
+  }
+  if (!settings.gatewayEgressPolicy) {
+    warnings.push(
+      "charmarr:vpn.killSwitch.gatewayEgressPolicy is false: the VPN gateway pod has no egress NetworkPolicy. " +
+        "If gluetun's firewall fails to start, gluetun falls back to accepting all traffic and pod-gateway's forwarding rules are gone, " +
+        "and this policy is the only guard left: without it the gateway and the clients it forwards for can reach the internet outside the tunnel. " +
+        "Turn it back on: pulumi config set --path charmarr:vpn.killSwitch.gatewayEgressPolicy true",
+    );
+  }
+  return warnings;
 }

@@ -29,12 +29,12 @@ export const VPN_MTU_MIN = 1280;
  * larger of the two overheads bounds it, not their sum.
  */
 export function mtuLimit(type: VpnType, podMtu: number): number {
-    return podMtu - Math.max(VXLAN_OVERHEAD, TUNNEL_OVERHEAD[type]);
+  return podMtu - Math.max(VXLAN_OVERHEAD, TUNNEL_OVERHEAD[type]);
 }
 
 /** The pod network's smallest MTU that still carries a `VPN_MTU_MIN` tunnel of this type. */
 export function minimumPodMtu(type: VpnType): number {
-    return VPN_MTU_MIN + Math.max(VXLAN_OVERHEAD, TUNNEL_OVERHEAD[type]);
+  return VPN_MTU_MIN + Math.max(VXLAN_OVERHEAD, TUNNEL_OVERHEAD[type]);
 }
 
 /**
@@ -44,9 +44,11 @@ export function minimumPodMtu(type: VpnType): number {
  * shell redirection, not a comparison — so this value must already be safe.
  */
 export function tunnelMtu(vpn: VpnSettings, cluster: ClusterFacts): number {
-    const mtu = vpn.mtu ?? Math.min(VPN_MTU_MAX, mtuLimit(vpn.type, cluster.podMtu));
-    if (mtu < VPN_MTU_MIN) {
-        throw new Error(`a tunnel MTU of ${mtu} is below ${VPN_MTU_MIN} (cluster.podMtu ${cluster.podMtu}); config validation should have refused it`);
-    }
-    return mtu;
+  const mtu = vpn.mtu ?? Math.min(VPN_MTU_MAX, mtuLimit(vpn.type, cluster.podMtu));
+  if (mtu < VPN_MTU_MIN) {
+    throw new Error(
+      `a tunnel MTU of ${mtu} is below ${VPN_MTU_MIN} (cluster.podMtu ${cluster.podMtu}); config validation should have refused it`,
+    );
+  }
+  return mtu;
 }

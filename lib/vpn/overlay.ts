@@ -7,10 +7,10 @@ export const VXLAN_PORT = 4789;
 
 /** Cluster ranges that never go through the tunnel: pods, Services and, when known, the LAN. */
 export function clusterLocalCidrs(cluster: ClusterFacts): string[] {
-    return [cluster.podCidr, cluster.serviceCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
+  return [cluster.podCidr, cluster.serviceCidr, ...(cluster.lanCidr ? [cluster.lanCidr] : [])];
 }
 
 /** The gateway's address on the overlay, where its dnsmasq answers DHCP and DNS (`<VXLAN_IP_NETWORK>.1`). */
 export function overlayGatewayAddress(vxlanNetwork: string): string {
-    return `${vxlanNetwork}.1`;
+  return `${vxlanNetwork}.1`;
 }

@@ -13,24 +13,31 @@ import { parse } from "yaml";
 export const API_DOCUMENTS = resolve(__dirname, "..", "..", "..", "shared", "servarr");
 
 export function apiDocumentsDir(): string {
-    if (!existsSync(join(API_DOCUMENTS, "radarr-v3.openapi.json"))) {
-        throw new Error(`the apps' API documents are not at ${API_DOCUMENTS} (the shared artifacts must sit beside the repository)`);
-    }
-    return API_DOCUMENTS;
+  if (!existsSync(join(API_DOCUMENTS, "radarr-v3.openapi.json"))) {
+    throw new Error(
+      `the apps' API documents are not at ${API_DOCUMENTS} (the shared artifacts must sit beside the repository)`,
+    );
+  }
+  return API_DOCUMENTS;
 }
 
-export type DocumentName = "radarr-v3.openapi.json" | "sonarr-v3.openapi.json" | "lidarr-v1.openapi.json" | "prowlarr-v1.openapi.json" | "overseerr-api.yml";
+export type DocumentName =
+  | "radarr-v3.openapi.json"
+  | "sonarr-v3.openapi.json"
+  | "lidarr-v1.openapi.json"
+  | "prowlarr-v1.openapi.json"
+  | "overseerr-api.yml";
 
 const HTTP_METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];
 
 /** A request as the stand-in servers see it. */
 export interface SeenRequest {
-    readonly method: string;
-    /** Path as in the API document (base path stripped). */
-    readonly path: string;
-    readonly query: Record<string, string>;
-    readonly headers: Record<string, string>;
-    readonly body: unknown;
+  readonly method: string;
+  /** Path as in the API document (base path stripped). */
+  readonly path: string;
+  readonly query: Record<string, string>;
+  readonly headers: Record<string, string>;
+  readonly body: unknown;
 }
 
 /**
@@ -38,15 +45,15 @@ export interface SeenRequest {
  * or null); ajv refuses that combination, and without a type the schema already admits null.
  */
 function dropUntypedNullable(node: unknown): void {
-    if (Array.isArray(node)) {
-        node.forEach(dropUntypedNullable);
-    } else if (typeof node === "object" && node !== null) {
-        const schema = node as Record<string, unknown>;
-        if (schema.nullable === true && schema.type === undefined) {
-            delete schema.nullable;
-        }
-        Object.values(schema).forEach(dropUntypedNullable);
+  if (Array.isArray(node)) {
+    node.forEach(dropUntypedNullable);
+  } else if (typeof node === "object" && node !== null) {
+    const schema = node as Record<string, unknown>;
+    if (schema.nullable === true && schema.type === undefined) {
+      delete schema.nullable;
     }
+    Object.values(schema).forEach(dropUntypedNullable);
+  }
 }
 
 /**
@@ -55,58 +62,76 @@ function dropUntypedNullable(node: unknown): void {
  * PlexSettings `name` and `machineId`, which Overseerr fills from the Plex server).
  */
 function requireReadOnlyInResponsesOnly(node: unknown): void {
-    if (Array.isArray(node)) {
-        node.forEach(requireReadOnlyInResponsesOnly);
-    } else if (typeof node === "object" && node !== null) {
-        const schema = node as { required?: unknown; properties?: Record<string, { readOnly?: boolean }> };
-        if (Array.isArray(schema.required) && schema.properties !== undefined) {
-            const properties = schema.properties;
-            schema.required = schema.required.filter((name: string) => properties[name]?.readOnly !== true);
-        }
-        Object.values(node).forEach(requireReadOnlyInResponsesOnly);
+  if (Array.isArray(node)) {
+    node.forEach(requireReadOnlyInResponsesOnly);
+  } else if (typeof node === "object" && node !== null) {
+    const schema = node as { required?: unknown; properties?: Record<string, { readOnly?: boolean }> };
+    if (Array.isArray(schema.required) && schema.properties !== undefined) {
+      const properties = schema.properties;
+      schema.required = schema.required.filter((name: string) => properties[name]?.readOnly !== true);
     }
+    Object.values(node).forEach(requireReadOnlyInResponsesOnly);
+  }
 }
 
 /** Checks requests against one published OpenAPI document; the validator library is openapi-backend (ajv). */
 export class DocumentValidator {
-    private constructor(private readonly api: OpenAPIBackend) {}
+  private constructor(private readonly api: OpenAPIBackend) {}
 
-    static async load(name: DocumentName): Promise<DocumentValidator> {
-        const text = readFileSync(join(apiDocumentsDir(), name), "utf8");
-        const definition = (name.endsWith(".yml") ? parse(text) : JSON.parse(text)) as Document;
-        // Servarr's documents name no operations; openapi-backend keys its validators by operationId.
-        for (const [path, item] of Object.entries(definition.paths ?? {})) {
-            for (const method of HTTP_METHODS) {
-                const operation = (item as Record<string, { operationId?: string } | undefined>)[method];
-                if (operation !== undefined && operation.operationId === undefined) {
-                    operation.operationId = `${method} ${path}`;
-                }
-            }
+  static async load(name: DocumentName): Promise<DocumentValidator> {
+    const text = readFileSync(join(apiDocumentsDir(), name), "utf8");
+    const definition = (name.endsWith(".yml") ? parse(text) : JSON.parse(text)) as Document;
+    // Servarr's documents name no operations; openapi-backend keys its validators by operationId.
+    for (const [path, item] of Object.entries(definition.paths ?? {})) {
+      for (const method of HTTP_METHODS) {
+        const operation = (item as Record<string, { operationId?: string } | undefined>)[method];
+        if (operation !== undefined && operation.operationId === undefined) {
+          operation.operationId = `${method} ${path}`;
         }
-        dropUntypedNullable(definition);
-        requireReadOnlyInResponsesOnly(definition);
-        // quick: validators are compiled for the operations a test uses, on first use.
-        const api = new OpenAPIBackend({ definition, validate: true, strict: false, quick: true, ajvOpts: { strict: false, logger: false } });
-        await api.init();
-        return new DocumentValidator(api);
+      }
     }
+    dropUntypedNullable(definition);
+    requireReadOnlyInResponsesOnly(definition);
+    // quick: validators are compiled for the operations a test uses, on first use.
+    const api = new OpenAPIBackend({
+      definition,
+      validate: true,
+      strict: false,
+      quick: true,
+      ajvOpts: { strict: false, logger: false },
+    });
+    await api.init();
+    return new DocumentValidator(api);
+  }
 
-    /** The document's operation for the request, or the reason it has none. */
-    check(request: SeenRequest): { operation?: string; problem?: string } {
-        const req = { method: request.method.toLowerCase(), path: request.path, query: request.query, headers: request.headers, body: request.body };
-        const operation = this.api.matchOperation(req);
-        if (operation === undefined) {
-            return { problem: `${request.method} ${request.path} is not an operation of the API document` };
-        }
-        const known = new Set((operation.parameters ?? []).filter((p) => "in" in p && p.in === "query").map((p) => ("name" in p ? p.name : "")));
-        const unknown = Object.keys(request.query).filter((name) => !known.has(name) && name !== "apikey");
-        if (unknown.length > 0) {
-            return { problem: `${request.method} ${request.path}: query parameter ${unknown.join(", ")} is not in the API document` };
-        }
-        const result = this.api.validateRequest(req, operation);
-        if (!result.valid) {
-            return { problem: `${request.method} ${request.path}: ${(result.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; ")}` };
-        }
-        return { operation: operation.operationId };
+  /** The document's operation for the request, or the reason it has none. */
+  check(request: SeenRequest): { operation?: string; problem?: string } {
+    const req = {
+      method: request.method.toLowerCase(),
+      path: request.path,
+      query: request.query,
+      headers: request.headers,
+      body: request.body,
+    };
+    const operation = this.api.matchOperation(req);
+    if (operation === undefined) {
+      return { problem: `${request.method} ${request.path} is not an operation of the API document` };
     }
+    const known = new Set(
+      (operation.parameters ?? []).filter((p) => "in" in p && p.in === "query").map((p) => ("name" in p ? p.name : "")),
+    );
+    const unknown = Object.keys(request.query).filter((name) => !known.has(name) && name !== "apikey");
+    if (unknown.length > 0) {
+      return {
+        problem: `${request.method} ${request.path}: query parameter ${unknown.join(", ")} is not in the API document`,
+      };
+    }
+    const result = this.api.validateRequest(req, operation);
+    if (!result.valid) {
+      return {
+        problem: `${request.method} ${request.path}: ${(result.errors ?? []).map((e) => `${e.instancePath} ${e.message}`).join("; ")}`,
+      };
+    }
+    return { operation: operation.operationId };
+  }
 }

@@ -11,19 +11,19 @@ import type { ExecResult } from "../../verify/transport";
 
 /** An answer to `kubectl exec` in `container` when the command line matches `match` (a RegExp source). */
 export interface ExecRule {
-    readonly container: string;
-    readonly match: string;
-    readonly result: Pick<ExecResult, "stdout" | "stderr" | "exitCode">;
-    /** kubectl itself failed (the kubelet refused the exec): no "command terminated" line. */
-    readonly notRun?: boolean;
+  readonly container: string;
+  readonly match: string;
+  readonly result: Pick<ExecResult, "stdout" | "stderr" | "exitCode">;
+  /** kubectl itself failed (the kubelet refused the exec): no "command terminated" line. */
+  readonly notRun?: boolean;
 }
 
 export interface FakeCluster {
-    /** Objects by kind (`pods`, `networkpolicies`, `configmap`, `secret`, `namespace`). */
-    readonly objects: Record<string, Record<string, unknown>[]>;
-    readonly exec: ExecRule[];
-    /** When set, every call fails with this captured kubectl result (no API server). */
-    readonly unreachable?: Pick<ExecResult, "stdout" | "stderr" | "exitCode">;
+  /** Objects by kind (`pods`, `networkpolicies`, `configmap`, `secret`, `namespace`). */
+  readonly objects: Record<string, Record<string, unknown>[]>;
+  readonly exec: ExecRule[];
+  /** When set, every call fails with this captured kubectl result (no API server). */
+  readonly unreachable?: Pick<ExecResult, "stdout" | "stderr" | "exitCode">;
 }
 
 const SCRIPT = String.raw`#!/usr/bin/env node
@@ -66,41 +66,44 @@ out({ stderr: "fake kubectl: unsupported " + args.join(" ") + "\n", exitCode: 1 
 `;
 
 export interface InstalledFake {
-    /** Path of the fake `kubectl`. */
-    readonly kubectl: string;
-    /** Every invocation's argv so far. */
-    calls(): string[][];
-    /** Replaces the scenario the fake answers from. */
-    use(cluster: FakeCluster): void;
+  /** Path of the fake `kubectl`. */
+  readonly kubectl: string;
+  /** Every invocation's argv so far. */
+  calls(): string[][];
+  /** Replaces the scenario the fake answers from. */
+  use(cluster: FakeCluster): void;
 }
 
 /** Writes the fake into a fresh temporary directory; its scenario and log are passed through the environment. */
 export function installFakeKubectl(cluster: FakeCluster): InstalledFake {
-    const dir = mkdtempSync(join(tmpdir(), "fake-kubectl-"));
-    const kubectl = join(dir, "kubectl");
-    const scenario = join(dir, "scenario.json");
-    const log = join(dir, "calls.log");
-    writeFileSync(kubectl, SCRIPT);
-    chmodSync(kubectl, 0o755);
-    writeFileSync(log, "");
-    process.env.FAKE_KUBECTL_SCENARIO = scenario;
-    process.env.FAKE_KUBECTL_LOG = log;
-    const use = (next: FakeCluster) => writeFileSync(scenario, JSON.stringify(next));
-    use(cluster);
-    return {
-        kubectl,
-        use,
-        calls: () =>
-            readFileSync(log, "utf8")
-                .split("\n")
-                .filter((line) => line.length > 0)
-                .map((line) => JSON.parse(line) as string[]),
-    };
+  const dir = mkdtempSync(join(tmpdir(), "fake-kubectl-"));
+  const kubectl = join(dir, "kubectl");
+  const scenario = join(dir, "scenario.json");
+  const log = join(dir, "calls.log");
+  writeFileSync(kubectl, SCRIPT);
+  chmodSync(kubectl, 0o755);
+  writeFileSync(log, "");
+  process.env.FAKE_KUBECTL_SCENARIO = scenario;
+  process.env.FAKE_KUBECTL_LOG = log;
+  const use = (next: FakeCluster) => writeFileSync(scenario, JSON.stringify(next));
+  use(cluster);
+  return {
+    kubectl,
+    use,
+    calls: () =>
+      readFileSync(log, "utf8")
+        .split("\n")
+        .filter((line) => line.length > 0)
+        .map((line) => JSON.parse(line) as string[]),
+  };
 }
 
 function ready(spec: Record<string, unknown>): Record<string, unknown> {
-    const containers = (spec.containers as { name: string }[]) ?? [];
-    return { phase: "Running", containerStatuses: containers.map((container) => ({ name: container.name, ready: true, restartCount: 0 })) };
+  const containers = (spec.containers as { name: string }[]) ?? [];
+  return {
+    phase: "Running",
+    containerStatuses: containers.map((container) => ({ name: container.name, ready: true, restartCount: 0 })),
+  };
 }
 
 /**
@@ -108,30 +111,44 @@ function ready(spec: Record<string, unknown>): Record<string, unknown> {
  * replica, with the labels their controllers add), running and ready.
  */
 export function podsOf(plan: StackPlan): Record<string, unknown>[] {
-    return plan.manifests
-        .filter((manifest) => manifest.kind === "StatefulSet" || manifest.kind === "Deployment")
-        .map((workload: Manifest) => {
-            const spec = workload.spec as { template: { metadata: { labels: Record<string, string>; annotations?: Record<string, string> }; spec: Record<string, unknown> } };
-            const name = workload.kind === "StatefulSet" ? `${workload.metadata.name}-0` : `${workload.metadata.name}-5d8f7c9b4-x2k7q`;
-            const controllerLabels = workload.kind === "StatefulSet" ? { "statefulset.kubernetes.io/pod-name": name, "controller-revision-hash": `${workload.metadata.name}-6c4b9f8d7` } : { "pod-template-hash": "5d8f7c9b4" };
-            return {
-                apiVersion: "v1",
-                kind: "Pod",
-                metadata: {
-                    name,
-                    namespace: workload.metadata.namespace,
-                    uid: `uid-${name}`,
-                    creationTimestamp: "2026-11-30T08:00:00Z",
-                    labels: { ...spec.template.metadata.labels, ...controllerLabels },
-                    annotations: spec.template.metadata.annotations ?? {},
-                },
-                spec: spec.template.spec,
-                status: ready(spec.template.spec),
-            };
-        });
+  return plan.manifests
+    .filter((manifest) => manifest.kind === "StatefulSet" || manifest.kind === "Deployment")
+    .map((workload: Manifest) => {
+      const spec = workload.spec as {
+        template: {
+          metadata: { labels: Record<string, string>; annotations?: Record<string, string> };
+          spec: Record<string, unknown>;
+        };
+      };
+      const name =
+        workload.kind === "StatefulSet" ? `${workload.metadata.name}-0` : `${workload.metadata.name}-5d8f7c9b4-x2k7q`;
+      const controllerLabels =
+        workload.kind === "StatefulSet"
+          ? {
+              "statefulset.kubernetes.io/pod-name": name,
+              "controller-revision-hash": `${workload.metadata.name}-6c4b9f8d7`,
+            }
+          : { "pod-template-hash": "5d8f7c9b4" };
+      return {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name,
+          namespace: workload.metadata.namespace,
+          uid: `uid-${name}`,
+          creationTimestamp: "2026-11-30T08:00:00Z",
+          labels: { ...spec.template.metadata.labels, ...controllerLabels },
+          annotations: spec.template.metadata.annotations ?? {},
+        },
+        spec: spec.template.spec,
+        status: ready(spec.template.spec),
+      };
+    });
 }
 
 /** A plan's objects of `kind` as the API server returns them (`kubectl get KIND -o json` items). */
 export function objectsOf(plan: StackPlan, kind: string): Record<string, unknown>[] {
-    return plan.manifests.filter((manifest) => manifest.kind === kind).map((manifest) => ({ ...manifest, metadata: { ...manifest.metadata, uid: `uid-${manifest.metadata.name}` } }));
+  return plan.manifests
+    .filter((manifest) => manifest.kind === kind)
+    .map((manifest) => ({ ...manifest, metadata: { ...manifest.metadata, uid: `uid-${manifest.metadata.name}` } }));
 }

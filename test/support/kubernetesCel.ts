@@ -1,4 +1,16 @@
-import { CelScalar, CelValue, celEnv, celFunc, celMap, celMethod, isCelError, isCelMap, mapType, parse, plan } from "@bufbuild/cel";
+import {
+  CelScalar,
+  CelValue,
+  celEnv,
+  celFunc,
+  celMap,
+  celMethod,
+  isCelError,
+  isCelMap,
+  mapType,
+  parse,
+  plan,
+} from "@bufbuild/cel";
 import type { CelEnv } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
@@ -18,75 +30,75 @@ import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
 const URL_TYPE = mapType(CelScalar.STRING, CelScalar.STRING);
 
 function parseRequestUri(raw: string): Map<string, string> | undefined {
-    if (raw.startsWith("/")) {
-        return urlParts("", "", raw);
-    }
-    const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(raw);
-    if (!scheme) {
-        return undefined;
-    }
-    const rest = scheme[2];
-    if (!rest.startsWith("//")) {
-        // Go keeps an opaque URL (`mailto:x`) with its scheme and no host or path.
-        return rest.startsWith("/") ? urlParts(scheme[1], "", rest) : urlParts(scheme[1], "", "");
-    }
-    const authorityEnd = rest.slice(2).search(/[/?]/);
-    const authority = authorityEnd === -1 ? rest.slice(2) : rest.slice(2, 2 + authorityEnd);
-    const path = authorityEnd === -1 ? "" : rest.slice(2 + authorityEnd);
-    if (/\s/.test(authority)) {
-        return undefined;
-    }
-    return urlParts(scheme[1].toLowerCase(), authority.replace(/^.*@/, ""), path);
+  if (raw.startsWith("/")) {
+    return urlParts("", "", raw);
+  }
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):(.*)$/s.exec(raw);
+  if (!scheme) {
+    return undefined;
+  }
+  const rest = scheme[2];
+  if (!rest.startsWith("//")) {
+    // Go keeps an opaque URL (`mailto:x`) with its scheme and no host or path.
+    return rest.startsWith("/") ? urlParts(scheme[1], "", rest) : urlParts(scheme[1], "", "");
+  }
+  const authorityEnd = rest.slice(2).search(/[/?]/);
+  const authority = authorityEnd === -1 ? rest.slice(2) : rest.slice(2, 2 + authorityEnd);
+  const path = authorityEnd === -1 ? "" : rest.slice(2 + authorityEnd);
+  if (/\s/.test(authority)) {
+    return undefined;
+  }
+  return urlParts(scheme[1].toLowerCase(), authority.replace(/^.*@/, ""), path);
 }
 
 function urlParts(scheme: string, host: string, pathAndQuery: string): Map<string, string> {
-    const query = pathAndQuery.indexOf("?");
-    return new Map([
-        ["scheme", scheme],
-        ["host", host],
-        ["path", query === -1 ? pathAndQuery : pathAndQuery.slice(0, query)],
-    ]);
+  const query = pathAndQuery.indexOf("?");
+  return new Map([
+    ["scheme", scheme],
+    ["host", host],
+    ["path", query === -1 ? pathAndQuery : pathAndQuery.slice(0, query)],
+  ]);
 }
 
 function urlPart(url: CelValue, part: string): string {
-    if (!isCelMap(url)) {
-        throw new Error("not a URL");
-    }
-    return String(url.get(part) ?? "");
+  if (!isCelMap(url)) {
+    throw new Error("not a URL");
+  }
+  return String(url.get(part) ?? "");
 }
 
 /** Host without the port; an IPv6 literal without its brackets (Go's URL.Hostname). */
 function hostname(host: string): string {
-    const bracketed = /^\[([^\]]*)\]/.exec(host);
-    return bracketed ? bracketed[1] : host.replace(/:[^:]*$/, "");
+  const bracketed = /^\[([^\]]*)\]/.exec(host);
+  return bracketed ? bracketed[1] : host.replace(/:[^:]*$/, "");
 }
 
 const KUBERNETES_URLS = [
-    celFunc("isURL", [CelScalar.STRING], CelScalar.BOOL, (raw) => parseRequestUri(raw) !== undefined),
-    celFunc("url", [CelScalar.STRING], URL_TYPE, (raw) => {
-        const parts = parseRequestUri(raw);
-        if (!parts) {
-            throw new Error(`URL parse error during conversion from string: ${raw}`);
-        }
-        return celMap(parts);
-    }),
-    celMethod("getScheme", URL_TYPE, [], CelScalar.STRING, function () {
-        return urlPart(this, "scheme");
-    }),
-    celMethod("getHost", URL_TYPE, [], CelScalar.STRING, function () {
-        return urlPart(this, "host");
-    }),
-    celMethod("getHostname", URL_TYPE, [], CelScalar.STRING, function () {
-        return hostname(urlPart(this, "host"));
-    }),
-    celMethod("getPort", URL_TYPE, [], CelScalar.STRING, function () {
-        const host = urlPart(this, "host");
-        const port = /:(\d*)$/.exec(host.replace(/^\[[^\]]*\]/, ""));
-        return port ? port[1] : "";
-    }),
-    celMethod("getEscapedPath", URL_TYPE, [], CelScalar.STRING, function () {
-        return urlPart(this, "path");
-    }),
+  celFunc("isURL", [CelScalar.STRING], CelScalar.BOOL, (raw) => parseRequestUri(raw) !== undefined),
+  celFunc("url", [CelScalar.STRING], URL_TYPE, (raw) => {
+    const parts = parseRequestUri(raw);
+    if (!parts) {
+      throw new Error(`URL parse error during conversion from string: ${raw}`);
+    }
+    return celMap(parts);
+  }),
+  celMethod("getScheme", URL_TYPE, [], CelScalar.STRING, function () {
+    return urlPart(this, "scheme");
+  }),
+  celMethod("getHost", URL_TYPE, [], CelScalar.STRING, function () {
+    return urlPart(this, "host");
+  }),
+  celMethod("getHostname", URL_TYPE, [], CelScalar.STRING, function () {
+    return hostname(urlPart(this, "host"));
+  }),
+  celMethod("getPort", URL_TYPE, [], CelScalar.STRING, function () {
+    const host = urlPart(this, "host");
+    const port = /:(\d*)$/.exec(host.replace(/^\[[^\]]*\]/, ""));
+    return port ? port[1] : "";
+  }),
+  celMethod("getEscapedPath", URL_TYPE, [], CelScalar.STRING, function () {
+    return urlPart(this, "path");
+  }),
 ];
 
 const ENV: CelEnv = celEnv({ funcs: [...strings, ...KUBERNETES_URLS] });
@@ -98,21 +110,21 @@ const compiled = new Map<string, CompiledRule>();
 
 /** Compiles a rule once; later calls return the same evaluator. */
 export function compileRule(rule: string): CompiledRule {
-    let evaluator = compiled.get(rule);
-    if (!evaluator) {
-        const run = plan(ENV, parse(rule));
-        evaluator = (self) => {
-            const result = run({ self: self as CelValue });
-            return isCelError(result) ? { error: result.message } : { value: result };
-        };
-        compiled.set(rule, evaluator);
-    }
-    return evaluator;
+  let evaluator = compiled.get(rule);
+  if (!evaluator) {
+    const run = plan(ENV, parse(rule));
+    evaluator = (self) => {
+      const result = run({ self: self as CelValue });
+      return isCelError(result) ? { error: result.message } : { value: result };
+    };
+    compiled.set(rule, evaluator);
+  }
+  return evaluator;
 }
 
 /** Whether a rule compares with the previous object (`oldSelf`): such transition rules do not run on create. */
 export function isTransitionRule(rule: string): boolean {
-    return referencedIdents(parse(rule).expr).has("oldSelf");
+  return referencedIdents(parse(rule).expr).has("oldSelf");
 }
 
 /**
@@ -120,60 +132,75 @@ export function isTransitionRule(rule: string): boolean {
  * (src/planner.ts): indexing, optional access, the conditional, the logical operators and the
  * comprehension loop condition.
  */
-const PLANNER_OPERATORS = new Set(["_[_]", "_[?_]", "_?._", "_?_:_", "_&&_", "_||_", "@not_strictly_false", "__not_strictly_false__"]);
+const PLANNER_OPERATORS = new Set([
+  "_[_]",
+  "_[?_]",
+  "_?._",
+  "_?_:_",
+  "_&&_",
+  "_||_",
+  "@not_strictly_false",
+  "__not_strictly_false__",
+]);
 
 /** Functions a rule calls that this environment does not provide. */
 export function unboundFunctions(rule: string): string[] {
-    const names = new Set<string>();
-    walk(parse(rule).expr, (expr) => {
-        if (expr.exprKind.case === "callExpr") {
-            names.add(expr.exprKind.value.function);
-        }
-    });
-    return [...names].filter((name) => !PLANNER_OPERATORS.has(name) && ENV.funcs.find(name) === undefined);
+  const names = new Set<string>();
+  walk(parse(rule).expr, (expr) => {
+    if (expr.exprKind.case === "callExpr") {
+      names.add(expr.exprKind.value.function);
+    }
+  });
+  return [...names].filter((name) => !PLANNER_OPERATORS.has(name) && ENV.funcs.find(name) === undefined);
 }
 
 function referencedIdents(expr: Expr | undefined): Set<string> {
-    const idents = new Set<string>();
-    walk(expr, (node) => {
-        if (node.exprKind.case === "identExpr") {
-            idents.add(node.exprKind.value.name);
-        }
-    });
-    return idents;
+  const idents = new Set<string>();
+  walk(expr, (node) => {
+    if (node.exprKind.case === "identExpr") {
+      idents.add(node.exprKind.value.name);
+    }
+  });
+  return idents;
 }
 
 function walk(expr: Expr | undefined, visit: (expr: Expr) => void): void {
-    if (!expr) {
-        return;
-    }
-    visit(expr);
-    const kind = expr.exprKind;
-    switch (kind.case) {
-        case "selectExpr":
-            walk(kind.value.operand, visit);
-            break;
-        case "callExpr":
-            walk(kind.value.target, visit);
-            kind.value.args.forEach((arg) => walk(arg, visit));
-            break;
-        case "listExpr":
-            kind.value.elements.forEach((element) => walk(element, visit));
-            break;
-        case "structExpr":
-            kind.value.entries.forEach((entry) => {
-                if (entry.keyKind.case === "mapKey") {
-                    walk(entry.keyKind.value, visit);
-                }
-                walk(entry.value, visit);
-            });
-            break;
-        case "comprehensionExpr":
-            for (const part of [kind.value.iterRange, kind.value.accuInit, kind.value.loopCondition, kind.value.loopStep, kind.value.result]) {
-                walk(part, visit);
-            }
-            break;
-        default:
-            break;
-    }
+  if (!expr) {
+    return;
+  }
+  visit(expr);
+  const kind = expr.exprKind;
+  switch (kind.case) {
+    case "selectExpr":
+      walk(kind.value.operand, visit);
+      break;
+    case "callExpr":
+      walk(kind.value.target, visit);
+      kind.value.args.forEach((arg) => walk(arg, visit));
+      break;
+    case "listExpr":
+      kind.value.elements.forEach((element) => walk(element, visit));
+      break;
+    case "structExpr":
+      kind.value.entries.forEach((entry) => {
+        if (entry.keyKind.case === "mapKey") {
+          walk(entry.keyKind.value, visit);
+        }
+        walk(entry.value, visit);
+      });
+      break;
+    case "comprehensionExpr":
+      for (const part of [
+        kind.value.iterRange,
+        kind.value.accuInit,
+        kind.value.loopCondition,
+        kind.value.loopStep,
+        kind.value.result,
+      ]) {
+        walk(part, visit);
+      }
+      break;
+    default:
+      break;
+  }
 }

@@ -1,7 +1,15 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "../../lib/config";
-import { EvaluateOptions, ORGANIZATION, PROJECT, PlanConfig, StackPlan, evaluateStack, Manifest } from "../../plan/evaluate";
+import {
+  EvaluateOptions,
+  ORGANIZATION,
+  PROJECT,
+  PlanConfig,
+  StackPlan,
+  evaluateStack,
+  Manifest,
+} from "../../plan/evaluate";
 import { RecordedResource, ReferencedStack, currentRecorder } from "../../plan/runtime";
 import { readStackFile } from "../../plan/stackFile";
 
@@ -18,63 +26,63 @@ export type ConfigChanges = Readonly<Record<string, unknown>>;
  * marked as Pulumi secrets.
  */
 export function withConfig(base: PlanConfig, changes: ConfigChanges = {}, secrets: readonly string[] = []): PlanConfig {
-    const values: Record<string, string> = { ...base.values };
-    const secretKeys = new Set([...base.secretKeys, ...secrets]);
-    for (const [path, value] of Object.entries(changes)) {
-        const dot = path.indexOf(".");
-        if (dot === -1) {
-            if (value === undefined) {
-                delete values[path];
-            } else {
-                values[path] = typeof value === "string" ? value : JSON.stringify(value);
-            }
-            continue;
-        }
-        const key = path.slice(0, dot);
-        const object = JSON.parse(values[key] ?? "{}") as Record<string, unknown>;
-        const fields = path.slice(dot + 1).split(".");
-        let target = object;
-        for (const field of fields.slice(0, -1)) {
-            target[field] = (target[field] as Record<string, unknown> | undefined) ?? {};
-            target = target[field] as Record<string, unknown>;
-        }
-        const last = fields[fields.length - 1];
-        if (value === undefined) {
-            delete target[last];
-        } else {
-            target[last] = value;
-        }
-        values[key] = JSON.stringify(object);
+  const values: Record<string, string> = { ...base.values };
+  const secretKeys = new Set([...base.secretKeys, ...secrets]);
+  for (const [path, value] of Object.entries(changes)) {
+    const dot = path.indexOf(".");
+    if (dot === -1) {
+      if (value === undefined) {
+        delete values[path];
+      } else {
+        values[path] = typeof value === "string" ? value : JSON.stringify(value);
+      }
+      continue;
     }
-    return { values, secretKeys: [...secretKeys] };
+    const key = path.slice(0, dot);
+    const object = JSON.parse(values[key] ?? "{}") as Record<string, unknown>;
+    const fields = path.slice(dot + 1).split(".");
+    let target = object;
+    for (const field of fields.slice(0, -1)) {
+      target[field] = (target[field] as Record<string, unknown> | undefined) ?? {};
+      target = target[field] as Record<string, unknown>;
+    }
+    const last = fields[fields.length - 1];
+    if (value === undefined) {
+      delete target[last];
+    } else {
+      target[last] = value;
+    }
+    values[key] = JSON.stringify(object);
+  }
+  return { values, secretKeys: [...secretKeys] };
 }
 
 /** JSON with object keys sorted, so equal configurations give equal cache keys. */
 function canonicalJson(value: unknown): string {
-    return JSON.stringify(value, (_key, inner: unknown) =>
-        inner !== null && typeof inner === "object" && !Array.isArray(inner)
-            ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-            : inner,
-    );
+  return JSON.stringify(value, (_key, inner: unknown) =>
+    inner !== null && typeof inner === "object" && !Array.isArray(inner)
+      ? Object.fromEntries(Object.entries(inner).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : inner,
+  );
 }
 
 /** Freezes a plan all the way down: a shared plan must not be changed by the test that reads it. */
 function deepFreeze<T>(value: T): T {
-    if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-        Object.freeze(value);
-        for (const inner of Object.values(value)) {
-            deepFreeze(inner);
-        }
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const inner of Object.values(value)) {
+      deepFreeze(inner);
     }
-    return value;
+  }
+  return value;
 }
 
 interface CachedPlan {
-    readonly plan: Promise<StackPlan>;
-    /** What the program logged with `pulumi.log.warn` while this plan was made. */
-    readonly warnings: string[];
-    /** Every resource the evaluation registered, also when it was refused. */
-    readonly registered: RecordedResource[];
+  readonly plan: Promise<StackPlan>;
+  /** What the program logged with `pulumi.log.warn` while this plan was made. */
+  readonly warnings: string[];
+  /** Every resource the evaluation registered, also when it was refused. */
+  readonly registered: RecordedResource[];
 }
 
 const planCache = new Map<string, CachedPlan>();
@@ -90,47 +98,54 @@ let lastHandedOut: CachedPlan | undefined;
  * planDownloads) instead of calling evaluateStack directly.
  */
 export function planStack(options: EvaluateOptions): Promise<StackPlan> {
-    const key = canonicalJson([options.stack, options.config.values, [...options.config.secretKeys].sort(), options.referencedStacks ?? {}, options.env ?? {}, options.cluster ?? null]);
-    const cached = planCache.get(key);
-    if (cached) {
-        const handOut = () => {
-            lastHandedOut = cached;
-            for (const warning of cached.warnings) {
-                void pulumi.log.warn(warning);
-            }
-        };
-        return cached.plan.then(
-            (plan) => {
-                handOut();
-                return plan;
-            },
-            (error: unknown) => {
-                handOut();
-                throw error;
-            },
-        );
+  const key = canonicalJson([
+    options.stack,
+    options.config.values,
+    [...options.config.secretKeys].sort(),
+    options.referencedStacks ?? {},
+    options.env ?? {},
+    options.cluster ?? null,
+  ]);
+  const cached = planCache.get(key);
+  if (cached) {
+    const handOut = () => {
+      lastHandedOut = cached;
+      for (const warning of cached.warnings) {
+        void pulumi.log.warn(warning);
+      }
+    };
+    return cached.plan.then(
+      (plan) => {
+        handOut();
+        return plan;
+      },
+      (error: unknown) => {
+        handOut();
+        throw error;
+      },
+    );
+  }
+  const warnings: string[] = [];
+  const registered: RecordedResource[] = [];
+  const plan = evaluationQueue.then(async () => {
+    const forward = pulumi.log.warn;
+    pulumi.log.warn = (message, ...rest) => {
+      warnings.push(message);
+      return forward(message, ...rest);
+    };
+    try {
+      return deepFreeze(await evaluateStack(options));
+    } finally {
+      pulumi.log.warn = forward;
+      registered.push(...(currentRecorder()?.resources ?? []));
+      deepFreeze(registered);
+      lastHandedOut = entry;
     }
-    const warnings: string[] = [];
-    const registered: RecordedResource[] = [];
-    const plan = evaluationQueue.then(async () => {
-        const forward = pulumi.log.warn;
-        pulumi.log.warn = (message, ...rest) => {
-            warnings.push(message);
-            return forward(message, ...rest);
-        };
-        try {
-            return deepFreeze(await evaluateStack(options));
-        } finally {
-            pulumi.log.warn = forward;
-            registered.push(...(currentRecorder()?.resources ?? []));
-            deepFreeze(registered);
-            lastHandedOut = entry;
-        }
-    });
-    const entry: CachedPlan = { plan, warnings, registered };
-    evaluationQueue = plan.catch(() => undefined);
-    planCache.set(key, entry);
-    return plan;
+  });
+  const entry: CachedPlan = { plan, warnings, registered };
+  evaluationQueue = plan.catch(() => undefined);
+  planCache.set(key, entry);
+  return plan;
 }
 
 /**
@@ -138,72 +153,72 @@ export function planStack(options: EvaluateOptions): Promise<StackPlan> {
  * last: what a real `pulumi up` of that configuration would have started creating.
  */
 export function resourcesOfLastPlan(): readonly RecordedResource[] {
-    assert.ok(lastHandedOut, "no plan has been made yet");
-    return lastHandedOut.registered;
+  assert.ok(lastHandedOut, "no plan has been made yet");
+  return lastHandedOut.registered;
 }
 
 export async function planCore(changes: ConfigChanges = {}, secrets: readonly string[] = []): Promise<StackPlan> {
-    return planStack({ stack: "core", config: withConfig(CORE_EXAMPLE, changes, secrets) });
+  return planStack({ stack: "core", config: withConfig(CORE_EXAMPLE, changes, secrets) });
 }
 
 export function referenceTo(plan: StackPlan): ReferencedStack {
-    return { outputs: { ...plan.outputs, ...plan.secretOutputs }, secretOutputNames: plan.secretOutputNames };
+  return { outputs: { ...plan.outputs, ...plan.secretOutputs }, secretOutputNames: plan.secretOutputNames };
 }
 
 /** Plans core (with `coreChanges`), then downloads against core's outputs, as a deployment would. */
 export async function planDownloads(
-    changes: ConfigChanges = {},
-    coreChanges: ConfigChanges = {},
-    secrets: readonly string[] = [],
-    coreSecrets: readonly string[] = [],
+  changes: ConfigChanges = {},
+  coreChanges: ConfigChanges = {},
+  secrets: readonly string[] = [],
+  coreSecrets: readonly string[] = [],
 ): Promise<StackPlan> {
-    const core = await planCore(coreChanges, coreSecrets);
-    return planStack({
-        stack: "downloads",
-        config: withConfig(DOWNLOADS_EXAMPLE, changes, secrets),
-        referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) },
-    });
+  const core = await planCore(coreChanges, coreSecrets);
+  return planStack({
+    stack: "downloads",
+    config: withConfig(DOWNLOADS_EXAMPLE, changes, secrets),
+    referencedStacks: { [`${ORGANIZATION}/${PROJECT}/core`]: referenceTo(core) },
+  });
 }
 
 /** Asserts that planning fails with a ConfigError whose message contains every fragment. */
 export async function assertConfigError(plan: Promise<unknown>, ...fragments: string[]): Promise<ConfigError> {
-    try {
-        await plan;
-    } catch (error) {
-        assert.ok(error instanceof ConfigError, `expected a ConfigError, got: ${String(error)}`);
-        for (const fragment of fragments) {
-            assert.ok(error.message.includes(fragment), `message lacks ${JSON.stringify(fragment)}:\n${error.message}`);
-        }
-        return error;
+  try {
+    await plan;
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got: ${String(error)}`);
+    for (const fragment of fragments) {
+      assert.ok(error.message.includes(fragment), `message lacks ${JSON.stringify(fragment)}:\n${error.message}`);
     }
-    assert.fail("expected the plan to be refused with a ConfigError, but it succeeded");
+    return error;
+  }
+  assert.fail("expected the plan to be refused with a ConfigError, but it succeeded");
 }
 
 /** The manifests of a kind (and name, when given). */
 export function manifestsOf(plan: StackPlan, kind: string, name?: string): Manifest[] {
-    return plan.manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
+  return plan.manifests.filter((m) => m.kind === kind && (name === undefined || m.metadata.name === name));
 }
 
 export function manifestOf(plan: StackPlan, kind: string, name: string): Manifest {
-    const found = manifestsOf(plan, kind, name);
-    assert.equal(found.length, 1, `expected one ${kind} named ${name}, found ${found.length}`);
-    return found[0];
+  const found = manifestsOf(plan, kind, name);
+  assert.equal(found.length, 1, `expected one ${kind} named ${name}, found ${found.length}`);
+  return found[0];
 }
 
 /** The warnings the program logs (`pulumi.log.warn`, shown at every preview and up) while `run` runs. */
 export async function warningsWhile(run: () => Promise<unknown>): Promise<string[]> {
-    const warnings: string[] = [];
-    const original = pulumi.log.warn;
-    pulumi.log.warn = (message: string) => {
-        warnings.push(message);
-        return Promise.resolve();
-    };
-    try {
-        await run();
-    } finally {
-        pulumi.log.warn = original;
-    }
-    return warnings;
+  const warnings: string[] = [];
+  const original = pulumi.log.warn;
+  pulumi.log.warn = (message: string) => {
+    warnings.push(message);
+    return Promise.resolve();
+  };
+  try {
+    await run();
+  } finally {
+    pulumi.log.warn = original;
+  }
+  return warnings;
 }
 
 /**
@@ -212,21 +227,23 @@ export async function warningsWhile(run: () => Promise<unknown>): Promise<string
  * go at the same time keep their registration order. Throws on a dependency cycle.
  */
 export function deletionOrder(plan: StackPlan): string[] {
-    const waitingOn = new Map(plan.resources.map((r) => [r.urn, new Set<string>()]));
-    for (const resource of plan.resources) {
-        for (const prerequisite of [...resource.dependencies, ...(resource.parent ? [resource.parent] : [])]) {
-            waitingOn.get(prerequisite)?.add(resource.urn);
-        }
+  const waitingOn = new Map(plan.resources.map((r) => [r.urn, new Set<string>()]));
+  for (const resource of plan.resources) {
+    for (const prerequisite of [...resource.dependencies, ...(resource.parent ? [resource.parent] : [])]) {
+      waitingOn.get(prerequisite)?.add(resource.urn);
     }
-    const order: string[] = [];
-    const left = new Set(plan.resources.map((r) => r.urn));
-    while (left.size > 0) {
-        const deletable = [...left].filter((urn) => [...(waitingOn.get(urn) ?? [])].every((dependent) => !left.has(dependent)));
-        assert.ok(deletable.length > 0, `dependency cycle among ${[...left].join(", ")}`);
-        for (const urn of deletable) {
-            order.push(urn);
-            left.delete(urn);
-        }
+  }
+  const order: string[] = [];
+  const left = new Set(plan.resources.map((r) => r.urn));
+  while (left.size > 0) {
+    const deletable = [...left].filter((urn) =>
+      [...(waitingOn.get(urn) ?? [])].every((dependent) => !left.has(dependent)),
+    );
+    assert.ok(deletable.length > 0, `dependency cycle among ${[...left].join(", ")}`);
+    for (const urn of deletable) {
+      order.push(urn);
+      left.delete(urn);
     }
-    return order;
+  }
+  return order;
 }
