@@ -49,7 +49,7 @@ const APP_PORTS: Readonly<Record<string, number>> = {
   sonarr: 8989,
   lidarr: 8686,
   prowlarr: 9696,
-  overseerr: 5055,
+  seerr: 5055,
   plex: 32400,
   qbittorrent: 8080,
   sabnzbd: 8080,
@@ -290,7 +290,7 @@ describe("apps: configuration", () => {
     assert.deepEqual([claim.storageClassName, claim.resources.requests.storage], ["longhorn", "5Gi"]);
     assert.equal(
       containerOf(core, "sonarr").image,
-      "lscr.io/linuxserver/sonarr:4.0.15.2941-ls296",
+      "lscr.io/linuxserver/sonarr:4.0.19.2979-ls316",
       "unchanged apps keep theirs",
     );
   });
