@@ -820,3 +820,75 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
     }
   });
 });
+
+describe("relations: a wrong key fails at once, naming the key, without waiting out the readiness budget", function () {
+  this.timeout(10000);
+  // A budget of 100 attempts a second apart: a relation that retried a refused key would take 99 s.
+  const PATIENT = { attempts: 100, intervalMs: 1000 };
+
+  for (const [app, version] of [
+    ["radarr", "v3"],
+    ["sonarr", "v3"],
+    ["lidarr", "v1"],
+    ["prowlarr", "v1"],
+  ] as const) {
+    it(`${app}: HTTP 401 to the status probe is the generated API key refused`, async () => {
+      const fake = await FakeServarr.create(app, `/${app}`, "the-key-the-pod-runs-with");
+      try {
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(fake.url, 1000)));
+        const started = Date.now();
+        await assert.rejects(
+          lifecycle.create({
+            reach: { namespace: "charmarr-core", pod: `${app}-0`, port: 80 },
+            spec: {
+              kind: "rootFolder",
+              target: { app, basePath: `/${app}`, apiKey: KEYS[app] },
+              path: "/data/x",
+              name: "X",
+            },
+            retry: PATIENT,
+          }),
+          new RegExp(
+            `^CredentialsRefusedError: ${app} refused the generated API key \\(GET /${app}/api/${version}/system/status answered HTTP 401\\): the pod does not run with the key in the stack's Secret`,
+          ),
+        );
+        assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+        assert.deepEqual(fake.log, [`GET /${app}/api/${version}/system/status 401`], "asked once, wrote nothing");
+      } finally {
+        await fake.stop();
+      }
+    });
+  }
+
+  for (const [given, answer] of [
+    ["a-key-sabnzbd-does-not-hold-0000", "API Key Incorrect"],
+    ["", "API Key Required"],
+  ] as const) {
+    it(`sabnzbd: its plain-text HTTP 403 "${answer}" is the generated api_key refused`, async () => {
+      const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+      try {
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+        const started = Date.now();
+        await assert.rejects(
+          lifecycle.create({
+            reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+            spec: {
+              kind: "sabnzbdCategories",
+              target: { basePath: "/sabnzbd", apiKey: given },
+              categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
+            },
+            retry: PATIENT,
+          }),
+          new RegExp(
+            `^CredentialsRefusedError: sabnzbd refused the generated api_key \\(mode=get_config answered HTTP 403 "${answer}"\\): sabnzbd.ini's api_key is not the stack's generated key`,
+          ),
+        );
+        assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+        assert.deepEqual(sabnzbd.log, ["GET /sabnzbd/api 403"], "asked once");
+        assert.equal(sabnzbd.categories.has("radarr"), false);
+      } finally {
+        await sabnzbd.stop();
+      }
+    });
+  }
+});

@@ -4,6 +4,7 @@ import type { AppEnvironment, MediaLibrary } from "./settings";
 import { APP_LABEL } from "../k8s/labels";
 import type { AppName } from "./catalog";
 import type { ResolvedApp } from "./resolve";
+import { appSecurityContext, initStepSecurityContext } from "./privileges";
 
 // Plain (already resolved) Kubernetes shapes: the Pulumi input types, so a built pod template can
 // pass through a `PodTemplateSpec` hook such as VpnEgress.routePodTemplate unchanged.
@@ -378,6 +379,7 @@ function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
       image: input.app.image,
       command: ["/bin/sh", "/settings/settings.sh"],
       env: seed.env(input),
+      securityContext: initStepSecurityContext(input.app.image),
       volumeMounts: [
         { name: CONFIG_VOLUME, mountPath: "/config" },
         { name: SETTINGS_VOLUME, mountPath: "/settings", readOnly: true },
@@ -401,6 +403,7 @@ function libraryFoldersInitContainers(input: AppWorkloadInput): IContainer[] {
         { name: "PUID", value: String(input.environment.puid) },
         { name: "PGID", value: String(input.environment.pgid) },
       ],
+      securityContext: initStepSecurityContext(input.app.image),
       volumeMounts: [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }],
     },
   ];
@@ -425,6 +428,7 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
           name: app.name,
           image: app.image,
           env: appEnv(input),
+          securityContext: appSecurityContext(app.image),
           ports: [
             { name: "http", containerPort: app.port, protocol: "TCP" },
             ...app.inboundPeerPorts.flatMap((port) => [

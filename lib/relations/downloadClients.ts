@@ -141,19 +141,28 @@ function sabnzbdRequest(target: SabnzbdTarget, params: Record<string, string>) {
   };
 }
 
-/** `mode=version` answers without a key; `mode=get_config` proves the seeded api_key is the one SABnzbd uses. */
+/**
+ * `mode=get_config` needs the full api_key, so it proves the seeded key is the one SABnzbd uses. A
+ * refused key is answered HTTP 403 with a plain-text body, `API Key Incorrect` or `API Key Required`,
+ * never JSON (SABnzbd 5.0.1 sabnzbd/interface.py L103-104, L183-188, `check_apikey` L387-400); so is
+ * a refused address or Host name (L164-169, L175-180). None of these changes by asking again: they
+ * fail at once instead of waiting out the readiness budget.
+ */
 export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Promise<void> {
-  const answer = await sendJson<{ status?: boolean; error?: string }>(
-    http,
-    SAB,
-    sabnzbdRequest(target, { mode: "get_config", section: "misc", keyword: "api_key" }),
-    [200],
-  );
-  if (answer?.status === false) {
-    throw new RelationError(
-      `sabnzbd refused the generated api_key (mode=get_config answered "${answer.error ?? ""}"): was sabnzbd.ini seeded before its first start?`,
+  const request = sabnzbdRequest(target, { mode: "get_config", section: "misc", keyword: "api_key" });
+  const response = await send(http, SAB, request, [200, 403]);
+  if (response.status !== 403) {
+    return;
+  }
+  const answer = response.text.trim();
+  if (/^API Key (Incorrect|Required)$/.test(answer)) {
+    throw new CredentialsRefusedError(
+      `sabnzbd refused the generated api_key (mode=get_config answered HTTP 403 "${answer}"): sabnzbd.ini's api_key is not the stack's generated key. Its init step writes the key at every start, so a key regenerated in SABnzbd's settings lasts until the pod restarts: restart it (kubectl delete pod sabnzbd-0 in its namespace) and run pulumi up again`,
     );
   }
+  throw new CredentialsRefusedError(
+    `sabnzbd refused the relation's request (mode=get_config answered HTTP 403 "${answer.slice(0, 200)}")`,
+  );
 }
 
 /** A set_config/del_config: SABnzbd answers a refused write with HTTP 200 and `{"status": false, "error": …}` (SABnzbd 4.5 sabnzbd/api.py `report`). */
