@@ -835,7 +835,7 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
     it(`${app}: HTTP 401 to the status probe is the generated API key refused`, async () => {
       const fake = await FakeServarr.create(app, `/${app}`, "the-key-the-pod-runs-with");
       try {
-        const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(fake.url, 1000)));
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, 1000)));
         const started = Date.now();
         await assert.rejects(
           lifecycle.create({
@@ -867,7 +867,7 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
     it(`sabnzbd: its plain-text HTTP 403 "${answer}" is the generated api_key refused`, async () => {
       const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
       try {
-        const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
         const started = Date.now();
         await assert.rejects(
           lifecycle.create({
