@@ -16,6 +16,7 @@ import {
   buildServiceAccount,
   buildSettingsConfigMap,
   buildStatefulSet,
+  DownloadFolders,
 } from "../lib/apps/workload";
 import type { AppEnvironment, MediaLibrary } from "../lib/apps/settings";
 import type { ListenerRef } from "../lib/ingress/gateways";
@@ -56,6 +57,8 @@ export interface MediaAppArgs {
   secretEnv?: Record<string, pulumi.Input<string>>;
   /** Library folders the app's relations point at, made before it starts. */
   libraryFolders?: string[];
+  /** A download client's own folders in the library (required for qBittorrent and SABnzbd). */
+  downloadFolders?: DownloadFolders;
   /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
   listener?: ListenerRef;
   /**
@@ -115,6 +118,7 @@ export class MediaApp extends pulumi.ComponentResource {
       environment: args.environment,
       hostnames: args.hostnames ?? [],
       libraryFolders: args.libraryFolders ?? [],
+      ...(args.downloadFolders ? { downloadFolders: args.downloadFolders } : {}),
       ...(args.ownService ? { advertised: args.ownService.advertised } : {}),
       secretEnv: Object.keys(args.secretEnv ?? {}),
     };
