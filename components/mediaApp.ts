@@ -248,6 +248,9 @@ function withSecretEnvDigest(
   }));
 }
 
+/** The name of the Jellyfin administrator the program makes. */
+const JELLYFIN_ADMIN = "charmarr";
+
 type GeneratedCredentials = (
   name: string,
   parent: pulumi.Resource,
@@ -280,6 +283,15 @@ const GENERATED_CREDENTIALS: Partial<Record<AppName, GeneratedCredentials>> = {
       { parent, additionalSecretOutputs: ["result"] },
     ).result;
     return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
+  },
+  // Jellyfin's first administrator, which the relations make through its startup wizard so that Seerr
+  // can sign in through it (lib/relations/jellyfin.ts); the user signs in to Jellyfin with it too.
+  jellyfin: (name, parent) => {
+    const password = new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent }).result;
+    return {
+      secretData: { [CREDENTIAL_KEYS.username]: JELLYFIN_ADMIN, [CREDENTIAL_KEYS.password]: password },
+      credentials: { username: JELLYFIN_ADMIN, password },
+    };
   },
   qbittorrent: (name, parent) => {
     const password = new random.RandomPassword(`${name}-password`, { length: 24, special: false }, { parent }).result;

@@ -191,7 +191,14 @@ function relateCoreApps(
   const seerrKey: pulumi.Output<string | undefined> =
     apps.seerr?.credentials?.apply((credentials) => credentials.apiKey) ?? pulumi.output(undefined);
   const plexToken: pulumi.Output<string | undefined> = config.plexToken ?? pulumi.output(undefined);
-  const relations = (keys: Record<string, string>, seerrKey: string | undefined, plexToken: string | undefined) =>
+  const jellyfinAdmin: pulumi.Output<Record<string, string> | undefined> =
+    apps.jellyfin?.credentials ?? pulumi.output(undefined);
+  const relations = (
+    keys: Record<string, string>,
+    seerrKey: string | undefined,
+    plexToken: string | undefined,
+    admin: Record<string, string> | undefined,
+  ) =>
     coreRelations({
       arr: Object.fromEntries(
         ARR_APPS.flatMap((name) => {
@@ -204,6 +211,11 @@ function relateCoreApps(
       // Only the chosen media server is among the enabled apps.
       plex: endpoint("plex"),
       plexToken,
+      plexClaimGiven: config.plexClaim !== undefined,
+      jellyfin: ((found) =>
+        found && admin ? { ...found, admin: { username: admin.username, password: admin.password } } : undefined)(
+        endpoint("jellyfin"),
+      ),
       mountPath: config.storage.library.mountPath,
       settings: config.relations,
     });
@@ -212,12 +224,13 @@ function relateCoreApps(
     placeholder(Object.keys(apps).filter((name) => apps[name].apiKey)),
     apps.seerr?.credentials ? PLANNING_SECRET : undefined,
     config.plexToken ? PLANNING_SECRET : undefined,
+    apps.jellyfin?.credentials ? { username: PLANNING_SECRET, password: PLANNING_SECRET } : undefined,
   );
   new Relations("relations", {
     planned,
     specs: pulumi
-      .all([keys, seerrKey, plexToken])
-      .apply(([resolvedKeys, seerr, token]) => specsByName(relations(resolvedKeys, seerr, token))),
+      .all([keys, seerrKey, plexToken, jellyfinAdmin])
+      .apply(([resolvedKeys, seerr, token, admin]) => specsByName(relations(resolvedKeys, seerr, token, admin))),
     retry: {
       attempts: config.relations.readiness.attempts,
       intervalMs: config.relations.readiness.intervalSeconds * 1000,

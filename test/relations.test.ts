@@ -10,7 +10,8 @@ import {
   downloadsRelations,
 } from "../lib/relations/plan";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
-import { FakeApp, FakeSeerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
+import { FakeApp, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
+import { FakePlex, FakeSeerr } from "./support/fakeSeerr";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
 // published API and refuses anything else; each test asserts the stand-ins refused nothing.
@@ -25,6 +26,7 @@ const KEYS = {
 };
 const QBIT = { username: "charmarr", password: "generated-password" };
 const PLEX_TOKEN = "plex-account-token";
+const PLEX_ACCOUNT = { id: 7, email: "owner@example.org", username: "owner", authToken: PLEX_TOKEN };
 
 const core = (app: keyof typeof KEYS, port: number, basePath: string, namespace = "charmarr-core"): KeyedEndpoint => ({
   namespace,
@@ -323,6 +325,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
 describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → Radarr, Sonarr, Plex)", function () {
   this.timeout(10000);
   let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, seerr: FakeSeerr;
+  let plex: FakePlex;
   let deployment: Deployment;
   const settings = coreRelationsSchema.parse({});
   const input = (overrides: Partial<CoreRelationsInput> = {}): CoreRelationsInput => ({
@@ -338,14 +341,21 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → 
     settings,
     ...overrides,
   });
-  const all = () => [radarr, sonarr, lidarr, prowlarr, seerr];
+  const all = () => [radarr, sonarr, lidarr, prowlarr, seerr, plex];
 
   before(async () => {
     radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
     sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
     lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
     prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr);
-    seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
+    plex = await FakePlex.create();
+    // Seerr reaches the arr apps and Plex by the in-cluster addresses the relation gives it.
+    const cluster = new Map<string, FakeApp>([
+      ["radarr.charmarr-core.svc.cluster.local:7878", radarr],
+      ["sonarr.charmarr-core.svc.cluster.local:8989", sonarr],
+      ["plex.charmarr-core.svc.cluster.local:32400", plex],
+    ]);
+    seerr = await FakeSeerr.create(KEYS.seerr, { plexTv: [PLEX_ACCOUNT], cluster });
     deployment = new Deployment({
       "radarr-0": radarr,
       "sonarr-0": sonarr,
@@ -415,16 +425,15 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → 
     noViolations(...all());
   });
 
-  it("with a Plex token: signs Seerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
+  it("with a Plex token and a claimed Plex: signs Seerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
+    plex.claimFor(PLEX_TOKEN);
     assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), ["update seerr-services"]);
     assert.equal(seerr.initialized, true);
-    assert.deepEqual(seerr.plex, {
-      ip: "plex.charmarr-core.svc.cluster.local",
-      port: 32400,
-      useSsl: false,
-      name: "plex",
-      machineId: "abc",
-    });
+    assert.deepEqual(
+      [seerr.plex.ip, seerr.plex.port, seerr.plex.useSsl, seerr.plex.name, seerr.plex.machineId],
+      ["plex.charmarr-core.svc.cluster.local", 32400, false, "charmarr-plex", plex.machineIdentifier],
+      "Seerr read the name and machine id from the Plex stand-in",
+    );
     const [entry] = seerr.services.radarr;
     assert.deepEqual(
       [
@@ -436,7 +445,8 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → 
         entry.activeProfileId,
         entry.apiKey,
       ],
-      ["Radarr (Charmarr)", "radarr.charmarr-core.svc.cluster.local", 7878, "/radarr", "/data/movies", 4, KEYS.radarr],
+      // Quality profile 3 is the Radarr stand-in's "Standard", which Seerr's test of the server listed.
+      ["Radarr (Charmarr)", "radarr.charmarr-core.svc.cluster.local", 7878, "/radarr", "/data/movies", 3, KEYS.radarr],
     );
     assert.equal(seerr.services.sonarr[0].activeDirectory, "/data/tv");
     assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [], "then quiet");
@@ -570,50 +580,6 @@ describe("relations: entries the user made first are never the relation's", func
       noViolations(radarr, qbittorrent);
     } finally {
       await Promise.all([radarr.stop(), qbittorrent.stop()]);
-    }
-  });
-});
-
-describe("relations: Seerr's default servers", function () {
-  this.timeout(10000);
-  it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
-    const seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
-    try {
-      seerr.services.radarr.push({
-        id: 90,
-        name: "My Radarr",
-        hostname: "nas",
-        port: 7878,
-        apiKey: "x",
-        activeDirectory: "/movies",
-        is4k: false,
-        isDefault: true,
-      });
-      const relation = coreRelations({
-        arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr") },
-        seerr: core("seerr", 5055, ""),
-        plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
-        plexToken: PLEX_TOKEN,
-        mountPath: "/data",
-        settings: coreRelationsSchema.parse({}),
-      }).find((r) => r.name === "seerr-services") as PlannedRelation;
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, 1000)));
-      await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
-      assert.deepEqual(
-        seerr.services.radarr.map((s) => [s.name, s.isDefault]),
-        [
-          ["My Radarr", true],
-          ["Radarr (Charmarr)", false],
-        ],
-      );
-      assert.deepEqual(
-        seerr.services.sonarr.map((s) => [s.name, s.isDefault]),
-        [["Sonarr (Charmarr)", true]],
-        "no Sonarr yet: the new one is the default",
-      );
-      noViolations(seerr);
-    } finally {
-      await seerr.stop();
     }
   });
 });

@@ -188,6 +188,27 @@ describe("relations in the stacks: configuration", () => {
     );
   });
 
+  it("with Jellyfin: makes Jellyfin's administrator from a generated secret first, then signs Seerr in through it", async () => {
+    const plan = await planCore({ "charmarr:mediaServer": "jellyfin" });
+    assert.deepEqual(plan.outputs.relations, {
+      prowlarr: ["radarr", "sonarr", "lidarr"],
+      seerr: ["radarr", "sonarr", "jellyfin"],
+    });
+    assert.ok(relationNames(plan).includes("relations-jellyfin-admin"));
+    const seerr = relationsOf(plan).find((r) => r.name === "relations-seerr-services");
+    assert.ok(seerr !== undefined && isSecretValue(seerr.inputs.spec), "the spec with the password is a secret");
+    const secret = plan.rawResources.find(
+      (r) => r.type === "kubernetes:core/v1:Secret" && r.name === "jellyfin-credentials",
+    );
+    assert.ok(secret && isSecretValue(secret.inputs.stringData));
+    assert.deepEqual(Object.keys(secret.inputs.stringData.value as Record<string, string>).sort(), [
+      "password",
+      "username",
+    ]);
+    const password = (secret.inputs.stringData.value as Record<string, string>).password;
+    assert.ok(!JSON.stringify([plan.manifests, plan.outputs]).includes(password), "never in plain text");
+  });
+
   it("hands Plex a claim token set as a secret as PLEX_CLAIM from a Secret, restarts it on a new token, and refuses it in plain text", async () => {
     const plan = await planCore({ "charmarr:plexClaim": "claim-of-the-owner" }, ["charmarr:plexClaim"]);
     const statefulSet = manifestOf(plan, "StatefulSet", "plex").spec as {

@@ -54,7 +54,7 @@ function describeChanges(changes: readonly Change[]): string[] {
     .filter((change) => change.action !== "unchanged")
     .map(
       (change) =>
-        `${change.action} ${change.app} ${change.collection} ${change.name}${change.action === "unmanaged" ? " (it existed before the relation: left as it is, never removed)" : ""}`,
+        `${change.action} ${change.app} ${change.collection} ${change.name}${change.action === "unmanaged" ? " (it existed before the relation: left as it is, never removed)" : ""}${change.detail !== undefined ? `: ${change.detail}` : ""}`,
     );
 }
 

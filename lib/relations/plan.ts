@@ -4,6 +4,8 @@ import type { DownloadFolders } from "../apps/workload";
 import type { Category } from "./downloadClients";
 import type { RelationSpec } from "./reconcile";
 import type { ProviderEntry, ServarrApp, ServarrTarget } from "./servarr";
+import type { JellyfinAdmin } from "./jellyfin";
+import type { SeerrMediaServer } from "./seerr";
 import { CoreRelationsSettings, DownloadsRelationsSettings, libraryPath } from "./settings";
 
 /** The arr apps that take download clients and a root folder. */
@@ -155,6 +157,8 @@ export function coreGraph(
   const requested: AppName[] = [
     ...SEERR_SERVICES.filter((app) => apps.includes(app)),
     ...(plexLinked && apps.includes("plex") ? (["plex"] as const) : []),
+    // The program makes Jellyfin's administrator itself, so Seerr signs in through Jellyfin always.
+    ...(apps.includes("jellyfin") ? (["jellyfin"] as const) : []),
   ];
   if (apps.includes("seerr") && requested.length > 0) {
     graph.seerr = requested;
@@ -295,6 +299,10 @@ export interface CoreRelationsInput {
   readonly plex?: AppEndpoint;
   /** The Plex account token (secret config) that lets the program set Seerr up. */
   readonly plexToken?: string;
+  /** Whether Plex was given a claim token (`charmarr:plexClaim`), for what the relation says when linking fails. */
+  readonly plexClaimGiven?: boolean;
+  /** Jellyfin, when it is the media server, with the administrator the program makes in it. */
+  readonly jellyfin?: AppEndpoint & { readonly admin: JellyfinAdmin };
   readonly mountPath: string;
   readonly settings: CoreRelationsSettings;
 }
@@ -308,6 +316,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
     ...(Object.keys(input.arr) as AppName[]),
     ...(input.prowlarr ? (["prowlarr"] as const) : []),
     ...(input.seerr ? (["seerr"] as const) : []),
+    ...(input.jellyfin ? (["jellyfin"] as const) : []),
     ...(input.plex ? (["plex"] as const) : []),
   ];
   const graph = coreGraph(present, input.settings, input.plexToken !== undefined);
@@ -359,9 +368,25 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
         activeDirectory: rootFolderPath(input.mountPath, input.settings, app),
       };
     });
-    const plexLink =
-      plex !== undefined && input.plexToken !== undefined && graph.seerr.includes("plex")
-        ? { hostname: plex.host, port: plex.port, token: input.plexToken }
+    const { jellyfin } = input;
+    const linksJellyfin = jellyfin !== undefined && graph.seerr.includes("jellyfin");
+    if (linksJellyfin) {
+      relations.push({
+        name: "jellyfin-admin",
+        reach: reachOf("jellyfin", jellyfin),
+        spec: { kind: "jellyfinAdmin", admin: jellyfin.admin },
+      });
+    }
+    const mediaServer: SeerrMediaServer | undefined = linksJellyfin
+      ? { kind: "jellyfin", hostname: jellyfin.host, port: jellyfin.port, ...jellyfin.admin }
+      : plex !== undefined
+        ? {
+            kind: "plex",
+            hostname: plex.host,
+            port: plex.port,
+            ...(input.plexToken !== undefined ? { token: input.plexToken } : {}),
+            claimGiven: input.plexClaimGiven ?? false,
+          }
         : undefined;
     relations.push({
       name: "seerr-services",
@@ -370,10 +395,13 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
         kind: "seerr",
         target: { apiKey: seerr.apiKey },
         services,
-        ...(plexLink ? { plex: plexLink } : {}),
+        ...(mediaServer ? { mediaServer } : {}),
       },
-      // Seerr sends its requests to the arr apps' root folders.
-      after: services.map((service) => `${service.kind}-root-folder`),
+      // Seerr sends its requests to the arr apps' root folders, and signs in through Jellyfin's administrator.
+      after: [
+        ...services.map((service) => `${service.kind}-root-folder`),
+        ...(linksJellyfin ? ["jellyfin-admin"] : []),
+      ],
     });
   }
   return relations;

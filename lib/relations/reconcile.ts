@@ -8,7 +8,8 @@ import {
   sabnzbdReady,
 } from "./downloadClients";
 import { HttpClient, describe } from "./http";
-import { SeerrPlexLink, SeerrService, SeerrTarget, seerrStatus, reconcileSeerr } from "./seerr";
+import { JellyfinAdmin, jellyfinStatus, reconcileJellyfinAdmin } from "./jellyfin";
+import { SeerrMediaServer, SeerrService, SeerrTarget, seerrStatus, reconcileSeerr } from "./seerr";
 import { RetryPolicy, waitUntilReady } from "./ready";
 import {
   Change,
@@ -42,12 +43,14 @@ export type RelationSpec =
     }
   /** One category per arr app in SABnzbd. */
   | { readonly kind: "sabnzbdCategories"; readonly target: SabnzbdTarget; readonly categories: readonly Category[] }
-  /** Radarr and Sonarr in Seerr, and its Plex server when a Plex token is given. */
+  /** Jellyfin's first administrator, made through its startup wizard for Seerr's sign-in; none leaves it as it is. */
+  | { readonly kind: "jellyfinAdmin"; readonly admin?: JellyfinAdmin }
+  /** Radarr and Sonarr in Seerr, signed in through and linked to the media server when the program can. */
   | {
       readonly kind: "seerr";
       readonly target: SeerrTarget;
       readonly services: readonly SeerrService[];
-      readonly plex?: SeerrPlexLink;
+      readonly mediaServer?: SeerrMediaServer;
     };
 
 /** The app a relation configures. */
@@ -62,6 +65,8 @@ export function relationApp(spec: RelationSpec): string {
       return "sabnzbd";
     case "seerr":
       return "seerr";
+    case "jellyfinAdmin":
+      return "jellyfin";
   }
 }
 
@@ -77,6 +82,8 @@ export function withoutEntries(spec: RelationSpec): RelationSpec {
       return { ...spec, categories: [] };
     case "seerr":
       return { kind: "seerr", target: spec.target, services: [] };
+    case "jellyfinAdmin":
+      return { kind: "jellyfinAdmin" };
   }
 }
 
@@ -93,6 +100,9 @@ async function probe(http: HttpClient, spec: RelationSpec): Promise<void> {
       return sabnzbdReady(http, spec.target);
     case "seerr":
       return seerrStatus(http);
+    case "jellyfinAdmin":
+      await jellyfinStatus(http);
+      return;
   }
 }
 
@@ -107,6 +117,8 @@ function probeDescription(spec: RelationSpec): string {
       return `GET ${spec.target.basePath}/api?mode=get_config`;
     case "seerr":
       return "GET /api/v1/status";
+    case "jellyfinAdmin":
+      return "GET /System/Info/Public";
   }
 }
 
@@ -149,8 +161,10 @@ export async function runRelation(
       return reconcileSeerr(
         http,
         spec.target,
-        { services: spec.services, owned, plex: spec.plex, rotateSecrets },
+        { services: spec.services, owned, mediaServer: spec.mediaServer, rotateSecrets },
         changes,
       );
+    case "jellyfinAdmin":
+      return reconcileJellyfinAdmin(http, spec.admin, owned, changes);
   }
 }

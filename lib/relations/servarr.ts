@@ -31,6 +31,8 @@ export interface Change {
    * left exactly as it is, never edited nor removed.
    */
   readonly action: "created" | "updated" | "deleted" | "unchanged" | "waiting" | "unmanaged";
+  /** What the user has to do, for a `waiting` or `unmanaged` entry the program cannot handle itself. */
+  readonly detail?: string;
 }
 
 /**

@@ -6,7 +6,7 @@ import { IncomingMessage, Server, ServerResponse, createServer } from "node:http
 import type { AddressInfo } from "node:net";
 import { DocumentName, DocumentValidator, SeenRequest } from "./apiDocuments";
 
-interface Reply {
+export interface Reply {
   status: number;
   body?: unknown;
   headers?: Record<string, string>;
@@ -27,7 +27,8 @@ export abstract class FakeApp {
   private server?: Server;
 
   abstract readonly name: string;
-  protected abstract handle(request: SeenRequest & { rawPath: string }): Reply;
+  /** May answer later: a stand-in that asks other stand-ins first, as its app asks other apps. */
+  protected abstract handle(request: SeenRequest & { rawPath: string }): Reply | Promise<Reply>;
 
   get url(): string {
     const address = this.server?.address() as AddressInfo;
@@ -82,7 +83,9 @@ export abstract class FakeApp {
       headers,
       body,
     };
-    const reply = this.ready ? this.handle(request) : { status: 503, body: { message: `${this.name} is starting` } };
+    const reply = this.ready
+      ? await this.handle(request)
+      : { status: 503, body: { message: `${this.name} is starting` } };
     if (reply.status < 300 && request.method !== "GET" && !this.readingPosts.includes(request.path)) {
       this.mutations += 1;
     }
@@ -180,13 +183,16 @@ export class FakeServarr extends FakeApp {
         `${request.method} ${request.rawPath} is outside ${this.name}'s URL base ${this.basePath}`,
       );
     }
-    const path = request.rawPath.slice(this.basePath.length);
+    // ASP.NET Core matches routes case-insensitively: Seerr asks for `/api/v3/qualityProfile`
+    // (seerr v3.1.0 server/api/servarr/base.ts L132).
+    const path = request.rawPath.slice(this.basePath.length).toLowerCase();
     // ApiKeyAuthenticationHandler: the `apikey` query parameter, else X-Api-Key, else a Bearer token;
     // anything but the app's key is HTTP 401 with no body (Radarr v6.0.3.10276
     // src/Radarr.Http/Authentication/ApiKeyAuthenticationHandler.cs L36-84; the same in Sonarr
-    // v4.0.19.2979, Lidarr v2.14.5.4836, Prowlarr v2.3.5.5327). The stand-in takes the header only,
-    // the one way the relations send it.
-    if (request.headers["x-api-key"] !== this.apiKey) {
+    // v4.0.19.2979, Lidarr v2.14.5.4836, Prowlarr v2.3.5.5327). The stand-in takes the query parameter,
+    // which Seerr sends (seerr v3.1.0 server/api/servarr/base.ts L103-107), and the header, which the
+    // relations send; no Bearer token.
+    if ((request.query.apikey ?? request.headers["x-api-key"]) !== this.apiKey) {
       this.violations.push(`${request.method} ${path} without ${this.name}'s API key in X-Api-Key`);
       return { status: 401, body: "" };
     }
@@ -208,6 +214,12 @@ export class FakeServarr extends FakeApp {
         return this.provider(resource, request.method, id, request.body as Record<string, unknown>);
       case "rootfolder":
         return this.rootFolder(request.method, id, request.body as Record<string, unknown>);
+      case "tag":
+        // Seerr's test of a server lists its tags (seerr v3.1.0 server/routes/settings/radarr.ts L56); none here.
+        if (request.method === "GET" && id === undefined) {
+          return { status: 200, body: [] };
+        }
+        return this.refuse(404, `${request.method} ${path}: the stand-in does not serve this operation`);
       default:
         return this.refuse(404, `${request.method} ${path}: the stand-in does not serve this operation`);
     }
@@ -554,101 +566,5 @@ export class FakeSabnzbd extends FakeApp {
         this.categories.delete(params.keyword);
         return { status: 200, body: { status: true } };
     }
-  }
-}
-
-type SeerrService = Record<string, unknown> & { id: number; name: string };
-
-/** Seerr 3.1: API key auth as its first user, Plex sign-in, Radarr/Sonarr settings; checked against its OpenAPI document. */
-export class FakeSeerr extends FakeApp {
-  readonly name = "seerr";
-  protected readonly readingPosts = ["/api/v1/settings/radarr/test", "/api/v1/settings/sonarr/test"];
-  initialized = false;
-  hasAdmin = false;
-  plex?: Record<string, unknown>;
-  readonly services: Record<"radarr" | "sonarr", SeerrService[]> = { radarr: [], sonarr: [] };
-  private nextId = 0;
-
-  private constructor(
-    private readonly validator: DocumentValidator,
-    readonly apiKey: string,
-    private readonly plexToken: string,
-  ) {
-    super();
-  }
-
-  static async create(apiKey: string, plexToken: string): Promise<FakeSeerr> {
-    return new FakeSeerr(await DocumentValidator.load("seerr-api.3.1.0.yml"), apiKey, plexToken).start();
-  }
-
-  protected handle(request: SeenRequest & { rawPath: string }): Reply {
-    if (!request.rawPath.startsWith("/api/v1/")) {
-      return this.refuse(404, `${request.method} ${request.rawPath} is outside Seerr's API (/api/v1)`);
-    }
-    const path = request.rawPath.slice("/api/v1".length);
-    const checked = this.validator.check({ ...request, path });
-    if (checked.problem !== undefined) {
-      return this.refuse(400, checked.problem);
-    }
-    const open = ["/status", "/settings/public", "/auth/plex"].includes(path);
-    if (!open && (request.headers["x-api-key"] !== this.apiKey || !this.hasAdmin)) {
-      // Seerr's API key acts as user 1, which the first Plex sign-in creates.
-      return this.refuse(
-        403,
-        `${request.method} ${path}: ${this.hasAdmin ? "wrong API key" : "no user yet (Seerr is not set up)"}`,
-      );
-    }
-    const body = request.body as Record<string, unknown>;
-    if (path === "/status") {
-      return { status: 200, body: { version: "3.1.0" } };
-    }
-    if (path === "/settings/public") {
-      return { status: 200, body: { initialized: this.initialized } };
-    }
-    if (path === "/auth/plex") {
-      if (body.authToken !== this.plexToken) {
-        return { status: 401, body: { message: "bad token" } };
-      }
-      this.hasAdmin = true;
-      return { status: 200, body: { id: 1, email: "owner@example.com" } };
-    }
-    if (path === "/settings/plex") {
-      this.plex = { ...body, name: "plex", machineId: "abc" };
-      return { status: 200, body: this.plex };
-    }
-    if (path === "/settings/initialize") {
-      this.initialized = true;
-      return { status: 200, body: { initialized: true } };
-    }
-    const match = /^\/settings\/(radarr|sonarr)(?:\/(test|\d+))?$/.exec(path);
-    if (match === null) {
-      return this.refuse(404, `${request.method} ${path}: the stand-in does not serve this operation`);
-    }
-    const kind = match[1] as "radarr" | "sonarr";
-    const list = this.services[kind];
-    if (match[2] === "test") {
-      return { status: 200, body: { profiles: [{ id: 4, name: "HD-1080p" }], rootFolders: [] } };
-    }
-    if (match[2] === undefined) {
-      if (request.method === "GET") {
-        return { status: 200, body: list };
-      }
-      const created = { ...body, id: this.nextId++ } as SeerrService;
-      // A new default clears the default of the others of its kind and is4k (seerr v3.1.0 server/routes/settings/radarr.ts L22-31, sonarr.ts).
-      if (created.isDefault === true) {
-        list.filter((service) => service.is4k === created.is4k).forEach((service) => (service.isDefault = false));
-      }
-      list.push(created);
-      return { status: 201, body: created };
-    }
-    const index = list.findIndex((service) => service.id === Number(match[2]));
-    if (index < 0) {
-      return this.refuse(404, `${request.method} ${path}: no such ${kind}`);
-    }
-    if (request.method === "DELETE") {
-      return { status: 200, body: list.splice(index, 1)[0] };
-    }
-    list[index] = { ...body, id: list[index].id } as SeerrService;
-    return { status: 200, body: list[index] };
   }
 }
