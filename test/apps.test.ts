@@ -185,12 +185,14 @@ describe("apps: the default plans", () => {
           SABNZBD_URL_BASE: "/sabnzbd",
           SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd",
           SABNZBD_API_KEY: "0123456789abcdef0123456789abcdef",
+          SABNZBD_DOWNLOAD_DIR: "/data/downloads/incomplete/sabnzbd",
+          SABNZBD_COMPLETE_DIR: "/data/downloads/sabnzbd",
         },
       });
     run();
     assert.equal(
       readFileSync(join(dir, "sabnzbd.ini"), "utf8"),
-      "[misc]\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
+      "[misc]\ncomplete_dir = /data/downloads/sabnzbd\ndownload_dir = /data/downloads/incomplete/sabnzbd\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
       "a first start",
     );
     writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");
@@ -204,7 +206,7 @@ describe("apps: the default plans", () => {
     assert.equal(ini.match(/url_base/g)?.length, 1, "replaced, not appended");
   });
 
-  it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that do not check Host", async () => {
+  it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that keep no list of names", async () => {
     const plan = await planDownloads({
       "charmarr:apps": { sabnzbd: { hostnames: ["charmarr-admin.tail1234.ts.net", "sab.home.lan"] } },
     });
@@ -217,7 +219,7 @@ describe("apps: the default plans", () => {
     await assertConfigError(
       planDownloads({ "charmarr:apps": { qbittorrent: { hostnames: ["qb.home.lan"] } } }),
       "charmarr:apps.qbittorrent.hostnames",
-      "qbittorrent does not check the Host header, so it takes no host names (only sabnzbd does)",
+      "qbittorrent takes no host names: only sabnzbd keeps a list of the names it answers to (host_whitelist)",
     );
   });
 
