@@ -46,7 +46,7 @@ class Deployment {
       if (app === undefined) {
         return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
       }
-      return use(httpClient(app.url, 1000));
+      return use(httpClient(app.url, 5000));
     };
     this.lifecycle = relationLifecycle(connect);
   }

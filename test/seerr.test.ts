@@ -83,7 +83,7 @@ class Core {
     const pods: Record<string, FakeApp> = { "seerr-0": this.seerr, "jellyfin-0": this.media };
     const connect: Connect = (reach, _connection, use) => {
       const app = pods[reach.pod];
-      return app === undefined ? Promise.reject(new AppGoneError(reach.pod)) : use(httpClient(app.url, 1000));
+      return app === undefined ? Promise.reject(new AppGoneError(reach.pod)) : use(httpClient(app.url, 5000));
     };
     const lifecycle = relationLifecycle(connect);
     const reported: Record<string, readonly string[]> = {};

@@ -79,6 +79,15 @@ function authed(target: SeerrTarget, request: HttpRequest): HttpRequest {
   return { ...request, headers: { ...request.headers, "X-Api-Key": target.apiKey } };
 }
 
+/** Sends a request whatever the answer's status; no answer at all is a RelationError naming the request. */
+async function ask(http: HttpClient, request: HttpRequest): Promise<HttpResponse> {
+  try {
+    return await http.send(request);
+  } catch (error) {
+    throw new RelationError(`${APP} did not answer ${describe(request)}: ${(error as Error).message}`);
+  }
+}
+
 /**
  * Sends a request with the API key. Seerr answers 403 when the key is not its `API_KEY` or has no
  * user 1 yet (seerr v3.1.0 server/middleware/auth.ts L13-23, L47-56): asking again cannot help.
@@ -90,7 +99,7 @@ async function sendAuthed(
   accept: readonly number[],
 ): Promise<HttpResponse> {
   const signed = authed(target, request);
-  const answer = await http.send(signed);
+  const answer = await ask(http, signed);
   if (answer.status === 403) {
     throw new CredentialsRefusedError(
       `seerr refused the program's API key on ${describe(signed)} (HTTP 403: ${answer.text.slice(0, 120)}): Seerr takes its key from API_KEY (the Secret seerr-credentials) at start, and it acts as Seerr's first user; restart Seerr if the key changed since it started`,
@@ -171,7 +180,7 @@ async function ensureSetUp(
 /** The first sign-in; a reason the user must act when Jellyfin refuses the program's administrator. */
 async function signIn(http: HttpClient, media: SeerrMediaServer): Promise<string | undefined> {
   if (media.kind === "plex") {
-    const answer = await http.send({ method: "POST", path: "/api/v1/auth/plex", json: { authToken: media.token } });
+    const answer = await ask(http, { method: "POST", path: "/api/v1/auth/plex", json: { authToken: media.token } });
     if (answer.status !== 200) {
       throw new RelationError(
         `seerr could not sign in with charmarr:plexToken (POST /api/v1/auth/plex answered HTTP ${answer.status}: ${answer.text.slice(0, 200)}): Seerr asks plex.tv, so it needs the internet, and plex.tv must know the token; set a valid one with pulumi config set --secret charmarr:plexToken <token>, or remove it and sign in to Seerr by hand`,
@@ -181,7 +190,7 @@ async function signIn(http: HttpClient, media: SeerrMediaServer): Promise<string
   }
   // The body the setup page sends (seerr v3.1.0 src/components/Setup/JellyfinSetup.tsx L120-129):
   // Seerr builds the URL from hostname, port and urlBase (server/utils/getHostname.ts L15).
-  const answer = await http.send({
+  const answer = await ask(http, {
     method: "POST",
     path: "/api/v1/auth/jellyfin",
     json: {
