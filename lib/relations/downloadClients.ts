@@ -25,6 +25,18 @@ const QBIT = "qbittorrent";
 const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
 /**
+ * Whether qBittorrent refuses every request, not only the login: its host-header and CSRF checks
+ * answer 401 before a session or the credentials are looked at, where a request without a session
+ * that passes them gets 403 (qBittorrent release-5.1.2 src/webui/webapplication.cpp
+ * `processRequest` L618-622, `doProcessRequest` L326-327; release-5.2.3 L658-663 and L327-328).
+ * qBittorrent 5.2 also answers wrong credentials with 401, so only this second request tells the two apart.
+ */
+async function refusedBeforeLogin(http: HttpClient): Promise<boolean> {
+  const probe = await send(http, QBIT, { method: "GET", path: "/api/v2/app/webapiVersion" }, [200, 401, 403]);
+  return probe.status === 401;
+}
+
+/**
  * Logs in (`POST /api/v2/auth/login`) and returns the Cookie header for later calls. qBittorrent ≤ 5.1
  * answers 200 with `Ok.` or `Fails.` and sets `SID`; 5.2 answers 200 with no body or 401, and sets
  * `QBT_SID_<port>`; both answer 403 to an address banned after too many failed logins (qBittorrent
@@ -41,6 +53,11 @@ export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarg
   if (response.status === 403) {
     throw new CredentialsRefusedError(
       `qbittorrent has banned the relation's address after too many failed logins (POST /api/v2/auth/login answered HTTP 403): wrong WebUI credentials; fix them, then restart qBittorrent or wait out its ban (WebUI\\BanDuration)`,
+    );
+  }
+  if (response.status === 401 && (await refusedBeforeLogin(http))) {
+    throw new RelationError(
+      `qbittorrent refused the request itself, before any login (HTTP 401 to POST /api/v2/auth/login and to GET /api/v2/app/webapiVersion without a session): its WebUI host-header validation refuses a Host naming another port than the one it listens on, or a name outside WebUI\\ServerDomains, and its CSRF check a foreign Origin or Referer; the credentials were never checked`,
     );
   }
   if (response.status === 401 || response.text.trim() === "Fails.") {

@@ -30,7 +30,7 @@ export type DocumentName =
   | "sonarr-v3.4.0.19.2979.openapi.json"
   | "lidarr-v1.2.14.5.4836.openapi.json"
   | "prowlarr-v1.2.3.5.5327.openapi.json"
-  | "overseerr-api.yml";
+  | "seerr-api.3.1.0.yml";
 
 const HTTP_METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];
 
@@ -62,8 +62,8 @@ function dropUntypedNullable(node: unknown): void {
 
 /**
  * OpenAPI 3.0.2 (Schema Object, readOnly): a property that is readOnly and required is required in
- * responses only. The validator checks requests, so those properties leave `required` (Overseerr's
- * PlexSettings `name` and `machineId`, which Overseerr fills from the Plex server).
+ * responses only. The validator checks requests, so those properties leave `required` (Seerr's
+ * PlexSettings `name` and `machineId`, which Seerr fills from the Plex server).
  */
 function requireReadOnlyInResponsesOnly(node: unknown): void {
   if (Array.isArray(node)) {
