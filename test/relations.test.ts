@@ -15,6 +15,8 @@ import { FakeNetwork } from "./support/fakeNetwork";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
 // published API and refuses anything else; each test asserts the stand-ins refused nothing.
+/** Generous: a stand-in that tests what it saves calls other stand-ins, slow on a loaded machine. */
+const CLIENT_TIMEOUT_MS = 10_000;
 const RETRY = { attempts: 3, intervalMs: 20 };
 const KEYS = {
   radarr: "radarr-key-0000",
@@ -45,7 +47,7 @@ class Deployment {
       if (app === undefined) {
         return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
       }
-      return use(httpClient(app.url, 1000));
+      return use(httpClient(app.url, CLIENT_TIMEOUT_MS));
     };
     this.lifecycle = relationLifecycle(connect);
   }
@@ -94,7 +96,7 @@ function noViolations(...apps: FakeApp[]): void {
 const mutations = (...apps: FakeApp[]) => apps.reduce((sum, app) => sum + app.mutations, 0);
 
 describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, qbittorrent: FakeQbittorrent, sabnzbd: FakeSabnzbd;
   let deployment: Deployment;
   const settings = downloadsRelationsSchema.parse({});
@@ -329,7 +331,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
 });
 
 describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → Radarr, Sonarr, Plex)", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, seerr: FakeSeerr;
   let deployment: Deployment;
   const settings = coreRelationsSchema.parse({});
@@ -513,7 +515,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → 
 });
 
 describe("relations: entries the user made first are never the relation's", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it("a pre-existing qBittorrent `radarr` category and `/data/movies` root folder are left unmanaged: not edited on create or re-run, not removed on destroy", async () => {
     const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
     const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, {
@@ -596,7 +598,7 @@ describe("relations: entries the user made first are never the relation's", func
 });
 
 describe("relations: Seerr's default servers", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
     const seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
     try {
@@ -618,7 +620,7 @@ describe("relations: Seerr's default servers", function () {
         mountPath: "/data",
         settings: coreRelationsSchema.parse({}),
       }).find((r) => r.name === "seerr-services") as PlannedRelation;
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, CLIENT_TIMEOUT_MS)));
       await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
       assert.deepEqual(
         seerr.services.radarr.map((s) => [s.name, s.isDefault]),
@@ -640,11 +642,13 @@ describe("relations: Seerr's default servers", function () {
 });
 
 describe("relations: SABnzbd's refusals", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) =>
+        use(httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS)),
+      );
       const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
       const inputs = (names: string[]): RelationInputs => ({
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
@@ -677,7 +681,9 @@ describe("relations: SABnzbd's refusals", function () {
   it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) =>
+        use(httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS)),
+      );
       const inputs: RelationInputs = {
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
         spec: {
@@ -703,7 +709,7 @@ describe("relations: SABnzbd's refusals", function () {
 });
 
 describe("relations: an app that moves", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     const network = new FakeNetwork().serve("sabnzbd.charmarr-downloads.svc.cluster.local", 8080, sabnzbd);
@@ -747,7 +753,7 @@ describe("relations: qBittorrent's two login styles", () => {
           categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
         };
         const lifecycle = relationLifecycle((reach, _connection, use) =>
-          use(httpClient((reach.pod === "good-0" ? good : wrong).url, 1000)),
+          use(httpClient((reach.pod === "good-0" ? good : wrong).url, CLIENT_TIMEOUT_MS)),
         );
         await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
         assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
@@ -783,7 +789,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
     const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const http = httpClient(radarr.url, 1000);
+      const http = httpClient(radarr.url, CLIENT_TIMEOUT_MS);
       const key = { "X-Api-Key": KEYS.radarr };
       assert.equal(
         (
@@ -807,7 +813,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
       );
       assert.equal(
         (
-          await httpClient(qbittorrent.url, 1000).send({
+          await httpClient(qbittorrent.url, CLIENT_TIMEOUT_MS).send({
             method: "GET",
             path: "/api/v2/torrents/createCategory",
             query: { category: "x" },
@@ -816,12 +822,17 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
         405,
       );
       assert.equal(
-        (await httpClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status,
+        (
+          await httpClient(qbittorrent.url, CLIENT_TIMEOUT_MS).send({
+            method: "GET",
+            path: "/api/v2/torrents/categories",
+          })
+        ).status,
         403,
       );
       assert.equal(
         (
-          await httpClient(sabnzbd.url, 1000).send({
+          await httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS).send({
             method: "GET",
             path: "/sabnzbd/api",
             query: { mode: "get_config", apikey: "nzb-key", output: "json" },
@@ -838,7 +849,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
 });
 
 describe("relations: a wrong key fails at once, naming the key, without waiting out the readiness budget", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   // A budget of 100 attempts a second apart: a relation that retried a refused key would take 99 s.
   const PATIENT = { attempts: 100, intervalMs: 1000 };
 
@@ -851,7 +862,7 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
     it(`${app}: HTTP 401 to the status probe is the generated API key refused`, async () => {
       const fake = await FakeServarr.create(app, `/${app}`, "the-key-the-pod-runs-with");
       try {
-        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, 1000)));
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, CLIENT_TIMEOUT_MS)));
         const started = Date.now();
         await assert.rejects(
           lifecycle.create({
@@ -883,7 +894,9 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
     it(`sabnzbd: its plain-text HTTP 403 "${answer}" is the generated api_key refused`, async () => {
       const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
       try {
-        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+        const lifecycle = relationLifecycle((_reach, _connection, use) =>
+          use(httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS)),
+        );
         const started = Date.now();
         await assert.rejects(
           lifecycle.create({
@@ -910,7 +923,7 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
 });
 
 describe("relations: the Servarr stand-ins are as strict as the apps", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   const SAB_HOST = "sabnzbd.charmarr-downloads.svc.cluster.local";
   const sabClient = (name: string, fields: Record<string, unknown>, enable = true) => ({
     name,
@@ -933,7 +946,7 @@ describe("relations: the Servarr stand-ins are as strict as the apps", function 
       folders: ["/data/music"],
     });
     send = async (method, path, json) => {
-      const answer = await httpClient(lidarr.url, 1000).send({
+      const answer = await httpClient(lidarr.url, CLIENT_TIMEOUT_MS).send({
         method,
         path: `/lidarr/api/v1/${path}`,
         query: path.startsWith("downloadclient") ? { forceSave: "true" } : undefined,
@@ -1024,7 +1037,7 @@ describe("relations: the Servarr stand-ins are as strict as the apps", function 
 });
 
 describe("relations: Prowlarr tests each application before it saves it", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it("the arr app must take the key Prowlarr is given and reach Prowlarr back; a wrong key is refused even with forceSave", async () => {
     const network = new FakeNetwork();
     const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, { network });
@@ -1046,7 +1059,7 @@ describe("relations: Prowlarr tests each application before it saves it", functi
         ],
       });
       const post = async (json: unknown) => {
-        const answer = await httpClient(prowlarr.url, 1000).send({
+        const answer = await httpClient(prowlarr.url, CLIENT_TIMEOUT_MS).send({
           method: "POST",
           path: "/prowlarr/api/v1/applications",
           query: { forceSave: "true" },

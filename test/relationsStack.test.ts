@@ -9,6 +9,8 @@ import type { Reach } from "../lib/relations/plan";
 import type { RelationSpec } from "../lib/relations/reconcile";
 import { FakeServarr } from "./support/fakeApps";
 
+/** Generous: a stand-in that tests what it saves calls other stand-ins, slow on a loaded machine. */
+const CLIENT_TIMEOUT_MS = 10_000;
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 const relationsOf = (plan: StackPlan) => plan.rawResources.filter((r) => r.type === DYNAMIC);
 const relationNames = (plan: StackPlan) =>
@@ -348,7 +350,7 @@ describe("relations in the stacks: the root folders they ask for are the folders
         folders: initFolders(app),
       });
       try {
-        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, 1000)));
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, CLIENT_TIMEOUT_MS)));
         await lifecycle.create({
           reach: relation.inputs.reach as Reach,
           spec,
