@@ -4,6 +4,7 @@ import { AppGoneError, Connect, RelationState, relationLifecycle } from "../lib/
 import { CoreRelationsInput, KeyedEndpoint, PlannedRelation, coreRelations } from "../lib/relations/plan";
 import { coreRelationsSchema } from "../lib/relations/settings";
 import { FakeApp, FakeServarr } from "./support/fakeApps";
+import { FakeNetwork } from "./support/fakeNetwork";
 import { FakeJellyfin, FakePlex, FakeSeerr } from "./support/fakeSeerr";
 
 // Seerr's relation against the Seerr stand-in, which asks the Radarr, Sonarr, Plex and Jellyfin
@@ -45,12 +46,11 @@ class Core {
     const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
     const sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
     const server = media === "plex" ? await FakePlex.create() : await FakeJellyfin.create();
-    const cluster = new Map<string, FakeApp>([
-      [`${host("radarr")}:7878`, radarr],
-      [`${host("sonarr")}:8989`, sonarr],
-      [media === "plex" ? `${host("plex")}:32400` : `${host("jellyfin")}:8096`, server],
-    ]);
-    const seerr = await FakeSeerr.create(seerrKey, { plexTv: [PLEX_ACCOUNT], cluster });
+    const network = new FakeNetwork()
+      .serve(host("radarr"), 7878, radarr)
+      .serve(host("sonarr"), 8989, sonarr)
+      .serve(host(media), media === "plex" ? 32400 : 8096, server);
+    const seerr = await FakeSeerr.create(seerrKey, { plexTv: [PLEX_ACCOUNT], network });
     return new Core(radarr, sonarr, seerr, server);
   }
 

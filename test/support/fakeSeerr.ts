@@ -2,12 +2,10 @@
 // (seerr-team/seerr, paths below are that tag's), Jellyfin v10.11.11 (jellyfin/jellyfin), and Plex,
 // whose server is closed source. Seerr calls the other stand-ins the way it calls the real apps: the
 // arr apps and the media server through the in-cluster address the relation gives it, which the
-// `cluster` table resolves to a stand-in (the cluster's DNS and Services).
+// FakeNetwork resolves to a stand-in (the cluster's DNS and Services).
 import { DocumentValidator, SeenRequest } from "./apiDocuments";
 import { FakeApp, Reply } from "./fakeApps";
-
-/** `radarr.charmarr-core.svc.cluster.local:7878` → the stand-in serving it. */
-export type Cluster = ReadonlyMap<string, FakeApp>;
+import { FakeNetwork } from "./fakeNetwork";
 
 /** A plex.tv account, as `GET https://plex.tv/users/account.json` answers for its token (server/api/plextv.ts L212-225). */
 export interface PlexAccount {
@@ -36,35 +34,26 @@ interface Upstream {
   body: unknown;
 }
 
-/** What Seerr's axios calls see: the stand-in the host and port resolve to, or no answer. */
+/** What Seerr's axios calls see: the stand-in's answer, JSON when it is JSON, or none (connection refused). */
 async function call(
-  cluster: Cluster,
+  network: FakeNetwork,
   url: string,
   init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
 ): Promise<Upstream | undefined> {
-  const parsed = new URL(url);
-  const app = cluster.get(`${parsed.hostname}:${parsed.port || (parsed.protocol === "https:" ? "443" : "80")}`);
-  if (app === undefined || parsed.protocol !== "http:") {
-    return undefined;
-  }
   try {
-    const response = await fetch(`${app.url}${parsed.pathname}${parsed.search}`, {
+    const answer = await network.call(url, {
       method: init.method ?? "GET",
-      headers: {
-        "content-type": "application/json",
-        accept: "application/json",
-        ...init.headers,
-      },
-      body: init.body === undefined ? undefined : JSON.stringify(init.body),
+      // ExternalAPI's defaults (seerr v3.1.0 server/api/externalapi.ts L37-41).
+      headers: { "content-type": "application/json", accept: "application/json", ...init.headers },
+      ...(init.body !== undefined ? { body: JSON.stringify(init.body) } : {}),
     });
-    const text = await response.text();
-    let body: unknown = text;
+    let body: unknown = answer.text;
     try {
-      body = text === "" ? undefined : JSON.parse(text);
+      body = answer.text === "" ? undefined : JSON.parse(answer.text);
     } catch {
       // not JSON: kept as text
     }
-    return { status: response.status, body };
+    return { status: answer.status, body };
   } catch {
     return undefined;
   }
@@ -129,17 +118,17 @@ export class FakeSeerr extends FakeApp {
     private readonly validator: DocumentValidator,
     readonly apiKey: string,
     private readonly plexTv: readonly PlexAccount[],
-    private readonly cluster: Cluster,
+    private readonly network: FakeNetwork,
   ) {
     super();
   }
 
   static async create(
     apiKey: string,
-    options: { plexTv?: readonly PlexAccount[]; cluster?: Cluster } = {},
+    options: { plexTv?: readonly PlexAccount[]; network?: FakeNetwork } = {},
   ): Promise<FakeSeerr> {
     const validator = await DocumentValidator.load("seerr-api.3.1.0.yml");
-    return new FakeSeerr(validator, apiKey, options.plexTv ?? [], options.cluster ?? new Map()).start();
+    return new FakeSeerr(validator, apiKey, options.plexTv ?? [], options.network ?? new FakeNetwork()).start();
   }
 
   /** A user signs in through the web UI (what the relation asks the user to do by hand). */
@@ -232,7 +221,7 @@ export class FakeSeerr extends FakeApp {
     // getHostname: `undefined` stays in the URL when the client leaves port or urlBase out.
     const base = `${settings.useSsl ? "https" : "http"}://${String(settings.ip)}:${String(settings.port)}${String(settings.urlBase)}`;
     const client = 'MediaBrowser Client="Seerr", Device="Seerr", DeviceId="BOT_seerr", Version="3.1.0"';
-    const login = await call(this.cluster, `${base}/Users/AuthenticateByName`, {
+    const login = await call(this.network, `${base}/Users/AuthenticateByName`, {
       method: "POST",
       headers: { authorization: client },
       body: { Username: body.username, Pw: body.password },
@@ -268,14 +257,14 @@ export class FakeSeerr extends FakeApp {
         });
       }
       const withToken = { authorization: `${client.slice(0, -1)}, Token="${account.AccessToken}"` };
-      const created = await call(this.cluster, `${base}/Auth/Keys?App=Seerr`, { method: "POST", headers: withToken });
-      const keys = ok(created) ? await call(this.cluster, `${base}/Auth/Keys`, { headers: withToken }) : undefined;
+      const created = await call(this.network, `${base}/Auth/Keys?App=Seerr`, { method: "POST", headers: withToken });
+      const keys = ok(created) ? await call(this.network, `${base}/Auth/Keys`, { headers: withToken }) : undefined;
       const key = ok(keys)
         ? (keys.body as { Items: { AppName: string; AccessToken: string }[] }).Items.reverse().find(
             (item) => item.AppName === "Seerr",
           )
         : undefined;
-      const info = await call(this.cluster, `${base}/System/Info/Public`);
+      const info = await call(this.network, `${base}/System/Info/Public`);
       if (key === undefined || !ok(info)) {
         return { status: 500, body: { message: "INVALID_AUTH_TOKEN" } };
       }
@@ -298,7 +287,7 @@ export class FakeSeerr extends FakeApp {
   private async linkPlex(admin: SeerrUser, body: Record<string, unknown>): Promise<Reply> {
     this.plex = { ...this.plex, ...body };
     const status = await call(
-      this.cluster,
+      this.network,
       `${this.plex.useSsl ? "https" : "http"}://${String(this.plex.ip)}:${String(this.plex.port)}/`,
       { headers: { "x-plex-token": admin.plexToken ?? "" } },
     );
@@ -323,7 +312,7 @@ export class FakeSeerr extends FakeApp {
     if (match[2] === "test") {
       const base = `${body.useSsl ? "https" : "http"}://${String(body.hostname)}:${String(body.port)}${String(body.baseUrl ?? "")}/api/v3`;
       const get = (resource: string) =>
-        call(this.cluster, `${base}/${resource}?apikey=${encodeURIComponent(String(body.apiKey))}`);
+        call(this.network, `${base}/${resource}?apikey=${encodeURIComponent(String(body.apiKey))}`);
       const status = await get("system/status");
       const profiles = await get("qualityProfile");
       const folders = await get("rootfolder");
