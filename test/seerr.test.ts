@@ -99,7 +99,7 @@ class Core {
 }
 
 describe("Seerr with Plex: sign-in, claim and link", function () {
-  this.timeout(10000);
+  this.timeout(30000);
 
   it("without a Plex token: Seerr is left alone, and the relation says at once what to do", async () => {
     const core = await Core.start("plex");
@@ -234,7 +234,7 @@ describe("Seerr with Plex: sign-in, claim and link", function () {
 });
 
 describe("Seerr with Jellyfin: the program's Jellyfin administrator signs Seerr in", function () {
-  this.timeout(10000);
+  this.timeout(30000);
 
   it("a new Jellyfin: its startup wizard is finished with the generated administrator, Seerr signs in through it and takes Radarr and Sonarr; a re-run changes nothing", async () => {
     const core = await Core.start("jellyfin");
