@@ -1,4 +1,4 @@
-import { CredentialsRefusedError, HttpClient, RelationError, send, sendJson } from "./http";
+import { HttpClient, credentialsRefused, relationError, send, sendJson } from "./http";
 import { Change, ownership } from "./servarr";
 
 /** One category a download client keeps for an arr app: its name and where its downloads are saved. */
@@ -39,19 +39,19 @@ export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarg
     [200, 401, 403],
   );
   if (response.status === 403) {
-    throw new CredentialsRefusedError(
+    throw credentialsRefused(
       `qbittorrent has banned the relation's address after too many failed logins (POST /api/v2/auth/login answered HTTP 403): wrong WebUI credentials; fix them, then restart qBittorrent or wait out its ban (WebUI\\BanDuration)`,
     );
   }
   if (response.status === 401 || response.text.trim() === "Fails.") {
     const answer = response.status === 401 ? "HTTP 401" : '"Fails."';
-    throw new CredentialsRefusedError(
+    throw credentialsRefused(
       `qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered ${answer}): wrong credentials; was qBittorrent.conf seeded before its first start?`,
     );
   }
   const cookie = (response.headers["set-cookie"] ?? "").split(";")[0];
   if (!cookie.includes("=")) {
-    throw new RelationError("qbittorrent accepted the login (POST /api/v2/auth/login) but set no session cookie");
+    throw relationError("qbittorrent accepted the login (POST /api/v2/auth/login) but set no session cookie");
   }
   return cookie;
 }
@@ -133,7 +133,7 @@ export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Pro
     [200],
   );
   if (answer?.status === false) {
-    throw new RelationError(
+    throw relationError(
       `sabnzbd refused the generated api_key (mode=get_config answered "${answer.error ?? ""}"): was sabnzbd.ini seeded before its first start?`,
     );
   }
@@ -151,7 +151,7 @@ async function sabnzbdWrite(http: HttpClient, target: SabnzbdTarget, params: Rec
     const what = Object.entries(params)
       .map(([name, value]) => `${name}=${value}`)
       .join(" ");
-    throw new RelationError(`sabnzbd refused ${what}: ${answer.error ?? "no reason given"}`);
+    throw relationError(`sabnzbd refused ${what}: ${answer.error ?? "no reason given"}`);
   }
 }
 

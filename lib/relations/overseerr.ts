@@ -1,4 +1,4 @@
-import { HttpClient, HttpRequest, RelationError, send, sendJson } from "./http";
+import { HttpClient, HttpRequest, relationError, send, sendJson } from "./http";
 import { Change, ownership } from "./servarr";
 
 /** Overseerr's API (`/api/v1`, Overseerr v1.34.0 overseerr-api.yml), with its seeded API key. */
@@ -130,7 +130,7 @@ async function firstProfile(
   );
   const profile = answer?.profiles?.[0];
   if (profile === undefined) {
-    throw new RelationError(
+    throw relationError(
       `overseerr reached ${service.kind} (POST /api/v1/settings/${service.kind}/test) but ${service.kind} lists no quality profile`,
     );
   }

@@ -1,4 +1,4 @@
-import { HttpClient, HttpRequest, RelationError, send, sendJson } from "./http";
+import { HttpClient, HttpRequest, relationError, send, sendJson } from "./http";
 
 /** The Servarr apps the relations configure over their v1/v3 REST APIs. */
 export type ServarrApp = "radarr" | "sonarr" | "lidarr" | "prowlarr";
@@ -227,7 +227,7 @@ async function firstId(http: HttpClient, target: ServarrTarget, resource: string
       [200],
     )) ?? [];
   if (list.length === 0) {
-    throw new RelationError(
+    throw relationError(
       `${target.app} has no ${resource}: a root folder needs one (create one in ${target.app}'s settings)`,
     );
   }
