@@ -217,6 +217,13 @@ function clientLease(lab: LabContext): string | undefined {
   return /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
 }
 
+/** Whether the client's default route goes through the gateway's overlay address, as the DHCP lease sets it. */
+function routedThroughOverlay(lab: LabContext): boolean {
+  const gateway = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1`;
+  const routes = run(["ip", "-n", lab.client.netns, "-4", "route", "show", "default"]).stdout;
+  return routes.split("\n").some((line) => line.startsWith(`default via ${gateway} dev vxlan0`));
+}
+
 /** Whether the gateway's dnsmasq listens on the overlay's DNS address (`<vxlan network>.1:53`). */
 function gatewayDnsListening(lab: LabContext): boolean {
   const address = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1:53`;
@@ -240,9 +247,11 @@ async function restartGatewaySidecar(lab: LabContext): Promise<void> {
   );
   const started = Date.now();
   inClient(lab, "ip", "link", "del", "vxlan0");
-  const leased = await until(40_000, () => clientLease(lab) !== undefined);
+  // Alpine's udhcpc script adds the address before the default route (`bound`: `ip addr add`,
+  // then `routes`): probing at the address alone races the route, and loses under load.
+  const leased = await until(40_000, () => clientLease(lab) !== undefined && routedThroughOverlay(lab));
   lab.world.log(
-    `  client vxlan0 deleted; ${leased ? `leased ${clientLease(lab)} after ${((Date.now() - started) / 1000).toFixed(1)} s` : "no lease within 40 s"}`,
+    `  client vxlan0 deleted; ${leased ? `leased ${clientLease(lab)} and routed through the overlay after ${((Date.now() - started) / 1000).toFixed(1)} s` : "no lease and overlay route within 40 s"}`,
   );
 }
 
