@@ -9,6 +9,7 @@ import { APP_CATALOG, APP_NAMES } from "../lib/apps/catalog";
 import { resolveApps } from "../lib/apps/resolve";
 import { appIssues } from "../lib/apps/rules";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
+import { assertSelects } from "./support/selectors";
 
 interface Container {
   name: string;
@@ -42,6 +43,18 @@ const containerOf = (plan: StackPlan, app: string) =>
 const envOf = (plan: StackPlan, app: string) =>
   Object.fromEntries((containerOf(plan, app).env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
 
+/** Each app's port, as the apps' images listen by default (written out here, not read from the catalog under test). */
+const APP_PORTS: Readonly<Record<string, number>> = {
+  radarr: 7878,
+  sonarr: 8989,
+  lidarr: 8686,
+  prowlarr: 9696,
+  seerr: 5055,
+  plex: 32400,
+  qbittorrent: 8080,
+  sabnzbd: 8080,
+};
+
 describe("apps: the default plans", () => {
   let core: StackPlan;
   let downloads: StackPlan;
@@ -50,7 +63,7 @@ describe("apps: the default plans", () => {
     downloads = await planDownloads();
   });
   const everyApp = () => [
-    ...["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"].map((app) => ({
+    ...["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex"].map((app) => ({
       plan: core,
       app,
       namespace: "charmarr-core",
@@ -58,12 +71,12 @@ describe("apps: the default plans", () => {
     ...["qbittorrent", "sabnzbd"].map((app) => ({ plan: downloads, app, namespace: "charmarr-downloads" })),
   ];
 
-  it("runs the arr apps, Overseerr and Plex in core, the download clients in downloads", () => {
+  it("runs the arr apps, Seerr and Plex in core, the download clients in downloads", () => {
     const names = (plan: StackPlan) =>
       manifestsOf(plan, "StatefulSet")
         .map((m) => m.metadata.name)
         .sort();
-    assert.deepEqual(names(core), ["lidarr", "overseerr", "plex", "prowlarr", "radarr", "sonarr"]);
+    assert.deepEqual(names(core), ["lidarr", "plex", "prowlarr", "radarr", "seerr", "sonarr"]);
     assert.deepEqual(names(downloads), ["qbittorrent", "sabnzbd"]);
   });
 
@@ -82,17 +95,17 @@ describe("apps: the default plans", () => {
       assert.deepEqual(service.selector, spec.selector.matchLabels);
       assert.deepEqual(
         service.ports.map((p) => p.port),
-        [APP_CATALOG[app as keyof typeof APP_CATALOG].port],
+        [APP_PORTS[app]],
       );
-      for (const [key, value] of Object.entries(spec.selector.matchLabels)) {
-        assert.equal(spec.template.metadata.labels[key], value, `${app}: selector matches its pods`);
-      }
+      assertSelects(spec.selector.matchLabels, spec.template.metadata.labels, `${app}: the StatefulSet's selector`);
+      assertSelects(service.selector, spec.template.metadata.labels, `${app}: its Service`);
       assert.deepEqual(
         spec.volumeClaimTemplates.map((t) => [t.metadata.name, t.spec.storageClassName]),
         [["config", undefined]],
       );
       const mounts = Object.fromEntries((containerOf(plan, app).volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
-      assert.equal(mounts["/config"], "config");
+      // Seerr keeps its settings in /app/config (seerr v3.1.0 Dockerfile L46-53, server/lib/settings/index.ts L370-372).
+      assert.equal(mounts[app === "seerr" ? "/app/config" : "/config"], "config", app);
       assert.equal(mounts["/data"], "media");
       assert.deepEqual(
         spec.template.spec.volumes.find((v) => v.name === "media"),
@@ -102,13 +115,27 @@ describe("apps: the default plans", () => {
     }
   });
 
-  it("pins every image and sets PUID, PGID and TZ", () => {
+  it("pins every image and sets PUID, PGID and TZ, or runs Seerr as its image's user 1000", () => {
     for (const { plan, app } of everyApp()) {
       const image = containerOf(plan, app).image;
       assert.match(image, /^[a-z0-9./-]+:[A-Za-z0-9_.-]+$/, app);
       assert.ok(!image.endsWith(":latest"), app);
       const env = envOf(plan, app);
-      assert.deepEqual([env.PUID, env.PGID, env.TZ], ["1000", "1000", "Etc/UTC"], app);
+      const pod = specOf(plan, app).template.spec as { securityContext?: Record<string, unknown> };
+      if (app === "seerr") {
+        // `USER node:node` (seerr v3.1.0 Dockerfile L44); PUID/PGID appear nowhere in Seerr's source.
+        assert.deepEqual([env.PUID, env.PGID, env.TZ], [undefined, undefined, "Etc/UTC"], app);
+        assert.deepEqual(pod.securityContext, {
+          runAsUser: 1000,
+          runAsGroup: 1000,
+          runAsNonRoot: true,
+          fsGroup: 1000,
+          fsGroupChangePolicy: "OnRootMismatch",
+        });
+      } else {
+        assert.deepEqual([env.PUID, env.PGID, env.TZ], ["1000", "1000", "Etc/UTC"], app);
+        assert.equal(pod.securityContext?.runAsUser, undefined, `${app}: the LinuxServer init starts as root`);
+      }
     }
   });
 
@@ -118,7 +145,7 @@ describe("apps: the default plans", () => {
       sonarr: "/sonarr/ping",
       lidarr: "/lidarr/ping",
       prowlarr: "/prowlarr/ping",
-      overseerr: "/api/v1/status",
+      seerr: "/api/v1/status",
       plex: "/identity",
       qbittorrent: "/",
       sabnzbd: "/sabnzbd/api?mode=version",
@@ -141,7 +168,7 @@ describe("apps: the default plans", () => {
       );
       assert.ok(secret && isSecretValue(secret.inputs.stringData), `${app}: the key stays a Pulumi secret`);
     }
-    assert.equal(envOf(core, "overseerr").OVERSEERR__AUTH__APIKEY, undefined);
+    assert.equal(envOf(core, "seerr").SEERR__AUTH__APIKEY, undefined);
   });
 
   it("exports the API keys as a secret output", () => {
@@ -173,12 +200,14 @@ describe("apps: the default plans", () => {
           SABNZBD_URL_BASE: "/sabnzbd",
           SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd",
           SABNZBD_API_KEY: "0123456789abcdef0123456789abcdef",
+          SABNZBD_DOWNLOAD_DIR: "/data/downloads/incomplete/sabnzbd",
+          SABNZBD_COMPLETE_DIR: "/data/downloads/sabnzbd",
         },
       });
     run();
     assert.equal(
       readFileSync(join(dir, "sabnzbd.ini"), "utf8"),
-      "[misc]\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
+      "[misc]\ncomplete_dir = /data/downloads/sabnzbd\ndownload_dir = /data/downloads/incomplete/sabnzbd\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
       "a first start",
     );
     writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");
@@ -192,7 +221,7 @@ describe("apps: the default plans", () => {
     assert.equal(ini.match(/url_base/g)?.length, 1, "replaced, not appended");
   });
 
-  it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that do not check Host", async () => {
+  it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that keep no list of names", async () => {
     const plan = await planDownloads({
       "charmarr:apps": { sabnzbd: { hostnames: ["charmarr-admin.tail1234.ts.net", "sab.home.lan"] } },
     });
@@ -205,7 +234,7 @@ describe("apps: the default plans", () => {
     await assertConfigError(
       planDownloads({ "charmarr:apps": { qbittorrent: { hostnames: ["qb.home.lan"] } } }),
       "charmarr:apps.qbittorrent.hostnames",
-      "qbittorrent does not check the Host header, so it takes no host names (only sabnzbd does)",
+      "qbittorrent takes no host names: only sabnzbd keeps a list of the names it answers to (host_whitelist)",
     );
   });
 
@@ -261,7 +290,11 @@ describe("apps: configuration", () => {
     assert.equal(container.resources?.requests.memory, "512Mi", "unset fields keep the catalog's values");
     const claim = specOf(core, "radarr").volumeClaimTemplates[0].spec;
     assert.deepEqual([claim.storageClassName, claim.resources.requests.storage], ["longhorn", "5Gi"]);
-    assert.equal(containerOf(core, "sonarr").image, `${APP_CATALOG.sonarr.image}:${APP_CATALOG.sonarr.tag}`);
+    assert.equal(
+      containerOf(core, "sonarr").image,
+      "lscr.io/linuxserver/sonarr:4.0.19.2979-ls316",
+      "unchanged apps keep theirs",
+    );
   });
 
   it("disables an app entirely", async () => {
@@ -303,6 +336,48 @@ describe("apps: configuration", () => {
       "is not an app Charmarr runs (did you mean radarr?)",
       "pulumi config rm --path 'charmarr:apps.radar'",
     );
+  });
+
+  it("refuses an Overseerr override with what replaced it, and keeps Seerr's own", async () => {
+    const error = await assertConfigError(
+      planCore({ "charmarr:apps.overseerr.tag": "v1.34.0-ls157" }),
+      "charmarr:apps.overseerr",
+      "Overseerr was replaced by Seerr",
+      "docs/relations.md#from-overseerr-to-seerr",
+      "pulumi config rm --path 'charmarr:apps.overseerr'",
+      "charmarr:apps.seerr",
+    );
+    assert.equal(error.problems.length, 1, "one problem, not also an unknown app");
+    const plan = await planCore({ "charmarr:apps.seerr.configSize": "2Gi" });
+    assert.equal(specOf(plan, "seerr").volumeClaimTemplates[0].spec.resources.requests.storage, "2Gi");
+  });
+
+  it("runs Seerr from its own image at a v3 release, Radarr 6, Prowlarr 2, Sonarr 4.0.19, Lidarr 2.14, SABnzbd 5, Plex 1.43, Jellyfin 10.11, qBittorrent 5.1", async () => {
+    const [core, jellyfin, downloads] = await Promise.all([
+      planCore(),
+      planCore({ "charmarr:mediaServer": "jellyfin" }),
+      planDownloads(),
+    ]);
+    const images = Object.fromEntries(
+      [
+        ...["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex"].map((app) => [app, core] as const),
+        ["jellyfin", jellyfin] as const,
+        ...["qbittorrent", "sabnzbd"].map((app) => [app, downloads] as const),
+      ].map(([app, plan]) => [app, containerOf(plan, app).image]),
+    );
+    assert.deepEqual(images, {
+      radarr: "lscr.io/linuxserver/radarr:6.0.4.10291-ls296",
+      sonarr: "lscr.io/linuxserver/sonarr:4.0.19.2979-ls316",
+      lidarr: "lscr.io/linuxserver/lidarr:2.14.5.4836-ls9",
+      prowlarr: "lscr.io/linuxserver/prowlarr:2.3.5.5327-ls148",
+      seerr: "ghcr.io/seerr-team/seerr:v3.1.0",
+      plex: "lscr.io/linuxserver/plex:1.43.3.10828-00f62d37d-ls315",
+      jellyfin: "lscr.io/linuxserver/jellyfin:10.11.11ubu2404-ls42",
+      // 5.2 answers a login with 204 and no body; Lidarr 2.14.5 still wants "Ok." (Lidarr v2.14.5.4836
+      // src/NzbDrone.Core/Download/Clients/QBittorrent/QBittorrentProxyV2.cs L441).
+      qbittorrent: "lscr.io/linuxserver/qbittorrent:5.1.4-r3-ls453",
+      sabnzbd: "lscr.io/linuxserver/sabnzbd:5.0.1-ls253",
+    });
   });
 
   it("refuses an app on the other stack", async () => {
@@ -360,7 +435,7 @@ describe("apps: resolving the catalog", () => {
   it("enables every app of a stack by default, and only the chosen media server", () => {
     assert.deepEqual(
       resolveApps("core", {}, "plex").map((app) => app.name),
-      ["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"],
+      ["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex"],
     );
     assert.deepEqual(
       resolveApps("downloads", {}).map((app) => app.name),
@@ -382,7 +457,7 @@ describe("apps: resolving the catalog", () => {
       sonarr: "/sonarr",
       lidarr: "/lidarr",
       prowlarr: "/prowlarr",
-      overseerr: undefined,
+      seerr: undefined,
       plex: undefined,
     });
   });

@@ -613,8 +613,8 @@ describe("npm run lab: the programs it runs, checked and installed", () => {
 
   it(".ci/run installs the package of every program the lab checks for", () => {
     const script = readFileSync(join(__dirname, "..", ".ci", "run"), "utf8");
-    const list = /^lab_packages=\(([^)]*)\)$/m.exec(script);
-    assert.ok(list, ".ci/run has no lab_packages=(...) line");
+    const list = /^packages=\(([^)]*)\)$/m.exec(script);
+    assert.ok(list, ".ci/run has no packages=(...) line");
     const installed = list[1].split(/\s+/).filter(Boolean);
     const needed = packagesFor(Object.keys(REQUIRED_TOOLS));
     assert.deepEqual(

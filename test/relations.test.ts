@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { fetchClient } from "../lib/relations/http";
+import { httpClient } from "../lib/relations/http";
 import { AppGoneError, Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
 import {
   CoreRelationsInput,
@@ -10,7 +10,7 @@ import {
   downloadsRelations,
 } from "../lib/relations/plan";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
-import { FakeApp, FakeOverseerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
+import { FakeApp, FakeSeerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
 // published API and refuses anything else; each test asserts the stand-ins refused nothing.
@@ -21,7 +21,7 @@ const KEYS = {
   lidarr: "lidarr-key-0000",
   prowlarr: "prowlarr-key-000",
   sabnzbd: "0123456789abcdef0123456789abcdef",
-  overseerr: "overseerr-key-00",
+  seerr: "seerr-key-00",
 };
 const QBIT = { username: "charmarr", password: "generated-password" };
 const PLEX_TOKEN = "plex-account-token";
@@ -44,7 +44,7 @@ class Deployment {
       if (app === undefined) {
         return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
       }
-      return use(fetchClient(app.url, 1000));
+      return use(httpClient(app.url, 1000));
     };
     this.lifecycle = relationLifecycle(connect);
   }
@@ -320,9 +320,9 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
   });
 });
 
-describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr → Radarr, Sonarr, Plex)", function () {
+describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → Radarr, Sonarr, Plex)", function () {
   this.timeout(10000);
-  let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, overseerr: FakeOverseerr;
+  let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, seerr: FakeSeerr;
   let deployment: Deployment;
   const settings = coreRelationsSchema.parse({});
   const input = (overrides: Partial<CoreRelationsInput> = {}): CoreRelationsInput => ({
@@ -332,26 +332,26 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       lidarr: core("lidarr", 8686, "/lidarr"),
     },
     prowlarr: core("prowlarr", 9696, "/prowlarr"),
-    overseerr: core("overseerr", 5055, ""),
+    seerr: core("seerr", 5055, ""),
     plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
     mountPath: "/data",
     settings,
     ...overrides,
   });
-  const all = () => [radarr, sonarr, lidarr, prowlarr, overseerr];
+  const all = () => [radarr, sonarr, lidarr, prowlarr, seerr];
 
   before(async () => {
     radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
     sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
     lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
     prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr);
-    overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+    seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
     deployment = new Deployment({
       "radarr-0": radarr,
       "sonarr-0": sonarr,
       "lidarr-0": lidarr,
       "prowlarr-0": prowlarr,
-      "overseerr-0": overseerr,
+      "seerr-0": seerr,
     });
     prowlarr.add("applications", {
       name: "Readarr",
@@ -364,14 +364,14 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
   });
   after(() => Promise.all(all().map((app) => app?.stop())));
 
-  it("create: root folders in the library, Prowlarr syncs all three apps, Overseerr waits for its setup without a Plex token", async () => {
+  it("create: root folders in the library, Prowlarr syncs all three apps, Seerr waits for its setup without a Plex token", async () => {
     const touched = await deployment.up(coreRelations(input()));
     assert.deepEqual(touched, [
       "create radarr-root-folder",
       "create sonarr-root-folder",
       "create lidarr-root-folder",
       "create prowlarr-applications",
-      "create overseerr-services",
+      "create seerr-services",
     ]);
     assert.deepEqual(
       radarr.collections.rootfolder.map((f) => f.path),
@@ -403,31 +403,29 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       "http://prowlarr.charmarr-core.svc.cluster.local:9696/prowlarr",
     );
     assert.equal(prowlarr.fieldOf("applications", "Sonarr (Charmarr)", "apiKey"), KEYS.sonarr);
-    assert.equal(overseerr.services.radarr.length, 0, "Overseerr has no user yet: nothing is written");
-    assert.equal(deployment.state.get("overseerr-services")?.waiting, true);
+    assert.equal(seerr.services.radarr.length, 0, "Seerr has no user yet: nothing is written");
+    assert.equal(deployment.state.get("seerr-services")?.waiting, true);
     noViolations(...all());
   });
 
-  it("re-run: nothing changes, except the Overseerr relation that waits on the user tries again", async () => {
+  it("re-run: nothing changes, except the Seerr relation that waits on the user tries again", async () => {
     const before = mutations(...all());
-    assert.deepEqual(await deployment.up(coreRelations(input())), ["update overseerr-services"]);
+    assert.deepEqual(await deployment.up(coreRelations(input())), ["update seerr-services"]);
     assert.equal(mutations(...all()), before);
     noViolations(...all());
   });
 
-  it("with a Plex token: signs Overseerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
-    assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [
-      "update overseerr-services",
-    ]);
-    assert.equal(overseerr.initialized, true);
-    assert.deepEqual(overseerr.plex, {
+  it("with a Plex token: signs Seerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
+    assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), ["update seerr-services"]);
+    assert.equal(seerr.initialized, true);
+    assert.deepEqual(seerr.plex, {
       ip: "plex.charmarr-core.svc.cluster.local",
       port: 32400,
       useSsl: false,
       name: "plex",
       machineId: "abc",
     });
-    const [entry] = overseerr.services.radarr;
+    const [entry] = seerr.services.radarr;
     assert.deepEqual(
       [
         entry.name,
@@ -440,12 +438,12 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       ],
       ["Radarr (Charmarr)", "radarr.charmarr-core.svc.cluster.local", 7878, "/radarr", "/data/movies", 4, KEYS.radarr],
     );
-    assert.equal(overseerr.services.sonarr[0].activeDirectory, "/data/tv");
+    assert.equal(seerr.services.sonarr[0].activeDirectory, "/data/tv");
     assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [], "then quiet");
     noViolations(...all());
   });
 
-  it("change: Radarr's new path and root folder reach Prowlarr and Overseerr; the old root folder it added goes, the user's stays", async () => {
+  it("change: Radarr's new path and root folder reach Prowlarr and Seerr; the old root folder it added goes, the user's stays", async () => {
     radarr.basePath = "/movies";
     const changed = input({
       plexToken: PLEX_TOKEN,
@@ -453,11 +451,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }),
     });
     const touched = await deployment.up(coreRelations(changed));
-    assert.deepEqual(touched, [
-      "update radarr-root-folder",
-      "update prowlarr-applications",
-      "update overseerr-services",
-    ]);
+    assert.deepEqual(touched, ["update radarr-root-folder", "update prowlarr-applications", "update seerr-services"]);
     assert.deepEqual(
       radarr.collections.rootfolder.map((f) => f.path),
       ["/data/old-movies", "/data/films"],
@@ -467,7 +461,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       "http://radarr.charmarr-core.svc.cluster.local:7878/movies",
     );
     assert.deepEqual(
-      [overseerr.services.radarr[0].baseUrl, overseerr.services.radarr[0].activeDirectory],
+      [seerr.services.radarr[0].baseUrl, seerr.services.radarr[0].activeDirectory],
       ["/movies", "/data/films"],
     );
     assert.deepEqual(await deployment.up(coreRelations(changed)), []);
@@ -495,7 +489,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       radarr.collections.rootfolder.map((f) => f.path),
       ["/data/old-movies"],
     );
-    assert.deepEqual([overseerr.services.radarr, overseerr.services.sonarr], [[], []]);
+    assert.deepEqual([seerr.services.radarr, seerr.services.sonarr], [[], []]);
     noViolations(...all());
   });
 });
@@ -580,12 +574,12 @@ describe("relations: entries the user made first are never the relation's", func
   });
 });
 
-describe("relations: Overseerr's default servers", function () {
+describe("relations: Seerr's default servers", function () {
   this.timeout(10000);
   it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
-    const overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+    const seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
     try {
-      overseerr.services.radarr.push({
+      seerr.services.radarr.push({
         id: 90,
         name: "My Radarr",
         hostname: "nas",
@@ -597,29 +591,29 @@ describe("relations: Overseerr's default servers", function () {
       });
       const relation = coreRelations({
         arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr") },
-        overseerr: core("overseerr", 5055, ""),
+        seerr: core("seerr", 5055, ""),
         plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
         plexToken: PLEX_TOKEN,
         mountPath: "/data",
         settings: coreRelationsSchema.parse({}),
-      }).find((r) => r.name === "overseerr-services") as PlannedRelation;
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(overseerr.url, 1000)));
+      }).find((r) => r.name === "seerr-services") as PlannedRelation;
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, 1000)));
       await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
       assert.deepEqual(
-        overseerr.services.radarr.map((s) => [s.name, s.isDefault]),
+        seerr.services.radarr.map((s) => [s.name, s.isDefault]),
         [
           ["My Radarr", true],
           ["Radarr (Charmarr)", false],
         ],
       );
       assert.deepEqual(
-        overseerr.services.sonarr.map((s) => [s.name, s.isDefault]),
+        seerr.services.sonarr.map((s) => [s.name, s.isDefault]),
         [["Sonarr (Charmarr)", true]],
         "no Sonarr yet: the new one is the default",
       );
-      noViolations(overseerr);
+      noViolations(seerr);
     } finally {
-      await overseerr.stop();
+      await seerr.stop();
     }
   });
 });
@@ -629,7 +623,7 @@ describe("relations: SABnzbd's refusals", function () {
   it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
       const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
       const inputs = (names: string[]): RelationInputs => ({
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
@@ -662,7 +656,7 @@ describe("relations: SABnzbd's refusals", function () {
   it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
       const inputs: RelationInputs = {
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
         spec: {
@@ -731,7 +725,7 @@ describe("relations: qBittorrent's two login styles", () => {
           categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
         };
         const lifecycle = relationLifecycle((reach, _connection, use) =>
-          use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)),
+          use(httpClient((reach.pod === "good-0" ? good : wrong).url, 1000)),
         );
         await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
         assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
@@ -767,7 +761,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
     const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const http = fetchClient(radarr.url, 1000);
+      const http = httpClient(radarr.url, 1000);
       const key = { "X-Api-Key": KEYS.radarr };
       assert.equal(
         (
@@ -791,7 +785,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
       );
       assert.equal(
         (
-          await fetchClient(qbittorrent.url, 1000).send({
+          await httpClient(qbittorrent.url, 1000).send({
             method: "GET",
             path: "/api/v2/torrents/createCategory",
             query: { category: "x" },
@@ -800,12 +794,12 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
         405,
       );
       assert.equal(
-        (await fetchClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status,
+        (await httpClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status,
         403,
       );
       assert.equal(
         (
-          await fetchClient(sabnzbd.url, 1000).send({
+          await httpClient(sabnzbd.url, 1000).send({
             method: "GET",
             path: "/sabnzbd/api",
             query: { mode: "get_config", apikey: "nzb-key", output: "json" },
@@ -819,4 +813,76 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
       await Promise.all([radarr.stop(), qbittorrent.stop(), sabnzbd.stop()]);
     }
   });
+});
+
+describe("relations: a wrong key fails at once, naming the key, without waiting out the readiness budget", function () {
+  this.timeout(10000);
+  // A budget of 100 attempts a second apart: a relation that retried a refused key would take 99 s.
+  const PATIENT = { attempts: 100, intervalMs: 1000 };
+
+  for (const [app, version] of [
+    ["radarr", "v3"],
+    ["sonarr", "v3"],
+    ["lidarr", "v1"],
+    ["prowlarr", "v1"],
+  ] as const) {
+    it(`${app}: HTTP 401 to the status probe is the generated API key refused`, async () => {
+      const fake = await FakeServarr.create(app, `/${app}`, "the-key-the-pod-runs-with");
+      try {
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, 1000)));
+        const started = Date.now();
+        await assert.rejects(
+          lifecycle.create({
+            reach: { namespace: "charmarr-core", pod: `${app}-0`, port: 80 },
+            spec: {
+              kind: "rootFolder",
+              target: { app, basePath: `/${app}`, apiKey: KEYS[app] },
+              path: "/data/x",
+              name: "X",
+            },
+            retry: PATIENT,
+          }),
+          new RegExp(
+            `^CredentialsRefusedError: ${app} refused the generated API key \\(GET /${app}/api/${version}/system/status answered HTTP 401\\): the pod does not run with the key in the stack's Secret`,
+          ),
+        );
+        assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+        assert.deepEqual(fake.log, [`GET /${app}/api/${version}/system/status 401`], "asked once, wrote nothing");
+      } finally {
+        await fake.stop();
+      }
+    });
+  }
+
+  for (const [given, answer] of [
+    ["a-key-sabnzbd-does-not-hold-0000", "API Key Incorrect"],
+    ["", "API Key Required"],
+  ] as const) {
+    it(`sabnzbd: its plain-text HTTP 403 "${answer}" is the generated api_key refused`, async () => {
+      const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+      try {
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+        const started = Date.now();
+        await assert.rejects(
+          lifecycle.create({
+            reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+            spec: {
+              kind: "sabnzbdCategories",
+              target: { basePath: "/sabnzbd", apiKey: given },
+              categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
+            },
+            retry: PATIENT,
+          }),
+          new RegExp(
+            `^CredentialsRefusedError: sabnzbd refused the generated api_key \\(mode=get_config answered HTTP 403 "${answer}"\\): sabnzbd.ini's api_key is not the stack's generated key`,
+          ),
+        );
+        assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+        assert.deepEqual(sabnzbd.log, ["GET /sabnzbd/api 403"], "asked once");
+        assert.equal(sabnzbd.categories.has("radarr"), false);
+      } finally {
+        await sabnzbd.stop();
+      }
+    });
+  }
 });

@@ -31,9 +31,11 @@ const appOverrideSchema = z.strictObject({
     .optional()
     .describe("Path prefix the app is served under on its gateway (default /<app>)."),
   /**
-   * More host names the app is reached by. Only SABnzbd checks them (it refuses any Host header
-   * not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
-   * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name.
+   * More host names the app is reached by. Only SABnzbd keeps a list of them (it refuses any Host
+   * header not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
+   * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name. qBittorrent checks only the Host's port:
+   * with the image's `WebUI\ServerDomains=*` it takes any name (qBittorrent release-5.1.2
+   * src/webui/webapplication.cpp `validateHostHeader` L842-865).
    */
   hostnames: z
     .array(
@@ -42,7 +44,7 @@ const appOverrideSchema = z.strictObject({
       }),
     )
     .optional()
-    .describe("More host names the app is reached by; only SABnzbd checks them (host_whitelist)."),
+    .describe("More host names the app is reached by; only SABnzbd keeps a list of them (host_whitelist)."),
   /** Plex only: the LAN IP of its own LoadBalancer Service. */
   lanIp: ipv4Address
     .optional()
@@ -79,6 +81,19 @@ export type AppOverride = z.output<typeof appOverrideSchema>;
 export type AppsSettings = Partial<Record<AppName, AppOverride>>;
 
 /**
+ * Apps the program ran before and runs no more, with what replaced them. Their overrides are refused
+ * rather than moved silently: an image or tag of the old app means nothing for its successor.
+ */
+const RETIRED_APPS: Readonly<Record<string, { message: string; fix: (remove: string) => string }>> = {
+  overseerr: {
+    message:
+      "Overseerr was replaced by Seerr, its successor (Overseerr is archived; the LinuxServer image is no longer built); Seerr takes its place and migrates an Overseerr config folder on its first start (docs/relations.md#from-overseerr-to-seerr says how to keep its data)",
+    fix: (remove) =>
+      `${remove}, then give charmarr:apps.seerr the enabled, configSize or resources you still want (an Overseerr image or tag does not apply to Seerr)`,
+  },
+};
+
+/**
  * `charmarr:apps`: per app, enable/disable and image/tag/path/resource overrides. Only the apps the
  * stack runs are accepted; anything else is named as unknown or as the other stack's.
  */
@@ -88,7 +103,15 @@ export function appsSchema(stack: "core" | "downloads") {
     .superRefine((apps, ctx) => {
       for (const name of Object.keys(apps)) {
         const remove = (field?: string) => `pulumi config rm --path 'charmarr:apps.${name}${field ? `.${field}` : ""}'`;
-        if (!isAppName(name)) {
+        const successor = RETIRED_APPS[name];
+        if (successor !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: successor.message,
+            params: { fix: successor.fix(remove()) } satisfies IssueParams,
+          });
+        } else if (!isAppName(name)) {
           const guess = closest(name, APP_NAMES);
           ctx.addIssue({
             code: "custom",
@@ -109,7 +132,7 @@ export function appsSchema(stack: "core" | "downloads") {
           ctx.addIssue({
             code: "custom",
             path: [name, "hostnames"],
-            message: `${name} does not check the Host header, so it takes no host names (only sabnzbd does)`,
+            message: `${name} takes no host names: only sabnzbd keeps a list of the names it answers to (host_whitelist)`,
             params: { fix: remove("hostnames") } satisfies IssueParams,
           });
         } else if (

@@ -49,6 +49,12 @@ export abstract class FakeApp {
     return { status, body: { message: problem } };
   }
 
+  /** A refusal the app answers in plain text, not JSON. */
+  protected refuseText(status: number, text: string): Reply {
+    this.violations.push(text);
+    return { status, body: text };
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) {
@@ -175,8 +181,14 @@ export class FakeServarr extends FakeApp {
       );
     }
     const path = request.rawPath.slice(this.basePath.length);
+    // ApiKeyAuthenticationHandler: the `apikey` query parameter, else X-Api-Key, else a Bearer token;
+    // anything but the app's key is HTTP 401 with no body (Radarr v6.0.3.10276
+    // src/Radarr.Http/Authentication/ApiKeyAuthenticationHandler.cs L36-84; the same in Sonarr
+    // v4.0.19.2979, Lidarr v2.14.5.4836, Prowlarr v2.3.5.5327). The stand-in takes the header only,
+    // the one way the relations send it.
     if (request.headers["x-api-key"] !== this.apiKey) {
-      return this.refuse(401, `${request.method} ${path} without ${this.name}'s API key in X-Api-Key`);
+      this.violations.push(`${request.method} ${path} without ${this.name}'s API key in X-Api-Key`);
+      return { status: 401, body: "" };
     }
     const checked = this.validator.check({ ...request, path });
     if (checked.problem !== undefined) {
@@ -471,9 +483,14 @@ export class FakeSabnzbd extends FakeApp {
     if (request.path !== `${this.basePath}/api` && request.path !== "/api") {
       return this.refuse(404, `${request.method} ${request.path} is not SABnzbd's API`);
     }
+    // secured_expose's checks, in its order; each refusal is HTTP 403 with a plain-text body (not JSON,
+    // even with output=json), as api_warnings=1 (the default) answers (SABnzbd 5.0.1 sabnzbd/interface.py
+    // L157-188, messages L99-104). The address check (L164-169) always passes here: the stand-in is
+    // reached on loopback, which SABnzbd counts as local (`check_access` L196-225).
     const host = (request.headers.host ?? "").replace(/:\d+$/, "");
+    // check_hostname (L227-261): localhost, an IP literal, host_whitelist or a name ending in .local.
     if (!(host === "localhost" || /^[\d.]+$/.test(host) || this.whitelist.includes(host) || host.endsWith(".local"))) {
-      return this.refuse(403, "Access denied - Hostname verification failed: https://sabnzbd.org/hostname-check");
+      return this.refuseText(403, "Access denied - Hostname verification failed: https://sabnzbd.org/hostname-check");
     }
     const { mode, apikey, output, ...params } = request.query;
     const spec = SABNZBD_MODES[mode ?? ""];
@@ -483,8 +500,13 @@ export class FakeSabnzbd extends FakeApp {
     if (output !== "json") {
       return this.refuse(400, `mode=${mode}: output=json missing (XML otherwise)`);
     }
+    // check_apikey (L371-400): version and auth need no key; an empty key is "Required", any key but
+    // the api_key "Incorrect" (the nzb_key counts only for level-1 modes, none of which the stand-in serves).
+    if (spec.key === "api" && !apikey) {
+      return this.refuseText(403, "API Key Required");
+    }
     if (spec.key === "api" && apikey !== this.apiKey) {
-      return this.refuse(403, apikey === undefined ? "API Key Required" : "API Key Incorrect");
+      return this.refuseText(403, "API Key Incorrect");
     }
     const unknown = Object.keys(params).filter((name) => !spec.params.includes(name));
     if (unknown.length > 0) {
@@ -535,16 +557,16 @@ export class FakeSabnzbd extends FakeApp {
   }
 }
 
-type OverseerrService = Record<string, unknown> & { id: number; name: string };
+type SeerrService = Record<string, unknown> & { id: number; name: string };
 
-/** Overseerr 1.34: API key auth as its first user, Plex sign-in, Radarr/Sonarr settings; checked against its OpenAPI document. */
-export class FakeOverseerr extends FakeApp {
-  readonly name = "overseerr";
+/** Seerr 3.1: API key auth as its first user, Plex sign-in, Radarr/Sonarr settings; checked against its OpenAPI document. */
+export class FakeSeerr extends FakeApp {
+  readonly name = "seerr";
   protected readonly readingPosts = ["/api/v1/settings/radarr/test", "/api/v1/settings/sonarr/test"];
   initialized = false;
   hasAdmin = false;
   plex?: Record<string, unknown>;
-  readonly services: Record<"radarr" | "sonarr", OverseerrService[]> = { radarr: [], sonarr: [] };
+  readonly services: Record<"radarr" | "sonarr", SeerrService[]> = { radarr: [], sonarr: [] };
   private nextId = 0;
 
   private constructor(
@@ -555,13 +577,13 @@ export class FakeOverseerr extends FakeApp {
     super();
   }
 
-  static async create(apiKey: string, plexToken: string): Promise<FakeOverseerr> {
-    return new FakeOverseerr(await DocumentValidator.load("overseerr-api.yml"), apiKey, plexToken).start();
+  static async create(apiKey: string, plexToken: string): Promise<FakeSeerr> {
+    return new FakeSeerr(await DocumentValidator.load("seerr-api.3.1.0.yml"), apiKey, plexToken).start();
   }
 
   protected handle(request: SeenRequest & { rawPath: string }): Reply {
     if (!request.rawPath.startsWith("/api/v1/")) {
-      return this.refuse(404, `${request.method} ${request.rawPath} is outside Overseerr's API (/api/v1)`);
+      return this.refuse(404, `${request.method} ${request.rawPath} is outside Seerr's API (/api/v1)`);
     }
     const path = request.rawPath.slice("/api/v1".length);
     const checked = this.validator.check({ ...request, path });
@@ -570,15 +592,15 @@ export class FakeOverseerr extends FakeApp {
     }
     const open = ["/status", "/settings/public", "/auth/plex"].includes(path);
     if (!open && (request.headers["x-api-key"] !== this.apiKey || !this.hasAdmin)) {
-      // Overseerr's API key acts as user 1, which the first Plex sign-in creates.
+      // Seerr's API key acts as user 1, which the first Plex sign-in creates.
       return this.refuse(
         403,
-        `${request.method} ${path}: ${this.hasAdmin ? "wrong API key" : "no user yet (Overseerr is not set up)"}`,
+        `${request.method} ${path}: ${this.hasAdmin ? "wrong API key" : "no user yet (Seerr is not set up)"}`,
       );
     }
     const body = request.body as Record<string, unknown>;
     if (path === "/status") {
-      return { status: 200, body: { version: "1.34.0" } };
+      return { status: 200, body: { version: "3.1.0" } };
     }
     if (path === "/settings/public") {
       return { status: 200, body: { initialized: this.initialized } };
@@ -611,8 +633,8 @@ export class FakeOverseerr extends FakeApp {
       if (request.method === "GET") {
         return { status: 200, body: list };
       }
-      const created = { ...body, id: this.nextId++ } as OverseerrService;
-      // A new default clears the default of the others of its kind and is4k (Overseerr v1.34.0 server/routes/settings/radarr.ts, sonarr.ts).
+      const created = { ...body, id: this.nextId++ } as SeerrService;
+      // A new default clears the default of the others of its kind and is4k (seerr v3.1.0 server/routes/settings/radarr.ts L22-31, sonarr.ts).
       if (created.isDefault === true) {
         list.filter((service) => service.is4k === created.is4k).forEach((service) => (service.isDefault = false));
       }
@@ -626,7 +648,7 @@ export class FakeOverseerr extends FakeApp {
     if (request.method === "DELETE") {
       return { status: 200, body: list.splice(index, 1)[0] };
     }
-    list[index] = { ...body, id: list[index].id } as OverseerrService;
+    list[index] = { ...body, id: list[index].id } as SeerrService;
     return { status: 200, body: list[index] };
   }
 }
