@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { httpClient } from "../lib/relations/http";
-import { AppGoneError, Connect, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
+import { Connect, RelationState, appGone, relationLifecycle } from "../lib/relations/lifecycle";
 import { CoreRelationsInput, KeyedEndpoint, PlannedRelation, coreRelations } from "../lib/relations/plan";
 import { coreRelationsSchema } from "../lib/relations/settings";
 import { FakeApp, FakeServarr } from "./support/fakeApps";
@@ -83,7 +83,7 @@ class Core {
     const pods: Record<string, FakeApp> = { "seerr-0": this.seerr, "jellyfin-0": this.media };
     const connect: Connect = (reach, _connection, use) => {
       const app = pods[reach.pod];
-      return app === undefined ? Promise.reject(new AppGoneError(reach.pod)) : use(httpClient(app.url, 5000));
+      return app === undefined ? Promise.reject(appGone(reach.pod)) : use(httpClient(app.url, 5000));
     };
     const lifecycle = relationLifecycle(connect);
     const reported: Record<string, readonly string[]> = {};

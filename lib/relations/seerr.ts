@@ -1,10 +1,10 @@
 import {
-  CredentialsRefusedError,
   HttpClient,
   HttpRequest,
   HttpResponse,
-  RelationError,
+  credentialsRefused,
   describe,
+  relationError,
   send,
   sendJson,
 } from "./http";
@@ -84,7 +84,7 @@ async function ask(http: HttpClient, request: HttpRequest): Promise<HttpResponse
   try {
     return await http.send(request);
   } catch (error) {
-    throw new RelationError(`${APP} did not answer ${describe(request)}: ${(error as Error).message}`);
+    throw relationError(`${APP} did not answer ${describe(request)}: ${(error as Error).message}`);
   }
 }
 
@@ -101,7 +101,7 @@ async function sendAuthed(
   const signed = authed(target, request);
   const answer = await ask(http, signed);
   if (answer.status === 403) {
-    throw new CredentialsRefusedError(
+    throw credentialsRefused(
       `seerr refused the program's API key on ${describe(signed)} (HTTP 403: ${answer.text.slice(0, 120)}): Seerr takes its key from API_KEY (the Secret seerr-credentials) at start, and it acts as Seerr's first user; restart Seerr if the key changed since it started`,
     );
   }
@@ -182,7 +182,7 @@ async function signIn(http: HttpClient, media: SeerrMediaServer): Promise<string
   if (media.kind === "plex") {
     const answer = await ask(http, { method: "POST", path: "/api/v1/auth/plex", json: { authToken: media.token } });
     if (answer.status !== 200) {
-      throw new RelationError(
+      throw relationError(
         `seerr could not sign in with charmarr:plexToken (POST /api/v1/auth/plex answered HTTP ${answer.status}: ${answer.text.slice(0, 200)}): Seerr asks plex.tv, so it needs the internet, and plex.tv must know the token; set a valid one with pulumi config set --secret charmarr:plexToken <token>, or remove it and sign in to Seerr by hand`,
       );
     }
@@ -209,7 +209,7 @@ async function signIn(http: HttpClient, media: SeerrMediaServer): Promise<string
   if (answer.status === 401 || answer.status === 403) {
     return `Jellyfin refuses the administrator the program made (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answer.text.slice(0, 120)}), so Jellyfin's startup wizard was finished by hand: sign in to Seerr once with a Jellyfin administrator of yours; ${SIGN_IN_BY_HAND}`;
   }
-  throw new RelationError(
+  throw relationError(
     `seerr could not sign in through Jellyfin at ${media.hostname}:${media.port} (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answer.text.slice(0, 200)})`,
   );
 }
@@ -236,7 +236,7 @@ async function linkPlex(
   const claim = plex.claimGiven
     ? "Plex was given charmarr:plexClaim, so the claim failed: a claim token lasts 4 minutes and must be of the same account as charmarr:plexToken; set a fresh one from https://plex.tv/claim (pulumi config set --secret charmarr:plexClaim <token>) and run pulumi up at once (Plex restarts and claims itself)"
     : "a new Plex server belongs to no account until it is claimed: get a claim token of that account from https://plex.tv/claim and run pulumi config set --secret charmarr:plexClaim <token>, then pulumi up within 4 minutes (Plex restarts and claims itself); or claim it in Plex's web UI signed in with that account, then run pulumi up";
-  throw new RelationError(
+  throw relationError(
     `seerr could not read the Plex server at ${plex.hostname}:${plex.port} with the account of charmarr:plexToken (${describe(request)} answered HTTP ${answer.status}: ${answer.text.slice(0, 120)}); ${claim}`,
   );
 }
@@ -275,7 +275,7 @@ async function firstProfile(
   );
   const profile = answer?.profiles?.[0];
   if (profile === undefined) {
-    throw new RelationError(
+    throw relationError(
       `seerr reached ${service.kind} (POST /api/v1/settings/${service.kind}/test) but ${service.kind} lists no quality profile`,
     );
   }
