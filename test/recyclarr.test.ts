@@ -8,9 +8,10 @@ import Ajv, { ValidateFunction } from "ajv";
 import { parse } from "yaml";
 import { recyclarrSchema as recyclarrSettingsSchema } from "../lib/recyclarr/settings";
 import { CONFIG_TEMPLATES, CONFIG_TEMPLATES_COMMIT } from "../lib/recyclarr/templates";
-import { StackPlan, assertConfigError, manifestOf, manifestsOf, planCore } from "./support/plan";
+import type { StackPlan } from "../plan/evaluate";
+import { assertConfigError, manifestOf, manifestsOf, planCore } from "./support/plan";
 
-const UPSTREAM = path.resolve(__dirname, "../../shared/upstream");
+const UPSTREAM = path.resolve(__dirname, "..", "..", "shared", "upstream");
 const SCHEMAS = path.join(UPSTREAM, "recyclarr-v8.7.1/schemas");
 const TEMPLATES = path.join(UPSTREAM, "recyclarr-config-templates-71d7cee");
 const RECYCLARR_PRINCIPAL = "cluster.local/ns/charmarr-core/sa/recyclarr";
