@@ -15,6 +15,7 @@ import {
   routePodTemplate,
 } from "../lib/vpn/client";
 import { renderShellSettings } from "../lib/vpn/settingsFile";
+import { ROUTE_GROUP_ID } from "../lib/vpn/routeGuard";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 import {
   Container,
@@ -115,10 +116,9 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     );
     for (const workload of routedWorkloads(plan)) {
       const init = container(workload.spec.template, "vpn-route-init");
-      assert.ok(
-        init.command?.join(" ").includes(`seq ${ROUTE_INIT_ATTEMPTS}`),
-        `${workload.metadata.name} runs that many attempts`,
-      );
+      assert.deepEqual(init.command, ["/bin/bash", "/config/route-init.sh"]);
+      const script = configMapFile(plan, workload.metadata.namespace, "vpn-gateway-client", "route-init.sh");
+      assert.ok(script.includes(`seq ${ROUTE_INIT_ATTEMPTS}`), `${workload.metadata.name} runs that many attempts`);
     }
   });
 
@@ -220,10 +220,14 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     assert.equal(plan.outputs.vpnGateway, fqdn);
   });
 
-  it("clients keep cluster, LAN and ambient-probe traffic off the tunnel; DNS goes to kube-dns", () => {
+  it("clients keep cluster and ambient-probe traffic off the tunnel, the LAN only with allowLan; DNS goes to kube-dns", async () => {
     for (const { settings } of clientSide(plan)) {
-      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24 169.254.7.127/32");
+      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 169.254.7.127/32");
       assert.equal(settings.K8S_DNS_IPS, "10.43.0.10");
+    }
+    const lan = await planDownloads({ "charmarr:vpn.killSwitch.allowLan": true });
+    for (const { settings } of clientSide(lan)) {
+      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 169.254.7.127/32 192.168.1.0/24");
     }
     const { settings, gluetun } = gatewaySide(plan);
     assert.equal(settings.VPN_LOCAL_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24");
@@ -315,7 +319,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     assert.equal(gateway.spec.template.metadata.labels?.["istio.io/dataplane-mode"], "none");
   });
 
-  it("routed pods: vpn-route-init first, NET_ADMIN and NET_RAW asked for explicitly, not privileged, DNS capture off", () => {
+  it("routed pods: vpn-route-init first, only NET_ADMIN and NET_RAW, not privileged, in the route group, DNS capture off", () => {
     for (const { workload } of clientSide(plan)) {
       const spec = podSpecOf(workload);
       assert.equal(spec.initContainers?.[0].name, "vpn-route-init", workload.metadata.name);
@@ -324,10 +328,17 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.deepEqual(
           c.securityContext?.capabilities?.add,
           ["NET_ADMIN", "NET_RAW"],
-          "busybox ping needs NET_RAW, which CRI-O does not grant by default",
+          "busybox ping and udhcpc need NET_RAW, which CRI-O does not grant by default",
         );
+        assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"], "none of the runtime's defaults");
         assert.equal(c.securityContext?.privileged, undefined);
-        assert.equal(c.securityContext?.capabilities?.drop, undefined);
+        assert.equal(c.securityContext?.runAsGroup, ROUTE_GROUP_ID, "the group the guard lets DNS out for");
+      }
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers].filter(
+        (c) => !c.name.startsWith("vpn-route"),
+      )) {
+        assert.notEqual(c.securityContext?.runAsGroup, ROUTE_GROUP_ID, c.name);
+        assert.notEqual(c.env?.find((e) => e.name === "PGID")?.value, String(ROUTE_GROUP_ID), c.name);
       }
       assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
     }
