@@ -111,7 +111,7 @@ export class LabPlanError extends Error {}
 
 type Json = Record<string, unknown>;
 
-const POD_GATEWAY_IMAGE = /(^|\/)pod-gateway:/;
+export const POD_GATEWAY_IMAGE = /(^|\/)pod-gateway:/;
 export const GLUETUN_IMAGE = /(^|\/)gluetun:/;
 
 function asObject(value: unknown): Json {

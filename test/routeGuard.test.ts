@@ -1,9 +1,9 @@
 import { strict as assert } from "node:assert";
 import type { StackPlan } from "../plan/evaluate";
-import { cidrContains, parseCidr, parseIpv4 } from "../lib/net";
 import { ROUTE_GROUP_ID } from "../lib/vpn/routeGuard";
 import { planDownloads } from "./support/plan";
 import { configMapFile, routedWorkloads } from "./support/networkPolicy";
+import { GuardPacket, ruleMatches } from "./support/guard";
 
 /**
  * The routed pod's guard as the plan ships it (`route-guard.sh` in the client ConfigMap), read the
@@ -56,38 +56,10 @@ function chainOf(script: string, command: "iptables" | "ip6tables", chain: strin
   return { rules, hooks };
 }
 
-interface Packet {
-  out: string;
-  dst: string;
-  protocol: "udp" | "tcp" | "icmp";
-  port?: number;
-  /** The sending socket's group. */
-  gid: number;
-}
+type Packet = GuardPacket & { gid: number };
 
 function verdict(rules: readonly Rule[], packet: Packet): "RETURN" | "DROP" {
-  const rule = rules.find((r) =>
-    Object.entries(r.matches).every(([flag, value]) => {
-      switch (flag) {
-        case "-o":
-          return packet.out === value;
-        case "-p":
-          return packet.protocol === value;
-        case "--dport":
-          return packet.port === Number(value);
-        case "!gid":
-          return packet.gid !== Number(value);
-        case "-d": {
-          const block = parseCidr(value);
-          const address = parseIpv4(packet.dst);
-          return block !== undefined && address !== undefined && cidrContains(block, address);
-        }
-        default:
-          return false;
-      }
-    }),
-  );
-  return rule?.target ?? "RETURN";
+  return rules.find((rule) => ruleMatches(rule, packet))?.target ?? "RETURN";
 }
 
 function guardScript(plan: StackPlan): string {
