@@ -167,8 +167,10 @@ export const MONITOR_MISSES = 2;
  * `allow_vxlan_from` moves the guard's VXLAN exception to the gateway's current address (insert the
  * new one first, then delete the old: at no moment is VXLAN accepted from anyone else), and
  * `reconnect` resolves the gateway as `client_init.sh` does (pod-gateway v1.13.0 bin/client_init.sh,
- * `dig +short "$GATEWAY_NAME" "@${K8S_DNS_IP}"`), opens VXLAN to that address and runs
- * `client_init.sh`, which rebuilds vxlan0 and takes a lease.
+ * `dig +short "$GATEWAY_NAME" "@${K8S_DNS_IP}"`), waits at most a second for it to answer a ping
+ * (`client_init.sh`'s own `ping -c 1` waits busybox's default 10 s when a resolvable gateway does
+ * not answer, ten seconds in which a gateway that comes back is not noticed), opens VXLAN to that
+ * address and runs `client_init.sh`, which rebuilds vxlan0 and takes a lease.
  */
 export function routeCommonScript(): string {
   const chain = ROUTE_GUARD_CHAINS.vxlanIn;
@@ -187,6 +189,11 @@ export function routeCommonScript(): string {
     "  address=$(gateway_address)",
     '  if [ -z "$address" ]; then',
     '    echo "$GATEWAY_NAME does not resolve (yet)"',
+    "    return 1",
+    "  fi",
+    "  # client_init.sh's own ping of the gateway waits 10 s (busybox's default) for an answer.",
+    '  if ! ping -c 1 -W 1 "$address" >/dev/null 2>&1; then',
+    '    echo "the gateway $address does not answer (yet)"',
     "    return 1",
     "  fi",
     '  allow_vxlan_from "$address" || return 1',
