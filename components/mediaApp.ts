@@ -14,6 +14,7 @@ import {
   buildServiceAccount,
   buildSettingsConfigMap,
   buildStatefulSet,
+  DownloadFolders,
 } from "../lib/apps/workload";
 import type { AppEnvironment, MediaLibrary } from "../lib/apps/settings";
 import type { ListenerRef } from "../lib/ingress/gateways";
@@ -46,6 +47,8 @@ export interface MediaAppArgs {
   hostnames?: string[];
   /** Library folders the app's relations point at, made before it starts. */
   libraryFolders?: string[];
+  /** A download client's own folders in the library (required for qBittorrent and SABnzbd). */
+  downloadFolders?: DownloadFolders;
   /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
   listener?: ListenerRef;
   /**
@@ -105,6 +108,7 @@ export class MediaApp extends pulumi.ComponentResource {
       environment: args.environment,
       hostnames: args.hostnames ?? [],
       libraryFolders: args.libraryFolders ?? [],
+      ...(args.downloadFolders ? { downloadFolders: args.downloadFolders } : {}),
       ...(args.ownService ? { advertised: args.ownService.advertised } : {}),
     };
 

@@ -29,7 +29,9 @@ import {
   PLANNING_SECRET,
   RelationGraph,
   appEndpoint,
+  clientDownloadFolders,
   downloadsGraph,
+  isDownloadClient,
   downloadsRelations,
   specsByName,
 } from "../lib/relations/plan";
@@ -89,6 +91,9 @@ function deployDownloadClients(
           },
           { dependsOn: [namespace, ...egress.routedDependencies] },
         );
+    const downloadFolders = isDownloadClient(app.name)
+      ? clientDownloadFolders(core.media.library.mountPath, config.relations, app.name)
+      : undefined;
     const client = new MediaApp(
       app.name,
       {
@@ -98,12 +103,17 @@ function deployDownloadClients(
         storageClassName: core.media.storageClassName,
         library: core.media.library,
         environment: core.media.environment,
-        // Each arr app's save path, so the arr app can read it from the first download on.
-        libraryFolders: config.relations.enabled
-          ? ARR_APPS.filter((arr) => core.offers[arr]).map((arr) =>
-              downloadPath(core.media.library.mountPath, config.relations, arr),
-            )
-          : [],
+        // Each arr app's save path, so the arr app can read it from the first download on, and the
+        // client's own folders, which it writes as PUID.
+        libraryFolders: [
+          ...(config.relations.enabled
+            ? ARR_APPS.filter((arr) => core.offers[arr]).map((arr) =>
+                downloadPath(core.media.library.mountPath, config.relations, arr),
+              )
+            : []),
+          ...(downloadFolders ? [downloadFolders.complete, downloadFolders.incomplete] : []),
+        ],
+        ...(downloadFolders ? { downloadFolders } : {}),
         trustDomain: core.mesh.trustDomain,
         hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
           (name): name is string => name !== undefined,

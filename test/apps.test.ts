@@ -9,6 +9,7 @@ import { APP_CATALOG, APP_NAMES } from "../lib/apps/catalog";
 import { resolveApps } from "../lib/apps/resolve";
 import { appIssues } from "../lib/apps/rules";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
+import { assertSelects } from "./support/selectors";
 
 interface Container {
   name: string;
@@ -41,6 +42,18 @@ const containerOf = (plan: StackPlan, app: string) =>
   specOf(plan, app).template.spec.containers.find((c) => c.name === app) as Container;
 const envOf = (plan: StackPlan, app: string) =>
   Object.fromEntries((containerOf(plan, app).env ?? []).map((e) => [e.name, e.value ?? e.valueFrom]));
+
+/** Each app's port, as the apps' images listen by default (written out here, not read from the catalog under test). */
+const APP_PORTS: Readonly<Record<string, number>> = {
+  radarr: 7878,
+  sonarr: 8989,
+  lidarr: 8686,
+  prowlarr: 9696,
+  overseerr: 5055,
+  plex: 32400,
+  qbittorrent: 8080,
+  sabnzbd: 8080,
+};
 
 describe("apps: the default plans", () => {
   let core: StackPlan;
@@ -82,11 +95,10 @@ describe("apps: the default plans", () => {
       assert.deepEqual(service.selector, spec.selector.matchLabels);
       assert.deepEqual(
         service.ports.map((p) => p.port),
-        [APP_CATALOG[app as keyof typeof APP_CATALOG].port],
+        [APP_PORTS[app]],
       );
-      for (const [key, value] of Object.entries(spec.selector.matchLabels)) {
-        assert.equal(spec.template.metadata.labels[key], value, `${app}: selector matches its pods`);
-      }
+      assertSelects(spec.selector.matchLabels, spec.template.metadata.labels, `${app}: the StatefulSet's selector`);
+      assertSelects(service.selector, spec.template.metadata.labels, `${app}: its Service`);
       assert.deepEqual(
         spec.volumeClaimTemplates.map((t) => [t.metadata.name, t.spec.storageClassName]),
         [["config", undefined]],
@@ -173,12 +185,14 @@ describe("apps: the default plans", () => {
           SABNZBD_URL_BASE: "/sabnzbd",
           SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd",
           SABNZBD_API_KEY: "0123456789abcdef0123456789abcdef",
+          SABNZBD_DOWNLOAD_DIR: "/data/downloads/incomplete/sabnzbd",
+          SABNZBD_COMPLETE_DIR: "/data/downloads/sabnzbd",
         },
       });
     run();
     assert.equal(
       readFileSync(join(dir, "sabnzbd.ini"), "utf8"),
-      "[misc]\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
+      "[misc]\ncomplete_dir = /data/downloads/sabnzbd\ndownload_dir = /data/downloads/incomplete/sabnzbd\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
       "a first start",
     );
     writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");
@@ -192,7 +206,7 @@ describe("apps: the default plans", () => {
     assert.equal(ini.match(/url_base/g)?.length, 1, "replaced, not appended");
   });
 
-  it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that do not check Host", async () => {
+  it("adds configured host names to SABnzbd's whitelist, and refuses them for apps that keep no list of names", async () => {
     const plan = await planDownloads({
       "charmarr:apps": { sabnzbd: { hostnames: ["charmarr-admin.tail1234.ts.net", "sab.home.lan"] } },
     });
@@ -205,7 +219,7 @@ describe("apps: the default plans", () => {
     await assertConfigError(
       planDownloads({ "charmarr:apps": { qbittorrent: { hostnames: ["qb.home.lan"] } } }),
       "charmarr:apps.qbittorrent.hostnames",
-      "qbittorrent does not check the Host header, so it takes no host names (only sabnzbd does)",
+      "qbittorrent takes no host names: only sabnzbd keeps a list of the names it answers to (host_whitelist)",
     );
   });
 
@@ -261,7 +275,11 @@ describe("apps: configuration", () => {
     assert.equal(container.resources?.requests.memory, "512Mi", "unset fields keep the catalog's values");
     const claim = specOf(core, "radarr").volumeClaimTemplates[0].spec;
     assert.deepEqual([claim.storageClassName, claim.resources.requests.storage], ["longhorn", "5Gi"]);
-    assert.equal(containerOf(core, "sonarr").image, `${APP_CATALOG.sonarr.image}:${APP_CATALOG.sonarr.tag}`);
+    assert.equal(
+      containerOf(core, "sonarr").image,
+      "lscr.io/linuxserver/sonarr:4.0.15.2941-ls296",
+      "unchanged apps keep theirs",
+    );
   });
 
   it("disables an app entirely", async () => {

@@ -33,8 +33,28 @@ describe("NetworkPolicy evaluator", () => {
       evaluateEgress([policy({ podSelector: {}, policyTypes: ["Ingress"] })], SOURCE, EXTERNAL).allowed,
       true,
     );
-    // Without policyTypes, Egress applies only when egress rules are present.
+    // Without policyTypes (absent or empty), the API server defaults Egress only when egress rules
+    // are present (kubernetes pkg/apis/networking/v1/defaults.go SetDefaults_NetworkPolicy).
     assert.equal(evaluateEgress([policy({ podSelector: {} })], SOURCE, EXTERNAL).allowed, true);
+    assert.deepEqual(
+      evaluateEgress([policy({ podSelector: {}, egress: [] })], SOURCE, EXTERNAL),
+      { allowed: true, isolatedBy: [], allowedBy: [] },
+      "egress: [] without policyTypes isolates no egress",
+    );
+    assert.equal(
+      evaluateEgress([policy({ podSelector: {}, policyTypes: [], egress: [] })], SOURCE, EXTERNAL).allowed,
+      true,
+      "an empty policyTypes is defaulted like an absent one",
+    );
+    assert.equal(
+      evaluateEgress(
+        [policy({ podSelector: {}, policyTypes: [], egress: [{ ports: [{ port: 53 }] }] })],
+        SOURCE,
+        EXTERNAL,
+      ).allowed,
+      false,
+      "an empty policyTypes with an egress rule isolates egress",
+    );
     assert.equal(
       evaluateEgress(
         [policy({ podSelector: {}, egress: [{ to: [{ ipBlock: { cidr: "10.0.0.0/8" } }] }] })],

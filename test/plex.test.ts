@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { StackPlan } from "../plan/evaluate";
 import { PLATFORM_ALL_ON } from "./support/variants";
+import { assertSelects } from "./support/selectors";
 import { assertConfigError, manifestOf, manifestsOf, planCore } from "./support/plan";
 
 type Container = { name: string; env?: { name: string; value?: string }[] };
@@ -45,9 +46,7 @@ describe("Plex: a TCP LoadBalancer Service of its own", () => {
     const plex = manifestOf(core, "StatefulSet", "plex");
     const podLabels = (plex.spec as { template: { metadata: { labels: Record<string, string> } } }).template.metadata
       .labels;
-    for (const [key, value] of Object.entries(spec.selector as Record<string, string>)) {
-      assert.equal(podLabels[key], value, `selects Plex's pods (${key})`);
-    }
+    assertSelects(spec.selector as Record<string, string>, podLabels, "plex-lan selects Plex's pods");
   });
 
   it("publishes the LAN IP over https (plex.direct) and the tailnet name, and counts the LAN as local", () => {

@@ -1,5 +1,5 @@
 import { strict as assert } from "node:assert";
-import { fetchClient } from "../lib/relations/http";
+import { httpClient } from "../lib/relations/http";
 import { AppGoneError, Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
 import {
   CoreRelationsInput,
@@ -44,7 +44,7 @@ class Deployment {
       if (app === undefined) {
         return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
       }
-      return use(fetchClient(app.url, 1000));
+      return use(httpClient(app.url, 1000));
     };
     this.lifecycle = relationLifecycle(connect);
   }
@@ -603,7 +603,7 @@ describe("relations: Overseerr's default servers", function () {
         mountPath: "/data",
         settings: coreRelationsSchema.parse({}),
       }).find((r) => r.name === "overseerr-services") as PlannedRelation;
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(overseerr.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(overseerr.url, 1000)));
       await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
       assert.deepEqual(
         overseerr.services.radarr.map((s) => [s.name, s.isDefault]),
@@ -629,7 +629,7 @@ describe("relations: SABnzbd's refusals", function () {
   it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
       const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
       const inputs = (names: string[]): RelationInputs => ({
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
@@ -662,7 +662,7 @@ describe("relations: SABnzbd's refusals", function () {
   it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(fetchClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
       const inputs: RelationInputs = {
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
         spec: {
@@ -731,7 +731,7 @@ describe("relations: qBittorrent's two login styles", () => {
           categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
         };
         const lifecycle = relationLifecycle((reach, _connection, use) =>
-          use(fetchClient((reach.pod === "good-0" ? good : wrong).url, 1000)),
+          use(httpClient((reach.pod === "good-0" ? good : wrong).url, 1000)),
         );
         await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
         assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
@@ -767,7 +767,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
     const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const http = fetchClient(radarr.url, 1000);
+      const http = httpClient(radarr.url, 1000);
       const key = { "X-Api-Key": KEYS.radarr };
       assert.equal(
         (
@@ -791,7 +791,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
       );
       assert.equal(
         (
-          await fetchClient(qbittorrent.url, 1000).send({
+          await httpClient(qbittorrent.url, 1000).send({
             method: "GET",
             path: "/api/v2/torrents/createCategory",
             query: { category: "x" },
@@ -800,12 +800,12 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
         405,
       );
       assert.equal(
-        (await fetchClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status,
+        (await httpClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status,
         403,
       );
       assert.equal(
         (
-          await fetchClient(sabnzbd.url, 1000).send({
+          await httpClient(sabnzbd.url, 1000).send({
             method: "GET",
             path: "/sabnzbd/api",
             query: { mode: "get_config", apikey: "nzb-key", output: "json" },
@@ -819,4 +819,76 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
       await Promise.all([radarr.stop(), qbittorrent.stop(), sabnzbd.stop()]);
     }
   });
+});
+
+describe("relations: a wrong key fails at once, naming the key, without waiting out the readiness budget", function () {
+  this.timeout(10000);
+  // A budget of 100 attempts a second apart: a relation that retried a refused key would take 99 s.
+  const PATIENT = { attempts: 100, intervalMs: 1000 };
+
+  for (const [app, version] of [
+    ["radarr", "v3"],
+    ["sonarr", "v3"],
+    ["lidarr", "v1"],
+    ["prowlarr", "v1"],
+  ] as const) {
+    it(`${app}: HTTP 401 to the status probe is the generated API key refused`, async () => {
+      const fake = await FakeServarr.create(app, `/${app}`, "the-key-the-pod-runs-with");
+      try {
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, 1000)));
+        const started = Date.now();
+        await assert.rejects(
+          lifecycle.create({
+            reach: { namespace: "charmarr-core", pod: `${app}-0`, port: 80 },
+            spec: {
+              kind: "rootFolder",
+              target: { app, basePath: `/${app}`, apiKey: KEYS[app] },
+              path: "/data/x",
+              name: "X",
+            },
+            retry: PATIENT,
+          }),
+          new RegExp(
+            `^CredentialsRefusedError: ${app} refused the generated API key \\(GET /${app}/api/${version}/system/status answered HTTP 401\\): the pod does not run with the key in the stack's Secret`,
+          ),
+        );
+        assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+        assert.deepEqual(fake.log, [`GET /${app}/api/${version}/system/status 401`], "asked once, wrote nothing");
+      } finally {
+        await fake.stop();
+      }
+    });
+  }
+
+  for (const [given, answer] of [
+    ["a-key-sabnzbd-does-not-hold-0000", "API Key Incorrect"],
+    ["", "API Key Required"],
+  ] as const) {
+    it(`sabnzbd: its plain-text HTTP 403 "${answer}" is the generated api_key refused`, async () => {
+      const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+      try {
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+        const started = Date.now();
+        await assert.rejects(
+          lifecycle.create({
+            reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
+            spec: {
+              kind: "sabnzbdCategories",
+              target: { basePath: "/sabnzbd", apiKey: given },
+              categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
+            },
+            retry: PATIENT,
+          }),
+          new RegExp(
+            `^CredentialsRefusedError: sabnzbd refused the generated api_key \\(mode=get_config answered HTTP 403 "${answer}"\\): sabnzbd.ini's api_key is not the stack's generated key`,
+          ),
+        );
+        assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
+        assert.deepEqual(sabnzbd.log, ["GET /sabnzbd/api 403"], "asked once");
+        assert.equal(sabnzbd.categories.has("radarr"), false);
+      } finally {
+        await sabnzbd.stop();
+      }
+    });
+  }
 });

@@ -275,6 +275,8 @@ describe("relations in the stacks: the library folders they point at exist befor
       "/data/downloads/radarr",
       "/data/downloads/sonarr",
       "/data/downloads/lidarr",
+      "/data/downloads/qbittorrent",
+      "/data/downloads/incomplete/qbittorrent",
     ]);
   });
 });

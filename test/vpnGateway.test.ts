@@ -26,6 +26,7 @@ import {
   podSpecOf,
 } from "./support/networkPolicy";
 import { GuardPacket, guardVerdict } from "./support/guard";
+import { assertSelects } from "./support/selectors";
 
 const SECRET_KEYS = ["charmarr:vpnPrivateKey", "charmarr:vpnPresharedKey", "charmarr:vpnUser", "charmarr:vpnPassword"];
 
@@ -205,11 +206,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     assert.equal(services.length, 1);
     const [service] = services;
     assert.equal(service.spec.clusterIP, "None");
-    const podLabels = gateway.spec.template.metadata.labels ?? {};
-    assert.ok(
-      Object.entries(service.spec.selector ?? {}).every(([k, v]) => podLabels[k] === v),
-      "the Service selects the gateway pod",
-    );
+    assertSelects(service.spec.selector, gateway.spec.template.metadata.labels, "the headless Service");
     const fqdn = `${service.metadata.name}.${service.metadata.namespace}.svc.cluster.local`;
     for (const { workload, initEnv, sidecarEnv } of clientSide(plan)) {
       assert.equal(initEnv.gateway, fqdn, workload.metadata.name);
@@ -520,10 +517,37 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
 });
 
 describe("vpn gateway: secrets never leave Secrets", () => {
+  /** The value gluetun's `variable` receives: the Secret key its secretKeyRef names, read from the planned Secret. */
+  function secretEnvValue(plan: StackPlan, variable: string): unknown {
+    const { gateway } = gatewaySide(plan);
+    const ref = container(gateway.spec.template, "gluetun").env?.find((e) => e.name === variable)?.valueFrom as
+      { secretKeyRef?: { name: string; key: string } } | undefined;
+    assert.ok(ref?.secretKeyRef, `gluetun's ${variable} comes from a Secret`);
+    const { name, key } = ref.secretKeyRef;
+    const secret = plan.rawResources.find(
+      (r) =>
+        r.inputs.kind === "Secret" &&
+        (r.inputs.metadata as { name?: string; namespace?: string }).name === name &&
+        (r.inputs.metadata as { namespace?: string }).namespace === gateway.metadata.namespace,
+    );
+    assert.ok(secret, `the Secret ${name} gluetun reads is in the plan`);
+    const data = secret.inputs.stringData;
+    const plain = (isSecretValue(data) ? data.value : data) as Record<string, unknown>;
+    assert.ok(key in plain, `the Secret ${name} has the key ${key}`);
+    const value = plain[key];
+    return isSecretValue(value) ? value.value : value;
+  }
+
   it("a rotated credential changes the Secret only, not the gateway's pod template (docs/vpn.md: roll it by hand)", async () => {
     const before = await planDownloads();
     const rotated = await planDownloads({ "charmarr:vpnPrivateKey": "plan-rotated-key-31b7" }, {}, SECRET_KEYS);
     assert.deepEqual(gatewaySide(rotated).gateway.spec.template, gatewaySide(before).gateway.spec.template);
+    assert.equal(
+      secretEnvValue(rotated, "WIREGUARD_PRIVATE_KEY"),
+      "plan-rotated-key-31b7",
+      "gluetun's WIREGUARD_PRIVATE_KEY reads the rotated key from the Secret",
+    );
+    assert.notEqual(secretEnvValue(before, "WIREGUARD_PRIVATE_KEY"), "plan-rotated-key-31b7");
   });
 
   const secrets = {

@@ -31,9 +31,11 @@ const appOverrideSchema = z.strictObject({
     .optional()
     .describe("Path prefix the app is served under on its gateway (default /<app>)."),
   /**
-   * More host names the app is reached by. Only SABnzbd checks them (it refuses any Host header
-   * not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
-   * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name.
+   * More host names the app is reached by. Only SABnzbd keeps a list of them (it refuses any Host
+   * header not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
+   * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name. qBittorrent checks only the Host's port:
+   * with the image's `WebUI\ServerDomains=*` it takes any name (qBittorrent release-5.1.2
+   * src/webui/webapplication.cpp `validateHostHeader` L842-865).
    */
   hostnames: z
     .array(
@@ -42,7 +44,7 @@ const appOverrideSchema = z.strictObject({
       }),
     )
     .optional()
-    .describe("More host names the app is reached by; only SABnzbd checks them (host_whitelist)."),
+    .describe("More host names the app is reached by; only SABnzbd keeps a list of them (host_whitelist)."),
   /** Plex only: the LAN IP of its own LoadBalancer Service. */
   lanIp: ipv4Address
     .optional()
@@ -109,7 +111,7 @@ export function appsSchema(stack: "core" | "downloads") {
           ctx.addIssue({
             code: "custom",
             path: [name, "hostnames"],
-            message: `${name} does not check the Host header, so it takes no host names (only sabnzbd does)`,
+            message: `${name} takes no host names: only sabnzbd keeps a list of the names it answers to (host_whitelist)`,
             params: { fix: remove("hostnames") } satisfies IssueParams,
           });
         } else if (

@@ -4,6 +4,7 @@ import type { AppEnvironment, MediaLibrary } from "./settings";
 import { APP_LABEL } from "../k8s/labels";
 import type { AppName } from "./catalog";
 import type { ResolvedApp } from "./resolve";
+import { appSecurityContext, initStepSecurityContext } from "./privileges";
 
 // Plain (already resolved) Kubernetes shapes: the Pulumi input types, so a built pod template can
 // pass through a `PodTemplateSpec` hook such as VpnEgress.routePodTemplate unchanged.
@@ -33,11 +34,23 @@ export interface AppWorkloadInput {
    * before the app starts, owned by PUID:PGID. Servarr refuses a root folder that does not exist.
    */
   readonly libraryFolders?: readonly string[];
+  /** A download client's own folders in the library (qBittorrent, SABnzbd; required for them). */
+  readonly downloadFolders?: DownloadFolders;
   /**
    * What an app with a Service of its own (Plex) publishes to its clients: the URLs it answers at
    * and the networks whose clients are local.
    */
   readonly advertised?: { readonly urls: readonly string[]; readonly lanNetworks: readonly string[] };
+}
+
+/**
+ * Where a download client saves outside its categories, on the library: what no category claims
+ * (`complete`) and what is still downloading (`incomplete`). Left to the apps, both would land on a
+ * path the pod does not mount or on its small /config volume.
+ */
+export interface DownloadFolders {
+  readonly complete: string;
+  readonly incomplete: string;
 }
 
 export const API_KEY_SECRET_KEY = "apiKey";
@@ -89,9 +102,17 @@ export function buildService(input: AppWorkloadInput): IService {
   };
 }
 
-/** SABnzbd keeps url_base, host_whitelist and api_key in sabnzbd.ini, not env: an init step sets them. */
+/**
+ * SABnzbd keeps url_base, host_whitelist, api_key and its folders in sabnzbd.ini, not env: an init
+ * step sets them. Left unset, download_dir and complete_dir are `Downloads/incomplete` and
+ * `Downloads/complete` (SABnzbd 4.5.1 sabnzbd/constants.py L58-59, 5.0.1 L59-60) under the ini's
+ * folder (SABnzbd.py L972-977 makes it DIR_HOME, sabnzbd/cfg.py `set_root_folders` L706-709 roots
+ * both there), which the LinuxServer image starts as `--config-file /config`
+ * (docker-sabnzbd 4.5.1-ls223 root/etc/s6-overlay/s6-rc.d/svc-sabnzbd/run): every download would
+ * fill the small /config volume.
+ */
 const SABNZBD_SETTINGS_SCRIPT = `#!/bin/sh
-# Sets url_base, host_whitelist and api_key in sabnzbd.ini before SABnzbd starts, keeping every other setting.
+# Sets url_base, host_whitelist, api_key, download_dir and complete_dir in sabnzbd.ini before SABnzbd starts, keeping every other setting.
 set -eu
 ini=/config/sabnzbd.ini
 [ -f "$ini" ] || printf '[misc]\\n' > "$ini"
@@ -106,6 +127,8 @@ set_misc() {
 set_misc url_base "$SABNZBD_URL_BASE"
 set_misc host_whitelist "$SABNZBD_HOST_WHITELIST"
 set_misc api_key "$SABNZBD_API_KEY"
+set_misc download_dir "$SABNZBD_DOWNLOAD_DIR"
+set_misc complete_dir "$SABNZBD_COMPLETE_DIR"
 `;
 
 /**
@@ -115,9 +138,22 @@ set_misc api_key "$SABNZBD_API_KEY"
  * The LinuxServer image copies its /defaults/qBittorrent.conf (legal notice accepted, UPnP off, save
  * paths) only when the file is missing (docker-qbittorrent
  * root/etc/s6-overlay/s6-rc.d/init-qbittorrent-config/run): a first start begins from that file too.
+ *
+ * Where downloads land is set here as well, in `[BitTorrent]` (qBittorrent release-5.1.2
+ * src/base/bittorrent/sessionimpl.cpp L511-516, release-4.5.2 L486-491, the same keys and defaults):
+ * - `Session\DisableAutoTMMByDefault=false`: the arr apps add a torrent with its category only
+ *   (Radarr v6.0.3.10276 QBittorrentProxyV2.cs `AddTorrentDownloadFormParameters` L242-284), and
+ *   only a torrent in Automatic mode is saved in its category's save path (sessionimpl.cpp 5.1.2
+ *   `initLoadTorrentParams` L2705-2706 and L2817; 4.5.2 L2487 and L2581). The default (true) puts
+ *   it in the global save path instead.
+ * - `Session\DefaultSavePath` and `Session\TempPath`: the global save path and the temporary one,
+ *   on the library. The image's defaults name /downloads/, which the pod does not mount.
+ * - The image's legacy `[Preferences]` `Downloads\SavePath` and `Downloads\TempPath` are removed: a
+ *   first start with no `Meta\MigrationVersion` copies them over the `[BitTorrent]` keys
+ *   (src/app/upgrade.cpp `migrateSettingKeys`, release-5.1.2 L263 and L301, release-4.5.2 L262 and L300).
  */
 const QBITTORRENT_SETTINGS_SCRIPT = String.raw`#!/bin/sh
-# Sets the WebUI username and password hash in qBittorrent.conf before qBittorrent starts, keeping every other setting.
+# Sets the WebUI username and password hash and where downloads are saved in qBittorrent.conf before qBittorrent starts, keeping every other setting.
 set -eu
 conf=/config/qBittorrent/qBittorrent.conf
 defaults=/defaults/qBittorrent.conf
@@ -125,14 +161,25 @@ mkdir -p "$(dirname "$conf")"
 if [ ! -f "$conf" ]; then
   if [ -f "$defaults" ]; then cp "$defaults" "$conf"; else printf '[Preferences]\n' > "$conf"; fi
 fi
-grep -q '^\[Preferences\]' "$conf" || printf '\n[Preferences]\n' >> "$conf"
 awk '
+  BEGIN {
+    order[1] = "[Preferences]"
+    order[2] = "[BitTorrent]"
+    keys["[Preferences]"] = "WebUI\\Username=" ENVIRON["QBITTORRENT_USERNAME"] "\n" \
+      "WebUI\\Password_PBKDF2=\"@ByteArray(" ENVIRON["QBITTORRENT_PASSWORD_PBKDF2"] ")\""
+    keys["[BitTorrent]"] = "Session\\DefaultSavePath=" ENVIRON["QBITTORRENT_SAVE_PATH"] "\n" \
+      "Session\\TempPath=" ENVIRON["QBITTORRENT_TEMP_PATH"] "\n" \
+      "Session\\DisableAutoTMMByDefault=false"
+  }
   /^\[/ { section = $0 }
-  section == "[Preferences]" && /^WebUI\\(Username|Password_PBKDF2)=/ { next }
+  section == "[Preferences]" && /^(WebUI\\(Username|Password_PBKDF2)|Downloads\\(SavePath|TempPath))=/ { next }
+  section == "[BitTorrent]" && /^Session\\(DefaultSavePath|TempPath|DisableAutoTMMByDefault)=/ { next }
   { print }
-  $0 == "[Preferences]" {
-    print "WebUI\\Username=" ENVIRON["QBITTORRENT_USERNAME"]
-    print "WebUI\\Password_PBKDF2=\"@ByteArray(" ENVIRON["QBITTORRENT_PASSWORD_PBKDF2"] ")\""
+  $0 in keys { print keys[$0]; written[$0] = 1 }
+  END {
+    for (i = 1; i <= 2; i++) {
+      if (!(order[i] in written)) { print ""; print order[i]; print keys[order[i]] }
+    }
   }
 ' "$conf" > "$conf.new"
 mv "$conf.new" "$conf"
@@ -217,6 +264,13 @@ function fromCredentials(app: ResolvedApp, name: string, key: string): IEnvVar {
   return { name, valueFrom: { secretKeyRef: { name: credentialsSecretName(app), key } } };
 }
 
+function downloadFoldersOf(input: AppWorkloadInput): DownloadFolders {
+  if (input.downloadFolders === undefined) {
+    throw new Error(`${input.app.name} is a download client: its workload needs its downloadFolders`);
+  }
+  return input.downloadFolders;
+}
+
 /** Apps configured through a file before they start: the script, and the env it reads (secrets by reference only). */
 const SETTINGS_SEEDS: Partial<
   Record<AppName, { readonly script: string; readonly env: (input: AppWorkloadInput) => IEnvVar[] }>
@@ -227,6 +281,8 @@ const SETTINGS_SEEDS: Partial<
       { name: "SABNZBD_URL_BASE", value: input.app.path ?? "" },
       { name: "SABNZBD_HOST_WHITELIST", value: input.hostnames.join(", ") },
       fromCredentials(input.app, "SABNZBD_API_KEY", CREDENTIAL_KEYS.apiKey),
+      { name: "SABNZBD_DOWNLOAD_DIR", value: downloadFoldersOf(input).incomplete },
+      { name: "SABNZBD_COMPLETE_DIR", value: downloadFoldersOf(input).complete },
     ],
   },
   qbittorrent: {
@@ -234,6 +290,8 @@ const SETTINGS_SEEDS: Partial<
     env: (input) => [
       fromCredentials(input.app, "QBITTORRENT_USERNAME", CREDENTIAL_KEYS.username),
       fromCredentials(input.app, "QBITTORRENT_PASSWORD_PBKDF2", CREDENTIAL_KEYS.passwordPbkdf2),
+      { name: "QBITTORRENT_SAVE_PATH", value: downloadFoldersOf(input).complete },
+      { name: "QBITTORRENT_TEMP_PATH", value: downloadFoldersOf(input).incomplete },
     ],
   },
   plex: {
@@ -321,6 +379,7 @@ function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
       image: input.app.image,
       command: ["/bin/sh", "/settings/settings.sh"],
       env: seed.env(input),
+      securityContext: initStepSecurityContext(input.app.image),
       volumeMounts: [
         { name: CONFIG_VOLUME, mountPath: "/config" },
         { name: SETTINGS_VOLUME, mountPath: "/settings", readOnly: true },
@@ -344,6 +403,7 @@ function libraryFoldersInitContainers(input: AppWorkloadInput): IContainer[] {
         { name: "PUID", value: String(input.environment.puid) },
         { name: "PGID", value: String(input.environment.pgid) },
       ],
+      securityContext: initStepSecurityContext(input.app.image),
       volumeMounts: [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }],
     },
   ];
@@ -368,6 +428,7 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
           name: app.name,
           image: app.image,
           env: appEnv(input),
+          securityContext: appSecurityContext(app.image),
           ports: [
             { name: "http", containerPort: app.port, protocol: "TCP" },
             ...app.inboundPeerPorts.flatMap((port) => [

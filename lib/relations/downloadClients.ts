@@ -25,6 +25,18 @@ const QBIT = "qbittorrent";
 const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 
 /**
+ * Whether qBittorrent refuses every request, not only the login: its host-header and CSRF checks
+ * answer 401 before a session or the credentials are looked at, where a request without a session
+ * that passes them gets 403 (qBittorrent release-5.1.2 src/webui/webapplication.cpp
+ * `processRequest` L618-622, `doProcessRequest` L326-327; release-5.2.3 L658-663 and L327-328).
+ * qBittorrent 5.2 also answers wrong credentials with 401, so only this second request tells the two apart.
+ */
+async function refusedBeforeLogin(http: HttpClient): Promise<boolean> {
+  const probe = await send(http, QBIT, { method: "GET", path: "/api/v2/app/webapiVersion" }, [200, 401, 403]);
+  return probe.status === 401;
+}
+
+/**
  * Logs in (`POST /api/v2/auth/login`) and returns the Cookie header for later calls. qBittorrent ≤ 5.1
  * answers 200 with `Ok.` or `Fails.` and sets `SID`; 5.2 answers 200 with no body or 401, and sets
  * `QBT_SID_<port>`; both answer 403 to an address banned after too many failed logins (qBittorrent
@@ -41,6 +53,11 @@ export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarg
   if (response.status === 403) {
     throw new CredentialsRefusedError(
       `qbittorrent has banned the relation's address after too many failed logins (POST /api/v2/auth/login answered HTTP 403): wrong WebUI credentials; fix them, then restart qBittorrent or wait out its ban (WebUI\\BanDuration)`,
+    );
+  }
+  if (response.status === 401 && (await refusedBeforeLogin(http))) {
+    throw new RelationError(
+      `qbittorrent refused the request itself, before any login (HTTP 401 to POST /api/v2/auth/login and to GET /api/v2/app/webapiVersion without a session): its WebUI host-header validation refuses a Host naming another port than the one it listens on, or a name outside WebUI\\ServerDomains, and its CSRF check a foreign Origin or Referer; the credentials were never checked`,
     );
   }
   if (response.status === 401 || response.text.trim() === "Fails.") {
@@ -124,19 +141,28 @@ function sabnzbdRequest(target: SabnzbdTarget, params: Record<string, string>) {
   };
 }
 
-/** `mode=version` answers without a key; `mode=get_config` proves the seeded api_key is the one SABnzbd uses. */
+/**
+ * `mode=get_config` needs the full api_key, so it proves the seeded key is the one SABnzbd uses. A
+ * refused key is answered HTTP 403 with a plain-text body, `API Key Incorrect` or `API Key Required`,
+ * never JSON (SABnzbd 5.0.1 sabnzbd/interface.py L103-104, L183-188, `check_apikey` L387-400); so is
+ * a refused address or Host name (L164-169, L175-180). None of these changes by asking again: they
+ * fail at once instead of waiting out the readiness budget.
+ */
 export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Promise<void> {
-  const answer = await sendJson<{ status?: boolean; error?: string }>(
-    http,
-    SAB,
-    sabnzbdRequest(target, { mode: "get_config", section: "misc", keyword: "api_key" }),
-    [200],
-  );
-  if (answer?.status === false) {
-    throw new RelationError(
-      `sabnzbd refused the generated api_key (mode=get_config answered "${answer.error ?? ""}"): was sabnzbd.ini seeded before its first start?`,
+  const request = sabnzbdRequest(target, { mode: "get_config", section: "misc", keyword: "api_key" });
+  const response = await send(http, SAB, request, [200, 403]);
+  if (response.status !== 403) {
+    return;
+  }
+  const answer = response.text.trim();
+  if (/^API Key (Incorrect|Required)$/.test(answer)) {
+    throw new CredentialsRefusedError(
+      `sabnzbd refused the generated api_key (mode=get_config answered HTTP 403 "${answer}"): sabnzbd.ini's api_key is not the stack's generated key. Its init step writes the key at every start, so a key regenerated in SABnzbd's settings lasts until the pod restarts: restart it (kubectl delete pod sabnzbd-0 in its namespace) and run pulumi up again`,
     );
   }
+  throw new CredentialsRefusedError(
+    `sabnzbd refused the relation's request (mode=get_config answered HTTP 403 "${answer.slice(0, 200)}")`,
+  );
 }
 
 /** A set_config/del_config: SABnzbd answers a refused write with HTTP 200 and `{"status": false, "error": …}` (SABnzbd 4.5 sabnzbd/api.py `report`). */

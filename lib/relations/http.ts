@@ -1,3 +1,5 @@
+import * as http from "node:http";
+
 /**
  * The one thing the relations need from the network: send a request to one app, get its answer.
  * Tests pass a client bound to a local server; `pulumi up` passes one bound to a port-forward.
@@ -87,15 +89,20 @@ export async function send(
   return response;
 }
 
-/** A client over Node's fetch, bound to `baseUrl` (`http://127.0.0.1:34567`), each request bounded by `timeoutMs`. */
-export function fetchClient(baseUrl: string, timeoutMs: number): HttpClient {
+/**
+ * A client over Node's http module, connecting to `baseUrl` (`http://127.0.0.1:34567`), each request
+ * bounded by `timeoutMs`. `host` is the Host header to send when the app must see another one than
+ * `baseUrl`'s (an app behind a local relay): Node's fetch cannot send it, undici drops a Host header
+ * it is given (it is a forbidden header name in the Fetch standard).
+ */
+export function httpClient(baseUrl: string, timeoutMs: number, host?: string): HttpClient {
   return {
-    async send(request) {
+    send(request) {
       const url = new URL(request.path, baseUrl);
       for (const [name, value] of Object.entries(request.query ?? {})) {
         url.searchParams.set(name, value);
       }
-      const headers: Record<string, string> = { ...request.headers };
+      const headers: Record<string, string> = { ...request.headers, ...(host !== undefined ? { host } : {}) };
       let body: string | undefined;
       if (request.json !== undefined) {
         headers["content-type"] = "application/json";
@@ -104,19 +111,32 @@ export function fetchClient(baseUrl: string, timeoutMs: number): HttpClient {
         headers["content-type"] = "application/x-www-form-urlencoded";
         body = new URLSearchParams(request.form as Record<string, string>).toString();
       }
-      const response = await fetch(url, {
-        method: request.method,
-        headers,
-        body,
-        redirect: "manual",
-        signal: AbortSignal.timeout(timeoutMs),
+      return new Promise<HttpResponse>((resolve, reject) => {
+        const outgoing = http.request(
+          url,
+          { method: request.method, headers, signal: AbortSignal.timeout(timeoutMs) },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on("data", (chunk: Buffer) => chunks.push(chunk));
+            response.on("error", reject);
+            response.on("end", () => {
+              const responseHeaders: Record<string, string> = {};
+              for (const [name, value] of Object.entries(response.headers)) {
+                if (value !== undefined) {
+                  responseHeaders[name] = Array.isArray(value) ? value.join(", ") : value;
+                }
+              }
+              resolve({
+                status: response.statusCode ?? 0,
+                headers: responseHeaders,
+                text: Buffer.concat(chunks).toString("utf8"),
+              });
+            });
+          },
+        );
+        outgoing.on("error", reject);
+        outgoing.end(body);
       });
-      const text = await response.text();
-      const responseHeaders: Record<string, string> = {};
-      response.headers.forEach((value, name) => {
-        responseHeaders[name.toLowerCase()] = value;
-      });
-      return { status: response.status, headers: responseHeaders, text };
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { AppName } from "../apps/catalog";
 import type { ResolvedApp } from "../apps/resolve";
+import type { DownloadFolders } from "../apps/workload";
 import type { Category } from "./downloadClients";
 import type { RelationSpec } from "./reconcile";
 import type { ProviderEntry, ServarrApp, ServarrTarget } from "./servarr";
@@ -8,6 +9,14 @@ import { CoreRelationsSettings, DownloadsRelationsSettings, libraryPath } from "
 /** The arr apps that take download clients and a root folder. */
 export const ARR_APPS = ["radarr", "sonarr", "lidarr"] as const satisfies readonly ServarrApp[];
 export type ArrApp = (typeof ARR_APPS)[number];
+
+/** The download clients, which the downloads stack runs. */
+export const DOWNLOAD_CLIENTS = ["qbittorrent", "sabnzbd"] as const satisfies readonly AppName[];
+export type DownloadClient = (typeof DOWNLOAD_CLIENTS)[number];
+
+export function isDownloadClient(app: string): app is DownloadClient {
+  return (DOWNLOAD_CLIENTS as readonly string[]).includes(app);
+}
 
 /** Apps Overseerr sends requests to (Overseerr manages movies and series only). */
 const OVERSEERR_SERVICES = ["radarr", "sonarr"] as const satisfies readonly ArrApp[];
@@ -158,6 +167,22 @@ export function downloadPath(mountPath: string, settings: DownloadsRelationsSett
   return libraryPath(mountPath, `${settings.downloads}/${app}`);
 }
 
+/**
+ * A download client's own folders: `<mountPath>/<downloads>/<client>` for what no category claims,
+ * `<mountPath>/<downloads>/incomplete/<client>` for what is still downloading (apart from the
+ * categories' folders, which the arr apps watch).
+ */
+export function clientDownloadFolders(
+  mountPath: string,
+  settings: DownloadsRelationsSettings,
+  client: DownloadClient,
+): DownloadFolders {
+  return {
+    complete: libraryPath(mountPath, `${settings.downloads}/${client}`),
+    incomplete: libraryPath(mountPath, `${settings.downloads}/incomplete/${client}`),
+  };
+}
+
 /** The arr app's root folder: `<mountPath>/<rootFolders.app>`. */
 export function rootFolderPath(mountPath: string, settings: CoreRelationsSettings, app: ArrApp): string {
   return libraryPath(mountPath, settings.rootFolders[app]);
@@ -219,7 +244,7 @@ export function downloadsRelations(input: {
   readonly mountPath: string;
   readonly settings: DownloadsRelationsSettings;
 }): PlannedRelation[] {
-  const clientNames = (["qbittorrent", "sabnzbd"] as const).filter((name) => input.clients[name] !== undefined);
+  const clientNames = DOWNLOAD_CLIENTS.filter((name) => input.clients[name] !== undefined);
   const graph = downloadsGraph(Object.keys(input.arr) as AppName[], clientNames, input.settings);
   const arrApps = ARR_APPS.filter((app) => graph[app] !== undefined);
   const categories: Category[] = arrApps.map((app) => ({

@@ -1,7 +1,7 @@
 import * as net from "node:net";
 import { AppsV1Api, CoreV1Api, KubeConfig, PortForward } from "@kubernetes/client-node";
 import { KubernetesConnection, loadConnection } from "../platform/kubeConnection";
-import { fetchClient, RelationError } from "./http";
+import { HttpClient, httpClient, RelationError } from "./http";
 import { AppGoneError, Connect } from "./lifecycle";
 import type { Reach } from "./plan";
 
@@ -48,6 +48,20 @@ async function ensureAppExists(kubeconfig: KubeConfig, reach: Reach): Promise<vo
 }
 
 /**
+ * The client for an app relayed from a local port to its pod's port `appPort`. Its requests name the
+ * app's own port in Host, as a client in the pod would: qBittorrent refuses a Host header naming a
+ * port other than the one it listens on, with HTTP 401 before any login (qBittorrent release-5.1.2
+ * src/webui/webapplication.cpp `WebApplication::processRequest` L618-622 and
+ * `validateHostHeader` L842-851; release-4.5.2 the same). The address is the pod's loopback, where
+ * the forward connects: qBittorrent also accepts a Host naming its local address when
+ * `WebUI\ServerDomains` is narrowed (L853-857), and SABnzbd any IP literal (sabnzbd/interface.py
+ * `check_hostname`).
+ */
+export function relayedClient(localPort: number, appPort: number, timeoutMs = REQUEST_TIMEOUT_MS): HttpClient {
+  return httpClient(`http://127.0.0.1:${localPort}`, timeoutMs, `127.0.0.1:${appPort}`);
+}
+
+/**
  * Reaches an app's pod through the Kubernetes API's port-forward, as `kubectl port-forward` does,
  * with the connection of the stack's Kubernetes provider (`kubernetes:kubeconfig`,
  * `kubernetes:context`; unset, KUBECONFIG or ~/.kube/config). The connection ends in the pod's own
@@ -75,7 +89,7 @@ export const portForwardConnect: Connect = async (reach, connection: KubernetesC
   });
   const { port } = server.address() as net.AddressInfo;
   try {
-    return await use(fetchClient(`http://127.0.0.1:${port}`, REQUEST_TIMEOUT_MS));
+    return await use(relayedClient(port, reach.port));
   } finally {
     server.close();
   }

@@ -1,4 +1,4 @@
-import { HttpClient, HttpRequest, RelationError, send, sendJson } from "./http";
+import { CredentialsRefusedError, HttpClient, HttpRequest, RelationError, describe, send, sendJson } from "./http";
 
 /** The Servarr apps the relations configure over their v1/v3 REST APIs. */
 export type ServarrApp = "radarr" | "sonarr" | "lidarr" | "prowlarr";
@@ -72,9 +72,21 @@ function authed(target: ServarrTarget, request: HttpRequest): HttpRequest {
   return { ...request, headers: { ...request.headers, "X-Api-Key": target.apiKey } };
 }
 
-/** `GET …/system/status`: answers once the app has started and accepts the API key. */
+/**
+ * `GET …/system/status`: answers once the app has started and accepts the API key. A key the app
+ * does not hold is answered HTTP 401 with no body (Radarr v6.0.3.10276
+ * src/Radarr.Http/Authentication/ApiKeyAuthenticationHandler.cs L53-84; Sonarr, Lidarr and Prowlarr
+ * have the same handler): the key is read once at start (L33), so asking again cannot help and the
+ * relation fails at once.
+ */
 export async function servarrStatus(http: HttpClient, target: ServarrTarget): Promise<void> {
-  await send(http, target.app, authed(target, { method: "GET", path: apiPath(target, "system/status") }), [200]);
+  const request = authed(target, { method: "GET", path: apiPath(target, "system/status") });
+  const response = await send(http, target.app, request, [200, 401]);
+  if (response.status === 401) {
+    throw new CredentialsRefusedError(
+      `${target.app} refused the generated API key (${describe(request)} answered HTTP 401): the pod does not run with the key in the stack's Secret (${target.app.toUpperCase()}__AUTH__APIKEY is read at start); restart the pod (kubectl delete pod ${target.app}-0 in its namespace) and run pulumi up again`,
+    );
+  }
 }
 
 /** Whether the relation made an entry: its name (or path) is among those it recorded as created. */

@@ -49,6 +49,12 @@ export abstract class FakeApp {
     return { status, body: { message: problem } };
   }
 
+  /** A refusal the app answers in plain text, not JSON. */
+  protected refuseText(status: number, text: string): Reply {
+    this.violations.push(text);
+    return { status, body: text };
+  }
+
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) {
@@ -175,8 +181,14 @@ export class FakeServarr extends FakeApp {
       );
     }
     const path = request.rawPath.slice(this.basePath.length);
+    // ApiKeyAuthenticationHandler: the `apikey` query parameter, else X-Api-Key, else a Bearer token;
+    // anything but the app's key is HTTP 401 with no body (Radarr v6.0.3.10276
+    // src/Radarr.Http/Authentication/ApiKeyAuthenticationHandler.cs L36-84; the same in Sonarr
+    // v4.0.19.2979, Lidarr v2.14.5.4836, Prowlarr v2.3.5.5327). The stand-in takes the header only,
+    // the one way the relations send it.
     if (request.headers["x-api-key"] !== this.apiKey) {
-      return this.refuse(401, `${request.method} ${path} without ${this.name}'s API key in X-Api-Key`);
+      this.violations.push(`${request.method} ${path} without ${this.name}'s API key in X-Api-Key`);
+      return { status: 401, body: "" };
     }
     const checked = this.validator.check({ ...request, path });
     if (checked.problem !== undefined) {
@@ -471,9 +483,14 @@ export class FakeSabnzbd extends FakeApp {
     if (request.path !== `${this.basePath}/api` && request.path !== "/api") {
       return this.refuse(404, `${request.method} ${request.path} is not SABnzbd's API`);
     }
+    // secured_expose's checks, in its order; each refusal is HTTP 403 with a plain-text body (not JSON,
+    // even with output=json), as api_warnings=1 (the default) answers (SABnzbd 5.0.1 sabnzbd/interface.py
+    // L157-188, messages L99-104). The address check (L164-169) always passes here: the stand-in is
+    // reached on loopback, which SABnzbd counts as local (`check_access` L196-225).
     const host = (request.headers.host ?? "").replace(/:\d+$/, "");
+    // check_hostname (L227-261): localhost, an IP literal, host_whitelist or a name ending in .local.
     if (!(host === "localhost" || /^[\d.]+$/.test(host) || this.whitelist.includes(host) || host.endsWith(".local"))) {
-      return this.refuse(403, "Access denied - Hostname verification failed: https://sabnzbd.org/hostname-check");
+      return this.refuseText(403, "Access denied - Hostname verification failed: https://sabnzbd.org/hostname-check");
     }
     const { mode, apikey, output, ...params } = request.query;
     const spec = SABNZBD_MODES[mode ?? ""];
@@ -483,8 +500,13 @@ export class FakeSabnzbd extends FakeApp {
     if (output !== "json") {
       return this.refuse(400, `mode=${mode}: output=json missing (XML otherwise)`);
     }
+    // check_apikey (L371-400): version and auth need no key; an empty key is "Required", any key but
+    // the api_key "Incorrect" (the nzb_key counts only for level-1 modes, none of which the stand-in serves).
+    if (spec.key === "api" && !apikey) {
+      return this.refuseText(403, "API Key Required");
+    }
     if (spec.key === "api" && apikey !== this.apiKey) {
-      return this.refuse(403, apikey === undefined ? "API Key Required" : "API Key Incorrect");
+      return this.refuseText(403, "API Key Incorrect");
     }
     const unknown = Object.keys(params).filter((name) => !spec.params.includes(name));
     if (unknown.length > 0) {

@@ -217,9 +217,17 @@ function portMatches(ports: PolicyPort[] | undefined, destination: Destination):
 
 type Direction = "Ingress" | "Egress";
 
-/** Whether a policy isolates its pods in `direction`; without policyTypes, Egress only if it has egress rules. */
+/**
+ * Whether a policy isolates its pods in `direction`. An absent or empty `policyTypes` is defaulted by
+ * the API server to Ingress, plus Egress only if the policy has at least one egress rule:
+ * `if len(obj.Spec.PolicyTypes) == 0 { … Ingress; if len(obj.Spec.Egress) != 0 { … Egress } }`
+ * (kubernetes/kubernetes pkg/apis/networking/v1/defaults.go `SetDefaults_NetworkPolicy` L38-46,
+ * commit 030880a5dc5449403c6d1f0aa146a7dc21d6c6dc). So `egress: []` without policyTypes isolates no
+ * egress, and neither does an explicit `policyTypes: []`.
+ */
 function appliesTo(policy: NetworkPolicyManifest, direction: Direction): boolean {
-  const types = policy.spec?.policyTypes ?? (policy.spec?.egress ? ["Ingress", "Egress"] : ["Ingress"]);
+  const given = policy.spec?.policyTypes ?? [];
+  const types = given.length > 0 ? given : (policy.spec?.egress ?? []).length > 0 ? ["Ingress", "Egress"] : ["Ingress"];
   return types.includes(direction);
 }
 
