@@ -1007,7 +1007,7 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
     assert.equal(calls().filter((c) => c.startsWith("dig") || c.startsWith("client_init.sh")).length, 0);
   });
 
-  it("vpn-route-sidecar reconnects after two unanswered pings, moves VXLAN to the new gateway, keeps going while reconnecting fails, and ends at SIGTERM", async () => {
+  it("vpn-route-sidecar reconnects after three unanswered pings, moves VXLAN to the new gateway, keeps going while reconnecting fails, and ends at SIGTERM", async () => {
     writeFileSync(join(dir, "vxlan-in"), "-s 10.42.0.31/32 -j RETURN\n-j DROP\n");
     const child = spawn("bash", [join(dir, "config", "route-monitor.sh")], { env: env(), stdio: "ignore" });
     const exited = new Promise<number | null>((done) => child.on("exit", done));

@@ -159,8 +159,11 @@ export function routeGuardScript(vpn: VpnSettings, cluster: ClusterFacts): strin
 
 /** Seconds between two pings of the gateway's overlay address, and before a failed reconnect is tried again. */
 export const MONITOR_INTERVAL_SECONDS = 1;
-/** Consecutive unanswered pings (each waits a second) before the monitor rebuilds the tunnel. */
-export const MONITOR_MISSES = 2;
+/**
+ * Consecutive unanswered pings (each waits a second) before the monitor rebuilds the tunnel: three,
+ * so a loaded node that delays an answer or two does not cost a rebuild, an outage of its own.
+ */
+export const MONITOR_MISSES = 3;
 
 /**
  * `route-common.sh`, sourced by the init and monitor scripts after pod-gateway's settings:
