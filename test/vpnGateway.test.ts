@@ -971,6 +971,14 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
   });
   const calls = () =>
     existsSync(join(dir, "calls")) ? readFileSync(join(dir, "calls"), "utf8").split("\n").filter(Boolean) : [];
+  /** Polls (a loaded machine runs the scripts slowly) until `condition` holds; fails after 20 s. */
+  async function waitFor(condition: () => boolean, what: string): Promise<void> {
+    const end = Date.now() + 20_000;
+    while (!condition()) {
+      assert.ok(Date.now() < end, `timed out waiting for ${what}; calls: ${calls().join(" | ")}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+  }
   const vxlanIn = () => readFileSync(join(dir, "vxlan-in"), "utf8").split("\n").filter(Boolean);
 
   it("vpn-route-init installs the guard before anything else, retries while the gateway does not resolve, opens VXLAN to it only, then runs client_init.sh", async () => {
@@ -978,7 +986,7 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
     let stdout = "";
     child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
     const exited = new Promise<number | null>((done) => child.on("exit", done));
-    await new Promise((done) => setTimeout(done, 400));
+    await waitFor(() => calls().filter((c) => c.startsWith("dig ")).length >= 3, "three lookups");
     assert.equal(child.exitCode, null, "still retrying while the gateway does not resolve");
     writeFileSync(join(dir, "gateway"), "10.42.0.31\n");
     assert.equal(await exited, 0, stdout);
@@ -1011,26 +1019,21 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
     writeFileSync(join(dir, "vxlan-in"), "-s 10.42.0.31/32 -j RETURN\n-j DROP\n");
     const child = spawn("bash", [join(dir, "config", "route-monitor.sh")], { env: env(), stdio: "ignore" });
     const exited = new Promise<number | null>((done) => child.on("exit", done));
-    await new Promise((done) => setTimeout(done, 300));
-    assert.equal(
-      calls().filter((c) => c.startsWith("client_init.sh")).length,
-      0,
-      "no reconnect while the gateway answers",
-    );
+    const count = (prefix: string) => calls().filter((c) => c.startsWith(prefix)).length;
+    await waitFor(() => count("ping -c 1 -W 1 172.16.0.1") >= 3, "three pings of the gateway");
+    assert.equal(count("client_init.sh") + count("dig"), 0, "no reconnect while the gateway answers");
     // The gateway moves: pings fail, the new one resolves only later and its first client_init.sh fails.
     writeFileSync(join(dir, "ping-fails"), "");
     writeFileSync(join(dir, "init-fails"), "");
-    await new Promise((done) => setTimeout(done, 300));
+    await waitFor(() => count("dig") >= 2, "reconnect attempts while the gateway does not resolve");
     assert.equal(child.exitCode, null, "never exits on its own");
     writeFileSync(join(dir, "gateway"), "10.42.0.32\n");
-    await new Promise((done) => setTimeout(done, 300));
+    await waitFor(() => count("client_init.sh") >= 1, "client_init.sh run for the new gateway");
     rmSync(join(dir, "init-fails"));
-    await new Promise((done) => setTimeout(done, 400));
-    assert.ok(!existsSync(join(dir, "ping-fails")), "client_init.sh ran again and succeeded");
-    assert.ok(calls().filter((c) => c.startsWith("client_init.sh")).length >= 2);
+    await waitFor(() => !existsSync(join(dir, "ping-fails")), "client_init.sh run again until it succeeds");
     assert.deepEqual(vxlanIn(), ["-s 10.42.0.32/32 -j RETURN", "-j DROP"], "VXLAN only from the new gateway");
     child.kill("SIGTERM");
-    const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done("timeout"), 3000))]);
+    const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done("timeout"), 5000))]);
     assert.equal(code, 0, "SIGTERM ends it");
   });
 });
