@@ -3,6 +3,7 @@ import { freePoolAddress, poolContains } from "./addresses";
 import { coerce, lt } from "semver";
 import type { PlatformSettings } from "./settings";
 import { GATEWAY_API_SUPPORT } from "./versions";
+import { NetworkPolicyFacts, enforcementGaps } from "./networkPolicy";
 
 /**
  * What the preflight needs to know about the cluster before anything is created: the objects a
@@ -22,6 +23,8 @@ export interface ClusterInventory {
   readonly istiods: readonly { readonly namespace: string; readonly revision?: string; readonly trustDomain: string }[];
   /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
   readonly metallbPools?: readonly (readonly string[])[];
+  /** The DaemonSets and nodes that tell whether NetworkPolicy is enforced, when they could be read. */
+  readonly networkPolicy?: NetworkPolicyFacts;
 }
 
 /** A LAN IP the configuration pins (a gateway's, Plex's), with the key that sets it. */
@@ -347,13 +350,36 @@ function namespaceFindings(settings: PlatformSettings, inventory: ClusterInvento
   });
 }
 
+/**
+ * A cluster known not to enforce NetworkPolicy (flannel alone, k3s with --disable-network-policy,
+ * Docker Desktop): a warning, since the VPN kill switch's first layer and the gateway's policies
+ * would do nothing there; the downloads stack's routed clients still have the gateway's own rules.
+ */
+function networkPolicyFindings(_settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+  return inventory.networkPolicy === undefined
+    ? []
+    : enforcementGaps(inventory.networkPolicy).map((gap) => ({
+        severity: "warn" as const,
+        key: "kubernetes:context",
+        problem: gap.problem,
+        fix: gap.fix,
+      }));
+}
+
 /** The checks, as a table: each reads the settings, the inventory, the pinned addresses and this stack's identity, and returns its findings. */
 const CHECKS: readonly ((
   settings: PlatformSettings,
   inventory: ClusterInventory,
   pinned: readonly PinnedAddress[],
   stack: string | undefined,
-) => PreflightFinding[])[] = [gatewayApiFindings, istioFindings, metallbFindings, poolFindings, namespaceFindings];
+) => PreflightFinding[])[] = [
+  gatewayApiFindings,
+  istioFindings,
+  metallbFindings,
+  poolFindings,
+  namespaceFindings,
+  networkPolicyFindings,
+];
 
 /**
  * Where a platform install would collide with what the cluster already has, or what the stack

@@ -204,3 +204,61 @@ function walk(expr: Expr | undefined, visit: (expr: Expr) => void): void {
       break;
   }
 }
+
+/** The part of a ValidatingAdmissionPolicy's spec its evaluation reads. */
+export interface AdmissionPolicyExpressions {
+  readonly variables?: readonly { readonly name: string; readonly expression: string }[];
+  readonly validations: readonly {
+    readonly expression: string;
+    readonly message?: string;
+    readonly messageExpression?: string;
+  }[];
+}
+
+/** Every CEL expression of a policy: its variables', validations' and message expressions. */
+export function admissionExpressions(spec: AdmissionPolicyExpressions): string[] {
+  return [
+    ...(spec.variables ?? []).map((variable) => variable.expression),
+    ...spec.validations.flatMap((validation) => [
+      validation.expression,
+      ...(validation.messageExpression !== undefined ? [validation.messageExpression] : []),
+    ]),
+  ];
+}
+
+/**
+ * What the API server answers a request for `object` with, under a ValidatingAdmissionPolicy bound
+ * with `validationActions: [Deny]` and `failurePolicy: Fail` (k8s.io/apiserver
+ * pkg/admission/plugin/policy/validating): the variables evaluated in order, each seeing the earlier
+ * ones as `variables.<name>`; each validation that is false denies with its messageExpression's value
+ * (its message when that fails), and one whose evaluation fails denies with the error. Empty: admitted.
+ */
+export function admissionDenials(spec: AdmissionPolicyExpressions, object: unknown): string[] {
+  const variables = new Map<string, CelValue>();
+  const activation = () => ({ object: object as CelValue, variables: celMap(variables) });
+  const run = (expression: string) => {
+    const result = plan(ENV, parse(expression))(activation());
+    return isCelError(result) ? { error: result.message } : { value: result };
+  };
+  for (const variable of spec.variables ?? []) {
+    const result = run(variable.expression);
+    if (result.error !== undefined) {
+      return [`variable ${variable.name}: evaluation error: ${result.error}`];
+    }
+    variables.set(variable.name, result.value as CelValue);
+  }
+  return spec.validations.flatMap((validation) => {
+    const result = run(validation.expression);
+    if (result.error !== undefined) {
+      return [`evaluation error: ${result.error} (${validation.expression})`];
+    }
+    if (result.value === true) {
+      return [];
+    }
+    if (result.value !== false) {
+      return [`not a bool: ${validation.expression}`];
+    }
+    const message = validation.messageExpression !== undefined ? run(validation.messageExpression) : undefined;
+    return [typeof message?.value === "string" ? message.value : (validation.message ?? validation.expression)];
+  });
+}
