@@ -123,7 +123,8 @@ export function unusedValues(values: Record<string, unknown>, chart: ChartValues
   if (chart.schema) {
     // MetalLB's names draft-07 as https://json-schema.org/draft-07/schema#, which Ajv knows by its
     // http:// id only: compiled without the $schema keyword, as the draft-07 schema Ajv defaults to.
-    const { $schema: _draft, ...schema } = chart.schema as Record<string, unknown>;
+    const schema: Record<string, unknown> = { ...chart.schema };
+    delete schema.$schema;
     const validate = new Ajv({ allErrors: true, strict: false }).compile(schema);
     // Helm validates the merged values; the given ones over the declared defaults stand in for them.
     if (!validate(merge(chart.declared, values))) {
