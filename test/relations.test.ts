@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { httpClient } from "../lib/relations/http";
-import { AppGoneError, Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
+import { Connect, RelationInputs, RelationState, appGone, relationLifecycle } from "../lib/relations/lifecycle";
 import {
   CoreRelationsInput,
   DownloadClients,
@@ -45,7 +45,7 @@ class Deployment {
     const connect: Connect = (reach, _connection, use) => {
       const app = apps[`${reach.namespace}/${reach.pod}`] ?? apps[reach.pod];
       if (app === undefined) {
-        return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
+        return Promise.reject(appGone(`no pod ${reach.pod}`));
       }
       return use(httpClient(app.url, CLIENT_TIMEOUT_MS));
     };
