@@ -2,7 +2,7 @@ import { configSetCommand } from "../settings";
 import { freePoolAddress, poolContains } from "./addresses";
 import { coerce, lt } from "semver";
 import type { PlatformSettings } from "./settings";
-import { GATEWAY_API_SUPPORT } from "./versions";
+import { GATEWAY_API_PROGRAM_MINIMUM, istioRelease, minorOf } from "./versions";
 import { NetworkPolicyFacts, enforcementGaps } from "./networkPolicy";
 
 /**
@@ -117,11 +117,12 @@ const REMOVE_GATEWAY_API_CRDS =
   "on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete";
 
 /**
- * Why a Gateway API CRD bundle the cluster has does not fit ({@link GATEWAY_API_SUPPORT}), if it
- * does not: older than the fields the program sets is a refusal — the API server's schema would
- * refuse or prune the Gateways' `spec.infrastructure`, losing their Service overlay and MetalLB
- * annotations; another minor than the chosen Istio's is a warning — the `v1` fields the program
- * sets are in every later bundle, but Istio is built and tested against its own minor only.
+ * Why a Gateway API CRD bundle the cluster has does not fit, if it does not: older than the fields
+ * the program sets ({@link GATEWAY_API_PROGRAM_MINIMUM}) is a refusal — the API server's schema
+ * would refuse or prune the Gateways' `spec.infrastructure`, losing their Service overlay and
+ * MetalLB annotations; another minor than the chosen Istio's (ISTIO_RELEASES) is a warning — the
+ * `v1` fields the program sets are in every later bundle, but Istio is built and tested against
+ * its own minor only.
  */
 function bundleMisfit(
   settings: PlatformSettings,
@@ -131,19 +132,18 @@ function bundleMisfit(
   if (bundle === null) {
     return undefined;
   }
-  if (lt(bundle, GATEWAY_API_SUPPORT.programMinimum)) {
+  if (lt(bundle, GATEWAY_API_PROGRAM_MINIMUM)) {
     return {
       severity: "refuse",
-      reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_SUPPORT.programMinimum}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
+      reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_PROGRAM_MINIMUM}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
     };
   }
-  const istio = coerce(settings.istio.version);
-  const istioMinor = istio === null ? undefined : `${istio.major}.${istio.minor}`;
-  const supported = istioMinor === undefined ? undefined : GATEWAY_API_SUPPORT.istio[istioMinor];
+  const release = istioRelease(settings.istio.version);
+  const supported = release === undefined ? undefined : `v${minorOf(release.gatewayApi)}`;
   if (supported !== undefined && `v${bundle.major}.${bundle.minor}` !== supported) {
     return {
       severity: "warn",
-      reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${istioMinor} (charmarr:platform.istio.version) supports`,
+      reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${minorOf(settings.istio.version)} (charmarr:platform.istio.version) supports`,
     };
   }
   return undefined;

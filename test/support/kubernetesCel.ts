@@ -14,11 +14,14 @@ import {
 import type { CelEnv } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
+import { isIP as nodeIsIp } from "node:net";
+import ipaddr from "ipaddr.js";
 
 /**
  * CEL as the Kubernetes API server evaluates `x-kubernetes-validations` (k8s.io/apiserver
  * pkg/cel/library): the standard library, the strings extension (`split`, `substring`, ...,
- * from @bufbuild/cel) and Kubernetes' URL library, implemented below. Rules calling any other
+ * from @bufbuild/cel) and, implemented below, Kubernetes' URL library and the `isIP` of its IP
+ * library. Rules calling any other
  * function are reported by {@link unboundFunctions}, never skipped.
  */
 
@@ -101,7 +104,23 @@ const KUBERNETES_URLS = [
   }),
 ];
 
-const ENV: CelEnv = celEnv({ funcs: [...strings, ...KUBERNETES_URLS] });
+/**
+ * `isIP(string)` of the Kubernetes IP library (k8s.io/apiserver pkg/cel/library/ip.go, isIP and
+ * parseIPAddr): an address Go's netip.ParseAddr takes (no leading zeros in IPv4, like Node's
+ * net.isIP), without a zone and not an IPv4-mapped IPv6 address. Gateway API's TLSRoute calls it
+ * (`self.all(h, !isIP(h))` on spec.hostnames).
+ */
+function isKubernetesIp(raw: string): boolean {
+  if (nodeIsIp(raw) === 0 || raw.includes("%")) {
+    return false;
+  }
+  const address = ipaddr.parse(raw);
+  return !(address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress());
+}
+
+const KUBERNETES_IPS = [celFunc("isIP", [CelScalar.STRING], CelScalar.BOOL, isKubernetesIp)];
+
+const ENV: CelEnv = celEnv({ funcs: [...strings, ...KUBERNETES_URLS, ...KUBERNETES_IPS] });
 
 /** A compiled rule: evaluates against `self`, returning the rule's result or the evaluation error. */
 export type CompiledRule = (self: unknown) => { readonly value?: unknown; readonly error?: string };
