@@ -124,6 +124,8 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
         lidarr: { enabled: false },
         prowlarr: { enabled: false },
       },
+      // Recyclarr syncs into Radarr and Sonarr only: off with them.
+      "charmarr:recyclarr.enabled": false,
     },
     downloads: { "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } } },
   },
