@@ -1053,6 +1053,46 @@ describe("relations: the Servarr stand-ins are as strict as the apps", function 
     assert.deepEqual(lidarr.violations, ["lidarr: field colour is not one of the settings' fields: the app drops it"]);
   });
 
+  it("validates an enabled client's settings first: a missing key is an error even with forceSave, an empty category a warning forceSave passes", async () => {
+    assert.deepEqual(
+      await send("POST", "downloadclient", sabClient("no key", { apiKey: "", musicCategory: "audio" })),
+      {
+        status: 400,
+        body: [
+          {
+            propertyName: "ApiKey",
+            errorMessage: "API Key is required when username/password are not configured",
+            isWarning: false,
+          },
+          {
+            propertyName: "Username",
+            errorMessage: "Username is required when API key is not configured",
+            isWarning: false,
+          },
+          {
+            propertyName: "Password",
+            errorMessage: "Password is required when API key is not configured",
+            isWarning: false,
+          },
+        ],
+      },
+    );
+    const withoutForce = await httpClient(lidarr.url, CLIENT_TIMEOUT_MS).send({
+      method: "POST",
+      path: "/lidarr/api/v1/downloadclient",
+      headers: { "X-Api-Key": KEYS.lidarr },
+      json: sabClient("empty category", { musicCategory: "" }),
+    });
+    assert.deepEqual(
+      [withoutForce.status, JSON.parse(withoutForce.text)],
+      [400, [{ propertyName: "MusicCategory", errorMessage: "A category is recommended", isWarning: true }]],
+    );
+    assert.equal(
+      (await send("POST", "downloadclient", sabClient("empty category", { musicCategory: "" }))).status,
+      201,
+    );
+  });
+
   it("a root folder must exist: one the library does not hold is refused", async () => {
     const folder = {
       name: "Music",
