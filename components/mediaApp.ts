@@ -1,11 +1,13 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
+import { createHash } from "node:crypto";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import {
   API_KEY_SECRET_KEY,
   CREDENTIAL_KEYS,
   credentialsSecretName,
+  secretEnvName,
   AppWorkloadInput,
   apiKeySecretName,
   appSelector,
@@ -28,6 +30,9 @@ import { QBITTORRENT_PBKDF2, QBITTORRENT_USERNAME, qbittorrentPasswordHash } fro
 
 export type PodTemplate = k8s.types.input.core.v1.PodTemplateSpec;
 
+/** The pod annotation carrying the digest of the app's secret environment. */
+export const SECRET_ENV_DIGEST = "charmarr.io/secret-env-sha256";
+
 export interface MediaAppArgs {
   /** The app: catalog defaults with `charmarr:apps` overrides applied. */
   app: ResolvedApp;
@@ -45,6 +50,11 @@ export interface MediaAppArgs {
   trustDomain: string;
   /** Host names the app is reached by; SABnzbd lists them in `host_whitelist`. */
   hostnames?: string[];
+  /**
+   * Secret values the app reads from its environment, by variable name (Plex's `PLEX_CLAIM`): kept
+   * in a Secret of their own, read by reference; a new value restarts the pod, which reads them at start.
+   */
+  secretEnv?: Record<string, pulumi.Input<string>>;
   /** Library folders the app's relations point at, made before it starts. */
   libraryFolders?: string[];
   /** A download client's own folders in the library (required for qBittorrent and SABnzbd). */
@@ -88,7 +98,7 @@ export class MediaApp extends pulumi.ComponentResource {
   readonly apiKey?: pulumi.Output<string>;
   /**
    * Credentials the program generated and seeded before the app's first start (a secret), for the
-   * apps configured through a file: SABnzbd's and Overseerr's `apiKey`, qBittorrent's `username` and `password`.
+   * apps configured through a file: SABnzbd's and Seerr's `apiKey`, qBittorrent's `username` and `password`.
    */
   readonly credentials?: pulumi.Output<Record<string, string>>;
   /** The app's mesh identity, `<trust domain>/ns/<ns>/sa/<app>`. */
@@ -110,6 +120,7 @@ export class MediaApp extends pulumi.ComponentResource {
       libraryFolders: args.libraryFolders ?? [],
       ...(args.downloadFolders ? { downloadFolders: args.downloadFolders } : {}),
       ...(args.ownService ? { advertised: args.ownService.advertised } : {}),
+      secretEnv: Object.keys(args.secretEnv ?? {}),
     };
 
     this.serviceAccount = new k8s.core.v1.ServiceAccount(`${name}-service-account`, buildServiceAccount(input), {
@@ -154,6 +165,23 @@ export class MediaApp extends pulumi.ComponentResource {
         ),
       );
     }
+    let secretEnvDigest: pulumi.Output<string> | undefined;
+    if (args.secretEnv !== undefined && Object.keys(args.secretEnv).length > 0) {
+      const values = pulumi.secret(pulumi.output(args.secretEnv) as pulumi.Output<Record<string, string>>);
+      // A digest of a claim token is no secret, and left secret it would hide the whole pod template in diffs.
+      secretEnvDigest = pulumi.unsecret(values.apply(digestOf));
+      workloadDependencies.push(
+        new k8s.core.v1.Secret(
+          `${name}-env`,
+          {
+            metadata: { name: secretEnvName(app), namespace: args.namespace, labels: args.labels },
+            type: "Opaque",
+            stringData: values,
+          },
+          { parent: this },
+        ),
+      );
+    }
     const settings = buildSettingsConfigMap(input);
     if (settings) {
       workloadDependencies.push(new k8s.core.v1.ConfigMap(`${name}-settings`, settings, { parent: this }));
@@ -165,7 +193,10 @@ export class MediaApp extends pulumi.ComponentResource {
       `${name}-statefulset`,
       {
         ...statefulSet,
-        spec: { ...statefulSet.spec, template: args.podTemplate ? args.podTemplate(template) : template },
+        spec: {
+          ...statefulSet.spec,
+          template: withSecretEnvDigest(args.podTemplate ? args.podTemplate(template) : template, secretEnvDigest),
+        },
       },
       { parent: this, dependsOn: workloadDependencies },
     );
@@ -195,6 +226,28 @@ export class MediaApp extends pulumi.ComponentResource {
   }
 }
 
+/** A digest of secret values, which tells their change without showing them. */
+function digestOf(values: Record<string, string>): string {
+  return createHash("sha256").update(JSON.stringify(values)).digest("hex");
+}
+
+/**
+ * The pod template, annotated with the digest of its secret environment: a Secret's new value does
+ * not restart a pod that read the old one (env is read at container start), a new template does.
+ */
+function withSecretEnvDigest(
+  template: pulumi.Input<PodTemplate>,
+  digest: pulumi.Output<string> | undefined,
+): pulumi.Input<PodTemplate> {
+  if (digest === undefined) {
+    return template;
+  }
+  return pulumi.all([template, digest]).apply(([resolved, value]) => ({
+    ...resolved,
+    metadata: { ...resolved.metadata, annotations: { ...resolved.metadata?.annotations, [SECRET_ENV_DIGEST]: value } },
+  }));
+}
+
 type GeneratedCredentials = (
   name: string,
   parent: pulumi.Resource,
@@ -220,7 +273,7 @@ const GENERATED_CREDENTIALS: Partial<Record<AppName, GeneratedCredentials>> = {
     const apiKey = hexKey(name, parent);
     return { secretData: { [CREDENTIAL_KEYS.apiKey]: apiKey }, credentials: { apiKey } };
   },
-  overseerr: (name, parent) => {
+  seerr: (name, parent) => {
     const apiKey = new random.RandomString(
       `${name}-api-key`,
       { length: 32, special: false },

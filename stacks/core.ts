@@ -111,6 +111,11 @@ function deployCoreApps(
           library: config.storage.library,
           environment: config.appEnvironment,
           libraryFolders: libraryFolders(config, app.name),
+          // The LinuxServer image claims an unclaimed server with PLEX_CLAIM at start (docker-plex
+          // root/etc/s6-overlay/s6-rc.d/init-plex-claim/run).
+          ...(app.name === "plex" && config.plexClaim !== undefined
+            ? { secretEnv: { PLEX_CLAIM: config.plexClaim } }
+            : {}),
           trustDomain: config.platform.istio.trustDomain,
           ...(app.ownLoadBalancer !== undefined
             ? { ownService: ownService(config, app, prerequisites) }
@@ -164,7 +169,7 @@ function libraryFolders(config: CoreConfig, app: string): string[] {
 }
 
 /**
- * Core's relations (root folders, Prowlarr's applications, Overseerr's services) and the offers the
+ * Core's relations (root folders, Prowlarr's applications, Seerr's services) and the offers the
  * downloads stack relates to: each arr app's in-cluster address and API key, a secret output.
  */
 function relateCoreApps(
@@ -183,10 +188,10 @@ function relateCoreApps(
   const keys = pulumi.output(
     Object.fromEntries(Object.entries(apps).flatMap(([name, app]) => (app.apiKey ? [[name, app.apiKey]] : []))),
   ) as pulumi.Output<Record<string, string>>;
-  const overseerrKey: pulumi.Output<string | undefined> =
-    apps.overseerr?.credentials?.apply((credentials) => credentials.apiKey) ?? pulumi.output(undefined);
+  const seerrKey: pulumi.Output<string | undefined> =
+    apps.seerr?.credentials?.apply((credentials) => credentials.apiKey) ?? pulumi.output(undefined);
   const plexToken: pulumi.Output<string | undefined> = config.plexToken ?? pulumi.output(undefined);
-  const relations = (keys: Record<string, string>, overseerrKey: string | undefined, plexToken: string | undefined) =>
+  const relations = (keys: Record<string, string>, seerrKey: string | undefined, plexToken: string | undefined) =>
     coreRelations({
       arr: Object.fromEntries(
         ARR_APPS.flatMap((name) => {
@@ -195,7 +200,7 @@ function relateCoreApps(
         }),
       ) as Partial<Record<ArrApp, KeyedEndpoint>>,
       prowlarr: keyed("prowlarr", keys.prowlarr),
-      overseerr: keyed("overseerr", overseerrKey),
+      seerr: keyed("seerr", seerrKey),
       // Only the chosen media server is among the enabled apps.
       plex: endpoint("plex"),
       plexToken,
@@ -205,14 +210,14 @@ function relateCoreApps(
   const placeholder = (names: readonly string[]) => Object.fromEntries(names.map((name) => [name, PLANNING_SECRET]));
   const planned = relations(
     placeholder(Object.keys(apps).filter((name) => apps[name].apiKey)),
-    apps.overseerr?.credentials ? PLANNING_SECRET : undefined,
+    apps.seerr?.credentials ? PLANNING_SECRET : undefined,
     config.plexToken ? PLANNING_SECRET : undefined,
   );
   new Relations("relations", {
     planned,
     specs: pulumi
-      .all([keys, overseerrKey, plexToken])
-      .apply(([resolvedKeys, overseerr, token]) => specsByName(relations(resolvedKeys, overseerr, token))),
+      .all([keys, seerrKey, plexToken])
+      .apply(([resolvedKeys, seerr, token]) => specsByName(relations(resolvedKeys, seerr, token))),
     retry: {
       attempts: config.relations.readiness.attempts,
       intervalMs: config.relations.readiness.intervalSeconds * 1000,

@@ -49,7 +49,7 @@ const APP_PORTS: Readonly<Record<string, number>> = {
   sonarr: 8989,
   lidarr: 8686,
   prowlarr: 9696,
-  overseerr: 5055,
+  seerr: 5055,
   plex: 32400,
   qbittorrent: 8080,
   sabnzbd: 8080,
@@ -63,7 +63,7 @@ describe("apps: the default plans", () => {
     downloads = await planDownloads();
   });
   const everyApp = () => [
-    ...["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"].map((app) => ({
+    ...["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex"].map((app) => ({
       plan: core,
       app,
       namespace: "charmarr-core",
@@ -71,12 +71,12 @@ describe("apps: the default plans", () => {
     ...["qbittorrent", "sabnzbd"].map((app) => ({ plan: downloads, app, namespace: "charmarr-downloads" })),
   ];
 
-  it("runs the arr apps, Overseerr and Plex in core, the download clients in downloads", () => {
+  it("runs the arr apps, Seerr and Plex in core, the download clients in downloads", () => {
     const names = (plan: StackPlan) =>
       manifestsOf(plan, "StatefulSet")
         .map((m) => m.metadata.name)
         .sort();
-    assert.deepEqual(names(core), ["lidarr", "overseerr", "plex", "prowlarr", "radarr", "sonarr"]);
+    assert.deepEqual(names(core), ["lidarr", "plex", "prowlarr", "radarr", "seerr", "sonarr"]);
     assert.deepEqual(names(downloads), ["qbittorrent", "sabnzbd"]);
   });
 
@@ -104,7 +104,8 @@ describe("apps: the default plans", () => {
         [["config", undefined]],
       );
       const mounts = Object.fromEntries((containerOf(plan, app).volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
-      assert.equal(mounts["/config"], "config");
+      // Seerr keeps its settings in /app/config (seerr v3.1.0 Dockerfile L46-53, server/lib/settings/index.ts L370-372).
+      assert.equal(mounts[app === "seerr" ? "/app/config" : "/config"], "config", app);
       assert.equal(mounts["/data"], "media");
       assert.deepEqual(
         spec.template.spec.volumes.find((v) => v.name === "media"),
@@ -114,13 +115,27 @@ describe("apps: the default plans", () => {
     }
   });
 
-  it("pins every image and sets PUID, PGID and TZ", () => {
+  it("pins every image and sets PUID, PGID and TZ, or runs Seerr as its image's user 1000", () => {
     for (const { plan, app } of everyApp()) {
       const image = containerOf(plan, app).image;
       assert.match(image, /^[a-z0-9./-]+:[A-Za-z0-9_.-]+$/, app);
       assert.ok(!image.endsWith(":latest"), app);
       const env = envOf(plan, app);
-      assert.deepEqual([env.PUID, env.PGID, env.TZ], ["1000", "1000", "Etc/UTC"], app);
+      const pod = specOf(plan, app).template.spec as { securityContext?: Record<string, unknown> };
+      if (app === "seerr") {
+        // `USER node:node` (seerr v3.1.0 Dockerfile L44); PUID/PGID appear nowhere in Seerr's source.
+        assert.deepEqual([env.PUID, env.PGID, env.TZ], [undefined, undefined, "Etc/UTC"], app);
+        assert.deepEqual(pod.securityContext, {
+          runAsUser: 1000,
+          runAsGroup: 1000,
+          runAsNonRoot: true,
+          fsGroup: 1000,
+          fsGroupChangePolicy: "OnRootMismatch",
+        });
+      } else {
+        assert.deepEqual([env.PUID, env.PGID, env.TZ], ["1000", "1000", "Etc/UTC"], app);
+        assert.equal(pod.securityContext?.runAsUser, undefined, `${app}: the LinuxServer init starts as root`);
+      }
     }
   });
 
@@ -130,7 +145,7 @@ describe("apps: the default plans", () => {
       sonarr: "/sonarr/ping",
       lidarr: "/lidarr/ping",
       prowlarr: "/prowlarr/ping",
-      overseerr: "/api/v1/status",
+      seerr: "/api/v1/status",
       plex: "/identity",
       qbittorrent: "/",
       sabnzbd: "/sabnzbd/api?mode=version",
@@ -153,7 +168,7 @@ describe("apps: the default plans", () => {
       );
       assert.ok(secret && isSecretValue(secret.inputs.stringData), `${app}: the key stays a Pulumi secret`);
     }
-    assert.equal(envOf(core, "overseerr").OVERSEERR__AUTH__APIKEY, undefined);
+    assert.equal(envOf(core, "seerr").SEERR__AUTH__APIKEY, undefined);
   });
 
   it("exports the API keys as a secret output", () => {
@@ -277,7 +292,7 @@ describe("apps: configuration", () => {
     assert.deepEqual([claim.storageClassName, claim.resources.requests.storage], ["longhorn", "5Gi"]);
     assert.equal(
       containerOf(core, "sonarr").image,
-      "lscr.io/linuxserver/sonarr:4.0.15.2941-ls296",
+      "lscr.io/linuxserver/sonarr:4.0.19.2979-ls316",
       "unchanged apps keep theirs",
     );
   });
@@ -321,6 +336,48 @@ describe("apps: configuration", () => {
       "is not an app Charmarr runs (did you mean radarr?)",
       "pulumi config rm --path 'charmarr:apps.radar'",
     );
+  });
+
+  it("refuses an Overseerr override with what replaced it, and keeps Seerr's own", async () => {
+    const error = await assertConfigError(
+      planCore({ "charmarr:apps.overseerr.tag": "v1.34.0-ls157" }),
+      "charmarr:apps.overseerr",
+      "Overseerr was replaced by Seerr",
+      "docs/relations.md#from-overseerr-to-seerr",
+      "pulumi config rm --path 'charmarr:apps.overseerr'",
+      "charmarr:apps.seerr",
+    );
+    assert.equal(error.problems.length, 1, "one problem, not also an unknown app");
+    const plan = await planCore({ "charmarr:apps.seerr.configSize": "2Gi" });
+    assert.equal(specOf(plan, "seerr").volumeClaimTemplates[0].spec.resources.requests.storage, "2Gi");
+  });
+
+  it("runs Seerr from its own image at a v3 release, Radarr 6, Prowlarr 2, Sonarr 4.0.19, Lidarr 2.14, SABnzbd 5, Plex 1.43, Jellyfin 10.11, qBittorrent 5.1", async () => {
+    const [core, jellyfin, downloads] = await Promise.all([
+      planCore(),
+      planCore({ "charmarr:mediaServer": "jellyfin" }),
+      planDownloads(),
+    ]);
+    const images = Object.fromEntries(
+      [
+        ...["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex"].map((app) => [app, core] as const),
+        ["jellyfin", jellyfin] as const,
+        ...["qbittorrent", "sabnzbd"].map((app) => [app, downloads] as const),
+      ].map(([app, plan]) => [app, containerOf(plan, app).image]),
+    );
+    assert.deepEqual(images, {
+      radarr: "lscr.io/linuxserver/radarr:6.0.4.10291-ls296",
+      sonarr: "lscr.io/linuxserver/sonarr:4.0.19.2979-ls316",
+      lidarr: "lscr.io/linuxserver/lidarr:2.14.5.4836-ls9",
+      prowlarr: "lscr.io/linuxserver/prowlarr:2.3.5.5327-ls148",
+      seerr: "ghcr.io/seerr-team/seerr:v3.1.0",
+      plex: "lscr.io/linuxserver/plex:1.43.3.10828-00f62d37d-ls315",
+      jellyfin: "lscr.io/linuxserver/jellyfin:10.11.11ubu2404-ls42",
+      // 5.2 answers a login with 204 and no body; Lidarr 2.14.5 still wants "Ok." (Lidarr v2.14.5.4836
+      // src/NzbDrone.Core/Download/Clients/QBittorrent/QBittorrentProxyV2.cs L441).
+      qbittorrent: "lscr.io/linuxserver/qbittorrent:5.1.4-r3-ls453",
+      sabnzbd: "lscr.io/linuxserver/sabnzbd:5.0.1-ls253",
+    });
   });
 
   it("refuses an app on the other stack", async () => {
@@ -378,7 +435,7 @@ describe("apps: resolving the catalog", () => {
   it("enables every app of a stack by default, and only the chosen media server", () => {
     assert.deepEqual(
       resolveApps("core", {}, "plex").map((app) => app.name),
-      ["radarr", "sonarr", "lidarr", "prowlarr", "overseerr", "plex"],
+      ["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex"],
     );
     assert.deepEqual(
       resolveApps("downloads", {}).map((app) => app.name),
@@ -400,7 +457,7 @@ describe("apps: resolving the catalog", () => {
       sonarr: "/sonarr",
       lidarr: "/lidarr",
       prowlarr: "/prowlarr",
-      overseerr: undefined,
+      seerr: undefined,
       plex: undefined,
     });
   });

@@ -58,7 +58,7 @@ const DEFAULT_APPS: readonly ExpectedApp[] = [
   { app: "sonarr", namespace: "charmarr-core", gateway: "arr", port: 80, prefix: "/sonarr", servicePort: 8989 },
   { app: "lidarr", namespace: "charmarr-core", gateway: "arr", port: 80, prefix: "/lidarr", servicePort: 8686 },
   { app: "prowlarr", namespace: "charmarr-core", gateway: "arr", port: 80, prefix: "/prowlarr", servicePort: 9696 },
-  { app: "overseerr", namespace: "charmarr-core", gateway: "media", port: 5055, servicePort: 5055 },
+  { app: "seerr", namespace: "charmarr-core", gateway: "media", port: 5055, servicePort: 5055 },
   {
     app: "qbittorrent",
     namespace: "charmarr-downloads",
@@ -162,7 +162,7 @@ describe("ingress: gateways and routes", () => {
       sonarr: ["http://192.168.1.240/sonarr", "http://charmarr-arr/sonarr"],
       lidarr: ["http://192.168.1.240/lidarr", "http://charmarr-arr/lidarr"],
       prowlarr: ["http://192.168.1.240/prowlarr", "http://charmarr-arr/prowlarr"],
-      overseerr: ["http://192.168.1.241:5055/", "http://charmarr-media:5055/"],
+      seerr: ["http://192.168.1.241:5055/", "http://charmarr-media:5055/"],
       qbittorrent: ["http://192.168.1.242/qbittorrent/"],
       sabnzbd: ["http://192.168.1.242/sabnzbd"],
     });
@@ -220,7 +220,7 @@ describe("ingress: gateways and routes", () => {
       sonarr: { lan: "http://192.168.1.240/sonarr", tailnet: "http://charmarr-arr/sonarr" },
       lidarr: { lan: "http://192.168.1.240/lidarr", tailnet: "http://charmarr-arr/lidarr" },
       prowlarr: { lan: "http://192.168.1.240/prowlarr", tailnet: "http://charmarr-arr/prowlarr" },
-      overseerr: { lan: "http://192.168.1.241:5055/", tailnet: "http://charmarr-media:5055/" },
+      seerr: { lan: "http://192.168.1.241:5055/", tailnet: "http://charmarr-media:5055/" },
       plex: { lan: "http://192.168.1.243:32400/web", tailnet: "http://charmarr-plex:32400/web" },
       qbittorrent: { lan: "http://192.168.1.242/qbittorrent/" },
       sabnzbd: { lan: "http://192.168.1.242/sabnzbd" },

@@ -53,13 +53,13 @@ function appWorkloads(
 /** Who may reach whom, per the design's security domains; every other pair is denied. */
 const INTENDED: Readonly<Record<string, readonly string[]>> = {
   "gateway:arr": ["radarr", "sonarr", "lidarr", "prowlarr"],
-  "gateway:media": ["plex", "overseerr"],
+  "gateway:media": ["plex", "seerr"],
   "gateway:admin": ["qbittorrent", "sabnzbd"],
   prowlarr: ["radarr", "sonarr", "lidarr", "qbittorrent", "sabnzbd"],
   radarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
   sonarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
   lidarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
-  overseerr: ["radarr", "sonarr", "plex"],
+  seerr: ["radarr", "sonarr", "plex"],
   plex: [],
   qbittorrent: [],
   sabnzbd: [],
@@ -161,12 +161,12 @@ describe("mesh: ambient enrolment and mTLS", () => {
     const model = new AuthorizationModel(manifests);
     assert.deepEqual([...workloads.keys()].sort(), [
       "lidarr",
-      "overseerr",
       "plex",
       "prowlarr",
       "qbittorrent",
       "radarr",
       "sabnzbd",
+      "seerr",
       "sonarr",
     ]);
     const wrong: string[] = [];
@@ -260,12 +260,12 @@ describe("mesh: ambient enrolment and mTLS", () => {
 });
 
 describe("mesh: variants", () => {
-  it("lets Overseerr and the arr apps reach Jellyfin when Jellyfin is the media server", async () => {
+  it("lets Seerr and the arr apps reach Jellyfin when Jellyfin is the media server", async () => {
     const core = await planCore({ "charmarr:mediaServer": "jellyfin" });
     const workloads = appWorkloads(core.manifests);
     const model = new AuthorizationModel(core.manifests);
     const jellyfin = workloads.get("jellyfin") as Workload & { port: number };
-    assert.equal(model.allows({ principal: principalOf(CORE, "overseerr"), destination: jellyfin, port: 8096 }), true);
+    assert.equal(model.allows({ principal: principalOf(CORE, "seerr"), destination: jellyfin, port: 8096 }), true);
     assert.equal(
       model.allows({ principal: principalOf(CORE, "media-istio"), destination: jellyfin, port: 8096 }),
       true,

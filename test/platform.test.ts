@@ -375,7 +375,7 @@ describe("platform: the core plan", () => {
         tests: { src: string; accept?: string[]; deny?: string[] }[];
       };
       const viewers = policy.tests.find((t) => t.src === "group:viewers");
-      // Overseerr (5055) and Plex (32400) own `/` of listeners of their own on the media gateway.
+      // Seerr (5055) and Plex (32400) own `/` of listeners of their own on the media gateway.
       assert.deepEqual(viewers?.accept, [
         "tag:charmarr-media:80",
         "tag:charmarr-media:5055",

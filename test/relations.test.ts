@@ -10,7 +10,7 @@ import {
   downloadsRelations,
 } from "../lib/relations/plan";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
-import { FakeApp, FakeOverseerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
+import { FakeApp, FakeSeerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
 // published API and refuses anything else; each test asserts the stand-ins refused nothing.
@@ -21,7 +21,7 @@ const KEYS = {
   lidarr: "lidarr-key-0000",
   prowlarr: "prowlarr-key-000",
   sabnzbd: "0123456789abcdef0123456789abcdef",
-  overseerr: "overseerr-key-00",
+  seerr: "seerr-key-00",
 };
 const QBIT = { username: "charmarr", password: "generated-password" };
 const PLEX_TOKEN = "plex-account-token";
@@ -320,9 +320,9 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
   });
 });
 
-describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr → Radarr, Sonarr, Plex)", function () {
+describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → Radarr, Sonarr, Plex)", function () {
   this.timeout(10000);
-  let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, overseerr: FakeOverseerr;
+  let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, seerr: FakeSeerr;
   let deployment: Deployment;
   const settings = coreRelationsSchema.parse({});
   const input = (overrides: Partial<CoreRelationsInput> = {}): CoreRelationsInput => ({
@@ -332,26 +332,26 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       lidarr: core("lidarr", 8686, "/lidarr"),
     },
     prowlarr: core("prowlarr", 9696, "/prowlarr"),
-    overseerr: core("overseerr", 5055, ""),
+    seerr: core("seerr", 5055, ""),
     plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
     mountPath: "/data",
     settings,
     ...overrides,
   });
-  const all = () => [radarr, sonarr, lidarr, prowlarr, overseerr];
+  const all = () => [radarr, sonarr, lidarr, prowlarr, seerr];
 
   before(async () => {
     radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
     sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
     lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
     prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr);
-    overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+    seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
     deployment = new Deployment({
       "radarr-0": radarr,
       "sonarr-0": sonarr,
       "lidarr-0": lidarr,
       "prowlarr-0": prowlarr,
-      "overseerr-0": overseerr,
+      "seerr-0": seerr,
     });
     prowlarr.add("applications", {
       name: "Readarr",
@@ -364,14 +364,14 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
   });
   after(() => Promise.all(all().map((app) => app?.stop())));
 
-  it("create: root folders in the library, Prowlarr syncs all three apps, Overseerr waits for its setup without a Plex token", async () => {
+  it("create: root folders in the library, Prowlarr syncs all three apps, Seerr waits for its setup without a Plex token", async () => {
     const touched = await deployment.up(coreRelations(input()));
     assert.deepEqual(touched, [
       "create radarr-root-folder",
       "create sonarr-root-folder",
       "create lidarr-root-folder",
       "create prowlarr-applications",
-      "create overseerr-services",
+      "create seerr-services",
     ]);
     assert.deepEqual(
       radarr.collections.rootfolder.map((f) => f.path),
@@ -403,31 +403,29 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       "http://prowlarr.charmarr-core.svc.cluster.local:9696/prowlarr",
     );
     assert.equal(prowlarr.fieldOf("applications", "Sonarr (Charmarr)", "apiKey"), KEYS.sonarr);
-    assert.equal(overseerr.services.radarr.length, 0, "Overseerr has no user yet: nothing is written");
-    assert.equal(deployment.state.get("overseerr-services")?.waiting, true);
+    assert.equal(seerr.services.radarr.length, 0, "Seerr has no user yet: nothing is written");
+    assert.equal(deployment.state.get("seerr-services")?.waiting, true);
     noViolations(...all());
   });
 
-  it("re-run: nothing changes, except the Overseerr relation that waits on the user tries again", async () => {
+  it("re-run: nothing changes, except the Seerr relation that waits on the user tries again", async () => {
     const before = mutations(...all());
-    assert.deepEqual(await deployment.up(coreRelations(input())), ["update overseerr-services"]);
+    assert.deepEqual(await deployment.up(coreRelations(input())), ["update seerr-services"]);
     assert.equal(mutations(...all()), before);
     noViolations(...all());
   });
 
-  it("with a Plex token: signs Overseerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
-    assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [
-      "update overseerr-services",
-    ]);
-    assert.equal(overseerr.initialized, true);
-    assert.deepEqual(overseerr.plex, {
+  it("with a Plex token: signs Seerr in, links the in-cluster Plex, then adds Radarr and Sonarr with their root folders", async () => {
+    assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), ["update seerr-services"]);
+    assert.equal(seerr.initialized, true);
+    assert.deepEqual(seerr.plex, {
       ip: "plex.charmarr-core.svc.cluster.local",
       port: 32400,
       useSsl: false,
       name: "plex",
       machineId: "abc",
     });
-    const [entry] = overseerr.services.radarr;
+    const [entry] = seerr.services.radarr;
     assert.deepEqual(
       [
         entry.name,
@@ -440,12 +438,12 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       ],
       ["Radarr (Charmarr)", "radarr.charmarr-core.svc.cluster.local", 7878, "/radarr", "/data/movies", 4, KEYS.radarr],
     );
-    assert.equal(overseerr.services.sonarr[0].activeDirectory, "/data/tv");
+    assert.equal(seerr.services.sonarr[0].activeDirectory, "/data/tv");
     assert.deepEqual(await deployment.up(coreRelations(input({ plexToken: PLEX_TOKEN }))), [], "then quiet");
     noViolations(...all());
   });
 
-  it("change: Radarr's new path and root folder reach Prowlarr and Overseerr; the old root folder it added goes, the user's stays", async () => {
+  it("change: Radarr's new path and root folder reach Prowlarr and Seerr; the old root folder it added goes, the user's stays", async () => {
     radarr.basePath = "/movies";
     const changed = input({
       plexToken: PLEX_TOKEN,
@@ -453,11 +451,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       settings: coreRelationsSchema.parse({ rootFolders: { radarr: "films" } }),
     });
     const touched = await deployment.up(coreRelations(changed));
-    assert.deepEqual(touched, [
-      "update radarr-root-folder",
-      "update prowlarr-applications",
-      "update overseerr-services",
-    ]);
+    assert.deepEqual(touched, ["update radarr-root-folder", "update prowlarr-applications", "update seerr-services"]);
     assert.deepEqual(
       radarr.collections.rootfolder.map((f) => f.path),
       ["/data/old-movies", "/data/films"],
@@ -467,7 +461,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       "http://radarr.charmarr-core.svc.cluster.local:7878/movies",
     );
     assert.deepEqual(
-      [overseerr.services.radarr[0].baseUrl, overseerr.services.radarr[0].activeDirectory],
+      [seerr.services.radarr[0].baseUrl, seerr.services.radarr[0].activeDirectory],
       ["/movies", "/data/films"],
     );
     assert.deepEqual(await deployment.up(coreRelations(changed)), []);
@@ -495,7 +489,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Overseerr 
       radarr.collections.rootfolder.map((f) => f.path),
       ["/data/old-movies"],
     );
-    assert.deepEqual([overseerr.services.radarr, overseerr.services.sonarr], [[], []]);
+    assert.deepEqual([seerr.services.radarr, seerr.services.sonarr], [[], []]);
     noViolations(...all());
   });
 });
@@ -580,12 +574,12 @@ describe("relations: entries the user made first are never the relation's", func
   });
 });
 
-describe("relations: Overseerr's default servers", function () {
+describe("relations: Seerr's default servers", function () {
   this.timeout(10000);
   it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
-    const overseerr = await FakeOverseerr.create(KEYS.overseerr, PLEX_TOKEN);
+    const seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
     try {
-      overseerr.services.radarr.push({
+      seerr.services.radarr.push({
         id: 90,
         name: "My Radarr",
         hostname: "nas",
@@ -597,29 +591,29 @@ describe("relations: Overseerr's default servers", function () {
       });
       const relation = coreRelations({
         arr: { radarr: core("radarr", 7878, "/radarr"), sonarr: core("sonarr", 8989, "/sonarr") },
-        overseerr: core("overseerr", 5055, ""),
+        seerr: core("seerr", 5055, ""),
         plex: { namespace: "charmarr-core", host: "plex.charmarr-core.svc.cluster.local", port: 32400, basePath: "" },
         plexToken: PLEX_TOKEN,
         mountPath: "/data",
         settings: coreRelationsSchema.parse({}),
-      }).find((r) => r.name === "overseerr-services") as PlannedRelation;
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(overseerr.url, 1000)));
+      }).find((r) => r.name === "seerr-services") as PlannedRelation;
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, 1000)));
       await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
       assert.deepEqual(
-        overseerr.services.radarr.map((s) => [s.name, s.isDefault]),
+        seerr.services.radarr.map((s) => [s.name, s.isDefault]),
         [
           ["My Radarr", true],
           ["Radarr (Charmarr)", false],
         ],
       );
       assert.deepEqual(
-        overseerr.services.sonarr.map((s) => [s.name, s.isDefault]),
+        seerr.services.sonarr.map((s) => [s.name, s.isDefault]),
         [["Sonarr (Charmarr)", true]],
         "no Sonarr yet: the new one is the default",
       );
-      noViolations(overseerr);
+      noViolations(seerr);
     } finally {
-      await overseerr.stop();
+      await seerr.stop();
     }
   });
 });

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { AuthorizationModel } from "./support/authz";
-import { assertConfigError, planCore, planDownloads } from "./support/plan";
+import { assertConfigError, manifestOf, planCore, planDownloads } from "./support/plan";
 
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 const relationsOf = (plan: StackPlan) => plan.rawResources.filter((r) => r.type === DYNAMIC);
@@ -20,17 +20,17 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
     downloads = await planDownloads();
   });
 
-  it("core wires the root folders, Prowlarr's applications and Overseerr's services, and says so in its relations output", () => {
+  it("core wires the root folders, Prowlarr's applications and Seerr's services, and says so in its relations output", () => {
     assert.deepEqual(relationNames(core), [
       "relations-lidarr-root-folder",
-      "relations-overseerr-services",
       "relations-prowlarr-applications",
       "relations-radarr-root-folder",
+      "relations-seerr-services",
       "relations-sonarr-root-folder",
     ]);
     assert.deepEqual(core.outputs.relations, {
       prowlarr: ["radarr", "sonarr", "lidarr"],
-      overseerr: ["radarr", "sonarr"],
+      seerr: ["radarr", "sonarr"],
     });
   });
 
@@ -122,7 +122,7 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
       "relations-qbittorrent-categories",
       "relations-sabnzbd-categories",
     ]);
-    assert.deepEqual(after(core, "relations-overseerr-services"), [
+    assert.deepEqual(after(core, "relations-seerr-services"), [
       "relations-radarr-root-folder",
       "relations-sonarr-root-folder",
     ]);
@@ -168,16 +168,16 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
       return !model.allows({ principal: principalOf(namespaceOf(from), from), destination, port: destination.port });
     });
     assert.deepEqual(denied, []);
-    assert.equal(calls.length, 14, "prowlarr ⇄ 3 arr apps, overseerr → radarr and sonarr, 3 arr apps → 2 clients");
+    assert.equal(calls.length, 14, "prowlarr ⇄ 3 arr apps, seerr → radarr and sonarr, 3 arr apps → 2 clients");
   });
 });
 
 describe("relations in the stacks: configuration", () => {
-  it("links Overseerr to Plex when a Plex token is set as a secret, and refuses it in plain text", async () => {
+  it("links Seerr to Plex when a Plex token is set as a secret, and refuses it in plain text", async () => {
     const plan = await planCore({ "charmarr:plexToken": "token-of-the-plex-owner" }, ["charmarr:plexToken"]);
     assert.deepEqual(plan.outputs.relations, {
       prowlarr: ["radarr", "sonarr", "lidarr"],
-      overseerr: ["radarr", "sonarr", "plex"],
+      seerr: ["radarr", "sonarr", "plex"],
     });
     assert.ok(!JSON.stringify([plan.resources, plan.outputs]).includes("token-of-the-plex-owner"));
     await assertConfigError(
@@ -185,6 +185,46 @@ describe("relations in the stacks: configuration", () => {
       "charmarr:plexToken",
       "must be a Pulumi secret",
       "pulumi config set --secret charmarr:plexToken",
+    );
+  });
+
+  it("hands Plex a claim token set as a secret as PLEX_CLAIM from a Secret, restarts it on a new token, and refuses it in plain text", async () => {
+    const plan = await planCore({ "charmarr:plexClaim": "claim-of-the-owner" }, ["charmarr:plexClaim"]);
+    const statefulSet = manifestOf(plan, "StatefulSet", "plex").spec as {
+      template: {
+        metadata: { annotations?: Record<string, string> };
+        spec: { containers: { name: string; env: { name: string; valueFrom?: unknown }[] }[] };
+      };
+    };
+    const plex = statefulSet.template.spec.containers.find((container) => container.name === "plex");
+    assert.deepEqual(
+      plex?.env.find((env) => env.name === "PLEX_CLAIM"),
+      { name: "PLEX_CLAIM", valueFrom: { secretKeyRef: { name: "plex-env", key: "PLEX_CLAIM" } } },
+    );
+    assert.deepEqual(manifestOf(plan, "Secret", "plex-env").stringData, { PLEX_CLAIM: "[secret]" });
+    assert.ok(!JSON.stringify([plan.resources, plan.outputs]).includes("claim-of-the-owner"));
+    const digest = statefulSet.template.metadata.annotations?.["charmarr.io/secret-env-sha256"];
+    assert.match(digest ?? "", /^[0-9a-f]{64}$/);
+    const other = await planCore({ "charmarr:plexClaim": "another-claim" }, ["charmarr:plexClaim"]);
+    assert.notEqual(
+      (manifestOf(other, "StatefulSet", "plex").spec as typeof statefulSet).template.metadata.annotations?.[
+        "charmarr.io/secret-env-sha256"
+      ],
+      digest,
+      "a new token is a new pod template: Plex restarts and reads it",
+    );
+    const without = await planCore();
+    assert.equal(
+      (manifestOf(without, "StatefulSet", "plex").spec as typeof statefulSet).template.spec.containers[0].env.find(
+        (env) => env.name === "PLEX_CLAIM",
+      ),
+      undefined,
+    );
+    await assertConfigError(
+      planCore({ "charmarr:plexClaim": "claim-of-the-owner" }),
+      "charmarr:plexClaim",
+      "must be a Pulumi secret",
+      "pulumi config set --secret charmarr:plexClaim",
     );
   });
 

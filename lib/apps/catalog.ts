@@ -9,7 +9,7 @@ export const APP_NAMES = [
   "sonarr",
   "lidarr",
   "prowlarr",
-  "overseerr",
+  "seerr",
   "plex",
   "jellyfin",
   "qbittorrent",
@@ -27,7 +27,7 @@ export type MediaServer = (typeof MEDIA_SERVERS)[number];
  * - `rewrite`: cannot serve under a prefix (qBittorrent): the gateway strips the prefix and
  *   redirects the bare prefix to its trailing-slash form
  *   (docs/upstream.md#servarr-apps-and-the-download-clients);
- * - `root`: needs `/` of a listener of its own (Plex, Overseerr, Jellyfin's base URL lives in its
+ * - `root`: needs `/` of a listener of its own (Plex, Seerr, Jellyfin's base URL lives in its
  *   UI-managed network.xml, which the program cannot set before first start).
  */
 export type PathStyle = "servarr" | "sabnzbd" | "rewrite" | "root";
@@ -53,6 +53,19 @@ export interface AppDefinition {
   readonly pathStyle: PathStyle;
   /** Generate a Servarr API key and deliver it as `<APP>__AUTH__APIKEY`. */
   readonly servarrApiKey: boolean;
+  /**
+   * Where the app keeps its settings, the mount path of its config volume: `/config` in the
+   * LinuxServer images, `/app/config` in Seerr's (seerr v3.1.0 Dockerfile L46-53).
+   */
+  readonly configPath: string;
+  /**
+   * The user and group an image that runs as a fixed user of its own (no PUID/PGID, no root init)
+   * runs as: its config volume must be theirs. Unset for the LinuxServer images, which start as root
+   * and switch to PUID:PGID themselves.
+   */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
+  /** The environment variable the app reads its API key from (the program generates the key). */
+  readonly apiKeyEnv?: string;
   /** Ports that take plaintext traffic from outside the mesh (torrent peers arriving over the VPN). */
   readonly inboundPeerPorts: readonly number[];
   /** Default size of the `/config` volume claim. */
@@ -81,6 +94,7 @@ function servarr(domain: GatewayDomain, image: string, tag: string, port: number
     healthPath: "/ping",
     pathStyle: "servarr",
     servarrApiKey: true,
+    configPath: "/config",
     inboundPeerPorts: [],
     configSize: "2Gi",
     resources: MEDIUM,
@@ -88,24 +102,32 @@ function servarr(domain: GatewayDomain, image: string, tag: string, port: number
 }
 
 export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
-  radarr: servarr("arr", "lscr.io/linuxserver/radarr", "5.27.5.10198-ls285", 7878),
-  sonarr: servarr("arr", "lscr.io/linuxserver/sonarr", "4.0.15.2941-ls296", 8989),
-  lidarr: servarr("arr", "lscr.io/linuxserver/lidarr", "2.13.3.4711-ls5", 8686),
+  radarr: servarr("arr", "lscr.io/linuxserver/radarr", "6.0.4.10291-ls296", 7878),
+  sonarr: servarr("arr", "lscr.io/linuxserver/sonarr", "4.0.19.2979-ls316", 8989),
+  lidarr: servarr("arr", "lscr.io/linuxserver/lidarr", "2.14.5.4836-ls9", 8686),
   prowlarr: {
-    ...servarr("arr", "lscr.io/linuxserver/prowlarr", "1.28.2.4885-ls98", 9696),
+    ...servarr("arr", "lscr.io/linuxserver/prowlarr", "2.3.5.5327-ls148", 9696),
     configSize: "1Gi",
     resources: SMALL,
   },
-  // Overseerr is where viewers request titles: it sits with the media server, not the arr tools.
-  overseerr: {
+  // Seerr is where viewers request titles: it sits with the media server, not the arr tools. It
+  // succeeds Overseerr (archived) and migrates an Overseerr config folder on its first start.
+  seerr: {
     stack: "core",
     domain: "media",
-    image: "lscr.io/linuxserver/overseerr",
-    tag: "v1.34.0-ls157",
+    // The project's own image (seerr docs/getting-started/docker.mdx L17-21: version tags `vX.Y.Z`).
+    image: "ghcr.io/seerr-team/seerr",
+    tag: "v3.1.0",
     port: 5055,
     healthPath: "/api/v1/status",
     pathStyle: "root",
     servarrApiKey: false,
+    configPath: "/app/config",
+    // `USER node:node` (seerr v3.1.0 Dockerfile L44; node:22-alpine's node user is 1000:1000).
+    runAs: { uid: 1000, gid: 1000 },
+    // `process.env.API_KEY` replaces the key in settings.json at every start and is the key a
+    // regenerate returns (seerr v3.1.0 server/lib/settings/index.ts L749-761, L796-805).
+    apiKeyEnv: "API_KEY",
     inboundPeerPorts: [],
     configSize: "1Gi",
     resources: SMALL,
@@ -114,11 +136,12 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
     stack: "core",
     domain: "media",
     image: "lscr.io/linuxserver/plex",
-    tag: "1.41.7.9823-59f304c16-ls268",
+    tag: "1.43.3.10828-00f62d37d-ls315",
     port: 32400,
     healthPath: "/identity",
     pathStyle: "root",
     servarrApiKey: false,
+    configPath: "/config",
     inboundPeerPorts: [],
     ownLoadBalancer: true,
     configSize: "20Gi",
@@ -128,11 +151,12 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
     stack: "core",
     domain: "media",
     image: "lscr.io/linuxserver/jellyfin",
-    tag: "10.10.7ubu2404-ls80",
+    tag: "10.11.11ubu2404-ls42",
     port: 8096,
     healthPath: "/health",
     pathStyle: "root",
     servarrApiKey: false,
+    configPath: "/config",
     inboundPeerPorts: [],
     configSize: "10Gi",
     resources: LARGE,
@@ -141,11 +165,12 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
     stack: "downloads",
     domain: "admin",
     image: "lscr.io/linuxserver/qbittorrent",
-    tag: "5.1.2-r4-ls426",
+    tag: "5.1.4-r3-ls453",
     port: 8080,
     healthPath: "/",
     pathStyle: "rewrite",
     servarrApiKey: false,
+    configPath: "/config",
     inboundPeerPorts: [6881],
     configSize: "1Gi",
     resources: MEDIUM,
@@ -154,12 +179,13 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
     stack: "downloads",
     domain: "admin",
     image: "lscr.io/linuxserver/sabnzbd",
-    tag: "4.5.1-ls223",
+    tag: "5.0.1-ls253",
     port: 8080,
     // `mode=version` is the one API call SABnzbd answers without an API key.
     healthPath: "/api?mode=version",
     pathStyle: "sabnzbd",
     servarrApiKey: false,
+    configPath: "/config",
     inboundPeerPorts: [],
     configSize: "1Gi",
     resources: MEDIUM,

@@ -24,6 +24,12 @@ export interface ResolvedApp {
   /** Path prefix on the gateway's port 80; undefined for apps served at `/` of their own listener. */
   readonly path?: string;
   readonly servarrApiKey: boolean;
+  /** Where the config volume is mounted (`/config`, Seerr's `/app/config`). */
+  readonly configPath: string;
+  /** The fixed user an image that does not take PUID/PGID runs as (Seerr). */
+  readonly runAs?: { readonly uid: number; readonly gid: number };
+  /** The environment variable the app reads its generated API key from (Seerr's `API_KEY`). */
+  readonly apiKeyEnv?: string;
   readonly inboundPeerPorts: readonly number[];
   readonly configSize: string;
   readonly resources: ResourceSettings;
@@ -69,6 +75,9 @@ function resolveApp(name: AppName, definition: AppDefinition, override: AppOverr
     pathStyle: definition.pathStyle,
     path: definition.pathStyle === "root" ? undefined : (override.path ?? defaultPath(name)),
     servarrApiKey: definition.servarrApiKey,
+    configPath: definition.configPath,
+    ...(definition.runAs !== undefined ? { runAs: definition.runAs } : {}),
+    ...(definition.apiKeyEnv !== undefined ? { apiKeyEnv: definition.apiKeyEnv } : {}),
     inboundPeerPorts: definition.inboundPeerPorts,
     configSize: override.configSize ?? definition.configSize,
     extraHostnames: override.hostnames ?? [],

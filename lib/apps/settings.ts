@@ -81,6 +81,19 @@ export type AppOverride = z.output<typeof appOverrideSchema>;
 export type AppsSettings = Partial<Record<AppName, AppOverride>>;
 
 /**
+ * Apps the program ran before and runs no more, with what replaced them. Their overrides are refused
+ * rather than moved silently: an image or tag of the old app means nothing for its successor.
+ */
+const RETIRED_APPS: Readonly<Record<string, { message: string; fix: (remove: string) => string }>> = {
+  overseerr: {
+    message:
+      "Overseerr was replaced by Seerr, its successor (Overseerr is archived; the LinuxServer image is no longer built); Seerr takes its place and migrates an Overseerr config folder on its first start (docs/relations.md#from-overseerr-to-seerr says how to keep its data)",
+    fix: (remove) =>
+      `${remove}, then give charmarr:apps.seerr the enabled, configSize or resources you still want (an Overseerr image or tag does not apply to Seerr)`,
+  },
+};
+
+/**
  * `charmarr:apps`: per app, enable/disable and image/tag/path/resource overrides. Only the apps the
  * stack runs are accepted; anything else is named as unknown or as the other stack's.
  */
@@ -90,7 +103,15 @@ export function appsSchema(stack: "core" | "downloads") {
     .superRefine((apps, ctx) => {
       for (const name of Object.keys(apps)) {
         const remove = (field?: string) => `pulumi config rm --path 'charmarr:apps.${name}${field ? `.${field}` : ""}'`;
-        if (!isAppName(name)) {
+        const successor = RETIRED_APPS[name];
+        if (successor !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name],
+            message: successor.message,
+            params: { fix: successor.fix(remove()) } satisfies IssueParams,
+          });
+        } else if (!isAppName(name)) {
           const guess = closest(name, APP_NAMES);
           ctx.addIssue({
             code: "custom",

@@ -41,6 +41,11 @@ export interface AppWorkloadInput {
    * and the networks whose clients are local.
    */
   readonly advertised?: { readonly urls: readonly string[]; readonly lanNetworks: readonly string[] };
+  /**
+   * Names of secret environment variables the app reads (Plex's `PLEX_CLAIM`), each a key of the
+   * app's {@link secretEnvName} Secret, read by reference only.
+   */
+  readonly secretEnv?: readonly string[];
 }
 
 /**
@@ -186,27 +191,6 @@ mv "$conf.new" "$conf"
 `;
 
 /**
- * Overseerr keeps its API key in settings.json (`main.apiKey`) and merges that file over its defaults
- * on start (Overseerr v1.34.0 server/lib/settings.ts `load`). The key is merged in at every start, so
- * the generated one is always the one Overseerr uses; every other setting stays. Node is the runtime
- * the LinuxServer image ships for Overseerr itself; a settings.json that is not JSON fails the step
- * rather than be overwritten.
- */
-const OVERSEERR_SETTINGS_SCRIPT = String.raw`#!/bin/sh
-# Merges the generated API key into Overseerr's settings.json before it starts, keeping every other setting.
-set -eu
-settings=/config/settings.json
-node -e '
-const fs = require("fs");
-const file = process.argv[1];
-const settings = fs.existsSync(file) && fs.statSync(file).size > 0 ? JSON.parse(fs.readFileSync(file, "utf8")) : {};
-settings.main = { ...settings.main, apiKey: process.env.OVERSEERR_API_KEY };
-fs.writeFileSync(file + ".new", JSON.stringify(settings, undefined, " "));
-fs.renameSync(file + ".new", file);
-' "$settings"
-`;
-
-/**
  * Plex keeps its network settings as attributes of Preferences.xml; neither the LinuxServer image
  * (docker-plex root/etc/s6-overlay: only PLEX_CLAIM) nor Plex takes them from the environment (the
  * official pms-docker image's ADVERTISE_IP and ALLOWED_NETWORKS are its own first-run script, and
@@ -254,6 +238,11 @@ export const CREDENTIAL_KEYS = {
   password: "password",
   passwordPbkdf2: "passwordPbkdf2",
 } as const;
+
+/** The Secret holding secret environment values given in config (Plex's claim token), one key per variable. */
+export function secretEnvName(app: ResolvedApp): string {
+  return `${app.name}-env`;
+}
 
 /** The Secret holding the credentials the program generates and seeds for the app. */
 export function credentialsSecretName(app: ResolvedApp): string {
@@ -304,10 +293,6 @@ const SETTINGS_SEEDS: Partial<
       { name: "PGID", value: String(input.environment.pgid) },
     ],
   },
-  overseerr: {
-    script: OVERSEERR_SETTINGS_SCRIPT,
-    env: (input) => [fromCredentials(input.app, "OVERSEERR_API_KEY", CREDENTIAL_KEYS.apiKey)],
-  },
 };
 
 /** Whether the app's settings are seeded by a script before it starts. */
@@ -337,10 +322,21 @@ function servarrPrefix(app: ResolvedApp): string {
 function appEnv(input: AppWorkloadInput): IEnvVar[] {
   const { app, environment } = input;
   const env: IEnvVar[] = [
-    { name: "PUID", value: String(environment.puid) },
-    { name: "PGID", value: String(environment.pgid) },
+    // An image that runs as a fixed user of its own reads no PUID/PGID (Seerr: `git grep -i puid` finds nothing at v3.1.0).
+    ...(app.runAs === undefined
+      ? [
+          { name: "PUID", value: String(environment.puid) },
+          { name: "PGID", value: String(environment.pgid) },
+        ]
+      : []),
     { name: "TZ", value: environment.timezone },
   ];
+  if (app.apiKeyEnv !== undefined) {
+    env.push(fromCredentials(app, app.apiKeyEnv, CREDENTIAL_KEYS.apiKey));
+  }
+  for (const name of input.secretEnv ?? []) {
+    env.push({ name, valueFrom: { secretKeyRef: { name: secretEnvName(app), key: name } } });
+  }
   if (app.pathStyle === "servarr" && app.path !== undefined) {
     env.push({ name: `${servarrPrefix(app)}__SERVER__URLBASE`, value: app.path });
   }
@@ -476,6 +472,23 @@ function libraryFoldersInitContainers(input: AppWorkloadInput): IContainer[] {
   ];
 }
 
+/**
+ * The pod of an image that runs as a fixed user of its own: that user, and its group owns the config
+ * volume (the kubelet gives a volume to `fsGroup`, group-writable, before the pod starts), so a
+ * config folder written by another UID (Overseerr's LinuxServer image ran as PUID) stays writable.
+ * Checked only when the volume's root is not already the group's, so a large folder is not walked
+ * at every start.
+ */
+function fixedUserSecurityContext(runAs: { readonly uid: number; readonly gid: number }) {
+  return {
+    runAsUser: runAs.uid,
+    runAsGroup: runAs.gid,
+    runAsNonRoot: true,
+    fsGroup: runAs.gid,
+    fsGroupChangePolicy: "OnRootMismatch",
+  };
+}
+
 /** The app's pod: one container with /config, the library, PUID/PGID/TZ and probes on its health endpoint. */
 export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
   const { app } = input;
@@ -489,6 +502,7 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
     spec: {
       serviceAccountName: app.name,
       automountServiceAccountToken: false,
+      ...(app.runAs !== undefined ? { securityContext: fixedUserSecurityContext(app.runAs) } : {}),
       initContainers: [...settingsInitContainers(input), ...libraryFoldersInitContainers(input)],
       containers: [
         {
@@ -512,7 +526,7 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
           readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
           livenessProbe: { ...probe, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
           volumeMounts: [
-            { name: CONFIG_VOLUME, mountPath: "/config" },
+            { name: CONFIG_VOLUME, mountPath: app.configPath },
             { name: LIBRARY_VOLUME, mountPath: input.library.mountPath },
           ],
         },

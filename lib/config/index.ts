@@ -54,7 +54,7 @@ export interface CoreConfig {
   readonly gateways: GatewaysSettings;
   /** Cluster add-ons this stack installs (Gateway API, Istio, MetalLB, Tailscale) and the tailnet policy. */
   readonly platform: PlatformSettings;
-  /** The enabled arr apps, Overseerr and the chosen media server, overrides applied. */
+  /** The enabled arr apps, Seerr and the chosen media server, overrides applied. */
   readonly apps: readonly ResolvedApp[];
   /** The apps' /config storage class and the shared media library (both stacks mount it). */
   readonly storage: StorageSettings;
@@ -62,8 +62,10 @@ export interface CoreConfig {
   readonly appEnvironment: AppEnvironment;
   /** Which relations the stack wires, the arr apps' root folders, the readiness wait. */
   readonly relations: CoreRelationsSettings;
-  /** The Plex account token that lets the program set Overseerr up (a secret), when configured. */
+  /** The Plex account token that lets the program set Seerr up (a secret), when configured. */
   readonly plexToken?: pulumi.Output<string>;
+  /** The Plex claim token Plex's first start claims the server with (a secret), when configured. */
+  readonly plexClaim?: pulumi.Output<string>;
 }
 
 export interface DownloadsConfig {
@@ -145,6 +147,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
       appEnvironment: data.appEnvironment,
       relations: data.relations,
       ...(source.values[`${prefix}plexToken`] ? { plexToken: pulumi.secret(source.values[`${prefix}plexToken`]) } : {}),
+      ...(source.values[`${prefix}plexClaim`] ? { plexClaim: pulumi.secret(source.values[`${prefix}plexClaim`]) } : {}),
     };
   }
   const data = settings.data;

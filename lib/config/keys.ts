@@ -59,7 +59,7 @@ export const CONFIG_KEYS = {
     roles: ROLES,
     value: "json",
     description:
-      "Per app (core: radarr, sonarr, lidarr, prowlarr, overseerr, plex, jellyfin; downloads: qbittorrent, sabnzbd): enable, disable, re-image or resize it.",
+      "Per app (core: radarr, sonarr, lidarr, prowlarr, seerr, plex, jellyfin; downloads: qbittorrent, sabnzbd): enable, disable, re-image or resize it.",
   },
   mediaServer: { roles: ["core"], value: "string", description: "The media server core runs: plex or jellyfin." },
   storage: {
@@ -98,14 +98,21 @@ export const CONFIG_KEYS = {
     roles: ROLES,
     value: "json",
     description:
-      "The relations the stack wires between the apps on pulumi up (docs/relations.md): core's root folders, Prowlarr and Overseerr; downloads' download clients.",
+      "The relations the stack wires between the apps on pulumi up (docs/relations.md): core's root folders, Prowlarr and Seerr; downloads' download clients.",
   },
   plexToken: {
     roles: ["core"],
     value: "string",
     secret: true,
     description:
-      "A Plex account token: the program signs Overseerr in with it and links the in-cluster Plex; without it Overseerr's setup is the one manual step.",
+      "A Plex account token: the program signs Seerr in with it (Seerr's first admin) and links the in-cluster Plex; without it, signing in to Seerr with Plex is the one manual step.",
+  },
+  plexClaim: {
+    roles: ["core"],
+    value: "string",
+    secret: true,
+    description:
+      "A Plex claim token from https://plex.tv/claim (valid 4 minutes), passed to Plex as PLEX_CLAIM: a Plex server not claimed yet is claimed for that account when its pod starts, so Seerr can link it; ignored once the server is claimed.",
   },
 } as const satisfies Record<string, ConfigKeySpec>;
 

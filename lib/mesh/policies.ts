@@ -25,19 +25,19 @@ export function gatewayPrincipal(trustDomain: string, coreNamespace: string, dom
 
 /**
  * Who calls whom inside the cluster (besides each app's own gateway). Indexers flow both ways
- * between Prowlarr and the arr apps; Overseerr asks the arr apps and reads the media server's
+ * between Prowlarr and the arr apps; Seerr asks the arr apps and reads the media server's
  * library; the arr apps tell the media server to rescan after an import (their "Connect"
  * notifications), hand releases to the download clients and poll them; Prowlarr can send a
  * manual grab to a download client.
  */
 export const CALLERS: Readonly<Record<AppName, readonly AppName[]>> = {
-  radarr: ["prowlarr", "overseerr"],
-  sonarr: ["prowlarr", "overseerr"],
+  radarr: ["prowlarr", "seerr"],
+  sonarr: ["prowlarr", "seerr"],
   lidarr: ["prowlarr"],
   prowlarr: ["radarr", "sonarr", "lidarr"],
-  overseerr: [],
-  plex: ["overseerr", "radarr", "sonarr", "lidarr"],
-  jellyfin: ["overseerr", "radarr", "sonarr", "lidarr"],
+  seerr: [],
+  plex: ["seerr", "radarr", "sonarr", "lidarr"],
+  jellyfin: ["seerr", "radarr", "sonarr", "lidarr"],
   qbittorrent: ["radarr", "sonarr", "lidarr", "prowlarr"],
   sabnzbd: ["radarr", "sonarr", "lidarr", "prowlarr"],
 };

@@ -19,7 +19,7 @@ export interface RelationState extends RelationInputs {
    * entry of the same name the user (or anything else) made first is left alone and never owned.
    */
   readonly owned: readonly string[];
-  /** True while an entry waits on the user (Overseerr before its setup): the next run tries again. */
+  /** True while an entry waits on the user (Seerr before its setup): the next run tries again. */
   readonly waiting: boolean;
   /** `created radarr downloadclient qBittorrent (Charmarr)`, for the update's log. */
   readonly changes: readonly string[];
@@ -63,7 +63,7 @@ const OWNING: ReadonlySet<Change["action"]> = new Set(["created", "updated", "un
 
 /**
  * What the relation owns after a run: what it created or kept, plus what it owned before and still
- * wants but could not reach yet (Overseerr waiting on its setup). An `unmanaged` entry is never owned.
+ * wants but could not reach yet (Seerr waiting on its setup). An `unmanaged` entry is never owned.
  */
 function ownedAfter(previous: readonly string[], changes: readonly Change[]): string[] {
   const waiting = new Set(changes.filter((change) => change.action === "waiting").map((change) => change.name));

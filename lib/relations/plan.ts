@@ -18,8 +18,8 @@ export function isDownloadClient(app: string): app is DownloadClient {
   return (DOWNLOAD_CLIENTS as readonly string[]).includes(app);
 }
 
-/** Apps Overseerr sends requests to (Overseerr manages movies and series only). */
-const OVERSEERR_SERVICES = ["radarr", "sonarr"] as const satisfies readonly ArrApp[];
+/** Apps Seerr sends requests to (Seerr manages movies and series only). */
+const SEERR_SERVICES = ["radarr", "sonarr"] as const satisfies readonly ArrApp[];
 
 /** The download clients' settings field names differ by arr app (Radarr v5.27, Sonarr v4.0.15, Lidarr v2.13 *Settings.cs). */
 const CATEGORY_FIELD: Readonly<Record<ArrApp, string>> = {
@@ -136,7 +136,7 @@ export function downloadsGraph(
 }
 
 /**
- * The core stack: Prowlarr syncs its indexers to the arr apps; Overseerr sends requests to Radarr
+ * The core stack: Prowlarr syncs its indexers to the arr apps; Seerr sends requests to Radarr
  * and Sonarr, and reads Plex when a Plex token lets the program set it up.
  */
 export function coreGraph(
@@ -153,11 +153,11 @@ export function coreGraph(
     graph.prowlarr = [...arr];
   }
   const requested: AppName[] = [
-    ...OVERSEERR_SERVICES.filter((app) => apps.includes(app)),
+    ...SEERR_SERVICES.filter((app) => apps.includes(app)),
     ...(plexLinked && apps.includes("plex") ? (["plex"] as const) : []),
   ];
-  if (apps.includes("overseerr") && requested.length > 0) {
-    graph.overseerr = requested;
+  if (apps.includes("seerr") && requested.length > 0) {
+    graph.seerr = requested;
   }
   return graph;
 }
@@ -287,19 +287,19 @@ export function downloadsRelations(input: {
   return relations;
 }
 
-/** Core's apps as its relations need them: each enabled app's endpoint, the Servarr apps' and Overseerr's keys. */
+/** Core's apps as its relations need them: each enabled app's endpoint, the Servarr apps' and Seerr's keys. */
 export interface CoreRelationsInput {
   readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
   readonly prowlarr?: KeyedEndpoint;
-  readonly overseerr?: KeyedEndpoint;
+  readonly seerr?: KeyedEndpoint;
   readonly plex?: AppEndpoint;
-  /** The Plex account token (secret config) that lets the program set Overseerr up. */
+  /** The Plex account token (secret config) that lets the program set Seerr up. */
   readonly plexToken?: string;
   readonly mountPath: string;
   readonly settings: CoreRelationsSettings;
 }
 
-/** The core stack's relations: root folders, Prowlarr's applications, Overseerr's services. */
+/** The core stack's relations: root folders, Prowlarr's applications, Seerr's services. */
 export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
   if (!input.settings.enabled) {
     return [];
@@ -307,7 +307,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
   const present = [
     ...(Object.keys(input.arr) as AppName[]),
     ...(input.prowlarr ? (["prowlarr"] as const) : []),
-    ...(input.overseerr ? (["overseerr"] as const) : []),
+    ...(input.seerr ? (["seerr"] as const) : []),
     ...(input.plex ? (["plex"] as const) : []),
   ];
   const graph = coreGraph(present, input.settings, input.plexToken !== undefined);
@@ -327,7 +327,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
       });
     }
   }
-  const { prowlarr, overseerr, plex } = input;
+  const { prowlarr, seerr, plex } = input;
   if (prowlarr !== undefined && graph.prowlarr !== undefined) {
     const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
       const endpoint = input.arr[app] as KeyedEndpoint;
@@ -346,8 +346,8 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
       spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries },
     });
   }
-  if (overseerr !== undefined && graph.overseerr !== undefined) {
-    const services = OVERSEERR_SERVICES.filter((app) => graph.overseerr?.includes(app)).map((app) => {
+  if (seerr !== undefined && graph.seerr !== undefined) {
+    const services = SEERR_SERVICES.filter((app) => graph.seerr?.includes(app)).map((app) => {
       const endpoint = input.arr[app] as KeyedEndpoint;
       return {
         kind: app,
@@ -360,19 +360,19 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
       };
     });
     const plexLink =
-      plex !== undefined && input.plexToken !== undefined && graph.overseerr.includes("plex")
+      plex !== undefined && input.plexToken !== undefined && graph.seerr.includes("plex")
         ? { hostname: plex.host, port: plex.port, token: input.plexToken }
         : undefined;
     relations.push({
-      name: "overseerr-services",
-      reach: reachOf("overseerr", overseerr),
+      name: "seerr-services",
+      reach: reachOf("seerr", seerr),
       spec: {
-        kind: "overseerr",
-        target: { apiKey: overseerr.apiKey },
+        kind: "seerr",
+        target: { apiKey: seerr.apiKey },
         services,
         ...(plexLink ? { plex: plexLink } : {}),
       },
-      // Overseerr sends its requests to the arr apps' root folders.
+      // Seerr sends its requests to the arr apps' root folders.
       after: services.map((service) => `${service.kind}-root-folder`),
     });
   }

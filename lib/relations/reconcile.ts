@@ -8,7 +8,7 @@ import {
   sabnzbdReady,
 } from "./downloadClients";
 import { HttpClient, describe } from "./http";
-import { OverseerrPlexLink, OverseerrService, OverseerrTarget, overseerrStatus, reconcileOverseerr } from "./overseerr";
+import { SeerrPlexLink, SeerrService, SeerrTarget, seerrStatus, reconcileSeerr } from "./seerr";
 import { RetryPolicy, waitUntilReady } from "./ready";
 import {
   Change,
@@ -42,12 +42,12 @@ export type RelationSpec =
     }
   /** One category per arr app in SABnzbd. */
   | { readonly kind: "sabnzbdCategories"; readonly target: SabnzbdTarget; readonly categories: readonly Category[] }
-  /** Radarr and Sonarr in Overseerr, and its Plex server when a Plex token is given. */
+  /** Radarr and Sonarr in Seerr, and its Plex server when a Plex token is given. */
   | {
-      readonly kind: "overseerr";
-      readonly target: OverseerrTarget;
-      readonly services: readonly OverseerrService[];
-      readonly plex?: OverseerrPlexLink;
+      readonly kind: "seerr";
+      readonly target: SeerrTarget;
+      readonly services: readonly SeerrService[];
+      readonly plex?: SeerrPlexLink;
     };
 
 /** The app a relation configures. */
@@ -60,8 +60,8 @@ export function relationApp(spec: RelationSpec): string {
       return "qbittorrent";
     case "sabnzbdCategories":
       return "sabnzbd";
-    case "overseerr":
-      return "overseerr";
+    case "seerr":
+      return "seerr";
   }
 }
 
@@ -75,8 +75,8 @@ export function withoutEntries(spec: RelationSpec): RelationSpec {
     case "qbittorrentCategories":
     case "sabnzbdCategories":
       return { ...spec, categories: [] };
-    case "overseerr":
-      return { kind: "overseerr", target: spec.target, services: [] };
+    case "seerr":
+      return { kind: "seerr", target: spec.target, services: [] };
   }
 }
 
@@ -91,8 +91,8 @@ async function probe(http: HttpClient, spec: RelationSpec): Promise<void> {
       return;
     case "sabnzbdCategories":
       return sabnzbdReady(http, spec.target);
-    case "overseerr":
-      return overseerrStatus(http);
+    case "seerr":
+      return seerrStatus(http);
   }
 }
 
@@ -105,7 +105,7 @@ function probeDescription(spec: RelationSpec): string {
       return "POST /api/v2/auth/login";
     case "sabnzbdCategories":
       return `GET ${spec.target.basePath}/api?mode=get_config`;
-    case "overseerr":
+    case "seerr":
       return "GET /api/v1/status";
   }
 }
@@ -145,8 +145,8 @@ export async function runRelation(
       return reconcileQbittorrentCategories(http, spec.target, { desired: spec.categories, owned }, changes);
     case "sabnzbdCategories":
       return reconcileSabnzbdCategories(http, spec.target, { desired: spec.categories, owned }, changes);
-    case "overseerr":
-      return reconcileOverseerr(
+    case "seerr":
+      return reconcileSeerr(
         http,
         spec.target,
         { services: spec.services, owned, plex: spec.plex, rotateSecrets },

@@ -26,7 +26,7 @@ export interface Change {
   readonly collection: string;
   readonly name: string;
   /**
-   * `waiting`: the app is up but cannot take the entry yet (Overseerr before its setup).
+   * `waiting`: the app is up but cannot take the entry yet (Seerr before its setup).
    * `unmanaged`: an entry of that name (or path) was there before the relation and is not its own:
    * left exactly as it is, never edited nor removed.
    */

@@ -109,6 +109,7 @@ export const RELATION_EXAMPLES: Readonly<Record<string, string>> = {
   "relations.downloads": "downloads",
   "relations.readiness.attempts": "60",
   plexToken: "<Plex token>",
+  plexClaim: "<claim token from https://plex.tv/claim>",
 };
 
 /** `/data` + `movies` → `/data/movies`. */

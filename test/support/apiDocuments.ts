@@ -26,7 +26,7 @@ export type DocumentName =
   | "sonarr-v3.openapi.json"
   | "lidarr-v1.openapi.json"
   | "prowlarr-v1.openapi.json"
-  | "overseerr-api.yml";
+  | "seerr-api.3.1.0.yml";
 
 const HTTP_METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];
 
@@ -58,8 +58,8 @@ function dropUntypedNullable(node: unknown): void {
 
 /**
  * OpenAPI 3.0.2 (Schema Object, readOnly): a property that is readOnly and required is required in
- * responses only. The validator checks requests, so those properties leave `required` (Overseerr's
- * PlexSettings `name` and `machineId`, which Overseerr fills from the Plex server).
+ * responses only. The validator checks requests, so those properties leave `required` (Seerr's
+ * PlexSettings `name` and `machineId`, which Seerr fills from the Plex server).
  */
 function requireReadOnlyInResponsesOnly(node: unknown): void {
   if (Array.isArray(node)) {

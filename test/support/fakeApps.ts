@@ -557,16 +557,16 @@ export class FakeSabnzbd extends FakeApp {
   }
 }
 
-type OverseerrService = Record<string, unknown> & { id: number; name: string };
+type SeerrService = Record<string, unknown> & { id: number; name: string };
 
-/** Overseerr 1.34: API key auth as its first user, Plex sign-in, Radarr/Sonarr settings; checked against its OpenAPI document. */
-export class FakeOverseerr extends FakeApp {
-  readonly name = "overseerr";
+/** Seerr 3.1: API key auth as its first user, Plex sign-in, Radarr/Sonarr settings; checked against its OpenAPI document. */
+export class FakeSeerr extends FakeApp {
+  readonly name = "seerr";
   protected readonly readingPosts = ["/api/v1/settings/radarr/test", "/api/v1/settings/sonarr/test"];
   initialized = false;
   hasAdmin = false;
   plex?: Record<string, unknown>;
-  readonly services: Record<"radarr" | "sonarr", OverseerrService[]> = { radarr: [], sonarr: [] };
+  readonly services: Record<"radarr" | "sonarr", SeerrService[]> = { radarr: [], sonarr: [] };
   private nextId = 0;
 
   private constructor(
@@ -577,13 +577,13 @@ export class FakeOverseerr extends FakeApp {
     super();
   }
 
-  static async create(apiKey: string, plexToken: string): Promise<FakeOverseerr> {
-    return new FakeOverseerr(await DocumentValidator.load("overseerr-api.yml"), apiKey, plexToken).start();
+  static async create(apiKey: string, plexToken: string): Promise<FakeSeerr> {
+    return new FakeSeerr(await DocumentValidator.load("seerr-api.3.1.0.yml"), apiKey, plexToken).start();
   }
 
   protected handle(request: SeenRequest & { rawPath: string }): Reply {
     if (!request.rawPath.startsWith("/api/v1/")) {
-      return this.refuse(404, `${request.method} ${request.rawPath} is outside Overseerr's API (/api/v1)`);
+      return this.refuse(404, `${request.method} ${request.rawPath} is outside Seerr's API (/api/v1)`);
     }
     const path = request.rawPath.slice("/api/v1".length);
     const checked = this.validator.check({ ...request, path });
@@ -592,15 +592,15 @@ export class FakeOverseerr extends FakeApp {
     }
     const open = ["/status", "/settings/public", "/auth/plex"].includes(path);
     if (!open && (request.headers["x-api-key"] !== this.apiKey || !this.hasAdmin)) {
-      // Overseerr's API key acts as user 1, which the first Plex sign-in creates.
+      // Seerr's API key acts as user 1, which the first Plex sign-in creates.
       return this.refuse(
         403,
-        `${request.method} ${path}: ${this.hasAdmin ? "wrong API key" : "no user yet (Overseerr is not set up)"}`,
+        `${request.method} ${path}: ${this.hasAdmin ? "wrong API key" : "no user yet (Seerr is not set up)"}`,
       );
     }
     const body = request.body as Record<string, unknown>;
     if (path === "/status") {
-      return { status: 200, body: { version: "1.34.0" } };
+      return { status: 200, body: { version: "3.1.0" } };
     }
     if (path === "/settings/public") {
       return { status: 200, body: { initialized: this.initialized } };
@@ -633,8 +633,8 @@ export class FakeOverseerr extends FakeApp {
       if (request.method === "GET") {
         return { status: 200, body: list };
       }
-      const created = { ...body, id: this.nextId++ } as OverseerrService;
-      // A new default clears the default of the others of its kind and is4k (Overseerr v1.34.0 server/routes/settings/radarr.ts, sonarr.ts).
+      const created = { ...body, id: this.nextId++ } as SeerrService;
+      // A new default clears the default of the others of its kind and is4k (seerr v3.1.0 server/routes/settings/radarr.ts L22-31, sonarr.ts).
       if (created.isDefault === true) {
         list.filter((service) => service.is4k === created.is4k).forEach((service) => (service.isDefault = false));
       }
@@ -648,7 +648,7 @@ export class FakeOverseerr extends FakeApp {
     if (request.method === "DELETE") {
       return { status: 200, body: list.splice(index, 1)[0] };
     }
-    list[index] = { ...body, id: list[index].id } as OverseerrService;
+    list[index] = { ...body, id: list[index].id } as SeerrService;
     return { status: 200, body: list[index] };
   }
 }

@@ -84,7 +84,7 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
           configSize: "3Gi",
           resources: { requests: { cpu: "200m", memory: "1Gi" }, limits: { memory: "3Gi" } },
         },
-        overseerr: { image: "lscr.io/linuxserver/overseerr" },
+        seerr: { image: "lscr.io/linuxserver/seerr" },
       },
       "charmarr:storage.className": "local-path",
       "charmarr:cluster.domain": "homelab.internal",

@@ -1,13 +1,13 @@
 import { HttpClient, HttpRequest, RelationError, send, sendJson } from "./http";
 import { Change, ownership } from "./servarr";
 
-/** Overseerr's API (`/api/v1`, Overseerr v1.34.0 overseerr-api.yml), with its seeded API key. */
-export interface OverseerrTarget {
+/** Seerr's API (`/api/v1`, seerr v3.1.0 seerr-api.yml), with the API key it reads from `API_KEY`. */
+export interface SeerrTarget {
   readonly apiKey: string;
 }
 
-/** One arr app Overseerr sends requests to, owned by name. */
-export interface OverseerrService {
+/** One arr app Seerr sends requests to, owned by name. */
+export interface SeerrService {
   readonly kind: "radarr" | "sonarr";
   readonly name: string;
   /** In-cluster Service name of the arr app. */
@@ -16,28 +16,28 @@ export interface OverseerrService {
   /** The arr app's URL base (`/radarr`), or "". */
   readonly baseUrl: string;
   readonly apiKey: string;
-  /** Where Overseerr's requests land: the arr app's root folder. */
+  /** Where Seerr's requests land: the arr app's root folder. */
   readonly activeDirectory: string;
 }
 
-/** The Plex server Overseerr reads libraries from, and the token of the Plex account that owns it. */
-export interface OverseerrPlexLink {
+/** The Plex server Seerr reads libraries from, and the token of the Plex account that owns it. */
+export interface SeerrPlexLink {
   readonly hostname: string;
   readonly port: number;
   readonly token: string;
 }
 
-export interface OverseerrReconcile {
-  readonly services: readonly OverseerrService[];
+export interface SeerrReconcile {
+  readonly services: readonly SeerrService[];
   /** Names the relation created before: only these are updated, and deleted once no longer desired; no other entry is touched. */
   readonly owned: readonly string[];
-  /** Sign in to Overseerr with this Plex token and link the Plex server when Overseerr is not set up yet. */
-  readonly plex?: OverseerrPlexLink;
+  /** Sign in to Seerr with this Plex token and link the Plex server when Seerr is not set up yet. */
+  readonly plex?: SeerrPlexLink;
   /** Re-send API keys even when nothing else changed (the keys were rotated). */
   readonly rotateSecrets: boolean;
 }
 
-const APP = "overseerr";
+const APP = "seerr";
 
 interface StoredService {
   id: number;
@@ -50,24 +50,24 @@ interface StoredService {
   [property: string]: unknown;
 }
 
-function authed(target: OverseerrTarget, request: HttpRequest): HttpRequest {
+function authed(target: SeerrTarget, request: HttpRequest): HttpRequest {
   return { ...request, headers: { ...request.headers, "X-Api-Key": target.apiKey } };
 }
 
-/** `GET /api/v1/status` needs no key: answers once Overseerr has started. */
-export async function overseerrStatus(http: HttpClient): Promise<void> {
+/** `GET /api/v1/status` needs no key: answers once Seerr has started. */
+export async function seerrStatus(http: HttpClient): Promise<void> {
   await send(http, APP, { method: "GET", path: "/api/v1/status" }, [200]);
 }
 
 /**
- * Overseerr's API key acts as its first user, which only exists after the Plex sign-in of its setup.
+ * Seerr's API key acts as its first user, which only exists after the Plex sign-in of its setup.
  * With a Plex token the relation does that sign-in itself (`POST /api/v1/auth/plex` creates the first
  * user as administrator), links the in-cluster Plex server and marks the setup done.
  */
 async function ensureSetUp(
   http: HttpClient,
-  target: OverseerrTarget,
-  plex: OverseerrPlexLink | undefined,
+  target: SeerrTarget,
+  plex: SeerrPlexLink | undefined,
 ): Promise<"ready" | "waiting"> {
   const settings = await sendJson<{ initialized?: boolean }>(
     http,
@@ -96,7 +96,7 @@ async function ensureSetUp(
   return "ready";
 }
 
-function owns(service: OverseerrService, stored: StoredService, rotateSecrets: boolean): boolean {
+function owns(service: SeerrService, stored: StoredService, rotateSecrets: boolean): boolean {
   return (
     stored.hostname === service.hostname &&
     stored.port === service.port &&
@@ -106,11 +106,11 @@ function owns(service: OverseerrService, stored: StoredService, rotateSecrets: b
   );
 }
 
-/** The quality profile a new entry starts with: the arr app's first (Overseerr's own test call lists them). */
+/** The quality profile a new entry starts with: the arr app's first (Seerr's own test call lists them). */
 async function firstProfile(
   http: HttpClient,
-  target: OverseerrTarget,
-  service: OverseerrService,
+  target: SeerrTarget,
+  service: SeerrService,
 ): Promise<{ id: number; name: string }> {
   const answer = await sendJson<{ profiles?: { id: number; name: string }[] }>(
     http,
@@ -131,19 +131,19 @@ async function firstProfile(
   const profile = answer?.profiles?.[0];
   if (profile === undefined) {
     throw new RelationError(
-      `overseerr reached ${service.kind} (POST /api/v1/settings/${service.kind}/test) but ${service.kind} lists no quality profile`,
+      `seerr reached ${service.kind} (POST /api/v1/settings/${service.kind}/test) but ${service.kind} lists no quality profile`,
     );
   }
   return profile;
 }
 
 /**
- * A new entry is the default only when its kind has no (non-4K) server yet: Overseerr clears the
- * default of every other server of that kind and is4k when a new one is the default (Overseerr
- * v1.34.0 server/routes/settings/radarr.ts, sonarr.ts), which would take the user's choice away.
+ * A new entry is the default only when its kind has no (non-4K) server yet: Seerr clears the
+ * default of every other server of that kind and is4k when a new one is the default (seerr v3.1.0
+ * server/routes/settings/radarr.ts L22-31, sonarr.ts), which would take the user's choice away.
  */
 function createBody(
-  service: OverseerrService,
+  service: SeerrService,
   profile: { id: number; name: string },
   isDefault: boolean,
 ): Record<string, unknown> {
@@ -166,13 +166,13 @@ function createBody(
 }
 
 /**
- * Brings Overseerr's owned Radarr/Sonarr entries to `services`. Returns a `waiting` change per
- * service while Overseerr is not set up and no Plex token lets the relation do it.
+ * Brings Seerr's owned Radarr/Sonarr entries to `services`. Returns a `waiting` change per
+ * service while Seerr is not set up and no Plex token lets the relation do it.
  */
-export async function reconcileOverseerr(
+export async function reconcileSeerr(
   http: HttpClient,
-  target: OverseerrTarget,
-  spec: OverseerrReconcile,
+  target: SeerrTarget,
+  spec: SeerrReconcile,
   changes: Change[] = [],
 ): Promise<Change[]> {
   if ((await ensureSetUp(http, target, spec.plex)) === "waiting") {
