@@ -1,7 +1,7 @@
 /* global module */
 /**
  * The import rules of this program, checked by test/dependencies.test.ts (and by hand with
- * `npx depcruise lib components stacks plan index.ts`). Dependencies run one way:
+ * `npx depcruise lib components stacks plan verify lab index.ts`). Dependencies run one way:
  * stacks → components → lib builders → shared utilities (lib/settings, lib/net.ts).
  */
 module.exports = {
@@ -34,6 +34,14 @@ module.exports = {
       severity: "error",
       from: { path: "^lib/", pathNot: "^lib/program\\.ts$" },
       to: { path: "^(components|stacks|plan)/" },
+    },
+    {
+      name: "lab-not-imported",
+      comment:
+        "The data-path lab (lab/) runs the program's plan; nothing the program or the verifier ships may depend on the lab.",
+      severity: "error",
+      from: { path: "^(lib|components|stacks|plan|verify)/" },
+      to: { path: "^lab/" },
     },
     {
       name: "components-not-stacks",

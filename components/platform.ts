@@ -101,8 +101,8 @@ export class Platform extends pulumi.ComponentResource {
       if (!args.operatorClient) {
         throw new Error("Platform: installing the Tailscale operator needs operatorClient credentials");
       }
-      // The chart reads this Secret when its `oauth` values are unset, keeping the client
-      // secret out of the release's stored values.
+      // The chart mounts this Secret while its `oauth` values keep their empty defaults
+      // (tailscaleOperatorValues), keeping the client secret out of the release's stored values.
       const oauthSecret = new k8s.core.v1.Secret(
         `${name}-tailscale-operator-oauth`,
         {
@@ -126,7 +126,7 @@ export class Platform extends pulumi.ComponentResource {
             name: release.step,
             chart: release.chart,
             version: release.version,
-            repositoryOpts: { repo: release.repo },
+            ...(release.repo !== undefined ? { repositoryOpts: { repo: release.repo } } : {}),
             namespace: release.namespace,
             values: release.values,
           },

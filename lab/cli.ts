@@ -1,13 +1,13 @@
 /**
- * `npm run lab -- [--config FILE] [--core-config FILE] [--only NAME]`
+ * `npm run lab -- [--config FILE] [--core-config FILE] [--only PATTERN] [--record DIR]`
  *
  * Builds the planned `downloads` data path in network namespaces on this machine (see
  * docs/lab.md), runs every scenario, prints the table and exits non-zero on any leak or a broken
  * baseline. Needs root.
  */
-import { accessSync, constants, existsSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { cpus, loadavg, release, tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
 import { ORGANIZATION, PROJECT, evaluateStack } from "../plan/evaluate";
 import { readStackFile } from "../plan/stackFile";
 import { labAddresses } from "./addresses";
@@ -15,15 +15,18 @@ import { Lab } from "./lab";
 import { extractLabPlan, LabPlan } from "./plan";
 import { passed, renderTable, ScenarioResult } from "./report";
 import { SCENARIOS } from "./scenarios";
-import { LabError, Registry, run } from "./sys";
+import { LabError, ranPrograms, Registry, run } from "./sys";
+import { packagesFor, REQUIRED_TOOLS } from "./tools";
 import { World } from "./world";
 
-const USAGE = "usage: npm run lab -- [--config FILE] [--core-config FILE] [--only SCENARIO]";
+const USAGE = "usage: npm run lab -- [--config FILE] [--core-config FILE] [--only PATTERN] [--record DIR]";
 
 export interface LabArguments {
   readonly config: string;
   readonly coreConfig: string;
   readonly only?: string;
+  /** Directory to write the run's whole log into, named by date and commit (docs/lab-runs). */
+  readonly record?: string;
 }
 
 export class UsageError extends Error {}
@@ -32,10 +35,11 @@ export function parseLabArguments(argv: readonly string[]): LabArguments {
   let config = "Pulumi.downloads.yaml";
   let coreConfig = "Pulumi.core.yaml";
   let only: string | undefined;
+  let record: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = argv[i + 1];
-    if (!["--config", "--core-config", "--only"].includes(arg)) {
+    if (!["--config", "--core-config", "--only", "--record"].includes(arg)) {
       throw new UsageError(`unknown argument "${arg}"\n${USAGE}`);
     }
     if (value === undefined || value.startsWith("--")) {
@@ -46,32 +50,19 @@ export function parseLabArguments(argv: readonly string[]): LabArguments {
       config = value;
     } else if (arg === "--core-config") {
       coreConfig = value;
-    } else {
+    } else if (arg === "--only") {
+      try {
+        new RegExp(value);
+      } catch (error) {
+        throw new UsageError(`--only ${value}: not a regular expression (${(error as Error).message})\n${USAGE}`);
+      }
       only = value;
+    } else {
+      record = value;
     }
   }
-  return { config, coreConfig, only };
+  return { config, coreConfig, only, ...(record === undefined ? {} : { record }) };
 }
-
-/** Tools the lab runs, and the Debian package that has each. */
-export const REQUIRED_TOOLS: Readonly<Record<string, string>> = {
-  ip: "iproute2",
-  iptables: "iptables",
-  ip6tables: "iptables",
-  nft: "nftables",
-  wg: "wireguard-tools",
-  "wireguard-go": "wireguard-go",
-  dnsmasq: "dnsmasq-base",
-  busybox: "busybox",
-  dig: "bind9-dnsutils",
-  curl: "curl",
-  inotifywait: "inotify-tools",
-  bash: "bash",
-  unshare: "util-linux",
-  nsenter: "util-linux",
-  setpriv: "util-linux",
-  chroot: "coreutils",
-};
 
 /** Every missing prerequisite, each with what to do about it. */
 export function missingPrerequisites(probe: {
@@ -87,7 +78,7 @@ export function missingPrerequisites(probe: {
   }
   const missing = Object.entries(REQUIRED_TOOLS).filter(([tool]) => !probe.hasTool(tool));
   if (missing.length > 0) {
-    const packages = [...new Set(missing.map(([, pkg]) => pkg))];
+    const packages = packagesFor(missing.map(([tool]) => tool));
     problems.push(`missing tools: ${missing.map(([tool]) => tool).join(", ")} (apt-get install ${packages.join(" ")})`);
   }
   const tun = probe.tunDevice();
@@ -99,6 +90,11 @@ export function missingPrerequisites(probe: {
     problems.push(netns);
   }
   return problems;
+}
+
+/** Programs the lab ran that {@link REQUIRED_TOOLS} does not list, so a fresh machine may lack them. */
+export function unlistedPrograms(ran: Iterable<string>): string[] {
+  return [...ran].filter((program) => !Object.hasOwn(REQUIRED_TOOLS, program)).sort();
 }
 
 function hasTool(name: string): boolean {
@@ -155,6 +151,56 @@ async function planFor(args: LabArguments): Promise<LabPlan> {
   return extractLabPlan(downloads.manifests, core.outputs);
 }
 
+/** The commit a recorded run names: its hash and subject. */
+export interface RecordSource {
+  readonly commit: string;
+  readonly subject: string;
+}
+
+/** `docs/lab-runs/2026-12-07-0123456789.txt`: the run's date (UTC) and the commit it ran. */
+export function recordFileName(when: Date, commit: string): string {
+  return `${when.toISOString().slice(0, 10)}-${commit.slice(0, 10)}.txt`;
+}
+
+/** The recorded log: what ran (command, commit, machine), then every line the run printed. */
+export function recordText(record: {
+  readonly argv: readonly string[];
+  readonly source: RecordSource;
+  readonly when: Date;
+  readonly machine: string;
+  readonly lines: readonly string[];
+  readonly status: number;
+}): string {
+  return [
+    `# npm run lab${record.argv.length > 0 ? ` -- ${record.argv.join(" ")}` : ""}`,
+    `# commit ${record.source.commit} (${record.source.subject})`,
+    `# started ${record.when.toISOString()} on ${record.machine}`,
+    `# exit status ${record.status}`,
+    "",
+    ...record.lines,
+    "",
+  ].join("\n");
+}
+
+/**
+ * The commit of the work tree, or why a run there cannot be recorded: the log names the commit it
+ * ran, so every tracked file must be the commit's (the record directory itself excepted).
+ */
+function recordSource(repoRoot: string, recordDir: string): RecordSource | string {
+  const git = (...args: string[]) => run(["git", "-C", repoRoot, ...args]);
+  const head = git("rev-parse", "HEAD");
+  if (head.code !== 0) {
+    return `--record needs a git work tree (the log names the commit it ran): ${head.stderr.trim()}`;
+  }
+  const changed = git("status", "--porcelain", "--", ".", `:(exclude)${relative(repoRoot, resolve(recordDir))}`)
+    .stdout.split("\n")
+    .filter(Boolean);
+  if (changed.length > 0) {
+    return `--record needs a clean work tree (the log names the commit it ran); these differ from it:\n${changed.map((line) => `  ${line}`).join("\n")}`;
+  }
+  return { commit: head.stdout.trim(), subject: git("log", "-1", "--format=%s").stdout.trim() };
+}
+
 export async function runLab(argv: readonly string[], log: (line: string) => void = console.log): Promise<number> {
   let args: LabArguments;
   try {
@@ -163,6 +209,31 @@ export async function runLab(argv: readonly string[], log: (line: string) => voi
     log((error as Error).message);
     return 2;
   }
+  if (args.record === undefined) {
+    return runScenarios(args, log);
+  }
+  const source = recordSource(resolve(__dirname, ".."), args.record);
+  if (typeof source === "string") {
+    log(source);
+    return 2;
+  }
+  const when = new Date();
+  const machine = `${cpus().length} cores, Linux ${release()}, load average ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" ")}`;
+  const lines: string[] = [];
+  const status = await runScenarios(args, (line) => {
+    lines.push(line);
+    log(line);
+  });
+  mkdirSync(args.record, { recursive: true });
+  const file = join(args.record, recordFileName(when, source.commit));
+  writeFileSync(file, recordText({ argv, source, when, machine, lines, status }));
+  log(`this run's log: ${file}`);
+  return status;
+}
+
+async function runScenarios(args: LabArguments, log: (line: string) => void): Promise<number> {
   const problems = missingPrerequisites({ uid: process.getuid?.() ?? -1, hasTool, canCreateNetns, tunDevice });
   if (problems.length > 0) {
     log(`npm run lab cannot run here:\n${problems.map((p) => `  - ${p}`).join("\n")}`);
@@ -177,7 +248,7 @@ export async function runLab(argv: readonly string[], log: (line: string) => voi
   const started = Date.now();
   log(`Planning ${args.config} (core: ${args.coreConfig})`);
   const plan = await planFor(args);
-  const scenarios = SCENARIOS.filter((s) => !args.only || s.name.includes(args.only));
+  const scenarios = SCENARIOS.filter((s) => !args.only || new RegExp(args.only).test(s.name));
   const registry = new Registry();
   const dir = registry.dir(mkdtempSync(join(tmpdir(), "charmarr-lab-")));
   const onSignal = (signal: NodeJS.Signals) => {
@@ -219,8 +290,11 @@ export async function runLab(argv: readonly string[], log: (line: string) => voi
   log("");
   log(renderTable(results));
   log(`lab took ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  const baselineOk = results.find((r) => r.scenario === "baseline");
-  return results.every(passed) && (!baselineOk || passed(baselineOk)) ? 0 : 1;
+  const unlisted = unlistedPrograms(ranPrograms);
+  if (unlisted.length > 0) {
+    log(`the lab ran programs its prerequisite check (lab/tools.ts) does not list: ${unlisted.join(", ")}`);
+  }
+  return results.every(passed) && unlisted.length === 0 ? 0 : 1;
 }
 
 if (require.main === module) {

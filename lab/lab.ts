@@ -11,20 +11,11 @@ import { NetnsTarget, NetnsTransport } from "../verify/netns";
 import { publicAddress } from "../verify/probes";
 import { Exec, resolve, sendUdp } from "./probes";
 import { leakedPackets, queriesFrom, ScenarioResult } from "./report";
-import { Check, Scenario } from "./scenarios";
+import type { Check, LabContext, Observation, Scenario } from "./scenario";
 import { LabError, run, runAsync, sleep } from "./sys";
 import { Container, Pod, World } from "./world";
 
-export interface Observation {
-  /** Addresses the echo server reported to the client, one per round (undefined: no answer). */
-  readonly seen: (string | undefined)[];
-  /** Answers to the internet-name lookups, one per round. */
-  readonly internetAnswers: (string | undefined)[];
-  /** Names looked up in the rounds (unique per lookup so no cache hides a query). */
-  readonly names: string[];
-}
-
-export class Lab {
+export class Lab implements LabContext {
   gateway!: Pod;
   client!: Pod;
   private gatewayCount = 0;
@@ -223,9 +214,8 @@ export class Lab {
   /** Probes for `rounds` rounds with the current layers; returns what leaked and what the client saw. */
   async measure(
     rounds: number,
-    traffic?: (lab: Lab) => Promise<Check[]>,
+    traffic?: (lab: LabContext) => Promise<Check[]>,
   ): Promise<{ packets: number; dns: number; observation: Observation; dnsSources: string[]; trafficChecks: Check[] }> {
-    this.world.flushConntrack();
     this.world.resetCounters();
     const mark = this.world.resolverLines().split("\n").length - 1;
     const observation: Observation = { seen: [], internetAnswers: [], names: [] };
@@ -291,7 +281,6 @@ export class Lab {
     const figures: { packets: number; dns: number; seconds?: number }[] = [];
     for (const layer1 of [true, false]) {
       this.world.setLayer1(layer1, this.pods());
-      this.world.flushConntrack();
       this.world.resetCounters();
       const mark = this.world.resolverLines().split("\n").length - 1;
       const newIp =

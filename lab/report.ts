@@ -2,6 +2,7 @@
  * Leak accounting and the result table. Pure: counter dumps and resolver logs in, figures and
  * text out.
  */
+import { LEAK_COUNTERS } from "./leaks";
 
 /** Packet counts read from the internet router's named nftables counters. */
 export interface InternetCounters {
@@ -26,9 +27,9 @@ export function namedCounter(json: string, name: string): number {
 /** Reads the internet router's `nft -j list counters table inet <t>` output. */
 export function parseCounters(json: string): InternetCounters {
   return {
-    tunnel: namedCounter(json, "tunnel"),
-    homeDns: namedCounter(json, "home_dns"),
-    homeOther: namedCounter(json, "home_other"),
+    tunnel: namedCounter(json, LEAK_COUNTERS.tunnel),
+    homeDns: namedCounter(json, LEAK_COUNTERS.dns),
+    homeOther: namedCounter(json, LEAK_COUNTERS.other),
   };
 }
 

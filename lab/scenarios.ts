@@ -6,48 +6,19 @@
 import { readFileSync } from "node:fs";
 import { dnsPath } from "../verify/probes";
 import { dnsVerdict } from "../verify/verdicts";
-import type { Lab, Observation } from "./lab";
 import { resolve } from "./probes";
+import type { Check, LabContext, Observation, Scenario } from "./scenario";
 import { containerCapabilities, describeCapabilities, statusCapabilities } from "./capabilities";
 import { gluetunSettings } from "./gluetun";
 import { GLUETUN_IMAGE, LabContainer } from "./plan";
 import { must, run, runAsync, sleep } from "./sys";
 import { LARGE_BODY_BYTES } from "./world";
 
-export interface Check {
-  readonly ok: boolean;
-  readonly text: string;
-}
-
-export interface Scenario {
-  readonly name: string;
-  /** Whether layer 2 (the gateway) alone must stop every leak here; false where only layer 1 can. */
-  readonly layer2MustHold: boolean;
-  /** The fault; the pod it breaks is recreated after it. */
-  readonly inject?: (lab: Lab) => void | Promise<void>;
-  /** Which pod the fault breaks (default the gateway). */
-  readonly breaks?: "gateway" | "client";
-  /** Inject again before the layer-2-only round: the pod repairs this fault by itself within seconds. */
-  readonly reinject?: boolean;
-  /** Probe rounds per layer setting (default 1). */
-  readonly rounds?: number;
-  /**
-   * Extra traffic sent inside each probing window, after the probe rounds, so what it leaks is
-   * counted; its assertions with both layers on are reported.
-   */
-  readonly traffic?: (lab: Lab) => Promise<Check[]>;
-  /** Assertions on what the client saw with both layers on. */
-  readonly checks?: (lab: Lab, seen: Observation, dnsSources: readonly string[]) => Promise<Check[]> | Check[];
-  /** Measure the seconds until traffic flows again (the gateway pod is replaced). */
-  readonly recovery?: boolean;
-  readonly recoveryLimitSeconds?: number;
-}
-
-function inGateway(lab: Lab, ...argv: string[]): void {
+function inGateway(lab: LabContext, ...argv: string[]): void {
   must(["ip", "netns", "exec", lab.gateway.netns, ...argv]);
 }
 
-function inClient(lab: Lab, ...argv: string[]): void {
+function inClient(lab: LabContext, ...argv: string[]): void {
   must(["ip", "netns", "exec", lab.client.netns, ...argv]);
 }
 
@@ -63,7 +34,7 @@ function noTraffic(seen: Observation): Check {
 }
 
 /** The internet name lookups of the rounds resolved, and the resolver saw them only from the VPN exit. */
-function dnsThroughTunnel(lab: Lab, seen: Observation, dnsSources: readonly string[]): Check[] {
+function dnsThroughTunnel(lab: LabContext, seen: Observation, dnsSources: readonly string[]): Check[] {
   const exit = lab.addresses.vpnExit;
   const resolved = seen.internetAnswers.every((a) => a === lab.addresses.web);
   const throughTunnel = dnsSources.length > 0 && dnsSources.every((s) => s === exit);
@@ -95,7 +66,7 @@ export function expectEqual(what: string, actual: number | undefined, expected: 
  * The MTUs the interfaces got against the plan's, a large download and a large upload through the
  * tunnel, full-size DF pings at the tunnel MTU, and no IPv4 fragment on the pod network.
  */
-async function largeTransfers(lab: Lab): Promise<Check[]> {
+async function largeTransfers(lab: LabContext): Promise<Check[]> {
   const plan = lab.world.plan;
   const vxlanMtu = Number(plan.gatewaySettings.VPN_INTERFACE_MTU);
   const gluetun = gluetunSettings(lab.world.gluetunEnv());
@@ -190,7 +161,7 @@ async function largeTransfers(lab: Lab): Promise<Check[]> {
  * /proc (what it and everything it starts can ever have). NET_ADMIN for vxlan0 and routes and
  * NET_RAW for busybox ping, which it asks for; nothing outside the runtime's defaults it did not ask for.
  */
-function routeSidecarCapabilities(lab: Lab): Check[] {
+function routeSidecarCapabilities(lab: LabContext): Check[] {
   const spec = [...lab.client.spec.initContainers, ...lab.client.spec.containers].find((c) =>
     [...c.command, ...c.args].some((arg) => arg.includes("client_sidecar.sh")),
   );
@@ -241,13 +212,20 @@ async function until(limitMs: number, ready: () => boolean): Promise<boolean> {
 }
 
 /** The client's vxlan0 IPv4 address, when it has one. */
-function clientLease(lab: Lab): string | undefined {
+function clientLease(lab: LabContext): string | undefined {
   const out = run(["ip", "-n", lab.client.netns, "-4", "-o", "addr", "show", "dev", "vxlan0"]).stdout;
   return /inet (\d+\.\d+\.\d+\.\d+)\//.exec(out)?.[1];
 }
 
+/** Whether the client's default route goes through the gateway's overlay address, as the DHCP lease sets it. */
+function routedThroughOverlay(lab: LabContext): boolean {
+  const gateway = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1`;
+  const routes = run(["ip", "-n", lab.client.netns, "-4", "route", "show", "default"]).stdout;
+  return routes.split("\n").some((line) => line.startsWith(`default via ${gateway} dev vxlan0`));
+}
+
 /** Whether the gateway's dnsmasq listens on the overlay's DNS address (`<vxlan network>.1:53`). */
-function gatewayDnsListening(lab: Lab): boolean {
+function gatewayDnsListening(lab: LabContext): boolean {
   const address = `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.1:53`;
   const sockets = run(["ip", "netns", "exec", lab.gateway.netns, "ss", "-H", "-l", "-u", "-n"]).stdout;
   return sockets.split("\n").some((line) => line.split(/\s+/).includes(address));
@@ -259,7 +237,7 @@ function gatewayDnsListening(lab: Lab): boolean {
  * the client sidecar rebuilds it and asks the restarted dnsmasq for a lease. Bounded waits; the
  * checks say what did not happen.
  */
-async function restartGatewaySidecar(lab: Lab): Promise<void> {
+async function restartGatewaySidecar(lab: LabContext): Promise<void> {
   const sidecar = await lab.killContainer(lab.gateway, isGatewaySidecar, "gateway sidecar");
   // Until the kubelet restarts it, the killed process is the container's last one.
   const killed = sidecar.daemon;
@@ -269,9 +247,11 @@ async function restartGatewaySidecar(lab: Lab): Promise<void> {
   );
   const started = Date.now();
   inClient(lab, "ip", "link", "del", "vxlan0");
-  const leased = await until(40_000, () => clientLease(lab) !== undefined);
+  // Alpine's udhcpc script adds the address before the default route (`bound`: `ip addr add`,
+  // then `routes`): probing at the address alone races the route, and loses under load.
+  const leased = await until(40_000, () => clientLease(lab) !== undefined && routedThroughOverlay(lab));
   lab.world.log(
-    `  client vxlan0 deleted; ${leased ? `leased ${clientLease(lab)} after ${((Date.now() - started) / 1000).toFixed(1)} s` : "no lease within 40 s"}`,
+    `  client vxlan0 deleted; ${leased ? `leased ${clientLease(lab)} and routed through the overlay after ${((Date.now() - started) / 1000).toFixed(1)} s` : "no lease and overlay route within 40 s"}`,
   );
 }
 

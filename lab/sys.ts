@@ -5,6 +5,16 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, rmSync } from "node:fs";
+import { commandsIn } from "./tools";
+
+/** Every program the lab has started in this process, wrappers included (checked against lab/tools.ts). */
+export const ranPrograms = new Set<string>();
+
+function record(argv: readonly string[]): void {
+  for (const program of commandsIn(argv)) {
+    ranPrograms.add(program);
+  }
+}
 
 export interface RunResult {
   readonly code: number | null;
@@ -15,6 +25,7 @@ export interface RunResult {
 
 /** Runs argv (no shell) bounded by `timeoutMs`; never throws. */
 export function run(argv: readonly string[], timeoutMs = 10_000, input?: string): RunResult {
+  record(argv);
   const [command, ...args] = argv;
   const result = spawnSync(command, args, { encoding: "utf8", timeout: timeoutMs, input, killSignal: "SIGKILL" });
   return {
@@ -81,6 +92,7 @@ export class Registry {
     if (this.cleaned) {
       throw new LabError(`not starting ${name}: the lab is shutting down`);
     }
+    record(argv);
     const fd = openSync(logFile, "a");
     const [command, ...args] = argv;
     const child = spawn(command, args, { detached: true, stdio: ["ignore", fd, fd], env: env ?? process.env });
@@ -154,6 +166,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 
 /** Like {@link run}, without blocking the event loop (probes run side by side). */
 export function runAsync(argv: readonly string[], timeoutMs = 10_000): Promise<RunResult> {
+  record(argv);
   return new Promise((resolve) => {
     const [command, ...args] = argv;
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });

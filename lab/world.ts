@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { LabAddresses } from "./addresses";
 import { CapabilitySet, containerCapabilities, describeCapabilities, setprivArgs } from "./capabilities";
 import { DNS_SERVER_JS, FALLBACK_COMMANDS, gluetunScript } from "./gluetun";
+import { leakCounterRuleset } from "./leaks";
 import { policyRuleset, PolicyPod } from "./netpol";
 import { GLUETUN_IMAGE, LabContainer, LabPlan, LabPod, podResolvConf } from "./plan";
 import { namedCounter, parseCounters, parseLinkMtu, InternetCounters } from "./report";
@@ -416,26 +417,11 @@ export class World {
     }
     this.inNs(this.internet, "sysctl", "-qw", "net.ipv4.ip_forward=1");
     const port = Number(this.plan.gatewaySettings.VPN_TRAFFIC_PORT);
-    // What reaches the internet from the home address, counted where it arrives.
+    // What reaches the internet from the home address, counted where it arrives (lab/leaks.ts).
     must(
       ["ip", "netns", "exec", this.internet, "nft", "-f", "-"],
       10_000,
-      [
-        `table inet ${COUNTER_TABLE} {`,
-        "\tcounter tunnel {}",
-        "\tcounter home_dns {}",
-        "\tcounter home_other {}",
-        "\tchain count {",
-        "\t\ttype filter hook prerouting priority -300; policy accept;",
-        `\t\tip saddr ${a.home} ip daddr ${a.vpnServer} udp dport ${port} counter name "tunnel" accept`,
-        // ICMP errors the home side sends back about late answers are not traffic of its own.
-        `\t\tip saddr ${a.home} icmp type { destination-unreachable, time-exceeded } accept`,
-        `\t\tip saddr ${a.home} meta l4proto { tcp, udp } th dport 53 counter name "home_dns" accept`,
-        `\t\tip saddr ${a.home} counter name "home_other" accept`,
-        "\t}",
-        "}",
-        "",
-      ].join("\n"),
+      leakCounterRuleset(COUNTER_TABLE, { home: a.home, vpnServer: a.vpnServer, vpnPort: port }),
     );
     // The resolver answers every name with the web server's address and logs who asked.
     this.registry.start(
@@ -671,11 +657,6 @@ export class World {
     const ruleset = policyRuleset(POLICY_TABLE, this.plan.policies, policyPods, this.plan.namespaceLabels);
     writeFileSync(join(this.dir, "networkpolicy.nft"), ruleset);
     must(["ip", "netns", "exec", this.node, "nft", "-f", "-"], 10_000, ruleset);
-  }
-
-  /** Forgets established flows on the node, so a change of policy applies to every packet. */
-  flushConntrack(): void {
-    run(["ip", "netns", "exec", this.node, "sh", "-c", "command -v conntrack >/dev/null && conntrack -F"]);
   }
 
   readCounters(): InternetCounters {

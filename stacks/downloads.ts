@@ -37,6 +37,10 @@ import {
 } from "../lib/relations/plan";
 import type { AppName } from "../lib/apps/catalog";
 import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
+import type { VpnCredentialName } from "../lib/vpn/providers";
+import { AdmissionPolicies } from "../components/admissionPolicies";
+import { vpnNamespacePolicies } from "../lib/admission/vpn";
+import { libraryHostPath } from "../lib/apps/workload";
 
 export interface DownloadsStackExports {
   /** The core stack this stack was deployed against. */
@@ -260,29 +264,53 @@ export async function downloadsProgram(
       : []),
   ]);
 
-  const namespace = new k8s.core.v1.Namespace("downloads-namespace", {
-    // In the ambient mesh, allowed to attach routes to the gateways of its apps' domains, and
-    // Pod Security `privileged`: the download clients are routed, and their route containers
-    // need NET_ADMIN and NET_RAW, which `baseline` (enforced by default on Talos and hardened
-    // k3s/RKE2) refuses.
-    metadata: {
-      name: config.namespace,
-      labels: {
-        ...charmarrLabels("downloads"),
-        ...meshNamespaceLabels(),
-        ...routeAccessLabels(domainsOfStack("downloads")),
-        ...ROUTED_NAMESPACE_POD_SECURITY,
-      },
-    },
+  // The API server checks every pod of both namespaces against what this program plans for them;
+  // the policies come first, so no pod is admitted before them.
+  const admission = new AdmissionPolicies("admission", {
+    namespaces: vpnNamespacePolicies({
+      vpn: config.vpn,
+      cluster: core.cluster,
+      credentials: new Set(
+        (Object.keys(config.vpnSecrets) as VpnCredentialName[]).filter((key) => config.vpnSecrets[key] !== undefined),
+      ),
+      clientNamespace: config.namespace,
+      libraryHostPath: libraryHostPath(core.media.library),
+      labels: charmarrLabels("downloads"),
+    }),
+    labels: charmarrLabels("downloads"),
   });
 
-  const egress = new VpnEgress("vpn", {
-    vpn: config.vpn,
-    credentials: config.vpnSecrets,
-    cluster: core.cluster,
-    clientNamespace: namespace.metadata.name,
-    labels: charmarrLabels("downloads", "vpn"),
-  });
+  const namespace = new k8s.core.v1.Namespace(
+    "downloads-namespace",
+    {
+      // In the ambient mesh, allowed to attach routes to the gateways of its apps' domains, and
+      // Pod Security `privileged`: the download clients are routed, and their route containers
+      // need NET_ADMIN and NET_RAW, which `baseline` (enforced by default on Talos and hardened
+      // k3s/RKE2) refuses.
+      metadata: {
+        name: config.namespace,
+        labels: {
+          ...charmarrLabels("downloads"),
+          ...meshNamespaceLabels(),
+          ...routeAccessLabels(domainsOfStack("downloads")),
+          ...ROUTED_NAMESPACE_POD_SECURITY,
+        },
+      },
+    },
+    { dependsOn: [admission] },
+  );
+
+  const egress = new VpnEgress(
+    "vpn",
+    {
+      vpn: config.vpn,
+      credentials: config.vpnSecrets,
+      cluster: core.cluster,
+      clientNamespace: namespace.metadata.name,
+      labels: charmarrLabels("downloads", "vpn"),
+    },
+    { dependsOn: [admission] },
+  );
   for (const warning of killSwitchWarnings(config.vpn.killSwitch)) {
     pulumi.log.warn(warning);
   }

@@ -23,7 +23,7 @@ function cruise(): CruiseResult {
   const cli = join(root, "node_modules", "dependency-cruiser", "bin", "dependency-cruise.mjs");
   const output = execFileSync(
     process.execPath,
-    [cli, "lib", "components", "stacks", "plan", "index.ts", "--output-type", "json"],
+    [cli, "lib", "components", "stacks", "plan", "verify", "lab", "index.ts", "--output-type", "json"],
     {
       cwd: root,
       encoding: "utf8",
@@ -53,13 +53,14 @@ describe("module dependencies (.dependency-cruiser.cjs)", () => {
       "settings-shared-only",
       "lib-not-upward",
       "components-not-stacks",
+      "lab-not-imported",
     ]) {
       assert.ok(rules.includes(rule), `rule ${rule} is missing from .dependency-cruiser.cjs`);
     }
     assert.ok(result.summary.totalCruised > 50, `only ${result.summary.totalCruised} modules were cruised`);
   });
 
-  it("has no import circle in lib/, components/, stacks/ or plan/, and no domain module imports lib/config", () => {
+  it("has no import circle in lib/, components/, stacks/, plan/, verify/ or lab/, and no domain module imports lib/config", () => {
     assert.deepEqual(result.summary.violations.map(describeViolation), []);
   });
 });

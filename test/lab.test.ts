@@ -1,4 +1,6 @@
 import { strict as assert } from "node:assert";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { DEFAULT_LAN, hostIn, labAddresses } from "../lab/addresses";
 import {
   capabilityNames,
@@ -7,8 +9,17 @@ import {
   setprivArgs,
   statusCapabilities,
 } from "../lab/capabilities";
-import { missingPrerequisites, missingUpstream, parseLabArguments, UsageError } from "../lab/cli";
+import {
+  missingPrerequisites,
+  missingUpstream,
+  parseLabArguments,
+  recordFileName,
+  recordText,
+  unlistedPrograms,
+  UsageError,
+} from "../lab/cli";
 import { FALLBACK_COMMANDS, gluetunScript, gluetunSettings } from "../lab/gluetun";
+import { classifyPacket, isLeak, LeakClass, leakCounterRuleset, Packet } from "../lab/leaks";
 import { PolicyError, policyRuleset, PolicyPod } from "../lab/netpol";
 import { extractLabPlan, LabPlan, LabPlanError, LabPod, parseShellSettings, podResolvConf } from "../lab/plan";
 import { parseDigShort } from "../lab/probes";
@@ -23,6 +34,7 @@ import {
   ScenarioResult,
 } from "../lab/report";
 import { expectEqual } from "../lab/scenarios";
+import { commandsIn, packagesFor, REQUIRED_TOOLS } from "../lab/tools";
 import { restartBackoffMs } from "../lab/world";
 import type { Manifest } from "../plan/evaluate";
 import { planDownloads, planCore } from "./support/plan";
@@ -409,13 +421,37 @@ describe("npm run lab: leak accounting and the table", () => {
     l2: number,
     layer2MustHold: boolean,
     checksOk = true,
+    dns: { l1?: number; l2?: number } = {},
   ): ScenarioResult => ({
     scenario,
     checks: [{ ok: checksOk, text: "the internet saw the VPN exit" }],
-    withLayer1: { packets: l1, dns: 0 },
-    layer2Only: { packets: l2, dns: 0 },
+    withLayer1: { packets: l1, dns: dns.l1 ?? 0 },
+    layer2Only: { packets: l2, dns: dns.l2 ?? 0 },
     layer2MustHold,
     seconds: 1.5,
+  });
+
+  it("fails a DNS leak alone: with both layers on, and through layer 2 alone where it must hold", () => {
+    assert.equal(passed(result("dns-l1", 0, 0, true, true, { l1: 1 })), false, "one query with both layers on");
+    assert.equal(passed(result("dns-l2", 0, 0, true, true, { l2: 3 })), false, "queries through layer 2 alone");
+    assert.equal(
+      passed(result("dns-l1-only", 0, 0, false, true, { l2: 3 })),
+      true,
+      "layer 2 alone need not hold where only layer 1 can stop it",
+    );
+    assert.equal(
+      passed(result("dns-l1-only", 0, 0, false, true, { l1: 1, l2: 3 })),
+      false,
+      "a DNS leak with both layers on always fails",
+    );
+    const table = renderTable([result("kube-dns", 0, 0, true, true, { l1: 2, l2: 4 })]);
+    assert.match(table, /^kube-dns\s+FAIL\s+0\s+2\s+0\s+4\s/m);
+    assert.match(
+      table,
+      /kube-dns: 0 packet\(s\) and 2 DNS query\(ies\) reached the internet from the home address with both layers on/,
+    );
+    assert.match(table, /kube-dns: layer 2 alone let 0 packet\(s\) and 4 DNS query\(ies\) out from the home address/);
+    assert.equal(table.split("\n").at(-1), "0 passed, 1 failed");
   });
 
   it("fails a leak with both layers, a leak through layer 2 alone where it must hold, and a failed check", () => {
@@ -497,6 +533,8 @@ describe("npm run lab: arguments, prerequisites, addresses", () => {
       (e: Error) => e instanceof UsageError && /--config needs a value/.test(e.message),
     );
     assert.throws(() => parseLabArguments(["downloads"]), /unknown argument "downloads"/);
+    assert.throws(() => parseLabArguments(["--only", "gateway("]), /--only gateway\(: not a regular expression/);
+    assert.equal(parseLabArguments(["--record", "docs/lab-runs"]).record, "docs/lab-runs");
   });
 
   it("says exactly what is missing: root first, then tools with their Debian packages, /dev/net/tun, namespaces", () => {
@@ -539,5 +577,137 @@ describe("npm run lab: arguments, prerequisites, addresses", () => {
 
   it("restarts containers with the kubelet's back-off", () => {
     assert.deepEqual([0, 1, 2, 5, 9].map(restartBackoffMs), [10_000, 20_000, 40_000, 300_000, 300_000]);
+  });
+});
+
+describe("npm run lab: the programs it runs, checked and installed", () => {
+  it("names each wrapper and the command it runs", () => {
+    assert.deepEqual(
+      commandsIn([
+        "ip",
+        "netns",
+        "exec",
+        "ns",
+        "unshare",
+        "-m",
+        "-u",
+        "--propagation",
+        "private",
+        "/bin/bash",
+        "/x/launch.sh",
+      ]),
+      ["ip", "unshare", "bash"],
+    );
+    assert.deepEqual(
+      commandsIn(["nsenter", "-t", "42", "-n", "-m", "--", "setpriv", "--inh-caps=-all", "--", "curl", "-s", "u"]),
+      ["nsenter", "setpriv", "curl"],
+    );
+    assert.deepEqual(commandsIn(["ip", "netns", "exec", "ns", "ping", "-M", "do"]), ["ip", "ping"]);
+    assert.deepEqual(commandsIn(["chroot", "/root", "/usr/bin/dig", "x"]), ["chroot", "dig"]);
+  });
+
+  it("a program the lab ran but does not check for fails the run, by name", () => {
+    assert.deepEqual(unlistedPrograms(["ip", "ping", "tcpdump", "nft"]), ["tcpdump"]);
+    assert.deepEqual(unlistedPrograms(["ip", "ping"]), []);
+  });
+
+  it(".ci/run installs the package of every program the lab checks for", () => {
+    const script = readFileSync(join(__dirname, "..", ".ci", "run"), "utf8");
+    const list = /^packages=\(([^)]*)\)$/m.exec(script);
+    assert.ok(list, ".ci/run has no packages=(...) line");
+    const installed = list[1].split(/\s+/).filter(Boolean);
+    const needed = packagesFor(Object.keys(REQUIRED_TOOLS));
+    assert.deepEqual(
+      needed.filter((pkg) => !installed.includes(pkg)),
+      [],
+      "packages the lab needs that .ci/run does not install",
+    );
+    assert.equal(REQUIRED_TOOLS.ping, "iputils-ping", "ping -M do is iputils' (busybox ping has no -M)");
+  });
+});
+
+describe("npm run lab: what counts as a leak where it arrives (lab/leaks.ts)", () => {
+  const endpoints = { home: "203.0.113.10", vpnServer: "203.0.113.20", vpnPort: 51820 };
+  const from = (source: string, rest: Omit<Packet, "source">): LeakClass =>
+    classifyPacket({ source, ...rest }, endpoints);
+
+  it("the tunnel's own packets to the VPN server port are not a leak; the same port elsewhere is", () => {
+    assert.equal(from("203.0.113.10", { destination: "203.0.113.20", protocol: "udp", port: 51820 }), "tunnel");
+    assert.equal(from("203.0.113.10", { destination: "198.51.100.80", protocol: "udp", port: 51820 }), "other");
+    assert.equal(from("203.0.113.10", { destination: "203.0.113.20", protocol: "tcp", port: 51820 }), "other");
+    assert.equal(from("203.0.113.10", { destination: "203.0.113.20", protocol: "udp", port: 51821 }), "other");
+    assert.equal(isLeak("tunnel"), false);
+    assert.equal(isLeak("other"), true);
+  });
+
+  it("port 53 from the home address is a DNS leak, over UDP and TCP, to any resolver", () => {
+    assert.equal(from("203.0.113.10", { destination: "198.51.100.53", protocol: "udp", port: 53 }), "dns");
+    assert.equal(from("203.0.113.10", { destination: "1.1.1.1", protocol: "tcp", port: 53 }), "dns");
+    assert.equal(from("203.0.113.10", { destination: "203.0.113.20", protocol: "udp", port: 53 }), "dns");
+    assert.equal(isLeak("dns"), true);
+  });
+
+  it("ICMP errors about late answers are not counted; any other ICMP is a leak", () => {
+    for (const icmpType of ["destination-unreachable", "time-exceeded"]) {
+      assert.equal(from("203.0.113.10", { destination: "198.51.100.80", protocol: "icmp", icmpType }), "icmp-error");
+    }
+    assert.equal(isLeak("icmp-error"), false);
+    assert.equal(
+      from("203.0.113.10", { destination: "198.51.100.80", protocol: "icmp", icmpType: "echo-request" }),
+      "other",
+    );
+  });
+
+  it("only the home address is counted: the VPN exit's traffic is what must be seen", () => {
+    assert.equal(from("192.0.2.77", { destination: "198.51.100.53", protocol: "udp", port: 53 }), "not-home");
+    assert.equal(isLeak("not-home"), false);
+  });
+
+  it("the nftables rules are the same list in the same order, each keyed on the home address", () => {
+    const ruleset = leakCounterRuleset("lab_leaks", endpoints);
+    const rules = ruleset.split("\n").filter((line) => line.startsWith("\t\tip saddr"));
+    assert.deepEqual(rules, [
+      '\t\tip saddr 203.0.113.10 ip daddr 203.0.113.20 udp dport 51820 counter name "tunnel" accept',
+      "\t\tip saddr 203.0.113.10 icmp type { destination-unreachable, time-exceeded } accept",
+      '\t\tip saddr 203.0.113.10 meta l4proto { tcp, udp } th dport 53 counter name "home_dns" accept',
+      '\t\tip saddr 203.0.113.10 counter name "home_other" accept',
+    ]);
+    assert.match(
+      ruleset,
+      /^table inet lab_leaks \{\n\tcounter tunnel \{\}\n\tcounter home_dns \{\}\n\tcounter home_other \{\}\n/,
+    );
+    assert.match(ruleset, /type filter hook prerouting priority -300; policy accept;/);
+  });
+});
+
+describe("npm run lab --record: the committed log of a run", () => {
+  const source = { commit: "0123456789abcdef0123456789abcdef01234567", subject: "Lab: a change" };
+
+  it("is named by the run's date and the commit it ran", () => {
+    assert.equal(recordFileName(new Date("2026-12-07T05:30:00Z"), source.commit), "2026-12-07-0123456789.txt");
+  });
+
+  it("names the command, the commit, the machine and the exit status above every line the run printed", () => {
+    const text = recordText({
+      argv: ["--only", "DNS"],
+      source,
+      when: new Date("2026-12-07T05:30:00Z"),
+      machine: "2 cores, Linux 6.1, load average 1.00 0.50 0.25",
+      lines: ["- DNS", "1 passed, 0 failed"],
+      status: 0,
+    });
+    assert.equal(
+      text,
+      [
+        "# npm run lab -- --only DNS",
+        "# commit 0123456789abcdef0123456789abcdef01234567 (Lab: a change)",
+        "# started 2026-12-07T05:30:00.000Z on 2 cores, Linux 6.1, load average 1.00 0.50 0.25",
+        "# exit status 0",
+        "",
+        "- DNS",
+        "1 passed, 0 failed",
+        "",
+      ].join("\n"),
+    );
   });
 });

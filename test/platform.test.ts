@@ -111,22 +111,18 @@ describe("platform: the install plan", () => {
     );
     assert.equal(
       plan.gatewayApiCrds?.url,
-      "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml",
+      "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/standard-install.yaml",
     );
     assert.deepEqual(
       plan.releases.map((r) => [r.step, r.chart, r.after]),
       [
-        ["istio-base", "base", ["gateway-api-crds"]],
-        ["istiod", "istiod", ["istio-base"]],
-        ["istio-cni", "cni", ["istiod"]],
-        ["ztunnel", "ztunnel", ["istio-cni"]],
+        ["istio-base", "oci://registry.istio.io/release/charts/base", ["gateway-api-crds"]],
+        ["istiod", "oci://registry.istio.io/release/charts/istiod", ["istio-base"]],
+        ["istio-cni", "oci://registry.istio.io/release/charts/cni", ["istiod"]],
+        ["ztunnel", "oci://registry.istio.io/release/charts/ztunnel", ["istio-cni"]],
       ],
     );
-    assert.ok(
-      plan.releases.every(
-        (r) => r.repo === "https://istio-release.storage.googleapis.com/charts" && r.version === DEFAULT_VERSIONS.istio,
-      ),
-    );
+    assert.ok(plan.releases.every((r) => r.repo === undefined && r.version === "1.31.0"));
     assert.deepEqual(plan.namespaces, ["istio-system"]);
   });
 
@@ -139,23 +135,24 @@ describe("platform: the install plan", () => {
   it("pins the configured versions", () => {
     const plan = platformInstallPlan(
       settings({
-        gatewayApi: { install: true, version: "v1.2.1" },
-        istio: { install: true, version: "1.26.4" },
-        metallb: { install: true, version: "0.14.9", addresses: ["10.0.0.0/30"] },
-        tailscale: { operator: { install: true, version: "1.84.0" } },
+        gatewayApi: { install: true, version: "v1.5.1" },
+        istio: { install: true, version: "1.30.3" },
+        metallb: { install: true, version: "0.16.0", addresses: ["10.0.0.0/30"] },
+        tailscale: { operator: { install: true, version: "1.102.2" } },
       }),
       "cluster.local",
     );
-    assert.match(plan.gatewayApiCrds?.url ?? "", /\/v1\.2\.1\/standard-install\.yaml$/);
+    assert.match(plan.gatewayApiCrds?.url ?? "", /\/v1\.5\.1\/standard-install\.yaml$/);
+    const istio = "oci://registry.istio.io/release/charts";
     assert.deepEqual(
       plan.releases.map((r) => [r.chart, r.version, r.repo, r.namespace]),
       [
-        ["base", "1.26.4", "https://istio-release.storage.googleapis.com/charts", "istio-system"],
-        ["istiod", "1.26.4", "https://istio-release.storage.googleapis.com/charts", "istio-system"],
-        ["cni", "1.26.4", "https://istio-release.storage.googleapis.com/charts", "istio-system"],
-        ["ztunnel", "1.26.4", "https://istio-release.storage.googleapis.com/charts", "istio-system"],
-        ["metallb", "0.14.9", "https://metallb.github.io/metallb", "metallb-system"],
-        ["tailscale-operator", "1.84.0", "https://pkgs.tailscale.com/helmcharts", "tailscale"],
+        [`${istio}/base`, "1.30.3", undefined, "istio-system"],
+        [`${istio}/istiod`, "1.30.3", undefined, "istio-system"],
+        [`${istio}/cni`, "1.30.3", undefined, "istio-system"],
+        [`${istio}/ztunnel`, "1.30.3", undefined, "istio-system"],
+        ["metallb", "0.16.0", "https://metallb.github.io/metallb", "metallb-system"],
+        ["tailscale-operator", "1.102.2", "https://pkgs.tailscale.com/helmcharts", "tailscale"],
       ],
     );
   });
@@ -225,11 +222,27 @@ describe("platform: the core plan", () => {
     it("shows the CRDs, charts, pools, OAuth client, operator and policy", () => {
       assert.equal(
         crds().inputs.file,
-        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.3.0/standard-install.yaml",
+        "https://github.com/kubernetes-sigs/gateway-api/releases/download/v1.6.1/standard-install.yaml",
       );
       for (const step of ["istio-base", "istiod", "istio-cni", "ztunnel", "metallb", "tailscale-operator"]) {
         assert.equal(release(step).inputs.name, step);
       }
+      // The Istio charts plan from Istio's OCI registry: a full oci:// reference, no repository.
+      for (const [step, chart] of [
+        ["istio-base", "base"],
+        ["istiod", "istiod"],
+        ["istio-cni", "cni"],
+        ["ztunnel", "ztunnel"],
+      ]) {
+        assert.equal(release(step).inputs.chart, `oci://registry.istio.io/release/charts/${chart}`);
+        assert.equal(release(step).inputs.version, "1.31.0");
+        assert.equal(release(step).inputs.repositoryOpts, undefined);
+      }
+      assert.deepEqual(
+        [release("metallb").inputs.version, release("tailscale-operator").inputs.version],
+        ["0.16.1", "1.102.3"],
+      );
+      assert.deepEqual(release("metallb").inputs.values, { frrk8s: { enabled: false } });
       assert.deepEqual(manifestOf(plan, "IPAddressPool", "charmarr").spec, {
         addresses: ["192.168.1.240/29", "192.168.1.250-192.168.1.252"],
         autoAssign: true,
@@ -777,12 +790,31 @@ describe("platform: refused configurations", () => {
 
   it("refuses a Gateway API version without the 'v' its release tags carry (the download URL would 404)", async () => {
     await assertConfigError(
-      planCore({ "charmarr:platform.gatewayApi.version": "1.3.0" }),
+      planCore({ "charmarr:platform.gatewayApi.version": "1.6.1" }),
       "charmarr:platform.gatewayApi.version",
-      '"1.3.0" is not a pinned Gateway API release',
+      '"1.6.1" is not a pinned Gateway API release',
       'release tags start with "v"',
-      "pulumi config set --path charmarr:platform.gatewayApi.version v1.3.0",
+      "pulumi config set --path charmarr:platform.gatewayApi.version v1.6.1",
     );
+  });
+
+  it("refuses an Istio minor outside the versions table, offering the newest", async () => {
+    await assertConfigError(
+      planCore({ "charmarr:platform.istio.version": "1.27.9" }),
+      "charmarr:platform.istio.version",
+      "is Istio 1.27, which this program does not install; it knows Istio 1.28, 1.29, 1.30, 1.31",
+      "pulumi config set --path charmarr:platform.istio.version 1.31.0",
+    );
+  });
+
+  it("refuses, with both installed here, a Gateway API minor other than the chosen Istio's", async () => {
+    await assertConfigError(
+      planCore({ ...PLATFORM_ALL_ON, "charmarr:platform.istio.version": "1.30.3" }, ["tailscale:oauthClientSecret"]),
+      "charmarr:platform.gatewayApi.version",
+      "is v1.6.1, but Istio 1.30 (charmarr:platform.istio.version) is built against Gateway API v1.5.1",
+      "pulumi config set --path charmarr:platform.gatewayApi.version v1.5.1",
+    );
+    accepts({ "charmarr:platform.istio.version": "1.30.3", "charmarr:platform.gatewayApi.version": "v1.5.1" });
   });
 
   const charts = [
@@ -809,10 +841,10 @@ describe("platform: refused configurations", () => {
 
   it("accepts each upstream's own spelling of a version, pre-releases included", () => {
     accepts({
-      "charmarr:platform.gatewayApi.version": "v1.2.1",
+      "charmarr:platform.gatewayApi.version": "v1.4.0-rc.1",
       "charmarr:platform.istio.version": "1.28.0-beta.1",
-      "charmarr:platform.metallb.version": "0.14.9",
-      "charmarr:platform.tailscale.operator.version": "1.84.0",
+      "charmarr:platform.metallb.version": "0.16.0",
+      "charmarr:platform.tailscale.operator.version": "1.102.0",
     });
   });
 

@@ -1,103 +1,114 @@
 import { strict as assert } from "node:assert";
-import { createServer } from "node:http";
+import { createServer, Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { stringify } from "yaml";
-import { AppGoneError } from "../lib/relations/lifecycle";
+import { isNamedError } from "../lib/relations/http";
 import { portForwardConnect } from "../lib/relations/portForward";
-
-/** A Kubernetes API server that knows `objects` by path and answers 404 (a NotFound Status) for everything else. */
-async function fakeApiServer(objects: Record<string, unknown>) {
-  const seen: { path: string; authorization: string }[] = [];
-  const server = createServer((request, response) => {
-    const path = (request.url ?? "").split("?")[0];
-    seen.push({ path, authorization: request.headers.authorization ?? "" });
-    const body = objects[path];
-    response.writeHead(body ? 200 : 404, { "content-type": "application/json" });
-    response.end(
-      JSON.stringify(body ?? { kind: "Status", apiVersion: "v1", status: "Failure", reason: "NotFound", code: 404 }),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, seen, close: () => server.close() };
-}
-
-/** Two contexts: `elsewhere` (the file's current one) points at a closed port, `homelab` at the fake API server. */
-const kubeconfig = (server: string) =>
-  stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [
-      { name: "homelab", cluster: { server, "insecure-skip-tls-verify": true } },
-      { name: "elsewhere", cluster: { server: "http://127.0.0.1:9", "insecure-skip-tls-verify": true } },
-    ],
-    users: [
-      { name: "homelab", user: { token: "homelab-token" } },
-      { name: "elsewhere", user: { token: "elsewhere-token" } },
-    ],
-    contexts: [
-      { name: "homelab", context: { cluster: "homelab", user: "homelab" } },
-      { name: "elsewhere", context: { cluster: "elsewhere", user: "elsewhere" } },
-    ],
-    "current-context": "elsewhere",
-  });
+import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
 
 const reach = { namespace: "charmarr-core", pod: "radarr-0", port: 7878 };
 const NAMESPACE = "/api/v1/namespaces/charmarr-core";
 const STATEFULSET = "/apis/apps/v1/namespaces/charmarr-core/statefulsets/radarr";
+const FORWARD = "/api/v1/namespaces/charmarr-core/pods/radarr-0/portforward";
+
+/** An app that answers every request with what it received, so a test sees the bytes crossed both ways. */
+async function echoApp(): Promise<Server> {
+  const server = createServer((request, response) => {
+    const chunks: Buffer[] = [];
+    request.on("data", (chunk: Buffer) => chunks.push(chunk));
+    request.on("end", () => {
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(
+        JSON.stringify({ method: request.method, url: request.url, body: Buffer.concat(chunks).toString() }),
+      );
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
 
 describe("relations: reaching an app's pod through the stack's Kubernetes connection", () => {
-  it("uses kubernetes:kubeconfig and kubernetes:context, not the default kubeconfig or its current context", async () => {
-    const api = await fakeApiServer({ [NAMESPACE]: { kind: "Namespace" }, [STATEFULSET]: { kind: "StatefulSet" } });
-    try {
-      // The pod itself is not there (being rescheduled): the app is not gone, the relation goes on to its readiness wait.
-      assert.equal(
-        await portForwardConnect(reach, { kubeconfig: kubeconfig(api.url), context: "homelab" }, async () => "reached"),
-        "reached",
+  let api: FakeKubernetesApi;
+  let app: Server;
+  before(async () => {
+    app = await echoApp();
+    api = await FakeKubernetesApi.start();
+    api.addPod("charmarr-core", "radarr-0", { 7878: (app.address() as AddressInfo).port });
+  });
+  after(async () => {
+    await api.close();
+    app.close();
+  });
+  beforeEach(() => {
+    api.seen.length = 0;
+    api.forwards.length = 0;
+  });
+  const homelab = () => ({ kubeconfig: api.kubeconfig(), context: "homelab" });
+
+  it("sends each request through a port-forward to the app's pod and port, with kubernetes:kubeconfig and kubernetes:context", async () => {
+    const answers = await portForwardConnect(reach, homelab(), async (http) => [
+      await http.send({ method: "POST", path: "/radarr/api/v3/rootfolder", json: { path: "/data/movies" } }),
+      await http.send({ method: "GET", path: "/radarr/api/v3/system/status", query: { apikey: "k" } }),
+    ]);
+    assert.deepEqual(
+      answers.map((answer) => [answer.status, JSON.parse(answer.text)]),
+      [
+        [200, { method: "POST", url: "/radarr/api/v3/rootfolder", body: '{"path":"/data/movies"}' }],
+        [200, { method: "GET", url: "/radarr/api/v3/system/status?apikey=k", body: "" }],
+      ],
+    );
+    assert.deepEqual(api.seen.slice(0, 3), [
+      { path: NAMESPACE, authorization: "Bearer homelab-token" },
+      { path: STATEFULSET, authorization: "Bearer homelab-token" },
+      { path: FORWARD, authorization: "Bearer homelab-token" },
+    ]);
+    assert.ok(api.forwards.length >= 1);
+    for (const forward of api.forwards) {
+      assert.deepEqual(
+        [forward.namespace, forward.pod, forward.port, forward.protocol, forward.error],
+        ["charmarr-core", "radarr-0", 7878, "v4.channel.k8s.io", ""],
       );
-      assert.deepEqual(api.seen, [
-        { path: NAMESPACE, authorization: "Bearer homelab-token" },
-        { path: STATEFULSET, authorization: "Bearer homelab-token" },
-      ]);
-    } finally {
-      api.close();
     }
+    const crossed = api.forwards.reduce((sum, f) => [sum[0] + f.bytesIn, sum[1] + f.bytesOut], [0, 0]);
+    assert.ok(crossed[0] > 100 && crossed[1] > 100, `request and answer bytes crossed the forward: ${crossed}`);
+  });
+
+  it("fails, naming the forward and the cluster's answer, when the pod is not there (the StatefulSet is)", async () => {
+    await assert.rejects(
+      portForwardConnect({ ...reach, pod: "radarr-1" }, homelab(), (http) =>
+        http.send({ method: "GET", path: "/radarr/api/v3/system/status" }),
+      ),
+      /the port-forward to charmarr-core\/radarr-1 port 7878 failed: Unexpected server response: 404/,
+    );
+    assert.deepEqual(api.forwards, []);
+  });
+
+  it("fails, with the error channel's message, when the pod does not serve the port", async () => {
+    await assert.rejects(
+      portForwardConnect({ ...reach, port: 7879 }, homelab(), (http) =>
+        http.send({ method: "GET", path: "/radarr/api/v3/system/status" }),
+      ),
+      /the port-forward to charmarr-core\/radarr-0 port 7879 failed: error forwarding port 7879 to pod radarr-0, uid : failed to connect to localhost:7879 inside the pod/,
+    );
+    assert.equal(api.forwards[0].bytesOut, 0);
   });
 
   it("treats only a missing namespace or StatefulSet as an app that is gone", async () => {
-    const noNamespace = await fakeApiServer({});
-    const noStatefulSet = await fakeApiServer({ [NAMESPACE]: { kind: "Namespace" } });
-    try {
-      await assert.rejects(
-        portForwardConnect(
-          reach,
-          { kubeconfig: kubeconfig(noNamespace.url), context: "homelab" },
-          async () => "reached",
-        ),
-        (error: Error) => error instanceof AppGoneError && /namespace charmarr-core does not exist/.test(error.message),
-      );
-      await assert.rejects(
-        portForwardConnect(
-          reach,
-          { kubeconfig: kubeconfig(noStatefulSet.url), context: "homelab" },
-          async () => "reached",
-        ),
-        (error: Error) =>
-          error instanceof AppGoneError && /StatefulSet charmarr-core\/radarr does not exist/.test(error.message),
-      );
-    } finally {
-      noNamespace.close();
-      noStatefulSet.close();
-    }
+    await assert.rejects(
+      portForwardConnect({ ...reach, namespace: "charmarr-media" }, homelab(), async () => "reached"),
+      (error: Error) =>
+        isNamedError(error, "AppGoneError") && /namespace charmarr-media does not exist/.test(error.message),
+    );
+    await assert.rejects(
+      portForwardConnect({ ...reach, pod: "sonarr-0" }, homelab(), async () => "reached"),
+      (error: Error) =>
+        isNamedError(error, "AppGoneError") && /StatefulSet charmarr-core\/sonarr does not exist/.test(error.message),
+    );
   });
 
   it("fails, not skips, when the context names no cluster", async () => {
     await assert.rejects(
-      portForwardConnect(
-        reach,
-        { kubeconfig: kubeconfig("http://127.0.0.1:9"), context: "missing" },
-        async () => "reached",
-      ),
-      (error: Error) => !(error instanceof AppGoneError) && /no context "missing"/.test(error.message),
+      portForwardConnect(reach, { kubeconfig: api.kubeconfig(), context: "missing" }, async () => "reached"),
+      (error: Error) => /no context "missing"/.test(error.message) && !isNamedError(error, "AppGoneError"),
     );
   });
 });

@@ -40,7 +40,7 @@ const STACK = "organization/charmarr/core";
 /** What this stack's own yaml.v2.ConfigFile applied, and its patch marked, on an earlier `pulumi up`. */
 const OURS: CrdFacts = {
   managers: ["pulumi-kubernetes-1a2b3c4d", "pulumi-kubernetes-5e6f7a8b"],
-  bundleVersion: "v1.3.0",
+  bundleVersion: "v1.6.1",
   installedBy: STACK,
 };
 const ISTIO_ELSEWHERE = {
@@ -91,52 +91,60 @@ describe("preflight: what the cluster already has", () => {
       );
     });
 
-    it("says, when it offers the cluster's CRDs, that k3s's bundles are outside the Gateway API Istio 1.27 supports", () => {
-      for (const [crd, bundle] of [
-        [K3S_TRAEFIK, "v1.5.1"],
-        [K3S_137, "v1.6.1"],
-      ] as const) {
+    it("says, when it offers the cluster's CRDs, whether k3s's bundle is the Gateway API the chosen Istio is built against", () => {
+      const offered = (crd: CrdFacts, istio: Record<string, unknown>) => {
         const [finding] = findings(
-          { gatewayApi: { install: true }, istio: { install: true } },
+          { gatewayApi: { install: true, ...(istio.version === "1.30.3" ? { version: "v1.5.1" } : {}) }, istio },
           { crds: { [GATEWAY_CRD]: crd } },
           "gatewayApi",
         );
         assert.equal(finding.severity, "refuse");
-        assert.ok(
-          finding.fix.startsWith(
-            `use the cluster's CRDs (pulumi config set --path 'charmarr:platform.gatewayApi.install' false; but bundle ${bundle} is outside Gateway API v1.3, the version Istio 1.27 (charmarr:platform.istio.version) supports), or remove them first, so that this stack installs Gateway API v1.3.0`,
-          ),
-          finding.fix,
-        );
-      }
+        return finding.fix;
+      };
+      assert.ok(
+        offered(K3S_TRAEFIK, { install: true }).startsWith(
+          "use the cluster's CRDs (pulumi config set --path 'charmarr:platform.gatewayApi.install' false; but bundle v1.5.1 is outside Gateway API v1.6, the version Istio 1.31 (charmarr:platform.istio.version) supports), or remove them first, so that this stack installs Gateway API v1.6.1",
+        ),
+      );
+      assert.ok(
+        offered(K3S_137, { install: true }).startsWith(
+          "use the cluster's CRDs (pulumi config set --path 'charmarr:platform.gatewayApi.install' false), or remove them first",
+        ),
+      );
+      assert.ok(
+        offered(K3S_TRAEFIK, { install: true, version: "1.30.3" }).startsWith(
+          "use the cluster's CRDs (pulumi config set --path 'charmarr:platform.gatewayApi.install' false), or remove them first, so that this stack installs Gateway API v1.5.1",
+        ),
+      );
     });
 
     it("warns when the cluster's CRDs it uses are another minor than the chosen Istio supports", () => {
-      for (const crd of [K3S_TRAEFIK, K3S_137]) {
-        const all = findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: crd } }, "gatewayApi");
-        assert.deepEqual(
-          all.map((f) => [f.severity, f.key]),
-          [["warn", "charmarr:platform.gatewayApi.install"]],
-        );
-        assert.match(
-          all[0].problem,
-          new RegExp(
-            `is false, so the cluster's Gateway API CRDs \\(from Helm release ${crd.helmRelease}.*\\) are used, but their bundle ${crd.bundleVersion} is outside Gateway API v1\\.3, the version Istio 1\\.27`,
-          ),
-        );
-        assert.match(
-          all[0].fix,
-          /--disable traefik .* xargs kubectl delete\), then let this stack install Gateway API v1\.3\.0: pulumi config set --path 'charmarr:platform.gatewayApi.install' true$/,
-        );
-      }
+      const all = findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: K3S_TRAEFIK } }, "gatewayApi");
+      assert.deepEqual(
+        all.map((f) => [f.severity, f.key]),
+        [["warn", "charmarr:platform.gatewayApi.install"]],
+      );
+      assert.match(
+        all[0].problem,
+        /is false, so the cluster's Gateway API CRDs \(from Helm release kube-system\/traefik-crd.*\) are used, but their bundle v1\.5\.1 is outside Gateway API v1\.6, the version Istio 1\.31/,
+      );
+      assert.match(
+        all[0].fix,
+        /--disable traefik .* xargs kubectl delete\), then let this stack install Gateway API v1\.6\.1: pulumi config set --path 'charmarr:platform.gatewayApi.install' true$/,
+      );
+      assert.deepEqual(
+        findings({ istio: { install: true } }, { crds: { [GATEWAY_CRD]: K3S_137 } }, "gatewayApi"),
+        [],
+        "k3s 1.37's bundle is Istio 1.31's own minor",
+      );
       assert.deepEqual(
         findings(
-          { istio: { install: true } },
-          { crds: { [GATEWAY_CRD]: { managers: ["helm"], bundleVersion: "v1.3.1" } } },
+          { istio: { install: true, version: "1.30.3" } },
+          { crds: { [GATEWAY_CRD]: K3S_TRAEFIK } },
           "gatewayApi",
         ),
         [],
-        "Istio 1.27's own minor",
+        "k3s 1.34–1.36's bundle is Istio 1.30's own minor",
       );
     });
 
@@ -157,7 +165,7 @@ describe("preflight: what the cluster already has", () => {
       assert.doesNotMatch(installed.fix, /install' false/);
       assert.match(
         installed.fix,
-        /^remove them first, so that this stack installs Gateway API v1\.3\.0 — .*\(the cluster's will not do: bundle v1\.1\.0 predates/,
+        /^remove them first, so that this stack installs Gateway API v1\.6\.1 — .*\(the cluster's will not do: bundle v1\.1\.0 predates/,
       );
     });
 
@@ -169,7 +177,7 @@ describe("preflight: what the cluster already has", () => {
       );
       assert.deepEqual(rest, []);
       assert.equal(finding.severity, "refuse");
-      assert.match(finding.problem, /bundle v1\.3\.0, from the Pulumi stack organization\/homelab\/prod\)/);
+      assert.match(finding.problem, /bundle v1\.6\.1, from the Pulumi stack organization\/homelab\/prod\)/);
       assert.doesNotMatch(finding.fix, /kubectl annotate/, "another stack's mark is not this stack's to take");
     });
 
@@ -623,7 +631,7 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
         kind: "CustomResourceDefinition",
         metadata: {
           name: GATEWAY_CRD,
-          annotations: { "gateway.networking.k8s.io/bundle-version": "v1.3.0", "charmarr.io/installed-by": STACK },
+          annotations: { "gateway.networking.k8s.io/bundle-version": "v1.6.1", "charmarr.io/installed-by": STACK },
           managedFields: [{ manager: "pulumi-kubernetes-1a2b3c4d" }, { manager: "pulumi-kubernetes-5e6f7a8b" }],
         },
         spec: {

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { httpClient } from "../lib/relations/http";
-import { AppGoneError, Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
+import { Connect, RelationInputs, RelationState, appGone, relationLifecycle } from "../lib/relations/lifecycle";
 import {
   CoreRelationsInput,
   DownloadClients,
@@ -11,9 +11,12 @@ import {
 } from "../lib/relations/plan";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
 import { FakeApp, FakeSeerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
+import { FakeNetwork } from "./support/fakeNetwork";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
 // published API and refuses anything else; each test asserts the stand-ins refused nothing.
+/** Generous: a stand-in that tests what it saves calls other stand-ins, slow on a loaded machine. */
+const CLIENT_TIMEOUT_MS = 10_000;
 const RETRY = { attempts: 3, intervalMs: 20 };
 const KEYS = {
   radarr: "radarr-key-0000",
@@ -42,9 +45,9 @@ class Deployment {
     const connect: Connect = (reach, _connection, use) => {
       const app = apps[`${reach.namespace}/${reach.pod}`] ?? apps[reach.pod];
       if (app === undefined) {
-        return Promise.reject(new AppGoneError(`no pod ${reach.pod}`));
+        return Promise.reject(appGone(`no pod ${reach.pod}`));
       }
-      return use(httpClient(app.url, 1000));
+      return use(httpClient(app.url, CLIENT_TIMEOUT_MS));
     };
     this.lifecycle = relationLifecycle(connect);
   }
@@ -93,7 +96,7 @@ function noViolations(...apps: FakeApp[]): void {
 const mutations = (...apps: FakeApp[]) => apps.reduce((sum, app) => sum + app.mutations, 0);
 
 describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, qbittorrent: FakeQbittorrent, sabnzbd: FakeSabnzbd;
   let deployment: Deployment;
   const settings = downloadsRelationsSchema.parse({});
@@ -117,11 +120,17 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
   const all = () => [radarr, sonarr, lidarr, qbittorrent, sabnzbd];
 
   before(async () => {
-    radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-    sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
-    lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
     qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
     sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    // The arr apps test each client before they save it, by its Service name (qBittorrent also on the
+    // port a later test moves it to).
+    const network = new FakeNetwork()
+      .serve("qbittorrent.charmarr-downloads.svc.cluster.local", 8080, qbittorrent)
+      .serve("qbittorrent.charmarr-downloads.svc.cluster.local", 8081, qbittorrent)
+      .serve("sabnzbd.charmarr-downloads.svc.cluster.local", 8080, sabnzbd);
+    radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, { network });
+    sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr, { network });
+    lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr, { network });
     deployment = new Deployment({
       "radarr-0": radarr,
       "sonarr-0": sonarr,
@@ -176,6 +185,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
       );
       assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", "password"), QBIT.password);
       assert.equal(app.fieldOf("downloadclient", "qBittorrent (Charmarr)", field), app.name);
+      assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", field), app.name, "SABnzbd's category");
       assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "urlBase"), "/sabnzbd");
       assert.equal(app.fieldOf("downloadclient", "SABnzbd (Charmarr)", "apiKey"), KEYS.sabnzbd);
       assert.equal(app.entry("downloadclient", "SABnzbd (Charmarr)")?.enable, true);
@@ -321,7 +331,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
 });
 
 describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → Radarr, Sonarr, Plex)", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   let radarr: FakeServarr, sonarr: FakeServarr, lidarr: FakeServarr, prowlarr: FakeServarr, seerr: FakeSeerr;
   let deployment: Deployment;
   const settings = coreRelationsSchema.parse({});
@@ -341,10 +351,20 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → 
   const all = () => [radarr, sonarr, lidarr, prowlarr, seerr];
 
   before(async () => {
-    radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-    sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr);
-    lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr);
-    prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr);
+    // The library as the core stack's init containers leave it: each arr app's root folder (and the
+    // one a later test moves Radarr's to), plus one a user added by hand.
+    const folders = ["/data/movies", "/data/films", "/data/tv", "/data/music", "/data/old-movies"];
+    const network = new FakeNetwork();
+    radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, { network, folders });
+    sonarr = await FakeServarr.create("sonarr", "/sonarr", KEYS.sonarr, { network, folders });
+    lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr, { network, folders });
+    prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr, { network });
+    // Prowlarr tests each application by calling it, and the app's indexer test reaches back to Prowlarr.
+    network
+      .serve("radarr.charmarr-core.svc.cluster.local", 7878, radarr)
+      .serve("sonarr.charmarr-core.svc.cluster.local", 8989, sonarr)
+      .serve("lidarr.charmarr-core.svc.cluster.local", 8686, lidarr)
+      .serve("prowlarr.charmarr-core.svc.cluster.local", 9696, prowlarr);
     seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
     deployment = new Deployment({
       "radarr-0": radarr,
@@ -495,10 +515,13 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → 
 });
 
 describe("relations: entries the user made first are never the relation's", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it("a pre-existing qBittorrent `radarr` category and `/data/movies` root folder are left unmanaged: not edited on create or re-run, not removed on destroy", async () => {
-    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
     const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, {
+      network: new FakeNetwork().serve("qbittorrent.charmarr-downloads.svc.cluster.local", 8080, qbittorrent),
+      folders: ["/data/movies"],
+    });
     try {
       qbittorrent.categories.set("radarr", "/mnt/nas/films");
       radarr.add("rootfolder", { path: "/data/movies" });
@@ -575,7 +598,7 @@ describe("relations: entries the user made first are never the relation's", func
 });
 
 describe("relations: Seerr's default servers", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it("a server the relation adds is the default only where the user has none: the user's default Radarr stays the default", async () => {
     const seerr = await FakeSeerr.create(KEYS.seerr, PLEX_TOKEN);
     try {
@@ -597,7 +620,7 @@ describe("relations: Seerr's default servers", function () {
         mountPath: "/data",
         settings: coreRelationsSchema.parse({}),
       }).find((r) => r.name === "seerr-services") as PlannedRelation;
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, CLIENT_TIMEOUT_MS)));
       await lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: RETRY });
       assert.deepEqual(
         seerr.services.radarr.map((s) => [s.name, s.isDefault]),
@@ -619,11 +642,13 @@ describe("relations: Seerr's default servers", function () {
 });
 
 describe("relations: SABnzbd's refusals", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) =>
+        use(httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS)),
+      );
       const target = { basePath: "/sabnzbd", apiKey: KEYS.sabnzbd };
       const inputs = (names: string[]): RelationInputs => ({
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
@@ -656,7 +681,9 @@ describe("relations: SABnzbd's refusals", function () {
   it("a run that fails part-way removes what it created, so the next run creates and owns it (not adopts it as the user's)", async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+      const lifecycle = relationLifecycle((_reach, _connection, use) =>
+        use(httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS)),
+      );
       const inputs: RelationInputs = {
         reach: { namespace: "charmarr-downloads", pod: "sabnzbd-0", port: 8080 },
         spec: {
@@ -682,11 +709,12 @@ describe("relations: SABnzbd's refusals", function () {
 });
 
 describe("relations: an app that moves", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   it("a new namespace for Radarr replaces its relation: the entries go from the old Radarr and are made in the new one", async () => {
-    const before = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
-    const moved = await FakeServarr.create("radarr", "/radarr", KEYS.radarr);
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    const network = new FakeNetwork().serve("sabnzbd.charmarr-downloads.svc.cluster.local", 8080, sabnzbd);
+    const before = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, { network });
+    const moved = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, { network });
     try {
       const deployment = new Deployment({
         "charmarr-core/radarr-0": before,
@@ -725,7 +753,7 @@ describe("relations: qBittorrent's two login styles", () => {
           categories: [{ name: "radarr", savePath: "/data/downloads/radarr" }],
         };
         const lifecycle = relationLifecycle((reach, _connection, use) =>
-          use(httpClient((reach.pod === "good-0" ? good : wrong).url, 1000)),
+          use(httpClient((reach.pod === "good-0" ? good : wrong).url, CLIENT_TIMEOUT_MS)),
         );
         await lifecycle.create({ reach: { namespace: "n", pod: "good-0", port: 8080 }, spec, retry: RETRY });
         assert.deepEqual([...good.categories], [["radarr", "/data/downloads/radarr"]]);
@@ -761,7 +789,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
     const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
     try {
-      const http = httpClient(radarr.url, 1000);
+      const http = httpClient(radarr.url, CLIENT_TIMEOUT_MS);
       const key = { "X-Api-Key": KEYS.radarr };
       assert.equal(
         (
@@ -785,7 +813,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
       );
       assert.equal(
         (
-          await httpClient(qbittorrent.url, 1000).send({
+          await httpClient(qbittorrent.url, CLIENT_TIMEOUT_MS).send({
             method: "GET",
             path: "/api/v2/torrents/createCategory",
             query: { category: "x" },
@@ -794,12 +822,17 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
         405,
       );
       assert.equal(
-        (await httpClient(qbittorrent.url, 1000).send({ method: "GET", path: "/api/v2/torrents/categories" })).status,
+        (
+          await httpClient(qbittorrent.url, CLIENT_TIMEOUT_MS).send({
+            method: "GET",
+            path: "/api/v2/torrents/categories",
+          })
+        ).status,
         403,
       );
       assert.equal(
         (
-          await httpClient(sabnzbd.url, 1000).send({
+          await httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS).send({
             method: "GET",
             path: "/sabnzbd/api",
             query: { mode: "get_config", apikey: "nzb-key", output: "json" },
@@ -816,7 +849,7 @@ describe("relations: the stand-ins refuse what the published APIs do not allow",
 });
 
 describe("relations: a wrong key fails at once, naming the key, without waiting out the readiness budget", function () {
-  this.timeout(10000);
+  this.timeout(30000);
   // A budget of 100 attempts a second apart: a relation that retried a refused key would take 99 s.
   const PATIENT = { attempts: 100, intervalMs: 1000 };
 
@@ -829,7 +862,7 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
     it(`${app}: HTTP 401 to the status probe is the generated API key refused`, async () => {
       const fake = await FakeServarr.create(app, `/${app}`, "the-key-the-pod-runs-with");
       try {
-        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, 1000)));
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, CLIENT_TIMEOUT_MS)));
         const started = Date.now();
         await assert.rejects(
           lifecycle.create({
@@ -861,7 +894,9 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
     it(`sabnzbd: its plain-text HTTP 403 "${answer}" is the generated api_key refused`, async () => {
       const sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
       try {
-        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 1000)));
+        const lifecycle = relationLifecycle((_reach, _connection, use) =>
+          use(httpClient(sabnzbd.url, CLIENT_TIMEOUT_MS)),
+        );
         const started = Date.now();
         await assert.rejects(
           lifecycle.create({
@@ -885,4 +920,187 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
       }
     });
   }
+});
+
+describe("relations: the Servarr stand-ins are as strict as the apps", function () {
+  this.timeout(30000);
+  const SAB_HOST = "sabnzbd.charmarr-downloads.svc.cluster.local";
+  const sabClient = (name: string, fields: Record<string, unknown>, enable = true) => ({
+    name,
+    implementation: "Sabnzbd",
+    configContract: "SabnzbdSettings",
+    enable,
+    protocol: "usenet",
+    priority: 1,
+    tags: [],
+    fields: Object.entries({ host: SAB_HOST, port: 8080, urlBase: "/sabnzbd", apiKey: KEYS.sabnzbd, ...fields }).map(
+      ([field, value]) => ({ name: field, value }),
+    ),
+  });
+  let sabnzbd: FakeSabnzbd, lidarr: FakeServarr;
+  let send: (method: "POST" | "PUT", path: string, json: unknown) => Promise<{ status: number; body: unknown }>;
+  before(async () => {
+    sabnzbd = await new FakeSabnzbd("/sabnzbd", KEYS.sabnzbd).start();
+    lidarr = await FakeServarr.create("lidarr", "/lidarr", KEYS.lidarr, {
+      network: new FakeNetwork().serve(SAB_HOST, 8080, sabnzbd),
+      folders: ["/data/music"],
+    });
+    send = async (method, path, json) => {
+      const answer = await httpClient(lidarr.url, CLIENT_TIMEOUT_MS).send({
+        method,
+        path: `/lidarr/api/v1/${path}`,
+        query: path.startsWith("downloadclient") ? { forceSave: "true" } : undefined,
+        headers: { "X-Api-Key": KEYS.lidarr },
+        json,
+      });
+      return { status: answer.status, body: answer.text === "" ? undefined : JSON.parse(answer.text) };
+    };
+  });
+  after(() => Promise.all([lidarr?.stop(), sabnzbd?.stop()]));
+
+  it("an enabled download client is tested on POST and refused on an error even with forceSave; a disabled one is saved untested", async () => {
+    // Lidarr's default category is `music`, which SABnzbd does not have (Lidarr v2.14.5.4836 Sabnzbd.cs L450-470).
+    assert.deepEqual(await send("POST", "downloadclient", sabClient("no category", {})), {
+      status: 400,
+      body: [{ propertyName: "MusicCategory", errorMessage: "Category does not exist", isWarning: false }],
+    });
+    assert.deepEqual(
+      await send("POST", "downloadclient", sabClient("wrong key", { musicCategory: "audio", apiKey: "not-the-key" })),
+      { status: 400, body: [{ propertyName: "APIKey", errorMessage: "API Key Incorrect", isWarning: false }] },
+    );
+    assert.equal((await send("POST", "downloadclient", sabClient("disabled", {}, false))).status, 201);
+    assert.equal((await send("POST", "downloadclient", sabClient("tested", { musicCategory: "audio" }))).status, 201);
+    assert.deepEqual(
+      lidarr.collections.downloadclient.map((entry) => entry.name),
+      ["disabled", "tested"],
+    );
+    assert.deepEqual(
+      sabnzbd.log,
+      [
+        "GET /sabnzbd/api 200",
+        "GET /sabnzbd/api 200",
+        "GET /sabnzbd/api 200",
+        "GET /sabnzbd/api 403",
+        "GET /sabnzbd/api 200",
+        "GET /sabnzbd/api 200",
+      ],
+      "version and get_config for each tested POST, none for the disabled one",
+    );
+  });
+
+  it("keeps the settings class's fields only, in its order, with its defaults; a PUT with forceSave is saved untested", async () => {
+    const tested = lidarr.entry("downloadclient", "tested") as {
+      id: number;
+      fields: { name: string; value: unknown }[];
+    };
+    assert.deepEqual(
+      tested.fields.map((f) => [f.name, f.value]),
+      [
+        ["host", SAB_HOST],
+        ["port", 8080],
+        ["useSsl", false],
+        ["urlBase", "/sabnzbd"],
+        ["apiKey", KEYS.sabnzbd],
+        ["username", null],
+        ["password", null],
+        ["musicCategory", "audio"],
+        ["recentMusicPriority", -100],
+        ["olderMusicPriority", -100],
+      ],
+    );
+    const before = sabnzbd.log.length;
+    const moved = sabClient("tested", { musicCategory: "no-such-category", colour: "red" });
+    assert.equal((await send("PUT", `downloadclient/${tested.id}`, { ...moved, id: tested.id })).status, 202);
+    assert.equal(sabnzbd.log.length, before, "saved without a test");
+    assert.equal(lidarr.fieldOf("downloadclient", "tested", "musicCategory"), "no-such-category");
+    assert.equal(
+      lidarr.fieldOf("downloadclient", "tested", "colour"),
+      undefined,
+      "a field Lidarr does not have is dropped",
+    );
+    assert.deepEqual(lidarr.violations, ["lidarr: field colour is not one of the settings' fields: the app drops it"]);
+  });
+
+  it("a root folder must exist: one the library does not hold is refused", async () => {
+    const folder = {
+      name: "Music",
+      defaultQualityProfileId: 3,
+      defaultMetadataProfileId: 3,
+      defaultMonitorOption: "all",
+    };
+    assert.deepEqual(await send("POST", "rootfolder", { ...folder, path: "/data/musik" }), {
+      status: 400,
+      body: [{ propertyName: "Path", errorMessage: "Path '/data/musik' does not exist", isWarning: false }],
+    });
+    assert.equal((await send("POST", "rootfolder", { ...folder, path: "/data/music" })).status, 201);
+  });
+});
+
+describe("relations: Prowlarr tests each application before it saves it", function () {
+  this.timeout(30000);
+  it("the arr app must take the key Prowlarr is given and reach Prowlarr back; a wrong key is refused even with forceSave", async () => {
+    const network = new FakeNetwork();
+    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, { network });
+    const prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr, { network });
+    network
+      .serve("radarr.charmarr-core.svc.cluster.local", 7878, radarr)
+      .serve("prowlarr.charmarr-core.svc.cluster.local", 9696, prowlarr);
+    try {
+      const application = (name: string, apiKey: string, prowlarrUrl: string) => ({
+        name,
+        syncLevel: "fullSync",
+        implementation: "Radarr",
+        configContract: "RadarrSettings",
+        tags: [],
+        fields: [
+          { name: "prowlarrUrl", value: prowlarrUrl },
+          { name: "baseUrl", value: "http://radarr.charmarr-core.svc.cluster.local:7878/radarr" },
+          { name: "apiKey", value: apiKey },
+        ],
+      });
+      const post = async (json: unknown) => {
+        const answer = await httpClient(prowlarr.url, CLIENT_TIMEOUT_MS).send({
+          method: "POST",
+          path: "/prowlarr/api/v1/applications",
+          query: { forceSave: "true" },
+          headers: { "X-Api-Key": KEYS.prowlarr },
+          json,
+        });
+        return [answer.status, answer.text === "" ? undefined : JSON.parse(answer.text)];
+      };
+      const prowlarrUrl = "http://prowlarr.charmarr-core.svc.cluster.local:9696/prowlarr";
+      assert.deepEqual(await post(application("wrong key", "not-radarrs-key", prowlarrUrl)), [
+        400,
+        [{ propertyName: "ApiKey", errorMessage: "API Key is invalid", isWarning: false }],
+      ]);
+      assert.deepEqual(await post(application("no way back", KEYS.radarr, "http://localhost:9696")), [
+        400,
+        [
+          {
+            propertyName: "ProwlarrUrl",
+            errorMessage: "Prowlarr URL is invalid, the app cannot connect to Prowlarr",
+            isWarning: false,
+          },
+        ],
+      ]);
+      const [status] = await post(application("Radarr", KEYS.radarr, prowlarrUrl));
+      assert.equal(status, 201);
+      assert.deepEqual(
+        prowlarr.collections.applications.map((a) => a.name),
+        ["Radarr"],
+      );
+      assert.deepEqual(
+        radarr.log.filter((line) => line.includes("/indexer/")),
+        [
+          "GET /radarr/api/v3/indexer/schema 401",
+          "GET /radarr/api/v3/indexer/schema 200",
+          "POST /radarr/api/v3/indexer/test 400",
+          "GET /radarr/api/v3/indexer/schema 200",
+          "POST /radarr/api/v3/indexer/test 200",
+        ],
+      );
+    } finally {
+      await Promise.all([radarr.stop(), prowlarr.stop()]);
+    }
+  });
 });

@@ -3,7 +3,14 @@ import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { AuthorizationModel } from "./support/authz";
 import { assertConfigError, manifestOf, planCore, planDownloads } from "./support/plan";
+import { httpClient } from "../lib/relations/http";
+import { relationLifecycle } from "../lib/relations/lifecycle";
+import type { Reach } from "../lib/relations/plan";
+import type { RelationSpec } from "../lib/relations/reconcile";
+import { FakeServarr } from "./support/fakeApps";
 
+/** Generous: a stand-in that tests what it saves calls other stand-ins, slow on a loaded machine. */
+const CLIENT_TIMEOUT_MS = 10_000;
 const DYNAMIC = "pulumi-nodejs:dynamic:Resource";
 const relationsOf = (plan: StackPlan) => plan.rawResources.filter((r) => r.type === DYNAMIC);
 const relationNames = (plan: StackPlan) =>
@@ -318,5 +325,44 @@ describe("relations in the stacks: the library folders they point at exist befor
       "/data/downloads/qbittorrent",
       "/data/downloads/incomplete/qbittorrent",
     ]);
+  });
+});
+
+describe("relations in the stacks: the root folders they ask for are the folders the stack makes", function () {
+  this.timeout(20000);
+  it("each arr app's planned root-folder relation, run against a stand-in whose library holds only what the app's library-folders init container makes, is accepted", async () => {
+    const core = await planCore({ "charmarr:relations.rootFolders.radarr": "films" });
+    const initFolders = (app: string): string[] => {
+      const statefulSet = core.manifests.find((m) => m.kind === "StatefulSet" && m.metadata.name === app);
+      const init = (
+        statefulSet?.spec as { template: { spec: { initContainers?: { name: string; command: string[] }[] } } }
+      ).template.spec.initContainers?.find((c) => c.name === "library-folders");
+      assert.ok(init, `${app} has a library-folders init container`);
+      // `sh -c 'mkdir -p "$@" && chown …' library-folders <folder>…`
+      return init.command.slice(4);
+    };
+    for (const app of ["radarr", "sonarr", "lidarr"] as const) {
+      const relation = relationsOf(core).find((r) => r.name === `relations-${app}-root-folder`);
+      assert.ok(relation, app);
+      const spec = (relation.inputs.spec as { value: RelationSpec }).value;
+      assert.equal(spec.kind, "rootFolder");
+      const fake = await FakeServarr.create(app, `/${app}`, (spec as { target: { apiKey: string } }).target.apiKey, {
+        folders: initFolders(app),
+      });
+      try {
+        const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(fake.url, CLIENT_TIMEOUT_MS)));
+        await lifecycle.create({
+          reach: relation.inputs.reach as Reach,
+          spec,
+          retry: { attempts: 1, intervalMs: 0 },
+        });
+        assert.deepEqual(
+          fake.collections.rootfolder.map((folder) => folder.path),
+          [{ radarr: "/data/films", sonarr: "/data/tv", lidarr: "/data/music" }[app]],
+        );
+      } finally {
+        await fake.stop();
+      }
+    }
   });
 });

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { APP_CATALOG } from "../lib/apps/catalog";
-import { CHART_SOURCES, DEFAULT_VERSIONS } from "../lib/platform";
+import { ADDON_RELEASES, CHART_SOURCES, ISTIO_RELEASES } from "../lib/platform";
 import { planDownloads } from "./support/plan";
 
 /**
@@ -24,9 +24,16 @@ interface CustomManager {
 }
 
 interface PackageRule {
+  readonly description: string;
   readonly matchPackageNames?: string[];
   readonly matchDatasources?: string[];
+  readonly matchUpdateTypes?: string[];
   readonly versioning?: string;
+  readonly groupName?: string;
+  readonly enabled?: boolean;
+  readonly dependencyDashboardApproval?: boolean;
+  readonly labels?: string[];
+  readonly prBodyNotes?: string[];
 }
 
 interface RenovateConfig {
@@ -114,18 +121,26 @@ describe("renovate: every pin is proposed for update", () => {
     }
   });
 
-  it("the Gateway API release and the platform charts, from lib/platform/versions.ts, at their chart repositories", () => {
+  it("every row of the versions table: its Gateway API release and its Istio version, for each of the four Istio charts from Istio's OCI registry", () => {
     const file = "lib/platform/versions.ts";
-    assertCovered(
-      {
-        datasource: "github-releases",
-        depName: "kubernetes-sigs/gateway-api",
-        currentValue: DEFAULT_VERSIONS.gatewayApi,
-      },
-      file,
-    );
-    const charts = { istio: "istio-base", metallb: "metallb", tailscaleOperator: "tailscale-operator" } as const;
-    for (const [component, step] of Object.entries(charts) as [
+    for (const release of Object.values(ISTIO_RELEASES)) {
+      assertCovered(
+        { datasource: "github-releases", depName: "kubernetes-sigs/gateway-api", currentValue: release.gatewayApi },
+        file,
+      );
+      for (const step of ["istio-base", "istiod", "istio-cni", "ztunnel"] as const) {
+        // Renovate looks OCI Helm charts up as images: the chart reference without oci://.
+        const image = CHART_SOURCES[step].chart.replace(/^oci:\/\//, "");
+        assertCovered({ datasource: "docker", depName: image, currentValue: release.version }, file);
+      }
+    }
+    const istioVersions = extracted.filter((dep) => dep.depName.startsWith("registry.istio.io/"));
+    assert.equal(istioVersions.length, 4 * Object.keys(ISTIO_RELEASES).length, "an add-on version read as Istio's");
+  });
+
+  it("MetalLB and the Tailscale operator, at their chart repositories", () => {
+    const charts = { metallb: "metallb", tailscaleOperator: "tailscale-operator" } as const;
+    for (const [addon, step] of Object.entries(charts) as [
       keyof typeof charts,
       (typeof charts)[keyof typeof charts],
     ][]) {
@@ -134,14 +149,13 @@ describe("renovate: every pin is proposed for update", () => {
         {
           datasource: "helm",
           depName: source.chart,
-          currentValue: DEFAULT_VERSIONS[component],
+          currentValue: ADDON_RELEASES[addon].version,
           registryUrl: source.repo,
         },
-        file,
+        "lib/platform/versions.ts",
       );
     }
   });
-
   it("every app image of the catalog, with a versioning that reads its tag", () => {
     for (const app of Object.values(APP_CATALOG)) {
       assertCovered({ datasource: "docker", depName: app.image, currentValue: app.tag }, "lib/apps/catalog.ts");
@@ -184,5 +198,65 @@ describe("renovate: every pin is proposed for update", () => {
       }
       assertCovered(expected, "Pulumi.downloads.yaml");
     }
+  });
+});
+
+/** The package rules that apply to an update of `depName` of the given type, in order. */
+function rulesFor(depName: string, updateType: "major" | "minor" | "patch"): PackageRule[] {
+  return CONFIG.packageRules.filter(
+    (rule) =>
+      rule.matchPackageNames?.includes(depName) &&
+      (rule.matchUpdateTypes === undefined || rule.matchUpdateTypes.includes(updateType)),
+  );
+}
+
+/** Each option as the last matching rule sets it (Renovate applies packageRules in order, later ones winning). */
+function effective(depName: string, updateType: "major" | "minor" | "patch"): Omit<PackageRule, "description"> {
+  return Object.assign({}, ...rulesFor(depName, updateType).map(({ description: _description, ...rest }) => rest));
+}
+
+describe("renovate: updates that must move together or wait", () => {
+  const istioCharts = (["istio-base", "istiod", "istio-cni", "ztunnel"] as const).map((step) =>
+    CHART_SOURCES[step].chart.replace(/^oci:\/\//, ""),
+  );
+
+  it("groups the four Istio charts' patch updates into one", () => {
+    const groups = new Set(istioCharts.map((chart) => effective(chart, "patch").groupName));
+    assert.equal(groups.size, 1);
+    assert.ok([...groups][0], "the Istio charts are in no group");
+    assert.ok(istioCharts.every((chart) => effective(chart, "patch").enabled !== false));
+  });
+
+  it("proposes no new Istio or Gateway API minor: that is a new row of the versions table, the two together", () => {
+    for (const name of [...istioCharts, "kubernetes-sigs/gateway-api"]) {
+      for (const type of ["minor", "major"] as const) {
+        assert.equal(effective(name, type).enabled, false, `${name} ${type} updates are proposed`);
+      }
+      assert.notEqual(effective(name, "patch").enabled, false, `${name} patch updates are not proposed`);
+    }
+  });
+
+  it("flags a MetalLB or Tailscale operator bump as needing the new release's schema folder, which the suite checks", () => {
+    for (const name of ["metallb", "tailscale-operator"]) {
+      for (const type of ["major", "minor", "patch"] as const) {
+        const options = effective(name, type);
+        assert.ok(options.labels?.includes("needs-schema-folder"), `${name} ${type}`);
+        assert.match(options.prBodyNotes?.join(" ") ?? "", /schema folder/);
+      }
+    }
+    // What fails the suite after such a bump: the folder named beside each version is that version's.
+    for (const [addon, release] of Object.entries(ADDON_RELEASES)) {
+      const name = addon === "metallb" ? "metallb" : "tailscale";
+      assert.equal(release.schemas, `${name}-v${release.version}`, `${addon}'s schema folder is not its version's`);
+    }
+  });
+
+  it("holds gluetun's minor releases for review on the dependency dashboard, with what to check", () => {
+    for (const type of ["minor", "major"] as const) {
+      const options = effective("ghcr.io/qdm12/gluetun", type);
+      assert.equal(options.dependencyDashboardApproval, true, type);
+      assert.match(options.prBodyNotes?.join(" ") ?? "", /DNS_UPSTREAM_PLAIN_ADDRESSES.*docs\/upstream\.md#gluetun/);
+    }
+    assert.notEqual(effective("ghcr.io/qdm12/gluetun", "patch").dependencyDashboardApproval, true);
   });
 });

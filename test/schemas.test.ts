@@ -4,14 +4,25 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { Manifest } from "../plan/evaluate";
+import { DEFAULT_VERSIONS } from "../lib/platform/versions";
 import { CrdSchemas, RuleCounts } from "./support/crdSchemas";
-import { unboundFunctions } from "./support/kubernetesCel";
+import { compileRule, unboundFunctions } from "./support/kubernetesCel";
+import { ISTIO_RELEASES } from "../lib/platform/versions";
 import { planCore, planDownloads } from "./support/plan";
-import { INSTALLED_CRD_DIRECTORIES, StrictValidator, UPSTREAM_SCHEMAS, installedCrds } from "./support/strictSchemas";
-import { PLAN_VARIANTS } from "./support/variants";
+import {
+  INSTALLED_CRD_DIRECTORIES,
+  StrictValidator,
+  UPSTREAM_SCHEMAS,
+  crdDirectories,
+  installedCrds,
+} from "./support/strictSchemas";
+import { PLAN_VARIANTS, variantIstioVersion } from "./support/variants";
 
 /** The manifests of every plan variant, core then downloads, planned once for this file. */
-const plans: { name: string; manifests: readonly Manifest[] }[] = [];
+const plans: { name: string; istioVersion: string; manifests: readonly Manifest[] }[] = [];
+/** A validator per Istio version the variants install, each with the CRDs of that row of the versions table. */
+const validators = new Map<string, StrictValidator>();
+/** The validator of the default versions, for the tests that break a planned manifest. */
 let validator: StrictValidator;
 
 before(async () => {
@@ -23,9 +34,22 @@ before(async () => {
       variant.downloadsSecrets,
       variant.coreSecrets,
     );
-    plans.push({ name: variant.name, manifests: [...core.manifests, ...downloads.manifests] });
+    plans.push({
+      name: variant.name,
+      istioVersion: variantIstioVersion(variant),
+      manifests: [...core.manifests, ...downloads.manifests],
+    });
   }
-  validator = new StrictValidator(plans.flatMap((plan) => plan.manifests));
+  for (const istioVersion of new Set(plans.map((plan) => plan.istioVersion))) {
+    validators.set(
+      istioVersion,
+      new StrictValidator(
+        plans.filter((plan) => plan.istioVersion === istioVersion).flatMap((plan) => plan.manifests),
+        istioVersion,
+      ),
+    );
+  }
+  validator = validators.get(DEFAULT_VERSIONS.istio) as StrictValidator;
 });
 
 /** A copy of a planned manifest, to break. */
@@ -48,8 +72,9 @@ function assertRefused(manifest: Manifest, ...fragments: string[]): void {
 
 describe("strict schemas: every manifest of every plan variant", () => {
   for (const variant of PLAN_VARIANTS) {
-    it(`the API server would accept every object of: ${variant.name}`, () => {
+    it(`the API server would accept every object of: ${variant.name} (CRDs of Istio ${variantIstioVersion(variant)}'s row)`, () => {
       const plan = plans.find((entry) => entry.name === variant.name) as (typeof plans)[number];
+      const validator = validators.get(plan.istioVersion) as StrictValidator;
       const seen = new Set<string>();
       for (const manifest of plan.manifests) {
         const identity = `${manifest.apiVersion.split("/")[0]}/${manifest.kind}/${manifest.metadata.namespace ?? ""}/${manifest.metadata.name}`;
@@ -156,10 +181,24 @@ describe("strict schemas: what the API server refuses is refused", () => {
   it("a kind no schema describes", () => {
     const unknown: Manifest = {
       apiVersion: "gateway.networking.k8s.io/v1alpha2",
-      kind: "TCPRoute",
+      kind: "XListenerSet",
       metadata: { name: "x" },
     };
-    assert.throws(() => new StrictValidator([unknown]), /no schema for gateway.networking.k8s.io\/v1alpha2 TCPRoute/);
+    assert.throws(
+      () => new StrictValidator([unknown]),
+      /no schema for gateway.networking.k8s.io\/v1alpha2 XListenerSet/,
+    );
+  });
+
+  it("a kind the chosen versions do not install (TCPRoute: in Gateway API v1.6.1's standard CRDs, not v1.5.1's)", () => {
+    const route: Manifest = {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "TCPRoute",
+      metadata: { name: "x", namespace: "y" },
+      spec: { parentRefs: [{ name: "g" }], rules: [{ backendRefs: [{ name: "s", port: 80 }] }] },
+    };
+    assert.deepEqual(new StrictValidator([route]).problems(route), []);
+    assert.throws(() => new StrictValidator([route], ISTIO_RELEASES["1.30"].version), /no schema for .* TCPRoute/);
   });
 
   it("fails clearly when the published CRDs are absent", () => {
@@ -171,22 +210,62 @@ describe("strict schemas: what the API server refuses is refused", () => {
 });
 
 describe("strict schemas: CEL", () => {
-  it("reads the CRDs of the installed versions, or of the earlier release with the same schemas", () => {
-    assert.deepEqual(Object.values(INSTALLED_CRD_DIRECTORIES).sort(), [
-      "gateway-api-v1.3.0",
-      "istio-1.27.3",
-      "metallb-v0.15.2",
-      "tailscale-v1.86.4",
-    ]);
+  it("reads the CRDs of the versions table's row: Istio, its Gateway API bundle, MetalLB, the Tailscale operator", () => {
+    assert.deepEqual(INSTALLED_CRD_DIRECTORIES, {
+      gatewayApi: "gateway-api-v1.6.1",
+      istio: "istio-1.31.0",
+      metallb: "metallb-v0.16.1",
+      tailscaleOperator: "tailscale-v1.102.3",
+    });
+    assert.deepEqual(crdDirectories("1.30.3"), {
+      ...INSTALLED_CRD_DIRECTORIES,
+      gatewayApi: "gateway-api-v1.5.1",
+      istio: "istio-1.30.3",
+    });
+    assert.throws(() => crdDirectories("1.29.6"), /no schema folder for Istio 1.29.6/);
   });
 
-  it("every rule of the installed CRDs calls only functions the evaluator has", () => {
-    const rules = installedCrds().allRules();
-    assert.ok(rules.length > 100, `only ${rules.length} rules found`);
-    const missing = rules.flatMap(({ kind, at, rule }) =>
-      unboundFunctions(rule.rule).map((name) => `${kind}${at}: ${name}`),
+  for (const [minor, release] of Object.entries(ISTIO_RELEASES).filter(([, row]) => "schemas" in row)) {
+    it(`every rule of the CRDs installed with Istio ${minor} calls only functions the evaluator has`, () => {
+      const rules = installedCrds(release.version).allRules();
+      assert.ok(rules.length > 100, `only ${rules.length} rules found`);
+      const missing = rules.flatMap(({ kind, at, rule }) =>
+        unboundFunctions(rule.rule).map((name) => `${kind}${at}: ${name}`),
+      );
+      assert.deepEqual(missing, []);
+    });
+  }
+
+  it("isIP as the Kubernetes IP library: addresses Go's netip takes, without zones or IPv4-mapped IPv6", () => {
+    const isIp = (value: string) => compileRule(`isIP(${JSON.stringify(value)})`)(undefined).value;
+    for (const address of ["127.0.0.1", "::1", "2001:db8::1", "203.0.113.7"]) {
+      assert.equal(isIp(address), true, address);
+    }
+    for (const other of ["127.0.0.256", ":::1", "010.0.0.1", "fe80::1%eth0", "::ffff:1.2.3.4", "media.example.com"]) {
+      assert.equal(isIp(other), false, other);
+    }
+  });
+
+  it("refuses a TLSRoute whose hostname is an IP address, with Gateway API's rule message", () => {
+    const route: Manifest = {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "TLSRoute",
+      metadata: { name: "x", namespace: "y" },
+      spec: {
+        parentRefs: [{ name: "g" }],
+        hostnames: ["203.0.113.7"],
+        rules: [{ backendRefs: [{ name: "s", port: 443 }] }],
+      },
+    };
+    const strict = new StrictValidator([route]);
+    assert.ok(
+      strict
+        .problems(route)
+        .some((problem) => problem.includes(".spec.hostnames: Invalid value: Hostnames cannot contain an IP")),
+      strict.problems(route).join("\n"),
     );
-    assert.deepEqual(missing, []);
+    const named = { ...route, spec: { ...(route.spec as object), hostnames: ["media.example.com"] } };
+    assert.deepEqual(strict.problems(named), []);
   });
 });
 

@@ -364,6 +364,11 @@ function libraryVolume(library: MediaLibrary): IVolume {
     : { name: LIBRARY_VOLUME, hostPath: { path: library.hostPath?.path ?? library.mountPath, type: "Directory" } };
 }
 
+/** The node directory every app mounts the library from, when it is not on NFS: the one hostPath an app pod has. */
+export function libraryHostPath(library: MediaLibrary): string | undefined {
+  return libraryVolume(library).hostPath?.path;
+}
+
 function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
   const seed = SETTINGS_SEEDS[input.app.name];
   if (seed === undefined) {

@@ -10,7 +10,13 @@ import { appEnvironmentSchema, appsSchema, mediaServerSchema, storageSchema } fr
 import { clusterSchema } from "../cluster/settings";
 import { coreStackName } from "../contract";
 import { gatewayAddressIssues, gatewaysSchema } from "../ingress/settings";
-import { charmarrNamespace, metallbGatewayIssues, metallbLanIssues, platformSchema } from "../platform/settings";
+import {
+  charmarrNamespace,
+  gatewayApiPairingIssues,
+  metallbGatewayIssues,
+  metallbLanIssues,
+  platformSchema,
+} from "../platform/settings";
 import { ConfigProblem, SettingsIssue, configKey } from "../settings";
 import { tailscaleCredentialProblems } from "../tailnet/credentials";
 import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
@@ -87,6 +93,7 @@ export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = 
     coreRule(["gateways", "cluster"], ({ gateways, cluster }) => gatewayAddressIssues(gateways, cluster)),
     coreRule(["gateways", "platform"], ({ gateways, platform }) => metallbGatewayIssues(gateways, platform)),
     coreRule(["platform", "cluster"], ({ platform, cluster }) => metallbLanIssues(platform, cluster)),
+    coreRule(["platform"], ({ platform }) => gatewayApiPairingIssues(platform)),
     coreRule(["gateways"], ({ gateways }) => gatewayTagIssues(gateways)),
     coreRule(["gateways", "platform"], ({ gateways, platform }) =>
       managedPolicyIssues(gateways, platform.tailscale.acl),

@@ -41,14 +41,25 @@ export const PLATFORM_PREREQUISITES = {
 
 export type PlatformDependent = keyof typeof PLATFORM_PREREQUISITES;
 
-const ISTIO_CHARTS = "https://istio-release.storage.googleapis.com/charts";
+/**
+ * Istio's release charts: its OCI registry (istio/istio manifests/charts/README.md lists
+ * `oci://registry.istio.io/release/charts/` for releases), which replaces the
+ * istio-release.storage.googleapis.com bucket. An OCI chart is named by its full reference, with no
+ * repository: pulumi-kubernetes' helm.v3.Release passes an `oci://` chart straight to Helm's
+ * registry client and would look for an index.yaml under a `repositoryOpts.repo`
+ * (pulumi/pulumi-kubernetes provider/pkg/provider/helm_release.go, resolveChartName and locateChart).
+ */
+const ISTIO_REGISTRY = "oci://registry.istio.io/release/charts";
 
-/** Where each chart comes from and where it goes: the upstream install guides' names and namespaces. */
+/**
+ * Where each chart comes from and where it goes: the upstream install guides' names and
+ * namespaces. `chart` is a full `oci://` reference, or a name in the Helm repository `repo`.
+ */
 export const CHART_SOURCES = {
-  "istio-base": { repo: ISTIO_CHARTS, chart: "base", namespace: "istio-system" },
-  istiod: { repo: ISTIO_CHARTS, chart: "istiod", namespace: "istio-system" },
-  "istio-cni": { repo: ISTIO_CHARTS, chart: "cni", namespace: "istio-system" },
-  ztunnel: { repo: ISTIO_CHARTS, chart: "ztunnel", namespace: "istio-system" },
+  "istio-base": { chart: `${ISTIO_REGISTRY}/base`, namespace: "istio-system" },
+  istiod: { chart: `${ISTIO_REGISTRY}/istiod`, namespace: "istio-system" },
+  "istio-cni": { chart: `${ISTIO_REGISTRY}/cni`, namespace: "istio-system" },
+  ztunnel: { chart: `${ISTIO_REGISTRY}/ztunnel`, namespace: "istio-system" },
   metallb: { repo: "https://metallb.github.io/metallb", chart: "metallb", namespace: "metallb-system" },
   "tailscale-operator": {
     repo: "https://pkgs.tailscale.com/helmcharts",
@@ -57,7 +68,7 @@ export const CHART_SOURCES = {
   },
 } as const satisfies Record<
   Exclude<PlatformStep, "gateway-api-crds">,
-  { repo: string; chart: string; namespace: string }
+  { repo?: string; chart: string; namespace: string }
 >;
 
 export type ChartStep = keyof typeof CHART_SOURCES;

@@ -9,6 +9,7 @@ import {
   PREFLIGHT_NAMESPACES,
 } from "./preflight";
 import { KubernetesConnection, loadConnection } from "./kubeConnection";
+import type { NetworkPolicyFacts } from "./networkPolicy";
 import type { PlatformSettings } from "./settings";
 
 /**
@@ -108,12 +109,63 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
               items?: { spec?: { addresses?: string[] } }[];
             }
           ).items?.map((pool) => pool.spec?.addresses ?? []) ?? []);
+    const networkPolicy = await readNetworkPolicyFacts(apps, core);
     return {
       reachable: true,
-      inventory: { crds, namespaces, istiods, ...(metallbPools !== undefined ? { metallbPools } : {}) },
+      inventory: {
+        crds,
+        namespaces,
+        istiods,
+        ...(metallbPools !== undefined ? { metallbPools } : {}),
+        ...(networkPolicy !== undefined ? { networkPolicy } : {}),
+      },
     };
   } catch (error) {
     return { reachable: false, reason: String(error instanceof Error ? error.message : error) };
+  }
+}
+
+/**
+ * Every DaemonSet's images and arguments and every node's kubelet version and k3s flags: what tells
+ * whether NetworkPolicy is enforced (./networkPolicy.ts). Undefined when the credentials may not list
+ * them (a namespace-scoped user): the check is then skipped, not the whole preflight.
+ */
+async function readNetworkPolicyFacts(
+  apps: import("@kubernetes/client-node").AppsV1Api,
+  core: import("@kubernetes/client-node").CoreV1Api,
+): Promise<NetworkPolicyFacts | undefined> {
+  try {
+    const daemonSets = (await apps.listDaemonSetForAllNamespaces()).items.map((set) => {
+      const pod = set.spec?.template.spec;
+      const containers = [...(pod?.initContainers ?? []), ...(pod?.containers ?? [])];
+      return {
+        namespace: set.metadata?.namespace ?? "",
+        name: set.metadata?.name ?? "",
+        images: containers.flatMap((container) => (container.image !== undefined ? [container.image] : [])),
+        args: containers.map((container) => [...(container.command ?? []), ...(container.args ?? [])].join(" ")),
+      };
+    });
+    const nodes = (await core.listNode()).items.map((node) => ({
+      name: node.metadata?.name ?? "",
+      kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? "",
+      ...k3sArgs(node.metadata?.annotations?.["k3s.io/node-args"]),
+    }));
+    return { daemonSets, nodes };
+  } catch {
+    return undefined;
+  }
+}
+
+/** k3s's `k3s.io/node-args` annotation: a JSON array of the node's flags. */
+function k3sArgs(annotation: string | undefined): { k3sArgs?: string[] } {
+  if (annotation === undefined) {
+    return {};
+  }
+  try {
+    const parsed: unknown = JSON.parse(annotation);
+    return Array.isArray(parsed) ? { k3sArgs: parsed.map(String) } : {};
+  } catch {
+    return {};
   }
 }
 

@@ -6,7 +6,8 @@ import { ISTIO_PLATFORMS } from "./istio";
 /** One Helm release of the plan. */
 export interface ChartRelease {
   readonly step: ChartStep;
-  readonly repo: string;
+  /** The Helm repository holding `chart`; absent when `chart` is a full `oci://` reference. */
+  readonly repo?: string;
   readonly chart: string;
   readonly version: string;
   readonly namespace: PlatformNamespace;
@@ -32,11 +33,13 @@ export function gatewayApiManifestUrl(version: string): string {
 }
 
 /**
- * Values of the Istio charts: ambient everywhere it is a profile, the CNI paths of the platform,
- * and the cluster's DNS domain and the mesh's trust domain wherever a chart takes them (Istio 1.27
- * charts): istiod as `global.proxy.clusterDomain` and `meshConfig.trustDomain`, ztunnel as its
+ * Values of the Istio charts (1.30 and 1.31 charts, their values.yaml): ambient wherever it is a
+ * profile, the CNI paths of the platform, and the cluster's DNS domain and the mesh's trust domain
+ * wherever a chart takes them — istiod as `global.proxy.clusterDomain` (which its values.yaml says
+ * every Istio chart must be given alike) and `meshConfig.trustDomain`; ztunnel as its
  * `CLUSTER_DOMAIN` and `TRUST_DOMAIN` environment (ztunnel src/config.rs; the chart's `env` map).
- * The base and cni charts have no such values: neither resolves names nor issues identities.
+ * The base and cni charts declare no cluster or trust domain and no template of theirs reads one:
+ * neither resolves names nor issues identities.
  */
 export function istioChartValues(
   settings: PlatformSettings["istio"],
@@ -56,9 +59,22 @@ export function istioChartValues(
 }
 
 /**
- * Values of the Tailscale operator chart. The OAuth credentials are not values: they reach the
- * operator through the `operator-oauth` Secret the chart reads when `oauth` is unset, so they never
- * sit in the Helm release's stored values.
+ * Values of the MetalLB chart: L2 only. 0.16 turns on its frr-k8s BGP backend by default
+ * (metallb/metallb v0.16.1 charts/metallb/values.yaml `frrk8s.enabled: true`, a subchart with a
+ * privileged DaemonSet, a webhook and CRDs); announcing a pool by ARP needs none of it, and with
+ * both `frrk8s` and the deprecated `speaker.frr` off the speaker runs its native implementation.
+ */
+export function metallbValues(): Record<string, unknown> {
+  return { frrk8s: { enabled: false } };
+}
+
+/**
+ * Values of the Tailscale operator chart. The OAuth credentials are not values: the chart's
+ * `oauth` map (`clientId`, `clientSecret`, `audience`; tailscale/tailscale v1.102.3
+ * cmd/k8s-operator/deploy/chart/values.yaml) keeps its empty defaults, so templates/oauth-secret.yaml
+ * renders no Secret and templates/deployment.yaml mounts the `operator-oauth` Secret this program
+ * creates. The client secret never sits in the Helm release's stored values, and no chart-made
+ * Secret of the same name collides with it.
  */
 export function tailscaleOperatorValues(): Record<string, unknown> {
   return {
@@ -88,7 +104,7 @@ export function platformInstallPlan(settings: PlatformSettings, clusterDomain: s
     release("ztunnel", settings.istio.version, values.ztunnel, ["istio-cni"]);
   }
   if (settings.metallb.install) {
-    release("metallb", settings.metallb.version, {}, []);
+    release("metallb", settings.metallb.version, metallbValues(), []);
   }
   if (settings.tailscale.operator.install) {
     release("tailscale-operator", settings.tailscale.operator.version, tailscaleOperatorValues(), []);

@@ -2,7 +2,8 @@ import { configSetCommand } from "../settings";
 import { freePoolAddress, poolContains } from "./addresses";
 import { coerce, lt } from "semver";
 import type { PlatformSettings } from "./settings";
-import { GATEWAY_API_SUPPORT } from "./versions";
+import { GATEWAY_API_PROGRAM_MINIMUM, istioRelease, minorOf } from "./versions";
+import { NetworkPolicyFacts, enforcementGaps } from "./networkPolicy";
 
 /**
  * What the preflight needs to know about the cluster before anything is created: the objects a
@@ -22,6 +23,8 @@ export interface ClusterInventory {
   readonly istiods: readonly { readonly namespace: string; readonly revision?: string; readonly trustDomain: string }[];
   /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
   readonly metallbPools?: readonly (readonly string[])[];
+  /** The DaemonSets and nodes that tell whether NetworkPolicy is enforced, when they could be read. */
+  readonly networkPolicy?: NetworkPolicyFacts;
 }
 
 /** A LAN IP the configuration pins (a gateway's, Plex's), with the key that sets it. */
@@ -114,11 +117,12 @@ const REMOVE_GATEWAY_API_CRDS =
   "on k3s start the server with --disable traefik (1.34–1.36) or --disable gateway-api-crd (1.37 and later) and delete the CRDs: kubectl get crd -o name | grep gateway.networking.k8s.io | xargs kubectl delete";
 
 /**
- * Why a Gateway API CRD bundle the cluster has does not fit ({@link GATEWAY_API_SUPPORT}), if it
- * does not: older than the fields the program sets is a refusal — the API server's schema would
- * refuse or prune the Gateways' `spec.infrastructure`, losing their Service overlay and MetalLB
- * annotations; another minor than the chosen Istio's is a warning — the `v1` fields the program
- * sets are in every later bundle, but Istio is built and tested against its own minor only.
+ * Why a Gateway API CRD bundle the cluster has does not fit, if it does not: older than the fields
+ * the program sets ({@link GATEWAY_API_PROGRAM_MINIMUM}) is a refusal — the API server's schema
+ * would refuse or prune the Gateways' `spec.infrastructure`, losing their Service overlay and
+ * MetalLB annotations; another minor than the chosen Istio's (ISTIO_RELEASES) is a warning — the
+ * `v1` fields the program sets are in every later bundle, but Istio is built and tested against
+ * its own minor only.
  */
 function bundleMisfit(
   settings: PlatformSettings,
@@ -128,19 +132,18 @@ function bundleMisfit(
   if (bundle === null) {
     return undefined;
   }
-  if (lt(bundle, GATEWAY_API_SUPPORT.programMinimum)) {
+  if (lt(bundle, GATEWAY_API_PROGRAM_MINIMUM)) {
     return {
       severity: "refuse",
-      reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_SUPPORT.programMinimum}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
+      reason: `bundle ${bundleVersion} predates Gateway API ${GATEWAY_API_PROGRAM_MINIMUM}, the first whose standard CRDs have the Gateway field spec.infrastructure that this program's Gateways set`,
     };
   }
-  const istio = coerce(settings.istio.version);
-  const istioMinor = istio === null ? undefined : `${istio.major}.${istio.minor}`;
-  const supported = istioMinor === undefined ? undefined : GATEWAY_API_SUPPORT.istio[istioMinor];
+  const release = istioRelease(settings.istio.version);
+  const supported = release === undefined ? undefined : `v${minorOf(release.gatewayApi)}`;
   if (supported !== undefined && `v${bundle.major}.${bundle.minor}` !== supported) {
     return {
       severity: "warn",
-      reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${istioMinor} (charmarr:platform.istio.version) supports`,
+      reason: `bundle ${bundleVersion} is outside Gateway API ${supported}, the version Istio ${minorOf(settings.istio.version)} (charmarr:platform.istio.version) supports`,
     };
   }
   return undefined;
@@ -347,13 +350,36 @@ function namespaceFindings(settings: PlatformSettings, inventory: ClusterInvento
   });
 }
 
+/**
+ * A cluster known not to enforce NetworkPolicy (flannel alone, k3s with --disable-network-policy,
+ * Docker Desktop): a warning, since the VPN kill switch's first layer and the gateway's policies
+ * would do nothing there; the downloads stack's routed clients still have the gateway's own rules.
+ */
+function networkPolicyFindings(_settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+  return inventory.networkPolicy === undefined
+    ? []
+    : enforcementGaps(inventory.networkPolicy).map((gap) => ({
+        severity: "warn" as const,
+        key: "kubernetes:context",
+        problem: gap.problem,
+        fix: gap.fix,
+      }));
+}
+
 /** The checks, as a table: each reads the settings, the inventory, the pinned addresses and this stack's identity, and returns its findings. */
 const CHECKS: readonly ((
   settings: PlatformSettings,
   inventory: ClusterInventory,
   pinned: readonly PinnedAddress[],
   stack: string | undefined,
-) => PreflightFinding[])[] = [gatewayApiFindings, istioFindings, metallbFindings, poolFindings, namespaceFindings];
+) => PreflightFinding[])[] = [
+  gatewayApiFindings,
+  istioFindings,
+  metallbFindings,
+  poolFindings,
+  namespaceFindings,
+  networkPolicyFindings,
+];
 
 /**
  * Where a platform install would collide with what the cluster already has, or what the stack

@@ -7,7 +7,7 @@ import { freePoolAddress, parsePoolAddress, poolContains, rangeInsideCidr } from
 import { ISTIO_PLATFORM_NAMES } from "./istio";
 import { trustDomainSchema } from "../mesh/settings";
 import { PLATFORM_NAMESPACES } from "./charts";
-import { DEFAULT_VERSIONS } from "./versions";
+import { DEFAULT_VERSIONS, ISTIO_MINORS, ISTIO_RELEASES, istioRelease, minorOf } from "./versions";
 
 const PLATFORM_OWNED_NAMESPACES: Readonly<Record<string, string>> = Object.fromEntries(
   Object.keys(PLATFORM_NAMESPACES).map((name) => [name, "a platform add-on (charmarr:platform)"]),
@@ -46,6 +46,26 @@ function pinnedVersion(what: string, spelling: { prefix: "v" | ""; tested: strin
     .default(spelling.tested);
 }
 
+/**
+ * An Istio chart version of a minor in the versions table (ISTIO_RELEASES): the program knows
+ * the Gateway API bundle, the Kubernetes range and the upgrade path of no other. Another minor is
+ * refused with the table's version of the nearest minor as the fix.
+ */
+const istioVersion = pinnedVersion("Istio chart", { prefix: "", tested: DEFAULT_VERSIONS.istio }).superRefine(
+  (value, ctx) => {
+    const minor = minorOf(value);
+    if (minor === undefined || istioRelease(value) !== undefined || !/^\d/.test(value)) {
+      return;
+    }
+    const newest = ISTIO_MINORS[ISTIO_MINORS.length - 1];
+    ctx.addIssue({
+      code: "custom",
+      message: `is Istio ${minor}, which this program does not install; it knows Istio ${ISTIO_MINORS.join(", ")} (the older ones only as upgrade steps)`,
+      params: { suggest: ISTIO_RELEASES[newest].version } satisfies IssueParams,
+    });
+  },
+);
+
 const poolAddress = z.string().refine((value) => parsePoolAddress(value) !== undefined, {
   error: (issue) =>
     `"${String(issue.input)}" is not a CIDR (192.168.1.240/28) or an address range (192.168.1.240-192.168.1.250)`,
@@ -65,8 +85,8 @@ export const platformSchema = z
     istio: z
       .strictObject({
         install: z.boolean().default(false).describe("Install Istio ambient: base, istiod, cni, ztunnel."),
-        version: pinnedVersion("Istio chart", { prefix: "", tested: DEFAULT_VERSIONS.istio }).describe(
-          "Istio chart version, without v.",
+        version: istioVersion.describe(
+          "Istio chart version, without v: a minor of the versions table (docs/platform.md), upgraded one minor at a time.",
         ),
         platform: z
           .enum(ISTIO_PLATFORM_NAMES)
@@ -122,6 +142,31 @@ export const platformSchema = z
   .prefault({});
 
 export type PlatformSettings = z.output<typeof platformSchema>;
+
+/**
+ * With both installed here, the Gateway API release must be of the minor the chosen Istio is built
+ * against (its row of the versions table): Istio is tested against that minor only, and istiod
+ * ignores kinds whose CRDs are older than it needs (istio/istio
+ * pkg/config/schema/gatewayapi/minimumversions.go: TLSRoute from v1.5).
+ */
+export function gatewayApiPairingIssues(platform: PlatformSettings): SettingsIssue[] {
+  const release = istioRelease(platform.istio.version);
+  if (!platform.gatewayApi.install || !platform.istio.install || release === undefined) {
+    return [];
+  }
+  if (minorOf(platform.gatewayApi.version) === minorOf(release.gatewayApi)) {
+    return [];
+  }
+  return [
+    {
+      path: ["platform", "gatewayApi", "version"],
+      message: `is ${platform.gatewayApi.version}, but Istio ${minorOf(platform.istio.version)} (charmarr:platform.istio.version) is built against Gateway API ${release.gatewayApi}`,
+      params: {
+        fix: configSetCommand(configKey(["platform", "gatewayApi", "version"]), release.gatewayApi),
+      },
+    },
+  ];
+}
 
 /** With MetalLB installed by this stack, each gateway's LAN IP must be in its pool, or MetalLB never assigns it. */
 export function metallbGatewayIssues(gateways: GatewaysSettings, platform: PlatformSettings): SettingsIssue[] {

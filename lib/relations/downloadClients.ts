@@ -1,4 +1,4 @@
-import { CredentialsRefusedError, HttpClient, RelationError, send, sendJson } from "./http";
+import { credentialsRefused, HttpClient, relationError, send, sendJson } from "./http";
 import { Change, ownership } from "./servarr";
 
 /** One category a download client keeps for an arr app: its name and where its downloads are saved. */
@@ -51,24 +51,24 @@ export async function qbittorrentLogin(http: HttpClient, target: QbittorrentTarg
     [200, 401, 403],
   );
   if (response.status === 403) {
-    throw new CredentialsRefusedError(
+    throw credentialsRefused(
       `qbittorrent has banned the relation's address after too many failed logins (POST /api/v2/auth/login answered HTTP 403): wrong WebUI credentials; fix them, then restart qBittorrent or wait out its ban (WebUI\\BanDuration)`,
     );
   }
   if (response.status === 401 && (await refusedBeforeLogin(http))) {
-    throw new RelationError(
+    throw relationError(
       `qbittorrent refused the request itself, before any login (HTTP 401 to POST /api/v2/auth/login and to GET /api/v2/app/webapiVersion without a session): its WebUI host-header validation refuses a Host naming another port than the one it listens on, or a name outside WebUI\\ServerDomains, and its CSRF check a foreign Origin or Referer; the credentials were never checked`,
     );
   }
   if (response.status === 401 || response.text.trim() === "Fails.") {
     const answer = response.status === 401 ? "HTTP 401" : '"Fails."';
-    throw new CredentialsRefusedError(
+    throw credentialsRefused(
       `qbittorrent refused the generated WebUI credentials (POST /api/v2/auth/login answered ${answer}): wrong credentials; was qBittorrent.conf seeded before its first start?`,
     );
   }
   const cookie = (response.headers["set-cookie"] ?? "").split(";")[0];
   if (!cookie.includes("=")) {
-    throw new RelationError("qbittorrent accepted the login (POST /api/v2/auth/login) but set no session cookie");
+    throw relationError("qbittorrent accepted the login (POST /api/v2/auth/login) but set no session cookie");
   }
   return cookie;
 }
@@ -156,11 +156,11 @@ export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Pro
   }
   const answer = response.text.trim();
   if (/^API Key (Incorrect|Required)$/.test(answer)) {
-    throw new CredentialsRefusedError(
+    throw credentialsRefused(
       `sabnzbd refused the generated api_key (mode=get_config answered HTTP 403 "${answer}"): sabnzbd.ini's api_key is not the stack's generated key. Its init step writes the key at every start, so a key regenerated in SABnzbd's settings lasts until the pod restarts: restart it (kubectl delete pod sabnzbd-0 in its namespace) and run pulumi up again`,
     );
   }
-  throw new CredentialsRefusedError(
+  throw credentialsRefused(
     `sabnzbd refused the relation's request (mode=get_config answered HTTP 403 "${answer.slice(0, 200)}")`,
   );
 }
@@ -177,7 +177,7 @@ async function sabnzbdWrite(http: HttpClient, target: SabnzbdTarget, params: Rec
     const what = Object.entries(params)
       .map(([name, value]) => `${name}=${value}`)
       .join(" ");
-    throw new RelationError(`sabnzbd refused ${what}: ${answer.error ?? "no reason given"}`);
+    throw relationError(`sabnzbd refused ${what}: ${answer.error ?? "no reason given"}`);
   }
 }
 

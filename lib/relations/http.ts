@@ -27,21 +27,33 @@ export interface HttpClient {
   send(request: HttpRequest): Promise<HttpResponse>;
 }
 
-/** A relation could not be made: names the app and what it did or did not answer. */
-export class RelationError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "RelationError";
-  }
+/**
+ * The relations' errors are plain `Error`s told apart by their `name`, never subclasses of `Error`.
+ * On `pulumi up` the relations run as the text Pulumi's closure serializer writes, which turns a
+ * class's `super(message)` into `__super.call(this, message)` (@pulumi/pulumi 3.248.0
+ * runtime/closure/rewriteSuper.js `rewriteSuperReferences`): calling `Error` that way makes a new
+ * error and leaves `this` without its message (pulumi/pulumi#10974), and the dynamic provider host
+ * sends the engine only `error.message` (cmd/dynamic-provider/index.js `grpcResponseFromError`).
+ */
+export type RelationErrorName = "RelationError" | "CredentialsRefusedError" | "AppGoneError";
+
+/** An error whose `String()` reads `<name>: <message>`. */
+export function namedError(name: RelationErrorName, message: string): Error {
+  const error = new Error(message);
+  error.name = name;
+  return error;
 }
 
-/** The app answered and refused the credentials the program gave it: asking again cannot help, so the readiness wait stops. */
-export class CredentialsRefusedError extends RelationError {
-  constructor(message: string) {
-    super(message);
-    this.name = "CredentialsRefusedError";
-  }
+/** Whether `error` is one {@link namedError} made with `name`. */
+export function isNamedError(error: unknown, name: RelationErrorName): error is Error {
+  return error instanceof Error && error.name === name;
 }
+
+/** A relation could not be made: names the app and what it did or did not answer. */
+export const relationError = (message: string): Error => namedError("RelationError", message);
+
+/** The app answered and refused the credentials the program gave it: asking again cannot help, so the readiness wait stops. */
+export const credentialsRefused = (message: string): Error => namedError("CredentialsRefusedError", message);
 
 /** `GET /radarr/api/v3/rootfolder`, for messages (never with the query: it may hold an API key). */
 export function describe(request: HttpRequest): string {
@@ -62,7 +74,7 @@ export async function sendJson<T>(
   try {
     return JSON.parse(response.text) as T;
   } catch {
-    throw new RelationError(
+    throw relationError(
       `${app} answered ${describe(request)} with a body that is not JSON: ${response.text.slice(0, 200)}`,
     );
   }
@@ -79,10 +91,10 @@ export async function send(
   try {
     response = await http.send(request);
   } catch (error) {
-    throw new RelationError(`${app} did not answer ${describe(request)}: ${(error as Error).message}`);
+    throw relationError(`${app} did not answer ${describe(request)}: ${(error as Error).message}`);
   }
   if (!accept.includes(response.status)) {
-    throw new RelationError(
+    throw relationError(
       `${app} refused ${describe(request)} with HTTP ${response.status}: ${response.text.slice(0, 300)}`,
     );
   }

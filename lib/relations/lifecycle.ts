@@ -1,5 +1,5 @@
 import type { KubernetesConnection } from "../platform/kubeConnection";
-import { HttpClient, RelationError } from "./http";
+import { HttpClient, isNamedError, namedError, relationError } from "./http";
 import type { Reach } from "./plan";
 import type { RetryPolicy } from "./ready";
 import { RelationSpec, runRelation, withoutEntries } from "./reconcile";
@@ -26,16 +26,11 @@ export interface RelationState extends RelationInputs {
 }
 
 /** The relation's app no longer runs (disabled or destroyed with its stack): nothing is left to remove. */
-export class AppGoneError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "AppGoneError";
-  }
-}
+export const appGone = (message: string): Error => namedError("AppGoneError", message);
 
 /**
  * Opens a connection to the app at `reach`, through the cluster `connection` names, for the duration
- * of `use`; throws {@link AppGoneError} when there is no such app.
+ * of `use`; throws an {@link appGone} error when there is no such app.
  */
 export type Connect = <T>(
   reach: Reach,
@@ -58,8 +53,12 @@ function describeChanges(changes: readonly Change[]): string[] {
     );
 }
 
-/** Actions on an entry the relation owns afterwards: it made it, or it already owned it and still wants it. */
-const OWNING: ReadonlySet<Change["action"]> = new Set(["created", "updated", "unchanged"]);
+/**
+ * Actions on an entry the relation owns afterwards: it made it, or it already owned it and still
+ * wants it. An array, not a Set: the provider's serialized text carries a Set as a plain object
+ * (docs/development.md, "What the relations' provider may capture").
+ */
+const OWNING: readonly Change["action"][] = ["created", "updated", "unchanged"];
 
 /**
  * What the relation owns after a run: what it created or kept, plus what it owned before and still
@@ -67,7 +66,7 @@ const OWNING: ReadonlySet<Change["action"]> = new Set(["created", "updated", "un
  */
 function ownedAfter(previous: readonly string[], changes: readonly Change[]): string[] {
   const waiting = new Set(changes.filter((change) => change.action === "waiting").map((change) => change.name));
-  const kept = changes.filter((change) => OWNING.has(change.action)).map((change) => change.name);
+  const kept = changes.filter((change) => OWNING.includes(change.action)).map((change) => change.name);
   return [...new Set([...kept, ...previous.filter((name) => waiting.has(name))])];
 }
 
@@ -111,7 +110,7 @@ export function relationLifecycle(connect: Connect) {
         await connect(inputs.reach, connectionOf(inputs), (http) =>
           runRelation(http, withoutEntries(inputs.spec), undone),
         ).catch((undo: Error) => {
-          throw new RelationError(
+          throw relationError(
             `${(error as Error).message}; removing what this run created (${created.join(", ")}) failed too: ${undo.message}`,
           );
         });
@@ -157,7 +156,7 @@ export function relationLifecycle(connect: Connect) {
           runRelation(http, withoutEntries(olds.spec), { owned: olds.owned, rotateSecrets: false, retry: olds.retry }),
         );
       } catch (error) {
-        if (!(error instanceof AppGoneError)) {
+        if (!isNamedError(error, "AppGoneError")) {
           throw error;
         }
       }

@@ -1,4 +1,4 @@
-import { CredentialsRefusedError, RelationError } from "./http";
+import { isNamedError, relationError } from "./http";
 
 /** How long to wait for an app to answer: `attempts` tries, `intervalMs` apart. */
 export interface RetryPolicy {
@@ -26,7 +26,7 @@ export async function waitUntilReady(
       await probe();
       return;
     } catch (error) {
-      if (error instanceof CredentialsRefusedError) {
+      if (isNamedError(error, "CredentialsRefusedError")) {
         throw error;
       }
       last = (error as Error).message;
@@ -36,7 +36,7 @@ export async function waitUntilReady(
     }
   }
   const seconds = ((policy.attempts - 1) * policy.intervalMs) / 1000;
-  throw new RelationError(
+  throw relationError(
     `${app} is not ready: ${what} did not answer after ${policy.attempts} attempts over ${seconds} s (last: ${last})`,
   );
 }

@@ -1,4 +1,4 @@
-import { HttpClient, HttpRequest, RelationError, send, sendJson } from "./http";
+import { HttpClient, HttpRequest, relationError, send, sendJson } from "./http";
 import { Change, ownership } from "./servarr";
 
 /** Seerr's API (`/api/v1`, seerr v3.1.0 seerr-api.yml), with the API key it reads from `API_KEY`. */
@@ -130,7 +130,7 @@ async function firstProfile(
   );
   const profile = answer?.profiles?.[0];
   if (profile === undefined) {
-    throw new RelationError(
+    throw relationError(
       `seerr reached ${service.kind} (POST /api/v1/settings/${service.kind}/test) but ${service.kind} lists no quality profile`,
     );
   }

@@ -1,4 +1,4 @@
-import { CredentialsRefusedError, HttpClient, HttpRequest, RelationError, describe, send, sendJson } from "./http";
+import { credentialsRefused, HttpClient, HttpRequest, relationError, describe, send, sendJson } from "./http";
 
 /** The Servarr apps the relations configure over their v1/v3 REST APIs. */
 export type ServarrApp = "radarr" | "sonarr" | "lidarr" | "prowlarr";
@@ -83,7 +83,7 @@ export async function servarrStatus(http: HttpClient, target: ServarrTarget): Pr
   const request = authed(target, { method: "GET", path: apiPath(target, "system/status") });
   const response = await send(http, target.app, request, [200, 401]);
   if (response.status === 401) {
-    throw new CredentialsRefusedError(
+    throw credentialsRefused(
       `${target.app} refused the generated API key (${describe(request)} answered HTTP 401): the pod does not run with the key in the stack's Secret (${target.app.toUpperCase()}__AUTH__APIKEY is read at start); restart the pod (kubectl delete pod ${target.app}-0 in its namespace) and run pulumi up again`,
     );
   }
@@ -239,7 +239,7 @@ async function firstId(http: HttpClient, target: ServarrTarget, resource: string
       [200],
     )) ?? [];
   if (list.length === 0) {
-    throw new RelationError(
+    throw relationError(
       `${target.app} has no ${resource}: a root folder needs one (create one in ${target.app}'s settings)`,
     );
   }

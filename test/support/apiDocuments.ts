@@ -26,6 +26,10 @@ export type DocumentName =
   | "sonarr-v3.openapi.json"
   | "lidarr-v1.openapi.json"
   | "prowlarr-v1.openapi.json"
+  | "radarr-v3.6.0.3.10276.openapi.json"
+  | "sonarr-v3.4.0.19.2979.openapi.json"
+  | "lidarr-v1.2.14.5.4836.openapi.json"
+  | "prowlarr-v1.2.3.5.5327.openapi.json"
   | "seerr-api.3.1.0.yml";
 
 const HTTP_METHODS = ["get", "put", "post", "delete", "patch", "head", "options"];

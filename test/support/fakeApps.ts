@@ -4,7 +4,10 @@
 // state so a second run can be compared with the first.
 import { IncomingMessage, Server, ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { strict as assert } from "node:assert";
 import { DocumentName, DocumentValidator, SeenRequest } from "./apiDocuments";
+import { FakeNetwork } from "./fakeNetwork";
+import { ARR_KIND, SETTINGS, SettingsField } from "./servarrSettings";
 
 interface Reply {
   status: number;
@@ -27,7 +30,7 @@ export abstract class FakeApp {
   private server?: Server;
 
   abstract readonly name: string;
-  protected abstract handle(request: SeenRequest & { rawPath: string }): Reply;
+  protected abstract handle(request: SeenRequest & { rawPath: string }): Reply | Promise<Reply>;
 
   get url(): string {
     const address = this.server?.address() as AddressInfo;
@@ -82,7 +85,9 @@ export abstract class FakeApp {
       headers,
       body,
     };
-    const reply = this.ready ? this.handle(request) : { status: 503, body: { message: `${this.name} is starting` } };
+    const reply = this.ready
+      ? await this.handle(request)
+      : { status: 503, body: { message: `${this.name} is starting` } };
     if (reply.status < 300 && request.method !== "GET" && !this.readingPosts.includes(request.path)) {
       this.mutations += 1;
     }
@@ -108,22 +113,49 @@ function safeJson(text: string): unknown {
 type Resource = Record<string, unknown> & { id: number };
 type Field = { name: string; value: unknown };
 
-/** Field names Servarr answers masked (privacy level password / API key in the *Settings classes). */
-const PRIVATE_FIELDS = new Set(["password", "apiKey"]);
+/** What Servarr answers in place of a stored secret (Radarr v6.0.3.10276 src/Radarr.Http/ClientSchema/SchemaBuilder.cs L18). */
 const MASKED = "********";
 
-/** Fields the app fills with its defaults when a client sends only some (Servarr SchemaBuilder keeps constructor defaults). */
-const DEFAULT_FIELDS: Record<string, Field[]> = {
-  downloadclient: [
-    { name: "sequentialOrder", value: false },
-    { name: "initialState", value: 0 },
-  ],
-  applications: [{ name: "syncCategories", value: [2000, 2010] }],
-};
+/** One failure of a Servarr validation or test, as its error pipeline answers it in a 400's JSON array. */
+interface ValidationFailure {
+  readonly propertyName: string;
+  readonly errorMessage: string;
+  readonly isWarning: boolean;
+}
+const failure = (propertyName: string, errorMessage: string, isWarning = false): ValidationFailure => ({
+  propertyName,
+  errorMessage,
+  isWarning,
+});
 
-/** Radarr, Sonarr, Lidarr or Prowlarr: provider collections, root folders and profiles, checked against its OpenAPI document. */
+/** How a Servarr stand-in reaches the rest of the cluster, and what exists on its disk. */
+export interface ServarrOptions {
+  /** The apps it can reach by their cluster names: the download clients its test-on-save calls. */
+  readonly network?: FakeNetwork;
+  /** Folders that exist and the app's user can write: the only paths a root folder can take. */
+  readonly folders?: Iterable<string>;
+}
+
+/**
+ * Radarr, Sonarr, Lidarr or Prowlarr: provider collections, root folders and profiles, checked
+ * against its OpenAPI document, and as strict as the app where it matters to a client:
+ * - provider settings are the settings class's fields only, in its order, with its defaults for
+ *   fields not sent ({@link SETTINGS}); a field the class does not have is dropped, as the app
+ *   drops it, and recorded as a violation;
+ * - a new provider that is enabled is tested before it is saved, and its errors refuse the POST
+ *   even with `forceSave` (Radarr v6.0.3.10276 src/Radarr.Api.V3/ProviderControllerBase.cs L78-93,
+ *   L307-320); a PUT with `forceSave` is saved untested (L95-125; Prowlarr v2.3.5.5327 L98-110);
+ *   the tests are those of SABnzbd and qBittorrent ({@link FakeServarr.testSabnzbd},
+ *   {@link FakeServarr.testQbittorrent}) and Prowlarr's of an application
+ *   ({@link FakeServarr.testApplication});
+ * - a root folder must exist and be writable ({@link ServarrOptions.folders}).
+ * Sonarr, Lidarr and Prowlarr have the same ProviderControllerBase (Sonarr v4.0.19.2979 L81-125,
+ * Lidarr v2.14.5.4836 L81-127, Prowlarr v2.3.5.5327 L80-110).
+ */
 export class FakeServarr extends FakeApp {
   readonly collections: Record<string, Resource[]> = { downloadclient: [], applications: [], rootfolder: [] };
+  readonly folders: Set<string>;
+  readonly network: FakeNetwork;
   private nextId = 1;
 
   constructor(
@@ -131,22 +163,26 @@ export class FakeServarr extends FakeApp {
     private readonly validator: DocumentValidator,
     public basePath: string,
     readonly apiKey: string,
+    options: ServarrOptions = {},
   ) {
     super();
+    this.network = options.network ?? new FakeNetwork();
+    this.folders = new Set(options.folders ?? []);
   }
 
   static async create(
     name: "radarr" | "sonarr" | "lidarr" | "prowlarr",
     basePath: string,
     apiKey: string,
+    options: ServarrOptions = {},
   ): Promise<FakeServarr> {
     const documents: Record<string, DocumentName> = {
-      radarr: "radarr-v3.openapi.json",
-      sonarr: "sonarr-v3.openapi.json",
-      lidarr: "lidarr-v1.openapi.json",
-      prowlarr: "prowlarr-v1.openapi.json",
+      radarr: "radarr-v3.6.0.3.10276.openapi.json",
+      sonarr: "sonarr-v3.4.0.19.2979.openapi.json",
+      lidarr: "lidarr-v1.2.14.5.4836.openapi.json",
+      prowlarr: "prowlarr-v1.2.3.5.5327.openapi.json",
     };
-    return new FakeServarr(name, await DocumentValidator.load(documents[name]), basePath, apiKey).start();
+    return new FakeServarr(name, await DocumentValidator.load(documents[name]), basePath, apiKey, options).start();
   }
 
   /** Entries as a user would see them in the app (secrets unmasked), by name. */
@@ -162,18 +198,15 @@ export class FakeServarr extends FakeApp {
   editField(collection: string, name: string, field: string, value: unknown): void {
     const fields = this.entry(collection, name)?.fields as Field[];
     const found = fields.find((f) => f.name === field);
-    if (found) {
-      found.value = value;
-    } else {
-      fields.push({ name: field, value });
-    }
+    assert.ok(found, `${this.name} ${collection} ${name} has no field ${field}`);
+    found.value = value;
   }
 
   add(collection: string, resource: Record<string, unknown>): void {
     this.collections[collection].push({ ...resource, id: this.nextId++ });
   }
 
-  protected handle(request: SeenRequest & { rawPath: string }): Reply {
+  protected async handle(request: SeenRequest & { rawPath: string }): Promise<Reply> {
     if (!request.rawPath.startsWith(`${this.basePath}/api/`)) {
       return this.refuse(
         404,
@@ -185,7 +218,7 @@ export class FakeServarr extends FakeApp {
     // anything but the app's key is HTTP 401 with no body (Radarr v6.0.3.10276
     // src/Radarr.Http/Authentication/ApiKeyAuthenticationHandler.cs L36-84; the same in Sonarr
     // v4.0.19.2979, Lidarr v2.14.5.4836, Prowlarr v2.3.5.5327). The stand-in takes the header only,
-    // the one way the relations send it.
+    // the one way the relations and Prowlarr send it.
     if (request.headers["x-api-key"] !== this.apiKey) {
       this.violations.push(`${request.method} ${path} without ${this.name}'s API key in X-Api-Key`);
       return { status: 401, body: "" };
@@ -197,30 +230,69 @@ export class FakeServarr extends FakeApp {
     const match = /^\/api\/v\d\/([a-z/]+?)(?:\/(\d+))?$/.exec(path) as RegExpExecArray;
     const [, resource, idText] = match;
     const id = idText === undefined ? undefined : Number(idText);
+    const body = request.body as Record<string, unknown>;
+    // Every answer carries the app's version (src/Radarr.Http/Middleware/VersionMiddleware.cs L10),
+    // which Prowlarr reads from the indexer test.
+    const version = { "x-application-version": SERVARR_VERSION[this.name] };
     switch (resource) {
       case "system/status":
-        return { status: 200, body: { appName: this.name, version: "test" } };
+        return { status: 200, body: { appName: this.name, version: SERVARR_VERSION[this.name] }, headers: version };
       case "qualityprofile":
       case "metadataprofile":
         return { status: 200, body: [{ id: 3, name: "Standard" }] };
       case "downloadclient":
       case "applications":
-        return this.provider(resource, request.method, id, request.body as Record<string, unknown>);
+        return this.provider(resource, request.method, id, body, request.query.forceSave === "true");
+      case "indexer/schema":
+        return { status: 200, body: NEWZNAB_SCHEMAS, headers: version };
+      case "indexer/test":
+        return { ...this.indexerTest(body), headers: version };
       case "rootfolder":
-        return this.rootFolder(request.method, id, request.body as Record<string, unknown>);
+        return this.rootFolder(request.method, id, body);
       default:
         return this.refuse(404, `${request.method} ${path}: the stand-in does not serve this operation`);
     }
   }
 
   private masked(resource: Resource): Resource {
+    const schema = this.schemaOf(resource);
     const fields = (resource.fields as Field[]).map((f) =>
-      PRIVATE_FIELDS.has(f.name) && f.value !== "" ? { ...f, value: MASKED } : f,
+      schema?.find((s) => s.name === f.name)?.masked && f.value !== null && f.value !== ""
+        ? { ...f, value: MASKED }
+        : f,
     );
     return { ...resource, fields };
   }
 
-  private provider(collection: string, method: string, id: number | undefined, body: Record<string, unknown>): Reply {
+  private schemaOf(resource: Record<string, unknown>): readonly SettingsField[] | undefined {
+    return SETTINGS[this.name]?.[String(resource.configContract)];
+  }
+
+  /**
+   * The settings a client's fields make: the class's defaults, then each field the client sent, in
+   * the class's order; a masked secret sent back keeps the stored one (SchemaBuilder.cs L52-84).
+   */
+  private settingsFrom(schema: readonly SettingsField[], given: Field[], previous?: Field[]): Field[] {
+    for (const unknown of given.filter((f) => !schema.some((s) => s.name === f.name))) {
+      this.violations.push(`${this.name}: field ${unknown.name} is not one of the settings' fields: the app drops it`);
+    }
+    return schema.map((s) => {
+      const sent = given.find((f) => f.name === s.name);
+      if (sent === undefined) {
+        return { name: s.name, value: structuredClone(s.value) };
+      }
+      const keep = s.masked && sent.value === MASKED && previous !== undefined;
+      return { name: s.name, value: keep ? previous.find((p) => p.name === s.name)?.value : sent.value };
+    });
+  }
+
+  private async provider(
+    collection: string,
+    method: string,
+    id: number | undefined,
+    body: Record<string, unknown>,
+    forceSave: boolean,
+  ): Promise<Reply> {
     const list = this.collections[collection];
     const index = list.findIndex((resource) => resource.id === id);
     if (method === "GET") {
@@ -237,7 +309,7 @@ export class FakeServarr extends FakeApp {
       list.splice(index, 1);
       return { status: 200 };
     }
-    // ProviderControllerBase: name unique (case-insensitive), implementation and configContract required, fields not null.
+    // ProviderControllerBase L44-49: name unique (case-insensitive), implementation and configContract required, fields not null.
     const name = String(body.name ?? "");
     if (name === "" || !body.implementation || !body.configContract || !Array.isArray(body.fields)) {
       return this.refuse(400, `${method} ${collection}: name, implementation, configContract and fields are required`);
@@ -245,6 +317,7 @@ export class FakeServarr extends FakeApp {
     if (list.some((resource) => resource.id !== id && String(resource.name).toLowerCase() === name.toLowerCase())) {
       return this.refuse(400, `${method} ${collection}: "${name}" is not unique`);
     }
+    // DownloadClientController L17: priority 1..50 (Radarr, Lidarr, Prowlarr; Sonarr's has no such rule).
     if (
       collection === "downloadclient" &&
       this.name !== "sonarr" &&
@@ -252,25 +325,252 @@ export class FakeServarr extends FakeApp {
     ) {
       return this.refuse(400, `${method} ${collection}: priority must be between 1 and 50`);
     }
+    const schema = this.schemaOf(body);
+    if (schema === undefined) {
+      return this.refuse(400, `${method} ${collection}: ${this.name} has no provider ${String(body.configContract)}`);
+    }
+    if (method === "PUT" && index < 0) {
+      return this.refuse(404, `PUT ${collection}/${id}: no such entry`);
+    }
+    const previous = method === "PUT" ? (list[index].fields as Field[]) : undefined;
+    const stored: Resource = {
+      ...body,
+      fields: this.settingsFrom(schema, body.fields as Field[], previous),
+      id: method === "PUT" ? list[index].id : 0,
+    };
+    // Prowlarr's applications are enabled by their sync level (ApplicationDefinition.cs L9).
+    const enabled =
+      collection === "applications" ? ["addOnly", "fullSync"].includes(String(body.syncLevel)) : body.enable === true;
+    const changed = method === "POST" || JSON.stringify(stored) !== JSON.stringify(list[index]);
+    const failures =
+      enabled && (method === "POST" || (!forceSave && changed)) ? await this.test(collection, stored) : [];
+    // VerifyValidationResult L307-320: errors always refuse; warnings unless forceSave.
+    const refused = failures.filter((f) => !f.isWarning || !forceSave);
+    if (refused.length > 0) {
+      return { status: 400, body: refused };
+    }
     if (method === "POST") {
-      const given = body.fields as Field[];
-      const defaults = (DEFAULT_FIELDS[collection] ?? []).filter((d) => !given.some((f) => f.name === d.name));
-      const stored = { ...body, fields: [...given, ...defaults.map((d) => ({ ...d }))], id: this.nextId++ };
+      stored.id = this.nextId++;
       list.push(stored);
       return { status: 201, body: this.masked(stored) };
     }
-    if (index < 0) {
-      return this.refuse(404, `PUT ${collection}/${id}: no such entry`);
-    }
-    const previous = list[index].fields as Field[];
-    // A masked secret sent back keeps the stored one.
-    const fields = (body.fields as Field[]).map((f) =>
-      f.value === MASKED ? { ...f, value: previous.find((p) => p.name === f.name)?.value } : f,
-    );
-    list[index] = { ...body, fields, id: list[index].id };
-    return { status: 202, body: this.masked(list[index]) };
+    list[index] = stored;
+    return { status: 202, body: this.masked(stored) };
   }
 
+  /** The provider's own test, as the app runs it before saving. */
+  private test(collection: string, provider: Resource): Promise<ValidationFailure[]> {
+    const settings = Object.fromEntries((provider.fields as Field[]).map((f) => [f.name, f.value]));
+    if (collection === "applications") {
+      return this.testApplication(settings);
+    }
+    return provider.implementation === "Sabnzbd" ? this.testSabnzbd(settings) : this.testQbittorrent(settings);
+  }
+
+  private clientUrl(settings: Record<string, unknown>, path: string): string {
+    const urlBase = String(settings.urlBase ?? "")
+      .replace(/^\/*/, "/")
+      .replace(/\/+$/, "");
+    return `${settings.useSsl === true ? "https" : "http"}://${String(settings.host)}:${String(settings.port)}${urlBase === "/" ? "" : urlBase}${path}`;
+  }
+
+  /**
+   * SABnzbd's test (Radarr v6.0.3.10276 src/NzbDrone.Core/Download/Clients/Sabnzbd/Sabnzbd.cs
+   * L286-292): `mode=version` (L368-414), `mode=get_config` with the key, whose refusal text names the
+   * failure (L416-438), and the category, which must exist when one is set (L455-481; Sonarr
+   * v4.0.19.2979 L455-479, Lidarr v2.14.5.4836 L450-470). Every request is
+   * `<urlBase>/api?mode=…&apikey=…&output=json` (SabnzbdProxy.cs L162-185). Left out: the SABnzbd
+   * version floor (0.7), `pre_check` on old versions and the sorting checks (L483-518), which the
+   * stand-in SABnzbd's defaults pass.
+   */
+  private async testSabnzbd(settings: Record<string, unknown>): Promise<ValidationFailure[]> {
+    const api = (mode: string) =>
+      this.clientUrl(
+        settings,
+        `/api?mode=${mode}&apikey=${encodeURIComponent(String(settings.apiKey ?? ""))}&output=json`,
+      );
+    try {
+      const version = await this.network.call(api("version"));
+      if (version.status !== 200) {
+        return [failure("Host", "Unable to connect to SABnzbd")];
+      }
+    } catch {
+      return [failure("Host", "Unable to connect to SABnzbd")];
+    }
+    const config = await this.network.call(api("get_config"));
+    if (config.status !== 200) {
+      // SabnzbdProxy.ProcessRequest throws with the body, which TestAuthentication matches (L424-433).
+      for (const text of ["API Key Incorrect", "API Key Required"]) {
+        if (config.text.toLowerCase().includes(text.toLowerCase())) {
+          return [failure("APIKey", text)];
+        }
+      }
+      return [failure("Host", `Unable to connect to SABnzbd: HTTP ${config.status} ${config.text}`)];
+    }
+    const categories = (JSON.parse(config.text) as { config: { categories: { name: string; dir: string }[] } }).config
+      .categories;
+    const field = `${ARR_KIND[this.name]}Category`;
+    const category = String(settings[field] ?? "");
+    const found = categories.find((c) => c.name === category);
+    if (found === undefined && category.trim() !== "") {
+      return [failure(field[0].toUpperCase() + field.slice(1), "Category does not exist")];
+    }
+    if (found?.dir.endsWith("*")) {
+      return [failure(field[0].toUpperCase() + field.slice(1), "Enable Job Folders")];
+    }
+    return [];
+  }
+
+  /**
+   * qBittorrent's test (Radarr v6.0.3.10276 src/NzbDrone.Core/Download/Clients/QBittorrent/QBittorrent.cs
+   * L418-429): the login (QBittorrentProxyV2.cs L394-455: skipped without username or password, the
+   * body must be `Ok.`), `app/webapiVersion` (L73), `app/preferences` (L90) for the share-ratio removal
+   * check (L466-474), then the category, which the app creates in qBittorrent when it is missing
+   * (QBittorrent.cs L510-555, `createCategory` with the name only, proxy L214-216), and
+   * `torrents/info?category=…` (L598-; proxy L98-101). Left out: the priority check (L557-596), which
+   * only applies to non-default priorities.
+   */
+  private async testQbittorrent(settings: Record<string, unknown>): Promise<ValidationFailure[]> {
+    const url = (path: string) => this.clientUrl(settings, path);
+    let cookie = "";
+    try {
+      if (String(settings.username ?? "").trim() !== "" && String(settings.password ?? "").trim() !== "") {
+        const login = await this.network.call(url("/api/v2/auth/login"), {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({
+            username: String(settings.username),
+            password: String(settings.password),
+          }).toString(),
+        });
+        if (login.status !== 200 || login.text !== "Ok.") {
+          return [failure("Username", "Authentication Failure")];
+        }
+        cookie = (login.headers["set-cookie"] ?? "").split(";")[0];
+      }
+      const headers = { cookie };
+      const get = (path: string) => this.network.call(url(path), { headers });
+      for (const path of ["/api/v2/app/webapiVersion", "/api/v2/app/preferences"]) {
+        if ((await get(path)).status !== 200) {
+          return [failure("Host", "Unable to connect to qBittorrent")];
+        }
+      }
+      const field = `${ARR_KIND[this.name]}Category`;
+      const category = String(settings[field] ?? "");
+      if (category.trim() === "") {
+        return [failure(field[0].toUpperCase() + field.slice(1), "Category is recommended", true)];
+      }
+      const categories = async () => JSON.parse((await get("/api/v2/torrents/categories")).text) as object;
+      if (!(category in (await categories()))) {
+        await this.network.call(url("/api/v2/torrents/createCategory"), {
+          method: "POST",
+          headers: { ...headers, "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ category }).toString(),
+        });
+        if (!(category in (await categories()))) {
+          return [failure(field[0].toUpperCase() + field.slice(1), "Configuration of category failed")];
+        }
+      }
+      if ((await get(`/api/v2/torrents/info?category=${encodeURIComponent(category)}`)).status !== 200) {
+        return [failure("", "Failed to get the list of torrents")];
+      }
+    } catch {
+      return [failure("Host", "Unable to connect to qBittorrent")];
+    }
+    return [];
+  }
+
+  /**
+   * Prowlarr's test of an arr application (Prowlarr v2.3.5.5327 src/NzbDrone.Core/Applications/Radarr/Radarr.cs
+   * L33-89; Sonarr/Sonarr.cs and Lidarr/Lidarr.cs alike): `GET <baseUrl>/api/v3/indexer/schema` with
+   * the app's key (Radarr.cs L231, RadarrV3Proxy.cs L207-223), then `POST …/indexer/test` with a
+   * Newznab indexer pointing at `<prowlarrUrl>/0/` (Radarr.cs L228-263, RadarrV3Proxy.cs L125-157):
+   * 401 is "API Key is invalid", 400 "Prowlarr URL is invalid", a redirect a missing URL base.
+   */
+  private async testApplication(settings: Record<string, unknown>): Promise<ValidationFailure[]> {
+    const baseUrl = String(settings.baseUrl ?? "").replace(/\/+$/, "");
+    const version = SERVARR_API_VERSION_OF[new URL(baseUrl).hostname.split(".")[0]] ?? "v3";
+    const headers = { "x-api-key": String(settings.apiKey ?? ""), "content-type": "application/json" };
+    try {
+      const schema = await this.network.call(`${baseUrl}/api/${version}/indexer/schema`, { headers });
+      if (schema.status === 200) {
+        const newznab = (
+          JSON.parse(schema.text) as { implementation: string; configContract: string; fields: Field[] }[]
+        ).find((s) => s.implementation === "Newznab");
+        const prowlarrUrl = String(settings.prowlarrUrl ?? "").replace(/\/+$/, "");
+        const indexer = {
+          id: 0,
+          name: "Test (Prowlarr)",
+          enableRss: false,
+          enableAutomaticSearch: false,
+          enableInteractiveSearch: false,
+          priority: 25,
+          implementation: "Newznab",
+          configContract: newznab?.configContract,
+          tags: [],
+          fields: (newznab?.fields ?? []).map((f) =>
+            f.name === "baseUrl"
+              ? { name: f.name, value: `${prowlarrUrl}/0/` }
+              : f.name === "apiPath"
+                ? { name: f.name, value: "/api" }
+                : f.name === "apiKey"
+                  ? { name: f.name, value: this.apiKey }
+                  : f.name === "categories"
+                    ? { name: f.name, value: settings.syncCategories }
+                    : f,
+          ),
+        };
+        const test = await this.network.call(`${baseUrl}/api/${version}/indexer/test`, {
+          method: "POST",
+          headers,
+          body: JSON.stringify(indexer),
+        });
+        if (test.status === 200) {
+          return test.headers["x-application-version"] ? [] : [failure("", "Failed to fetch version")];
+        }
+        return [applicationFailure(test.status, baseUrl)];
+      }
+      return [applicationFailure(schema.status, baseUrl)];
+    } catch (error) {
+      return [
+        failure(
+          "BaseUrl",
+          `Unable to complete application test, cannot connect to ${baseUrl}. ${(error as Error).message}`,
+        ),
+      ];
+    }
+  }
+
+  /**
+   * The arr app's test of the Newznab indexer Prowlarr sends: the indexer's feed at `baseUrl` must be
+   * a Prowlarr this app can reach, or the test fails and the app answers 400 with its failures
+   * (ProviderControllerBase.cs L220-231, L307-320). Left out: the caps query itself (Newznab's
+   * `t=caps`), which the Prowlarr stand-in does not serve; reaching Prowlarr at that URL stands for it.
+   */
+  private indexerTest(body: Record<string, unknown>): Reply {
+    const baseUrl = String((body.fields as Field[]).find((f) => f.name === "baseUrl")?.value ?? "");
+    let reached: unknown;
+    try {
+      const url = new URL(baseUrl);
+      const app = this.network.find(url.hostname, Number(url.port || 80));
+      reached =
+        app instanceof FakeServarr && app.name === "prowlarr" && url.pathname.startsWith(`${app.basePath}/`)
+          ? app
+          : undefined;
+    } catch {
+      reached = undefined;
+    }
+    return reached === undefined
+      ? { status: 400, body: [failure("BaseUrl", `Unable to connect to indexer at ${baseUrl}`)] }
+      : { status: 200, body: {} };
+  }
+
+  /**
+   * Root folders (Radarr v6.0.3.10276 src/Radarr.Api.V3/RootFolders/RootFolderController.cs L32-41:
+   * not already a root folder, must exist, must be writable; the same validators in Sonarr v4.0.19.2979
+   * and Lidarr v2.14.5.4836, whose root folders also need a name and existing default profiles,
+   * Lidarr RootFolderController.cs L35-73).
+   */
   private rootFolder(method: string, id: number | undefined, body: Record<string, unknown>): Reply {
     const list = this.collections.rootfolder;
     if (method === "GET") {
@@ -286,7 +586,11 @@ export class FakeServarr extends FakeApp {
     }
     const path = String(body.path ?? "");
     if (list.some((folder) => folder.path === path)) {
-      return this.refuse(400, `POST rootfolder: "${path}" is already a root folder`);
+      return { status: 400, body: [failure("Path", `Path '${path}' is already configured as a root folder`)] };
+    }
+    // PathExistsValidator.cs L15-27 and FolderWritableValidator.cs L16: the folder must be there.
+    if (!this.folders.has(path.replace(/\/+$/, ""))) {
+      return { status: 400, body: [failure("Path", `Path '${path}' does not exist`)] };
     }
     if (
       this.name === "lidarr" &&
@@ -300,6 +604,48 @@ export class FakeServarr extends FakeApp {
     const stored = { ...body, id: this.nextId++, accessible: true, freeSpace: 1 };
     list.push(stored);
     return { status: 201, body: stored };
+  }
+}
+
+/** The app versions the stand-ins report (the pinned tags whose source they follow). */
+const SERVARR_VERSION: Readonly<Record<string, string>> = {
+  radarr: "6.0.3.10276",
+  sonarr: "4.0.19.2979",
+  lidarr: "2.14.5.4836",
+  prowlarr: "2.3.5.5327",
+};
+
+/** Prowlarr calls Radarr and Sonarr on `/api/v3`, Lidarr on `/api/v1` (Prowlarr v2.3.5.5327 `AppIndexerApiRoute` of each proxy). */
+const SERVARR_API_VERSION_OF: Readonly<Record<string, string>> = { radarr: "v3", sonarr: "v3", lidarr: "v1" };
+
+/**
+ * The indexer templates Prowlarr copies its test indexer from: Newznab's and Torznab's fields the
+ * sync uses (`syncFields`, Prowlarr v2.3.5.5327 Radarr.cs L232; Radarr v6.0.3.10276
+ * src/NzbDrone.Core/Indexers/Newznab/NewznabSettings.cs). The stand-in lists only those fields.
+ */
+const NEWZNAB_SCHEMAS = ["Newznab", "Torznab"].map((implementation) => ({
+  implementation,
+  configContract: `${implementation}Settings`,
+  fields: [
+    { name: "baseUrl", value: null },
+    { name: "apiPath", value: "/api" },
+    { name: "apiKey", value: null },
+    { name: "categories", value: [] },
+  ],
+}));
+
+/** What Prowlarr reports for an arr app's answer to its test (Radarr.cs L54-75). */
+function applicationFailure(status: number, baseUrl: string): ValidationFailure {
+  switch (status) {
+    case 401:
+      return failure("ApiKey", "API Key is invalid");
+    case 400:
+      return failure("ProwlarrUrl", "Prowlarr URL is invalid, the app cannot connect to Prowlarr");
+    case 303:
+    case 307:
+      return failure("BaseUrl", "URL is invalid, Prowlarr cannot connect to the app - are you missing a URL base?");
+    default:
+      return failure("BaseUrl", `Unable to complete application test, cannot connect to ${baseUrl}. HTTP ${status}`);
   }
 }
 
@@ -322,6 +668,13 @@ const QBITTORRENT_ROUTES: Readonly<Record<string, FormRoute>> = {
     auth: false,
   },
   "/api/v2/app/webapiVersion": { method: "GET", params: [], required: [], auth: true },
+  "/api/v2/app/preferences": { method: "GET", params: [], required: [], auth: true },
+  "/api/v2/torrents/info": {
+    method: "GET",
+    params: ["filter", "category", "tag", "sort", "reverse", "limit", "offset", "hashes"],
+    required: [],
+    auth: true,
+  },
   "/api/v2/torrents/categories": { method: "GET", params: [], required: [], auth: true },
   "/api/v2/torrents/createCategory": {
     method: "POST",
@@ -412,6 +765,15 @@ export class FakeQbittorrent extends FakeApp {
       }
       case "/api/v2/app/webapiVersion":
         return { status: 200, body: "2.11.4" };
+      case "/api/v2/app/preferences":
+        // Only the share-limit keys the arr apps' test reads (Radarr v6.0.3.10276 QBittorrent.cs
+        // L405-416): no limit, so the test's removal check passes.
+        return {
+          status: 200,
+          body: { max_ratio_enabled: false, max_ratio: -1, max_seeding_time_enabled: false, max_seeding_time: -1 },
+        };
+      case "/api/v2/torrents/info":
+        return { status: 200, body: [] };
       case "/api/v2/torrents/categories":
         return {
           status: 200,
@@ -438,7 +800,7 @@ export class FakeQbittorrent extends FakeApp {
   }
 }
 
-/** SABnzbd API modes (SABnzbd 4.5 sabnzbd/api.py `_api_table`): the key each needs and the parameters each reads. */
+/** SABnzbd API modes (SABnzbd 5.0.1 sabnzbd/api.py `_api_table` L1036-1089): the key each needs and the parameters each reads. */
 const SABNZBD_MODES: Readonly<Record<string, { key: "none" | "api"; params: readonly string[] }>> = {
   version: { key: "none", params: [] },
   get_config: { key: "api", params: ["section", "keyword"] },
@@ -450,7 +812,7 @@ const SABNZBD_MODES: Readonly<Record<string, { key: "none" | "api"; params: read
   get_cats: { key: "api", params: [] },
 };
 
-/** SABnzbd 4.5: `<url_base>/api?mode=…&apikey=…&output=json`, Host checked against host_whitelist, categories. */
+/** SABnzbd 5.0.1: `<url_base>/api?mode=…&apikey=…&output=json`, Host checked against host_whitelist, categories. */
 export class FakeSabnzbd extends FakeApp {
   readonly name = "sabnzbd";
   /** SABnzbd's default categories (sabnzbd/config.py), name to dir. */
@@ -524,10 +886,20 @@ export class FakeSabnzbd extends FakeApp {
       }));
     switch (mode) {
       case "version":
-        return { status: 200, body: { version: "4.5.1" } };
+        return { status: 200, body: { version: "5.0.1" } };
       case "get_cats":
         return { status: 200, body: { categories: [...this.categories.keys()] } };
       case "get_config":
+        // Without a section, every section (config.py `get_dconfig` L788-831): the arr apps' test reads
+        // misc, categories and sorters. The stand-in's misc holds only the keys it models.
+        if (params.section === undefined && params.keyword === undefined) {
+          return {
+            status: 200,
+            body: {
+              config: { misc: { api_key: this.apiKey, pre_check: 0 }, categories: list(), sorters: [], servers: [] },
+            },
+          };
+        }
         if (params.section === "misc" && params.keyword === "api_key") {
           return { status: 200, body: { config: { misc: { api_key: this.apiKey } } } };
         }

@@ -14,11 +14,14 @@ import {
 import type { CelEnv } from "@bufbuild/cel";
 import { strings } from "@bufbuild/cel/ext";
 import type { Expr } from "@bufbuild/cel-spec/cel/expr/syntax_pb.js";
+import { isIP as nodeIsIp } from "node:net";
+import ipaddr from "ipaddr.js";
 
 /**
  * CEL as the Kubernetes API server evaluates `x-kubernetes-validations` (k8s.io/apiserver
  * pkg/cel/library): the standard library, the strings extension (`split`, `substring`, ...,
- * from @bufbuild/cel) and Kubernetes' URL library, implemented below. Rules calling any other
+ * from @bufbuild/cel) and, implemented below, Kubernetes' URL library and the `isIP` of its IP
+ * library. Rules calling any other
  * function are reported by {@link unboundFunctions}, never skipped.
  */
 
@@ -101,7 +104,23 @@ const KUBERNETES_URLS = [
   }),
 ];
 
-const ENV: CelEnv = celEnv({ funcs: [...strings, ...KUBERNETES_URLS] });
+/**
+ * `isIP(string)` of the Kubernetes IP library (k8s.io/apiserver pkg/cel/library/ip.go, isIP and
+ * parseIPAddr): an address Go's netip.ParseAddr takes (no leading zeros in IPv4, like Node's
+ * net.isIP), without a zone and not an IPv4-mapped IPv6 address. Gateway API's TLSRoute calls it
+ * (`self.all(h, !isIP(h))` on spec.hostnames).
+ */
+function isKubernetesIp(raw: string): boolean {
+  if (nodeIsIp(raw) === 0 || raw.includes("%")) {
+    return false;
+  }
+  const address = ipaddr.parse(raw);
+  return !(address.kind() === "ipv6" && (address as ipaddr.IPv6).isIPv4MappedAddress());
+}
+
+const KUBERNETES_IPS = [celFunc("isIP", [CelScalar.STRING], CelScalar.BOOL, isKubernetesIp)];
+
+const ENV: CelEnv = celEnv({ funcs: [...strings, ...KUBERNETES_URLS, ...KUBERNETES_IPS] });
 
 /** A compiled rule: evaluates against `self`, returning the rule's result or the evaluation error. */
 export type CompiledRule = (self: unknown) => { readonly value?: unknown; readonly error?: string };
@@ -203,4 +222,62 @@ function walk(expr: Expr | undefined, visit: (expr: Expr) => void): void {
     default:
       break;
   }
+}
+
+/** The part of a ValidatingAdmissionPolicy's spec its evaluation reads. */
+export interface AdmissionPolicyExpressions {
+  readonly variables?: readonly { readonly name: string; readonly expression: string }[];
+  readonly validations: readonly {
+    readonly expression: string;
+    readonly message?: string;
+    readonly messageExpression?: string;
+  }[];
+}
+
+/** Every CEL expression of a policy: its variables', validations' and message expressions. */
+export function admissionExpressions(spec: AdmissionPolicyExpressions): string[] {
+  return [
+    ...(spec.variables ?? []).map((variable) => variable.expression),
+    ...spec.validations.flatMap((validation) => [
+      validation.expression,
+      ...(validation.messageExpression !== undefined ? [validation.messageExpression] : []),
+    ]),
+  ];
+}
+
+/**
+ * What the API server answers a request for `object` with, under a ValidatingAdmissionPolicy bound
+ * with `validationActions: [Deny]` and `failurePolicy: Fail` (k8s.io/apiserver
+ * pkg/admission/plugin/policy/validating): the variables evaluated in order, each seeing the earlier
+ * ones as `variables.<name>`; each validation that is false denies with its messageExpression's value
+ * (its message when that fails), and one whose evaluation fails denies with the error. Empty: admitted.
+ */
+export function admissionDenials(spec: AdmissionPolicyExpressions, object: unknown): string[] {
+  const variables = new Map<string, CelValue>();
+  const activation = () => ({ object: object as CelValue, variables: celMap(variables) });
+  const run = (expression: string) => {
+    const result = plan(ENV, parse(expression))(activation());
+    return isCelError(result) ? { error: result.message } : { value: result };
+  };
+  for (const variable of spec.variables ?? []) {
+    const result = run(variable.expression);
+    if (result.error !== undefined) {
+      return [`variable ${variable.name}: evaluation error: ${result.error}`];
+    }
+    variables.set(variable.name, result.value as CelValue);
+  }
+  return spec.validations.flatMap((validation) => {
+    const result = run(validation.expression);
+    if (result.error !== undefined) {
+      return [`evaluation error: ${result.error} (${validation.expression})`];
+    }
+    if (result.value === true) {
+      return [];
+    }
+    if (result.value !== false) {
+      return [`not a bool: ${validation.expression}`];
+    }
+    const message = validation.messageExpression !== undefined ? run(validation.messageExpression) : undefined;
+    return [typeof message?.value === "string" ? message.value : (validation.message ?? validation.expression)];
+  });
 }

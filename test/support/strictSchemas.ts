@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { DEFAULT_VERSIONS } from "../../lib/platform/versions";
+import { ADDON_RELEASES, DEFAULT_VERSIONS, istioRelease } from "../../lib/platform/versions";
 import { DeclaredFields, isBuiltinKind, modelErrors, objectMetaErrors } from "./builtinSchemas";
 import { CrdSchemas, RuleCounts } from "./crdSchemas";
 import { ObjectMetadata, embeddedMetadataProblems, metadataProblems } from "./objectMeta";
@@ -8,7 +8,7 @@ import { ObjectMetadata, embeddedMetadataProblems, metadataProblems } from "./ob
  * Strict validation of planned manifests: what `kubectl apply --validate=strict` (the API server
  * with strict field validation) would refuse on create. Built-in kinds against the
  * `kubernetes-models` package, custom resources against the published CRDs of the versions the
- * program installs by default, with their CEL rules.
+ * program installs with the chosen Istio minor (the versions table), with their CEL rules.
  */
 
 /**
@@ -17,42 +17,37 @@ import { ObjectMetadata, embeddedMetadataProblems, metadataProblems } from "./ob
  */
 export const UPSTREAM_SCHEMAS = path.resolve(__dirname, "..", "..", "..", "shared", "upstream", "schemas");
 
-/**
- * Installed versions whose CRDs are the same, schema for schema, as those of an earlier version
- * held under {@link UPSTREAM_SCHEMAS}, compared at the upstream release tags:
- * - istio/istio 1.27.9 manifests/charts/base/files/crd-all.gen.yaml: the 14 CRDs of 1.27.3, each
- *   version's openAPIV3Schema unchanged;
- * - metallb/metallb v0.15.3 config/crd/bases: every CRD of v0.15.2 with its schema unchanged (only
- *   the controller-gen annotation differs), plus ConfigurationState, a status object nothing here creates;
- * - tailscale/tailscale v1.86.5 cmd/k8s-operator/deploy/crds: byte for byte those of v1.86.4.
- * A version in neither place fails the suite with the directory it looked for.
- */
-const SAME_SCHEMAS_AS: Readonly<Record<string, string>> = {
-  "istio-1.27.9": "istio-1.27.3",
-  "metallb-v0.15.3": "metallb-v0.15.2",
-  "tailscale-v1.86.5": "tailscale-v1.86.4",
-};
+/** The folders of the published CRDs one plan installs: the Istio minor's row, and MetalLB's and the Tailscale operator's. */
+export type CrdDirectories = Readonly<Record<"gatewayApi" | "istio" | "metallb" | "tailscaleOperator", string>>;
 
-/** The published CRDs of each component at the version the program installs. */
-export const INSTALLED_CRD_DIRECTORIES = Object.fromEntries(
-  Object.entries({
-    gatewayApi: `gateway-api-${DEFAULT_VERSIONS.gatewayApi}`,
-    istio: `istio-${DEFAULT_VERSIONS.istio}`,
-    metallb: `metallb-v${DEFAULT_VERSIONS.metallb}`,
-    tailscaleOperator: `tailscale-v${DEFAULT_VERSIONS.tailscaleOperator}`,
-  } satisfies Record<keyof typeof DEFAULT_VERSIONS, string>).map(([component, directory]) => [
-    component,
-    SAME_SCHEMAS_AS[directory] ?? directory,
-  ]),
-) as Record<keyof typeof DEFAULT_VERSIONS, string>;
+/** The published CRDs each component installs with the Istio minor of `istioVersion` (the versions table). */
+export function crdDirectories(istioVersion: string = DEFAULT_VERSIONS.istio): CrdDirectories {
+  const release = istioRelease(istioVersion);
+  if (release?.schemas === undefined) {
+    throw new Error(`the versions table has no schema folder for Istio ${istioVersion}`);
+  }
+  return {
+    gatewayApi: `gateway-api-${release.gatewayApi}`,
+    istio: release.schemas,
+    metallb: ADDON_RELEASES.metallb.schemas,
+    tailscaleOperator: ADDON_RELEASES.tailscaleOperator.schemas,
+  };
+}
 
-let crds: CrdSchemas | undefined;
+/** The published CRDs of each component at the version the program installs by default. */
+export const INSTALLED_CRD_DIRECTORIES = crdDirectories();
 
-/** The published CRDs of the installed versions, loaded once. */
-export function installedCrds(): CrdSchemas {
-  crds ??= new CrdSchemas(
-    Object.values(INSTALLED_CRD_DIRECTORIES).map((directory) => path.join(UPSTREAM_SCHEMAS, directory)),
-  );
+const loaded = new Map<string, CrdSchemas>();
+
+/** The published CRDs of the versions installed with the Istio minor of `istioVersion`, loaded once per minor. */
+export function installedCrds(istioVersion: string = DEFAULT_VERSIONS.istio): CrdSchemas {
+  const directories = Object.values(crdDirectories(istioVersion));
+  const key = directories.join(",");
+  let crds = loaded.get(key);
+  if (!crds) {
+    crds = new CrdSchemas(directories.map((directory) => path.join(UPSTREAM_SCHEMAS, directory)));
+    loaded.set(key, crds);
+  }
   return crds;
 }
 
@@ -71,13 +66,15 @@ export class StrictValidator {
   /** CEL rules evaluated and transition rules passed over, across every manifest validated. */
   readonly counts: RuleCounts = { evaluated: 0, transition: 0 };
   private readonly declared: DeclaredFields;
-  private readonly crds = installedCrds();
+  private readonly crds: CrdSchemas;
 
   /**
    * `manifests`: every manifest this validator will see, so the built-in kinds' declarations load
-   * once. A kind neither built in nor published by an installed CRD is an error.
+   * once. A kind neither built in nor published by an installed CRD is an error. `istioVersion`:
+   * the Istio chart version the plan installs, which picks the CRDs of its row of the versions table.
    */
-  constructor(manifests: readonly KubernetesObject[]) {
+  constructor(manifests: readonly KubernetesObject[], istioVersion: string = DEFAULT_VERSIONS.istio) {
+    this.crds = installedCrds(istioVersion);
     const builtin = new Set<string>();
     for (const manifest of manifests) {
       if (isBuiltinKind(manifest.apiVersion, manifest.kind)) {

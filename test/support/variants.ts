@@ -1,4 +1,5 @@
 import { ConfigChanges } from "./plan";
+import { DEFAULT_VERSIONS, ISTIO_RELEASES } from "../../lib/platform/versions";
 
 /**
  * Configurations whose plans must produce only valid Kubernetes objects: the shipped examples plus
@@ -103,6 +104,18 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
     downloadsSecrets: ["charmarr:vpnPresharedKey"],
   },
   {
+    name: "every platform add-on on, Istio 1.30 with its Gateway API v1.5.1",
+    core: {
+      ...PLATFORM_ALL_ON,
+      "charmarr:platform": {
+        ...(PLATFORM_ALL_ON["charmarr:platform"] as Record<string, unknown>),
+        gatewayApi: { install: true, version: ISTIO_RELEASES["1.30"].gatewayApi },
+        istio: { install: true, platform: "k3s", version: ISTIO_RELEASES["1.30"].version },
+      },
+    },
+    coreSecrets: ["tailscale:oauthClientSecret"],
+  },
+  {
     name: "Istio alone on MicroK8s, the Tailscale operator with an API key, the tailnet policy not managed",
     core: {
       "charmarr:platform": {
@@ -127,3 +140,9 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
     downloads: { "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } } },
   },
 ];
+
+/** The Istio chart version a variant's core stack names, or the default: it picks the CRDs its manifests are checked against. */
+export function variantIstioVersion(variant: PlanVariant): string {
+  const platform = variant.core?.["charmarr:platform"] as { istio?: { version?: string } } | undefined;
+  return platform?.istio?.version ?? DEFAULT_VERSIONS.istio;
+}

@@ -1,0 +1,119 @@
+/**
+ * The settings classes of the providers the relations create, as the Servarr apps define them: each
+ * field's API name (the C# property, first letter lowercased: Radarr v6.0.3.10276
+ * src/Radarr.Http/ClientSchema/SchemaBuilder.cs L134), in `FieldDefinition` order (the order the API
+ * answers them in, L49), the constructor's default (what a field the client does not send keeps,
+ * `ReadFromSchema` L52-84, which starts from a new instance) and whether the API masks it (privacy
+ * ApiKey or Password, L40-44). Read from the pinned tags; a default the constructor does not set is
+ * the C# default (null, 0, false).
+ */
+export interface SettingsField {
+  readonly name: string;
+  readonly value: unknown;
+  readonly masked?: true;
+}
+
+const field = (name: string, value: unknown = null): SettingsField => ({ name, value });
+const secret = (name: string): SettingsField => ({ name, value: null, masked: true });
+
+/** `QBittorrentSettings` fields from `host` to `password`, shared by Radarr and Lidarr (Sonarr adds `apiKey`). */
+const QBITTORRENT_CONNECTION = [
+  field("host", "localhost"),
+  field("port", 8080),
+  field("useSsl", false),
+  field("urlBase"),
+] as const;
+const QBITTORRENT_TRAILER = [
+  field("initialState", 0),
+  field("sequentialOrder", false),
+  field("firstAndLast", false),
+  field("contentLayout", 0),
+] as const;
+
+/** `SabnzbdSettings` from `host` to `password`: the same in the three apps. */
+const SABNZBD_CONNECTION = [
+  field("host", "localhost"),
+  field("port", 8080),
+  field("useSsl", false),
+  field("urlBase"),
+  secret("apiKey"),
+  field("username"),
+  secret("password"),
+] as const;
+
+/** SabnzbdPriority.Default (src/NzbDrone.Core/Download/Clients/Sabnzbd/SabnzbdPriority.cs). */
+const SABNZBD_DEFAULT_PRIORITY = -100;
+
+/** What an arr app calls its category fields: the media it manages. */
+export type ArrKind = "movie" | "tv" | "music";
+
+function qbittorrent(kind: ArrKind, category: string, apiKey: boolean): readonly SettingsField[] {
+  const Kind = kind[0].toUpperCase() + kind.slice(1);
+  return [
+    ...QBITTORRENT_CONNECTION,
+    ...(apiKey ? [secret("apiKey")] : []),
+    field("username"),
+    secret("password"),
+    field(`${kind}Category`, category),
+    field(`${kind}ImportedCategory`),
+    field(`recent${Kind}Priority`, 0),
+    field(`older${Kind}Priority`, 0),
+    ...QBITTORRENT_TRAILER,
+  ];
+}
+
+function sabnzbd(kind: ArrKind, category: string): readonly SettingsField[] {
+  const Kind = kind[0].toUpperCase() + kind.slice(1);
+  return [
+    ...SABNZBD_CONNECTION,
+    field(`${kind}Category`, category),
+    field(`recent${Kind}Priority`, SABNZBD_DEFAULT_PRIORITY),
+    field(`older${Kind}Priority`, SABNZBD_DEFAULT_PRIORITY),
+  ];
+}
+
+/** Prowlarr's `<App>Settings` for an application: URLs, the app's key, the categories it syncs. */
+function prowlarrApplication(baseUrl: string, categories: readonly number[], extra: readonly SettingsField[] = []) {
+  return [
+    field("prowlarrUrl", "http://localhost:9696"),
+    field("baseUrl", baseUrl),
+    secret("apiKey"),
+    field("syncCategories", [...categories]),
+    ...extra,
+    field("syncRejectBlocklistedTorrentHashesWhileGrabbing", false),
+  ];
+}
+
+/** Each app's settings classes by config contract. */
+export const SETTINGS: Readonly<Record<string, Readonly<Record<string, readonly SettingsField[]>>>> = {
+  // Radarr v6.0.3.10276 src/NzbDrone.Core/Download/Clients/QBittorrent/QBittorrentSettings.cs L25-30, L32-74;
+  // Sabnzbd/SabnzbdSettings.cs L38-45, L47-78.
+  radarr: { QBittorrentSettings: qbittorrent("movie", "radarr", false), SabnzbdSettings: sabnzbd("movie", "movies") },
+  // Sonarr v4.0.19.2979 QBittorrentSettings.cs L32-37, L39-84 (`apiKey` at order 4, new in 4.0.16);
+  // SabnzbdSettings.cs L38-45, L47-78.
+  sonarr: { QBittorrentSettings: qbittorrent("tv", "tv-sonarr", true), SabnzbdSettings: sabnzbd("tv", "tv") },
+  // Lidarr v2.14.5.4836 QBittorrentSettings.cs L26-31, L33-73; SabnzbdSettings.cs L39-46, L48-76
+  // (`music` is not one of SABnzbd's default categories).
+  lidarr: { QBittorrentSettings: qbittorrent("music", "lidarr", false), SabnzbdSettings: sabnzbd("music", "music") },
+  // Prowlarr v2.3.5.5327 src/NzbDrone.Core/Applications/Radarr/RadarrSettings.cs L24-44,
+  // Sonarr/SonarrSettings.cs L23-50, Lidarr/LidarrSettings.cs L23-43.
+  prowlarr: {
+    RadarrSettings: prowlarrApplication(
+      "http://localhost:7878",
+      [2000, 2010, 2020, 2030, 2040, 2045, 2050, 2060, 2070, 2080, 2090],
+    ),
+    SonarrSettings: prowlarrApplication(
+      "http://localhost:8989",
+      [5000, 5010, 5020, 5030, 5040, 5045, 5050, 5090],
+      [
+        field("animeSyncCategories", [5070]),
+        // A property initializer, not the constructor (SonarrSettings.cs L47).
+        field("syncAnimeStandardFormatSearch", true),
+      ],
+    ),
+    LidarrSettings: prowlarrApplication("http://localhost:8686", [3000, 3010, 3030, 3040, 3050, 3060]),
+  },
+};
+
+/** The kind of media each arr app's category fields name. */
+export const ARR_KIND: Readonly<Record<string, ArrKind>> = { radarr: "movie", sonarr: "tv", lidarr: "music" };
