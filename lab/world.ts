@@ -10,7 +10,16 @@
  *
  * No namespace is linked to the host's network namespace.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
 import { CapabilitySet, containerCapabilities, describeCapabilities, setprivArgs } from "./capabilities";
@@ -79,7 +88,9 @@ export class Container {
   }
   /** argv under the container's capabilities: an exec (hook, probe) gets what the container has. */
   bounded(argv: readonly string[]): string[] {
-    const args = setprivArgs(this.capabilities);
+    // runAsGroup: the primary group (and no supplementary groups) of every process in the container.
+    const group = this.spec.runAsGroup === undefined ? [] : [`--regid=${this.spec.runAsGroup}`, "--clear-groups"];
+    const args = [...group, ...setprivArgs(this.capabilities)];
     return args.length > 0 ? ["setpriv", ...args, "--", ...argv] : [...argv];
   }
   /** The argv prefix that enters this container, for the verifier's netns transport. */
@@ -123,6 +134,8 @@ export class Pod {
   sandbox(): void {
     const w = this.world;
     w.registry.netns(this.netns);
+    // A new pod starts with empty emptyDirs.
+    rmSync(join(this.dir, "volumes"), { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
     const hostSide = `v${this.name}`.slice(0, 15);
     const mtu = String(w.plan.cluster.podMtu);
@@ -744,6 +757,12 @@ export class World {
       mounts.push(
         `mount --bind -o ro ${join(image, "usr", "lib", "gluetun-lab", "gluetun.sh")} ${root}/gluetun-entrypoint`,
       );
+    }
+    for (const [path, volume] of Object.entries(spec.emptyDirMounts)) {
+      // An emptyDir lives as long as the pod: one directory, shared by the containers that mount it.
+      const source = join(this.dir, "pods", pod.name, "volumes", volume);
+      mkdirSync(source, { recursive: true });
+      mounts.push(`mkdir -p ${root}${path} && mount --bind ${source} ${root}${path}`);
     }
     for (const path of spec.otherMounts) {
       mounts.push(`mkdir -p ${root}${path} && mount -t tmpfs tmpfs ${root}${path}`);
