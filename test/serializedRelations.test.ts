@@ -53,7 +53,11 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
   };
 
   before(async () => {
-    const started = Promise.all([relationProviderText(), DynamicProviderHost.start()]);
+    // The host is kept as soon as it runs, so `after` stops it even when the serializer fails.
+    const started = Promise.all([
+      relationProviderText(),
+      DynamicProviderHost.start().then((running) => (host = running)),
+    ]);
     library = mkdtempSync(join(tmpdir(), "serialized-library-"));
     const plan = await planDownloads();
     qbittorrent = await startQbittorrent(plannedQbittorrentSeed(plan), { "/data": library });
@@ -67,7 +71,7 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
     pod = { ...(planned.inputs.reach as typeof pod), port: qbittorrent.port };
     api = await FakeKubernetesApi.start();
     api.addPod(pod.namespace, pod.pod, { [pod.port]: qbittorrent.port });
-    [text, host] = await started;
+    [text] = await started;
   });
   after(async () => {
     host?.stop();
@@ -153,16 +157,24 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
     assert.deepEqual(await categories(), {});
   });
 
-  it("a failed create reaches the engine with the relation's message, not an empty one", async () => {
+  it("a failed create or delete reaches the engine with the relation's message, not an empty one", async () => {
     const wrong = inputs({ ...spec, target: { ...spec.target, password: "not-the-password" } });
-    const error = await host.create(await host.check({}, wrong)).then(
-      () => assert.fail("create with the wrong password succeeded"),
-      (failure: unknown) => failure as HostError,
-    );
-    assert.ok(error instanceof HostError, String(error));
+    const refused =
+      /^qbittorrent refused the generated WebUI credentials \(POST \/api\/v2\/auth\/login answered "Fails\."\): wrong credentials/;
+    const failure = (call: Promise<unknown>) =>
+      call.then(
+        () => assert.fail("a call with the wrong password succeeded"),
+        (error: unknown) => {
+          assert.ok(error instanceof HostError, String(error));
+          return error;
+        },
+      );
+    assert.match((await failure(host.create(await host.check({}, wrong)))).details, refused);
+    // Delete fails through another path of the host (the error object itself, not grpcResponseFromError).
+    const state = { ...wrong, owned: ["radarr"], waiting: false, changes: [] };
     assert.match(
-      error.details,
-      /^qbittorrent refused the generated WebUI credentials \(POST \/api\/v2\/auth\/login answered "Fails\."\): wrong credentials/,
+      (await failure(host.delete("charmarr-downloads/qbittorrent-0/qbittorrentCategories", state))).details,
+      refused,
     );
     assert.deepEqual(await categories(), {});
   });
