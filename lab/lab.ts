@@ -10,10 +10,11 @@ import { GLUETUN_IMAGE, LabContainer } from "./plan";
 import { NetnsTarget, NetnsTransport } from "../verify/netns";
 import { publicAddress } from "../verify/probes";
 import { Exec, resolve, sendUdp } from "./probes";
-import { leakedPackets, queriesFrom, ScenarioResult } from "./report";
+import { leakedPackets, queriesFrom, recoveryCheck, ScenarioResult } from "./report";
 import type { Check, LabContext, Observation, Scenario } from "./scenario";
 import { LabError, run, runAsync, sleep } from "./sys";
-import { Container, Pod, World } from "./world";
+import type { ProcessUser } from "./capabilities";
+import { Container, ExecIdentity, Pod, World } from "./world";
 
 export class Lab implements LabContext {
   gateway!: Pod;
@@ -33,22 +34,41 @@ export class Lab implements LabContext {
   }
 
   /** The client's app container: where an app's own traffic starts. */
-  clientExec(): Exec {
+  clientExec(as: ExecIdentity = {}): Exec {
     const app = this.appContainer();
-    if (!app) {
+    if (!app?.daemon) {
       throw new LabError("the routed pod has no app container running");
     }
     return (argv, timeoutMs) =>
       runAsync(
-        ["nsenter", "-t", String(app.daemon!.pid), "-n", "-m", "-u", "-r", "-w", "--", ...app.bounded(argv)],
+        ["nsenter", "-t", String(app.daemon!.pid), "-n", "-m", "-u", "-r", "-w", "--", ...app.bounded(argv, as)],
         timeoutMs,
       );
   }
 
+  /** The routed pod's app as the plan declares it. */
+  appSpec(): LabContainer {
+    const app = this.client.spec.containers.find((c) => !c.name.startsWith("vpn-route"));
+    if (!app) {
+      throw new LabError("the routed pod has no app container");
+    }
+    return app;
+  }
+
+  /** The user the app runs as: LinuxServer images run it as `abc`, PUID:PGID from the container's env. */
+  appUser(): ProcessUser {
+    const env = this.appSpec().env;
+    const uid = Number(env.PUID);
+    const gid = Number(env.PGID);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid) || env.PUID === undefined || env.PGID === undefined) {
+      throw new LabError(`the app container ${this.appSpec().name} has no numeric PUID/PGID in its env`);
+    }
+    return { uid, gid };
+  }
+
   /** The routed pod's app: its first regular container that is not a route container. */
   private appContainer(): Container | undefined {
-    const app = this.client.spec.containers.find((c) => !c.name.startsWith("vpn-route"));
-    return app && this.client.containers.get(app.name);
+    return this.client.containers.get(this.appSpec().name);
   }
 
   /** The routed client as the verifier's netns transport reaches it: its app container. */
@@ -257,6 +277,7 @@ export class Lab implements LabContext {
     const off = await this.measure(scenario.rounds ?? 1, scenario.traffic);
     this.world.setLayer1(true, this.pods());
     this.logChecks(checks);
+    await scenario.cleanup?.(this);
     if (scenario.inject) {
       await this.recreate({ gateway: scenario.breaks !== "client", client: scenario.breaks === "client" });
     }
@@ -326,13 +347,8 @@ export class Lab implements LabContext {
     return {
       scenario: scenario.name,
       checks: [
-        {
-          ok: on.seconds !== undefined,
-          text:
-            on.seconds !== undefined
-              ? `traffic flowed again after ${on.seconds.toFixed(1)} s`
-              : `no traffic through the new gateway within ${scenario.recoveryLimitSeconds} s`,
-        },
+        recoveryCheck("layer 1 on", on.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryTargetSeconds!),
+        recoveryCheck("layer 2 alone", off.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryTargetSeconds!),
       ],
       withLayer1: { packets: on.packets, dns: on.dns },
       layer2Only: { packets: off.packets, dns: off.dns },

@@ -13,7 +13,8 @@
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
-import { CapabilitySet, containerCapabilities, describeCapabilities, setprivArgs } from "./capabilities";
+import { APP_PROBE_DIR, BOUND_SOCKET_PL, RAW_FRAME_PL } from "./appProbes";
+import { CapabilitySet, containerCapabilities, describeCapabilities, ProcessUser, setprivArgs } from "./capabilities";
 import { DNS_SERVER_JS, FALLBACK_COMMANDS, gluetunScript } from "./gluetun";
 import { leakCounterRuleset } from "./leaks";
 import { policyRuleset, PolicyPod } from "./netpol";
@@ -48,6 +49,12 @@ export function restartBackoffMs(restarts: number): number {
   return Math.min(10_000 * 2 ** restarts, 300_000);
 }
 
+/** Who an exec into a container runs as: a non-root user, and/or a capability set other than the container's. */
+export interface ExecIdentity {
+  readonly user?: ProcessUser;
+  readonly capabilities?: CapabilitySet;
+}
+
 export class Container {
   daemon?: Daemon;
   restarts = 0;
@@ -77,9 +84,12 @@ export class Container {
       timeoutMs,
     );
   }
-  /** argv under the container's capabilities: an exec (hook, probe) gets what the container has. */
-  bounded(argv: readonly string[]): string[] {
-    const args = setprivArgs(this.capabilities);
+  /**
+   * argv under the container's capabilities: an exec (hook, probe) gets what the container has.
+   * `as` runs it as a non-root user, or under another runtime's set for this container.
+   */
+  bounded(argv: readonly string[], as: ExecIdentity = {}): string[] {
+    const args = setprivArgs(as.capabilities ?? this.capabilities, as.user);
     return args.length > 0 ? ["setpriv", ...args, "--", ...argv] : [...argv];
   }
   /** The argv prefix that enters this container, for the verifier's netns transport. */
@@ -294,7 +304,7 @@ export class World {
     return `chlab${this.runId}-${role}`;
   }
 
-  private inNs(ns: string, ...argv: string[]): string {
+  inNs(ns: string, ...argv: string[]): string {
     return must(["ip", "netns", "exec", ns, ...argv]);
   }
 
@@ -348,6 +358,12 @@ export class World {
     this.inNs(this.node, "ip", "link", "add", "cni0", "mtu", String(this.plan.cluster.podMtu), "type", "bridge");
     this.inNs(this.node, "ip", "addr", "add", `${a.nodeBridge}/${a.podPrefix}`, "dev", "cni0");
     this.inNs(this.node, "ip", "link", "set", "cni0", "up");
+    // The node answers ARP for every address it routes elsewhere, at once, as Calico does on the
+    // node side of each pod's veth (projectcalico/calico v3.32.1
+    // felix/dataplane/linux/endpoint_mgr.go, configureProcSysForInterface: proxy_arp 1, proxy_delay
+    // 0); here the bridge is the node's side of every pod link. A socket bound to eth0 then reaches
+    // any internet address through the node, whatever the pod's routes say.
+    this.inNs(this.node, "sysctl", "-qw", "net.ipv4.conf.cni0.proxy_arp=1", "net.ipv4.neigh.cni0.proxy_delay=0");
     this.inNs(this.node, "sysctl", "-qw", "net.ipv4.ip_forward=1");
     // Bridged pod-to-pod traffic passes the IP hooks (br_netfilter), so policies see it.
     this.inNs(this.node, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1");
@@ -603,6 +619,53 @@ export class World {
     this.inNs(this.dns, "ip", "addr", "add", `${a.kubeDns}/${a.podPrefix}`, "dev", "eth0");
     this.inNs(this.dns, "ip", "link", "set", "eth0", "up");
     this.inNs(this.dns, "ip", "route", "add", "default", "via", a.nodeBridge);
+  }
+
+  /**
+   * Another pod on the pod network, outside the plan (any workload of the cluster): its own
+   * network namespace on the pod bridge at `ip`, with a default route via the node. Returns its
+   * namespace; {@link removeOtherPod} deletes it.
+   */
+  addOtherPod(name: string, ip: string): string {
+    const netns = this.registry.netns(this.nsName(name));
+    const mtu = String(this.plan.cluster.podMtu);
+    const hostSide = `v${name}`.slice(0, 15);
+    must([
+      "ip",
+      "-n",
+      this.node,
+      "link",
+      "add",
+      hostSide,
+      "mtu",
+      mtu,
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "mtu",
+      mtu,
+      "netns",
+      netns,
+    ]);
+    must(["ip", "-n", this.node, "link", "set", hostSide, "master", "cni0", "up"]);
+    this.inNs(netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+    this.inNs(netns, "ip", "link", "set", "lo", "up");
+    this.inNs(netns, "ip", "addr", "add", `${ip}/${this.addresses.podPrefix}`, "dev", "eth0");
+    this.inNs(netns, "ip", "link", "set", "eth0", "up");
+    this.inNs(netns, "ip", "route", "add", "default", "via", this.addresses.nodeBridge);
+    return netns;
+  }
+
+  removeOtherPod(name: string): void {
+    run(["ip", "netns", "del", this.nsName(name)]);
+    run(["ip", "-n", this.node, "link", "del", `v${name}`.slice(0, 15)]);
+  }
+
+  /** The node's MAC address on the pod bridge: where a pod's frames to anything off its link go. */
+  bridgeMac(): string {
+    return must(["ip", "netns", "exec", this.node, "cat", "/sys/class/net/cni0/address"]).trim();
   }
 
   /** kube-dns records: the `kubernetes` Service, and the gateway's headless Service when it has a ready pod. */
@@ -892,7 +955,7 @@ export class World {
     return image;
   }
 
-  /** The app container: the lab runs probes in it (curl, bash, dig), not the app. */
+  /** The app container: the lab runs probes in it (curl, bash, dig, lab/appProbes.ts), not the app. */
   private appImage(): string {
     const image = this.imageDir("app");
     if (existsSync(image)) {
@@ -901,6 +964,10 @@ export class World {
     const bin = join(image, "usr", "bin");
     mkdirSync(bin, { recursive: true });
     mkdirSync(join(image, "etc"), { recursive: true });
+    const probes = join(image, APP_PROBE_DIR);
+    mkdirSync(probes, { recursive: true });
+    writeFileSync(join(probes, "bound.pl"), BOUND_SOCKET_PL);
+    writeFileSync(join(probes, "frame.pl"), RAW_FRAME_PL);
     return image;
   }
 
