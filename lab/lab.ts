@@ -16,6 +16,9 @@ import { LabError, run, runAsync, sleep } from "./sys";
 import type { ProcessUser } from "./capabilities";
 import { Container, ExecIdentity, Pod, World } from "./world";
 
+/** How long traffic must flow through one unchanged tunnel before a restored client counts as settled. */
+const SETTLE_MS = 3000;
+
 export class Lab implements LabContext {
   gateway!: Pod;
   client!: Pod;
@@ -184,16 +187,28 @@ export class Lab implements LabContext {
       run(["ip", "netns", "exec", this.client.netns, "ip", "neigh", "flush", "to", this.addresses.gateway]);
       run(["ip", "netns", "exec", this.client.netns, "ip", "route", "flush", "cache"]);
       run(["ip", "netns", "exec", this.world.node, "ip", "neigh", "flush", "to", this.addresses.gateway]);
-      await this.waitForTraffic(6_000);
+      await this.waitForTraffic(12_000);
     }
   }
 
   /** Waits (bounded) until the client's HTTP probe sees the VPN exit; recreates the client if it never does. */
   private async waitForTraffic(limitMs: number): Promise<void> {
     const end = Date.now() + limitMs;
+    let settling: { index: string; since: number } | undefined;
     while (Date.now() < end) {
-      if ((await this.seenAddress(1000)) === this.addresses.vpnExit) {
-        return;
+      const index = this.clientTunnelIndex();
+      if (index !== undefined && (await this.seenAddress(1000)) === this.addresses.vpnExit) {
+        // Settled: traffic flows through the same vxlan0 for a while. A route monitor that began
+        // to reconnect while the gateway was away may still rebuild the tunnel moments after
+        // traffic first flows again, under the next scenario's feet.
+        if (settling?.index === index && Date.now() - settling.since >= SETTLE_MS) {
+          return;
+        }
+        if (settling?.index !== index) {
+          settling = { index, since: Date.now() };
+        }
+      } else {
+        settling = undefined;
       }
       await sleep(250);
     }
@@ -210,6 +225,12 @@ export class Lab implements LabContext {
     }
     await this.client.delete();
     await this.startClient();
+  }
+
+  /** The client's vxlan0 interface index (a rebuilt tunnel has a new one), or undefined without one. */
+  private clientTunnelIndex(): string | undefined {
+    const result = run(["ip", "-n", this.client.netns, "-o", "link", "show", "dev", "vxlan0"]);
+    return result.code === 0 ? result.stdout.split(":")[0] : undefined;
   }
 
   nextName(): string {
