@@ -1,6 +1,5 @@
 import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
-import type { AppName } from "../lib/apps/catalog";
 import type { ResolvedApp } from "../lib/apps/resolve";
 import type { GatewayDomain } from "../lib/ingress/settings";
 import {
@@ -9,6 +8,7 @@ import {
   buildGatewayEntryPolicy,
   buildNamespacePeerAuthentication,
   buildPeerPortException,
+  type Caller,
 } from "../lib/mesh/policies";
 
 export interface MeshEnrollmentArgs {
@@ -20,8 +20,8 @@ export interface MeshEnrollmentArgs {
   apps: readonly ResolvedApp[];
   /** Names of the Gateways whose pods run in this namespace; each is opened as an entry point. */
   gateways?: string[];
-  /** Mesh identities of the enabled apps of both stacks, by app, to allow callers by. */
-  identities: Partial<Record<AppName, string>>;
+  /** Mesh identities of the enabled apps of both stacks and of the stack's other callers (Recyclarr), to allow callers by. */
+  identities: Partial<Record<Caller, string>>;
   /** Labels for every policy. */
   labels?: Record<string, string>;
   /** Resources that install Istio's CRDs; the policies wait for them. */

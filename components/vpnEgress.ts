@@ -199,13 +199,16 @@ export class VpnEgress extends pulumi.ComponentResource {
         `${name}-gateway-egress`,
         {
           metadata: { name: `${names.gateway}-egress`, namespace, labels },
-          spec: gatewayEgressSpec({
-            podLabels,
-            cluster,
-            vpnServerPort: vpnServerPort(vpn),
-            vpnServerIp: vpn.endpointIp,
-            resolver: vpn.dnsAddress,
-          }),
+          spec: pulumi.output(args.clientNamespace).apply((clientNamespace) =>
+            gatewayEgressSpec({
+              podLabels,
+              cluster,
+              clientNamespace,
+              vpnServerPort: vpnServerPort(vpn),
+              vpnServerIp: vpn.endpointIp,
+              resolver: vpn.dnsAddress,
+            }),
+          ),
         },
         { parent: this },
       );

@@ -18,7 +18,11 @@ export interface LabContainer {
   readonly secretEnv: readonly string[];
   /** Mount path → files, for ConfigMap volumes (emptyDir and others are listed in `otherMounts`). */
   readonly configMounts: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  /** Mount path → volume name, for emptyDir volumes: one directory per pod, shared by its containers, kept across container restarts. */
+  readonly emptyDirMounts: Readonly<Record<string, string>>;
   readonly otherMounts: readonly string[];
+  /** `securityContext.runAsGroup` (the container's, else the pod's): the primary group of its processes. */
+  readonly runAsGroup?: number;
   /** `lifecycle.postStart.exec.command`, run right after the container starts. */
   readonly postStart?: readonly string[];
   /** `lifecycle.preStop.exec.command`. */
@@ -107,7 +111,7 @@ export class LabPlanError extends Error {}
 
 type Json = Record<string, unknown>;
 
-const POD_GATEWAY_IMAGE = /(^|\/)pod-gateway:/;
+export const POD_GATEWAY_IMAGE = /(^|\/)pod-gateway:/;
 export const GLUETUN_IMAGE = /(^|\/)gluetun:/;
 
 function asObject(value: unknown): Json {
@@ -147,6 +151,7 @@ function container(
   volumes: Map<string, Json>,
   manifests: readonly Manifest[],
   namespace: string,
+  podSecurity: Json,
 ): LabContainer {
   const c = asObject(raw);
   const env: Record<string, string> = {};
@@ -166,10 +171,13 @@ function container(
   }
   const configMounts: Record<string, Record<string, string>> = {};
   const otherMounts: string[] = [];
+  const emptyDirMounts: Record<string, string> = {};
   for (const mount of asArray(c.volumeMounts).map(asObject)) {
     const volume = volumes.get(String(mount.name));
     const configMap = asObject(volume?.configMap);
-    if (typeof configMap.name === "string") {
+    if (volume?.emptyDir !== undefined) {
+      emptyDirMounts[String(mount.mountPath)] = String(mount.name);
+    } else if (typeof configMap.name === "string") {
       const files = configMapFiles(manifests, namespace, configMap.name);
       const subPath = typeof mount.subPath === "string" ? mount.subPath : undefined;
       configMounts[String(mount.mountPath)] = subPath ? { [subPath]: files[subPath] ?? "" } : files;
@@ -191,7 +199,10 @@ function container(
     env,
     secretEnv,
     configMounts,
+    emptyDirMounts,
     otherMounts,
+    runAsGroup:
+      typeof security.runAsGroup === "number" ? security.runAsGroup : (podSecurity.runAsGroup as number | undefined),
     postStart: hook("postStart"),
     preStop: hook("preStop"),
     capabilities: strings(asObject(security.capabilities).add),
@@ -217,8 +228,12 @@ function podOf(workload: Manifest, manifests: readonly Manifest[]): LabPod {
     labels: Object.fromEntries(
       Object.entries(asObject(asObject(template.metadata).labels)).map(([k, v]) => [k, String(v)]),
     ),
-    initContainers: asArray(spec.initContainers).map((c) => container(c, volumes, manifests, namespace)),
-    containers: asArray(spec.containers).map((c) => container(c, volumes, manifests, namespace)),
+    initContainers: asArray(spec.initContainers).map((c) =>
+      container(c, volumes, manifests, namespace, asObject(spec.securityContext)),
+    ),
+    containers: asArray(spec.containers).map((c) =>
+      container(c, volumes, manifests, namespace, asObject(spec.securityContext)),
+    ),
     dnsPolicy: typeof spec.dnsPolicy === "string" ? spec.dnsPolicy : "ClusterFirst",
     dnsConfig: dnsConfig && {
       nameservers: strings(dnsConfig.nameservers),

@@ -17,7 +17,7 @@ import {
   statusCapabilities,
 } from "./capabilities";
 import { gluetunSettings } from "./gluetun";
-import { GLUETUN_IMAGE, LabContainer } from "./plan";
+import { GLUETUN_IMAGE, LabContainer, POD_GATEWAY_IMAGE } from "./plan";
 import { must, run, runAsync, sleep } from "./sys";
 import { LARGE_BODY_BYTES } from "./world";
 
@@ -169,9 +169,8 @@ async function largeTransfers(lab: LabContext): Promise<Check[]> {
  * NET_RAW for busybox ping, which it asks for; nothing outside the runtime's defaults it did not ask for.
  */
 function routeSidecarCapabilities(lab: LabContext): Check[] {
-  const spec = [...lab.client.spec.initContainers, ...lab.client.spec.containers].find((c) =>
-    [...c.command, ...c.args].some((arg) => arg.includes("client_sidecar.sh")),
-  );
+  // The route sidecar: the routed pod's long-running pod-gateway container that is told the gateway's name.
+  const spec = lab.client.spec.containers.find((c) => POD_GATEWAY_IMAGE.test(c.image) && c.env.gateway !== undefined);
   const sidecar = spec && lab.client.containers.get(spec.name);
   if (!sidecar?.running) {
     return [{ ok: false, text: "the routed pod's route sidecar is not running" }];

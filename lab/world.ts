@@ -10,7 +10,16 @@
  *
  * No namespace is linked to the host's network namespace.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
 import { APP_PROBE_DIR, BOUND_SOCKET_PL, RAW_FRAME_PL } from "./appProbes";
@@ -89,7 +98,13 @@ export class Container {
    * `as` runs it as a non-root user, or under another runtime's set for this container.
    */
   bounded(argv: readonly string[], as: ExecIdentity = {}): string[] {
-    const args = setprivArgs(as.capabilities ?? this.capabilities, as.user);
+    // runAsGroup: the primary group (and no supplementary groups) of every process in the container,
+    // unless the exec runs as a user of its own.
+    const group =
+      as.user === undefined && this.spec.runAsGroup !== undefined
+        ? [`--regid=${this.spec.runAsGroup}`, "--clear-groups"]
+        : [];
+    const args = [...group, ...setprivArgs(as.capabilities ?? this.capabilities, as.user)];
     return args.length > 0 ? ["setpriv", ...args, "--", ...argv] : [...argv];
   }
   /** The argv prefix that enters this container, for the verifier's netns transport. */
@@ -133,6 +148,8 @@ export class Pod {
   sandbox(): void {
     const w = this.world;
     w.registry.netns(this.netns);
+    // A new pod starts with empty emptyDirs.
+    rmSync(join(this.dir, "volumes"), { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
     const hostSide = `v${this.name}`.slice(0, 15);
     const mtu = String(w.plan.cluster.podMtu);
@@ -807,6 +824,12 @@ export class World {
       mounts.push(
         `mount --bind -o ro ${join(image, "usr", "lib", "gluetun-lab", "gluetun.sh")} ${root}/gluetun-entrypoint`,
       );
+    }
+    for (const [path, volume] of Object.entries(spec.emptyDirMounts)) {
+      // An emptyDir lives as long as the pod: one directory, shared by the containers that mount it.
+      const source = join(this.dir, "pods", pod.name, "volumes", volume);
+      mkdirSync(source, { recursive: true });
+      mounts.push(`mkdir -p ${root}${path} && mount --bind ${source} ${root}${path}`);
     }
     for (const path of spec.otherMounts) {
       mounts.push(`mkdir -p ${root}${path} && mount -t tmpfs tmpfs ${root}${path}`);

@@ -19,6 +19,9 @@ import { meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
 import { buildTailnetPolicy, policyFileJson } from "../lib/tailnet";
 import { Relations } from "../components/relations";
+import { Recyclarr } from "../components/recyclarr";
+import { API_KEY_SECRET_KEY, apiKeySecretName } from "../lib/apps/workload";
+import { syncedApps } from "../lib/recyclarr/cronJob";
 import {
   ARR_APPS,
   ArrApp,
@@ -29,6 +32,7 @@ import {
   RelationGraph,
   appEndpoint,
   coreGraph,
+  endpointUrl,
   coreRelations,
   specsByName,
 } from "../lib/relations/plan";
@@ -76,6 +80,8 @@ type CoreAppOutputs = Pick<CoreStackExports, "gateways" | "identities" | "media"
   urls: Record<string, AppUrls>;
   /** What this stack wired: `{ "<app>": ["<related app>", ...] }`. */
   relations: RelationGraph;
+  /** Recyclarr's CronJob and the command that runs a sync now, when `charmarr:recyclarr.enabled`. */
+  recyclarr?: { cronJob: pulumi.Output<string>; schedule: string; manualRun: string };
 };
 
 /** The gateways, every enabled core app with its route, and the namespace's mTLS and authorization. */
@@ -128,6 +134,7 @@ function deployCoreApps(
   const identities = Object.fromEntries(
     mediaApps.map((mediaApp, index) => [config.apps[index].name, mediaApp.principal]),
   );
+  const recyclarr = deployRecyclarr(config, namespace);
   new MeshEnrollment(
     "mesh",
     {
@@ -135,7 +142,7 @@ function deployCoreApps(
       gatewayPrincipals: gatewayPrincipals(ingress.references),
       gateways: Object.keys(ingress.gateways),
       apps: config.apps,
-      identities,
+      identities: { ...identities, ...(recyclarr ? { recyclarr: recyclarr.principal } : {}) },
       labels,
       crdDependencies: prerequisites.meshPolicies,
     },
@@ -158,7 +165,51 @@ function deployCoreApps(
     urls: appUrls(config.apps, ingress.references),
     offers: offers.offers,
     relations: offers.graph,
+    ...(recyclarr
+      ? {
+          recyclarr: {
+            cronJob: recyclarr.cronJob.metadata.name,
+            schedule: config.recyclarr.schedule,
+            manualRun: recyclarr.manualRun,
+          },
+        }
+      : {}),
   };
+}
+
+/** Recyclarr's CronJob, syncing into the apps the settings name templates for, when enabled. */
+function deployRecyclarr(config: CoreConfig, namespace: k8s.core.v1.Namespace): Recyclarr | undefined {
+  if (!config.recyclarr.enabled) {
+    return undefined;
+  }
+  const targets = Object.fromEntries(
+    syncedApps(config.recyclarr).flatMap((name) => {
+      const app = config.apps.find((candidate) => candidate.name === name);
+      if (app === undefined) {
+        return [];
+      }
+      return [
+        [
+          name,
+          {
+            url: endpointUrl(appEndpoint(app, config.namespace, config.cluster.domain)),
+            apiKeySecret: { name: apiKeySecretName(app), key: API_KEY_SECRET_KEY },
+          },
+        ],
+      ];
+    }),
+  );
+  return new Recyclarr(
+    "recyclarr",
+    {
+      namespace: config.namespace,
+      settings: config.recyclarr,
+      targets,
+      trustDomain: config.platform.istio.trustDomain,
+      labels: charmarrLabels("core", "recyclarr"),
+    },
+    { dependsOn: [namespace] },
+  );
 }
 
 /** The arr app's root folder, when the relations wire it: it must exist before the app accepts it. */

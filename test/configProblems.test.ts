@@ -90,6 +90,10 @@ const CORE_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "the arr gateway tagged like the media gateway": { "charmarr:gateways.arr.tailscale.tags": ["tag:charmarr-media"] },
   "a gateway LAN IP outside the LAN": { "charmarr:gateways.arr.lanIp": "192.168.2.240" },
   "a host-bits CIDR": { "charmarr:cluster.serviceCidr": "10.43.0.1/16" },
+  "a misspelt Recyclarr template": { "charmarr:recyclarr.templates": { radarr: ["hd-bluray-webb"] } },
+  "a Recyclarr schedule without its fields": { "charmarr:recyclarr.schedule": "daily" },
+  "Recyclarr with nothing to sync": { "charmarr:recyclarr.templates": undefined },
+  "Recyclarr templates for a disabled Sonarr": { "charmarr:apps.sonarr.enabled": false },
 };
 
 const DOWNLOADS_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {

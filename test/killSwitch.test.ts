@@ -569,9 +569,14 @@ describe("kill switch: the gateway's own egress", () => {
     plan = await planDownloads();
   });
 
-  const clientPod: Pod = { namespace: "charmarr-downloads", labels: { "app.kubernetes.io/name": "qbittorrent" } };
+  const clientPod: Pod = {
+    namespace: "charmarr-downloads",
+    labels: { "app.kubernetes.io/name": "qbittorrent", "charmarr.io/vpn-routed": "true" },
+  };
+  const otherPod: Pod = { namespace: "charmarr-downloads", labels: { "app.kubernetes.io/name": "radarr" } };
+  const otherNamespace: Pod = { namespace: "charmarr-core", labels: { "charmarr.io/vpn-routed": "true" } };
 
-  it("reaches the VPN server port anywhere on the internet, and nothing else there", () => {
+  it("reaches the VPN server port anywhere on the internet, VXLAN to routed pods and kube-dns on 53, nothing else", () => {
     const policies = networkPoliciesOf(plan);
     const gateway = gatewayPod(plan);
     const cases: [Destination, boolean][] = [
@@ -584,6 +589,15 @@ describe("kill switch: the gateway's own egress", () => {
       [{ ip: "10.42.8.8", pod: clientPod, protocol: "UDP", port: 4789 }, true],
       [{ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "UDP", port: 53 }, true],
       [{ ip: "10.43.0.10", protocol: "UDP", port: 53 }, true],
+      [{ ip: "10.43.0.10", protocol: "TCP", port: 53 }, true],
+      // Narrowed: nothing else in the cluster, on no other port.
+      [{ ip: "10.42.8.8", pod: clientPod, protocol: "TCP", port: 8080 }, false],
+      [{ ip: "10.42.8.8", pod: clientPod, protocol: "UDP", port: 53 }, false],
+      [{ ip: "10.42.9.9", pod: otherPod, protocol: "UDP", port: 4789 }, false],
+      [{ ip: "10.42.9.10", pod: otherNamespace, protocol: "UDP", port: 4789 }, false],
+      [{ ip: "10.42.0.5", pod: KUBE_DNS_POD, protocol: "TCP", port: 443 }, false],
+      [{ ip: "10.43.0.1", protocol: "TCP", port: 443 }, false],
+      [{ ip: "10.43.7.7", protocol: "UDP", port: 53 }, false],
     ];
     for (const [destination, allowed] of cases) {
       assert.equal(

@@ -82,12 +82,22 @@ describe("npm run lab: what it takes from the plan", () => {
     assert.equal(plan.gatewaySettings.VPN_TRAFFIC_PORT, "51820");
   });
 
-  it("takes add and drop from each planned container: the route containers ask for NET_ADMIN and NET_RAW, nothing is dropped", () => {
+  it("takes add and drop from each planned container: the route containers drop everything and add NET_ADMIN and NET_RAW", () => {
     const route = plan.client.initContainers.find((c) => c.name === "vpn-route-init")!;
     assert.deepEqual(
       [route.capabilities, route.capabilityDrop, route.privileged],
-      [["NET_ADMIN", "NET_RAW"], [], false],
+      [["NET_ADMIN", "NET_RAW"], ["ALL"], false],
     );
+  });
+
+  it("takes runAsGroup and emptyDir mounts from the plan: the route containers' group, the gateway sidecar's lease directory", () => {
+    const route = plan.client.initContainers.find((c) => c.name === "vpn-route-init")!;
+    assert.equal(route.runAsGroup, 7042);
+    const app = plan.client.containers.find((c) => !c.name.startsWith("vpn-route"))!;
+    assert.equal(app.runAsGroup, undefined);
+    const sidecar = plan.gateway.containers.find((c) => c.name === "gateway-sidecar")!;
+    assert.deepEqual(sidecar.emptyDirMounts, { "/var/lib/charmarr-dhcp": "dhcp-leases" });
+    assert.ok(!sidecar.otherMounts.includes("/var/lib/charmarr-dhcp"));
   });
 
   it("routes the first routed workload and resolves the gateway by the FQDN its route containers get", () => {

@@ -1,81 +1,81 @@
 import { strict as assert } from "node:assert";
+import { mkdtempSync, rmSync } from "node:fs";
 import { builtinModules } from "node:module";
-import { DownloadClients, KeyedEndpoint, downloadsRelations } from "../lib/relations/plan";
-import { downloadsRelationsSchema } from "../lib/relations/settings";
-import { DynamicProviderHost, HostError, relationProviderText } from "./support/dynamicProviderHost";
-import { FakeQbittorrent } from "./support/fakeApps";
-import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { qbittorrentLogin } from "../lib/relations/downloadClients";
+import { httpClient } from "../lib/relations/http";
+import type { RelationSpec } from "../lib/relations/reconcile";
+import { isSecretValue } from "../plan/runtime";
 import packageJson from "../package.json";
+import { DynamicProviderHost, HostError, relationProviderText } from "./support/dynamicProviderHost";
+import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
+import { planDownloads } from "./support/plan";
+import { RunningQbittorrent, mapPaths, plannedQbittorrentSeed, startQbittorrent } from "./support/qbittorrent";
 
 // The relations as `pulumi up` runs them: the provider text Pulumi's closure serializer writes,
 // loaded and called by Pulumi's own dynamic provider host (test/support/dynamicProviderHost.ts),
-// reaching qBittorrent through a port-forward of the fake Kubernetes API. docs/development.md,
-// "What the relations' provider may capture", is the rule these tests hold the text to.
-const QBIT = { username: "charmarr", password: "generated-password" };
-const POD = { namespace: "charmarr-downloads", pod: "qbittorrent-0", port: 8080 };
+// reaching a real qBittorrent (Debian's qbittorrent-nox, seeded by the planned init script:
+// test/support/qbittorrent.ts) through a port-forward of the fake Kubernetes API.
+// docs/development.md, "What the relations' provider may capture", is the rule the text is held to.
+type QbittorrentSpec = Extract<RelationSpec, { kind: "qbittorrentCategories" }>;
+const trimSlash = (path: string) => path.replace(/\/+$/, "");
 
-const endpoint = (app: string, port: number, basePath: string): KeyedEndpoint => ({
-  namespace: "charmarr-core",
-  host: `${app}.charmarr-core.svc.cluster.local`,
-  port,
-  basePath,
-  apiKey: `${app}-key-0000`,
-});
-const clients = (password = QBIT.password): DownloadClients => ({
-  qbittorrent: {
-    namespace: POD.namespace,
-    host: "qbittorrent.charmarr-downloads.svc.cluster.local",
-    port: POD.port,
-    basePath: "",
-    username: QBIT.username,
-    password,
-  },
-});
-
-/** The qBittorrent relation the downloads stack plans, with `settings` (`charmarr:relations`) and these arr apps. */
-function qbittorrentCategories(settings: object, apps = ["radarr", "sonarr", "lidarr"], password = QBIT.password) {
-  const all = {
-    radarr: endpoint("radarr", 7878, "/radarr"),
-    sonarr: endpoint("sonarr", 8989, "/sonarr"),
-    lidarr: endpoint("lidarr", 8686, "/lidarr"),
-  };
-  const relation = downloadsRelations({
-    arr: Object.fromEntries(Object.entries(all).filter(([app]) => apps.includes(app))),
-    clients: clients(password),
-    mountPath: "/data",
-    settings: downloadsRelationsSchema.parse(settings),
-  }).find((planned) => planned.name === "qbittorrent-categories");
-  assert.ok(relation);
-  return relation;
-}
-
-describe("relations as Pulumi runs them: the serialized provider in Pulumi's dynamic provider host", function () {
-  // Two Node processes start (the serializer under ts-node, the host): seconds on a busy machine.
+describe("relations as Pulumi runs them: the serialized provider in Pulumi's dynamic provider host, against a real qBittorrent", function () {
+  // Three processes start (the serializer under ts-node, the host, qBittorrent): seconds on a busy machine.
   this.timeout(60000);
   let text: string;
   let host: DynamicProviderHost;
   let api: FakeKubernetesApi;
-  let qbittorrent: FakeQbittorrent;
-  const inputs = (relation: ReturnType<typeof qbittorrentCategories>, kubernetes = api) => ({
-    reach: relation.reach,
-    spec: relation.spec,
-    retry: { attempts: 2, intervalMs: 50 },
+  let qbittorrent: RunningQbittorrent;
+  let library: string;
+  let spec: QbittorrentSpec;
+  let pod: { namespace: string; pod: string; port: number };
+  const inputs = (relationSpec: QbittorrentSpec, kubernetes = api) => ({
+    reach: pod,
+    spec: relationSpec,
+    retry: { attempts: 2, intervalMs: 100 },
     kubeconfig: kubernetes.kubeconfig(),
     context: "homelab",
     __provider: text,
   });
-  const categories = () => Object.fromEntries(qbittorrent.categories);
+  /** qBittorrent's categories, read straight from it: name to save path. */
+  const categories = async () => {
+    const direct = httpClient(`http://127.0.0.1:${qbittorrent.port}`, 5000);
+    const cookie = await qbittorrentLogin(direct, spec.target);
+    const answer = await direct.send({
+      method: "GET",
+      path: "/api/v2/torrents/categories",
+      headers: { Cookie: cookie },
+    });
+    const found = JSON.parse(answer.text) as Record<string, { savePath: string }>;
+    return Object.fromEntries(Object.entries(found).map(([name, category]) => [name, trimSlash(category.savePath)]));
+  };
 
   before(async () => {
-    [text, host] = await Promise.all([relationProviderText(), DynamicProviderHost.start()]);
-    qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+    const started = Promise.all([relationProviderText(), DynamicProviderHost.start()]);
+    library = mkdtempSync(join(tmpdir(), "serialized-library-"));
+    const plan = await planDownloads();
+    qbittorrent = await startQbittorrent(plannedQbittorrentSeed(plan), { "/data": library });
+    const planned = plan.rawResources.find((resource) => resource.name === "relations-qbittorrent-categories");
+    assert.ok(planned, "the downloads plan relates qBittorrent");
+    const plannedSpec = isSecretValue(planned.inputs.spec) ? planned.inputs.spec.value : planned.inputs.spec;
+    // The planned save paths are under the pod's /data: the library here.
+    spec = JSON.parse(mapPaths(JSON.stringify(plannedSpec), { "/data": library })) as QbittorrentSpec;
+    // In the pod qBittorrent listens on the planned port (8080), here on an ephemeral one: the pod's
+    // container port is that one, since qBittorrent checks the port a request's Host names.
+    pod = { ...(planned.inputs.reach as typeof pod), port: qbittorrent.port };
     api = await FakeKubernetesApi.start();
-    api.addPod(POD.namespace, POD.pod, { [POD.port]: Number(new URL(qbittorrent.url).port) });
+    api.addPod(pod.namespace, pod.pod, { [pod.port]: qbittorrent.port });
+    [text, host] = await started;
   });
   after(async () => {
     host?.stop();
     await api?.close();
     await qbittorrent?.stop();
+    if (library !== undefined) {
+      rmSync(library, { recursive: true, force: true });
+    }
   });
 
   it("captures nothing the serializer cannot carry: no built-in object (`global.…`), and requires only Node's modules and the project's dependencies by name", () => {
@@ -96,7 +96,8 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
   });
 
   it("create, diff, update and delete through the host reach qBittorrent through the port-forward, and keep what the relation owns", async () => {
-    const first = inputs(qbittorrentCategories({}));
+    assert.deepEqual(await categories(), {}, "a fresh qBittorrent has no category");
+    const first = inputs(spec);
     const created = await host.create(await host.check({}, first));
     assert.equal(created.id, "charmarr-downloads/qbittorrent-0/qbittorrentCategories");
     assert.deepEqual(created.properties.owned, ["radarr", "sonarr", "lidarr"]);
@@ -106,10 +107,10 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
       "created qbittorrent category lidarr",
     ]);
     assert.equal(created.properties.__provider, text, "the state keeps the provider, for delete");
-    assert.deepEqual(categories(), {
-      radarr: "/data/downloads/radarr",
-      sonarr: "/data/downloads/sonarr",
-      lidarr: "/data/downloads/lidarr",
+    assert.deepEqual(await categories(), {
+      radarr: `${library}/downloads/radarr`,
+      sonarr: `${library}/downloads/sonarr`,
+      lidarr: `${library}/downloads/lidarr`,
     });
     assert.ok(api.forwards.length > 0);
     assert.deepEqual(
@@ -118,7 +119,7 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
           api.forwards.map((forward) => `${forward.namespace}/${forward.pod}:${forward.port} ${forward.error}`),
         ),
       ],
-      ["charmarr-downloads/qbittorrent-0:8080 "],
+      [`charmarr-downloads/qbittorrent-0:${pod.port} `],
     );
     assert.ok(api.forwards.every((forward) => forward.bytesIn > 0 && forward.bytesOut > 0));
 
@@ -127,11 +128,14 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
       replaces: [],
     });
 
-    // A new downloads folder and Lidarr gone: two categories move, Lidarr's is removed.
-    const second = await host.check(
-      created.properties,
-      inputs(qbittorrentCategories({ downloads: "incoming" }, ["radarr", "sonarr"])),
-    );
+    // A new downloads folder, and Lidarr gone: two categories move, Lidarr's is removed.
+    const moved: QbittorrentSpec = {
+      ...spec,
+      categories: spec.categories
+        .filter((category) => category.name !== "lidarr")
+        .map((category) => ({ ...category, savePath: category.savePath.replace("/downloads/", "/incoming/") })),
+    };
+    const second = await host.check(created.properties, inputs(moved));
     assert.deepEqual(await host.diff(created.id, created.properties, second), { changes: "some", replaces: [] });
     const updated = await host.update(created.id, created.properties, second);
     assert.deepEqual(updated.owned, ["radarr", "sonarr"]);
@@ -140,15 +144,17 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
       "updated qbittorrent category sonarr",
       "deleted qbittorrent category lidarr",
     ]);
-    assert.deepEqual(categories(), { radarr: "/data/incoming/radarr", sonarr: "/data/incoming/sonarr" });
+    assert.deepEqual(await categories(), {
+      radarr: `${library}/incoming/radarr`,
+      sonarr: `${library}/incoming/sonarr`,
+    });
 
     await host.delete(created.id, updated);
-    assert.deepEqual(categories(), {});
-    assert.deepEqual(qbittorrent.violations, []);
+    assert.deepEqual(await categories(), {});
   });
 
   it("a failed create reaches the engine with the relation's message, not an empty one", async () => {
-    const wrong = inputs(qbittorrentCategories({}, ["radarr"], "not-the-password"));
+    const wrong = inputs({ ...spec, target: { ...spec.target, password: "not-the-password" } });
     const error = await host.create(await host.check({}, wrong)).then(
       () => assert.fail("create with the wrong password succeeded"),
       (failure: unknown) => failure as HostError,
@@ -158,35 +164,33 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
       error.details,
       /^qbittorrent refused the generated WebUI credentials \(POST \/api\/v2\/auth\/login answered "Fails\."\): wrong credentials/,
     );
-    assert.deepEqual(categories(), {});
+    assert.deepEqual(await categories(), {});
   });
 
   it("a port-forward the cluster cannot make fails with the error channel's message; delete of an app that is gone has nothing to remove", async () => {
     const elsewhere = await FakeKubernetesApi.start();
+    const gone = await FakeKubernetesApi.start();
     try {
-      elsewhere.addPod(POD.namespace, POD.pod, { 8081: Number(new URL(qbittorrent.url).port) });
-      const relation = qbittorrentCategories({});
-      const error = await host.create(await host.check({}, inputs(relation, elsewhere))).then(
-        () => assert.fail("create through a pod without port 8080 succeeded"),
+      elsewhere.addPod(pod.namespace, pod.pod, { [pod.port + 1]: qbittorrent.port });
+      const error = await host.create(await host.check({}, inputs(spec, elsewhere))).then(
+        () => assert.fail("create through a pod that does not serve the port succeeded"),
         (failure: unknown) => failure as HostError,
       );
       assert.match(
         error.details,
-        /qbittorrent is not ready: .* \(last: qbittorrent did not answer POST \/api\/v2\/auth\/login: the port-forward to charmarr-downloads\/qbittorrent-0 port 8080 failed: error forwarding port 8080 to pod qbittorrent-0/,
+        new RegExp(
+          `^qbittorrent is not ready: .* \\(last: qbittorrent did not answer POST /api/v2/auth/login: the port-forward to charmarr-downloads/qbittorrent-0 port ${pod.port} failed: error forwarding port ${pod.port} to pod qbittorrent-0`,
+        ),
       );
-      const gone = await FakeKubernetesApi.start();
-      try {
-        const state = { ...inputs(relation, gone), owned: ["radarr"], waiting: false, changes: [] };
-        await host.delete("charmarr-downloads/qbittorrent-0/qbittorrentCategories", state);
-        assert.deepEqual(
-          gone.seen.map((request) => request.path),
-          ["/api/v1/namespaces/charmarr-downloads"],
-        );
-      } finally {
-        await gone.close();
-      }
+      const state = { ...inputs(spec, gone), owned: ["radarr"], waiting: false, changes: [] };
+      await host.delete("charmarr-downloads/qbittorrent-0/qbittorrentCategories", state);
+      assert.deepEqual(
+        gone.seen.map((request) => request.path),
+        ["/api/v1/namespaces/charmarr-downloads"],
+      );
     } finally {
       await elsewhere.close();
+      await gone.close();
     }
   });
 });

@@ -1,20 +1,19 @@
 import { strict as assert } from "node:assert";
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import {
   ClientRoute,
   GATEWAY_START_MARGIN_SECONDS,
   ROUTE_INIT_ATTEMPTS,
-  ROUTE_INIT_COMMAND,
   ROUTE_RETRY_SECONDS,
-  ROUTE_SIDECAR_COMMAND,
   routePodTemplate,
 } from "../lib/vpn/client";
 import { renderShellSettings } from "../lib/vpn/settingsFile";
+import { ROUTE_GROUP_ID } from "../lib/vpn/routeGuard";
 import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 import {
   Container,
@@ -116,10 +115,9 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     );
     for (const workload of routedWorkloads(plan)) {
       const init = container(workload.spec.template, "vpn-route-init");
-      assert.ok(
-        init.command?.join(" ").includes(`seq ${ROUTE_INIT_ATTEMPTS}`),
-        `${workload.metadata.name} runs that many attempts`,
-      );
+      assert.deepEqual(init.command, ["/bin/bash", "/config/route-init.sh"]);
+      const script = configMapFile(plan, workload.metadata.namespace, "vpn-gateway-client", "route-init.sh");
+      assert.ok(script.includes(`seq ${ROUTE_INIT_ATTEMPTS}`), `${workload.metadata.name} runs that many attempts`);
     }
   });
 
@@ -217,10 +215,14 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     assert.equal(plan.outputs.vpnGateway, fqdn);
   });
 
-  it("clients keep cluster, LAN and ambient-probe traffic off the tunnel; DNS goes to kube-dns", () => {
+  it("clients keep cluster and ambient-probe traffic off the tunnel, the LAN only with allowLan; DNS goes to kube-dns", async () => {
     for (const { settings } of clientSide(plan)) {
-      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24 169.254.7.127/32");
+      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 169.254.7.127/32");
       assert.equal(settings.K8S_DNS_IPS, "10.43.0.10");
+    }
+    const lan = await planDownloads({ "charmarr:vpn.killSwitch.allowLan": true });
+    for (const { settings } of clientSide(lan)) {
+      assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 169.254.7.127/32 192.168.1.0/24");
     }
     const { settings, gluetun } = gatewaySide(plan);
     assert.equal(settings.VPN_LOCAL_CIDRS, "10.42.0.0/16 10.43.0.0/16 192.168.1.0/24");
@@ -312,7 +314,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     assert.equal(gateway.spec.template.metadata.labels?.["istio.io/dataplane-mode"], "none");
   });
 
-  it("routed pods: vpn-route-init first, NET_ADMIN and NET_RAW asked for explicitly, not privileged, DNS capture off", () => {
+  it("routed pods: vpn-route-init first, only NET_ADMIN and NET_RAW, not privileged, in the route group, DNS capture off", () => {
     for (const { workload } of clientSide(plan)) {
       const spec = podSpecOf(workload);
       assert.equal(spec.initContainers?.[0].name, "vpn-route-init", workload.metadata.name);
@@ -321,10 +323,17 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
         assert.deepEqual(
           c.securityContext?.capabilities?.add,
           ["NET_ADMIN", "NET_RAW"],
-          "busybox ping needs NET_RAW, which CRI-O does not grant by default",
+          "busybox ping and udhcpc need NET_RAW, which CRI-O does not grant by default",
         );
+        assert.deepEqual(c.securityContext?.capabilities?.drop, ["ALL"], "none of the runtime's defaults");
         assert.equal(c.securityContext?.privileged, undefined);
-        assert.equal(c.securityContext?.capabilities?.drop, undefined);
+        assert.equal(c.securityContext?.runAsGroup, ROUTE_GROUP_ID, "the group the guard lets DNS out for");
+      }
+      for (const c of [...(spec.initContainers ?? []), ...spec.containers].filter(
+        (c) => !c.name.startsWith("vpn-route"),
+      )) {
+        assert.notEqual(c.securityContext?.runAsGroup, ROUTE_GROUP_ID, c.name);
+        assert.notEqual(c.env?.find((e) => e.name === "PGID")?.value, String(ROUTE_GROUP_ID), c.name);
       }
       assert.equal(workload.spec.template.metadata.annotations?.["ambient.istio.io/dns-capture"], "false");
     }
@@ -424,6 +433,34 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     for (const mode of ["enforce", "audit", "warn"]) {
       assert.equal(namespace.metadata.labels[`pod-security.kubernetes.io/${mode}`], "privileged", mode);
     }
+  });
+
+  it("the gateway's dnsmasq keeps its leases on an emptyDir and is authoritative, so a restarted sidecar still renews the clients' leases", () => {
+    const { gateway } = gatewaySide(plan);
+    const sidecar = container(gateway.spec.template, "gateway-sidecar");
+    const [shell, flag, script] = sidecar.command ?? [];
+    assert.deepEqual([shell, flag], ["/bin/sh", "-c"]);
+    // The image's /etc/dnsmasq.conf reads /etc/dnsmasq.d/*.conf; pod-gateway's script then starts dnsmasq.
+    assert.match(
+      script,
+      /^cp \/config\/dnsmasq-charmarr\.conf \/etc\/dnsmasq\.d\/charmarr\.conf && exec \/bin\/gateway_sidecar\.sh$/,
+    );
+    const extra = configMapFile(plan, gateway.metadata.namespace, "vpn-gateway-settings", "dnsmasq-charmarr.conf")
+      .split("\n")
+      .filter((line) => line && !line.startsWith("#"));
+    assert.ok(extra.includes("dhcp-authoritative"), "a renewal of a lease dnsmasq does not know is not ignored");
+    assert.ok(extra.includes("no-ping"), "an offer does not wait for a ping that no free address answers");
+    const leaseFile = extra.find((line) => line.startsWith("dhcp-leasefile="))?.split("=")[1] ?? "";
+    const mount = sidecar.volumeMounts?.find((m) => leaseFile.startsWith(`${m.mountPath}/`));
+    assert.ok(mount, `the lease file ${leaseFile} is on a volume`);
+    const volume = podSpecOf(gateway).volumes?.find((v) => v.name === mount.name) as { emptyDir?: unknown } | undefined;
+    assert.deepEqual(volume?.emptyDir, {}, "an emptyDir outlives the container");
+  });
+
+  it("gluetun's startup probe runs every second (the gateway's name resolves only once it passes), for the same 300 s", () => {
+    const probe = container(gatewaySide(plan).gateway.spec.template, "gluetun").startupProbe;
+    assert.equal(probe?.periodSeconds, 1);
+    assert.equal((probe?.periodSeconds ?? 0) * (probe?.failureThreshold ?? 0), 300);
   });
 
   it("gluetun clears its leftover WireGuard routing rule (table 51820) before it starts, then runs its own entrypoint", () => {
@@ -797,6 +834,31 @@ describe("vpn gateway: routePodTemplate (pure builder)", () => {
     assert.ok(routePodTemplate({ ...template, spec: { ...template.spec, hostNetwork: false } }, route));
   });
 
+  it("refuses a template whose app runs as the route containers' group, the only one whose DNS the guard lets out of eth0", () => {
+    const app = template.spec.containers[0];
+    const asGroup = (patch: object) => ({
+      ...template,
+      spec: { ...template.spec, containers: [{ ...app, ...patch }] },
+    });
+    assert.throws(
+      () => routePodTemplate(asGroup({ env: [{ name: "PGID", value: String(ROUTE_GROUP_ID) }] }), route),
+      new RegExp(`container ${app.name} runs as group ${ROUTE_GROUP_ID}: that group is the route containers' own`),
+    );
+    assert.throws(
+      () => routePodTemplate(asGroup({ securityContext: { runAsGroup: ROUTE_GROUP_ID } }), route),
+      /runs as group/,
+    );
+    assert.throws(
+      () =>
+        routePodTemplate(
+          { ...template, spec: { ...template.spec, securityContext: { runAsGroup: ROUTE_GROUP_ID } } },
+          route,
+        ),
+      /pod runs as group/,
+    );
+    assert.ok(routePodTemplate(asGroup({ env: [{ name: "PGID", value: "1000" }] }), route));
+  });
+
   it("routing owns the pod's DNS: a template that sets dnsPolicy or dnsConfig is refused", () => {
     assert.throws(
       () => routePodTemplate({ ...template, spec: { ...template.spec, dnsPolicy: "ClusterFirst" } }, route),
@@ -825,55 +887,153 @@ describe("vpn gateway: settings.sh rendering", () => {
   });
 });
 
-describe("vpn gateway: the route containers retry pod-gateway's scripts instead of waiting out the kubelet's back-off", () => {
-  // The commands as planned, with the script path pointed at a stand-in and the delay shortened.
+describe("vpn gateway: the route containers' scripts (as planned, run by bash with stand-ins for the network tools)", () => {
+  // The plan's client ConfigMap in a temporary /config; pod-gateway's pinned default settings;
+  // stand-ins for client_init.sh, dig, ping and a stateful iptables; delays shortened.
+  const upstreamSettings = resolve(
+    __dirname,
+    "..",
+    "..",
+    "shared",
+    "upstream",
+    "pod-gateway-v1.13.0",
+    "config",
+    "settings.sh",
+  );
+  let plan: StackPlan;
   let dir: string;
-  before(() => {
-    dir = mkdtempSync(join(tmpdir(), "charmarr-route-"));
+  before(async () => {
+    plan = await planDownloads();
   });
-  after(() => {
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), "charmarr-route-"));
+    mkdirSync(join(dir, "config"));
+    mkdirSync(join(dir, "bin"));
+    const [workload] = routedWorkloads(plan);
+    const configMap = manifestsOf(plan, "ConfigMap").find(
+      (m) => m.metadata.name === "vpn-gateway-client" && m.metadata.namespace === workload.metadata.namespace,
+    );
+    for (const [file, text] of Object.entries((configMap?.data ?? {}) as Record<string, string>)) {
+      writeFileSync(join(dir, "config", file), localized(text));
+    }
+    const tool = (name: string, body: string) =>
+      writeFileSync(join(dir, "bin", name), `#!/bin/bash\necho "${name} $*" >> ${dir}/calls\n${body}\n`, {
+        mode: 0o755,
+      });
+    tool("client_init.sh", `[ -e ${dir}/init-fails ] && exit 1; rm -f ${dir}/ping-fails; exit 0`);
+    // dig answers with the address in ${dir}/gateway, or nothing while there is none.
+    tool("dig", `cat ${dir}/gateway 2>/dev/null; exit 0`);
+    // The gateway's overlay address stops answering while ${dir}/ping-fails exists; its pod address answers.
+    tool("ping", `[ -e ${dir}/ping-fails ] && [[ " $* " == *" 172.16.0.1 "* ]] && exit 1; exit 0`);
+    // iptables: fails where ${dir}/iptables-fails names the flag; keeps CHARMARR-VXLAN-IN's rules in a file.
+    tool(
+      "iptables",
+      [
+        `state=${dir}/vxlan-in; touch "$state"`,
+        `[ -e ${dir}/iptables-fails ] && [[ " $* " == *" $(cat ${dir}/iptables-fails) "* ]] && exit 1`,
+        'args=("$@"); [ "${args[0]}" = -w ] && args=("${args[@]:1}")',
+        "# -C: no rule is there yet",
+        '[ "${args[0]}" = -C ] && exit 1',
+        'if [ "${args[1]}" = CHARMARR-VXLAN-IN ]; then',
+        '  rule="${args[*]:2}"',
+        '  case "${args[0]}" in',
+        '    -F) : > "$state" ;;',
+        '    -A) echo "$rule" >> "$state" ;;',
+        '    -I) rule="${args[*]:3}"; { echo "$rule"; cat "$state"; } > "$state.new" && mv "$state.new" "$state" ;;',
+        '    -D) sed -i "${args[2]}d" "$state" ;;',
+        '    -S) echo "-N CHARMARR-VXLAN-IN"; sed "s/^/-A CHARMARR-VXLAN-IN /" "$state" ;;',
+        "  esac",
+        "fi",
+        "exit 0",
+      ].join("\n"),
+    );
+    writeFileSync(join(dir, "bin", "ip6tables"), "#!/bin/bash\nexit 0\n", { mode: 0o755 });
+  });
+  afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function standIn(name: string, body: string): string {
-    const path = join(dir, name);
-    writeFileSync(path, `#!/bin/bash\necho run >> ${dir}/${name}.runs\n${body}\n`, { mode: 0o755 });
-    return path;
+  function localized(text: string): string {
+    return text
+      .split("/config/")
+      .join(`${dir}/config/`)
+      .split("/default_config/settings.sh")
+      .join(upstreamSettings)
+      .split("/bin/client_init.sh")
+      .join(`${dir}/bin/client_init.sh`)
+      .replace(/sleep 1\b/g, "sleep 0.05");
   }
 
-  function retargeted(command: readonly string[], script: string, path: string): string[] {
-    const [shell, flag, text] = command;
+  const env = () => ({
+    ...process.env,
+    PATH: `${dir}/bin:${process.env.PATH}`,
+    gateway: "vpn-gateway.charmarr-vpn.svc.cluster.local",
+  });
+  const calls = () =>
+    existsSync(join(dir, "calls")) ? readFileSync(join(dir, "calls"), "utf8").split("\n").filter(Boolean) : [];
+  /** Polls (a loaded machine runs the scripts slowly) until `condition` holds; fails after 20 s. */
+  async function waitFor(condition: () => boolean, what: string): Promise<void> {
+    const end = Date.now() + 20_000;
+    while (!condition()) {
+      assert.ok(Date.now() < end, `timed out waiting for ${what}; calls: ${calls().join(" | ")}`);
+      await new Promise((done) => setTimeout(done, 50));
+    }
+  }
+  const vxlanIn = () => readFileSync(join(dir, "vxlan-in"), "utf8").split("\n").filter(Boolean);
+
+  it("vpn-route-init installs the guard before anything else, retries while the gateway does not resolve, opens VXLAN to it only, then runs client_init.sh", async () => {
+    const child = spawn("bash", [join(dir, "config", "route-init.sh")], { env: env() });
+    let stdout = "";
+    child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
+    const exited = new Promise<number | null>((done) => child.on("exit", done));
+    await waitFor(() => calls().filter((c) => c.startsWith("dig ")).length >= 3, "three lookups");
+    assert.equal(child.exitCode, null, "still retrying while the gateway does not resolve");
+    writeFileSync(join(dir, "gateway"), "10.42.0.31\n");
+    assert.equal(await exited, 0, stdout);
+    const log = calls();
+    const firstDig = log.findIndex((c) => c.startsWith("dig "));
+    const hook = log.findIndex((c) => c.includes("-I OUTPUT 1 -j CHARMARR-ROUTE-OUT"));
+    assert.ok(hook >= 0 && hook < firstDig, "the OUTPUT guard is hooked before the first lookup");
+    assert.match(stdout, /reconnect failed \(attempt 2 of \d+\)/);
+    assert.deepEqual(vxlanIn(), ["-s 10.42.0.31/32 -j RETURN", "-j DROP"]);
+    assert.equal(log.filter((c) => c.startsWith("client_init.sh")).length, 1);
     assert.ok(
-      text.includes(script) && text.includes(`sleep ${ROUTE_RETRY_SECONDS}`),
-      `${script} retried after ${ROUTE_RETRY_SECONDS} s`,
+      log.some((c) => c === "dig +short +time=1 +tries=2 vpn-gateway.charmarr-vpn.svc.cluster.local @10.43.0.10"),
     );
-    return [shell, flag, text.split(script).join(path).split(`sleep ${ROUTE_RETRY_SECONDS}`).join("sleep 0.05")];
-  }
-
-  const runs = (name: string) =>
-    readFileSync(join(dir, `${name}.runs`), "utf8")
-      .split("\n")
-      .filter(Boolean).length;
-
-  it("vpn-route-init runs client_init.sh again while it fails (the gateway not resolvable yet) and succeeds with it", () => {
-    const path = standIn("init.sh", `[ "$(wc -l < ${dir}/init.sh.runs)" -ge 3 ]`);
-    const [shell, ...args] = retargeted(ROUTE_INIT_COMMAND, "/bin/client_init.sh", path);
-    const result = spawnSync(shell, args, { encoding: "utf8", timeout: 10_000 });
-    assert.equal(result.status, 0, result.stdout + result.stderr);
-    assert.equal(runs("init.sh"), 3);
-    assert.match(result.stdout, new RegExp(`client_init\\.sh failed \\(attempt 2 of ${ROUTE_INIT_ATTEMPTS}\\)`));
   });
 
-  it("vpn-route-sidecar runs client_sidecar.sh again each time it exits, never exits on its own, and ends at SIGTERM", async () => {
-    const path = standIn("sidecar.sh", "exit 1");
-    const [shell, ...args] = retargeted(ROUTE_SIDECAR_COMMAND, "/bin/client_sidecar.sh", path);
-    const child = spawn(shell, args, { stdio: "ignore" });
-    const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-    await new Promise((resolve) => setTimeout(resolve, 600));
-    assert.equal(child.exitCode, null, "still running");
-    assert.ok(runs("sidecar.sh") >= 3, `ran ${runs("sidecar.sh")} times`);
+  it("vpn-route-init fails, and never reaches the network, when the guard cannot be installed", () => {
+    writeFileSync(join(dir, "iptables-fails"), "-A");
+    writeFileSync(join(dir, "gateway"), "10.42.0.31\n");
+    const result = spawnSync("bash", [join(dir, "config", "route-init.sh")], {
+      env: env(),
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    assert.equal(result.status, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /the guard could not be installed/);
+    assert.equal(calls().filter((c) => c.startsWith("dig") || c.startsWith("client_init.sh")).length, 0);
+  });
+
+  it("vpn-route-sidecar reconnects after three unanswered pings, moves VXLAN to the new gateway, keeps going while reconnecting fails, and ends at SIGTERM", async () => {
+    writeFileSync(join(dir, "vxlan-in"), "-s 10.42.0.31/32 -j RETURN\n-j DROP\n");
+    const child = spawn("bash", [join(dir, "config", "route-monitor.sh")], { env: env(), stdio: "ignore" });
+    const exited = new Promise<number | null>((done) => child.on("exit", done));
+    const count = (prefix: string) => calls().filter((c) => c.startsWith(prefix)).length;
+    await waitFor(() => count("ping -c 1 -W 1 172.16.0.1") >= 3, "three pings of the gateway");
+    assert.equal(count("client_init.sh") + count("dig"), 0, "no reconnect while the gateway answers");
+    // The gateway moves: pings fail, the new one resolves only later and its first client_init.sh fails.
+    writeFileSync(join(dir, "ping-fails"), "");
+    writeFileSync(join(dir, "init-fails"), "");
+    await waitFor(() => count("dig") >= 2, "reconnect attempts while the gateway does not resolve");
+    assert.equal(child.exitCode, null, "never exits on its own");
+    writeFileSync(join(dir, "gateway"), "10.42.0.32\n");
+    await waitFor(() => count("client_init.sh") >= 1, "client_init.sh run for the new gateway");
+    rmSync(join(dir, "init-fails"));
+    await waitFor(() => !existsSync(join(dir, "ping-fails")), "client_init.sh run again until it succeeds");
+    assert.deepEqual(vxlanIn(), ["-s 10.42.0.32/32 -j RETURN", "-j DROP"], "VXLAN only from the new gateway");
     child.kill("SIGTERM");
-    const code = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve("timeout"), 3000))]);
-    assert.equal(code, 0, "SIGTERM ends the loop at once");
+    const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done("timeout"), 5000))]);
+    assert.equal(code, 0, "SIGTERM ends it");
   });
 });

@@ -17,6 +17,7 @@ import { TAILSCALE_CREDENTIAL_VARIABLES } from "../tailnet/credentials";
 import { vpnClusterProblems } from "../vpn/rules";
 import { VPN_DEFAULT_NAMESPACE, VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
 import type { CoreRelationsSettings, DownloadsRelationsSettings } from "../relations/settings";
+import type { RecyclarrSettings } from "../recyclarr/settings";
 import { ConfigError } from "./errors";
 import { CONFIG_EXAMPLES, CONFIG_KEYS, CONFIG_NAMESPACE, ConfigKeyName, ROLES, Role, isConfigKeyName } from "./keys";
 import { ROLE_RULES, ROLE_SCHEMAS, RoleSettings, RuleContext, SettingsRule } from "./roles";
@@ -62,6 +63,8 @@ export interface CoreConfig {
   readonly appEnvironment: AppEnvironment;
   /** Which relations the stack wires, the arr apps' root folders, the readiness wait. */
   readonly relations: CoreRelationsSettings;
+  /** Recyclarr's schedule and the TRaSH Guides templates it syncs into Radarr and Sonarr. */
+  readonly recyclarr: RecyclarrSettings;
   /** The Plex account token that lets the program set Seerr up (a secret), when configured. */
   readonly plexToken?: pulumi.Output<string>;
   /** The Plex claim token Plex's first start claims the server with (a secret), when configured. */
@@ -146,6 +149,7 @@ export function loadConfig(source: ConfigSource): StackConfig {
       storage: data.storage,
       appEnvironment: data.appEnvironment,
       relations: data.relations,
+      recyclarr: data.recyclarr,
       ...(source.values[`${prefix}plexToken`] ? { plexToken: pulumi.secret(source.values[`${prefix}plexToken`]) } : {}),
       ...(source.values[`${prefix}plexClaim`] ? { plexClaim: pulumi.secret(source.values[`${prefix}plexClaim`]) } : {}),
     };

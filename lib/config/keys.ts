@@ -9,6 +9,7 @@ import { CLUSTER_EXAMPLES } from "../cluster/settings";
 import { GATEWAY_EXAMPLES } from "../ingress/settings";
 import { PLATFORM_EXAMPLES } from "../platform/settings";
 import { RELATION_EXAMPLES } from "../relations/settings";
+import { RECYCLARR_EXAMPLES } from "../recyclarr/settings";
 import { CONFIG_NAMESPACE } from "../settings";
 import { TAILNET_EXAMPLES } from "../tailnet/settings";
 import { VPN_EXAMPLES } from "../vpn/settings";
@@ -100,6 +101,12 @@ export const CONFIG_KEYS = {
     description:
       "The relations the stack wires between the apps on pulumi up (docs/relations.md): core's root folders, Prowlarr and Seerr; downloads' download clients.",
   },
+  recyclarr: {
+    roles: ["core"],
+    value: "json",
+    description:
+      "Quality profiles and custom formats as code: a Recyclarr CronJob that syncs TRaSH Guides templates into Radarr and Sonarr (docs/recyclarr.md).",
+  },
   plexToken: {
     roles: ["core"],
     value: "string",
@@ -137,4 +144,5 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
   ...APP_EXAMPLES,
   ...VPN_EXAMPLES,
   ...RELATION_EXAMPLES,
+  ...RECYCLARR_EXAMPLES,
 };

@@ -24,6 +24,7 @@ import { VpnCredentialName, credentialProblems, providerProblems } from "../vpn/
 import { vpnNamespaceIssues } from "../vpn/rules";
 import { VPN_SECRET_KEYS, vpnSchema } from "../vpn/settings";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../relations/settings";
+import { recyclarrIssues, recyclarrSchema } from "../recyclarr/settings";
 import type { Role } from "./keys";
 
 /** The settings of each role: one zod schema per `charmarr:` key, defaults applied. */
@@ -38,6 +39,7 @@ export const ROLE_SCHEMAS = {
     storage: storageSchema,
     appEnvironment: appEnvironmentSchema,
     relations: coreRelationsSchema,
+    recyclarr: recyclarrSchema,
   }),
   downloads: z.strictObject({
     namespace: charmarrNamespace("charmarr-downloads").default("charmarr-downloads"),
@@ -103,6 +105,12 @@ export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = 
       ownLoadBalancerIssues(apps, gateways, platform, cluster),
     ),
     coreRule(["platform"], ({ platform }, { values, env }) => tailscaleCredentialProblems(platform, values, env)),
+    coreRule(["recyclarr", "apps", "mediaServer"], ({ recyclarr, apps, mediaServer }) =>
+      recyclarrIssues(
+        recyclarr,
+        resolveApps("core", apps, mediaServer).map((app) => app.name),
+      ),
+    ),
   ],
   downloads: [
     downloadsRule(["apps"], ({ apps }) => appIssues(resolveApps("downloads", apps), undefined)),

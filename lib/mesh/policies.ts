@@ -23,16 +23,20 @@ export function gatewayPrincipal(trustDomain: string, coreNamespace: string, dom
   return principal(trustDomain, coreNamespace, gatewayServiceAccount(domain));
 }
 
+/** Whoever may call an app: another app, or a workload of the stack's own that has no UI. */
+export type Caller = AppName | "recyclarr";
+
 /**
  * Who calls whom inside the cluster (besides each app's own gateway). Indexers flow both ways
  * between Prowlarr and the arr apps; Seerr asks the arr apps and reads the media server's
  * library; the arr apps tell the media server to rescan after an import (their "Connect"
  * notifications), hand releases to the download clients and poll them; Prowlarr can send a
- * manual grab to a download client.
+ * manual grab to a download client. Recyclarr, a workload without a UI, syncs quality profiles and
+ * custom formats into Radarr and Sonarr through their APIs.
  */
-export const CALLERS: Readonly<Record<AppName, readonly AppName[]>> = {
-  radarr: ["prowlarr", "seerr"],
-  sonarr: ["prowlarr", "seerr"],
+export const CALLERS: Readonly<Record<AppName, readonly Caller[]>> = {
+  radarr: ["prowlarr", "seerr", "recyclarr"],
+  sonarr: ["prowlarr", "seerr", "recyclarr"],
   lidarr: ["prowlarr"],
   prowlarr: ["radarr", "sonarr", "lidarr"],
   seerr: [],
@@ -134,8 +138,8 @@ export interface AppPolicyInput {
   readonly namespace: string;
   /** Identities of the gateways by domain; the app's own gateway must be among them. */
   readonly gatewayPrincipals: Readonly<Partial<Record<GatewayDomain, string>>>;
-  /** Principals of the enabled apps of both stacks, by app. */
-  readonly identities: Readonly<Partial<Record<AppName, string>>>;
+  /** Principals of the enabled apps of both stacks and of the stack's other callers, by caller. */
+  readonly identities: Readonly<Partial<Record<Caller, string>>>;
   readonly labels?: Record<string, string>;
 }
 

@@ -112,7 +112,7 @@ export function reachOf(app: AppName, endpoint: AppEndpoint): Reach {
 }
 
 /** `http://radarr.charmarr-core.svc.cluster.local:7878/radarr`. */
-function url(endpoint: AppEndpoint): string {
+export function endpointUrl(endpoint: AppEndpoint): string {
   return `http://${endpoint.host}:${endpoint.port}${endpoint.basePath}`;
 }
 
@@ -336,7 +336,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
         implementation: PROWLARR_IMPLEMENTATION[app],
         configContract: `${PROWLARR_IMPLEMENTATION[app]}Settings`,
         properties: { syncLevel: "fullSync" },
-        fields: { prowlarrUrl: url(prowlarr), baseUrl: url(endpoint), apiKey: endpoint.apiKey },
+        fields: { prowlarrUrl: endpointUrl(prowlarr), baseUrl: endpointUrl(endpoint), apiKey: endpoint.apiKey },
         secretFields: ["apiKey"],
       };
     });

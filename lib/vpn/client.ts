@@ -2,9 +2,17 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { ClusterFacts } from "../cluster/settings";
 import type { VpnSettings } from "./settings";
-import { AMBIENT_PROBE_SOURCE, GATEWAY_STARTUP_BUDGET_SECONDS, POD_GATEWAY_CONFIG_DIR } from "./gateway";
+import { GATEWAY_STARTUP_BUDGET_SECONDS, POD_GATEWAY_CONFIG_DIR } from "./gateway";
 import { tunnelMtu } from "./mtu";
-import { VXLAN_PORT, clusterLocalCidrs, overlayGatewayAddress } from "./overlay";
+import { VXLAN_PORT, overlayGatewayAddress } from "./overlay";
+import {
+  MONITOR_INTERVAL_SECONDS,
+  MONITOR_MISSES,
+  ROUTE_GROUP_ID,
+  routeCommonScript,
+  routeGuardScript,
+  routedEgressCidrs,
+} from "./routeGuard";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
 
 export type PodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;
@@ -18,8 +26,9 @@ export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSe
   return {
     // client_init.sh resolves the gateway with `dig @` the first of these.
     K8S_DNS_IPS: cluster.dnsServiceIp,
-    // Space-separated (shell words). 169.254.7.127 keeps ambient's kubelet probes answered on eth0.
-    NOT_ROUTED_TO_GATEWAY_CIDRS: [...clusterLocalCidrs(cluster), AMBIENT_PROBE_SOURCE].join(" "),
+    // Space-separated (shell words): what the guard lets out of eth0 — pods, Services, 169.254.7.127
+    // (ambient's kubelet probes) and the LAN only with allowLan; everything else goes to the tunnel.
+    NOT_ROUTED_TO_GATEWAY_CIDRS: routedEgressCidrs(vpn, cluster).join(" "),
     VXLAN_ID: vpn.vxlanId,
     VXLAN_PORT,
     VXLAN_IP_NETWORK: vpn.vxlanNetwork,
@@ -29,9 +38,15 @@ export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSe
   };
 }
 
-/** The files of the client ConfigMap every routed pod mounts at /config. */
+/** The files of the client ConfigMap every routed pod mounts at /config: settings and the route containers' scripts. */
 export function clientSettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Record<string, string> {
-  return { "settings.sh": renderShellSettings(clientSettings(vpn, cluster)) };
+  return {
+    "settings.sh": renderShellSettings(clientSettings(vpn, cluster)),
+    [ROUTE_FILES.guard]: routeGuardScript(vpn, cluster),
+    [ROUTE_FILES.common]: routeCommonScript(),
+    [ROUTE_FILES.init]: routeInitScript(),
+    [ROUTE_FILES.monitor]: routeMonitorScript(),
+  };
 }
 
 /**
@@ -79,45 +94,97 @@ export function clientRoute(
   };
 }
 
-/** Seconds between two runs of a pod-gateway client script that exited. */
-export const ROUTE_RETRY_SECONDS = 2;
+/** Seconds between two attempts of the route init container to reach the gateway. */
+export const ROUTE_RETRY_SECONDS = 1;
 /**
  * What the gateway pod may need before gluetun's startup probe even starts counting: scheduling,
  * pulling the gluetun and pod-gateway images on a fresh node, its init containers.
  */
 export const GATEWAY_START_MARGIN_SECONDS = 300;
 /**
- * Runs of `client_init.sh` before the init container gives up (and the kubelet's back-off, up to
- * five minutes, takes over): enough to wait out a gateway that starts as slowly as its own startup
- * probe allows, plus the margin. Each run takes some time of its own, so the wait is at least this.
+ * Attempts of the route init container before it gives up (and the kubelet's back-off, up to five
+ * minutes, takes over): enough to wait out a gateway that starts as slowly as its own startup probe
+ * allows, plus the margin. Each attempt takes some time of its own, so the wait is at least this.
  */
 export const ROUTE_INIT_ATTEMPTS = Math.ceil(
   (GATEWAY_STARTUP_BUDGET_SECONDS + GATEWAY_START_MARGIN_SECONDS) / ROUTE_RETRY_SECONDS,
 );
 
-/**
- * `client_init.sh` fails (`set -e`) while the gateway is not resolvable or not answering yet — its
- * headless Service lists the pod only once gluetun is Ready. Run as the init container's command,
- * each failure would cost a kubelet restart with back-off that grows to minutes; retried here every
- * few seconds, the pod starts as soon as the gateway is up.
- */
-export const ROUTE_INIT_COMMAND = [
-  "/bin/bash",
-  "-c",
-  `for attempt in $(seq ${ROUTE_INIT_ATTEMPTS}); do /bin/client_init.sh && exit 0; echo "client_init.sh failed (attempt $attempt of ${ROUTE_INIT_ATTEMPTS}); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS}; done; exit 1`,
+/** Files of the client ConfigMap the route containers run (beside pod-gateway's `settings.sh`). */
+export const ROUTE_FILES = {
+  guard: "route-guard.sh",
+  common: "route-common.sh",
+  init: "route-init.sh",
+  monitor: "route-monitor.sh",
+} as const;
+
+const SOURCE_SETTINGS = [
+  "# pod-gateway's settings, as its scripts load them (bin/client_init.sh lines 6-9).",
+  ". /default_config/settings.sh",
+  `. ${POD_GATEWAY_CONFIG_DIR}/settings.sh`,
+  `. ${POD_GATEWAY_CONFIG_DIR}/${ROUTE_FILES.common}`,
 ];
 
 /**
- * `client_sidecar.sh` exits (`set -e`) when the moved gateway is not resolvable yet; as the
- * container's command the kubelet would restart it with growing back-off, minutes with the pod
- * unrouted. Run again here a few seconds later instead, for as long as the pod lives; SIGTERM
- * ends it at once.
+ * `route-init.sh`, the route init container: installs the guard first (and fails the pod if it
+ * cannot), then reconnects — resolve the gateway, open VXLAN to it, `client_init.sh` — until it
+ * works. `client_init.sh` fails (`set -e`) while the gateway is not resolvable or not answering
+ * yet (its headless Service lists the pod only once gluetun is Ready); as the container's command
+ * each failure would cost a kubelet restart with back-off that grows to minutes.
  */
-export const ROUTE_SIDECAR_COMMAND = [
-  "/bin/bash",
-  "-c",
-  `trap 'kill -TERM "$child" 2>/dev/null; exit 0' TERM INT; while true; do /bin/client_sidecar.sh & child=$!; wait "$child"; echo "client_sidecar.sh exited ($?); again in ${ROUTE_RETRY_SECONDS} s"; sleep ${ROUTE_RETRY_SECONDS} & wait $!; done`,
-];
+export function routeInitScript(): string {
+  return [
+    "#!/bin/bash",
+    "# Generated by Charmarr: the route init container.",
+    ...SOURCE_SETTINGS,
+    `/bin/sh ${POD_GATEWAY_CONFIG_DIR}/${ROUTE_FILES.guard} || { echo "the guard could not be installed"; exit 1; }`,
+    `for attempt in $(seq ${ROUTE_INIT_ATTEMPTS}); do`,
+    "  reconnect && exit 0",
+    `  echo "reconnect failed (attempt $attempt of ${ROUTE_INIT_ATTEMPTS}); again in ${ROUTE_RETRY_SECONDS} s"`,
+    `  sleep ${ROUTE_RETRY_SECONDS}`,
+    "done",
+    "exit 1",
+    "",
+  ].join("\n");
+}
+
+/**
+ * `route-monitor.sh`, the route sidecar, instead of pod-gateway's `client_sidecar.sh`, which pings
+ * the gateway only every 10 s (pod-gateway v1.13.0 bin/client_sidecar.sh line 21, `sleep 10`) and
+ * exits (`set -e`) when the moved gateway does not resolve yet. This one pings the gateway's overlay
+ * address every second; after {@link MONITOR_MISSES} unanswered pings in a row it reconnects every
+ * second until the tunnel is back, and never exits on its own. SIGTERM ends it.
+ */
+export function routeMonitorScript(): string {
+  return [
+    "#!/bin/bash",
+    "# Generated by Charmarr: the route sidecar's monitor.",
+    ...SOURCE_SETTINGS,
+    'VXLAN_GATEWAY_IP="${VXLAN_IP_NETWORK}.1"',
+    "trap 'exit 0' TERM INT",
+    "misses=0",
+    "while true; do",
+    `  if ping -c 1 -W ${MONITOR_INTERVAL_SECONDS} "$VXLAN_GATEWAY_IP" >/dev/null 2>&1; then`,
+    "    misses=0",
+    `    sleep ${MONITOR_INTERVAL_SECONDS} & wait $!`,
+    "    continue",
+    "  fi",
+    "  misses=$((misses + 1))",
+    `  echo "no answer from $VXLAN_GATEWAY_IP ($misses of ${MONITOR_MISSES})"`,
+    `  [ "$misses" -lt ${MONITOR_MISSES} ] && continue`,
+    '  echo "reconnecting to $GATEWAY_NAME"',
+    "  until reconnect; do",
+    `    echo "reconnect failed; again in ${MONITOR_INTERVAL_SECONDS} s"`,
+    `    sleep ${MONITOR_INTERVAL_SECONDS} & wait $!`,
+    "  done",
+    "  misses=0",
+    "done",
+    "",
+  ].join("\n");
+}
+
+export const ROUTE_INIT_COMMAND = ["/bin/bash", `${POD_GATEWAY_CONFIG_DIR}/${ROUTE_FILES.init}`];
+export const ROUTE_SIDECAR_COMMAND = ["/bin/bash", `${POD_GATEWAY_CONFIG_DIR}/${ROUTE_FILES.monitor}`];
 
 export const ROUTE_INIT_CONTAINER = "vpn-route-init";
 export const ROUTE_SIDECAR_CONTAINER = "vpn-route-sidecar";
@@ -176,14 +243,30 @@ export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute):
       "cannot route a pod template that sets dnsPolicy or dnsConfig: a routed pod resolves through the gateway, and any other resolver would look names up outside the tunnel",
     );
   }
+  const sharesRouteGroup = [...(spec.initContainers ?? []), ...spec.containers].find(
+    (c) =>
+      c.securityContext?.runAsGroup === ROUTE_GROUP_ID ||
+      (c.env ?? []).some((e) => e.name === "PGID" && e.value === String(ROUTE_GROUP_ID)),
+  );
+  if (spec.securityContext?.runAsGroup === ROUTE_GROUP_ID || sharesRouteGroup) {
+    // The guard lets DNS out of eth0 only from the route containers' group.
+    throw new Error(
+      `cannot route a pod template whose ${sharesRouteGroup ? `container ${sharesRouteGroup.name}` : "pod"} runs as group ${ROUTE_GROUP_ID}: that group is the route containers' own, the only one whose DNS may leave outside the tunnel`,
+    );
+  }
   const routeContainer = (name: string, command: readonly string[]) => ({
     name,
     image: route.image,
     command: [...command],
     env: [{ name: "gateway", value: route.gatewayFqdn }],
-    // Not privileged. NET_ADMIN for routes and vxlan0; NET_RAW for busybox ping, asked for
-    // explicitly because CRI-O does not grant it by default.
-    securityContext: { capabilities: { add: ["NET_ADMIN", "NET_RAW"] } },
+    securityContext: {
+      // The guard lets DNS out of eth0 only from this group (./routeGuard.ts).
+      runAsGroup: ROUTE_GROUP_ID,
+      // Not privileged, nothing of the runtime's defaults: NET_ADMIN for iptables, routes and
+      // vxlan0; NET_RAW for busybox `ping` (a raw ICMP socket) and `udhcpc` (a packet socket),
+      // asked for explicitly because CRI-O does not grant it by default.
+      capabilities: { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] },
+    },
     volumeMounts: [{ name: CLIENT_SETTINGS_VOLUME, mountPath: POD_GATEWAY_CONFIG_DIR, readOnly: true }],
   });
   const metadata = template.metadata ?? {};

@@ -4,7 +4,7 @@ import type { ClusterFacts } from "../cluster/settings";
 import type { VpnSettings } from "./settings";
 import { ROUTED_LABEL } from "./client";
 import { AMBIENT_PROBE_SOURCE } from "./gateway";
-import { clusterLocalCidrs } from "./overlay";
+import { VXLAN_PORT, clusterLocalCidrs } from "./overlay";
 
 export type NetworkPolicySpec = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicySpec>;
 export type NetworkPolicyEgressRule = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicyEgressRule>;
@@ -95,8 +95,10 @@ export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPol
 export interface GatewayEgressInputs {
   /** Labels of the gateway pod, which the policy selects. */
   readonly podLabels: Readonly<Record<string, string>>;
-  /** Cluster facts from the core stack: the ranges the gateway may reach inside the cluster. */
+  /** Cluster facts from the core stack: the ranges kept off the VPN-port rule, kube-dns's Service IP. */
   readonly cluster: ClusterFacts;
+  /** Namespace of the routed workloads: VXLAN goes only to routed pods there. */
+  readonly clientNamespace: string;
   /** UDP port of the VPN server. */
   readonly vpnServerPort: number;
   /**
@@ -108,13 +110,23 @@ export interface GatewayEgressInputs {
   readonly resolver: string;
 }
 
+/** The routed pods: the only peers of the gateway's VXLAN. */
+export function routedPodsPeer(clientNamespace: string): NetworkPolicyPeer {
+  return {
+    namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": clientNamespace } },
+    podSelector: { matchLabels: { [ROUTED_LABEL]: "true" } },
+  };
+}
+
 /**
- * The gateway pod's own egress: the VPN server port (on the server's address when known,
- * otherwise anywhere outside the cluster, the LAN and the gateway's resolver — some providers serve
- * WireGuard on port 53), the cluster itself (VXLAN to clients starts new flows, so it is not reply
- * traffic) and kube-dns. When gluetun's firewall fails to start, gluetun falls back to accepting
- * everything and pod-gateway's filter rules are gone with it; this policy and the gateway's forward
- * guard (lib/vpn/guard.ts) then still hold.
+ * The gateway pod's own egress, and nothing more: the VPN server port (on the server's address when
+ * known, otherwise anywhere outside the cluster, the LAN and the gateway's resolver — some providers
+ * serve WireGuard on port 53); VXLAN (UDP 4789) to the routed pods, by selector, since it starts new
+ * flows to them (DHCP and DNS answers travel inside it); kube-dns on port 53, by selector and by its
+ * Service IP, for dnsmasq's cluster names (`DNS_LOCAL_SERVER`). No other pod, Service or port: the
+ * gateway answers the clients' pings and serves nothing else. When gluetun's firewall fails to
+ * start, gluetun falls back to accepting everything and pod-gateway's filter rules are gone with it;
+ * this policy and the gateway's forward guard (lib/vpn/guard.ts) then still hold.
  */
 export function gatewayEgressSpec(inputs: GatewayEgressInputs): NetworkPolicySpec {
   const { cluster } = inputs;
@@ -126,14 +138,8 @@ export function gatewayEgressSpec(inputs: GatewayEgressInputs): NetworkPolicySpe
     policyTypes: ["Egress"],
     egress: [
       { to: [vpnServer], ports: [{ protocol: "UDP", port: inputs.vpnServerPort }] },
-      {
-        to: [
-          { namespaceSelector: {}, podSelector: {} },
-          { ipBlock: { cidr: cluster.podCidr } },
-          { ipBlock: { cidr: cluster.serviceCidr } },
-        ],
-      },
-      { to: [KUBE_DNS_PEER], ports: DNS_PORTS },
+      { to: [routedPodsPeer(inputs.clientNamespace)], ports: [{ protocol: "UDP", port: VXLAN_PORT }] },
+      { to: [KUBE_DNS_PEER, { ipBlock: { cidr: `${cluster.dnsServiceIp}/32` } }], ports: DNS_PORTS },
     ],
   };
 }
@@ -158,12 +164,7 @@ export function gatewayIngressSpec(inputs: GatewayIngressInputs): NetworkPolicyS
     policyTypes: ["Ingress"],
     ingress: [
       {
-        from: [
-          {
-            namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": inputs.clientNamespace } },
-            podSelector: { matchLabels: { [ROUTED_LABEL]: "true" } },
-          },
-        ],
+        from: [routedPodsPeer(inputs.clientNamespace)],
       },
     ],
   };

@@ -15,6 +15,8 @@ export interface GuardPacket {
   protocol: "udp" | "tcp" | "icmp";
   /** Destination port. */
   port?: number;
+  /** The sending socket's group (OUTPUT of a local socket). */
+  gid?: number;
 }
 
 interface GuardRule {
@@ -57,7 +59,18 @@ export function guardChain(script: string, chain: string, hook: string): { rules
   return { rules, hooked };
 }
 
-function ruleMatches(rule: GuardRule, packet: GuardPacket): boolean {
+/** Whether an iptables `-d`/`-s` value (an address or a CIDR) holds `address`. */
+function inRange(value: string, address: string): boolean {
+  const block = parseCidr(value.includes("/") ? value : `${value}/32`);
+  const ip = parseIpv4(address);
+  return block !== undefined && ip !== undefined && cidrContains(block, ip);
+}
+
+/** Whether every match of a rule holds for the packet (`!gid`: `-m owner ! --gid-owner`, which a packet without a socket does not match in nf_tables). */
+export function ruleMatches(
+  rule: { readonly matches: Readonly<Record<string, string>> },
+  packet: GuardPacket,
+): boolean {
   return Object.entries(rule.matches).every(([flag, value]) => {
     switch (flag) {
       case "-i":
@@ -68,11 +81,10 @@ function ruleMatches(rule: GuardRule, packet: GuardPacket): boolean {
         return packet.protocol === value;
       case "--dport":
         return packet.port === Number(value);
-      case "-d": {
-        const block = parseCidr(value.includes("/") ? value : `${value}/32`);
-        const address = parseIpv4(packet.dst);
-        return block !== undefined && address !== undefined && cidrContains(block, address);
-      }
+      case "-d":
+        return inRange(value, packet.dst);
+      case "!gid":
+        return packet.gid !== undefined && packet.gid !== Number(value);
       default:
         return false;
     }

@@ -304,7 +304,11 @@ export interface Container {
   command?: string[];
   env?: { name: string; value?: string; valueFrom?: unknown }[];
   volumeMounts?: { name: string; mountPath: string }[];
-  securityContext?: { privileged?: boolean; capabilities?: { add?: string[]; drop?: string[] } };
+  securityContext?: {
+    privileged?: boolean;
+    runAsGroup?: number;
+    capabilities?: { add?: string[]; drop?: string[] };
+  };
   startupProbe?: Probe;
   livenessProbe?: Probe;
   readinessProbe?: Probe;

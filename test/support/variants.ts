@@ -104,18 +104,6 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
     downloadsSecrets: ["charmarr:vpnPresharedKey"],
   },
   {
-    name: "every platform add-on on, Istio 1.30 with its Gateway API v1.5.1",
-    core: {
-      ...PLATFORM_ALL_ON,
-      "charmarr:platform": {
-        ...(PLATFORM_ALL_ON["charmarr:platform"] as Record<string, unknown>),
-        gatewayApi: { install: true, version: ISTIO_RELEASES["1.30"].gatewayApi },
-        istio: { install: true, platform: "k3s", version: ISTIO_RELEASES["1.30"].version },
-      },
-    },
-    coreSecrets: ["tailscale:oauthClientSecret"],
-  },
-  {
     name: "Istio alone on MicroK8s, the Tailscale operator with an API key, the tailnet policy not managed",
     core: {
       "charmarr:platform": {
@@ -136,8 +124,30 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
         lidarr: { enabled: false },
         prowlarr: { enabled: false },
       },
+      // Recyclarr syncs into Radarr and Sonarr only: off with them.
+      "charmarr:recyclarr.enabled": false,
     },
     downloads: { "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } } },
+  },
+];
+
+/**
+ * The other selectable rows of the versions table, each with every platform add-on on: their
+ * manifests are checked against that row's CRDs (test/schemas.test.ts). Kept out of
+ * PLAN_VARIANTS: they differ from it only in versions, which nothing but the schemas depends on.
+ */
+export const VERSION_VARIANTS: readonly PlanVariant[] = [
+  {
+    name: "every platform add-on on, Istio 1.30 with its Gateway API v1.5.1",
+    core: {
+      ...PLATFORM_ALL_ON,
+      "charmarr:platform": {
+        ...(PLATFORM_ALL_ON["charmarr:platform"] as Record<string, unknown>),
+        gatewayApi: { install: true, version: ISTIO_RELEASES["1.30"].gatewayApi },
+        istio: { install: true, platform: "k3s", version: ISTIO_RELEASES["1.30"].version },
+      },
+    },
+    coreSecrets: ["tailscale:oauthClientSecret"],
   },
 ];
 
