@@ -134,8 +134,19 @@ describe("admission: the ValidatingAdmissionPolicies of the downloads stack", ()
     };
   });
 
-  it("admits every pod and Service of every plan variant, in both namespaces", async () => {
-    for (const variant of PLAN_VARIANTS) {
+  /**
+   * The variants whose downloads-stack pods differ in what the policies read: the examples and a
+   * hostPath library (the one hostPath allowed). The grants are read from the planned pods, so other
+   * variants change nothing the rules compare. The strict-schema test plans every variant; planning
+   * them all again here would cost the suite seconds.
+   */
+  const POD_VARIANTS = PLAN_VARIANTS.filter((variant) =>
+    ["the shipped examples", "hostPath library"].some((name) => variant.name.includes(name)),
+  );
+
+  it("admits every pod and Service of the plan variants whose pods differ, in both namespaces", async () => {
+    assert.equal(POD_VARIANTS.length, 2);
+    for (const variant of POD_VARIANTS) {
       const planned = await planDownloads(
         variant.downloads,
         variant.core,

@@ -257,6 +257,13 @@ describe("platform: the core plan", () => {
       assert.ok(!waitsFor(plan, release("istio-base"), release("istiod")));
     });
 
+    it("upgrades istiod before the CNI agent and ztunnel (Istio's ambient upgrade order): Pulumi updates a resource only after those it depends on", () => {
+      for (const agent of ["istio-cni", "ztunnel"]) {
+        assert.ok(waitsFor(plan, release(agent), release("istiod")), `${agent} does not wait for istiod`);
+        assert.ok(!waitsFor(plan, release("istiod"), release(agent)), `istiod waits for ${agent}`);
+      }
+    });
+
     it("applies the MetalLB pool only after the MetalLB release (its webhook) is ready", () => {
       const pool = resource(plan, "kubernetes:metallb.io/v1beta1:IPAddressPool", "platform-metallb-pool");
       const advertisement = resource(

@@ -3,6 +3,7 @@ import { createServer, Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isNamedError } from "../lib/relations/http";
 import { portForwardConnect } from "../lib/relations/portForward";
+import { WebSocket } from "ws";
 import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
 
 const reach = { namespace: "charmarr-core", pod: "radarr-0", port: 7878 };
@@ -109,6 +110,44 @@ describe("relations: reaching an app's pod through the stack's Kubernetes connec
     await assert.rejects(
       portForwardConnect(reach, { kubeconfig: api.kubeconfig(), context: "missing" }, async () => "reached"),
       (error: Error) => /no context "missing"/.test(error.message) && !isNamedError(error, "AppGoneError"),
+    );
+  });
+
+  it("the fake API speaks the port-forward protocol as the kubelet does, and refuses what a cluster refuses", async () => {
+    const ws = (path: string, protocols: string[], token = "homelab-token") =>
+      new WebSocket(`${api.url.replace("http", "ws")}${path}`, protocols, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+    const refusal = (socket: WebSocket) =>
+      new Promise<number>((resolve) =>
+        socket.on("unexpected-response", (_request, response) => resolve(response.statusCode ?? 0)),
+      );
+    assert.equal(await refusal(ws(`${FORWARD}?ports=7878`, ["channel.k8s.io"])), 403, "no port-forward subprotocol");
+    assert.equal(await refusal(ws(FORWARD, ["v4.channel.k8s.io"])), 400, "no ports");
+    assert.equal(await refusal(ws(`${FORWARD}?ports=70000`, ["v4.channel.k8s.io"])), 400, "not a port");
+    assert.equal(await refusal(ws(`${FORWARD}?ports=7878`, ["v4.channel.k8s.io"], "elsewhere-token")), 401);
+
+    // The first frame of each stream is its channel byte and the port, little-endian; then data on channel 0.
+    const socket = ws(`${FORWARD}?ports=7878`, ["v5.channel.k8s.io", "v4.channel.k8s.io"]);
+    const frames: Buffer[] = [];
+    socket.on("message", (data: Buffer) => frames.push(data));
+    await new Promise((resolve) => socket.on("open", resolve));
+    assert.equal(socket.protocol, "v4.channel.k8s.io", "the first offered protocol the server takes");
+    socket.send(
+      Buffer.concat([
+        Buffer.from([0]),
+        Buffer.from("GET /ping HTTP/1.1\r\nHost: 127.0.0.1:7878\r\nConnection: close\r\n\r\n"),
+      ]),
+    );
+    await new Promise((resolve) => socket.on("close", resolve));
+    assert.deepEqual(frames.slice(0, 2), [Buffer.from([0, 0xc6, 0x1e]), Buffer.from([1, 0xc6, 0x1e])]);
+    assert.match(
+      Buffer.concat(frames.slice(2).map((frame) => frame.subarray(1))).toString(),
+      /^HTTP\/1\.1 200 OK[\s\S]*"url":"\/ping"/,
+    );
+    assert.ok(
+      frames.slice(2).every((frame) => frame[0] === 0),
+      "the answer comes on the data channel",
     );
   });
 });

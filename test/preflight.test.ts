@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { stringify } from "yaml";
-import { meshTrustDomain, readClusterInventory } from "../lib/platform/clusterReader";
+import { istiodVersion, meshTrustDomain, readClusterInventory } from "../lib/platform/clusterReader";
 import {
   ClusterInventory,
   CrdFacts,
@@ -264,6 +264,154 @@ describe("preflight: what the cluster already has", () => {
       assert.equal(finding.key, "charmarr:platform.istio.trustDomain");
       assert.match(finding.problem, /issues identities in trust domain home\.arpa/);
       assert.equal(finding.fix, "pulumi config set --path 'charmarr:platform.istio.trustDomain' home.arpa");
+    });
+  });
+
+  describe("upgrades that follow upstream", () => {
+    /** This stack's own earlier Istio install, running `version`, with its Gateway API CRDs at `bundle`. */
+    const running = (
+      version: string,
+      bundle = "v1.3.0",
+      kubernetesVersion = "v1.33.5+k3s1",
+    ): Partial<ClusterInventory> => ({
+      crds: { [GATEWAY_CRD]: { ...OURS, bundleVersion: bundle }, ...ISTIO_ELSEWHERE.crds, ...METALLB },
+      namespaces: { "istio-system": OWN_LABELS },
+      istiods: [{ namespace: "istio-system", trustDomain: "cluster.local", version }],
+      kubernetesVersion,
+    });
+    /** A MetalLB of the cluster's own, so that none of these findings is about MetalLB. */
+    const METALLB = { "ipaddresspools.metallb.io": { managers: ["helm"] } };
+    const bothInstalled = (istio?: string, gatewayApi?: string) => ({
+      gatewayApi: { install: true, ...(gatewayApi ? { version: gatewayApi } : {}) },
+      istio: { install: true, ...(istio ? { version: istio } : {}) },
+    });
+
+    it("refuses a 1.27 → 1.31 jump, printing the pulumi config set / pulumi up steps one minor at a time", () => {
+      const all = findings(bothInstalled(), running("1.27.9"));
+      assert.deepEqual(
+        all.map((f) => [f.severity, f.key]),
+        [["refuse", "charmarr:platform.istio.version"]],
+      );
+      assert.equal(
+        all[0].problem,
+        "is 1.31.0, but this stack runs Istio 1.27 (istiod reports 1.27.9): ztunnel and the CNI agent work only with a control plane of their own minor or one newer, so Istio is upgraded one minor at a time",
+      );
+      const set = (key: string, value: string) => `pulumi config set --path 'charmarr:platform.${key}' ${value}`;
+      assert.equal(
+        all[0].fix,
+        "upgrade one minor per pulumi up: " +
+          [
+            ["1.28.10", "v1.4.1"],
+            ["1.29.6", "v1.4.1"],
+            ["1.30.3", "v1.5.1"],
+            ["1.31.0", "v1.6.1"],
+          ]
+            .map(
+              ([istio, gatewayApi], index) =>
+                `${index + 1}. ${set("istio.version", istio)} && ${set("gatewayApi.version", gatewayApi)} && pulumi up`,
+            )
+            .join("; "),
+      );
+      // Without the Gateway API installed here, the steps set the Istio version alone.
+      const [alone] = findings({ istio: { install: true } }, running("1.27.9"), "istio");
+      assert.match(
+        alone.fix,
+        /^upgrade one minor per pulumi up: 1\. pulumi config set --path 'charmarr:platform.istio.version' 1\.28\.10 && pulumi up; 2\./,
+      );
+    });
+
+    it("allows 1.30 → 1.31, a patch within a minor, and a first install", () => {
+      assert.deepEqual(findings(bothInstalled(), running("1.30.3", "v1.5.1")), []);
+      assert.deepEqual(findings(bothInstalled("1.31.0"), running("1.31.0", "v1.6.1")), []);
+      assert.deepEqual(findings(bothInstalled("1.28.10", "v1.4.1"), running("1.27.9")), []);
+      assert.deepEqual(findings(bothInstalled(), { ...running("1.31.0", "v1.6.1"), istiods: [] }), []);
+    });
+
+    it("reads the installed minor only from this stack's own Istio, never from another's", () => {
+      const elsewhere = { ...running("1.27.9"), namespaces: {} };
+      assert.ok(findings(bothInstalled(), elsewhere, "istio").every((f) => !/one minor at a time/.test(f.problem)));
+    });
+
+    it("refuses to downgrade Istio in place, naming the running version", () => {
+      const [finding] = findings(bothInstalled("1.30.3", "v1.5.1"), running("1.31.0", "v1.5.1"), "istio");
+      assert.equal(finding.severity, "refuse");
+      assert.match(
+        finding.problem,
+        /^is 1\.30\.3, older than the Istio 1\.31 \(istiod reports 1\.31\.0\) this stack runs/,
+      );
+      assert.equal(
+        finding.fix,
+        "pulumi config set --path 'charmarr:platform.istio.version' 1.31.0 && pulumi config set --path 'charmarr:platform.gatewayApi.version' v1.6.1",
+      );
+    });
+
+    it("refuses an upgrade from a minor older than the table can step from, pointing to Istio's own guide", () => {
+      const [finding] = findings(bothInstalled(), running("1.25.2"), "istio");
+      assert.match(finding.problem, /this program steps through Istio 1\.28 and later only/);
+      assert.match(finding.fix, /^upgrade the running Istio to 1\.27 with Istio's own upgrade guide first/);
+    });
+
+    it("never downgrades the Gateway API bundle it installed, saying so before the safe-upgrades policy does", () => {
+      const [finding, ...rest] = findings(
+        bothInstalled("1.28.10", "v1.4.1"),
+        running("1.28.10", "v1.6.1"),
+        "gatewayApi",
+      );
+      assert.deepEqual(rest, []);
+      assert.equal(finding.severity, "refuse");
+      assert.equal(finding.key, "charmarr:platform.gatewayApi.version");
+      assert.match(
+        finding.problem,
+        /^is v1\.4\.1, older than the Gateway API CRDs this stack installed \(bundle v1\.6\.1\): they are never downgraded.*safe-upgrades\.gateway\.networking\.k8s\.io ValidatingAdmissionPolicy refuses any Gateway API CRD before v1\.5\.0$/,
+      );
+      assert.equal(
+        finding.fix,
+        "keep Gateway API v1.6.1 or newer with an Istio built against it: pulumi config set --path 'charmarr:platform.istio.version' 1.31.0 && pulumi config set --path 'charmarr:platform.gatewayApi.version' v1.6.1",
+      );
+      // v1.6.1 → v1.5.1 is a downgrade too, though the policy would let it through.
+      const [below] = findings(bothInstalled("1.30.3", "v1.5.1"), running("1.30.3", "v1.6.1"), "gatewayApi");
+      assert.doesNotMatch(below.problem, /safe-upgrades/);
+      assert.deepEqual(findings(bothInstalled(), running("1.30.3", "v1.5.1"), "gatewayApi"), []);
+    });
+
+    it("refuses a Kubernetes 1.31 cluster for Istio 1.31, naming both and the Istio that supports it", () => {
+      const [finding, ...rest] = findings(
+        { istio: { install: true } },
+        { crds: { [GATEWAY_CRD]: K3S_137 }, kubernetesVersion: "v1.31.14+k3s1" },
+        "istio",
+      );
+      assert.deepEqual(rest, []);
+      assert.equal(finding.severity, "refuse");
+      assert.equal(
+        finding.problem,
+        "is 1.31.0: Istio 1.31 supports Kubernetes 1.32–1.37, but the cluster runs Kubernetes 1.31 (v1.31.14+k3s1)",
+      );
+      assert.equal(finding.fix, "upgrade the cluster to a Kubernetes of 1.32–1.37");
+      // Kubernetes 1.37 (k3s's current release) is outside Istio 1.30's range, inside 1.31's.
+      const [newer] = findings(
+        { istio: { install: true, version: "1.30.3" } },
+        { crds: { [GATEWAY_CRD]: K3S_137 }, kubernetesVersion: "v1.37.1+k3s1" },
+        "istio",
+      );
+      assert.equal(
+        newer.fix,
+        "upgrade the cluster to a Kubernetes of 1.32–1.36, or install an Istio that supports Kubernetes 1.37: pulumi config set --path 'charmarr:platform.istio.version' 1.31.0",
+      );
+      assert.deepEqual(
+        findings(
+          { istio: { install: true } },
+          { crds: { [GATEWAY_CRD]: K3S_137, ...METALLB }, kubernetesVersion: "v1.37.1+k3s1" },
+        ),
+        [],
+      );
+    });
+
+    it("marks the steps of an upgrade whose Istio does not support the cluster's Kubernetes", () => {
+      const [finding] = findings(bothInstalled(), running("1.27.9", "v1.3.0", "v1.35.2"), "istio");
+      assert.match(
+        finding.fix,
+        /1\.28\.10 .* && pulumi up \(Istio 1\.28 supports Kubernetes 1\.30–1\.34, not this cluster's 1\.35\); 2\./,
+      );
     });
   });
 
@@ -649,6 +797,52 @@ describe("preflight: reading a cluster through the Kubernetes API", () => {
     } finally {
       api.close();
     }
+  });
+
+  it("reads the cluster's Kubernetes version (/version) and the Istio version each istiod runs", async () => {
+    const api = await fakeApiServer({
+      "/version": { major: "1", minor: "31", gitVersion: "v1.31.14+k3s1", platform: "linux/amd64" },
+      "/apis/apps/v1/deployments": {
+        apiVersion: "apps/v1",
+        kind: "DeploymentList",
+        metadata: {},
+        items: [
+          {
+            metadata: {
+              name: "istiod",
+              namespace: "istio-system",
+              labels: { app: "istiod", "app.kubernetes.io/version": "1.27.9" },
+            },
+          },
+        ],
+      },
+    });
+    try {
+      const reading = await readClusterInventory({ kubeconfig: kubeconfig(api.url), context: "lab" });
+      assert.ok(reading.reachable, JSON.stringify(reading));
+      assert.equal(reading.inventory.kubernetesVersion, "v1.31.14+k3s1");
+      assert.deepEqual(reading.inventory.istiods, [
+        { namespace: "istio-system", trustDomain: "corp.example", version: "1.27.9" },
+      ]);
+    } finally {
+      api.close();
+    }
+  });
+
+  it("takes an istiod's version from its discovery image's tag when it has no version label, and none from a digest", () => {
+    const withImage = (image: string) => ({
+      spec: { template: { spec: { containers: [{ name: "discovery", image }] } } },
+    });
+    assert.equal(istiodVersion(withImage("registry.istio.io/release/pilot:1.30.3")), "1.30.3");
+    assert.equal(istiodVersion(withImage("localhost:5000/istio/pilot:1.31.0-distroless")), "1.31.0-distroless");
+    assert.equal(istiodVersion(withImage("registry.istio.io/release/pilot@sha256:0123abcd")), undefined);
+    assert.equal(
+      istiodVersion({
+        metadata: { labels: { "app.kubernetes.io/version": "1.31.0" } },
+        ...withImage("x/pilot:1.30.3"),
+      }),
+      "1.31.0",
+    );
   });
 
   it("says why when the API server cannot be reached", async () => {

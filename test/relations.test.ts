@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { httpClient } from "../lib/relations/http";
-import { Connect, RelationInputs, RelationState, appGone, relationLifecycle } from "../lib/relations/lifecycle";
+import { Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
 import {
   CoreRelationsInput,
   DownloadClients,
@@ -9,8 +9,10 @@ import {
   coreRelations,
   downloadsRelations,
 } from "../lib/relations/plan";
+import { portForwardConnect } from "../lib/relations/portForward";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
 import { FakeApp, FakeSeerr, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
+import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
 import { FakeNetwork } from "./support/fakeNetwork";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
@@ -37,19 +39,48 @@ const core = (app: keyof typeof KEYS, port: number, basePath: string, namespace 
   apiKey: KEYS[app],
 });
 
-/** Runs relation resources the way Pulumi would: create, then diff + update, then delete; state kept per resource name. */
+/** The port each app's pod serves, as the apps' StatefulSets declare it; a relation reaching another port fails. */
+const POD_PORT: Readonly<Record<string, number>> = {
+  radarr: 7878,
+  sonarr: 8989,
+  lidarr: 8686,
+  prowlarr: 9696,
+  seerr: 5055,
+  qbittorrent: 8080,
+  sabnzbd: 8080,
+};
+const namespaceOf = (app: string) =>
+  ["qbittorrent", "sabnzbd"].includes(app) ? "charmarr-downloads" : "charmarr-core";
+const localPort = (app: FakeApp) => Number(new URL(app.url).port);
+
+/**
+ * Runs relation resources the way Pulumi would: create, then diff + update, then delete; state kept
+ * per resource name. Every request crosses the relation provider's port-forward, served by a fake
+ * Kubernetes API whose pods are the stand-ins (`radarr-0`, or `<namespace>/radarr-0`), each serving
+ * its app's port: a forward to another pod or port fails the test.
+ */
 class Deployment {
   readonly state = new Map<string, RelationState>();
   readonly lifecycle;
+  private readonly cluster: Promise<FakeKubernetesApi>;
   constructor(apps: Record<string, FakeApp>) {
-    const connect: Connect = (reach, _connection, use) => {
-      const app = apps[`${reach.namespace}/${reach.pod}`] ?? apps[reach.pod];
-      if (app === undefined) {
-        return Promise.reject(appGone(`no pod ${reach.pod}`));
+    this.cluster = FakeKubernetesApi.start().then((api) => {
+      for (const [key, app] of Object.entries(apps)) {
+        const [namespace, pod] = key.includes("/") ? key.split("/") : [namespaceOf(app.name), key];
+        api.addPod(namespace, pod, { [POD_PORT[app.name]]: localPort(app) });
       }
-      return use(httpClient(app.url, CLIENT_TIMEOUT_MS));
+      return api;
+    });
+    const connect: Connect = async (reach, _connection, use) => {
+      const api = await this.cluster;
+      return portForwardConnect(reach, { kubeconfig: api.kubeconfig(), context: "homelab" }, use);
     };
     this.lifecycle = relationLifecycle(connect);
+  }
+
+  /** The app's pod now serves `port` instead (its port was changed). */
+  async serve(pod: string, port: number, app: FakeApp): Promise<void> {
+    (await this.cluster).addPod(namespaceOf(app.name), pod, { [port]: localPort(app) });
   }
 
   /** `pulumi up` with these relations: returns the names of the resources Pulumi would create, update or delete. */
@@ -251,6 +282,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
 
   it("change: a new SABnzbd path and qBittorrent port reach every arr app's entry", async () => {
     sabnzbd.basePath = "/usenet";
+    await deployment.serve("qbittorrent-0", 8081, qbittorrent);
     const touched = await deployment.up(plan({ clients: clients("/usenet", 8081) }));
     assert.deepEqual(touched, [
       "update qbittorrent-categories",
@@ -317,7 +349,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
 
   it("an app that is not there at all (port-forward finds no pod) fails create with the connection's message, and delete has nothing to remove", async () => {
     const empty = new Deployment({});
-    await assert.rejects(empty.up(plan().slice(0, 1)), /no pod qbittorrent-0/);
+    await assert.rejects(empty.up(plan().slice(0, 1)), /namespace charmarr-downloads does not exist/);
     const state = {
       reach: { namespace: "charmarr-downloads", pod: "qbittorrent-0", port: 8080 },
       spec: plan()[0].spec,
@@ -1019,6 +1051,46 @@ describe("relations: the Servarr stand-ins are as strict as the apps", function 
       "a field Lidarr does not have is dropped",
     );
     assert.deepEqual(lidarr.violations, ["lidarr: field colour is not one of the settings' fields: the app drops it"]);
+  });
+
+  it("validates an enabled client's settings first: a missing key is an error even with forceSave, an empty category a warning forceSave passes", async () => {
+    assert.deepEqual(
+      await send("POST", "downloadclient", sabClient("no key", { apiKey: "", musicCategory: "audio" })),
+      {
+        status: 400,
+        body: [
+          {
+            propertyName: "ApiKey",
+            errorMessage: "API Key is required when username/password are not configured",
+            isWarning: false,
+          },
+          {
+            propertyName: "Username",
+            errorMessage: "Username is required when API key is not configured",
+            isWarning: false,
+          },
+          {
+            propertyName: "Password",
+            errorMessage: "Password is required when API key is not configured",
+            isWarning: false,
+          },
+        ],
+      },
+    );
+    const withoutForce = await httpClient(lidarr.url, CLIENT_TIMEOUT_MS).send({
+      method: "POST",
+      path: "/lidarr/api/v1/downloadclient",
+      headers: { "X-Api-Key": KEYS.lidarr },
+      json: sabClient("empty category", { musicCategory: "" }),
+    });
+    assert.deepEqual(
+      [withoutForce.status, JSON.parse(withoutForce.text)],
+      [400, [{ propertyName: "MusicCategory", errorMessage: "A category is recommended", isWarning: true }]],
+    );
+    assert.equal(
+      (await send("POST", "downloadclient", sabClient("empty category", { musicCategory: "" }))).status,
+      201,
+    );
   });
 
   it("a root folder must exist: one the library does not hold is refused", async () => {

@@ -124,7 +124,7 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
         .filter((urn) => urn.includes(DYNAMIC))
         .map((urn) => urn.slice(urn.lastIndexOf("::") + 2))
         .sort();
-    // SABnzbd refuses a download client whose category is missing (Radarr v5.27 Sabnzbd.cs TestCategory).
+    // SABnzbd refuses a download client whose category is missing (Radarr v6.0.3.10276 Sabnzbd.cs TestCategory L455-481).
     assert.deepEqual(after(downloads, "relations-radarr-download-clients"), [
       "relations-qbittorrent-categories",
       "relations-sabnzbd-categories",

@@ -153,16 +153,24 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
     assert.deepEqual(await categories(), {});
   });
 
-  it("a failed create reaches the engine with the relation's message, not an empty one", async () => {
+  it("a failed create or delete reaches the engine with the relation's message, not an empty one", async () => {
     const wrong = inputs({ ...spec, target: { ...spec.target, password: "not-the-password" } });
-    const error = await host.create(await host.check({}, wrong)).then(
-      () => assert.fail("create with the wrong password succeeded"),
-      (failure: unknown) => failure as HostError,
-    );
-    assert.ok(error instanceof HostError, String(error));
+    const refused =
+      /^qbittorrent refused the generated WebUI credentials \(POST \/api\/v2\/auth\/login answered "Fails\."\): wrong credentials/;
+    const failure = (call: Promise<unknown>) =>
+      call.then(
+        () => assert.fail("a call with the wrong password succeeded"),
+        (error: unknown) => {
+          assert.ok(error instanceof HostError, String(error));
+          return error;
+        },
+      );
+    assert.match((await failure(host.create(await host.check({}, wrong)))).details, refused);
+    // Delete fails through another path of the host (the error object itself, not grpcResponseFromError).
+    const state = { ...wrong, owned: ["radarr"], waiting: false, changes: [] };
     assert.match(
-      error.details,
-      /^qbittorrent refused the generated WebUI credentials \(POST \/api\/v2\/auth\/login answered "Fails\."\): wrong credentials/,
+      (await failure(host.delete("charmarr-downloads/qbittorrent-0/qbittorrentCategories", state))).details,
+      refused,
     );
     assert.deepEqual(await categories(), {});
   });

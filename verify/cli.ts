@@ -10,10 +10,28 @@ import { ROUTE_SIDECAR_CONTAINER, ROUTED_LABEL } from "../lib/vpn/client";
 import { CONTROL_SERVER_API_KEY, gatewayNames, gatewayPodLabels } from "../lib/vpn/gateway";
 import { KubeTarget, KubectlError, KubectlTransport, PodJson, pickPod } from "./kubectl";
 import { runProcess } from "./process";
-import { ProbeResult, dnsPath, drill, gluetunPublicAddress, killSwitchCoverage, publicAddress } from "./probes";
+import {
+  ProbeResult,
+  deniedConnection,
+  deniedUrl,
+  dnsPath,
+  drill,
+  gluetunPublicAddress,
+  httpGet,
+  killSwitchCoverage,
+  publicAddress,
+} from "./probes";
 import { renderReport } from "./report";
 import { Clock, RoutedPod, SYSTEM_CLOCK } from "./transport";
-import { Verdict, addressVerdicts, dnsVerdict, drillVerdict, exitStatus, killSwitchVerdicts } from "./verdicts";
+import {
+  Verdict,
+  addressVerdicts,
+  dnsVerdict,
+  drillVerdict,
+  enforcementVerdict,
+  exitStatus,
+  killSwitchVerdicts,
+} from "./verdicts";
 
 export const USAGE = `usage: npm run verify -- [--stack NAME | --outputs FILE] [--context NAME]
          [--namespace NS] [--vpn-namespace NS] [--plain-pod NS/POD[/CONTAINER]]
@@ -212,7 +230,7 @@ async function homeAddress(
   kubectl: KubectlTransport,
   args: VerifyArguments,
   deployment: Deployment,
-): Promise<ProbeResult<string>> {
+): Promise<{ result: ProbeResult<string>; target?: KubeTarget }> {
   const target = (pod: PodJson, containers: readonly string[]): KubeTarget => ({
     role: "plain",
     name: `${pod.metadata.namespace}/${pod.metadata.name}`,
@@ -247,10 +265,10 @@ async function homeAddress(
   for (const candidate of candidates) {
     result = await publicAddress(kubectl, candidate, args.echoUrl, args.timeoutMs);
     if (result.ok || result.kind !== "missing-command") {
-      return result;
+      return { result, target: candidate };
     }
   }
-  return result;
+  return { result };
 }
 
 function failed(kind: "unreachable", error: unknown): ProbeResult<never> {
@@ -318,8 +336,9 @@ export async function verifyDeployment(
   log("probing public addresses…");
   const vpn = await vpnAddress();
   let home: ProbeResult<string>;
+  let plain: KubeTarget | undefined;
   try {
-    home = await homeAddress(kubectl, args, deployment);
+    ({ result: home, target: plain } = await homeAddress(kubectl, args, deployment));
   } catch (error) {
     home = failed("unreachable", error);
   }
@@ -345,6 +364,20 @@ export async function verifyDeployment(
         args.timeoutMs,
       );
       verdicts.push(dnsVerdict(target.name, observed, expected));
+    }
+    log("probing NetworkPolicy enforcement…");
+    const url = deniedUrl(expected.kubeDns);
+    const outside: ProbeResult<string> = plain
+      ? await httpGet(kubectl, plain, url, args.timeoutMs)
+      : {
+          ok: false,
+          kind: "unreachable",
+          message: "no pod outside the route to compare with (give one with --plain-pod)",
+        };
+    for (const target of routed) {
+      verdicts.push(
+        enforcementVerdict(target.name, await deniedConnection(kubectl, target, url, outside, args.timeoutMs)),
+      );
     }
   } catch (error) {
     verdicts.push({

@@ -367,6 +367,44 @@ export async function dnsPath<T extends Target>(
   };
 }
 
+/**
+ * A connection every kill switch denies that answers wherever NetworkPolicy does not hold: CoreDNS's
+ * metrics port (`prometheus :9153` in the Corefile of kubeadm, k3s and Talos, a port of the kube-dns
+ * Service) behind the kube-dns Service IP. The kill switch opens kube-dns on port 53 only, and CoreDNS
+ * runs in the pod network, never in the LAN, so `allowLan` does not open it either.
+ */
+export function deniedUrl(kubeDns: string): string {
+  return `http://${kubeDns}:9153/metrics`;
+}
+
+/** Whether a probe's result means the server answered (whatever it said): the connection was made. */
+export function answered(result: ProbeResult<string>): boolean {
+  return result.ok || result.kind === "http" || result.kind === "unparsable";
+}
+
+export interface EnforcementObservation {
+  readonly url: string;
+  /** The URL from a pod outside the route, which no NetworkPolicy fences: it must answer, or nothing is proven. */
+  readonly outside: ProbeResult<string>;
+  /** The same URL from the routed pod, whose kill switch denies it. */
+  readonly routed: ProbeResult<string>;
+}
+
+/**
+ * Whether the cluster enforces the routed pod's kill switch: the same connection from a pod outside
+ * the route (it must answer) and from the routed pod (it must not). `outside` is probed once per run
+ * and passed in.
+ */
+export async function deniedConnection<T extends Target>(
+  transport: Transport<T>,
+  routed: T,
+  url: string,
+  outside: ProbeResult<string>,
+  timeoutMs: number,
+): Promise<EnforcementObservation> {
+  return { url, outside, routed: await httpGet(transport, routed, url, timeoutMs) };
+}
+
 /** Whether `selector` selects `labels` (matchLabels and matchExpressions, as the API server reads them). */
 export function selects(selector: LabelSelector, labels: Readonly<Record<string, string>>): boolean {
   const byLabel = Object.entries(selector.matchLabels ?? {}).every(([key, value]) => labels[key] === value);

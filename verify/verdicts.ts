@@ -2,8 +2,8 @@
  * Pure verdicts: probe results in, pass/fail/unknown with a message a person reads out. No I/O.
  * `fail` is a leak or a broken data path; `unknown` means the check could not be made.
  */
-import type { DnsObservation, DrillResult, KillSwitchCoverage, ProbeResult } from "./probes";
-import { UNCHECKABLE } from "./probes";
+import type { DnsObservation, DrillResult, EnforcementObservation, KillSwitchCoverage, ProbeResult } from "./probes";
+import { UNCHECKABLE, answered } from "./probes";
 
 export type Status = "pass" | "fail" | "unknown";
 
@@ -263,5 +263,40 @@ export function drillVerdict(subject: string, result: DrillResult, vpnAfter: Pro
     subject,
     status: "pass",
     message: `no leak in ${result.samples.length} probes (${blocked} blocked); back through the VPN as ${result.recoveredAddress} after ${seconds(result.recoveredAtMs)}${ready}`,
+  };
+}
+
+/**
+ * NetworkPolicy enforced: the connection the kill switch denies answered a pod outside the route and
+ * did not answer the routed pod (no answer, or refused on the way). Answering the routed pod means the
+ * cluster enforces no NetworkPolicy: the kill switch's first layer does nothing there.
+ */
+export function enforcementVerdict(subject: string, observed: EnforcementObservation): Verdict {
+  const check = "NetworkPolicy";
+  const { url, outside, routed } = observed;
+  if (!answered(outside)) {
+    return {
+      check,
+      subject,
+      status: "unknown",
+      message: `${url} did not answer a pod outside the route either (${outside.ok ? "" : `${outside.kind}: ${outside.message}`}), so its silence in the routed pod proves nothing`,
+    };
+  }
+  if (answered(routed)) {
+    return {
+      check,
+      subject,
+      status: "fail",
+      message: `NOT ENFORCED: ${url} answered, which the kill switch denies (kube-dns is open on port 53 only): this cluster does not enforce NetworkPolicy, so the kill switch's first layer does nothing`,
+    };
+  }
+  if (routed.ok || UNCHECKABLE.has(routed.kind)) {
+    return { check, subject, status: "unknown", message: `could not probe ${url}: ${routed.ok ? "" : routed.message}` };
+  }
+  return {
+    check,
+    subject,
+    status: "pass",
+    message: `denied ${url} (${routed.kind === "timeout" ? "no answer" : routed.message}), which answers a pod outside the route`,
   };
 }

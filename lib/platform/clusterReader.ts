@@ -93,10 +93,12 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
       for (const name of names) {
         mesh ??= await orAbsent(() => core.readNamespacedConfigMap({ name, namespace }));
       }
+      const version = istiodVersion(deployment);
       istiods.push({
         namespace,
         ...(revision !== undefined && revision !== "default" ? { revision } : {}),
         trustDomain: meshTrustDomain(mesh?.data?.mesh),
+        ...(version !== undefined ? { version } : {}),
       });
     }
     const metallbPools =
@@ -110,12 +112,15 @@ export async function readClusterInventory(connection: KubernetesConnection): Pr
             }
           ).items?.map((pool) => pool.spec?.addresses ?? []) ?? []);
     const networkPolicy = await readNetworkPolicyFacts(apps, core);
+    // GET /version: the API server's build, whose minor the chosen Istio must support.
+    const kubernetesVersion = (await orAbsent(() => config.makeApiClient(k8s.VersionApi).getCode()))?.gitVersion;
     return {
       reachable: true,
       inventory: {
         crds,
         namespaces,
         istiods,
+        ...(kubernetesVersion ? { kubernetesVersion } : {}),
         ...(metallbPools !== undefined ? { metallbPools } : {}),
         ...(networkPolicy !== undefined ? { networkPolicy } : {}),
       },
@@ -167,6 +172,26 @@ function k3sArgs(annotation: string | undefined): { k3sArgs?: string[] } {
   } catch {
     return {};
   }
+}
+
+/**
+ * The Istio version an istiod Deployment runs: the `app.kubernetes.io/version` label Istio's
+ * istiod chart puts on it (the chart's appVersion; istio/istio manifests/charts/istio-control/
+ * istio-discovery templates/deployment.yaml with zzz_profile.yaml's `istio.labels`), else the tag
+ * of its `discovery` container's image (`<hub>/pilot:<tag>`).
+ */
+export function istiodVersion(deployment: {
+  metadata?: { labels?: Record<string, string> };
+  spec?: { template?: { spec?: { containers?: { name?: string; image?: string }[] } } };
+}): string | undefined {
+  const label = deployment.metadata?.labels?.["app.kubernetes.io/version"];
+  if (label) {
+    return label;
+  }
+  const image = deployment.spec?.template?.spec?.containers?.find((container) => container.name === "discovery")?.image;
+  // A digest (`pilot@sha256:…`) names no version.
+  const name = image === undefined || image.includes("@") ? undefined : image.slice(image.lastIndexOf("/") + 1);
+  return name?.includes(":") ? name.slice(name.indexOf(":") + 1) : undefined;
 }
 
 /**

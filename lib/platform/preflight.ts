@@ -2,7 +2,15 @@ import { configSetCommand } from "../settings";
 import { freePoolAddress, poolContains } from "./addresses";
 import { coerce, lt } from "semver";
 import type { PlatformSettings } from "./settings";
-import { GATEWAY_API_PROGRAM_MINIMUM, istioRelease, minorOf } from "./versions";
+import {
+  GATEWAY_API_PROGRAM_MINIMUM,
+  ISTIO_MINORS,
+  ISTIO_RELEASES,
+  IstioMinor,
+  IstioRelease,
+  istioRelease,
+  minorOf,
+} from "./versions";
 import { NetworkPolicyFacts, enforcementGaps } from "./networkPolicy";
 
 /**
@@ -20,7 +28,15 @@ export interface ClusterInventory {
    * Every istiod Deployment in the cluster: its namespace, its `istio.io/rev` revision (absent for
    * the default one) and the trust domain of its mesh config.
    */
-  readonly istiods: readonly { readonly namespace: string; readonly revision?: string; readonly trustDomain: string }[];
+  readonly istiods: readonly {
+    readonly namespace: string;
+    readonly revision?: string;
+    readonly trustDomain: string;
+    /** The Istio version it runs: its `app.kubernetes.io/version` label (the chart's appVersion), else its image tag. */
+    readonly version?: string;
+  }[];
+  /** The cluster's Kubernetes version (`/version`'s gitVersion, `v1.37.1+k3s1`), when it was read. */
+  readonly kubernetesVersion?: string;
   /** The `spec.addresses` of every MetalLB IPAddressPool, when MetalLB is installed and they were read. */
   readonly metallbPools?: readonly (readonly string[])[];
   /** The DaemonSets and nodes that tell whether NetworkPolicy is enforced, when they could be read. */
@@ -149,6 +165,31 @@ function bundleMisfit(
   return undefined;
 }
 
+/**
+ * A Gateway API bundle older than the one this stack installed: never applied. Objects stored
+ * under the newer CRDs may use fields or versions the older ones drop, and from v1.5 the bundle
+ * installs the `safe-upgrades.gateway.networking.k8s.io` ValidatingAdmissionPolicy, which refuses
+ * any Gateway API CRD before v1.5.0 (kubernetes-sigs/gateway-api v1.5.1
+ * config/crd/standard/gateway.networking.k8s.io_vap_safeupgrades.yaml) — the preflight says so
+ * before the API server refuses half an update.
+ */
+function gatewayApiDowngrade(settings: PlatformSettings, bundle: string): PreflightFinding {
+  const policy = lt(settings.gatewayApi.version, "v1.5.0") && !lt(bundle, "v1.5.0");
+  const paired = ISTIO_MINORS.map((minor) => ISTIO_RELEASES[minor]).filter(
+    (release) => !lt(release.gatewayApi, bundle) && "schemas" in release,
+  );
+  const keep = paired[0];
+  return {
+    severity: "refuse",
+    key: "charmarr:platform.gatewayApi.version",
+    problem: `is ${settings.gatewayApi.version}, older than the Gateway API CRDs this stack installed (bundle ${bundle}): they are never downgraded, since objects stored under the newer CRDs may use what the older ones drop${policy ? `, and the bundle's safe-upgrades.gateway.networking.k8s.io ValidatingAdmissionPolicy refuses any Gateway API CRD before v1.5.0` : ""}`,
+    fix:
+      keep === undefined
+        ? setGatewayApiVersion(bundle)
+        : `keep Gateway API ${bundle} or newer with an Istio built against it: ${moveTo(settings, keep)}`,
+  };
+}
+
 /** Gateway API: install on a cluster that has them (k3s), off on one that has none, or off on one whose bundle does not fit. */
 function gatewayApiFindings(
   settings: PlatformSettings,
@@ -158,6 +199,12 @@ function gatewayApiFindings(
 ): PreflightFinding[] {
   const key = "charmarr:platform.gatewayApi.install";
   const crd = inventory.crds[PREFLIGHT_CRDS.gatewayApi];
+  const installed = crd?.bundleVersion === undefined ? null : coerce(crd.bundleVersion);
+  if (settings.gatewayApi.install && crd !== undefined && ownedBy(crd, stack) && installed !== null) {
+    return lt(settings.gatewayApi.version, installed)
+      ? [gatewayApiDowngrade(settings, crd.bundleVersion as string)]
+      : [];
+  }
   if (settings.gatewayApi.install && crd !== undefined && !ownedBy(crd, stack)) {
     const misfit = bundleMisfit(settings, crd.bundleVersion);
     const removeFirst = `remove them first, so that this stack installs Gateway API ${settings.gatewayApi.version} — ${REMOVE_GATEWAY_API_CRDS}`;
@@ -366,6 +413,128 @@ function networkPolicyFindings(_settings: PlatformSettings, inventory: ClusterIn
       }));
 }
 
+const setIstioVersion = (version: string) => `pulumi config set --path 'charmarr:platform.istio.version' ${version}`;
+const setGatewayApiVersion = (version: string) =>
+  `pulumi config set --path 'charmarr:platform.gatewayApi.version' ${version}`;
+
+/** `major.minor` as a comparable number pair: `1.31` → [1, 31]. */
+function minorParts(version: string): readonly [number, number] | undefined {
+  const parsed = coerce(version);
+  return parsed === null ? undefined : [parsed.major, parsed.minor];
+}
+
+/** Whether Kubernetes minor `minor` lies in a versions-table range. */
+function withinRange(minor: readonly [number, number], range: IstioRelease["kubernetes"]): boolean {
+  const [oldest, newest] = [minorParts(range.oldest), minorParts(range.newest)] as [number, number][];
+  const at = minor[0] * 1000 + minor[1];
+  return oldest[0] * 1000 + oldest[1] <= at && at <= newest[0] * 1000 + newest[1];
+}
+
+/** The commands that move this stack to one row of the versions table: its Istio and, when installed here, its Gateway API. */
+function moveTo(settings: PlatformSettings, release: IstioRelease): string {
+  return [
+    setIstioVersion(release.version),
+    ...(settings.gatewayApi.install ? [setGatewayApiVersion(release.gatewayApi)] : []),
+  ].join(" && ");
+}
+
+/**
+ * Istio upgraded as upstream allows: one minor at a time (Istio's ambient upgrade guide: ztunnel
+ * and the CNI agent work with a control plane of their own minor or one newer; its Helm upgrade
+ * guide upgrades istiod first, which the plan's order does), never downgraded in place. Read from
+ * the version the running istiod of this stack's own install reports.
+ */
+function istioUpgradeFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+  const labels = inventory.namespaces["istio-system"];
+  const installed = inventory.istiods.find(
+    (istiod) => istiod.namespace === "istio-system" && istiod.revision === undefined && istiod.version !== undefined,
+  );
+  if (!settings.istio.install || labels === undefined || !ownNamespace(labels) || installed?.version === undefined) {
+    return [];
+  }
+  const from = minorParts(installed.version);
+  const to = minorParts(settings.istio.version);
+  if (from === undefined || to === undefined || from[0] !== to[0] || to[1] - from[1] === 1 || to[1] === from[1]) {
+    return [];
+  }
+  const key = "charmarr:platform.istio.version";
+  const running = `Istio ${from.join(".")} (istiod reports ${installed.version})`;
+  if (to[1] < from[1]) {
+    const release = istioRelease(installed.version);
+    return [
+      {
+        severity: "refuse",
+        key,
+        problem: `is ${settings.istio.version}, older than the ${running} this stack runs: Istio is not downgraded in place (its data plane works only with a control plane of its own minor or newer)`,
+        fix: release === undefined ? `pick Istio ${from.join(".")} or newer` : moveTo(settings, release),
+      },
+    ];
+  }
+  const minors = Array.from({ length: to[1] - from[1] }, (_, index) => `${from[0]}.${from[1] + 1 + index}`);
+  const missing = minors.find((minor) => !(minor in ISTIO_RELEASES));
+  if (missing !== undefined) {
+    const oldest = ISTIO_MINORS[0];
+    return [
+      {
+        severity: "refuse",
+        key,
+        problem: `is ${settings.istio.version}, but this stack runs ${running}: Istio is upgraded one minor at a time, and this program steps through Istio ${oldest} and later only`,
+        fix: `upgrade the running Istio to ${minorParts(oldest)?.[0]}.${(minorParts(oldest)?.[1] ?? 0) - 1} with Istio's own upgrade guide first, then run pulumi up again for the steps from there`,
+      },
+    ];
+  }
+  const kubernetes = inventory.kubernetesVersion === undefined ? undefined : minorParts(inventory.kubernetesVersion);
+  const steps = minors.map((minor, index) => {
+    const release = ISTIO_RELEASES[minor as IstioMinor];
+    const outside =
+      kubernetes !== undefined && !withinRange(kubernetes, release.kubernetes)
+        ? ` (Istio ${minor} supports Kubernetes ${release.kubernetes.oldest}–${release.kubernetes.newest}, not this cluster's ${kubernetes.join(".")})`
+        : "";
+    return `${index + 1}. ${moveTo(settings, release)} && pulumi up${outside}`;
+  });
+  return [
+    {
+      severity: "refuse",
+      key,
+      problem: `is ${settings.istio.version}, but this stack runs ${running}: ztunnel and the CNI agent work only with a control plane of their own minor or one newer, so Istio is upgraded one minor at a time`,
+      fix: `upgrade one minor per pulumi up: ${steps.join("; ")}`,
+    },
+  ];
+}
+
+/**
+ * The cluster's Kubernetes minor (`/version`) inside the range the chosen Istio supports (its
+ * row of the versions table, from Istio's support matrix).
+ */
+function kubernetesFindings(settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+  const release = istioRelease(settings.istio.version);
+  const kubernetes = inventory.kubernetesVersion === undefined ? undefined : minorParts(inventory.kubernetesVersion);
+  if (!settings.istio.install || release === undefined || kubernetes === undefined) {
+    return [];
+  }
+  if (withinRange(kubernetes, release.kubernetes)) {
+    return [];
+  }
+  const supported = `${release.kubernetes.oldest}–${release.kubernetes.newest}`;
+  const fitting = ISTIO_MINORS.map((minor) => ISTIO_RELEASES[minor]).filter(
+    (other) => "schemas" in other && withinRange(kubernetes, other.kubernetes),
+  );
+  const newest = fitting.at(-1);
+  return [
+    {
+      severity: "refuse",
+      key: "charmarr:platform.istio.version",
+      problem: `is ${settings.istio.version}: Istio ${minorOf(settings.istio.version)} supports Kubernetes ${supported}, but the cluster runs Kubernetes ${kubernetes.join(".")} (${inventory.kubernetesVersion})`,
+      fix: [
+        `upgrade the cluster to a Kubernetes of ${supported}`,
+        ...(newest === undefined
+          ? []
+          : [`install an Istio that supports Kubernetes ${kubernetes.join(".")}: ${moveTo(settings, newest)}`]),
+      ].join(", or "),
+    },
+  ];
+}
+
 /** The checks, as a table: each reads the settings, the inventory, the pinned addresses and this stack's identity, and returns its findings. */
 const CHECKS: readonly ((
   settings: PlatformSettings,
@@ -375,6 +544,8 @@ const CHECKS: readonly ((
 ) => PreflightFinding[])[] = [
   gatewayApiFindings,
   istioFindings,
+  istioUpgradeFindings,
+  kubernetesFindings,
   metallbFindings,
   poolFindings,
   namespaceFindings,

@@ -124,7 +124,7 @@ export async function reconcileQbittorrentCategories(
   return changes;
 }
 
-/** SABnzbd's API: `<url_base>/api?mode=…&apikey=…&output=json` (SABnzbd 4.5 sabnzbd/interface.py, api.py). */
+/** SABnzbd's API: `<url_base>/api?mode=…&apikey=…&output=json` (SABnzbd 5.0.1 sabnzbd/interface.py L494-497, api.py). */
 export interface SabnzbdTarget {
   /** SABnzbd's url_base (`/sabnzbd`), or "". */
   readonly basePath: string;
@@ -165,7 +165,7 @@ export async function sabnzbdReady(http: HttpClient, target: SabnzbdTarget): Pro
   );
 }
 
-/** A set_config/del_config: SABnzbd answers a refused write with HTTP 200 and `{"status": false, "error": …}` (SABnzbd 4.5 sabnzbd/api.py `report`). */
+/** A set_config/del_config: SABnzbd answers a refused write with HTTP 200 and `{"status": false, "error": …}` (SABnzbd 5.0.1 sabnzbd/api.py `report` L1145-1180). */
 async function sabnzbdWrite(http: HttpClient, target: SabnzbdTarget, params: Record<string, string>): Promise<void> {
   const answer = await sendJson<{ status?: boolean; error?: string } | undefined>(
     http,

@@ -21,13 +21,13 @@ export function isDownloadClient(app: string): app is DownloadClient {
 /** Apps Seerr sends requests to (Seerr manages movies and series only). */
 const SEERR_SERVICES = ["radarr", "sonarr"] as const satisfies readonly ArrApp[];
 
-/** The download clients' settings field names differ by arr app (Radarr v5.27, Sonarr v4.0.15, Lidarr v2.13 *Settings.cs). */
+/** The download clients' settings field names differ by arr app (Radarr v6.0.3.10276, Sonarr v4.0.19.2979, Lidarr v2.14.5.4836 src/NzbDrone.Core/Download/Clients/<Client>/<Client>Settings.cs). */
 const CATEGORY_FIELD: Readonly<Record<ArrApp, string>> = {
   radarr: "movieCategory",
   sonarr: "tvCategory",
   lidarr: "musicCategory",
 };
-/** Prowlarr's application implementations (Prowlarr v1.28.2 src/NzbDrone.Core/Applications/<App>/). */
+/** Prowlarr's application implementations (Prowlarr v2.3.5.5327 src/NzbDrone.Core/Applications/<App>/). */
 const PROWLARR_IMPLEMENTATION: Readonly<Record<ArrApp, string>> = {
   radarr: "Radarr",
   sonarr: "Sonarr",
@@ -38,8 +38,8 @@ const ROOT_FOLDER_NAME: Readonly<Record<ArrApp, string>> = { radarr: "Movies", s
 
 /**
  * What the arr apps' own UI sets on a new download client: a boolean the API body omits
- * deserializes as false, but the model's defaults are true (Radarr v5.27
- * src/NzbDrone.Core/Download/DownloadClientDefinition.cs `RemoveCompletedDownloads`,
+ * deserializes as false, but the model's defaults are true (Radarr v6.0.3.10276
+ * src/NzbDrone.Core/Download/DownloadClientDefinition.cs L16-17 `RemoveCompletedDownloads`,
  * `RemoveFailedDownloads`). Sent on create only: afterwards they are the user's.
  */
 const NEW_DOWNLOAD_CLIENT = { removeCompletedDownloads: true, removeFailedDownloads: true } as const;
@@ -236,7 +236,7 @@ function sabnzbdEntry(app: ArrApp, client: KeyedEndpoint): ProviderEntry {
 /**
  * The downloads stack's relations: each download client keeps a category per arr app (saving under
  * the library), and each arr app takes each client with that category. The categories exist first:
- * SABnzbd refuses a client whose category is missing (Radarr v5.27 Sabnzbd.cs TestCategory).
+ * SABnzbd refuses a client whose category is missing (Radarr v6.0.3.10276 Sabnzbd.cs TestCategory L455-481, run before the client is saved).
  */
 export function downloadsRelations(input: {
   readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;

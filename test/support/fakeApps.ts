@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { strict as assert } from "node:assert";
 import { DocumentName, DocumentValidator, SeenRequest } from "./apiDocuments";
 import { FakeNetwork } from "./fakeNetwork";
-import { ARR_KIND, SETTINGS, SettingsField } from "./servarrSettings";
+import { ARR_KIND, SETTINGS, SettingsField, ValidationFailure, failure, validateSettings } from "./servarrSettings";
 
 interface Reply {
   status: number;
@@ -116,18 +116,6 @@ type Field = { name: string; value: unknown };
 /** What Servarr answers in place of a stored secret (Radarr v6.0.3.10276 src/Radarr.Http/ClientSchema/SchemaBuilder.cs L18). */
 const MASKED = "********";
 
-/** One failure of a Servarr validation or test, as its error pipeline answers it in a 400's JSON array. */
-interface ValidationFailure {
-  readonly propertyName: string;
-  readonly errorMessage: string;
-  readonly isWarning: boolean;
-}
-const failure = (propertyName: string, errorMessage: string, isWarning = false): ValidationFailure => ({
-  propertyName,
-  errorMessage,
-  isWarning,
-});
-
 /** How a Servarr stand-in reaches the rest of the cluster, and what exists on its disk. */
 export interface ServarrOptions {
   /** The apps it can reach by their cluster names: the download clients its test-on-save calls. */
@@ -149,8 +137,8 @@ export interface ServarrOptions {
  *   {@link FakeServarr.testQbittorrent}) and Prowlarr's of an application
  *   ({@link FakeServarr.testApplication});
  * - a root folder must exist and be writable ({@link ServarrOptions.folders}).
- * Sonarr, Lidarr and Prowlarr have the same ProviderControllerBase (Sonarr v4.0.19.2979 L81-125,
- * Lidarr v2.14.5.4836 L81-127, Prowlarr v2.3.5.5327 L80-110).
+ * Sonarr, Lidarr and Prowlarr have the same ProviderControllerBase (Sonarr v4.0.19.2979 L78-125,
+ * Lidarr v2.14.5.4836 L78-127, Prowlarr v2.3.5.5327 L77-110).
  */
 export class FakeServarr extends FakeApp {
   readonly collections: Record<string, Resource[]> = { downloadclient: [], applications: [], rootfolder: [] };
@@ -342,8 +330,14 @@ export class FakeServarr extends FakeApp {
     const enabled =
       collection === "applications" ? ["addOnly", "fullSync"].includes(String(body.syncLevel)) : body.enable === true;
     const changed = method === "POST" || JSON.stringify(stored) !== JSON.stringify(list[index]);
+    // GetDefinition (L168-178) validates an enabled provider's settings, then CreateProvider tests it
+    // (L85-88); UpdateProvider tests only without forceSave and when it changed (L113-117).
+    const settings = Object.fromEntries((stored.fields as Field[]).map((f) => [f.name, f.value]));
+    const invalid = enabled ? validateSettings(this.name, String(body.configContract), settings) : [];
     const failures =
-      enabled && (method === "POST" || (!forceSave && changed)) ? await this.test(collection, stored) : [];
+      invalid.some((f) => !f.isWarning || !forceSave) || !(enabled && (method === "POST" || (!forceSave && changed)))
+        ? invalid
+        : [...invalid, ...(await this.test(collection, stored))];
     // VerifyValidationResult L307-320: errors always refuse; warnings unless forceSave.
     const refused = failures.filter((f) => !f.isWarning || !forceSave);
     if (refused.length > 0) {

@@ -101,9 +101,14 @@ export class FakeKubernetesApi {
     );
   }
 
+  /**
+   * Starts the server; it does not keep the process alive, so a test may leave it running (the
+   * forwards it serves end when their clients close, as Node's HTTP agent closes idle sockets).
+   */
   static async start(token = "homelab-token"): Promise<FakeKubernetesApi> {
     const api = new FakeKubernetesApi(token);
     await new Promise<void>((resolve) => api.server.listen(0, "127.0.0.1", resolve));
+    api.server.unref();
     return api;
   }
 

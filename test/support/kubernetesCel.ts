@@ -245,6 +245,9 @@ export function admissionExpressions(spec: AdmissionPolicyExpressions): string[]
   ];
 }
 
+/** Admission expressions planned once per test process. */
+const plannedExpressions = new Map<string, ReturnType<typeof plan>>();
+
 /**
  * What the API server answers a request for `object` with, under a ValidatingAdmissionPolicy bound
  * with `validationActions: [Deny]` and `failurePolicy: Fail` (k8s.io/apiserver
@@ -256,7 +259,12 @@ export function admissionDenials(spec: AdmissionPolicyExpressions, object: unkno
   const variables = new Map<string, CelValue>();
   const activation = () => ({ object: object as CelValue, variables: celMap(variables) });
   const run = (expression: string) => {
-    const result = plan(ENV, parse(expression))(activation());
+    let evaluator = plannedExpressions.get(expression);
+    if (!evaluator) {
+      evaluator = plan(ENV, parse(expression));
+      plannedExpressions.set(expression, evaluator);
+    }
+    const result = evaluator(activation());
     return isCelError(result) ? { error: result.message } : { value: result };
   };
   for (const variable of spec.variables ?? []) {

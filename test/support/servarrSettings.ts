@@ -117,3 +117,97 @@ export const SETTINGS: Readonly<Record<string, Readonly<Record<string, readonly 
 
 /** The kind of media each arr app's category fields name. */
 export const ARR_KIND: Readonly<Record<string, ArrKind>> = { radarr: "movie", sonarr: "tv", lidarr: "music" };
+
+/** One failure of a Servarr validation or test, as its error pipeline answers it in a 400's JSON array. */
+export interface ValidationFailure {
+  readonly propertyName: string;
+  readonly errorMessage: string;
+  readonly isWarning: boolean;
+}
+
+export const failure = (propertyName: string, errorMessage: string, isWarning = false): ValidationFailure => ({
+  propertyName,
+  errorMessage,
+  isWarning,
+});
+
+const blank = (value: unknown) => value === null || value === undefined || String(value).trim() === "";
+/** `ValidHost` (Radarr v6.0.3.10276 src/NzbDrone.Core/Validation/RuleBuilderExtensions.cs L11, L28-33; IP literals pass too). */
+const validHost = (value: unknown) => !blank(value) && /^[-_a-z0-9.]+$/i.test(String(value));
+/** `ValidUrlBase` (L42-45): a path, not a URL. */
+const validUrlBase = (value: unknown) => blank(value) || !/^\/?https?:\/\/[-_a-z0-9.]+/i.test(String(value));
+/** `IsValidUrl` with http(s) (Prowlarr v2.3.5.5327 RuleBuilderExtensions.cs L39). */
+const validUrl = (value: unknown) => {
+  try {
+    return ["http:", "https:"].includes(new URL(String(value)).protocol);
+  } catch {
+    return false;
+  }
+};
+/** The category rule of the qBittorrent settings: no `\`, no `//`, not starting or ending with `/`. */
+const CATEGORY = /^([^\\/](\/?[^\\/])*)?$/;
+
+const upper = (name: string) => name[0].toUpperCase() + name.slice(1);
+
+/**
+ * The settings class's own validator, which the app runs on an enabled provider before its test;
+ * errors refuse the request, warnings only without `forceSave` (ProviderControllerBase.cs L168-178,
+ * L293-298). Radarr v6.0.3.10276 QBittorrentSettings.cs L10-18 and SabnzbdSettings.cs L10-31; Sonarr
+ * v4.0.19.2979 QBittorrentSettings.cs L10-25 (username and password empty with an API key) and
+ * SabnzbdSettings.cs L10-31; Lidarr v2.14.5.4836 alike; Prowlarr v2.3.5.5327 RadarrSettings.cs L9-17
+ * (SonarrSettings.cs, LidarrSettings.cs alike).
+ */
+export function validateSettings(
+  app: string,
+  configContract: string,
+  settings: Readonly<Record<string, unknown>>,
+): ValidationFailure[] {
+  const failures: ValidationFailure[] = [];
+  const check = (ok: boolean, property: string, message: string, isWarning = false) => {
+    if (!ok) {
+      failures.push(failure(upper(property), message, isWarning));
+    }
+  };
+  if (app === "prowlarr") {
+    check(validUrl(settings.baseUrl), "baseUrl", "must be valid URL that starts with http(s)://");
+    check(validUrl(settings.prowlarrUrl), "prowlarrUrl", "must be valid URL that starts with http(s)://");
+    check(!blank(settings.apiKey), "apiKey", "'Api Key' must not be empty.");
+    check(
+      Array.isArray(settings.syncCategories) && settings.syncCategories.length > 0,
+      "syncCategories",
+      "'Sync Categories' must not be empty.",
+    );
+    return failures;
+  }
+  check(validHost(settings.host), "host", "must be valid Host without http://");
+  check(Number(settings.port) >= 1 && Number(settings.port) <= 65535, "port", "'Port' must be between 1 and 65535.");
+  check(validUrlBase(settings.urlBase), "urlBase", `Must be a valid URL path (ie: '/${app}')`);
+  const category = `${ARR_KIND[app]}Category`;
+  if (configContract === "SabnzbdSettings") {
+    check(
+      !blank(settings.apiKey) || !blank(settings.username),
+      "apiKey",
+      "API Key is required when username/password are not configured",
+    );
+    check(
+      !blank(settings.username) || !blank(settings.apiKey),
+      "username",
+      "Username is required when API key is not configured",
+    );
+    check(
+      !blank(settings.password) || !blank(settings.apiKey),
+      "password",
+      "Password is required when API key is not configured",
+    );
+    check(!blank(settings[category]), category, "A category is recommended", true);
+  } else {
+    if (!blank(settings.apiKey)) {
+      check(blank(settings.username), "username", "Username must be empty when using API Key.");
+      check(blank(settings.password), "password", "Password must be empty when using API Key.");
+    }
+    for (const name of [category, `${ARR_KIND[app]}ImportedCategory`]) {
+      check(CATEGORY.test(String(settings[name] ?? "")), name, "Can not contain '\\', '//', or start/end with '/'");
+    }
+  }
+  return failures;
+}

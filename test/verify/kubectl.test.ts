@@ -22,8 +22,14 @@ function captured(name: string, call = 0): ExecRule["result"] {
 }
 
 /** What each container answers: the lab's captured output for the command the probe runs there. */
-function execRules(routed: { address: string; dns: string }): ExecRule[] {
+function execRules(routed: { address: string; dns: string; denied?: string }): ExecRule[] {
   return [
+    // The connection the kill switch denies (CoreDNS's metrics behind kube-dns): dropped, unless told otherwise.
+    {
+      container: "vpn-route-sidecar",
+      match: "wget -qO- http://10\\.43\\.0\\.10:9153/metrics$",
+      result: captured(routed.denied ?? "address-timeout-coreutils"),
+    },
     { container: "vpn-route-sidecar", match: "wget -qO- http://echo\\.example/ip$", result: captured(routed.address) },
     { container: "vpn-route-sidecar", match: "^cat /etc/resolv.conf$", result: captured(routed.dns, 0) },
     { container: "vpn-route-sidecar", match: "^dig .* echo\\.example$", result: captured(routed.dns, 1) },
@@ -271,7 +277,11 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
       /public address\s+charmarr-downloads\/sabnzbd-0\s+PASS\s+seen as 198\.51\.100\.7, the VPN's address/,
     );
     assert.match(out, /DNS path\s+charmarr-downloads\/qbittorrent-0\s+PASS/);
-    assert.match(out, /OK: 8 pass, 0 fail, 0 could not be checked \(exit 0\)/);
+    assert.match(
+      out,
+      /NetworkPolicy\s+charmarr-downloads\/sabnzbd-0\s+PASS\s+denied http:\/\/10\.43\.0\.10:9153\/metrics \(no answer\), which answers a pod outside the route/,
+    );
+    assert.match(out, /OK: 10 pass, 0 fail, 0 could not be checked \(exit 0\)/);
   });
 
   it("npm run verify: exit 1 naming each leak when routed pods show the home address and resolve through kube-dns", async () => {
@@ -286,7 +296,18 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
       out,
       /DNS path\s+charmarr-downloads\/qbittorrent-0\s+FAIL\s+LEAK: nameserver 10\.43\.0\.10 \(kube-dns\), not the gateway 172\.16\.0\.1/,
     );
-    assert.match(out, /LEAK OR FAILURE: 4 pass, 4 fail/);
+    assert.match(out, /LEAK OR FAILURE: 6 pass, 4 fail/);
+  });
+
+  it("npm run verify: exit 1 when the routed pods reach what their kill switch denies (NetworkPolicy not enforced)", async () => {
+    fake.use({ ...cluster, exec: execRules({ address: "address-vpn", dns: "dns-gateway", denied: "address-ok" }) });
+    const { code, out } = await verify();
+    assert.equal(code, 1, out);
+    assert.match(
+      out,
+      /NetworkPolicy\s+charmarr-downloads\/qbittorrent-0\s+FAIL\s+NOT ENFORCED: http:\/\/10\.43\.0\.10:9153\/metrics answered, which the kill switch denies/,
+    );
+    assert.match(out, /LEAK OR FAILURE: 8 pass, 2 fail/);
   });
 
   it("npm run verify: exit 2 with kubectl's own message when the context's cluster cannot be reached", async () => {
