@@ -151,28 +151,7 @@ export class Pod {
     // A new pod starts with empty emptyDirs.
     rmSync(join(this.dir, "volumes"), { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
-    const hostSide = `v${this.name}`.slice(0, 15);
-    const mtu = String(w.plan.cluster.podMtu);
-    must([
-      "ip",
-      "-n",
-      w.node,
-      "link",
-      "add",
-      hostSide,
-      "mtu",
-      mtu,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "mtu",
-      mtu,
-      "netns",
-      this.netns,
-    ]);
-    must(["ip", "-n", w.node, "link", "set", hostSide, "master", "cni0", "up"]);
+    w.plugIntoPodBridge(this.name, this.netns);
     const inPod = (...argv: string[]) => must(["ip", "netns", "exec", this.netns, ...argv]);
     // Single-stack IPv4 pod network: no IPv6 at all (gluetun's IPv6 check is then false).
     inPod("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
@@ -612,30 +591,19 @@ export class World {
 
   private kubeDnsPod(): void {
     const a = this.addresses;
-    const mtu = String(this.plan.cluster.podMtu);
-    must([
-      "ip",
-      "-n",
-      this.node,
-      "link",
-      "add",
-      "vkubedns",
-      "mtu",
-      mtu,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "mtu",
-      mtu,
-      "netns",
-      this.dns,
-    ]);
-    must(["ip", "-n", this.node, "link", "set", "vkubedns", "master", "cni0", "up"]);
+    this.plugIntoPodBridge("kubedns", this.dns);
     this.inNs(this.dns, "ip", "addr", "add", `${a.kubeDns}/${a.podPrefix}`, "dev", "eth0");
     this.inNs(this.dns, "ip", "link", "set", "eth0", "up");
     this.inNs(this.dns, "ip", "route", "add", "default", "via", a.nodeBridge);
+  }
+
+  /** A pod's `eth0`: a veth at the pod network's MTU whose node side (`v<name>`) is a port of the pod bridge. */
+  plugIntoPodBridge(name: string, netns: string): void {
+    const mtu = String(this.plan.cluster.podMtu);
+    const hostSide = `v${name}`.slice(0, 15);
+    const peer = ["peer", "name", "eth0", "mtu", mtu, "netns", netns];
+    must(["ip", "-n", this.node, "link", "add", hostSide, "mtu", mtu, "type", "veth", ...peer]);
+    must(["ip", "-n", this.node, "link", "set", hostSide, "master", "cni0", "up"]);
   }
 
   /**
@@ -645,28 +613,7 @@ export class World {
    */
   addOtherPod(name: string, ip: string): string {
     const netns = this.registry.netns(this.nsName(name));
-    const mtu = String(this.plan.cluster.podMtu);
-    const hostSide = `v${name}`.slice(0, 15);
-    must([
-      "ip",
-      "-n",
-      this.node,
-      "link",
-      "add",
-      hostSide,
-      "mtu",
-      mtu,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "mtu",
-      mtu,
-      "netns",
-      netns,
-    ]);
-    must(["ip", "-n", this.node, "link", "set", hostSide, "master", "cni0", "up"]);
+    this.plugIntoPodBridge(name, netns);
     this.inNs(netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
     this.inNs(netns, "ip", "link", "set", "lo", "up");
     this.inNs(netns, "ip", "addr", "add", `${ip}/${this.addresses.podPrefix}`, "dev", "eth0");
