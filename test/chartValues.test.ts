@@ -1,25 +1,16 @@
 import { strict as assert } from "node:assert";
-import { CORE_EXAMPLE, ConfigChanges, withConfig } from "./support/plan";
+import { ConfigChanges, coreConfig } from "./support/plan";
 import { ChartRelease, platformInstallPlan } from "../lib/platform";
-import { loadConfig } from "../lib/config";
 import { chartValues, pathsNamed, unusedValues } from "./support/chartValues";
 import { PLAN_VARIANTS, VERSION_VARIANTS } from "./support/variants";
 
 /** The Helm releases a variant's core stack installs, with the values the program passes them. */
 function releasesOf(changes: ConfigChanges = {}): { releases: readonly ChartRelease[]; clusterDomain: string } {
-  const config = withConfig(CORE_EXAMPLE, changes);
-  const loaded = loadConfig({
-    stack: "core",
-    project: "charmarr",
-    organization: "organization",
-    values: config.values,
-    isSecret: () => true,
-  });
-  if (loaded.role !== "core") {
-    throw new Error("not a core stack");
-  }
-  const clusterDomain = loaded.cluster.domain;
-  return { releases: platformInstallPlan(loaded.platform, clusterDomain).releases, clusterDomain };
+  const loaded = coreConfig(changes);
+  return {
+    releases: platformInstallPlan(loaded.platform, loaded.cluster.domain).releases,
+    clusterDomain: loaded.cluster.domain,
+  };
 }
 
 const variants = [...PLAN_VARIANTS, ...VERSION_VARIANTS].filter((variant) => variant.core !== undefined);

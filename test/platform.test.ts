@@ -12,7 +12,7 @@ import {
   platformInstallPlan,
   poolContains,
 } from "../lib/platform";
-import { loadConfig, readConfigSource } from "../lib/config";
+import { readConfigSource } from "../lib/config";
 import { PlatformSettings, platformSchema } from "../lib/platform/settings";
 import { runPlan } from "../plan/cli";
 import { StackPlan } from "../plan/evaluate";
@@ -21,6 +21,7 @@ import {
   CORE_EXAMPLE,
   ConfigChanges,
   assertConfigError,
+  coreConfig,
   deletionOrder,
   manifestOf,
   manifestsOf,
@@ -45,14 +46,7 @@ function parseConfigValue(value: string): unknown {
 
 /** Loads a core config (no plan): for changes that must be accepted. */
 function accepts(changes: ConfigChanges, base: ConfigChanges = PLATFORM_ALL_ON): void {
-  const config = withConfig(CORE_EXAMPLE, { ...base, ...changes });
-  loadConfig({
-    stack: "core",
-    project: "charmarr",
-    organization: "organization",
-    values: config.values,
-    isSecret: () => true,
-  });
+  coreConfig({ ...base, ...changes });
 }
 
 function settings(input: unknown = {}): PlatformSettings {

@@ -12,15 +12,14 @@ import {
 } from "../lib/platform/preflight";
 import { PlatformSettings, platformSchema } from "../lib/platform/settings";
 import {
-  ConfigChanges,
   assertConfigError,
+  coreConfig,
   planStack,
   resourcesOfLastPlan,
   withConfig,
   CORE_EXAMPLE,
 } from "./support/plan";
 import { PLAN_VARIANTS } from "./support/variants";
-import { loadConfig } from "../lib/config";
 
 const settings = (input: unknown = {}): PlatformSettings => platformSchema.parse(input);
 const EMPTY: ClusterInventory = { crds: {}, namespaces: {}, istiods: [] };
@@ -517,25 +516,14 @@ describe("preflight: what the cluster already has", () => {
 
   it("finds nothing on the cluster each plan variant declares (what the offline plan assumes)", () => {
     for (const variant of PLAN_VARIANTS) {
-      const config = withConfig(CORE_EXAMPLE, variant.core as ConfigChanges);
-      const loaded = loadConfig({
-        stack: "core",
-        project: "charmarr",
-        organization: "organization",
-        values: config.values,
-        isSecret: () => true,
-      });
-      assert.equal(loaded.role, "core");
-      if (loaded.role === "core") {
-        const platform = loaded.platform;
-        assert.deepEqual(
-          preflightFindings(platform, { reachable: true, inventory: declaredInventory(platform) }).filter(
-            (f) => f.severity === "refuse",
-          ),
-          [],
-          variant.name,
-        );
-      }
+      const platform = coreConfig(variant.core).platform;
+      assert.deepEqual(
+        preflightFindings(platform, { reachable: true, inventory: declaredInventory(platform) }).filter(
+          (f) => f.severity === "refuse",
+        ),
+        [],
+        variant.name,
+      );
     }
   });
 

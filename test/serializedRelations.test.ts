@@ -53,7 +53,11 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
   };
 
   before(async () => {
-    const started = Promise.all([relationProviderText(), DynamicProviderHost.start()]);
+    // The host is kept as soon as it runs, so `after` stops it even when the serializer fails.
+    const started = Promise.all([
+      relationProviderText(),
+      DynamicProviderHost.start().then((running) => (host = running)),
+    ]);
     library = mkdtempSync(join(tmpdir(), "serialized-library-"));
     const plan = await planDownloads();
     qbittorrent = await startQbittorrent(plannedQbittorrentSeed(plan), { "/data": library });
@@ -67,7 +71,7 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
     pod = { ...(planned.inputs.reach as typeof pod), port: qbittorrent.port };
     api = await FakeKubernetesApi.start();
     api.addPod(pod.namespace, pod.pod, { [pod.port]: qbittorrent.port });
-    [text, host] = await started;
+    [text] = await started;
   });
   after(async () => {
     host?.stop();

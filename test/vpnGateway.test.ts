@@ -834,6 +834,19 @@ describe("vpn gateway: routePodTemplate (pure builder)", () => {
     assert.ok(routePodTemplate({ ...template, spec: { ...template.spec, hostNetwork: false } }, route));
   });
 
+  it("refuses a template that publishes a hostPort: reached at the node's address, it would answer through the tunnel", () => {
+    const app = template.spec.containers[0];
+    const withPort = (hostPort: number) => ({
+      ...template,
+      spec: { ...template.spec, containers: [{ ...app, ports: [{ containerPort: 6881, hostPort }] }] },
+    });
+    assert.throws(
+      () => routePodTemplate(withPort(6881), route),
+      new RegExp(`container ${app.name} publishes a hostPort`),
+    );
+    assert.ok(routePodTemplate(withPort(0), route), "hostPort 0 is none");
+  });
+
   it("refuses a template whose app runs as the route containers' group, the only one whose DNS the guard lets out of eth0", () => {
     const app = template.spec.containers[0];
     const asGroup = (patch: object) => ({

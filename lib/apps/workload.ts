@@ -389,21 +389,88 @@ function settingsInitContainers(input: AppWorkloadInput): IContainer[] {
   ];
 }
 
+/**
+ * Makes the library folders the app's relations point at and gives them to PUID:PGID, unless
+ * PUID:PGID can write them already. An NFS export squashes root by default (exports(5)
+ * `root_squash`): root in this step is `nobody` there and can neither chown nor, mostly, create
+ * folders, so folders the user made and gave to PUID:PGID are taken as they are; any other folder
+ * fails the step with a message naming it and the commands that fix it. Whether PUID:PGID can write
+ * a folder is read from its owner, group and mode, as the kernel checks them (POSIX ACLs and an
+ * export's `all_squash` are not seen).
+ */
+const LIBRARY_FOLDERS_SCRIPT = `set -u
+# Whether PUID:PGID may create entries in a folder: its owner's, else its group's, else everyone's
+# write and search permission (the letters of ls -l).
+app_can_write() {
+  set -- $(stat -c '%u %g %A' "$1" 2>/dev/null)
+  [ "$#" -eq 3 ] || return 1
+  if [ "$1" = "$PUID" ]; then
+    case "$3" in ??w[xs]*) return 0 ;; esac
+  elif [ "$2" = "$PGID" ]; then
+    case "$3" in ?????w[xs]*) return 0 ;; esac
+  else
+    case "$3" in ????????w[xt]) return 0 ;; esac
+  fi
+  return 1
+}
+unwritable=0
+for folder in "$@"; do
+  if ! app_can_write "$folder"; then
+    # Root that is root on the library (hostPath, NFS with no_root_squash) makes and gives it.
+    mkdir -p "$folder" 2>/dev/null && chown "$PUID:$PGID" "$folder" 2>/dev/null
+    app_can_write "$folder" || unwritable=1
+  fi
+done
+[ "$unwritable" -eq 0 ] && exit 0
+{
+  echo "library-folders: the app's user $PUID:$PGID cannot write these library folders, and this step, as root, could not make them or give them to it (an NFS export that squashes root maps root to nobody):"
+  for folder in "$@"; do
+    app_can_write "$folder" && continue
+    if [ -d "$folder" ]; then
+      echo "  $folder: owned by $(stat -c '%u:%g, %A' "$folder")"
+    else
+      echo "  $folder: missing, or hidden from root"
+    fi
+  done
+  echo "Make them and give them to $PUID:$PGID $LIBRARY_SOURCE, e.g.:"
+  printf '  mkdir -p'
+  for folder in "$@"; do app_can_write "$folder" || printf " '%s'" "$LIBRARY_SOURCE_PATH\${folder#"$LIBRARY_MOUNT_PATH"}"; done
+  printf ' && chown %s:%s' "$PUID" "$PGID"
+  for folder in "$@"; do app_can_write "$folder" || printf " '%s'" "$LIBRARY_SOURCE_PATH\${folder#"$LIBRARY_MOUNT_PATH"}"; done
+  echo
+  echo "or set charmarr:appEnvironment.puid and charmarr:appEnvironment.pgid (core stack) to the user and group that own them."
+} >&2
+exit 1
+`;
+
+/** Where the library's folders are made by hand: the NFS server's export, or each node's hostPath. */
+function librarySource(library: MediaLibrary): { where: string; path: string } {
+  return library.nfs
+    ? { where: `on the NFS server ${library.nfs.server}`, path: library.nfs.path }
+    : { where: "on every node that may run the app", path: library.hostPath?.path ?? library.mountPath };
+}
+
 /** Makes the relations' library folders and gives them to PUID:PGID, before the app starts. */
 function libraryFoldersInitContainers(input: AppWorkloadInput): IContainer[] {
   const folders = input.libraryFolders ?? [];
   if (folders.length === 0) {
     return [];
   }
+  const source = librarySource(input.library);
   return [
     {
       name: "library-folders",
       image: input.app.image,
-      command: ["/bin/sh", "-c", 'mkdir -p "$@" && chown "$PUID:$PGID" "$@"', "library-folders", ...folders],
+      command: ["/bin/sh", "-c", LIBRARY_FOLDERS_SCRIPT, "library-folders", ...folders],
       env: [
         { name: "PUID", value: String(input.environment.puid) },
         { name: "PGID", value: String(input.environment.pgid) },
+        { name: "LIBRARY_MOUNT_PATH", value: input.library.mountPath.replace(/\/+$/, "") },
+        { name: "LIBRARY_SOURCE", value: source.where },
+        { name: "LIBRARY_SOURCE_PATH", value: source.path.replace(/\/+$/, "") },
       ],
+      // A failure's message shows in the pod's status (kubectl describe), not only in its log.
+      terminationMessagePolicy: "FallbackToLogsOnError",
       securityContext: initStepSecurityContext(input.app.image),
       volumeMounts: [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }],
     },

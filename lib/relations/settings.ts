@@ -87,11 +87,14 @@ export const coreRelationsSchema = z
 export const downloadsRelationsSchema = z
   .strictObject({
     ...common,
-    /** Where the download clients save, under the library's mount path: `<downloads>/<arr app>`. */
+    /**
+     * Where the download clients save, under the library's mount path: `<downloads>/<arr app>`, and
+     * each client's own `<downloads>/<client>` and `<downloads>/incomplete/<client>`.
+     */
     downloads: libraryFolder
       .default(DEFAULT_DOWNLOADS_FOLDER)
       .describe(
-        "Where the download clients save, under the library's mountPath, one folder per arr app; must lie beside core's root folders.",
+        "Where the download clients save, under the library's mountPath: a folder per arr app, per client and incomplete/<client>; must lie beside core's root folders.",
       ),
   })
   .prefault({});

@@ -229,6 +229,16 @@ export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute):
       "cannot route a pod template with hostNetwork: true: routing would replace the node's default route, and no kill switch applies to host-network pods",
     );
   }
+  const published = [...(spec.initContainers ?? []), ...spec.containers].find((c) =>
+    (c.ports ?? []).some((port) => port.hostPort !== undefined && port.hostPort !== 0),
+  );
+  if (published) {
+    // A hostPort takes connections at the node's (home) address, outside every NetworkPolicy, and
+    // the routed pod answers them through the tunnel: the two addresses would be linked.
+    throw new Error(
+      `cannot route a pod template whose container ${published.name} publishes a hostPort: it would be reached at the node's address and answer through the tunnel, linking your home address to the VPN's`,
+    );
+  }
   const taken = [...(spec.initContainers ?? []), ...spec.containers].map((c) => c.name);
   const clash = RESERVED_NAMES.find((name) => taken.includes(name));
   if (clash) {

@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError } from "../../lib/config";
+import { ConfigError, StackConfig, loadConfig } from "../../lib/config";
 import {
   EvaluateOptions,
   ORGANIZATION,
@@ -246,4 +246,18 @@ export function deletionOrder(plan: StackPlan): string[] {
     }
   }
   return order;
+}
+
+/** The core stack's settings as the program loads them from the shipped example with `changes`, without planning. */
+export function coreConfig(changes: ConfigChanges = {}): Extract<StackConfig, { role: "core" }> {
+  const config = withConfig(CORE_EXAMPLE, changes);
+  const loaded = loadConfig({
+    stack: "core",
+    project: "charmarr",
+    organization: "organization",
+    values: config.values,
+    isSecret: () => true,
+  });
+  assert.equal(loaded.role, "core");
+  return loaded as Extract<StackConfig, { role: "core" }>;
 }
