@@ -14,6 +14,8 @@ export interface LabAddresses {
   /** Address of the gateway pod that replaces the first one. */
   readonly replacementGateway: string;
   readonly kubeDns: string;
+  /** A pod outside the plan that attacks the routed client. */
+  readonly otherPod: string;
   /** The `kubernetes` Service address (first address of the Service CIDR), a cluster name to resolve. */
   readonly kubernetesService: string;
   readonly nodeLan: string;
@@ -59,6 +61,7 @@ export function labAddresses(cluster: ClusterFactsLike): LabAddresses {
     gateway: hostIn(podNet, 31),
     replacementGateway: hostIn(podNet, 32),
     kubeDns: hostIn(podNet, 53),
+    otherPod: hostIn(podNet, 66),
     kubernetesService: hostIn(cluster.serviceCidr, 1),
     nodeLan: hostIn(lan, 10),
     homeRouterLan: hostIn(lan, 1),

@@ -22,6 +22,27 @@ export const CRIO_DEFAULT_CAPABILITIES: readonly string[] = [
   "KILL",
 ];
 
+/**
+ * containerd's default capabilities (containerd v2.1.9 pkg/oci/spec.go, `defaultUnixCaps`), which
+ * Docker shares: NET_RAW among them, so an app container that does not drop it can send raw frames.
+ */
+export const CONTAINERD_DEFAULT_CAPABILITIES: readonly string[] = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "FSETID",
+  "FOWNER",
+  "MKNOD",
+  "NET_RAW",
+  "SETGID",
+  "SETUID",
+  "SETFCAP",
+  "SETPCAP",
+  "NET_BIND_SERVICE",
+  "SYS_CHROOT",
+  "KILL",
+  "AUDIT_WRITE",
+];
+
 /** Linux capability names by number (linux/include/uapi/linux/capability.h, 0 to 40). */
 export const LINUX_CAPABILITIES: readonly string[] = [
   "CHOWN",
@@ -118,15 +139,26 @@ export function containerCapabilities(
  * util-linux `setpriv` arguments that bound a process and everything it starts to the set, as the
  * OCI runtime sets it up for CRI-O: the bounding set is the container's set (a root process gets
  * it back as permitted and effective on every exec, and can never gain more), the inheritable and
- * ambient sets are empty (CRI-O's `add_inheritable_capabilities` is off by default). No arguments
- * for a privileged container.
+ * ambient sets are empty (CRI-O's `add_inheritable_capabilities` is off by default). No capability
+ * arguments for a privileged container; `user` switches to that uid and gid, without supplementary groups.
  */
-export function setprivArgs(set: CapabilitySet): string[] {
+export function setprivArgs(set: CapabilitySet, user?: ProcessUser): string[] {
+  const identity = user ? [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"] : [];
   if (set.all) {
-    return [];
+    return identity;
   }
   const bounding = ["-all", ...set.names.map((name) => `+${name.toLowerCase()}`)].join(",");
-  return ["--inh-caps=-all", "--ambient-caps=-all", `--bounding-set=${bounding}`];
+  return [...identity, "--inh-caps=-all", "--ambient-caps=-all", `--bounding-set=${bounding}`];
+}
+
+/**
+ * A non-root user a process runs as, like LinuxServer's `s6-setuidgid abc` for the app: changing to
+ * it from root clears the permitted and effective capabilities (capabilities(7), "Effect of user ID
+ * changes on capabilities"), so the process holds none, whatever the bounding set.
+ */
+export interface ProcessUser {
+  readonly uid: number;
+  readonly gid: number;
 }
 
 /** The capability names in a `/proc/<pid>/status` mask such as `CapBnd:\t00000000000030fb`. */

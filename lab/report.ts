@@ -75,6 +75,26 @@ export interface ScenarioResult {
   readonly recoverySeconds?: number;
 }
 
+/**
+ * The verdict on one measured recovery: traffic through the new gateway within `targetSeconds` of
+ * the old gateway's deletion (the lab waited `limitSeconds` in all).
+ */
+export function recoveryCheck(
+  setting: string,
+  seconds: number | undefined,
+  limitSeconds: number,
+  targetSeconds: number,
+): { readonly ok: boolean; readonly text: string } {
+  if (seconds === undefined) {
+    return { ok: false, text: `${setting}: no traffic through the new gateway within ${limitSeconds} s` };
+  }
+  const ok = seconds <= targetSeconds;
+  return {
+    ok,
+    text: `${setting}: traffic flowed again after ${seconds.toFixed(1)} s (${ok ? "within" : "more than"} ${targetSeconds} s)`,
+  };
+}
+
 export function passed(result: ScenarioResult): boolean {
   const l1 = result.withLayer1.packets + result.withLayer1.dns === 0;
   const l2 = !result.layer2MustHold || result.layer2Only.packets + result.layer2Only.dns === 0;

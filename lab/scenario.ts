@@ -7,7 +7,8 @@ import type { NetnsTarget, NetnsTransport } from "../verify/netns";
 import type { LabAddresses } from "./addresses";
 import type { LabContainer } from "./plan";
 import type { Exec } from "./probes";
-import type { Container, Pod, World } from "./world";
+import type { ProcessUser } from "./capabilities";
+import type { Container, ExecIdentity, Pod, World } from "./world";
 
 export interface Check {
   readonly ok: boolean;
@@ -32,8 +33,12 @@ export interface LabContext {
   /** The routed client pod. */
   readonly client: Pod;
   readonly transport: NetnsTransport;
-  /** Runs argv in the client's app container, under its capabilities. */
-  clientExec(): Exec;
+  /** Runs argv in the client's app container, under its capabilities (or as `as` says). */
+  clientExec(as?: ExecIdentity): Exec;
+  /** The routed pod's app container as the plan declares it. */
+  appSpec(): LabContainer;
+  /** The non-root user the app itself runs as. */
+  appUser(): ProcessUser;
   /** The client's app container as the verifier's netns transport reaches it. */
   clientTarget(): NetnsTarget;
   /** A fresh internet name, so no cache hides a lookup from the resolver's log. */
@@ -61,7 +66,12 @@ export interface Scenario {
   readonly traffic?: (lab: LabContext) => Promise<Check[]>;
   /** Assertions on what the client saw with both layers on. */
   readonly checks?: (lab: LabContext, seen: Observation, dnsSources: readonly string[]) => Promise<Check[]> | Check[];
+  /** Undoes what the fault added besides the broken pod (runs before that pod is recreated). */
+  readonly cleanup?: (lab: LabContext) => void | Promise<void>;
   /** Measure the seconds until traffic flows again (the gateway pod is replaced). */
   readonly recovery?: boolean;
+  /** How long the lab waits for traffic through the new gateway before it gives up. */
   readonly recoveryLimitSeconds?: number;
+  /** The most seconds a recovery may take and pass. */
+  readonly recoveryTargetSeconds?: number;
 }

@@ -3,12 +3,19 @@
  * checks), then the same probes from the routed client. Data, not control flow: lab/lab.ts runs
  * every one the same way.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { dnsPath } from "../verify/probes";
 import { dnsVerdict } from "../verify/verdicts";
-import { resolve } from "./probes";
+import { APP_PROBE_DIR } from "./appProbes";
+import { parseDigShort, resolve } from "./probes";
 import type { Check, LabContext, Observation, Scenario } from "./scenario";
-import { containerCapabilities, describeCapabilities, statusCapabilities } from "./capabilities";
+import {
+  CONTAINERD_DEFAULT_CAPABILITIES,
+  containerCapabilities,
+  describeCapabilities,
+  statusCapabilities,
+} from "./capabilities";
 import { gluetunSettings } from "./gluetun";
 import { GLUETUN_IMAGE, LabContainer, POD_GATEWAY_IMAGE } from "./plan";
 import { must, run, runAsync, sleep } from "./sys";
@@ -254,6 +261,161 @@ async function restartGatewaySidecar(lab: LabContext): Promise<void> {
   );
 }
 
+/** The first line of a probe's output that starts with `prefix`, without it. */
+function lineOf(output: string, prefix: string): string | undefined {
+  return output
+    .split("\n")
+    .find((line) => line.startsWith(prefix))
+    ?.slice(prefix.length)
+    .trim();
+}
+
+/**
+ * The app binds its sockets to eth0, as qBittorrent's "Network interface" setting does
+ * (libtorrent `bind_device`: SO_BINDTODEVICE), running as the app's own user with no capabilities
+ * (LinuxServer's `s6-setuidgid abc`): an HTTP request and a UDP datagram to the internet. The pod's
+ * routes send nothing to the internet out of eth0, but a bound socket ignores them, and the node
+ * answers ARP for the internet address (Calico's proxy ARP), so only a rule can stop it.
+ */
+async function boundToEth0(lab: LabContext): Promise<Check[]> {
+  const user = lab.appUser();
+  const web = lab.addresses.web;
+  const [bound, arp] = await Promise.all([
+    lab.clientExec({ user })(
+      ["perl", `${APP_PROBE_DIR}/bound.pl`, "eth0", web, "80", String(lab.world.plan.gatewaySettings.VPN_TRAFFIC_PORT)],
+      10_000,
+    ),
+    // From the pod's network namespace with the lab's own privileges: does the node answer ARP
+    // for an internet address on the pod network?
+    runAsync(
+      ["ip", "netns", "exec", lab.client.netns, "busybox", "arping", "-c", "1", "-w", "2", "-I", "eth0", web],
+      5000,
+    ),
+  ]);
+  const identity = /uid=(\d+) gid=(\d+) CapEff=([0-9a-f]+)/.exec(bound.stdout);
+  const unprivileged =
+    identity !== null &&
+    Number(identity[1]) === user.uid &&
+    Number(identity[2]) === user.gid &&
+    /^0+$/.test(identity[3]);
+  const proxied = /Received [1-9]/.test(arp.stdout);
+  lab.world.log(
+    `  eth0-bound TCP: ${lineOf(bound.stdout, "tcp:") ?? bound.stderr.trim()}; UDP: ${lineOf(bound.stdout, "udp:") ?? "-"}`,
+  );
+  return [
+    {
+      ok: unprivileged,
+      text: identity
+        ? `the bound sockets were opened as uid ${identity[1]} gid ${identity[2]}, CapEff ${identity[3]}`
+        : `the bound-socket probe did not run: ${bound.stderr.trim() || bound.stdout.trim()}`,
+    },
+    {
+      ok: proxied,
+      text: proxied
+        ? `the node answers ARP for ${web} on the pod network (proxy ARP)`
+        : `the node did not answer ARP for ${web}: the bound sockets could not have left the pod`,
+    },
+  ];
+}
+
+/**
+ * The app sends its own DNS query straight to kube-dns on port 53, ignoring resolv.conf, as the
+ * app's user: CoreDNS would resolve it from the node, i.e. from the home address.
+ */
+async function kubeDnsDirect(lab: LabContext): Promise<Check[]> {
+  const name = lab.nextName();
+  const kubeDns = lab.world.plan.cluster.dnsServiceIp;
+  const result = await lab.clientExec({ user: lab.appUser() })(
+    ["dig", `@${kubeDns}`, "+time=2", "+tries=1", "+short", name],
+    5000,
+  );
+  const answer = parseDigShort(result.stdout);
+  lab.world.log(
+    `  the app asked kube-dns ${kubeDns}:53 for ${name}: ${answer ? `answered ${answer}` : result.stdout.trim().split("\n")[0] || result.stderr.trim() || `exit ${result.code}`}`,
+  );
+  return [];
+}
+
+/**
+ * The app container sends an IPv4/UDP datagram as a raw Ethernet frame to the node's MAC, below
+ * routing and netfilter. It runs with the set containerd (and Docker) would give the app
+ * container — their defaults include NET_RAW, CRI-O's do not — so only the plan's own `drop`
+ * keeps NET_RAW from it.
+ */
+async function rawFrame(lab: LabContext): Promise<Check[]> {
+  const spec = lab.appSpec();
+  const capabilities = containerCapabilities(
+    { privileged: spec.privileged, add: spec.capabilities, drop: spec.capabilityDrop },
+    CONTAINERD_DEFAULT_CAPABILITIES,
+  );
+  const holdsNetRaw = capabilities.all || capabilities.names.includes("NET_RAW");
+  const result = await lab.clientExec({ capabilities })(
+    [
+      "perl",
+      `${APP_PROBE_DIR}/frame.pl`,
+      "eth0",
+      lab.world.bridgeMac(),
+      lab.client.ip,
+      lab.addresses.web,
+      String(lab.world.plan.gatewaySettings.VPN_TRAFFIC_PORT),
+    ],
+    5000,
+  );
+  const outcome = lineOf(result.stdout, "frame:") ?? (result.stderr.trim() || `exit ${result.code}`);
+  return [
+    {
+      ok: !holdsNetRaw,
+      text: `${spec.name} under containerd's defaults holds NET_RAW: ${holdsNetRaw ? "yes" : "no"} (${describeCapabilities(capabilities)})`,
+    },
+    { ok: result.code !== 0, text: `the app's raw frame: ${outcome}` },
+  ];
+}
+
+const OTHER_POD = "otherpod";
+
+/**
+ * Another pod of the cluster (no NetworkPolicy selects it) builds its own VXLAN device with the
+ * overlay's id and port towards the routed client, takes the gateway's overlay address and pings
+ * the client over it: the client answers, learns the pod's MAC for the gateway's overlay address
+ * (its ARP table) and for that MAC the pod's address (vxlan0 learns the source of what it
+ * receives), so its traffic goes to that pod, which sends it on from the node — the home address.
+ */
+function spoofGateway(lab: LabContext): void {
+  const w = lab.world;
+  const settings = w.plan.gatewaySettings;
+  const ns = w.nsName(OTHER_POD);
+  if (!existsSync(join("/run/netns", ns))) {
+    w.addOtherPod(OTHER_POD, lab.addresses.otherPod);
+    const overlay = ["ip", "link", "add", "vxlan0", "type", "vxlan", "id", settings.VXLAN_ID, "dev", "eth0"];
+    w.inNs(ns, ...overlay, "dstport", settings.VXLAN_PORT || "0", "remote", lab.client.ip);
+    w.inNs(ns, "ip", "addr", "add", `${settings.VXLAN_IP_NETWORK}.1/24`, "dev", "vxlan0");
+    if (settings.VPN_INTERFACE_MTU) {
+      w.inNs(ns, "ip", "link", "set", "vxlan0", "mtu", settings.VPN_INTERFACE_MTU);
+    }
+    w.inNs(ns, "ip", "link", "set", "vxlan0", "up");
+    w.inNs(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    w.inNs(ns, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE");
+  }
+  const lease = clientLease(lab);
+  if (lease) {
+    run(["ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", lease], 5000);
+  }
+}
+
+/** Whether the client's vxlan0 forwarding table holds the other pod's VXLAN MAC. */
+function learnedOtherPod(lab: LabContext): { learned: boolean; mac: string } {
+  const mac = run([
+    "ip",
+    "netns",
+    "exec",
+    lab.world.nsName(OTHER_POD),
+    "cat",
+    "/sys/class/net/vxlan0/address",
+  ]).stdout.trim();
+  const fdb = run(["ip", "netns", "exec", lab.client.netns, "bridge", "fdb", "show", "dev", "vxlan0"]).stdout;
+  return { learned: mac !== "" && fdb.includes(mac), mac };
+}
+
 export const SCENARIOS: readonly Scenario[] = [
   {
     name: "baseline",
@@ -386,9 +548,45 @@ export const SCENARIOS: readonly Scenario[] = [
     },
   },
   {
+    name: "app binds to eth0 (SO_BINDTODEVICE)",
+    layer2MustHold: true,
+    traffic: boundToEth0,
+  },
+  {
+    name: "app queries kube-dns directly",
+    layer2MustHold: true,
+    traffic: kubeDnsDirect,
+  },
+  {
+    name: "app sends a raw frame",
+    layer2MustHold: true,
+    traffic: rawFrame,
+  },
+  {
+    name: "another pod spoofs the gateway over VXLAN",
+    layer2MustHold: true,
+    breaks: "client",
+    reinject: true,
+    inject: spoofGateway,
+    checks: (lab) => {
+      const { learned, mac } = learnedOtherPod(lab);
+      return [
+        {
+          ok: !learned,
+          text: learned
+            ? `the client's vxlan0 learned the other pod's MAC ${mac}`
+            : "the client's vxlan0 did not learn the other pod's MAC",
+        },
+      ];
+    },
+    cleanup: (lab) => lab.world.removeOtherPod(OTHER_POD),
+  },
+  {
     name: "gateway pod replaced (new address)",
     layer2MustHold: true,
     recovery: true,
     recoveryLimitSeconds: 60,
+    // From the old gateway's deletion to traffic through the new one.
+    recoveryTargetSeconds: 10,
   },
 ];

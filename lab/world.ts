@@ -22,7 +22,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
-import { CapabilitySet, containerCapabilities, describeCapabilities, setprivArgs } from "./capabilities";
+import { APP_PROBE_DIR, BOUND_SOCKET_PL, RAW_FRAME_PL } from "./appProbes";
+import { CapabilitySet, containerCapabilities, describeCapabilities, ProcessUser, setprivArgs } from "./capabilities";
 import { DNS_SERVER_JS, FALLBACK_COMMANDS, gluetunScript } from "./gluetun";
 import { leakCounterRuleset } from "./leaks";
 import { policyRuleset, PolicyPod } from "./netpol";
@@ -57,6 +58,12 @@ export function restartBackoffMs(restarts: number): number {
   return Math.min(10_000 * 2 ** restarts, 300_000);
 }
 
+/** Who an exec into a container runs as: a non-root user, and/or a capability set other than the container's. */
+export interface ExecIdentity {
+  readonly user?: ProcessUser;
+  readonly capabilities?: CapabilitySet;
+}
+
 export class Container {
   daemon?: Daemon;
   restarts = 0;
@@ -86,11 +93,18 @@ export class Container {
       timeoutMs,
     );
   }
-  /** argv under the container's capabilities: an exec (hook, probe) gets what the container has. */
-  bounded(argv: readonly string[]): string[] {
-    // runAsGroup: the primary group (and no supplementary groups) of every process in the container.
-    const group = this.spec.runAsGroup === undefined ? [] : [`--regid=${this.spec.runAsGroup}`, "--clear-groups"];
-    const args = [...group, ...setprivArgs(this.capabilities)];
+  /**
+   * argv under the container's capabilities: an exec (hook, probe) gets what the container has.
+   * `as` runs it as a non-root user, or under another runtime's set for this container.
+   */
+  bounded(argv: readonly string[], as: ExecIdentity = {}): string[] {
+    // runAsGroup: the primary group (and no supplementary groups) of every process in the container,
+    // unless the exec runs as a user of its own.
+    const group =
+      as.user === undefined && this.spec.runAsGroup !== undefined
+        ? [`--regid=${this.spec.runAsGroup}`, "--clear-groups"]
+        : [];
+    const args = [...group, ...setprivArgs(as.capabilities ?? this.capabilities, as.user)];
     return args.length > 0 ? ["setpriv", ...args, "--", ...argv] : [...argv];
   }
   /** The argv prefix that enters this container, for the verifier's netns transport. */
@@ -137,28 +151,7 @@ export class Pod {
     // A new pod starts with empty emptyDirs.
     rmSync(join(this.dir, "volumes"), { recursive: true, force: true });
     mkdirSync(this.dir, { recursive: true });
-    const hostSide = `v${this.name}`.slice(0, 15);
-    const mtu = String(w.plan.cluster.podMtu);
-    must([
-      "ip",
-      "-n",
-      w.node,
-      "link",
-      "add",
-      hostSide,
-      "mtu",
-      mtu,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "mtu",
-      mtu,
-      "netns",
-      this.netns,
-    ]);
-    must(["ip", "-n", w.node, "link", "set", hostSide, "master", "cni0", "up"]);
+    w.plugIntoPodBridge(this.name, this.netns);
     const inPod = (...argv: string[]) => must(["ip", "netns", "exec", this.netns, ...argv]);
     // Single-stack IPv4 pod network: no IPv6 at all (gluetun's IPv6 check is then false).
     inPod("sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
@@ -307,7 +300,7 @@ export class World {
     return `chlab${this.runId}-${role}`;
   }
 
-  private inNs(ns: string, ...argv: string[]): string {
+  inNs(ns: string, ...argv: string[]): string {
     return must(["ip", "netns", "exec", ns, ...argv]);
   }
 
@@ -361,6 +354,12 @@ export class World {
     this.inNs(this.node, "ip", "link", "add", "cni0", "mtu", String(this.plan.cluster.podMtu), "type", "bridge");
     this.inNs(this.node, "ip", "addr", "add", `${a.nodeBridge}/${a.podPrefix}`, "dev", "cni0");
     this.inNs(this.node, "ip", "link", "set", "cni0", "up");
+    // The node answers ARP for every address it routes elsewhere, at once, as Calico does on the
+    // node side of each pod's veth (projectcalico/calico v3.32.1
+    // felix/dataplane/linux/endpoint_mgr.go, configureProcSysForInterface: proxy_arp 1, proxy_delay
+    // 0); here the bridge is the node's side of every pod link. A socket bound to eth0 then reaches
+    // any internet address through the node, whatever the pod's routes say.
+    this.inNs(this.node, "sysctl", "-qw", "net.ipv4.conf.cni0.proxy_arp=1", "net.ipv4.neigh.cni0.proxy_delay=0");
     this.inNs(this.node, "sysctl", "-qw", "net.ipv4.ip_forward=1");
     // Bridged pod-to-pod traffic passes the IP hooks (br_netfilter), so policies see it.
     this.inNs(this.node, "sysctl", "-qw", "net.bridge.bridge-nf-call-iptables=1");
@@ -592,30 +591,45 @@ export class World {
 
   private kubeDnsPod(): void {
     const a = this.addresses;
-    const mtu = String(this.plan.cluster.podMtu);
-    must([
-      "ip",
-      "-n",
-      this.node,
-      "link",
-      "add",
-      "vkubedns",
-      "mtu",
-      mtu,
-      "type",
-      "veth",
-      "peer",
-      "name",
-      "eth0",
-      "mtu",
-      mtu,
-      "netns",
-      this.dns,
-    ]);
-    must(["ip", "-n", this.node, "link", "set", "vkubedns", "master", "cni0", "up"]);
+    this.plugIntoPodBridge("kubedns", this.dns);
     this.inNs(this.dns, "ip", "addr", "add", `${a.kubeDns}/${a.podPrefix}`, "dev", "eth0");
     this.inNs(this.dns, "ip", "link", "set", "eth0", "up");
     this.inNs(this.dns, "ip", "route", "add", "default", "via", a.nodeBridge);
+  }
+
+  /** A pod's `eth0`: a veth at the pod network's MTU whose node side (`v<name>`) is a port of the pod bridge. */
+  plugIntoPodBridge(name: string, netns: string): void {
+    const mtu = String(this.plan.cluster.podMtu);
+    const hostSide = `v${name}`.slice(0, 15);
+    const peer = ["peer", "name", "eth0", "mtu", mtu, "netns", netns];
+    must(["ip", "-n", this.node, "link", "add", hostSide, "mtu", mtu, "type", "veth", ...peer]);
+    must(["ip", "-n", this.node, "link", "set", hostSide, "master", "cni0", "up"]);
+  }
+
+  /**
+   * Another pod on the pod network, outside the plan (any workload of the cluster): its own
+   * network namespace on the pod bridge at `ip`, with a default route via the node. Returns its
+   * namespace; {@link removeOtherPod} deletes it.
+   */
+  addOtherPod(name: string, ip: string): string {
+    const netns = this.registry.netns(this.nsName(name));
+    this.plugIntoPodBridge(name, netns);
+    this.inNs(netns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
+    this.inNs(netns, "ip", "link", "set", "lo", "up");
+    this.inNs(netns, "ip", "addr", "add", `${ip}/${this.addresses.podPrefix}`, "dev", "eth0");
+    this.inNs(netns, "ip", "link", "set", "eth0", "up");
+    this.inNs(netns, "ip", "route", "add", "default", "via", this.addresses.nodeBridge);
+    return netns;
+  }
+
+  removeOtherPod(name: string): void {
+    run(["ip", "netns", "del", this.nsName(name)]);
+    run(["ip", "-n", this.node, "link", "del", `v${name}`.slice(0, 15)]);
+  }
+
+  /** The node's MAC address on the pod bridge: where a pod's frames to anything off its link go. */
+  bridgeMac(): string {
+    return must(["ip", "netns", "exec", this.node, "cat", "/sys/class/net/cni0/address"]).trim();
   }
 
   /** kube-dns records: the `kubernetes` Service, and the gateway's headless Service when it has a ready pod. */
@@ -911,7 +925,7 @@ export class World {
     return image;
   }
 
-  /** The app container: the lab runs probes in it (curl, bash, dig), not the app. */
+  /** The app container: the lab runs probes in it (curl, bash, dig, lab/appProbes.ts), not the app. */
   private appImage(): string {
     const image = this.imageDir("app");
     if (existsSync(image)) {
@@ -920,6 +934,10 @@ export class World {
     const bin = join(image, "usr", "bin");
     mkdirSync(bin, { recursive: true });
     mkdirSync(join(image, "etc"), { recursive: true });
+    const probes = join(image, APP_PROBE_DIR);
+    mkdirSync(probes, { recursive: true });
+    writeFileSync(join(probes, "bound.pl"), BOUND_SOCKET_PL);
+    writeFileSync(join(probes, "frame.pl"), RAW_FRAME_PL);
     return image;
   }
 

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { DEFAULT_LAN, hostIn, labAddresses } from "../lab/addresses";
 import {
   capabilityNames,
+  CONTAINERD_DEFAULT_CAPABILITIES,
   containerCapabilities,
   CRIO_DEFAULT_CAPABILITIES,
   setprivArgs,
@@ -30,6 +31,7 @@ import {
   parseLinkMtu,
   passed,
   queriesFrom,
+  recoveryCheck,
   renderTable,
   ScenarioResult,
 } from "../lab/report";
@@ -246,6 +248,36 @@ describe("npm run lab: the capabilities a container runtime gives each container
       "--ambient-caps=-all",
       "--bounding-set=-all,+net_raw",
     ]);
+  });
+
+  it("runs an exec as a non-root user when asked: uid, gid and no supplementary groups, before the bounds", () => {
+    assert.deepEqual(
+      setprivArgs(containerCapabilities({ privileged: false, add: [], drop: ["ALL"] }), { uid: 1000, gid: 1001 }),
+      [
+        "--reuid=1000",
+        "--regid=1001",
+        "--clear-groups",
+        "--inh-caps=-all",
+        "--ambient-caps=-all",
+        "--bounding-set=-all",
+      ],
+    );
+    assert.deepEqual(setprivArgs({ all: true }, { uid: 1000, gid: 1000 }), [
+      "--reuid=1000",
+      "--regid=1000",
+      "--clear-groups",
+    ]);
+  });
+
+  it("containerd's defaults grant NET_RAW: an app container keeps it unless it drops it", () => {
+    const granted = (drop: string[]) =>
+      containerCapabilities({ privileged: false, add: [], drop }, CONTAINERD_DEFAULT_CAPABILITIES);
+    const kept = granted([]);
+    assert.ok(!kept.all && kept.names.includes("NET_RAW") && kept.names.includes("MKNOD"));
+    const dropped = granted(["NET_RAW"]);
+    assert.ok(!dropped.all && !dropped.names.includes("NET_RAW"));
+    const none = granted(["ALL"]);
+    assert.deepEqual(none, { all: false, names: [] });
   });
 
   it("reads the capabilities a process holds from /proc/<pid>/status", () => {
@@ -474,6 +506,26 @@ describe("npm run lab: leak accounting and the table", () => {
       "only layer 1 can stop a client whose routes bypass the gateway",
     );
     assert.equal(passed(result("e", 0, 0, true, false)), false);
+  });
+
+  it("a recovery passes within its target, fails above it, and fails when traffic never came back", () => {
+    assert.deepEqual(recoveryCheck("layer 1 on", 9.96, 60, 10), {
+      ok: true,
+      text: "layer 1 on: traffic flowed again after 10.0 s (within 10 s)",
+    });
+    assert.deepEqual(recoveryCheck("layer 1 on", 10, 60, 10).ok, true);
+    assert.deepEqual(recoveryCheck("layer 2 alone", 10.2, 60, 10), {
+      ok: false,
+      text: "layer 2 alone: traffic flowed again after 10.2 s (more than 10 s)",
+    });
+    assert.deepEqual(recoveryCheck("layer 1 on", undefined, 60, 10), {
+      ok: false,
+      text: "layer 1 on: no traffic through the new gateway within 60 s",
+    });
+    assert.equal(
+      passed({ ...result("replaced", 0, 0, true), checks: [recoveryCheck("layer 1 on", 23.6, 60, 10)] }),
+      false,
+    );
   });
 
   it("prints a table and the counts as the last line", () => {
