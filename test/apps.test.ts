@@ -184,6 +184,14 @@ describe("apps: the default plans", () => {
     const names = (env.SABNZBD_HOST_WHITELIST as string).split(", ");
     assert.ok(names.includes("192.168.1.242"), "the admin gateway's LAN IP");
     assert.ok(names.includes("sabnzbd.charmarr-downloads.svc.cluster.local"), "the Service name the arr apps call");
+    // SABnzbd 5 refuses a request whose X-Forwarded-For holds an address outside local_ranges (or,
+    // unset, outside the private ranges): a tailnet client's 100.x address through the admin gateway.
+    assert.deepEqual((env.SABNZBD_LOCAL_RANGES as string).split(", "), [
+      "10.0.0.0/8",
+      "172.16.0.0/12",
+      "192.168.0.0/16",
+      "100.64.0.0/10",
+    ]);
   });
 
   it("writes url_base, host_whitelist and the generated api_key into sabnzbd.ini, keeping every other setting", () => {
@@ -199,6 +207,7 @@ describe("apps: the default plans", () => {
           PATH: process.env.PATH,
           SABNZBD_URL_BASE: "/sabnzbd",
           SABNZBD_HOST_WHITELIST: "charmarr-admin, sabnzbd",
+          SABNZBD_LOCAL_RANGES: "10.0.0.0/8, 100.64.0.0/10",
           SABNZBD_API_KEY: "0123456789abcdef0123456789abcdef",
           SABNZBD_DOWNLOAD_DIR: "/data/downloads/incomplete/sabnzbd",
           SABNZBD_COMPLETE_DIR: "/data/downloads/sabnzbd",
@@ -207,7 +216,7 @@ describe("apps: the default plans", () => {
     run();
     assert.equal(
       readFileSync(join(dir, "sabnzbd.ini"), "utf8"),
-      "[misc]\ncomplete_dir = /data/downloads/sabnzbd\ndownload_dir = /data/downloads/incomplete/sabnzbd\napi_key = 0123456789abcdef0123456789abcdef\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
+      "[misc]\ncomplete_dir = /data/downloads/sabnzbd\ndownload_dir = /data/downloads/incomplete/sabnzbd\napi_key = 0123456789abcdef0123456789abcdef\nlocal_ranges = 10.0.0.0/8, 100.64.0.0/10\nhost_whitelist = charmarr-admin, sabnzbd\nurl_base = /sabnzbd\n",
       "a first start",
     );
     writeFileSync(join(dir, "sabnzbd.ini"), "[misc]\napi_key = abc\nurl_base = /old\n[servers]\nhost = news.example\n");

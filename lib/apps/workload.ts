@@ -2,6 +2,7 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import type { AppEnvironment, MediaLibrary } from "./settings";
 import { APP_LABEL } from "../k8s/labels";
+import { PRIVATE_RANGES } from "../net";
 import type { AppName } from "./catalog";
 import type { ResolvedApp } from "./resolve";
 import { appSecurityContext, initStepSecurityContext } from "./privileges";
@@ -115,9 +116,19 @@ export function buildService(input: AppWorkloadInput): IService {
  * both there), which the LinuxServer image starts as `--config-file /config`
  * (docker-sabnzbd 4.5.1-ls223 root/etc/s6-overlay/s6-rc.d/svc-sabnzbd/run): every download would
  * fill the small /config volume.
+ *
+ * `local_ranges` is set to {@link PRIVATE_RANGES}: RFC 1918, as SABnzbd's default (no ranges: any
+ * private address, sabnzbd 5.0.1 sabnzbd/misc.py `is_local_addr` L1155-1161), plus RFC 6598, the
+ * tailnet's addresses. SABnzbd 5 checks every X-Forwarded-For address of a request too
+ * (`verify_xff_header` on by default, 5.0.1 sabnzbd/cfg.py L509, interface.py `check_access`
+ * L212-221), and the admin gateway forwards a tailnet client's 100.x address there (the Tailscale
+ * operator's ingress proxy DNATs without SNAT: tailscale v1.102.3 cmd/containerboot/forwarding.go
+ * `installIngressForwardingRule`), which Python does not count as private: without this, SABnzbd
+ * answers every tailnet request 403 "External internet access denied". It is `protect=True`
+ * (cfg.py L528), settable only in the ini.
  */
 const SABNZBD_SETTINGS_SCRIPT = `#!/bin/sh
-# Sets url_base, host_whitelist, api_key, download_dir and complete_dir in sabnzbd.ini before SABnzbd starts, keeping every other setting.
+# Sets url_base, host_whitelist, local_ranges, api_key, download_dir and complete_dir in sabnzbd.ini before SABnzbd starts, keeping every other setting.
 set -eu
 ini=/config/sabnzbd.ini
 [ -f "$ini" ] || printf '[misc]\\n' > "$ini"
@@ -131,6 +142,7 @@ set_misc() {
 }
 set_misc url_base "$SABNZBD_URL_BASE"
 set_misc host_whitelist "$SABNZBD_HOST_WHITELIST"
+set_misc local_ranges "$SABNZBD_LOCAL_RANGES"
 set_misc api_key "$SABNZBD_API_KEY"
 set_misc download_dir "$SABNZBD_DOWNLOAD_DIR"
 set_misc complete_dir "$SABNZBD_COMPLETE_DIR"
@@ -269,6 +281,7 @@ const SETTINGS_SEEDS: Partial<
     env: (input) => [
       { name: "SABNZBD_URL_BASE", value: input.app.path ?? "" },
       { name: "SABNZBD_HOST_WHITELIST", value: input.hostnames.join(", ") },
+      { name: "SABNZBD_LOCAL_RANGES", value: PRIVATE_RANGES.join(", ") },
       fromCredentials(input.app, "SABNZBD_API_KEY", CREDENTIAL_KEYS.apiKey),
       { name: "SABNZBD_DOWNLOAD_DIR", value: downloadFoldersOf(input).incomplete },
       { name: "SABNZBD_COMPLETE_DIR", value: downloadFoldersOf(input).complete },
