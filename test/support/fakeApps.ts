@@ -694,13 +694,29 @@ const QBITTORRENT_ROUTES: Readonly<Record<string, FormRoute>> = {
   "/api/v2/torrents/removeCategories": { method: "POST", params: ["categories"], required: ["categories"], auth: true },
 };
 
-/** qBittorrent 5.1 (login answers `Ok.`/`Fails.`, cookie `SID`) or 5.2 (no body/401, cookie `QBT_SID_<port>`), categories with save paths. */
+/**
+ * qBittorrent 5.1 (login answers `Ok.`/`Fails.`, cookie `SID`) or 5.2 (no body/401, cookie `QBT_SID_<port>`), categories with save paths.
+ *
+ * Modelled, at qBittorrent release-5.1.2: the login (src/webui/api/authcontroller.cpp `loginAction`
+ * L56-97: `Ok.` and a session, `Fails.` and one more failed attempt) and the ban after
+ * `WebUI\MaxAuthenticationFailCount` failures, 5 by default (src/base/preferences.cpp L851), answered
+ * 403 "Your IP address has been banned after too many failed authentication attempts." (authcontroller.cpp
+ * L68-75) for `WebUI\BanDuration`, 3600 s (preferences.cpp L864): longer than any test, so never lifted here.
+ *
+ * Left out: the Host-header and CSRF checks that refuse a request with 401 before any route
+ * (src/webui/webapplication.cpp L618-622; `validateHostHeader` L837-851 compares the Host port with
+ * the port qBittorrent listens on, `isCrossSiteRequest` L786-835 compares Origin/Referer with the
+ * target). This stand-in answers behind several cluster names and ports at once and cannot tell which
+ * one a request was sent to; test/qbittorrent.test.ts runs the Host check on the real qbittorrent-nox,
+ * through a relay on another port, as the port-forward presents it. The relations send neither Origin
+ * nor Referer, which the CSRF check lets through (webapplication.cpp L802-807).
+ */
 export class FakeQbittorrent extends FakeApp {
   readonly name = "qbittorrent";
   protected readonly readingPosts = ["/api/v2/auth/login"];
   readonly categories = new Map<string, string>();
   private readonly sessions = new Set<string>();
-  /** Failed logins so far: at WebUI\MaxAuthenticationFailCount (5 by default) qBittorrent bans the address with 403. */
+  /** Failed logins so far: at `WebUI\MaxAuthenticationFailCount` (5 by default) qBittorrent bans the address with 403. */
   failedLogins = 0;
 
   constructor(
