@@ -21,7 +21,7 @@ import { buildTailnetPolicy, policyFileJson } from "../lib/tailnet";
 import { Relations } from "../components/relations";
 import { Recyclarr } from "../components/recyclarr";
 import { API_KEY_SECRET_KEY, apiKeySecretName } from "../lib/apps/workload";
-import { syncedApps } from "../lib/recyclarr/cronJob";
+import { syncedApps } from "../lib/recyclarr/settings";
 import {
   ARR_APPS,
   ArrApp,

@@ -50,6 +50,14 @@ function recyclarrConfigMap(plan: StackPlan): Record<string, string> {
   return (manifestOf(plan, "ConfigMap", "recyclarr") as unknown as { data: Record<string, string> }).data;
 }
 
+/** A `bin` folder in `dir` whose `awk` is BusyBox's, as in Recyclarr's Alpine image; put it first on PATH. */
+function busyboxAwk(dir: string): string {
+  const bin = path.join(dir, "bin");
+  mkdirSync(bin);
+  symlinkSync(execFileSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).trim(), path.join(bin, "awk"));
+  return bin;
+}
+
 /**
  * Runs the planned templates script as the init container does — bash, with BusyBox's awk as in
  * Recyclarr's Alpine image — on the pinned config-templates, already in the config directory at
@@ -58,9 +66,7 @@ function recyclarrConfigMap(plan: StackPlan): Record<string, string> {
 function runTemplatesScript(script: string): Record<string, string> {
   const dir = mkdtempSync(path.join(tmpdir(), "recyclarr-"));
   try {
-    const bin = path.join(dir, "bin");
-    mkdirSync(bin);
-    symlinkSync(execFileSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).trim(), path.join(bin, "awk"));
+    const bin = busyboxAwk(dir);
     const config = path.join(dir, "config");
     cpSync(TEMPLATES, path.join(config, "config-templates"), { recursive: true });
     writeFileSync(path.join(config, "config-templates/.charmarr-commit"), `${CONFIG_TEMPLATES_COMMIT}\n`);
@@ -177,9 +183,7 @@ describe("Recyclarr: quality profiles as code", () => {
     try {
       writeFileSync(path.join(dir, "odd.yml"), "radarr:\n  odd:\n    base_url: x\n  stray: 1\n");
       const functionOnly = script.slice(script.indexOf("instance_body() {"), script.indexOf("\n}\n") + 3);
-      const bin = path.join(dir, "bin");
-      mkdirSync(bin);
-      symlinkSync(execFileSync("sh", ["-c", "command -v busybox"], { encoding: "utf8" }).trim(), path.join(bin, "awk"));
+      const bin = busyboxAwk(dir);
       assert.throws(
         () =>
           execFileSync(

@@ -2,14 +2,8 @@ import type * as k8s from "@pulumi/kubernetes";
 import type * as pulumi from "@pulumi/pulumi";
 import { Document, Scalar } from "yaml";
 import { APP_LABEL } from "../k8s/labels";
-import type { RecyclarrSettings } from "./settings";
-import {
-  CONFIG_TEMPLATES,
-  CONFIG_TEMPLATES_COMMIT,
-  CONFIG_TEMPLATES_REPOSITORY,
-  RECYCLARR_APPS,
-  RecyclarrApp,
-} from "./templates";
+import { RecyclarrSettings, syncedApps } from "./settings";
+import { CONFIG_TEMPLATES, CONFIG_TEMPLATES_COMMIT, CONFIG_TEMPLATES_REPOSITORY, RecyclarrApp } from "./templates";
 
 type ICronJob = pulumi.Unwrap<k8s.types.input.batch.v1.CronJob>;
 type IConfigMap = pulumi.Unwrap<k8s.types.input.core.v1.ConfigMap>;
@@ -53,11 +47,6 @@ export interface RecyclarrInput {
   /** The apps with templates, by app (the config rules refuse templates for an app that does not run). */
   readonly targets: Readonly<Partial<Record<RecyclarrApp, RecyclarrTarget>>>;
   readonly labels: Readonly<Record<string, string>>;
-}
-
-/** The apps the settings name templates for. */
-export function syncedApps(settings: RecyclarrSettings): RecyclarrApp[] {
-  return RECYCLARR_APPS.filter((app) => settings.templates[app].length > 0);
 }
 
 /** `radarr-hd-bluray-web.yml`: one chosen template's include file, in `<config>/includes/`. */

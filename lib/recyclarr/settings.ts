@@ -98,6 +98,11 @@ export const RECYCLARR_EXAMPLES: Readonly<Record<string, string>> = {
   "recyclarr.templates.sonarr": "web-1080p",
 };
 
+/** The apps the settings name templates for. */
+export function syncedApps(settings: RecyclarrSettings): RecyclarrApp[] {
+  return RECYCLARR_APPS.filter((app) => settings.templates[app].length > 0);
+}
+
 /**
  * Recyclarr's rules against `charmarr:apps`: enabled, it needs at least one template, and every app
  * it has templates for must run in this stack (it syncs into that app's API).
@@ -106,7 +111,7 @@ export function recyclarrIssues(recyclarr: RecyclarrSettings, enabledApps: reado
   if (!recyclarr.enabled) {
     return [];
   }
-  const configured = RECYCLARR_APPS.filter((app) => recyclarr.templates[app].length > 0);
+  const configured = syncedApps(recyclarr);
   if (configured.length === 0) {
     return [
       {
