@@ -12,6 +12,7 @@ import {
 } from "../../plan/evaluate";
 import { RecordedResource, ReferencedStack, currentRecorder } from "../../plan/runtime";
 import { readStackFile } from "../../plan/stackFile";
+import { MUTATION_RUN } from "./mutationCoverage";
 
 /** The shipped example configurations: what a newcomer plans first. */
 export const CORE_EXAMPLE = readStackFile("Pulumi.core.yaml");
@@ -86,6 +87,12 @@ interface CachedPlan {
 }
 
 const planCache = new Map<string, CachedPlan>();
+/**
+ * Stryker's mutation run (`npm run mutate`) keeps one process and switches a mutant on between runs
+ * of the tests, and runs a mutant only with the tests that executed its code in the first run: a
+ * plan reused there would hide the mutant from every test but the first to make it.
+ */
+const REUSE_PLANS = !MUTATION_RUN;
 /** Evaluations share Pulumi's process-global mock runtime, so they run one at a time. */
 let evaluationQueue: Promise<unknown> = Promise.resolve();
 let lastHandedOut: CachedPlan | undefined;
@@ -95,7 +102,8 @@ let lastHandedOut: CachedPlan | undefined;
  * configuration (stack, config, referenced stacks, environment) gets the same frozen plan, or the
  * same refusal. Warnings the program logged are replayed through `pulumi.log.warn` on every call,
  * so {@link warningsWhile} sees them as if the plan had run again. Use this (or planCore /
- * planDownloads) instead of calling evaluateStack directly.
+ * planDownloads) instead of calling evaluateStack directly. A mutation run plans on every call
+ * ({@link REUSE_PLANS}).
  */
 export function planStack(options: EvaluateOptions): Promise<StackPlan> {
   const key = canonicalJson([
@@ -106,7 +114,7 @@ export function planStack(options: EvaluateOptions): Promise<StackPlan> {
     options.env ?? {},
     options.cluster ?? null,
   ]);
-  const cached = planCache.get(key);
+  const cached = REUSE_PLANS ? planCache.get(key) : undefined;
   if (cached) {
     const handOut = () => {
       lastHandedOut = cached;
@@ -144,7 +152,9 @@ export function planStack(options: EvaluateOptions): Promise<StackPlan> {
   });
   const entry: CachedPlan = { plan, warnings, registered };
   evaluationQueue = plan.catch(() => undefined);
-  planCache.set(key, entry);
+  if (REUSE_PLANS) {
+    planCache.set(key, entry);
+  }
   return plan;
 }
 
