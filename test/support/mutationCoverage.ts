@@ -12,6 +12,7 @@ import { Suite } from "mocha";
 
 /** The part of Stryker's instrumenter state this module reads and writes. */
 interface StrykerNamespace {
+  activeMutant?: string;
   currentTestId?: string;
   mutantCoverage?: { static: Record<string, number>; perTest: Record<string, Record<string, number>> };
 }
@@ -20,6 +21,11 @@ const STRYKER = (globalThis as { __stryker__?: StrykerNamespace }).__stryker__;
 
 /** Whether these tests run inside Stryker's mutation run. */
 export const MUTATION_RUN = STRYKER !== undefined;
+
+/** The mutant Stryker has switched on, if any (none in its first, unmutated run). */
+export function activeMutant(): string | undefined {
+  return STRYKER?.activeMutant;
+}
 
 function testsOf(suite: Suite): string[] {
   return [...suite.tests.map((test) => test.fullTitle()), ...suite.suites.flatMap(testsOf)];
