@@ -56,8 +56,9 @@ export default {
   tempDirName: ".cache/stryker/tmp",
   ignorePatterns: [".cache", ".plan", "reports", "docs/mutation-runs"],
   cleanTempDir: true,
-  // The machine is shared (2 cores); `--concurrency N` overrides this.
-  concurrency: 2,
+  // Two TypeScript checkers (the bottleneck) and one test runner on the shared 2-core machine;
+  // `--concurrency N` overrides this.
+  concurrency: 3,
   // A loaded machine slows tests down: a generous timeout keeps a slow run from counting as a mutant
   // caught by an infinite loop.
   timeoutMS: 15000,
