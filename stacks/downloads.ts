@@ -10,6 +10,7 @@ import { MediaApp } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
 import { domainsOfStack } from "../lib/apps/catalog";
 import { appSelector } from "../lib/apps/workload";
+import { isServed } from "../lib/apps/resolve";
 import { routeAccessLabels } from "../lib/ingress/gateways";
 import { MeshNamespace, OutOfMeshNamespace, meshEnrollmentProblems, meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { gatewayPrincipals } from "../lib/mesh/policies";
@@ -72,8 +73,9 @@ function deployDownloadClients(
 ): RelationGraph {
   const labels = charmarrLabels("downloads");
   const clients = config.apps.map((app) => {
-    // problemsAgainstCore has refused any app whose gateway core does not run.
-    const gateway = core.gateways[app.domain] as GatewayReference;
+    // problemsAgainstCore has refused any app whose gateway core does not run; an app with no UI
+    // (FlareSolverr) has none.
+    const gateway = isServed(app) ? (core.gateways[app.domain] as GatewayReference) : undefined;
     const serviceNames = [
       app.name,
       `${app.name}.${config.namespace}`,
@@ -119,15 +121,19 @@ function deployDownloadClients(
         ],
         ...(downloadFolders ? { downloadFolders } : {}),
         trustDomain: core.mesh.trustDomain,
-        hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
+        hostnames: [gateway?.lanIp, gateway?.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
           (name): name is string => name !== undefined,
         ),
-        listener: {
-          gateway: app.domain,
-          namespace: gateway.namespace,
-          sectionName: gateway.sectionName,
-          port: gateway.port,
-        },
+        ...(gateway !== undefined && isServed(app)
+          ? {
+              listener: {
+                gateway: app.domain,
+                namespace: gateway.namespace,
+                sectionName: gateway.sectionName,
+                port: gateway.port,
+              },
+            }
+          : {}),
         podTemplate: (template) => egress.routePodTemplate(template),
         workloadDependencies: [...egress.routedDependencies, ...(killSwitch ? [killSwitch.policy] : [])],
       },

@@ -47,13 +47,28 @@ const ROOT_FOLDER_NAME: Readonly<Record<ArrApp, string>> = { radarr: "Movies", s
 const NEW_DOWNLOAD_CLIENT = { removeCompletedDownloads: true, removeFailedDownloads: true } as const;
 
 /** Display name of each entry the relations own: the name is how a relation finds its entry again. */
-const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | ArrApp, string>> = {
+const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | "flaresolverr" | ArrApp, string>> = {
   qbittorrent: "qBittorrent (Charmarr)",
   sabnzbd: "SABnzbd (Charmarr)",
+  flaresolverr: "FlareSolverr (Charmarr)",
   radarr: "Radarr (Charmarr)",
   sonarr: "Sonarr (Charmarr)",
   lidarr: "Lidarr (Charmarr)",
 };
+
+/**
+ * The tag that sends an indexer's requests through FlareSolverr: Prowlarr uses an indexer proxy only
+ * for indexers sharing one of its tags (Prowlarr v2.3.5.5327 src/NzbDrone.Core/Indexers/IndexerHttpClient.cs
+ * L55-79), and a proxy without tags is not even enabled (IndexerProxies/IndexerProxyDefinition.cs L8).
+ * Users give it to their Cloudflare-protected indexers (docs/relations.md).
+ */
+export const FLARESOLVERR_TAG = "flaresolverr";
+
+/**
+ * How long FlareSolverr may take to solve a page, in seconds: Prowlarr's own default
+ * (FlareSolverrSettings.cs L20-24), sent as FlareSolverr's `maxTimeout` (FlareSolverr.cs L103).
+ */
+const FLARESOLVERR_REQUEST_TIMEOUT = 60;
 
 export function isArrApp(app: string): app is ArrApp {
   return (ARR_APPS as readonly string[]).includes(app);
@@ -138,8 +153,9 @@ export function downloadsGraph(
 }
 
 /**
- * The core stack: Prowlarr syncs its indexers to the arr apps; Seerr sends requests to Radarr
- * and Sonarr, and reads Plex when a Plex token lets the program set it up.
+ * The core stack: Prowlarr syncs its indexers to the arr apps and sends its tagged indexers'
+ * Cloudflare-protected requests through FlareSolverr; Seerr sends requests to Radarr and Sonarr, and
+ * reads Plex when a Plex token lets the program set it up.
  */
 export function coreGraph(
   apps: readonly AppName[],
@@ -150,9 +166,12 @@ export function coreGraph(
     return {};
   }
   const graph: RelationGraph = {};
-  const arr = ARR_APPS.filter((app) => apps.includes(app));
-  if (apps.includes("prowlarr") && arr.length > 0) {
-    graph.prowlarr = [...arr];
+  const prowlarrTargets: AppName[] = [
+    ...ARR_APPS.filter((app) => apps.includes(app)),
+    ...(apps.includes("flaresolverr") ? (["flaresolverr"] as const) : []),
+  ];
+  if (apps.includes("prowlarr") && prowlarrTargets.length > 0) {
+    graph.prowlarr = prowlarrTargets;
   }
   const requested: AppName[] = [
     ...SEERR_SERVICES.filter((app) => apps.includes(app)),
@@ -164,6 +183,36 @@ export function coreGraph(
     graph.seerr = requested;
   }
   return graph;
+}
+
+/**
+ * FlareSolverr as Prowlarr's indexer proxy, with the {@link FLARESOLVERR_TAG} tag (Prowlarr
+ * v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverrSettings.cs L20-30: `host`,
+ * `requestTimeout`). Tagged, the proxy is enabled, so Prowlarr tests it before it saves it: it asks
+ * FlareSolverr to load https://prowlarr.servarr.com/v1/ping (FlareSolverr.cs L179-206), which fails
+ * unless FlareSolverr runs and reaches the internet. Wherever Prowlarr runs, this relation runs with it.
+ */
+export function indexerProxyRelation(prowlarr: KeyedEndpoint, flaresolverr: AppEndpoint): PlannedRelation {
+  return {
+    name: "prowlarr-indexer-proxies",
+    reach: reachOf("prowlarr", prowlarr),
+    spec: {
+      kind: "providers",
+      collection: "indexerproxy",
+      target: servarrTarget("prowlarr", prowlarr),
+      entries: [
+        {
+          name: ENTRY_NAME.flaresolverr,
+          implementation: "FlareSolverr",
+          configContract: "FlareSolverrSettings",
+          properties: {},
+          fields: { host: endpointUrl(flaresolverr), requestTimeout: FLARESOLVERR_REQUEST_TIMEOUT },
+          secretFields: [],
+          tags: [FLARESOLVERR_TAG],
+        },
+      ],
+    },
+  };
 }
 
 /** The save path of an arr app's downloads: `<mountPath>/<downloads>/<app>`. */
@@ -295,6 +344,8 @@ export function downloadsRelations(input: {
 export interface CoreRelationsInput {
   readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
   readonly prowlarr?: KeyedEndpoint;
+  /** FlareSolverr beside Prowlarr, when it runs. */
+  readonly flaresolverr?: AppEndpoint;
   readonly seerr?: KeyedEndpoint;
   readonly plex?: AppEndpoint;
   /** The Plex account token (secret config) that lets the program set Seerr up. */
@@ -315,6 +366,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
   const present = [
     ...(Object.keys(input.arr) as AppName[]),
     ...(input.prowlarr ? (["prowlarr"] as const) : []),
+    ...(input.flaresolverr ? (["flaresolverr"] as const) : []),
     ...(input.seerr ? (["seerr"] as const) : []),
     ...(input.jellyfin ? (["jellyfin"] as const) : []),
     ...(input.plex ? (["plex"] as const) : []),
@@ -336,9 +388,10 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
       });
     }
   }
-  const { prowlarr, seerr, plex } = input;
-  if (prowlarr !== undefined && graph.prowlarr !== undefined) {
-    const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
+  const { prowlarr, seerr, plex, flaresolverr } = input;
+  const syncedApps = graph.prowlarr?.filter(isArrApp) ?? [];
+  if (prowlarr !== undefined && syncedApps.length > 0) {
+    const entries = syncedApps.map((app): ProviderEntry => {
       const endpoint = input.arr[app] as KeyedEndpoint;
       return {
         name: ENTRY_NAME[app],
@@ -354,6 +407,9 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
       reach: reachOf("prowlarr", prowlarr),
       spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries },
     });
+  }
+  if (prowlarr !== undefined && flaresolverr !== undefined && graph.prowlarr?.includes("flaresolverr")) {
+    relations.push(indexerProxyRelation(prowlarr, flaresolverr));
   }
   if (seerr !== undefined && graph.seerr !== undefined) {
     const services = SEERR_SERVICES.filter((app) => graph.seerr?.includes(app)).map((app) => {
