@@ -100,6 +100,11 @@ const DOWNLOADS_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "the clients in the VPN gateway's default namespace": { "charmarr:namespace": "charmarr-vpn" },
   "the VPN gateway in the clients' namespace": { "charmarr:vpn.namespace": "charmarr-downloads" },
   "SABnzbd on /qbittorrent": { "charmarr:apps.sabnzbd.path": "/qbittorrent" },
+  "port forwarding with NordVPN": { "charmarr:vpn.provider": "nordvpn", "charmarr:vpn.portForwarding": true },
+  "port forwarding without qBittorrent": {
+    "charmarr:vpn.portForwarding": true,
+    "charmarr:apps.qbittorrent.enabled": false,
+  },
 };
 
 describe("config problems: a fix never repeats the current value, and applying it clears the problem", () => {
