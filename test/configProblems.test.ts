@@ -101,6 +101,11 @@ const DOWNLOADS_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "the VPN gateway in the clients' namespace": { "charmarr:vpn.namespace": "charmarr-downloads" },
   "SABnzbd on /qbittorrent": { "charmarr:apps.sabnzbd.path": "/qbittorrent" },
   "Prowlarr settings without routing Prowlarr here": { "charmarr:apps.prowlarr.tag": "2.3.5.5327-ls148" },
+  "port forwarding with NordVPN": { "charmarr:vpn.provider": "nordvpn", "charmarr:vpn.portForwarding": true },
+  "port forwarding without qBittorrent": {
+    "charmarr:vpn.portForwarding": true,
+    "charmarr:apps.qbittorrent.enabled": false,
+  },
 };
 
 describe("config problems: a fix never repeats the current value, and applying it clears the problem", () => {

@@ -22,6 +22,7 @@ import { tailscaleCredentialProblems } from "../tailnet/credentials";
 import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
 import { VpnCredentialName, credentialProblems, providerProblems } from "../vpn/providers";
 import { vpnNamespaceIssues } from "../vpn/rules";
+import { portForwardingProblems } from "../vpn/portForward";
 import { VPN_SECRET_KEYS, indexersSchema, vpnSchema } from "../vpn/settings";
 import { routedGroups, unroutedOverrideIssues } from "../vpn/routing";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../relations/settings";
@@ -121,6 +122,12 @@ export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = 
     ]),
     downloadsRule(["vpn", "namespace"], ({ vpn, namespace }) => vpnNamespaceIssues(vpn, namespace)),
     downloadsRule(["vpn"], ({ vpn }, { values }) => providerProblems(vpn, vpnCredentials(values))),
+    downloadsRule(["vpn", "apps", "indexers"], ({ vpn, apps, indexers }) =>
+      portForwardingProblems(
+        vpn,
+        resolveApps("downloads", apps, undefined, routedGroups({ indexers })).map((app) => app.name),
+      ),
+    ),
     // With another field of charmarr:vpn invalid, the credentials' problems still show.
     downloadsRule([], (_settings, { values, input, valid }) => {
       if (valid.has("vpn")) {

@@ -91,6 +91,13 @@ export const vpnSchema = z.strictObject({
     .describe(
       "The resolver for internet names (gluetun DNS_ADDRESS, the gateway's dnsmasq), reached only through the tunnel; not a cluster, LAN or overlay address.",
     ),
+  /** Ask the provider for a forwarded port and hand it to qBittorrent (./portForward.ts). */
+  portForwarding: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Ask the VPN provider for an incoming port (gluetun VPN_PORT_FORWARDING), forward it from the tunnel to qBittorrent and keep qBittorrent's listen port on it; protonvpn and private internet access only.",
+    ),
   /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
   images: z
     .strictObject({
@@ -174,6 +181,7 @@ export const VPN_EXAMPLES: Readonly<Record<string, string>> = {
   "vpn.vxlanNetwork": "172.16.0",
   "vpn.mtu": "1320",
   "vpn.dnsAddress": "1.1.1.1",
+  "vpn.portForwarding": "true",
   "vpn.images.gluetun": "ghcr.io/qdm12/gluetun:v3.41.1",
   "vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway:v1.13.0",
   "vpn.killSwitch.allowLan": "true",
