@@ -39,15 +39,29 @@ export interface ResourceSettings {
   readonly limits: { readonly memory: string };
 }
 
+/**
+ * Groups of core apps the downloads stack can run instead, routed through the VPN gateway, each
+ * switched by the downloads stack's `charmarr:<group>.routeThroughVpn`: `indexers` is Prowlarr
+ * (and whatever must run beside it).
+ */
+export const ROUTING_GROUPS = ["indexers"] as const;
+export type RoutingGroup = (typeof ROUTING_GROUPS)[number];
+
 export type StackName = "core" | "downloads";
 
 /** The catalog fields every app has, whatever it serves and keeps. */
 interface AppBase {
   /**
-   * The stack that runs the app, or `{ with: <app> }`: wherever that app runs (FlareSolverr serves
-   * Prowlarr alone, so it is placed beside it; {@link stackOf} resolves it).
+   * The stack that runs the app (unless {@link routedWith} moves it), or `{ with: <app> }`: wherever
+   * that app runs, routed or not (FlareSolverr serves Prowlarr alone, so it is placed beside it);
+   * {@link stackOf} resolves it.
    */
   readonly stack: StackName | { readonly with: AppName };
+  /**
+   * For a core app: the group whose `charmarr:<group>.routeThroughVpn` (a downloads setting) moves
+   * it into the downloads stack, routed through the VPN gateway like the download clients.
+   */
+  readonly routedWith?: RoutingGroup;
   /** Image repository; the tag is pinned separately so a re-image is one `tag` override. */
   readonly image: string;
   readonly tag: string;
@@ -141,6 +155,8 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
   lidarr: servarr("arr", "lscr.io/linuxserver/lidarr", "2.14.5.4836-ls9", 8686),
   prowlarr: {
     ...servarr("arr", "lscr.io/linuxserver/prowlarr", "2.3.5.5327-ls148", 9696),
+    // Indexers block home addresses or sit behind Cloudflare: its searches can go through the VPN.
+    routedWith: "indexers",
     configSize: "1Gi",
     resources: SMALL,
   },
@@ -256,14 +272,31 @@ export function isAppName(name: string): name is AppName {
   return (APP_NAMES as readonly string[]).includes(name);
 }
 
-/** The stack that runs the app: its own, or that of the app it is placed with. */
-export function stackOf(name: AppName): StackName {
-  const { stack } = APP_CATALOG[name];
-  return typeof stack === "string" ? stack : stackOf(stack.with);
+/**
+ * The apps a stack runs, with the groups the downloads stack routes (`routed`): those move from core
+ * to downloads. Only the downloads stack knows its routed groups; core is told none, and the
+ * downloads stack refuses to route an app core still runs.
+ */
+export function appsOfStack(stack: StackName, routed: readonly RoutingGroup[] = []): AppName[] {
+  return APP_NAMES.filter((name) => stackOf(name, routed) === stack);
 }
 
-export function appsOfStack(stack: StackName): AppName[] {
-  return APP_NAMES.filter((name) => stackOf(name) === stack);
+/**
+ * The stack that runs the app, given the groups the downloads stack routes; an app placed with
+ * another runs wherever that one does.
+ */
+export function stackOf(name: AppName, routed: readonly RoutingGroup[] = []): StackName {
+  const { stack, routedWith } = APP_CATALOG[name];
+  if (typeof stack !== "string") {
+    return stackOf(stack.with, routed);
+  }
+  return routedWith !== undefined && routed.includes(routedWith) ? "downloads" : stack;
+}
+
+/** The routing group that can move the app: its own, or that of the app it is placed with. */
+export function routingGroupOf(name: AppName): RoutingGroup | undefined {
+  const { stack, routedWith } = APP_CATALOG[name];
+  return typeof stack === "string" ? routedWith : routingGroupOf(stack.with);
 }
 
 /** The default path prefix of a path-served app: `/radarr`. */
@@ -272,6 +305,6 @@ export function defaultPath(name: AppName): string {
 }
 
 /** The security domains of a stack's apps: the gateways its namespace may attach routes to. */
-export function domainsOfStack(stack: StackName): GatewayDomain[] {
-  return [...new Set(appsOfStack(stack).flatMap((name) => APP_CATALOG[name].domain ?? []))];
+export function domainsOfStack(stack: StackName, routed: readonly RoutingGroup[] = []): GatewayDomain[] {
+  return [...new Set(appsOfStack(stack, routed).flatMap((name) => APP_CATALOG[name].domain ?? []))];
 }

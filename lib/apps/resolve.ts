@@ -7,6 +7,7 @@ import {
   MediaServer,
   PathStyle,
   ResourceSettings,
+  RoutingGroup,
   StackName,
   appsOfStack,
   defaultPath,
@@ -79,10 +80,16 @@ interface ResolvedBase {
 
 /**
  * The enabled apps of a stack, in catalog order. In core, the media server is the one
- * `charmarr:mediaServer` names (unless it is disabled); the other one never runs.
+ * `charmarr:mediaServer` names (unless it is disabled); the other one never runs. `routed` names the
+ * groups the downloads stack routes through the VPN (./catalog.ts `stackOf`).
  */
-export function resolveApps(stack: StackName, overrides: AppsSettings, mediaServer?: MediaServer): ResolvedApp[] {
-  return appsOfStack(stack)
+export function resolveApps(
+  stack: StackName,
+  overrides: AppsSettings,
+  mediaServer?: MediaServer,
+  routed: readonly RoutingGroup[] = [],
+): ResolvedApp[] {
+  return appsOfStack(stack, routed)
     .filter((name) => isEnabled(name, overrides, mediaServer))
     .map((name) => resolveApp(name, APP_CATALOG[name], overrides[name] ?? {}));
 }

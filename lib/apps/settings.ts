@@ -1,6 +1,15 @@
 import { z } from "zod";
 import { DNS_LABEL, DNS_SUBDOMAIN, IssueParams, closest, integer, ipv4Address, quantity } from "../settings";
-import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, StackName, isAppName, stackOf } from "./catalog";
+import {
+  APP_CATALOG,
+  APP_NAMES,
+  AppName,
+  MEDIA_SERVERS,
+  StackName,
+  isAppName,
+  routingGroupOf,
+  stackOf,
+} from "./catalog";
 
 const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: "is not an absolute path (e.g. /data)" });
 
@@ -144,7 +153,12 @@ export function appsSchema(stack: StackName) {
               fix: `${remove("enabled")}  (or pulumi config rm --path 'charmarr:apps.${host}.enabled')`,
             } satisfies IssueParams,
           });
-        } else if (stackOf(name) !== stack) {
+        } else if (
+          stackOf(name) !== stack &&
+          // The downloads stack takes a core app it can route (Prowlarr, and FlareSolverr beside it); its
+          // rules refuse one it does not.
+          !(stack === "downloads" && routingGroupOf(name) !== undefined)
+        ) {
           ctx.addIssue({
             code: "custom",
             path: [name],
