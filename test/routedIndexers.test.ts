@@ -327,9 +327,11 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
       assert.deepEqual(core.outputs.relations, { seerr: ["radarr", "sonarr"] });
     });
 
-    it("each application names Prowlarr's new address (the arr apps call it back there) and the arr app's", () => {
+    it("each application names Prowlarr's new address (the arr apps call it back there) and the arr app's, reached in downloads", () => {
       const relation = downloads.rawResources.find((r) => r.name === "relations-prowlarr-applications");
       assert.ok(relation && isSecretValue(relation.inputs.spec));
+      // The relation provider reaches Prowlarr's pod where it now runs.
+      assert.deepEqual(relation.inputs.reach, { namespace: DOWNLOADS, pod: "prowlarr-0", port: 9696 });
       const spec = (relation.inputs.spec as { value: { entries: { name: string; fields: Record<string, unknown> }[] } })
         .value;
       assert.deepEqual(
