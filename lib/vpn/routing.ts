@@ -5,7 +5,7 @@
  * the downloads stack runs is a routed client: one pod template, one kill switch, one set of
  * admission rules, whatever the app.
  */
-import { APP_CATALOG, APP_NAMES, AppName, ROUTING_GROUPS, RoutingGroup } from "../apps/catalog";
+import { APP_CATALOG, AppName, ROUTING_GROUPS, RoutingGroup } from "../apps/catalog";
 import type { AppsSettings } from "../apps/settings";
 import { ConfigProblem, SettingsIssue, configKey, configRemoveCommand, configSetCommand } from "../settings";
 import type { IndexersSettings } from "./settings";
@@ -21,11 +21,6 @@ export function routingKey(group: RoutingGroup): string {
 /** The groups the downloads stack routes. */
 export function routedGroups(settings: RoutingSettings): RoutingGroup[] {
   return ROUTING_GROUPS.filter((group) => settings[group].routeThroughVpn);
-}
-
-/** The core apps a group moves into the downloads stack. */
-export function appsOfGroup(group: RoutingGroup): AppName[] {
-  return APP_NAMES.filter((name) => APP_CATALOG[name].routedWith === group);
 }
 
 /**
