@@ -5,7 +5,7 @@
  * the downloads stack runs is a routed client: one pod template, one kill switch, one set of
  * admission rules, whatever the app.
  */
-import { APP_CATALOG, AppName, ROUTING_GROUPS, RoutingGroup } from "../apps/catalog";
+import { APP_CATALOG, AppName, ROUTING_GROUPS, RoutingGroup, isAppName, routingGroupOf } from "../apps/catalog";
 import type { AppsSettings } from "../apps/settings";
 import { ConfigProblem, SettingsIssue, configKey, configRemoveCommand, configSetCommand } from "../settings";
 import type { IndexersSettings } from "./settings";
@@ -29,7 +29,7 @@ export function routedGroups(settings: RoutingSettings): RoutingGroup[] {
  */
 export function unroutedOverrideIssues(apps: AppsSettings, settings: RoutingSettings): SettingsIssue[] {
   return (Object.keys(apps) as AppName[]).flatMap((name) => {
-    const group = APP_CATALOG[name]?.routedWith;
+    const group = isAppName(name) ? routingGroupOf(name) : undefined;
     if (group === undefined || settings[group].routeThroughVpn) {
       return [];
     }
