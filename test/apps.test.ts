@@ -503,6 +503,15 @@ describe("apps: FlareSolverr, beside Prowlarr", () => {
     );
   });
 
+  it("is set on the stack that runs Prowlarr: the downloads stack refuses it unless it routes Prowlarr", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:apps.flaresolverr.enabled": false }),
+      "charmarr:apps.flaresolverr",
+      "flaresolverr runs in the core stack unless charmarr:indexers.routeThroughVpn is true",
+      "pulumi config rm --path charmarr:apps.flaresolverr",
+    );
+  });
+
   it("refuses a path (no gateway serves it) and a config size (it keeps nothing)", async () => {
     const error = await assertConfigError(
       planCore({ "charmarr:apps.flaresolverr.path": "/flaresolverr", "charmarr:apps.flaresolverr.configSize": "1Gi" }),
