@@ -487,14 +487,9 @@ describe("apps: FlareSolverr, beside Prowlarr", () => {
     );
   });
 
-  it("follows Prowlarr: gone with it, or alone when disabled; enabling it without Prowlarr is refused", async () => {
-    const [withoutProwlarr, withoutFlareSolverr] = await Promise.all([
-      planCore({ "charmarr:apps.prowlarr.enabled": false }),
-      planCore({ "charmarr:apps.flaresolverr.enabled": false }),
-    ]);
+  it("follows Prowlarr: gone with it (disabled alone: test/relationsStack.test.ts); enabling it without Prowlarr is refused", async () => {
+    const withoutProwlarr = await planCore({ "charmarr:apps.prowlarr.enabled": false });
     assert.deepEqual(manifestsOf(withoutProwlarr, "StatefulSet", "flaresolverr"), []);
-    assert.deepEqual(manifestsOf(withoutFlareSolverr, "StatefulSet", "flaresolverr"), []);
-    assert.equal(manifestsOf(withoutFlareSolverr, "StatefulSet", "prowlarr").length, 1);
     await assertConfigError(
       planCore({ "charmarr:apps.prowlarr.enabled": false, "charmarr:apps.flaresolverr.enabled": true }),
       "charmarr:apps.flaresolverr.enabled",
