@@ -450,6 +450,10 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
       .filter((line) => line && !line.startsWith("#"));
     assert.ok(extra.includes("dhcp-authoritative"), "a renewal of a lease dnsmasq does not know is not ignored");
     assert.ok(extra.includes("no-ping"), "an offer does not wait for a ping that no free address answers");
+    assert.ok(
+      extra.includes("dhcp-host=00:00:5e:00:53:ff,172.16.0.255"),
+      "the overlay's broadcast address, the last of pod-gateway's pool, is never leased",
+    );
     const leaseFile = extra.find((line) => line.startsWith("dhcp-leasefile="))?.split("=")[1] ?? "";
     const mount = sidecar.volumeMounts?.find((m) => leaseFile.startsWith(`${m.mountPath}/`));
     assert.ok(mount, `the lease file ${leaseFile} is on a volume`);
@@ -1051,10 +1055,16 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
       await waitFor(() => !existsSync(join(dir, "ping-fails")), "client_init.sh run again until it succeeds");
       assert.deepEqual(vxlanIn(), ["-s 10.42.0.32/32 -j RETURN", "-j DROP"], "VXLAN only from the new gateway");
       const log = calls();
+      const firstPing = log.indexOf("ping -c 1 -W 1 10.42.0.32");
       const flushed = log.indexOf("ip neigh flush to 10.42.0.32");
       assert.ok(
-        flushed >= 0 && flushed < log.indexOf("ping -c 1 -W 1 10.42.0.32"),
+        flushed >= 0 && flushed < firstPing,
         "the MAC an earlier pod at the new gateway's address left in the neighbour table is forgotten before the first ping",
+      );
+      const unrouted = log.indexOf("ip route del 10.42.0.32");
+      assert.ok(
+        unrouted >= 0 && unrouted < firstPing,
+        "the new gateway is reached by the pod range's route, not through the node by client_init.sh's host route",
       );
       child.kill("SIGTERM");
       const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done("timeout"), 5000))]);
