@@ -40,7 +40,9 @@ import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
 import type { VpnCredentialName } from "../lib/vpn/providers";
 import { AdmissionPolicies } from "../components/admissionPolicies";
 import { vpnNamespacePolicies } from "../lib/admission/vpn";
-import { libraryHostPath } from "../lib/apps/workload";
+import { CREDENTIAL_KEYS, credentialsSecretName, libraryHostPath } from "../lib/apps/workload";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import { PORT_FORWARDING_APP } from "../lib/vpn/portForward";
 
 export interface DownloadsStackExports {
   /** The core stack this stack was deployed against. */
@@ -60,6 +62,16 @@ export interface DownloadsStackExports {
 }
 
 /**
+ * The enabled download clients; with `vpn.portForwarding`, qBittorrent's peers arrive on the VPN's
+ * forwarded port, which changes at run time.
+ */
+function downloadApps(config: DownloadsConfig): ResolvedApp[] {
+  return config.apps.map((app) =>
+    config.vpn.portForwarding && app.name === PORT_FORWARDING_APP ? { ...app, peerPortFollowsVpn: true } : app,
+  );
+}
+
+/**
  * The download clients (qBittorrent, SABnzbd): each routed through the VPN gateway with its kill
  * switch, served on core's admin gateway, in the mesh with L4 authorization.
  */
@@ -71,7 +83,8 @@ function deployDownloadClients(
   connection: KubernetesConnection,
 ): RelationGraph {
   const labels = charmarrLabels("downloads");
-  const clients = config.apps.map((app) => {
+  const apps = downloadApps(config);
+  const clients = apps.map((app) => {
     // problemsAgainstCore has refused any app whose gateway core does not run.
     const gateway = core.gateways[app.domain] as GatewayReference;
     const serviceNames = [
@@ -128,7 +141,21 @@ function deployDownloadClients(
           sectionName: gateway.sectionName,
           port: gateway.port,
         },
-        podTemplate: (template) => egress.routePodTemplate(template),
+        podTemplate: (template) =>
+          egress.routePodTemplate(
+            template,
+            app.peerPortFollowsVpn
+              ? {
+                  image: app.image,
+                  webUiPort: app.port,
+                  credentials: {
+                    secret: credentialsSecretName(app),
+                    usernameKey: CREDENTIAL_KEYS.username,
+                    passwordKey: CREDENTIAL_KEYS.password,
+                  },
+                }
+              : undefined,
+          ),
         workloadDependencies: [...egress.routedDependencies, ...(killSwitch ? [killSwitch.policy] : [])],
       },
       { dependsOn: [namespace] },
@@ -140,10 +167,10 @@ function deployDownloadClients(
     {
       namespace: config.namespace,
       gatewayPrincipals: gatewayPrincipals(core.gateways),
-      apps: config.apps,
+      apps,
       identities: {
         ...core.identities,
-        ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])),
+        ...Object.fromEntries(clients.map((client, index) => [apps[index].name, client.principal])),
       },
       labels,
     },
@@ -308,6 +335,7 @@ export async function downloadsProgram(
       cluster: core.cluster,
       clientNamespace: namespace.metadata.name,
       labels: charmarrLabels("downloads", "vpn"),
+      webUiPort: config.apps.find((app) => app.name === PORT_FORWARDING_APP)?.port,
     },
     { dependsOn: [admission] },
   );

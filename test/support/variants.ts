@@ -65,6 +65,8 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
   {
     name: "custom WireGuard provider",
     downloads: {
+      "charmarr:vpn.portForwarding": undefined,
+      "charmarr:vpn.addresses": ["10.64.222.21/32"],
       "charmarr:vpn.provider": "custom",
       "charmarr:vpn.serverCountries": undefined,
       "charmarr:vpn.endpointIp": "203.0.113.10",
