@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
+import { TRACKER_DOMAIN } from "./dnssec";
 import { GLUETUN_IMAGE, LabContainer } from "./plan";
 import { NetnsTarget, NetnsTransport } from "../verify/netns";
 import { publicAddress } from "../verify/probes";
@@ -235,7 +236,7 @@ export class Lab implements LabContext {
 
   nextName(): string {
     this.lookups++;
-    return `probe${this.lookups}.tracker.example.net`;
+    return `probe${this.lookups}.${TRACKER_DOMAIN}`;
   }
 
   /** One round of the probes, side by side. */
@@ -299,7 +300,7 @@ export class Lab implements LabContext {
     this.world.setLayer1(true, this.pods());
     this.logChecks(checks);
     await scenario.cleanup?.(this);
-    if (scenario.inject) {
+    if (scenario.inject && scenario.breaks !== "internet") {
       await this.recreate({ gateway: scenario.breaks !== "client", client: scenario.breaks === "client" });
     }
     return {

@@ -100,6 +100,7 @@ const DOWNLOADS_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "the clients in the VPN gateway's default namespace": { "charmarr:namespace": "charmarr-vpn" },
   "the VPN gateway in the clients' namespace": { "charmarr:vpn.namespace": "charmarr-downloads" },
   "SABnzbd on /qbittorrent": { "charmarr:apps.sabnzbd.path": "/qbittorrent" },
+  "Prowlarr settings without routing Prowlarr here": { "charmarr:apps.prowlarr.tag": "2.3.5.5327-ls148" },
   "port forwarding with NordVPN": { "charmarr:vpn.provider": "nordvpn", "charmarr:vpn.portForwarding": true },
   "port forwarding without qBittorrent": {
     "charmarr:vpn.portForwarding": true,
@@ -276,6 +277,7 @@ describe("config problems: every problem in one pass", () => {
         podMtu: 1450,
       },
       namespace: "charmarr-core",
+      identities: {},
       gateways: {
         admin: {
           name: "admin",
@@ -303,9 +305,12 @@ describe("config problems: every problem in one pass", () => {
       domain: "cluster.local",
       podMtu: 1450,
     };
-    const [problem] = problemsAgainstCore(loaded, { cluster, namespace: "charmarr-vpn", gateways: {} }).filter(
-      (p) => p.key === "charmarr:vpn.namespace",
-    );
+    const [problem] = problemsAgainstCore(loaded, {
+      cluster,
+      namespace: "charmarr-vpn",
+      gateways: {},
+      identities: {},
+    }).filter((p) => p.key === "charmarr:vpn.namespace");
     assert.equal(
       problem.fix,
       "give the core stack a namespace of its own: pulumi config set charmarr:namespace charmarr-core --stack core (then pulumi up --stack core)",

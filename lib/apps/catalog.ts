@@ -38,9 +38,24 @@ export interface ResourceSettings {
   readonly limits: { readonly memory: string };
 }
 
+/**
+ * Groups of core apps the downloads stack can run instead, routed through the VPN gateway, each
+ * switched by the downloads stack's `charmarr:<group>.routeThroughVpn`: `indexers` is Prowlarr
+ * (and whatever must run beside it).
+ */
+export const ROUTING_GROUPS = ["indexers"] as const;
+export type RoutingGroup = (typeof ROUTING_GROUPS)[number];
+
+export type StackName = "core" | "downloads";
+
 export interface AppDefinition {
-  /** The stack that runs the app. */
-  readonly stack: "core" | "downloads";
+  /** The stack that runs the app (unless {@link routedWith} moves it: {@link stackOf}). */
+  readonly stack: StackName;
+  /**
+   * For a core app: the group whose `charmarr:<group>.routeThroughVpn` (a downloads setting) moves
+   * it into the downloads stack, routed through the VPN gateway like the download clients.
+   */
+  readonly routedWith?: RoutingGroup;
   /** The security domain, i.e. the ingress gateway that serves the app. */
   readonly domain: GatewayDomain;
   /** Image repository; the tag is pinned separately so a re-image is one `tag` override. */
@@ -107,6 +122,8 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
   lidarr: servarr("arr", "lscr.io/linuxserver/lidarr", "2.14.5.4836-ls9", 8686),
   prowlarr: {
     ...servarr("arr", "lscr.io/linuxserver/prowlarr", "2.3.5.5327-ls148", 9696),
+    // Indexers block home addresses or sit behind Cloudflare: its searches can go through the VPN.
+    routedWith: "indexers",
     configSize: "1Gi",
     resources: SMALL,
   },
@@ -196,8 +213,19 @@ export function isAppName(name: string): name is AppName {
   return (APP_NAMES as readonly string[]).includes(name);
 }
 
-export function appsOfStack(stack: "core" | "downloads"): AppName[] {
-  return APP_NAMES.filter((name) => APP_CATALOG[name].stack === stack);
+/**
+ * The apps a stack runs, with the groups the downloads stack routes (`routed`): those move from core
+ * to downloads. Only the downloads stack knows its routed groups; core is told none, and the
+ * downloads stack refuses to route an app core still runs.
+ */
+export function appsOfStack(stack: StackName, routed: readonly RoutingGroup[] = []): AppName[] {
+  return APP_NAMES.filter((name) => stackOf(name, routed) === stack);
+}
+
+/** The stack that runs the app, given the groups the downloads stack routes. */
+export function stackOf(name: AppName, routed: readonly RoutingGroup[] = []): StackName {
+  const group = APP_CATALOG[name].routedWith;
+  return group !== undefined && routed.includes(group) ? "downloads" : APP_CATALOG[name].stack;
 }
 
 /** The default path prefix of a path-served app: `/radarr`. */
@@ -206,6 +234,6 @@ export function defaultPath(name: AppName): string {
 }
 
 /** The security domains of a stack's apps: the gateways its namespace may attach routes to. */
-export function domainsOfStack(stack: "core" | "downloads"): GatewayDomain[] {
-  return [...new Set(appsOfStack(stack).map((name) => APP_CATALOG[name].domain))];
+export function domainsOfStack(stack: StackName, routed: readonly RoutingGroup[] = []): GatewayDomain[] {
+  return [...new Set(appsOfStack(stack, routed).map((name) => APP_CATALOG[name].domain))];
 }

@@ -7,6 +7,7 @@ import {
   MediaServer,
   PathStyle,
   ResourceSettings,
+  RoutingGroup,
   appsOfStack,
   defaultPath,
 } from "./catalog";
@@ -52,14 +53,16 @@ export interface ResolvedApp {
 
 /**
  * The enabled apps of a stack, in catalog order. In core, the media server is the one
- * `charmarr:mediaServer` names (unless it is disabled); the other one never runs.
+ * `charmarr:mediaServer` names (unless it is disabled); the other one never runs. `routed` names the
+ * groups the downloads stack routes through the VPN (./catalog.ts `stackOf`).
  */
 export function resolveApps(
   stack: "core" | "downloads",
   overrides: AppsSettings,
   mediaServer?: MediaServer,
+  routed: readonly RoutingGroup[] = [],
 ): ResolvedApp[] {
-  return appsOfStack(stack)
+  return appsOfStack(stack, routed)
     .filter((name) => isEnabled(name, overrides[name], mediaServer))
     .map((name) => resolveApp(name, APP_CATALOG[name], overrides[name] ?? {}));
 }

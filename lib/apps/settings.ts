@@ -121,7 +121,11 @@ export function appsSchema(stack: "core" | "downloads") {
               fix: `${remove()}${guess ? ` and set charmarr:apps.${guess} instead` : ""}`,
             } satisfies IssueParams,
           });
-        } else if (APP_CATALOG[name].stack !== stack) {
+        } else if (
+          APP_CATALOG[name].stack !== stack &&
+          // The downloads stack takes a core app it can route (Prowlarr); its rules refuse one it does not.
+          !(stack === "downloads" && APP_CATALOG[name].routedWith !== undefined)
+        ) {
           ctx.addIssue({
             code: "custom",
             path: [name],

@@ -23,7 +23,8 @@ import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
 import { VpnCredentialName, credentialProblems, providerProblems } from "../vpn/providers";
 import { vpnNamespaceIssues } from "../vpn/rules";
 import { portForwardingProblems } from "../vpn/portForward";
-import { VPN_SECRET_KEYS, vpnSchema } from "../vpn/settings";
+import { VPN_SECRET_KEYS, indexersSchema, vpnSchema } from "../vpn/settings";
+import { routedGroups, unroutedOverrideIssues } from "../vpn/routing";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../relations/settings";
 import { recyclarrIssues, recyclarrSchema } from "../recyclarr/settings";
 import type { Role } from "./keys";
@@ -46,6 +47,7 @@ export const ROLE_SCHEMAS = {
     namespace: charmarrNamespace("charmarr-downloads").default("charmarr-downloads"),
     coreStack: coreStackName.optional(),
     vpn: vpnSchema,
+    indexers: indexersSchema,
     apps: appsSchema("downloads"),
     relations: downloadsRelationsSchema,
   }),
@@ -114,13 +116,16 @@ export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = 
     ),
   ],
   downloads: [
-    downloadsRule(["apps"], ({ apps }) => appIssues(resolveApps("downloads", apps), undefined)),
+    downloadsRule(["apps", "indexers"], ({ apps, indexers }) => [
+      ...unroutedOverrideIssues(apps, { indexers }),
+      ...appIssues(resolveApps("downloads", apps, undefined, routedGroups({ indexers })), undefined),
+    ]),
     downloadsRule(["vpn", "namespace"], ({ vpn, namespace }) => vpnNamespaceIssues(vpn, namespace)),
     downloadsRule(["vpn"], ({ vpn }, { values }) => providerProblems(vpn, vpnCredentials(values))),
-    downloadsRule(["vpn", "apps"], ({ vpn, apps }) =>
+    downloadsRule(["vpn", "apps", "indexers"], ({ vpn, apps, indexers }) =>
       portForwardingProblems(
         vpn,
-        resolveApps("downloads", apps).map((app) => app.name),
+        resolveApps("downloads", apps, undefined, routedGroups({ indexers })).map((app) => app.name),
       ),
     ),
     // With another field of charmarr:vpn invalid, the credentials' problems still show.

@@ -46,6 +46,18 @@ export const CALLERS: Readonly<Record<AppName, readonly Caller[]>> = {
   sabnzbd: ["radarr", "sonarr", "lidarr", "prowlarr"],
 };
 
+/** The apps `caller` calls, by {@link CALLERS}: where a routed app's kill switch must let it reach. */
+export function calleesOf(caller: Caller): AppName[] {
+  return (Object.keys(CALLERS) as AppName[]).filter((app) => CALLERS[app].includes(caller));
+}
+
+/**
+ * The port ztunnel carries meshed traffic on between pods (HBONE): a meshed app's outbound
+ * connection leaves its pod for the destination pod's 15008, whatever the app port (istio.io, Istio
+ * 1.27 docs/ambient/architecture/hbone; docs/upstream.md#istio-ambient).
+ */
+export const HBONE_PORT = 15008;
+
 /** `STRICT` mTLS for the namespace: no plaintext from outside the mesh. */
 export function buildNamespacePeerAuthentication(
   namespace: string,
@@ -186,5 +198,45 @@ export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
     kind: "AuthorizationPolicy",
     metadata: { name: app.name, namespace: input.namespace, labels: input.labels },
     spec: { action: "ALLOW", selector: { matchLabels: { [APP_LABEL]: app.name } }, rules },
+  };
+}
+
+export interface RemoteCallerPolicyInput {
+  /** The app called, in another stack's namespace (Radarr in core, called by a routed Prowlarr). */
+  readonly app: AppName;
+  /** Its port. */
+  readonly port: number;
+  /** Its namespace, where the policy is created. */
+  readonly namespace: string;
+  /** The callers' principals, from the namespace the policy's owner runs them in. */
+  readonly principals: readonly string[];
+  /** The callers' namespace, which names the policy. */
+  readonly callerNamespace: string;
+  readonly labels?: Record<string, string>;
+}
+
+/**
+ * An L4 ALLOW policy one stack adds in another stack's namespace for its own callers of an app
+ * there: the downloads stack's routed Prowlarr syncing Radarr in core, whose own policy (built
+ * before the downloads stack exists) names only core's callers. ztunnel allows a request any ALLOW
+ * policy of the workload matches (istio.io, Istio 1.27 docs/reference/config/security/authorization-policy,
+ * "the request is allowed if any ALLOW policy matches"), so this adds those principals and nothing else;
+ * it goes with the stack that made it.
+ */
+export function buildRemoteCallerPolicy(input: RemoteCallerPolicyInput): IAuthorizationPolicy {
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "AuthorizationPolicy",
+    metadata: { name: `${input.app}-from-${input.callerNamespace}`, namespace: input.namespace, labels: input.labels },
+    spec: {
+      action: "ALLOW",
+      selector: { matchLabels: { [APP_LABEL]: input.app } },
+      rules: [
+        {
+          from: [{ source: { principals: [...input.principals] } }],
+          to: [{ operation: { ports: [String(input.port)] } }],
+        },
+      ],
+    },
   };
 }

@@ -125,16 +125,29 @@ function servarrTarget(app: ServarrApp, endpoint: KeyedEndpoint): ServarrTarget 
 /** The relations graph a stack wires, `{ "<app>": ["<related app>", ...] }`: also its `relations` output. */
 export type RelationGraph = Partial<Record<AppName, AppName[]>>;
 
-/** The downloads stack: each enabled arr app of core takes each enabled download client. */
+/**
+ * The downloads stack: each enabled arr app of core takes each enabled download client, and Prowlarr,
+ * when this stack runs it (routed through the VPN), syncs its indexers to them.
+ */
 export function downloadsGraph(
   arrApps: readonly AppName[],
-  clients: readonly AppName[],
+  apps: readonly AppName[],
   settings: { readonly enabled: boolean },
 ): RelationGraph {
-  if (!settings.enabled || clients.length === 0) {
+  if (!settings.enabled) {
     return {};
   }
-  return Object.fromEntries(ARR_APPS.filter((app) => arrApps.includes(app)).map((app) => [app, [...clients]]));
+  const clients = apps.filter(isDownloadClient);
+  const arr = ARR_APPS.filter((app) => arrApps.includes(app));
+  return {
+    ...(clients.length > 0 ? Object.fromEntries(arr.map((app) => [app, [...clients]])) : {}),
+    ...indexerGraph(apps, arr),
+  };
+}
+
+/** Prowlarr, wherever it runs, syncs its indexers to every enabled arr app. */
+function indexerGraph(apps: readonly AppName[], arr: readonly ArrApp[]): RelationGraph {
+  return apps.includes("prowlarr") && arr.length > 0 ? { prowlarr: [...arr] } : {};
 }
 
 /**
@@ -149,11 +162,10 @@ export function coreGraph(
   if (!settings.enabled) {
     return {};
   }
-  const graph: RelationGraph = {};
-  const arr = ARR_APPS.filter((app) => apps.includes(app));
-  if (apps.includes("prowlarr") && arr.length > 0) {
-    graph.prowlarr = [...arr];
-  }
+  const graph: RelationGraph = indexerGraph(
+    apps,
+    ARR_APPS.filter((app) => apps.includes(app)),
+  );
   const requested: AppName[] = [
     ...SEERR_SERVICES.filter((app) => apps.includes(app)),
     ...(plexLinked && apps.includes("plex") ? (["plex"] as const) : []),
@@ -245,11 +257,17 @@ function sabnzbdEntry(app: ArrApp, client: KeyedEndpoint): ProviderEntry {
 export function downloadsRelations(input: {
   readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
   readonly clients: DownloadClients;
+  /** Prowlarr, when this stack runs it (`charmarr:indexers.routeThroughVpn`). */
+  readonly prowlarr?: KeyedEndpoint;
   readonly mountPath: string;
   readonly settings: DownloadsRelationsSettings;
 }): PlannedRelation[] {
   const clientNames = DOWNLOAD_CLIENTS.filter((name) => input.clients[name] !== undefined);
-  const graph = downloadsGraph(Object.keys(input.arr) as AppName[], clientNames, input.settings);
+  const graph = downloadsGraph(
+    Object.keys(input.arr) as AppName[],
+    [...clientNames, ...(input.prowlarr ? (["prowlarr"] as const) : [])],
+    input.settings,
+  );
   const arrApps = ARR_APPS.filter((app) => graph[app] !== undefined);
   const categories: Category[] = arrApps.map((app) => ({
     name: app,
@@ -288,7 +306,43 @@ export function downloadsRelations(input: {
       after: categoryRelations,
     });
   }
+  if (input.prowlarr !== undefined) {
+    relations.push(...prowlarrRelations(input.prowlarr, input.arr, graph));
+  }
   return relations;
+}
+
+/**
+ * Prowlarr's relations, planned by whichever stack runs it (core, or downloads when indexers are
+ * routed through the VPN): an application per arr app the graph gives it, with full sync. Its own
+ * URL is the one the arr apps call back on, in the namespace it runs in.
+ */
+export function prowlarrRelations(
+  prowlarr: KeyedEndpoint,
+  arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>,
+  graph: RelationGraph,
+): PlannedRelation[] {
+  if (graph.prowlarr === undefined) {
+    return [];
+  }
+  const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
+    const endpoint = arr[app] as KeyedEndpoint;
+    return {
+      name: ENTRY_NAME[app],
+      implementation: PROWLARR_IMPLEMENTATION[app],
+      configContract: `${PROWLARR_IMPLEMENTATION[app]}Settings`,
+      properties: { syncLevel: "fullSync" },
+      fields: { prowlarrUrl: endpointUrl(prowlarr), baseUrl: endpointUrl(endpoint), apiKey: endpoint.apiKey },
+      secretFields: ["apiKey"],
+    };
+  });
+  return [
+    {
+      name: "prowlarr-applications",
+      reach: reachOf("prowlarr", prowlarr),
+      spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries },
+    },
+  ];
 }
 
 /** Core's apps as its relations need them: each enabled app's endpoint, the Servarr apps' and Seerr's keys. */
@@ -337,23 +391,8 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
     }
   }
   const { prowlarr, seerr, plex } = input;
-  if (prowlarr !== undefined && graph.prowlarr !== undefined) {
-    const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
-      const endpoint = input.arr[app] as KeyedEndpoint;
-      return {
-        name: ENTRY_NAME[app],
-        implementation: PROWLARR_IMPLEMENTATION[app],
-        configContract: `${PROWLARR_IMPLEMENTATION[app]}Settings`,
-        properties: { syncLevel: "fullSync" },
-        fields: { prowlarrUrl: endpointUrl(prowlarr), baseUrl: endpointUrl(endpoint), apiKey: endpoint.apiKey },
-        secretFields: ["apiKey"],
-      };
-    });
-    relations.push({
-      name: "prowlarr-applications",
-      reach: reachOf("prowlarr", prowlarr),
-      spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries },
-    });
+  if (prowlarr !== undefined) {
+    relations.push(...prowlarrRelations(prowlarr, input.arr, graph));
   }
   if (seerr !== undefined && graph.seerr !== undefined) {
     const services = SEERR_SERVICES.filter((app) => graph.seerr?.includes(app)).map((app) => {

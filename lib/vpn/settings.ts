@@ -131,6 +131,23 @@ export const vpnSchema = z.strictObject({
 
 export type VpnSettings = z.output<typeof vpnSchema>;
 
+/**
+ * `charmarr:indexers` (downloads stack): whether Prowlarr's searches leave through the VPN gateway.
+ * Many indexers block home addresses or sit behind Cloudflare challenges that a VPN exit passes.
+ */
+export const indexersSchema = z
+  .strictObject({
+    routeThroughVpn: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Run Prowlarr in this stack, routed through the VPN gateway with the download clients' kill switch, instead of in core (core must then set charmarr:apps.prowlarr.enabled false; docs/vpn.md#indexers-through-the-vpn).",
+      ),
+  })
+  .prefault({});
+
+export type IndexersSettings = z.output<typeof indexersSchema>;
+
 /** VPN credentials, present only when configured; values stay Pulumi secrets. */
 export interface VpnSecrets {
   readonly privateKey?: pulumi.Output<string>;
@@ -170,6 +187,7 @@ export const VPN_EXAMPLES: Readonly<Record<string, string>> = {
   "vpn.killSwitch.allowLan": "true",
   "vpn.killSwitch.gatewayEgressPolicy": "true",
   "vpn.killSwitch.unsafeDisable": "false",
+  "indexers.routeThroughVpn": "true",
   vpnPrivateKey: "<private key>",
   vpnPresharedKey: "<preshared key>",
   vpnUser: "<user>",

@@ -117,6 +117,11 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
     coreSecrets: ["tailscale:apiKey"],
   },
   {
+    name: "Prowlarr routed through the VPN (charmarr:indexers.routeThroughVpn), off in core",
+    core: { "charmarr:apps.prowlarr.enabled": false },
+    downloads: { "charmarr:indexers.routeThroughVpn": true },
+  },
+  {
     name: "the arr gateway off with its apps, and no download client on the admin gateway",
     core: {
       "charmarr:gateways.arr.enabled": false,
