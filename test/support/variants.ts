@@ -98,6 +98,8 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
     name: "AirVPN with a preshared key and server hostnames, the clients' kill switch unsafely off",
     downloads: {
       "charmarr:vpn.provider": "airvpn",
+      "charmarr:vpn.portForwarding": undefined,
+      "charmarr:vpn.addresses": ["10.64.222.21/32"],
       "charmarr:vpn.serverCountries": undefined,
       "charmarr:vpn.serverHostnames": ["Alderamin"],
       "charmarr:vpnPresharedKey": "plan-placeholder-psk",
