@@ -1,5 +1,5 @@
 /**
- * VpnEgress: the VPN gateway (gluetun + pod-gateway) that routed download clients reach the
+ * VpnEgress: the VPN gateway (gluetun + pod-gateway) that routed apps (the download clients, a routed Prowlarr) reach the
  * internet through, over VXLAN (pod-gateway v1.13.0, docs/upstream.md#pod-gateway).
  *
  * How to route a workload (e.g. a StatefulSet in the downloads namespace):

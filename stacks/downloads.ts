@@ -10,6 +10,7 @@ import { MediaApp } from "../components/mediaApp";
 import { MeshEnrollment, RemoteCallerPolicies } from "../components/meshEnrollment";
 import { APP_CATALOG, domainsOfStack, isAppName } from "../lib/apps/catalog";
 import { appSelector } from "../lib/apps/workload";
+import { isServed } from "../lib/apps/resolve";
 import { routeAccessLabels } from "../lib/ingress/gateways";
 import { MeshNamespace, OutOfMeshNamespace, meshEnrollmentProblems, meshNamespaceLabels } from "../lib/mesh/enrollment";
 import { HBONE_PORT, RemoteCallerPolicyInput, calleesOf, gatewayPrincipals } from "../lib/mesh/policies";
@@ -93,8 +94,9 @@ function deployRoutedApps(
   const labels = charmarrLabels("downloads");
   const routed = routedApps(config);
   const clients = routed.map((app) => {
-    // problemsAgainstCore has refused any app whose gateway core does not run.
-    const gateway = core.gateways[app.domain] as GatewayReference;
+    // problemsAgainstCore has refused any app whose gateway core does not run; an app with no UI
+    // (FlareSolverr) has none.
+    const gateway = isServed(app) ? (core.gateways[app.domain] as GatewayReference) : undefined;
     const serviceNames = [
       app.name,
       `${app.name}.${config.namespace}`,
@@ -141,15 +143,19 @@ function deployRoutedApps(
         ],
         ...(downloadFolders ? { downloadFolders } : {}),
         trustDomain: core.mesh.trustDomain,
-        hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
+        hostnames: [gateway?.lanIp, gateway?.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
           (name): name is string => name !== undefined,
         ),
-        listener: {
-          gateway: app.domain,
-          namespace: gateway.namespace,
-          sectionName: gateway.sectionName,
-          port: gateway.port,
-        },
+        ...(gateway !== undefined && isServed(app)
+          ? {
+              listener: {
+                gateway: app.domain,
+                namespace: gateway.namespace,
+                sectionName: gateway.sectionName,
+                port: gateway.port,
+              },
+            }
+          : {}),
         podTemplate: (template) =>
           egress.routePodTemplate(
             template,
@@ -290,6 +296,7 @@ function relateRoutedApps(
       arr,
       clients: downloadClients,
       ...(prowlarr && keys.prowlarr ? { prowlarr: { ...prowlarr, apiKey: keys.prowlarr } } : {}),
+      ...(endpoint("flaresolverr") ? { flaresolverr: endpoint("flaresolverr") } : {}),
       mountPath: core.media.library.mountPath,
       settings: config.relations,
     });

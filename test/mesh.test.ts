@@ -56,7 +56,8 @@ const INTENDED: Readonly<Record<string, readonly string[]>> = {
   "gateway:arr": ["radarr", "sonarr", "lidarr", "prowlarr"],
   "gateway:media": ["plex", "seerr"],
   "gateway:admin": ["qbittorrent", "sabnzbd"],
-  prowlarr: ["radarr", "sonarr", "lidarr", "qbittorrent", "sabnzbd"],
+  // FlareSolverr has no UI and no gateway: Prowlarr is the only identity that may call it.
+  prowlarr: ["radarr", "sonarr", "lidarr", "qbittorrent", "sabnzbd", "flaresolverr"],
   radarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
   sonarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
   lidarr: ["prowlarr", "plex", "qbittorrent", "sabnzbd"],
@@ -64,6 +65,7 @@ const INTENDED: Readonly<Record<string, readonly string[]>> = {
   plex: [],
   qbittorrent: [],
   sabnzbd: [],
+  flaresolverr: [],
   "outsider:default": [],
   "outsider:vpn-gateway": [],
 };
@@ -175,6 +177,7 @@ describe("mesh: ambient enrolment and mTLS", () => {
     const workloads = appWorkloads(manifests);
     const model = new AuthorizationModel(manifests);
     assert.deepEqual([...workloads.keys()].sort(), [
+      "flaresolverr",
       "lidarr",
       "plex",
       "prowlarr",

@@ -321,15 +321,17 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
         radarr: ["qbittorrent", "sabnzbd"],
         sonarr: ["qbittorrent", "sabnzbd"],
         lidarr: ["qbittorrent", "sabnzbd"],
-        prowlarr: ["radarr", "sonarr", "lidarr"],
+        prowlarr: ["radarr", "sonarr", "lidarr", "flaresolverr"],
       });
       // Seerr's relations are untouched.
       assert.deepEqual(core.outputs.relations, { seerr: ["radarr", "sonarr"] });
     });
 
-    it("each application names Prowlarr's new address (the arr apps call it back there) and the arr app's", () => {
+    it("each application names Prowlarr's new address (the arr apps call it back there) and the arr app's, reached in downloads", () => {
       const relation = downloads.rawResources.find((r) => r.name === "relations-prowlarr-applications");
       assert.ok(relation && isSecretValue(relation.inputs.spec));
+      // The relation provider reaches Prowlarr's pod where it now runs.
+      assert.deepEqual(relation.inputs.reach, { namespace: DOWNLOADS, pod: "prowlarr-0", port: 9696 });
       const spec = (relation.inputs.spec as { value: { entries: { name: string; fields: Record<string, unknown> }[] } })
         .value;
       assert.deepEqual(
@@ -368,6 +370,63 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
       );
       assert.deepEqual(Object.keys(defaultDownloads.secretOutputs.apiKeys as object), []);
       assert.equal((defaultDownloads.outputs.urls as Record<string, unknown>).prowlarr, undefined);
+    });
+  });
+
+  describe("FlareSolverr: routed with Prowlarr, reached by it alone", () => {
+    it("runs in downloads as a routed pod with the gateway as its only resolver; core runs none", () => {
+      assert.equal(manifestsOf(core, "StatefulSet", "flaresolverr").length, 0);
+      const workload = routedWorkloads(downloads).find((w) => w.metadata.name === "flaresolverr");
+      assert.ok(workload, "FlareSolverr is a routed workload of the downloads stack");
+      assert.equal(workload.metadata.namespace, DOWNLOADS);
+      const spec = workload.spec.template.spec as typeof workload.spec.template.spec & {
+        dnsConfig?: { nameservers?: string[] };
+      };
+      assert.equal(spec.initContainers?.[0].name, "vpn-route-init");
+      assert.deepEqual(spec.dnsConfig?.nameservers, ["172.16.0.1"]);
+      // Its own kill switch fences it: the pages it loads leave through the tunnel or not at all.
+      const killSwitch = policies.find((p) => p.metadata.name === "flaresolverr-vpn-kill-switch");
+      assert.ok(killSwitch);
+      assert.equal(
+        evaluateEgress(policies, podOf(workload), { ip: "203.0.113.10", protocol: "TCP", port: 443 }).allowed,
+        false,
+      );
+    });
+
+    it("Prowlarr's indexer proxy names FlareSolverr's downloads address, planned by the downloads stack", () => {
+      const relation = downloads.rawResources.find((r) => r.name === "relations-prowlarr-indexer-proxies");
+      assert.ok(relation && isSecretValue(relation.inputs.spec));
+      const spec = (
+        relation.inputs.spec as { value: { entries: { fields: Record<string, unknown>; tags: string[] }[] } }
+      ).value;
+      assert.deepEqual(
+        spec.entries.map((entry) => [entry.fields.host, entry.tags]),
+        [["http://flaresolverr.charmarr-downloads.svc.cluster.local:8191", ["flaresolverr"]]],
+      );
+      assert.ok(!relationNames(core).includes("relations-prowlarr-indexer-proxies"));
+    });
+
+    it("only Prowlarr reaches it: its kill switch lets Prowlarr out to it, and the mesh lets no one else in", () => {
+      const flaresolverr = appPod(DOWNLOADS, "flaresolverr");
+      for (const port of [8191, 15008]) {
+        const verdict = evaluateEgress(policies, prowlarr, {
+          ip: "10.42.1.40",
+          pod: flaresolverr,
+          protocol: "TCP",
+          port,
+        });
+        assert.equal(verdict.allowed, true, `prowlarr → flaresolverr:${port}: ${JSON.stringify(verdict)}`);
+      }
+      const model = new AuthorizationModel([...core.manifests, ...downloads.manifests]);
+      assert.ok(model.allows({ principal: principalOf(DOWNLOADS, "prowlarr"), destination: flaresolverr, port: 8191 }));
+      for (const caller of [
+        principalOf(DOWNLOADS, "qbittorrent"),
+        principalOf(CORE, "radarr"),
+        principalOf(CORE, "arr-istio"),
+        principalOf(CORE, "prowlarr"),
+      ]) {
+        assert.ok(!model.allows({ principal: caller, destination: flaresolverr, port: 8191 }), caller);
+      }
     });
   });
 

@@ -14,6 +14,7 @@ export const APP_NAMES = [
   "jellyfin",
   "qbittorrent",
   "sabnzbd",
+  "flaresolverr",
 ] as const;
 export type AppName = (typeof APP_NAMES)[number];
 
@@ -48,16 +49,19 @@ export type RoutingGroup = (typeof ROUTING_GROUPS)[number];
 
 export type StackName = "core" | "downloads";
 
-export interface AppDefinition {
-  /** The stack that runs the app (unless {@link routedWith} moves it: {@link stackOf}). */
-  readonly stack: StackName;
+/** The catalog fields every app has, whatever it serves and keeps. */
+interface AppBase {
+  /**
+   * The stack that runs the app (unless {@link routedWith} moves it), or `{ with: <app> }`: wherever
+   * that app runs, routed or not (FlareSolverr serves Prowlarr alone, so it is placed beside it);
+   * {@link stackOf} resolves it.
+   */
+  readonly stack: StackName | { readonly with: AppName };
   /**
    * For a core app: the group whose `charmarr:<group>.routeThroughVpn` (a downloads setting) moves
    * it into the downloads stack, routed through the VPN gateway like the download clients.
    */
   readonly routedWith?: RoutingGroup;
-  /** The security domain, i.e. the ingress gateway that serves the app. */
-  readonly domain: GatewayDomain;
   /** Image repository; the tag is pinned separately so a re-image is one `tag` override. */
   readonly image: string;
   readonly tag: string;
@@ -65,14 +69,8 @@ export interface AppDefinition {
   readonly port: number;
   /** Health endpoint, relative to the app's base path. */
   readonly healthPath: string;
-  readonly pathStyle: PathStyle;
   /** Generate a Servarr API key and deliver it as `<APP>__AUTH__APIKEY`. */
   readonly servarrApiKey: boolean;
-  /**
-   * Where the app keeps its settings, the mount path of its config volume: `/config` in the
-   * LinuxServer images, `/app/config` in Seerr's (seerr v3.1.0 Dockerfile L46-53).
-   */
-  readonly configPath: string;
   /**
    * The user and group an image that runs as a fixed user of its own (no PUID/PGID, no root init)
    * runs as: its config volume must be theirs. Unset for the LinuxServer images, which start as root
@@ -83,8 +81,11 @@ export interface AppDefinition {
   readonly apiKeyEnv?: string;
   /** Ports that take plaintext traffic from outside the mesh (torrent peers arriving over the VPN). */
   readonly inboundPeerPorts: readonly number[];
-  /** Default size of the `/config` volume claim. */
-  readonly configSize: string;
+  /**
+   * The app must not see the media library: every other app mounts it at the same path, this one
+   * gets no library volume at all (FlareSolverr runs a web browser on the pages indexers serve).
+   */
+  readonly withoutLibrary?: true;
   readonly resources: ResourceSettings;
   /**
    * Served by a TCP LoadBalancer Service of its own instead of its gateway: Plex clients connect
@@ -95,11 +96,43 @@ export interface AppDefinition {
   readonly ownLoadBalancer?: true;
 }
 
+/** An app users open: its security domain's gateway serves it, under a path or at a listener of its own. */
+interface ServedApp {
+  /** The security domain, i.e. the ingress gateway that serves the app. */
+  readonly domain: GatewayDomain;
+  readonly pathStyle: PathStyle;
+}
+
+/** An app with no UI, which only other apps in the cluster call (FlareSolverr): no gateway, no route, no URL. */
+interface UnservedApp {
+  readonly domain?: undefined;
+  readonly pathStyle?: undefined;
+}
+
+/** An app that keeps its settings on a volume claim of its own. */
+interface StatefulApp {
+  /**
+   * Where the app keeps its settings, the mount path of its config volume: `/config` in the
+   * LinuxServer images, `/app/config` in Seerr's (seerr v3.1.0 Dockerfile L46-53).
+   */
+  readonly configPath: string;
+  /** Default size of the config volume claim. */
+  readonly configSize: string;
+}
+
+/** An app that keeps nothing between starts (FlareSolverr): no config volume claim. */
+interface StatelessApp {
+  readonly configPath?: undefined;
+  readonly configSize?: undefined;
+}
+
+export type AppDefinition = AppBase & (ServedApp | UnservedApp) & (StatefulApp | StatelessApp);
+
 const SMALL: ResourceSettings = { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "1Gi" } };
 const MEDIUM: ResourceSettings = { requests: { cpu: "100m", memory: "512Mi" }, limits: { memory: "2Gi" } };
 const LARGE: ResourceSettings = { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } };
 
-function servarr(domain: GatewayDomain, image: string, tag: string, port: number): AppDefinition {
+function servarr(domain: GatewayDomain, image: string, tag: string, port: number): AppBase & ServedApp & StatefulApp {
   return {
     stack: "core",
     domain,
@@ -207,6 +240,32 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
     configSize: "1Gi",
     resources: MEDIUM,
   },
+  // FlareSolverr opens Cloudflare-protected indexer pages in a browser for Prowlarr, its only caller:
+  // no UI, no gateway, no route, nothing kept (nothing under src/ reads or writes /config at v3.5.0;
+  // the browser profile is a temporary directory), and no media library.
+  flaresolverr: {
+    stack: { with: "prowlarr" },
+    // FlareSolverr v3.5.0 .github/workflows/release-docker.yml L23-37: `ghcr.io/flaresolverr/flaresolverr`,
+    // tags `v<version>` from the git tag.
+    image: "ghcr.io/flaresolverr/flaresolverr",
+    tag: "v3.5.0",
+    // src/flaresolverr.py L93-94: PORT, default 8191.
+    port: 8191,
+    // src/flaresolverr.py L42-49: `{"status": "ok"}`, served only once the start-up browser test has
+    // passed (L134-152), so it answering means Chromium started.
+    healthPath: "/health",
+    servarrApiKey: false,
+    // Dockerfile L39 `useradd ... flaresolverr` (no --uid: the first free UID, 1000, in
+    // python:3.11-slim-bookworm, whose other users are system users) and L54 `USER flaresolverr`. It
+    // must run as exactly that user: its home /app, where the browser keeps its state and the
+    // chromedriver is patched in place, is that user's (Dockerfile L39-41, L56).
+    runAs: { uid: 1000, gid: 1000 },
+    inboundPeerPorts: [],
+    withoutLibrary: true,
+    // One Chromium per request (src/flaresolverr_service.py L246: a new webdriver unless a session is
+    // used, quit after it, L253-258).
+    resources: MEDIUM,
+  },
 };
 
 export function isAppName(name: string): name is AppName {
@@ -222,10 +281,22 @@ export function appsOfStack(stack: StackName, routed: readonly RoutingGroup[] = 
   return APP_NAMES.filter((name) => stackOf(name, routed) === stack);
 }
 
-/** The stack that runs the app, given the groups the downloads stack routes. */
+/**
+ * The stack that runs the app, given the groups the downloads stack routes; an app placed with
+ * another runs wherever that one does.
+ */
 export function stackOf(name: AppName, routed: readonly RoutingGroup[] = []): StackName {
-  const group = APP_CATALOG[name].routedWith;
-  return group !== undefined && routed.includes(group) ? "downloads" : APP_CATALOG[name].stack;
+  const { stack, routedWith } = APP_CATALOG[name];
+  if (typeof stack !== "string") {
+    return stackOf(stack.with, routed);
+  }
+  return routedWith !== undefined && routed.includes(routedWith) ? "downloads" : stack;
+}
+
+/** The routing group that can move the app: its own, or that of the app it is placed with. */
+export function routingGroupOf(name: AppName): RoutingGroup | undefined {
+  const { stack, routedWith } = APP_CATALOG[name];
+  return typeof stack === "string" ? routedWith : routingGroupOf(stack.with);
 }
 
 /** The default path prefix of a path-served app: `/radarr`. */
@@ -235,5 +306,5 @@ export function defaultPath(name: AppName): string {
 
 /** The security domains of a stack's apps: the gateways its namespace may attach routes to. */
 export function domainsOfStack(stack: StackName, routed: readonly RoutingGroup[] = []): GatewayDomain[] {
-  return [...new Set(appsOfStack(stack, routed).map((name) => APP_CATALOG[name].domain))];
+  return [...new Set(appsOfStack(stack, routed).flatMap((name) => APP_CATALOG[name].domain ?? []))];
 }

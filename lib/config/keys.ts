@@ -60,7 +60,7 @@ export const CONFIG_KEYS = {
     roles: ROLES,
     value: "json",
     description:
-      "Per app (core: radarr, sonarr, lidarr, prowlarr, seerr, plex, jellyfin; downloads: qbittorrent, sabnzbd, and prowlarr with charmarr:indexers.routeThroughVpn): enable, disable, re-image or resize it.",
+      "Per app (core: radarr, sonarr, lidarr, prowlarr, flaresolverr, seerr, plex, jellyfin; downloads: qbittorrent, sabnzbd, and prowlarr with flaresolverr with charmarr:indexers.routeThroughVpn): enable, disable, re-image or resize it.",
   },
   mediaServer: { roles: ["core"], value: "string", description: "The media server core runs: plex or jellyfin." },
   storage: {

@@ -1,6 +1,6 @@
 import type { IAuthorizationPolicy, IPeerAuthentication } from "../k8s/istioSecurity";
 import type { AppName } from "../apps/catalog";
-import type { ResolvedApp } from "../apps/resolve";
+import { ResolvedApp, isServed } from "../apps/resolve";
 import { gatewayServiceAccount } from "../ingress/gateways";
 import { APP_LABEL } from "../k8s/labels";
 import type { GatewayDomain } from "../ingress/settings";
@@ -32,7 +32,9 @@ export type Caller = AppName | "recyclarr";
  * library; the arr apps tell the media server to rescan after an import (their "Connect"
  * notifications), hand releases to the download clients and poll them; Prowlarr can send a
  * manual grab to a download client. Recyclarr, a workload without a UI, syncs quality profiles and
- * custom formats into Radarr and Sonarr through their APIs.
+ * custom formats into Radarr and Sonarr through their APIs. FlareSolverr opens Cloudflare-protected
+ * pages for Prowlarr alone (Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverr.cs
+ * L57, L164: `POST <host>/v1`): a browser anyone could drive would fetch any URL from inside the cluster.
  */
 export const CALLERS: Readonly<Record<AppName, readonly Caller[]>> = {
   radarr: ["prowlarr", "seerr", "recyclarr"],
@@ -44,6 +46,7 @@ export const CALLERS: Readonly<Record<AppName, readonly Caller[]>> = {
   jellyfin: ["seerr", "radarr", "sonarr", "lidarr"],
   qbittorrent: ["radarr", "sonarr", "lidarr", "prowlarr"],
   sabnzbd: ["radarr", "sonarr", "lidarr", "prowlarr"],
+  flaresolverr: ["prowlarr"],
 };
 
 /** The apps `caller` calls, by {@link CALLERS}: where a routed app's kill switch must let it reach. */
@@ -165,9 +168,9 @@ export interface AppPolicyInput {
 
 /**
  * L4-only ALLOW policy for one app (ztunnel enforces it without a waypoint; L7 fields would drop
- * everything): its gateway and its callers, on its port. Peer ports stay open to anyone, since
- * forwarded peers have no mesh identity; when the peer port follows the VPN's forwarded port, every
- * port but the app's own.
+ * everything): its gateway (an app with no UI has none) and its callers, on its port. Peer ports
+ * stay open to anyone, since forwarded peers have no mesh identity; when the peer port follows the
+ * VPN's forwarded port, every port but the app's own.
  */
 export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
   const { app } = input;
@@ -175,14 +178,14 @@ export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
     const identity = input.identities[caller];
     return identity === undefined ? [] : [identity];
   });
-  const gateway = input.gatewayPrincipals[app.domain];
-  if (gateway === undefined) {
+  const gateway = isServed(app) ? input.gatewayPrincipals[app.domain] : undefined;
+  if (isServed(app) && gateway === undefined) {
     // The config rules refuse an enabled app whose gateway is disabled, so this is a program error.
     throw new Error(`no ${app.domain} gateway identity for ${app.name}'s authorization policy`);
   }
   const rules: NonNullable<NonNullable<IAuthorizationPolicy["spec"]>["rules"]> = [
     {
-      from: [{ source: { principals: [gateway, ...callers] } }],
+      from: [{ source: { principals: [...(gateway !== undefined ? [gateway] : []), ...callers] } }],
       to: [{ operation: { ports: [String(app.port)] } }],
     },
   ];

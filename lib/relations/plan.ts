@@ -47,13 +47,28 @@ const ROOT_FOLDER_NAME: Readonly<Record<ArrApp, string>> = { radarr: "Movies", s
 const NEW_DOWNLOAD_CLIENT = { removeCompletedDownloads: true, removeFailedDownloads: true } as const;
 
 /** Display name of each entry the relations own: the name is how a relation finds its entry again. */
-const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | ArrApp, string>> = {
+const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | "flaresolverr" | ArrApp, string>> = {
   qbittorrent: "qBittorrent (Charmarr)",
   sabnzbd: "SABnzbd (Charmarr)",
+  flaresolverr: "FlareSolverr (Charmarr)",
   radarr: "Radarr (Charmarr)",
   sonarr: "Sonarr (Charmarr)",
   lidarr: "Lidarr (Charmarr)",
 };
+
+/**
+ * The tag that sends an indexer's requests through FlareSolverr: Prowlarr uses an indexer proxy only
+ * for indexers sharing one of its tags (Prowlarr v2.3.5.5327 src/NzbDrone.Core/Indexers/IndexerHttpClient.cs
+ * L55-79), and a proxy without tags is not even enabled (IndexerProxies/IndexerProxyDefinition.cs L8).
+ * Users give it to their Cloudflare-protected indexers (docs/relations.md).
+ */
+export const FLARESOLVERR_TAG = "flaresolverr";
+
+/**
+ * How long FlareSolverr may take to solve a page, in seconds: Prowlarr's own default
+ * (FlareSolverrSettings.cs L20-24), sent as FlareSolverr's `maxTimeout` (FlareSolverr.cs L103).
+ */
+const FLARESOLVERR_REQUEST_TIMEOUT = 60;
 
 export function isArrApp(app: string): app is ArrApp {
   return (ARR_APPS as readonly string[]).includes(app);
@@ -145,14 +160,19 @@ export function downloadsGraph(
   };
 }
 
-/** Prowlarr, wherever it runs, syncs its indexers to every enabled arr app. */
+/**
+ * Prowlarr, wherever it runs, syncs its indexers to every enabled arr app and sends its tagged
+ * indexers' Cloudflare-protected requests through FlareSolverr, which runs beside it.
+ */
 function indexerGraph(apps: readonly AppName[], arr: readonly ArrApp[]): RelationGraph {
-  return apps.includes("prowlarr") && arr.length > 0 ? { prowlarr: [...arr] } : {};
+  const targets: AppName[] = [...arr, ...(apps.includes("flaresolverr") ? (["flaresolverr"] as const) : [])];
+  return apps.includes("prowlarr") && targets.length > 0 ? { prowlarr: targets } : {};
 }
 
 /**
- * The core stack: Prowlarr syncs its indexers to the arr apps; Seerr sends requests to Radarr
- * and Sonarr, and reads Plex when a Plex token lets the program set it up.
+ * The core stack: Prowlarr syncs its indexers to the arr apps and sends its tagged indexers'
+ * Cloudflare-protected requests through FlareSolverr; Seerr sends requests to Radarr and Sonarr, and
+ * reads Plex when a Plex token lets the program set it up.
  */
 export function coreGraph(
   apps: readonly AppName[],
@@ -176,6 +196,36 @@ export function coreGraph(
     graph.seerr = requested;
   }
   return graph;
+}
+
+/**
+ * FlareSolverr as Prowlarr's indexer proxy, with the {@link FLARESOLVERR_TAG} tag (Prowlarr
+ * v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverrSettings.cs L20-30: `host`,
+ * `requestTimeout`). Tagged, the proxy is enabled, so Prowlarr tests it before it saves it: it asks
+ * FlareSolverr to load https://prowlarr.servarr.com/v1/ping (FlareSolverr.cs L179-206), which fails
+ * unless FlareSolverr runs and reaches the internet. Wherever Prowlarr runs, this relation runs with it.
+ */
+export function indexerProxyRelation(prowlarr: KeyedEndpoint, flaresolverr: AppEndpoint): PlannedRelation {
+  return {
+    name: "prowlarr-indexer-proxies",
+    reach: reachOf("prowlarr", prowlarr),
+    spec: {
+      kind: "providers",
+      collection: "indexerproxy",
+      target: servarrTarget("prowlarr", prowlarr),
+      entries: [
+        {
+          name: ENTRY_NAME.flaresolverr,
+          implementation: "FlareSolverr",
+          configContract: "FlareSolverrSettings",
+          properties: {},
+          fields: { host: endpointUrl(flaresolverr), requestTimeout: FLARESOLVERR_REQUEST_TIMEOUT },
+          secretFields: [],
+          tags: [FLARESOLVERR_TAG],
+        },
+      ],
+    },
+  };
 }
 
 /** The save path of an arr app's downloads: `<mountPath>/<downloads>/<app>`. */
@@ -259,13 +309,19 @@ export function downloadsRelations(input: {
   readonly clients: DownloadClients;
   /** Prowlarr, when this stack runs it (`charmarr:indexers.routeThroughVpn`). */
   readonly prowlarr?: KeyedEndpoint;
+  /** FlareSolverr, routed beside Prowlarr, when it runs. */
+  readonly flaresolverr?: AppEndpoint;
   readonly mountPath: string;
   readonly settings: DownloadsRelationsSettings;
 }): PlannedRelation[] {
   const clientNames = DOWNLOAD_CLIENTS.filter((name) => input.clients[name] !== undefined);
   const graph = downloadsGraph(
     Object.keys(input.arr) as AppName[],
-    [...clientNames, ...(input.prowlarr ? (["prowlarr"] as const) : [])],
+    [
+      ...clientNames,
+      ...(input.prowlarr ? (["prowlarr"] as const) : []),
+      ...(input.flaresolverr ? (["flaresolverr"] as const) : []),
+    ],
     input.settings,
   );
   const arrApps = ARR_APPS.filter((app) => graph[app] !== undefined);
@@ -307,25 +363,26 @@ export function downloadsRelations(input: {
     });
   }
   if (input.prowlarr !== undefined) {
-    relations.push(...prowlarrRelations(input.prowlarr, input.arr, graph));
+    relations.push(...prowlarrRelations(input.prowlarr, input.arr, graph, input.flaresolverr));
   }
   return relations;
 }
 
 /**
  * Prowlarr's relations, planned by whichever stack runs it (core, or downloads when indexers are
- * routed through the VPN): an application per arr app the graph gives it, with full sync. Its own
- * URL is the one the arr apps call back on, in the namespace it runs in.
+ * routed through the VPN): an application per arr app the graph gives it, with full sync, and
+ * FlareSolverr, beside it, as its indexer proxy. Its own URL is the one the arr apps call back on, in
+ * the namespace it runs in.
  */
 export function prowlarrRelations(
   prowlarr: KeyedEndpoint,
   arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>,
   graph: RelationGraph,
+  flaresolverr: AppEndpoint | undefined,
 ): PlannedRelation[] {
-  if (graph.prowlarr === undefined) {
-    return [];
-  }
-  const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
+  const synced = graph.prowlarr?.filter(isArrApp) ?? [];
+  const proxied = flaresolverr !== undefined && graph.prowlarr?.includes("flaresolverr") === true;
+  const entries = synced.map((app): ProviderEntry => {
     const endpoint = arr[app] as KeyedEndpoint;
     return {
       name: ENTRY_NAME[app],
@@ -337,11 +394,21 @@ export function prowlarrRelations(
     };
   });
   return [
-    {
-      name: "prowlarr-applications",
-      reach: reachOf("prowlarr", prowlarr),
-      spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries },
-    },
+    ...(synced.length > 0
+      ? [
+          {
+            name: "prowlarr-applications",
+            reach: reachOf("prowlarr", prowlarr),
+            spec: {
+              kind: "providers",
+              collection: "applications",
+              target: servarrTarget("prowlarr", prowlarr),
+              entries,
+            } satisfies RelationSpec,
+          },
+        ]
+      : []),
+    ...(proxied ? [indexerProxyRelation(prowlarr, flaresolverr)] : []),
   ];
 }
 
@@ -349,6 +416,8 @@ export function prowlarrRelations(
 export interface CoreRelationsInput {
   readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
   readonly prowlarr?: KeyedEndpoint;
+  /** FlareSolverr beside Prowlarr, when it runs. */
+  readonly flaresolverr?: AppEndpoint;
   readonly seerr?: KeyedEndpoint;
   readonly plex?: AppEndpoint;
   /** The Plex account token (secret config) that lets the program set Seerr up. */
@@ -369,6 +438,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
   const present = [
     ...(Object.keys(input.arr) as AppName[]),
     ...(input.prowlarr ? (["prowlarr"] as const) : []),
+    ...(input.flaresolverr ? (["flaresolverr"] as const) : []),
     ...(input.seerr ? (["seerr"] as const) : []),
     ...(input.jellyfin ? (["jellyfin"] as const) : []),
     ...(input.plex ? (["plex"] as const) : []),
@@ -392,7 +462,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
   }
   const { prowlarr, seerr, plex } = input;
   if (prowlarr !== undefined) {
-    relations.push(...prowlarrRelations(prowlarr, input.arr, graph));
+    relations.push(...prowlarrRelations(prowlarr, input.arr, graph, input.flaresolverr));
   }
   if (seerr !== undefined && graph.seerr !== undefined) {
     const services = SEERR_SERVICES.filter((app) => graph.seerr?.includes(app)).map((app) => {

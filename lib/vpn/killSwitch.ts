@@ -213,7 +213,7 @@ export function killSwitchWarnings(settings: KillSwitchSettings): string[] {
   const warnings: string[] = [];
   if (settings.unsafeDisable) {
     warnings.push(
-      "charmarr:vpn.killSwitch.unsafeDisable is true: routed download clients have no egress NetworkPolicy, " +
+      "charmarr:vpn.killSwitch.unsafeDisable is true: the routed apps (download clients, and Prowlarr when indexers are routed) have no egress NetworkPolicy, " +
         "so if their tunnel fails they reach the internet with your real IP. Unset it: pulumi config rm --path charmarr:vpn.killSwitch.unsafeDisable",
     );
   }

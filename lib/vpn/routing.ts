@@ -5,7 +5,15 @@
  * the downloads stack runs is a routed client: one pod template, one kill switch, one set of
  * admission rules, whatever the app.
  */
-import { APP_CATALOG, APP_NAMES, AppName, ROUTING_GROUPS, RoutingGroup } from "../apps/catalog";
+import {
+  APP_CATALOG,
+  APP_NAMES,
+  AppName,
+  ROUTING_GROUPS,
+  RoutingGroup,
+  isAppName,
+  routingGroupOf,
+} from "../apps/catalog";
 import type { AppsSettings } from "../apps/settings";
 import { ConfigProblem, SettingsIssue, configKey, configRemoveCommand, configSetCommand } from "../settings";
 import type { IndexersSettings } from "./settings";
@@ -23,9 +31,9 @@ export function routedGroups(settings: RoutingSettings): RoutingGroup[] {
   return ROUTING_GROUPS.filter((group) => settings[group].routeThroughVpn);
 }
 
-/** The core apps a group moves into the downloads stack. */
+/** The core apps a group moves into the downloads stack, with the apps placed beside them (FlareSolverr). */
 export function appsOfGroup(group: RoutingGroup): AppName[] {
-  return APP_NAMES.filter((name) => APP_CATALOG[name].routedWith === group);
+  return APP_NAMES.filter((name) => routingGroupOf(name) === group);
 }
 
 /**
@@ -34,7 +42,7 @@ export function appsOfGroup(group: RoutingGroup): AppName[] {
  */
 export function unroutedOverrideIssues(apps: AppsSettings, settings: RoutingSettings): SettingsIssue[] {
   return (Object.keys(apps) as AppName[]).flatMap((name) => {
-    const group = APP_CATALOG[name]?.routedWith;
+    const group = isAppName(name) ? routingGroupOf(name) : undefined;
     if (group === undefined || settings[group].routeThroughVpn) {
       return [];
     }
