@@ -136,7 +136,11 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
       // Recyclarr syncs into Radarr and Sonarr only: off with them.
       "charmarr:recyclarr.enabled": false,
     },
-    downloads: { "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } } },
+    downloads: {
+      "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } },
+      // The forwarded port goes to qBittorrent: off with it.
+      "charmarr:vpn.portForwarding": undefined,
+    },
   },
 ];
 
