@@ -5,15 +5,7 @@
  * the downloads stack runs is a routed client: one pod template, one kill switch, one set of
  * admission rules, whatever the app.
  */
-import {
-  APP_CATALOG,
-  APP_NAMES,
-  AppName,
-  ROUTING_GROUPS,
-  RoutingGroup,
-  isAppName,
-  routingGroupOf,
-} from "../apps/catalog";
+import { APP_CATALOG, AppName, ROUTING_GROUPS, RoutingGroup, isAppName, routingGroupOf } from "../apps/catalog";
 import type { AppsSettings } from "../apps/settings";
 import { ConfigProblem, SettingsIssue, configKey, configRemoveCommand, configSetCommand } from "../settings";
 import type { IndexersSettings } from "./settings";
@@ -29,11 +21,6 @@ export function routingKey(group: RoutingGroup): string {
 /** The groups the downloads stack routes. */
 export function routedGroups(settings: RoutingSettings): RoutingGroup[] {
   return ROUTING_GROUPS.filter((group) => settings[group].routeThroughVpn);
-}
-
-/** The core apps a group moves into the downloads stack, with the apps placed beside them (FlareSolverr). */
-export function appsOfGroup(group: RoutingGroup): AppName[] {
-  return APP_NAMES.filter((name) => routingGroupOf(name) === group);
 }
 
 /**

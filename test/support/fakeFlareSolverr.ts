@@ -7,7 +7,10 @@ import { FakeApp, Reply } from "./fakeApps";
 
 /** The version FlareSolverr reports in every answer (package.json at v3.5.0; src/utils.py `get_flaresolverr_version`). */
 const VERSION = "3.5.0";
-/** The browser's user agent, as the start-up test reads it from Chromium (src/utils.py `get_user_agent`). */
+/**
+ * A user agent of the form Chromium reports: the stand-in's own value (the real one is read from the
+ * browser at start, src/utils.py `get_user_agent` L315-333, and depends on the Chromium the image has).
+ */
 export const FLARESOLVERR_USER_AGENT =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
 
