@@ -214,20 +214,19 @@ describe("port follower: qBittorrent's listen port follows the VPN's forwarded p
   });
 
   it("sets the forwarded port as qBittorrent's listen port, without a restart, and follows it when it changes", async () => {
-    const first = await freePort();
-    gluetun.port = first;
-    await eventually(
-      `qBittorrent listens on ${first}\n${output}`,
-      async () => (await listenPort(qbittorrent, credentials.username, credentials.password)) === first,
-    );
-    await eventually(`something accepts on ${first}`, () => accepts(first));
-    const second = await freePort();
-    gluetun.port = second;
-    await eventually(
-      `qBittorrent listens on ${second}\n${output}`,
-      async () => (await listenPort(qbittorrent, credentials.username, credentials.password)) === second,
-    );
-    await eventually(`something accepts on ${second}`, () => accepts(second));
+    /** gluetun reports a new free port; qBittorrent must end up listening on it. */
+    const forward = async (): Promise<number> => {
+      const port = await freePort();
+      gluetun.port = port;
+      await eventually(
+        `qBittorrent listens on ${port}\n${output}`,
+        async () => (await listenPort(qbittorrent, credentials.username, credentials.password)) === port,
+      );
+      await eventually(`something accepts on ${port}`, () => accepts(port));
+      return port;
+    };
+    const first = await forward();
+    const second = await forward();
     await eventually(`nothing accepts on the old port ${first} any more`, async () => !(await accepts(first)));
     assert.match(output, new RegExp(`qBittorrent now listens on ${second}, the forwarded port \\(was ${first}\\)`));
   });
