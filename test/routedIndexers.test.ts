@@ -15,7 +15,17 @@ import {
   podOf,
   routedWorkloads,
 } from "./support/networkPolicy";
-import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
+import {
+  DOWNLOADS_EXAMPLE,
+  assertConfigError,
+  manifestOf,
+  manifestsOf,
+  planCore,
+  planDownloads,
+  withConfig,
+} from "./support/plan";
+import { DownloadsConfig, loadConfig, problemsAgainstCore } from "../lib/config";
+import type { CoreStackOutputs } from "../lib/contract";
 import { RouteTable } from "./support/routes";
 
 // charmarr:indexers.routeThroughVpn: Prowlarr moves from core to downloads, routed through the VPN
@@ -447,7 +457,15 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
       await planDownloads(ROUTED, { [onCore[1]]: JSON.parse(onCore[2]) as unknown });
       const here = /pulumi config rm --path (\S+)$/.exec(fix);
       assert.ok(here, fix);
-      await planDownloads({ [here[1]]: undefined });
+      const unrouted = loadConfig({
+        stack: "downloads",
+        project: "charmarr",
+        organization: "organization",
+        values: withConfig(DOWNLOADS_EXAMPLE, { [here[1]]: undefined }).values,
+        isSecret: () => true,
+      }) as DownloadsConfig;
+      const { cluster, namespace, gateways, identities } = (await planCore()).outputs as unknown as CoreStackOutputs;
+      assert.deepEqual(problemsAgainstCore(unrouted, { cluster, namespace, gateways, identities }), []);
     });
 
     it("refuses Prowlarr settings on the downloads stack while it does not route Prowlarr", async () => {
