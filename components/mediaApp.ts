@@ -2,7 +2,7 @@ import * as k8s from "@pulumi/kubernetes";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { createHash } from "node:crypto";
-import type { ResolvedApp } from "../lib/apps/resolve";
+import { ResolvedApp, isServed } from "../lib/apps/resolve";
 import {
   API_KEY_SECRET_KEY,
   CREDENTIAL_KEYS,
@@ -59,7 +59,7 @@ export interface MediaAppArgs {
   libraryFolders?: string[];
   /** A download client's own folders in the library (required for qBittorrent and SABnzbd). */
   downloadFolders?: DownloadFolders;
-  /** The gateway listener to attach the app's HTTPRoute to; no route when unset. */
+  /** The gateway listener to attach the app's HTTPRoute to; no route when unset, nor for an app with no UI. */
   listener?: ListenerRef;
   /**
    * Rewrites the pod template before the StatefulSet is created, e.g. `VpnEgress.routePodTemplate`
@@ -211,7 +211,7 @@ export class MediaApp extends pulumi.ComponentResource {
         { parent: this, dependsOn: args.ownService.dependencies },
       );
     }
-    if (args.listener) {
+    if (args.listener && isServed(app)) {
       const route = buildHttpRoute(app, args.namespace, args.listener, args.labels);
       this.route = new k8s.apiextensions.CustomResource(
         `${name}-route`,

@@ -8,7 +8,9 @@ import {
   buildGatewayEntryPolicy,
   buildNamespacePeerAuthentication,
   buildPeerPortException,
+  buildRemoteCallerPolicy,
   type Caller,
+  type RemoteCallerPolicyInput,
 } from "../lib/mesh/policies";
 
 export interface MeshEnrollmentArgs {
@@ -84,6 +86,32 @@ export class MeshEnrollment extends pulumi.ComponentResource {
         new k8s.apiextensions.CustomResource(`${name}-${app.name}`, { ...policy }, childOpts),
       );
     }
+    this.registerOutputs({ policies: this.authorizationPolicies.length });
+  }
+}
+
+export interface RemoteCallerPoliciesArgs {
+  /** One policy per app called in another namespace, with this stack's callers of it. */
+  policies: RemoteCallerPolicyInput[];
+}
+
+/**
+ * ALLOW policies a stack adds in another stack's namespace for its own callers there (the downloads
+ * stack's routed Prowlarr calling Radarr, Sonarr and Lidarr in core): they go when this stack does.
+ */
+export class RemoteCallerPolicies extends pulumi.ComponentResource {
+  readonly authorizationPolicies: k8s.apiextensions.CustomResource[];
+
+  constructor(name: string, args: RemoteCallerPoliciesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("charmarr:mesh:RemoteCallerPolicies", name, {}, opts);
+    this.authorizationPolicies = args.policies.map(
+      (input) =>
+        new k8s.apiextensions.CustomResource(
+          `${name}-${input.app}`,
+          { ...buildRemoteCallerPolicy(input) },
+          { parent: this },
+        ),
+    );
     this.registerOutputs({ policies: this.authorizationPolicies.length });
   }
 }

@@ -6,6 +6,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { LabAddresses } from "./addresses";
+import { TRACKER_DOMAIN } from "./dnssec";
 import { GLUETUN_IMAGE, LabContainer } from "./plan";
 import { NetnsTarget, NetnsTransport } from "../verify/netns";
 import { publicAddress } from "../verify/probes";
@@ -235,7 +236,7 @@ export class Lab implements LabContext {
 
   nextName(): string {
     this.lookups++;
-    return `probe${this.lookups}.tracker.example.net`;
+    return `probe${this.lookups}.${TRACKER_DOMAIN}`;
   }
 
   /** One round of the probes, side by side. */
@@ -299,7 +300,7 @@ export class Lab implements LabContext {
     this.world.setLayer1(true, this.pods());
     this.logChecks(checks);
     await scenario.cleanup?.(this);
-    if (scenario.inject) {
+    if (scenario.inject && scenario.breaks !== "internet") {
       await this.recreate({ gateway: scenario.breaks !== "client", client: scenario.breaks === "client" });
     }
     return {
@@ -369,8 +370,9 @@ export class Lab implements LabContext {
       scenario: scenario.name,
       checks: [
         recoveryCheck("layer 1 on", on.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryTargetSeconds!),
-        // Layer 2 alone must bring traffic back too; the 10 s target is the figure the report prints.
-        recoveryCheck("layer 2 alone", off.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryLimitSeconds!),
+        // Layer 2 alone must bring traffic back as fast: the new gateway here has an address an
+        // earlier gateway pod had, which a stale neighbour entry once delayed by up to ~53 s.
+        recoveryCheck("layer 2 alone", off.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryTargetSeconds!),
       ],
       withLayer1: { packets: on.packets, dns: on.dns },
       layer2Only: { packets: off.packets, dns: off.dns },

@@ -53,8 +53,8 @@ export interface Scenario {
   readonly layer2MustHold: boolean;
   /** The fault; the pod it breaks is recreated after it. */
   readonly inject?: (lab: LabContext) => void | Promise<void>;
-  /** Which pod the fault breaks (default the gateway). */
-  readonly breaks?: "gateway" | "client";
+  /** Which pod the fault breaks (default the gateway); "internet": none, its cleanup undoes the fault. */
+  readonly breaks?: "gateway" | "client" | "internet";
   /** Inject again before the layer-2-only round: the pod repairs this fault by itself within seconds. */
   readonly reinject?: boolean;
   /** Probe rounds per layer setting (default 1). */

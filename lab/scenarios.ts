@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { dnsPath } from "../verify/probes";
 import { dnsVerdict } from "../verify/verdicts";
 import { APP_PROBE_DIR } from "./appProbes";
+import { digHeader, FORGED_ADDRESS, MIRROR_DOMAIN, TRACKER_DOMAIN } from "./dnssec";
 import { parseDigShort, resolve } from "./probes";
 import type { Check, LabContext, Observation, Scenario } from "./scenario";
 import {
@@ -261,6 +262,89 @@ async function restartGatewaySidecar(lab: LabContext): Promise<void> {
   );
 }
 
+/** The gateway's running sidecar container (its dnsmasq), when there is one. */
+function gatewaySidecar(lab: LabContext) {
+  return [...lab.gateway.containers.values()].find((c) => isGatewaySidecar(c.spec) && c.running);
+}
+
+/** `dig` from the app container through the pod's resolv.conf: the header and the first address. */
+async function digFromApp(lab: LabContext, name: string, ...flags: string[]) {
+  const result = await lab.clientExec()(["dig", "+time=2", "+tries=1", ...flags, name], 5000);
+  const answer = result.stdout
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .find((fields) => fields[0] === `${name}.` && fields[3] === "A")?.[4];
+  return { ...digHeader(result.stdout), answer };
+}
+
+/**
+ * The gateway's dnsmasq validates as the image ships it: the config gateway_sidecar.sh generated
+ * holds pod-gateway's two DNSSEC lines, and the app's lookup of an internet name comes back
+ * validated (the AD bit dnsmasq sets on a secure answer).
+ */
+async function dnssecValidates(lab: LabContext): Promise<Check[]> {
+  const sidecar = gatewaySidecar(lab);
+  const config = sidecar ? run(["cat", `/proc/${sidecar.daemon!.pid}/root/etc/dnsmasq.d/pod-gateway.conf`]).stdout : "";
+  const lines = config.split("\n").map((line) => line.trim());
+  const shipped = lines.includes("dnssec") && lines.includes("conf-file=/usr/share/dnsmasq/trust-anchors.conf");
+  const name = lab.nextName();
+  const lookup = await digFromApp(lab, name, "+adflag");
+  const validated = lookup.status === "NOERROR" && lookup.flags.includes("ad") && lookup.answer === lab.addresses.web;
+  return [
+    {
+      ok: shipped,
+      text: shipped
+        ? "the gateway's dnsmasq runs pod-gateway's DNSSEC lines (dnssec, the image's trust-anchors.conf)"
+        : "the gateway's dnsmasq config lacks pod-gateway's DNSSEC lines",
+    },
+    {
+      ok: validated,
+      text: validated
+        ? `${name} resolved to ${lookup.answer}, validated (flags: ${lookup.flags.join(" ")})`
+        : `${name}: ${lookup.status ?? "no answer"}, ${lookup.answer ?? "no address"}, flags ${lookup.flags.join(" ") || "none"}`,
+    },
+  ];
+}
+
+/**
+ * With the internet's DNS forged: a fresh tracker name (tampered: the forged address under the
+ * genuine signature) and a fresh mirror name (forged and unsigned in a signed zone) must fail
+ * (SERVFAIL), while the same kind of names asked with checking disabled (`+cd`) show that the
+ * forger's address did reach the gateway. The gateway's dnsmasq logs each refusal as BOGUS.
+ */
+async function forgedAnswersRefused(lab: LabContext): Promise<Check[]> {
+  const mirrorName = () => lab.nextName().replace(`.${TRACKER_DOMAIN}`, `.${MIRROR_DOMAIN}`);
+  const names = {
+    tampered: lab.nextName(),
+    unsigned: mirrorName(),
+    tamperedCd: lab.nextName(),
+    unsignedCd: mirrorName(),
+  };
+  const [tampered, unsigned, tamperedCd, unsignedCd] = await Promise.all([
+    digFromApp(lab, names.tampered),
+    digFromApp(lab, names.unsigned),
+    digFromApp(lab, names.tamperedCd, "+cd"),
+    digFromApp(lab, names.unsignedCd, "+cd"),
+  ]);
+  const sidecar = gatewaySidecar(lab);
+  const log = sidecar && existsSync(join(sidecar.dir, "log")) ? readFileSync(join(sidecar.dir, "log"), "utf8") : "";
+  const bogus = (name: string) => log.includes(`validation ${name} is BOGUS`);
+  const refused = (what: string, name: string, seen: { status?: string; answer?: string }) => ({
+    ok: seen.status === "SERVFAIL" && seen.answer === undefined && bogus(name),
+    text: `${what} ${name}: ${seen.status ?? "no answer"}${seen.answer ? ` ${seen.answer}` : ""}; the gateway's dnsmasq logged it ${bogus(name) ? "BOGUS" : "as not BOGUS"}`,
+  });
+  const arrived = (what: string, name: string, seen: { answer?: string }) => ({
+    ok: seen.answer === FORGED_ADDRESS,
+    text: `${what} ${name} with checking disabled (+cd): ${seen.answer ?? "no address"}${seen.answer === FORGED_ADDRESS ? ", the forger's" : `, not the forger's ${FORGED_ADDRESS}`}`,
+  });
+  return [
+    refused("tampered", names.tampered, tampered),
+    refused("unsigned", names.unsigned, unsigned),
+    arrived("tampered", names.tamperedCd, tamperedCd),
+    arrived("unsigned", names.unsignedCd, unsignedCd),
+  ];
+}
+
 /** The first line of a probe's output that starts with `prefix`, without it. */
 function lineOf(output: string, prefix: string): string | undefined {
   return output
@@ -459,6 +543,7 @@ export const SCENARIOS: readonly Scenario[] = [
           text: `npm run verify's DNS check: ${verdict.status.toUpperCase()} ${verdict.message}`,
         },
         ...dnsThroughTunnel(lab, seen, dnsSources),
+        ...(await dnssecValidates(lab)),
         {
           ok: cluster.ok && cluster.value === lab.addresses.kubernetesService,
           text: cluster.ok
@@ -467,6 +552,26 @@ export const SCENARIOS: readonly Scenario[] = [
         },
       ];
     },
+  },
+  {
+    name: "internet DNS forged (DNSSEC)",
+    layer2MustHold: true,
+    breaks: "internet",
+    inject: (lab) => lab.world.forgeDns(true),
+    traffic: forgedAnswersRefused,
+    checks: (_lab, seen) => {
+      const answered = seen.internetAnswers.filter((a) => a !== undefined);
+      return [
+        {
+          ok: answered.length === 0,
+          text:
+            answered.length === 0
+              ? "the probes' lookups got no address"
+              : `the probes' lookups got ${answered.join(", ")}`,
+        },
+      ];
+    },
+    cleanup: (lab) => lab.world.forgeDns(false),
   },
   {
     name: "tunnel device down",

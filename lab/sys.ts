@@ -23,11 +23,11 @@ export interface RunResult {
   readonly timedOut: boolean;
 }
 
-/** Runs argv (no shell) bounded by `timeoutMs`; never throws. */
-export function run(argv: readonly string[], timeoutMs = 10_000, input?: string): RunResult {
+/** Runs argv (no shell) bounded by `timeoutMs`, in `cwd` when given; never throws. */
+export function run(argv: readonly string[], timeoutMs = 10_000, input?: string, cwd?: string): RunResult {
   record(argv);
   const [command, ...args] = argv;
-  const result = spawnSync(command, args, { encoding: "utf8", timeout: timeoutMs, input, killSignal: "SIGKILL" });
+  const result = spawnSync(command, args, { encoding: "utf8", timeout: timeoutMs, input, cwd, killSignal: "SIGKILL" });
   return {
     code: result.status,
     stdout: result.stdout ?? "",
@@ -39,8 +39,8 @@ export function run(argv: readonly string[], timeoutMs = 10_000, input?: string)
 export class LabError extends Error {}
 
 /** Runs argv and throws a LabError naming the command and its stderr unless it exits 0. */
-export function must(argv: readonly string[], timeoutMs = 10_000, input?: string): string {
-  const result = run(argv, timeoutMs, input);
+export function must(argv: readonly string[], timeoutMs = 10_000, input?: string, cwd?: string): string {
+  const result = run(argv, timeoutMs, input, cwd);
   if (result.code !== 0) {
     throw new LabError(
       `${argv.join(" ")} failed (${result.timedOut ? "timed out" : `exit ${result.code}`}): ${result.stderr.trim() || result.stdout.trim()}`,

@@ -25,6 +25,10 @@ export const REQUIRED_TOOLS: Readonly<Record<string, string>> = {
   dnsmasq: "dnsmasq-base",
   // udhcpc, the image's ping, killall and route applets, and the internet's httpd.
   busybox: "busybox",
+  // The internet's signed root zone (lab/dnssec.ts): its key, its signatures, its servers.
+  "ldns-keygen": "ldnsutils",
+  "ldns-signzone": "ldnsutils",
+  nsd: "nsd",
   // client_init.sh's gateway lookup and the lab's DNS probes.
   dig: "bind9-dnsutils",
   curl: "curl",

@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { LabAddresses } from "./addresses";
 import { APP_PROBE_DIR, BOUND_SOCKET_PL, RAW_FRAME_PL } from "./appProbes";
 import { CapabilitySet, containerCapabilities, describeCapabilities, ProcessUser, setprivArgs } from "./capabilities";
+import { forgedZone, nsdConfig, rootZone, TRACKER_DOMAIN, trustAnchorLine } from "./dnssec";
 import { DNS_SERVER_JS, FALLBACK_COMMANDS, gluetunScript } from "./gluetun";
 import { leakCounterRuleset } from "./leaks";
 import { policyRuleset, PolicyPod } from "./netpol";
@@ -36,6 +37,10 @@ const PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 const POLICY_TABLE = "lab_networkpolicy";
 const COUNTER_TABLE = "lab_leaks";
 const FRAGMENT_TABLE = "lab_fragments";
+/** The internet's root server (NSD, the signed root zone), on the internet namespace's loopback (all of 127/8 is local). */
+const ROOT_SERVER = "127.0.0.1";
+/** A lying root server: the same zone with forged answers (lab/dnssec.ts, forgedZone). */
+const FORGED_SERVER = "127.0.0.2";
 /** Size of the internet's large download and of the large upload: several round trips of full-size segments. */
 export const LARGE_BODY_BYTES = 512 * 1024;
 
@@ -277,6 +282,10 @@ export class World {
   private readonly runId: string;
   private kubeDnsDaemon?: Daemon;
   readonly resolverLog: string;
+  /** The resolver's `--servers-file`: which root server it asks. */
+  private readonly resolverServers: string;
+  /** dnsmasq's `trust-anchor=` line for the lab's root key (the lab image's trust-anchors.conf). */
+  private trustAnchor?: string;
   private keys?: { serverPrivate: string; serverPublic: string; clientPrivate: string; clientPublic: string };
   layer1 = false;
 
@@ -294,6 +303,7 @@ export class World {
     this.vpn = this.nsName("vpn");
     this.dns = this.nsName("kubedns");
     this.resolverLog = join(this.dir, "resolver.log");
+    this.resolverServers = join(this.dir, "resolver.servers");
   }
 
   nsName(role: string): string {
@@ -435,7 +445,11 @@ export class World {
       10_000,
       leakCounterRuleset(COUNTER_TABLE, { home: a.home, vpnServer: a.vpnServer, vpnPort: port }),
     );
-    // The resolver answers every name with the web server's address and logs who asked.
+    this.buildRootDns();
+    // The resolver: a recursive resolver as the internet's hosts (and VPN providers) run them, in
+    // front of the root servers: it answers every query from the root zone (the forger's, while
+    // a scenario forges DNS), passing DNSSEC records on, and logs who asked.
+    writeFileSync(this.resolverServers, `server=${ROOT_SERVER}\n`);
     this.registry.start(
       "internet/resolver",
       [
@@ -451,8 +465,8 @@ export class World {
         "--user=root",
         `--listen-address=${a.resolver}`,
         "--bind-interfaces",
-        `--address=/#/${a.web}`,
-        "--local=/#/",
+        // Re-read on SIGHUP: where the resolver's answers come from (see forgeDns).
+        `--servers-file=${this.resolverServers}`,
         "--log-queries=extra",
         `--log-facility=${this.resolverLog}`,
         "--cache-size=0",
@@ -488,6 +502,44 @@ export class World {
       ],
       join(this.dir, "web.out"),
     );
+  }
+
+  /**
+   * The internet's root: a key made for this run, the root zone signed with it (lab/dnssec.ts),
+   * served by NSD; and the forger, serving the same zone with forged answers. The key's DS is the
+   * trust anchor of the lab's pod-gateway image.
+   */
+  private buildRootDns(): void {
+    const dir = join(this.dir, "dns");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "root.zone"), rootZone(this.addresses));
+    // ldns-keygen writes K.+<algorithm>+<tag>.{key,private,ds} into its working directory and
+    // prints that base name. One key-signing key signs the whole zone.
+    const key = must(["ldns-keygen", "-a", "ECDSAP256SHA256", "-k", "."], 10_000, undefined, dir).trim();
+    must(["ldns-signzone", "-f", join(dir, "root.signed"), join(dir, "root.zone"), join(dir, key)]);
+    this.trustAnchor = trustAnchorLine(readFileSync(join(dir, `${key}.ds`), "utf8"));
+    writeFileSync(join(dir, "forged.signed"), forgedZone(readFileSync(join(dir, "root.signed"), "utf8")));
+    for (const [name, address, zone] of [
+      ["root", ROOT_SERVER, "root.signed"],
+      ["forger", FORGED_SERVER, "forged.signed"],
+    ]) {
+      const serverDir = join(dir, name);
+      mkdirSync(serverDir, { recursive: true });
+      copyFileSync(join(dir, zone), join(serverDir, zone));
+      writeFileSync(join(serverDir, "nsd.conf"), nsdConfig({ address, dir: serverDir, zoneFile: zone }));
+      this.registry.start(
+        `internet/${name}-nsd`,
+        ["ip", "netns", "exec", this.internet, "nsd", "-d", "-c", join(serverDir, "nsd.conf")],
+        join(serverDir, "nsd.out"),
+      );
+    }
+  }
+
+  /** The resolver asks the forger (on) or the genuine root server (off) from now on. */
+  forgeDns(on: boolean): void {
+    writeFileSync(this.resolverServers, `server=${on ? FORGED_SERVER : ROOT_SERVER}\n`);
+    // dnsmasq re-reads its --servers-file on SIGHUP.
+    process.kill(Number(readFileSync(join(this.dir, "resolver.pid"), "utf8").trim()), "SIGHUP");
   }
 
   private buildVpnServer(): void {
@@ -663,7 +715,25 @@ export class World {
         run(["ip", "-n", this.vpn, "link", "show", "wg0"]).code === 0 &&
         run(["ip", "-n", this.vpn, "link", "show", "wg0", "up"]).stdout.includes("UP");
       if (udp.includes(":0035 ") && tcp.includes(":0050 ") && wgUp && existsSync(join(this.dir, "kube-dns.pid"))) {
-        return;
+        // The resolver answers from the signed root zone once NSD has loaded it.
+        const answer = run(
+          [
+            "ip",
+            "netns",
+            "exec",
+            this.internet,
+            "dig",
+            "+time=1",
+            "+tries=1",
+            "+short",
+            `@${this.addresses.resolver}`,
+            `ready.${TRACKER_DOMAIN}`,
+          ],
+          3000,
+        );
+        if (answer.stdout.trim() === this.addresses.web) {
+          return;
+        }
       }
       await sleep(100);
     }
@@ -873,30 +943,18 @@ export class World {
     mkdirSync(join(etc, "udhcpc"), { recursive: true });
     // Alpine's dnsmasq package: /etc/dnsmasq.conf reads /etc/dnsmasq.d/*.conf, where the sidecar writes its config.
     writeFileSync(join(etc, "dnsmasq.conf"), "conf-dir=/etc/dnsmasq.d/,*.conf\n");
-    // The lab's internet has no signed root zone, so DNSSEC validation (on by pod-gateway's
-    // default GATEWAY_ENABLE_DNSSEC) could only fail: the image's dnsmasq runs with the
-    // sidecar's generated configuration minus its two DNSSEC lines.
-    const sbin = join(image, "usr", "local", "sbin");
-    mkdirSync(sbin, { recursive: true });
-    writeFileSync(
-      join(sbin, "dnsmasq"),
-      [
-        "#!/bin/bash",
-        "mkdir -p /run/dnsmasq-lab.d",
-        "for f in /etc/dnsmasq.d/*.conf; do",
-        '  grep -vE \'^[[:space:]]*(dnssec|conf-file=.*trust-anchors)\' "$f" > "/run/dnsmasq-lab.d/${f##*/}"',
-        "done",
-        'exec /usr/sbin/dnsmasq --conf-file=/dev/null "--conf-dir=/run/dnsmasq-lab.d/,*.conf" "$@"',
-        "",
-      ].join("\n"),
-    );
-    chmodSync(join(sbin, "dnsmasq"), 0o755);
     // Alpine's udhcpc event script, where Debian's busybox udhcpc looks for its default script.
     copyFileSync(join(this.upstream, "alpine-udhcpc-default.script"), join(etc, "udhcpc", "default.script"));
     chmodSync(join(etc, "udhcpc", "default.script"), 0o755);
+    // Alpine's dnsmasq-dnssec installs dnsmasq's trust-anchors.conf (the real root's DS) as
+    // /usr/share/dnsmasq/trust-anchors.conf (aports main/dnsmasq APKBUILD), the file
+    // gateway_sidecar.sh has dnsmasq read; the lab's file holds the DS of the lab's root instead.
     const share = join(image, "usr", "share", "dnsmasq");
     mkdirSync(share, { recursive: true });
-    copyFileSync("/usr/share/dnsmasq-base/trust-anchors.conf", join(share, "trust-anchors.conf"));
+    writeFileSync(
+      join(share, "trust-anchors.conf"),
+      `# The lab internet's root key (lab/dnssec.ts), where the image has the real root's.\n${this.trustAnchor!}\n`,
+    );
     return image;
   }
 

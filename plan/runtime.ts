@@ -1,7 +1,7 @@
 /**
  * Pulumi's mock runtime with a recorder. The only module of the plan that touches @pulumi/pulumi
  * internals, each probed rather than assumed: the mock monitor's register/read hooks and request
- * getters, the secret signature, and runtime.waitForRPCs. test/sdkInternals.test.ts fails, naming
+ * getters, the secret signature, runtime.waitForRPCs and the promise stamp's stack trace. test/sdkInternals.test.ts fails, naming
  * the internal, when an SDK upgrade changes one of them.
  */
 import * as pulumi from "@pulumi/pulumi";
@@ -92,6 +92,38 @@ function computedState(type: string, name: string): Record<string, unknown> {
       return {};
   }
 }
+
+/** The SDK's promise wrapper: stamps every promise it makes with an id, a context and a stack trace. */
+interface DebuggableInternals {
+  debugPromiseLeaks: boolean;
+  debuggablePromise<T>(promise: Promise<T>, context: unknown): Promise<T>;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- an internal module its typings do not export
+const debuggable = require("@pulumi/pulumi/runtime/debuggable") as Partial<DebuggableInternals>;
+
+/**
+ * The SDK's `debuggablePromise` (@pulumi/pulumi runtime/debuggable.js) formats `new Error().stack`
+ * for every promise it makes, to print only when `PULUMI_DEBUG_PROMISE_LEAKS` asks for a promise-leak
+ * report. Under tsx each of those frames is looked up in a source map, which cost about a quarter of
+ * a plan's CPU time (a `node --cpu-prof` run of the test suite). The plan keeps the stamp but takes
+ * it with no frames, unless that report was asked for.
+ */
+function stampPromisesWithoutStackTraces(): void {
+  const original = debuggable.debuggablePromise;
+  if (!original || debuggable.debugPromiseLeaks) return;
+  debuggable.debuggablePromise = <T>(promise: Promise<T>, context: unknown): Promise<T> => {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return original(promise, context);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  };
+}
+
+stampPromisesWithoutStackTraces();
 
 let activeRecorder: Recorder | undefined;
 

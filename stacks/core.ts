@@ -5,7 +5,7 @@ import { MediaApp, MediaAppArgs } from "../components/mediaApp";
 import { MeshEnrollment } from "../components/meshEnrollment";
 import { Platform } from "../components/platform";
 import { Tailnet } from "../components/tailnet";
-import type { ResolvedApp } from "../lib/apps/resolve";
+import { ResolvedApp, ServedApp, isServed } from "../lib/apps/resolve";
 import type { CoreConfig } from "../lib/config";
 import type { KubernetesConnection } from "../lib/platform/kubeConnection";
 import { GATEWAY_DOMAINS, GatewayDomain } from "../lib/ingress/settings";
@@ -123,9 +123,12 @@ function deployCoreApps(
             ? { secretEnv: { PLEX_CLAIM: config.plexClaim } }
             : {}),
           trustDomain: config.platform.istio.trustDomain,
-          ...(app.ownLoadBalancer !== undefined
-            ? { ownService: ownService(config, app, prerequisites) }
-            : { listener: listenerFor(app, config.namespace) }),
+          // An app with no UI (FlareSolverr) gets neither: only other apps call it, inside the cluster.
+          ...(isServed(app)
+            ? app.ownLoadBalancer !== undefined
+              ? { ownService: ownService(config, app, prerequisites) }
+              : { listener: listenerFor(app, config.namespace) }
+            : {}),
           crdDependencies: [...prerequisites.routes, ...Object.values(ingress.gateways)],
         },
         { dependsOn: [namespace] },
@@ -220,7 +223,7 @@ function libraryFolders(config: CoreConfig, app: string): string[] {
 }
 
 /**
- * Core's relations (root folders, Prowlarr's applications, Seerr's services) and the offers the
+ * Core's relations (root folders, Prowlarr's applications and indexer proxy, Seerr's services) and the offers the
  * downloads stack relates to: each arr app's in-cluster address and API key, a secret output.
  */
 function relateCoreApps(
@@ -258,6 +261,7 @@ function relateCoreApps(
         }),
       ) as Partial<Record<ArrApp, KeyedEndpoint>>,
       prowlarr: keyed("prowlarr", keys.prowlarr),
+      flaresolverr: endpoint("flaresolverr"),
       seerr: keyed("seerr", seerrKey),
       // Only the chosen media server is among the enabled apps.
       plex: endpoint("plex"),
@@ -308,7 +312,7 @@ function relateCoreApps(
 /** The Service of its own an app like Plex gets: its exposure, what it publishes, what it waits for. */
 function ownService(
   config: CoreConfig,
-  app: ResolvedApp,
+  app: ServedApp,
   prerequisites: Platform["dependencies"],
 ): NonNullable<MediaAppArgs["ownService"]> {
   const exposure = ownServiceExposure(app, config.gateways[app.domain]);

@@ -7,16 +7,19 @@ import { configSetCommand } from "../lib/settings";
 import { downloadFolderProblems } from "../lib/relations/settings";
 import { CoreStackOutputs, GatewayReference, readCoreOutputs } from "../lib/contract";
 import { MediaApp } from "../components/mediaApp";
-import { MeshEnrollment } from "../components/meshEnrollment";
-import { domainsOfStack } from "../lib/apps/catalog";
+import { MeshEnrollment, RemoteCallerPolicies } from "../components/meshEnrollment";
+import { APP_CATALOG, domainsOfStack, isAppName } from "../lib/apps/catalog";
 import { appSelector } from "../lib/apps/workload";
+import { isServed } from "../lib/apps/resolve";
 import { routeAccessLabels } from "../lib/ingress/gateways";
 import { MeshNamespace, OutOfMeshNamespace, meshEnrollmentProblems, meshNamespaceLabels } from "../lib/mesh/enrollment";
-import { gatewayPrincipals } from "../lib/mesh/policies";
+import { HBONE_PORT, RemoteCallerPolicyInput, calleesOf, gatewayPrincipals } from "../lib/mesh/policies";
+import { APP_LABEL } from "../lib/k8s/labels";
 import { charmarrLabels } from "../lib/k8s/labels";
 import { KillSwitch } from "../components/killSwitch";
 import { VpnEgress } from "../components/vpnEgress";
-import { killSwitchWarnings } from "../lib/vpn/killSwitch";
+import { ClusterCallee, calleeEgressRules, killSwitchWarnings } from "../lib/vpn/killSwitch";
+import { routedGroups } from "../lib/vpn/routing";
 import { Relations } from "../components/relations";
 import type { KubernetesConnection } from "../lib/platform/kubeConnection";
 import {
@@ -40,7 +43,9 @@ import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
 import type { VpnCredentialName } from "../lib/vpn/providers";
 import { AdmissionPolicies } from "../components/admissionPolicies";
 import { vpnNamespacePolicies } from "../lib/admission/vpn";
-import { libraryHostPath } from "../lib/apps/workload";
+import { CREDENTIAL_KEYS, credentialsSecretName, libraryHostPath } from "../lib/apps/workload";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import { PORT_FORWARDING_APP } from "../lib/vpn/portForward";
 
 export interface DownloadsStackExports {
   /** The core stack this stack was deployed against. */
@@ -53,27 +58,45 @@ export interface DownloadsStackExports {
   namespace: pulumi.Input<string>;
   /** FQDN of the VPN gateway's headless Service, which routed clients resolve. */
   vpnGateway: string;
-  /** Each download client's LAN and tailnet URL on core's gateways. */
+  /** Each app's LAN and tailnet URL on core's gateways (Prowlarr's too when indexers are routed). */
   urls: Record<string, AppUrls>;
-  /** What this stack wired: `{ "<arr app>": ["qbittorrent", "sabnzbd"] }`. */
+  /**
+   * What this stack wired: `{ "<arr app>": ["qbittorrent", "sabnzbd"] }`, and
+   * `"prowlarr": [<arr apps>]` when Prowlarr runs here.
+   */
   relations: RelationGraph;
+  /** Generated Servarr API keys of this stack's apps (Prowlarr's, when it runs here), a secret. */
+  apiKeys: pulumi.Output<Record<string, string>>;
 }
 
 /**
- * The download clients (qBittorrent, SABnzbd): each routed through the VPN gateway with its kill
- * switch, served on core's admin gateway, in the mesh with L4 authorization.
+ * The stack's enabled apps; with `vpn.portForwarding`, qBittorrent's peers arrive on the VPN's
+ * forwarded port, which changes at run time.
  */
-function deployDownloadClients(
+function routedApps(config: DownloadsConfig): ResolvedApp[] {
+  return config.apps.map((app) =>
+    config.vpn.portForwarding && app.name === PORT_FORWARDING_APP ? { ...app, peerPortFollowsVpn: true } : app,
+  );
+}
+
+/**
+ * The routed apps — the download clients, and Prowlarr when indexers are routed: each routed through
+ * the VPN gateway with its kill switch, served on core's gateway of its domain, in the mesh with L4
+ * authorization, reaching inside the cluster only the apps it calls.
+ */
+function deployRoutedApps(
   config: DownloadsConfig,
   core: CoreStackOutputs,
   namespace: k8s.core.v1.Namespace,
   egress: VpnEgress,
   connection: KubernetesConnection,
-): RelationGraph {
+): { graph: RelationGraph; apiKeys: pulumi.Output<Record<string, string>> } {
   const labels = charmarrLabels("downloads");
-  const clients = config.apps.map((app) => {
-    // problemsAgainstCore has refused any app whose gateway core does not run.
-    const gateway = core.gateways[app.domain] as GatewayReference;
+  const routed = routedApps(config);
+  const clients = routed.map((app) => {
+    // problemsAgainstCore has refused any app whose gateway core does not run; an app with no UI
+    // (FlareSolverr) has none.
+    const gateway = isServed(app) ? (core.gateways[app.domain] as GatewayReference) : undefined;
     const serviceNames = [
       app.name,
       `${app.name}.${config.namespace}`,
@@ -91,6 +114,7 @@ function deployDownloadClients(
             gateway: egress.gatewayPeer,
             cluster: core.cluster,
             allowLan: config.vpn.killSwitch.allowLan,
+            extraRules: calleeEgressRules(callees(app.name, config, core), HBONE_PORT),
             labels,
           },
           { dependsOn: [namespace, ...egress.routedDependencies] },
@@ -110,7 +134,7 @@ function deployDownloadClients(
         // Each arr app's save path, so the arr app can read it from the first download on, and the
         // client's own folders, which it writes as PUID.
         libraryFolders: [
-          ...(config.relations.enabled
+          ...(config.relations.enabled && downloadFolders
             ? ARR_APPS.filter((arr) => core.offers[arr]).map((arr) =>
                 downloadPath(core.media.library.mountPath, config.relations, arr),
               )
@@ -119,16 +143,34 @@ function deployDownloadClients(
         ],
         ...(downloadFolders ? { downloadFolders } : {}),
         trustDomain: core.mesh.trustDomain,
-        hostnames: [gateway.lanIp, gateway.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
+        hostnames: [gateway?.lanIp, gateway?.tailnetHostname, ...serviceNames, ...app.extraHostnames].filter(
           (name): name is string => name !== undefined,
         ),
-        listener: {
-          gateway: app.domain,
-          namespace: gateway.namespace,
-          sectionName: gateway.sectionName,
-          port: gateway.port,
-        },
-        podTemplate: (template) => egress.routePodTemplate(template),
+        ...(gateway !== undefined && isServed(app)
+          ? {
+              listener: {
+                gateway: app.domain,
+                namespace: gateway.namespace,
+                sectionName: gateway.sectionName,
+                port: gateway.port,
+              },
+            }
+          : {}),
+        podTemplate: (template) =>
+          egress.routePodTemplate(
+            template,
+            app.peerPortFollowsVpn
+              ? {
+                  image: app.image,
+                  webUiPort: app.port,
+                  credentials: {
+                    secret: credentialsSecretName(app),
+                    usernameKey: CREDENTIAL_KEYS.username,
+                    passwordKey: CREDENTIAL_KEYS.password,
+                  },
+                }
+              : undefined,
+          ),
         workloadDependencies: [...egress.routedDependencies, ...(killSwitch ? [killSwitch.policy] : [])],
       },
       { dependsOn: [namespace] },
@@ -140,29 +182,88 @@ function deployDownloadClients(
     {
       namespace: config.namespace,
       gatewayPrincipals: gatewayPrincipals(core.gateways),
-      apps: config.apps,
+      apps: routed,
       identities: {
         ...core.identities,
-        ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])),
+        ...Object.fromEntries(clients.map((client, index) => [routed[index].name, client.principal])),
       },
       labels,
     },
     { dependsOn: [namespace] },
   );
-  return relateDownloadClients(
-    config,
-    core,
-    Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client])),
-    connection,
-  );
+  const remoteCallers = remoteCallerPolicies(config, core, clients);
+  if (remoteCallers.length > 0) {
+    new RemoteCallerPolicies("remote-callers", { policies: remoteCallers }, { dependsOn: [namespace] });
+  }
+  const apps = Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client]));
+  return {
+    graph: relateRoutedApps(config, core, apps, connection),
+    apiKeys: pulumi.secret(
+      pulumi.output(
+        Object.fromEntries(
+          Object.entries(apps).flatMap(([name, app]) => (app.apiKey ? [[name, app.apiKey] as const] : [])),
+        ),
+      ),
+    ) as pulumi.Output<Record<string, string>>,
+  };
+}
+
+/**
+ * Where a routed app may reach inside the cluster besides the gateway and kube-dns: the enabled apps
+ * it calls (`CALLERS`), in core's namespace or this one. Download clients call none; a routed
+ * Prowlarr calls Radarr, Sonarr and Lidarr (its applications) and the download clients (manual grabs).
+ */
+function callees(caller: AppName, config: DownloadsConfig, core: CoreStackOutputs): ClusterCallee[] {
+  return calleesOf(caller).flatMap((callee): ClusterCallee[] => {
+    const namespace = config.apps.some((app) => app.name === callee)
+      ? config.namespace
+      : core.identities[callee] !== undefined
+        ? core.namespace
+        : undefined;
+    return namespace === undefined
+      ? []
+      : [{ namespace, podLabels: { [APP_LABEL]: callee }, port: APP_CATALOG[callee].port }];
+  });
+}
+
+/**
+ * The ALLOW policies this stack adds in core's namespace for its apps that call core's apps (a
+ * routed Prowlarr syncing Radarr): core's own policies were built before this stack's principals
+ * existed.
+ */
+function remoteCallerPolicies(
+  config: DownloadsConfig,
+  core: CoreStackOutputs,
+  clients: readonly MediaApp[],
+): RemoteCallerPolicyInput[] {
+  return Object.keys(core.identities).flatMap((name): RemoteCallerPolicyInput[] => {
+    if (!isAppName(name)) {
+      return [];
+    }
+    const principals = config.apps.flatMap((app, index) =>
+      calleesOf(app.name).includes(name) ? [clients[index].principal] : [],
+    );
+    return principals.length === 0
+      ? []
+      : [
+          {
+            app: name,
+            port: APP_CATALOG[name].port,
+            namespace: core.namespace,
+            principals,
+            callerNamespace: config.namespace,
+            labels: charmarrLabels("downloads"),
+          },
+        ];
+  });
 }
 
 /**
  * The downloads stack consumes core's offers: each arr app core runs takes each download client, and
- * each client keeps a category per arr app. The relations live here, so destroying this stack
- * removes its entries from the arr apps.
+ * each client keeps a category per arr app; a routed Prowlarr takes each arr app as an application.
+ * The relations live here, so destroying this stack removes its entries from the arr apps.
  */
-function relateDownloadClients(
+function relateRoutedApps(
   config: DownloadsConfig,
   core: CoreStackOutputs,
   clients: Record<string, MediaApp>,
@@ -175,8 +276,9 @@ function relateDownloadClients(
   const arr = Object.fromEntries(
     ARR_APPS.flatMap((name) => (core.offers[name] ? [[name, core.offers[name] as KeyedEndpoint]] : [])),
   ) as Partial<Record<ArrApp, KeyedEndpoint>>;
-  const relations = (credentials: Record<string, Record<string, string>>) => {
+  const relations = (credentials: Record<string, Record<string, string>>, keys: Record<string, string>) => {
     const qbittorrent = endpoint("qbittorrent");
+    const prowlarr = endpoint("prowlarr");
     const sabnzbd = endpoint("sabnzbd");
     const downloadClients: DownloadClients = {
       ...(qbittorrent && credentials.qbittorrent
@@ -193,6 +295,8 @@ function relateDownloadClients(
     return downloadsRelations({
       arr,
       clients: downloadClients,
+      ...(prowlarr && keys.prowlarr ? { prowlarr: { ...prowlarr, apiKey: keys.prowlarr } } : {}),
+      ...(endpoint("flaresolverr") ? { flaresolverr: endpoint("flaresolverr") } : {}),
       mountPath: core.media.library.mountPath,
       settings: config.relations,
     });
@@ -209,9 +313,13 @@ function relateDownloadClients(
   const credentials = pulumi.output(Object.fromEntries(generated)) as pulumi.Output<
     Record<string, Record<string, string>>
   >;
+  const keyed = Object.entries(clients).flatMap(([name, client]) => (client.apiKey ? [[name, client.apiKey]] : []));
+  const keys = pulumi.output(Object.fromEntries(keyed)) as pulumi.Output<Record<string, string>>;
   new Relations("relations", {
-    planned: relations(placeholders),
-    specs: credentials.apply((resolved) => specsByName(relations(resolved))),
+    planned: relations(placeholders, Object.fromEntries(keyed.map(([name]) => [name, PLANNING_SECRET]))),
+    specs: pulumi
+      .all([credentials, keys])
+      .apply(([resolved, resolvedKeys]) => specsByName(relations(resolved, resolvedKeys))),
     retry: {
       attempts: config.relations.readiness.attempts,
       intervalMs: config.relations.readiness.intervalSeconds * 1000,
@@ -292,7 +400,7 @@ export async function downloadsProgram(
         labels: {
           ...charmarrLabels("downloads"),
           ...meshNamespaceLabels(),
-          ...routeAccessLabels(domainsOfStack("downloads")),
+          ...routeAccessLabels(domainsOfStack("downloads", routedGroups(config))),
           ...ROUTED_NAMESPACE_POD_SECURITY,
         },
       },
@@ -308,13 +416,14 @@ export async function downloadsProgram(
       cluster: core.cluster,
       clientNamespace: namespace.metadata.name,
       labels: charmarrLabels("downloads", "vpn"),
+      webUiPort: config.apps.find((app) => app.name === PORT_FORWARDING_APP)?.port,
     },
     { dependsOn: [admission] },
   );
   for (const warning of killSwitchWarnings(config.vpn.killSwitch)) {
     pulumi.log.warn(warning);
   }
-  const relations = deployDownloadClients(config, core, namespace, egress, connection);
+  const routed = deployRoutedApps(config, core, namespace, egress, connection);
 
   return {
     coreStack: config.coreStack,
@@ -323,6 +432,7 @@ export async function downloadsProgram(
     namespace: namespace.metadata.name,
     vpnGateway: egress.gatewayFqdn,
     urls: appUrls(config.apps, core.gateways),
-    relations,
+    relations: routed.graph,
+    apiKeys: routed.apiKeys,
   };
 }

@@ -141,11 +141,11 @@ describe("admission: the ValidatingAdmissionPolicies of the downloads stack", ()
    * them all again here would cost the suite seconds.
    */
   const POD_VARIANTS = PLAN_VARIANTS.filter((variant) =>
-    ["the shipped examples", "hostPath library"].some((name) => variant.name.includes(name)),
+    ["the shipped examples", "hostPath library", "Prowlarr routed"].some((name) => variant.name.includes(name)),
   );
 
   it("admits every pod and Service of the plan variants whose pods differ, in both namespaces", async () => {
-    assert.equal(POD_VARIANTS.length, 2);
+    assert.equal(POD_VARIANTS.length, 3);
     for (const variant of POD_VARIANTS) {
       const planned = await planDownloads(
         variant.downloads,
@@ -358,6 +358,47 @@ describe("admission: the ValidatingAdmissionPolicies of the downloads stack", ()
         },
       };
       assert.deepEqual(denials(clients, plain), []);
+    });
+  });
+
+  describe("a routed Prowlarr (charmarr:indexers.routeThroughVpn) is held to the routed pods' rules", () => {
+    let routed: Policy;
+    let prowlarr: () => Pod;
+    before(async () => {
+      const variant = PLAN_VARIANTS.find((candidate) => candidate.name.includes("Prowlarr routed"));
+      assert.ok(variant);
+      const planned = await planDownloads(variant.downloads, variant.core);
+      routed = policyFor(planned, `${CLIENTS}-pods.charmarr.io`);
+      const found = plannedPods(planned).find((candidate) => candidate.metadata.name === "prowlarr-0");
+      assert.ok(found, "the downloads stack plans Prowlarr");
+      prowlarr = () => structuredClone(found);
+    });
+
+    it("admits it as planned: routed label, route containers with the pinned pod-gateway image, the gateway as resolver", () => {
+      const planned = prowlarr();
+      assert.equal(planned.metadata.labels?.[ROUTED_LABEL], "true");
+      assert.deepEqual(denials(routed, planned), []);
+    });
+
+    it("refuses it resolving through kube-dns, keeping NET_RAW, adding NET_ADMIN, or a route container of another image", () => {
+      const clusterFirst = prowlarr();
+      clusterFirst.spec.dnsPolicy = "ClusterFirst";
+      delete clusterFirst.spec.dnsConfig;
+      assertOnlyRefusal(routed, clusterFirst, "pod prowlarr-0 (of StatefulSet prowlarr)", "must have dnsPolicy: None");
+      const raw = prowlarr();
+      delete container(raw, "prowlarr").securityContext;
+      assertOnlyRefusal(routed, raw, "must drop NET_RAW");
+      const admin = prowlarr();
+      container(admin, "prowlarr").securityContext?.capabilities?.add?.push("NET_ADMIN");
+      assertOnlyRefusal(routed, admin, "adds a capability beyond Pod Security baseline's");
+      const impostor = prowlarr();
+      container(impostor, ROUTE_INIT_CONTAINER).image = "docker.io/library/busybox:1.37";
+      assertRefused(routed, impostor, "adds a capability beyond", "ghcr.io/angelnu/pod-gateway:");
+      const unlabelled = prowlarr();
+      delete unlabelled.metadata.labels?.[ROUTED_LABEL];
+      unlabelled.spec.dnsPolicy = "ClusterFirst";
+      delete unlabelled.spec.dnsConfig;
+      assertOnlyRefusal(routed, unlabelled, "must have dnsPolicy: None");
     });
   });
 

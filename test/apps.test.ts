@@ -31,7 +31,7 @@ interface StatefulSetSpec {
   replicas: number;
   selector: { matchLabels: Record<string, string> };
   template: { metadata: { labels: Record<string, string> }; spec: PodSpec };
-  volumeClaimTemplates: {
+  volumeClaimTemplates?: {
     metadata: { name: string };
     spec: { storageClassName?: string; resources: { requests: { storage: string } } };
   }[];
@@ -53,6 +53,7 @@ const APP_PORTS: Readonly<Record<string, number>> = {
   plex: 32400,
   qbittorrent: 8080,
   sabnzbd: 8080,
+  flaresolverr: 8191,
 };
 
 describe("apps: the default plans", () => {
@@ -76,7 +77,7 @@ describe("apps: the default plans", () => {
       manifestsOf(plan, "StatefulSet")
         .map((m) => m.metadata.name)
         .sort();
-    assert.deepEqual(names(core), ["lidarr", "plex", "prowlarr", "radarr", "seerr", "sonarr"]);
+    assert.deepEqual(names(core), ["flaresolverr", "lidarr", "plex", "prowlarr", "radarr", "seerr", "sonarr"]);
     assert.deepEqual(names(downloads), ["qbittorrent", "sabnzbd"]);
   });
 
@@ -100,7 +101,7 @@ describe("apps: the default plans", () => {
       assertSelects(spec.selector.matchLabels, spec.template.metadata.labels, `${app}: the StatefulSet's selector`);
       assertSelects(service.selector, spec.template.metadata.labels, `${app}: its Service`);
       assert.deepEqual(
-        spec.volumeClaimTemplates.map((t) => [t.metadata.name, t.spec.storageClassName]),
+        (spec.volumeClaimTemplates ?? []).map((t) => [t.metadata.name, t.spec.storageClassName]),
         [["config", undefined]],
       );
       const mounts = Object.fromEntries((containerOf(plan, app).volumeMounts ?? []).map((m) => [m.mountPath, m.name]));
@@ -297,7 +298,9 @@ describe("apps: configuration", () => {
     assert.equal(container.image, "ghcr.io/hotio/radarr:release-5.27.5.10198");
     assert.equal(container.resources?.requests.cpu, "250m");
     assert.equal(container.resources?.requests.memory, "512Mi", "unset fields keep the catalog's values");
-    const claim = specOf(core, "radarr").volumeClaimTemplates[0].spec;
+    const claim = specOf(core, "radarr").volumeClaimTemplates?.[0].spec as NonNullable<
+      StatefulSetSpec["volumeClaimTemplates"]
+    >[number]["spec"];
     assert.deepEqual([claim.storageClassName, claim.resources.requests.storage], ["longhorn", "5Gi"]);
     assert.equal(
       containerOf(core, "sonarr").image,
@@ -358,7 +361,7 @@ describe("apps: configuration", () => {
     );
     assert.equal(error.problems.length, 1, "one problem, not also an unknown app");
     const plan = await planCore({ "charmarr:apps.seerr.configSize": "2Gi" });
-    assert.equal(specOf(plan, "seerr").volumeClaimTemplates[0].spec.resources.requests.storage, "2Gi");
+    assert.equal(specOf(plan, "seerr").volumeClaimTemplates?.[0].spec.resources.requests.storage, "2Gi");
   });
 
   it("runs Seerr from its own image at a v3 release, Radarr 6, Prowlarr 2, Sonarr 4.0.19, Lidarr 2.14, SABnzbd 5, Plex 1.43, Jellyfin 10.11, qBittorrent 5.1", async () => {
@@ -440,11 +443,92 @@ describe("apps: configuration", () => {
   });
 });
 
+describe("apps: FlareSolverr, beside Prowlarr", () => {
+  let core: StackPlan;
+  before(async () => {
+    core = await planCore();
+  });
+
+  it("runs beside Prowlarr as its image's own user, with no capability, no volume, no route and no URL", () => {
+    const spec = specOf(core, "flaresolverr");
+    const container = containerOf(core, "flaresolverr");
+    assert.equal(manifestOf(core, "StatefulSet", "flaresolverr").metadata.namespace, "charmarr-core");
+    assert.equal(container.image, "ghcr.io/flaresolverr/flaresolverr:v3.5.0");
+    // FlareSolverr v3.5.0 Dockerfile L39, L54 (`USER flaresolverr`, uid 1000); it reads no PUID/PGID.
+    assert.deepEqual((spec.template.spec as { securityContext?: Record<string, unknown> }).securityContext, {
+      runAsUser: 1000,
+      runAsGroup: 1000,
+      runAsNonRoot: true,
+      fsGroup: 1000,
+      fsGroupChangePolicy: "OnRootMismatch",
+    });
+    assert.deepEqual(envOf(core, "flaresolverr"), { TZ: "Etc/UTC" });
+    assert.deepEqual((container as { securityContext?: unknown }).securityContext, {
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ["ALL"] },
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    // Nothing kept, and a browser on indexers' pages never sees the media library.
+    assert.equal(spec.volumeClaimTemplates, undefined);
+    assert.deepEqual(spec.template.spec.volumes, []);
+    assert.deepEqual(container.volumeMounts, []);
+    assert.deepEqual(
+      [container.readinessProbe?.httpGet, container.livenessProbe?.httpGet],
+      [
+        { path: "/health", port: 8191 },
+        { path: "/health", port: 8191 },
+      ],
+    );
+    assert.deepEqual(manifestsOf(core, "HTTPRoute", "flaresolverr"), []);
+    assert.equal((core.outputs.urls as Record<string, unknown>).flaresolverr, undefined);
+    assert.deepEqual(
+      (manifestOf(core, "Service", "flaresolverr").spec as { ports: { port: number }[] }).ports.map((p) => p.port),
+      [8191],
+    );
+  });
+
+  it("follows Prowlarr: gone with it (disabled alone: test/relationsStack.test.ts); enabling it without Prowlarr is refused", async () => {
+    const withoutProwlarr = await planCore({ "charmarr:apps.prowlarr.enabled": false });
+    assert.deepEqual(manifestsOf(withoutProwlarr, "StatefulSet", "flaresolverr"), []);
+    await assertConfigError(
+      planCore({ "charmarr:apps.prowlarr.enabled": false, "charmarr:apps.flaresolverr.enabled": true }),
+      "charmarr:apps.flaresolverr.enabled",
+      "flaresolverr serves prowlarr alone and runs beside it, but charmarr:apps.prowlarr.enabled is false",
+      "pulumi config rm --path 'charmarr:apps.flaresolverr.enabled'",
+    );
+  });
+
+  it("is set on the stack that runs Prowlarr: the downloads stack refuses it unless it routes Prowlarr", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:apps.flaresolverr.enabled": false }),
+      "charmarr:apps.flaresolverr",
+      "flaresolverr runs in the core stack unless charmarr:indexers.routeThroughVpn is true",
+      "pulumi config rm --path charmarr:apps.flaresolverr",
+    );
+  });
+
+  it("refuses a path (no gateway serves it) and a config size (it keeps nothing)", async () => {
+    const error = await assertConfigError(
+      planCore({ "charmarr:apps.flaresolverr.path": "/flaresolverr", "charmarr:apps.flaresolverr.configSize": "1Gi" }),
+      "charmarr:apps.flaresolverr.path",
+      "flaresolverr has no UI: no gateway serves it",
+      "pulumi config rm --path 'charmarr:apps.flaresolverr.path'",
+    );
+    assert.equal(error.problems.length, 1, "one problem per app, the first one");
+    await assertConfigError(
+      planCore({ "charmarr:apps.flaresolverr.configSize": "1Gi" }),
+      "charmarr:apps.flaresolverr.configSize",
+      "flaresolverr keeps nothing between starts",
+      "pulumi config rm --path 'charmarr:apps.flaresolverr.configSize'",
+    );
+  });
+});
+
 describe("apps: resolving the catalog", () => {
   it("enables every app of a stack by default, and only the chosen media server", () => {
     assert.deepEqual(
       resolveApps("core", {}, "plex").map((app) => app.name),
-      ["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex"],
+      ["radarr", "sonarr", "lidarr", "prowlarr", "seerr", "plex", "flaresolverr"],
     );
     assert.deepEqual(
       resolveApps("downloads", {}).map((app) => app.name),
@@ -468,6 +552,7 @@ describe("apps: resolving the catalog", () => {
       prowlarr: "/prowlarr",
       seerr: undefined,
       plex: undefined,
+      flaresolverr: undefined,
     });
   });
 

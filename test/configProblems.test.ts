@@ -94,12 +94,24 @@ const CORE_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "a Recyclarr schedule without its fields": { "charmarr:recyclarr.schedule": "daily" },
   "Recyclarr with nothing to sync": { "charmarr:recyclarr.templates": undefined },
   "Recyclarr templates for a disabled Sonarr": { "charmarr:apps.sonarr.enabled": false },
+  "FlareSolverr on without Prowlarr": {
+    "charmarr:apps.prowlarr.enabled": false,
+    "charmarr:apps.flaresolverr.enabled": true,
+  },
+  "a path for FlareSolverr, which no gateway serves": { "charmarr:apps.flaresolverr.path": "/flaresolverr" },
 };
 
 const DOWNLOADS_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "the clients in the VPN gateway's default namespace": { "charmarr:namespace": "charmarr-vpn" },
   "the VPN gateway in the clients' namespace": { "charmarr:vpn.namespace": "charmarr-downloads" },
   "SABnzbd on /qbittorrent": { "charmarr:apps.sabnzbd.path": "/qbittorrent" },
+  "Prowlarr settings without routing Prowlarr here": { "charmarr:apps.prowlarr.tag": "2.3.5.5327-ls148" },
+  "FlareSolverr settings without routing Prowlarr here": { "charmarr:apps.flaresolverr.enabled": false },
+  "port forwarding with NordVPN": { "charmarr:vpn.provider": "nordvpn", "charmarr:vpn.portForwarding": true },
+  "port forwarding without qBittorrent": {
+    "charmarr:vpn.portForwarding": true,
+    "charmarr:apps.qbittorrent.enabled": false,
+  },
 };
 
 describe("config problems: a fix never repeats the current value, and applying it clears the problem", () => {
@@ -232,6 +244,8 @@ describe("config problems: every problem in one pass", () => {
       "downloads",
       withConfig(DOWNLOADS_EXAMPLE, {
         "charmarr:apps.sabnzbd.path": "no slash",
+        "charmarr:vpn.provider": "mullvad",
+        "charmarr:vpn.portForwarding": undefined,
         "charmarr:vpn.addresses": undefined,
         "charmarr:coreStack": "a/b/c/d",
       }),
@@ -271,6 +285,7 @@ describe("config problems: every problem in one pass", () => {
         podMtu: 1450,
       },
       namespace: "charmarr-core",
+      identities: {},
       gateways: {
         admin: {
           name: "admin",
@@ -298,9 +313,12 @@ describe("config problems: every problem in one pass", () => {
       domain: "cluster.local",
       podMtu: 1450,
     };
-    const [problem] = problemsAgainstCore(loaded, { cluster, namespace: "charmarr-vpn", gateways: {} }).filter(
-      (p) => p.key === "charmarr:vpn.namespace",
-    );
+    const [problem] = problemsAgainstCore(loaded, {
+      cluster,
+      namespace: "charmarr-vpn",
+      gateways: {},
+      identities: {},
+    }).filter((p) => p.key === "charmarr:vpn.namespace");
     assert.equal(
       problem.fix,
       "give the core stack a namespace of its own: pulumi config set charmarr:namespace charmarr-core --stack core (then pulumi up --stack core)",

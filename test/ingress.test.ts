@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { Manifest, StackPlan } from "../plan/evaluate";
-import { resolveApps } from "../lib/apps/resolve";
+import { isServed, resolveApps } from "../lib/apps/resolve";
 import { buildGateway, gatewayServiceAnnotations } from "../lib/ingress/gateways";
 import type { IGateway } from "../lib/k8s/gatewayApi";
 import { parse } from "yaml";
@@ -482,8 +482,10 @@ describe("ingress: refused configurations", () => {
 });
 
 describe("ingress: pure builders", () => {
-  const [radarr, plex] = resolveApps("core", {}, "plex").filter((app) => app.name === "radarr" || app.name === "plex");
-  const [qbittorrent] = resolveApps("downloads", {});
+  const [radarr, plex] = resolveApps("core", {}, "plex")
+    .filter(isServed)
+    .filter((app) => app.name === "radarr" || app.name === "plex");
+  const [qbittorrent] = resolveApps("downloads", {}).filter(isServed);
 
   it("builds a gateway with the shared listener and one per root-only app", () => {
     const settings = gatewaysSchema.parse({}).media;

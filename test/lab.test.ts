@@ -37,6 +37,7 @@ import {
 } from "../lab/report";
 import { expectEqual } from "../lab/scenarios";
 import { commandsIn, packagesFor, REQUIRED_TOOLS } from "../lab/tools";
+import { digHeader, FORGED_ADDRESS, forgedZone, rootZone, trustAnchorLine } from "../lab/dnssec";
 import { restartBackoffMs } from "../lab/world";
 import type { Manifest } from "../plan/evaluate";
 import { planDownloads, planCore } from "./support/plan";
@@ -848,5 +849,63 @@ describe("npm run lab --record: the committed log of a run", () => {
         "",
       ].join("\n"),
     );
+  });
+});
+
+describe("npm run lab: the internet's signed root and its forger (lab/dnssec.ts)", () => {
+  const SIGNED = [
+    ".\t300\tIN\tSOA\ta.root-servers.example.net. hostmaster.example.net. 1 3600 600 86400 300",
+    ".\t300\tIN\tDNSKEY\t257 3 13 ipg+mNII== ;{id = 16803 (ksk), size = 256b}",
+    "*.tracker.example.net.\t300\tIN\tA\t198.51.100.80",
+    "*.tracker.example.net.\t300\tIN\tRRSIG\tA 13 3 300 20270104075938 20261207075938 16803 . prDD==",
+    "*.tracker.example.net.\t300\tIN\tNSEC\t*.mirror.example.net. A RRSIG NSEC",
+    "*.tracker.example.net.\t300\tIN\tRRSIG\tNSEC 13 3 300 20270104075938 20261207075938 16803 . 8yki==",
+    "*.mirror.example.net.\t300\tIN\tA\t198.51.100.80",
+    "*.mirror.example.net.\t300\tIN\tRRSIG\tA 13 3 300 20270104075938 20261207075938 16803 . mIrr==",
+    "*.mirror.example.net.\t300\tIN\tNSEC\t. A RRSIG NSEC",
+    "*.mirror.example.net.\t300\tIN\tRRSIG\tNSEC 13 3 300 20270104075938 20261207075938 16803 . nSec==",
+  ].join("\n");
+
+  it("serves every probe name as the echo server", () => {
+    const zone = rootZone({ resolver: "198.51.100.53", web: "198.51.100.80" });
+    assert.match(zone, /^\*\.tracker\.example\.net\. IN A 198\.51\.100\.80$/m);
+    assert.match(zone, /^\*\.mirror\.example\.net\. IN A 198\.51\.100\.80$/m);
+  });
+
+  it("forges the tracker names under their genuine signature and strips the mirror names' signature; all else unchanged", () => {
+    const forged = forgedZone(SIGNED).split("\n");
+    assert.ok(forged.includes(`*.tracker.example.net.\t300\tIN\tA\t${FORGED_ADDRESS}`));
+    assert.ok(forged.includes(`*.mirror.example.net.\t300\tIN\tA\t${FORGED_ADDRESS}`));
+    assert.ok(forged.some((line) => line.startsWith("*.tracker.example.net.\t300\tIN\tRRSIG\tA ")));
+    assert.ok(!forged.some((line) => line.startsWith("*.mirror.example.net.\t300\tIN\tRRSIG\tA ")));
+    assert.ok(forged.some((line) => line.startsWith("*.mirror.example.net.\t300\tIN\tRRSIG\tNSEC ")));
+    assert.equal(forged.length, SIGNED.split("\n").length - 1);
+    assert.ok(!forged.includes("*.tracker.example.net.\t300\tIN\tA\t198.51.100.80"));
+  });
+
+  it("turns ldns-keygen's DS record into dnsmasq's trust-anchor line, and refuses anything else", () => {
+    assert.equal(
+      trustAnchorLine(".\tIN\tDS\t16803 13 2 0dbecb55f8c18c4ad91f15d44419195f76e4820256e037fb185c1dc2ded1559c\n"),
+      "trust-anchor=.,16803,13,2,0DBECB55F8C18C4AD91F15D44419195F76E4820256E037FB185C1DC2DED1559C",
+    );
+    assert.throws(() => trustAnchorLine(".\tIN\tDNSKEY\t257 3 13 ipg+mNII=="), /not a DS record/);
+    assert.throws(() => trustAnchorLine(".\tIN\tDS\t16803 13 2"), /not a DS record/);
+  });
+
+  it("reads dig's status and header flags", () => {
+    assert.deepEqual(
+      digHeader(
+        ";; ->>HEADER<<- opcode: QUERY, status: NOERROR, id: 83\n;; flags: qr aa rd ra ad; QUERY: 1, ANSWER: 1",
+      ),
+      { status: "NOERROR", flags: ["qr", "aa", "rd", "ra", "ad"] },
+    );
+    assert.deepEqual(
+      digHeader(";; ->>HEADER<<- opcode: QUERY, status: SERVFAIL, id: 1\n;; flags: qr rd ra; QUERY: 1"),
+      {
+        status: "SERVFAIL",
+        flags: ["qr", "rd", "ra"],
+      },
+    );
+    assert.deepEqual(digHeader(";; communications error to 172.16.0.1#53: timed out"), { flags: [] });
   });
 });

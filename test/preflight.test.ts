@@ -266,6 +266,32 @@ describe("preflight: what the cluster already has", () => {
     });
   });
 
+  describe("Kubernetes", () => {
+    const kubernetesKey = (all: PreflightFinding[]) => all.filter((f) => f.key === "kubernetes:kubeconfig");
+
+    it("refuses a cluster older than Kubernetes 1.30, the first that serves ValidatingAdmissionPolicy v1, whatever it installs", () => {
+      for (const platform of [{ istio: { install: false } }, {}]) {
+        const refused = kubernetesKey(findings(platform, { ...ISTIO_ELSEWHERE, kubernetesVersion: "v1.29.15+k3s1" }));
+        assert.deepEqual(
+          refused.map((f) => f.severity),
+          ["refuse"],
+        );
+        assert.equal(
+          refused[0].problem,
+          "reaches a cluster that runs Kubernetes 1.29 (v1.29.15+k3s1), but this program needs Kubernetes 1.30 or later: its admission policies are admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies, served from Kubernetes 1.30 on",
+        );
+        assert.match(refused[0].fix, /^upgrade the cluster to Kubernetes 1\.30 or later/);
+      }
+    });
+
+    it("accepts Kubernetes 1.30 and later, and a cluster whose version was not read", () => {
+      for (const kubernetesVersion of ["v1.30.0", "v1.37.1+k3s1", undefined]) {
+        const inventory = { ...ISTIO_ELSEWHERE, ...(kubernetesVersion ? { kubernetesVersion } : {}) };
+        assert.deepEqual(kubernetesKey(findings({ istio: { install: false } }, inventory)), [], kubernetesVersion);
+      }
+    });
+  });
+
   describe("upgrades that follow upstream", () => {
     /** This stack's own earlier Istio install, running `version`, with its Gateway API CRDs at `bundle`. */
     const running = (

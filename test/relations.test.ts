@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { httpClient } from "../lib/relations/http";
 import { Connect, RelationInputs, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
 import {
+  AppEndpoint,
   CoreRelationsInput,
   DownloadClients,
   KeyedEndpoint,
@@ -15,6 +16,7 @@ import { FakeApp, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fa
 import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
 import { FakeNetwork } from "./support/fakeNetwork";
 import { FakePlex, FakeSeerr } from "./support/fakeSeerr";
+import { FakeFlareSolverr } from "./support/fakeFlareSolverr";
 
 // Every request below goes to an in-process stand-in on 127.0.0.1 that checks it against the app's
 // published API and refuses anything else; each test asserts the stand-ins refused nothing.
@@ -1136,5 +1138,181 @@ describe("relations: Prowlarr tests each application before it saves it", functi
     } finally {
       await Promise.all([radarr.stop(), prowlarr.stop()]);
     }
+  });
+});
+
+describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", function () {
+  this.timeout(30000);
+  const FLARESOLVERR_HOST = "flaresolverr.charmarr-core.svc.cluster.local";
+  const flaresolverrAt = (port: number): AppEndpoint => ({
+    namespace: "charmarr-core",
+    host: FLARESOLVERR_HOST,
+    port,
+    basePath: "",
+  });
+  const PROXY = "FlareSolverr (Charmarr)";
+  const relations = (flaresolverr: AppEndpoint | undefined, apiKey = KEYS.prowlarr) =>
+    coreRelations({
+      arr: {},
+      prowlarr: { ...core("prowlarr", 9696, "/prowlarr"), apiKey },
+      ...(flaresolverr ? { flaresolverr } : {}),
+      mountPath: "/data",
+      settings: coreRelationsSchema.parse({}),
+    });
+  let prowlarr: FakeServarr, flaresolverr: FakeFlareSolverr, network: FakeNetwork, deployment: Deployment;
+  const tagId = (label: string) => prowlarr.tags.find((tag) => tag.label === label)?.id;
+
+  before(async () => {
+    network = new FakeNetwork();
+    prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", KEYS.prowlarr, { network });
+    // The browser reaches the internet (Prowlarr's test page among it).
+    flaresolverr = await new FakeFlareSolverr(["prowlarr.servarr.com"]).start();
+    network.serve(FLARESOLVERR_HOST, 8191, flaresolverr);
+    deployment = new Deployment({ "prowlarr-0": prowlarr });
+    // A tag the user made for other indexers before.
+    prowlarr.tags.push({ id: 90, label: "private" });
+  });
+  after(() => Promise.all([prowlarr?.stop(), flaresolverr?.stop()]));
+
+  it("create: makes the flaresolverr tag and the tagged proxy, which Prowlarr tests through FlareSolverr before it saves it", async () => {
+    assert.deepEqual(await deployment.up(relations(flaresolverrAt(8191))), ["create prowlarr-indexer-proxies"]);
+    assert.deepEqual(
+      prowlarr.tags.map((tag) => tag.label),
+      ["private", "flaresolverr"],
+    );
+    const proxy = prowlarr.entry("indexerproxy", PROXY);
+    assert.deepEqual(
+      [proxy?.implementation, proxy?.configContract, proxy?.tags],
+      ["FlareSolverr", "FlareSolverrSettings", [tagId("flaresolverr")]],
+    );
+    assert.equal(prowlarr.fieldOf("indexerproxy", PROXY, "host"), `http://${FLARESOLVERR_HOST}:8191`);
+    assert.equal(prowlarr.fieldOf("indexerproxy", PROXY, "requestTimeout"), 60);
+    // Prowlarr's test-on-save reached FlareSolverr at that address, as Prowlarr words it.
+    assert.deepEqual(flaresolverr.commands, [
+      { cmd: "request.get", url: "https://prowlarr.servarr.com/v1/ping", maxTimeout: 60000, proxy: {} },
+    ]);
+    noViolations(prowlarr, flaresolverr);
+  });
+
+  it("re-run: nothing changes, nothing is written, FlareSolverr is not asked again", async () => {
+    const before = mutations(prowlarr);
+    assert.deepEqual(await deployment.up(relations(flaresolverrAt(8191))), []);
+    assert.equal(mutations(prowlarr), before);
+    assert.equal(flaresolverr.commands.length, 1);
+    noViolations(prowlarr, flaresolverr);
+  });
+
+  it("update: a new FlareSolverr port reaches the proxy; a tag the user added to it stays, and the tag it lost comes back", async () => {
+    const proxy = prowlarr.entry("indexerproxy", PROXY) as unknown as { tags: number[] };
+    proxy.tags = [90];
+    network.serve(FLARESOLVERR_HOST, 8192, flaresolverr);
+    assert.deepEqual(await deployment.up(relations(flaresolverrAt(8192))), ["update prowlarr-indexer-proxies"]);
+    assert.equal(prowlarr.fieldOf("indexerproxy", PROXY, "host"), `http://${FLARESOLVERR_HOST}:8192`);
+    assert.deepEqual(prowlarr.entry("indexerproxy", PROXY)?.tags, [90, tagId("flaresolverr")]);
+    assert.equal(
+      prowlarr.tags.filter((tag) => tag.label === "flaresolverr").length,
+      1,
+      "the tag is found, not made twice",
+    );
+    noViolations(prowlarr, flaresolverr);
+  });
+
+  it("removal: disabling FlareSolverr removes the proxy; the tag stays, for the indexers that carry it", async () => {
+    assert.deepEqual(relations(undefined), []);
+    assert.deepEqual(await deployment.up(relations(undefined)), ["delete prowlarr-indexer-proxies"]);
+    assert.deepEqual(prowlarr.collections.indexerproxy, []);
+    assert.ok(tagId("flaresolverr") !== undefined);
+    noViolations(prowlarr, flaresolverr);
+  });
+
+  it("a FlareSolverr that cannot reach the internet: Prowlarr refuses the proxy, and the relation fails with Prowlarr's reason", async () => {
+    flaresolverr.reachable = [];
+    try {
+      await assert.rejects(
+        deployment.up(relations(flaresolverrAt(8191))),
+        (error: Error) =>
+          error.message.includes("prowlarr refused POST /prowlarr/api/v1/indexerproxy with HTTP 400") &&
+          error.message.includes("Unable to connect to proxy: HTTP request failed: [500:InternalServerError]"),
+      );
+      assert.deepEqual(prowlarr.collections.indexerproxy, [], "nothing saved");
+      flaresolverr.reachable = ["prowlarr.servarr.com"];
+      assert.deepEqual(await deployment.up(relations(flaresolverrAt(8191))), ["create prowlarr-indexer-proxies"]);
+    } finally {
+      flaresolverr.reachable = ["prowlarr.servarr.com"];
+    }
+    noViolations(prowlarr, flaresolverr);
+  });
+
+  it("a wrong key fails at once, naming the key, and writes nothing", async () => {
+    const { lifecycle } = deployment;
+    const [relation] = relations(flaresolverrAt(8191), "not-the-key-0000");
+    const before = mutations(prowlarr);
+    await assert.rejects(
+      lifecycle.create({ reach: relation.reach, spec: relation.spec, retry: { attempts: 50, intervalMs: 1000 } }),
+      /prowlarr refused the generated API key/,
+    );
+    assert.equal(mutations(prowlarr), before);
+    prowlarr.violations.length = 0;
+  });
+
+  it("the stand-ins refuse what the apps refuse: an untagged proxy is saved untested, a tagged one is tested even with forceSave, a timeout outside 1..180 and a bad tag label are refused; FlareSolverr refuses a command it cannot run", async () => {
+    const api = (method: "POST" | "GET", path: string, json?: unknown, query?: Record<string, string>) =>
+      httpClient(prowlarr.url, CLIENT_TIMEOUT_MS).send({
+        method,
+        path: `/prowlarr/api/v1/${path}`,
+        headers: { "X-Api-Key": KEYS.prowlarr },
+        ...(json !== undefined ? { json } : {}),
+        ...(query !== undefined ? { query } : {}),
+      });
+    const proxy = (name: string, tags: number[], requestTimeout = 60) => ({
+      name,
+      implementation: "FlareSolverr",
+      configContract: "FlareSolverrSettings",
+      tags,
+      fields: [
+        { name: "host", value: "http://nowhere.charmarr-core.svc.cluster.local:8191/" },
+        { name: "requestTimeout", value: requestTimeout },
+      ],
+    });
+    const asked = flaresolverr.commands.length;
+    assert.equal((await api("POST", "indexerproxy", proxy("untagged", []), { forceSave: "true" })).status, 201);
+    const tagged = await api("POST", "indexerproxy", proxy("tagged", [90]), { forceSave: "true" });
+    assert.equal(tagged.status, 400);
+    assert.match(tagged.text, /Unable to connect to proxy: connect ECONNREFUSED nowhere/);
+    const slow = await api("POST", "indexerproxy", proxy("slow", [90], 181), { forceSave: "true" });
+    assert.deepEqual(JSON.parse(slow.text), [
+      {
+        propertyName: "RequestTimeout",
+        errorMessage: "'Request Timeout' must be between 1 and 180. You entered 181.",
+        isWarning: false,
+      },
+    ]);
+    assert.equal((await api("POST", "tag", { label: "Flare Solverr" })).status, 400);
+    assert.equal(flaresolverr.commands.length, asked, "none of these reached FlareSolverr");
+    // FlareSolverr: a body not sent as JSON has no `cmd`; a GET may not carry postData (flaresolverr_service.py L119-155).
+    const v1 = (body: string, contentType: string) =>
+      httpClient(flaresolverr.url, CLIENT_TIMEOUT_MS).send({
+        method: "POST",
+        path: "/v1",
+        headers: { "content-type": contentType },
+        ...(contentType === "application/json" ? { json: JSON.parse(body) as unknown } : {}),
+      });
+    const notJson = await v1("", "text/plain");
+    assert.deepEqual(
+      [notJson.status, (JSON.parse(notJson.text) as { message: string }).message],
+      [500, "Error: Request parameter 'cmd' is mandatory."],
+    );
+    const withPost = await v1(
+      JSON.stringify({ cmd: "request.get", url: "https://x.example/", postData: "a=1" }),
+      "application/json",
+    );
+    assert.equal(withPost.status, 500);
+    assert.deepEqual(flaresolverr.violations, [
+      "POST /v1: Request parameter 'cmd' is mandatory.",
+      "POST /v1: Cannot use 'postBody' when sending a GET request.",
+    ]);
+    flaresolverr.violations.length = 0;
+    prowlarr.collections.indexerproxy.splice(0);
+    prowlarr.violations.length = 0;
   });
 });

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { AuthorizationModel } from "./support/authz";
-import { assertConfigError, manifestOf, planCore, planDownloads } from "./support/plan";
+import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 import { httpClient } from "../lib/relations/http";
 import { relationLifecycle } from "../lib/relations/lifecycle";
 import type { Reach } from "../lib/relations/plan";
@@ -27,18 +27,49 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
     downloads = await planDownloads();
   });
 
-  it("core wires the root folders, Prowlarr's applications and Seerr's services, and says so in its relations output", () => {
+  it("core wires the root folders, Prowlarr's applications and FlareSolverr, and Seerr's services, and says so in its relations output", () => {
     assert.deepEqual(relationNames(core), [
       "relations-lidarr-root-folder",
       "relations-prowlarr-applications",
+      "relations-prowlarr-indexer-proxies",
       "relations-radarr-root-folder",
       "relations-seerr-services",
       "relations-sonarr-root-folder",
     ]);
     assert.deepEqual(core.outputs.relations, {
-      prowlarr: ["radarr", "sonarr", "lidarr"],
+      prowlarr: ["radarr", "sonarr", "lidarr", "flaresolverr"],
       seerr: ["radarr", "sonarr"],
     });
+  });
+
+  it("adds FlareSolverr to Prowlarr as a tagged indexer proxy at its in-cluster address, and drops it when disabled", async () => {
+    const spec = (
+      relationsOf(core).find((r) => r.name === "relations-prowlarr-indexer-proxies")?.inputs.spec as {
+        value: RelationSpec;
+      }
+    ).value;
+    assert.deepEqual(spec, {
+      kind: "providers",
+      collection: "indexerproxy",
+      target: { app: "prowlarr", basePath: "/prowlarr", apiKey: spec.kind === "providers" ? spec.target.apiKey : "" },
+      entries: [
+        {
+          name: "FlareSolverr (Charmarr)",
+          implementation: "FlareSolverr",
+          configContract: "FlareSolverrSettings",
+          properties: {},
+          fields: { host: "http://flaresolverr.charmarr-core.svc.cluster.local:8191", requestTimeout: 60 },
+          secretFields: [],
+          tags: ["flaresolverr"],
+        },
+      ],
+    });
+    const without = await planCore({ "charmarr:apps.flaresolverr.enabled": false });
+    assert.ok(!relationNames(without).includes("relations-prowlarr-indexer-proxies"));
+    assert.deepEqual((without.outputs.relations as Record<string, string[]>).prowlarr, ["radarr", "sonarr", "lidarr"]);
+    // Prowlarr itself stays; only FlareSolverr and its proxy go.
+    assert.deepEqual(manifestsOf(without, "StatefulSet", "flaresolverr"), []);
+    assert.equal(manifestsOf(without, "StatefulSet", "prowlarr").length, 1);
   });
 
   it("downloads consumes core's offers: each arr app takes both clients, each client a category per app", () => {
@@ -158,13 +189,13 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
       };
     };
     // Who calls whom for each wired relation: the consumer calls the related app; Prowlarr's applications
-    // also call back (the arr app searches through Prowlarr's indexer feed).
+    // also call back (the arr app searches through Prowlarr's indexer feed); FlareSolverr only answers.
     const calls: [string, string][] = [];
     for (const graph of [core.outputs.relations, downloads.outputs.relations] as Record<string, string[]>[]) {
       for (const [consumer, related] of Object.entries(graph)) {
         for (const app of related) {
           calls.push([consumer, app]);
-          if (consumer === "prowlarr") {
+          if (consumer === "prowlarr" && app !== "flaresolverr") {
             calls.push([app, consumer]);
           }
         }
@@ -175,7 +206,11 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
       return !model.allows({ principal: principalOf(namespaceOf(from), from), destination, port: destination.port });
     });
     assert.deepEqual(denied, []);
-    assert.equal(calls.length, 14, "prowlarr ⇄ 3 arr apps, seerr → radarr and sonarr, 3 arr apps → 2 clients");
+    assert.equal(
+      calls.length,
+      15,
+      "prowlarr ⇄ 3 arr apps, prowlarr → flaresolverr, seerr → radarr and sonarr, 3 arr apps → 2 clients",
+    );
   });
 });
 
@@ -183,7 +218,7 @@ describe("relations in the stacks: configuration", () => {
   it("links Seerr to Plex when a Plex token is set as a secret, and refuses it in plain text", async () => {
     const plan = await planCore({ "charmarr:plexToken": "token-of-the-plex-owner" }, ["charmarr:plexToken"]);
     assert.deepEqual(plan.outputs.relations, {
-      prowlarr: ["radarr", "sonarr", "lidarr"],
+      prowlarr: ["radarr", "sonarr", "lidarr", "flaresolverr"],
       seerr: ["radarr", "sonarr", "plex"],
     });
     assert.ok(!JSON.stringify([plan.resources, plan.outputs]).includes("token-of-the-plex-owner"));
@@ -198,7 +233,7 @@ describe("relations in the stacks: configuration", () => {
   it("with Jellyfin: makes Jellyfin's administrator from a generated secret first, then signs Seerr in through it", async () => {
     const plan = await planCore({ "charmarr:mediaServer": "jellyfin" });
     assert.deepEqual(plan.outputs.relations, {
-      prowlarr: ["radarr", "sonarr", "lidarr"],
+      prowlarr: ["radarr", "sonarr", "lidarr", "flaresolverr"],
       seerr: ["radarr", "sonarr", "jellyfin"],
     });
     assert.ok(relationNames(plan).includes("relations-jellyfin-admin"));
@@ -262,7 +297,7 @@ describe("relations in the stacks: configuration", () => {
     const plan = await planCore({ "kubernetes:context": "homelab", "kubernetes:kubeconfig": kubeconfig }, [
       "kubernetes:kubeconfig",
     ]);
-    assert.equal(relationsOf(plan).length, 5);
+    assert.equal(relationsOf(plan).length, 6);
     for (const relation of relationsOf(plan)) {
       assert.equal(relation.inputs.context, "homelab", relation.name);
       assert.ok(isSecretValue(relation.inputs.kubeconfig), `${relation.name}: kubeconfig is a secret`);

@@ -39,6 +39,18 @@ describe(`@pulumi/pulumi internals (${SDK_VERSION})`, () => {
     );
   });
 
+  it("runtime/debuggable.js stamps every promise, with no stack frames in a plan", () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- an internal module its typings do not export
+    const debuggable = require("@pulumi/pulumi/runtime/debuggable") as Record<string, unknown>;
+    const user = "plan/runtime.ts stampPromisesWithoutStackTraces";
+    assert.equal(typeof debuggable.debuggablePromise, "function", changed("runtime/debuggable.js (gone)", user));
+    const stamp = debuggable.debuggablePromise as (promise: Promise<number>, context: string) => Promise<number>;
+    const stamped = Promise.resolve(1) as Promise<number> & Record<string, unknown>;
+    void stamp(stamped, "a context");
+    assert.equal(stamped._debugCtx, "a context", changed("debuggablePromise's _debugCtx", user));
+    assert.equal(stamped._debugStackTrace, "Error", changed("debuggablePromise's _debugStackTrace", user));
+  });
+
   it("runtime.waitForRPCs exists to drain registrations", () => {
     assert.equal(
       typeof internals.waitForRPCs,

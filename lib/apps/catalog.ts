@@ -14,6 +14,7 @@ export const APP_NAMES = [
   "jellyfin",
   "qbittorrent",
   "sabnzbd",
+  "flaresolverr",
 ] as const;
 export type AppName = (typeof APP_NAMES)[number];
 
@@ -38,11 +39,29 @@ export interface ResourceSettings {
   readonly limits: { readonly memory: string };
 }
 
-export interface AppDefinition {
-  /** The stack that runs the app. */
-  readonly stack: "core" | "downloads";
-  /** The security domain, i.e. the ingress gateway that serves the app. */
-  readonly domain: GatewayDomain;
+/**
+ * Groups of core apps the downloads stack can run instead, routed through the VPN gateway, each
+ * switched by the downloads stack's `charmarr:<group>.routeThroughVpn`: `indexers` is Prowlarr
+ * (and whatever must run beside it).
+ */
+export const ROUTING_GROUPS = ["indexers"] as const;
+export type RoutingGroup = (typeof ROUTING_GROUPS)[number];
+
+export type StackName = "core" | "downloads";
+
+/** The catalog fields every app has, whatever it serves and keeps. */
+interface AppBase {
+  /**
+   * The stack that runs the app (unless {@link routedWith} moves it), or `{ with: <app> }`: wherever
+   * that app runs, routed or not (FlareSolverr serves Prowlarr alone, so it is placed beside it);
+   * {@link stackOf} resolves it.
+   */
+  readonly stack: StackName | { readonly with: AppName };
+  /**
+   * For a core app: the group whose `charmarr:<group>.routeThroughVpn` (a downloads setting) moves
+   * it into the downloads stack, routed through the VPN gateway like the download clients.
+   */
+  readonly routedWith?: RoutingGroup;
   /** Image repository; the tag is pinned separately so a re-image is one `tag` override. */
   readonly image: string;
   readonly tag: string;
@@ -50,14 +69,8 @@ export interface AppDefinition {
   readonly port: number;
   /** Health endpoint, relative to the app's base path. */
   readonly healthPath: string;
-  readonly pathStyle: PathStyle;
   /** Generate a Servarr API key and deliver it as `<APP>__AUTH__APIKEY`. */
   readonly servarrApiKey: boolean;
-  /**
-   * Where the app keeps its settings, the mount path of its config volume: `/config` in the
-   * LinuxServer images, `/app/config` in Seerr's (seerr v3.1.0 Dockerfile L46-53).
-   */
-  readonly configPath: string;
   /**
    * The user and group an image that runs as a fixed user of its own (no PUID/PGID, no root init)
    * runs as: its config volume must be theirs. Unset for the LinuxServer images, which start as root
@@ -68,8 +81,11 @@ export interface AppDefinition {
   readonly apiKeyEnv?: string;
   /** Ports that take plaintext traffic from outside the mesh (torrent peers arriving over the VPN). */
   readonly inboundPeerPorts: readonly number[];
-  /** Default size of the `/config` volume claim. */
-  readonly configSize: string;
+  /**
+   * The app must not see the media library: every other app mounts it at the same path, this one
+   * gets no library volume at all (FlareSolverr runs a web browser on the pages indexers serve).
+   */
+  readonly withoutLibrary?: true;
   readonly resources: ResourceSettings;
   /**
    * Served by a TCP LoadBalancer Service of its own instead of its gateway: Plex clients connect
@@ -80,11 +96,43 @@ export interface AppDefinition {
   readonly ownLoadBalancer?: true;
 }
 
+/** An app users open: its security domain's gateway serves it, under a path or at a listener of its own. */
+interface ServedApp {
+  /** The security domain, i.e. the ingress gateway that serves the app. */
+  readonly domain: GatewayDomain;
+  readonly pathStyle: PathStyle;
+}
+
+/** An app with no UI, which only other apps in the cluster call (FlareSolverr): no gateway, no route, no URL. */
+interface UnservedApp {
+  readonly domain?: undefined;
+  readonly pathStyle?: undefined;
+}
+
+/** An app that keeps its settings on a volume claim of its own. */
+interface StatefulApp {
+  /**
+   * Where the app keeps its settings, the mount path of its config volume: `/config` in the
+   * LinuxServer images, `/app/config` in Seerr's (seerr v3.1.0 Dockerfile L46-53).
+   */
+  readonly configPath: string;
+  /** Default size of the config volume claim. */
+  readonly configSize: string;
+}
+
+/** An app that keeps nothing between starts (FlareSolverr): no config volume claim. */
+interface StatelessApp {
+  readonly configPath?: undefined;
+  readonly configSize?: undefined;
+}
+
+export type AppDefinition = AppBase & (ServedApp | UnservedApp) & (StatefulApp | StatelessApp);
+
 const SMALL: ResourceSettings = { requests: { cpu: "50m", memory: "256Mi" }, limits: { memory: "1Gi" } };
 const MEDIUM: ResourceSettings = { requests: { cpu: "100m", memory: "512Mi" }, limits: { memory: "2Gi" } };
 const LARGE: ResourceSettings = { requests: { cpu: "500m", memory: "1Gi" }, limits: { memory: "4Gi" } };
 
-function servarr(domain: GatewayDomain, image: string, tag: string, port: number): AppDefinition {
+function servarr(domain: GatewayDomain, image: string, tag: string, port: number): AppBase & ServedApp & StatefulApp {
   return {
     stack: "core",
     domain,
@@ -107,6 +155,8 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
   lidarr: servarr("arr", "lscr.io/linuxserver/lidarr", "2.14.5.4836-ls9", 8686),
   prowlarr: {
     ...servarr("arr", "lscr.io/linuxserver/prowlarr", "2.3.5.5327-ls148", 9696),
+    // Indexers block home addresses or sit behind Cloudflare: its searches can go through the VPN.
+    routedWith: "indexers",
     configSize: "1Gi",
     resources: SMALL,
   },
@@ -190,14 +240,64 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
     configSize: "1Gi",
     resources: MEDIUM,
   },
+  // FlareSolverr opens Cloudflare-protected indexer pages in a browser for Prowlarr, its only caller:
+  // no UI, no gateway, no route, nothing kept (nothing under src/ reads or writes /config at v3.5.0;
+  // the browser profile is a temporary directory, src/undetected_chromedriver/__init__.py L351), and no
+  // media library.
+  flaresolverr: {
+    stack: { with: "prowlarr" },
+    // FlareSolverr v3.5.0 .github/workflows/release-docker.yml L23-37: `ghcr.io/flaresolverr/flaresolverr`,
+    // tags `v<version>` from the git tag.
+    image: "ghcr.io/flaresolverr/flaresolverr",
+    tag: "v3.5.0",
+    // src/flaresolverr.py L93-94: PORT, default 8191.
+    port: 8191,
+    // src/flaresolverr.py L42-49: `{"status": "ok"}`, served only once the start-up browser test has
+    // passed (L134-152), so it answering means Chromium started.
+    healthPath: "/health",
+    servarrApiKey: false,
+    // Dockerfile L39 `useradd ... flaresolverr` (no --uid: the first free UID, 1000, in
+    // python:3.11-slim-bookworm, whose other users are system users) and L54 `USER flaresolverr`. It
+    // must run as exactly that user: its home /app, where the browser keeps its state and the
+    // chromedriver is patched in place, is that user's (Dockerfile L39-41, L56).
+    runAs: { uid: 1000, gid: 1000 },
+    inboundPeerPorts: [],
+    withoutLibrary: true,
+    // One Chromium per request (src/flaresolverr_service.py L246: a new webdriver unless a session is
+    // used, quit after it, L253-258).
+    resources: MEDIUM,
+  },
 };
 
 export function isAppName(name: string): name is AppName {
   return (APP_NAMES as readonly string[]).includes(name);
 }
 
-export function appsOfStack(stack: "core" | "downloads"): AppName[] {
-  return APP_NAMES.filter((name) => APP_CATALOG[name].stack === stack);
+/**
+ * The apps a stack runs, with the groups the downloads stack routes (`routed`): those move from core
+ * to downloads. Only the downloads stack knows its routed groups; core is told none, and the
+ * downloads stack refuses to route an app core still runs.
+ */
+export function appsOfStack(stack: StackName, routed: readonly RoutingGroup[] = []): AppName[] {
+  return APP_NAMES.filter((name) => stackOf(name, routed) === stack);
+}
+
+/**
+ * The stack that runs the app, given the groups the downloads stack routes; an app placed with
+ * another runs wherever that one does.
+ */
+export function stackOf(name: AppName, routed: readonly RoutingGroup[] = []): StackName {
+  const { stack, routedWith } = APP_CATALOG[name];
+  if (typeof stack !== "string") {
+    return stackOf(stack.with, routed);
+  }
+  return routedWith !== undefined && routed.includes(routedWith) ? "downloads" : stack;
+}
+
+/** The routing group that can move the app: its own, or that of the app it is placed with. */
+export function routingGroupOf(name: AppName): RoutingGroup | undefined {
+  const { stack, routedWith } = APP_CATALOG[name];
+  return typeof stack === "string" ? routedWith : routingGroupOf(stack.with);
 }
 
 /** The default path prefix of a path-served app: `/radarr`. */
@@ -206,6 +306,6 @@ export function defaultPath(name: AppName): string {
 }
 
 /** The security domains of a stack's apps: the gateways its namespace may attach routes to. */
-export function domainsOfStack(stack: "core" | "downloads"): GatewayDomain[] {
-  return [...new Set(appsOfStack(stack).map((name) => APP_CATALOG[name].domain))];
+export function domainsOfStack(stack: StackName, routed: readonly RoutingGroup[] = []): GatewayDomain[] {
+  return [...new Set(appsOfStack(stack, routed).flatMap((name) => APP_CATALOG[name].domain ?? []))];
 }

@@ -60,6 +60,20 @@ const UNPRIVILEGED_USER: ImagePrivileges = {
   app: {},
 };
 
+/**
+ * FlareSolverr's image (FlareSolverr v3.5.0 Dockerfile L39, L54: `USER flaresolverr`) starts as that
+ * user and never changes it. Its Chromium needs no capability either: FlareSolverr starts it with
+ * `--no-sandbox`, `--disable-setuid-sandbox` and `--no-zygote` (src/utils.py L138-145), so the
+ * browser makes no user or PID namespaces (the sandbox would need CAP_SYS_ADMIN or unprivileged user
+ * namespaces, which the RuntimeDefault seccomp profile refuses), and with `--disable-dev-shm-usage`
+ * (L143) it keeps its shared memory under /tmp, not in the pod's small /dev/shm.
+ */
+const FLARESOLVERR: ImagePrivileges = {
+  image: "flaresolverr/flaresolverr (USER flaresolverr; Chromium without its sandbox)",
+  startsAsRoot: false,
+  app: {},
+};
+
 /** Image repositories by prefix; anything else is taken to start as root and drop to PUID as s6-overlay does. */
 const KNOWN_IMAGES: readonly (readonly [string, ImagePrivileges])[] = [
   ["lscr.io/linuxserver/", LINUXSERVER],
@@ -67,6 +81,8 @@ const KNOWN_IMAGES: readonly (readonly [string, ImagePrivileges])[] = [
   ["linuxserver/", LINUXSERVER],
   ["ghcr.io/seerr-team/seerr", UNPRIVILEGED_USER],
   ["seerr-team/seerr", UNPRIVILEGED_USER],
+  ["ghcr.io/flaresolverr/flaresolverr", FLARESOLVERR],
+  ["flaresolverr/flaresolverr", FLARESOLVERR],
 ];
 
 /** The start-up privileges of an image (`repository:tag`); an image not in the table gets the s6-overlay ones (hotio's images start that way too). */

@@ -5,7 +5,7 @@ import { GATEWAY_DOMAINS, GatewaysSettings } from "../ingress/settings";
 import { cidrContains, parseCidr, parseIpv4 } from "../net";
 import { poolContains } from "../platform/addresses";
 import { MEDIA_SERVERS, MediaServer } from "./catalog";
-import { ResolvedApp, pathConflicts, resolveApps } from "./resolve";
+import { ResolvedApp, isServed, pathConflicts, resolveApps } from "./resolve";
 import type { AppsSettings } from "./settings";
 
 /** The rules between `charmarr:apps`, `charmarr:mediaServer` and `charmarr:gateways` of the core stack. */
@@ -30,7 +30,7 @@ export function coreAppIssues(core: {
 }
 
 /**
- * Every enabled app needs its domain's gateway (checked when `gateways` is known), and a path of its
+ * Every enabled app with a UI needs its domain's gateway (checked when `gateways` is known), and a path of its
  * own on it. `taken` lists paths already used on each gateway by the other stack
  * (`"<domain> <path>"` → app).
  */
@@ -40,7 +40,7 @@ export function appIssues(
   taken: ReadonlyMap<string, string> = new Map(),
 ): SettingsIssue[] {
   const issues: SettingsIssue[] = [];
-  for (const app of apps) {
+  for (const app of apps.filter(isServed)) {
     if (gateways && !gateways[app.domain]?.enabled) {
       issues.push({
         path: ["apps", app.name],

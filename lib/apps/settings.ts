@@ -1,12 +1,26 @@
 import { z } from "zod";
 import { DNS_LABEL, DNS_SUBDOMAIN, IssueParams, closest, integer, ipv4Address, quantity } from "../settings";
-import { APP_CATALOG, APP_NAMES, AppName, MEDIA_SERVERS, isAppName } from "./catalog";
+import {
+  APP_CATALOG,
+  APP_NAMES,
+  AppName,
+  MEDIA_SERVERS,
+  StackName,
+  isAppName,
+  routingGroupOf,
+  stackOf,
+} from "./catalog";
 
 const absolutePath = z.string().regex(/^\/[^\0]*$/, { message: "is not an absolute path (e.g. /data)" });
 
 const appOverrideSchema = z.strictObject({
   /** false removes the app (and its route and policy); the media server is chosen with charmarr:mediaServer. */
-  enabled: z.boolean().optional().describe("false removes the app with its route and policy (default: every app on)."),
+  enabled: z
+    .boolean()
+    .optional()
+    .describe(
+      "false removes the app with its route and policy (default: every app on; flaresolverr follows prowlarr, which it serves alone).",
+    ),
   /** Image repository without tag, e.g. ghcr.io/hotio/radarr. */
   image: z
     .string()
@@ -93,11 +107,19 @@ const RETIRED_APPS: Readonly<Record<string, { message: string; fix: (remove: str
   },
 };
 
+/** The app a placed-with app (FlareSolverr) serves, when it is enabled by hand while that app is disabled. */
+function placedWithDisabled(name: AppName, apps: Readonly<Record<string, AppOverride>>): AppName | undefined {
+  const { stack } = APP_CATALOG[name];
+  return typeof stack !== "string" && apps[name].enabled === true && apps[stack.with]?.enabled === false
+    ? stack.with
+    : undefined;
+}
+
 /**
  * `charmarr:apps`: per app, enable/disable and image/tag/path/resource overrides. Only the apps the
  * stack runs are accepted; anything else is named as unknown or as the other stack's.
  */
-export function appsSchema(stack: "core" | "downloads") {
+export function appsSchema(stack: StackName) {
   return z
     .record(z.string(), appOverrideSchema)
     .superRefine((apps, ctx) => {
@@ -121,12 +143,27 @@ export function appsSchema(stack: "core" | "downloads") {
               fix: `${remove()}${guess ? ` and set charmarr:apps.${guess} instead` : ""}`,
             } satisfies IssueParams,
           });
-        } else if (APP_CATALOG[name].stack !== stack) {
+        } else if (placedWithDisabled(name, apps) !== undefined) {
+          const host = placedWithDisabled(name, apps) as AppName;
+          ctx.addIssue({
+            code: "custom",
+            path: [name, "enabled"],
+            message: `${name} serves ${host} alone and runs beside it, but charmarr:apps.${host}.enabled is false`,
+            params: {
+              fix: `${remove("enabled")}  (or pulumi config rm --path 'charmarr:apps.${host}.enabled')`,
+            } satisfies IssueParams,
+          });
+        } else if (
+          stackOf(name) !== stack &&
+          // The downloads stack takes a core app it can route (Prowlarr, and FlareSolverr beside it); its
+          // rules refuse one it does not.
+          !(stack === "downloads" && routingGroupOf(name) !== undefined)
+        ) {
           ctx.addIssue({
             code: "custom",
             path: [name],
-            message: `${name} runs in the ${APP_CATALOG[name].stack} stack, not in this ${stack} stack`,
-            params: { fix: `${remove()} and set it on the ${APP_CATALOG[name].stack} stack` } satisfies IssueParams,
+            message: `${name} runs in the ${stackOf(name)} stack, not in this ${stack} stack`,
+            params: { fix: `${remove()} and set it on the ${stackOf(name)} stack` } satisfies IssueParams,
           });
         } else if (APP_CATALOG[name].pathStyle !== "sabnzbd" && apps[name].hostnames !== undefined) {
           ctx.addIssue({
@@ -143,8 +180,15 @@ export function appsSchema(stack: "core" | "downloads") {
           ctx.addIssue({
             code: "custom",
             path: [name, field],
-            message: `${name} is served by its gateway, so it takes no ${field} of its own (only plex, which has a LoadBalancer Service of its own, does)`,
+            message: `${name} ${APP_CATALOG[name].domain === undefined ? "has no UI and no Service outside the cluster" : "is served by its gateway"}, so it takes no ${field} of its own (only plex, which has a LoadBalancer Service of its own, does)`,
             params: { fix: remove(field) } satisfies IssueParams,
+          });
+        } else if (APP_CATALOG[name].domain === undefined && apps[name].path !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name, "path"],
+            message: `${name} has no UI: no gateway serves it (only other apps call it, inside the cluster), so it takes no path`,
+            params: { fix: remove("path") } satisfies IssueParams,
           });
         } else if (APP_CATALOG[name].pathStyle === "root" && apps[name].path !== undefined) {
           ctx.addIssue({
@@ -152,6 +196,13 @@ export function appsSchema(stack: "core" | "downloads") {
             path: [name, "path"],
             message: `${name} can only serve at "/" of a listener of its own, so it takes no path`,
             params: { fix: remove("path") } satisfies IssueParams,
+          });
+        } else if (APP_CATALOG[name].configPath === undefined && apps[name].configSize !== undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: [name, "configSize"],
+            message: `${name} keeps nothing between starts, so it has no config volume to size`,
+            params: { fix: remove("configSize") } satisfies IssueParams,
           });
         }
       }

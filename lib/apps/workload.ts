@@ -507,11 +507,14 @@ function fixedUserSecurityContext(runAs: { readonly uid: number; readonly gid: n
   };
 }
 
-/** The app's pod: one container with /config, the library, PUID/PGID/TZ and probes on its health endpoint. */
+/**
+ * The app's pod: one container with its config volume and the library (for the apps that have
+ * them), PUID/PGID/TZ and probes on its health endpoint.
+ */
 export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
   const { app } = input;
   const probe = { httpGet: { path: healthPath(app), port: app.port } };
-  const volumes: IVolume[] = [libraryVolume(input.library)];
+  const volumes: IVolume[] = app.mountsLibrary ? [libraryVolume(input.library)] : [];
   if (hasSettingsSeed(app)) {
     volumes.push({ name: SETTINGS_VOLUME, configMap: { name: settingsConfigMapName(app), defaultMode: 0o555 } });
   }
@@ -544,8 +547,8 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
           readinessProbe: { ...probe, periodSeconds: 10, failureThreshold: 3 },
           livenessProbe: { ...probe, periodSeconds: 30, timeoutSeconds: 5, failureThreshold: 5 },
           volumeMounts: [
-            { name: CONFIG_VOLUME, mountPath: app.configPath },
-            { name: LIBRARY_VOLUME, mountPath: input.library.mountPath },
+            ...(app.configPath !== undefined ? [{ name: CONFIG_VOLUME, mountPath: app.configPath }] : []),
+            ...(app.mountsLibrary ? [{ name: LIBRARY_VOLUME, mountPath: input.library.mountPath }] : []),
           ],
         },
       ],
@@ -554,8 +557,12 @@ export function buildPodTemplate(input: AppWorkloadInput): IPodTemplateSpec {
   };
 }
 
-/** A single-replica StatefulSet around `template`, with the /config claim as a volume claim template. */
+/**
+ * A single-replica StatefulSet around `template`, with the config claim as a volume claim template
+ * (none for an app that keeps nothing).
+ */
 export function buildStatefulSet(input: AppWorkloadInput, template: IPodTemplateSpec): IStatefulSet {
+  const { configSize } = input.app;
   return {
     apiVersion: "apps/v1",
     kind: "StatefulSet",
@@ -565,16 +572,20 @@ export function buildStatefulSet(input: AppWorkloadInput, template: IPodTemplate
       serviceName: input.app.name,
       selector: { matchLabels: appSelector(input) },
       template,
-      volumeClaimTemplates: [
-        {
-          metadata: { name: CONFIG_VOLUME, labels: appLabels(input) },
-          spec: {
-            accessModes: ["ReadWriteOnce"],
-            storageClassName: input.storageClassName,
-            resources: { requests: { storage: input.app.configSize } },
-          },
-        },
-      ],
+      ...(configSize !== undefined
+        ? {
+            volumeClaimTemplates: [
+              {
+                metadata: { name: CONFIG_VOLUME, labels: appLabels(input) },
+                spec: {
+                  accessModes: ["ReadWriteOnce"],
+                  storageClassName: input.storageClassName,
+                  resources: { requests: { storage: configSize } },
+                },
+              },
+            ],
+          }
+        : {}),
     },
   };
 }

@@ -15,7 +15,8 @@ import type { PlatformSettings } from "../platform/settings";
 import { ConfigProblem, SettingsIssue, closest, configKey, configRemoveCommand, configSetCommand } from "../settings";
 import { TAILSCALE_CREDENTIAL_VARIABLES } from "../tailnet/credentials";
 import { vpnClusterProblems } from "../vpn/rules";
-import { VPN_DEFAULT_NAMESPACE, VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
+import { IndexersSettings, VPN_DEFAULT_NAMESPACE, VPN_SECRET_KEYS, VpnSecrets, VpnSettings } from "../vpn/settings";
+import { routedGroups, stillInCoreProblems } from "../vpn/routing";
 import type { CoreRelationsSettings, DownloadsRelationsSettings } from "../relations/settings";
 import type { RecyclarrSettings } from "../recyclarr/settings";
 import { ConfigError } from "./errors";
@@ -80,7 +81,9 @@ export interface DownloadsConfig {
   readonly coreStack: string;
   readonly vpn: VpnSettings;
   readonly vpnSecrets: VpnSecrets;
-  /** The enabled download clients, overrides applied. */
+  /** Whether Prowlarr runs here, routed through the VPN gateway, instead of in core. */
+  readonly indexers: IndexersSettings;
+  /** The enabled routed apps: the download clients, and Prowlarr when indexers are routed; overrides applied. */
   readonly apps: readonly ResolvedApp[];
   /** Which relations the stack wires, where the download clients save, the readiness wait. */
   readonly relations: DownloadsRelationsSettings;
@@ -169,7 +172,8 @@ export function loadConfig(source: ConfigSource): StackConfig {
     coreStack: data.coreStack ?? `${source.organization}/${source.project}/core`,
     vpn: data.vpn,
     vpnSecrets,
-    apps: resolveApps("downloads", data.apps),
+    indexers: data.indexers,
+    apps: resolveApps("downloads", data.apps, undefined, routedGroups({ indexers: data.indexers })),
     relations: data.relations,
   };
 }
@@ -486,7 +490,7 @@ export function coreNamespaceRename(coreStack: string): string {
  */
 export function problemsAgainstCore(
   config: DownloadsConfig,
-  core: Pick<CoreStackOutputs, "cluster" | "namespace" | "gateways">,
+  core: Pick<CoreStackOutputs, "cluster" | "namespace" | "gateways" | "identities">,
 ): ConfigProblem[] {
   const namespaceProblems = (
     [
@@ -511,16 +515,24 @@ export function problemsAgainstCore(
   const enabled = Object.fromEntries(
     GATEWAY_DOMAINS.map((domain) => [domain, { enabled: core.gateways[domain] !== undefined }]),
   );
+  const coreApps = Object.keys(core.identities);
+  const stillInCore = stillInCoreProblems(
+    config.apps.map((app) => app.name),
+    coreApps,
+    config.coreStack,
+  );
+  // An app core still runs holds its own path there: that problem is the one above, not a path clash.
   const taken = new Map(
     GATEWAY_DOMAINS.flatMap((domain) =>
-      Object.entries(core.gateways[domain]?.paths ?? {}).map(
-        ([path, app]) => [`${domain} ${path}`, `${app} (core stack)`] as const,
-      ),
+      Object.entries(core.gateways[domain]?.paths ?? {})
+        .filter(([, app]) => !config.apps.some((own) => own.name === app))
+        .map(([path, app]) => [`${domain} ${path}`, `${app} (core stack)`] as const),
     ),
   );
   return [
     ...vpnClusterProblems(config.vpn, core.cluster),
     ...namespaceProblems,
+    ...stillInCore,
     ...appIssues(config.apps, enabled, taken).map((issue) => toProblem(issue)),
   ];
 }

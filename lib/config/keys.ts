@@ -60,7 +60,7 @@ export const CONFIG_KEYS = {
     roles: ROLES,
     value: "json",
     description:
-      "Per app (core: radarr, sonarr, lidarr, prowlarr, seerr, plex, jellyfin; downloads: qbittorrent, sabnzbd): enable, disable, re-image or resize it.",
+      "Per app (core: radarr, sonarr, lidarr, prowlarr, flaresolverr, seerr, plex, jellyfin; downloads: qbittorrent, sabnzbd, and prowlarr with flaresolverr with charmarr:indexers.routeThroughVpn): enable, disable, re-image or resize it.",
   },
   mediaServer: { roles: ["core"], value: "string", description: "The media server core runs: plex or jellyfin." },
   storage: {
@@ -85,6 +85,12 @@ export const CONFIG_KEYS = {
     value: "json",
     description:
       "The VPN gateway (gluetun + pod-gateway) and the kill switch; gluetun's provider rules are checked before anything is deployed.",
+  },
+  indexers: {
+    roles: ["downloads"],
+    value: "json",
+    description:
+      "Prowlarr's searches through the VPN: routeThroughVpn runs Prowlarr in this stack, routed with the download clients' kill switch, instead of in core.",
   },
   vpnPrivateKey: { roles: ["downloads"], value: "string", secret: true, description: "WireGuard private key." },
   vpnPresharedKey: {

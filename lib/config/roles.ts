@@ -22,7 +22,9 @@ import { tailscaleCredentialProblems } from "../tailnet/credentials";
 import { gatewayTagIssues, managedPolicyIssues } from "../tailnet/settings";
 import { VpnCredentialName, credentialProblems, providerProblems } from "../vpn/providers";
 import { vpnNamespaceIssues } from "../vpn/rules";
-import { VPN_SECRET_KEYS, vpnSchema } from "../vpn/settings";
+import { portForwardingProblems } from "../vpn/portForward";
+import { VPN_SECRET_KEYS, indexersSchema, vpnSchema } from "../vpn/settings";
+import { routedGroups, unroutedOverrideIssues } from "../vpn/routing";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../relations/settings";
 import { recyclarrIssues, recyclarrSchema } from "../recyclarr/settings";
 import type { Role } from "./keys";
@@ -45,6 +47,7 @@ export const ROLE_SCHEMAS = {
     namespace: charmarrNamespace("charmarr-downloads").default("charmarr-downloads"),
     coreStack: coreStackName.optional(),
     vpn: vpnSchema,
+    indexers: indexersSchema,
     apps: appsSchema("downloads"),
     relations: downloadsRelationsSchema,
   }),
@@ -113,9 +116,18 @@ export const ROLE_RULES: { readonly [R in Role]: readonly SettingsRule<R>[] } = 
     ),
   ],
   downloads: [
-    downloadsRule(["apps"], ({ apps }) => appIssues(resolveApps("downloads", apps), undefined)),
+    downloadsRule(["apps", "indexers"], ({ apps, indexers }) => [
+      ...unroutedOverrideIssues(apps, { indexers }),
+      ...appIssues(resolveApps("downloads", apps, undefined, routedGroups({ indexers })), undefined),
+    ]),
     downloadsRule(["vpn", "namespace"], ({ vpn, namespace }) => vpnNamespaceIssues(vpn, namespace)),
     downloadsRule(["vpn"], ({ vpn }, { values }) => providerProblems(vpn, vpnCredentials(values))),
+    downloadsRule(["vpn", "apps", "indexers"], ({ vpn, apps, indexers }) =>
+      portForwardingProblems(
+        vpn,
+        resolveApps("downloads", apps, undefined, routedGroups({ indexers })).map((app) => app.name),
+      ),
+    ),
     // With another field of charmarr:vpn invalid, the credentials' problems still show.
     downloadsRule([], (_settings, { values, input, valid }) => {
       if (valid.has("vpn")) {

@@ -1,12 +1,12 @@
 import type { IHTTPRoute } from "../k8s/gatewayApi";
 import type { PathStyle } from "../apps/catalog";
-import type { ResolvedApp } from "../apps/resolve";
+import type { ServedApp } from "../apps/resolve";
 import { ListenerRef, appListener } from "./gateways";
 
 type RouteRule = NonNullable<IHTTPRoute["spec"]["rules"]>[number];
 
 /** Where an app's route attaches: its domain's gateway, on the listener {@link appListener} gives it. */
-export function listenerFor(app: ResolvedApp, coreNamespace: string): ListenerRef {
+export function listenerFor(app: ServedApp, coreNamespace: string): ListenerRef {
   const { name, port } = appListener(app);
   return { gateway: app.domain, namespace: coreNamespace, sectionName: name, port };
 }
@@ -15,7 +15,7 @@ export function listenerFor(app: ResolvedApp, coreNamespace: string): ListenerRe
  * The route rules for each way of serving an app (docs/upstream.md#servarr-apps-and-the-download-clients), as
  * a table.
  */
-const RULES: Readonly<Record<PathStyle, (app: ResolvedApp, backend: RouteRule["backendRefs"]) => RouteRule[]>> = {
+const RULES: Readonly<Record<PathStyle, (app: ServedApp, backend: RouteRule["backendRefs"]) => RouteRule[]>> = {
   // The app serves under its prefix itself: pass the path through untouched.
   servarr: (app, backendRefs) => [{ matches: [{ path: { type: "PathPrefix", value: app.path } }], backendRefs }],
   sabnzbd: (app, backendRefs) => [{ matches: [{ path: { type: "PathPrefix", value: app.path } }], backendRefs }],
@@ -42,7 +42,7 @@ const RULES: Readonly<Record<PathStyle, (app: ResolvedApp, backend: RouteRule["b
 
 /** The `HTTPRoute` that serves an app on its gateway, in the app's own namespace. */
 export function buildHttpRoute(
-  app: ResolvedApp,
+  app: ServedApp,
   appNamespace: string,
   listener: ListenerRef,
   labels?: Record<string, string>,

@@ -1,4 +1,4 @@
-import type { ResolvedApp } from "../apps/resolve";
+import { ResolvedApp, ServedApp, isServed } from "../apps/resolve";
 import type { GatewayDomain } from "./settings";
 import { appListener } from "./gateways";
 
@@ -20,20 +20,20 @@ export interface GatewayAddresses {
  * The path a user opens: the app's prefix (with the trailing slash qBittorrent's rewrite needs,
  * since the bare prefix only redirects), or `/` of an app's own listener.
  */
-function entryPath(app: ResolvedApp): string {
+function entryPath(app: ServedApp): string {
   if (app.path === undefined) {
     return "/";
   }
   return app.pathStyle === "rewrite" ? `${app.path}/` : app.path;
 }
 
-/** Each app's LAN and tailnet URL on its gateway: the stack output `urls`. */
+/** Each served app's LAN and tailnet URL on its gateway: the stack output `urls`. An app with no UI (FlareSolverr) has none. */
 export function appUrls(
   apps: readonly ResolvedApp[],
   gateways: Readonly<Partial<Record<GatewayDomain, GatewayAddresses>>>,
 ): Record<string, AppUrls> {
   return Object.fromEntries(
-    apps.map((app) => {
+    apps.filter(isServed).map((app) => {
       const own = app.ownLoadBalancer;
       if (own !== undefined) {
         // Its own Service: Plex's web app, on its own LAN IP and tailnet machine.

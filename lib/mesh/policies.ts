@@ -1,6 +1,6 @@
 import type { IAuthorizationPolicy, IPeerAuthentication } from "../k8s/istioSecurity";
 import type { AppName } from "../apps/catalog";
-import type { ResolvedApp } from "../apps/resolve";
+import { ResolvedApp, isServed } from "../apps/resolve";
 import { gatewayServiceAccount } from "../ingress/gateways";
 import { APP_LABEL } from "../k8s/labels";
 import type { GatewayDomain } from "../ingress/settings";
@@ -32,7 +32,9 @@ export type Caller = AppName | "recyclarr";
  * library; the arr apps tell the media server to rescan after an import (their "Connect"
  * notifications), hand releases to the download clients and poll them; Prowlarr can send a
  * manual grab to a download client. Recyclarr, a workload without a UI, syncs quality profiles and
- * custom formats into Radarr and Sonarr through their APIs.
+ * custom formats into Radarr and Sonarr through their APIs. FlareSolverr opens Cloudflare-protected
+ * pages for Prowlarr alone (Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverr.cs
+ * L57, L164: `POST <host>/v1`): a browser anyone could drive would fetch any URL from inside the cluster.
  */
 export const CALLERS: Readonly<Record<AppName, readonly Caller[]>> = {
   radarr: ["prowlarr", "seerr", "recyclarr"],
@@ -44,7 +46,20 @@ export const CALLERS: Readonly<Record<AppName, readonly Caller[]>> = {
   jellyfin: ["seerr", "radarr", "sonarr", "lidarr"],
   qbittorrent: ["radarr", "sonarr", "lidarr", "prowlarr"],
   sabnzbd: ["radarr", "sonarr", "lidarr", "prowlarr"],
+  flaresolverr: ["prowlarr"],
 };
+
+/** The apps `caller` calls, by {@link CALLERS}: where a routed app's kill switch must let it reach. */
+export function calleesOf(caller: Caller): AppName[] {
+  return (Object.keys(CALLERS) as AppName[]).filter((app) => CALLERS[app].includes(caller));
+}
+
+/**
+ * The port ztunnel carries meshed traffic on between pods (HBONE): a meshed app's outbound
+ * connection leaves its pod for the destination pod's 15008, whatever the app port (istio.io, Istio
+ * 1.27 docs/ambient/architecture/hbone; docs/upstream.md#istio-ambient).
+ */
+export const HBONE_PORT = 15008;
 
 /** `STRICT` mTLS for the namespace: no plaintext from outside the mesh. */
 export function buildNamespacePeerAuthentication(
@@ -69,14 +84,18 @@ export function plaintextPorts(app: ResolvedApp): number[] {
   return [...app.inboundPeerPorts, ...(app.ownLoadBalancer !== undefined ? [app.port] : [])];
 }
 
-/** The one exception to STRICT: the app's {@link plaintextPorts}. Undefined when the app has none. */
+/**
+ * The one exception to STRICT: the app's {@link plaintextPorts}. Undefined when the app has none.
+ * An app whose peer port follows the VPN's forwarded port (`peerPortFollowsVpn`) cannot name it:
+ * it takes plaintext on every port but its own `port` (the WebUI), which stays STRICT.
+ */
 export function buildPeerPortException(
   app: ResolvedApp,
   namespace: string,
   labels?: Record<string, string>,
 ): IPeerAuthentication | undefined {
   const ports = plaintextPorts(app);
-  if (ports.length === 0) {
+  if (ports.length === 0 && !app.peerPortFollowsVpn) {
     return undefined;
   }
   return {
@@ -85,8 +104,12 @@ export function buildPeerPortException(
     metadata: { name: `${app.name}-peers`, namespace, labels },
     spec: {
       selector: { matchLabels: { [APP_LABEL]: app.name } },
-      mtls: { mode: "STRICT" },
-      portLevelMtls: Object.fromEntries(ports.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
+      ...(app.peerPortFollowsVpn
+        ? { mtls: { mode: "PERMISSIVE" as const }, portLevelMtls: { [String(app.port)]: { mode: "STRICT" as const } } }
+        : {
+            mtls: { mode: "STRICT" as const },
+            portLevelMtls: Object.fromEntries(ports.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
+          }),
     },
   };
 }
@@ -145,8 +168,9 @@ export interface AppPolicyInput {
 
 /**
  * L4-only ALLOW policy for one app (ztunnel enforces it without a waypoint; L7 fields would drop
- * everything): its gateway and its callers, on its port. Peer ports stay open to anyone, since
- * forwarded peers have no mesh identity.
+ * everything): its gateway (an app with no UI has none) and its callers, on its port. Peer ports
+ * stay open to anyone, since forwarded peers have no mesh identity; when the peer port follows the
+ * VPN's forwarded port, every port but the app's own.
  */
 export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
   const { app } = input;
@@ -154,19 +178,22 @@ export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
     const identity = input.identities[caller];
     return identity === undefined ? [] : [identity];
   });
-  const gateway = input.gatewayPrincipals[app.domain];
-  if (gateway === undefined) {
+  const gateway = isServed(app) ? input.gatewayPrincipals[app.domain] : undefined;
+  if (isServed(app) && gateway === undefined) {
     // The config rules refuse an enabled app whose gateway is disabled, so this is a program error.
     throw new Error(`no ${app.domain} gateway identity for ${app.name}'s authorization policy`);
   }
   const rules: NonNullable<NonNullable<IAuthorizationPolicy["spec"]>["rules"]> = [
     {
-      from: [{ source: { principals: [gateway, ...callers] } }],
+      from: [{ source: { principals: [...(gateway !== undefined ? [gateway] : []), ...callers] } }],
       to: [{ operation: { ports: [String(app.port)] } }],
     },
   ];
   const plaintext = plaintextPorts(app);
-  if (plaintext.length > 0) {
+  if (app.peerPortFollowsVpn) {
+    // ztunnel matches `notPorts` (istio.io docs/ambient/usage/l4-policy, "Allowed policy attributes").
+    rules.push({ to: [{ operation: { notPorts: [String(app.port)] } }] });
+  } else if (plaintext.length > 0) {
     rules.push({ to: [{ operation: { ports: plaintext.map(String) } }] });
   }
   return {
@@ -174,5 +201,45 @@ export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
     kind: "AuthorizationPolicy",
     metadata: { name: app.name, namespace: input.namespace, labels: input.labels },
     spec: { action: "ALLOW", selector: { matchLabels: { [APP_LABEL]: app.name } }, rules },
+  };
+}
+
+export interface RemoteCallerPolicyInput {
+  /** The app called, in another stack's namespace (Radarr in core, called by a routed Prowlarr). */
+  readonly app: AppName;
+  /** Its port. */
+  readonly port: number;
+  /** Its namespace, where the policy is created. */
+  readonly namespace: string;
+  /** The callers' principals, from the namespace the policy's owner runs them in. */
+  readonly principals: readonly string[];
+  /** The callers' namespace, which names the policy. */
+  readonly callerNamespace: string;
+  readonly labels?: Record<string, string>;
+}
+
+/**
+ * An L4 ALLOW policy one stack adds in another stack's namespace for its own callers of an app
+ * there: the downloads stack's routed Prowlarr syncing Radarr in core, whose own policy (built
+ * before the downloads stack exists) names only core's callers. ztunnel allows a request any ALLOW
+ * policy of the workload matches (istio.io, Istio 1.27 docs/reference/config/security/authorization-policy,
+ * "the request is allowed if any ALLOW policy matches"), so this adds those principals and nothing else;
+ * it goes with the stack that made it.
+ */
+export function buildRemoteCallerPolicy(input: RemoteCallerPolicyInput): IAuthorizationPolicy {
+  return {
+    apiVersion: "security.istio.io/v1",
+    kind: "AuthorizationPolicy",
+    metadata: { name: `${input.app}-from-${input.callerNamespace}`, namespace: input.namespace, labels: input.labels },
+    spec: {
+      action: "ALLOW",
+      selector: { matchLabels: { [APP_LABEL]: input.app } },
+      rules: [
+        {
+          from: [{ source: { principals: [...input.principals] } }],
+          to: [{ operation: { ports: [String(input.port)] } }],
+        },
+      ],
+    },
   };
 }

@@ -535,6 +535,31 @@ function kubernetesFindings(settings: PlatformSettings, inventory: ClusterInvent
   ];
 }
 
+/**
+ * The oldest Kubernetes minor this program runs on: 1.30, the first that serves
+ * `admissionregistration.k8s.io/v1` ValidatingAdmissionPolicy and its bindings (GA in Kubernetes
+ * 1.30, KEP-3488; before it only `v1beta1`, off by default), which the downloads stack's admission
+ * policies are. An older API server refuses to create them after the apps already exist.
+ */
+export const KUBERNETES_MINIMUM = "1.30";
+
+/** The cluster's Kubernetes minor (`/version`) at least {@link KUBERNETES_MINIMUM}. */
+function kubernetesMinimumFindings(_settings: PlatformSettings, inventory: ClusterInventory): PreflightFinding[] {
+  const kubernetes = inventory.kubernetesVersion === undefined ? undefined : minorParts(inventory.kubernetesVersion);
+  const [major, minor] = minorParts(KUBERNETES_MINIMUM)!;
+  if (kubernetes === undefined || kubernetes[0] * 1000 + kubernetes[1] >= major * 1000 + minor) {
+    return [];
+  }
+  return [
+    {
+      severity: "refuse",
+      key: "kubernetes:kubeconfig",
+      problem: `reaches a cluster that runs Kubernetes ${kubernetes.join(".")} (${inventory.kubernetesVersion}), but this program needs Kubernetes ${KUBERNETES_MINIMUM} or later: its admission policies are admissionregistration.k8s.io/v1 ValidatingAdmissionPolicies, served from Kubernetes ${KUBERNETES_MINIMUM} on`,
+      fix: `upgrade the cluster to Kubernetes ${KUBERNETES_MINIMUM} or later, or point Pulumi at one that runs it (kubernetes:kubeconfig, kubernetes:context, or KUBECONFIG)`,
+    },
+  ];
+}
+
 /** The checks, as a table: each reads the settings, the inventory, the pinned addresses and this stack's identity, and returns its findings. */
 const CHECKS: readonly ((
   settings: PlatformSettings,
@@ -545,6 +570,7 @@ const CHECKS: readonly ((
   gatewayApiFindings,
   istioFindings,
   istioUpgradeFindings,
+  kubernetesMinimumFindings,
   kubernetesFindings,
   metallbFindings,
   poolFindings,

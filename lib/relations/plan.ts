@@ -47,13 +47,28 @@ const ROOT_FOLDER_NAME: Readonly<Record<ArrApp, string>> = { radarr: "Movies", s
 const NEW_DOWNLOAD_CLIENT = { removeCompletedDownloads: true, removeFailedDownloads: true } as const;
 
 /** Display name of each entry the relations own: the name is how a relation finds its entry again. */
-const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | ArrApp, string>> = {
+const ENTRY_NAME: Readonly<Record<"qbittorrent" | "sabnzbd" | "flaresolverr" | ArrApp, string>> = {
   qbittorrent: "qBittorrent (Charmarr)",
   sabnzbd: "SABnzbd (Charmarr)",
+  flaresolverr: "FlareSolverr (Charmarr)",
   radarr: "Radarr (Charmarr)",
   sonarr: "Sonarr (Charmarr)",
   lidarr: "Lidarr (Charmarr)",
 };
+
+/**
+ * The tag that sends an indexer's requests through FlareSolverr: Prowlarr uses an indexer proxy only
+ * for indexers sharing one of its tags (Prowlarr v2.3.5.5327 src/NzbDrone.Core/Indexers/IndexerHttpClient.cs
+ * L55-79), and a proxy without tags is not even enabled (IndexerProxies/IndexerProxyDefinition.cs L8).
+ * Users give it to their Cloudflare-protected indexers (docs/relations.md).
+ */
+export const FLARESOLVERR_TAG = "flaresolverr";
+
+/**
+ * How long FlareSolverr may take to solve a page, in seconds: Prowlarr's own default
+ * (FlareSolverrSettings.cs L20-24), sent as FlareSolverr's `maxTimeout` (FlareSolverr.cs L103).
+ */
+const FLARESOLVERR_REQUEST_TIMEOUT = 60;
 
 export function isArrApp(app: string): app is ArrApp {
   return (ARR_APPS as readonly string[]).includes(app);
@@ -125,21 +140,39 @@ function servarrTarget(app: ServarrApp, endpoint: KeyedEndpoint): ServarrTarget 
 /** The relations graph a stack wires, `{ "<app>": ["<related app>", ...] }`: also its `relations` output. */
 export type RelationGraph = Partial<Record<AppName, AppName[]>>;
 
-/** The downloads stack: each enabled arr app of core takes each enabled download client. */
+/**
+ * The downloads stack: each enabled arr app of core takes each enabled download client, and Prowlarr,
+ * when this stack runs it (routed through the VPN), syncs its indexers to them.
+ */
 export function downloadsGraph(
   arrApps: readonly AppName[],
-  clients: readonly AppName[],
+  apps: readonly AppName[],
   settings: { readonly enabled: boolean },
 ): RelationGraph {
-  if (!settings.enabled || clients.length === 0) {
+  if (!settings.enabled) {
     return {};
   }
-  return Object.fromEntries(ARR_APPS.filter((app) => arrApps.includes(app)).map((app) => [app, [...clients]]));
+  const clients = apps.filter(isDownloadClient);
+  const arr = ARR_APPS.filter((app) => arrApps.includes(app));
+  return {
+    ...(clients.length > 0 ? Object.fromEntries(arr.map((app) => [app, [...clients]])) : {}),
+    ...indexerGraph(apps, arr),
+  };
 }
 
 /**
- * The core stack: Prowlarr syncs its indexers to the arr apps; Seerr sends requests to Radarr
- * and Sonarr, and reads Plex when a Plex token lets the program set it up.
+ * Prowlarr, wherever it runs, syncs its indexers to every enabled arr app and sends its tagged
+ * indexers' Cloudflare-protected requests through FlareSolverr, which runs beside it.
+ */
+function indexerGraph(apps: readonly AppName[], arr: readonly ArrApp[]): RelationGraph {
+  const targets: AppName[] = [...arr, ...(apps.includes("flaresolverr") ? (["flaresolverr"] as const) : [])];
+  return apps.includes("prowlarr") && targets.length > 0 ? { prowlarr: targets } : {};
+}
+
+/**
+ * The core stack: Prowlarr syncs its indexers to the arr apps and sends its tagged indexers'
+ * Cloudflare-protected requests through FlareSolverr; Seerr sends requests to Radarr and Sonarr, and
+ * reads Plex when a Plex token lets the program set it up.
  */
 export function coreGraph(
   apps: readonly AppName[],
@@ -149,11 +182,10 @@ export function coreGraph(
   if (!settings.enabled) {
     return {};
   }
-  const graph: RelationGraph = {};
-  const arr = ARR_APPS.filter((app) => apps.includes(app));
-  if (apps.includes("prowlarr") && arr.length > 0) {
-    graph.prowlarr = [...arr];
-  }
+  const graph: RelationGraph = indexerGraph(
+    apps,
+    ARR_APPS.filter((app) => apps.includes(app)),
+  );
   const requested: AppName[] = [
     ...SEERR_SERVICES.filter((app) => apps.includes(app)),
     ...(plexLinked && apps.includes("plex") ? (["plex"] as const) : []),
@@ -164,6 +196,36 @@ export function coreGraph(
     graph.seerr = requested;
   }
   return graph;
+}
+
+/**
+ * FlareSolverr as Prowlarr's indexer proxy, with the {@link FLARESOLVERR_TAG} tag (Prowlarr
+ * v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverrSettings.cs L20-30: `host`,
+ * `requestTimeout`). Tagged, the proxy is enabled, so Prowlarr tests it before it saves it: it asks
+ * FlareSolverr to load https://prowlarr.servarr.com/v1/ping (FlareSolverr.cs L179-206), which fails
+ * unless FlareSolverr runs and reaches the internet. Wherever Prowlarr runs, this relation runs with it.
+ */
+export function indexerProxyRelation(prowlarr: KeyedEndpoint, flaresolverr: AppEndpoint): PlannedRelation {
+  return {
+    name: "prowlarr-indexer-proxies",
+    reach: reachOf("prowlarr", prowlarr),
+    spec: {
+      kind: "providers",
+      collection: "indexerproxy",
+      target: servarrTarget("prowlarr", prowlarr),
+      entries: [
+        {
+          name: ENTRY_NAME.flaresolverr,
+          implementation: "FlareSolverr",
+          configContract: "FlareSolverrSettings",
+          properties: {},
+          fields: { host: endpointUrl(flaresolverr), requestTimeout: FLARESOLVERR_REQUEST_TIMEOUT },
+          secretFields: [],
+          tags: [FLARESOLVERR_TAG],
+        },
+      ],
+    },
+  };
 }
 
 /** The save path of an arr app's downloads: `<mountPath>/<downloads>/<app>`. */
@@ -245,11 +307,23 @@ function sabnzbdEntry(app: ArrApp, client: KeyedEndpoint): ProviderEntry {
 export function downloadsRelations(input: {
   readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
   readonly clients: DownloadClients;
+  /** Prowlarr, when this stack runs it (`charmarr:indexers.routeThroughVpn`). */
+  readonly prowlarr?: KeyedEndpoint;
+  /** FlareSolverr, routed beside Prowlarr, when it runs. */
+  readonly flaresolverr?: AppEndpoint;
   readonly mountPath: string;
   readonly settings: DownloadsRelationsSettings;
 }): PlannedRelation[] {
   const clientNames = DOWNLOAD_CLIENTS.filter((name) => input.clients[name] !== undefined);
-  const graph = downloadsGraph(Object.keys(input.arr) as AppName[], clientNames, input.settings);
+  const graph = downloadsGraph(
+    Object.keys(input.arr) as AppName[],
+    [
+      ...clientNames,
+      ...(input.prowlarr ? (["prowlarr"] as const) : []),
+      ...(input.flaresolverr ? (["flaresolverr"] as const) : []),
+    ],
+    input.settings,
+  );
   const arrApps = ARR_APPS.filter((app) => graph[app] !== undefined);
   const categories: Category[] = arrApps.map((app) => ({
     name: app,
@@ -288,13 +362,62 @@ export function downloadsRelations(input: {
       after: categoryRelations,
     });
   }
+  if (input.prowlarr !== undefined) {
+    relations.push(...prowlarrRelations(input.prowlarr, input.arr, graph, input.flaresolverr));
+  }
   return relations;
+}
+
+/**
+ * Prowlarr's relations, planned by whichever stack runs it (core, or downloads when indexers are
+ * routed through the VPN): an application per arr app the graph gives it, with full sync, and
+ * FlareSolverr, beside it, as its indexer proxy. Its own URL is the one the arr apps call back on, in
+ * the namespace it runs in.
+ */
+export function prowlarrRelations(
+  prowlarr: KeyedEndpoint,
+  arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>,
+  graph: RelationGraph,
+  flaresolverr: AppEndpoint | undefined,
+): PlannedRelation[] {
+  const synced = graph.prowlarr?.filter(isArrApp) ?? [];
+  const proxied = flaresolverr !== undefined && graph.prowlarr?.includes("flaresolverr") === true;
+  const entries = synced.map((app): ProviderEntry => {
+    const endpoint = arr[app] as KeyedEndpoint;
+    return {
+      name: ENTRY_NAME[app],
+      implementation: PROWLARR_IMPLEMENTATION[app],
+      configContract: `${PROWLARR_IMPLEMENTATION[app]}Settings`,
+      properties: { syncLevel: "fullSync" },
+      fields: { prowlarrUrl: endpointUrl(prowlarr), baseUrl: endpointUrl(endpoint), apiKey: endpoint.apiKey },
+      secretFields: ["apiKey"],
+    };
+  });
+  return [
+    ...(synced.length > 0
+      ? [
+          {
+            name: "prowlarr-applications",
+            reach: reachOf("prowlarr", prowlarr),
+            spec: {
+              kind: "providers",
+              collection: "applications",
+              target: servarrTarget("prowlarr", prowlarr),
+              entries,
+            } satisfies RelationSpec,
+          },
+        ]
+      : []),
+    ...(proxied ? [indexerProxyRelation(prowlarr, flaresolverr)] : []),
+  ];
 }
 
 /** Core's apps as its relations need them: each enabled app's endpoint, the Servarr apps' and Seerr's keys. */
 export interface CoreRelationsInput {
   readonly arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>;
   readonly prowlarr?: KeyedEndpoint;
+  /** FlareSolverr beside Prowlarr, when it runs. */
+  readonly flaresolverr?: AppEndpoint;
   readonly seerr?: KeyedEndpoint;
   readonly plex?: AppEndpoint;
   /** The Plex account token (secret config) that lets the program set Seerr up. */
@@ -315,6 +438,7 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
   const present = [
     ...(Object.keys(input.arr) as AppName[]),
     ...(input.prowlarr ? (["prowlarr"] as const) : []),
+    ...(input.flaresolverr ? (["flaresolverr"] as const) : []),
     ...(input.seerr ? (["seerr"] as const) : []),
     ...(input.jellyfin ? (["jellyfin"] as const) : []),
     ...(input.plex ? (["plex"] as const) : []),
@@ -337,23 +461,8 @@ export function coreRelations(input: CoreRelationsInput): PlannedRelation[] {
     }
   }
   const { prowlarr, seerr, plex } = input;
-  if (prowlarr !== undefined && graph.prowlarr !== undefined) {
-    const entries = graph.prowlarr.filter(isArrApp).map((app): ProviderEntry => {
-      const endpoint = input.arr[app] as KeyedEndpoint;
-      return {
-        name: ENTRY_NAME[app],
-        implementation: PROWLARR_IMPLEMENTATION[app],
-        configContract: `${PROWLARR_IMPLEMENTATION[app]}Settings`,
-        properties: { syncLevel: "fullSync" },
-        fields: { prowlarrUrl: endpointUrl(prowlarr), baseUrl: endpointUrl(endpoint), apiKey: endpoint.apiKey },
-        secretFields: ["apiKey"],
-      };
-    });
-    relations.push({
-      name: "prowlarr-applications",
-      reach: reachOf("prowlarr", prowlarr),
-      spec: { kind: "providers", collection: "applications", target: servarrTarget("prowlarr", prowlarr), entries },
-    });
+  if (prowlarr !== undefined) {
+    relations.push(...prowlarrRelations(prowlarr, input.arr, graph, input.flaresolverr));
   }
   if (seerr !== undefined && graph.seerr !== undefined) {
     const services = SEERR_SERVICES.filter((app) => graph.seerr?.includes(app)).map((app) => {

@@ -13,6 +13,7 @@ import { SeerrMediaServer, SeerrService, SeerrTarget, seerrStatus, reconcileSeer
 import { RetryPolicy, waitUntilReady } from "./ready";
 import {
   Change,
+  ProviderCollection,
   ProviderEntry,
   ServarrTarget,
   apiPath,
@@ -26,10 +27,10 @@ import {
  * one of these kinds; the stack builds them (plan.ts) and a provider runs them (runRelation).
  */
 export type RelationSpec =
-  /** Download clients in an arr app (`downloadclient`), or arr apps in Prowlarr (`applications`). */
+  /** Download clients in an arr app (`downloadclient`), arr apps (`applications`) or FlareSolverr (`indexerproxy`) in Prowlarr. */
   | {
       readonly kind: "providers";
-      readonly collection: "downloadclient" | "applications";
+      readonly collection: ProviderCollection;
       readonly target: ServarrTarget;
       readonly entries: readonly ProviderEntry[];
     }

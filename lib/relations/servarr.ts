@@ -52,6 +52,19 @@ export interface ProviderEntry {
   readonly fields: Readonly<Record<string, unknown>>;
   /** Fields holding secrets, which the apps may answer masked. */
   readonly secretFields: readonly string[];
+  /**
+   * Labels of the tags the entry carries, made in the app when missing (lower case: Prowlarr stores
+   * labels lower-cased and finds an existing one by exact label, v2.3.5.5327
+   * src/NzbDrone.Core/Tags/TagService.cs L121-135, TagRepository.cs L33-36). Tags the user adds to the
+   * entry stay; the tags themselves stay when the entry goes, since the user's indexers carry them.
+   */
+  readonly tags?: readonly string[];
+}
+
+/** A tag as Servarr's `/tag` answers it. */
+interface TagResource {
+  id: number;
+  label?: string | null;
 }
 
 /** What Servarr answers in place of a stored secret field. */
@@ -60,6 +73,7 @@ const MASKED = "********";
 interface ProviderResource {
   id: number;
   name?: string | null;
+  tags?: number[] | null;
   implementation?: string | null;
   configContract?: string | null;
   fields?: { name?: string | null; value?: unknown }[] | null;
@@ -101,8 +115,44 @@ function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** Tag ids by label: what the entries' tags are in the app. */
+type TagIds = Readonly<Record<string, number>>;
+
+function tagIdsOf(entry: ProviderEntry, tagIds: TagIds): number[] {
+  return (entry.tags ?? []).map((label) => tagIds[label]);
+}
+
+/**
+ * The ids of the tags the entries carry: those the app has by that exact label, and new ones it
+ * makes (`POST /tag`) for the rest. No request when no entry has a tag.
+ */
+async function ensureTags(http: HttpClient, target: ServarrTarget, entries: readonly ProviderEntry[]): Promise<TagIds> {
+  const labels = [...new Set(entries.flatMap((entry) => entry.tags ?? []))];
+  if (labels.length === 0) {
+    return {};
+  }
+  const path = apiPath(target, "tag");
+  const existing =
+    (await sendJson<TagResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
+  const ids: Record<string, number> = {};
+  for (const label of labels) {
+    const found = existing.find((tag) => tag.label === label);
+    ids[label] =
+      found?.id ??
+      (
+        await sendJson<TagResource>(
+          http,
+          target.app,
+          authed(target, { method: "POST", path, json: { label } }),
+          [200, 201],
+        )
+      ).id;
+  }
+  return ids;
+}
+
 /** The fields that differ from what the relation wants. A masked secret counts as equal unless `rotateSecrets`. */
-function drift(existing: ProviderResource, entry: ProviderEntry, rotateSecrets: boolean): string[] {
+function drift(existing: ProviderResource, entry: ProviderEntry, rotateSecrets: boolean, tagIds: TagIds): string[] {
   const current = new Map((existing.fields ?? []).map((field) => [field.name ?? "", field.value]));
   const fields = Object.entries(entry.fields).filter(([name, value]) => {
     const have = current.get(name);
@@ -116,23 +166,24 @@ function drift(existing: ProviderResource, entry: ProviderEntry, rotateSecrets: 
     existing.implementation === entry.implementation && existing.configContract === entry.configContract
       ? []
       : ["implementation"];
-  return [...identity, ...properties.map(([name]) => name), ...fields.map(([name]) => name)];
+  const tags = tagIdsOf(entry, tagIds).every((id) => (existing.tags ?? []).includes(id)) ? [] : ["tags"];
+  return [...identity, ...properties.map(([name]) => name), ...fields.map(([name]) => name), ...tags];
 }
 
-function createBody(entry: ProviderEntry): Record<string, unknown> {
+function createBody(entry: ProviderEntry, tagIds: TagIds): Record<string, unknown> {
   return {
     name: entry.name,
     implementation: entry.implementation,
     configContract: entry.configContract,
-    tags: [],
+    tags: tagIdsOf(entry, tagIds),
     ...entry.initialProperties,
     ...entry.properties,
     fields: Object.entries(entry.fields).map(([name, value]) => ({ name, value })),
   };
 }
 
-/** The stored resource with the relation's properties and fields set, everything else as it is. */
-function updateBody(existing: ProviderResource, entry: ProviderEntry): Record<string, unknown> {
+/** The stored resource with the relation's properties, fields and tags set, everything else as it is. */
+function updateBody(existing: ProviderResource, entry: ProviderEntry, tagIds: TagIds): Record<string, unknown> {
   const fields = (existing.fields ?? []).map((field) =>
     field.name !== undefined && field.name !== null && field.name in entry.fields
       ? { ...field, value: entry.fields[field.name] }
@@ -148,13 +199,17 @@ function updateBody(existing: ProviderResource, entry: ProviderEntry): Record<st
     configContract: entry.configContract,
     ...entry.properties,
     fields: [...fields, ...missing],
+    ...(entry.tags !== undefined ? { tags: [...new Set([...(existing.tags ?? []), ...tagIdsOf(entry, tagIds)])] } : {}),
   };
 }
 
+/** The provider collections the relations own entries in. */
+export type ProviderCollection = "downloadclient" | "applications" | "indexerproxy";
+
 export interface ProviderReconcile {
   readonly target: ServarrTarget;
-  /** `downloadclient` in an arr app, `applications` in Prowlarr. */
-  readonly collection: "downloadclient" | "applications";
+  /** `downloadclient` in an arr app, `applications` or `indexerproxy` in Prowlarr. */
+  readonly collection: ProviderCollection;
   /** The entries that should exist. */
   readonly desired: readonly ProviderEntry[];
   /** Names the relation created before: only these are updated, and deleted once no longer desired; no other entry is touched. */
@@ -176,6 +231,7 @@ export async function reconcileProviders(
   const byName = (name: string) =>
     existing.find((resource) => (resource.name ?? "").toLowerCase() === name.toLowerCase());
   const owns = ownership(spec.owned, (name) => name.toLowerCase());
+  const tagIds = await ensureTags(http, target, spec.desired);
   for (const entry of spec.desired) {
     const found = byName(entry.name);
     if (found !== undefined && !owns(entry.name)) {
@@ -184,11 +240,11 @@ export async function reconcileProviders(
       await send(
         http,
         target.app,
-        authed(target, { method: "POST", path, query: { forceSave: "true" }, json: createBody(entry) }),
+        authed(target, { method: "POST", path, query: { forceSave: "true" }, json: createBody(entry, tagIds) }),
         [200, 201],
       );
       changes.push({ app: target.app, collection, name: entry.name, action: "created" });
-    } else if (drift(found, entry, spec.rotateSecrets).length > 0) {
+    } else if (drift(found, entry, spec.rotateSecrets, tagIds).length > 0) {
       await send(
         http,
         target.app,
@@ -196,7 +252,7 @@ export async function reconcileProviders(
           method: "PUT",
           path: `${path}/${found.id}`,
           query: { forceSave: "true" },
-          json: updateBody(found, entry),
+          json: updateBody(found, entry, tagIds),
         }),
         [200, 202],
       );

@@ -39,6 +39,36 @@ function gatewayPeer(gateway: VpnGatewayPeer): NetworkPolicyPeer {
   };
 }
 
+/** An app in the cluster a routed workload calls (a routed Prowlarr syncing Radarr): its pods and port. */
+export interface ClusterCallee {
+  /** The callee's namespace. */
+  readonly namespace: string;
+  /** Labels selecting exactly its pods. */
+  readonly podLabels: Readonly<Record<string, string>>;
+  /** The port it serves on. */
+  readonly port: number;
+}
+
+/**
+ * Egress to the apps a routed workload calls inside the cluster, each by namespace and pod selector
+ * (never an address: a Service IP could front anything), on its own port and on ztunnel's HBONE port,
+ * where a meshed connection to it actually goes (`hbonePort`). Pods only, never the internet.
+ */
+export function calleeEgressRules(callees: readonly ClusterCallee[], hbonePort: number): NetworkPolicyEgressRule[] {
+  return callees.map((callee) => ({
+    to: [
+      {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": callee.namespace } },
+        podSelector: { matchLabels: { ...callee.podLabels } },
+      },
+    ],
+    ports: [
+      { protocol: "TCP", port: callee.port },
+      { protocol: "TCP", port: hbonePort },
+    ],
+  }));
+}
+
 export interface ClientKillSwitchInputs {
   /** Labels selecting exactly the routed workload's pods. */
   readonly podSelector: Readonly<Record<string, string>>;
@@ -57,8 +87,10 @@ export interface ClientKillSwitchInputs {
  * to the gateway pod, to kube-dns on port 53 (`client_init.sh` asks it for the gateway's address with
  * `dig`) and to the ambient probe address — plus the LAN with `allowLan` and the extra rules. The
  * download clients open no connections inside the cluster (the arr apps call them, relations use
- * port-forward, and their names resolve through the gateway's dnsmasq, which asks kube-dns itself),
- * so no other pod, no Service IP and no in-cluster proxy is reachable. Anything that does not leave
+ * port-forward, and their names resolve through the gateway's dnsmasq, which asks kube-dns itself);
+ * a routed Prowlarr calls the arr apps and the download clients, which its extra rules
+ * ({@link calleeEgressRules}) open by pod selector only. No other pod, no Service IP and no
+ * in-cluster proxy is reachable. Anything that does not leave
  * through the tunnel — because client init never ran, vxlan0 is down or routes were deleted — is
  * dropped by the CNI.
  *
@@ -181,7 +213,7 @@ export function killSwitchWarnings(settings: KillSwitchSettings): string[] {
   const warnings: string[] = [];
   if (settings.unsafeDisable) {
     warnings.push(
-      "charmarr:vpn.killSwitch.unsafeDisable is true: routed download clients have no egress NetworkPolicy, " +
+      "charmarr:vpn.killSwitch.unsafeDisable is true: the routed apps (download clients, and Prowlarr when indexers are routed) have no egress NetworkPolicy, " +
         "so if their tunnel fails they reach the internet with your real IP. Unset it: pulumi config rm --path charmarr:vpn.killSwitch.unsafeDisable",
     );
   }

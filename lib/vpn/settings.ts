@@ -91,6 +91,13 @@ export const vpnSchema = z.strictObject({
     .describe(
       "The resolver for internet names (gluetun DNS_ADDRESS, the gateway's dnsmasq), reached only through the tunnel; not a cluster, LAN or overlay address.",
     ),
+  /** Ask the provider for a forwarded port and hand it to qBittorrent (./portForward.ts). */
+  portForwarding: z
+    .boolean()
+    .default(false)
+    .describe(
+      "Ask the VPN provider for an incoming port (gluetun VPN_PORT_FORWARDING), forward it from the tunnel to qBittorrent and keep qBittorrent's listen port on it; protonvpn and private internet access only.",
+    ),
   /** Container images of the gateway and the routing containers, pinned (docs/upstream.md#gluetun). */
   images: z
     .strictObject({
@@ -123,6 +130,23 @@ export const vpnSchema = z.strictObject({
 });
 
 export type VpnSettings = z.output<typeof vpnSchema>;
+
+/**
+ * `charmarr:indexers` (downloads stack): whether Prowlarr's searches leave through the VPN gateway.
+ * Many indexers block home addresses or sit behind Cloudflare challenges that a VPN exit passes.
+ */
+export const indexersSchema = z
+  .strictObject({
+    routeThroughVpn: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Run Prowlarr in this stack, routed through the VPN gateway with the download clients' kill switch, instead of in core (core must then set charmarr:apps.prowlarr.enabled false; docs/vpn.md#indexers-through-the-vpn).",
+      ),
+  })
+  .prefault({});
+
+export type IndexersSettings = z.output<typeof indexersSchema>;
 
 /** VPN credentials, present only when configured; values stay Pulumi secrets. */
 export interface VpnSecrets {
@@ -157,11 +181,13 @@ export const VPN_EXAMPLES: Readonly<Record<string, string>> = {
   "vpn.vxlanNetwork": "172.16.0",
   "vpn.mtu": "1320",
   "vpn.dnsAddress": "1.1.1.1",
+  "vpn.portForwarding": "true",
   "vpn.images.gluetun": "ghcr.io/qdm12/gluetun:v3.41.1",
   "vpn.images.podGateway": "ghcr.io/angelnu/pod-gateway:v1.13.0",
   "vpn.killSwitch.allowLan": "true",
   "vpn.killSwitch.gatewayEgressPolicy": "true",
   "vpn.killSwitch.unsafeDisable": "false",
+  "indexers.routeThroughVpn": "true",
   vpnPrivateKey: "<private key>",
   vpnPresharedKey: "<preshared key>",
   vpnUser: "<user>",

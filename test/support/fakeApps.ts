@@ -134,14 +134,23 @@ export interface ServarrOptions {
  *   even with `forceSave` (Radarr v6.0.3.10276 src/Radarr.Api.V3/ProviderControllerBase.cs L78-93,
  *   L307-320); a PUT with `forceSave` is saved untested (L95-125; Prowlarr v2.3.5.5327 L98-110);
  *   the tests are those of SABnzbd and qBittorrent ({@link FakeServarr.testSabnzbd},
- *   {@link FakeServarr.testQbittorrent}) and Prowlarr's of an application
- *   ({@link FakeServarr.testApplication});
+ *   {@link FakeServarr.testQbittorrent}), Prowlarr's of an application
+ *   ({@link FakeServarr.testApplication}) and of its FlareSolverr indexer proxy
+ *   ({@link FakeServarr.testFlareSolverr}), which is enabled only with a tag;
+ * - tags ({@link FakeServarr.tag});
  * - a root folder must exist and be writable ({@link ServarrOptions.folders}).
  * Sonarr, Lidarr and Prowlarr have the same ProviderControllerBase (Sonarr v4.0.19.2979 L78-125,
  * Lidarr v2.14.5.4836 L78-127, Prowlarr v2.3.5.5327 L77-110).
  */
 export class FakeServarr extends FakeApp {
-  readonly collections: Record<string, Resource[]> = { downloadclient: [], applications: [], rootfolder: [] };
+  readonly collections: Record<string, Resource[]> = {
+    downloadclient: [],
+    applications: [],
+    indexerproxy: [],
+    rootfolder: [],
+  };
+  /** The app's tags, as `/tag` answers them. */
+  readonly tags: { id: number; label: string }[] = [];
   readonly folders: Set<string>;
   readonly network: FakeNetwork;
   private nextId = 1;
@@ -233,6 +242,7 @@ export class FakeServarr extends FakeApp {
         return { status: 200, body: [{ id: 3, name: "Standard" }] };
       case "downloadclient":
       case "applications":
+      case "indexerproxy":
         return this.provider(resource, request.method, id, body, request.query.forceSave === "true");
       case "indexer/schema":
         return { status: 200, body: NEWZNAB_SCHEMAS, headers: version };
@@ -241,11 +251,9 @@ export class FakeServarr extends FakeApp {
       case "rootfolder":
         return this.rootFolder(request.method, id, body);
       case "tag":
-        // Seerr's test of a server lists its tags (seerr v3.1.0 server/routes/settings/radarr.ts L56); none here.
-        if (request.method === "GET" && id === undefined) {
-          return { status: 200, body: [] };
-        }
-        return this.refuse(404, `${request.method} ${path}: the stand-in does not serve this operation`);
+        // Seerr's test of a server lists its tags (seerr v3.1.0 server/routes/settings/radarr.ts L56);
+        // the indexer-proxy relation lists Prowlarr's and adds its own.
+        return this.tag(request.method, path, id, body);
       default:
         return this.refuse(404, `${request.method} ${path}: the stand-in does not serve this operation`);
     }
@@ -335,9 +343,14 @@ export class FakeServarr extends FakeApp {
       fields: this.settingsFrom(schema, body.fields as Field[], previous),
       id: method === "PUT" ? list[index].id : 0,
     };
-    // Prowlarr's applications are enabled by their sync level (ApplicationDefinition.cs L9).
+    // Prowlarr's applications are enabled by their sync level (ApplicationDefinition.cs L9), an indexer
+    // proxy by having a tag (Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/IndexerProxyDefinition.cs L8).
     const enabled =
-      collection === "applications" ? ["addOnly", "fullSync"].includes(String(body.syncLevel)) : body.enable === true;
+      collection === "applications"
+        ? ["addOnly", "fullSync"].includes(String(body.syncLevel))
+        : collection === "indexerproxy"
+          ? Array.isArray(body.tags) && body.tags.length > 0
+          : body.enable === true;
     const changed = method === "POST" || JSON.stringify(stored) !== JSON.stringify(list[index]);
     // GetDefinition (L168-178) validates an enabled provider's settings, then CreateProvider tests it
     // (L85-88); UpdateProvider tests only without forceSave and when it changed (L113-117).
@@ -366,6 +379,9 @@ export class FakeServarr extends FakeApp {
     const settings = Object.fromEntries((provider.fields as Field[]).map((f) => [f.name, f.value]));
     if (collection === "applications") {
       return this.testApplication(settings);
+    }
+    if (collection === "indexerproxy") {
+      return this.testFlareSolverr(settings);
     }
     return provider.implementation === "Sabnzbd" ? this.testSabnzbd(settings) : this.testQbittorrent(settings);
   }
@@ -569,6 +585,89 @@ export class FakeServarr extends FakeApp {
   }
 
   /**
+   * Prowlarr's test of its FlareSolverr proxy (Prowlarr v2.3.5.5327
+   * src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverr.cs L179-206): FlareSolverr is asked to
+   * load https://prowlarr.servarr.com/v1/ping (src/NzbDrone.Common/Cloud/ProwlarrCloudRequestBuilder.cs
+   * L15, `.Resource("/ping")`) with a `request.get` to `<host without trailing slash>/v1` (L98-177:
+   * `maxTimeout` the request timeout in milliseconds, `proxy` empty, since Prowlarr's JSON leaves out
+   * nulls, src/NzbDrone.Common/Serializer/Newtonsoft.Json/Json.cs L21-36). Prowlarr's HTTP client
+   * throws on an error status (src/NzbDrone.Common/Http/HttpClient.cs L115-129, HttpException.cs L18),
+   * and a body that is not JSON fails the deserialization: either way "Unable to connect to proxy"
+   * (ProxyValidationUnableToConnect, src/NzbDrone.Core/Localization/Core/en.json L595), an error on
+   * `Host`. Left out: the request's own timeout (`requestTimeout` + 5 s, L170), which a stand-in
+   * answering at once never reaches.
+   */
+  private async testFlareSolverr(settings: Record<string, unknown>): Promise<ValidationFailure[]> {
+    const url = `${String(settings.host).replace(/\/+$/, "")}/v1`;
+    const unableToConnect = (message: string) => [
+      failure("Host", `Unable to connect to proxy: ${message}. Check the log surrounding this error for details`),
+    ];
+    try {
+      const answer = await this.network.call(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json" },
+        body: JSON.stringify({
+          cmd: "request.get",
+          url: "https://prowlarr.servarr.com/v1/ping",
+          maxTimeout: Number(settings.requestTimeout) * 1000,
+          proxy: {},
+        }),
+      });
+      if (answer.status >= 400) {
+        return unableToConnect(
+          `HTTP request failed: [${answer.status}:${HTTP_STATUS_NAME[answer.status] ?? answer.status}] [POST] at [${url}]`,
+        );
+      }
+      if (answer.status !== 200) {
+        // ProxyValidationBadRequest (en.json L594).
+        return [failure("Host", `Failed to test proxy. Status code: ${answer.status}`)];
+      }
+      JSON.parse(answer.text);
+    } catch (error) {
+      return unableToConnect((error as Error).message);
+    }
+    return [];
+  }
+
+  /**
+   * Tags (Prowlarr v2.3.5.5327 src/Prowlarr.Api.V1/Tags/TagController.cs L26-50,
+   * src/NzbDrone.Core/Tags/TagService.cs L121-136): a label must not be empty, and in Prowlarr and
+   * Radarr (v6.0.3.10276 src/Radarr.Api.V3/Tags/TagController.cs L29-32) must be of a-z, 0-9 and `-`,
+   * in any case; Sonarr and Lidarr have no such rule. A POST of a label stored exactly so answers the
+   * stored tag; any other label is stored lower-cased as a new tag, even when that lower-cased label
+   * is stored already (TagRepository.cs L33-36 finds a tag by its exact label). A provider's tag ids are
+   * not checked against the stored tags, by Prowlarr (src/Prowlarr.Api.V1/ProviderResource.cs L64 only
+   * turns null into none) nor here. Left out: PUT and
+   * DELETE, which the relations never send (the relations leave tags in place: a tag an indexer
+   * carries cannot be deleted, TagService.cs L148-158).
+   */
+  private tag(method: string, path: string, id: number | undefined, body: Record<string, unknown>): Reply {
+    if (method === "GET") {
+      const found = this.tags.find((tag) => tag.id === id);
+      return id === undefined
+        ? { status: 200, body: this.tags }
+        : found
+          ? { status: 200, body: found }
+          : { status: 404 };
+    }
+    if (method !== "POST") {
+      return this.refuse(404, `${method} ${path}: the stand-in does not serve this operation`);
+    }
+    const label = String(body.label ?? "");
+    if (label.trim() === "") {
+      return { status: 400, body: [failure("Label", "'Label' must not be empty.")] };
+    }
+    if (["prowlarr", "radarr"].includes(this.name) && !/^[a-z0-9-]+$/i.test(label)) {
+      return { status: 400, body: [failure("Label", "Allowed characters a-z, 0-9 and -")] };
+    }
+    const stored = this.tags.find((tag) => tag.label === label) ?? { id: this.nextId++, label: label.toLowerCase() };
+    if (!this.tags.includes(stored)) {
+      this.tags.push(stored);
+    }
+    return { status: 201, body: stored };
+  }
+
+  /**
    * Root folders (Radarr v6.0.3.10276 src/Radarr.Api.V3/RootFolders/RootFolderController.cs L32-41:
    * not already a root folder, must exist, must be writable; the same validators in Sonarr v4.0.19.2979
    * and Lidarr v2.14.5.4836, whose root folders also need a name and existing default profiles,
@@ -609,6 +708,15 @@ export class FakeServarr extends FakeApp {
     return { status: 201, body: stored };
   }
 }
+
+/** .NET's `HttpStatusCode` names, as Prowlarr's HttpException writes them (the ones a stand-in answers). */
+const HTTP_STATUS_NAME: Readonly<Record<number, string>> = {
+  400: "BadRequest",
+  404: "NotFound",
+  405: "MethodNotAllowed",
+  500: "InternalServerError",
+  503: "ServiceUnavailable",
+};
 
 /** The app versions the stand-ins report (the pinned tags whose source they follow). */
 const SERVARR_VERSION: Readonly<Record<string, string>> = {

@@ -112,6 +112,8 @@ export const SETTINGS: Readonly<Record<string, Readonly<Record<string, readonly 
       ],
     ),
     LidarrSettings: prowlarrApplication("http://localhost:8686", [3000, 3010, 3030, 3040, 3050, 3060]),
+    // Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverrSettings.cs L20-30.
+    FlareSolverrSettings: [field("host", "http://localhost:8191/"), field("requestTimeout", 60)],
   },
 };
 
@@ -168,6 +170,17 @@ export function validateSettings(
       failures.push(failure(upper(property), message, isWarning));
     }
   };
+  if (app === "prowlarr" && configContract === "FlareSolverrSettings") {
+    // FlareSolverrSettings.cs L7-13 (FluentValidation's NotEmpty and InclusiveBetween messages).
+    check(!blank(settings.host), "host", "'Host' must not be empty.");
+    const timeout = Number(settings.requestTimeout);
+    check(
+      Number.isInteger(timeout) && timeout >= 1 && timeout <= 180,
+      "requestTimeout",
+      `'Request Timeout' must be between 1 and 180. You entered ${String(settings.requestTimeout)}.`,
+    );
+    return failures;
+  }
   if (app === "prowlarr") {
     check(validUrl(settings.baseUrl), "baseUrl", "must be valid URL that starts with http(s)://");
     check(validUrl(settings.prowlarrUrl), "prowlarrUrl", "must be valid URL that starts with http(s)://");

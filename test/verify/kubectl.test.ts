@@ -39,9 +39,10 @@ function execRules(routed: { address: string; dns: string; denied?: string }): E
       result: captured(routed.dns, 2),
     },
     { container: "gluetun", match: "X-API-Key", result: captured("gluetun-ok") },
-    // The first core pod by name (lidarr) has a shell image without wget; curl answers.
-    { container: "lidarr", match: "^timeout \\d+ wget", result: captured("address-curl-only", 0) },
-    { container: "lidarr", match: "^curl ", result: captured("address-home") },
+    // The first core pod by name (flaresolverr) has no wget but curl (FlareSolverr v3.5.0 Dockerfile
+    // L32-33 installs curl, python:3.11-slim-bookworm has no wget); curl answers.
+    { container: "flaresolverr", match: "^timeout \\d+ wget", result: captured("address-curl-only", 0) },
+    { container: "flaresolverr", match: "^curl ", result: captured("address-home") },
   ];
 }
 
