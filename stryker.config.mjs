@@ -46,6 +46,10 @@ export default {
   },
   // Each mutant runs only the tests that executed its code in the unmutated run.
   coverageAnalysis: "perTest",
+  // A static mutant (in code that runs once, as its module loads: a constant table) needs a fresh
+  // process and every test of the spec list, minutes each here; reported as ignored, not run.
+  // `--ignoreStatic false` runs them.
+  ignoreStatic: true,
   // Mutants that do not type-check are reported as compile errors, not run: tsc would refuse them.
   checkers: ["typescript"],
   // Only the mutated modules and what they import: the tests are not type-checked again per mutant.
@@ -53,8 +57,8 @@ export default {
   typescriptChecker: { prioritizePerformanceOverAccuracy: true },
   // Keep the code type-checked in the sandbox as in the repository (no `// @ts-nocheck` inserted).
   disableTypeChecks: false,
-  // The sandbox lives in .cache/stryker/tmp/sandbox-*: the tests read ../shared beside the repository,
-  // which scripts/mutate links as .cache/stryker/tmp/shared. Never `inPlace`: an interrupted run would
+  // The sandbox lives in .cache/stryker/tmp/sandbox-*: the tests read shared/ in the directory that
+  // holds the clone, which scripts/mutate links as .cache/stryker/tmp/shared. Never `inPlace`: an interrupted run would
   // leave the working tree's files instrumented.
   tempDirName: ".cache/stryker/tmp",
   ignorePatterns: [".cache", ".plan", "reports", "docs/mutation-runs"],
