@@ -370,8 +370,9 @@ export class Lab implements LabContext {
       scenario: scenario.name,
       checks: [
         recoveryCheck("layer 1 on", on.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryTargetSeconds!),
-        // Layer 2 alone must bring traffic back too; the 10 s target is the figure the report prints.
-        recoveryCheck("layer 2 alone", off.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryLimitSeconds!),
+        // Layer 2 alone must bring traffic back as fast: the new gateway here has an address an
+        // earlier gateway pod had, which a stale neighbour entry once delayed by up to ~53 s.
+        recoveryCheck("layer 2 alone", off.seconds, scenario.recoveryLimitSeconds!, scenario.recoveryTargetSeconds!),
       ],
       withLayer1: { packets: on.packets, dns: on.dns },
       layer2Only: { packets: off.packets, dns: off.dns },

@@ -487,19 +487,23 @@ describe("apps: FlareSolverr, beside Prowlarr", () => {
     );
   });
 
-  it("follows Prowlarr: gone with it, or alone when disabled; enabling it without Prowlarr is refused", async () => {
-    const [withoutProwlarr, withoutFlareSolverr] = await Promise.all([
-      planCore({ "charmarr:apps.prowlarr.enabled": false }),
-      planCore({ "charmarr:apps.flaresolverr.enabled": false }),
-    ]);
+  it("follows Prowlarr: gone with it (disabled alone: test/relationsStack.test.ts); enabling it without Prowlarr is refused", async () => {
+    const withoutProwlarr = await planCore({ "charmarr:apps.prowlarr.enabled": false });
     assert.deepEqual(manifestsOf(withoutProwlarr, "StatefulSet", "flaresolverr"), []);
-    assert.deepEqual(manifestsOf(withoutFlareSolverr, "StatefulSet", "flaresolverr"), []);
-    assert.equal(manifestsOf(withoutFlareSolverr, "StatefulSet", "prowlarr").length, 1);
     await assertConfigError(
       planCore({ "charmarr:apps.prowlarr.enabled": false, "charmarr:apps.flaresolverr.enabled": true }),
       "charmarr:apps.flaresolverr.enabled",
       "flaresolverr serves prowlarr alone and runs beside it, but charmarr:apps.prowlarr.enabled is false",
       "pulumi config rm --path 'charmarr:apps.flaresolverr.enabled'",
+    );
+  });
+
+  it("is set on the stack that runs Prowlarr: the downloads stack refuses it unless it routes Prowlarr", async () => {
+    await assertConfigError(
+      planDownloads({ "charmarr:apps.flaresolverr.enabled": false }),
+      "charmarr:apps.flaresolverr",
+      "flaresolverr runs in the core stack unless charmarr:indexers.routeThroughVpn is true",
+      "pulumi config rm --path charmarr:apps.flaresolverr",
     );
   });
 

@@ -94,6 +94,11 @@ const CORE_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "a Recyclarr schedule without its fields": { "charmarr:recyclarr.schedule": "daily" },
   "Recyclarr with nothing to sync": { "charmarr:recyclarr.templates": undefined },
   "Recyclarr templates for a disabled Sonarr": { "charmarr:apps.sonarr.enabled": false },
+  "FlareSolverr on without Prowlarr": {
+    "charmarr:apps.prowlarr.enabled": false,
+    "charmarr:apps.flaresolverr.enabled": true,
+  },
+  "a path for FlareSolverr, which no gateway serves": { "charmarr:apps.flaresolverr.path": "/flaresolverr" },
 };
 
 const DOWNLOADS_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
@@ -101,6 +106,7 @@ const DOWNLOADS_REFUSALS: Readonly<Record<string, Record<string, unknown>>> = {
   "the VPN gateway in the clients' namespace": { "charmarr:vpn.namespace": "charmarr-downloads" },
   "SABnzbd on /qbittorrent": { "charmarr:apps.sabnzbd.path": "/qbittorrent" },
   "Prowlarr settings without routing Prowlarr here": { "charmarr:apps.prowlarr.tag": "2.3.5.5327-ls148" },
+  "FlareSolverr settings without routing Prowlarr here": { "charmarr:apps.flaresolverr.enabled": false },
   "port forwarding with NordVPN": { "charmarr:vpn.provider": "nordvpn", "charmarr:vpn.portForwarding": true },
   "port forwarding without qBittorrent": {
     "charmarr:vpn.portForwarding": true,

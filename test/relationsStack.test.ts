@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { StackPlan } from "../plan/evaluate";
 import { isSecretValue } from "../plan/runtime";
 import { AuthorizationModel } from "./support/authz";
-import { assertConfigError, manifestOf, planCore, planDownloads } from "./support/plan";
+import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
 import { httpClient } from "../lib/relations/http";
 import { relationLifecycle } from "../lib/relations/lifecycle";
 import type { Reach } from "../lib/relations/plan";
@@ -40,6 +40,36 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
       prowlarr: ["radarr", "sonarr", "lidarr", "flaresolverr"],
       seerr: ["radarr", "sonarr"],
     });
+  });
+
+  it("adds FlareSolverr to Prowlarr as a tagged indexer proxy at its in-cluster address, and drops it when disabled", async () => {
+    const spec = (
+      relationsOf(core).find((r) => r.name === "relations-prowlarr-indexer-proxies")?.inputs.spec as {
+        value: RelationSpec;
+      }
+    ).value;
+    assert.deepEqual(spec, {
+      kind: "providers",
+      collection: "indexerproxy",
+      target: { app: "prowlarr", basePath: "/prowlarr", apiKey: spec.kind === "providers" ? spec.target.apiKey : "" },
+      entries: [
+        {
+          name: "FlareSolverr (Charmarr)",
+          implementation: "FlareSolverr",
+          configContract: "FlareSolverrSettings",
+          properties: {},
+          fields: { host: "http://flaresolverr.charmarr-core.svc.cluster.local:8191", requestTimeout: 60 },
+          secretFields: [],
+          tags: ["flaresolverr"],
+        },
+      ],
+    });
+    const without = await planCore({ "charmarr:apps.flaresolverr.enabled": false });
+    assert.ok(!relationNames(without).includes("relations-prowlarr-indexer-proxies"));
+    assert.deepEqual((without.outputs.relations as Record<string, string[]>).prowlarr, ["radarr", "sonarr", "lidarr"]);
+    // Prowlarr itself stays; only FlareSolverr and its proxy go.
+    assert.deepEqual(manifestsOf(without, "StatefulSet", "flaresolverr"), []);
+    assert.equal(manifestsOf(without, "StatefulSet", "prowlarr").length, 1);
   });
 
   it("downloads consumes core's offers: each arr app takes both clients, each client a category per app", () => {
@@ -274,34 +304,6 @@ describe("relations in the stacks: configuration", () => {
       assert.equal((relation.inputs.kubeconfig as { value: unknown }).value, kubeconfig);
     }
     assert.ok(!JSON.stringify([plan.resources, plan.outputs]).includes("kubeconfig-token-of-the-owner"));
-  });
-
-  it("adds FlareSolverr to Prowlarr as a tagged indexer proxy at its in-cluster address, and drops it when disabled", async () => {
-    const plan = await planCore();
-    const spec = (
-      relationsOf(plan).find((r) => r.name === "relations-prowlarr-indexer-proxies")?.inputs.spec as {
-        value: RelationSpec;
-      }
-    ).value;
-    assert.deepEqual(spec, {
-      kind: "providers",
-      collection: "indexerproxy",
-      target: { app: "prowlarr", basePath: "/prowlarr", apiKey: spec.kind === "providers" ? spec.target.apiKey : "" },
-      entries: [
-        {
-          name: "FlareSolverr (Charmarr)",
-          implementation: "FlareSolverr",
-          configContract: "FlareSolverrSettings",
-          properties: {},
-          fields: { host: "http://flaresolverr.charmarr-core.svc.cluster.local:8191", requestTimeout: 60 },
-          secretFields: [],
-          tags: ["flaresolverr"],
-        },
-      ],
-    });
-    const without = await planCore({ "charmarr:apps.flaresolverr.enabled": false });
-    assert.ok(!relationNames(without).includes("relations-prowlarr-indexer-proxies"));
-    assert.deepEqual((without.outputs.relations as Record<string, string[]>).prowlarr, ["radarr", "sonarr", "lidarr"]);
   });
 
   it("wires nothing when relations are turned off, and drops a disabled client's entries from the plan", async () => {

@@ -450,6 +450,10 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
       .filter((line) => line && !line.startsWith("#"));
     assert.ok(extra.includes("dhcp-authoritative"), "a renewal of a lease dnsmasq does not know is not ignored");
     assert.ok(extra.includes("no-ping"), "an offer does not wait for a ping that no free address answers");
+    assert.ok(
+      extra.includes("dhcp-host=00:00:5e:00:53:ff,172.16.0.255"),
+      "the overlay's broadcast address, the last of pod-gateway's pool, is never leased",
+    );
     const leaseFile = extra.find((line) => line.startsWith("dhcp-leasefile="))?.split("=")[1] ?? "";
     const mount = sidecar.volumeMounts?.find((m) => leaseFile.startsWith(`${m.mountPath}/`));
     assert.ok(mount, `the lease file ${leaseFile} is on a volume`);
@@ -961,6 +965,8 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
       ].join("\n"),
     );
     writeFileSync(join(dir, "bin", "ip6tables"), "#!/bin/bash\nexit 0\n", { mode: 0o755 });
+    // ip: recorded only (the scripts must never touch the test machine's own network).
+    tool("ip", "exit 0");
   });
   afterEach(() => {
     rmSync(dir, { recursive: true, force: true });
@@ -1032,21 +1038,41 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
     writeFileSync(join(dir, "vxlan-in"), "-s 10.42.0.31/32 -j RETURN\n-j DROP\n");
     const child = spawn("bash", [join(dir, "config", "route-monitor.sh")], { env: env(), stdio: "ignore" });
     const exited = new Promise<number | null>((done) => child.on("exit", done));
-    const count = (prefix: string) => calls().filter((c) => c.startsWith(prefix)).length;
-    await waitFor(() => count("ping -c 1 -W 1 172.16.0.1") >= 3, "three pings of the gateway");
-    assert.equal(count("client_init.sh") + count("dig"), 0, "no reconnect while the gateway answers");
-    // The gateway moves: pings fail, the new one resolves only later and its first client_init.sh fails.
-    writeFileSync(join(dir, "ping-fails"), "");
-    writeFileSync(join(dir, "init-fails"), "");
-    await waitFor(() => count("dig") >= 2, "reconnect attempts while the gateway does not resolve");
-    assert.equal(child.exitCode, null, "never exits on its own");
-    writeFileSync(join(dir, "gateway"), "10.42.0.32\n");
-    await waitFor(() => count("client_init.sh") >= 1, "client_init.sh run for the new gateway");
-    rmSync(join(dir, "init-fails"));
-    await waitFor(() => !existsSync(join(dir, "ping-fails")), "client_init.sh run again until it succeeds");
-    assert.deepEqual(vxlanIn(), ["-s 10.42.0.32/32 -j RETURN", "-j DROP"], "VXLAN only from the new gateway");
-    child.kill("SIGTERM");
-    const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done("timeout"), 5000))]);
-    assert.equal(code, 0, "SIGTERM ends it");
+    // A failed assertion must not leave the monitor running (and mocha waiting for it).
+    const stopped = () => child.exitCode !== null || child.signalCode !== null;
+    try {
+      const count = (prefix: string) => calls().filter((c) => c.startsWith(prefix)).length;
+      await waitFor(() => count("ping -c 1 -W 1 172.16.0.1") >= 3, "three pings of the gateway");
+      assert.equal(count("client_init.sh") + count("dig"), 0, "no reconnect while the gateway answers");
+      // The gateway moves: pings fail, the new one resolves only later and its first client_init.sh fails.
+      writeFileSync(join(dir, "ping-fails"), "");
+      writeFileSync(join(dir, "init-fails"), "");
+      await waitFor(() => count("dig") >= 2, "reconnect attempts while the gateway does not resolve");
+      assert.equal(child.exitCode, null, "never exits on its own");
+      writeFileSync(join(dir, "gateway"), "10.42.0.32\n");
+      await waitFor(() => count("client_init.sh") >= 1, "client_init.sh run for the new gateway");
+      rmSync(join(dir, "init-fails"));
+      await waitFor(() => !existsSync(join(dir, "ping-fails")), "client_init.sh run again until it succeeds");
+      assert.deepEqual(vxlanIn(), ["-s 10.42.0.32/32 -j RETURN", "-j DROP"], "VXLAN only from the new gateway");
+      const log = calls();
+      const firstPing = log.indexOf("ping -c 1 -W 1 10.42.0.32");
+      const flushed = log.indexOf("ip neigh flush to 10.42.0.32");
+      assert.ok(
+        flushed >= 0 && flushed < firstPing,
+        "the MAC an earlier pod at the new gateway's address left in the neighbour table is forgotten before the first ping",
+      );
+      const unrouted = log.indexOf("ip route del 10.42.0.32");
+      assert.ok(
+        unrouted >= 0 && unrouted < firstPing,
+        "the new gateway is reached by the pod range's route, not through the node by client_init.sh's host route",
+      );
+      child.kill("SIGTERM");
+      const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done("timeout"), 5000))]);
+      assert.equal(code, 0, "SIGTERM ends it");
+    } finally {
+      if (!stopped()) {
+        child.kill("SIGKILL");
+      }
+    }
   });
 });

@@ -180,7 +180,7 @@ export function appsSchema(stack: StackName) {
           ctx.addIssue({
             code: "custom",
             path: [name, field],
-            message: `${name} is served by its gateway, so it takes no ${field} of its own (only plex, which has a LoadBalancer Service of its own, does)`,
+            message: `${name} ${APP_CATALOG[name].domain === undefined ? "has no UI and no Service outside the cluster" : "is served by its gateway"}, so it takes no ${field} of its own (only plex, which has a LoadBalancer Service of its own, does)`,
             params: { fix: remove(field) } satisfies IssueParams,
           });
         } else if (APP_CATALOG[name].domain === undefined && apps[name].path !== undefined) {

@@ -170,10 +170,26 @@ export const MONITOR_MISSES = 3;
  * `allow_vxlan_from` moves the guard's VXLAN exception to the gateway's current address (insert the
  * new one first, then delete the old: at no moment is VXLAN accepted from anyone else), and
  * `reconnect` resolves the gateway as `client_init.sh` does (pod-gateway v1.13.0 bin/client_init.sh,
- * `dig +short "$GATEWAY_NAME" "@${K8S_DNS_IP}"`), waits at most a second for it to answer a ping
- * (`client_init.sh`'s own `ping -c 1` waits busybox's default 10 s when a resolvable gateway does
- * not answer, ten seconds in which a gateway that comes back is not noticed), opens VXLAN to that
- * address and runs `client_init.sh`, which rebuilds vxlan0 and takes a lease.
+ * `dig +short "$GATEWAY_NAME" "@${K8S_DNS_IP}"`), forgets the link-layer address this pod has
+ * cached for that address, waits at most a second for it to answer a ping (`client_init.sh`'s own
+ * `ping -c 1` waits busybox's default 10 s when a resolvable gateway does not answer, ten seconds in
+ * which a gateway that comes back is not noticed), opens VXLAN to that address and runs
+ * `client_init.sh`, which rebuilds vxlan0 and takes a lease.
+ *
+ * The new gateway pod may have an address an earlier pod had (pod IPs are reused). Where pods of a
+ * node share a link (bridge CNIs such as flannel's cni0, or after the node's ICMP redirect), this
+ * pod's neighbour entry for that address still holds the earlier pod's MAC, and Linux keeps it
+ * REACHABLE for a random 15–45 s after its last confirmation (net/core/neighbour.c,
+ * `neigh_rand_reach_time`: ½ to 1½ × `base_reachable_time_ms`, 30 s), then spends
+ * `delay_first_probe_time` (5 s) and three unicast probes before it asks anew: up to ~53 s in which
+ * every packet to the new gateway goes to a MAC nobody has. Measured in the lab: 46.6 s. Flushing
+ * the entry makes the ping ask by ARP at once. The node's own entry for the address can be as old,
+ * and `client_init.sh` routes the first gateway's address through the node (a host route via
+ * `K8S_GW_IP`, added on its first run), so a gateway pod that gets that address again is reached
+ * through the node's stale entry (until the node's ICMP redirect arrives, and `client_init.sh`'s
+ * own ping of it waits 10 s). `reconnect` deletes that host route: the pod's own routes reach every
+ * gateway address without it (its subnet's on-link route on a bridge CNI, otherwise the pod range's
+ * route through the node, `NOT_ROUTED_TO_GATEWAY_CIDRS`, {@link routedEgressCidrs}).
  */
 export function routeCommonScript(): string {
   const chain = ROUTE_GUARD_CHAINS.vxlanIn;
@@ -194,6 +210,11 @@ export function routeCommonScript(): string {
     '    echo "$GATEWAY_NAME does not resolve (yet)"',
     "    return 1",
     "  fi",
+    "  # client_init.sh's host route to the first gateway's address goes through the node, whose",
+    "  # neighbour entry may hold an earlier pod's MAC; the pod's own routes reach it without it.",
+    '  ip route del "$address" 2>/dev/null',
+    "  # An earlier pod's MAC for this address would blackhole the new gateway for up to ~53 s.",
+    '  ip neigh flush to "$address" 2>/dev/null',
     "  # client_init.sh's own ping of the gateway waits 10 s (busybox's default) for an answer.",
     '  if ! ping -c 1 -W 1 "$address" >/dev/null 2>&1; then',
     '    echo "the gateway $address does not answer (yet)"',

@@ -635,7 +635,9 @@ export class FakeServarr extends FakeApp {
    * Radarr (v6.0.3.10276 src/Radarr.Api.V3/Tags/TagController.cs L29-32) must be of a-z, 0-9 and `-`,
    * in any case; Sonarr and Lidarr have no such rule. A POST of a label stored exactly so answers the
    * stored tag; any other label is stored lower-cased as a new tag, even when that lower-cased label
-   * is stored already (TagRepository.cs L33-36 finds a tag by its exact label). Left out: PUT and
+   * is stored already (TagRepository.cs L33-36 finds a tag by its exact label). A provider's tag ids are
+   * not checked against the stored tags, by Prowlarr (src/Prowlarr.Api.V1/ProviderResource.cs L64 only
+   * turns null into none) nor here. Left out: PUT and
    * DELETE, which the relations never send (the relations leave tags in place: a tag an indexer
    * carries cannot be deleted, TagService.cs L148-158).
    */
