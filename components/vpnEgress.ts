@@ -25,6 +25,7 @@ import {
   ROUTED_NAMESPACE_POD_SECURITY,
   clientRoute,
   clientSettingsFiles,
+  followForwardedPort,
   routePodTemplate,
 } from "../lib/vpn/client";
 import {
@@ -40,8 +41,14 @@ import {
   gatewayPodSpec,
   gatewaySettingsFiles,
   gatewaySettingsHash,
+  gluetunIptablesFiles,
 } from "../lib/vpn/gateway";
-import { gluetunPostRules } from "../lib/vpn/guard";
+import {
+  CONTROL_AUTH_FILE,
+  PORT_FOLLOWER_API_KEY,
+  PORT_FORWARD_PATH,
+  portFollowerAuthFile,
+} from "../lib/vpn/portForward";
 import { VXLAN_PORT } from "../lib/vpn/overlay";
 import { VpnGatewayPeer, gatewayEgressSpec, gatewayIngressSpec } from "../lib/vpn/killSwitch";
 import { VPN_SETTINGS, VpnCredentialName, vpnServerPort } from "../lib/vpn/providers";
@@ -60,6 +67,21 @@ export interface VpnEgressArgs {
   clientNamespace: pulumi.Input<string>;
   /** Labels for every object (e.g. `charmarrLabels("downloads", "vpn")`). */
   labels?: Record<string, string>;
+  /**
+   * With `vpn.portForwarding`: qBittorrent's WebUI port, the one port the gateway never forwards
+   * to it. Required then.
+   */
+  webUiPort?: number;
+}
+
+/** The app that takes the forwarded port, for {@link VpnEgress.routePodTemplate}. */
+export interface ForwardedPortApp {
+  /** The app's image, whose `sh` and `curl` the port follower runs. */
+  image: string;
+  /** The app's WebUI port. */
+  webUiPort: number;
+  /** The Secret with the app's WebUI credentials, and their keys. */
+  credentials: { secret: string; usernameKey: string; passwordKey: string };
 }
 
 /** The gateway, its namespace, Secrets and settings, and what routed workloads need from it. */
@@ -85,7 +107,12 @@ export class VpnEgress extends pulumi.ComponentResource {
   /** The gateway's ingress NetworkPolicy: only routed pods of `clientNamespace` reach it. */
   readonly gatewayIngressPolicy: k8s.networking.v1.NetworkPolicy;
 
+  /** With `vpn.portForwarding`: the port follower's API key, in the clients' namespace. */
+  readonly portFollowerSecret?: k8s.core.v1.Secret;
+
   private readonly route: pulumi.Output<ClientRoute>;
+  private readonly portForwarding: boolean;
+  private readonly portFollowerSecretName: string;
 
   constructor(name: string, args: VpnEgressArgs, opts?: pulumi.ComponentResourceOptions) {
     super("charmarr:vpn:VpnEgress", name, {}, opts);
@@ -97,6 +124,12 @@ export class VpnEgress extends pulumi.ComponentResource {
     ).filter((entry): entry is [VpnCredentialName, pulumi.Output<string>] => entry[1] !== undefined);
     const credentialNames = new Set(credentials.map(([credential]) => credential));
     const podInputs = { vpn, cluster, credentials: credentialNames, names };
+    if (vpn.portForwarding && args.webUiPort === undefined) {
+      throw new Error("vpn.portForwarding needs the WebUI port of the app the port goes to (webUiPort)");
+    }
+    const webUiPort = args.webUiPort ?? 0;
+    this.portForwarding = vpn.portForwarding;
+    this.portFollowerSecretName = names.portFollowerSecret;
     const podLabels = gatewayPodLabels(names);
 
     this.namespace = new k8s.core.v1.Namespace(
@@ -143,6 +176,22 @@ export class VpnEgress extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    // The port follower's own control-server key: gluetun gives it one route, GET /v1/portforward.
+    const followerKey = vpn.portForwarding
+      ? new random.RandomPassword(`${name}-port-follower-api-key`, { length: 40, special: false }, { parent: this })
+      : undefined;
+    const followerAuth = followerKey
+      ? new k8s.core.v1.Secret(
+          `${name}-port-follower-auth`,
+          {
+            metadata: { name: names.portFollowerSecret, namespace, labels },
+            type: "Opaque",
+            stringData: { [CONTROL_AUTH_FILE]: pulumi.secret(followerKey.result.apply(portFollowerAuthFile)) },
+          },
+          { parent: this },
+        )
+      : undefined;
+
     const settings = new k8s.core.v1.ConfigMap(
       `${name}-settings`,
       { metadata: { name: names.settingsConfigMap, namespace, labels }, data: gatewaySettingsFiles(vpn, cluster) },
@@ -152,7 +201,7 @@ export class VpnEgress extends pulumi.ComponentResource {
       `${name}-post-rules`,
       {
         metadata: { name: names.postRulesConfigMap, namespace, labels },
-        data: { "post-rules.txt": gluetunPostRules(vpn, cluster) },
+        data: gluetunIptablesFiles(vpn, cluster, webUiPort),
       },
       { parent: this },
     );
@@ -169,13 +218,22 @@ export class VpnEgress extends pulumi.ComponentResource {
           template: {
             metadata: {
               labels: { ...labels, ...podLabels, "istio.io/dataplane-mode": "none" },
-              annotations: { [GATEWAY_SETTINGS_HASH_ANNOTATION]: gatewaySettingsHash(podInputs) },
+              annotations: { [GATEWAY_SETTINGS_HASH_ANNOTATION]: gatewaySettingsHash(podInputs, webUiPort) },
             },
             spec: gatewayPodSpec(podInputs),
           },
         },
       },
-      { parent: this, dependsOn: [credentialsSecret, this.controlServerSecret, settings, postRules] },
+      {
+        parent: this,
+        dependsOn: [
+          credentialsSecret,
+          this.controlServerSecret,
+          settings,
+          postRules,
+          ...(followerAuth ? [followerAuth] : []),
+        ],
+      },
     );
 
     this.service = new k8s.core.v1.Service(
@@ -238,8 +296,24 @@ export class VpnEgress extends pulumi.ComponentResource {
     this.route = pulumi
       .output(args.clientNamespace)
       .apply((clientNamespace) => clientRoute(vpn, cluster, clientConfigMapName, this.gatewayFqdn, clientNamespace));
+    if (followerKey) {
+      this.portFollowerSecret = new k8s.core.v1.Secret(
+        `${name}-port-follower`,
+        {
+          metadata: { name: names.portFollowerSecret, namespace: args.clientNamespace, labels },
+          type: "Opaque",
+          stringData: { [PORT_FOLLOWER_API_KEY]: pulumi.secret(followerKey.result) },
+        },
+        { parent: this },
+      );
+    }
     this.gatewayPeer = { namespace: vpn.namespace, podLabels };
-    this.routedDependencies = [this.clientSettings, this.gateway, this.service];
+    this.routedDependencies = [
+      this.clientSettings,
+      this.gateway,
+      this.service,
+      ...(this.portFollowerSecret ? [this.portFollowerSecret] : []),
+    ];
 
     this.registerOutputs({
       namespace: namespace,
@@ -253,11 +327,23 @@ export class VpnEgress extends pulumi.ComponentResource {
    * `vpn-route-sidecar`, env `gateway`, the client ConfigMap at /config, the settings-hash
    * annotation, `ambient.istio.io/dns-capture: "false"` and the label `charmarr.io/vpn-routed`.
    * The pod must run in `clientNamespace`. If any value in `template` is a secret, the whole
-   * routed template becomes one; keep secrets in Secrets and use `secretKeyRef`.
+   * routed template becomes one; keep secrets in Secrets and use `secretKeyRef`. With
+   * `vpn.portForwarding`, `forwardedPortApp` names the app that takes the forwarded port: its pod
+   * also gets the port follower, which keeps the app's listen port on it.
    */
-  routePodTemplate(template: pulumi.Input<k8s.types.input.core.v1.PodTemplateSpec>): pulumi.Output<PodTemplateSpec> {
-    return pulumi
-      .all([template, this.route])
-      .apply(([plain, route]) => routePodTemplate(plain as PodTemplateSpec, route));
+  routePodTemplate(
+    template: pulumi.Input<k8s.types.input.core.v1.PodTemplateSpec>,
+    forwardedPortApp?: ForwardedPortApp,
+  ): pulumi.Output<PodTemplateSpec> {
+    return pulumi.all([template, this.route]).apply(([plain, route]) => {
+      const routed = routePodTemplate(plain as PodTemplateSpec, route);
+      return this.portForwarding && forwardedPortApp
+        ? followForwardedPort(routed, {
+            ...forwardedPortApp,
+            apiKeySecret: this.portFollowerSecretName,
+            gluetunUrl: `http://${this.gatewayFqdn}:${CONTROL_SERVER_PORT}${PORT_FORWARD_PATH}`,
+          })
+        : routed;
+    });
   }
 }

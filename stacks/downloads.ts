@@ -43,7 +43,9 @@ import { ROUTED_NAMESPACE_POD_SECURITY } from "../lib/vpn/client";
 import type { VpnCredentialName } from "../lib/vpn/providers";
 import { AdmissionPolicies } from "../components/admissionPolicies";
 import { vpnNamespacePolicies } from "../lib/admission/vpn";
-import { libraryHostPath } from "../lib/apps/workload";
+import { CREDENTIAL_KEYS, credentialsSecretName, libraryHostPath } from "../lib/apps/workload";
+import type { ResolvedApp } from "../lib/apps/resolve";
+import { PORT_FORWARDING_APP } from "../lib/vpn/portForward";
 
 export interface DownloadsStackExports {
   /** The core stack this stack was deployed against. */
@@ -68,6 +70,16 @@ export interface DownloadsStackExports {
 }
 
 /**
+ * The stack's enabled apps; with `vpn.portForwarding`, qBittorrent's peers arrive on the VPN's
+ * forwarded port, which changes at run time.
+ */
+function routedApps(config: DownloadsConfig): ResolvedApp[] {
+  return config.apps.map((app) =>
+    config.vpn.portForwarding && app.name === PORT_FORWARDING_APP ? { ...app, peerPortFollowsVpn: true } : app,
+  );
+}
+
+/**
  * The routed apps — the download clients, and Prowlarr when indexers are routed: each routed through
  * the VPN gateway with its kill switch, served on core's gateway of its domain, in the mesh with L4
  * authorization, reaching inside the cluster only the apps it calls.
@@ -80,7 +92,8 @@ function deployRoutedApps(
   connection: KubernetesConnection,
 ): { graph: RelationGraph; apiKeys: pulumi.Output<Record<string, string>> } {
   const labels = charmarrLabels("downloads");
-  const clients = config.apps.map((app) => {
+  const routed = routedApps(config);
+  const clients = routed.map((app) => {
     // problemsAgainstCore has refused any app whose gateway core does not run; an app with no UI
     // (FlareSolverr) has none.
     const gateway = isServed(app) ? (core.gateways[app.domain] as GatewayReference) : undefined;
@@ -143,7 +156,21 @@ function deployRoutedApps(
               },
             }
           : {}),
-        podTemplate: (template) => egress.routePodTemplate(template),
+        podTemplate: (template) =>
+          egress.routePodTemplate(
+            template,
+            app.peerPortFollowsVpn
+              ? {
+                  image: app.image,
+                  webUiPort: app.port,
+                  credentials: {
+                    secret: credentialsSecretName(app),
+                    usernameKey: CREDENTIAL_KEYS.username,
+                    passwordKey: CREDENTIAL_KEYS.password,
+                  },
+                }
+              : undefined,
+          ),
         workloadDependencies: [...egress.routedDependencies, ...(killSwitch ? [killSwitch.policy] : [])],
       },
       { dependsOn: [namespace] },
@@ -155,10 +182,10 @@ function deployRoutedApps(
     {
       namespace: config.namespace,
       gatewayPrincipals: gatewayPrincipals(core.gateways),
-      apps: config.apps,
+      apps: routed,
       identities: {
         ...core.identities,
-        ...Object.fromEntries(clients.map((client, index) => [config.apps[index].name, client.principal])),
+        ...Object.fromEntries(clients.map((client, index) => [routed[index].name, client.principal])),
       },
       labels,
     },
@@ -389,6 +416,7 @@ export async function downloadsProgram(
       cluster: core.cluster,
       clientNamespace: namespace.metadata.name,
       labels: charmarrLabels("downloads", "vpn"),
+      webUiPort: config.apps.find((app) => app.name === PORT_FORWARDING_APP)?.port,
     },
     { dependsOn: [admission] },
   );

@@ -244,6 +244,8 @@ describe("config problems: every problem in one pass", () => {
       "downloads",
       withConfig(DOWNLOADS_EXAMPLE, {
         "charmarr:apps.sabnzbd.path": "no slash",
+        "charmarr:vpn.provider": "mullvad",
+        "charmarr:vpn.portForwarding": undefined,
         "charmarr:vpn.addresses": undefined,
         "charmarr:coreStack": "a/b/c/d",
       }),

@@ -2,7 +2,7 @@ import { strict as assert } from "node:assert";
 import type { StackPlan } from "../plan/evaluate";
 import { cidrContains, formatIpv4, parseCidr, parseIpv4 } from "../lib/net";
 import { clientKillSwitchSpec, killSwitchWarnings } from "../lib/vpn/killSwitch";
-import { assertConfigError, planDownloads, warningsWhile } from "./support/plan";
+import { WITHOUT_PORT_FORWARDING, assertConfigError, planDownloads, warningsWhile } from "./support/plan";
 import { guardVerdict } from "./support/guard";
 import {
   Destination,
@@ -437,6 +437,8 @@ describe("kill switch: failure matrix", () => {
 });
 
 const CUSTOM_WIREGUARD = {
+  ...WITHOUT_PORT_FORWARDING,
+  "charmarr:vpn.addresses": ["10.64.222.21/32"],
   "charmarr:vpn.provider": "custom",
   "charmarr:vpn.serverCountries": undefined,
   "charmarr:vpn.endpointIp": "203.0.113.10",
@@ -518,7 +520,12 @@ describe("kill switch: gluetun's firewall fell back to ACCEPT (gluetun v3.41.1 i
   });
 
   it("layer 1 alone, a provider serving WireGuard on port 53: the resolver is still unreachable outside the tunnel", async () => {
-    const ivpn = await planDownloads({ "charmarr:vpn.provider": "ivpn", "charmarr:vpn.endpointPort": 53 });
+    const ivpn = await planDownloads({
+      ...WITHOUT_PORT_FORWARDING,
+      "charmarr:vpn.provider": "ivpn",
+      "charmarr:vpn.addresses": ["10.64.222.21/32"],
+      "charmarr:vpn.endpointPort": 53,
+    });
     assert.deepEqual(
       gatewayInternetEgress(ivpn, INTERNET_HOSTS),
       INTERNET_HOSTS.filter((ip) => ip !== "1.1.1.1").map((ip) => `${ip} UDP/53`),
@@ -616,7 +623,12 @@ describe("kill switch: the gateway's own egress", () => {
   });
 
   it("follows the server port: a custom WireGuard port, or OpenVPN's", async () => {
-    const custom = await planDownloads({ "charmarr:vpn.endpointPort": 443 });
+    const custom = await planDownloads({
+      ...WITHOUT_PORT_FORWARDING,
+      "charmarr:vpn.provider": "mullvad",
+      "charmarr:vpn.addresses": ["10.64.222.21/32"],
+      "charmarr:vpn.endpointPort": 443,
+    });
     const gateway = gatewayPod(custom);
     assert.ok(
       evaluateEgress(networkPoliciesOf(custom), gateway, { ip: "185.65.134.1", protocol: "UDP", port: 443 }).allowed,
@@ -627,6 +639,7 @@ describe("kill switch: the gateway's own egress", () => {
     );
     const openvpn = await planDownloads(
       {
+        ...WITHOUT_PORT_FORWARDING,
         "charmarr:vpn.provider": "nordvpn",
         "charmarr:vpn.type": "openvpn",
         "charmarr:vpn.addresses": undefined,

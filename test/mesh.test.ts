@@ -13,6 +13,7 @@ import {
   manifestsOf,
   planCore,
   planDownloads,
+  WITHOUT_PORT_FORWARDING,
   planStack,
   referenceTo,
   withConfig,
@@ -87,9 +88,11 @@ function sourcePrincipal(source: string, workloads: ReturnType<typeof appWorkloa
 describe("mesh: ambient enrolment and mTLS", () => {
   let core: StackPlan;
   let downloads: StackPlan;
+  let downloadsWithoutPortForwarding: StackPlan;
   before(async () => {
     core = await planCore();
     downloads = await planDownloads();
+    downloadsWithoutPortForwarding = await planDownloads(WITHOUT_PORT_FORWARDING);
   });
 
   it("enrols the core and downloads namespaces in ambient mode, never the VPN namespace", () => {
@@ -106,7 +109,7 @@ describe("mesh: ambient enrolment and mTLS", () => {
     assert.deepEqual(enrolled.map((m) => m.metadata.name).sort(), [CORE, DOWNLOADS]);
   });
 
-  it("runs STRICT mTLS in both app namespaces, PERMISSIVE only on qBittorrent's peer port and Plex's own port", () => {
+  it("runs STRICT mTLS in both app namespaces, PERMISSIVE only on qBittorrent's peer port (with port forwarding, every port but its WebUI's) and Plex's own port", () => {
     const peerAuthentications = [
       ...manifestsOf(core, "PeerAuthentication"),
       ...manifestsOf(downloads, "PeerAuthentication"),
@@ -139,9 +142,21 @@ describe("mesh: ambient enrolment and mTLS", () => {
           namespace: DOWNLOADS,
           spec: {
             selector: { matchLabels: { "app.kubernetes.io/name": "qbittorrent" } },
-            mtls: { mode: "STRICT" },
-            portLevelMtls: { "6881": { mode: "PERMISSIVE" } },
+            mtls: { mode: "PERMISSIVE" },
+            portLevelMtls: { "8080": { mode: "STRICT" } },
           },
+        },
+      ],
+    );
+    assert.deepEqual(
+      manifestsOf(downloadsWithoutPortForwarding, "PeerAuthentication")
+        .filter((pa) => pa.metadata.name === "qbittorrent-peers")
+        .map((pa) => pa.spec),
+      [
+        {
+          selector: { matchLabels: { "app.kubernetes.io/name": "qbittorrent" } },
+          mtls: { mode: "STRICT" },
+          portLevelMtls: { "6881": { mode: "PERMISSIVE" } },
         },
       ],
     );
@@ -181,8 +196,9 @@ describe("mesh: ambient enrolment and mTLS", () => {
         if (verdict !== (allowed.includes(destination) || destination === "plex")) {
           wrong.push(`${source} → ${destination}: ${verdict ? "allowed" : "denied"}`);
         }
-        // Only the app's own port: another port of an allowed destination stays closed.
-        if (model.allows({ principal, destination: workload, port: 9999 })) {
+        // Only the app's own port: another port of an allowed destination stays closed. qBittorrent's
+        // peer port is the VPN's forwarded port, any port the provider picks (the next test).
+        if (destination !== "qbittorrent" && model.allows({ principal, destination: workload, port: 9999 })) {
           wrong.push(`${source} → ${destination}:9999 allowed`);
         }
       }
@@ -195,8 +211,15 @@ describe("mesh: ambient enrolment and mTLS", () => {
     const workloads = appWorkloads(manifests);
     const model = new AuthorizationModel(manifests);
     const qbittorrent = workloads.get("qbittorrent") as Workload & { port: number };
-    assert.equal(model.allows({ destination: qbittorrent, port: 6881 }), true);
+    // With port forwarding (the example) the peer port is whichever the provider forwards.
+    for (const port of [6881, 9999, 51413]) {
+      assert.equal(model.allows({ destination: qbittorrent, port }), true, `plaintext to qBittorrent's port ${port}`);
+    }
     assert.equal(model.allows({ destination: qbittorrent, port: qbittorrent.port }), false);
+    const fixedPeerPort = new AuthorizationModel([...core.manifests, ...downloadsWithoutPortForwarding.manifests]);
+    assert.equal(fixedPeerPort.allows({ destination: qbittorrent, port: 6881 }), true);
+    assert.equal(fixedPeerPort.allows({ destination: qbittorrent, port: 9999 }), false);
+    assert.equal(fixedPeerPort.allows({ destination: qbittorrent, port: qbittorrent.port }), false);
     for (const [name, workload] of workloads) {
       assert.equal(
         model.allows({ destination: workload, port: workload.port }),

@@ -14,7 +14,14 @@ import {
 } from "../lib/vpn/client";
 import { renderShellSettings } from "../lib/vpn/settingsFile";
 import { ROUTE_GROUP_ID } from "../lib/vpn/routeGuard";
-import { assertConfigError, manifestOf, manifestsOf, planCore, planDownloads } from "./support/plan";
+import {
+  WITHOUT_PORT_FORWARDING,
+  assertConfigError,
+  manifestOf,
+  manifestsOf,
+  planCore,
+  planDownloads,
+} from "./support/plan";
 import {
   Container,
   PodTemplate,
@@ -146,6 +153,7 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
   it("switching to OpenVPN switches the interface on both sides", async () => {
     const openvpn = await planDownloads(
       {
+        ...WITHOUT_PORT_FORWARDING,
         "charmarr:vpn.provider": "nordvpn",
         "charmarr:vpn.type": "openvpn",
         "charmarr:vpn.addresses": undefined,
@@ -561,7 +569,12 @@ describe("vpn gateway: secrets never leave Secrets", () => {
   const cases: [string, Record<string, unknown>, string[]][] = [
     [
       "WireGuard (private + preshared key)",
-      { "charmarr:vpn.provider": "airvpn", "charmarr:vpnPresharedKey": "plan-psk-77d0" },
+      {
+        ...WITHOUT_PORT_FORWARDING,
+        "charmarr:vpn.provider": "airvpn",
+        "charmarr:vpn.addresses": ["10.64.222.21/32"],
+        "charmarr:vpnPresharedKey": "plan-psk-77d0",
+      },
       ["plan-placeholder-not-a-real-key", "plan-psk-77d0"],
     ],
     [
@@ -768,6 +781,8 @@ describe("vpn gateway: the resolver (vpn.dnsAddress) is reached only through the
 
   it("refuses the VPN server's own address, which the guard would cut off outside the tunnel; accepts a resolver inside the tunnel", async () => {
     const custom = {
+      ...WITHOUT_PORT_FORWARDING,
+      "charmarr:vpn.addresses": ["10.64.222.21/32"],
       "charmarr:vpn.provider": "custom",
       "charmarr:vpn.serverCountries": undefined,
       "charmarr:vpn.endpointIp": "203.0.113.10",

@@ -1,7 +1,8 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, ConfigProblem, ConfigSource, loadConfig } from "../lib/config";
-import type { PlanConfig } from "../plan/evaluate";
-import { DOWNLOADS_EXAMPLE, withConfig } from "./support/plan";
+import type { PlanConfig, StackPlan } from "../plan/evaluate";
+import { portFollowerAuthFile } from "../lib/vpn/portForward";
+import { DOWNLOADS_EXAMPLE, WITHOUT_PORT_FORWARDING, manifestOf, planDownloads, withConfig } from "./support/plan";
 
 function source(config: PlanConfig): ConfigSource {
   return {
@@ -106,5 +107,147 @@ describe("config: charmarr:vpn.portForwarding", () => {
       "charmarr:apps.qbittorrent.enabled": false,
     });
     assert.equal(problems.length, 2);
+  });
+});
+
+interface PlannedContainer {
+  name: string;
+  image: string;
+  command?: string[];
+  env?: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[];
+  securityContext?: Record<string, unknown>;
+  volumeMounts?: { name: string; mountPath: string }[];
+}
+interface PlannedPod {
+  containers: PlannedContainer[];
+  initContainers?: PlannedContainer[];
+  volumes?: { name: string; secret?: { secretName: string }; configMap?: { name: string } }[];
+}
+
+function podOf(plan: StackPlan, kind: string, name: string): PlannedPod {
+  return (manifestOf(plan, kind, name).spec as { template: { spec: PlannedPod } }).template.spec;
+}
+
+function envOf(container: PlannedContainer): Record<string, string> {
+  return Object.fromEntries((container.env ?? []).flatMap((e) => (e.value === undefined ? [] : [[e.name, e.value]])));
+}
+
+function container(pod: PlannedPod, name: string): PlannedContainer {
+  const found = pod.containers.find((c) => c.name === name);
+  assert.ok(found, `no container ${name}`);
+  return found;
+}
+
+describe("port forwarding: the plan (the example forwards a port with ProtonVPN)", () => {
+  let plan: StackPlan;
+  let without: StackPlan;
+  before(async () => {
+    plan = await planDownloads();
+    without = await planDownloads(WITHOUT_PORT_FORWARDING);
+  });
+
+  it("gluetun asks for a port from port-forwarding servers only, and runs the script when it comes and goes", () => {
+    const gluetun = envOf(container(podOf(plan, "Deployment", "vpn-gateway"), "gluetun"));
+    assert.equal(gluetun.VPN_SERVICE_PROVIDER, "protonvpn");
+    assert.equal(gluetun.VPN_PORT_FORWARDING, "on");
+    assert.equal(gluetun.PORT_FORWARD_ONLY, "on");
+    assert.equal(gluetun.VPN_PORT_FORWARDING_UP_COMMAND, "/bin/sh /iptables/port-forward.sh up {{PORTS}}");
+    assert.equal(gluetun.VPN_PORT_FORWARDING_DOWN_COMMAND, "/bin/sh /iptables/port-forward.sh down {{PORTS}}");
+    const files = manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>;
+    assert.deepEqual(Object.keys(files).sort(), ["port-forward.sh", "post-rules.txt"]);
+    const off = envOf(container(podOf(without, "Deployment", "vpn-gateway"), "gluetun"));
+    assert.deepEqual(
+      Object.keys(off).filter((name) => /PORT_FORWARD|AUTH_CONFIG/.test(name)),
+      [],
+      "no port forwarding without the setting",
+    );
+  });
+
+  it("the forwarded port arriving on the tunnel goes to qBittorrent's fixed overlay address, the same port, and nothing else", () => {
+    const script = (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)[
+      "port-forward.sh"
+    ];
+    assert.match(script, /iptables -t nat -I PREROUTING -i wg0 -j CHARMARR-PORT-FORWARD/);
+    assert.match(
+      script,
+      /iptables -t nat -A CHARMARR-PORT-FORWARD -p "\$protocol" --dport "\$port" -j DNAT --to-destination "172\.16\.0\.10:\$port"/,
+    );
+    assert.doesNotMatch(script, /eth0/, "nothing on the pod network (the home address) is forwarded");
+    assert.match(script, /if \[ "\$port" = 8080 \]; then/, "qBittorrent's WebUI port is never forwarded");
+    const postRules = (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)[
+      "post-rules.txt"
+    ];
+    assert.match(
+      postRules,
+      /^iptables -I FORWARD -i wg0 -o vxlan0 -d 172\.16\.0\.10\/32 -m conntrack --ctstate DNAT -j ACCEPT$/m,
+    );
+    const client = manifestOf(plan, "ConfigMap", "vpn-gateway-client").data as Record<string, string>;
+    assert.match(client["nat.conf"], /^qbittorrent 10$/m);
+    assert.equal(
+      (manifestOf(without, "ConfigMap", "vpn-gateway-client").data as Record<string, string>)["nat.conf"],
+      undefined,
+    );
+  });
+
+  it("the port follower: no capability, no root, nothing writable, secrets by reference, gluetun by the gateway's name", () => {
+    const pod = podOf(plan, "StatefulSet", "qbittorrent");
+    const follower = container(pod, "vpn-port-follower");
+    assert.equal(follower.image, container(pod, "qbittorrent").image, "qBittorrent's own image: nothing more to pull");
+    assert.deepEqual(follower.command, ["/bin/sh", "/charmarr/vpn/port-follow.sh"]);
+    const context = follower.securityContext as {
+      runAsNonRoot?: boolean;
+      runAsUser?: number;
+      allowPrivilegeEscalation?: boolean;
+      readOnlyRootFilesystem?: boolean;
+      capabilities?: { drop?: string[]; add?: string[] };
+    };
+    assert.equal(context.runAsNonRoot, true);
+    assert.notEqual(context.runAsUser ?? 0, 0, "not root, whatever the image says");
+    assert.equal(context.allowPrivilegeEscalation, false);
+    assert.equal(context.readOnlyRootFilesystem, true);
+    assert.deepEqual(context.capabilities, { drop: ["ALL"] }, "no capability at all");
+    assert.deepEqual(
+      Object.fromEntries((follower.env ?? []).map((e) => [e.name, e.value ?? e.valueFrom?.secretKeyRef])),
+      {
+        GLUETUN_PORTFORWARD_URL: "http://vpn-gateway.charmarr-vpn.svc.cluster.local:8000/v1/portforward",
+        GLUETUN_API_KEY: { name: "vpn-gateway-port-follower", key: "api-key" },
+        QBITTORRENT_WEBUI_PORT: "8080",
+        QBITTORRENT_USERNAME: { name: "qbittorrent-credentials", key: "username" },
+        QBITTORRENT_PASSWORD: { name: "qbittorrent-credentials", key: "password" },
+        PORT_FOLLOW_INTERVAL_SECONDS: "5",
+      },
+    );
+    assert.equal(
+      podOf(without, "StatefulSet", "qbittorrent").containers.some((c) => c.name === "vpn-port-follower"),
+      false,
+    );
+    assert.equal(
+      podOf(plan, "StatefulSet", "sabnzbd").containers.some((c) => c.name === "vpn-port-follower"),
+      false,
+      "only qBittorrent takes the port",
+    );
+  });
+
+  it("the follower's control-server key opens GET /v1/portforward only: gluetun reads it from its auth file, mounted from a Secret", () => {
+    const gateway = podOf(plan, "Deployment", "vpn-gateway");
+    const gluetun = container(gateway, "gluetun");
+    assert.equal(envOf(gluetun).HTTP_CONTROL_SERVER_AUTH_CONFIG_FILEPATH, "/charmarr/control-auth/config.toml");
+    const mount = (gluetun.volumeMounts ?? []).find((m) => m.mountPath === "/charmarr/control-auth");
+    assert.ok(mount);
+    assert.deepEqual(gateway.volumes?.find((v) => v.name === mount.name)?.secret, {
+      secretName: "vpn-gateway-port-follower",
+    });
+    assert.equal(
+      portFollowerAuthFile("k3y"),
+      [
+        "# Generated by Charmarr: the control-server role of qBittorrent's port follower.",
+        "[[roles]]",
+        'name = "qbittorrent-port-follower"',
+        'auth = "apikey"',
+        'apikey = "k3y"',
+        'routes = ["GET /v1/portforward"]',
+        "",
+      ].join("\n"),
+    );
   });
 });

@@ -17,6 +17,8 @@ const BLANK: Record<string, unknown> = {
   "charmarr:vpnPassword": undefined,
   "charmarr:vpn.addresses": undefined,
   "charmarr:vpn.serverCountries": undefined,
+  // The example forwards a port (ProtonVPN); most providers cannot.
+  "charmarr:vpn.portForwarding": undefined,
 };
 
 const WG_KEY = { "charmarr:vpnPrivateKey": "plan-private-key" };
@@ -464,7 +466,15 @@ describe("vpn providers: plans", () => {
     );
     assert.equal(proton.WIREGUARD_ADDRESSES, "10.2.0.2/32");
     const mullvad = gluetunEnv(
-      manifestOf(await planDownloads(), "Deployment", "vpn-gateway") as unknown as GatewayManifest,
+      manifestOf(
+        await planDownloads(
+          changesFor("mullvad", { ...WG_KEY, "charmarr:vpn.addresses": ["10.64.222.21/32"] }),
+          {},
+          SECRET_KEYS,
+        ),
+        "Deployment",
+        "vpn-gateway",
+      ) as unknown as GatewayManifest,
     );
     assert.equal(mullvad.WIREGUARD_ADDRESSES, "10.64.222.21/32");
   });

@@ -66,6 +66,12 @@ interface ResolvedBase {
   /** The environment variable the app reads its generated API key from (Seerr's `API_KEY`). */
   readonly apiKeyEnv?: string;
   readonly inboundPeerPorts: readonly number[];
+  /**
+   * The app's peers arrive on the VPN's forwarded port, which the provider picks and changes at run
+   * time (`charmarr:vpn.portForwarding`), instead of on `inboundPeerPorts`: the mesh takes
+   * plaintext on every port but `port` (lib/mesh/policies.ts). Set by the downloads stack.
+   */
+  readonly peerPortFollowsVpn?: true;
   readonly resources: ResourceSettings;
   /** Host names configured beyond the ones the program derives (gateway, Services). */
   readonly extraHostnames: readonly string[];

@@ -84,14 +84,18 @@ export function plaintextPorts(app: ResolvedApp): number[] {
   return [...app.inboundPeerPorts, ...(app.ownLoadBalancer !== undefined ? [app.port] : [])];
 }
 
-/** The one exception to STRICT: the app's {@link plaintextPorts}. Undefined when the app has none. */
+/**
+ * The one exception to STRICT: the app's {@link plaintextPorts}. Undefined when the app has none.
+ * An app whose peer port follows the VPN's forwarded port (`peerPortFollowsVpn`) cannot name it:
+ * it takes plaintext on every port but its own `port` (the WebUI), which stays STRICT.
+ */
 export function buildPeerPortException(
   app: ResolvedApp,
   namespace: string,
   labels?: Record<string, string>,
 ): IPeerAuthentication | undefined {
   const ports = plaintextPorts(app);
-  if (ports.length === 0) {
+  if (ports.length === 0 && !app.peerPortFollowsVpn) {
     return undefined;
   }
   return {
@@ -100,8 +104,12 @@ export function buildPeerPortException(
     metadata: { name: `${app.name}-peers`, namespace, labels },
     spec: {
       selector: { matchLabels: { [APP_LABEL]: app.name } },
-      mtls: { mode: "STRICT" },
-      portLevelMtls: Object.fromEntries(ports.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
+      ...(app.peerPortFollowsVpn
+        ? { mtls: { mode: "PERMISSIVE" as const }, portLevelMtls: { [String(app.port)]: { mode: "STRICT" as const } } }
+        : {
+            mtls: { mode: "STRICT" as const },
+            portLevelMtls: Object.fromEntries(ports.map((port) => [String(port), { mode: "PERMISSIVE" as const }])),
+          }),
     },
   };
 }
@@ -161,7 +169,8 @@ export interface AppPolicyInput {
 /**
  * L4-only ALLOW policy for one app (ztunnel enforces it without a waypoint; L7 fields would drop
  * everything): its gateway (an app with no UI has none) and its callers, on its port. Peer ports
- * stay open to anyone, since forwarded peers have no mesh identity.
+ * stay open to anyone, since forwarded peers have no mesh identity; when the peer port follows the
+ * VPN's forwarded port, every port but the app's own.
  */
 export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
   const { app } = input;
@@ -181,7 +190,10 @@ export function buildAppPolicy(input: AppPolicyInput): IAuthorizationPolicy {
     },
   ];
   const plaintext = plaintextPorts(app);
-  if (plaintext.length > 0) {
+  if (app.peerPortFollowsVpn) {
+    // ztunnel matches `notPorts` (istio.io docs/ambient/usage/l4-policy, "Allowed policy attributes").
+    rules.push({ to: [{ operation: { notPorts: [String(app.port)] } }] });
+  } else if (plaintext.length > 0) {
     rules.push({ to: [{ operation: { ports: plaintext.map(String) } }] });
   }
   return {

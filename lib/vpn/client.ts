@@ -14,6 +14,16 @@ import {
   routedEgressCidrs,
 } from "./routeGuard";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
+import {
+  PORT_FOLLOWER_API_KEY,
+  PORT_FOLLOWER_CONTAINER,
+  PORT_FOLLOW_INTERVAL_SECONDS,
+  PORT_FOLLOW_SCRIPT_FILE,
+  PortFollowerInputs,
+  clientNatConf,
+  portFollowScript,
+  portFollowerSecurityContext,
+} from "./portForward";
 
 export type PodTemplateSpec = pulumi.Unwrap<k8s.types.input.core.v1.PodTemplateSpec>;
 export type PodDnsConfig = pulumi.Unwrap<k8s.types.input.core.v1.PodDNSConfig>;
@@ -38,7 +48,11 @@ export function clientSettings(vpn: VpnSettings, cluster: ClusterFacts): ShellSe
   };
 }
 
-/** The files of the client ConfigMap every routed pod mounts at /config: settings and the route containers' scripts. */
+/**
+ * The files of the client ConfigMap every routed pod mounts at /config: settings and the route
+ * containers' scripts; with port forwarding also `nat.conf` (qBittorrent's fixed overlay address)
+ * and the port follower's script.
+ */
 export function clientSettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Record<string, string> {
   return {
     "settings.sh": renderShellSettings(clientSettings(vpn, cluster)),
@@ -46,6 +60,7 @@ export function clientSettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): Re
     [ROUTE_FILES.common]: routeCommonScript(),
     [ROUTE_FILES.init]: routeInitScript(),
     [ROUTE_FILES.monitor]: routeMonitorScript(),
+    ...(vpn.portForwarding ? { "nat.conf": clientNatConf(), [PORT_FOLLOW_SCRIPT_FILE]: portFollowScript() } : {}),
   };
 }
 
@@ -298,6 +313,51 @@ export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute):
       initContainers: [routeContainer(ROUTE_INIT_CONTAINER, ROUTE_INIT_COMMAND), ...(spec.initContainers ?? [])],
       containers: [...spec.containers, routeContainer(ROUTE_SIDECAR_CONTAINER, ROUTE_SIDECAR_COMMAND)],
       volumes: [...(spec.volumes ?? []), { name: CLIENT_SETTINGS_VOLUME, configMap: { name: route.configMapName } }],
+    },
+  };
+}
+
+/**
+ * Returns a routed `template` with the port follower (./portForward.ts `portFollowScript`) beside
+ * its app: the script from the client ConfigMap the route containers mount, gluetun's URL and the
+ * follower's API key, the app's WebUI credentials by reference. The input is not modified.
+ */
+export function followForwardedPort(template: PodTemplateSpec, follower: PortFollowerInputs): PodTemplateSpec {
+  const spec = template.spec;
+  if (!spec || !(spec.volumes ?? []).some((volume) => volume.name === CLIENT_SETTINGS_VOLUME)) {
+    throw new Error("the port follower goes into a routed pod template: route it first");
+  }
+  const mountPath = "/charmarr/vpn";
+  const secret = (name: string, key: string) => ({ secretKeyRef: { name, key } });
+  return {
+    ...template,
+    spec: {
+      ...spec,
+      containers: [
+        ...spec.containers,
+        {
+          name: PORT_FOLLOWER_CONTAINER,
+          image: follower.image,
+          command: ["/bin/sh", `${mountPath}/${PORT_FOLLOW_SCRIPT_FILE}`],
+          env: [
+            { name: "GLUETUN_PORTFORWARD_URL", value: follower.gluetunUrl },
+            { name: "GLUETUN_API_KEY", valueFrom: secret(follower.apiKeySecret, PORT_FOLLOWER_API_KEY) },
+            { name: "QBITTORRENT_WEBUI_PORT", value: String(follower.webUiPort) },
+            {
+              name: "QBITTORRENT_USERNAME",
+              valueFrom: secret(follower.credentials.secret, follower.credentials.usernameKey),
+            },
+            {
+              name: "QBITTORRENT_PASSWORD",
+              valueFrom: secret(follower.credentials.secret, follower.credentials.passwordKey),
+            },
+            { name: "PORT_FOLLOW_INTERVAL_SECONDS", value: String(PORT_FOLLOW_INTERVAL_SECONDS) },
+          ],
+          securityContext: portFollowerSecurityContext(),
+          resources: { requests: { cpu: "5m", memory: "16Mi" }, limits: { memory: "64Mi" } },
+          volumeMounts: [{ name: CLIENT_SETTINGS_VOLUME, mountPath, readOnly: true }],
+        },
+      ],
     },
   };
 }

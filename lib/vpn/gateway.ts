@@ -7,6 +7,12 @@ import { forwardGuardScript, gluetunPostRules } from "./guard";
 import { VXLAN_PORT, clusterLocalCidrs } from "./overlay";
 import { tunnelMtu } from "./mtu";
 import { ShellSettings, renderShellSettings, settingsHash } from "./settingsFile";
+import {
+  CONTROL_AUTH_DIR,
+  PORT_FORWARD_SCRIPT_FILE,
+  portForwardGluetunEnvironment,
+  portForwardScript,
+} from "./portForward";
 
 type Plain<T> = pulumi.Unwrap<T>;
 export type PodSpec = Plain<k8s.types.input.core.v1.PodSpec>;
@@ -51,6 +57,11 @@ export interface GatewayNames {
   readonly credentialsSecret: string;
   /** Secret with gluetun's control-server API key and the auth role embedding it. */
   readonly controlServerSecret: string;
+  /**
+   * With port forwarding: the Secret holding gluetun's control-server auth file (the port
+   * follower's role) in the gateway's namespace, and the follower's API key in the clients'.
+   */
+  readonly portFollowerSecret: string;
 }
 
 export function gatewayNames(namespace: string, gateway = "vpn-gateway"): GatewayNames {
@@ -61,6 +72,7 @@ export function gatewayNames(namespace: string, gateway = "vpn-gateway"): Gatewa
     postRulesConfigMap: `${gateway}-post-rules`,
     credentialsSecret: `${gateway}-credentials`,
     controlServerSecret: `${gateway}-control-server`,
+    portFollowerSecret: `${gateway}-port-follower`,
   };
 }
 
@@ -150,6 +162,21 @@ export function gatewaySettingsFiles(vpn: VpnSettings, cluster: ClusterFacts): R
   };
 }
 
+/**
+ * The files of gluetun's post-rules ConfigMap, mounted at /iptables: `post-rules.txt` and, with port
+ * forwarding, the up/down command's script. `webUiPort` is qBittorrent's, which is never forwarded.
+ */
+export function gluetunIptablesFiles(
+  vpn: VpnSettings,
+  cluster: ClusterFacts,
+  webUiPort: number,
+): Record<string, string> {
+  return {
+    "post-rules.txt": gluetunPostRules(vpn, cluster),
+    ...(vpn.portForwarding ? { [PORT_FORWARD_SCRIPT_FILE]: portForwardScript(vpn, webUiPort) } : {}),
+  };
+}
+
 /** How gluetun reaches its credentials and the control-server role. */
 export interface GluetunSecretRefs {
   /** Secret holding the VPN credentials under the keys of `VPN_SETTINGS[*].secretKey`. */
@@ -189,6 +216,11 @@ export function gluetunEnvironment(
     DNS_SERVER: { value: "off" },
     DNS_ADDRESS: { value: vpn.dnsAddress },
     HTTP_CONTROL_SERVER_ADDRESS: { value: `:${CONTROL_SERVER_PORT}` },
+    ...(vpn.portForwarding
+      ? Object.fromEntries(
+          Object.entries(portForwardGluetunEnvironment(GLUETUN_IPTABLES_DIR)).map(([name, value]) => [name, { value }]),
+        )
+      : {}),
   };
   const env: EnvVar[] = Object.entries(values).map(([name, value]) =>
     "value" in value
@@ -217,6 +249,7 @@ export interface GatewayPodInputs {
 const SETTINGS_VOLUME = "pod-gateway-settings";
 const POST_RULES_VOLUME = "gluetun-post-rules";
 const DHCP_LEASES_VOLUME = "dhcp-leases";
+const CONTROL_AUTH_VOLUME = "control-server-auth";
 
 /** The init container that installs the forward guard before anything in the pod forwards. */
 export const FORWARD_GUARD_CONTAINER = "vpn-forward-guard";
@@ -292,7 +325,10 @@ export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodI
         ports: [{ name: "control", containerPort: CONTROL_SERVER_PORT, protocol: "TCP" }],
         // /dev/net/tun needs privileged on current containerd/runc without a device plugin.
         securityContext: { privileged: true, capabilities: { add: ["NET_ADMIN"] } },
-        volumeMounts: [{ name: POST_RULES_VOLUME, mountPath: GLUETUN_IPTABLES_DIR, readOnly: true }],
+        volumeMounts: [
+          { name: POST_RULES_VOLUME, mountPath: GLUETUN_IPTABLES_DIR, readOnly: true },
+          ...(vpn.portForwarding ? [{ name: CONTROL_AUTH_VOLUME, mountPath: CONTROL_AUTH_DIR, readOnly: true }] : []),
+        ],
         // The health server listens on 127.0.0.1 only, so probes must exec. No readiness
         // probe: a short tunnel blip must not pull the pod out of the headless Service.
         startupProbe: {
@@ -308,6 +344,7 @@ export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodI
       { name: SETTINGS_VOLUME, configMap: { name: names.settingsConfigMap } },
       { name: POST_RULES_VOLUME, configMap: { name: names.postRulesConfigMap } },
       { name: DHCP_LEASES_VOLUME, emptyDir: {} },
+      ...(vpn.portForwarding ? [{ name: CONTROL_AUTH_VOLUME, secret: { secretName: names.portFollowerSecret } }] : []),
     ],
   };
 }
@@ -315,11 +352,14 @@ export function gatewayPodSpec({ vpn, cluster, credentials, names }: GatewayPodI
 /** Annotation whose change rolls the gateway pod when any of its settings change. */
 export const GATEWAY_SETTINGS_HASH_ANNOTATION = "charmarr.io/vpn-gateway-settings-hash";
 
-/** Hash over everything the gateway's behaviour depends on, secrets excluded. */
-export function gatewaySettingsHash(inputs: GatewayPodInputs): string {
+/**
+ * Hash over everything the gateway's behaviour depends on, secrets excluded. `webUiPort` is
+ * qBittorrent's, which the port-forward script never forwards.
+ */
+export function gatewaySettingsHash(inputs: GatewayPodInputs, webUiPort: number): string {
   return settingsHash(
     ...Object.values(gatewaySettingsFiles(inputs.vpn, inputs.cluster)),
-    gluetunPostRules(inputs.vpn, inputs.cluster),
+    ...Object.values(gluetunIptablesFiles(inputs.vpn, inputs.cluster, webUiPort)),
     JSON.stringify(gatewayPodSpec(inputs)),
   );
 }

@@ -21,6 +21,7 @@ import type { ClusterFacts } from "../cluster/settings";
 import type { VpnSettings } from "./settings";
 import { OVERLAY_DEVICE, VXLAN_PORT, clusterLocalCidrs } from "./overlay";
 import { VPN_INTERFACES, vpnServerPort } from "./providers";
+import { portForwardPostRules } from "./portForward";
 
 /** `mangle` chains of the forward guard: names gluetun and pod-gateway never use. */
 export const GUARD_CHAINS = { forward: "CHARMARR-FORWARD", output: "CHARMARR-OUTPUT" } as const;
@@ -106,6 +107,7 @@ export function forwardGuardScript(vpn: VpnSettings, cluster: ClusterFacts): str
  *   arrives on loopback, and its ingress policy admits only routed pods.
  * - pod-gateway v1.13.0 `bin/gateway_init.sh`'s filter rules (its `-m state` as `-m conntrack`),
  *   so they come back with gluetun's firewall after a fallback flushed them.
+ * - With port forwarding, the FORWARD accept for connections DNATed to qBittorrent (./portForward.ts).
  */
 export function gluetunPostRules(vpn: VpnSettings, cluster: ClusterFacts): string {
   const tunnel = VPN_INTERFACES[vpn.type];
@@ -123,6 +125,12 @@ export function gluetunPostRules(vpn: VpnSettings, cluster: ClusterFacts): strin
     `iptables -A FORWARD -i ${tunnel} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
     `iptables -A FORWARD -i ${tunnel} -j REJECT`,
     `iptables -I FORWARD -o ${tunnel} -j ACCEPT`,
+    ...(vpn.portForwarding
+      ? [
+          "# connections to the VPN's forwarded port, DNATed to qBittorrent by port-forward.sh",
+          ...portForwardPostRules(vpn),
+        ]
+      : []),
     "",
   ].join("\n");
 }

@@ -17,6 +17,12 @@ import { readStackFile } from "../../plan/stackFile";
 export const CORE_EXAMPLE = readStackFile("Pulumi.core.yaml");
 export const DOWNLOADS_EXAMPLE = readStackFile("Pulumi.downloads.yaml");
 
+/**
+ * The example's VPN settings for a provider that forwards no port: the example forwards one
+ * (ProtonVPN, `charmarr:vpn.portForwarding`); switch it off before switching to such a provider.
+ */
+export const WITHOUT_PORT_FORWARDING: ConfigChanges = { "charmarr:vpn.portForwarding": undefined };
+
 /** `undefined` removes the key, like `pulumi config rm --path`. */
 export type ConfigChanges = Readonly<Record<string, unknown>>;
 

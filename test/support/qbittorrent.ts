@@ -83,7 +83,7 @@ type Env = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: 
 type Container = { name: string; env?: Env[] };
 
 /** A plan's Secret data as the program set it (the manifests only show `[secret]`). */
-function secretData(plan: StackPlan, name: string): Record<string, string> {
+export function secretData(plan: StackPlan, name: string): Record<string, string> {
   const secret = plan.rawResources.find(
     (resource) => resource.type === "kubernetes:core/v1:Secret" && resource.name === name,
   );

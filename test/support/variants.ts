@@ -65,6 +65,8 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
   {
     name: "custom WireGuard provider",
     downloads: {
+      "charmarr:vpn.portForwarding": undefined,
+      "charmarr:vpn.addresses": ["10.64.222.21/32"],
       "charmarr:vpn.provider": "custom",
       "charmarr:vpn.serverCountries": undefined,
       "charmarr:vpn.endpointIp": "203.0.113.10",
@@ -96,6 +98,8 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
     name: "AirVPN with a preshared key and server hostnames, the clients' kill switch unsafely off",
     downloads: {
       "charmarr:vpn.provider": "airvpn",
+      "charmarr:vpn.portForwarding": undefined,
+      "charmarr:vpn.addresses": ["10.64.222.21/32"],
       "charmarr:vpn.serverCountries": undefined,
       "charmarr:vpn.serverHostnames": ["Alderamin"],
       "charmarr:vpnPresharedKey": "plan-placeholder-psk",
@@ -132,7 +136,11 @@ export const PLAN_VARIANTS: readonly PlanVariant[] = [
       // Recyclarr syncs into Radarr and Sonarr only: off with them.
       "charmarr:recyclarr.enabled": false,
     },
-    downloads: { "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } } },
+    downloads: {
+      "charmarr:apps": { qbittorrent: { enabled: false }, sabnzbd: { enabled: false } },
+      // The forwarded port goes to qBittorrent: off with it.
+      "charmarr:vpn.portForwarding": undefined,
+    },
   },
 ];
 
