@@ -501,19 +501,10 @@ async function spoofGateway(lab: LabContext): Promise<void> {
     w.inNs(ns, "ip", "link", "set", "vxlan0", "up");
     w.inNs(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
     w.inNs(ns, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE");
-    otherPodDhcp = w.registry.start(
+    otherPodDhcp = w.startDnsmasq(
       "otherpod/dhcp",
+      ns,
       [
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        "--user=root",
         "--port=0",
         "--interface=vxlan0",
         "--bind-interfaces",
