@@ -3,6 +3,7 @@
  * checks), then the same probes from the routed client. Data, not control flow: lab/lab.ts runs
  * every one the same way.
  */
+import { PORT_FORWARDING_SCENARIO } from "./portForwardScenario";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { dnsPath } from "../verify/probes";
@@ -686,6 +687,7 @@ export const SCENARIOS: readonly Scenario[] = [
     },
     cleanup: (lab) => lab.world.removeOtherPod(OTHER_POD),
   },
+  PORT_FORWARDING_SCENARIO,
   {
     name: "gateway pod replaced (new address)",
     layer2MustHold: true,
