@@ -242,7 +242,8 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
   },
   // FlareSolverr opens Cloudflare-protected indexer pages in a browser for Prowlarr, its only caller:
   // no UI, no gateway, no route, nothing kept (nothing under src/ reads or writes /config at v3.5.0;
-  // the browser profile is a temporary directory), and no media library.
+  // the browser profile is a temporary directory, src/undetected_chromedriver/__init__.py L351), and no
+  // media library.
   flaresolverr: {
     stack: { with: "prowlarr" },
     // FlareSolverr v3.5.0 .github/workflows/release-docker.yml L23-37: `ghcr.io/flaresolverr/flaresolverr`,
