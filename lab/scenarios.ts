@@ -20,7 +20,7 @@ import {
 } from "./capabilities";
 import { gluetunSettings } from "./gluetun";
 import { GLUETUN_IMAGE, LabContainer, POD_GATEWAY_IMAGE } from "./plan";
-import { must, run, runAsync, sleep } from "./sys";
+import { Daemon, must, run, runAsync, sleep } from "./sys";
 import { LARGE_BODY_BYTES } from "./world";
 
 function inGateway(lab: LabContext, ...argv: string[]): void {
@@ -457,6 +457,17 @@ async function rawFrame(lab: LabContext): Promise<Check[]> {
 }
 
 const OTHER_POD = "otherpod";
+/** The other pod's DHCP server, while the spoofing scenario runs. */
+let otherPodDhcp: Daemon | undefined;
+
+/** The other pod's address on the overlay, where its leases send the client's default route and DNS. */
+function otherPodOverlayAddress(lab: LabContext): string {
+  return `${lab.world.plan.gatewaySettings.VXLAN_IP_NETWORK}.2`;
+}
+
+function otherPodDhcpLog(lab: LabContext): string {
+  return join(lab.world.dir, "otherpod-dhcp.log");
+}
 
 /**
  * Another pod of the cluster (no NetworkPolicy selects it) builds its own VXLAN device with the
@@ -464,8 +475,18 @@ const OTHER_POD = "otherpod";
  * the client over it: the client answers, learns the pod's MAC for the gateway's overlay address
  * (its ARP table) and for that MAC the pod's address (vxlan0 learns the source of what it
  * receives), so its traffic goes to that pod, which sends it on from the node — the home address.
+ *
+ * The DHCP half: the pod also runs a DHCP server on its vxlan0 (dnsmasq, authoritative for the
+ * whole overlay) whose leases name its own second overlay address as router and DNS server, and
+ * the client is made to lease anew: its vxlan0 is deleted, so its route monitor rebuilds the tunnel
+ * and `client_init.sh` runs udhcpc, whose DHCPDISCOVER and DHCPREQUEST are broadcasts on vxlan0.
+ * Its renewals would be unicasts to the gateway's overlay address (where the pings above point
+ * that address's MAC), but the route containers' udhcpc cannot renew: without
+ * NET_BIND_SERVICE its bind to port 68 fails and it exits. Offers and acks sent blind (to eth0,
+ * or without the client's transaction id) reach nothing: udhcpc listens on vxlan0 only and drops
+ * replies to other transactions (busybox networking/udhcp/dhcpc.c).
  */
-function spoofGateway(lab: LabContext): void {
+async function spoofGateway(lab: LabContext): Promise<void> {
   const w = lab.world;
   const settings = w.plan.gatewaySettings;
   const ns = w.nsName(OTHER_POD);
@@ -474,17 +495,58 @@ function spoofGateway(lab: LabContext): void {
     const overlay = ["ip", "link", "add", "vxlan0", "type", "vxlan", "id", settings.VXLAN_ID, "dev", "eth0"];
     w.inNs(ns, ...overlay, "dstport", settings.VXLAN_PORT || "0", "remote", lab.client.ip);
     w.inNs(ns, "ip", "addr", "add", `${settings.VXLAN_IP_NETWORK}.1/24`, "dev", "vxlan0");
+    w.inNs(ns, "ip", "addr", "add", `${otherPodOverlayAddress(lab)}/24`, "dev", "vxlan0");
     if (settings.VPN_INTERFACE_MTU) {
       w.inNs(ns, "ip", "link", "set", "vxlan0", "mtu", settings.VPN_INTERFACE_MTU);
     }
     w.inNs(ns, "ip", "link", "set", "vxlan0", "up");
     w.inNs(ns, "sysctl", "-qw", "net.ipv4.ip_forward=1");
     w.inNs(ns, "iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "eth0", "-j", "MASQUERADE");
+    otherPodDhcp = w.startDnsmasq(
+      "otherpod/dhcp",
+      ns,
+      [
+        "--port=0",
+        "--interface=vxlan0",
+        "--bind-interfaces",
+        `--dhcp-range=${settings.VXLAN_IP_NETWORK}.3,${settings.VXLAN_IP_NETWORK}.254,12h`,
+        "--dhcp-authoritative",
+        "--no-ping",
+        `--dhcp-option=option:router,${otherPodOverlayAddress(lab)}`,
+        `--dhcp-option=option:dns-server,${otherPodOverlayAddress(lab)}`,
+        `--dhcp-leasefile=${join(w.dir, "otherpod.leases")}`,
+        "--log-dhcp",
+        `--log-facility=${otherPodDhcpLog(lab)}`,
+      ],
+      join(w.dir, "otherpod-dhcp.out"),
+    );
   }
+  await leaseAnew(lab);
   const lease = clientLease(lab);
   if (lease) {
     run(["ip", "netns", "exec", ns, "ping", "-c", "3", "-i", "0.2", "-W", "1", lease], 5000);
   }
+}
+
+/** The client leases anew: its vxlan0 deleted, its route monitor rebuilds it (bounded wait). */
+async function leaseAnew(lab: LabContext): Promise<void> {
+  const started = Date.now();
+  // The route monitor may be rebuilding it already.
+  run(["ip", "netns", "exec", lab.client.netns, "ip", "link", "del", "vxlan0"]);
+  const leased = await until(40_000, () => clientLease(lab) !== undefined && routedThroughOverlay(lab));
+  lab.world.log(
+    `  client vxlan0 deleted; ${leased ? `leased ${clientLease(lab)} anew after ${((Date.now() - started) / 1000).toFixed(1)} s` : "no lease and overlay route within 40 s"}`,
+  );
+}
+
+/** DHCP requests the other pod's server received, from its log (`DHCPREQUEST(vxlan0) …`). */
+function otherPodDhcpRequests(lab: LabContext): number {
+  const file = otherPodDhcpLog(lab);
+  return existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => /DHCPREQUEST/.test(l)).length
+    : 0;
 }
 
 /** Whether the client's vxlan0 forwarding table holds the other pod's VXLAN MAC. */
@@ -669,13 +731,15 @@ export const SCENARIOS: readonly Scenario[] = [
     traffic: rawFrame,
   },
   {
-    name: "another pod spoofs the gateway over VXLAN",
+    name: "another pod spoofs the gateway over VXLAN and DHCP",
     layer2MustHold: true,
     breaks: "client",
     reinject: true,
     inject: spoofGateway,
     checks: (lab) => {
       const { learned, mac } = learnedOtherPod(lab);
+      const requests = otherPodDhcpRequests(lab);
+      const routed = routedThroughOverlay(lab);
       return [
         {
           ok: !learned,
@@ -683,9 +747,25 @@ export const SCENARIOS: readonly Scenario[] = [
             ? `the client's vxlan0 learned the other pod's MAC ${mac}`
             : "the client's vxlan0 did not learn the other pod's MAC",
         },
+        {
+          ok: requests === 0,
+          text: `the other pod's DHCP server received ${requests} DHCP discover(s) or request(s)`,
+        },
+        {
+          ok: routed,
+          text: routed
+            ? "the client's default route still goes through the gateway's overlay address"
+            : `the client's default route moved: ${run(["ip", "-n", lab.client.netns, "route", "show", "default"]).stdout.trim() || "none"}`,
+        },
       ];
     },
-    cleanup: (lab) => lab.world.removeOtherPod(OTHER_POD),
+    cleanup: async (lab) => {
+      if (otherPodDhcp) {
+        await lab.world.registry.stop(otherPodDhcp, "SIGTERM", 1000);
+        otherPodDhcp = undefined;
+      }
+      lab.world.removeOtherPod(OTHER_POD);
+    },
   },
   PORT_FORWARDING_SCENARIO,
   {

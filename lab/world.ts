@@ -452,19 +452,10 @@ export class World {
     // front of the root servers: it answers every query from the root zone (the forger's, while
     // a scenario forges DNS), passing DNSSEC records on, and logs who asked.
     writeFileSync(this.resolverServers, `server=${ROOT_SERVER}\n`);
-    this.registry.start(
+    this.startDnsmasq(
       "internet/resolver",
+      this.internet,
       [
-        "ip",
-        "netns",
-        "exec",
-        this.internet,
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        "--user=root",
         `--listen-address=${a.resolver}`,
         "--bind-interfaces",
         // Re-read on SIGHUP: where the resolver's answers come from (see forgeDns).
@@ -616,19 +607,10 @@ export class World {
     const a = this.addresses;
     this.kubeDnsPod();
     this.writeClusterRecords(undefined);
-    this.kubeDnsDaemon = this.registry.start(
+    this.kubeDnsDaemon = this.startDnsmasq(
       "kube-system/kube-dns",
+      this.dns,
       [
-        "ip",
-        "netns",
-        "exec",
-        this.dns,
-        "dnsmasq",
-        "--keep-in-foreground",
-        "--conf-file=/dev/null",
-        "--no-resolv",
-        "--no-hosts",
-        "--user=root",
         `--addn-hosts=${join(this.dir, "cluster.hosts")}`,
         `--local=/${this.plan.cluster.domain}/`,
         `--server=${a.resolver}`,
@@ -649,6 +631,30 @@ export class World {
     this.inNs(this.dns, "ip", "addr", "add", `${a.kubeDns}/${a.podPrefix}`, "dev", "eth0");
     this.inNs(this.dns, "ip", "link", "set", "eth0", "up");
     this.inNs(this.dns, "ip", "route", "add", "default", "via", a.nodeBridge);
+  }
+
+  /**
+   * A dnsmasq of the lab's own (the internet's resolver, kube-dns, another pod's DHCP server) in
+   * `netns`, in the foreground, reading no config file, resolv.conf or hosts file: only `options`.
+   */
+  startDnsmasq(name: string, netns: string, options: readonly string[], logFile: string): Daemon {
+    return this.registry.start(
+      name,
+      [
+        "ip",
+        "netns",
+        "exec",
+        netns,
+        "dnsmasq",
+        "--keep-in-foreground",
+        "--conf-file=/dev/null",
+        "--no-resolv",
+        "--no-hosts",
+        "--user=root",
+        ...options,
+      ],
+      logFile,
+    );
   }
 
   /** A pod's `eth0`: a veth at the pod network's MTU whose node side (`v<name>`) is a port of the pod bridge. */
