@@ -13,7 +13,7 @@ import { QBITTORRENT_PBKDF2, qbittorrentPasswordHash } from "../lib/relations/cr
 import { PROVIDER_PORT_FILE, labSecretValue } from "./portForward";
 import { GLUETUN_IMAGE } from "./plan";
 import type { Check, LabContext, Scenario } from "./scenario";
-import { LabError, run, sleep } from "./sys";
+import { LabError, run, until } from "./sys";
 
 interface RunningQbittorrent {
   readonly pid: number;
@@ -124,17 +124,6 @@ async function connectFromInternet(lab: LabContext, host: string, port: number):
   }
   // libtorrent listens on a dual-stack socket: IPv4 peers show as [::ffff:a.b.c.d].
   return /\s\[?(?:::ffff:)?(\d+\.\d+\.\d+\.\d+)\]?:\d+\s*$/m.exec(probe.stdout)?.[1] ?? probe.stdout.trim();
-}
-
-async function until(limitMs: number, ready: () => boolean): Promise<boolean> {
-  const end = Date.now() + limitMs;
-  while (Date.now() < end) {
-    if (ready()) {
-      return true;
-    }
-    await sleep(250);
-  }
-  return false;
 }
 
 /** The provider forwards `port` on the VPN exit to the tunnel's client address (and keeps it). */
