@@ -10,6 +10,10 @@ import { isSecretValue } from "../plan/runtime";
 import packageJson from "../package.json";
 import { DynamicProviderHost, HostError, relationProviderText } from "./support/dynamicProviderHost";
 import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
+import { FakeServarr } from "./support/fakeApps";
+import { FakeFlareSolverr } from "./support/fakeFlareSolverr";
+import { FakeNetwork } from "./support/fakeNetwork";
+import { indexerProxyRelation } from "../lib/relations/plan";
 import { planDownloads } from "./support/plan";
 import { RunningQbittorrent, mapPaths, plannedQbittorrentSeed, startQbittorrent } from "./support/qbittorrent";
 
@@ -203,6 +207,33 @@ describe("relations as Pulumi runs them: the serialized provider in Pulumi's dyn
     } finally {
       await elsewhere.close();
       await gone.close();
+    }
+  });
+
+  it("the indexer-proxy relation through the host, against the Prowlarr and FlareSolverr stand-ins: the tag made, the proxy tested through FlareSolverr and saved, then deleted", async () => {
+    const network = new FakeNetwork();
+    const prowlarr = await FakeServarr.create("prowlarr", "/prowlarr", "prowlarr-key-000", { network });
+    const flaresolverr = await new FakeFlareSolverr(["prowlarr.servarr.com"]).start();
+    try {
+      const endpoint = { namespace: "charmarr-core", port: 9696, basePath: "/prowlarr" };
+      const relation = indexerProxyRelation(
+        { ...endpoint, host: "prowlarr.charmarr-core.svc.cluster.local", apiKey: "prowlarr-key-000" },
+        { ...endpoint, host: "flaresolverr.charmarr-core.svc.cluster.local", port: 8191, basePath: "" },
+      );
+      network.serve("flaresolverr.charmarr-core.svc.cluster.local", 8191, flaresolverr);
+      api.addPod("charmarr-core", "prowlarr-0", { 9696: Number(new URL(prowlarr.url).port) });
+      const proxyInputs = { ...inputs(spec), reach: relation.reach, spec: relation.spec };
+      const created = await host.create(await host.check({}, proxyInputs));
+      assert.deepEqual(created.properties.changes, ["created prowlarr indexerproxy FlareSolverr (Charmarr)"]);
+      const tag = prowlarr.tags.find((candidate) => candidate.label === "flaresolverr");
+      assert.deepEqual(prowlarr.entry("indexerproxy", "FlareSolverr (Charmarr)")?.tags, [tag?.id]);
+      assert.equal(flaresolverr.commands.length, 1, "Prowlarr tested the proxy through FlareSolverr");
+      await host.delete(created.id, created.properties);
+      assert.deepEqual(prowlarr.collections.indexerproxy, []);
+      assert.deepEqual([...prowlarr.violations, ...flaresolverr.violations], []);
+    } finally {
+      await prowlarr.stop();
+      await flaresolverr.stop();
     }
   });
 });

@@ -486,7 +486,8 @@ export function coreNamespaceRename(coreStack: string): string {
 /**
  * The rules that need the core stack's outputs, run by the downloads program as soon as it has read
  * them, still before it creates anything: the VPN against the cluster's ranges, the namespaces
- * against core's, and the download clients against core's gateways and paths.
+ * against core's, an app this stack routes (Prowlarr) that core still runs, and the routed apps
+ * against core's gateways and paths.
  */
 export function problemsAgainstCore(
   config: DownloadsConfig,
