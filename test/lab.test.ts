@@ -746,8 +746,13 @@ describe("npm run lab: what counts as a leak where it arrives (lab/leaks.ts)", (
 describe("npm run lab --record: the committed log of a run", () => {
   const source = { commit: "0123456789abcdef0123456789abcdef01234567", subject: "Lab: a change" };
 
-  it("is named by the run's date and the commit it ran", () => {
-    assert.equal(recordFileName(new Date("2026-12-07T05:30:00Z"), source.commit), "2026-12-07-0123456789.txt");
+  it("is named by the minute the run started and the commit it ran", () => {
+    assert.equal(recordFileName(new Date("2026-12-07T05:30:59Z"), source.commit), "2026-12-07T0530Z-0123456789.txt");
+    assert.notEqual(
+      recordFileName(new Date("2026-12-07T05:33:00Z"), source.commit),
+      recordFileName(new Date("2026-12-07T05:30:00Z"), source.commit),
+      "consecutive runs of one commit keep a log each",
+    );
   });
 
   it("names the command, the commit, the machine and the exit status above every line the run printed", () => {
