@@ -25,7 +25,7 @@ export interface LabArguments {
   readonly config: string;
   readonly coreConfig: string;
   readonly only?: string;
-  /** Directory to write the run's whole log into, named by date and commit (docs/lab-runs). */
+  /** Directory to write the run's whole log into, named by its start and commit (docs/lab-runs). */
   readonly record?: string;
 }
 
@@ -157,9 +157,13 @@ export interface RecordSource {
   readonly subject: string;
 }
 
-/** `docs/lab-runs/2026-12-07-0123456789.txt`: the run's date (UTC) and the commit it ran. */
+/**
+ * `docs/lab-runs/2026-12-07T0530Z-0123456789.txt`: when the run started (UTC, to the minute) and
+ * the commit it ran, so that several runs of one commit keep a log each.
+ */
 export function recordFileName(when: Date, commit: string): string {
-  return `${when.toISOString().slice(0, 10)}-${commit.slice(0, 10)}.txt`;
+  const iso = when.toISOString();
+  return `${iso.slice(0, 10)}T${iso.slice(11, 13)}${iso.slice(14, 16)}Z-${commit.slice(0, 10)}.txt`;
 }
 
 /** The recorded log: what ran (command, commit, machine), then every line the run printed. */

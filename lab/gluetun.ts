@@ -4,12 +4,14 @@
  * order, as a bash script run in the gluetun "container" with the env the plan gives it. Each step
  * names the upstream file it comes from (github.com/qdm12/gluetun at tag v3.41.1).
  *
- * Not reproduced: provider server selection (the lab's WireGuard server is the endpoint), the
- * health checker's VPN restarts, the control and health servers, DNS over TLS (the DNS server
- * stand-in forwards plain DNS through the tunnel to the lab's resolver), block lists, port
- * forwarding, IPv6 (the lab's pods have IPv6 disabled, so gluetun's IPv6 support check is false).
+ * Port forwarding and the control server's `GET /v1/portforward` are reproduced in
+ * lab/portForward.ts. Not reproduced: provider server selection (the lab's WireGuard server is the
+ * endpoint), the health checker's VPN restarts, the control server's other routes, the health
+ * server, DNS over TLS (the DNS server stand-in forwards plain DNS through the tunnel to the lab's
+ * resolver), block lists, IPv6 (the lab's pods have IPv6 disabled, so gluetun's IPv6 support check is false).
  * The lab's VPN server answers DNS sent through the tunnel to any address with the lab's resolver.
  */
+import { gluetunControlServerLine, gluetunPortForwardingScript } from "./portForward";
 
 /** gluetun's fixed WireGuard values (internal/provider/utils/wireguard.go, internal/configuration/settings/wireguard.go). */
 export const WIREGUARD_FIREWALL_MARK = 51820;
@@ -29,6 +31,8 @@ export interface GluetunLabInputs {
 
   /** Path of the DNS server stand-in script inside the container. */
   readonly dnsServerScript: string;
+  /** Path of the control server stand-in script inside the container (port forwarding only, lab/portForward.ts). */
+  readonly controlServerScript?: string;
 }
 
 function flag(env: Readonly<Record<string, string>>, name: string, fallback: boolean): boolean {
@@ -157,6 +161,8 @@ if [ -f /iptables/post-rules.txt ]; then
 fi
 log "firewall: enabled"
 
+# cmd/gluetun/main.go: the control server starts before the VPN loop (lab/portForward.ts)
+${gluetunControlServerLine(inputs.env, inputs.controlServerScript)}
 # cmd/gluetun/main.go: routingConf.Setup() -> internal/routing/inbound.go routeInboundFromDefault
 ip rule add from "$DEFAULT_IP/32" table 200 priority 100
 ip route add default via "$DEFAULT_GW" dev "$DEFAULT_IF" table 200
@@ -233,8 +239,9 @@ dns_loop & DNS_PID=$!
 for _ in $(seq 1 50); do [ -f /run/gluetun-dns-listening ] && break; grep -q '^nameserver ${plaintext}$' /etc/resolv.conf && break; sleep 0.1; done`
     : `log "dns: DNS server off"`
 }
+${gluetunPortForwardingScript(inputs.env, wg)}
 touch /run/gluetun-tunnel-up
-trap 'kill $WG_PID \${DNS_PID:-} 2>/dev/null; exit 0' TERM INT
+trap 'kill $WG_PID \${DNS_PID:-} \${PF_PID:-} \${CONTROL_PID:-} 2>/dev/null; exit 0' TERM INT
 wait $WG_PID
 log "wireguard: device closed"
 `;

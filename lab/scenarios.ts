@@ -3,6 +3,7 @@
  * checks), then the same probes from the routed client. Data, not control flow: lab/lab.ts runs
  * every one the same way.
  */
+import { PORT_FORWARDING_SCENARIO } from "./portForwardScenario";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { dnsPath } from "../verify/probes";
@@ -19,7 +20,7 @@ import {
 } from "./capabilities";
 import { gluetunSettings } from "./gluetun";
 import { GLUETUN_IMAGE, LabContainer, POD_GATEWAY_IMAGE } from "./plan";
-import { Daemon, must, run, runAsync, sleep } from "./sys";
+import { Daemon, must, run, runAsync, until } from "./sys";
 import { LARGE_BODY_BYTES } from "./world";
 
 function inGateway(lab: LabContext, ...argv: string[]): void {
@@ -204,18 +205,6 @@ function routeSidecarCapabilities(lab: LabContext): Check[] {
 
 function isGatewaySidecar(spec: LabContainer): boolean {
   return [...spec.command, ...spec.args].some((arg) => arg.endsWith("gateway_sidecar.sh"));
-}
-
-/** Waits (bounded) until `ready` holds; false when it never did. */
-async function until(limitMs: number, ready: () => boolean): Promise<boolean> {
-  const end = Date.now() + limitMs;
-  while (Date.now() < end) {
-    if (ready()) {
-      return true;
-    }
-    await sleep(250);
-  }
-  return false;
 }
 
 /** The client's vxlan0 IPv4 address, when it has one. */
@@ -766,6 +755,7 @@ export const SCENARIOS: readonly Scenario[] = [
       lab.world.removeOtherPod(OTHER_POD);
     },
   },
+  PORT_FORWARDING_SCENARIO,
   {
     name: "gateway pod replaced (new address)",
     layer2MustHold: true,

@@ -54,6 +54,18 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** A long-running process the lab started, in its own process group. */
+/** Waits (bounded) until `ready` holds; false when it never did. */
+export async function until(limitMs: number, ready: () => boolean): Promise<boolean> {
+  const end = Date.now() + limitMs;
+  while (Date.now() < end) {
+    if (ready()) {
+      return true;
+    }
+    await sleep(250);
+  }
+  return false;
+}
+
 export interface Daemon {
   readonly name: string;
   readonly pid: number;

@@ -32,6 +32,8 @@ export const REQUIRED_TOOLS: Readonly<Record<string, string>> = {
   // client_init.sh's gateway lookup and the lab's DNS probes.
   dig: "bind9-dnsutils",
   curl: "curl",
+  // The port-forwarding scenario's qBittorrent (lab/portForwardScenario.ts).
+  "qbittorrent-nox": "qbittorrent-nox",
   // The MTU scenario's don't-fragment pings (`ping -M do`; busybox ping has no -M).
   ping: "iputils-ping",
   // The lab's inotifyd for gateway_sidecar.sh (Debian's busybox has none).

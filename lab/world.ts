@@ -26,6 +26,8 @@ import { APP_PROBE_DIR, BOUND_SOCKET_PL, RAW_FRAME_PL } from "./appProbes";
 import { CapabilitySet, containerCapabilities, describeCapabilities, ProcessUser, setprivArgs } from "./capabilities";
 import { forgedZone, nsdConfig, rootZone, TRACKER_DOMAIN, trustAnchorLine } from "./dnssec";
 import { DNS_SERVER_JS, FALLBACK_COMMANDS, gluetunScript } from "./gluetun";
+import { CONTROL_SERVER_JS, labSecretValue, labSecretVolumeFiles } from "./portForward";
+import { controlServerRole } from "../lib/vpn/gateway";
 import { leakCounterRuleset } from "./leaks";
 import { policyRuleset, PolicyPod } from "./netpol";
 import { GLUETUN_IMAGE, LabContainer, LabPlan, LabPod, podResolvConf } from "./plan";
@@ -854,9 +856,21 @@ export class World {
       mkdirSync(source, { recursive: true });
       mounts.push(`mkdir -p ${root}${path} && mount --bind ${source} ${root}${path}`);
     }
-    for (const path of spec.otherMounts) {
-      mounts.push(`mkdir -p ${root}${path} && mount -t tmpfs tmpfs ${root}${path}`);
-    }
+    const secretVolumes = labSecretVolumeFiles(spec.env);
+    spec.otherMounts.forEach((path, index) => {
+      const files = secretVolumes[path];
+      if (files === undefined) {
+        mounts.push(`mkdir -p ${root}${path} && mount -t tmpfs tmpfs ${root}${path}`);
+        return;
+      }
+      // A Secret volume the lab fills (lab/portForward.ts), read-only as the kubelet mounts it.
+      const source = join(dir, `secret-${index}`);
+      mkdirSync(source, { recursive: true });
+      for (const [file, content] of Object.entries(files)) {
+        writeFileSync(join(source, file), content);
+      }
+      mounts.push(`mkdir -p ${root}${path} && mount --bind -o ro ${source} ${root}${path}`);
+    });
     const env: Record<string, string> = {
       PATH,
       HOSTNAME: pod.hostname,
@@ -866,7 +880,12 @@ export class World {
       ...spec.env,
     };
     for (const name of spec.secretEnv) {
-      env[name] = name === "WIREGUARD_PRIVATE_KEY" ? this.keys!.clientPrivate : `lab-secret-${name.toLowerCase()}`;
+      env[name] =
+        name === "WIREGUARD_PRIVATE_KEY"
+          ? this.keys!.clientPrivate
+          : name === "HTTP_CONTROL_SERVER_AUTH_DEFAULT_ROLE"
+            ? controlServerRole(labSecretValue("api-key"))
+            : labSecretValue(name);
     }
     writeFileSync(
       join(root, ".lab-env"),
@@ -974,6 +993,7 @@ export class World {
     mkdirSync(join(image, "etc"), { recursive: true });
     writeFileSync(join(lib, "client.key"), this.keys!.clientPrivate, { mode: 0o600 });
     writeFileSync(join(lib, "dns.js"), DNS_SERVER_JS);
+    writeFileSync(join(lib, "control.js"), CONTROL_SERVER_JS);
     writeFileSync(
       join(lib, "gluetun.sh"),
       gluetunScript({
@@ -983,6 +1003,7 @@ export class World {
         serverPublicKey: this.keys!.serverPublic,
         privateKeyFile: "/usr/lib/gluetun-lab/client.key",
         dnsServerScript: "/usr/lib/gluetun-lab/dns.js",
+        controlServerScript: "/usr/lib/gluetun-lab/control.js",
       }),
     );
     chmodSync(join(lib, "gluetun.sh"), 0o755);

@@ -545,6 +545,63 @@ describe("npm run lab: leak accounting and the table", () => {
     );
     assert.equal(lines[lines.length - 1], "2 passed, 1 failed");
   });
+
+  it("fails a leak of as many packets as DNS queries, and a failed check beside one that held", () => {
+    assert.equal(passed(result("even", 1, 0, true, true, { l1: 1 })), false, "1 packet and 1 query, both layers on");
+    assert.equal(passed(result("even-l2", 0, 2, true, true, { l2: 2 })), false, "2 and 2 through layer 2 alone");
+    const mixed: ScenarioResult = {
+      ...result("mixed", 0, 0, true),
+      checks: [
+        { ok: true, text: "the internet saw the VPN exit" },
+        { ok: false, text: "the client resolved through the gateway" },
+      ],
+    };
+    assert.equal(passed(mixed), false);
+  });
+
+  it("lines the columns up, marks layer-1-only scenarios and lists only what failed under the table", () => {
+    const table = renderTable([
+      { ...result("baseline", 0, 0, true), recoverySeconds: 3.25 },
+      result("bypass", 0, 16, false),
+      {
+        ...result("fallback", 2, 0, true, true, { l2: 1 }),
+        checks: [
+          { ok: true, text: "the internet saw the VPN exit" },
+          { ok: false, text: "no DNS answer came back" },
+        ],
+      },
+    ]);
+    assert.equal(
+      table,
+      [
+        "scenario  verdict  leaked pkts L1+L2  leaked DNS L1+L2  L2 only pkts  L2 only DNS  recovery  time",
+        "--------  -------  -----------------  ----------------  ------------  -----------  --------  -----",
+        "baseline  PASS     0                  0                 0             0            3.3 s     1.5 s",
+        "bypass    PASS     0                  0                 16 (L1 only)  0            -         1.5 s",
+        "fallback  FAIL     2                  0                 0             1            -         1.5 s",
+        "",
+        "Failures:",
+        "  fallback: no DNS answer came back",
+        "  fallback: 2 packet(s) and 0 DNS query(ies) reached the internet from the home address with both layers on",
+        "  fallback: layer 2 alone let 0 packet(s) and 1 DNS query(ies) out from the home address",
+        "",
+        "2 passed, 1 failed",
+      ].join("\n"),
+    );
+  });
+
+  it("a run where everything held prints no failures section", () => {
+    assert.equal(
+      renderTable([result("a-scenario-with-a-long-name", 0, 0, true)]),
+      [
+        "scenario                     verdict  leaked pkts L1+L2  leaked DNS L1+L2  L2 only pkts  L2 only DNS  recovery  time",
+        "---------------------------  -------  -----------------  ----------------  ------------  -----------  --------  -----",
+        "a-scenario-with-a-long-name  PASS     0                  0                 0             0            -         1.5 s",
+        "",
+        "1 passed, 0 failed",
+      ].join("\n"),
+    );
+  });
 });
 
 describe("npm run lab: MTU figures", () => {
@@ -710,6 +767,10 @@ describe("npm run lab: what counts as a leak where it arrives (lab/leaks.ts)", (
     assert.equal(isLeak("dns"), true);
   });
 
+  it("port 53 over anything but UDP and TCP is no DNS query, and still a leak", () => {
+    assert.equal(from("203.0.113.10", { destination: "198.51.100.53", protocol: "other", port: 53 }), "other");
+  });
+
   it("ICMP errors about late answers are not counted; any other ICMP is a leak", () => {
     for (const icmpType of ["destination-unreachable", "time-exceeded"]) {
       assert.equal(from("203.0.113.10", { destination: "198.51.100.80", protocol: "icmp", icmpType }), "icmp-error");
@@ -740,14 +801,35 @@ describe("npm run lab: what counts as a leak where it arrives (lab/leaks.ts)", (
       /^table inet lab_leaks \{\n\tcounter tunnel \{\}\n\tcounter home_dns \{\}\n\tcounter home_other \{\}\n/,
     );
     assert.match(ruleset, /type filter hook prerouting priority -300; policy accept;/);
+    assert.equal(
+      ruleset,
+      [
+        "table inet lab_leaks {",
+        "\tcounter tunnel {}",
+        "\tcounter home_dns {}",
+        "\tcounter home_other {}",
+        "\tchain count {",
+        "\t\ttype filter hook prerouting priority -300; policy accept;",
+        ...rules,
+        "\t}",
+        "}",
+        "",
+      ].join("\n"),
+      "the whole table nft loads: every counter and rule inside one prerouting chain",
+    );
   });
 });
 
 describe("npm run lab --record: the committed log of a run", () => {
   const source = { commit: "0123456789abcdef0123456789abcdef01234567", subject: "Lab: a change" };
 
-  it("is named by the run's date and the commit it ran", () => {
-    assert.equal(recordFileName(new Date("2026-12-07T05:30:00Z"), source.commit), "2026-12-07-0123456789.txt");
+  it("is named by the minute the run started and the commit it ran", () => {
+    assert.equal(recordFileName(new Date("2026-12-07T05:30:59Z"), source.commit), "2026-12-07T0530Z-0123456789.txt");
+    assert.notEqual(
+      recordFileName(new Date("2026-12-07T05:33:00Z"), source.commit),
+      recordFileName(new Date("2026-12-07T05:30:00Z"), source.commit),
+      "consecutive runs of one commit keep a log each",
+    );
   });
 
   it("names the command, the commit, the machine and the exit status above every line the run printed", () => {

@@ -4,5 +4,8 @@
 // plan/evaluate.ts, which records every registered resource with its parent and dependencies.
 import { installMockRuntime } from "../plan/runtime";
 import { ORGANIZATION, PROJECT } from "../plan/evaluate";
+import { creditSuiteHooks } from "./support/mutationCoverage";
 
 installMockRuntime({ project: PROJECT, stack: "core", organization: ORGANIZATION });
+// Under `npm run mutate` only: what a suite's `before` hook executes counts for the suite's tests.
+creditSuiteHooks();

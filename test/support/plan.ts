@@ -12,6 +12,7 @@ import {
 } from "../../plan/evaluate";
 import { RecordedResource, ReferencedStack, currentRecorder } from "../../plan/runtime";
 import { readStackFile } from "../../plan/stackFile";
+import { MUTATION_RUN, activeMutant } from "./mutationCoverage";
 
 /** The shipped example configurations: what a newcomer plans first. */
 export const CORE_EXAMPLE = readStackFile("Pulumi.core.yaml");
@@ -92,6 +93,28 @@ interface CachedPlan {
 }
 
 const planCache = new Map<string, CachedPlan>();
+let planCacheMutant: string | undefined;
+
+/**
+ * The plans a call may reuse. Stryker's mutation run (`npm run mutate`) keeps one process, switches
+ * a mutant on between runs of the tests, and runs each mutant only with the tests that executed its
+ * code in its first, unmutated run. There plans are shared within one mutant's run only, and not
+ * at all in that first run, where a shared plan would credit its code to the first test to make it.
+ */
+function reusablePlans(): Map<string, CachedPlan> | undefined {
+  if (!MUTATION_RUN) {
+    return planCache;
+  }
+  const mutant = activeMutant();
+  if (mutant === undefined) {
+    return undefined;
+  }
+  if (mutant !== planCacheMutant) {
+    planCache.clear();
+    planCacheMutant = mutant;
+  }
+  return planCache;
+}
 /** Evaluations share Pulumi's process-global mock runtime, so they run one at a time. */
 let evaluationQueue: Promise<unknown> = Promise.resolve();
 let lastHandedOut: CachedPlan | undefined;
@@ -101,7 +124,8 @@ let lastHandedOut: CachedPlan | undefined;
  * configuration (stack, config, referenced stacks, environment) gets the same frozen plan, or the
  * same refusal. Warnings the program logged are replayed through `pulumi.log.warn` on every call,
  * so {@link warningsWhile} sees them as if the plan had run again. Use this (or planCore /
- * planDownloads) instead of calling evaluateStack directly.
+ * planDownloads) instead of calling evaluateStack directly. A mutation run shares less
+ * ({@link reusablePlans}).
  */
 export function planStack(options: EvaluateOptions): Promise<StackPlan> {
   const key = canonicalJson([
@@ -112,7 +136,8 @@ export function planStack(options: EvaluateOptions): Promise<StackPlan> {
     options.env ?? {},
     options.cluster ?? null,
   ]);
-  const cached = planCache.get(key);
+  const reusable = reusablePlans();
+  const cached = reusable?.get(key);
   if (cached) {
     const handOut = () => {
       lastHandedOut = cached;
@@ -150,7 +175,7 @@ export function planStack(options: EvaluateOptions): Promise<StackPlan> {
   });
   const entry: CachedPlan = { plan, warnings, registered };
   evaluationQueue = plan.catch(() => undefined);
-  planCache.set(key, entry);
+  reusable?.set(key, entry);
   return plan;
 }
 
