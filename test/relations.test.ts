@@ -1225,18 +1225,75 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
     noViolations(prowlarr, flaresolverr);
   });
 
-  it("a FlareSolverr that cannot reach the internet: Prowlarr refuses the proxy, and the relation fails with Prowlarr's reason", async () => {
+  it("a FlareSolverr that cannot reach the internet: Prowlarr refuses the proxy, and the relation says why, where to look and what to do, then Prowlarr's reason", async () => {
     flaresolverr.reachable = [];
     try {
-      await assert.rejects(
-        deployment.up(relations(flaresolverrAt(8191))),
-        (error: Error) =>
-          error.message.includes("prowlarr refused POST /prowlarr/api/v1/indexerproxy with HTTP 400") &&
-          error.message.includes("Unable to connect to proxy: HTTP request failed: [500:InternalServerError]"),
-      );
+      await assert.rejects(deployment.up(relations(flaresolverrAt(8191))), (error: Error) => {
+        assert.match(
+          error.message,
+          /prowlarr refused POST \/prowlarr\/api\/v1\/indexerproxy with HTTP 400: FlareSolverr could not load Prowlarr's ping page https:\/\/prowlarr\.servarr\.com\/v1\/ping, .*FlareSolverr does not reach the internet\./,
+        );
+        assert.ok(
+          error.message.includes("`kubectl -n charmarr-core logs statefulset/flaresolverr -c flaresolverr`"),
+          error.message,
+        );
+        assert.ok(!error.message.includes("tunnel"), "core's FlareSolverr goes through no tunnel");
+        assert.ok(
+          error.message.includes("pulumi config set --path charmarr:apps.flaresolverr.enabled false"),
+          error.message,
+        );
+        assert.ok(
+          error.message.includes("prowlarr said: [{" /* Prowlarr's validation failures, after the help */) &&
+            error.message.includes("Unable to connect to proxy: HTTP request failed: [500:InternalServerError]"),
+          error.message,
+        );
+        return true;
+      });
       assert.deepEqual(prowlarr.collections.indexerproxy, [], "nothing saved");
       flaresolverr.reachable = ["prowlarr.servarr.com"];
       assert.deepEqual(await deployment.up(relations(flaresolverrAt(8191))), ["create prowlarr-indexer-proxies"]);
+    } finally {
+      flaresolverr.reachable = ["prowlarr.servarr.com"];
+    }
+    noViolations(prowlarr, flaresolverr);
+  });
+
+  it("a routed FlareSolverr whose tunnel is down: the relation points at the tunnel (npm run verify, gluetun's log) and says to re-run pulumi up once it is up, or to turn FlareSolverr off", async () => {
+    const host = "flaresolverr.charmarr-downloads.svc.cluster.local";
+    network.serve(host, 8191, flaresolverr);
+    const routed = (flaresolverrEndpoint: AppEndpoint) =>
+      downloadsRelations({
+        arr: {},
+        clients: {},
+        prowlarr: core("prowlarr", 9696, "/prowlarr", "charmarr-downloads"),
+        flaresolverr: flaresolverrEndpoint,
+        vpnNamespace: "charmarr-vpn",
+        mountPath: "/data",
+        settings: downloadsRelationsSchema.parse({}),
+      });
+    const endpoint = { namespace: "charmarr-downloads", host, port: 8191, basePath: "" };
+    // Core's proxy goes first; Prowlarr then runs in the downloads namespace.
+    await deployment.up(relations(undefined));
+    assert.deepEqual(prowlarr.collections.indexerproxy, []);
+    const downloads = new Deployment({ "charmarr-downloads/prowlarr-0": prowlarr });
+    flaresolverr.reachable = [];
+    try {
+      await assert.rejects(downloads.up(routed(endpoint)), (error: Error) => {
+        for (const expected of [
+          "prowlarr refused POST /prowlarr/api/v1/indexerproxy with HTTP 400: FlareSolverr could not load Prowlarr's ping page https://prowlarr.servarr.com/v1/ping",
+          "(Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverr.cs L179-206)",
+          "It goes through the VPN tunnel (charmarr:indexers.routeThroughVpn), which is likely down: `npm run verify` checks it, `kubectl -n charmarr-vpn logs deploy/vpn-gateway -c gluetun` says why it is down",
+          "`kubectl -n charmarr-downloads logs statefulset/flaresolverr -c flaresolverr`",
+          "Re-run `pulumi up` once the tunnel is up, or run Prowlarr without FlareSolverr: pulumi config set --path charmarr:apps.flaresolverr.enabled false",
+          "Unable to connect to proxy",
+        ]) {
+          assert.ok(error.message.includes(expected), `${expected} in: ${error.message}`);
+        }
+        return true;
+      });
+      assert.deepEqual(prowlarr.collections.indexerproxy, [], "nothing saved");
+      flaresolverr.reachable = ["prowlarr.servarr.com"];
+      assert.deepEqual(await downloads.up(routed(endpoint)), ["create prowlarr-indexer-proxies"]);
     } finally {
       flaresolverr.reachable = ["prowlarr.servarr.com"];
     }

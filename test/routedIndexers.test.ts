@@ -407,11 +407,18 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
       const relation = downloads.rawResources.find((r) => r.name === "relations-prowlarr-indexer-proxies");
       assert.ok(relation && isSecretValue(relation.inputs.spec));
       const spec = (
-        relation.inputs.spec as { value: { entries: { fields: Record<string, unknown>; tags: string[] }[] } }
+        relation.inputs.spec as {
+          value: { entries: { fields: Record<string, unknown>; tags: string[]; refusedHelp?: string }[] };
+        }
       ).value;
       assert.deepEqual(
         spec.entries.map((entry) => [entry.fields.host, entry.tags]),
         [["http://flaresolverr.charmarr-downloads.svc.cluster.local:8191", ["flaresolverr"]]],
+      );
+      // A refused proxy points at the tunnel, in the stack's VPN namespace.
+      assert.ok(
+        spec.entries[0].refusedHelp?.includes("`kubectl -n charmarr-vpn logs deploy/vpn-gateway -c gluetun`"),
+        spec.entries[0].refusedHelp,
       );
       assert.ok(!relationNames(core).includes("relations-prowlarr-indexer-proxies"));
     });
