@@ -1312,8 +1312,8 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
     prowlarr.violations.length = 0;
   });
 
-  it("the stand-ins refuse what the apps refuse: an untagged proxy is saved untested, a tagged one is tested even with forceSave, a timeout outside 1..180 and a bad tag label are refused; FlareSolverr refuses a command it cannot run", async () => {
-    const api = (method: "POST" | "GET", path: string, json?: unknown, query?: Record<string, string>) =>
+  it("the stand-ins refuse what the apps refuse: an untagged proxy is saved untested, a tagged one is tested even with forceSave, and on every PUT without forceSave, a timeout outside 1..180 and a bad tag label are refused; FlareSolverr refuses a command it cannot run", async () => {
+    const api = (method: "POST" | "PUT" | "GET", path: string, json?: unknown, query?: Record<string, string>) =>
       httpClient(prowlarr.url, CLIENT_TIMEOUT_MS).send({
         method,
         path: `/prowlarr/api/v1/${path}`,
@@ -1332,7 +1332,16 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
       ],
     });
     const asked = flaresolverr.commands.length;
-    assert.equal((await api("POST", "indexerproxy", proxy("untagged", []), { forceSave: "true" })).status, 201);
+    const untagged = await api("POST", "indexerproxy", proxy("untagged", []), { forceSave: "true" });
+    assert.equal(untagged.status, 201);
+    // Prowlarr tests every enabled PUT without forceSave, changed or not (Prowlarr v2.3.5.5327
+    // src/Prowlarr.Api.V1/ProviderControllerBase.cs L101-105); with forceSave it saves untested.
+    const id = (JSON.parse(untagged.text) as { id: number }).id;
+    const taggedNow = { ...proxy("untagged", [90]), id };
+    assert.equal((await api("PUT", `indexerproxy/${id}`, taggedNow, { forceSave: "true" })).status, 202);
+    const unchanged = await api("PUT", `indexerproxy/${id}`, taggedNow);
+    assert.equal(unchanged.status, 400);
+    assert.match(unchanged.text, /Unable to connect to proxy: connect ECONNREFUSED nowhere/);
     const tagged = await api("POST", "indexerproxy", proxy("tagged", [90]), { forceSave: "true" });
     assert.equal(tagged.status, 400);
     assert.match(tagged.text, /Unable to connect to proxy: connect ECONNREFUSED nowhere/);
@@ -1364,9 +1373,21 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
       "application/json",
     );
     assert.equal(withPost.status, 500);
+    // `int(req.maxTimeout)` (flaresolverr_service.py L129) reads a number or a string of an integer only.
+    const wordTimeout = await v1(
+      JSON.stringify({ cmd: "request.get", url: "https://prowlarr.servarr.com/v1/ping", maxTimeout: "soon" }),
+      "application/json",
+    );
+    assert.equal(wordTimeout.status, 500);
+    const textTimeout = await v1(
+      JSON.stringify({ cmd: "request.get", url: "https://prowlarr.servarr.com/v1/ping", maxTimeout: "60000" }),
+      "application/json",
+    );
+    assert.equal(textTimeout.status, 200);
     assert.deepEqual(flaresolverr.violations, [
       "POST /v1: Request parameter 'cmd' is mandatory.",
       "POST /v1: Cannot use 'postBody' when sending a GET request.",
+      "POST /v1: invalid literal for int() with base 10: 'soon'",
     ]);
     flaresolverr.violations.length = 0;
     prowlarr.collections.indexerproxy.splice(0);

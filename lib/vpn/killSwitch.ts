@@ -98,9 +98,10 @@ export interface ClientKillSwitchInputs {
  * Istio ambient needs nothing more: in its in-pod redirection model (istio.io, "Ztunnel traffic
  * redirection", Istio 1.27 docs/ambient/architecture/traffic-redirection) ztunnel's listeners
  * (15001 out, 15006 and 15008 in) live inside the pod's own network namespace, so the only packets
- * leaving the pod are the app's own outbound connections — none in the cluster here — and replies
- * to inbound connections (HBONE from the arr apps to 15008), which NetworkPolicy passes as
- * established traffic. ztunnel's xDS and certificate traffic leaves from the ztunnel pod, not this one.
+ * leaving the pod are the app's own outbound connections — a routed Prowlarr's new HBONE
+ * connections to its callees' port 15008, which the extra rules open; none for a download client —
+ * and replies to inbound connections (HBONE from the arr apps to 15008), which NetworkPolicy passes
+ * as established traffic. ztunnel's xDS and certificate traffic leaves from the ztunnel pod, not this one.
  */
 export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPolicySpec {
   const { cluster } = inputs;
