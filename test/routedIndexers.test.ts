@@ -421,6 +421,10 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
         spec.entries[0].refusedHelp,
       );
       assert.ok(!relationNames(core).includes("relations-prowlarr-indexer-proxies"));
+      // Core's internet-only fence stays with core: beside the kill switch it would let a routed
+      // FlareSolverr out around the tunnel.
+      assert.ok(!networkPoliciesOf(downloads).some((policy) => policy.metadata.name === "flaresolverr-egress"));
+      assert.ok(!networkPoliciesOf(core).some((policy) => policy.metadata.name === "flaresolverr-egress"));
     });
 
     it("only Prowlarr reaches it: its kill switch lets Prowlarr out to it, and the mesh lets no one else in", () => {
