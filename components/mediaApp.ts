@@ -10,6 +10,7 @@ import {
   secretEnvName,
   AppWorkloadInput,
   apiKeySecretName,
+  appLabels,
   appSelector,
   buildPodTemplate,
   buildService,
@@ -24,6 +25,8 @@ import { buildHttpRoute } from "../lib/ingress/routes";
 import { buildOwnService } from "../lib/ingress/ownService";
 import type { GatewaySettings } from "../lib/ingress/settings";
 import { APP_LABEL } from "../lib/k8s/labels";
+import type { ClusterFacts } from "../lib/cluster/settings";
+import { internetOnlyEgressSpec } from "../lib/vpn/killSwitch";
 import { principal } from "../lib/mesh/policies";
 import type { AppName } from "../lib/apps/catalog";
 import { QBITTORRENT_PBKDF2, QBITTORRENT_USERNAME, qbittorrentPasswordHash } from "../lib/relations/credentials";
@@ -68,6 +71,12 @@ export interface MediaAppArgs {
   podTemplate?: (template: PodTemplate) => pulumi.Input<PodTemplate>;
   /** Extra resources the StatefulSet waits for, e.g. `VpnEgress.routedDependencies`. */
   workloadDependencies?: pulumi.Resource[];
+  /**
+   * Fence the app's egress to the internet and kube-dns (`<app>-egress`, made before the workload):
+   * the cluster facts name the ranges kept out. For an unrouted app that calls nothing in the
+   * cluster or the LAN (FlareSolverr in core).
+   */
+  internetOnlyEgress?: ClusterFacts;
   /** Resources installing the Gateway API CRDs (and the Gateway itself); the HTTPRoute waits for them. */
   crdDependencies?: pulumi.Resource[];
   /**
@@ -128,7 +137,23 @@ export class MediaApp extends pulumi.ComponentResource {
     });
     this.service = new k8s.core.v1.Service(`${name}-service`, buildService(input), { parent: this });
 
-    const workloadDependencies: pulumi.Resource[] = [this.serviceAccount, ...(args.workloadDependencies ?? [])];
+    // The fence exists before the workload it fences: no pod ever runs without it.
+    const egress =
+      args.internetOnlyEgress === undefined
+        ? undefined
+        : new k8s.networking.v1.NetworkPolicy(
+            `${name}-egress`,
+            {
+              metadata: { name: `${app.name}-egress`, namespace: args.namespace, labels: appLabels(input) },
+              spec: internetOnlyEgressSpec(appSelector(input), args.internetOnlyEgress),
+            },
+            { parent: this },
+          );
+    const workloadDependencies: pulumi.Resource[] = [
+      this.serviceAccount,
+      ...(egress ? [egress] : []),
+      ...(args.workloadDependencies ?? []),
+    ];
     if (app.servarrApiKey) {
       // RandomString does not mark its result secret by itself (only RandomPassword and RandomBytes do).
       const key = new random.RandomString(

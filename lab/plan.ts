@@ -23,6 +23,8 @@ export interface LabContainer {
   readonly otherMounts: readonly string[];
   /** `securityContext.runAsGroup` (the container's, else the pod's): the primary group of its processes. */
   readonly runAsGroup?: number;
+  /** `securityContext.runAsUser` (the container's, else the pod's): the user of its processes. */
+  readonly runAsUser?: number;
   /** `lifecycle.postStart.exec.command`, run right after the container starts. */
   readonly postStart?: readonly string[];
   /** `lifecycle.preStop.exec.command`. */
@@ -203,6 +205,8 @@ function container(
     otherMounts,
     runAsGroup:
       typeof security.runAsGroup === "number" ? security.runAsGroup : (podSecurity.runAsGroup as number | undefined),
+    runAsUser:
+      typeof security.runAsUser === "number" ? security.runAsUser : (podSecurity.runAsUser as number | undefined),
     postStart: hook("postStart"),
     preStop: hook("preStop"),
     capabilities: strings(asObject(security.capabilities).add),

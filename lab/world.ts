@@ -105,13 +105,18 @@ export class Container {
    * `as` runs it as a non-root user, or under another runtime's set for this container.
    */
   bounded(argv: readonly string[], as: ExecIdentity = {}): string[] {
-    // runAsGroup: the primary group (and no supplementary groups) of every process in the container,
-    // unless the exec runs as a user of its own.
+    // runAsUser and runAsGroup: the user and primary group (and no supplementary groups) of every
+    // process in the container, unless the exec runs as a user of its own. A uid without a group
+    // gets gid 0, as containerd gives a uid its image's /etc/passwd does not list (containerd pkg/oci/spec_opts.go WithUserID).
+    const runAsUser = this.spec.runAsUser;
+    const user =
+      as.user ??
+      (runAsUser !== undefined && runAsUser !== 0 ? { uid: runAsUser, gid: this.spec.runAsGroup ?? 0 } : undefined);
     const group =
-      as.user === undefined && this.spec.runAsGroup !== undefined
+      user === undefined && this.spec.runAsGroup !== undefined
         ? [`--regid=${this.spec.runAsGroup}`, "--clear-groups"]
         : [];
-    const args = [...group, ...setprivArgs(as.capabilities ?? this.capabilities, as.user)];
+    const args = [...group, ...setprivArgs(as.capabilities ?? this.capabilities, user)];
     return args.length > 0 ? ["setpriv", ...args, "--", ...argv] : [...argv];
   }
   /** The argv prefix that enters this container, for the verifier's netns transport. */

@@ -130,6 +130,9 @@ function deployCoreApps(
               : { listener: listenerFor(app, config.namespace) }
             : {}),
           crdDependencies: [...prerequisites.routes, ...Object.values(ingress.gateways)],
+          // FlareSolverr's browser runs indexer pages' JavaScript: the internet only, never the
+          // cluster or the LAN (routed, in the downloads stack, its kill switch fences it instead).
+          ...(app.name === "flaresolverr" ? { internetOnlyEgress: config.cluster } : {}),
         },
         { dependsOn: [namespace] },
       ),

@@ -297,6 +297,7 @@ function relateRoutedApps(
       clients: downloadClients,
       ...(prowlarr && keys.prowlarr ? { prowlarr: { ...prowlarr, apiKey: keys.prowlarr } } : {}),
       ...(endpoint("flaresolverr") ? { flaresolverr: endpoint("flaresolverr") } : {}),
+      vpnNamespace: config.vpn.namespace,
       mountPath: core.media.library.mountPath,
       settings: config.relations,
     });

@@ -215,7 +215,18 @@ describe("config: the core stack", () => {
       "charmarr:vpn",
     );
     assert.equal(problem.problem, "belongs to the downloads stack, not to this core stack");
-    assert.equal(problem.fix, "pulumi config rm charmarr:vpn");
+    assert.equal(problem.fix, "pulumi config rm charmarr:vpn, and set it on the downloads stack instead");
+    const indexers = problemFor(
+      refusal("core", CORE_EXAMPLE, { "charmarr:indexers": { routeThroughVpn: true } }),
+      "charmarr:indexers",
+    );
+    assert.deepEqual(
+      [indexers.problem, indexers.fix],
+      [
+        "belongs to the downloads stack, not to this core stack",
+        "pulumi config rm charmarr:indexers, and set it on the downloads stack instead",
+      ],
+    );
   });
 
   it("refuses an invalid namespace name", () => {

@@ -101,6 +101,15 @@ describe("npm run lab: what it takes from the plan", () => {
     assert.ok(!sidecar.otherMounts.includes("/var/lib/charmarr-dhcp"));
   });
 
+  it("takes runAsUser from the plan, the container's else the pod's: the route containers run as root, the port follower as nobody", () => {
+    const route = plan.client.initContainers.find((c) => c.name === "vpn-route-init")!;
+    assert.equal(route.runAsUser, 0);
+    const follower = plan.client.containers.find((c) => c.name === "vpn-port-follower")!;
+    assert.equal(follower.runAsUser, 65534);
+    const app = plan.client.containers.find((c) => !c.name.startsWith("vpn-"))!;
+    assert.equal(app.runAsUser, undefined);
+  });
+
   it("routes the first routed workload and resolves the gateway by the FQDN its route containers get", () => {
     assert.equal(plan.client.labels["charmarr.io/vpn-routed"], "true");
     assert.equal(plan.gatewayFqdn, "vpn-gateway.charmarr-vpn.svc.cluster.local");

@@ -1225,18 +1225,75 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
     noViolations(prowlarr, flaresolverr);
   });
 
-  it("a FlareSolverr that cannot reach the internet: Prowlarr refuses the proxy, and the relation fails with Prowlarr's reason", async () => {
+  it("a FlareSolverr that cannot reach the internet: Prowlarr refuses the proxy, and the relation says why, where to look and what to do, then Prowlarr's reason", async () => {
     flaresolverr.reachable = [];
     try {
-      await assert.rejects(
-        deployment.up(relations(flaresolverrAt(8191))),
-        (error: Error) =>
-          error.message.includes("prowlarr refused POST /prowlarr/api/v1/indexerproxy with HTTP 400") &&
-          error.message.includes("Unable to connect to proxy: HTTP request failed: [500:InternalServerError]"),
-      );
+      await assert.rejects(deployment.up(relations(flaresolverrAt(8191))), (error: Error) => {
+        assert.match(
+          error.message,
+          /prowlarr refused POST \/prowlarr\/api\/v1\/indexerproxy with HTTP 400: FlareSolverr could not load Prowlarr's ping page https:\/\/prowlarr\.servarr\.com\/v1\/ping, .*FlareSolverr does not reach the internet\./,
+        );
+        assert.ok(
+          error.message.includes("`kubectl -n charmarr-core logs statefulset/flaresolverr -c flaresolverr`"),
+          error.message,
+        );
+        assert.ok(!error.message.includes("tunnel"), "core's FlareSolverr goes through no tunnel");
+        assert.ok(
+          error.message.includes("pulumi config set --path charmarr:apps.flaresolverr.enabled false"),
+          error.message,
+        );
+        assert.ok(
+          error.message.includes("prowlarr said: [{" /* Prowlarr's validation failures, after the help */) &&
+            error.message.includes("Unable to connect to proxy: HTTP request failed: [500:InternalServerError]"),
+          error.message,
+        );
+        return true;
+      });
       assert.deepEqual(prowlarr.collections.indexerproxy, [], "nothing saved");
       flaresolverr.reachable = ["prowlarr.servarr.com"];
       assert.deepEqual(await deployment.up(relations(flaresolverrAt(8191))), ["create prowlarr-indexer-proxies"]);
+    } finally {
+      flaresolverr.reachable = ["prowlarr.servarr.com"];
+    }
+    noViolations(prowlarr, flaresolverr);
+  });
+
+  it("a routed FlareSolverr whose tunnel is down: the relation points at the tunnel (npm run verify, gluetun's log) and says to re-run pulumi up once it is up, or to turn FlareSolverr off", async () => {
+    const host = "flaresolverr.charmarr-downloads.svc.cluster.local";
+    network.serve(host, 8191, flaresolverr);
+    const routed = (flaresolverrEndpoint: AppEndpoint) =>
+      downloadsRelations({
+        arr: {},
+        clients: {},
+        prowlarr: core("prowlarr", 9696, "/prowlarr", "charmarr-downloads"),
+        flaresolverr: flaresolverrEndpoint,
+        vpnNamespace: "charmarr-vpn",
+        mountPath: "/data",
+        settings: downloadsRelationsSchema.parse({}),
+      });
+    const endpoint = { namespace: "charmarr-downloads", host, port: 8191, basePath: "" };
+    // Core's proxy goes first; Prowlarr then runs in the downloads namespace.
+    await deployment.up(relations(undefined));
+    assert.deepEqual(prowlarr.collections.indexerproxy, []);
+    const downloads = new Deployment({ "charmarr-downloads/prowlarr-0": prowlarr });
+    flaresolverr.reachable = [];
+    try {
+      await assert.rejects(downloads.up(routed(endpoint)), (error: Error) => {
+        for (const expected of [
+          "prowlarr refused POST /prowlarr/api/v1/indexerproxy with HTTP 400: FlareSolverr could not load Prowlarr's ping page https://prowlarr.servarr.com/v1/ping",
+          "(Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverr.cs L179-206)",
+          "It goes through the VPN tunnel (charmarr:indexers.routeThroughVpn), which is likely down: `npm run verify` checks it, `kubectl -n charmarr-vpn logs deploy/vpn-gateway -c gluetun` says why it is down",
+          "`kubectl -n charmarr-downloads logs statefulset/flaresolverr -c flaresolverr`",
+          "Re-run `pulumi up` once the tunnel is up, or run Prowlarr without FlareSolverr: pulumi config set --path charmarr:apps.flaresolverr.enabled false",
+          "Unable to connect to proxy",
+        ]) {
+          assert.ok(error.message.includes(expected), `${expected} in: ${error.message}`);
+        }
+        return true;
+      });
+      assert.deepEqual(prowlarr.collections.indexerproxy, [], "nothing saved");
+      flaresolverr.reachable = ["prowlarr.servarr.com"];
+      assert.deepEqual(await downloads.up(routed(endpoint)), ["create prowlarr-indexer-proxies"]);
     } finally {
       flaresolverr.reachable = ["prowlarr.servarr.com"];
     }
@@ -1255,8 +1312,8 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
     prowlarr.violations.length = 0;
   });
 
-  it("the stand-ins refuse what the apps refuse: an untagged proxy is saved untested, a tagged one is tested even with forceSave, a timeout outside 1..180 and a bad tag label are refused; FlareSolverr refuses a command it cannot run", async () => {
-    const api = (method: "POST" | "GET", path: string, json?: unknown, query?: Record<string, string>) =>
+  it("the stand-ins refuse what the apps refuse: an untagged proxy is saved untested, a tagged one is tested even with forceSave, and on every PUT without forceSave, a timeout outside 1..180 and a bad tag label are refused; FlareSolverr refuses a command it cannot run", async () => {
+    const api = (method: "POST" | "PUT" | "GET", path: string, json?: unknown, query?: Record<string, string>) =>
       httpClient(prowlarr.url, CLIENT_TIMEOUT_MS).send({
         method,
         path: `/prowlarr/api/v1/${path}`,
@@ -1275,7 +1332,16 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
       ],
     });
     const asked = flaresolverr.commands.length;
-    assert.equal((await api("POST", "indexerproxy", proxy("untagged", []), { forceSave: "true" })).status, 201);
+    const untagged = await api("POST", "indexerproxy", proxy("untagged", []), { forceSave: "true" });
+    assert.equal(untagged.status, 201);
+    // Prowlarr tests every enabled PUT without forceSave, changed or not (Prowlarr v2.3.5.5327
+    // src/Prowlarr.Api.V1/ProviderControllerBase.cs L101-105); with forceSave it saves untested.
+    const id = (JSON.parse(untagged.text) as { id: number }).id;
+    const taggedNow = { ...proxy("untagged", [90]), id };
+    assert.equal((await api("PUT", `indexerproxy/${id}`, taggedNow, { forceSave: "true" })).status, 202);
+    const unchanged = await api("PUT", `indexerproxy/${id}`, taggedNow);
+    assert.equal(unchanged.status, 400);
+    assert.match(unchanged.text, /Unable to connect to proxy: connect ECONNREFUSED nowhere/);
     const tagged = await api("POST", "indexerproxy", proxy("tagged", [90]), { forceSave: "true" });
     assert.equal(tagged.status, 400);
     assert.match(tagged.text, /Unable to connect to proxy: connect ECONNREFUSED nowhere/);
@@ -1307,9 +1373,21 @@ describe("relations: Prowlarr → FlareSolverr, a tagged indexer proxy", functio
       "application/json",
     );
     assert.equal(withPost.status, 500);
+    // `int(req.maxTimeout)` (flaresolverr_service.py L129) reads a number or a string of an integer only.
+    const wordTimeout = await v1(
+      JSON.stringify({ cmd: "request.get", url: "https://prowlarr.servarr.com/v1/ping", maxTimeout: "soon" }),
+      "application/json",
+    );
+    assert.equal(wordTimeout.status, 500);
+    const textTimeout = await v1(
+      JSON.stringify({ cmd: "request.get", url: "https://prowlarr.servarr.com/v1/ping", maxTimeout: "60000" }),
+      "application/json",
+    );
+    assert.equal(textTimeout.status, 200);
     assert.deepEqual(flaresolverr.violations, [
       "POST /v1: Request parameter 'cmd' is mandatory.",
       "POST /v1: Cannot use 'postBody' when sending a GET request.",
+      "POST /v1: invalid literal for int() with base 10: 'soon'",
     ]);
     flaresolverr.violations.length = 0;
     prowlarr.collections.indexerproxy.splice(0);

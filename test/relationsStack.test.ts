@@ -61,9 +61,17 @@ describe("relations in the stacks: what each stack wires, and where the secrets 
           fields: { host: "http://flaresolverr.charmarr-core.svc.cluster.local:8191", requestTimeout: 60 },
           secretFields: [],
           tags: ["flaresolverr"],
+          refusedHelp: spec.kind === "providers" ? spec.entries[0].refusedHelp : undefined,
         },
       ],
     });
+    // The log a refused proxy points at is the planned FlareSolverr's.
+    const help = spec.kind === "providers" ? (spec.entries[0].refusedHelp ?? "") : "";
+    assert.ok(help.includes("`kubectl -n charmarr-core logs statefulset/flaresolverr -c flaresolverr`"), help);
+    const statefulSet = manifestOf(core, "StatefulSet", "flaresolverr");
+    assert.equal(statefulSet.metadata.namespace, "charmarr-core");
+    const podSpec = (statefulSet.spec as { template: { spec: { containers: { name: string }[] } } }).template.spec;
+    assert.ok(podSpec.containers.some((c) => c.name === "flaresolverr"));
     const without = await planCore({ "charmarr:apps.flaresolverr.enabled": false });
     assert.ok(!relationNames(without).includes("relations-prowlarr-indexer-proxies"));
     assert.deepEqual((without.outputs.relations as Record<string, string[]>).prowlarr, ["radarr", "sonarr", "lidarr"]);

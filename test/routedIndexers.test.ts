@@ -407,13 +407,24 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
       const relation = downloads.rawResources.find((r) => r.name === "relations-prowlarr-indexer-proxies");
       assert.ok(relation && isSecretValue(relation.inputs.spec));
       const spec = (
-        relation.inputs.spec as { value: { entries: { fields: Record<string, unknown>; tags: string[] }[] } }
+        relation.inputs.spec as {
+          value: { entries: { fields: Record<string, unknown>; tags: string[]; refusedHelp?: string }[] };
+        }
       ).value;
       assert.deepEqual(
         spec.entries.map((entry) => [entry.fields.host, entry.tags]),
         [["http://flaresolverr.charmarr-downloads.svc.cluster.local:8191", ["flaresolverr"]]],
       );
+      // A refused proxy points at the tunnel, in the stack's VPN namespace.
+      assert.ok(
+        spec.entries[0].refusedHelp?.includes("`kubectl -n charmarr-vpn logs deploy/vpn-gateway -c gluetun`"),
+        spec.entries[0].refusedHelp,
+      );
       assert.ok(!relationNames(core).includes("relations-prowlarr-indexer-proxies"));
+      // Core's internet-only fence stays with core: beside the kill switch it would let a routed
+      // FlareSolverr out around the tunnel.
+      assert.ok(!networkPoliciesOf(downloads).some((policy) => policy.metadata.name === "flaresolverr-egress"));
+      assert.ok(!networkPoliciesOf(core).some((policy) => policy.metadata.name === "flaresolverr-egress"));
     });
 
     it("only Prowlarr reaches it: its kill switch lets Prowlarr out to it, and the mesh lets no one else in", () => {

@@ -9,6 +9,7 @@ import { CrdSchemas, RuleCounts } from "./support/crdSchemas";
 import { compileRule, unboundFunctions } from "./support/kubernetesCel";
 import { ISTIO_RELEASES } from "../lib/platform/versions";
 import { planCore, planDownloads } from "./support/plan";
+import { ROUTE_INIT_CONTAINER, ROUTE_SIDECAR_CONTAINER } from "../lib/vpn/client";
 import {
   INSTALLED_CRD_DIRECTORIES,
   StrictValidator,
@@ -380,5 +381,67 @@ describe("strict schemas: structural schema semantics", () => {
     assert.deepEqual(check({ later: "x" }), [
       '.spec.later: rule "oldSelf.hasValue() ? self == oldSelf.value() : true" uses optionalOldSelf, which this checker cannot evaluate',
     ]);
+  });
+});
+
+// Checked here because this file plans every variant anyway (see test/leastPrivilege.test.ts for the
+// rest of the apps' least privilege).
+describe("least privilege: the route containers run as root in every routed pod of every plan variant", () => {
+  interface UserContext {
+    runAsUser?: number;
+    runAsNonRoot?: boolean;
+    capabilities?: { add?: string[]; drop?: string[] };
+  }
+  interface Container {
+    name: string;
+    securityContext?: UserContext;
+  }
+  interface PodSpec {
+    securityContext?: UserContext;
+    initContainers?: Container[];
+    containers: Container[];
+  }
+  const ROUTE_CONTAINERS = [ROUTE_INIT_CONTAINER, ROUTE_SIDECAR_CONTAINER];
+
+  it("each route container runs as uid 0 with exactly NET_ADMIN and NET_RAW (a non-root process holds an added capability only in its bounding set: kubernetes/kubernetes#56374); no other container runs as root in a pod that says it must not", () => {
+    const routed = plans.flatMap(({ name, manifests }) =>
+      manifests.flatMap((manifest) => {
+        const spec = (manifest.spec as { template?: { spec?: PodSpec } } | undefined)?.template?.spec;
+        const containers = [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])];
+        return spec && containers.some((c) => ROUTE_CONTAINERS.includes(c.name))
+          ? [
+              {
+                where: `${name}: ${manifest.kind} ${manifest.metadata.name}`,
+                pod: spec.securityContext ?? {},
+                containers,
+              },
+            ]
+          : [];
+      }),
+    );
+    assert.ok(
+      routed.some(({ where, pod }) => where.endsWith(" flaresolverr") && pod.runAsUser === 1000),
+      `FlareSolverr, whose pod runs as user 1000, is routed in a variant: ${routed.map(({ where }) => where).join("; ")}`,
+    );
+    for (const { where, pod, containers } of routed) {
+      for (const container of containers) {
+        // The container's own setting, else the pod's.
+        const user = {
+          runAsUser: container.securityContext?.runAsUser ?? pod.runAsUser,
+          runAsNonRoot: container.securityContext?.runAsNonRoot ?? pod.runAsNonRoot,
+        };
+        if (ROUTE_CONTAINERS.includes(container.name)) {
+          assert.deepEqual(user, { runAsUser: 0, runAsNonRoot: false }, `${where} ${container.name}`);
+          assert.deepEqual(
+            container.securityContext?.capabilities,
+            { drop: ["ALL"], add: ["NET_ADMIN", "NET_RAW"] },
+            `${where} ${container.name}`,
+          );
+        } else if (pod.runAsNonRoot === true) {
+          assert.equal(user.runAsNonRoot, true, `${where} ${container.name}`);
+          assert.notEqual(user.runAsUser, 0, `${where} ${container.name}`);
+        }
+      }
+    }
   });
 });

@@ -1,4 +1,8 @@
 import { strict as assert } from "node:assert";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ConfigError, ConfigProblem, ConfigSource, loadConfig } from "../lib/config";
 import type { PlanConfig, StackPlan } from "../plan/evaluate";
 import { portFollowerAuthFile } from "../lib/vpn/portForward";
@@ -249,5 +253,64 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
         "",
       ].join("\n"),
     );
+  });
+});
+
+describe("port forwarding: port-forward.sh, gluetun's up and down command (iptables recorded)", () => {
+  let dir: string;
+  let script: string;
+  before(async () => {
+    const plan = await planDownloads();
+    dir = mkdtempSync(join(tmpdir(), "port-forward-"));
+    script = join(dir, "port-forward.sh");
+    writeFileSync(
+      script,
+      (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
+    );
+    // An iptables that records its arguments; `-C` (check) finds nothing, `-N` succeeds.
+    writeFileSync(
+      join(dir, "iptables"),
+      '#!/bin/sh\necho "$*" >> "$IPTABLES_LOG"\ncase " $* " in *" -C "*) exit 1 ;; esac\nexit 0\n',
+      { mode: 0o755 },
+    );
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** Runs the script as gluetun would (`/bin/sh port-forward.sh <action> <ports>`); its exit code and iptables calls. */
+  function runScript(...args: string[]): { code: number; calls: string[] } {
+    const log = join(dir, `log-${args.join("-")}`);
+    const result = spawnSync("sh", [script, ...args], {
+      env: { PATH: `${dir}:${process.env.PATH}`, IPTABLES_LOG: log },
+      encoding: "utf8",
+    });
+    return { code: result.status ?? -1, calls: existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [] };
+  }
+
+  it("up: empties the chain, then DNATs the first forwarded port, TCP and UDP, from the tunnel to qBittorrent", () => {
+    const { code, calls } = runScript("up", "42000,42001,42002");
+    assert.equal(code, 0);
+    assert.deepEqual(calls.slice(-3), [
+      "-t nat -F CHARMARR-PORT-FORWARD",
+      "-t nat -A CHARMARR-PORT-FORWARD -p tcp --dport 42000 -j DNAT --to-destination 172.16.0.10:42000",
+      "-t nat -A CHARMARR-PORT-FORWARD -p udp --dport 42000 -j DNAT --to-destination 172.16.0.10:42000",
+    ]);
+    assert.ok(calls.includes("-t nat -I PREROUTING -i wg0 -j CHARMARR-PORT-FORWARD"), "hooked for the tunnel only");
+    assert.ok(
+      calls.includes("-t nat -I POSTROUTING -o vxlan0 -m conntrack --ctstate DNAT -j ACCEPT"),
+      "forwarded connections keep the peer's address",
+    );
+  });
+
+  it("down: the chain is emptied and nothing is forwarded", () => {
+    const { code, calls } = runScript("down", "42000");
+    assert.equal(code, 0);
+    assert.equal(calls.at(-1), "-t nat -F CHARMARR-PORT-FORWARD");
+    assert.ok(!calls.some((call) => call.includes("DNAT --to-destination")));
+  });
+
+  it("refuses to forward qBittorrent's WebUI port", () => {
+    const { code, calls } = runScript("up", "8080");
+    assert.notEqual(code, 0);
+    assert.ok(!calls.some((call) => call.includes("DNAT --to-destination")));
   });
 });

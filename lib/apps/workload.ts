@@ -80,7 +80,8 @@ export function appSelector(input: Pick<AppWorkloadInput, "app" | "labels">): Re
   return { [APP_LABEL]: input.app.name, ...(stack !== undefined ? { [STACK_LABEL]: stack } : {}) };
 }
 
-function appLabels(input: AppWorkloadInput): Record<string, string> {
+/** Labels of every object of the app: the stack's, and the app label. */
+export function appLabels(input: AppWorkloadInput): Record<string, string> {
   return { ...input.labels, [APP_LABEL]: input.app.name };
 }
 

@@ -311,7 +311,7 @@ function wrongRoleProblem(fullKey: string, name: ConfigKeyName, role: Role): Con
   return {
     key: fullKey,
     problem: `belongs to the ${owner} stack, not to this ${role} stack${reason}`,
-    fix: configRemoveCommand(fullKey),
+    fix: `${configRemoveCommand(fullKey)}${name === "cluster" ? "" : `, and set it on the ${owner} stack instead`}`,
   };
 }
 

@@ -199,13 +199,32 @@ export function coreGraph(
 }
 
 /**
+ * Why Prowlarr refused to save the FlareSolverr proxy, where to look and what to do: its test (see
+ * {@link indexerProxyRelation}) failed, so FlareSolverr does not reach the internet — when it is
+ * routed (`vpnNamespace` given), most likely because the VPN tunnel is down.
+ */
+function flaresolverrRefusedHelp(flaresolverr: AppEndpoint, vpnNamespace: string | undefined): string {
+  const cause =
+    "FlareSolverr could not load Prowlarr's ping page https://prowlarr.servarr.com/v1/ping, which Prowlarr has it load before it saves the proxy (Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverr.cs L179-206): FlareSolverr does not reach the internet.";
+  const ownLog = `\`kubectl -n ${flaresolverr.namespace} logs statefulset/flaresolverr -c flaresolverr\``;
+  const without = "pulumi config set --path charmarr:apps.flaresolverr.enabled false";
+  return vpnNamespace === undefined
+    ? `${cause} Look at its log: ${ownLog}. Re-run \`pulumi up\` once it reaches the internet, or run Prowlarr without FlareSolverr: ${without}`
+    : `${cause} It goes through the VPN tunnel (charmarr:indexers.routeThroughVpn), which is likely down: \`npm run verify\` checks it, \`kubectl -n ${vpnNamespace} logs deploy/vpn-gateway -c gluetun\` says why it is down, and FlareSolverr's own log is ${ownLog}. Re-run \`pulumi up\` once the tunnel is up, or run Prowlarr without FlareSolverr: ${without}`;
+}
+
+/**
  * FlareSolverr as Prowlarr's indexer proxy, with the {@link FLARESOLVERR_TAG} tag (Prowlarr
  * v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverrSettings.cs L20-30: `host`,
  * `requestTimeout`). Tagged, the proxy is enabled, so Prowlarr tests it before it saves it: it asks
  * FlareSolverr to load https://prowlarr.servarr.com/v1/ping (FlareSolverr.cs L179-206), which fails
  * unless FlareSolverr runs and reaches the internet. Wherever Prowlarr runs, this relation runs with it.
  */
-export function indexerProxyRelation(prowlarr: KeyedEndpoint, flaresolverr: AppEndpoint): PlannedRelation {
+export function indexerProxyRelation(
+  prowlarr: KeyedEndpoint,
+  flaresolverr: AppEndpoint,
+  vpnNamespace?: string,
+): PlannedRelation {
   return {
     name: "prowlarr-indexer-proxies",
     reach: reachOf("prowlarr", prowlarr),
@@ -222,6 +241,7 @@ export function indexerProxyRelation(prowlarr: KeyedEndpoint, flaresolverr: AppE
           fields: { host: endpointUrl(flaresolverr), requestTimeout: FLARESOLVERR_REQUEST_TIMEOUT },
           secretFields: [],
           tags: [FLARESOLVERR_TAG],
+          refusedHelp: flaresolverrRefusedHelp(flaresolverr, vpnNamespace),
         },
       ],
     },
@@ -311,6 +331,8 @@ export function downloadsRelations(input: {
   readonly prowlarr?: KeyedEndpoint;
   /** FlareSolverr, routed beside Prowlarr, when it runs. */
   readonly flaresolverr?: AppEndpoint;
+  /** The VPN gateway's namespace (`charmarr:vpn.namespace`), for what a refused FlareSolverr proxy says. */
+  readonly vpnNamespace?: string;
   readonly mountPath: string;
   readonly settings: DownloadsRelationsSettings;
 }): PlannedRelation[] {
@@ -363,7 +385,7 @@ export function downloadsRelations(input: {
     });
   }
   if (input.prowlarr !== undefined) {
-    relations.push(...prowlarrRelations(input.prowlarr, input.arr, graph, input.flaresolverr));
+    relations.push(...prowlarrRelations(input.prowlarr, input.arr, graph, input.flaresolverr, input.vpnNamespace));
   }
   return relations;
 }
@@ -379,6 +401,7 @@ export function prowlarrRelations(
   arr: Readonly<Partial<Record<ArrApp, KeyedEndpoint>>>,
   graph: RelationGraph,
   flaresolverr: AppEndpoint | undefined,
+  vpnNamespace?: string,
 ): PlannedRelation[] {
   const synced = graph.prowlarr?.filter(isArrApp) ?? [];
   const proxied = flaresolverr !== undefined && graph.prowlarr?.includes("flaresolverr") === true;
@@ -408,7 +431,7 @@ export function prowlarrRelations(
           },
         ]
       : []),
-    ...(proxied ? [indexerProxyRelation(prowlarr, flaresolverr)] : []),
+    ...(proxied ? [indexerProxyRelation(prowlarr, flaresolverr, vpnNamespace)] : []),
   ];
 }
 

@@ -59,6 +59,11 @@ export interface ProviderEntry {
    * entry stay; the tags themselves stay when the entry goes, since the user's indexers carry them.
    */
   readonly tags?: readonly string[];
+  /**
+   * What a refused save of this entry means and what to do, put before the app's own words: for an
+   * entry the app tests before saving it, whose failure the app answers as a bare HTTP 400.
+   */
+  readonly refusedHelp?: string;
 }
 
 /** A tag as Servarr's `/tag` answers it. */
@@ -232,22 +237,32 @@ export async function reconcileProviders(
     existing.find((resource) => (resource.name ?? "").toLowerCase() === name.toLowerCase());
   const owns = ownership(spec.owned, (name) => name.toLowerCase());
   const tagIds = await ensureTags(http, target, spec.desired);
+  const save = async (entry: ProviderEntry, request: HttpRequest, accept: readonly number[]) => {
+    if (entry.refusedHelp === undefined) {
+      await send(http, target.app, request, accept);
+      return;
+    }
+    const response = await send(http, target.app, request, [...accept, 400]);
+    if (response.status === 400) {
+      throw relationError(
+        `${target.app} refused ${describe(request)} with HTTP 400: ${entry.refusedHelp} ${target.app} said: ${response.text.slice(0, 300)}`,
+      );
+    }
+  };
   for (const entry of spec.desired) {
     const found = byName(entry.name);
     if (found !== undefined && !owns(entry.name)) {
       changes.push({ app: target.app, collection, name: entry.name, action: "unmanaged" });
     } else if (found === undefined) {
-      await send(
-        http,
-        target.app,
+      await save(
+        entry,
         authed(target, { method: "POST", path, query: { forceSave: "true" }, json: createBody(entry, tagIds) }),
         [200, 201],
       );
       changes.push({ app: target.app, collection, name: entry.name, action: "created" });
     } else if (drift(found, entry, spec.rotateSecrets, tagIds).length > 0) {
-      await send(
-        http,
-        target.app,
+      await save(
+        entry,
         authed(target, {
           method: "PUT",
           path: `${path}/${found.id}`,

@@ -285,6 +285,13 @@ export function routePodTemplate(template: PodTemplateSpec, route: ClientRoute):
     command: [...command],
     env: [{ name: "gateway", value: route.gatewayFqdn }],
     securityContext: {
+      // Root, whatever user the pod runs as (FlareSolverr's pod runs as its image's user 1000): a
+      // non-root process gets an added capability only in its bounding set, not its effective one,
+      // so iptables and `ip route` would fail (kubernetes/kubernetes#56374, open; runtimes add no
+      // ambient capabilities: containerd/containerd#5668 closed unmerged). Root without the
+      // runtime's default capabilities holds only the two below.
+      runAsUser: 0,
+      runAsNonRoot: false,
       // The guard lets DNS out of eth0 only from this group (./routeGuard.ts).
       runAsGroup: ROUTE_GROUP_ID,
       // Not privileged, nothing of the runtime's defaults: NET_ADMIN for iptables, routes and

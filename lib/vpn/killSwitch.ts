@@ -5,6 +5,7 @@ import type { VpnSettings } from "./settings";
 import { ROUTED_LABEL } from "./client";
 import { AMBIENT_PROBE_SOURCE } from "./gateway";
 import { VXLAN_PORT, clusterLocalCidrs } from "./overlay";
+import { PRIVATE_RANGES, isPrivateCidr, parseCidr } from "../net";
 
 export type NetworkPolicySpec = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicySpec>;
 export type NetworkPolicyEgressRule = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicyEgressRule>;
@@ -97,9 +98,10 @@ export interface ClientKillSwitchInputs {
  * Istio ambient needs nothing more: in its in-pod redirection model (istio.io, "Ztunnel traffic
  * redirection", Istio 1.27 docs/ambient/architecture/traffic-redirection) ztunnel's listeners
  * (15001 out, 15006 and 15008 in) live inside the pod's own network namespace, so the only packets
- * leaving the pod are the app's own outbound connections — none in the cluster here — and replies
- * to inbound connections (HBONE from the arr apps to 15008), which NetworkPolicy passes as
- * established traffic. ztunnel's xDS and certificate traffic leaves from the ztunnel pod, not this one.
+ * leaving the pod are the app's own outbound connections — a routed Prowlarr's new HBONE
+ * connections to its callees' port 15008, which the extra rules open; none for a download client —
+ * and replies to inbound connections (HBONE from the arr apps to 15008), which NetworkPolicy passes
+ * as established traffic. ztunnel's xDS and certificate traffic leaves from the ztunnel pod, not this one.
  */
 export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPolicySpec {
   const { cluster } = inputs;
@@ -121,6 +123,42 @@ export function clientKillSwitchSpec(inputs: ClientKillSwitchInputs): NetworkPol
     podSelector: { matchLabels: { ...inputs.podSelector } },
     policyTypes: ["Egress"],
     egress,
+  };
+}
+
+/**
+ * Link-local addresses: a cloud's metadata service (169.254.169.254) and ambient's probe source
+ * (RFC 3927). Never the internet.
+ */
+const LINK_LOCAL = "169.254.0.0/16";
+
+/**
+ * The egress of an app that needs the internet and nothing in the cluster or the home network —
+ * FlareSolverr unrouted, whose browser runs indexer pages' JavaScript: every address except the
+ * private ranges ({@link PRIVATE_RANGES}: the LAN, RFC 1918, CGNAT), link-local, and the cluster's
+ * pod and Service ranges and LAN when they lie outside them; plus kube-dns on 53, by selector and
+ * by its Service IP. So no pod, Service IP (the API server's among them), node (kubelet) or LAN host.
+ *
+ * Istio ambient needs nothing more (istio.io, "Ambient and Kubernetes NetworkPolicy",
+ * docs/ambient/usage/networkpolicy): HBONE goes to port 15008 of the destination pod only for
+ * connections to meshed pods, which such an app opens none of (kube-dns is not in the mesh);
+ * ztunnel answers the inbound HBONE from Prowlarr inside the pod, and replies are not new egress.
+ */
+export function internetOnlyEgressSpec(
+  podSelector: Readonly<Record<string, string>>,
+  cluster: ClusterFacts,
+): NetworkPolicySpec {
+  const outsidePrivate = clusterLocalCidrs(cluster).filter((cidr) => {
+    const parsed = parseCidr(cidr);
+    return parsed === undefined || !isPrivateCidr(parsed);
+  });
+  return {
+    podSelector: { matchLabels: { ...podSelector } },
+    policyTypes: ["Egress"],
+    egress: [
+      { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES, LINK_LOCAL, ...outsidePrivate] } }] },
+      { to: [KUBE_DNS_PEER, { ipBlock: { cidr: `${cluster.dnsServiceIp}/32` } }], ports: DNS_PORTS },
+    ],
   };
 }
 

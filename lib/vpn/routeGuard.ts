@@ -92,7 +92,7 @@ export function routeGuardRules(vpn: VpnSettings, cluster: ClusterFacts): RouteG
       ipv4(
         { outInterface: POD_INTERFACE, destination },
         "RETURN",
-        "pods and Services (VXLAN to the gateway, HBONE replies), ambient's probe address, the LAN when allowed",
+        "pods and Services (VXLAN to the gateway, HBONE out and replies), ambient's probe address, the LAN when allowed",
       ),
     ),
     ipv4({}, "DROP", "anything else: a socket bound to eth0 would otherwise reach the internet from the node"),

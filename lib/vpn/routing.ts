@@ -14,7 +14,7 @@ import type { IndexersSettings } from "./settings";
 export type RoutingSettings = Readonly<Record<RoutingGroup, IndexersSettings>>;
 
 /** The config key that routes a group: `charmarr:indexers.routeThroughVpn`. */
-export function routingKey(group: RoutingGroup): string {
+function routingKey(group: RoutingGroup): string {
   return configKey([group, "routeThroughVpn"]);
 }
 

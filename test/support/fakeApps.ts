@@ -132,7 +132,8 @@ export interface ServarrOptions {
  *   drops it, and recorded as a violation;
  * - a new provider that is enabled is tested before it is saved, and its errors refuse the POST
  *   even with `forceSave` (Radarr v6.0.3.10276 src/Radarr.Api.V3/ProviderControllerBase.cs L78-93,
- *   L307-320); a PUT with `forceSave` is saved untested (L95-125; Prowlarr v2.3.5.5327 L98-110);
+ *   L307-320); a PUT with `forceSave` is saved untested (L95-125; Prowlarr v2.3.5.5327 L97-110), one
+ *   without it tested when it changed (Radarr L113-117) — in Prowlarr always (L101-105);
  *   the tests are those of SABnzbd and qBittorrent ({@link FakeServarr.testSabnzbd},
  *   {@link FakeServarr.testQbittorrent}), Prowlarr's of an application
  *   ({@link FakeServarr.testApplication}) and of its FlareSolverr indexer proxy
@@ -353,11 +354,14 @@ export class FakeServarr extends FakeApp {
           : body.enable === true;
     const changed = method === "POST" || JSON.stringify(stored) !== JSON.stringify(list[index]);
     // GetDefinition (L168-178) validates an enabled provider's settings, then CreateProvider tests it
-    // (L85-88); UpdateProvider tests only without forceSave and when it changed (L113-117).
+    // (L85-88); Radarr's UpdateProvider tests only without forceSave and when it changed (L113-117),
+    // Prowlarr's on every PUT without forceSave, changed or not (Prowlarr v2.3.5.5327
+    // src/Prowlarr.Api.V1/ProviderControllerBase.cs L101-105).
+    const testsUpdate = !forceSave && (changed || this.name === "prowlarr");
     const settings = Object.fromEntries((stored.fields as Field[]).map((f) => [f.name, f.value]));
     const invalid = enabled ? validateSettings(this.name, String(body.configContract), settings) : [];
     const failures =
-      invalid.some((f) => !f.isWarning || !forceSave) || !(enabled && (method === "POST" || (!forceSave && changed)))
+      invalid.some((f) => !f.isWarning || !forceSave) || !(enabled && (method === "POST" || testsUpdate))
         ? invalid
         : [...invalid, ...(await this.test(collection, stored))];
     // VerifyValidationResult L307-320: errors always refuse; warnings unless forceSave.

@@ -11,16 +11,17 @@ const VERSION = "3.5.0";
  * A user agent of the form Chromium reports: the stand-in's own value (the real one is read from the
  * browser at start, src/utils.py `get_user_agent` L315-333, and depends on the Chromium the image has).
  */
-export const FLARESOLVERR_USER_AGENT =
+const FLARESOLVERR_USER_AGENT =
   "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/142.0.0.0 Safari/537.36";
 
 /**
  * FlareSolverr's API:
  * - `GET /` and `GET /health` (src/flaresolverr.py L33-49; src/flaresolverr_service.py L84-95);
  * - `POST /v1` (src/flaresolverr.py L52-68): the body is read as JSON only when it is sent as
- *   `application/json` (bottle's `request.json`; anything else is `{}`, L57), then
- *   `_controller_v1_handler` (flaresolverr_service.py L119-147): `cmd` is required, `maxTimeout`
- *   below 1 or missing becomes 60000, an unknown `cmd` is refused; every failure is HTTP 500 with
+ *   exactly `application/json` or `application/json-rpc`, parameters after `;` aside (bottle 0.13.4
+ *   `BaseRequest.json`; anything else is `{}`, L57), then `_controller_v1_handler`
+ *   (flaresolverr_service.py L119-147): `cmd` is required, `maxTimeout` below 1 or missing becomes
+ *   60000 and one Python's `int()` cannot read (L129) fails, an unknown `cmd` is refused; every failure is HTTP 500 with
  *   `{"status": "error", "message": "Error: …"}` (L102-109);
  * - `request.get` (L150-166): `url` required, `postData` refused; the page is loaded in the browser
  *   and answered `{"status": "ok", "message": "Challenge not detected!", "solution": {…}}` (L336-485),
@@ -32,7 +33,7 @@ export const FLARESOLVERR_USER_AGENT =
  * (Prowlarr v2.3.5.5327 src/NzbDrone.Core/IndexerProxies/FlareSolverr/FlareSolverr.cs L125-147), never
  * in its test; `sessions.create` and `sessions.destroy` (L186-226), which Prowlarr never sends; the
  * challenge solving itself (L336-460: the stand-in's pages have no challenge); the `proxy` parameter
- * (src/utils.py L163-169), which Prowlarr sends empty unless Prowlarr itself has a proxy
+ * (src/utils.py L162-169), which Prowlarr sends empty unless Prowlarr itself has a proxy
  * (FlareSolverr.cs L105-113); the `PROXY_URL` environment (src/flaresolverr.py L58-63), unset here as
  * in the plan.
  */
@@ -75,7 +76,8 @@ export class FakeFlareSolverr extends FakeApp {
   }
 
   private v1(request: SeenRequest): Reply {
-    const json = (request.headers["content-type"] ?? "").toLowerCase().startsWith("application/json");
+    const mediaType = (request.headers["content-type"] ?? "").toLowerCase().split(";")[0];
+    const json = mediaType === "application/json" || mediaType === "application/json-rpc";
     const data =
       json && typeof request.body === "object" && request.body !== null && !Array.isArray(request.body)
         ? (request.body as Record<string, unknown>)
@@ -93,6 +95,10 @@ export class FakeFlareSolverr extends FakeApp {
     };
     if (data.cmd === undefined || data.cmd === null) {
       return refused("Request parameter 'cmd' is mandatory.");
+    }
+    const unreadable = intProblem(data.maxTimeout);
+    if (unreadable !== undefined) {
+      return refused(unreadable);
     }
     switch (data.cmd) {
       case "sessions.list":
@@ -150,4 +156,18 @@ export class FakeFlareSolverr extends FakeApp {
       },
     });
   }
+}
+
+/**
+ * Why Python's `int()` cannot read `value` (flaresolverr_service.py L129 `int(req.maxTimeout)`), in
+ * Python's words; undefined when it can: none, a number, a boolean, or a string of an integer.
+ */
+function intProblem(value: unknown): string | undefined {
+  if (value === undefined || value === null || typeof value === "number" || typeof value === "boolean") {
+    return undefined;
+  }
+  if (typeof value === "string") {
+    return /^\s*[+-]?\d+\s*$/.test(value) ? undefined : `invalid literal for int() with base 10: '${value}'`;
+  }
+  return `int() argument must be a string, a bytes-like object or a real number, not '${Array.isArray(value) ? "list" : "dict"}'`;
 }
