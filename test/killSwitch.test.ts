@@ -740,6 +740,46 @@ describe("vpn gateway ingress: only routed clients reach the gateway pod", () =>
   });
 });
 
+describe("kill switch: each policy selects only the pods it is meant for", () => {
+  let plan: StackPlan;
+  let policies: NetworkPolicyManifest[];
+  before(async () => {
+    plan = await planDownloads();
+    policies = networkPoliciesOf(plan);
+  });
+
+  // A pod that is not the gateway in the gateway's namespace (a user's debug pod, a later
+  // component), and a pod that copies the gateway's labels in another namespace: neither is the
+  // gateway, so neither is an exit for a routed pod, and neither is bound by the gateway's policies.
+  const NEIGHBOUR: Pod = { namespace: "charmarr-vpn", labels: { "app.kubernetes.io/name": "debug" } };
+  const lookalike = (): Pod => ({ namespace: "charmarr-core", labels: gatewayPod(plan).labels });
+  const INTERNET: Destination = { ip: "1.1.1.1", protocol: "TCP", port: 443 };
+
+  for (const [cni, options] of CNIS) {
+    it(`on ${cni}: a routed pod reaches the gateway pod only, not its neighbours nor a pod with its labels elsewhere`, () => {
+      assert.equal(gatewayPod(plan).namespace, NEIGHBOUR.namespace, "the neighbour shares the gateway's namespace");
+      for (const [workload, pod] of routedPods(plan)) {
+        for (const [name, destination] of [
+          ["neighbour", { ip: "10.42.7.7", pod: NEIGHBOUR, protocol: "TCP", port: 3128 }],
+          ["lookalike", { ip: "10.42.7.8", pod: lookalike(), protocol: "TCP", port: 3128 }],
+        ] as const) {
+          const verdict = evaluateEgress(policies, pod, destination, options);
+          assert.equal(verdict.allowed, false, `${workload.metadata.name} → ${name}: ${JSON.stringify(verdict)}`);
+        }
+      }
+    });
+  }
+
+  it("the gateway's egress and ingress policies bind the gateway pod only, not another pod of its namespace", () => {
+    assert.ok(evaluateEgress(policies, gatewayPod(plan), INTERNET).isolatedBy.length > 0, "the gateway is isolated");
+    assert.deepEqual(evaluateEgress(policies, NEIGHBOUR, INTERNET), { allowed: true, isolatedBy: [], allowedBy: [] });
+    assert.deepEqual(
+      evaluateIngress(policies, NEIGHBOUR, { ip: "10.42.1.20", pod: CORE_APP_POD, protocol: "TCP", port: 8080 }),
+      { allowed: true, isolatedBy: [], allowedBy: [] },
+    );
+  });
+});
+
 describe("kill switch: options", () => {
   it("allowLan lets routed pods reach the LAN, and only the LAN", async () => {
     const plan = await planDownloads({ "charmarr:vpn.killSwitch.allowLan": true });

@@ -139,6 +139,9 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
           { ip: "10.43.200.1", protocol: "TCP", port: 443 },
           { ip: "10.42.1.30", pod: appPod(CORE, "seerr"), protocol: "TCP", port: 5055 },
           { ip: "10.42.1.31", pod: appPod(CORE, "plex"), protocol: "TCP", port: 32400 },
+          // Another core app on a callee's port or on HBONE: the callee rules select the callee's pods only.
+          { ip: "10.42.1.30", pod: appPod(CORE, "seerr"), protocol: "TCP", port: 15008 },
+          { ip: "10.42.1.30", pod: appPod(CORE, "seerr"), protocol: "TCP", port: 7878 },
           // An arr app on a port it does not serve.
           { ip: "10.42.1.20", pod: appPod(CORE, "radarr"), protocol: "TCP", port: 22 },
           // The arr app's name in another namespace is not the arr app.
@@ -239,6 +242,18 @@ describe("indexers through the VPN (charmarr:indexers.routeThroughVpn)", () => {
       }
       // Seerr (Plex's own port takes plaintext from anyone: Plex checks its tokens itself).
       assert.ok(!model.allows({ principal: caller, destination: appPod(CORE, "seerr"), port: 5055 }), "seerr");
+      // Each policy the downloads stack adds governs its own app only: not another arr app on this
+      // one's port, nor an app Prowlarr never calls.
+      for (const [app, port] of [
+        ["radarr", 8989],
+        ["sonarr", 7878],
+        ["lidarr", 7878],
+        ["seerr", 7878],
+        ["seerr", 8989],
+        ["seerr", 8686],
+      ] as const) {
+        assert.ok(!model.allows({ principal: caller, destination: appPod(CORE, app), port }), `${app}:${port}`);
+      }
     });
 
     it("the policies the downloads stack adds in core name only its Prowlarr, and carry the downloads stack's label", () => {
