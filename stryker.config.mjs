@@ -34,6 +34,7 @@ export default {
       "test/vpnPortForward.test.ts",
       "test/portFollower.test.ts",
       "test/routedIndexers.test.ts",
+      "test/flaresolverrEgress.test.ts",
       "test/leastPrivilege.test.ts",
       "test/credentials.test.ts",
       "test/portForward.test.ts",
