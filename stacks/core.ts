@@ -130,9 +130,8 @@ function deployCoreApps(
               : { listener: listenerFor(app, config.namespace) }
             : {}),
           crdDependencies: [...prerequisites.routes, ...Object.values(ingress.gateways)],
-          // FlareSolverr's browser runs indexer pages' JavaScript: the internet only, never the
-          // cluster or the LAN (routed, in the downloads stack, its kill switch fences it instead).
-          ...(app.name === "flaresolverr" ? { internetOnlyEgress: config.cluster } : {}),
+          // The core stack runs no routed app: its kill switch fences it in the downloads stack.
+          ...(app.internetOnlyWhenUnrouted ? { internetOnlyEgress: config.cluster } : {}),
         },
         { dependsOn: [namespace] },
       ),

@@ -82,10 +82,11 @@ interface AppBase {
   /** Ports that take plaintext traffic from outside the mesh (torrent peers arriving over the VPN). */
   readonly inboundPeerPorts: readonly number[];
   /**
-   * The app must not see the media library: every other app mounts it at the same path, this one
-   * gets no library volume at all (FlareSolverr runs a web browser on the pages indexers serve).
+   * The app runs a web browser on the pages indexers serve (FlareSolverr), so it gets no media library
+   * (every other app mounts it at the same path) and, where it is not routed through the VPN gateway
+   * (whose kill switch fences it instead), egress to the internet only: never the cluster or the LAN.
    */
-  readonly withoutLibrary?: true;
+  readonly browsesUntrustedPages?: true;
   readonly resources: ResourceSettings;
   /**
    * Served by a TCP LoadBalancer Service of its own instead of its gateway: Plex clients connect
@@ -262,7 +263,7 @@ export const APP_CATALOG: Readonly<Record<AppName, AppDefinition>> = {
     // chromedriver is patched in place, is that user's (Dockerfile L39-41, L56).
     runAs: { uid: 1000, gid: 1000 },
     inboundPeerPorts: [],
-    withoutLibrary: true,
+    browsesUntrustedPages: true,
     // One Chromium per request (src/flaresolverr_service.py L246: a new webdriver unless a session is
     // used, quit after it, L253-258).
     resources: MEDIUM,

@@ -61,6 +61,8 @@ interface ResolvedBase {
   readonly servarrApiKey: boolean;
   /** Whether the pod mounts the media library (every app but FlareSolverr). */
   readonly mountsLibrary: boolean;
+  /** Unrouted, its egress is the internet only (FlareSolverr's browser): see `browsesUntrustedPages`. */
+  readonly internetOnlyWhenUnrouted: boolean;
   /** The fixed user an image that does not take PUID/PGID runs as (Seerr). */
   readonly runAs?: { readonly uid: number; readonly gid: number };
   /** The environment variable the app reads its generated API key from (Seerr's `API_KEY`). */
@@ -133,7 +135,8 @@ function resolveApp(name: AppName, definition: AppDefinition, override: AppOverr
     port: definition.port,
     healthPath: definition.healthPath,
     servarrApiKey: definition.servarrApiKey,
-    mountsLibrary: definition.withoutLibrary !== true,
+    mountsLibrary: definition.browsesUntrustedPages !== true,
+    internetOnlyWhenUnrouted: definition.browsesUntrustedPages === true,
     ...(definition.runAs !== undefined ? { runAs: definition.runAs } : {}),
     ...(definition.apiKeyEnv !== undefined ? { apiKeyEnv: definition.apiKeyEnv } : {}),
     inboundPeerPorts: definition.inboundPeerPorts,
