@@ -1,16 +1,9 @@
 import { strict as assert } from "node:assert";
 import { split } from "shlex";
-import {
-  ConfigError,
-  ConfigProblem,
-  ConfigSource,
-  DownloadsConfig,
-  loadConfig,
-  problemsAgainstCore,
-} from "../lib/config";
+import { ConfigError, ConfigProblem, DownloadsConfig, loadConfig, problemsAgainstCore } from "../lib/config";
 import { GATEWAY_DOMAINS } from "../lib/ingress/settings";
 import type { PlanConfig } from "../plan/evaluate";
-import { CORE_EXAMPLE, DOWNLOADS_EXAMPLE, WITHOUT_PORT_FORWARDING, withConfig } from "./support/plan";
+import { CORE_EXAMPLE, DOWNLOADS_EXAMPLE, WITHOUT_PORT_FORWARDING, configSource, withConfig } from "./support/plan";
 
 // The VPN rules that need the core stack's cluster facts (lib/vpn/rules.ts), checked the way the
 // downloads stack checks them before it creates anything: the downloads configuration loaded, then
@@ -22,16 +15,6 @@ const SECRETS = ["charmarr:vpnPrivateKey", "charmarr:vpnPresharedKey", "charmarr
 interface Stacks {
   readonly downloads: PlanConfig;
   readonly core: PlanConfig;
-}
-
-function source(stack: string, config: PlanConfig): ConfigSource {
-  return {
-    stack,
-    project: "charmarr",
-    organization: "organization",
-    values: config.values,
-    isSecret: (key) => config.secretKeys.includes(key),
-  };
 }
 
 /** The core example's LAN addresses, which a LAN range of another test would no longer hold. */
@@ -48,11 +31,11 @@ function stacks(downloads: Record<string, unknown> = {}, core: Record<string, un
 
 /** Every problem the user sees for the two stacks: the downloads stack's own, else those against core. */
 function problemsOf({ downloads, core }: Stacks): readonly ConfigProblem[] {
-  const coreConfig = loadConfig(source("core", core));
+  const coreConfig = loadConfig(configSource("core", core));
   assert.ok(coreConfig.role === "core");
   let config: DownloadsConfig;
   try {
-    const loaded = loadConfig(source("downloads", downloads));
+    const loaded = loadConfig(configSource("downloads", downloads));
     assert.ok(loaded.role === "downloads");
     config = loaded;
   } catch (error) {
