@@ -44,6 +44,8 @@ export default {
       "test/relationsStack.test.ts",
       "test/seerr.test.ts",
       "test/serializedRelations.test.ts",
+      "test/relationsHttp.test.ts",
+      "test/relationsReconcile.test.ts",
     ],
   },
   // Each mutant runs only the tests that executed its code in the unmutated run.
