@@ -410,6 +410,50 @@ describe("vpn providers: the messages users see", () => {
   });
 });
 
+describe("vpn providers: the credentials are checked while another charmarr:vpn field is invalid", () => {
+  // An invalid vpn.mtu leaves no valid charmarr:vpn: only the provider and type are known, and the
+  // credentials (separate keys) are still checked against them in the same pass.
+  const BAD_MTU = { "charmarr:vpn.mtu": 1500 };
+
+  it("reports a missing private key beside the invalid field, and nothing about other vpn fields", () => {
+    const error = refusal(changesFor("surfshark", BAD_MTU));
+    assert.deepEqual(
+      error.problems.map((p) => p.key),
+      ["charmarr:vpn.mtu", "charmarr:vpnPrivateKey"],
+    );
+    assert.deepEqual(error.problems[1], {
+      key: "charmarr:vpnPrivateKey",
+      problem: 'is required for provider "surfshark" with WireGuard: gluetun refuses to start without it',
+      fix: "pulumi config set --secret charmarr:vpnPrivateKey '<your WireGuard private key>'",
+    });
+  });
+
+  it("reports a credential of the other type", () => {
+    const error = refusal(changesFor("nordvpn", { ...WG_KEY, ...BAD_MTU, "charmarr:vpnUser": "someone" }));
+    assert.deepEqual(
+      error.problems.map((p) => [p.key, p.problem]),
+      [
+        ["charmarr:vpn.mtu", error.problems[0].problem],
+        [
+          "charmarr:vpnUser",
+          'is an OpenVPN setting, but provider "nordvpn" is set up with WireGuard (vpn.type), which would ignore it',
+        ],
+      ],
+    );
+  });
+
+  it("reports a type the provider cannot run", () => {
+    const error = refusal(changesFor("private internet access", { ...WG_KEY, ...BAD_MTU }));
+    assert.deepEqual(
+      error.problems.map((p) => [p.key, p.fix]),
+      [
+        ["charmarr:vpn.mtu", error.problems[0].fix],
+        ["charmarr:vpn.type", "pulumi config set --path charmarr:vpn.type openvpn"],
+      ],
+    );
+  });
+});
+
 describe("vpn providers: plans", () => {
   it("plans Private Internet Access with vpn.serverRegions and passes the regions to gluetun", async () => {
     const plan = await planDownloads(
