@@ -31,6 +31,7 @@ export default {
       "test/vpnBuilders.test.ts",
       "test/vpnGateway.test.ts",
       "test/vpnProviders.test.ts",
+      "test/vpnRules.test.ts",
       "test/vpnPortForward.test.ts",
       "test/portFollower.test.ts",
       "test/routedIndexers.test.ts",

@@ -166,9 +166,16 @@ function clusterRanges(cluster: ClusterFacts) {
   ] as const;
 }
 
+/** The tunnel's own addresses, which the overlay must stay clear of too (gluetun routes them through wg0). */
+function tunnelAddressesOf(vpn: VpnSettings): string[] {
+  return vpn.type === "wireguard" ? wireguardAddresses(vpn) : [];
+}
+
 /** The VXLAN overlay needs addresses no pod, Service or LAN host uses. */
 function vxlanOverlapProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigProblem[] {
   const vxlan = parseCidr(vxlanCidr(vpn.vxlanNetwork));
+  // The suggestion must clear the tunnel's addresses as well, or applying it trades this refusal for the next.
+  const fix = configSetCommand(VXLAN_KEY, suggestVxlanNetwork(cluster, tunnelAddressesOf(vpn)));
   return clusterRanges(cluster).flatMap(([name, range]) => {
     const block = range === undefined ? undefined : parseCidr(range);
     return vxlan && block && cidrsOverlap(vxlan, block)
@@ -176,7 +183,7 @@ function vxlanOverlapProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigPr
           {
             key: VXLAN_KEY,
             problem: `${vxlanCidr(vpn.vxlanNetwork)} overlaps the cluster's ${name} ${range} (from the core stack); the VXLAN overlay needs addresses no pod, Service or LAN host uses`,
-            fix: configSetCommand(VXLAN_KEY, suggestVxlanNetwork(cluster)),
+            fix,
           },
         ]
       : [];
@@ -192,7 +199,7 @@ function vxlanNetworkProblems(vpn: VpnSettings, cluster: ClusterFacts): ConfigPr
   if (!overlay) {
     return [];
   }
-  const tunnelAddresses = vpn.type === "wireguard" ? wireguardAddresses(vpn) : [];
+  const tunnelAddresses = tunnelAddressesOf(vpn);
   const fix = configSetCommand(VXLAN_KEY, suggestVxlanNetwork(cluster, tunnelAddresses));
   const problems: ConfigProblem[] = [];
   if (!isPrivateCidr(overlay)) {
@@ -228,7 +235,7 @@ function vpnProblemsAgainstCluster(vpn: VpnSettings, cluster: ClusterFacts): Con
   }
   // gluetun refuses FIREWALL_OUTBOUND_SUBNETS that overlap the tunnel's own addresses
   // (docs/upstream.md#gluetun).
-  for (const address of vpn.type === "wireguard" ? wireguardAddresses(vpn) : []) {
+  for (const address of tunnelAddressesOf(vpn)) {
     const tunnel = parseCidr(address);
     for (const [name, range] of clusterRanges(cluster)) {
       const block = range === undefined ? undefined : parseCidr(range);
@@ -245,7 +252,7 @@ function vpnProblemsAgainstCluster(vpn: VpnSettings, cluster: ClusterFacts): Con
 }
 
 /** The first 172.16–31.x /24 clear of every cluster range, to suggest in a fix. */
-function suggestVxlanNetwork(cluster: ClusterFacts, tunnelAddresses: readonly string[] = []): string {
+function suggestVxlanNetwork(cluster: ClusterFacts, tunnelAddresses: readonly string[]): string {
   const taken = [cluster.podCidr, cluster.serviceCidr, cluster.lanCidr, ...tunnelAddresses].flatMap((range) => {
     const block = range === undefined ? undefined : parseCidr(range);
     return block ? [block] : [];

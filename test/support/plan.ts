@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import * as pulumi from "@pulumi/pulumi";
-import { ConfigError, StackConfig, loadConfig } from "../../lib/config";
+import { ConfigError, ConfigSource, StackConfig, loadConfig } from "../../lib/config";
 import {
   EvaluateOptions,
   ORGANIZATION,
@@ -277,6 +277,17 @@ export function deletionOrder(plan: StackPlan): string[] {
     }
   }
   return order;
+}
+
+/** What `loadConfig` reads for a stack holding `config`, its secret keys marked as Pulumi secrets. */
+export function configSource(stack: string, config: PlanConfig): ConfigSource {
+  return {
+    stack,
+    project: PROJECT,
+    organization: ORGANIZATION,
+    values: config.values,
+    isSecret: (key) => config.secretKeys.includes(key),
+  };
 }
 
 /** The core stack's settings as the program loads them from the shipped example with `changes`, without planning. */
