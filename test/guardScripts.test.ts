@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { ClusterFacts } from "../lib/cluster/settings";
+import { TEST_CLUSTER } from "./support/clusterFacts";
 import { vpnSchema } from "../lib/vpn/settings";
 import { GUARD_CHAINS, forwardGuardScript, gluetunPostRules } from "../lib/vpn/guard";
 import { ROUTE_GROUP_ID, ROUTE_GUARD_CHAINS, routeCommonScript, routeGuardScript } from "../lib/vpn/routeGuard";
@@ -13,14 +14,7 @@ import { IptablesTable, Netns, Packet, verdict } from "./support/iptables";
 // dash, with the machine's iptables (nf_tables, as Alpine's), in one throwaway network namespace
 // per file, emptied before each script. The verdicts come from the rules the kernel then holds.
 
-const CLUSTER: ClusterFacts = {
-  podCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  dnsServiceIp: "10.96.0.10",
-  domain: "home.arpa",
-  podMtu: 1450,
-  lanCidr: "192.168.50.0/24",
-};
+const CLUSTER: ClusterFacts = { ...TEST_CLUSTER, lanCidr: "192.168.50.0/24" };
 const MULLVAD = vpnSchema.parse({ provider: "mullvad" });
 const APP_GID = 1000;
 

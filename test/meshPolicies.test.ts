@@ -47,36 +47,30 @@ function appPolicies(): IAuthorizationPolicy[] {
  * a number from 0 to 65535 (`security.ValidatePorts`). `pulumi up` fails on such a policy.
  */
 function istioProblems(policy: IAuthorizationPolicy): string[] {
-  const problems: string[] = [];
-  for (const [i, rule] of (policy.spec?.rules ?? []).entries()) {
-    if (rule.from !== undefined && rule.from.length === 0) {
-      problems.push(`rule ${i}: \`from\` must not be empty`);
-    }
-    for (const { source } of rule.from ?? []) {
-      const values = Object.values(source ?? {}).flat() as string[];
-      if (values.length === 0) {
-        problems.push(`rule ${i}: \`from.source\` must not be empty`);
-      }
-      if (values.includes("")) {
-        problems.push(`rule ${i}: empty value in from.source`);
-      }
-    }
-    if (rule.to !== undefined && rule.to.length === 0) {
-      problems.push(`rule ${i}: \`to\` must not be empty`);
-    }
-    for (const { operation } of rule.to ?? []) {
-      const values = Object.values(operation ?? {}).flat() as string[];
-      if (values.length === 0) {
-        problems.push(`rule ${i}: \`to.operation\` must not be empty`);
-      }
-      for (const port of [...(operation?.ports ?? []), ...(operation?.notPorts ?? [])]) {
-        if (!/^\d+$/.test(port) || Number(port) > 65535) {
-          problems.push(`rule ${i}: port ${JSON.stringify(port)}`);
-        }
-      }
-    }
-  }
-  return problems;
+  return (policy.spec?.rules ?? []).flatMap((rule, i) => {
+    const sides = [
+      ["from", "source", rule.from?.map(({ source }) => source)],
+      ["to", "operation", rule.to?.map(({ operation }) => operation)],
+    ] as const;
+    const problems = sides.flatMap(([list, field, entries]) => [
+      ...(entries !== undefined && entries.length === 0 ? [`rule ${i}: \`${list}\` must not be empty`] : []),
+      ...(entries ?? []).flatMap((entry) => {
+        const values = Object.values(entry ?? {}).flat() as string[];
+        return [
+          ...(values.length === 0 ? [`rule ${i}: \`${list}.${field}\` must not be empty`] : []),
+          ...(values.includes("") ? [`rule ${i}: an empty value in ${list}.${field}`] : []),
+        ];
+      }),
+    ]);
+    const ports = (rule.to ?? []).flatMap(({ operation }) => [
+      ...(operation?.ports ?? []),
+      ...(operation?.notPorts ?? []),
+    ]);
+    return [
+      ...problems,
+      ...ports.filter((port) => !/^\d+$/.test(port) || Number(port) > 65535).map((port) => `rule ${i}: port ${port}`),
+    ];
+  });
 }
 
 describe("mesh policies as Istio and the API server take them (lib/mesh/policies.ts)", () => {

@@ -1,15 +1,10 @@
 import { strict as assert } from "node:assert";
 import type { ClusterFacts } from "../lib/cluster/settings";
+import { TEST_CLUSTER } from "./support/clusterFacts";
 import { vpnSchema } from "../lib/vpn/settings";
 import { VPN_MTU_MIN, tunnelMtu } from "../lib/vpn/mtu";
 
-const CLUSTER: ClusterFacts = {
-  podCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  dnsServiceIp: "10.96.0.10",
-  domain: "home.arpa",
-  podMtu: 1450,
-};
+const CLUSTER: ClusterFacts = TEST_CLUSTER;
 
 describe("the tunnel MTU (lib/vpn/mtu.ts tunnelMtu)", () => {
   it("is the largest value both hops of the pod network carry, or vpn.mtu", () => {

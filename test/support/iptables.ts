@@ -132,8 +132,9 @@ function inRange(value: string, address: string | undefined): boolean {
   return block !== undefined && ip !== undefined && cidrContains(block, ip);
 }
 
-function matches(rule: IptablesRule, packet: Packet): boolean {
-  return Object.entries(rule.matches).every(([flag, value]) => {
+/** Whether every match of a rule holds for the packet. */
+export function packetMatches(ruleMatches: Readonly<Record<string, string>>, packet: Packet): boolean {
+  return Object.entries(ruleMatches).every(([flag, value]) => {
     switch (flag) {
       case "-i":
         return packet.in === value;
@@ -169,7 +170,7 @@ export function verdict(table: IptablesTable, chain: string, packet: Packet): st
   const walk = (name: string, depth: number): string | undefined => {
     assert.ok(depth < 8, `jump loop at ${name}`);
     for (const rule of table.chains[name] ?? assert.fail(`no chain ${name}`)) {
-      if (rule.target === undefined || !matches(rule, packet)) {
+      if (rule.target === undefined || !packetMatches(rule.matches, packet)) {
         continue;
       }
       if (rule.target === "RETURN") {
