@@ -33,6 +33,7 @@ export default {
       "test/vpnProviders.test.ts",
       "test/vpnRules.test.ts",
       "test/vpnPortForward.test.ts",
+      "test/vpnConfig.test.ts",
       "test/portFollower.test.ts",
       "test/routedIndexers.test.ts",
       "test/flaresolverrEgress.test.ts",

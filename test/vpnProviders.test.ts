@@ -1,6 +1,15 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, ConfigSource, loadConfig } from "../lib/config";
-import { PROVIDER_RULES, VPN_PROVIDERS, VPN_TYPES, VpnProviderName, VpnType } from "../lib/vpn/providers";
+import {
+  PROVIDER_RULES,
+  VPN_PROVIDERS,
+  VPN_TYPES,
+  VpnProviderName,
+  VpnType,
+  providerEnvironment,
+  vpnServerPort,
+} from "../lib/vpn/providers";
+import { vpnSchema } from "../lib/vpn/settings";
 import type { StackPlan } from "../plan/evaluate";
 import { NetworkPolicyManifest, evaluateEgress, gatewayWorkload, podOf } from "./support/networkPolicy";
 import { DOWNLOADS_EXAMPLE, assertConfigError, manifestOf, planDownloads, withConfig } from "./support/plan";
@@ -450,6 +459,24 @@ describe("vpn providers: the credentials are checked while another charmarr:vpn 
         ["charmarr:vpn.mtu", error.problems[0].fix],
         ["charmarr:vpn.type", "pulumi config set --path charmarr:vpn.type openvpn"],
       ],
+    );
+  });
+});
+
+describe("vpn providers: what the builders hand on", () => {
+  it("gives gluetun every WireGuard address as one comma list (gluetun v3.41.1 reads WIREGUARD_ADDRESSES as CSV)", () => {
+    const vpn = vpnSchema.parse({ provider: "mullvad", addresses: ["10.64.0.2/32", "10.65.0.2/32"] });
+    assert.deepEqual(providerEnvironment(vpn, new Set(["privateKey"])).WIREGUARD_ADDRESSES, {
+      value: "10.64.0.2/32,10.65.0.2/32",
+    });
+  });
+
+  it("never makes up a server port: without one, no egress rule could name it and an empty port opens every port", () => {
+    // A NetworkPolicy port entry without a port matches every port (Kubernetes NetworkPolicyPort.port).
+    const custom = vpnSchema.parse({ provider: "custom", addresses: ["10.64.0.2/32"], endpointIp: "203.0.113.10" });
+    assert.throws(
+      () => vpnServerPort(custom),
+      /provider "custom" has no default wireguard port and vpn\.endpointPort is unset/,
     );
   });
 });
