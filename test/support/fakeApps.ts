@@ -809,7 +809,7 @@ const QBITTORRENT_ROUTES: Readonly<Record<string, FormRoute>> = {
 /**
  * qBittorrent 5.1 (login answers `Ok.`/`Fails.`, cookie `SID`) or 5.2 (no body/401, cookie `QBT_SID_<port>`), categories with save paths.
  *
- * Modelled, at qBittorrent release-5.1.2: the login (src/webui/api/authcontroller.cpp `loginAction`
+ * Modelled, at qBittorrent release-5.1.4: the login (src/webui/api/authcontroller.cpp `loginAction`
  * L56-97: `Ok.` and a session, `Fails.` and one more failed attempt) and the ban after
  * `WebUI\MaxAuthenticationFailCount` failures, 5 by default (src/base/preferences.cpp L851), answered
  * 403 "Your IP address has been banned after too many failed authentication attempts." (authcontroller.cpp
