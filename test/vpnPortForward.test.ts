@@ -1,32 +1,17 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, ConfigProblem, ConfigSource, loadConfig } from "../lib/config";
-import type { PlanConfig, StackPlan } from "../plan/evaluate";
+import type { ConfigProblem } from "../lib/config";
+import type { StackPlan } from "../plan/evaluate";
 import { portFollowerAuthFile } from "../lib/vpn/portForward";
 import { DOWNLOADS_EXAMPLE, WITHOUT_PORT_FORWARDING, manifestOf, planDownloads, withConfig } from "./support/plan";
-
-function source(config: PlanConfig): ConfigSource {
-  return {
-    stack: "downloads",
-    project: "charmarr",
-    organization: "organization",
-    values: config.values,
-    isSecret: (key) => config.secretKeys.includes(key),
-  };
-}
+import { loadStack, problemsOf } from "./support/configCommands";
 
 /** The problems of the example with `changes`; none when it is accepted. */
 function problemsWith(changes: Record<string, unknown>): readonly ConfigProblem[] {
-  try {
-    loadConfig(source(withConfig(DOWNLOADS_EXAMPLE, changes, ["charmarr:vpnUser", "charmarr:vpnPassword"])));
-    return [];
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems;
-  }
+  return problemsOf("downloads", withConfig(DOWNLOADS_EXAMPLE, changes, ["charmarr:vpnUser", "charmarr:vpnPassword"]));
 }
 
 const WIREGUARD_KEY = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
@@ -53,7 +38,7 @@ describe("config: charmarr:vpn.portForwarding", () => {
     ]) {
       assert.deepEqual(problemsWith({ ...changes, "charmarr:vpn.portForwarding": true }), [], JSON.stringify(changes));
     }
-    const config = loadConfig(source(withConfig(DOWNLOADS_EXAMPLE, { "charmarr:vpn.portForwarding": undefined })));
+    const config = loadStack("downloads", withConfig(DOWNLOADS_EXAMPLE, { "charmarr:vpn.portForwarding": undefined }));
     assert.equal(config.role === "downloads" && config.vpn.portForwarding, false);
   });
 
@@ -167,17 +152,8 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
     );
   });
 
-  it("the forwarded port arriving on the tunnel goes to qBittorrent's fixed overlay address, the same port, and nothing else", () => {
-    const script = (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)[
-      "port-forward.sh"
-    ];
-    assert.match(script, /iptables -t nat -I PREROUTING -i wg0 -j CHARMARR-PORT-FORWARD/);
-    assert.match(
-      script,
-      /iptables -t nat -A CHARMARR-PORT-FORWARD -p "\$protocol" --dport "\$port" -j DNAT --to-destination "172\.16\.0\.10:\$port"/,
-    );
-    assert.doesNotMatch(script, /eth0/, "nothing on the pod network (the home address) is forwarded");
-    assert.match(script, /if \[ "\$port" = 8080 \]; then/, "qBittorrent's WebUI port is never forwarded");
+  it("gluetun's firewall lets DNATed connections through to qBittorrent alone, at the fixed overlay address nat.conf gives it", () => {
+    // port-forward.sh itself runs under iptables below; here what lets its DNAT through and where it points.
     const postRules = (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)[
       "post-rules.txt"
     ];
@@ -256,9 +232,90 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
   });
 });
 
-describe("port forwarding: port-forward.sh, gluetun's up and down command (iptables recorded)", () => {
+/** One rule of an `iptables-save` listing: its chain, matches and target (the flags port-forward.sh and pod-gateway write). */
+interface NatRule {
+  readonly chain: string;
+  readonly matches: Readonly<Record<string, string>>;
+  readonly target: string;
+  readonly toDestination?: string;
+}
+
+/** The nat table's rules as `iptables-save -t nat` lists them, in order; an unknown flag fails the test. */
+function natRules(save: string): NatRule[] {
+  return save
+    .split("\n")
+    .filter((line) => line.startsWith("-A "))
+    .map((line) => {
+      const words = line.split(/\s+/);
+      const matches: Record<string, string> = {};
+      let target = "";
+      let toDestination: string | undefined;
+      for (let i = 2; i < words.length; i += 2) {
+        const [flag, value] = [words[i], words[i + 1]];
+        if (flag === "-j") {
+          target = value;
+        } else if (flag === "--to-destination") {
+          toDestination = value;
+        } else if (["-i", "-o", "-p", "--dport", "--ctstate"].includes(flag)) {
+          matches[flag] = value;
+        } else {
+          assert.equal(flag, "-m", `unexpected flag ${flag} in ${line}`);
+        }
+      }
+      return { chain: words[1], matches, target, toDestination };
+    });
+}
+
+/** Where the nat table's PREROUTING sends a new connection: its DNAT destination, or undefined (not rewritten). */
+function dnatOf(
+  rules: readonly NatRule[],
+  packet: { in: string; protocol: "tcp" | "udp"; port: number },
+  chain = "PREROUTING",
+): string | undefined {
+  for (const rule of rules.filter((r) => r.chain === chain)) {
+    const { "-i": device, "-p": protocol, "--dport": port, ...rest } = rule.matches;
+    assert.deepEqual(rest, {}, `unexpected match in ${chain}`);
+    if (
+      (device !== undefined && device !== packet.in) ||
+      (protocol !== undefined && protocol !== packet.protocol) ||
+      (port !== undefined && Number(port) !== packet.port)
+    ) {
+      continue;
+    }
+    if (rule.target === "DNAT") {
+      return rule.toDestination;
+    }
+    const jumped = rule.target === "RETURN" ? undefined : dnatOf(rules, packet, rule.target);
+    if (jumped !== undefined || rule.target === "RETURN") {
+      return jumped;
+    }
+  }
+  return undefined;
+}
+
+/** The first POSTROUTING target a connection leaving `out` meets (`dnat`: it was DNATed on the way in). */
+function postroutingOf(rules: readonly NatRule[], packet: { out: string; dnat: boolean }): string | undefined {
+  return rules
+    .filter((rule) => rule.chain === "POSTROUTING")
+    .find(
+      (rule) =>
+        (rule.matches["-o"] === undefined || rule.matches["-o"] === packet.out) &&
+        (rule.matches["--ctstate"] === undefined || (rule.matches["--ctstate"] === "DNAT") === packet.dnat),
+    )?.target;
+}
+
+interface ScriptRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The nat table's rules after the run. */
+  readonly nat: NatRule[];
+}
+
+describe("port forwarding: port-forward.sh, gluetun's up and down command, run with iptables in a network namespace of its own", () => {
   let dir: string;
   let script: string;
+  let webUiPort: number;
   before(async () => {
     const plan = await planDownloads();
     dir = mkdtempSync(join(tmpdir(), "port-forward-"));
@@ -267,50 +324,106 @@ describe("port forwarding: port-forward.sh, gluetun's up and down command (iptab
       script,
       (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
     );
-    // An iptables that records its arguments; `-C` (check) finds nothing, `-N` succeeds.
-    writeFileSync(
-      join(dir, "iptables"),
-      '#!/bin/sh\necho "$*" >> "$IPTABLES_LOG"\ncase " $* " in *" -C "*) exit 1 ;; esac\nexit 0\n',
-      { mode: 0o755 },
-    );
+    const qbittorrent = podOf(plan, "StatefulSet", "qbittorrent");
+    webUiPort = Number(envOf(container(qbittorrent, "vpn-port-follower")).QBITTORRENT_WEBUI_PORT);
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Runs the script as gluetun would (`/bin/sh port-forward.sh <action> <ports>`); its exit code and iptables calls. */
-  function runScript(...args: string[]): { code: number; calls: string[] } {
-    const log = join(dir, `log-${args.join("-")}`);
-    const result = spawnSync("sh", [script, ...args], {
-      env: { PATH: `${dir}:${process.env.PATH}`, IPTABLES_LOG: log },
-      encoding: "utf8",
-    });
-    return { code: result.status ?? -1, calls: existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [] };
+  /**
+   * Runs the script as gluetun does (`/bin/sh port-forward.sh <action> <ports>`, once per step, in
+   * order) in a new network namespace whose nat table holds pod-gateway's masquerade
+   * (`gateway_init.sh` line 57), as the gateway's does. `unprivileged`: the steps run without any
+   * capability, so every iptables call fails. One process for all steps of a test.
+   */
+  function runSteps(steps: string[][], unprivileged = false): ScriptRun[] {
+    const run = (args: string[]) =>
+      `${unprivileged ? "setpriv --bounding-set -all --inh-caps -all " : ""}/bin/sh ${script} ${args.join(" ")}`;
+    const driver = [
+      "iptables -t nat -A POSTROUTING -j MASQUERADE || exit 1",
+      ...steps.map(
+        (args, index) =>
+          `${run(args)} >${dir}/${index}.out 2>${dir}/${index}.err; echo $? >${dir}/${index}.code; iptables-save -t nat >${dir}/${index}.nat`,
+      ),
+    ].join("\n");
+    // A user namespace too when not root, so that the test needs no privilege.
+    const namespaces = process.getuid?.() === 0 ? ["--net"] : ["--map-root-user", "--net"];
+    const result = spawnSync("unshare", [...namespaces, "/bin/sh", "-c", driver], { encoding: "utf8" });
+    assert.equal(result.status, 0, result.stderr);
+    return steps.map((_, index) => ({
+      code: Number(readFileSync(join(dir, `${index}.code`), "utf8")),
+      stdout: readFileSync(join(dir, `${index}.out`), "utf8"),
+      stderr: readFileSync(join(dir, `${index}.err`), "utf8"),
+      nat: natRules(readFileSync(join(dir, `${index}.nat`), "utf8")),
+    }));
   }
 
-  it("up: empties the chain, then DNATs the first forwarded port, TCP and UDP, from the tunnel to qBittorrent", () => {
-    const { code, calls } = runScript("up", "42000,42001,42002");
-    assert.equal(code, 0);
-    assert.deepEqual(calls.slice(-3), [
-      "-t nat -F CHARMARR-PORT-FORWARD",
-      "-t nat -A CHARMARR-PORT-FORWARD -p tcp --dport 42000 -j DNAT --to-destination 172.16.0.10:42000",
-      "-t nat -A CHARMARR-PORT-FORWARD -p udp --dport 42000 -j DNAT --to-destination 172.16.0.10:42000",
-    ]);
-    assert.ok(calls.includes("-t nat -I PREROUTING -i wg0 -j CHARMARR-PORT-FORWARD"), "hooked for the tunnel only");
-    assert.ok(
-      calls.includes("-t nat -I POSTROUTING -o vxlan0 -m conntrack --ctstate DNAT -j ACCEPT"),
-      "forwarded connections keep the peer's address",
+  it("up: a connection to the first forwarded port arriving on the tunnel reaches qBittorrent on the same port, TCP and UDP, and keeps the peer's address", () => {
+    const [up] = runSteps([["up", "42000,42001,42002"]]);
+    assert.equal(up.code, 0, up.stderr);
+    for (const protocol of ["tcp", "udp"] as const) {
+      assert.equal(dnatOf(up.nat, { in: "wg0", protocol, port: 42000 }), "172.16.0.10:42000");
+    }
+    assert.equal(
+      dnatOf(up.nat, { in: "wg0", protocol: "tcp", port: 42001 }),
+      undefined,
+      "qBittorrent listens on one port",
     );
+    assert.equal(
+      dnatOf(up.nat, { in: "eth0", protocol: "tcp", port: 42000 }),
+      undefined,
+      "nothing arriving on the pod network (the home address) is forwarded",
+    );
+    assert.equal(
+      postroutingOf(up.nat, { out: "vxlan0", dnat: true }),
+      "ACCEPT",
+      "not masqueraded: the peer's own address",
+    );
+    assert.equal(
+      postroutingOf(up.nat, { out: "wg0", dnat: false }),
+      "MASQUERADE",
+      "pod-gateway's masquerade still applies",
+    );
+    // What gluetun logs (v3.41.1 internal/portforward/service/command.go `streamLines`: stdout as info).
+    assert.match(up.stdout, /port 42000 on wg0 is forwarded to 172\.16\.0\.10:42000/);
   });
 
-  it("down: the chain is emptied and nothing is forwarded", () => {
-    const { code, calls } = runScript("down", "42000");
-    assert.equal(code, 0);
-    assert.equal(calls.at(-1), "-t nat -F CHARMARR-PORT-FORWARD");
-    assert.ok(!calls.some((call) => call.includes("DNAT --to-destination")));
+  it("up again with a new port: the old port reaches nothing, and the hooks are not repeated", () => {
+    const [, again] = runSteps([
+      ["up", "42000"],
+      ["up", "43000"],
+    ]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", port: 42000 }), undefined);
+    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", port: 43000 }), "172.16.0.10:43000");
+    assert.equal(again.nat.filter((rule) => rule.target === "CHARMARR-PORT-FORWARD").length, 1);
+    assert.equal(again.nat.filter((rule) => rule.target === "ACCEPT").length, 1);
   });
 
-  it("refuses to forward qBittorrent's WebUI port", () => {
-    const { code, calls } = runScript("up", "8080");
-    assert.notEqual(code, 0);
-    assert.ok(!calls.some((call) => call.includes("DNAT --to-destination")));
+  it("down: the port reaches nothing, and gluetun's log says it is closed", () => {
+    const [, down] = runSteps([
+      ["up", "42000"],
+      ["down", "42000"],
+    ]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(dnatOf(down.nat, { in: "wg0", protocol: "tcp", port: 42000 }), undefined);
+    assert.match(down.stdout, /the forwarded port 42000 is closed/);
+  });
+
+  it("refuses to forward qBittorrent's WebUI port, says why in gluetun's log, and leaves no earlier port forwarded", () => {
+    const [, refused] = runSteps([
+      ["up", "42000"],
+      ["up", String(webUiPort)],
+    ]);
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, new RegExp(`refusing to forward port ${webUiPort}: it is qBittorrent's WebUI port`));
+    for (const port of [webUiPort, 42000]) {
+      assert.equal(dnatOf(refused.nat, { in: "wg0", protocol: "tcp", port }), undefined);
+    }
+  });
+
+  it("fails when iptables does, so gluetun logs the up command as failed instead of a forwarded port", () => {
+    const [up] = runSteps([["up", "42000"]], true);
+    assert.notEqual(up.code, 0);
+    assert.doesNotMatch(up.stdout, /forwarded to/);
   });
 });
