@@ -52,6 +52,8 @@ export default {
       "test/serializedRelations.test.ts",
       "test/relationsHttp.test.ts",
       "test/relationsReconcile.test.ts",
+      "test/relationsSettings.test.ts",
+      "test/relationsJellyfin.test.ts",
     ],
   },
   // Each mutant runs only the tests that executed its code in the unmutated run.
