@@ -313,52 +313,63 @@ interface ScriptRun {
 }
 
 describe("port forwarding: port-forward.sh, gluetun's up and down command, run with iptables in a network namespace of its own", () => {
-  let dir: string;
-  let script: string;
+  /** The steps, in order, each as gluetun runs it (`unprivileged`: without any capability, so every iptables call fails). */
+  const STEPS = ["up", "again", "down", "upBeforeWebUi", "webUi", "unprivileged"] as const;
+  let runs: Record<(typeof STEPS)[number], ScriptRun>;
   let webUiPort: number;
   before(async () => {
     const plan = await planDownloads();
-    dir = mkdtempSync(join(tmpdir(), "port-forward-"));
-    script = join(dir, "port-forward.sh");
-    writeFileSync(
-      script,
-      (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
-    );
-    const qbittorrent = podOf(plan, "StatefulSet", "qbittorrent");
-    webUiPort = Number(envOf(container(qbittorrent, "vpn-port-follower")).QBITTORRENT_WEBUI_PORT);
+    const dir = mkdtempSync(join(tmpdir(), "port-forward-"));
+    try {
+      const script = join(dir, "port-forward.sh");
+      writeFileSync(
+        script,
+        (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
+      );
+      const qbittorrent = podOf(plan, "StatefulSet", "qbittorrent");
+      webUiPort = Number(envOf(container(qbittorrent, "vpn-port-follower")).QBITTORRENT_WEBUI_PORT);
+      const args: Record<(typeof STEPS)[number], string> = {
+        up: "up 42000,42001,42002",
+        again: "up 43000",
+        down: "down 43000",
+        upBeforeWebUi: "up 42000",
+        webUi: `up ${webUiPort}`,
+        unprivileged: "up 44000",
+      };
+      // One process for the file: a new network namespace whose nat table holds pod-gateway's
+      // masquerade (`gateway_init.sh` line 57), as the gateway's does, then each step as gluetun runs
+      // it (`/bin/sh port-forward.sh <action> <ports>`) and the nat table after it.
+      const driver = [
+        "iptables -t nat -A POSTROUTING -j MASQUERADE || exit 1",
+        ...STEPS.map((step) => {
+          const drop = step === "unprivileged" ? "setpriv --bounding-set -all --inh-caps -all " : "";
+          const out = join(dir, step);
+          return `${drop}/bin/sh ${script} ${args[step]} >${out}.out 2>${out}.err; echo $? >${out}.code; iptables-save -t nat >${out}.nat`;
+        }),
+      ].join("\n");
+      // A user namespace too when not root, so that the test needs no privilege.
+      const namespaces = process.getuid?.() === 0 ? ["--net"] : ["--map-root-user", "--net"];
+      const result = spawnSync("unshare", [...namespaces, "/bin/sh", "-c", driver], { encoding: "utf8" });
+      assert.equal(result.status, 0, result.stderr);
+      const read = (step: string, suffix: string) => readFileSync(join(dir, `${step}.${suffix}`), "utf8");
+      runs = Object.fromEntries(
+        STEPS.map((step) => [
+          step,
+          {
+            code: Number(read(step, "code")),
+            stdout: read(step, "out"),
+            stderr: read(step, "err"),
+            nat: natRules(read(step, "nat")),
+          },
+        ]),
+      ) as typeof runs;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  /**
-   * Runs the script as gluetun does (`/bin/sh port-forward.sh <action> <ports>`, once per step, in
-   * order) in a new network namespace whose nat table holds pod-gateway's masquerade
-   * (`gateway_init.sh` line 57), as the gateway's does. `unprivileged`: the steps run without any
-   * capability, so every iptables call fails. One process for all steps of a test.
-   */
-  function runSteps(steps: string[][], unprivileged = false): ScriptRun[] {
-    const run = (args: string[]) =>
-      `${unprivileged ? "setpriv --bounding-set -all --inh-caps -all " : ""}/bin/sh ${script} ${args.join(" ")}`;
-    const driver = [
-      "iptables -t nat -A POSTROUTING -j MASQUERADE || exit 1",
-      ...steps.map(
-        (args, index) =>
-          `${run(args)} >${dir}/${index}.out 2>${dir}/${index}.err; echo $? >${dir}/${index}.code; iptables-save -t nat >${dir}/${index}.nat`,
-      ),
-    ].join("\n");
-    // A user namespace too when not root, so that the test needs no privilege.
-    const namespaces = process.getuid?.() === 0 ? ["--net"] : ["--map-root-user", "--net"];
-    const result = spawnSync("unshare", [...namespaces, "/bin/sh", "-c", driver], { encoding: "utf8" });
-    assert.equal(result.status, 0, result.stderr);
-    return steps.map((_, index) => ({
-      code: Number(readFileSync(join(dir, `${index}.code`), "utf8")),
-      stdout: readFileSync(join(dir, `${index}.out`), "utf8"),
-      stderr: readFileSync(join(dir, `${index}.err`), "utf8"),
-      nat: natRules(readFileSync(join(dir, `${index}.nat`), "utf8")),
-    }));
-  }
 
   it("up: a connection to the first forwarded port arriving on the tunnel reaches qBittorrent on the same port, TCP and UDP, and keeps the peer's address", () => {
-    const [up] = runSteps([["up", "42000,42001,42002"]]);
+    const { up } = runs;
     assert.equal(up.code, 0, up.stderr);
     for (const protocol of ["tcp", "udp"] as const) {
       assert.equal(dnatOf(up.nat, { in: "wg0", protocol, port: 42000 }), "172.16.0.10:42000");
@@ -388,10 +399,7 @@ describe("port forwarding: port-forward.sh, gluetun's up and down command, run w
   });
 
   it("up again with a new port: the old port reaches nothing, and the hooks are not repeated", () => {
-    const [, again] = runSteps([
-      ["up", "42000"],
-      ["up", "43000"],
-    ]);
+    const { again } = runs;
     assert.equal(again.code, 0, again.stderr);
     assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", port: 42000 }), undefined);
     assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", port: 43000 }), "172.16.0.10:43000");
@@ -400,20 +408,15 @@ describe("port forwarding: port-forward.sh, gluetun's up and down command, run w
   });
 
   it("down: the port reaches nothing, and gluetun's log says it is closed", () => {
-    const [, down] = runSteps([
-      ["up", "42000"],
-      ["down", "42000"],
-    ]);
+    const { down } = runs;
     assert.equal(down.code, 0, down.stderr);
-    assert.equal(dnatOf(down.nat, { in: "wg0", protocol: "tcp", port: 42000 }), undefined);
-    assert.match(down.stdout, /the forwarded port 42000 is closed/);
+    assert.equal(dnatOf(down.nat, { in: "wg0", protocol: "tcp", port: 43000 }), undefined);
+    assert.match(down.stdout, /the forwarded port 43000 is closed/);
   });
 
   it("refuses to forward qBittorrent's WebUI port, says why in gluetun's log, and leaves no earlier port forwarded", () => {
-    const [, refused] = runSteps([
-      ["up", "42000"],
-      ["up", String(webUiPort)],
-    ]);
+    assert.equal(dnatOf(runs.upBeforeWebUi.nat, { in: "wg0", protocol: "tcp", port: 42000 }), "172.16.0.10:42000");
+    const refused = runs.webUi;
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, new RegExp(`refusing to forward port ${webUiPort}: it is qBittorrent's WebUI port`));
     for (const port of [webUiPort, 42000]) {
@@ -422,8 +425,8 @@ describe("port forwarding: port-forward.sh, gluetun's up and down command, run w
   });
 
   it("fails when iptables does, so gluetun logs the up command as failed instead of a forwarded port", () => {
-    const [up] = runSteps([["up", "42000"]], true);
-    assert.notEqual(up.code, 0);
-    assert.doesNotMatch(up.stdout, /forwarded to/);
+    const { unprivileged } = runs;
+    assert.notEqual(unprivileged.code, 0);
+    assert.doesNotMatch(unprivileged.stdout, /forwarded to/);
   });
 });
