@@ -37,6 +37,11 @@ export default {
       "test/portFollower.test.ts",
       "test/routedIndexers.test.ts",
       "test/flaresolverrEgress.test.ts",
+      // Runs the generated guard scripts in a network namespace (as root, as Stryker runs here).
+      "test/guardScripts.test.ts",
+      "test/tunnelMtu.test.ts",
+      "test/settingsHash.test.ts",
+      "test/meshPolicies.test.ts",
       "test/leastPrivilege.test.ts",
       "test/credentials.test.ts",
       "test/portForward.test.ts",
