@@ -297,6 +297,11 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
       "the guard is in place before gateway-init enables forwarding",
     );
     assert.deepEqual(spec.containers.map((c) => c.name).sort(), ["gateway-sidecar", "gluetun"]);
+    assert.equal(
+      (spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken,
+      false,
+      "no Kubernetes API token in a pod that talks to the internet",
+    );
     assert.equal(container(gateway.spec.template, "gateway-init").securityContext?.privileged, true);
     assert.deepEqual(
       container(gateway.spec.template, "gateway-sidecar").securityContext?.capabilities?.add,
