@@ -43,6 +43,7 @@ export default {
       "test/relations.test.ts",
       "test/relationsStack.test.ts",
       "test/seerr.test.ts",
+      "test/relationsSeerr.test.ts",
       "test/serializedRelations.test.ts",
     ],
   },
