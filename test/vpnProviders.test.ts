@@ -1,6 +1,17 @@
 import { strict as assert } from "node:assert";
 import { ConfigError, ConfigSource, loadConfig } from "../lib/config";
-import { PROVIDER_RULES, VPN_PROVIDERS, VPN_TYPES, VpnProviderName, VpnType } from "../lib/vpn/providers";
+import {
+  PROVIDER_RULES,
+  VPN_PROVIDERS,
+  VPN_TYPES,
+  VpnProviderName,
+  VpnType,
+  providerEnvironment,
+  vpnServerPort,
+} from "../lib/vpn/providers";
+import { vpnSchema } from "../lib/vpn/settings";
+import type { StackPlan } from "../plan/evaluate";
+import { NetworkPolicyManifest, evaluateEgress, gatewayWorkload, podOf } from "./support/networkPolicy";
 import { DOWNLOADS_EXAMPLE, assertConfigError, manifestOf, planDownloads, withConfig } from "./support/plan";
 
 // Expectations written from gluetun v3.41.1's provider rules (docs/upstream.md#gluetun), independently of
@@ -408,6 +419,68 @@ describe("vpn providers: the messages users see", () => {
   });
 });
 
+describe("vpn providers: the credentials are checked while another charmarr:vpn field is invalid", () => {
+  // An invalid vpn.mtu leaves no valid charmarr:vpn: only the provider and type are known, and the
+  // credentials (separate keys) are still checked against them in the same pass.
+  const BAD_MTU = { "charmarr:vpn.mtu": 1500 };
+
+  it("reports a missing private key beside the invalid field, and nothing about other vpn fields", () => {
+    const error = refusal(changesFor("surfshark", BAD_MTU));
+    assert.deepEqual(
+      error.problems.map((p) => p.key),
+      ["charmarr:vpn.mtu", "charmarr:vpnPrivateKey"],
+    );
+    assert.deepEqual(error.problems[1], {
+      key: "charmarr:vpnPrivateKey",
+      problem: 'is required for provider "surfshark" with WireGuard: gluetun refuses to start without it',
+      fix: "pulumi config set --secret charmarr:vpnPrivateKey '<your WireGuard private key>'",
+    });
+  });
+
+  it("reports a credential of the other type", () => {
+    const error = refusal(changesFor("nordvpn", { ...WG_KEY, ...BAD_MTU, "charmarr:vpnUser": "someone" }));
+    assert.deepEqual(
+      error.problems.map((p) => [p.key, p.problem]),
+      [
+        ["charmarr:vpn.mtu", error.problems[0].problem],
+        [
+          "charmarr:vpnUser",
+          'is an OpenVPN setting, but provider "nordvpn" is set up with WireGuard (vpn.type), which would ignore it',
+        ],
+      ],
+    );
+  });
+
+  it("reports a type the provider cannot run", () => {
+    const error = refusal(changesFor("private internet access", { ...WG_KEY, ...BAD_MTU }));
+    assert.deepEqual(
+      error.problems.map((p) => [p.key, p.fix]),
+      [
+        ["charmarr:vpn.mtu", error.problems[0].fix],
+        ["charmarr:vpn.type", "pulumi config set --path charmarr:vpn.type openvpn"],
+      ],
+    );
+  });
+});
+
+describe("vpn providers: what the builders hand on", () => {
+  it("gives gluetun every WireGuard address as one comma list (gluetun v3.41.1 reads WIREGUARD_ADDRESSES as CSV)", () => {
+    const vpn = vpnSchema.parse({ provider: "mullvad", addresses: ["10.64.0.2/32", "10.65.0.2/32"] });
+    assert.deepEqual(providerEnvironment(vpn, new Set(["privateKey"])).WIREGUARD_ADDRESSES, {
+      value: "10.64.0.2/32,10.65.0.2/32",
+    });
+  });
+
+  it("never makes up a server port: without one, no egress rule could name it and an empty port opens every port", () => {
+    // A NetworkPolicy port entry without a port matches every port (Kubernetes NetworkPolicyPort.port).
+    const custom = vpnSchema.parse({ provider: "custom", addresses: ["10.64.0.2/32"], endpointIp: "203.0.113.10" });
+    assert.throws(
+      () => vpnServerPort(custom),
+      /provider "custom" has no default wireguard port and vpn\.endpointPort is unset/,
+    );
+  });
+});
+
 describe("vpn providers: plans", () => {
   it("plans Private Internet Access with vpn.serverRegions and passes the regions to gluetun", async () => {
     const plan = await planDownloads(
@@ -432,17 +505,48 @@ describe("vpn providers: plans", () => {
       if (!minimal) {
         continue;
       }
-      it(`plans ${provider} with ${type} and tells gluetun exactly that`, async () => {
+      it(`plans ${provider} with ${type}: gluetun reads the provider, type, credentials and server port configured, and the gateway may reach that port`, async () => {
         const plan = await planDownloads(
           changesFor(provider, { "charmarr:vpn.type": type, ...minimal }),
           {},
           SECRET_KEYS,
         );
-        const gateway = manifestOf(plan, "Deployment", "vpn-gateway") as unknown as GatewayManifest;
-        const env = gluetunEnv(gateway);
-        assert.equal(env.VPN_SERVICE_PROVIDER, provider);
-        assert.equal(env.VPN_TYPE, type);
-        assert.equal(env.VPN_INTERFACE, type === "wireguard" ? "wg0" : "tun0");
+        const gateway = gatewayWorkload(plan);
+        const gluetun = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
+        assert.ok(gluetun);
+        const seen = asGluetunReads(gluetun.env ?? [], credentialsSecret(plan, gateway.metadata.namespace));
+        const configured = (key: string) => (minimal[key] === undefined ? undefined : "from the Secret");
+        const expected: GluetunView =
+          type === "wireguard"
+            ? {
+                provider,
+                type,
+                interface: "wg0",
+                privateKey: configured("charmarr:vpnPrivateKey"),
+                presharedKey: configured("charmarr:vpnPresharedKey"),
+                addresses: (minimal["charmarr:vpn.addresses"] as string[] | undefined) ?? [
+                  GLUETUN_DEFAULT_ADDRESSES[provider] ?? "none",
+                ],
+                publicKey: minimal["charmarr:vpn.publicKey"] as string | undefined,
+                endpointIp: minimal["charmarr:vpn.endpointIp"] as string | undefined,
+                serverPort:
+                  (minimal["charmarr:vpn.endpointPort"] as number | undefined) ??
+                  GLUETUN_DEFAULT_PORTS[provider].wireguard,
+              }
+            : {
+                provider,
+                type,
+                interface: "tun0",
+                user: configured("charmarr:vpnUser"),
+                password: configured("charmarr:vpnPassword"),
+                protocol: "udp",
+                serverPort: GLUETUN_DEFAULT_PORTS[provider].openvpn,
+              };
+        assert.deepEqual(seen, expected);
+        // The gateway's own egress NetworkPolicy lets it reach the server on that UDP port.
+        const policies = plan.manifests.filter((m) => m.kind === "NetworkPolicy") as NetworkPolicyManifest[];
+        const toServer = { ip: "203.0.113.10", protocol: "UDP", port: Number(expected.serverPort) } as const;
+        assert.ok(evaluateEgress(policies, podOf(gateway), toServer).allowed, `UDP ${expected.serverPort}`);
       });
     }
   }
@@ -495,4 +599,91 @@ function gluetunEnv(gateway: GatewayManifest): Record<string, string> {
   const gluetun = gateway.spec.template.spec.containers.find((c) => c.name === "gluetun");
   assert.ok(gluetun?.env);
   return Object.fromEntries(gluetun.env.map((e) => [e.name, e.value ?? "secretKeyRef"]));
+}
+
+/**
+ * gluetun v3.41.1's default server ports: `internal/provider/<name>/connection.go`
+ * `NewConnectionDefaults(openvpnTCP, openvpnUDP, wireguard)`; Private Internet Access has no
+ * WireGuard and its UDP port follows the encryption preset, "strong" by default
+ * (`internal/configuration/settings/openvpnselection.go` `setDefaults`, `privateinternetaccess/connection.go`).
+ * `custom` has none: its port is the required `WIREGUARD_ENDPOINT_PORT`.
+ */
+const GLUETUN_DEFAULT_PORTS: Record<VpnProviderName, { wireguard?: number; openvpn?: number }> = {
+  mullvad: { wireguard: 51820, openvpn: 1194 },
+  protonvpn: { wireguard: 51820, openvpn: 1194 },
+  nordvpn: { wireguard: 51820, openvpn: 1194 },
+  surfshark: { wireguard: 51820, openvpn: 1194 },
+  ivpn: { wireguard: 58237, openvpn: 1194 },
+  windscribe: { wireguard: 1194, openvpn: 1194 },
+  airvpn: { wireguard: 1637 },
+  "private internet access": { openvpn: 1197 },
+  custom: {},
+};
+
+/** gluetun v3.41.1 `internal/configuration/settings/wireguard.go` `setDefaults`: the only default addresses. */
+const GLUETUN_DEFAULT_ADDRESSES: Partial<Record<VpnProviderName, string>> = {
+  nordvpn: "10.5.0.2/32",
+  protonvpn: "10.2.0.2/32",
+};
+
+/** The provider settings gluetun ends up with; a credential as "from the Secret" when it resolves to a key there. */
+type GluetunView = Record<string, string | number | string[] | undefined>;
+
+/** The keys of the gateway's credentials Secret (values are hidden in a plan). */
+function credentialsSecret(plan: StackPlan, namespace: string): { name: string; keys: Set<string> } {
+  const secret = plan.manifests.find(
+    (m) => m.kind === "Secret" && m.metadata.namespace === namespace && m.metadata.name === "vpn-gateway-credentials",
+  ) as { metadata: { name: string }; stringData?: Record<string, string>; data?: Record<string, string> } | undefined;
+  assert.ok(secret, "no credentials Secret");
+  return { name: secret.metadata.name, keys: new Set(Object.keys({ ...secret.stringData, ...secret.data })) };
+}
+
+/**
+ * What gluetun v3.41.1 makes of its environment, for the provider settings: read with gosettings
+ * v0.4.4, where a variable set to "" counts as unset (`reader/reader.go`: `AcceptEmpty(false)` by
+ * default); defaults from `internal/configuration/settings` (`vpn.go` `setDefaults`: type openvpn;
+ * `wireguard.go` and `openvpn.go`: interface wg0 / tun0; `openvpnselection.go`: protocol udp); the
+ * server port as `internal/provider/utils/port.go` `getPort` picks it. A Secret reference counts
+ * only when the Secret has the key: a missing key keeps the pod from starting.
+ */
+function asGluetunReads(env: readonly EnvVar[], secret: { name: string; keys: Set<string> }): GluetunView {
+  const get = (name: string): string | undefined => {
+    const entry = env.find((e) => e.name === name);
+    if (entry === undefined) {
+      return undefined;
+    }
+    const ref = (entry.valueFrom as { secretKeyRef?: { name: string; key: string } } | undefined)?.secretKeyRef;
+    if (ref) {
+      assert.ok(ref.name === secret.name && secret.keys.has(ref.key), `${name} refers to a missing Secret key`);
+      return "from the Secret";
+    }
+    return entry.value === "" ? undefined : entry.value;
+  };
+  const provider = get("VPN_SERVICE_PROVIDER") as VpnProviderName;
+  const type = get("VPN_TYPE") ?? "openvpn";
+  if (type === "wireguard") {
+    const defaultAddress = GLUETUN_DEFAULT_ADDRESSES[provider];
+    return {
+      provider,
+      type,
+      interface: get("VPN_INTERFACE") ?? "wg0",
+      privateKey: get("WIREGUARD_PRIVATE_KEY"),
+      presharedKey: get("WIREGUARD_PRESHARED_KEY"),
+      addresses: get("WIREGUARD_ADDRESSES")?.split(",") ?? (defaultAddress ? [defaultAddress] : []),
+      publicKey: get("WIREGUARD_PUBLIC_KEY"),
+      endpointIp: get("WIREGUARD_ENDPOINT_IP"),
+      serverPort: Number(get("WIREGUARD_ENDPOINT_PORT") ?? 0) || GLUETUN_DEFAULT_PORTS[provider].wireguard,
+    };
+  }
+  const protocol = get("OPENVPN_PROTOCOL") ?? "udp";
+  return {
+    provider,
+    type,
+    interface: get("VPN_INTERFACE") ?? "tun0",
+    user: get("OPENVPN_USER"),
+    password: get("OPENVPN_PASSWORD"),
+    protocol,
+    // A TCP port would not be the UDP port the gateway's firewall opens.
+    serverPort: protocol === "udp" ? GLUETUN_DEFAULT_PORTS[provider].openvpn : undefined,
+  };
 }

@@ -259,9 +259,14 @@ export const PROVIDER_RULES: Readonly<Record<VpnProviderName, ProviderRules>> = 
   },
 };
 
-/** Why gluetun needs or refuses a setting, in the words of the messages. */
+/**
+ * Why a setting is refused, in the words of the messages. gluetun v3.41.1 takes a built-in
+ * provider's server key from its server list and never reads `WIREGUARD_PUBLIC_KEY` for it (only
+ * `internal/provider/custom/connection.go` does; `internal/provider/utils/wireguard.go` sets the
+ * connection's key), so a key set here would silently do nothing.
+ */
 const FORBIDDEN_REASONS: Readonly<Partial<Record<VpnSettingName, string>>> = {
-  publicKey: "gluetun has the server's public key built in and refuses another",
+  publicKey: "gluetun takes the server's public key from its built-in server list and would ignore this one",
   endpointIp:
     "gluetun picks the server from its built-in list; choose servers with vpn.serverCountries, vpn.serverCities, vpn.serverRegions or vpn.serverHostnames",
   endpointPort: "gluetun uses the provider's fixed WireGuard port and refuses a custom one",
