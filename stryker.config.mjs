@@ -51,6 +51,10 @@ export default {
       "test/seerr.test.ts",
       "test/relationsSeerr.test.ts",
       "test/serializedRelations.test.ts",
+      "test/relationsHttp.test.ts",
+      "test/relationsReconcile.test.ts",
+      "test/relationsSettings.test.ts",
+      "test/relationsJellyfin.test.ts",
     ],
   },
   // Each mutant runs only the tests that executed its code in the unmutated run.
