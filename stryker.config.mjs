@@ -55,6 +55,7 @@ export default {
       "test/relationsSettings.test.ts",
       "test/relationsJellyfin.test.ts",
       "test/relationsLifecycle.test.ts",
+      "test/relationsDownloadClients.test.ts",
     ],
   },
   // Each mutant runs only the tests that executed its code in the unmutated run.
