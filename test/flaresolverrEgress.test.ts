@@ -1,7 +1,15 @@
 import { strict as assert } from "node:assert";
 import type { StackPlan } from "../plan/evaluate";
 import { APP_LABEL } from "../lib/k8s/labels";
-import { Destination, Pod, Workload, evaluateEgress, networkPoliciesOf, podOf } from "./support/networkPolicy";
+import {
+  Destination,
+  Pod,
+  Workload,
+  evaluateEgress,
+  evaluateIngress,
+  networkPoliciesOf,
+  podOf,
+} from "./support/networkPolicy";
 import { manifestOf, planCore } from "./support/plan";
 
 // FlareSolverr in core (unrouted): its browser runs indexer pages' JavaScript, so it may reach the
@@ -60,6 +68,19 @@ describe("FlareSolverr in core: egress to the internet only", () => {
       }
     });
   }
+
+  it("fences FlareSolverr's egress only: Prowlarr still reaches it on its port (HBONE included)", () => {
+    const flaresolverr = podOfApp("flaresolverr");
+    for (const port of [8191, 15008]) {
+      const verdict = evaluateIngress(networkPoliciesOf(core), flaresolverr, {
+        ip: "10.42.1.5",
+        pod: PROWLARR,
+        protocol: "TCP",
+        port,
+      });
+      assert.ok(verdict.allowed, `port ${port}: ${JSON.stringify(verdict)}`);
+    }
+  });
 
   it("fences FlareSolverr alone: Prowlarr beside it still reaches the LAN (an indexer or NZBGet on a NAS)", () => {
     const verdict = evaluateEgress(networkPoliciesOf(core), podOfApp("prowlarr"), {

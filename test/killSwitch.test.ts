@@ -546,6 +546,10 @@ describe("kill switch: warnings for every layer switched off", () => {
       w.includes("gatewayEgressPolicy"),
     );
     assert.equal(warnings.length, 1, warnings.join("\n"));
+    assert.match(
+      warnings[0],
+      /charmarr:vpn\.killSwitch\.gatewayEgressPolicy is false: the VPN gateway pod has no egress NetworkPolicy/,
+    );
     assert.match(warnings[0], /gluetun's firewall fails/);
     assert.match(warnings[0], /only guard/);
     assert.match(warnings[0], /pulumi config set --path charmarr:vpn\.killSwitch\.gatewayEgressPolicy true/);
@@ -556,6 +560,10 @@ describe("kill switch: warnings for every layer switched off", () => {
       w.includes("unsafeDisable"),
     );
     assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0],
+      /charmarr:vpn\.killSwitch\.unsafeDisable is true: the routed apps .* have no egress NetworkPolicy/,
+    );
     assert.match(warnings[0], /real IP/);
     assert.match(warnings[0], /pulumi config rm --path charmarr:vpn\.killSwitch\.unsafeDisable/);
   });

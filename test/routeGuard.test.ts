@@ -4,6 +4,7 @@ import { ROUTE_GROUP_ID } from "../lib/vpn/routeGuard";
 import { planDownloads } from "./support/plan";
 import { configMapFile, routedWorkloads } from "./support/networkPolicy";
 import { GuardPacket, ruleMatches } from "./support/guard";
+import { parseListing } from "./support/iptables";
 
 /**
  * The routed pod's guard as the plan ships it (`route-guard.sh` in the client ConfigMap), read the
@@ -16,43 +17,19 @@ interface Rule {
 }
 
 function chainOf(script: string, command: "iptables" | "ip6tables", chain: string): { rules: Rule[]; hooks: string[] } {
-  const rules: Rule[] = [];
-  const hooks: string[] = [];
-  for (const raw of script.split("\n")) {
-    const line = raw.replace(/\s+#.*$/, "").trim();
-    const append = `${command} -w -A ${chain} `;
-    if (line.startsWith(append)) {
-      const fields = line.slice(append.length).split(/\s+/);
-      const matches: Record<string, string> = {};
-      let target: Rule["target"] | undefined;
-      for (let i = 0; i < fields.length; i++) {
-        const flag = fields[i];
-        if (flag === "-j") {
-          const value = fields[++i];
-          assert.ok(value === "RETURN" || value === "DROP", `target in ${line}`);
-          target = value;
-        } else if (
-          flag === "-m" &&
-          fields[i + 1] === "owner" &&
-          fields[i + 2] === "!" &&
-          fields[i + 3] === "--gid-owner"
-        ) {
-          matches["!gid"] = fields[i + 4];
-          i += 4;
-        } else if (["-o", "-d", "-p", "--dport"].includes(flag)) {
-          matches[flag] = fields[++i];
-        } else {
-          assert.fail(`unexpected match ${flag} in ${line}`);
-        }
-      }
-      assert.ok(target, `no target in ${line}`);
-      rules.push({ matches, target });
+  const lines = script.split("\n").map((raw) => raw.replace(/\s+#.*$/, "").trim());
+  const append = `${command} -w -A ${chain} `;
+  const listing = lines.filter((line) => line.startsWith(append)).map((line) => line.slice(`${command} -w `.length));
+  const rules = (parseListing(listing.join("\n")).chains[chain] ?? []).map(({ matches, target }): Rule => {
+    if (target !== "RETURN" && target !== "DROP") {
+      return assert.fail(`target ${target} in ${JSON.stringify(matches)}`);
     }
+    return { matches, target };
+  });
+  const hooks = lines.flatMap((line) => {
     const hook = new RegExp(`\\|\\| ${command} -w -I (\\w+) 1 (.*)-j ${chain}$`).exec(line);
-    if (hook) {
-      hooks.push(`${hook[1]} ${hook[2]}`.trim());
-    }
-  }
+    return hook ? [`${hook[1]} ${hook[2]}`.trim()] : [];
+  });
   return { rules, hooks };
 }
 

@@ -1,5 +1,6 @@
 import { strict as assert } from "node:assert";
 import type { ClusterFacts } from "../lib/cluster/settings";
+import { TEST_CLUSTER } from "./support/clusterFacts";
 import { vpnSchema } from "../lib/vpn/settings";
 import { clientSettings } from "../lib/vpn/client";
 import { gatewaySettings, gluetunEnvironment } from "../lib/vpn/gateway";
@@ -8,13 +9,7 @@ import { VpnCredentialName, providerEnvironment, vpnServerPort } from "../lib/vp
 
 // The pure builders, without Pulumi: typed settings in, Kubernetes-facing values out.
 
-const CLUSTER: ClusterFacts = {
-  podCidr: "10.244.0.0/16",
-  serviceCidr: "10.96.0.0/12",
-  dnsServiceIp: "10.96.0.10",
-  domain: "home.arpa",
-  podMtu: 1450,
-};
+const CLUSTER: ClusterFacts = TEST_CLUSTER;
 const WITH_LAN: ClusterFacts = { ...CLUSTER, lanCidr: "192.168.50.0/24" };
 
 function vpn(settings: Record<string, unknown>) {

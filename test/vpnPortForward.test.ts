@@ -1,32 +1,17 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ConfigError, ConfigProblem, ConfigSource, loadConfig } from "../lib/config";
-import type { PlanConfig, StackPlan } from "../plan/evaluate";
+import type { ConfigProblem } from "../lib/config";
+import type { StackPlan } from "../plan/evaluate";
 import { portFollowerAuthFile } from "../lib/vpn/portForward";
 import { DOWNLOADS_EXAMPLE, WITHOUT_PORT_FORWARDING, manifestOf, planDownloads, withConfig } from "./support/plan";
-
-function source(config: PlanConfig): ConfigSource {
-  return {
-    stack: "downloads",
-    project: "charmarr",
-    organization: "organization",
-    values: config.values,
-    isSecret: (key) => config.secretKeys.includes(key),
-  };
-}
+import { loadStack, problemsOf } from "./support/configCommands";
+import { IptablesTable, Netns, decidingRule, parseListing, verdict } from "./support/iptables";
 
 /** The problems of the example with `changes`; none when it is accepted. */
 function problemsWith(changes: Record<string, unknown>): readonly ConfigProblem[] {
-  try {
-    loadConfig(source(withConfig(DOWNLOADS_EXAMPLE, changes, ["charmarr:vpnUser", "charmarr:vpnPassword"])));
-    return [];
-  } catch (error) {
-    assert.ok(error instanceof ConfigError, String(error));
-    return error.problems;
-  }
+  return problemsOf("downloads", withConfig(DOWNLOADS_EXAMPLE, changes, ["charmarr:vpnUser", "charmarr:vpnPassword"]));
 }
 
 const WIREGUARD_KEY = "yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=";
@@ -53,7 +38,7 @@ describe("config: charmarr:vpn.portForwarding", () => {
     ]) {
       assert.deepEqual(problemsWith({ ...changes, "charmarr:vpn.portForwarding": true }), [], JSON.stringify(changes));
     }
-    const config = loadConfig(source(withConfig(DOWNLOADS_EXAMPLE, { "charmarr:vpn.portForwarding": undefined })));
+    const config = loadStack("downloads", withConfig(DOWNLOADS_EXAMPLE, { "charmarr:vpn.portForwarding": undefined }));
     assert.equal(config.role === "downloads" && config.vpn.portForwarding, false);
   });
 
@@ -167,17 +152,8 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
     );
   });
 
-  it("the forwarded port arriving on the tunnel goes to qBittorrent's fixed overlay address, the same port, and nothing else", () => {
-    const script = (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)[
-      "port-forward.sh"
-    ];
-    assert.match(script, /iptables -t nat -I PREROUTING -i wg0 -j CHARMARR-PORT-FORWARD/);
-    assert.match(
-      script,
-      /iptables -t nat -A CHARMARR-PORT-FORWARD -p "\$protocol" --dport "\$port" -j DNAT --to-destination "172\.16\.0\.10:\$port"/,
-    );
-    assert.doesNotMatch(script, /eth0/, "nothing on the pod network (the home address) is forwarded");
-    assert.match(script, /if \[ "\$port" = 8080 \]; then/, "qBittorrent's WebUI port is never forwarded");
+  it("gluetun's firewall lets DNATed connections through to qBittorrent alone, at the fixed overlay address nat.conf gives it", () => {
+    // port-forward.sh itself runs under iptables below; here what lets its DNAT through and where it points.
     const postRules = (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)[
       "post-rules.txt"
     ];
@@ -256,61 +232,153 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
   });
 });
 
-describe("port forwarding: port-forward.sh, gluetun's up and down command (iptables recorded)", () => {
-  let dir: string;
-  let script: string;
+/** Where the nat table's PREROUTING sends a new connection: its DNAT destination, or undefined (not rewritten). */
+function dnatOf(
+  nat: IptablesTable,
+  packet: { in: string; protocol: "tcp" | "udp"; dport: number },
+): string | undefined {
+  const rule = decidingRule(nat, "PREROUTING", packet);
+  return rule?.target === "DNAT" ? rule.toDestination : undefined;
+}
+
+/** What the nat table's POSTROUTING does with a new connection leaving `out` (`dnat`: DNATed on the way in). */
+function postroutingOf(nat: IptablesTable, packet: { out: string; dnat: boolean }): string {
+  return verdict(nat, "POSTROUTING", { out: packet.out, protocol: "tcp", state: packet.dnat ? "DNAT" : "NEW" });
+}
+
+interface ScriptRun {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The nat table after the run, as the kernel holds it. */
+  readonly nat: IptablesTable;
+}
+
+describe("port forwarding: port-forward.sh, gluetun's up and down command, run with iptables in a network namespace of its own", () => {
+  /** The steps, in order, each as gluetun runs it (`unprivileged`: without any capability, so every iptables call fails). */
+  const STEPS = ["up", "again", "down", "upBeforeWebUi", "webUi", "unprivileged"] as const;
+  let runs: Record<(typeof STEPS)[number], ScriptRun>;
+  let webUiPort: number;
   before(async () => {
     const plan = await planDownloads();
-    dir = mkdtempSync(join(tmpdir(), "port-forward-"));
-    script = join(dir, "port-forward.sh");
-    writeFileSync(
-      script,
-      (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
+    const dir = mkdtempSync(join(tmpdir(), "port-forward-"));
+    try {
+      const script = join(dir, "port-forward.sh");
+      writeFileSync(
+        script,
+        (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
+      );
+      const qbittorrent = podOf(plan, "StatefulSet", "qbittorrent");
+      webUiPort = Number(envOf(container(qbittorrent, "vpn-port-follower")).QBITTORRENT_WEBUI_PORT);
+      const args: Record<(typeof STEPS)[number], string> = {
+        up: "up 42000,42001,42002",
+        again: "up 43000",
+        down: "down 43000",
+        upBeforeWebUi: "up 42000",
+        webUi: `up ${webUiPort}`,
+        unprivileged: "up 44000",
+      };
+      // One process for the file, in a network namespace of its own whose nat table holds pod-gateway's
+      // masquerade (`gateway_init.sh` line 57), as the gateway's does: each step as gluetun runs it
+      // (`/bin/sh port-forward.sh <action> <ports>`), then the nat table after it.
+      const driver = [
+        "iptables -w -t nat -A POSTROUTING -j MASQUERADE || exit 1",
+        ...STEPS.map((step) => {
+          const drop = step === "unprivileged" ? "setpriv --bounding-set -all --inh-caps -all " : "";
+          const out = join(dir, step);
+          return `${drop}/bin/sh ${script} ${args[step]} >${out}.out 2>${out}.err; echo $? >${out}.code; iptables -w -t nat -S >${out}.nat`;
+        }),
+      ].join("\n");
+      const netns = new Netns();
+      try {
+        const result = netns.exec(["/bin/sh", "-c", driver]);
+        assert.equal(result.status, 0, result.stderr);
+      } finally {
+        netns.remove();
+      }
+      const read = (step: string, suffix: string) => readFileSync(join(dir, `${step}.${suffix}`), "utf8");
+      runs = Object.fromEntries(
+        STEPS.map((step) => [
+          step,
+          {
+            code: Number(read(step, "code")),
+            stdout: read(step, "out"),
+            stderr: read(step, "err"),
+            nat: parseListing(read(step, "nat")),
+          },
+        ]),
+      ) as typeof runs;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("up: a connection to the first forwarded port arriving on the tunnel reaches qBittorrent on the same port, TCP and UDP, and keeps the peer's address", () => {
+    const { up } = runs;
+    assert.equal(up.code, 0, up.stderr);
+    for (const protocol of ["tcp", "udp"] as const) {
+      assert.equal(dnatOf(up.nat, { in: "wg0", protocol, dport: 42000 }), "172.16.0.10:42000");
+    }
+    assert.equal(
+      dnatOf(up.nat, { in: "wg0", protocol: "tcp", dport: 42001 }),
+      undefined,
+      "qBittorrent listens on one port",
     );
-    // An iptables that records its arguments; `-C` (check) finds nothing, `-N` succeeds.
-    writeFileSync(
-      join(dir, "iptables"),
-      '#!/bin/sh\necho "$*" >> "$IPTABLES_LOG"\ncase " $* " in *" -C "*) exit 1 ;; esac\nexit 0\n',
-      { mode: 0o755 },
+    assert.equal(
+      dnatOf(up.nat, { in: "eth0", protocol: "tcp", dport: 42000 }),
+      undefined,
+      "nothing arriving on the pod network (the home address) is forwarded",
+    );
+    assert.equal(
+      postroutingOf(up.nat, { out: "vxlan0", dnat: true }),
+      "ACCEPT",
+      "not masqueraded: the peer's own address",
+    );
+    assert.equal(
+      postroutingOf(up.nat, { out: "wg0", dnat: false }),
+      "MASQUERADE",
+      "pod-gateway's masquerade still applies",
+    );
+    // What gluetun logs (v3.41.1 internal/portforward/service/command.go `streamLines`: stdout as info).
+    assert.match(up.stdout, /port 42000 on wg0 is forwarded to 172\.16\.0\.10:42000/);
+  });
+
+  it("up again with a new port: the old port reaches nothing, and the hooks are not repeated", () => {
+    const { again } = runs;
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", dport: 42000 }), undefined);
+    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", dport: 43000 }), "172.16.0.10:43000");
+    assert.deepEqual(
+      again.nat.chains.PREROUTING.map((rule) => rule.target),
+      ["CHARMARR-PORT-FORWARD"],
+      "hooked once, for the tunnel",
+    );
+    assert.deepEqual(
+      again.nat.chains.POSTROUTING.map((rule) => rule.target),
+      ["ACCEPT", "MASQUERADE"],
     );
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
 
-  /** Runs the script as gluetun would (`/bin/sh port-forward.sh <action> <ports>`); its exit code and iptables calls. */
-  function runScript(...args: string[]): { code: number; calls: string[] } {
-    const log = join(dir, `log-${args.join("-")}`);
-    const result = spawnSync("sh", [script, ...args], {
-      env: { PATH: `${dir}:${process.env.PATH}`, IPTABLES_LOG: log },
-      encoding: "utf8",
-    });
-    return { code: result.status ?? -1, calls: existsSync(log) ? readFileSync(log, "utf8").trim().split("\n") : [] };
-  }
-
-  it("up: empties the chain, then DNATs the first forwarded port, TCP and UDP, from the tunnel to qBittorrent", () => {
-    const { code, calls } = runScript("up", "42000,42001,42002");
-    assert.equal(code, 0);
-    assert.deepEqual(calls.slice(-3), [
-      "-t nat -F CHARMARR-PORT-FORWARD",
-      "-t nat -A CHARMARR-PORT-FORWARD -p tcp --dport 42000 -j DNAT --to-destination 172.16.0.10:42000",
-      "-t nat -A CHARMARR-PORT-FORWARD -p udp --dport 42000 -j DNAT --to-destination 172.16.0.10:42000",
-    ]);
-    assert.ok(calls.includes("-t nat -I PREROUTING -i wg0 -j CHARMARR-PORT-FORWARD"), "hooked for the tunnel only");
-    assert.ok(
-      calls.includes("-t nat -I POSTROUTING -o vxlan0 -m conntrack --ctstate DNAT -j ACCEPT"),
-      "forwarded connections keep the peer's address",
-    );
+  it("down: the port reaches nothing, and gluetun's log says it is closed", () => {
+    const { down } = runs;
+    assert.equal(down.code, 0, down.stderr);
+    assert.equal(dnatOf(down.nat, { in: "wg0", protocol: "tcp", dport: 43000 }), undefined);
+    assert.match(down.stdout, /the forwarded port 43000 is closed/);
   });
 
-  it("down: the chain is emptied and nothing is forwarded", () => {
-    const { code, calls } = runScript("down", "42000");
-    assert.equal(code, 0);
-    assert.equal(calls.at(-1), "-t nat -F CHARMARR-PORT-FORWARD");
-    assert.ok(!calls.some((call) => call.includes("DNAT --to-destination")));
+  it("refuses to forward qBittorrent's WebUI port, says why in gluetun's log, and leaves no earlier port forwarded", () => {
+    assert.equal(dnatOf(runs.upBeforeWebUi.nat, { in: "wg0", protocol: "tcp", dport: 42000 }), "172.16.0.10:42000");
+    const refused = runs.webUi;
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, new RegExp(`refusing to forward port ${webUiPort}: it is qBittorrent's WebUI port`));
+    for (const port of [webUiPort, 42000]) {
+      assert.equal(dnatOf(refused.nat, { in: "wg0", protocol: "tcp", dport: port }), undefined);
+    }
   });
 
-  it("refuses to forward qBittorrent's WebUI port", () => {
-    const { code, calls } = runScript("up", "8080");
-    assert.notEqual(code, 0);
-    assert.ok(!calls.some((call) => call.includes("DNAT --to-destination")));
+  it("fails when iptables does, so gluetun logs the up command as failed instead of a forwarded port", () => {
+    const { unprivileged } = runs;
+    assert.notEqual(unprivileged.code, 0);
+    assert.doesNotMatch(unprivileged.stdout, /forwarded to/);
   });
 });

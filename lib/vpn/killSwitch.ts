@@ -5,7 +5,7 @@ import type { VpnSettings } from "./settings";
 import { ROUTED_LABEL } from "./client";
 import { AMBIENT_PROBE_SOURCE } from "./gateway";
 import { VXLAN_PORT, clusterLocalCidrs } from "./overlay";
-import { PRIVATE_RANGES, isPrivateCidr, parseCidr } from "../net";
+import { PRIVATE_RANGES } from "../net";
 
 export type NetworkPolicySpec = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicySpec>;
 export type NetworkPolicyEgressRule = pulumi.Unwrap<k8s.types.input.networking.v1.NetworkPolicyEgressRule>;
@@ -136,8 +136,9 @@ const LINK_LOCAL = "169.254.0.0/16";
  * The egress of an app that needs the internet and nothing in the cluster or the home network —
  * FlareSolverr unrouted, whose browser runs indexer pages' JavaScript: every address except the
  * private ranges ({@link PRIVATE_RANGES}: the LAN, RFC 1918, CGNAT), link-local, and the cluster's
- * pod and Service ranges and LAN when they lie outside them; plus kube-dns on 53, by selector and
- * by its Service IP. So no pod, Service IP (the API server's among them), node (kubelet) or LAN host.
+ * pod and Service ranges and LAN (private too, config validation refuses others, but the policy
+ * does not rest on that); plus kube-dns on 53, by selector and by its Service IP. So no pod,
+ * Service IP (the API server's among them), node (kubelet) or LAN host.
  *
  * Istio ambient needs nothing more (istio.io, "Ambient and Kubernetes NetworkPolicy",
  * docs/ambient/usage/networkpolicy): HBONE goes to port 15008 of the destination pod only for
@@ -148,15 +149,15 @@ export function internetOnlyEgressSpec(
   podSelector: Readonly<Record<string, string>>,
   cluster: ClusterFacts,
 ): NetworkPolicySpec {
-  const outsidePrivate = clusterLocalCidrs(cluster).filter((cidr) => {
-    const parsed = parseCidr(cidr);
-    return parsed === undefined || !isPrivateCidr(parsed);
-  });
   return {
     podSelector: { matchLabels: { ...podSelector } },
     policyTypes: ["Egress"],
     egress: [
-      { to: [{ ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES, LINK_LOCAL, ...outsidePrivate] } }] },
+      {
+        to: [
+          { ipBlock: { cidr: "0.0.0.0/0", except: [...PRIVATE_RANGES, LINK_LOCAL, ...clusterLocalCidrs(cluster)] } },
+        ],
+      },
       { to: [KUBE_DNS_PEER, { ipBlock: { cidr: `${cluster.dnsServiceIp}/32` } }], ports: DNS_PORTS },
     ],
   };

@@ -151,7 +151,7 @@ export function routeGuardScript(vpn: VpnSettings, cluster: ClusterFacts): strin
     "fi",
     "# VXLAN in on eth0: only from the current gateway (allow_vxlan_from inserts it), never from another pod.",
     `iptables -w -N ${ROUTE_GUARD_CHAINS.vxlanIn} 2>/dev/null || iptables -w -F ${ROUTE_GUARD_CHAINS.vxlanIn}`,
-    `iptables -w -A ${ROUTE_GUARD_CHAINS.vxlanIn} -j DROP`,
+    `iptables -w -A ${ROUTE_GUARD_CHAINS.vxlanIn} -j DROP  # VXLAN from any other pod, which could otherwise inject packets into vxlan0`,
     `iptables -w -C INPUT ${vxlanHook} 2>/dev/null || iptables -w -I INPUT 1 ${vxlanHook}`,
     "",
   ].join("\n");

@@ -74,7 +74,9 @@ export const vpnSchema = z.strictObject({
   vxlanId: integer(1, 16777215).default(42).describe("VXLAN id between the routed clients and the gateway."),
   vxlanNetwork: z
     .string()
-    .refine((value) => /^\d+\.\d+\.\d+$/.test(value) && parseIpv4(`${value}.0`) !== undefined, {
+    // parseIpv4 takes only four decimal octets, each 0 to 255 without leading zeros (ipaddr.js v2.5.0
+    // lib/ipaddr.js `IPv4.isValidFourPartDecimal`): with ".0" added, exactly three such octets pass.
+    .refine((value) => parseIpv4(`${value}.0`) !== undefined, {
       error: (issue) => `"${String(issue.input)}" is not the first three octets of an IPv4 /24 (e.g. 172.16.0)`,
     })
     .default("172.16.0")
