@@ -49,6 +49,7 @@ export default {
       "test/relations.test.ts",
       "test/relationsStack.test.ts",
       "test/seerr.test.ts",
+      "test/relationsSeerr.test.ts",
       "test/serializedRelations.test.ts",
       "test/relationsHttp.test.ts",
       "test/relationsReconcile.test.ts",

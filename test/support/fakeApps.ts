@@ -152,6 +152,16 @@ export class FakeServarr extends FakeApp {
   };
   /** The app's tags, as `/tag` answers them. */
   readonly tags: { id: number; label: string }[] = [];
+  /**
+   * The app's quality profiles and (Lidarr's) metadata profiles, as `/qualityprofile` and
+   * `/metadataprofile` answer them. A user can delete every profile that nothing uses (Radarr
+   * v6.0.3.10276 src/NzbDrone.Core/Profiles/Qualities/QualityProfileService.cs L65-73); the app adds
+   * its defaults again only when it starts with none (L122-127).
+   */
+  readonly profiles: Record<"qualityprofile" | "metadataprofile", { id: number; name: string }[]> = {
+    qualityprofile: [{ id: 3, name: "Standard" }],
+    metadataprofile: [{ id: 3, name: "Standard" }],
+  };
   readonly folders: Set<string>;
   readonly network: FakeNetwork;
   private nextId = 1;
@@ -240,7 +250,7 @@ export class FakeServarr extends FakeApp {
         return { status: 200, body: { appName: this.name, version: SERVARR_VERSION[this.name] }, headers: version };
       case "qualityprofile":
       case "metadataprofile":
-        return { status: 200, body: [{ id: 3, name: "Standard" }] };
+        return { status: 200, body: this.profiles[resource] };
       case "downloadclient":
       case "applications":
       case "indexerproxy":
@@ -700,7 +710,9 @@ export class FakeServarr extends FakeApp {
     }
     if (
       this.name === "lidarr" &&
-      (!body.name || body.defaultQualityProfileId !== 3 || body.defaultMetadataProfileId !== 3)
+      (!body.name ||
+        !this.profiles.qualityprofile.some((profile) => profile.id === body.defaultQualityProfileId) ||
+        !this.profiles.metadataprofile.some((profile) => profile.id === body.defaultMetadataProfileId))
     ) {
       return this.refuse(
         400,
