@@ -55,6 +55,8 @@ export default {
       "test/relationsReconcile.test.ts",
       "test/relationsSettings.test.ts",
       "test/relationsJellyfin.test.ts",
+      "test/relationsLifecycle.test.ts",
+      "test/relationsDownloadClients.test.ts",
     ],
   },
   // Each mutant runs only the tests that executed its code in the unmutated run.
