@@ -34,6 +34,7 @@ export default {
       "test/vpnRules.test.ts",
       "test/vpnPortForward.test.ts",
       "test/vpnConfig.test.ts",
+      "test/vpnPods.test.ts",
       "test/portFollower.test.ts",
       "test/routedIndexers.test.ts",
       "test/flaresolverrEgress.test.ts",
