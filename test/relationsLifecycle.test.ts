@@ -1,7 +1,7 @@
 import { strict as assert } from "node:assert";
 import type { KubernetesConnection } from "../lib/platform/kubeConnection";
-import { httpClient } from "../lib/relations/http";
-import { Connect, RelationInputs, relationLifecycle } from "../lib/relations/lifecycle";
+import { httpClient, relationError } from "../lib/relations/http";
+import { Connect, RelationInputs, appGone, relationLifecycle } from "../lib/relations/lifecycle";
 import type { RelationSpec } from "../lib/relations/reconcile";
 import { FakeQbittorrent, FakeSabnzbd } from "./support/fakeApps";
 import { FakeSeerr } from "./support/fakeSeerr";
@@ -115,6 +115,15 @@ describe("relations: the relation resource's lifecycle", function () {
       return true;
     });
     assert.equal(opened.length, 1, "no second connection to undo anything");
+  });
+
+  it("delete: an app that is gone has nothing left to remove; any other failure fails the delete (its entries would stay)", async () => {
+    const state = await relationLifecycle(connect).create(inputs(categories("radarr")));
+    const failing = (error: Error) => relationLifecycle(() => Promise.reject(error));
+    await failing(appGone("namespace charmarr-downloads does not exist")).delete(state);
+    const refused = relationError("the port-forward to charmarr-downloads/qbittorrent-0 port 8080 failed: 403");
+    await assert.rejects(failing(refused).delete(state), (error) => error === refused);
+    assert.deepEqual([...qbittorrent.categories.keys()], ["radarr"]);
   });
 
   it("a run that fails part-way and cannot undo what it made says both, naming what it made", async () => {
