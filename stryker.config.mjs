@@ -34,6 +34,7 @@ export default {
       "test/vpnRules.test.ts",
       "test/vpnPortForward.test.ts",
       "test/vpnConfig.test.ts",
+      "test/vpnPods.test.ts",
       "test/portFollower.test.ts",
       "test/routedIndexers.test.ts",
       "test/flaresolverrEgress.test.ts",
@@ -56,6 +57,8 @@ export default {
       "test/relationsReconcile.test.ts",
       "test/relationsSettings.test.ts",
       "test/relationsJellyfin.test.ts",
+      "test/relationsLifecycle.test.ts",
+      "test/relationsDownloadClients.test.ts",
     ],
   },
   // Each mutant runs only the tests that executed its code in the unmutated run.

@@ -132,6 +132,15 @@ describe("relations: the HTTP client, what an app receives and what a refusal sa
     assert.ok(took >= 140 && took < 5000, `gave up after ${took} ms`);
   });
 
+  it("an app that breaks off its answer fails the request, not the process", async () => {
+    answer = (response) => {
+      response.writeHead(200, { "content-type": "application/json", "content-length": "1000" });
+      response.write('{"partial":');
+      setTimeout(() => response.socket?.destroy(), 20);
+    };
+    await assert.rejects(client().send({ method: "GET", path: "/cut" }), /aborted|ECONNRESET|socket hang up/);
+  });
+
   it("a refusal names the app, the request (never its query: it may hold a key), the status and the start of the app's answer", async () => {
     answer = (response) => response.writeHead(400, { "content-type": "text/plain" }).end(`bad ${"x".repeat(400)}`);
     await assert.rejects(
