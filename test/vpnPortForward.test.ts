@@ -144,6 +144,11 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
     assert.equal(gluetun.VPN_PORT_FORWARDING_DOWN_COMMAND, "/bin/sh /iptables/port-forward.sh down {{PORTS}}");
     const files = manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>;
     assert.deepEqual(Object.keys(files).sort(), ["port-forward.sh", "post-rules.txt"]);
+    assert.deepEqual(
+      Object.keys(manifestOf(without, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>),
+      ["post-rules.txt"],
+      "without port forwarding the gateway holds no script that forwards a port",
+    );
     const off = envOf(container(podOf(without, "Deployment", "vpn-gateway"), "gluetun"));
     assert.deepEqual(
       Object.keys(off).filter((name) => /PORT_FORWARD|AUTH_CONFIG/.test(name)),
