@@ -238,6 +238,23 @@ describe("relations: the port-forward's local relay", function () {
     );
   });
 
+  it("a relay that cannot listen (the machine out of ports or files) fails the run with the system's error", async () => {
+    const listen = net.Server.prototype.listen;
+    net.Server.prototype.listen = function (this: net.Server) {
+      const refused = Object.assign(new Error("listen EMFILE: too many open files"), { code: "EMFILE" });
+      process.nextTick(() => this.emit("error", refused));
+      return this;
+    } as typeof listen;
+    try {
+      await assert.rejects(
+        portForwardConnect(qbittorrentPod, homelab(), async () => "reached"),
+        /^Error: listen EMFILE: too many open files$/,
+      );
+    } finally {
+      net.Server.prototype.listen = listen;
+    }
+  });
+
   it("an app that drops the connection fails the request at once, not after the request's 15 s bound", async () => {
     const started = Date.now();
     await assert.rejects(

@@ -57,6 +57,17 @@ describe("relations: qBittorrent's categories", () => {
     );
   });
 
+  it("a 401 to the login, then no answer to the check that tells a refused request from wrong credentials: says which request failed", async () => {
+    const answers: Record<string, { status: number; headers: Record<string, string>; text: string }> = {
+      "/api/v2/auth/login": { status: 401, headers: {}, text: "" },
+      "/api/v2/app/webapiVersion": { status: 500, headers: {}, text: "Internal Server Error" },
+    };
+    await assert.rejects(
+      qbittorrentLogin({ send: async (request) => answers[request.path] }, QBIT),
+      /^RelationError: qbittorrent refused GET \/api\/v2\/app\/webapiVersion with HTTP 500: Internal Server Error$/,
+    );
+  });
+
   it("a save path that differs only by trailing slashes is the same folder: nothing is written", async () => {
     qbittorrent.categories.set("radarr", "/data/downloads/radarr/");
     qbittorrent.categories.set("sonarr", "/data/downloads/sonarr//");
@@ -69,6 +80,17 @@ describe("relations: qBittorrent's categories", () => {
       ["unchanged radarr", "unchanged sonarr"],
     );
     assert.equal(qbittorrent.mutations, 0);
+  });
+
+  it("moves an owned category to its new folder, reporting it updated", async () => {
+    qbittorrent.categories.set("radarr", "/data/old/radarr");
+    const changes = await reconcileQbittorrentCategories(httpClient(qbittorrent.url, 5000), QBIT, {
+      desired: [category("radarr")],
+      owned: ["radarr"],
+    });
+    assert.deepEqual(changes, [{ app: "qbittorrent", collection: "category", name: "radarr", action: "updated" }]);
+    assert.equal(qbittorrent.categories.get("radarr"), "/data/downloads/radarr");
+    assert.ok(qbittorrent.log.includes("POST /api/v2/torrents/editCategory 200"), qbittorrent.log.join("\n"));
   });
 
   it("an owned category the user removed by hand is not removed again, nor reported removed", async () => {
@@ -107,6 +129,14 @@ describe("relations: SABnzbd's categories", () => {
     );
     assert.equal(sabnzbd.categories.get("radarr"), "/data/downloads/radarr");
     assert.equal(sabnzbd.log.length, 2, "its categories read, radarr's set: sonarr is not written");
+  });
+
+  it("a category of the same name the user made first is theirs: not moved, not owned", async () => {
+    sabnzbd.categories.set("radarr", "/mnt/usenet/films");
+    const changes = await reconcileSabnzbdCategories(http(), SAB, { desired: [category("radarr")], owned: [] });
+    assert.deepEqual(changes, [{ app: "sabnzbd", collection: "category", name: "radarr", action: "unmanaged" }]);
+    assert.equal(sabnzbd.categories.get("radarr"), "/mnt/usenet/films");
+    assert.equal(sabnzbd.log.length, 1, "read only");
   });
 
   it("an owned category the user removed by hand is not removed again, nor reported removed", async () => {

@@ -126,6 +126,29 @@ describe("relations: the relation resource's lifecycle", function () {
     assert.deepEqual([...qbittorrent.categories.keys()], ["radarr"]);
   });
 
+  it("a run that fails part-way undoes only what it created: the user's own entry of a wanted name stays", async () => {
+    const sabnzbd = await new FakeSabnzbd("/sabnzbd", SAB_KEY).start();
+    try {
+      sabnzbd.categories.set("radarr", "/mnt/usenet/films");
+      sabnzbd.refuseWrites = { error: "Cannot write the configuration", name: "lidarr" };
+      const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(sabnzbd.url, 5000)));
+      const spec: RelationSpec = {
+        kind: "sabnzbdCategories",
+        target: { basePath: "/sabnzbd", apiKey: SAB_KEY },
+        categories: ["radarr", "sonarr", "lidarr"].map((name) => ({ name, savePath: `/data/downloads/${name}` })),
+      };
+      await assert.rejects(
+        lifecycle.create(inputs(spec)),
+        /sabnzbd refused mode=set_config section=categories name=lidarr/,
+      );
+      assert.equal(sabnzbd.categories.get("radarr"), "/mnt/usenet/films");
+      assert.equal(sabnzbd.categories.has("sonarr"), false, "the category the failed run made is gone again");
+      assert.deepEqual(sabnzbd.violations, []);
+    } finally {
+      await sabnzbd.stop();
+    }
+  });
+
   it("a run that fails part-way and cannot undo what it made says both, naming what it made", async () => {
     const sabnzbd = await new FakeSabnzbd("/sabnzbd", SAB_KEY).start();
     try {

@@ -959,13 +959,14 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
       });
     tool("client_init.sh", `[ -e ${dir}/init-fails ] && exit 1; rm -f ${dir}/ping-fails; exit 0`);
     // dig answers with the address in ${dir}/gateway, or nothing while there is none.
-    tool("dig", `cat ${dir}/gateway 2>/dev/null; exit 0`);
+    tool("dig", `date +%s.%N >> ${dir}/dig-times; cat ${dir}/gateway 2>/dev/null; exit 0`);
     // The gateway's overlay address stops answering while ${dir}/ping-fails exists; its pod address answers.
     // While ${dir}/ping-alternates exists, every other ping of it fails, the first one included (counted in ${dir}/pings).
     tool(
       "ping",
       [
         `[ -e ${dir}/ping-fails ] && [[ " $* " == *" 172.16.0.1 "* ]] && exit 1`,
+        `[[ " $* " == *" 172.16.0.1 "* ]] && date +%s.%N >> ${dir}/ping-times`,
         `if [ -e ${dir}/ping-alternates ] && [[ " $* " == *" 172.16.0.1 "* ]]; then`,
         `  n=$(cat ${dir}/pings 2>/dev/null || echo 0); echo $((n + 1)) > ${dir}/pings`,
         "  [ $((n % 2)) = 0 ] && exit 1",
@@ -1148,6 +1149,26 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
       );
       assert.equal(count("client_init.sh"), 1, "no second reconnect");
       assert.equal(count("dig"), 1, "no second lookup of the gateway");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("vpn-route-sidecar pings the gateway once per interval while it answers, and tries to reconnect once per interval while that fails", async () => {
+    // The interval cut to 0.15 s (the other tests' 0.05 s is too close to a stand-in's own start-up).
+    const script = join(dir, "config", "route-monitor.sh");
+    writeFileSync(script, readFileSync(script, "utf8").replace(/sleep 0\.05\b/g, "sleep 0.15"));
+    const child = spawn("bash", [script], { env: env(), stdio: "ignore" });
+    const times = (file: string) =>
+      existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8").split("\n").filter(Boolean).map(Number) : [];
+    const gaps = (file: string) => times(file).flatMap((time, i, all) => (i === 0 ? [] : [time - all[i - 1]]));
+    try {
+      await waitFor(() => times("ping-times").length >= 4, "four pings of the gateway");
+      assert.ok(Math.min(...gaps("ping-times")) >= 0.12, `pings ${gaps("ping-times").join(", ")} s apart`);
+      // The gateway stops answering and no longer resolves: reconnects fail.
+      writeFileSync(join(dir, "ping-fails"), "");
+      await waitFor(() => times("dig-times").length >= 4, "four attempts to reconnect");
+      assert.ok(Math.min(...gaps("dig-times")) >= 0.12, `reconnects ${gaps("dig-times").join(", ")} s apart`);
     } finally {
       child.kill("SIGKILL");
     }

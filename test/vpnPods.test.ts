@@ -89,6 +89,27 @@ describe("the port follower's pod template", () => {
   });
 });
 
+describe("routePodTemplate's route containers", () => {
+  it("start in a pod that asks for non-root: root in their own context, which overrides the pod's runAsNonRoot", () => {
+    // The kubelet refuses to start a container whose effective runAsNonRoot is true and whose user is 0
+    // (kubernetes/api core/v1/types.go `SecurityContext.RunAsNonRoot`); the container's own field wins.
+    const template: PodTemplateSpec = {
+      spec: { ...APP.spec!, securityContext: { runAsNonRoot: true, runAsUser: 1000 } },
+    };
+    const routed = routePodTemplate(template, ROUTE);
+    const pod = routed.spec?.securityContext ?? {};
+    for (const c of [...(routed.spec?.initContainers ?? []), ...(routed.spec?.containers ?? [])]) {
+      if (!c.name.startsWith("vpn-route-")) {
+        continue;
+      }
+      const user = c.securityContext?.runAsUser ?? pod.runAsUser;
+      const nonRoot = c.securityContext?.runAsNonRoot ?? pod.runAsNonRoot;
+      assert.equal(user, 0, `${c.name} runs as root: iptables and ip need its capabilities in the effective set`);
+      assert.notEqual(nonRoot, true, `${c.name} would be refused by the kubelet`);
+    }
+  });
+});
+
 describe("routePodTemplate refuses", () => {
   it("a template with a volume of the route containers' settings name", () => {
     const template: PodTemplateSpec = {

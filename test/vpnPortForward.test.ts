@@ -135,6 +135,38 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
     without = await planDownloads(WITHOUT_PORT_FORWARDING);
   });
 
+  it("the gateway pod can start with and without it: each volume it mounts is declared, each ConfigMap and Secret it names is planned", () => {
+    for (const [what, planned] of [
+      ["with port forwarding", plan],
+      ["without", without],
+    ] as const) {
+      const gateway = manifestOf(planned, "Deployment", "vpn-gateway");
+      const pod = podOf(planned, "Deployment", "vpn-gateway");
+      const declared = new Set((pod.volumes ?? []).map((volume) => volume.name));
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+        for (const mount of c.volumeMounts ?? []) {
+          assert.ok(
+            declared.has(mount.name),
+            `${what}: ${c.name} mounts ${mount.name}, which the pod does not declare`,
+          );
+        }
+      }
+      for (const volume of pod.volumes ?? []) {
+        const [kind, name] = volume.secret
+          ? ["Secret", volume.secret.secretName]
+          : volume.configMap
+            ? ["ConfigMap", volume.configMap.name]
+            : [undefined, undefined];
+        if (kind !== undefined) {
+          const found = planned.manifests.some(
+            (m) => m.kind === kind && m.metadata.name === name && m.metadata.namespace === gateway.metadata.namespace,
+          );
+          assert.ok(found, `${what}: volume ${volume.name} needs ${kind} ${name}, which the plan does not create`);
+        }
+      }
+    }
+  });
+
   it("gluetun asks for a port from port-forwarding servers only, and runs the script when it comes and goes", () => {
     const gluetun = envOf(container(podOf(plan, "Deployment", "vpn-gateway"), "gluetun"));
     assert.equal(gluetun.VPN_SERVICE_PROVIDER, "protonvpn");
@@ -144,6 +176,11 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
     assert.equal(gluetun.VPN_PORT_FORWARDING_DOWN_COMMAND, "/bin/sh /iptables/port-forward.sh down {{PORTS}}");
     const files = manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>;
     assert.deepEqual(Object.keys(files).sort(), ["port-forward.sh", "post-rules.txt"]);
+    assert.deepEqual(
+      Object.keys(manifestOf(without, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>),
+      ["post-rules.txt"],
+      "without port forwarding the gateway holds no script that forwards a port",
+    );
     const off = envOf(container(podOf(without, "Deployment", "vpn-gateway"), "gluetun"));
     assert.deepEqual(
       Object.keys(off).filter((name) => /PORT_FORWARD|AUTH_CONFIG/.test(name)),
