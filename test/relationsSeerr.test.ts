@@ -137,6 +137,18 @@ describe("relations: the Radarr and Sonarr servers Seerr keeps", function () {
     assert.equal(seerr.services.sonarr[0].apiKey, "sonarr-key-0001");
     noViolations(radarr, sonarr, seerr);
   });
+
+  it("removing the relation removes the servers it made; one the user already deleted by hand is not asked for again", async () => {
+    const [ours] = seerr.services.radarr.splice(0, 1);
+    assert.equal(ours.name, "Radarr (Charmarr)");
+    await lifecycle.delete(state.get("seerr-services") as RelationState);
+    assert.deepEqual([seerr.services.radarr, seerr.services.sonarr], [[], []]);
+    assert.deepEqual(
+      seerr.log.filter((line) => line.startsWith("DELETE ")).map((line) => line.replace(/\d+ 200$/, "<id> 200")),
+      ["DELETE /api/v1/settings/sonarr/<id> 200"],
+    );
+    noViolations(radarr, sonarr, seerr);
+  });
 });
 
 describe("relations: a Seerr relation that cannot finish says why", function () {
@@ -266,6 +278,47 @@ describe("relations: Seerr beside servers and users it did not make", function (
       );
       assert.deepEqual([seerr.users, seerr.services.radarr, seerr.initialized], [[], [], false]);
       noViolations(radarr, seerr, jellyfin);
+    } finally {
+      await seerr.stop();
+    }
+  });
+
+  it("a server of the relation's name the user made first is theirs: left exactly as it is, reported unmanaged", async () => {
+    const seerr = await FakeSeerr.create(SEERR_KEY, { network });
+    try {
+      seerr.signInByHand("owner@example.org");
+      seerr.initialized = true;
+      const theirs = {
+        id: 0,
+        name: "radarr (charmarr)",
+        hostname: "nas",
+        port: 7878,
+        apiKey: "x",
+        activeDirectory: "/movies",
+        is4k: false,
+        isDefault: true,
+      };
+      seerr.services.radarr.push({ ...theirs });
+      assert.deepEqual(await create(seerr, false), [
+        "unmanaged seerr radarr Radarr (Charmarr) (it existed before the relation: left as it is, never removed)",
+      ]);
+      assert.deepEqual(seerr.services.radarr, [theirs]);
+      assert.equal(seerr.mutations, 0);
+      noViolations(radarr, seerr);
+    } finally {
+      await seerr.stop();
+    }
+  });
+
+  it("a Jellyfin Seerr cannot reach at its first sign-in: fails naming Jellyfin's address and Seerr's answer", async () => {
+    const seerr = await FakeSeerr.create(SEERR_KEY, { network: new FakeNetwork().serve(host("radarr"), 7878, radarr) });
+    try {
+      await assert.rejects(
+        create(seerr, true),
+        /^RelationError: seerr could not sign in through Jellyfin at jellyfin\.charmarr-core\.svc\.cluster\.local:8096 \(POST \/api\/v1\/auth\/jellyfin answered HTTP 404: \{"message":"INVALID_URL"\}\)$/,
+      );
+      assert.deepEqual([seerr.users, seerr.initialized], [[], false]);
+      noViolations(radarr, seerr);
     } finally {
       await seerr.stop();
     }
