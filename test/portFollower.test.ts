@@ -228,7 +228,9 @@ describe("port follower: qBittorrent's listen port follows the VPN's forwarded p
     const first = await forward();
     const second = await forward();
     await eventually(`nothing accepts on the old port ${first} any more`, async () => !(await accepts(first)));
-    assert.match(output, new RegExp(`qBittorrent now listens on ${second}, the forwarded port \\(was ${first}\\)`));
+    // The follower logs after qBittorrent took the port: its line may reach us a moment later.
+    const logged = new RegExp(`qBittorrent now listens on ${second}, the forwarded port \\(was ${first}\\)`);
+    await eventually(`the follower logs the change\n${output}`, () => Promise.resolve(logged.test(output)));
   });
 
   it("never takes the WebUI port, and keeps its port while the tunnel is down", async () => {

@@ -1,8 +1,9 @@
 import { strict as assert } from "node:assert";
 import { createServer, Server } from "node:http";
+import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import { isNamedError } from "../lib/relations/http";
-import { portForwardConnect } from "../lib/relations/portForward";
+import { portForwardConnect, statefulSetOf } from "../lib/relations/portForward";
 import { WebSocket } from "ws";
 import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
 
@@ -149,5 +150,141 @@ describe("relations: reaching an app's pod through the stack's Kubernetes connec
       frames.slice(2).every((frame) => frame[0] === 0),
       "the answer comes on the data channel",
     );
+  });
+});
+
+// The local relay portForwardConnect opens in front of the Kubernetes API's port-forward: who can
+// use it, what the app sees through it, how a dropped connection and a refusing cluster end a run.
+const qbittorrentPod = { namespace: "charmarr-downloads", pod: "qbittorrent-0", port: 8080 };
+
+/** Listens on loopback; answers each request with the Host header it received. */
+async function hostEcho(): Promise<net.Server> {
+  const server = createServer((request, response) => response.end(request.headers.host ?? ""));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+/** Closes each connection as soon as a request arrives, without an answer (an app that crashed mid-request). */
+async function dropper(): Promise<net.Server> {
+  const server = net.createServer((socket) => socket.once("data", () => socket.destroy()));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return server;
+}
+
+const portOf = (server: net.Server) => (server.address() as net.AddressInfo).port;
+
+/** The servers started while `run` runs, and `run`'s result. */
+async function serversStartedDuring<T>(
+  run: (servers: readonly net.Server[]) => Promise<T>,
+): Promise<{ servers: net.Server[]; result: T }> {
+  const servers: net.Server[] = [];
+  const listen = net.Server.prototype.listen;
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    servers.push(this);
+    return listen.apply(this, args as Parameters<typeof listen>);
+  } as typeof listen;
+  try {
+    return { servers, result: await run(servers) };
+  } finally {
+    net.Server.prototype.listen = listen;
+  }
+}
+
+describe("relations: the port-forward's local relay", function () {
+  this.timeout(20000);
+  let api: FakeKubernetesApi;
+  let echo: net.Server;
+  let drop: net.Server;
+  before(async () => {
+    [api, echo, drop] = await Promise.all([FakeKubernetesApi.start(), hostEcho(), dropper()]);
+    api.addPod(qbittorrentPod.namespace, qbittorrentPod.pod, { [qbittorrentPod.port]: portOf(echo) });
+    api.addPod(qbittorrentPod.namespace, "sabnzbd-0", { 8080: portOf(drop) });
+  });
+  after(async () => {
+    await api.close();
+    echo.close();
+    drop.close();
+  });
+  const homelab = () => ({ kubeconfig: api.kubeconfig(), context: "homelab" });
+
+  it("listens on loopback only, for as long as the relation runs, and the app sees its own port in Host", async () => {
+    let during: (net.AddressInfo | string | null)[] = [];
+    const { servers, result } = await serversStartedDuring((started) =>
+      portForwardConnect(qbittorrentPod, homelab(), async (http) => {
+        const answer = await http.send({ method: "GET", path: "/api/v2/app/webapiVersion" });
+        during = started.map((server) => server.address());
+        return answer.text;
+      }),
+    );
+    assert.equal(result, "127.0.0.1:8080", "the Host a client in the pod would send (qBittorrent checks its port)");
+    assert.equal(servers.length, 1);
+    assert.deepEqual(
+      during.map((address) => (address as net.AddressInfo).address),
+      ["127.0.0.1"],
+      "nothing else on the machine's network can use the forward",
+    );
+    assert.equal(servers[0].listening, false, "closed once the relation is done");
+  });
+
+  it("closes the relay when the relation fails, too", async () => {
+    const { servers } = await serversStartedDuring(() =>
+      portForwardConnect(qbittorrentPod, homelab(), async () => {
+        throw new Error("the relation failed");
+      }).catch((error: Error) => assert.equal(error.message, "the relation failed")),
+    );
+    assert.deepEqual(
+      servers.map((server) => server.listening),
+      [false],
+    );
+  });
+
+  it("a relay that cannot listen (the machine out of ports or files) fails the run with the system's error", async () => {
+    const listen = net.Server.prototype.listen;
+    net.Server.prototype.listen = function (this: net.Server) {
+      const refused = Object.assign(new Error("listen EMFILE: too many open files"), { code: "EMFILE" });
+      process.nextTick(() => this.emit("error", refused));
+      return this;
+    } as typeof listen;
+    try {
+      await assert.rejects(
+        portForwardConnect(qbittorrentPod, homelab(), async () => "reached"),
+        /^Error: listen EMFILE: too many open files$/,
+      );
+    } finally {
+      net.Server.prototype.listen = listen;
+    }
+  });
+
+  it("an app that drops the connection fails the request at once, not after the request's 15 s bound", async () => {
+    const started = Date.now();
+    await assert.rejects(
+      portForwardConnect({ ...qbittorrentPod, pod: "sabnzbd-0" }, homelab(), (http) =>
+        http.send({ method: "GET", path: "/sabnzbd/api" }),
+      ),
+      /socket hang up|ECONNRESET/,
+    );
+    assert.ok(Date.now() - started < 5000, `failed after ${Date.now() - started} ms`);
+  });
+
+  it("a cluster that refuses the stack's credentials fails the run: the app is not taken for gone (a destroy would skip its cleanup)", async () => {
+    const wrongToken = api.kubeconfig().replace(`token: ${api.token}`, "token: revoked-token");
+    assert.notEqual(wrongToken, api.kubeconfig());
+    await assert.rejects(
+      portForwardConnect(qbittorrentPod, { kubeconfig: wrongToken, context: "homelab" }, async () => "reached"),
+      (error: Error) => {
+        assert.match(`${error.name}: ${error.message}`, /^Error: .*401/);
+        assert.equal(isNamedError(error, "AppGoneError"), false);
+        return true;
+      },
+    );
+  });
+
+  it("finds a pod's StatefulSet by Kubernetes' pod names, <StatefulSet>-<ordinal>", () => {
+    assert.deepEqual(["radarr-0", "radarr-12", "sonarr-4k-0", "sabnzbd-1"].map(statefulSetOf), [
+      "radarr",
+      "radarr",
+      "sonarr-4k",
+      "sabnzbd",
+    ]);
   });
 });

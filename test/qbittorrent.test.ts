@@ -1,20 +1,20 @@
 /**
  * The relations against a real qBittorrent. Debian's qbittorrent-nox is 4.5.2 (bookworm); the program
- * pins 5.1.2 (lscr.io/linuxserver/qbittorrent 5.1.2-r4-ls426). Everything these tests exercise is the
- * same code in both (qBittorrent sources at release-4.5.2 and release-5.1.2):
+ * pins 5.1.4 (lscr.io/linuxserver/qbittorrent 5.1.4-r3-ls453). Everything these tests exercise is the
+ * same code in both (qBittorrent sources at release-4.5.2 and release-5.1.4):
  * - the Host and CSRF checks before any session: src/webui/webapplication.cpp `processRequest`
- *   4.5.2 L538-541, 5.1.2 L618-622; `validateHostHeader` 4.5.2 L728-742, 5.1.2 L837-851;
+ *   4.5.2 L538-541, 5.1.4 L618-622; `validateHostHeader` 4.5.2 L728-742, 5.1.4 L837-851;
  * - the login's `Ok.`/`Fails.` and the `SID` cookie: src/webui/api/authcontroller.cpp 4.5.2 L79/L86,
- *   5.1.2 L85/L92; webapplication.cpp 4.5.2 L66, 5.1.2 L73;
- * - the category methods: src/webui/api/torrentscontroller.cpp 4.5.2 L1222-1290 and 5.1.2
+ *   5.1.4 L85/L92; webapplication.cpp 4.5.2 L66, 5.1.4 L73;
+ * - the category methods: src/webui/api/torrentscontroller.cpp 4.5.2 L1222-1290 and 5.1.4
  *   L1408-1476, identical but for Qt's string-literal suffix;
  * - the save-path settings, their keys and defaults: src/base/bittorrent/sessionimpl.cpp 4.5.2
- *   L486-491, 5.1.2 L511-516; a torrent added with neither autoTMM nor a save path is Automatic
- *   unless DisableAutoTMMByDefault (4.5.2 L2487, 5.1.2 L2705-2706) and then saved in its category's
- *   path (4.5.2 L2581, 5.1.2 L2817);
+ *   L486-491, 5.1.4 L511-516; a torrent added with neither autoTMM nor a save path is Automatic
+ *   unless DisableAutoTMMByDefault (4.5.2 L2487, 5.1.4 L2705-2706) and then saved in its category's
+ *   path (4.5.2 L2581, 5.1.4 L2817);
  * - the first start's copy of the image's old-style save paths: src/app/upgrade.cpp
- *   `migrateSettingKeys` 4.5.2 L262/L300, 5.1.2 L263/L301, run on a configuration that is not new
- *   (src/app/application.cpp 4.5.2 L175-178: legal notice accepted; 5.1.2 L294-302: not empty).
+ *   `migrateSettingKeys` 4.5.2 L262/L300, 5.1.4 L263/L301, run on a configuration that is not new
+ *   (src/app/application.cpp 4.5.2 L175-178: legal notice accepted; 5.1.4 L294-302: not empty).
  * What differs is not used here: the WebAPI version (2.8.19 and 2.11.4, src/webui/webapplication.h),
  * `torrents/add`'s start flag (`paused`, `stopped` since 5.0: the test sends neither) and a missing
  * password (4.5.2 falls back to adminadmin, 5.1 makes a temporary one: the seed always sets one).

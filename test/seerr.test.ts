@@ -1,9 +1,10 @@
 import { strict as assert } from "node:assert";
-import { httpClient } from "../lib/relations/http";
-import { Connect, RelationState, appGone, relationLifecycle } from "../lib/relations/lifecycle";
+import { Connect, RelationState, relationLifecycle } from "../lib/relations/lifecycle";
 import { CoreRelationsInput, KeyedEndpoint, PlannedRelation, coreRelations } from "../lib/relations/plan";
+import { portForwardConnect } from "../lib/relations/portForward";
 import { coreRelationsSchema } from "../lib/relations/settings";
 import { FakeApp, FakeServarr } from "./support/fakeApps";
+import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
 import { FakeNetwork } from "./support/fakeNetwork";
 import { FakeJellyfin, FakePlex, FakeSeerr } from "./support/fakeSeerr";
 
@@ -32,7 +33,12 @@ function noViolations(...apps: FakeApp[]): void {
   );
 }
 
-/** A core stack's apps as stand-ins, reached by pod (the port-forward) and by Service (from Seerr). */
+/**
+ * A core stack's apps as stand-ins, reached by Service (from Seerr) and by pod: the relations cross
+ * the relation provider's port-forward, served by a fake Kubernetes API whose pods `seerr-0` and
+ * `jellyfin-0` in charmarr-core serve the ports their StatefulSets declare (5055, 8096), so a
+ * relation aimed at another pod, port or namespace fails.
+ */
 class Core {
   readonly state = new Map<string, RelationState>();
   private constructor(
@@ -40,6 +46,7 @@ class Core {
     readonly sonarr: FakeServarr,
     readonly seerr: FakeSeerr,
     readonly media: FakePlex | FakeJellyfin,
+    readonly cluster: FakeKubernetesApi,
   ) {}
 
   static async start(media: "plex" | "jellyfin", seerrKey = KEYS.seerr): Promise<Core> {
@@ -51,7 +58,13 @@ class Core {
       .serve(host("sonarr"), 8989, sonarr)
       .serve(host(media), media === "plex" ? 32400 : 8096, server);
     const seerr = await FakeSeerr.create(seerrKey, { plexTv: [PLEX_ACCOUNT], network });
-    return new Core(radarr, sonarr, seerr, server);
+    const cluster = await FakeKubernetesApi.start();
+    const localPort = (app: FakeApp) => Number(new URL(app.url).port);
+    cluster.addPod(NS, "seerr-0", { 5055: localPort(seerr) });
+    if (server instanceof FakeJellyfin) {
+      cluster.addPod(NS, "jellyfin-0", { 8096: localPort(server) });
+    }
+    return new Core(radarr, sonarr, seerr, server, cluster);
   }
 
   get apps(): FakeApp[] {
@@ -59,7 +72,7 @@ class Core {
   }
 
   stop(): Promise<unknown> {
-    return Promise.all(this.apps.map((app) => app.stop()));
+    return Promise.all([...this.apps.map((app) => app.stop()), this.cluster.close()]);
   }
 
   relations(overrides: Partial<CoreRelationsInput> = {}): PlannedRelation[] {
@@ -80,11 +93,8 @@ class Core {
 
   /** `pulumi up`: create or update each relation, in order; the changes each reported. */
   async up(planned: readonly PlannedRelation[]): Promise<Record<string, readonly string[]>> {
-    const pods: Record<string, FakeApp> = { "seerr-0": this.seerr, "jellyfin-0": this.media };
-    const connect: Connect = (reach, _connection, use) => {
-      const app = pods[reach.pod];
-      return app === undefined ? Promise.reject(appGone(reach.pod)) : use(httpClient(app.url, 5000));
-    };
+    const connection = { kubeconfig: this.cluster.kubeconfig(), context: "homelab" };
+    const connect: Connect = (reach, _connection, use) => portForwardConnect(reach, connection, use);
     const lifecycle = relationLifecycle(connect);
     const reported: Record<string, readonly string[]> = {};
     for (const relation of planned) {

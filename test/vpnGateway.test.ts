@@ -297,6 +297,11 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
       "the guard is in place before gateway-init enables forwarding",
     );
     assert.deepEqual(spec.containers.map((c) => c.name).sort(), ["gateway-sidecar", "gluetun"]);
+    assert.equal(
+      (spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken,
+      false,
+      "no Kubernetes API token in a pod that talks to the internet",
+    );
     assert.equal(container(gateway.spec.template, "gateway-init").securityContext?.privileged, true);
     assert.deepEqual(
       container(gateway.spec.template, "gateway-sidecar").securityContext?.capabilities?.add,
@@ -954,9 +959,21 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
       });
     tool("client_init.sh", `[ -e ${dir}/init-fails ] && exit 1; rm -f ${dir}/ping-fails; exit 0`);
     // dig answers with the address in ${dir}/gateway, or nothing while there is none.
-    tool("dig", `cat ${dir}/gateway 2>/dev/null; exit 0`);
+    tool("dig", `date +%s.%N >> ${dir}/dig-times; cat ${dir}/gateway 2>/dev/null; exit 0`);
     // The gateway's overlay address stops answering while ${dir}/ping-fails exists; its pod address answers.
-    tool("ping", `[ -e ${dir}/ping-fails ] && [[ " $* " == *" 172.16.0.1 "* ]] && exit 1; exit 0`);
+    // While ${dir}/ping-alternates exists, every other ping of it fails, the first one included (counted in ${dir}/pings).
+    tool(
+      "ping",
+      [
+        `[ -e ${dir}/ping-fails ] && [[ " $* " == *" 172.16.0.1 "* ]] && exit 1`,
+        `[[ " $* " == *" 172.16.0.1 "* ]] && date +%s.%N >> ${dir}/ping-times`,
+        `if [ -e ${dir}/ping-alternates ] && [[ " $* " == *" 172.16.0.1 "* ]]; then`,
+        `  n=$(cat ${dir}/pings 2>/dev/null || echo 0); echo $((n + 1)) > ${dir}/pings`,
+        "  [ $((n % 2)) = 0 ] && exit 1",
+        "fi",
+        "exit 0",
+      ].join("\n"),
+    );
     // iptables: fails where ${dir}/iptables-fails names the flag; keeps CHARMARR-VXLAN-IN's rules in a file.
     tool(
       "iptables",
@@ -1049,9 +1066,24 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
     assert.equal(calls().filter((c) => c.startsWith("dig") || c.startsWith("client_init.sh")).length, 0);
   });
 
+  it("vpn-route-init gives up with a failure once its attempts are spent, so the pod never starts unrouted", () => {
+    // Its attempts cut to 2, as its sleeps are: the gateway never resolves.
+    const script = join(dir, "config", "route-init.sh");
+    writeFileSync(script, readFileSync(script, "utf8").replace(/\$\(seq \d+\)/, "$(seq 2)"));
+    const result = spawnSync("bash", [script], { env: env(), encoding: "utf8", timeout: 10_000 });
+    assert.equal(result.status, 1, result.stdout + result.stderr);
+    assert.match(result.stdout, /reconnect failed \(attempt 2 of \d+\)/);
+    assert.equal(calls().filter((c) => c.startsWith("client_init.sh")).length, 0);
+  });
+
   it("vpn-route-sidecar reconnects after three unanswered pings, moves VXLAN to the new gateway, keeps going while reconnecting fails, and ends at SIGTERM", async () => {
     writeFileSync(join(dir, "vxlan-in"), "-s 10.42.0.31/32 -j RETURN\n-j DROP\n");
-    const child = spawn("bash", [join(dir, "config", "route-monitor.sh")], { env: env(), stdio: "ignore" });
+    const child = spawn("bash", [join(dir, "config", "route-monitor.sh")], {
+      env: env(),
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let stdout = "";
+    child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
     const exited = new Promise<number | null>((done) => child.on("exit", done));
     // A failed assertion must not leave the monitor running (and mocha waiting for it).
     const stopped = () => child.exitCode !== null || child.signalCode !== null;
@@ -1084,10 +1116,61 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
       child.kill("SIGTERM");
       const code = await Promise.race([exited, new Promise((done) => setTimeout(() => done("timeout"), 5000))]);
       assert.equal(code, 0, "SIGTERM ends it");
+      // What `kubectl logs -c vpn-route-sidecar` tells the user, in order.
+      const said = [
+        "no answer from 172.16.0.1 (1 of 3)",
+        "no answer from 172.16.0.1 (3 of 3)",
+        "reconnecting to vpn-gateway.charmarr-vpn.svc.cluster.local",
+        "reconnect failed; again in 1 s",
+      ].map((line) => stdout.indexOf(line));
+      assert.ok(
+        said.every((at, i) => at >= 0 && (i === 0 || at > said[i - 1])),
+        stdout,
+      );
     } finally {
       if (!stopped()) {
         child.kill("SIGKILL");
       }
+    }
+  });
+
+  it("vpn-route-sidecar counts unanswered pings in a row: a lost ping now and then, even right after a reconnect, is no reason to reconnect", async () => {
+    writeFileSync(join(dir, "gateway"), "10.42.0.31\n");
+    // Three unanswered pings, one reconnect (client_init.sh ends them); then every other ping goes unanswered, the first at once.
+    writeFileSync(join(dir, "ping-fails"), "");
+    writeFileSync(join(dir, "ping-alternates"), "");
+    const child = spawn("bash", [join(dir, "config", "route-monitor.sh")], { env: env(), stdio: "ignore" });
+    try {
+      const count = (prefix: string) => calls().filter((c) => c.startsWith(prefix)).length;
+      await waitFor(() => count("client_init.sh") === 1, "the reconnect after three unanswered pings");
+      await waitFor(
+        () => existsSync(join(dir, "pings")) && Number(readFileSync(join(dir, "pings"), "utf8")) >= 10,
+        "ten pings after the reconnect, every other one unanswered",
+      );
+      assert.equal(count("client_init.sh"), 1, "no second reconnect");
+      assert.equal(count("dig"), 1, "no second lookup of the gateway");
+    } finally {
+      child.kill("SIGKILL");
+    }
+  });
+
+  it("vpn-route-sidecar pings the gateway once per interval while it answers, and tries to reconnect once per interval while that fails", async () => {
+    // The interval cut to 0.15 s (the other tests' 0.05 s is too close to a stand-in's own start-up).
+    const script = join(dir, "config", "route-monitor.sh");
+    writeFileSync(script, readFileSync(script, "utf8").replace(/sleep 0\.05\b/g, "sleep 0.15"));
+    const child = spawn("bash", [script], { env: env(), stdio: "ignore" });
+    const times = (file: string) =>
+      existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8").split("\n").filter(Boolean).map(Number) : [];
+    const gaps = (file: string) => times(file).flatMap((time, i, all) => (i === 0 ? [] : [time - all[i - 1]]));
+    try {
+      await waitFor(() => times("ping-times").length >= 4, "four pings of the gateway");
+      assert.ok(Math.min(...gaps("ping-times")) >= 0.12, `pings ${gaps("ping-times").join(", ")} s apart`);
+      // The gateway stops answering and no longer resolves: reconnects fail.
+      writeFileSync(join(dir, "ping-fails"), "");
+      await waitFor(() => times("dig-times").length >= 4, "four attempts to reconnect");
+      assert.ok(Math.min(...gaps("dig-times")) >= 0.12, `reconnects ${gaps("dig-times").join(", ")} s apart`);
+    } finally {
+      child.kill("SIGKILL");
     }
   });
 });

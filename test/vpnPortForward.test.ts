@@ -1,5 +1,4 @@
 import { strict as assert } from "node:assert";
-import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -8,6 +7,7 @@ import type { StackPlan } from "../plan/evaluate";
 import { portFollowerAuthFile } from "../lib/vpn/portForward";
 import { DOWNLOADS_EXAMPLE, WITHOUT_PORT_FORWARDING, manifestOf, planDownloads, withConfig } from "./support/plan";
 import { loadStack, problemsOf } from "./support/configCommands";
+import { IptablesTable, Netns, decidingRule, parseListing, verdict } from "./support/iptables";
 
 /** The problems of the example with `changes`; none when it is accepted. */
 function problemsWith(changes: Record<string, unknown>): readonly ConfigProblem[] {
@@ -144,6 +144,11 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
     assert.equal(gluetun.VPN_PORT_FORWARDING_DOWN_COMMAND, "/bin/sh /iptables/port-forward.sh down {{PORTS}}");
     const files = manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>;
     assert.deepEqual(Object.keys(files).sort(), ["port-forward.sh", "post-rules.txt"]);
+    assert.deepEqual(
+      Object.keys(manifestOf(without, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>),
+      ["post-rules.txt"],
+      "without port forwarding the gateway holds no script that forwards a port",
+    );
     const off = envOf(container(podOf(without, "Deployment", "vpn-gateway"), "gluetun"));
     assert.deepEqual(
       Object.keys(off).filter((name) => /PORT_FORWARD|AUTH_CONFIG/.test(name)),
@@ -232,144 +237,100 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
   });
 });
 
-/** One rule of an `iptables-save` listing: its chain, matches and target (the flags port-forward.sh and pod-gateway write). */
-interface NatRule {
-  readonly chain: string;
-  readonly matches: Readonly<Record<string, string>>;
-  readonly target: string;
-  readonly toDestination?: string;
-}
-
-/** The nat table's rules as `iptables-save -t nat` lists them, in order; an unknown flag fails the test. */
-function natRules(save: string): NatRule[] {
-  return save
-    .split("\n")
-    .filter((line) => line.startsWith("-A "))
-    .map((line) => {
-      const words = line.split(/\s+/);
-      const matches: Record<string, string> = {};
-      let target = "";
-      let toDestination: string | undefined;
-      for (let i = 2; i < words.length; i += 2) {
-        const [flag, value] = [words[i], words[i + 1]];
-        if (flag === "-j") {
-          target = value;
-        } else if (flag === "--to-destination") {
-          toDestination = value;
-        } else if (["-i", "-o", "-p", "--dport", "--ctstate"].includes(flag)) {
-          matches[flag] = value;
-        } else {
-          assert.equal(flag, "-m", `unexpected flag ${flag} in ${line}`);
-        }
-      }
-      return { chain: words[1], matches, target, toDestination };
-    });
-}
-
 /** Where the nat table's PREROUTING sends a new connection: its DNAT destination, or undefined (not rewritten). */
 function dnatOf(
-  rules: readonly NatRule[],
-  packet: { in: string; protocol: "tcp" | "udp"; port: number },
-  chain = "PREROUTING",
+  nat: IptablesTable,
+  packet: { in: string; protocol: "tcp" | "udp"; dport: number },
 ): string | undefined {
-  for (const rule of rules.filter((r) => r.chain === chain)) {
-    const { "-i": device, "-p": protocol, "--dport": port, ...rest } = rule.matches;
-    assert.deepEqual(rest, {}, `unexpected match in ${chain}`);
-    if (
-      (device !== undefined && device !== packet.in) ||
-      (protocol !== undefined && protocol !== packet.protocol) ||
-      (port !== undefined && Number(port) !== packet.port)
-    ) {
-      continue;
-    }
-    if (rule.target === "DNAT") {
-      return rule.toDestination;
-    }
-    const jumped = rule.target === "RETURN" ? undefined : dnatOf(rules, packet, rule.target);
-    if (jumped !== undefined || rule.target === "RETURN") {
-      return jumped;
-    }
-  }
-  return undefined;
+  const rule = decidingRule(nat, "PREROUTING", packet);
+  return rule?.target === "DNAT" ? rule.toDestination : undefined;
 }
 
-/** The first POSTROUTING target a connection leaving `out` meets (`dnat`: it was DNATed on the way in). */
-function postroutingOf(rules: readonly NatRule[], packet: { out: string; dnat: boolean }): string | undefined {
-  return rules
-    .filter((rule) => rule.chain === "POSTROUTING")
-    .find(
-      (rule) =>
-        (rule.matches["-o"] === undefined || rule.matches["-o"] === packet.out) &&
-        (rule.matches["--ctstate"] === undefined || (rule.matches["--ctstate"] === "DNAT") === packet.dnat),
-    )?.target;
+/** What the nat table's POSTROUTING does with a new connection leaving `out` (`dnat`: DNATed on the way in). */
+function postroutingOf(nat: IptablesTable, packet: { out: string; dnat: boolean }): string {
+  return verdict(nat, "POSTROUTING", { out: packet.out, protocol: "tcp", state: packet.dnat ? "DNAT" : "NEW" });
 }
 
 interface ScriptRun {
   readonly code: number;
   readonly stdout: string;
   readonly stderr: string;
-  /** The nat table's rules after the run. */
-  readonly nat: NatRule[];
+  /** The nat table after the run, as the kernel holds it. */
+  readonly nat: IptablesTable;
 }
 
 describe("port forwarding: port-forward.sh, gluetun's up and down command, run with iptables in a network namespace of its own", () => {
-  let dir: string;
-  let script: string;
+  /** The steps, in order, each as gluetun runs it (`unprivileged`: without any capability, so every iptables call fails). */
+  const STEPS = ["up", "again", "down", "upBeforeWebUi", "webUi", "unprivileged"] as const;
+  let runs: Record<(typeof STEPS)[number], ScriptRun>;
   let webUiPort: number;
   before(async () => {
     const plan = await planDownloads();
-    dir = mkdtempSync(join(tmpdir(), "port-forward-"));
-    script = join(dir, "port-forward.sh");
-    writeFileSync(
-      script,
-      (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
-    );
-    const qbittorrent = podOf(plan, "StatefulSet", "qbittorrent");
-    webUiPort = Number(envOf(container(qbittorrent, "vpn-port-follower")).QBITTORRENT_WEBUI_PORT);
+    const dir = mkdtempSync(join(tmpdir(), "port-forward-"));
+    try {
+      const script = join(dir, "port-forward.sh");
+      writeFileSync(
+        script,
+        (manifestOf(plan, "ConfigMap", "vpn-gateway-post-rules").data as Record<string, string>)["port-forward.sh"],
+      );
+      const qbittorrent = podOf(plan, "StatefulSet", "qbittorrent");
+      webUiPort = Number(envOf(container(qbittorrent, "vpn-port-follower")).QBITTORRENT_WEBUI_PORT);
+      const args: Record<(typeof STEPS)[number], string> = {
+        up: "up 42000,42001,42002",
+        again: "up 43000",
+        down: "down 43000",
+        upBeforeWebUi: "up 42000",
+        webUi: `up ${webUiPort}`,
+        unprivileged: "up 44000",
+      };
+      // One process for the file, in a network namespace of its own whose nat table holds pod-gateway's
+      // masquerade (`gateway_init.sh` line 57), as the gateway's does: each step as gluetun runs it
+      // (`/bin/sh port-forward.sh <action> <ports>`), then the nat table after it.
+      const driver = [
+        "iptables -w -t nat -A POSTROUTING -j MASQUERADE || exit 1",
+        ...STEPS.map((step) => {
+          const drop = step === "unprivileged" ? "setpriv --bounding-set -all --inh-caps -all " : "";
+          const out = join(dir, step);
+          return `${drop}/bin/sh ${script} ${args[step]} >${out}.out 2>${out}.err; echo $? >${out}.code; iptables -w -t nat -S >${out}.nat`;
+        }),
+      ].join("\n");
+      const netns = new Netns();
+      try {
+        const result = netns.exec(["/bin/sh", "-c", driver]);
+        assert.equal(result.status, 0, result.stderr);
+      } finally {
+        netns.remove();
+      }
+      const read = (step: string, suffix: string) => readFileSync(join(dir, `${step}.${suffix}`), "utf8");
+      runs = Object.fromEntries(
+        STEPS.map((step) => [
+          step,
+          {
+            code: Number(read(step, "code")),
+            stdout: read(step, "out"),
+            stderr: read(step, "err"),
+            nat: parseListing(read(step, "nat")),
+          },
+        ]),
+      ) as typeof runs;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
-
-  /**
-   * Runs the script as gluetun does (`/bin/sh port-forward.sh <action> <ports>`, once per step, in
-   * order) in a new network namespace whose nat table holds pod-gateway's masquerade
-   * (`gateway_init.sh` line 57), as the gateway's does. `unprivileged`: the steps run without any
-   * capability, so every iptables call fails. One process for all steps of a test.
-   */
-  function runSteps(steps: string[][], unprivileged = false): ScriptRun[] {
-    const run = (args: string[]) =>
-      `${unprivileged ? "setpriv --bounding-set -all --inh-caps -all " : ""}/bin/sh ${script} ${args.join(" ")}`;
-    const driver = [
-      "iptables -t nat -A POSTROUTING -j MASQUERADE || exit 1",
-      ...steps.map(
-        (args, index) =>
-          `${run(args)} >${dir}/${index}.out 2>${dir}/${index}.err; echo $? >${dir}/${index}.code; iptables-save -t nat >${dir}/${index}.nat`,
-      ),
-    ].join("\n");
-    // A user namespace too when not root, so that the test needs no privilege.
-    const namespaces = process.getuid?.() === 0 ? ["--net"] : ["--map-root-user", "--net"];
-    const result = spawnSync("unshare", [...namespaces, "/bin/sh", "-c", driver], { encoding: "utf8" });
-    assert.equal(result.status, 0, result.stderr);
-    return steps.map((_, index) => ({
-      code: Number(readFileSync(join(dir, `${index}.code`), "utf8")),
-      stdout: readFileSync(join(dir, `${index}.out`), "utf8"),
-      stderr: readFileSync(join(dir, `${index}.err`), "utf8"),
-      nat: natRules(readFileSync(join(dir, `${index}.nat`), "utf8")),
-    }));
-  }
 
   it("up: a connection to the first forwarded port arriving on the tunnel reaches qBittorrent on the same port, TCP and UDP, and keeps the peer's address", () => {
-    const [up] = runSteps([["up", "42000,42001,42002"]]);
+    const { up } = runs;
     assert.equal(up.code, 0, up.stderr);
     for (const protocol of ["tcp", "udp"] as const) {
-      assert.equal(dnatOf(up.nat, { in: "wg0", protocol, port: 42000 }), "172.16.0.10:42000");
+      assert.equal(dnatOf(up.nat, { in: "wg0", protocol, dport: 42000 }), "172.16.0.10:42000");
     }
     assert.equal(
-      dnatOf(up.nat, { in: "wg0", protocol: "tcp", port: 42001 }),
+      dnatOf(up.nat, { in: "wg0", protocol: "tcp", dport: 42001 }),
       undefined,
       "qBittorrent listens on one port",
     );
     assert.equal(
-      dnatOf(up.nat, { in: "eth0", protocol: "tcp", port: 42000 }),
+      dnatOf(up.nat, { in: "eth0", protocol: "tcp", dport: 42000 }),
       undefined,
       "nothing arriving on the pod network (the home address) is forwarded",
     );
@@ -388,42 +349,41 @@ describe("port forwarding: port-forward.sh, gluetun's up and down command, run w
   });
 
   it("up again with a new port: the old port reaches nothing, and the hooks are not repeated", () => {
-    const [, again] = runSteps([
-      ["up", "42000"],
-      ["up", "43000"],
-    ]);
+    const { again } = runs;
     assert.equal(again.code, 0, again.stderr);
-    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", port: 42000 }), undefined);
-    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", port: 43000 }), "172.16.0.10:43000");
-    assert.equal(again.nat.filter((rule) => rule.target === "CHARMARR-PORT-FORWARD").length, 1);
-    assert.equal(again.nat.filter((rule) => rule.target === "ACCEPT").length, 1);
+    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", dport: 42000 }), undefined);
+    assert.equal(dnatOf(again.nat, { in: "wg0", protocol: "tcp", dport: 43000 }), "172.16.0.10:43000");
+    assert.deepEqual(
+      again.nat.chains.PREROUTING.map((rule) => rule.target),
+      ["CHARMARR-PORT-FORWARD"],
+      "hooked once, for the tunnel",
+    );
+    assert.deepEqual(
+      again.nat.chains.POSTROUTING.map((rule) => rule.target),
+      ["ACCEPT", "MASQUERADE"],
+    );
   });
 
   it("down: the port reaches nothing, and gluetun's log says it is closed", () => {
-    const [, down] = runSteps([
-      ["up", "42000"],
-      ["down", "42000"],
-    ]);
+    const { down } = runs;
     assert.equal(down.code, 0, down.stderr);
-    assert.equal(dnatOf(down.nat, { in: "wg0", protocol: "tcp", port: 42000 }), undefined);
-    assert.match(down.stdout, /the forwarded port 42000 is closed/);
+    assert.equal(dnatOf(down.nat, { in: "wg0", protocol: "tcp", dport: 43000 }), undefined);
+    assert.match(down.stdout, /the forwarded port 43000 is closed/);
   });
 
   it("refuses to forward qBittorrent's WebUI port, says why in gluetun's log, and leaves no earlier port forwarded", () => {
-    const [, refused] = runSteps([
-      ["up", "42000"],
-      ["up", String(webUiPort)],
-    ]);
+    assert.equal(dnatOf(runs.upBeforeWebUi.nat, { in: "wg0", protocol: "tcp", dport: 42000 }), "172.16.0.10:42000");
+    const refused = runs.webUi;
     assert.notEqual(refused.code, 0);
     assert.match(refused.stderr, new RegExp(`refusing to forward port ${webUiPort}: it is qBittorrent's WebUI port`));
     for (const port of [webUiPort, 42000]) {
-      assert.equal(dnatOf(refused.nat, { in: "wg0", protocol: "tcp", port }), undefined);
+      assert.equal(dnatOf(refused.nat, { in: "wg0", protocol: "tcp", dport: port }), undefined);
     }
   });
 
   it("fails when iptables does, so gluetun logs the up command as failed instead of a forwarded port", () => {
-    const [up] = runSteps([["up", "42000"]], true);
-    assert.notEqual(up.code, 0);
-    assert.doesNotMatch(up.stdout, /forwarded to/);
+    const { unprivileged } = runs;
+    assert.notEqual(unprivileged.code, 0);
+    assert.doesNotMatch(unprivileged.stdout, /forwarded to/);
   });
 });

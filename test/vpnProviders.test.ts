@@ -543,6 +543,11 @@ describe("vpn providers: plans", () => {
                 serverPort: GLUETUN_DEFAULT_PORTS[provider].openvpn,
               };
         assert.deepEqual(seen, expected);
+        if (type === "openvpn") {
+          // UDP is gluetun v3.41.1's default too, but vpn.images.gluetun may name another gluetun: the
+          // protocol the gateway's firewall opens a port for is set, not left to a version's default.
+          assert.equal(gluetun.env?.find((e) => e.name === "OPENVPN_PROTOCOL")?.value, "udp");
+        }
         // The gateway's own egress NetworkPolicy lets it reach the server on that UDP port.
         const policies = plan.manifests.filter((m) => m.kind === "NetworkPolicy") as NetworkPolicyManifest[];
         const toServer = { ip: "203.0.113.10", protocol: "UDP", port: Number(expected.serverPort) } as const;

@@ -48,7 +48,7 @@ const appOverrideSchema = z.strictObject({
    * More host names the app is reached by. Only SABnzbd keeps a list of them (it refuses any Host
    * header not in its host_whitelist): add e.g. the admin gateway's MagicDNS name
    * `charmarr-admin.<tailnet>.ts.net` or a LAN DNS name. qBittorrent checks only the Host's port:
-   * with the image's `WebUI\ServerDomains=*` it takes any name (qBittorrent release-5.1.2
+   * with the image's `WebUI\ServerDomains=*` it takes any name (qBittorrent release-5.1.4
    * src/webui/webapplication.cpp `validateHostHeader` L842-865).
    */
   hostnames: z

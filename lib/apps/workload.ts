@@ -157,18 +157,18 @@ set_misc complete_dir "$SABNZBD_COMPLETE_DIR"
  * paths) only when the file is missing (docker-qbittorrent
  * root/etc/s6-overlay/s6-rc.d/init-qbittorrent-config/run): a first start begins from that file too.
  *
- * Where downloads land is set here as well, in `[BitTorrent]` (qBittorrent release-5.1.2
+ * Where downloads land is set here as well, in `[BitTorrent]` (qBittorrent release-5.1.4
  * src/base/bittorrent/sessionimpl.cpp L511-516, release-4.5.2 L486-491, the same keys and defaults):
  * - `Session\DisableAutoTMMByDefault=false`: the arr apps add a torrent with its category only
  *   (Radarr v6.0.3.10276 QBittorrentProxyV2.cs `AddTorrentDownloadFormParameters` L242-284), and
- *   only a torrent in Automatic mode is saved in its category's save path (sessionimpl.cpp 5.1.2
+ *   only a torrent in Automatic mode is saved in its category's save path (sessionimpl.cpp 5.1.4
  *   `initLoadTorrentParams` L2705-2706 and L2817; 4.5.2 L2487 and L2581). The default (true) puts
  *   it in the global save path instead.
  * - `Session\DefaultSavePath` and `Session\TempPath`: the global save path and the temporary one,
  *   on the library. The image's defaults name /downloads/, which the pod does not mount.
  * - The image's legacy `[Preferences]` `Downloads\SavePath` and `Downloads\TempPath` are removed: a
  *   first start with no `Meta\MigrationVersion` copies them over the `[BitTorrent]` keys
- *   (src/app/upgrade.cpp `migrateSettingKeys`, release-5.1.2 L263 and L301, release-4.5.2 L262 and L300).
+ *   (src/app/upgrade.cpp `migrateSettingKeys`, release-5.1.4 L263 and L301, release-4.5.2 L262 and L300).
  */
 const QBITTORRENT_SETTINGS_SCRIPT = String.raw`#!/bin/sh
 # Sets the WebUI username and password hash and where downloads are saved in qBittorrent.conf before qBittorrent starts, keeping every other setting.

@@ -27,7 +27,7 @@ const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/
 /**
  * Whether qBittorrent refuses every request, not only the login: its host-header and CSRF checks
  * answer 401 before a session or the credentials are looked at, where a request without a session
- * that passes them gets 403 (qBittorrent release-5.1.2 src/webui/webapplication.cpp
+ * that passes them gets 403 (qBittorrent release-5.1.4 src/webui/webapplication.cpp
  * `processRequest` L618-622, `doProcessRequest` L326-327; release-5.2.3 L658-663 and L327-328).
  * qBittorrent 5.2 also answers wrong credentials with 401, so only this second request tells the two apart.
  */

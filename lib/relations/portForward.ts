@@ -68,7 +68,7 @@ async function ensureAppExists(kubeconfig: Kubernetes.KubeConfig, reach: Reach):
 /**
  * The client for an app relayed from a local port to its pod's port `appPort`. Its requests name the
  * app's own port in Host, as a client in the pod would: qBittorrent refuses a Host header naming a
- * port other than the one it listens on, with HTTP 401 before any login (qBittorrent release-5.1.2
+ * port other than the one it listens on, with HTTP 401 before any login (qBittorrent release-5.1.4
  * src/webui/webapplication.cpp `WebApplication::processRequest` L618-622 and
  * `validateHostHeader` L842-851; release-4.5.2 the same). The address is the pod's loopback, where
  * the forward connects: qBittorrent also accepts a Host naming its local address when

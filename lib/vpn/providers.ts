@@ -377,7 +377,8 @@ function checkProvider(
       });
     }
   }
-  const port = vpn.type === "wireguard" && settings.includes("endpointPort") ? vpn.endpointPort : undefined;
+  // Only WireGuard rules restrict ports, and the credentials-only check (credentialProblems) has no port.
+  const port = vpn.endpointPort;
   if (port !== undefined && rules.endpointPorts && !rules.endpointPorts.includes(port)) {
     const allowed = [...rules.endpointPorts].sort((a, b) => a - b);
     problems.push({
@@ -403,7 +404,8 @@ function supportedRules(vpn: VpnSettings): TypeRules & { supported: true } {
 /** The UDP port of the VPN server: what the gateway must be allowed to send to. */
 export function vpnServerPort(vpn: VpnSettings): number {
   const rules = supportedRules(vpn);
-  const port = vpn.type === "wireguard" ? (vpn.endpointPort ?? rules.defaultPort) : rules.defaultPort;
+  // vpn.endpointPort is a WireGuard setting: validation refuses it with OpenVPN.
+  const port = vpn.endpointPort ?? rules.defaultPort;
   if (port === undefined) {
     throw new Error(
       `provider "${vpn.provider}" has no default ${vpn.type} port and vpn.endpointPort is unset; config validation should have refused it`,
@@ -452,7 +454,8 @@ export function providerEnvironment(
       setting === "addresses"
         ? wireguardAddresses(vpn).join(",")
         : vpn[setting as "publicKey" | "endpointIp" | "endpointPort"];
-    if (value !== undefined && value !== "") {
+    // Never "": addresses are required or the provider's default, and the schema refuses empty values.
+    if (value !== undefined) {
       env[spec.gluetunEnv] = { value: String(value) };
     }
   }

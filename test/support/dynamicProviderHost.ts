@@ -33,8 +33,17 @@ import {
 } from "@pulumi/pulumi/proto/provider_pb";
 import type { Empty } from "google-protobuf/google/protobuf/empty_pb";
 import { Struct } from "google-protobuf/google/protobuf/struct_pb";
+import { MUTATION_RUN } from "./mutationCoverage";
 
 const PROJECT = join(__dirname, "..", "..");
+
+/**
+ * Under Stryker the serialized provider is the instrumented code, whose mutant switches read Stryker's
+ * namespace object; the serializer captures it as a reference to `global.__stryker__`, which the host's
+ * process does not have. An empty one there runs the code unmutated, as the switches do with no active
+ * mutant (the host runs in another process, whose results Stryker never sees).
+ */
+const STRYKER_NAMESPACE = "--import=data:text/javascript,globalThis.__stryker__={}";
 const URN = "urn:pulumi:downloads::charmarr::charmarr:relations:Relations$pulumi-nodejs:dynamic:Resource::relations";
 
 /** The `__provider` text of a relation resource, serialized as `pulumi up` serializes it. */
@@ -80,6 +89,9 @@ export class DynamicProviderHost {
       cwd: PROJECT,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
+      env: MUTATION_RUN
+        ? { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ""} ${STRYKER_NAMESPACE}` }
+        : process.env,
     });
     const stderr: string[] = [];
     child.stderr?.on("data", (chunk: Buffer) => stderr.push(chunk.toString()));

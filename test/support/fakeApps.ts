@@ -152,6 +152,16 @@ export class FakeServarr extends FakeApp {
   };
   /** The app's tags, as `/tag` answers them. */
   readonly tags: { id: number; label: string }[] = [];
+  /**
+   * The app's quality profiles and (Lidarr's) metadata profiles, as `/qualityprofile` and
+   * `/metadataprofile` answer them. A user can delete every profile that nothing uses (Radarr
+   * v6.0.3.10276 src/NzbDrone.Core/Profiles/Qualities/QualityProfileService.cs L65-73); the app adds
+   * its defaults again only when it starts with none (L122-127).
+   */
+  readonly profiles: Record<"qualityprofile" | "metadataprofile", { id: number; name: string }[]> = {
+    qualityprofile: [{ id: 3, name: "Standard" }],
+    metadataprofile: [{ id: 3, name: "Standard" }],
+  };
   readonly folders: Set<string>;
   readonly network: FakeNetwork;
   private nextId = 1;
@@ -240,7 +250,7 @@ export class FakeServarr extends FakeApp {
         return { status: 200, body: { appName: this.name, version: SERVARR_VERSION[this.name] }, headers: version };
       case "qualityprofile":
       case "metadataprofile":
-        return { status: 200, body: [{ id: 3, name: "Standard" }] };
+        return { status: 200, body: this.profiles[resource] };
       case "downloadclient":
       case "applications":
       case "indexerproxy":
@@ -700,7 +710,9 @@ export class FakeServarr extends FakeApp {
     }
     if (
       this.name === "lidarr" &&
-      (!body.name || body.defaultQualityProfileId !== 3 || body.defaultMetadataProfileId !== 3)
+      (!body.name ||
+        !this.profiles.qualityprofile.some((profile) => profile.id === body.defaultQualityProfileId) ||
+        !this.profiles.metadataprofile.some((profile) => profile.id === body.defaultMetadataProfileId))
     ) {
       return this.refuse(
         400,
@@ -722,7 +734,19 @@ const HTTP_STATUS_NAME: Readonly<Record<number, string>> = {
   503: "ServiceUnavailable",
 };
 
-/** The app versions the stand-ins report (the pinned tags whose source they follow). */
+/**
+ * The app versions the stand-ins report: the tags whose source they follow. Radarr is pinned at
+ * 6.0.4.10291 (lib/apps/catalog.ts), but the Radarr snapshot available here has no tag
+ * v6.0.4.10291 (its newest is v6.0.3.10276), so the Radarr stand-in, its API document and every
+ * Radarr citation are at v6.0.3.10276. Checked: the snapshot's `master` (90cd8df1a, 2025-11-09,
+ * azure-pipelines.yml majorVersion 6.0.4) differs from v6.0.3.10276 only in azure-pipelines.yml,
+ * src/NzbDrone.Host/Startup.cs (forwarded headers trusted from private networks only) and
+ * QBittorrentProxyV2.cs L427-428 and L440 (a login answered 401 is an authentication failure, an
+ * empty body a success), none of them a cited line; src/Radarr.Api.V3/openapi.json is the same.
+ * Not checked: that v6.0.4.10291 was built from that commit. The qBittorrent login test below
+ * requires `Ok.` and so refuses qBittorrent 5.2's empty 204, which that commit accepts: stricter,
+ * never kinder.
+ */
 const SERVARR_VERSION: Readonly<Record<string, string>> = {
   radarr: "6.0.3.10276",
   sonarr: "4.0.19.2979",
@@ -809,7 +833,7 @@ const QBITTORRENT_ROUTES: Readonly<Record<string, FormRoute>> = {
 /**
  * qBittorrent 5.1 (login answers `Ok.`/`Fails.`, cookie `SID`) or 5.2 (no body/401, cookie `QBT_SID_<port>`), categories with save paths.
  *
- * Modelled, at qBittorrent release-5.1.2: the login (src/webui/api/authcontroller.cpp `loginAction`
+ * Modelled, at qBittorrent release-5.1.4: the login (src/webui/api/authcontroller.cpp `loginAction`
  * L56-97: `Ok.` and a session, `Fails.` and one more failed attempt) and the ban after
  * `WebUI\MaxAuthenticationFailCount` failures, 5 by default (src/base/preferences.cpp L851), answered
  * 403 "Your IP address has been banned after too many failed authentication attempts." (authcontroller.cpp

@@ -399,6 +399,28 @@ export class FakePlex extends FakeApp {
   }
 }
 
+/**
+ * The fields of a request's `Authorization: MediaBrowser Key="value", …` header, or of
+ * `X-Emby-Authorization` when it has none; none for another scheme (jellyfin v10.11.11
+ * Jellyfin.Server.Implementations/Security/AuthorizationContext.cs `GetAuthorizationDictionary`
+ * L229-239 and `GetAuthorization` L246-269: the scheme before the first space, MediaBrowser or Emby
+ * in any case, the legacy header and scheme with `EnableLegacyAuthorization`, on by default
+ * (MediaBrowser.Model/Configuration/ServerConfiguration.cs L290); `GetParts` L276-316: pairs split
+ * at commas outside quotes, keys trimmed, values unquoted and URL-decoded).
+ */
+function authorizationParts(headers: Record<string, string>): Record<string, string> {
+  const header = (headers.authorization ?? "") === "" ? (headers["x-emby-authorization"] ?? "") : headers.authorization;
+  const space = header.indexOf(" ");
+  if (space === -1 || !["mediabrowser", "emby"].includes(header.slice(0, space).toLowerCase())) {
+    return {};
+  }
+  const parts: Record<string, string> = {};
+  for (const [, key, value] of header.slice(space + 1).matchAll(/\s*([^=,]+?)\s*=\s*("[^"]*"|[^,]*)\s*(?:,|$)/g)) {
+    parts[key] = decodeURIComponent(value.replace(/^"|"$/g, "").replace(/\+/g, " "));
+  }
+  return parts;
+}
+
 /** A Jellyfin user, as `/Users/AuthenticateByName` answers it. */
 interface JellyfinUser {
   id: string;
@@ -419,10 +441,16 @@ interface JellyfinUser {
  *   `POST User` 404 with no first user, 400 `Password must not be empty`, else renames it and sets
  *   its password, 204 (L130-160), `POST Complete` 204 (L41-48);
  * - `POST /Users/AuthenticateByName` `{Username, Pw}`: 200 with the user and an access token, 401
- *   otherwise (Jellyfin.Api/Controllers/UserController.cs L209-235);
+ *   otherwise (Jellyfin.Api/Controllers/UserController.cs L209-235); first 400 unless the
+ *   `Authorization: MediaBrowser …` header names a Client, Device, DeviceId and Version
+ *   (UserController.cs L213-226 passes them on; Emby.Server.Implementations/Session/SessionManager.cs
+ *   L1589-1592 `ArgumentException.ThrowIfNullOrEmpty` each; Jellyfin.Api/Middleware/ExceptionMiddleware.cs
+ *   L127 answers an ArgumentException 400, L92-98 with "Error processing request." outside development);
+ *   the header parsed as Jellyfin.Server.Implementations/Security/AuthorizationContext.cs
+ *   `GetAuthorization` and `GetParts` L246-316 do;
  * - `POST /Auth/Keys?App=` and `GET /Auth/Keys` for an administrator's token
  *   (Jellyfin.Api/Controllers/ApiKeyController.cs L16, L35-57, policy RequiresElevation).
- * Left out: the `Authorization: MediaBrowser …` client fields beyond its token; the first user's
+ * Left out: the first user's
  * default name (the stand-in calls it `root` before `POST User` renames it); everything else.
  */
 export class FakeJellyfin extends FakeApp {
@@ -486,6 +514,10 @@ export class FakeJellyfin extends FakeApp {
       }
     }
     if (route === "POST /Users/AuthenticateByName") {
+      const client = authorizationParts(request.headers);
+      if (["Client", "DeviceId", "Device", "Version"].some((field) => (client[field] ?? "") === "")) {
+        return { status: 400, body: "Error processing request." };
+      }
       const user = this.users.find(
         (candidate) =>
           candidate.name.toLowerCase() === String(body.Username).toLowerCase() && candidate.password === body.Pw,

@@ -41,7 +41,7 @@ export class Netns {
   }
 
   /** The table as the kernel holds it. */
-  table(command: "iptables" | "ip6tables", table: "filter" | "mangle"): IptablesTable {
+  table(command: "iptables" | "ip6tables", table: "filter" | "mangle" | "nat"): IptablesTable {
     return parseListing(this.run([command, "-w", "-t", table, "-S"]));
   }
 
@@ -54,6 +54,8 @@ export interface IptablesRule {
   readonly matches: Readonly<Record<string, string>>;
   /** Undefined for a rule without `-j`: it only counts packets. */
   readonly target?: string;
+  /** A DNAT target's new destination (`--to-destination`, address:port). */
+  readonly toDestination?: string;
 }
 
 export interface IptablesTable {
@@ -79,10 +81,13 @@ export function parseListing(listing: string): IptablesTable {
     } else if (fields[0] === "-A") {
       const matches: Record<string, string> = {};
       let target: string | undefined;
+      let toDestination: string | undefined;
       for (let i = 2; i < fields.length; i++) {
         const flag = fields[i];
         if (flag === "-j") {
           target = fields[++i];
+        } else if (flag === "--to-destination") {
+          toDestination = fields[++i];
         } else if (flag === "--reject-with") {
           i++;
         } else if (flag === "-m" && ["udp", "tcp", "icmp"].includes(fields[i + 1])) {
@@ -104,7 +109,7 @@ export function parseListing(listing: string): IptablesTable {
           assert.fail(`unexpected ${flag} in ${line}`);
         }
       }
-      (chains[fields[1]] ??= []).push({ matches, target });
+      (chains[fields[1]] ??= []).push({ matches, target, ...(toDestination === undefined ? {} : { toDestination }) });
     } else {
       assert.fail(`unexpected line ${line}`);
     }
@@ -167,7 +172,12 @@ export function packetMatches(ruleMatches: Readonly<Record<string, string>>, pac
  * packet no rule decides gets the chain's policy.
  */
 export function verdict(table: IptablesTable, chain: string, packet: Packet): string {
-  const walk = (name: string, depth: number): string | undefined => {
+  return decidingRule(table, chain, packet)?.target ?? table.policies[chain];
+}
+
+/** The rule that decides the packet's fate in a built-in chain ({@link verdict}); undefined: the chain's policy does. */
+export function decidingRule(table: IptablesTable, chain: string, packet: Packet): IptablesRule | undefined {
+  const walk = (name: string, depth: number): IptablesRule | undefined => {
     assert.ok(depth < 8, `jump loop at ${name}`);
     for (const rule of table.chains[name] ?? assert.fail(`no chain ${name}`)) {
       if (rule.target === undefined || !packetMatches(rule.matches, packet)) {
@@ -183,9 +193,9 @@ export function verdict(table: IptablesTable, chain: string, packet: Packet): st
         }
         continue;
       }
-      return rule.target;
+      return rule;
     }
     return undefined;
   };
-  return walk(chain, 0) ?? table.policies[chain];
+  return walk(chain, 0);
 }

@@ -30,6 +30,8 @@ class Timeline implements Transport, GatewayControl {
     private readonly readyAtMs: number,
     private readonly seen: (sinceDeletionMs: number) => ExecResult,
     private readonly probeMs = 1000,
+    /** Whether the deleted pod still reports ready while it terminates. */
+    private readonly oldStaysReady = false,
   ) {}
   async exec(_target: Target, _argv: readonly string[]): Promise<ExecResult> {
     const since = this.clock.ms - (this.deletedAt ?? 0);
@@ -42,7 +44,7 @@ class Timeline implements Transport, GatewayControl {
   }
   async gatewayState(): Promise<GatewayState | undefined> {
     const since = this.clock.ms - (this.deletedAt ?? 0);
-    return since >= this.readyAtMs ? { id: "new", ready: true } : { id: "old", ready: false };
+    return since >= this.readyAtMs ? { id: "new", ready: true } : { id: "old", ready: this.oldStaysReady };
   }
 }
 
@@ -66,6 +68,21 @@ describe("verify: the gateway drill's loop", () => {
     assert.equal(result.gatewayReadyAtMs, 15_000);
     assert.equal(result.recoveredAtMs, 22_000);
     assert.equal(drillVerdict(client.name, result, { ok: true, value: "198.51.100.7" }).status, "pass");
+  });
+
+  it("does not take the deleted pod, still reporting ready while it terminates, for the new gateway", async () => {
+    const clock = new SimulatedClock();
+    // The deleted pod keeps its Ready condition and still forwards for 2 s; the new one is ready at 15 s.
+    const timeline = new Timeline(
+      clock,
+      15_000,
+      (since) => (since < 2_000 || since >= 20_000 ? VPN : REFUSED),
+      1000,
+      true,
+    );
+    const result = await drill(timeline, timeline, client, options(clock));
+    assert.equal(result.gatewayReadyAtMs, 15_000, "ready is the replacement's, not the deleted pod's");
+    assert.equal(result.recoveredAtMs, 22_000, "the answer through the terminating pod is not recovery");
   });
 
   it("records every probe that saw the home address", async () => {
