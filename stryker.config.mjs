@@ -51,6 +51,7 @@ export default {
       "test/relationsStack.test.ts",
       "test/seerr.test.ts",
       "test/relationsSeerr.test.ts",
+      "test/relationsPlan.test.ts",
       "test/serializedRelations.test.ts",
       "test/relationsHttp.test.ts",
       "test/relationsReconcile.test.ts",

@@ -10,7 +10,7 @@ import { coreRelationsSchema } from "../lib/relations/settings";
 import { API_DOCUMENTS } from "./support/apiDocuments";
 import { FakeApp, FakeServarr } from "./support/fakeApps";
 import { FakeNetwork } from "./support/fakeNetwork";
-import { FakeSeerr } from "./support/fakeSeerr";
+import { FakeJellyfin, FakeSeerr } from "./support/fakeSeerr";
 
 // What Seerr keeps of the servers the relation gives it (lib/relations/seerr.ts), read from the
 // Seerr stand-in, which tests each new server against the Radarr and Sonarr stand-ins as Seerr does
@@ -89,7 +89,7 @@ describe("relations: the Radarr and Sonarr servers Seerr keeps", function () {
     assert.deepEqual(
       [movies.activeProfileId, movies.activeProfileName],
       [6, "HD-1080p"],
-      "the profile Seerr requests movies with (seerr v3.1.0 server/subscriber/MediaRequestSubscriber.ts L366) and shows in its settings (src/components/Settings/SettingsServices.tsx L381)",
+      "the profile Seerr requests movies with (seerr v3.1.0 server/subscriber/MediaRequestSubscriber.ts L242, L366-367) and shows in its settings (src/components/Settings/SettingsServices.tsx L381)",
     );
     // Seerr adds each requested movie with this value (MediaRequestSubscriber.ts L369,
     // server/api/servarr/radarr.ts L208): one Radarr does not take would refuse every request.
@@ -135,6 +135,18 @@ describe("relations: the Radarr and Sonarr servers Seerr keeps", function () {
       ["updated seerr sonarr Sonarr (Charmarr)"],
     );
     assert.equal(seerr.services.sonarr[0].apiKey, "sonarr-key-0001");
+    noViolations(radarr, sonarr, seerr);
+  });
+
+  it("removing the relation removes the servers it made; one the user already deleted by hand is not asked for again", async () => {
+    const [ours] = seerr.services.radarr.splice(0, 1);
+    assert.equal(ours.name, "Radarr (Charmarr)");
+    await lifecycle.delete(state.get("seerr-services") as RelationState);
+    assert.deepEqual([seerr.services.radarr, seerr.services.sonarr], [[], []]);
+    assert.deepEqual(
+      seerr.log.filter((line) => line.startsWith("DELETE ")).map((line) => line.replace(/\d+ 200$/, "<id> 200")),
+      ["DELETE /api/v1/settings/sonarr/<id> 200"],
+    );
     noViolations(radarr, sonarr, seerr);
   });
 });
@@ -194,5 +206,121 @@ describe("relations: a Seerr relation that cannot finish says why", function () 
     );
     assert.deepEqual(seerr.services.radarr, []);
     noViolations(radarr, seerr);
+  });
+});
+
+describe("relations: Seerr beside servers and users it did not make", function () {
+  this.timeout(30000);
+  const ADMIN = { username: "charmarr", password: "generated-jellyfin-password" };
+  let radarr: FakeServarr, jellyfin: FakeJellyfin;
+  let network: FakeNetwork;
+  before(async () => {
+    radarr = await FakeServarr.create("radarr", "/radarr", "radarr-key-0000");
+    jellyfin = await FakeJellyfin.create();
+    network = new FakeNetwork().serve(host("radarr"), 7878, radarr).serve(host("jellyfin"), 8096, jellyfin);
+  });
+  after(() => Promise.all([radarr, jellyfin].map((app) => app?.stop())));
+  const create = async (seerr: FakeSeerr, withJellyfin: boolean) => {
+    const planned = coreRelations({
+      arr: { radarr: keyed("radarr", 7878, "/radarr") },
+      seerr: keyed("seerr", 5055, "", SEERR_KEY),
+      ...(withJellyfin
+        ? { jellyfin: { namespace: NS, host: host("jellyfin"), port: 8096, basePath: "", admin: ADMIN } }
+        : {}),
+      mountPath: "/data",
+      settings: coreRelationsSchema.parse({}),
+    }).find((relation) => relation.name === "seerr-services") as PlannedRelation;
+    const lifecycle = relationLifecycle((_reach, _connection, use) => use(httpClient(seerr.url, 5000)));
+    return (await lifecycle.create({ reach: planned.reach, spec: planned.spec, retry: RETRY })).changes;
+  };
+
+  it("a user whose only Radarr is their 4K one: the relation's Radarr becomes the default for regular requests, theirs stays the 4K default", async () => {
+    const seerr = await FakeSeerr.create(SEERR_KEY, { network });
+    try {
+      seerr.signInByHand("owner@example.org");
+      seerr.initialized = true;
+      seerr.services.radarr.push({
+        id: 0,
+        name: "My 4K Radarr",
+        hostname: "nas",
+        port: 7878,
+        apiKey: "x",
+        activeDirectory: "/movies-4k",
+        is4k: true,
+        isDefault: true,
+      });
+      assert.deepEqual(await create(seerr, false), ["created seerr radarr Radarr (Charmarr)"]);
+      // Seerr sends a regular request to the default non-4K server, a 4K one to the default 4K server
+      // (seerr v3.1.0 server/subscriber/MediaRequestSubscriber.ts L203-205): without a default
+      // non-4K server, a regular movie request reaches no Radarr (L225-239).
+      assert.deepEqual(
+        seerr.services.radarr.map((entry) => [entry.name, entry.is4k, entry.isDefault]),
+        [
+          ["My 4K Radarr", true, true],
+          ["Radarr (Charmarr)", false, true],
+        ],
+      );
+      noViolations(radarr, seerr);
+    } finally {
+      await seerr.stop();
+    }
+  });
+
+  it("the program's Jellyfin administrator no longer an administrator: Seerr is left alone, and the relation says to sign in with an administrator of the user's", async () => {
+    const seerr = await FakeSeerr.create(SEERR_KEY, { network });
+    try {
+      jellyfin.finishWizardByHand("me", "my-password");
+      jellyfin.users.push({ id: "program-admin", name: ADMIN.username, password: ADMIN.password, admin: false });
+      const [waiting] = await create(seerr, true);
+      assert.match(
+        waiting,
+        /^waiting seerr radarr Radarr \(Charmarr\): Jellyfin refuses the administrator the program made \(POST \/api\/v1\/auth\/jellyfin answered HTTP 403: \{"message":"NOT_ADMIN"\}\), which is no longer an administrator in Jellyfin: sign in to Seerr once with a Jellyfin administrator of yours; the next pulumi up adds Radarr and Sonarr once Seerr is set up/,
+      );
+      assert.deepEqual([seerr.users, seerr.services.radarr, seerr.initialized], [[], [], false]);
+      noViolations(radarr, seerr, jellyfin);
+    } finally {
+      await seerr.stop();
+    }
+  });
+
+  it("a server of the relation's name the user made first is theirs: left exactly as it is, reported unmanaged", async () => {
+    const seerr = await FakeSeerr.create(SEERR_KEY, { network });
+    try {
+      seerr.signInByHand("owner@example.org");
+      seerr.initialized = true;
+      const theirs = {
+        id: 0,
+        name: "radarr (charmarr)",
+        hostname: "nas",
+        port: 7878,
+        apiKey: "x",
+        activeDirectory: "/movies",
+        is4k: false,
+        isDefault: true,
+      };
+      seerr.services.radarr.push({ ...theirs });
+      assert.deepEqual(await create(seerr, false), [
+        "unmanaged seerr radarr Radarr (Charmarr) (it existed before the relation: left as it is, never removed)",
+      ]);
+      assert.deepEqual(seerr.services.radarr, [theirs]);
+      assert.equal(seerr.mutations, 0);
+      noViolations(radarr, seerr);
+    } finally {
+      await seerr.stop();
+    }
+  });
+
+  it("a Jellyfin Seerr cannot reach at its first sign-in: fails naming Jellyfin's address and Seerr's answer", async () => {
+    const seerr = await FakeSeerr.create(SEERR_KEY, { network: new FakeNetwork().serve(host("radarr"), 7878, radarr) });
+    try {
+      await assert.rejects(
+        create(seerr, true),
+        /^RelationError: seerr could not sign in through Jellyfin at jellyfin\.charmarr-core\.svc\.cluster\.local:8096 \(POST \/api\/v1\/auth\/jellyfin answered HTTP 404: \{"message":"INVALID_URL"\}\)$/,
+      );
+      assert.deepEqual([seerr.users, seerr.initialized], [[], false]);
+      noViolations(radarr, seerr);
+    } finally {
+      await seerr.stop();
+    }
   });
 });

@@ -458,9 +458,17 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
       script,
       /^cp \/config\/dnsmasq-charmarr\.conf \/etc\/dnsmasq\.d\/charmarr\.conf && exec \/bin\/gateway_sidecar\.sh$/,
     );
-    const extra = configMapFile(plan, gateway.metadata.namespace, "vpn-gateway-settings", "dnsmasq-charmarr.conf")
-      .split("\n")
-      .filter((line) => line && !line.startsWith("#"));
+    const extraFile = configMapFile(plan, gateway.metadata.namespace, "vpn-gateway-settings", "dnsmasq-charmarr.conf");
+    // dnsmasq refuses to start on a line it does not understand: the file as dnsmasq itself reads it.
+    const checkDir = mkdtempSync(join(tmpdir(), "dnsmasq-"));
+    try {
+      writeFileSync(join(checkDir, "charmarr.conf"), extraFile);
+      const check = spawnSync("dnsmasq", ["--test", "-C", join(checkDir, "charmarr.conf")], { encoding: "utf8" });
+      assert.equal(check.status, 0, `dnsmasq --test: ${check.stderr}`);
+    } finally {
+      rmSync(checkDir, { recursive: true, force: true });
+    }
+    const extra = extraFile.split("\n").filter((line) => line && !line.startsWith("#"));
     assert.ok(extra.includes("dhcp-authoritative"), "a renewal of a lease dnsmasq does not know is not ignored");
     assert.ok(extra.includes("no-ping"), "an offer does not wait for a ping that no free address answers");
     assert.ok(
@@ -1067,13 +1075,24 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
   });
 
   it("vpn-route-init gives up with a failure once its attempts are spent, so the pod never starts unrouted", () => {
-    // Its attempts cut to 2, as its sleeps are: the gateway never resolves.
+    // Its attempts cut to 3 and its interval to 0.15 s: the gateway never resolves.
     const script = join(dir, "config", "route-init.sh");
-    writeFileSync(script, readFileSync(script, "utf8").replace(/\$\(seq \d+\)/, "$(seq 2)"));
+    writeFileSync(
+      script,
+      readFileSync(script, "utf8")
+        .replace(/\$\(seq \d+\)/, "$(seq 3)")
+        .replace(/sleep 0\.05\b/g, "sleep 0.15"),
+    );
     const result = spawnSync("bash", [script], { env: env(), encoding: "utf8", timeout: 10_000 });
     assert.equal(result.status, 1, result.stdout + result.stderr);
-    assert.match(result.stdout, /reconnect failed \(attempt 2 of \d+\)/);
+    assert.match(result.stdout, /reconnect failed \(attempt 3 of \d+\)/);
     assert.equal(calls().filter((c) => c.startsWith("client_init.sh")).length, 0);
+    const digs = readFileSync(join(dir, "dig-times"), "utf8").split("\n").filter(Boolean).map(Number);
+    assert.equal(digs.length, 3, "one lookup per attempt");
+    assert.ok(
+      digs.every((time, i) => i === 0 || time - digs[i - 1] >= 0.12),
+      `lookups at ${digs.join(", ")}: one per interval`,
+    );
   });
 
   it("vpn-route-sidecar reconnects after three unanswered pings, moves VXLAN to the new gateway, keeps going while reconnecting fails, and ends at SIGTERM", async () => {

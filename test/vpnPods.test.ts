@@ -89,7 +89,46 @@ describe("the port follower's pod template", () => {
   });
 });
 
+describe("routePodTemplate's route containers", () => {
+  it("go into a pod whose containers declare ports without publishing them on the node", () => {
+    const template: PodTemplateSpec = {
+      spec: {
+        containers: [
+          { ...APP.spec!.containers[0], ports: [{ containerPort: 8080 }, { containerPort: 6881, hostPort: 0 }] },
+        ],
+      },
+    };
+    assert.ok(routePodTemplate(template, ROUTE).spec?.initContainers?.some((c) => c.name === "vpn-route-init"));
+  });
+
+  it("start in a pod that asks for non-root: root in their own context, which overrides the pod's runAsNonRoot", () => {
+    // The kubelet refuses to start a container whose effective runAsNonRoot is true and whose user is 0
+    // (kubernetes/api core/v1/types.go `SecurityContext.RunAsNonRoot`); the container's own field wins.
+    const template: PodTemplateSpec = {
+      spec: { ...APP.spec!, securityContext: { runAsNonRoot: true, runAsUser: 1000 } },
+    };
+    const routed = routePodTemplate(template, ROUTE);
+    const pod = routed.spec?.securityContext ?? {};
+    for (const c of [...(routed.spec?.initContainers ?? []), ...(routed.spec?.containers ?? [])]) {
+      if (!c.name.startsWith("vpn-route-")) {
+        continue;
+      }
+      const user = c.securityContext?.runAsUser ?? pod.runAsUser;
+      const nonRoot = c.securityContext?.runAsNonRoot ?? pod.runAsNonRoot;
+      assert.equal(user, 0, `${c.name} runs as root: iptables and ip need its capabilities in the effective set`);
+      assert.notEqual(nonRoot, true, `${c.name} would be refused by the kubelet`);
+    }
+  });
+});
+
 describe("routePodTemplate refuses", () => {
+  it("a template without a spec, saying so", () => {
+    assert.throws(
+      () => routePodTemplate({ metadata: { name: "x" } }, ROUTE),
+      /cannot route a pod template without a spec/,
+    );
+  });
+
   it("a template with a volume of the route containers' settings name", () => {
     const template: PodTemplateSpec = {
       spec: { ...APP.spec!, volumes: [{ name: CLIENT_SETTINGS_VOLUME, emptyDir: {} }] },

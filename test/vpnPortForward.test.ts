@@ -135,6 +135,38 @@ describe("port forwarding: the plan (the example forwards a port with ProtonVPN)
     without = await planDownloads(WITHOUT_PORT_FORWARDING);
   });
 
+  it("the gateway pod can start with and without it: each volume it mounts is declared, each ConfigMap and Secret it names is planned", () => {
+    for (const [what, planned] of [
+      ["with port forwarding", plan],
+      ["without", without],
+    ] as const) {
+      const gateway = manifestOf(planned, "Deployment", "vpn-gateway");
+      const pod = podOf(planned, "Deployment", "vpn-gateway");
+      const declared = new Set((pod.volumes ?? []).map((volume) => volume.name));
+      for (const c of [...(pod.initContainers ?? []), ...pod.containers]) {
+        for (const mount of c.volumeMounts ?? []) {
+          assert.ok(
+            declared.has(mount.name),
+            `${what}: ${c.name} mounts ${mount.name}, which the pod does not declare`,
+          );
+        }
+      }
+      for (const volume of pod.volumes ?? []) {
+        const [kind, name] = volume.secret
+          ? ["Secret", volume.secret.secretName]
+          : volume.configMap
+            ? ["ConfigMap", volume.configMap.name]
+            : [undefined, undefined];
+        if (kind !== undefined) {
+          const found = planned.manifests.some(
+            (m) => m.kind === kind && m.metadata.name === name && m.metadata.namespace === gateway.metadata.namespace,
+          );
+          assert.ok(found, `${what}: volume ${volume.name} needs ${kind} ${name}, which the plan does not create`);
+        }
+      }
+    }
+  });
+
   it("gluetun asks for a port from port-forwarding servers only, and runs the script when it comes and goes", () => {
     const gluetun = envOf(container(podOf(plan, "Deployment", "vpn-gateway"), "gluetun"));
     assert.equal(gluetun.VPN_SERVICE_PROVIDER, "protonvpn");

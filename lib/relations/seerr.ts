@@ -206,8 +206,14 @@ async function signIn(http: HttpClient, media: SeerrMediaServer): Promise<string
   if (answer.status === 200) {
     return undefined;
   }
+  // Jellyfin does not know the program's administrator (401 INVALID_CREDENTIALS, server/api/jellyfin.ts
+  // L194-204), or it is no longer an administrator there (403 NOT_ADMIN, server/routes/auth.ts L319-322).
   if (answer.status === 401 || answer.status === 403) {
-    return `Jellyfin refuses the administrator the program made (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answer.text.slice(0, 120)}), so Jellyfin's startup wizard was finished by hand: sign in to Seerr once with a Jellyfin administrator of yours; ${SIGN_IN_BY_HAND}`;
+    const why =
+      answer.status === 401
+        ? "so Jellyfin's startup wizard was finished by hand"
+        : "which is no longer an administrator in Jellyfin";
+    return `Jellyfin refuses the administrator the program made (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answer.text.slice(0, 120)}), ${why}: sign in to Seerr once with a Jellyfin administrator of yours; ${SIGN_IN_BY_HAND}`;
   }
   throw relationError(
     `seerr could not sign in through Jellyfin at ${media.hostname}:${media.port} (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answer.text.slice(0, 200)})`,
