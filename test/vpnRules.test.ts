@@ -188,6 +188,8 @@ describe("vpn rules: the tunnel is IPv4-only (gluetun v3.41.1 refuses an IPv6 Wi
     const problem = only(problemsOf(state));
     assert.equal(problem.key, "charmarr:vpn.addresses");
     assert.match(problem.problem, /^fc00:bbbb:bbbb:bb01::2\/128 is an IPv6 address; the VPN gateway is IPv4-only/);
+    // Why it is refused rather than left to fail: the pod would crash-loop.
+    assert.match(problem.problem, /gluetun refuses to start with an IPv6 WireGuard address when the pod has no IPv6$/);
     assert.equal(
       problem.fix,
       "keep only the IPv4 entry: pulumi config rm --path charmarr:vpn.addresses; pulumi config set --path 'charmarr:vpn.addresses[0]' 10.64.0.2/32",
@@ -229,7 +231,12 @@ describe("vpn rules: the tunnel MTU fits the pod network on both hops", () => {
     assert.equal(problem.key, "charmarr:vpn.mtu");
     assert.match(
       problem.problem,
-      /^1351 does not fit the pod network's MTU 1450 .* OpenVPN \(100 bytes\).* at most 1350 bytes fit/,
+      /^1351 does not fit the pod network's MTU 1450 .*: a client's packet crosses the pod network inside VXLAN \(50 bytes\) to the gateway, and the gateway sends it on inside OpenVPN \(100 bytes\).* at most 1350 bytes fit/,
+    );
+    // What goes wrong otherwise, in the words a user can match to what they see.
+    assert.match(
+      problem.problem,
+      /; pod-gateway sets vxlan0 to this value without lowering it, and larger packets fragment or hang TLS while ping and DNS still work$/,
     );
     assert.match(
       problem.fix ?? "",
