@@ -52,6 +52,7 @@ export default {
       "test/seerr.test.ts",
       "test/relationsSeerr.test.ts",
       "test/relationsPlan.test.ts",
+      "test/relationsServarr.test.ts",
       "test/serializedRelations.test.ts",
       "test/relationsHttp.test.ts",
       "test/relationsReconcile.test.ts",
