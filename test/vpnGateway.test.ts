@@ -1075,20 +1075,20 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
   });
 
   it("vpn-route-init gives up with a failure once its attempts are spent, so the pod never starts unrouted", () => {
-    // Its attempts cut to 3 and its interval to 0.15 s: the gateway never resolves.
+    // Its attempts cut to 2 and its interval to 0.15 s: the gateway never resolves.
     const script = join(dir, "config", "route-init.sh");
     writeFileSync(
       script,
       readFileSync(script, "utf8")
-        .replace(/\$\(seq \d+\)/, "$(seq 3)")
+        .replace(/\$\(seq \d+\)/, "$(seq 2)")
         .replace(/sleep 0\.05\b/g, "sleep 0.15"),
     );
     const result = spawnSync("bash", [script], { env: env(), encoding: "utf8", timeout: 10_000 });
     assert.equal(result.status, 1, result.stdout + result.stderr);
-    assert.match(result.stdout, /reconnect failed \(attempt 3 of \d+\)/);
+    assert.match(result.stdout, /reconnect failed \(attempt 2 of \d+\)/);
     assert.equal(calls().filter((c) => c.startsWith("client_init.sh")).length, 0);
     const digs = readFileSync(join(dir, "dig-times"), "utf8").split("\n").filter(Boolean).map(Number);
-    assert.equal(digs.length, 3, "one lookup per attempt");
+    assert.equal(digs.length, 2, "one lookup per attempt");
     assert.ok(
       digs.every((time, i) => i === 0 || time - digs[i - 1] >= 0.12),
       `lookups at ${digs.join(", ")}: one per interval`,
@@ -1182,11 +1182,11 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
       existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8").split("\n").filter(Boolean).map(Number) : [];
     const gaps = (file: string) => times(file).flatMap((time, i, all) => (i === 0 ? [] : [time - all[i - 1]]));
     try {
-      await waitFor(() => times("ping-times").length >= 4, "four pings of the gateway");
+      await waitFor(() => times("ping-times").length >= 3, "three pings of the gateway");
       assert.ok(Math.min(...gaps("ping-times")) >= 0.12, `pings ${gaps("ping-times").join(", ")} s apart`);
       // The gateway stops answering and no longer resolves: reconnects fail.
       writeFileSync(join(dir, "ping-fails"), "");
-      await waitFor(() => times("dig-times").length >= 4, "four attempts to reconnect");
+      await waitFor(() => times("dig-times").length >= 3, "three attempts to reconnect");
       assert.ok(Math.min(...gaps("dig-times")) >= 0.12, `reconnects ${gaps("dig-times").join(", ")} s apart`);
     } finally {
       child.kill("SIGKILL");
