@@ -126,12 +126,23 @@ const ENV: CelEnv = celEnv({ funcs: [...strings, ...KUBERNETES_URLS, ...KUBERNET
 export type CompiledRule = (self: unknown) => { readonly value?: unknown; readonly error?: string };
 
 const compiled = new Map<string, CompiledRule>();
+const parsed = new Map<string, ReturnType<typeof parse>>();
+
+/** Parses a rule once: the schema checks ask about the same few hundred rules for every object. */
+function parseRule(rule: string): ReturnType<typeof parse> {
+  let expression = parsed.get(rule);
+  if (!expression) {
+    expression = parse(rule);
+    parsed.set(rule, expression);
+  }
+  return expression;
+}
 
 /** Compiles a rule once; later calls return the same evaluator. */
 export function compileRule(rule: string): CompiledRule {
   let evaluator = compiled.get(rule);
   if (!evaluator) {
-    const run = plan(ENV, parse(rule));
+    const run = plan(ENV, parseRule(rule));
     evaluator = (self) => {
       const result = run({ self: self as CelValue });
       return isCelError(result) ? { error: result.message } : { value: result };
@@ -143,7 +154,7 @@ export function compileRule(rule: string): CompiledRule {
 
 /** Whether a rule compares with the previous object (`oldSelf`): such transition rules do not run on create. */
 export function isTransitionRule(rule: string): boolean {
-  return referencedIdents(parse(rule).expr).has("oldSelf");
+  return referencedIdents(parseRule(rule).expr).has("oldSelf");
 }
 
 /**
@@ -165,7 +176,7 @@ const PLANNER_OPERATORS = new Set([
 /** Functions a rule calls that this environment does not provide. */
 export function unboundFunctions(rule: string): string[] {
   const names = new Set<string>();
-  walk(parse(rule).expr, (expr) => {
+  walk(parseRule(rule).expr, (expr) => {
     if (expr.exprKind.case === "callExpr") {
       names.add(expr.exprKind.value.function);
     }

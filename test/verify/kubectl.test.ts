@@ -73,10 +73,12 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
       },
       exec: execRules({ address: "address-vpn", dns: "dns-gateway" }),
     };
-    fake = installFakeKubectl(cluster);
+    fake = await installFakeKubectl(cluster);
     outputsFile = join(mkdtempSync(join(tmpdir(), "verify-outputs-")), "outputs.json");
     writeFileSync(outputsFile, JSON.stringify(downloads.outputs));
   });
+
+  after(() => fake.close());
 
   beforeEach(() => fake.use(cluster));
 
@@ -176,6 +178,11 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
     assert.ok(
       fake.calls().every((argv) => !argv.join(" ").includes(API_KEY)),
       "the API key never appears in kubectl's argv",
+    );
+    assert.deepEqual(
+      fake.callsWithInput().flatMap((call) => (call.stdin.includes(API_KEY) ? [call.argv.slice(0, 8)] : [])),
+      [execs[1].slice(0, 8)],
+      "the API key reaches gluetun's exec, and only it, on stdin",
     );
   });
 
