@@ -223,6 +223,23 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     assert.equal(plan.outputs.vpnGateway, fqdn);
   });
 
+  it("the kubectl commands docs/vpn.md gives find the planned gateway: its namespace, its Deployment, its pod's labels", () => {
+    const { gateway } = gatewaySide(plan);
+    const doc = readFileSync(resolve(__dirname, "..", "docs", "vpn.md"), "utf8");
+    const selectors = [...doc.matchAll(/kubectl -n (\S+) (?:delete|get) pods? -l (\S+)/g)];
+    assert.ok(selectors.length > 0, "docs/vpn.md restarts the gateway by its pod's labels");
+    for (const [command, namespace, selector] of selectors) {
+      assert.equal(namespace, gateway.metadata.namespace, command);
+      const terms = Object.fromEntries(selector.split(",").map((term) => term.split("=") as [string, string]));
+      assertSelects(terms, gateway.spec.template.metadata.labels, command);
+    }
+    const deployments = [...doc.matchAll(/kubectl -n (\S+) (?:exec|logs) deploy\/(\S+)/g)];
+    assert.ok(deployments.length > 0);
+    for (const [command, namespace, name] of deployments) {
+      assert.deepEqual([namespace, name], [gateway.metadata.namespace, gateway.metadata.name], command);
+    }
+  });
+
   it("clients keep cluster and ambient-probe traffic off the tunnel, the LAN only with allowLan; DNS goes to kube-dns", async () => {
     for (const { settings } of clientSide(plan)) {
       assert.equal(settings.NOT_ROUTED_TO_GATEWAY_CIDRS, "10.42.0.0/16 10.43.0.0/16 169.254.7.127/32");
@@ -902,6 +919,8 @@ describe("vpn gateway: routePodTemplate (pure builder)", () => {
       /pod runs as group/,
     );
     assert.ok(routePodTemplate(asGroup({ env: [{ name: "PGID", value: "1000" }] }), route));
+    // The number as a user (linuxserver's PUID) puts no process in the group.
+    assert.ok(routePodTemplate(asGroup({ env: [{ name: "PUID", value: String(ROUTE_GROUP_ID) }] }), route));
   });
 
   it("routing owns the pod's DNS: a template that sets dnsPolicy or dnsConfig is refused", () => {
@@ -1177,13 +1196,16 @@ describe("vpn gateway: the route containers' scripts (as planned, run by bash wi
     // The interval cut to 0.15 s (the other tests' 0.05 s is too close to a stand-in's own start-up).
     const script = join(dir, "config", "route-monitor.sh");
     writeFileSync(script, readFileSync(script, "utf8").replace(/sleep 0\.05\b/g, "sleep 0.15"));
-    const child = spawn("bash", [script], { env: env(), stdio: "ignore" });
+    const child = spawn("bash", [script], { env: env(), stdio: ["ignore", "pipe", "ignore"] });
+    let stdout = "";
+    child.stdout.on("data", (data: Buffer) => (stdout += data.toString()));
     const times = (file: string) =>
       existsSync(join(dir, file)) ? readFileSync(join(dir, file), "utf8").split("\n").filter(Boolean).map(Number) : [];
     const gaps = (file: string) => times(file).flatMap((time, i, all) => (i === 0 ? [] : [time - all[i - 1]]));
     try {
       await waitFor(() => times("ping-times").length >= 3, "three pings of the gateway");
       assert.ok(Math.min(...gaps("ping-times")) >= 0.12, `pings ${gaps("ping-times").join(", ")} s apart`);
+      assert.equal(stdout, "", "an answered ping is no miss: nothing to report");
       // The gateway stops answering and no longer resolves: reconnects fail.
       writeFileSync(join(dir, "ping-fails"), "");
       await waitFor(() => times("dig-times").length >= 3, "three attempts to reconnect");

@@ -13,7 +13,7 @@ import {
   followForwardedPort,
   routePodTemplate,
 } from "../lib/vpn/client";
-import type { PortFollowerInputs } from "../lib/vpn/portForward";
+import { PORT_FOLLOWER_CONTAINER, PORT_FOLLOW_SCRIPT_FILE, PortFollowerInputs } from "../lib/vpn/portForward";
 import { TEST_CLUSTER } from "./support/clusterFacts";
 
 const INPUTS: GatewayPodInputs = {
@@ -86,6 +86,22 @@ describe("the port follower's pod template", () => {
       () => followForwardedPort(APP, FOLLOWER),
       /the port follower goes into a routed pod template: route it first/,
     );
+    const withOtherVolume: PodTemplateSpec = { spec: { ...APP.spec!, volumes: [{ name: "config", emptyDir: {} }] } };
+    assert.throws(
+      () => followForwardedPort(withOtherVolume, FOLLOWER),
+      /the port follower goes into a routed pod template: route it first/,
+    );
+  });
+
+  it("runs its script from the client settings volume, mounted where its command looks", () => {
+    const routed = followForwardedPort(routePodTemplate(APP, ROUTE), FOLLOWER);
+    const follower = routed.spec?.containers.find((c) => c.name === PORT_FOLLOWER_CONTAINER);
+    assert.ok(follower);
+    const script = follower.command?.at(-1) ?? "";
+    const mount = follower.volumeMounts?.find((m) => script === `${m.mountPath}/${PORT_FOLLOW_SCRIPT_FILE}`);
+    assert.equal(mount?.name, CLIENT_SETTINGS_VOLUME, `${script} is on no mount of the client settings`);
+    const volume = routed.spec?.volumes?.find((v) => v.name === mount?.name);
+    assert.equal(volume?.configMap?.name, ROUTE.configMapName);
   });
 });
 
