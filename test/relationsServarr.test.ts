@@ -1,6 +1,7 @@
 import { strict as assert } from "node:assert";
 import { httpClient } from "../lib/relations/http";
 import { relationLifecycle } from "../lib/relations/lifecycle";
+import { withoutTrailingSlashes } from "../lib/relations/servarr";
 import { FakeServarr } from "./support/fakeApps";
 
 // lib/relations/servarr.ts against the Servarr stand-ins (test/support/fakeApps.ts), beyond what
@@ -57,5 +58,13 @@ describe("relations: a Lidarr root folder needs Lidarr's profiles", function () 
       [["/data/music", "Music", 8, 5]],
     );
     assert.deepEqual(lidarr.violations, []);
+  });
+});
+
+describe("relations: root folder paths", () => {
+  it("are one folder with or without trailing slashes, however many", () => {
+    for (const path of ["/data/movies", "/data/movies/", "/data/movies//"]) {
+      assert.equal(withoutTrailingSlashes(path), "/data/movies", path);
+    }
   });
 });

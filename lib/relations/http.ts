@@ -80,6 +80,11 @@ export async function sendJson<T>(
   }
 }
 
+/** The start of an app's answer, for an error message: enough to read its reason, never a whole page. */
+export function answerStart(response: HttpResponse): string {
+  return response.text.slice(0, 300);
+}
+
 /** Sends the request, refusing any status outside `accept` with the app's own words. */
 export async function send(
   http: HttpClient,
@@ -94,9 +99,7 @@ export async function send(
     throw relationError(`${app} did not answer ${describe(request)}: ${(error as Error).message}`);
   }
   if (!accept.includes(response.status)) {
-    throw relationError(
-      `${app} refused ${describe(request)} with HTTP ${response.status}: ${response.text.slice(0, 300)}`,
-    );
+    throw relationError(`${app} refused ${describe(request)} with HTTP ${response.status}: ${answerStart(response)}`);
   }
   return response;
 }

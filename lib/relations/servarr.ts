@@ -1,4 +1,13 @@
-import { credentialsRefused, HttpClient, HttpRequest, relationError, describe, send, sendJson } from "./http";
+import {
+  answerStart,
+  credentialsRefused,
+  HttpClient,
+  HttpRequest,
+  relationError,
+  describe,
+  send,
+  sendJson,
+} from "./http";
 
 /** The Servarr apps the relations configure over their v1/v3 REST APIs. */
 export type ServarrApp = "radarr" | "sonarr" | "lidarr" | "prowlarr";
@@ -245,7 +254,7 @@ export async function reconcileProviders(
     const response = await send(http, target.app, request, [...accept, 400]);
     if (response.status === 400) {
       throw relationError(
-        `${target.app} refused ${describe(request)} with HTTP 400: ${entry.refusedHelp} ${target.app} said: ${response.text.slice(0, 300)}`,
+        `${target.app} refused ${describe(request)} with HTTP 400: ${entry.refusedHelp} ${target.app} said: ${answerStart(response)}`,
       );
     }
   };
@@ -339,7 +348,10 @@ async function rootFolderBody(
   };
 }
 
-const samePath = (a: string, b: string) => a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
+/** A folder path without its trailing slashes, however many: `/data/movies/` and `/data/movies` are one folder. */
+export const withoutTrailingSlashes = (path: string) => path.replace(/\/+$/, "");
+
+const samePath = (a: string, b: string) => withoutTrailingSlashes(a) === withoutTrailingSlashes(b);
 
 /** Makes `path` a root folder of the app and removes the owned ones that are no longer wanted. */
 export async function reconcileRootFolder(
@@ -351,7 +363,7 @@ export async function reconcileRootFolder(
   const path = apiPath(target, "rootfolder");
   const existing =
     (await sendJson<RootFolderResource[]>(http, target.app, authed(target, { method: "GET", path }), [200])) ?? [];
-  const owns = ownership(spec.owned, (folder) => folder.replace(/\/+$/, ""));
+  const owns = ownership(spec.owned, withoutTrailingSlashes);
   if (spec.path !== undefined) {
     const wanted = spec.path;
     if (existing.some((folder) => samePath(folder.path ?? "", wanted))) {
