@@ -1,6 +1,6 @@
 import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -38,6 +38,7 @@ describe("scripts/test-files: the order npm test's mocha workers take the files 
       writeFileSync(join(copy, file), "");
     }
     const result = run(join(copy, "scripts", "test-files"));
+    rmSync(copy, { recursive: true, force: true });
     assert.equal(result.status, 1);
     assert.equal(result.stdout, "");
     assert.equal(

@@ -223,20 +223,35 @@ describe("vpn gateway: gateway and clients agree (read from the plan)", () => {
     assert.equal(plan.outputs.vpnGateway, fqdn);
   });
 
-  it("the kubectl commands docs/vpn.md gives find the planned gateway: its namespace, its Deployment, its pod's labels", () => {
+  it("the kubectl commands docs/vpn.md gives find the planned gateway: its namespace, pod labels, Deployment, containers and Secret", () => {
     const { gateway } = gatewaySide(plan);
+    const namespace = gateway.metadata.namespace;
     const doc = readFileSync(resolve(__dirname, "..", "docs", "vpn.md"), "utf8");
     const selectors = [...doc.matchAll(/kubectl -n (\S+) (?:delete|get) pods? -l (\S+)/g)];
     assert.ok(selectors.length > 0, "docs/vpn.md restarts the gateway by its pod's labels");
-    for (const [command, namespace, selector] of selectors) {
-      assert.equal(namespace, gateway.metadata.namespace, command);
+    for (const [command, inNamespace, selector] of selectors) {
+      assert.equal(inNamespace, namespace, command);
       const terms = Object.fromEntries(selector.split(",").map((term) => term.split("=") as [string, string]));
       assertSelects(terms, gateway.spec.template.metadata.labels, command);
     }
-    const deployments = [...doc.matchAll(/kubectl -n (\S+) (?:exec|logs) deploy\/(\S+)/g)];
-    assert.ok(deployments.length > 0);
-    for (const [command, namespace, name] of deployments) {
-      assert.deepEqual([namespace, name], [gateway.metadata.namespace, gateway.metadata.name], command);
+    const deployments = [
+      ...doc.matchAll(/kubectl -n ([\w-]+) (?:exec|logs|rollout restart) deploy\/([\w-]+)(?: -c ([\w-]+))?/g),
+    ];
+    assert.ok(deployments.length >= 4, "exec, logs and rollout restart of the gateway");
+    for (const [command, inNamespace, name, containerName] of deployments) {
+      assert.deepEqual([inNamespace, name], [namespace, gateway.metadata.name], command);
+      if (containerName !== undefined) {
+        assert.ok(container(gateway.spec.template, containerName), command);
+      }
+    }
+    const secrets = [...doc.matchAll(/kubectl -n ([\w-]+) get secret ([\w-]+)/g)];
+    assert.ok(secrets.length > 0);
+    for (const [command, inNamespace, name] of secrets) {
+      assert.equal(inNamespace, namespace, command);
+      assert.ok(
+        manifestsOf(plan, "Secret", name).some((secret) => secret.metadata.namespace === namespace),
+        command,
+      );
     }
   });
 

@@ -2,6 +2,7 @@
 // does not copy them into its tree), and request validators built from them.
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import Ajv from "ajv";
 import OpenAPIBackend from "openapi-backend";
 import type { Document } from "openapi-backend";
 import { parse } from "yaml";
@@ -108,11 +109,17 @@ export class DocumentValidator {
     }
     dropUntypedNullable(definition);
     requireReadOnlyInResponsesOnly(definition);
-    // quick: validators are compiled for the operations a test uses, on first use. openapi-backend
-    // makes a new Ajv for each operation's body and parameters (openapi-backend validation.js
-    // `getAjv`), and each would compile JSON Schema's meta-schema again to check the operation's
-    // schema against it: the documents are the apps' published ones, unchanged, so that check is
-    // skipped (validateSchema): it was most of the time the stand-ins spent validating requests.
+    // Every schema of the document, as edited above, is checked against JSON Schema's meta-schema
+    // here, once. openapi-backend then makes a new Ajv for each operation's body and parameters
+    // (openapi-backend validation.js `getAjv`), each of which would compile the meta-schema again
+    // for the same check; they skip it (validateSchema). quick: an operation's validators are
+    // compiled when a test first uses it.
+    const metaCheck = new Ajv({ strict: false, logger: false });
+    for (const [schemaName, schema] of Object.entries(definition.components?.schemas ?? {})) {
+      if (!metaCheck.validateSchema(schema as object)) {
+        throw new Error(`${name}: components.schemas.${schemaName} is no JSON Schema: ${metaCheck.errorsText()}`);
+      }
+    }
     const api = new OpenAPIBackend({
       definition,
       validate: true,

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StackPlan } from "../../plan/evaluate";
 import { main } from "../../verify/cli";
+import { runProcess } from "../../verify/process";
 import { KubeTarget, KubectlTransport, kubectlExecFailure, kubectlMessage } from "../../verify/kubectl";
 import { gluetunPublicAddress, killSwitchCoverage, publicAddress } from "../../verify/probes";
 import { killSwitchVerdicts } from "../../verify/verdicts";
@@ -220,6 +221,18 @@ describe("verify: the kubectl transport on a cluster shaped like the plan", func
       kind: "unreachable",
       message: 'error: unable to upgrade connection: container not found ("vpn-route-sidecar")',
     });
+  });
+
+  it("the fake itself: a scenario it cannot read fails the call with the reason, instead of hanging it", async () => {
+    fake.use({
+      ...cluster,
+      exec: [{ container: "qbittorrent", match: "(", result: { stdout: "", stderr: "", exitCode: 0 } }],
+    });
+    const result = await runProcess([fake.kubectl, "exec", "qbittorrent-0", "-c", "qbittorrent", "--", "true"], {
+      timeoutMs: 10_000,
+    });
+    assert.equal(result.exitCode, 1, result.stderr);
+    assert.match(result.stderr, /^fake kubectl: Invalid regular expression/);
   });
 
   it("tells a command that failed in the container from kubectl not running it", async () => {
