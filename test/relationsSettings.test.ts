@@ -80,6 +80,11 @@ describe("relations settings: the download folder lies beside core's root folder
         fix: "pulumi config set --path charmarr:relations.downloads downloads",
       },
     ]);
+    assert.deepEqual(
+      downloadFolderProblems(settings("media"), "/data//", core),
+      downloadFolderProblems(settings("media"), "/data/", core),
+      "a mount path may end in any number of slashes (charmarr:storage.library.mountPath only has to be absolute)",
+    );
     const aroundBoth = downloadFolderProblems(settings("downloads"), "/data", {
       radarr: "/data/downloads/movies",
       sonarr: "/data/downloads",
