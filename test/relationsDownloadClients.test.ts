@@ -123,10 +123,10 @@ describe("relations: SABnzbd's categories", () => {
       desired: [category("radarr"), category("sonarr")],
       owned: ["radarr", "sonarr"],
     });
-    assert.deepEqual(
-      changes.map((change) => `${change.action} ${change.name}`),
-      ["updated radarr", "unchanged sonarr"],
-    );
+    assert.deepEqual(changes, [
+      { app: "sabnzbd", collection: "category", name: "radarr", action: "updated" },
+      { app: "sabnzbd", collection: "category", name: "sonarr", action: "unchanged" },
+    ]);
     assert.equal(sabnzbd.categories.get("radarr"), "/data/downloads/radarr");
     assert.equal(sabnzbd.log.length, 2, "its categories read, radarr's set: sonarr is not written");
   });
