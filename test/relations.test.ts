@@ -637,6 +637,59 @@ describe("relations: entries the user made first are never the relation's", func
   });
 });
 
+describe("relations: a download client the user made first under the relation's name", function () {
+  this.timeout(30000);
+  it("is theirs: left exactly as it is on create and destroy, reported unmanaged, never owned", async () => {
+    const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, {
+      network: new FakeNetwork().serve("qbittorrent.charmarr-downloads.svc.cluster.local", 8080, qbittorrent),
+      folders: ["/data/movies"],
+    });
+    try {
+      const theirs = {
+        name: "qBittorrent (Charmarr)",
+        implementation: "QBittorrent",
+        configContract: "QBittorrentSettings",
+        enable: false,
+        protocol: "torrent",
+        priority: 7,
+        fields: [{ name: "host", value: "192.168.1.20" }],
+        tags: [],
+      };
+      radarr.add("downloadclient", theirs);
+      const before = JSON.stringify(radarr.collections.downloadclient);
+      const deployment = new Deployment({ "radarr-0": radarr, "qbittorrent-0": qbittorrent });
+      const relations = downloadsRelations({
+        arr: { radarr: core("radarr", 7878, "/radarr") },
+        clients: {
+          qbittorrent: {
+            namespace: "charmarr-downloads",
+            host: "qbittorrent.charmarr-downloads.svc.cluster.local",
+            port: 8080,
+            basePath: "",
+            ...QBIT,
+          },
+        },
+        mountPath: "/data",
+        settings: downloadsRelationsSchema.parse({}),
+      });
+      await deployment.up(relations);
+      assert.equal(JSON.stringify(radarr.collections.downloadclient), before, "the user's client is not edited");
+      assert.deepEqual(deployment.state.get("radarr-download-clients")?.owned, []);
+      assert.ok(
+        deployment.state
+          .get("radarr-download-clients")
+          ?.changes.some((change) => change.startsWith("unmanaged radarr downloadclient qBittorrent (Charmarr)")),
+        JSON.stringify(deployment.state.get("radarr-download-clients")?.changes),
+      );
+      await deployment.up([]);
+      assert.equal(JSON.stringify(radarr.collections.downloadclient), before, "destroy leaves the user's client");
+    } finally {
+      await Promise.all([radarr.stop(), qbittorrent.stop()]);
+    }
+  });
+});
+
 describe("relations: SABnzbd's refusals", function () {
   this.timeout(30000);
   it('a {"status": false} answer to set_config or del_config fails the relation, naming the request and SABnzbd\'s reason', async () => {
