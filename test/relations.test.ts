@@ -599,6 +599,9 @@ describe("relations: entries the user made first are never the relation's", func
       );
       assert.deepEqual(deployment.state.get("qbittorrent-categories")?.owned, []);
       assert.deepEqual(deployment.state.get("radarr-root-folder")?.owned, []);
+      assert.deepEqual(deployment.state.get("radarr-root-folder")?.changes, [
+        "unmanaged radarr rootfolder /data/movies (it existed before the relation: left as it is, never removed)",
+      ]);
       assert.deepEqual(deployment.state.get("qbittorrent-categories")?.changes, [
         "unmanaged qbittorrent category radarr (it existed before the relation: left as it is, never removed)",
       ]);
@@ -925,7 +928,7 @@ describe("relations: a wrong key fails at once, naming the key, without waiting 
             retry: PATIENT,
           }),
           new RegExp(
-            `^CredentialsRefusedError: ${app} refused the generated API key \\(GET /${app}/api/${version}/system/status answered HTTP 401\\): the pod does not run with the key in the stack's Secret`,
+            `^CredentialsRefusedError: ${app} refused the generated API key \\(GET /${app}/api/${version}/system/status answered HTTP 401\\): the pod does not run with the key in the stack's Secret \\(${app.toUpperCase()}__AUTH__APIKEY is read at start\\)`,
           ),
         );
         assert.ok(Date.now() - started < 2000, `failed after ${Date.now() - started} ms`);
