@@ -43,6 +43,34 @@ const core = (app: keyof typeof KEYS, port: number, basePath: string, namespace 
   apiKey: KEYS[app],
 });
 
+/** The downloads stack's qBittorrent as the arr apps reach it (its Service, no URL base). */
+const QBITTORRENT = {
+  namespace: "charmarr-downloads",
+  host: "qbittorrent.charmarr-downloads.svc.cluster.local",
+  port: 8080,
+  basePath: "",
+  ...QBIT,
+};
+
+/** Radarr's download-client relations with qBittorrent alone. */
+const radarrToQbittorrent = () =>
+  downloadsRelations({
+    arr: { radarr: core("radarr", 7878, "/radarr") },
+    clients: { qbittorrent: QBITTORRENT },
+    mountPath: "/data",
+    settings: downloadsRelationsSchema.parse({}),
+  });
+
+/** A Radarr stand-in that reaches a qBittorrent stand-in by its Service name, with /data/movies on its disk. */
+async function radarrAndQbittorrent(): Promise<{ radarr: FakeServarr; qbittorrent: FakeQbittorrent }> {
+  const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
+  const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, {
+    network: new FakeNetwork().serve(QBITTORRENT.host, QBITTORRENT.port, qbittorrent),
+    folders: ["/data/movies"],
+  });
+  return { radarr, qbittorrent };
+}
+
 /** The port each app's pod serves, as the apps' StatefulSets declare it; a relation reaching another port fails. */
 const POD_PORT: Readonly<Record<string, number>> = {
   radarr: 7878,
@@ -136,13 +164,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
   let deployment: Deployment;
   const settings = downloadsRelationsSchema.parse({});
   const clients = (sabPath = "/sabnzbd", qbitPort = 8080): DownloadClients => ({
-    qbittorrent: {
-      namespace: "charmarr-downloads",
-      host: "qbittorrent.charmarr-downloads.svc.cluster.local",
-      port: qbitPort,
-      basePath: "",
-      ...QBIT,
-    },
+    qbittorrent: { ...QBITTORRENT, port: qbitPort },
     sabnzbd: { ...core("sabnzbd", 8080, sabPath, "charmarr-downloads") },
   });
   const arr = () => ({
@@ -557,11 +579,7 @@ describe("relations: core stack (root folders, Prowlarr → arr apps, Seerr → 
 describe("relations: entries the user made first are never the relation's", function () {
   this.timeout(30000);
   it("a pre-existing qBittorrent `radarr` category and `/data/movies` root folder are left unmanaged: not edited on create or re-run, not removed on destroy", async () => {
-    const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
-    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, {
-      network: new FakeNetwork().serve("qbittorrent.charmarr-downloads.svc.cluster.local", 8080, qbittorrent),
-      folders: ["/data/movies"],
-    });
+    const { radarr, qbittorrent } = await radarrAndQbittorrent();
     try {
       qbittorrent.categories.set("radarr", "/mnt/nas/films");
       radarr.add("rootfolder", { path: "/data/movies" });
@@ -572,20 +590,7 @@ describe("relations: entries the user made first are never the relation's", func
           mountPath: "/data",
           settings: coreRelationsSchema.parse({}),
         }),
-        ...downloadsRelations({
-          arr: { radarr: core("radarr", 7878, "/radarr") },
-          clients: {
-            qbittorrent: {
-              namespace: "charmarr-downloads",
-              host: "qbittorrent.charmarr-downloads.svc.cluster.local",
-              port: 8080,
-              basePath: "",
-              ...QBIT,
-            },
-          },
-          mountPath: "/data",
-          settings: downloadsRelationsSchema.parse({}),
-        }),
+        ...radarrToQbittorrent(),
       ];
       assert.deepEqual(await deployment.up(relations), [
         "create radarr-root-folder",
@@ -638,16 +643,9 @@ describe("relations: entries the user made first are never the relation's", func
       await Promise.all([radarr.stop(), qbittorrent.stop()]);
     }
   });
-});
 
-describe("relations: a download client the user made first under the relation's name", function () {
-  this.timeout(30000);
-  it("is theirs: left exactly as it is on create and destroy, reported unmanaged, never owned", async () => {
-    const qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
-    const radarr = await FakeServarr.create("radarr", "/radarr", KEYS.radarr, {
-      network: new FakeNetwork().serve("qbittorrent.charmarr-downloads.svc.cluster.local", 8080, qbittorrent),
-      folders: ["/data/movies"],
-    });
+  it("a download client of the relation's name the user made first is theirs: left exactly as it is on create and destroy, reported unmanaged, never owned", async () => {
+    const { radarr, qbittorrent } = await radarrAndQbittorrent();
     try {
       const theirs = {
         name: "qBittorrent (Charmarr)",
@@ -662,21 +660,7 @@ describe("relations: a download client the user made first under the relation's 
       radarr.add("downloadclient", theirs);
       const before = JSON.stringify(radarr.collections.downloadclient);
       const deployment = new Deployment({ "radarr-0": radarr, "qbittorrent-0": qbittorrent });
-      const relations = downloadsRelations({
-        arr: { radarr: core("radarr", 7878, "/radarr") },
-        clients: {
-          qbittorrent: {
-            namespace: "charmarr-downloads",
-            host: "qbittorrent.charmarr-downloads.svc.cluster.local",
-            port: 8080,
-            basePath: "",
-            ...QBIT,
-          },
-        },
-        mountPath: "/data",
-        settings: downloadsRelationsSchema.parse({}),
-      });
-      await deployment.up(relations);
+      await deployment.up(radarrToQbittorrent());
       assert.equal(JSON.stringify(radarr.collections.downloadclient), before, "the user's client is not edited");
       assert.deepEqual(deployment.state.get("radarr-download-clients")?.owned, []);
       assert.ok(
