@@ -306,6 +306,71 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
     noViolations(...all());
   });
 
+  it("a client of its own the user disabled is enabled again: the relation owns enable, as it owns the settings", async () => {
+    const entry = () => radarr.entry("downloadclient", "qBittorrent (Charmarr)") as Record<string, unknown>;
+    entry().enable = false;
+    const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
+    const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
+      reach: relation.reach,
+      spec: relation.spec,
+      retry: RETRY,
+    });
+    assert.deepEqual(state.changes, ["updated radarr downloadclient qBittorrent (Charmarr)"]);
+    assert.equal(entry().enable, true);
+    noViolations(...all());
+  });
+
+  // Radarr v6.0.3.10276 src/NzbDrone.Core/Download/Clients/Nzbget/NzbgetSettings.cs: no apiKey, and
+  // an addPaused that SabnzbdSettings does not have.
+  const nzbgetFields = [
+    { name: "host", value: "nas" },
+    { name: "port", value: 6789 },
+    { name: "useSsl", value: false },
+    { name: "urlBase", value: null },
+    { name: "username", value: "nzbget" },
+    { name: "password", value: "tegbzn6789" },
+    { name: "movieCategory", value: "Movies" },
+    { name: "recentMoviePriority", value: 0 },
+    { name: "olderMoviePriority", value: 0 },
+    { name: "addPaused", value: true },
+  ];
+  for (const [what, replace] of [
+    ["NZBGet, with its own settings", () => ["Nzbget", "NzbgetSettings", nzbgetFields]],
+    ["NZBGet, with the SABnzbd's settings", (fields: unknown) => ["Nzbget", "SabnzbdSettings", fields]],
+    ["SABnzbd with NZBGet's settings class", (fields: unknown) => ["Sabnzbd", "NzbgetSettings", fields]],
+  ] as const) {
+    it(`its entry made another client by hand under its name (${what}) is its SABnzbd again: the relation's settings and SABnzbd's defaults, none of the other's`, async () => {
+      const name = "SABnzbd (Charmarr)";
+      const made = structuredClone(radarr.entry("downloadclient", name)) as Record<string, unknown>;
+      const clients = radarr.collections.downloadclient;
+      clients.splice(clients.indexOf(radarr.entry("downloadclient", name) as (typeof clients)[number]), 1);
+      const [implementation, configContract, fields] = replace(structuredClone(made.fields));
+      radarr.add("downloadclient", {
+        name,
+        implementation,
+        configContract,
+        enable: true,
+        protocol: "usenet",
+        priority: 1,
+        tags: [],
+        fields,
+      });
+      const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
+      const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
+        reach: relation.reach,
+        spec: relation.spec,
+        retry: RETRY,
+      });
+      assert.deepEqual(state.changes, [`updated radarr downloadclient ${name}`]);
+      const entry = radarr.entry("downloadclient", name);
+      assert.deepEqual(
+        [entry?.implementation, entry?.configContract, entry?.fields],
+        [made.implementation, made.configContract, made.fields],
+      );
+      noViolations(...all());
+    });
+  }
+
   it("change: a new SABnzbd path and qBittorrent port reach every arr app's entry", async () => {
     sabnzbd.basePath = "/usenet";
     await deployment.serve("qbittorrent-0", 8081, qbittorrent);

@@ -192,14 +192,14 @@ describe("relations: the HTTP client, what an app receives and what a refusal sa
       answer = (response) => response.writeHead(200).end(blank);
       assert.equal(await sendJson(client(), "radarr", { method: "DELETE", path: "/radarr/api/v3/tag/1" }), undefined);
     }
-    answer = (response) => response.writeHead(200, { "content-type": "text/html" }).end(`<html>${"y".repeat(300)}`);
+    answer = (response) => response.writeHead(200, { "content-type": "text/html" }).end(`<html>${"y".repeat(400)}`);
     await assert.rejects(
       sendJson(client(), "seerr", { method: "GET", path: "/api/v1/status", query: { k: "secret" } }),
       (error: Error) => {
         assert.ok(isNamedError(error, "RelationError"));
         assert.equal(
           error.message,
-          `seerr answered GET /api/v1/status with a body that is not JSON: <html>${"y".repeat(194)}`,
+          `seerr answered GET /api/v1/status with a body that is not JSON: <html>${"y".repeat(294)}`,
         );
         return true;
       },

@@ -74,9 +74,7 @@ export async function sendJson<T>(
   try {
     return JSON.parse(response.text) as T;
   } catch {
-    throw relationError(
-      `${app} answered ${describe(request)} with a body that is not JSON: ${response.text.slice(0, 200)}`,
-    );
+    throw relationError(`${app} answered ${describe(request)} with a body that is not JSON: ${answerStart(response)}`);
   }
 }
 

@@ -2,6 +2,7 @@ import {
   HttpClient,
   HttpRequest,
   HttpResponse,
+  answerStart,
   credentialsRefused,
   describe,
   relationError,
@@ -102,7 +103,7 @@ async function sendAuthed(
   const answer = await ask(http, signed);
   if (answer.status === 403) {
     throw credentialsRefused(
-      `seerr refused the program's API key on ${describe(signed)} (HTTP 403: ${answer.text.slice(0, 120)}): Seerr takes its key from API_KEY (the Secret seerr-credentials) at start, and it acts as Seerr's first user; restart Seerr if the key changed since it started`,
+      `seerr refused the program's API key on ${describe(signed)} (HTTP 403: ${answerStart(answer)}): Seerr takes its key from API_KEY (the Secret seerr-credentials) at start, and it acts as Seerr's first user; restart Seerr if the key changed since it started`,
     );
   }
   return send({ send: async () => answer }, APP, signed, accept);
@@ -183,7 +184,7 @@ async function signIn(http: HttpClient, media: SeerrMediaServer): Promise<string
     const answer = await ask(http, { method: "POST", path: "/api/v1/auth/plex", json: { authToken: media.token } });
     if (answer.status !== 200) {
       throw relationError(
-        `seerr could not sign in with charmarr:plexToken (POST /api/v1/auth/plex answered HTTP ${answer.status}: ${answer.text.slice(0, 200)}): Seerr asks plex.tv, so it needs the internet, and plex.tv must know the token; set a valid one with pulumi config set --secret charmarr:plexToken <token>, or remove it and sign in to Seerr by hand`,
+        `seerr could not sign in with charmarr:plexToken (POST /api/v1/auth/plex answered HTTP ${answer.status}: ${answerStart(answer)}): Seerr asks plex.tv, so it needs the internet, and plex.tv must know the token; set a valid one with pulumi config set --secret charmarr:plexToken <token>, or remove it and sign in to Seerr by hand`,
       );
     }
     return undefined;
@@ -213,10 +214,10 @@ async function signIn(http: HttpClient, media: SeerrMediaServer): Promise<string
       answer.status === 401
         ? "so Jellyfin's startup wizard was finished by hand"
         : "which is no longer an administrator in Jellyfin";
-    return `Jellyfin refuses the administrator the program made (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answer.text.slice(0, 120)}), ${why}: sign in to Seerr once with a Jellyfin administrator of yours; ${SIGN_IN_BY_HAND}`;
+    return `Jellyfin refuses the administrator the program made (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answerStart(answer)}), ${why}: sign in to Seerr once with a Jellyfin administrator of yours; ${SIGN_IN_BY_HAND}`;
   }
   throw relationError(
-    `seerr could not sign in through Jellyfin at ${media.hostname}:${media.port} (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answer.text.slice(0, 200)})`,
+    `seerr could not sign in through Jellyfin at ${media.hostname}:${media.port} (POST /api/v1/auth/jellyfin answered HTTP ${answer.status}: ${answerStart(answer)})`,
   );
 }
 
@@ -243,7 +244,7 @@ async function linkPlex(
     ? "Plex was given charmarr:plexClaim, so the claim failed: a claim token lasts 4 minutes and must be of the same account as charmarr:plexToken; set a fresh one from https://plex.tv/claim (pulumi config set --secret charmarr:plexClaim <token>) and run pulumi up at once (Plex restarts and claims itself)"
     : "a new Plex server belongs to no account until it is claimed: get a claim token of that account from https://plex.tv/claim and run pulumi config set --secret charmarr:plexClaim <token>, then pulumi up within 4 minutes (Plex restarts and claims itself); or claim it in Plex's web UI signed in with that account, then run pulumi up";
   throw relationError(
-    `seerr could not read the Plex server at ${plex.hostname}:${plex.port} with the account of charmarr:plexToken (${describe(request)} answered HTTP ${answer.status}: ${answer.text.slice(0, 120)}); ${claim}`,
+    `seerr could not read the Plex server at ${plex.hostname}:${plex.port} with the account of charmarr:plexToken (${describe(request)} answered HTTP ${answer.status}: ${answerStart(answer)}); ${claim}`,
   );
 }
 

@@ -165,23 +165,24 @@ async function ensureTags(http: HttpClient, target: ServarrTarget, entries: read
   return ids;
 }
 
-/** The fields that differ from what the relation wants. A masked secret counts as equal unless `rotateSecrets`. */
-function drift(existing: ProviderResource, entry: ProviderEntry, rotateSecrets: boolean, tagIds: TagIds): string[] {
+/** The stored entry is the same provider as the entry: the same implementation and settings class. */
+function sameProvider(existing: ProviderResource, entry: ProviderEntry): boolean {
+  return existing.implementation === entry.implementation && existing.configContract === entry.configContract;
+}
+
+/** The stored entry differs from what the relation wants. A masked secret counts as equal unless `rotateSecrets`. */
+function drifted(existing: ProviderResource, entry: ProviderEntry, rotateSecrets: boolean, tagIds: TagIds): boolean {
   const current = new Map((existing.fields ?? []).map((field) => [field.name ?? "", field.value]));
-  const fields = Object.entries(entry.fields).filter(([name, value]) => {
+  const fieldDrifted = Object.entries(entry.fields).some(([name, value]) => {
     const have = current.get(name);
     if (entry.secretFields.includes(name) && (have === MASKED || have === value)) {
       return rotateSecrets;
     }
     return !sameValue(have, value);
   });
-  const properties = Object.entries(entry.properties).filter(([name, value]) => !sameValue(existing[name], value));
-  const identity =
-    existing.implementation === entry.implementation && existing.configContract === entry.configContract
-      ? []
-      : ["implementation"];
-  const tags = tagIdsOf(entry, tagIds).every((id) => (existing.tags ?? []).includes(id)) ? [] : ["tags"];
-  return [...identity, ...properties.map(([name]) => name), ...fields.map(([name]) => name), ...tags];
+  const propertyDrifted = Object.entries(entry.properties).some(([name, value]) => !sameValue(existing[name], value));
+  const tagMissing = !tagIdsOf(entry, tagIds).every((id) => (existing.tags ?? []).includes(id));
+  return !sameProvider(existing, entry) || propertyDrifted || fieldDrifted || tagMissing;
 }
 
 function createBody(entry: ProviderEntry, tagIds: TagIds): Record<string, unknown> {
@@ -198,7 +199,10 @@ function createBody(entry: ProviderEntry, tagIds: TagIds): Record<string, unknow
 
 /** The stored resource with the relation's properties, fields and tags set, everything else as it is. */
 function updateBody(existing: ProviderResource, entry: ProviderEntry, tagIds: TagIds): Record<string, unknown> {
-  const fields = (existing.fields ?? []).map((field) =>
+  // Another provider's fields are not this one's settings: the app would drop them, so only the
+  // relation's fields and the new provider's defaults remain.
+  const stored = sameProvider(existing, entry) ? (existing.fields ?? []) : [];
+  const fields = stored.map((field) =>
     field.name !== undefined && field.name !== null && field.name in entry.fields
       ? { ...field, value: entry.fields[field.name] }
       : field,
@@ -269,7 +273,7 @@ export async function reconcileProviders(
         [200, 201],
       );
       changes.push({ app: target.app, collection, name: entry.name, action: "created" });
-    } else if (drift(found, entry, spec.rotateSecrets, tagIds).length > 0) {
+    } else if (drifted(found, entry, spec.rotateSecrets, tagIds)) {
       await save(
         entry,
         authed(target, {
