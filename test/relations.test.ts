@@ -12,7 +12,7 @@ import {
 } from "../lib/relations/plan";
 import { portForwardConnect } from "../lib/relations/portForward";
 import { coreRelationsSchema, downloadsRelationsSchema } from "../lib/relations/settings";
-import { FakeApp, FakeQbittorrent, FakeSabnzbd, FakeServarr } from "./support/fakeApps";
+import { FakeApp, FakeQbittorrent, FakeSabnzbd, FakeServarr, Field } from "./support/fakeApps";
 import { FakeKubernetesApi } from "./support/fakeKubernetesApi";
 import { FakeNetwork } from "./support/fakeNetwork";
 import { FakePlex, FakeSeerr } from "./support/fakeSeerr";
@@ -276,6 +276,109 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
     noViolations(...all());
   });
 
+  // An entry of the relation's name that a user made another client by hand, through Radarr's UI or
+  // API, as Radarr answers it: the stored implementation and settings class, and that class's fields
+  // (test/support/servarrSettings.ts).
+  const SABNZBD = "SABnzbd (Charmarr)";
+  const QBITTORRENT_ENTRY = "qBittorrent (Charmarr)";
+  const replacements: {
+    what: string;
+    name: string;
+    protocol: string;
+    implementation: string;
+    configContract: string;
+    fields: (made: Field[]) => Field[];
+    /** The stored settings are the relation's class: the user's choices in them stay. */
+    keepsFields?: true;
+  }[] = [
+    {
+      what: "NZBGet with its own settings, none of which is the relation's",
+      name: SABNZBD,
+      protocol: "usenet",
+      implementation: "Nzbget",
+      configContract: "NzbgetSettings",
+      fields: () => [
+        { name: "host", value: "nas" },
+        { name: "port", value: 6789 },
+        { name: "useSsl", value: false },
+        { name: "urlBase", value: null },
+        { name: "username", value: "nzbget" },
+        { name: "password", value: "tegbzn6789" },
+        { name: "movieCategory", value: "Movies" },
+        { name: "recentMoviePriority", value: 0 },
+        { name: "olderMoviePriority", value: 0 },
+        { name: "addPaused", value: true },
+      ],
+    },
+    {
+      what: "NZBGet over the SABnzbd's own settings, one of them the user's choice",
+      name: SABNZBD,
+      protocol: "usenet",
+      implementation: "Nzbget",
+      configContract: "SabnzbdSettings",
+      // SabnzbdPriority.High (src/NzbDrone.Core/Download/Clients/Sabnzbd/SabnzbdPriority.cs).
+      fields: (made) => made.map((field) => (field.name === "olderMoviePriority" ? { ...field, value: 1 } : field)),
+      keepsFields: true,
+    },
+    {
+      what: "qBittorrent over Transmission's settings, holding the relation's values",
+      name: QBITTORRENT_ENTRY,
+      protocol: "torrent",
+      implementation: "QBittorrent",
+      configContract: "TransmissionSettings",
+      fields: (made) => [
+        ...["host", "port", "useSsl", "urlBase", "username", "password", "movieCategory"].map((name) => ({
+          name,
+          value: made.find((field) => field.name === name)?.value,
+        })),
+        { name: "movieImportedCategory", value: null },
+        { name: "movieDirectory", value: null },
+        { name: "recentMoviePriority", value: 0 },
+        { name: "olderMoviePriority", value: 0 },
+        { name: "addPaused", value: false },
+      ],
+    },
+  ];
+  for (const replacement of replacements) {
+    it(`its entry made another client by hand under its name (${replacement.what}) is its own again, in place: the relation's settings and their class's defaults, the user's other choices kept`, async () => {
+      const { name } = replacement;
+      const made = structuredClone(radarr.entry("downloadclient", name)) as Record<string, unknown>;
+      const clients = radarr.collections.downloadclient;
+      clients.splice(clients.indexOf(radarr.entry("downloadclient", name) as (typeof clients)[number]), 1);
+      radarr.add("downloadclient", {
+        name,
+        implementation: replacement.implementation,
+        configContract: replacement.configContract,
+        enable: true,
+        protocol: replacement.protocol,
+        priority: 1,
+        removeCompletedDownloads: false,
+        tags: [],
+        fields: replacement.fields(made.fields as Field[]),
+      });
+      const replaced = radarr.entry("downloadclient", name)?.id;
+      const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
+      const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
+        reach: relation.reach,
+        spec: relation.spec,
+        retry: RETRY,
+      });
+      assert.deepEqual(state.changes, [`updated radarr downloadclient ${name}`]);
+      const entry = radarr.entry("downloadclient", name);
+      assert.deepEqual(
+        [entry?.id, entry?.implementation, entry?.configContract, entry?.fields, entry?.removeCompletedDownloads],
+        [
+          replaced,
+          made.implementation,
+          made.configContract,
+          replacement.keepsFields ? replacement.fields(made.fields as Field[]) : made.fields,
+          false,
+        ],
+      );
+      noViolations(...all());
+    });
+  }
+
   it("keeps what the user changed in fields the relation does not own, and restores the ones it owns", async () => {
     radarr.editField("downloadclient", "qBittorrent (Charmarr)", "sequentialOrder", true);
     radarr.editField("downloadclient", "qBittorrent (Charmarr)", "host", "typo");
@@ -319,57 +422,6 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
     assert.equal(entry().enable, true);
     noViolations(...all());
   });
-
-  // Radarr v6.0.3.10276 src/NzbDrone.Core/Download/Clients/Nzbget/NzbgetSettings.cs: no apiKey, and
-  // an addPaused that SabnzbdSettings does not have.
-  const nzbgetFields = [
-    { name: "host", value: "nas" },
-    { name: "port", value: 6789 },
-    { name: "useSsl", value: false },
-    { name: "urlBase", value: null },
-    { name: "username", value: "nzbget" },
-    { name: "password", value: "tegbzn6789" },
-    { name: "movieCategory", value: "Movies" },
-    { name: "recentMoviePriority", value: 0 },
-    { name: "olderMoviePriority", value: 0 },
-    { name: "addPaused", value: true },
-  ];
-  for (const [what, replace] of [
-    ["NZBGet, with its own settings", () => ["Nzbget", "NzbgetSettings", nzbgetFields]],
-    ["NZBGet, with the SABnzbd's settings", (fields: unknown) => ["Nzbget", "SabnzbdSettings", fields]],
-    ["SABnzbd with NZBGet's settings class", (fields: unknown) => ["Sabnzbd", "NzbgetSettings", fields]],
-  ] as const) {
-    it(`its entry made another client by hand under its name (${what}) is its SABnzbd again: the relation's settings and SABnzbd's defaults, none of the other's`, async () => {
-      const name = "SABnzbd (Charmarr)";
-      const made = structuredClone(radarr.entry("downloadclient", name)) as Record<string, unknown>;
-      const clients = radarr.collections.downloadclient;
-      clients.splice(clients.indexOf(radarr.entry("downloadclient", name) as (typeof clients)[number]), 1);
-      const [implementation, configContract, fields] = replace(structuredClone(made.fields));
-      radarr.add("downloadclient", {
-        name,
-        implementation,
-        configContract,
-        enable: true,
-        protocol: "usenet",
-        priority: 1,
-        tags: [],
-        fields,
-      });
-      const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
-      const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
-        reach: relation.reach,
-        spec: relation.spec,
-        retry: RETRY,
-      });
-      assert.deepEqual(state.changes, [`updated radarr downloadclient ${name}`]);
-      const entry = radarr.entry("downloadclient", name);
-      assert.deepEqual(
-        [entry?.implementation, entry?.configContract, entry?.fields],
-        [made.implementation, made.configContract, made.fields],
-      );
-      noViolations(...all());
-    });
-  }
 
   it("change: a new SABnzbd path and qBittorrent port reach every arr app's entry", async () => {
     sabnzbd.basePath = "/usenet";

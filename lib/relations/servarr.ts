@@ -199,9 +199,12 @@ function createBody(entry: ProviderEntry, tagIds: TagIds): Record<string, unknow
 
 /** The stored resource with the relation's properties, fields and tags set, everything else as it is. */
 function updateBody(existing: ProviderResource, entry: ProviderEntry, tagIds: TagIds): Record<string, unknown> {
-  // Another provider's fields are not this one's settings: the app would drop them, so only the
-  // relation's fields and the new provider's defaults remain.
-  const stored = sameProvider(existing, entry) ? (existing.fields ?? []) : [];
+  // The stored fields are the stored settings class's. Another class's would be read by name into the
+  // relation's, and a masked secret among them fails the save: the app reads the stored value with the
+  // relation's class's property, which throws on another class's settings (Radarr v6.0.3.10276
+  // src/Radarr.Http/ClientSchema/SchemaBuilder.cs L68-75, L176: HTTP 500). So only the relation's
+  // fields go, and the app gives the rest its class's defaults.
+  const stored = existing.configContract === entry.configContract ? (existing.fields ?? []) : [];
   const fields = stored.map((field) =>
     field.name !== undefined && field.name !== null && field.name in entry.fields
       ? { ...field, value: entry.fields[field.name] }

@@ -111,7 +111,7 @@ function safeJson(text: string): unknown {
 }
 
 type Resource = Record<string, unknown> & { id: number };
-type Field = { name: string; value: unknown };
+export type Field = { name: string; value: unknown };
 
 /** What Servarr answers in place of a stored secret (Radarr v6.0.3.10276 src/Radarr.Http/ClientSchema/SchemaBuilder.cs L18). */
 const MASKED = "********";
@@ -129,7 +129,8 @@ export interface ServarrOptions {
  * against its OpenAPI document, and as strict as the app where it matters to a client:
  * - provider settings are the settings class's fields only, in its order, with its defaults for
  *   fields not sent ({@link SETTINGS}); a field the class does not have is dropped, as the app
- *   drops it, and recorded as a violation;
+ *   drops it, and recorded as a violation; a masked secret sent back keeps the stored value, and
+ *   fails the save with HTTP 500 when the entry was stored under another settings class;
  * - a new provider that is enabled is tested before it is saved, and its errors refuse the POST
  *   even with `forceSave` (Radarr v6.0.3.10276 src/Radarr.Api.V3/ProviderControllerBase.cs L78-93,
  *   L307-320); a PUT with `forceSave` is saved untested (L95-125; Prowlarr v2.3.5.5327 L97-110), one
@@ -347,6 +348,17 @@ export class FakeServarr extends FakeApp {
     }
     if (method === "PUT" && index < 0) {
       return this.refuse(404, `PUT ${collection}/${id}: no such entry`);
+    }
+    // ReadFromSchema takes a masked secret's value from the stored settings, read with the sent
+    // class's property (Radarr v6.0.3.10276 src/Radarr.Http/ClientSchema/SchemaBuilder.cs L68-75,
+    // L176); on another class's settings .NET's PropertyInfo.GetValue throws a TargetException,
+    // which the error pipeline answers with HTTP 500 (src/Radarr.Http/ErrorManagement/RadarrErrorPipeline.cs L32-37, L84).
+    if (
+      method === "PUT" &&
+      list[index].configContract !== body.configContract &&
+      (body.fields as Field[]).some((f) => f.value === MASKED && schema.some((s) => s.name === f.name && s.masked))
+    ) {
+      return { status: 500, body: { message: "Object does not match target type." } };
     }
     const previous = method === "PUT" ? (list[index].fields as Field[]) : undefined;
     const stored: Resource = {

@@ -14,7 +14,7 @@ export interface SettingsField {
 }
 
 const field = (name: string, value: unknown = null): SettingsField => ({ name, value });
-const secret = (name: string): SettingsField => ({ name, value: null, masked: true });
+const secret = (name: string, value: unknown = null): SettingsField => ({ name, value, masked: true });
 
 /** `QBittorrentSettings` fields from `host` to `password`, shared by Radarr and Lidarr (Sonarr adds `apiKey`). */
 const QBITTORRENT_CONNECTION = [
@@ -84,11 +84,44 @@ function prowlarrApplication(baseUrl: string, categories: readonly number[], ext
   ];
 }
 
-/** Each app's settings classes by config contract. */
+/**
+ * Each app's settings classes by config contract: the relations' providers, and in Radarr two a user
+ * may make by hand, which the tests put under the relations' names.
+ */
 export const SETTINGS: Readonly<Record<string, Readonly<Record<string, readonly SettingsField[]>>>> = {
   // Radarr v6.0.3.10276 src/NzbDrone.Core/Download/Clients/QBittorrent/QBittorrentSettings.cs L25-30, L32-74;
-  // Sabnzbd/SabnzbdSettings.cs L38-45, L47-78.
-  radarr: { QBittorrentSettings: qbittorrent("movie", "radarr", false), SabnzbdSettings: sabnzbd("movie", "movies") },
+  // Sabnzbd/SabnzbdSettings.cs L38-45, L47-78; Nzbget/NzbgetSettings.cs L27-36, L38-69;
+  // Transmission/TransmissionSettings.cs L32-38, L52-90.
+  radarr: {
+    QBittorrentSettings: qbittorrent("movie", "radarr", false),
+    SabnzbdSettings: sabnzbd("movie", "movies"),
+    NzbgetSettings: [
+      field("host", "localhost"),
+      field("port", 6789),
+      field("useSsl", false),
+      field("urlBase"),
+      field("username", "nzbget"),
+      secret("password", "tegbzn6789"),
+      field("movieCategory", "Movies"),
+      field("recentMoviePriority", 0),
+      field("olderMoviePriority", 0),
+      field("addPaused", false),
+    ],
+    TransmissionSettings: [
+      field("host", "localhost"),
+      field("port", 9091),
+      field("useSsl", false),
+      field("urlBase", "/transmission/"),
+      field("username"),
+      secret("password"),
+      field("movieCategory", "radarr"),
+      field("movieImportedCategory"),
+      field("movieDirectory"),
+      field("recentMoviePriority", 0),
+      field("olderMoviePriority", 0),
+      field("addPaused", false),
+    ],
+  },
   // Sonarr v4.0.19.2979 QBittorrentSettings.cs L32-37, L39-84 (`apiKey` at order 4, new in 4.0.16);
   // SabnzbdSettings.cs L38-45, L47-78.
   sonarr: { QBittorrentSettings: qbittorrent("tv", "tv-sonarr", true), SabnzbdSettings: sabnzbd("tv", "tv") },
