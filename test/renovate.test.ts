@@ -2,6 +2,7 @@ import { strict as assert } from "node:assert";
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import * as path from "node:path";
+import * as semver from "semver";
 import { APP_CATALOG } from "../lib/apps/catalog";
 import { ADDON_RELEASES, CHART_SOURCES, ISTIO_RELEASES } from "../lib/platform";
 import { planDownloads } from "./support/plan";
@@ -26,6 +27,9 @@ interface CustomManager {
 interface PackageRule {
   readonly description: string;
   readonly matchPackageNames?: string[];
+  readonly matchDepNames?: string[];
+  readonly matchManagers?: string[];
+  readonly allowedVersions?: string;
   readonly matchDatasources?: string[];
   readonly matchUpdateTypes?: string[];
   readonly versioning?: string;
@@ -258,5 +262,30 @@ describe("renovate: updates that must move together or wait", () => {
       assert.match(options.prBodyNotes?.join(" ") ?? "", /DNS_UPSTREAM_PLAIN_ADDRESSES.*docs\/upstream\.md#gluetun/);
     }
     assert.notEqual(effective("ghcr.io/qdm12/gluetun", "patch").dependencyDashboardApproval, true);
+  });
+
+  it("keeps typescript within typescript-eslint's peer range, and lets its TypeScript 7 alias move on", () => {
+    const held = CONFIG.packageRules.filter((rule) => rule.matchDepNames?.includes("typescript"));
+    assert.equal(held.length, 1);
+    const [rule] = held;
+    assert.deepEqual(rule.matchManagers, ["npm"]);
+    const installed = JSON.parse(readFileSync(require.resolve("typescript/package.json"), "utf8")) as {
+      version: string;
+    };
+    const peers = JSON.parse(readFileSync(require.resolve("typescript-eslint/package.json"), "utf8")) as {
+      peerDependencies: Record<string, string>;
+    };
+    // Every version Renovate may propose, from the installed one up, is one typescript-eslint accepts.
+    assert.ok(
+      semver.subset(`>=${installed.version} ${rule.allowedVersions}`, peers.peerDependencies.typescript),
+      `${rule.allowedVersions} lets typescript leave typescript-eslint's ${peers.peerDependencies.typescript}`,
+    );
+    assert.ok(semver.satisfies(installed.version, rule.allowedVersions ?? ""), "the installed typescript is refused");
+    // matchDepNames, not matchPackageNames: the alias's package name is typescript too.
+    assert.equal(rule.matchPackageNames, undefined);
+    const manifest = JSON.parse(readFileSync(path.join(__dirname, "..", "package.json"), "utf8")) as {
+      devDependencies: Record<string, string>;
+    };
+    assert.match(manifest.devDependencies["typescript-native"], /^npm:typescript@\^7\./);
   });
 });
