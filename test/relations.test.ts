@@ -175,6 +175,15 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
   const plan = (overrides: Partial<Parameters<typeof downloadsRelations>[0]> = {}) =>
     downloadsRelations({ arr: arr(), clients: clients(), mountPath: "/data", settings, ...overrides });
   const all = () => [radarr, sonarr, lidarr, qbittorrent, sabnzbd];
+  /** Radarr's download-client relation run again against what Radarr holds now, as the next `pulumi up` runs it. */
+  const updateRadarrClients = () => {
+    const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
+    return deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
+      reach: relation.reach,
+      spec: relation.spec,
+      retry: RETRY,
+    });
+  };
 
   before(async () => {
     qbittorrent = await new FakeQbittorrent(QBIT.username, QBIT.password).start();
@@ -357,12 +366,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
         fields: replacement.fields(made.fields as Field[]),
       });
       const replaced = radarr.entry("downloadclient", name)?.id;
-      const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
-      const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
-        reach: relation.reach,
-        spec: relation.spec,
-        retry: RETRY,
-      });
+      const state = await updateRadarrClients();
       assert.deepEqual(state.changes, [`updated radarr downloadclient ${name}`]);
       const entry = radarr.entry("downloadclient", name);
       assert.deepEqual(
@@ -384,12 +388,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
     radarr.editField("downloadclient", "qBittorrent (Charmarr)", "host", "typo");
     (radarr.entry("downloadclient", "qBittorrent (Charmarr)") as Record<string, unknown>).removeCompletedDownloads =
       false;
-    const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
-    const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
-      reach: relation.reach,
-      spec: relation.spec,
-      retry: RETRY,
-    });
+    const state = await updateRadarrClients();
     assert.deepEqual(state.changes, ["updated radarr downloadclient qBittorrent (Charmarr)"]);
     assert.equal(
       radarr.fieldOf("downloadclient", "qBittorrent (Charmarr)", "host"),
@@ -412,12 +411,7 @@ describe("relations: downloads stack (arr apps → qBittorrent and SABnzbd)", fu
   it("a client of its own the user disabled is enabled again: the relation owns enable, as it owns the settings", async () => {
     const entry = () => radarr.entry("downloadclient", "qBittorrent (Charmarr)") as Record<string, unknown>;
     entry().enable = false;
-    const relation = plan().find((r) => r.name === "radarr-download-clients") as PlannedRelation;
-    const state = await deployment.lifecycle.update(deployment.state.get(relation.name) as RelationState, {
-      reach: relation.reach,
-      spec: relation.spec,
-      retry: RETRY,
-    });
+    const state = await updateRadarrClients();
     assert.deepEqual(state.changes, ["updated radarr downloadclient qBittorrent (Charmarr)"]);
     assert.equal(entry().enable, true);
     noViolations(...all());
